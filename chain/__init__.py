@@ -1,0 +1,1 @@
+"""Talking to an EVM: nodes, compiling, deploying, contract clients, keys."""

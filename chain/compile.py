@@ -1,0 +1,281 @@
+"""Compile Segell's contracts with the pinned solc and write the committed artifacts.
+
+    python -m chain.compile            # write contracts/artifacts/<Name>.json
+    python -m chain.compile --check    # recompile; exit 1 naming every artifact that differs
+
+The compiler version, EVM version and OpenZeppelin version are pinned in ``[tool.segell]`` of
+``pyproject.toml``. The compiler is, in order of preference: the exact version installed by py-solc-x, a
+``solc`` on ``PATH`` that reports exactly that version, or ``tools/solc`` (the npm build of the same compiler,
+run with Node). All three produce the same bytecode.
+
+Every source is handed to the compiler inline under a fixed name (``contracts/...`` for Segell's sources,
+``@openzeppelin/contracts/...`` for the library), so the metadata hash embedded in the bytecode does not
+depend on where the repository is checked out or which compiler build ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import posixpath
+import re
+import shutil
+import sys
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import solcx
+from packaging.version import Version
+from solcx.exceptions import SolcError
+from solcx.install import get_executable
+from solcx.wrapper import get_solc_version
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS_DIR = REPO_ROOT / "contracts"
+ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
+NODE_MODULES = REPO_ROOT / "node_modules"
+NPM_SOLC_COMMAND = REPO_ROOT / "tools" / "solc"
+
+GENERATED_BY = "python -m chain.compile"
+CONTRACT_NAMES = ("AdministrationRegistry", "Notary")
+# Both contracts are called far more often than they are deployed; 200 is solc's balanced default.
+OPTIMIZER_RUNS = 200
+
+_PROJECT_PREFIX = "contracts/"
+_IMPORT = re.compile(r"""\bimport\s+(?:[^"';]*?\s+from\s+)?["']([^"']+)["']\s*;""")
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_LINE_COMMENT = re.compile(r"//[^\n]*")
+
+
+class CompileError(RuntimeError):
+    """The contracts could not be compiled: a missing compiler, source or library, or a compiler error."""
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """The pinned versions the artifacts are built with (``[tool.segell]`` in pyproject.toml)."""
+
+    solc: str
+    evm_version: str
+    openzeppelin: str
+
+
+def read_toolchain(pyproject: Path = REPO_ROOT / "pyproject.toml") -> Toolchain:
+    """Read the pinned compiler, EVM and OpenZeppelin versions from ``pyproject.toml``."""
+    pins = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["segell"]
+    return Toolchain(solc=pins["solc"], evm_version=pins["evm_version"], openzeppelin=pins["openzeppelin"])
+
+
+def find_solc(version: str) -> Path:
+    """Return a compiler command that is exactly ``version``.
+
+    Example: ``find_solc("0.8.37")`` returns ``~/.solcx/solc-v0.8.37`` if py-solc-x installed it,
+    else a matching ``solc`` on ``PATH``, else ``tools/solc``.
+    """
+    wanted = Version(version)
+    if wanted in solcx.get_installed_solc_versions():
+        return Path(get_executable(wanted))
+    on_path = shutil.which("solc")
+    if on_path is not None and get_solc_version(on_path) == wanted:
+        return Path(on_path)
+    if shutil.which("node") is None:
+        raise CompileError(
+            f"no solc {version} found: install it with"
+            f" `python -c \"import solcx; solcx.install_solc('{version}')\"`,"
+            " or install Node.js and run `npm ci` so that tools/solc can use the npm compiler"
+        )
+    if not (NODE_MODULES / "solc" / "package.json").is_file():
+        raise CompileError(f"{NODE_MODULES / 'solc'} is missing: run `npm ci` in {REPO_ROOT}")
+    return NPM_SOLC_COMMAND
+
+
+def source_unit_path(unit: str, *, contracts_dir: Path, node_modules: Path) -> Path:
+    """Map a source unit name (``contracts/Notary.sol``, ``@openzeppelin/...``) to its file."""
+    if unit.startswith(_PROJECT_PREFIX):
+        return contracts_dir / unit.removeprefix(_PROJECT_PREFIX)
+    return node_modules / unit
+
+
+def _imports_of(unit: str, text: str) -> list[str]:
+    code = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text))
+    names = []
+    for target in _IMPORT.findall(code):
+        if target.startswith(("./", "../")):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(unit), target))
+        names.append(target)
+    return names
+
+
+def collect_sources(roots: Iterable[str], *, contracts_dir: Path, node_modules: Path) -> dict[str, str]:
+    """Return ``{source unit name: text}`` for ``roots`` and everything they import, transitively."""
+    sources: dict[str, str] = {}
+    pending = list(roots)
+    while pending:
+        unit = pending.pop()
+        if unit in sources:
+            continue
+        path = source_unit_path(unit, contracts_dir=contracts_dir, node_modules=node_modules)
+        if not path.is_file():
+            raise CompileError(f"source {unit} not found at {path}")
+        sources[unit] = path.read_text(encoding="utf-8")
+        pending.extend(_imports_of(unit, sources[unit]))
+    return dict(sorted(sources.items()))
+
+
+def source_hash(sources: Mapping[str, str]) -> str:
+    """sha256 over the sorted source unit names and texts (each as name, NUL, text, NUL)."""
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode("utf-8") + b"\0" + sources[name].encode("utf-8") + b"\0")
+    return digest.hexdigest()
+
+
+def artifact_hash(*, abi: Sequence[Mapping[str, Any]], bytecode: str, deployed_bytecode: str) -> str:
+    """sha256 over the creation bytecode, deployed bytecode and canonical JSON of the ABI, one per line."""
+    canonical_abi = json.dumps(abi, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{bytecode}\n{deployed_bytecode}\n{canonical_abi}\n".encode()).hexdigest()
+
+
+def render_artifact(artifact: Mapping[str, Any]) -> str:
+    """Deterministic JSON text of an artifact: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(artifact, sort_keys=True, indent=2) + "\n"
+
+
+def _check_openzeppelin(node_modules: Path, pinned: str) -> None:
+    package = node_modules / "@openzeppelin" / "contracts" / "package.json"
+    if not package.is_file():
+        raise CompileError(f"{package} is missing: run `npm ci` in {REPO_ROOT}")
+    installed = json.loads(package.read_text(encoding="utf-8"))["version"]
+    if installed != pinned:
+        raise CompileError(f"@openzeppelin/contracts {installed} is installed, {pinned} is pinned: run `npm ci`")
+
+
+def compile_contracts(
+    *,
+    contracts_dir: Path = CONTRACTS_DIR,
+    node_modules: Path = NODE_MODULES,
+    toolchain: Toolchain | None = None,
+    solc_binary: Path | None = None,
+) -> dict[str, str]:
+    """Compile the contracts and return ``{contract name: artifact JSON text}`` without writing anything.
+
+    Example: ``compile_contracts()["Notary"]`` is the text ``contracts/artifacts/Notary.json`` should hold.
+    """
+    toolchain = toolchain or read_toolchain()
+    _check_openzeppelin(node_modules, toolchain.openzeppelin)
+    solc_binary = solc_binary or find_solc(toolchain.solc)
+    compiler_version = get_solc_version(solc_binary, with_commit_hash=True)
+    if compiler_version.base_version != toolchain.solc:
+        raise CompileError(f"{solc_binary} is solc {compiler_version}, not the pinned {toolchain.solc}")
+
+    roots = [f"{_PROJECT_PREFIX}{name}.sol" for name in CONTRACT_NAMES]
+    sources = collect_sources(roots, contracts_dir=contracts_dir, node_modules=node_modules)
+    optimizer = {"enabled": True, "runs": OPTIMIZER_RUNS}
+    standard_input = {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": {
+            "evmVersion": toolchain.evm_version,
+            "optimizer": optimizer,
+            "metadata": {"bytecodeHash": "ipfs"},
+            "outputSelection": {
+                unit: {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]} for unit in roots
+            },
+        },
+    }
+    try:
+        output = solcx.compile_standard(standard_input, solc_binary=solc_binary)
+    except SolcError as error:
+        raise CompileError(f"solc failed:\n{error}") from error
+    warnings = [entry["formattedMessage"] for entry in output.get("errors", [])]
+    if warnings:
+        raise CompileError("solc warned; the contracts must compile cleanly:\n" + "\n".join(warnings))
+
+    artifacts = {}
+    for name, unit in zip(CONTRACT_NAMES, roots, strict=True):
+        compiled = output["contracts"][unit][name]
+        abi = compiled["abi"]
+        bytecode = "0x" + compiled["evm"]["bytecode"]["object"]
+        deployed = "0x" + compiled["evm"]["deployedBytecode"]["object"]
+        used = collect_sources([unit], contracts_dir=contracts_dir, node_modules=node_modules)
+        artifacts[name] = render_artifact(
+            {
+                "generatedBy": GENERATED_BY,
+                "contractName": name,
+                "abi": abi,
+                "bytecode": bytecode,
+                "deployedBytecode": deployed,
+                "compiler": {
+                    "version": str(compiler_version),
+                    "evmVersion": toolchain.evm_version,
+                    "optimizer": optimizer,
+                },
+                "openzeppelin": toolchain.openzeppelin,
+                "sources": sorted(used),
+                "sourceHash": source_hash(used),
+                "artifactHash": artifact_hash(abi=abi, bytecode=bytecode, deployed_bytecode=deployed),
+            }
+        )
+    return artifacts
+
+
+def write_artifacts(artifacts: Mapping[str, str], artifacts_dir: Path = ARTIFACTS_DIR) -> list[Path]:
+    """Write each artifact text to ``<artifacts_dir>/<Name>.json`` and return the paths written."""
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in sorted(artifacts.items()):
+        path = artifacts_dir / f"{name}.json"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def differing_artifacts(artifacts: Mapping[str, str], artifacts_dir: Path = ARTIFACTS_DIR) -> list[str]:
+    """Return the names of the artifacts whose file is missing or differs from ``artifacts``."""
+    differing = []
+    for name, text in sorted(artifacts.items()):
+        path = artifacts_dir / f"{name}.json"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            differing.append(name)
+    return differing
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chain.compile", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="recompile and fail if a committed artifact differs")
+    parser.add_argument("--solc", type=Path, help="compiler command to use instead of looking one up")
+    parser.add_argument(
+        "--artifacts-dir",
+        type=Path,
+        default=ARTIFACTS_DIR,
+        help="where the artifacts are (default: %(default)s)",
+    )
+    arguments = parser.parse_args(argv)
+    try:
+        artifacts = compile_contracts(solc_binary=arguments.solc)
+    except CompileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if arguments.check:
+        differing = differing_artifacts(artifacts, arguments.artifacts_dir)
+        for name in differing:
+            print(
+                f"{arguments.artifacts_dir / name}.json differs from a fresh compile;"
+                " run python -m chain.compile to rewrite it",
+                file=sys.stderr,
+            )
+        if differing:
+            return 1
+        print(f"artifacts up to date: {', '.join(sorted(artifacts))}")
+        return 0
+    for path in write_artifacts(artifacts, arguments.artifacts_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
