@@ -1,0 +1,276 @@
+"""One way to get a connected `Web3`, whichever EVM is behind it.
+
+Three backends share the `ChainNode` interface:
+
+- ``embedded``: py-evm in this process (eth-tester), nothing to install; blocks journaled in ``state_dir``.
+- ``anvil``: a managed local anvil process with its state file in ``state_dir``.
+- ``rpc``: any JSON-RPC URL (Hyperledger Besu QBFT for a consortium network); Segell does not manage it.
+
+Example::
+
+    from pathlib import Path
+    from chain.nodes import start_node
+
+    with start_node("auto", state_dir=Path(".segell/chain")) as node:
+        print(node.backend, node.chain_id, node.w3.eth.block_number)
+
+Exceptions::
+
+    NodeError
+    ├── AnvilNotFound         anvil is not installed where we look
+    ├── NodeStartFailed       a managed node did not come up
+    │   ├── StateDirInUse     another running node owns this state directory
+    │   └── JournalError      the embedded chain's journal is damaged or no longer replays to the same blocks
+    └── NodeUnreachable       nothing usable answers at a JSON-RPC URL
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Literal, Self
+
+from eth_typing import ChecksumAddress
+from eth_utils.address import is_address, to_checksum_address
+from web3 import HTTPProvider, Web3
+
+__all__ = [
+    "LOCAL_DEV_CHAIN_IDS",
+    "AnvilNotFound",
+    "Backend",
+    "ChainNode",
+    "JournalError",
+    "NodeError",
+    "NodeStartFailed",
+    "NodeUnreachable",
+    "RpcNode",
+    "StateDirInUse",
+    "start_node",
+]
+
+Backend = Literal["embedded", "anvil", "rpc"]
+
+# Chain ids of anvil/hardhat (31337) and ganache/geth --dev (1337). On an rpc node they are shown in messages
+# but are not enough to call a chain "local development": Besu's quickstart networks also use 1337.
+LOCAL_DEV_CHAIN_IDS = frozenset({31337, 1337})
+
+_NO_ACCOUNTS: Mapping[str, int] = MappingProxyType({})
+
+
+class NodeError(Exception):
+    """Base class of every error raised while starting, reaching or stopping a chain node."""
+
+
+class AnvilNotFound(NodeError):
+    """The anvil binary is neither where it was asked to be, on PATH, nor in node_modules."""
+
+
+class NodeStartFailed(NodeError):
+    """A managed node (embedded or anvil) did not come up."""
+
+
+class StateDirInUse(NodeStartFailed):
+    """Another running node already owns the state directory."""
+
+
+class JournalError(NodeStartFailed):
+    """The embedded chain's journal cannot be read or does not replay to the recorded blocks."""
+
+
+class NodeUnreachable(NodeError):
+    """Nothing answers JSON-RPC at the URL, or what answers is not an Ethereum node."""
+
+
+class ChainNode(ABC):
+    """A running (or reachable) chain and a `Web3` connected to it.
+
+    Attributes:
+        backend: ``"embedded"``, ``"anvil"`` or ``"rpc"``.
+        w3: a connected `Web3`.
+        rpc_url: the HTTP JSON-RPC URL, or None for the in-process embedded chain.
+        chain_id: the EIP-155 chain id.
+        is_local_dev: True for a throw-away development chain, on which the well-known development keys may
+            be used (see `chain.keys.refuse_development_key`).
+    """
+
+    backend: Backend
+    w3: Web3
+    rpc_url: str | None
+    chain_id: int
+    is_local_dev: bool
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Release the node. Idempotent; for a managed node, returns once the node has fully stopped."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.rpc_url or "in-process"
+        return f"<{type(self).__name__} {self.backend} chain_id={self.chain_id} {where}>"
+
+
+class RpcNode(ChainNode):
+    """A chain reached over HTTP JSON-RPC that Segell does not manage (Besu, geth, a remote anvil).
+
+    `genesis_accounts` do not apply: accounts on such a chain must be funded by its operator.
+    ``is_local_dev`` is True only when the node answers the development methods ``anvil_nodeInfo`` or
+    ``hardhat_metadata`` — a node that hands out balances and impersonation to anyone protects nothing with a
+    private key. A chain id of 31337 or 1337 alone is not enough (Besu's quickstart network uses 1337).
+    """
+
+    backend: Backend = "rpc"
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.rpc_url = url
+        self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        # The first contact is made without web3's retries so that a wrong URL fails in seconds.
+        probe = Web3(
+            HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        )
+        try:
+            self.chain_id = int(probe.eth.chain_id)
+        except Exception as exc:
+            raise NodeUnreachable(
+                f"no Ethereum JSON-RPC node answers at {url} ({type(exc).__name__}: {exc}). "
+                "Check the URL and that the node is running with its HTTP JSON-RPC API enabled "
+                "(Besu: --rpc-http-enabled --rpc-http-api=ETH,NET,WEB3), or use --chain embedded|anvil."
+            ) from exc
+        self.is_local_dev = _answers_development_methods(probe)
+
+    def stop(self) -> None:
+        """Nothing to release: the node belongs to its operator."""
+
+
+def _answers_development_methods(w3: Web3) -> bool:
+    for method in ("anvil_nodeInfo", "hardhat_metadata"):
+        try:
+            response = w3.provider.make_request(method, [])  # type: ignore[arg-type]
+        except Exception:
+            continue
+        if "result" in response and "error" not in response:
+            return True
+    return False
+
+
+def start_node(
+    spec: str,
+    *,
+    state_dir: Path,
+    genesis_accounts: Mapping[str, int] = _NO_ACCOUNTS,
+    anvil_binary: Path | None = None,
+    startup_timeout: float = 15.0,
+) -> ChainNode:
+    """Start (or connect to) a chain and return it connected.
+
+    Args:
+        spec: ``"embedded"``, ``"anvil"``, ``"auto"`` (anvil when its binary is found, else embedded) or an
+            ``http://``/``https://`` JSON-RPC URL.
+        state_dir: where a managed node keeps its state (created if missing). Unused for a URL.
+        genesis_accounts: address -> wei each account must hold after start. The embedded chain puts them
+            in its genesis block (and tops up, in a journaled block, those holding less at a later start);
+            anvil sets the balance of those holding less with ``anvil_setBalance``; an rpc chain ignores
+            them (its operator funds accounts).
+        anvil_binary: an explicit anvil executable; otherwise PATH, then ``node_modules`` are searched.
+        startup_timeout: seconds to wait for a managed node to answer.
+
+    Raises:
+        AnvilNotFound, NodeStartFailed, NodeUnreachable (see the module docstring).
+
+    Example::
+
+        node = start_node("embedded", state_dir=Path("/tmp/chain"), genesis_accounts={address: 10**21})
+        try:
+            node.w3.eth.get_balance(address)
+        finally:
+            node.stop()
+    """
+    accounts = normalize_genesis_accounts(genesis_accounts)
+    if spec.startswith(("http://", "https://")):
+        return RpcNode(spec, timeout=startup_timeout)
+    if spec not in ("embedded", "anvil", "auto"):
+        raise NodeError(
+            f"unknown chain {spec!r}: use embedded, anvil, auto or an http(s):// JSON-RPC URL "
+            "(for example http://127.0.0.1:8545)"
+        )
+    if spec in ("anvil", "auto"):
+        from chain.anvil import AnvilNode, find_anvil
+
+        try:
+            binary = find_anvil(anvil_binary)
+        except AnvilNotFound:
+            if spec == "anvil":
+                raise
+        else:
+            return AnvilNode(
+                state_dir=state_dir, genesis_accounts=accounts, binary=binary, startup_timeout=startup_timeout
+            )
+    from chain.embedded import EmbeddedNode
+
+    return EmbeddedNode(state_dir=state_dir, genesis_accounts=accounts)
+
+
+def normalize_genesis_accounts(accounts: Mapping[str, int]) -> dict[ChecksumAddress, int]:
+    """Check addresses and amounts; return them keyed by checksum address."""
+    normalized: dict[ChecksumAddress, int] = {}
+    for address, wei in accounts.items():
+        if not is_address(address):
+            raise NodeError(f"genesis account {address!r} is not an address (0x and 40 hex digits)")
+        if not isinstance(wei, int) or isinstance(wei, bool) or wei < 0:
+            raise NodeError(f"genesis balance for {address} must be a non-negative int of wei, not {wei!r}")
+        normalized[to_checksum_address(address)] = wei
+    return normalized
+
+
+class StateDirLock:
+    """An exclusive lock on ``<state_dir>/<name>``, released when the process ends (even on kill -9)."""
+
+    def __init__(self, state_dir: Path, name: str) -> None:
+        self.path = state_dir / name
+        self._fd: int | None = None
+
+    def acquire(self, timeout: float = 0.0) -> None:
+        """Take the lock, waiting up to ``timeout`` seconds for a previous holder (a node still saving) to let go."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise StateDirInUse(
+                    f"{self.path.parent} is in use by another running node (pid {holder}): stop it, "
+                    "or give this node another state directory"
+                ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    @property
+    def fd(self) -> int | None:
+        """The locked file descriptor; a child process that inherits it keeps the lock until it exits."""
+        return self._fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,131 @@
+"""start_node: one way to get a connected Web3 whether the chain is embedded, anvil or any JSON-RPC URL."""
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from chain.anvil import AnvilNode, find_anvil
+from chain.embedded import EMBEDDED_CHAIN_ID
+from chain.nodes import AnvilNotFound, NodeError, NodeUnreachable, RpcNode, start_node
+from chain.transactions import send_transaction
+
+try:
+    find_anvil()
+    HAVE_ANVIL = True
+except AnvilNotFound:
+    HAVE_ANVIL = False
+ANVIL_REASON = "anvil not installed (make setup installs it from npm)"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _BesuLikeNode(BaseHTTPRequestHandler):
+    """Answers like a consortium node on chain 1337: no anvil_ or hardhat_ methods."""
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if request["method"] == "eth_chainId":
+            reply = {"jsonrpc": "2.0", "id": request["id"], "result": hex(1337)}
+        else:
+            reply = {
+                "jsonrpc": "2.0",
+                "id": request["id"],
+                "error": {"code": -32601, "message": "Method not found"},
+            }
+        body = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def besu_like_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BesuLikeNode)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_start_node_embedded(tmp_path: Path) -> None:
+    account = Account.create()
+    with start_node(
+        "embedded", state_dir=tmp_path, genesis_accounts={account.address.lower(): 10**18}
+    ) as node:
+        assert (node.backend, node.rpc_url, node.chain_id, node.is_local_dev) == (
+            "embedded",
+            None,
+            EMBEDDED_CHAIN_ID,
+            True,
+        )
+        assert node.w3.eth.get_balance(account.address) == 10**18
+        assert "embedded" in repr(node)
+
+
+def test_start_node_rejects_an_unknown_chain(tmp_path: Path) -> None:
+    with pytest.raises(NodeError, match="use embedded, anvil, auto or an http\\(s\\):// JSON-RPC URL"):
+        start_node("ganache", state_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("accounts", "message"),
+    [({"0x1234": 1}, "is not an address"), ({"0x" + "11" * 20: -1}, "non-negative int of wei")],
+)
+def test_start_node_rejects_bad_genesis_accounts(
+    tmp_path: Path, accounts: dict[str, int], message: str
+) -> None:
+    with pytest.raises(NodeError, match=message):
+        start_node("embedded", state_dir=tmp_path, genesis_accounts=accounts)
+
+
+def test_rpc_url_with_nothing_behind_it_fails_fast_with_advice(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    with pytest.raises(NodeUnreachable) as raised:
+        start_node(url, state_dir=tmp_path)
+    assert time.monotonic() - started < 5
+    assert url in str(raised.value)
+    assert "--rpc-http-enabled" in str(raised.value)
+
+
+def test_rpc_chain_id_1337_alone_is_not_local_development(besu_like_url: str, tmp_path: Path) -> None:
+    with start_node(besu_like_url, state_dir=tmp_path) as node:
+        assert isinstance(node, RpcNode)
+        assert (node.backend, node.rpc_url, node.chain_id) == ("rpc", besu_like_url, 1337)
+        assert node.is_local_dev is False
+
+
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason=ANVIL_REASON)
+def test_rpc_backend_against_a_running_anvil(tmp_path: Path) -> None:
+    funded, ignored = Account.create(), Account.create()
+    with AnvilNode(state_dir=tmp_path / "anvil", genesis_accounts={funded.address: 10**21}) as anvil:
+        assert anvil.rpc_url is not None
+        with start_node(
+            anvil.rpc_url, state_dir=tmp_path / "unused", genesis_accounts={ignored.address: 1}
+        ) as node:
+            assert (node.backend, node.rpc_url, node.chain_id) == ("rpc", anvil.rpc_url, 31337)
+            assert node.is_local_dev is True  # it answers anvil_nodeInfo
+            assert node.w3.eth.get_balance(ignored.address) == 0  # the operator funds accounts, not Segell
+            receipt = send_transaction(node.w3, funded, {"to": ignored.address, "value": 5})
+            assert receipt["status"] == 1
+            assert receipt["type"] == 2  # EIP-1559 where the chain has a base fee
+        assert anvil.w3.eth.get_balance(ignored.address) == 5  # stopping an rpc node leaves the node running
+    assert not (tmp_path / "unused").exists()
