@@ -53,7 +53,7 @@ forge: setup ## Foundry unit, fuzz and invariant tests of the contracts
 	node_modules/@foundry-rs/forge-linux-amd64/bin/forge test
 
 slither: setup-dev ## Static analysis of the contracts (fails on medium or higher)
-	$(BIN)/slither . --foundry-compile-all --fail-medium --filter-paths node_modules
+	PATH=$(CURDIR)/node_modules/.bin:$$PATH $(BIN)/slither . --filter-paths "node_modules|contracts/test" --fail-medium
 
 clean: ## Remove build output (keeps .venv, node_modules and .segell)
 	rm -rf out cache crytic-export .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts

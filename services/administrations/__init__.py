@@ -1,0 +1,1 @@
+"""Administrations (the consortium's members), their chain accounts and API keys."""

@@ -1,0 +1,117 @@
+from fastapi import APIRouter, status
+
+from services.administrations import repository, service
+from services.administrations.schemas import (
+    AdministrationList,
+    AdministrationOut,
+    AdmissionOut,
+    AdmissionRequest,
+    ApiKeyInfo,
+    ApiKeyIssued,
+    ApiKeyList,
+    Identity,
+)
+from services.deps import CallerDep, GovernanceDep, RuntimeDep, SessionDep
+from services.errors import NotFound
+from services.models import Administration, ApiKey
+
+router = APIRouter(prefix="/v1", tags=["administrations"])
+
+
+def _administration_out(administration: Administration) -> AdministrationOut:
+    return AdministrationOut(
+        code=administration.code,
+        chain_id=administration.chain_id,
+        name=administration.name,
+        status=administration.status,  # type: ignore[arg-type]
+        accounts=[account.address for account in administration.accounts],
+        admitted_at=administration.admitted_at,
+        admission_tx=administration.admission_tx,
+    )
+
+
+def _key_info(key: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=key.id,
+        prefix=f"{service.KEY_PREFIX}_{key.id}_",
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _issued(issued: service.IssuedKey) -> ApiKeyIssued:
+    return ApiKeyIssued(id=issued.record.id, key=issued.secret, created_at=issued.record.created_at)
+
+
+@router.get("/me", response_model=Identity)
+def read_me(caller: CallerDep) -> Identity:
+    """Who the API key belongs to."""
+    administration = _administration_out(caller.administration) if caller.administration else None
+    return Identity(role=caller.role, administration=administration, key_id=caller.key_id)  # type: ignore[arg-type]
+
+
+@router.post("/administrations", response_model=AdmissionOut, status_code=status.HTTP_201_CREATED)
+def admit_administration(
+    body: AdmissionRequest, runtime: RuntimeDep, session: SessionDep, _: GovernanceDep
+) -> AdmissionOut:
+    """Admit an administration on chain and issue its first API key (shown once)."""
+    with runtime.governance_lock:
+        administration, issued = service.admit(runtime, session, code=body.code, name=body.name)
+    return AdmissionOut(administration=_administration_out(administration), api_key=_issued(issued))
+
+
+@router.get("/administrations", response_model=AdministrationList)
+def list_administrations(session: SessionDep, _: GovernanceDep) -> AdministrationList:
+    """List every administration."""
+    return AdministrationList(items=[_administration_out(a) for a in repository.list_all(session)])
+
+
+@router.get("/administrations/{code}", response_model=AdministrationOut)
+def read_administration(code: str, session: SessionDep, caller: CallerDep) -> AdministrationOut:
+    """One administration: governance sees all, an administration only itself."""
+    administration = service.get(session, code)
+    if not caller.is_governance and (
+        caller.administration is None or caller.administration.id != administration.id
+    ):
+        # Another tenant's existence is not disclosed.
+        raise NotFound(f"No administration with code {code!r}.")
+    return _administration_out(administration)
+
+
+@router.post("/administrations/{code}/suspend", response_model=AdministrationOut)
+def suspend_administration(
+    code: str, runtime: RuntimeDep, session: SessionDep, _: GovernanceDep
+) -> AdministrationOut:
+    """Suspend an administration: its accounts can no longer anchor and its keys stop working."""
+    with runtime.governance_lock:
+        return _administration_out(service.suspend(runtime, session, code))
+
+
+@router.post("/administrations/{code}/reinstate", response_model=AdministrationOut)
+def reinstate_administration(
+    code: str, runtime: RuntimeDep, session: SessionDep, _: GovernanceDep
+) -> AdministrationOut:
+    """Reinstate a suspended administration."""
+    with runtime.governance_lock:
+        return _administration_out(service.reinstate(runtime, session, code))
+
+
+@router.post(
+    "/administrations/{code}/api-keys", response_model=ApiKeyIssued, status_code=status.HTTP_201_CREATED
+)
+def issue_api_key(code: str, session: SessionDep, _: GovernanceDep) -> ApiKeyIssued:
+    """Issue another API key for an administration (shown once)."""
+    return _issued(service.issue_key(session, service.get(session, code)))
+
+
+@router.get("/administrations/{code}/api-keys", response_model=ApiKeyList)
+def list_api_keys(code: str, session: SessionDep, _: GovernanceDep) -> ApiKeyList:
+    """List an administration's API keys (never their secrets)."""
+    administration = service.get(session, code)
+    return ApiKeyList(items=[_key_info(k) for k in repository.list_api_keys(session, administration.id)])
+
+
+@router.delete("/administrations/{code}/api-keys/{key_id}", response_model=ApiKeyInfo)
+def revoke_api_key(code: str, key_id: str, session: SessionDep, _: GovernanceDep) -> ApiKeyInfo:
+    """Revoke an API key; it stops working at once."""
+    return _key_info(service.revoke_key(session, service.get(session, code), key_id))

@@ -1,0 +1,197 @@
+"""Rules for administrations and API keys: admission on chain and in the database, suspension, keys."""
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from chain.errors import (
+    AdministrationAlreadyAdmitted,
+    AdministrationAlreadySuspended,
+    AdministrationNotSuspended,
+)
+from chain.keys import generate_account, seal_private_key
+from services.administrations import repository
+from services.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from services.models import Administration, ApiKey
+from services.runtime import Runtime
+
+KEY_PREFIX = "sgl"
+
+log = logging.getLogger("segell")
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str  # "governance" | "administration"
+    key_id: str
+    administration: Administration | None
+
+    @property
+    def is_governance(self) -> bool:
+        return self.role == "governance"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    record: ApiKey
+    secret: str
+
+
+def chain_id_for(code: str) -> str:
+    """The administration's bytes32 registry id: its code in ASCII, right-padded with zeros (readable in explorers)."""
+    return "0x" + code.encode("ascii").ljust(32, b"\0").hex()
+
+
+def _hash_secret(secret: str) -> str:
+    # Secrets are 256 random bits: a fast hash is enough, nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_key(session: Session, administration: Administration | None) -> IssuedKey:
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    role = "administration" if administration else "governance"
+    record = repository.add_api_key(
+        session, key_id=key_id, secret_hash=_hash_secret(secret), role=role, administration=administration
+    )
+    return IssuedKey(record, f"{KEY_PREFIX}_{key_id}_{secret}")
+
+
+def authenticate(session: Session, raw_key: str) -> Caller:
+    prefix, _, rest = raw_key.partition("_")
+    key_id, _, secret = rest.partition("_")
+    record = repository.get_api_key(session, key_id) if prefix == KEY_PREFIX and secret else None
+    if record is None or not hmac.compare_digest(record.secret_hash, _hash_secret(secret)):
+        raise Unauthenticated(
+            "Invalid API key. Send `Authorization: Bearer sgl_...` with a key issued by governance."
+        )
+    if record.revoked_at is not None:
+        raise Unauthenticated(f"API key {key_id} was revoked. Ask the consortium's governance for a new key.")
+    if record.administration is not None and record.administration.status != "active":
+        raise Forbidden(
+            f"Administration {record.administration.code} is suspended; its keys act again once it is reinstated.",
+            code="administration_suspended",
+        )
+    return Caller(record.role, record.id, record.administration)
+
+
+def get(session: Session, code: str) -> Administration:
+    administration = repository.get_by_code(session, code.strip().upper())
+    if administration is None:
+        raise NotFound(f"No administration with code {code!r}. `GET /v1/administrations` lists them.")
+    return administration
+
+
+def admit(runtime: Runtime, session: Session, *, code: str, name: str) -> tuple[Administration, IssuedKey]:
+    """Admit on chain (registry entry, one funded account), then record it with a first API key."""
+    if repository.get_by_code(session, code) is not None:
+        raise Conflict(f"Administration {code} is already admitted.", code="already_admitted")
+    chain_id = chain_id_for(code)
+    account = generate_account()
+    registry = runtime.registry
+    try:
+        admission = registry.admit_administration(runtime.governance, bytes.fromhex(chain_id[2:]), name)
+        admission_tx: str | None = admission.transaction_hash
+    except AdministrationAlreadyAdmitted:
+        # Admitted on chain by an earlier attempt whose database commit did not happen: carry on from there.
+        admission_tx = None
+    registry.add_account(runtime.governance, bytes.fromhex(chain_id[2:]), account.address)
+    runtime.fund(account.address)
+    administration = repository.add_administration(
+        session, code=code, chain_id=chain_id, name=name, admission_tx=admission_tx
+    )
+    sealed = seal_private_key(account.key, runtime.master_key, label=account.address)
+    repository.add_account(session, administration=administration, address=account.address, sealed_key=sealed)
+    issued = issue_key(session, administration)
+    session.refresh(administration)
+    return administration, issued
+
+
+def suspend(runtime: Runtime, session: Session, code: str) -> Administration:
+    administration = get(session, code)
+    try:
+        runtime.registry.suspend_administration(
+            runtime.governance, bytes.fromhex(administration.chain_id[2:])
+        )
+    except AdministrationAlreadySuspended:
+        pass  # the chain already says so; bring the database in line
+    administration.status = "suspended"
+    return administration
+
+
+def reinstate(runtime: Runtime, session: Session, code: str) -> Administration:
+    administration = get(session, code)
+    try:
+        runtime.registry.reinstate_administration(
+            runtime.governance, bytes.fromhex(administration.chain_id[2:])
+        )
+    except AdministrationNotSuspended:
+        pass
+    administration.status = "active"
+    return administration
+
+
+def revoke_key(session: Session, administration: Administration, key_id: str) -> ApiKey:
+    record = repository.get_api_key(session, key_id)
+    if record is None or record.administration_id != administration.id:
+        raise NotFound(f"Administration {administration.code} has no API key {key_id!r}.")
+    if record.revoked_at is None:
+        record.revoked_at = datetime.now(UTC)
+    return record
+
+
+def ensure_governance_key(runtime: Runtime) -> None:
+    """Make sure the operator's governance key file exists and authenticates; issue a new one if not."""
+    path = runtime.settings.governance_key_path
+    with runtime.transaction() as session:
+        if path.exists():
+            try:
+                if authenticate(session, path.read_text().strip()).is_governance:
+                    return
+            except Unauthenticated:
+                pass
+        issued = issue_key(session, None)
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(issued.secret + "\n")
+        os.replace(tmp, path)
+
+
+def reconcile_with_chain(runtime: Runtime) -> list[str]:
+    """Bring the registry in line with the database, the system of record, and say what differed.
+
+    A node killed between two state saves can come back without its last blocks; the administrations admitted,
+    the accounts added and the suspensions decided in those blocks are replayed from the database.
+    """
+    registry, governance = runtime.registry, runtime.governance
+    repaired = []
+    with runtime.transaction() as session:
+        for administration in repository.list_all(session):
+            chain_id = bytes.fromhex(administration.chain_id[2:])
+            if not registry.is_admitted(chain_id):
+                registry.admit_administration(governance, chain_id, administration.name)
+                repaired.append(f"{administration.code}: admitted again")
+            for account in administration.accounts:
+                if registry.administration_of(account.address) != chain_id:
+                    registry.add_account(governance, chain_id, account.address)
+                    repaired.append(f"{administration.code}: account {account.address} added again")
+                if runtime.node.w3.eth.get_balance(account.address) == 0:
+                    runtime.fund(account.address)
+            suspended_on_chain = registry.get_administration(chain_id).suspended
+            if administration.status == "suspended" and not suspended_on_chain:
+                registry.suspend_administration(governance, chain_id)
+                repaired.append(f"{administration.code}: suspended again")
+            elif administration.status == "active" and suspended_on_chain:
+                registry.reinstate_administration(governance, chain_id)
+                repaired.append(f"{administration.code}: reinstated again")
+    for line in repaired:
+        log.warning("registry differed from the database: %s", line)
+    return repaired

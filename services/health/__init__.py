@@ -1,0 +1,1 @@
+"""Liveness and what a running Segell is connected to."""

@@ -1,0 +1,67 @@
+"""The Segell API: ``uvicorn services.main:app`` or ``segell up``."""
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from services import __version__
+from services.administrations.router import router as administrations_router
+from services.administrations.service import ensure_governance_key, reconcile_with_chain
+from services.errors import install_error_handlers
+from services.health.router import router as health_router
+from services.rpc.router import router as rpc_router
+from services.runtime import Runtime
+from services.settings import Settings
+
+log = logging.getLogger("segell")
+
+DESCRIPTION = """
+Segell anchors the hashes of administrations' outputs on a permissioned Ethereum-compatible chain.
+Authenticate with `Authorization: Bearer <api key>`; keys are issued by the consortium's governance.
+Every error answers `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def _announce(runtime: Runtime) -> None:
+    settings, node = runtime.settings, runtime.node
+    chain = f"{node.backend} (chain id {node.chain_id}" + (f", node {node.rpc_url})" if node.rpc_url else ")")
+    print(
+        f"Segell {__version__} is up\n"
+        f"  chain      {chain}\n"
+        f"  contracts  registry {runtime.deployment.registry}, notary {runtime.deployment.notary}\n"
+        f"  database   {runtime.engine.url.render_as_string(hide_password=True)}\n"
+        f"  API        {settings.api_url}   docs {settings.api_url}/docs   JSON-RPC {settings.api_url}/rpc\n"
+        f"  governance key in {settings.governance_key_path} (used by `segell admin ...`)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await run_in_threadpool(Runtime.start, settings)
+        try:
+            await run_in_threadpool(ensure_governance_key, runtime)
+            await run_in_threadpool(reconcile_with_chain, runtime)
+            app.state.runtime = runtime
+            _announce(runtime)
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(title="Segell", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(administrations_router)
+    app.include_router(rpc_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,15 @@
+"""Alembic environment: migrations run on an existing connection handed over by `services.db.migrate`."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from services.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # `alembic -x url=... upgrade head` from the command line
+    url = context.get_x_argument(as_dictionary=True)["url"]
+    connection = create_engine(url).connect()
+
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,108 @@
+"""The long-lived objects a running Segell holds: database, chain node, deployed contracts, governance account."""
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from chain.deploy import Deployment, ensure_deployed
+from chain.gateway import ReadOnlyGateway
+from chain.keys import (
+    generate_account,
+    load_or_create_master_key,
+    load_sealed_account,
+    refuse_development_key,
+    save_sealed_account,
+)
+from chain.nodes import ChainNode, start_node
+from chain.notary import NotaryClient
+from chain.registry import RegistryClient
+from chain.transactions import send_transaction
+from services import db
+from services.settings import Settings
+
+log = logging.getLogger("segell")
+
+# What the governance account starts with on a local chain, and what each new administration account receives.
+GOVERNANCE_FUNDS_WEI = 10**9 * 10**18
+ACCOUNT_FUNDS_WEI = 10 * 10**18
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    master_key: bytes
+    governance: LocalAccount
+    node: ChainNode
+    deployment: Deployment
+    registry: RegistryClient
+    notary: NotaryClient
+    database_revision: str
+    gateway: ReadOnlyGateway
+    governance_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, settings: Settings) -> "Runtime":
+        home = settings.home_dir
+        master_key = load_or_create_master_key(settings.master_key_path, settings.master_key)
+        engine = db.create_db_engine(settings.sqlalchemy_url)
+        revision = db.migrate(engine)
+        governance = _load_or_create_governance(settings.keys_dir / "governance.json", master_key)
+        node = start_node(
+            settings.chain,
+            state_dir=settings.chain_dir,
+            genesis_accounts={governance.address: GOVERNANCE_FUNDS_WEI},
+            anvil_binary=Path(settings.anvil_binary) if settings.anvil_binary else None,
+        )
+        try:
+            refuse_development_key(governance.key, is_local_dev=node.is_local_dev)
+            record = home / "deployments" / f"{node.backend}-{node.chain_id}.json"
+            deployment = ensure_deployed(node.w3, governance, record)
+        except BaseException:
+            node.stop()
+            raise
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=db.session_factory(engine),
+            master_key=master_key,
+            governance=governance,
+            node=node,
+            deployment=deployment,
+            registry=RegistryClient(node.w3, deployment.registry),
+            notary=NotaryClient(node.w3, deployment.notary),
+            database_revision=revision,
+            # Managed and remote nodes are read over HTTP; the embedded one in-process (its provider holds a lock).
+            gateway=ReadOnlyGateway(node.rpc_url or node.w3.provider),
+        )
+
+    def stop(self) -> None:
+        self.gateway.close()
+        self.node.stop()
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with db.transaction(self.sessions) as session:
+            yield session
+
+    def fund(self, address: str, amount_wei: int = ACCOUNT_FUNDS_WEI) -> None:
+        """Give a new account gas money from the governance account."""
+        send_transaction(self.node.w3, self.governance, {"to": address, "value": amount_wei})
+
+
+def _load_or_create_governance(path: Path, master_key: bytes) -> LocalAccount:
+    if path.exists():
+        return load_sealed_account(path, master_key)
+    account = generate_account()
+    save_sealed_account(path, account, master_key)
+    log.info("created the governance account %s (sealed in %s)", account.address, path)
+    return account

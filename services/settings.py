@@ -1,0 +1,58 @@
+"""The one place where Segell reads its configuration (environment variables prefixed ``SEGELL_``)."""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEGELL_", extra="ignore")
+
+    home: Path = Field(default=Path(".segell"), description="Data directory: database, keys, chain state.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite under `home` when unset."
+    )
+    chain: str = Field(
+        default="auto", description="embedded, anvil, auto (anvil when installed) or a JSON-RPC URL."
+    )
+    anvil_binary: str | None = Field(default=None, description="Path to anvil when it is not on PATH.")
+    master_key: str | None = Field(
+        default=None, description="32-byte key (hex or base64) sealing private keys."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(
+        default=None, description="URL clients reach the API at, when not host:port."
+    )
+
+    @cached_property
+    def home_dir(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home.resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'segell.db'}"
+
+    @property
+    def api_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.home_dir / "master.key"
+
+    @property
+    def governance_key_path(self) -> Path:
+        """The operator's governance API key, written 0600 at first start and read by `segell admin`."""
+        return self.home_dir / "governance.key"
+
+    @property
+    def chain_dir(self) -> Path:
+        return self.home_dir / "chain"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home_dir / "keys"

@@ -1,0 +1,98 @@
+"""Migrations and storage on SQLite (always) and PostgreSQL (when SEGELL_TEST_POSTGRES_URL is set, as in CI)."""
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, text
+
+from services import db
+from services.administrations import repository, service
+from services.models import Base
+from tests.conftest import postgres_url
+
+
+def _postgres_engine() -> Iterator[Engine]:
+    url = postgres_url()
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("SEGELL_TEST_POSTGRES_URL must be set in CI (.ci/run sets it)")
+        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL to run the storage tests on it")
+    schema = f"segell_test_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        engine = db.create_db_engine(f"sqlite:///{tmp_path / 'segell.db'}")
+        yield engine
+        engine.dispose()
+    else:
+        yield from _postgres_engine()
+
+
+def test_migrate_creates_the_schema_of_the_models(engine: Engine) -> None:
+    assert db.current_revision(engine) is None
+    assert db.migrate(engine) == "0001"
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_migrate_twice_changes_nothing(engine: Engine) -> None:
+    db.migrate(engine)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as session:
+        repository.add_administration(session, code="L1", chain_id="0x01", name="One", admission_tx=None)
+    assert db.migrate(engine) == "0001"
+    with db.transaction(sessions) as session:
+        assert [a.code for a in repository.list_all(session)] == ["L1"]
+
+
+def test_failed_transaction_keeps_nothing(engine: Engine) -> None:
+    db.migrate(engine)
+    sessions = db.session_factory(engine)
+    with pytest.raises(RuntimeError), db.transaction(sessions) as session:
+        repository.add_administration(session, code="L2", chain_id="0x02", name="Two", admission_tx=None)
+        raise RuntimeError("fails before commit")
+    with db.transaction(sessions) as session:
+        assert repository.get_by_code(session, "L2") is None
+
+
+def test_api_key_round_trip_authenticates(engine: Engine) -> None:
+    db.migrate(engine)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as session:
+        administration = repository.add_administration(
+            session, code="L3", chain_id="0x03", name="Three", admission_tx=None
+        )
+        issued = service.issue_key(session, administration)
+    with db.transaction(sessions) as session:
+        caller = service.authenticate(session, issued.secret)
+        assert caller.role == "administration"
+        assert caller.administration is not None and caller.administration.code == "L3"
+        stored = repository.get_api_key(session, issued.record.id)
+        assert stored is not None and issued.secret.split("_", 2)[2] not in stored.secret_hash
+
+
+def test_code_is_unique(engine: Engine) -> None:
+    db.migrate(engine)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as session:
+        repository.add_administration(session, code="L4", chain_id="0x04", name="Four", admission_tx=None)
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), db.transaction(sessions) as session:
+        repository.add_administration(session, code="L4", chain_id="0x05", name="Again", admission_tx=None)
