@@ -1,0 +1,161 @@
+"""Exceptions raised by the Segell SDK.
+
+Every exception the client raises derives from :class:`SegellError`, so one
+``except SegellError`` is enough for code that only needs to know that a call failed::
+
+    SegellError
+    ├── TransportError                  the request never got an answer (refused, timed out, ...)
+    ├── UnexpectedResponseError         the server answered 2xx with a body the SDK cannot read
+    └── APIError                        the server answered with an error status
+        ├── BadRequestError             400
+        ├── AuthenticationError         401  missing, unknown or revoked API key
+        ├── PermissionDeniedError       403  the key's role may not do this
+        ├── NotFoundError               404
+        ├── ConflictError               409  e.g. an administration code already admitted
+        ├── PayloadTooLargeError        413
+        ├── ValidationError             422  the request body or parameters are invalid
+        └── ServerError                 5xx
+            └── ServiceUnavailableError 503  e.g. the chain node is unreachable
+
+:class:`APIError` carries the server's error envelope
+``{"error": {"code", "message", "details"}}`` as attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "SegellError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "TransportError",
+    "UnexpectedResponseError",
+    "ValidationError",
+]
+
+
+class SegellError(Exception):
+    """Base class for every error raised by the Segell SDK."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TransportError(SegellError):
+    """The request did not reach the server or got no answer.
+
+    Attributes:
+        url: the URL that was requested.
+    """
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class UnexpectedResponseError(SegellError):
+    """A successful response whose body does not have the documented shape.
+
+    Usually the client is pointed at something that is not a Segell server, or at a
+    server of an incompatible version.
+
+    Attributes:
+        status_code: the HTTP status of the response.
+        url: the URL that was requested.
+    """
+
+    def __init__(self, message: str, *, status_code: int, url: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.url = url
+
+
+class APIError(SegellError):
+    """The server answered with an error status.
+
+    Attributes:
+        status_code: the HTTP status, e.g. ``404``.
+        code: the machine-readable error code, e.g. ``"administration_not_found"``.
+        message: what went wrong and what to do about it, meant for people.
+        details: extra structured information (validation errors, ...) or ``None``.
+    """
+
+    def __init__(self, status_code: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.message} (HTTP {self.status_code}, {self.code})"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, code={self.code!r}, "
+            f"message={self.message!r}, details={self.details!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """HTTP 400: the request is malformed."""
+
+
+class AuthenticationError(APIError):
+    """HTTP 401: the API key is missing, unknown or revoked."""
+
+
+class PermissionDeniedError(APIError):
+    """HTTP 403: the API key is valid but its role may not perform this call."""
+
+
+class NotFoundError(APIError):
+    """HTTP 404: the resource does not exist (or is not visible to this key)."""
+
+
+class ConflictError(APIError):
+    """HTTP 409: the request conflicts with the current state, e.g. a duplicate code."""
+
+
+class PayloadTooLargeError(APIError):
+    """HTTP 413: the request body is larger than the server accepts."""
+
+
+class ValidationError(APIError):
+    """HTTP 422: the request body or parameters are invalid; see ``details``."""
+
+
+class ServerError(APIError):
+    """HTTP 5xx: the server failed to handle a valid request."""
+
+
+class ServiceUnavailableError(ServerError):
+    """HTTP 503: a dependency of the server (chain node, database) is unavailable."""
+
+
+_ERROR_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    422: ValidationError,
+    503: ServiceUnavailableError,
+}
+
+
+def _error_class_for(status_code: int) -> type[APIError]:
+    if status_code in _ERROR_BY_STATUS:
+        return _ERROR_BY_STATUS[status_code]
+    if status_code >= 500:
+        return ServerError
+    return APIError

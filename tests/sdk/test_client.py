@@ -1,0 +1,325 @@
+"""The SDK against a real Segell server (uvicorn on 127.0.0.1, embedded chain): see tests/conftest.py."""
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from sdk import (
+    APIError,
+    AuthenticationError,
+    Client,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    SegellError,
+    ServerError,
+    ServiceUnavailableError,
+    TransportError,
+    UnexpectedResponseError,
+    ValidationError,
+)
+
+
+@pytest.fixture
+def governance_client(segell_server) -> Iterator[Client]:
+    with Client(segell_server.url, segell_server.governance_key) as client:
+        yield client
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class CannedResponseServer:
+    """A real HTTP server that is not Segell: answers every request with one fixed response."""
+
+    def __init__(self, status: int, body: bytes, content_type: str) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "CannedResponseServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_health_reports_embedded_chain_and_contracts(segell_server) -> None:
+    with Client(segell_server.url) as client:  # no API key: /health is public
+        health = client.health()
+
+    assert health.status == "ok"
+    assert health.is_ok
+    assert health.chain.backend == "embedded"
+    assert health.chain.rpc_url is None
+    assert health.chain.local_dev is True
+    assert health.chain.head_block is not None
+    assert health.chain.head_block >= health.contracts.deployed_at_block
+    assert health.contracts.registry.startswith("0x") and len(health.contracts.registry) == 42
+    assert health.contracts.notary.startswith("0x") and health.contracts.notary != health.contracts.registry
+    assert health.database == type(health.database)(dialect="sqlite", ok=True)
+    assert health.urls.api == segell_server.url
+    assert health.urls.docs.startswith(segell_server.url)
+
+
+def test_me_reports_governance_role(segell_server, governance_client: Client) -> None:
+    identity = governance_client.me()
+
+    assert identity.role == "governance"
+    assert identity.administration is None
+    assert segell_server.governance_key.startswith(f"sgl_{identity.key_id}_")
+
+
+def test_administration_lifecycle_admit_list_get_suspend_reinstate(governance_client: Client) -> None:
+    admitted = governance_client.admit_administration("L01080193", "Ajuntament de Barcelona")
+    administration = admitted.administration
+
+    assert administration.code == "L01080193"
+    assert administration.name == "Ajuntament de Barcelona"
+    assert administration.status == "active" and administration.is_active
+    assert administration.chain_id.startswith("0x") and len(administration.chain_id) == 66
+    assert len(administration.accounts) == 1 and administration.accounts[0].startswith("0x")
+    assert administration.admitted_at.tzinfo is not None
+    assert abs(datetime.now(UTC) - administration.admitted_at) < timedelta(minutes=5)
+    assert administration.admission_tx is not None and administration.admission_tx.startswith("0x")
+    assert admitted.api_key.key.startswith(f"sgl_{admitted.api_key.id}_")
+    assert admitted.api_key.key not in repr(admitted.api_key)
+
+    assert administration in governance_client.list_administrations()
+    assert governance_client.get_administration("L01080193") == administration
+
+    suspended = governance_client.suspend_administration("L01080193")
+    assert suspended.status == "suspended" and not suspended.is_active
+    assert governance_client.get_administration("L01080193").status == "suspended"
+
+    reinstated = governance_client.reinstate_administration("L01080193")
+    assert reinstated.status == "active"
+    assert reinstated.chain_id == administration.chain_id
+
+
+def test_api_key_lifecycle_issue_list_revoke(segell_server, governance_client: Client) -> None:
+    admitted = governance_client.admit_administration("L01170792", "Ajuntament de Girona")
+    issued = governance_client.issue_api_key("L01170792")
+
+    keys = {key.id: key for key in governance_client.list_api_keys("L01170792")}
+    assert set(keys) == {admitted.api_key.id, issued.id}
+    assert issued.key.startswith(keys[issued.id].prefix)
+    assert not keys[issued.id].is_revoked
+    assert all(key.revoked_at is None for key in keys.values())
+
+    with Client(segell_server.url, issued.key) as administration_client:
+        identity = administration_client.me()
+        assert identity.role == "administration"
+        assert identity.key_id == issued.id
+        assert identity.administration is not None and identity.administration.code == "L01170792"
+
+        revoked = governance_client.revoke_api_key("L01170792", issued.id)
+        assert revoked.id == issued.id
+        assert revoked.is_revoked and isinstance(revoked.revoked_at, datetime)
+
+        with pytest.raises(AuthenticationError) as raised:
+            administration_client.me()
+    assert raised.value.status_code == 401
+    assert raised.value.message
+
+    # The first key is untouched by revoking the second.
+    with Client(segell_server.url, admitted.api_key.key) as first_key_client:
+        assert first_key_client.me().key_id == admitted.api_key.id
+    assert [key.id for key in governance_client.list_api_keys("L01170792") if key.is_revoked] == [issued.id]
+
+
+def test_administration_can_read_itself_but_not_governance_endpoints(
+    segell_server, governance_client: Client
+) -> None:
+    admitted = governance_client.admit_administration("L01250907", "Ajuntament de Lleida")
+
+    with Client(segell_server.url, admitted.api_key.key) as client:
+        assert client.get_administration("L01250907") == admitted.administration
+        for call in (
+            client.list_administrations,
+            lambda: client.admit_administration("L01431482", "Ajuntament de Tarragona"),
+            lambda: client.suspend_administration("L01250907"),
+            lambda: client.issue_api_key("L01250907"),
+            lambda: client.list_api_keys("L01250907"),
+        ):
+            with pytest.raises(PermissionDeniedError) as raised:
+                call()
+            assert raised.value.status_code == 403
+            assert raised.value.code == "forbidden"
+
+
+def test_get_unknown_code_raises_not_found(governance_client: Client) -> None:
+    with pytest.raises(NotFoundError) as raised:
+        governance_client.get_administration("L09999999")
+
+    assert raised.value.status_code == 404
+    assert "L09999999" in raised.value.message
+
+
+def test_revoke_unknown_key_raises_not_found(governance_client: Client) -> None:
+    governance_client.admit_administration("L01081691", "Ajuntament de Sabadell")
+
+    with pytest.raises(NotFoundError):
+        governance_client.revoke_api_key("L01081691", "doesnotexist")
+
+
+def test_admit_duplicate_code_raises_conflict(governance_client: Client) -> None:
+    governance_client.admit_administration("L01082798", "Ajuntament de Terrassa")
+
+    with pytest.raises(ConflictError) as raised:
+        governance_client.admit_administration("L01082798", "Ajuntament de Terrassa")
+
+    assert raised.value.status_code == 409
+    assert raised.value.message
+
+
+def test_admit_invalid_code_raises_validation_error(governance_client: Client) -> None:
+    with pytest.raises(ValidationError) as raised:
+        governance_client.admit_administration("not a code!", "Ajuntament")
+
+    assert raised.value.status_code == 422
+    assert raised.value.code == "validation_error"
+    assert raised.value.details, "the server says which field is wrong"
+    assert "code" in str(raised.value.details)
+
+
+def test_unknown_api_key_raises_authentication_error(segell_server) -> None:
+    with Client(segell_server.url, "sgl_unknown_notasecret") as client, pytest.raises(AuthenticationError):
+        client.me()
+
+
+def test_missing_api_key_raises_authentication_error(segell_server) -> None:
+    with Client(segell_server.url) as client, pytest.raises(AuthenticationError) as raised:
+        client.list_administrations()
+
+    assert "API key" in raised.value.message
+
+
+def test_connection_refused_raises_transport_error() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+
+    with Client(url, timeout=2) as client, pytest.raises(TransportError) as raised:
+        client.health()
+
+    assert isinstance(raised.value, SegellError)
+    assert url in raised.value.message
+    assert "segell up" in raised.value.message and "SEGELL_URL" in raised.value.message
+    assert raised.value.url == f"{url}/health"
+
+
+def test_non_json_error_body_raises_api_error_naming_the_status() -> None:
+    with CannedResponseServer(502, b"<html>Bad Gateway</html>", "text/html") as proxy:
+        with Client(proxy.url) as client, pytest.raises(ServerError) as raised:
+            client.health()
+
+    assert raised.value.status_code == 502
+    assert raised.value.code == "http_502"
+    assert "502" in raised.value.message and "Bad Gateway" in raised.value.message
+
+
+def test_error_without_segell_envelope_uses_its_detail() -> None:
+    with CannedResponseServer(404, b'{"detail": "Not Found"}', "application/json") as other:
+        with Client(other.url) as client, pytest.raises(NotFoundError) as raised:
+            client.me()
+
+    assert raised.value.message == "Not Found"
+    assert isinstance(raised.value, APIError)
+
+
+def test_success_with_unreadable_body_raises_unexpected_response() -> None:
+    with CannedResponseServer(200, b'{"hello": "world"}', "application/json") as other:
+        with Client(other.url) as client, pytest.raises(UnexpectedResponseError) as raised:
+            client.health()
+
+    assert raised.value.status_code == 200
+    assert "compatible" in raised.value.message
+
+
+def test_injected_transport_carries_the_requests(segell_server) -> None:
+    transport = httpx.HTTPTransport(retries=2, local_address="127.0.0.1")
+
+    with Client(segell_server.url, transport=transport) as client:
+        assert client.health().chain.backend == "embedded"
+        assert client._http._transport is transport
+
+
+def test_client_closes_and_rejects_further_calls(segell_server) -> None:
+    client = Client(segell_server.url)
+    client.close()
+
+    with pytest.raises(RuntimeError):
+        client.health()
+
+
+def test_empty_code_is_rejected_before_any_request(governance_client: Client) -> None:
+    with pytest.raises(ValueError, match="must not be empty"):
+        governance_client.get_administration("")
+
+
+def test_malformed_base_url_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="Invalid Segell base URL"):
+        Client("http://[::1")
+
+
+DEGRADED_HEALTH = {
+    "status": "degraded",
+    "version": "0.1.0",
+    "chain": {
+        "backend": "anvil",
+        "rpc_url": "http://127.0.0.1:8545",
+        "chain_id": 31337,
+        "head_block": None,
+        "local_dev": True,
+    },
+    "contracts": {"registry": "0x" + "1" * 40, "notary": "0x" + "2" * 40, "deployed_at_block": 1},
+    "database": {"dialect": "sqlite", "ok": True},
+    "urls": {
+        "api": "http://127.0.0.1:8000",
+        "docs": "http://127.0.0.1:8000/docs",
+        "rpc": "http://127.0.0.1:8000/rpc",
+    },
+}
+
+
+def test_degraded_health_is_a_report_not_an_error() -> None:
+    body = json.dumps(DEGRADED_HEALTH).encode()
+    with CannedResponseServer(503, body, "application/json") as degraded:
+        with Client(degraded.url) as client:
+            health = client.health()
+
+    assert health.status == "degraded" and not health.is_ok
+    assert health.chain.head_block is None
+    assert health.chain.rpc_url == "http://127.0.0.1:8545"
+
+
+def test_503_error_envelope_raises_service_unavailable() -> None:
+    body = b'{"error": {"code": "unavailable", "message": "The chain node is unreachable.", "details": null}}'
+    with CannedResponseServer(503, body, "application/json") as unavailable:
+        with Client(unavailable.url) as client, pytest.raises(ServiceUnavailableError) as raised:
+            client.health()
+
+    assert raised.value.code == "unavailable"
+    assert raised.value.message == "The chain node is unreachable."
+    assert isinstance(raised.value, ServerError)

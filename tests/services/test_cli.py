@@ -1,0 +1,284 @@
+"""The `segell` command line against a real Segell server (tests/conftest.py) and as a real process."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sdk import Client, SegellError
+from services.cli import app
+
+KEY_PATTERN = re.compile(r"sgl_\S+")
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def env(segell_server) -> dict[str, str | None]:
+    """What an operator's shell holds after `segell up`: the URL and the server's SEGELL_HOME, no API key."""
+    return {"SEGELL_URL": segell_server.url, "SEGELL_HOME": str(segell_server.home), "SEGELL_API_KEY": None}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_status_prints_chain_contracts_and_database(segell_server, runner: CliRunner, env) -> None:
+    health = Client(segell_server.url).health()
+
+    result = runner.invoke(app, ["status"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.stdout
+    assert "embedded" in result.stdout
+    assert re.search(rf"chain id\s+{health.chain.chain_id}\n", result.stdout)
+    assert health.contracts.registry in result.stdout
+    assert health.contracts.notary in result.stdout
+    assert "sqlite" in result.stdout
+    assert health.urls.docs in result.stdout
+
+
+def test_status_json_is_the_health_report(segell_server, runner: CliRunner, env) -> None:
+    result = runner.invoke(app, ["status", "--json"], env=env)
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["status"] == "ok"
+    assert report["chain"]["backend"] == "embedded"
+    assert report["urls"]["api"] == segell_server.url
+
+
+def test_status_exits_1_when_server_unreachable(runner: CliRunner) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+
+    result = runner.invoke(app, ["--url", url, "status"])
+
+    assert result.exit_code == 1
+    assert f"Cannot reach the Segell server at {url}" in result.stderr
+    assert "segell up" in result.stderr
+    assert result.stdout == ""
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_admin_add_prints_a_key_that_works(segell_server, runner: CliRunner, env) -> None:
+    result = runner.invoke(app, ["admin", "add", "Ajuntament de Reus", "--code", "L01431233"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "Admitted L01431233" in result.stdout
+    assert "cannot be shown again" in result.stdout
+    keys = KEY_PATTERN.findall(result.stdout)
+    assert len(keys) == 1
+    with Client(segell_server.url, keys[0]) as client:
+        identity = client.me()
+    assert identity.role == "administration"
+    assert identity.administration is not None and identity.administration.code == "L01431233"
+
+
+def test_admin_add_json_includes_the_key(segell_server, runner: CliRunner, env) -> None:
+    command = ["admin", "add", "Ajuntament de Vic", "--code", "L01082981", "--json"]
+    result = runner.invoke(app, command, env=env)
+
+    assert result.exit_code == 0, result.output
+    admitted = json.loads(result.stdout)
+    assert admitted["administration"]["code"] == "L01082981"
+    with Client(segell_server.url, admitted["api_key"]["key"]) as client:
+        assert client.me().key_id == admitted["api_key"]["id"]
+
+
+def test_admin_list_shows_admitted_administrations(runner: CliRunner, env) -> None:
+    runner.invoke(app, ["admin", "add", "Ajuntament de Manresa", "--code", "L01081136"], env=env)
+
+    table = runner.invoke(app, ["admin", "list"], env=env)
+    listed = runner.invoke(app, ["admin", "list", "--json"], env=env)
+
+    assert table.exit_code == 0, table.output
+    assert "L01081136" in table.stdout
+    assert "Ajuntament de Manresa" in table.stdout
+    assert listed.exit_code == 0, listed.output
+    by_code = {item["code"]: item for item in json.loads(listed.stdout)}
+    assert by_code["L01081136"]["status"] == "active"
+
+
+def test_admin_show_prints_chain_id_and_accounts(segell_server, runner: CliRunner, env) -> None:
+    runner.invoke(app, ["admin", "add", "Ajuntament de Figueres", "--code", "L01170669"], env=env)
+    with Client(segell_server.url, segell_server.governance_key) as client:
+        administration = client.get_administration("L01170669")
+
+    shown = runner.invoke(app, ["admin", "show", "L01170669"], env=env)
+    shown_json = runner.invoke(app, ["admin", "show", "L01170669", "--json"], env=env)
+
+    assert shown.exit_code == 0, shown.output
+    assert administration.chain_id in shown.stdout
+    assert administration.accounts[0] in shown.stdout
+    assert json.loads(shown_json.stdout)["chain_id"] == administration.chain_id
+
+
+def test_admin_suspend_and_reinstate(segell_server, runner: CliRunner, env) -> None:
+    runner.invoke(app, ["admin", "add", "Ajuntament de Blanes", "--code", "L01170235"], env=env)
+
+    suspended = runner.invoke(app, ["admin", "suspend", "L01170235"], env=env)
+    with Client(segell_server.url, segell_server.governance_key) as client:
+        status_after_suspend = client.get_administration("L01170235").status
+    reinstated = runner.invoke(app, ["admin", "reinstate", "L01170235"], env=env)
+
+    assert suspended.exit_code == 0, suspended.output
+    assert "L01170235 is now suspended" in suspended.stdout
+    assert status_after_suspend == "suspended"
+    assert reinstated.exit_code == 0, reinstated.output
+    assert "L01170235 is now active" in reinstated.stdout
+
+
+def test_admin_key_issue_list_revoke(segell_server, runner: CliRunner, env) -> None:
+    runner.invoke(app, ["admin", "add", "Ajuntament d'Olot", "--code", "L01171143"], env=env)
+
+    issued = runner.invoke(app, ["admin", "key", "issue", "L01171143", "--json"], env=env)
+    key = json.loads(issued.stdout)
+    listed = runner.invoke(app, ["admin", "key", "list", "L01171143"], env=env)
+    revoked = runner.invoke(app, ["admin", "key", "revoke", "L01171143", key["id"]], env=env)
+    listed_after = runner.invoke(app, ["admin", "key", "list", "L01171143", "--json"], env=env)
+
+    assert issued.exit_code == 0, issued.output
+    assert listed.exit_code == 0, listed.output
+    assert key["id"] in listed.stdout
+    assert key["key"] not in listed.stdout
+    assert revoked.exit_code == 0, revoked.output
+    assert f"Revoked key {key['id']}" in revoked.stdout
+    revoked_at = {item["id"]: item["revoked_at"] for item in json.loads(listed_after.stdout)}
+    assert revoked_at[key["id"]] is not None
+    with Client(segell_server.url, key["key"]) as client, pytest.raises(SegellError):
+        client.me()
+
+
+def test_admin_without_governance_key_says_where_to_get_one(runner: CliRunner, env, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["admin", "list"], env={**env, "SEGELL_HOME": str(tmp_path)})
+
+    assert result.exit_code == 1
+    assert str(tmp_path / "governance.key") in result.stderr
+    assert "--api-key" in result.stderr and "SEGELL_API_KEY" in result.stderr
+    assert result.stdout == ""
+
+
+def test_admin_with_unknown_api_key_names_where_the_key_came_from(runner: CliRunner, env) -> None:
+    result = runner.invoke(app, ["--api-key", "sgl_unknown_notasecret", "admin", "list"], env=env)
+
+    assert result.exit_code == 1
+    assert "HTTP 401" in result.stderr
+    assert "--api-key / SEGELL_API_KEY" in result.stderr
+
+
+def test_admin_add_duplicate_code_prints_the_server_message(runner: CliRunner, env) -> None:
+    first = runner.invoke(app, ["admin", "add", "Ajuntament de Berga", "--code", "L01080223"], env=env)
+    second = runner.invoke(app, ["admin", "add", "Ajuntament de Berga", "--code", "L01080223"], env=env)
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 1
+    assert "HTTP 409" in second.stderr
+    assert "Traceback" not in second.output
+
+
+def test_admin_add_invalid_code_prints_the_validation_details(runner: CliRunner, env) -> None:
+    result = runner.invoke(app, ["admin", "add", "Ajuntament", "--code", "not a code!"], env=env)
+
+    assert result.exit_code == 1
+    assert "HTTP 422" in result.stderr
+    assert "code" in result.stderr
+
+
+def test_admin_show_unknown_code_exits_1(runner: CliRunner, env) -> None:
+    result = runner.invoke(app, ["admin", "show", "L09999999"], env=env)
+
+    assert result.exit_code == 1
+    assert "L09999999" in result.stderr
+    assert "HTTP 404" in result.stderr
+
+
+def test_usage_error_exits_2(runner: CliRunner) -> None:
+    missing_code = runner.invoke(app, ["admin", "add", "Ajuntament de Sort"])
+    bad_chain = runner.invoke(app, ["up", "--chain", "ganache"])
+
+    assert missing_code.exit_code == 2
+    assert "--code" in missing_code.stderr
+    assert bad_chain.exit_code == 2
+    assert "ganache" in bad_chain.stderr
+
+
+def test_malformed_url_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--url", "http://[::1", "status"])
+
+    assert result.exit_code == 2
+    assert "Invalid Segell base URL" in result.stderr
+
+
+def test_empty_code_is_a_usage_error(runner: CliRunner, env) -> None:
+    result = runner.invoke(app, ["admin", "show", ""], env=env)
+
+    assert result.exit_code == 2
+    assert "must not be empty" in result.stderr
+
+
+def test_cli_process_reports_unreachable_server_without_traceback() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "services.cli", "--url", url, "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SEGELL_URL": ""},
+    )
+
+    assert completed.returncode == 1
+    assert "Cannot reach the Segell server" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.slow
+def test_up_serves_the_api_on_the_chosen_port_and_writes_the_governance_key(tmp_path: Path) -> None:
+    port = closed_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--chain", "embedded", "--port", str(port)],
+        env={**os.environ, "SEGELL_HOME": str(tmp_path / "home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        health = None
+        deadline = time.monotonic() + 120
+        while health is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                with Client(url, timeout=2) as client:
+                    health = client.health()
+            except SegellError:
+                time.sleep(0.25)
+        assert health is not None, "segell up did not start serving"
+        assert health.chain.backend == "embedded"
+        assert health.urls.api == url
+
+        key_path = tmp_path / "home" / "governance.key"
+        assert key_path.stat().st_mode & 0o777 == 0o600
+        with Client(url, key_path.read_text().strip()) as client:
+            assert client.me().role == "governance"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    assert process.returncode == 0, output
+    assert url in output  # the server announces where it listens
