@@ -37,7 +37,7 @@ from typing import IO, Any
 from eth_typing import ChecksumAddress
 from web3 import HTTPProvider, Web3
 
-from chain.nodes import AnvilNotFound, Backend, ChainNode, NodeStartFailed, StateDirLock
+from chain.nodes import AnvilNotFound, Backend, ChainNode, NodeStartFailed, StateDirLock, set_balances
 
 __all__ = ["ANVIL_CHAIN_ID", "ANVIL_HARDFORK", "AnvilNode", "anvil_command", "find_anvil"]
 
@@ -183,7 +183,7 @@ class AnvilNode(ChainNode):
             self.w3 = Web3(HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
             self.chain_id = int(self.w3.eth.chain_id)
             self.is_local_dev = True
-            self._fund(genesis_accounts or {})
+            set_balances(self.w3, genesis_accounts or {})
         except BaseException:
             self.stop()
             raise
@@ -217,8 +217,7 @@ class AnvilNode(ChainNode):
             if exit_code is not None and "Address already in use" in tail and attempt < 2:
                 continue  # another program took the port between our probe and anvil's bind
             state_hint = (
-                f" If the state file {self.state_file} is damaged, move it aside (anvil then starts an empty "
-                "chain)."
+                f" If the state file {self.state_file} is damaged, move it aside (anvil then starts an empty chain)."
                 if self.state_file.exists()
                 else ""
             )
@@ -253,13 +252,6 @@ class AnvilNode(ChainNode):
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
-
-    def _fund(self, accounts: Mapping[ChecksumAddress, int]) -> None:
-        for address, wei in accounts.items():
-            if self.w3.eth.get_balance(address) < wei:
-                response = self.w3.provider.make_request("anvil_setBalance", [address, hex(wei)])  # type: ignore[arg-type]
-                if "error" in response:
-                    raise NodeStartFailed(f"anvil refused to fund {address}: {response['error']}")
 
     def _terminate(self) -> None:
         process = self.process

@@ -127,7 +127,8 @@ class ChainNode(ABC):
 class RpcNode(ChainNode):
     """A chain reached over HTTP JSON-RPC that Segell does not manage (Besu, geth, a remote anvil).
 
-    `genesis_accounts` do not apply: accounts on such a chain must be funded by its operator.
+    On a real network `genesis_accounts` do not apply: accounts there must be funded by its operator. A
+    development node reached by URL (anvil in docker compose) funds them like a managed anvil.
     ``is_local_dev`` is True only when the node answers the development methods ``anvil_nodeInfo`` or
     ``hardhat_metadata`` — a node that hands out balances and impersonation to anyone protects nothing with a
     private key. A chain id of 31337 or 1337 alone is not enough (Besu's quickstart network uses 1337).
@@ -135,13 +136,13 @@ class RpcNode(ChainNode):
 
     backend: Backend = "rpc"
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, genesis_accounts: Mapping[ChecksumAddress, int] | None = None
+    ) -> None:
         self.rpc_url = url
         self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
         # The first contact is made without web3's retries so that a wrong URL fails in seconds.
-        probe = Web3(
-            HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
-        )
+        probe = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
         try:
             self.chain_id = int(probe.eth.chain_id)
         except Exception as exc:
@@ -151,9 +152,24 @@ class RpcNode(ChainNode):
                 "(Besu: --rpc-http-enabled --rpc-http-api=ETH,NET,WEB3), or use --chain embedded|anvil."
             ) from exc
         self.is_local_dev = _answers_development_methods(probe)
+        if self.is_local_dev:
+            set_balances(self.w3, genesis_accounts or {})
 
     def stop(self) -> None:
         """Nothing to release: the node belongs to its operator."""
+
+
+def set_balances(w3: Web3, accounts: Mapping[ChecksumAddress, int]) -> None:
+    """Raise the balance of each account holding less than asked, on a development node (no key needed)."""
+    for address, wei in accounts.items():
+        if w3.eth.get_balance(address) >= wei:
+            continue
+        for method in ("anvil_setBalance", "hardhat_setBalance"):
+            response = w3.provider.make_request(method, [address, hex(wei)])  # type: ignore[arg-type]
+            if "error" not in response:
+                break
+        else:
+            raise NodeStartFailed(f"the development node refused to fund {address}: {response['error']}")
 
 
 def _answers_development_methods(w3: Web3) -> bool:
@@ -201,7 +217,7 @@ def start_node(
     """
     accounts = normalize_genesis_accounts(genesis_accounts)
     if spec.startswith(("http://", "https://")):
-        return RpcNode(spec, timeout=startup_timeout)
+        return RpcNode(spec, timeout=startup_timeout, genesis_accounts=accounts)
     if spec not in ("embedded", "anvil", "auto"):
         raise NodeError(
             f"unknown chain {spec!r}: use embedded, anvil, auto or an http(s):// JSON-RPC URL "

@@ -115,17 +115,18 @@ def test_rpc_chain_id_1337_alone_is_not_local_development(besu_like_url: str, tm
 @pytest.mark.anvil
 @pytest.mark.skipif(not HAVE_ANVIL, reason=ANVIL_REASON)
 def test_rpc_backend_against_a_running_anvil(tmp_path: Path) -> None:
-    funded, ignored = Account.create(), Account.create()
+    funded, requested = Account.create(), Account.create()
     with AnvilNode(state_dir=tmp_path / "anvil", genesis_accounts={funded.address: 10**21}) as anvil:
         assert anvil.rpc_url is not None
         with start_node(
-            anvil.rpc_url, state_dir=tmp_path / "unused", genesis_accounts={ignored.address: 1}
+            anvil.rpc_url, state_dir=tmp_path / "unused", genesis_accounts={requested.address: 7}
         ) as node:
             assert (node.backend, node.rpc_url, node.chain_id) == ("rpc", anvil.rpc_url, 31337)
             assert node.is_local_dev is True  # it answers anvil_nodeInfo
-            assert node.w3.eth.get_balance(ignored.address) == 0  # the operator funds accounts, not Segell
-            receipt = send_transaction(node.w3, funded, {"to": ignored.address, "value": 5})
+            # A development node reached by URL (anvil in docker compose) funds accounts like a managed one.
+            assert node.w3.eth.get_balance(requested.address) == 7
+            receipt = send_transaction(node.w3, funded, {"to": requested.address, "value": 5})
             assert receipt["status"] == 1
             assert receipt["type"] == 2  # EIP-1559 where the chain has a base fee
-        assert anvil.w3.eth.get_balance(ignored.address) == 5  # stopping an rpc node leaves the node running
+        assert anvil.w3.eth.get_balance(requested.address) == 12  # stopping an rpc node leaves the node running
     assert not (tmp_path / "unused").exists()
