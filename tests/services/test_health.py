@@ -1,0 +1,61 @@
+"""/health says what Segell runs on, and the errors of every route share one JSON shape."""
+
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import RunningServer, make_settings, serve
+
+
+def test_health_reports_backend_contracts_and_database(segell_server: RunningServer) -> None:
+    health = httpx.get(f"{segell_server.url}/health").json()
+    runtime = segell_server.app.state.runtime  # type: ignore[attr-defined]
+    assert health["status"] == "ok"
+    assert health["chain"] == {
+        "backend": "embedded",
+        "rpc_url": None,
+        "chain_id": runtime.node.chain_id,
+        "head_block": runtime.node.w3.eth.block_number,
+        "local_dev": True,
+        "reachable": True,
+    }
+    assert health["contracts"]["registry"] == runtime.deployment.registry
+    assert health["contracts"]["deployed"] is True
+    assert health["database"] == {"dialect": "sqlite", "revision": "0001", "ok": True}
+    assert health["urls"]["rpc"] == f"{segell_server.url}/rpc"
+
+
+def test_health_is_degraded_when_the_node_is_gone(tmp_path: Path) -> None:
+    server = serve(make_settings(tmp_path))
+    running = next(server)
+    try:
+        running.app.state.runtime.node.stop()  # type: ignore[attr-defined]
+        answer = httpx.get(f"{running.url}/health")
+        assert answer.status_code == 503
+        assert answer.json()["status"] == "degraded"
+        assert answer.json()["chain"]["reachable"] is False
+        assert answer.json()["database"]["ok"] is True
+    finally:
+        server.close()
+
+
+def test_unknown_route_answers_the_error_format(segell_server: RunningServer) -> None:
+    answer = httpx.get(f"{segell_server.url}/v1/nothing-here")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_wrong_method_answers_the_error_format(segell_server: RunningServer) -> None:
+    answer = httpx.delete(f"{segell_server.url}/health")
+    assert answer.status_code == 405
+    assert answer.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_malformed_json_is_a_validation_error(segell_server: RunningServer) -> None:
+    answer = httpx.post(
+        f"{segell_server.url}/v1/administrations",
+        content=b"{oops",
+        headers={"Authorization": f"Bearer {segell_server.governance_key}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "validation_error"
