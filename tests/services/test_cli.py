@@ -37,7 +37,8 @@ def closed_port() -> int:
 
 
 def test_status_prints_chain_contracts_and_database(segell_server, runner: CliRunner, env) -> None:
-    health = Client(segell_server.url).health()
+    with Client(segell_server.url) as client:
+        health = client.health()
 
     result = runner.invoke(app, ["status"], env=env)
 

@@ -6,10 +6,12 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
+import requests
 from web3 import HTTPProvider, Web3
 
 from chain.anvil import find_anvil
@@ -30,7 +32,6 @@ class SegellProcess:
             "SEGELL_HOME": str(self.home),
             "SEGELL_MASTER_KEY": self.master_key,
         }
-        log = open(self.home / f"segell-{self.port}.log", "ab")  # noqa: SIM115 - owned by the child
         command = [
             sys.executable,
             "-m",
@@ -41,7 +42,8 @@ class SegellProcess:
             "--port",
             str(self.port),
         ]
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        with open(self.home / f"segell-{self.port}.log", "ab") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, (self.home / f"segell-{self.port}.log").read_text()
@@ -85,9 +87,7 @@ def _anvil_available() -> bool:
             "anvil",
             marks=[
                 pytest.mark.anvil,
-                pytest.mark.skipif(
-                    not _anvil_available(), reason="anvil not installed (make setup installs it)"
-                ),
+                pytest.mark.skipif(not _anvil_available(), reason="anvil not installed (make setup installs it)"),
             ],
         ),
     ],
@@ -96,13 +96,14 @@ def test_state_survives_kill_and_restart(tmp_path: Path, chain: str) -> None:
     segell = SegellProcess(tmp_path, chain, secrets.token_hex(32))
     health = segell.start()
     assert health["chain"]["backend"] == chain
+    stack = ExitStack()
     try:
         with segell.governance() as governance:
             admitted = governance.post("/v1/administrations", json={"code": "L01080193", "name": "Barcelona"})
             assert admitted.status_code == 201, admitted.text
             key = admitted.json()["api_key"]["key"]
             tx = admitted.json()["administration"]["admission_tx"]
-        rpc = Web3(HTTPProvider(f"{segell.url}/rpc"))
+        rpc = Web3(HTTPProvider(f"{segell.url}/rpc", session=stack.enter_context(requests.Session())))
         receipt_before = rpc.eth.get_transaction_receipt(tx)
         head_before = rpc.eth.block_number
         block_before = rpc.eth.get_block(head_before)
@@ -113,7 +114,7 @@ def test_state_survives_kill_and_restart(tmp_path: Path, chain: str) -> None:
 
         assert health_after["contracts"] == health["contracts"]
         assert (tmp_path / "governance.key").read_text() == governance_key
-        rpc = Web3(HTTPProvider(f"{segell.url}/rpc"))
+        rpc = Web3(HTTPProvider(f"{segell.url}/rpc", session=stack.enter_context(requests.Session())))
         assert rpc.eth.block_number >= head_before
         assert rpc.eth.get_block(head_before)["hash"] == block_before["hash"]
         receipt_after = rpc.eth.get_transaction_receipt(tx)
@@ -127,4 +128,5 @@ def test_state_survives_kill_and_restart(tmp_path: Path, chain: str) -> None:
             # The chain still knows the administration: admitting again is refused, suspending works.
             assert governance.post("/v1/administrations/L01080193/suspend").json()["status"] == "suspended"
     finally:
+        stack.close()
         segell.terminate()
