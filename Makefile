@@ -55,5 +55,8 @@ forge: setup ## Foundry unit, fuzz and invariant tests of the contracts
 slither: setup-dev ## Static analysis of the contracts (fails on medium or higher)
 	PATH=$(CURDIR)/node_modules/.bin:$$PATH $(BIN)/slither . --filter-paths "node_modules|contracts/test" --fail-medium
 
+bench: setup-dev ## Benchmarks (figures go to docs/benchmarks.md)
+	$(BIN)/python bench/startup.py
+
 clean: ## Remove build output (keeps .venv, node_modules and .segell)
 	rm -rf out cache crytic-export .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts

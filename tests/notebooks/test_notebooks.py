@@ -1,0 +1,127 @@
+"""Every notebook in notebooks/ runs from top to bottom against a real Segell server, in a real Jupyter kernel."""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from ipykernel.kernelspec import write_kernel_spec
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbformat import NotebookNode
+
+from tests.conftest import RunningServer
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+CELL_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="module")
+def kernel_specs(tmp_path_factory: pytest.TempPathFactory) -> KernelSpecManager:
+    """A `python3` kernelspec for this interpreter, and no other.
+
+    A fresh clone has no kernelspec installed, and one installed for the user may start another Python.
+    """
+    kernels = tmp_path_factory.mktemp("kernels")
+    write_kernel_spec(kernels / "python3")  # argv: [sys.executable, "-m", "ipykernel_launcher", ...]
+    return KernelSpecManager(kernel_dirs=[str(kernels)], ensure_native_kernel=False)
+
+
+def kernel_environment(**segell: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SEGELL_")}
+    env.update(segell)
+    # The kernel runs in notebooks/: put this checkout's sdk first, whatever else is installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return env
+
+
+def run_notebook(path: Path, kernel_specs: KernelSpecManager, env: dict[str, str]) -> NotebookNode:
+    """Execute a notebook in its own directory, as Jupyter would; a failing cell raises CellExecutionError."""
+    notebook = nbformat.read(path, as_version=4)
+    kernel_name = notebook.metadata.kernelspec.name
+    manager = AsyncKernelManager(kernel_name=kernel_name, kernel_spec_manager=kernel_specs)
+    assert Path(manager.kernel_spec.argv[0]) == Path(sys.executable)
+    client = NotebookClient(
+        notebook,
+        km=manager,
+        kernel_name=kernel_name,
+        timeout=CELL_TIMEOUT_S,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    # The client shuts down a kernel manager it was given only when asked to.
+    client.execute(env=env, cleanup_kc=True)
+    return notebook
+
+
+def stream(notebook: NotebookNode, name: str = "stdout") -> str:
+    """Everything the code cells wrote to stdout (or stderr), in order."""
+    return "".join(
+        output.text
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "stream" and output.name == name
+    )
+
+
+def assert_first_steps_tour(text: str, server: RunningServer) -> str:
+    """Check what 00-first-steps printed against the server it ran on; return the code it admitted."""
+    with server.client() as anonymous:
+        health = anonymous.get("/health").json()
+    assert f"Segell {health['version']}: ok" in text
+    assert "chain     embedded" in text
+    assert f"registry  {health['contracts']['registry']}" in text
+    assert "This key acts as: administration DEMO-" in text
+    assert re.search(r"Listed later: key [0-9a-f]{12}, prefix sgl_[0-9a-f]{12}_, no secret", text)
+    assert "suspended     False" in text
+    assert "Refused with error -32601: eth_sendRawTransaction is refused: /rpc is read-only" in text
+    assert "registry says suspended = True" in text
+    assert "Its API key now gets HTTP 403" in text
+    match = re.search(r"(DEMO-[0-9A-F]{8}) isActiveMember: True before suspension, False after", text)
+    assert match, text
+    code = match.group(1)
+    with server.client(server.governance_key) as governance:
+        assert governance.get(f"/v1/administrations/{code}").json()["status"] == "suspended"
+    return code
+
+
+def test_notebooks_are_stored_without_outputs() -> None:
+    assert NOTEBOOKS, f"no notebooks in {NOTEBOOKS_DIR}"
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        # Written as nbformat writes it, so that saving it again changes nothing.
+        assert path.read_text() == nbformat.writes(notebook) + "\n", path.name
+        code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells), path.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_against_segell_with_api_key(
+    path: Path, segell_server: RunningServer, kernel_specs: KernelSpecManager
+) -> None:
+    env = kernel_environment(SEGELL_URL=segell_server.url, SEGELL_API_KEY=segell_server.governance_key)
+    notebook = run_notebook(path, kernel_specs, env)
+
+    assert stream(notebook, "stderr") == ""
+    if path.name == "00-first-steps.ipynb":
+        assert_first_steps_tour(stream(notebook), segell_server)
+
+
+@pytest.mark.slow
+def test_first_steps_reads_governance_key_from_segell_home_and_reruns(
+    segell_server: RunningServer, kernel_specs: KernelSpecManager
+) -> None:
+    env = kernel_environment(SEGELL_URL=segell_server.url, SEGELL_HOME=str(segell_server.home))
+    path = NOTEBOOKS_DIR / "00-first-steps.ipynb"
+
+    first = assert_first_steps_tour(stream(run_notebook(path, kernel_specs, env)), segell_server)
+    second = assert_first_steps_tour(stream(run_notebook(path, kernel_specs, env)), segell_server)
+
+    assert first != second
