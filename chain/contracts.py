@@ -104,7 +104,5 @@ class ContractClient:
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._translate(exc) from exc
         if receipt["status"] != 1:
-            raise TransactionReverted(
-                f"{self.artifact_name}.{function} reverted in block {receipt['blockNumber']}"
-            )
+            raise TransactionReverted(f"{self.artifact_name}.{function} reverted in block {receipt['blockNumber']}")
         return Sent(receipt["transactionHash"].to_0x_hex(), receipt["blockNumber"], receipt["gasUsed"])

@@ -391,9 +391,7 @@ class EmbeddedChain:
 
     def _build(self, genesis: Mapping[str, Any]) -> None:
         if genesis.get("fork") != FORK:
-            raise JournalError(
-                f"{self.journal.path} records fork {genesis.get('fork')!r}; this Segell runs {FORK}"
-            )
+            raise JournalError(f"{self.journal.path} records fork {genesis.get('fork')!r}; this Segell runs {FORK}")
         self.backend = _JournaledBackend(
             chain_id=int(genesis["chain_id"]),
             timestamp=int(genesis["timestamp"]),
@@ -439,9 +437,7 @@ class EmbeddedChain:
                 raise _Refused("blob (type 3) transactions are not supported on the embedded chain")
             return self._mine_journaled(raw_transactions=[raw], balances={})
 
-    def _mine_journaled(
-        self, *, raw_transactions: list[bytes], balances: Mapping[ChecksumAddress, int]
-    ) -> str:
+    def _mine_journaled(self, *, raw_transactions: list[bytes], balances: Mapping[ChecksumAddress, int]) -> str:
         chain = self.backend.chain
         parent = chain.get_canonical_head()
         timestamp = max(int(parent.timestamp) + 1, int(time.time()))

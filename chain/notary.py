@@ -41,9 +41,7 @@ class NotaryClient(ContractClient):
     def anchor_root(self, sender: LocalAccount, root: bytes, size: int) -> Sent:
         return self._transact(sender, "anchorRoot", root, size)
 
-    def revoke(
-        self, sender: LocalAccount, root: bytes, leaf: bytes, proof: Sequence[bytes], reason: str
-    ) -> Sent:
+    def revoke(self, sender: LocalAccount, root: bytes, leaf: bytes, proof: Sequence[bytes], reason: str) -> Sent:
         return self._transact(sender, "revoke", root, leaf, list(proof), reason)
 
     def verify(self, proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:
