@@ -29,6 +29,7 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from itertools import accumulate
 from typing import Any, Final, Protocol
 
 import httpx
@@ -40,11 +41,15 @@ from web3.exceptions import ContractLogicError
 __all__ = [
     "ALLOWED_METHODS",
     "DEFAULT_MAX_BATCH_SIZE",
+    "MAX_JSON_DEPTH",
+    "json_depth",
     "SupportsMakeRequest",
     "ReadOnlyGateway",
 ]
 
 DEFAULT_MAX_BATCH_SIZE: Final = 100
+# JSON-RPC batches of log filters nest 5 deep; nothing a reader sends comes close.
+MAX_JSON_DEPTH: Final = 64
 
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
@@ -55,6 +60,21 @@ NODE_ERROR: Final = -32000
 EXECUTION_REVERTED: Final = 3
 
 JsonObject = dict[str, Any]
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_DEPTH_CHANGE = [0] * 256
+_DEPTH_CHANGE[ord("[")] = _DEPTH_CHANGE[ord("{")] = 1
+_DEPTH_CHANGE[ord("]")] = _DEPTH_CHANGE[ord("}")] = -1
+
+
+def json_depth(body: bytes) -> int:
+    """How deep a JSON parser would nest reading ``body`` (an upper bound when the body is not valid JSON)."""
+    # A parser stops at the first error, and closing more than was opened is one: counting on past that point
+    # can only raise the maximum, never hide a deeper prefix.
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_A_BRACKET)
+    return max(accumulate(map(_DEPTH_CHANGE.__getitem__, brackets)), default=0)
 
 
 class SupportsMakeRequest(Protocol):
@@ -214,9 +234,7 @@ def _check_block(value: object, where: str, *, allow_object: bool) -> None:
         if not isinstance(value.get("requireCanonical", False), bool):
             raise _InvalidParams(f"{where}.requireCanonical must be a boolean")
         return
-    raise _InvalidParams(
-        f"{where} must be a block number (hex quantity) or one of {', '.join(sorted(_NAMED_BLOCKS))}"
-    )
+    raise _InvalidParams(f"{where} must be a block number (hex quantity) or one of {', '.join(sorted(_NAMED_BLOCKS))}")
 
 
 def _check_call(value: object, where: str) -> None:
@@ -229,9 +247,7 @@ def _check_call(value: object, where: str) -> None:
         elif field in ("data", "input"):
             if not isinstance(field_value, str) or not _DATA_RE.match(field_value):
                 raise _InvalidParams(f"{where}.{field} must be 0x-prefixed hex bytes")
-        elif field in _CALL_QUANTITY_FIELDS and not (
-            isinstance(field_value, str) and _QUANTITY_RE.match(field_value)
-        ):
+        elif field in _CALL_QUANTITY_FIELDS and not (isinstance(field_value, str) and _QUANTITY_RE.match(field_value)):
             raise _InvalidParams(f"{where}.{field} must be a hex quantity")
     if "data" in value and "input" in value and value["data"] != value["input"]:
         raise _InvalidParams(f"{where}: data and input differ")
@@ -475,9 +491,7 @@ class _ProviderBackend:
     def call(self, method: str, params: list[Any]) -> JsonObject:
         response = self.provider.make_request(method, params)
         if not isinstance(response, Mapping):
-            return _error(
-                None, INTERNAL_ERROR, "the chain node answered with something that is not a response"
-            )
+            return _error(None, INTERNAL_ERROR, "the chain node answered with something that is not a response")
         if "error" in response:
             return {"error": _wire_error(response["error"])}
         return {"result": _to_wire(response.get("result"))}
@@ -694,8 +708,7 @@ class _EmbeddedBackend(_ProviderBackend):
                 value = int(value, 16)
             elif field == "accessList":
                 value = [
-                    {"address": entry.get("address"), "storage_keys": entry.get("storageKeys", [])}
-                    for entry in value
+                    {"address": entry.get("address"), "storage_keys": entry.get("storageKeys", [])} for entry in value
                 ]
             translated[name] = value
         if int(translated.get("from", "0x0"), 16) == 0:
@@ -806,8 +819,7 @@ class ReadOnlyGateway:
             self._http = _HttpForwarder(url, timeout=timeout, headers=headers)
             self._backend = self._http
         elif embedded or (
-            embedded is None
-            and (isinstance(provider, EthereumTesterProvider) or hasattr(provider, "ethereum_tester"))
+            embedded is None and (isinstance(provider, EthereumTesterProvider) or hasattr(provider, "ethereum_tester"))
         ):
             self._backend = _EmbeddedBackend(provider, call_lock)
         else:
@@ -831,6 +843,10 @@ class ReadOnlyGateway:
 
         A single request to an HTTP node comes back exactly as the node wrote it.
         """
+        # py-evm raises the recursion limit to 100,000: json.loads of a deeply nested body would overflow the C
+        # stack and kill the process instead of raising, so the nesting is measured before parsing.
+        if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+            return _dump(_error(None, PARSE_ERROR, f"parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels"))
         try:
             payload = json.loads(body, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -874,10 +890,7 @@ class ReadOnlyGateway:
         return responses or None
 
     def _send(self, requests: list[_Checked]) -> list[JsonObject]:
-        local = [
-            _result(checked.request_id, []) if checked.method == "eth_accounts" else None
-            for checked in requests
-        ]
+        local = [_result(checked.request_id, []) if checked.method == "eth_accounts" else None for checked in requests]
         remote = [checked for checked, answer in zip(requests, local, strict=True) if answer is None]
         try:
             answers = iter(self._backend.send(remote))

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 
-from chain.gateway import ALLOWED_METHODS, ReadOnlyGateway
+from chain.gateway import ALLOWED_METHODS, ReadOnlyGateway, json_depth
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -105,9 +105,7 @@ def serve_gateway(gateway: ReadOnlyGateway) -> Iterator[str]:
 
 def deploy_counter(w3: Web3) -> tuple[str, str]:
     sender = w3.eth.accounts[0]
-    deploy = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_transaction({"from": sender, "data": COUNTER_BYTECODE})
-    )
+    deploy = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": sender, "data": COUNTER_BYTECODE}))
     address = deploy["contractAddress"]
     assert address is not None
     increment = w3.eth.send_transaction({"from": sender, "to": address, "data": INCREMENT_SELECTOR})
@@ -130,9 +128,7 @@ def embedded_chain() -> Iterator[Chain]:
 @pytest.fixture(scope="module")
 def anvil_chain() -> Iterator[Chain]:
     if not ANVIL.exists():
-        pytest.skip(
-            f"anvil is not installed at {ANVIL}: run `make setup` (npm @foundry-rs/anvil-linux-amd64)"
-        )
+        pytest.skip(f"anvil is not installed at {ANVIL}: run `make setup` (npm @foundry-rs/anvil-linux-amd64)")
     port = free_port()
     node_url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -173,9 +169,7 @@ def cast(*args: str, rpc_url: str, check: bool = True) -> subprocess.CompletedPr
 
 
 def rpc(url: str, payload: object) -> httpx.Response:
-    return httpx.post(
-        url, content=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=30
-    )
+    return httpx.post(url, content=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=30)
 
 
 def call(url: str, method: str, *params: Any, request_id: object = 1) -> dict[str, Any]:
@@ -348,17 +342,11 @@ def test_send_raw_transaction_is_refused_with_method_not_found(chain: Chain) -> 
         ("eth_getProof", ["0x" + "11" * 20, [], "latest"], "answers only the methods listed"),
     ],
 )
-def test_methods_outside_the_allow_list_are_refused(
-    chain: Chain, method: str, params: list[Any], reason: str
-) -> None:
+def test_methods_outside_the_allow_list_are_refused(chain: Chain, method: str, params: list[Any], reason: str) -> None:
     head = chain.w3.eth.block_number
     error = call(chain.gateway_url, method, *params)["error"]
     assert error["code"] == -32601
-    assert (
-        error["message"].startswith(f"{method} ")
-        and "read-only" in error["message"]
-        and reason in error["message"]
-    )
+    assert error["message"].startswith(f"{method} ") and "read-only" in error["message"] and reason in error["message"]
     assert chain.w3.eth.block_number == head
 
 
@@ -370,9 +358,7 @@ def test_eth_accounts_exposes_no_node_accounts(chain: Chain) -> None:
 @pytest.mark.parametrize("method", ["eth_call", "eth_estimateGas"])
 def test_state_overrides_are_refused(chain: Chain, method: str) -> None:
     override = {chain.contract: {"stateDiff": {"0x" + "00" * 32: "0x" + "00" * 31 + "07"}}}
-    error = call(
-        chain.gateway_url, method, {"to": chain.contract, "data": VALUE_SELECTOR}, "latest", override
-    )["error"]
+    error = call(chain.gateway_url, method, {"to": chain.contract, "data": VALUE_SELECTOR}, "latest", override)["error"]
     assert error["code"] == -32602
     assert "overrides are refused" in error["message"]
 
@@ -420,20 +406,31 @@ def test_empty_batch_is_an_invalid_request(chain: Chain) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    "body", [b"{", b"", b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": [NaN]}']
-)
+@pytest.mark.parametrize("body", [b"{", b"", b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": [NaN]}'])
 def test_malformed_json_is_a_parse_error(chain: Chain, body: bytes) -> None:
     answer = httpx.post(chain.gateway_url, content=body, headers={"Content-Type": "application/json"}).json()
     assert answer["id"] is None and answer["error"]["code"] == -32700
 
 
+@pytest.mark.parametrize("depth", [65, 99_000])
+def test_deeply_nested_json_is_a_parse_error_not_a_crash(depth: int) -> None:
+    # py-evm is imported (it raises the recursion limit): parsing 99,000 levels would overflow the C stack.
+    body = b"[" * depth + b"]" * depth
+    with ReadOnlyGateway(EthereumTesterProvider()) as gateway:
+        answer = json.loads(gateway.handle_bytes(body))
+    assert answer["error"]["code"] == -32700
+    assert "nested deeper than 64" in answer["error"]["message"]
+
+
+def test_nesting_inside_strings_does_not_count() -> None:
+    assert json_depth(b'{"a": "[[[[[[{{{{"}') == 1
+    assert json_depth(b"[" * 64 + b"]" * 64) == 64
+
+
 def test_notifications_get_no_response(chain: Chain) -> None:
     single = rpc(chain.gateway_url, {"jsonrpc": "2.0", "method": "eth_blockNumber"})
     assert single.status_code == 204 and single.content == b""
-    batch = rpc(
-        chain.gateway_url, [{"jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": ["0x00"]}] * 2
-    )
+    batch = rpc(chain.gateway_url, [{"jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": ["0x00"]}] * 2)
     assert batch.status_code == 204 and batch.content == b""
 
 
@@ -463,9 +460,7 @@ def test_invalid_requests_and_params_are_rejected(chain: Chain, payload: object,
 def test_concurrent_reads_through_the_threadpool_all_succeed(embedded_chain: Chain) -> None:
     def read(index: int) -> str:
         payload = {"to": embedded_chain.contract, "data": VALUE_SELECTOR}
-        return str(
-            call(embedded_chain.gateway_url, "eth_call", payload, "latest", request_id=index)["result"]
-        )
+        return str(call(embedded_chain.gateway_url, "eth_call", payload, "latest", request_id=index)["result"])
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(read, range(40)))
