@@ -68,9 +68,7 @@ def _require_value(value: str) -> str:
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a human-readable view.")]
 CodeArgument = Annotated[
     str,
-    typer.Argument(
-        help="The administration's code, e.g. L01080193.", show_default=False, callback=_require_value
-    ),
+    typer.Argument(help="The administration's code, e.g. L01080193.", show_default=False, callback=_require_value),
 ]
 
 
@@ -125,8 +123,7 @@ def up(
     chain: Annotated[
         str,
         typer.Option(
-            help="embedded (in-process EVM), anvil (local node), auto (anvil when installed) "
-            "or a JSON-RPC URL."
+            help="embedded (in-process EVM), anvil (local node), auto (anvil when installed) or a JSON-RPC URL."
         ),
     ] = "auto",
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -196,12 +193,8 @@ def _print_health(invocation: Invocation, health: Health) -> None:
 @admin_app.command("add")
 def admin_add(
     ctx: typer.Context,
-    name: Annotated[
-        str, typer.Argument(help="Display name, e.g. 'Ajuntament de Barcelona'.", show_default=False)
-    ],
-    code: Annotated[
-        str, typer.Option("--code", help="The administration's DIR3 or tax code.", show_default=False)
-    ],
+    name: Annotated[str, typer.Argument(help="Display name, e.g. 'Ajuntament de Barcelona'.", show_default=False)],
+    code: Annotated[str, typer.Option("--code", help="The administration's DIR3 or tax code.", show_default=False)],
     as_json: JsonOption = False,
 ) -> None:
     """Admit an administration on chain and print its first API key (shown only once)."""
@@ -212,9 +205,7 @@ def admin_add(
         _print_json(admitted)
         return
     administration = admitted.administration
-    invocation.out.print(
-        f"Admitted [bold]{escape(administration.code)}[/bold]: {escape(administration.name)}"
-    )
+    invocation.out.print(f"Admitted [bold]{escape(administration.code)}[/bold]: {escape(administration.name)}")
     _print_administration(invocation, administration)
     _print_issued_key(invocation, administration.code, admitted.api_key)
 
@@ -359,9 +350,7 @@ def _invocation(ctx: typer.Context) -> Invocation:
 
 
 @contextmanager
-def _client(
-    invocation: Invocation, *, api_key: str | None, key_source: str | None = None
-) -> Iterator[Client]:
+def _client(invocation: Invocation, *, api_key: str | None, key_source: str | None = None) -> Iterator[Client]:
     """A client for one command; SDK errors become a message on stderr and exit status 1."""
     try:
         client = Client(invocation.url, api_key)

@@ -7,9 +7,11 @@
     ├── NotFound (404)
     ├── Conflict (409)
     ├── PayloadTooLarge (413)
-    └── Unavailable (503)        the chain or the database cannot be reached
+    ├── ValidationFailed (422)   the parameters or body are invalid
+    └── Unavailable (503)        the chain node cannot be reached
 
-Every error answers ``{"error": {"code": "<snake_case>", "message": "<what to do>", "details": ...}}``.
+Every error answers ``{"error": {"code": "<snake_case>", "message": "<what to do>", "details": ...}}`` (`ErrorBody`);
+`error_responses` documents those answers in the OpenAPI schema.
 """
 
 import logging
@@ -18,7 +20,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from requests.exceptions import ConnectionError as NodeConnectionError
+from requests.exceptions import Timeout as NodeTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("segell")
 
@@ -59,12 +65,57 @@ class PayloadTooLarge(SegellError):
     status_code, code = 413, "payload_too_large"
 
 
+class ValidationFailed(SegellError):
+    status_code, code = 422, "validation_error"
+
+    @classmethod
+    def in_body(cls, problem: str) -> "ValidationFailed":
+        return cls(f"Invalid request. body: {problem}.", details=[{"location": "body", "message": problem}])
+
+
 class Unavailable(SegellError):
     status_code, code = 503, "unavailable"
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable snake_case identifier: `not_found`, `already_admitted`, ...")
+    message: str = Field(description="What went wrong and what to do about it.")
+    details: Any = Field(description="Structured context, such as each invalid field of a 422; null when none.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
+
+
+def error_response(exc: SegellError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code, headers=headers)
+
+
+_RESPONSE_DESCRIPTIONS = {
+    401: "Missing, unknown or revoked API key.",
+    403: "The API key may not do this, or its administration is suspended.",
+    404: "No such resource, or none this API key may see.",
+    409: "The request conflicts with the current state, e.g. an administration code already admitted.",
+    413: "The request body is larger than the server accepts.",
+    422: "Invalid parameters or body; `details` lists each problem.",
+    503: "The chain node cannot be reached; try again later.",
+}
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the errors an operation can answer, every one with the `ErrorBody` shape."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status_code in status_codes:
+        response: dict[str, Any] = {"model": ErrorBody, "description": _RESPONSE_DESCRIPTIONS[status_code]}
+        if status_code == 401:
+            response["headers"] = {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}}
+        responses[status_code] = response
+    return responses
 
 
 _HTTP_CODES = {
@@ -79,11 +130,26 @@ _HTTP_CODES = {
 }
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SegellError)
     async def _domain_error(_request: Request, exc: SegellError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code, headers=headers)
+        return error_response(exc)
+
+    @app.exception_handler(NodeConnectionError)
+    @app.exception_handler(NodeTimeout)
+    async def _node_unreachable(_request: Request, exc: Exception) -> JSONResponse:
+        # web3 reaches anvil and remote nodes over `requests`; the embedded chain never raises these.
+        log.warning("chain node unreachable: %s", exc)
+        return error_response(Unavailable("The chain node cannot be reached; try again once it is back."))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,12 +158,23 @@ def install_error_handlers(app: FastAPI) -> None:
             for error in exc.errors()
         ]
         summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
-        return JSONResponse(error_body("validation_error", f"Invalid request. {summary}", problems), 422)
+        return error_response(ValidationFailed(f"Invalid request. {summary}", details=problems))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI answers 400 to a body that is not UTF-8 but 422 to any other malformed JSON: answer alike.
+            return error_response(ValidationFailed.in_body("JSON must be encoded in UTF-8"))
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        message, headers = str(exc.detail), exc.headers
+        if exc.status_code == 404:
+            message = f"No route {request.url.path}; /docs lists them."
+        elif exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route on the path only.
+            allowed = _allowed_methods(request)
+            message = f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}."
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return JSONResponse(error_body(code, message), exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from services.administrations.router import router as administrations_router
 from services.administrations.service import ensure_governance_key, reconcile_with_chain
 from services.errors import install_error_handlers
 from services.health.router import router as health_router
+from services.limits import RequestBodyLimits
 from services.rpc.router import router as rpc_router
 from services.runtime import Runtime
 from services.settings import Settings
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Segell", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(RequestBodyLimits)
     app.include_router(health_router)
     app.include_router(administrations_router)
     app.include_router(rpc_router)

@@ -11,21 +11,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEGELL_", extra="ignore")
 
     home: Path = Field(default=Path(".segell"), description="Data directory: database, keys, chain state.")
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; SQLite under `home` when unset."
-    )
-    chain: str = Field(
-        default="auto", description="embedded, anvil, auto (anvil when installed) or a JSON-RPC URL."
-    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under `home` when unset.")
+    chain: str = Field(default="auto", description="embedded, anvil, auto (anvil when installed) or a JSON-RPC URL.")
     anvil_binary: str | None = Field(default=None, description="Path to anvil when it is not on PATH.")
-    master_key: str | None = Field(
-        default=None, description="32-byte key (hex or base64) sealing private keys."
-    )
+    master_key: str | None = Field(default=None, description="32-byte key (hex or base64) sealing private keys.")
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str | None = Field(
-        default=None, description="URL clients reach the API at, when not host:port."
-    )
+    public_url: str | None = Field(default=None, description="URL clients reach the API at, when not host:port.")
 
     @cached_property
     def home_dir(self) -> Path:

@@ -8,33 +8,25 @@ from services.models import Administration, ApiKey, ChainAccount
 
 def get_by_code(session: Session, code: str) -> Administration | None:
     return session.scalar(
-        select(Administration)
-        .where(Administration.code == code)
-        .options(selectinload(Administration.accounts))
+        select(Administration).where(Administration.code == code).options(selectinload(Administration.accounts))
     )
 
 
 def list_all(session: Session) -> list[Administration]:
-    query = (
-        select(Administration).options(selectinload(Administration.accounts)).order_by(Administration.code)
-    )
+    query = select(Administration).options(selectinload(Administration.accounts)).order_by(Administration.code)
     return list(session.scalars(query))
 
 
 def add_administration(
     session: Session, *, code: str, chain_id: str, name: str, admission_tx: str | None
 ) -> Administration:
-    administration = Administration(
-        code=code, chain_id=chain_id, name=name, status="active", admission_tx=admission_tx
-    )
+    administration = Administration(code=code, chain_id=chain_id, name=name, status="active", admission_tx=admission_tx)
     session.add(administration)
     session.flush()
     return administration
 
 
-def add_account(
-    session: Session, *, administration: Administration, address: str, sealed_key: str
-) -> ChainAccount:
+def add_account(session: Session, *, administration: Administration, address: str, sealed_key: str) -> ChainAccount:
     account = ChainAccount(address=address, administration=administration, sealed_key=sealed_key)
     session.add(account)
     session.flush()

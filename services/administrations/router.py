@@ -2,20 +2,25 @@ from fastapi import APIRouter, status
 
 from services.administrations import repository, service
 from services.administrations.schemas import (
+    AdministrationCode,
     AdministrationList,
     AdministrationOut,
     AdmissionOut,
     AdmissionRequest,
+    ApiKeyId,
     ApiKeyInfo,
     ApiKeyIssued,
     ApiKeyList,
     Identity,
 )
 from services.deps import CallerDep, GovernanceDep, RuntimeDep, SessionDep
-from services.errors import NotFound
+from services.errors import NotFound, error_responses
 from services.models import Administration, ApiKey
 
-router = APIRouter(prefix="/v1", tags=["administrations"])
+# Every route needs an API key, and an administration's key stops working while it is suspended.
+router = APIRouter(prefix="/v1", tags=["administrations"], responses=error_responses(401, 403))
+# The routes about one administration: its code may be malformed or unknown.
+one_administration = APIRouter(prefix="/administrations/{code}", responses=error_responses(404, 422))
 
 
 def _administration_out(administration: Administration) -> AdministrationOut:
@@ -50,7 +55,12 @@ def read_me(caller: CallerDep) -> Identity:
     return Identity(role=caller.role, administration=administration, key_id=caller.key_id)  # type: ignore[arg-type]
 
 
-@router.post("/administrations", response_model=AdmissionOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/administrations",
+    response_model=AdmissionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409, 422, 503),
+)
 def admit_administration(
     body: AdmissionRequest, runtime: RuntimeDep, session: SessionDep, _: GovernanceDep
 ) -> AdmissionOut:
@@ -66,52 +76,51 @@ def list_administrations(session: SessionDep, _: GovernanceDep) -> Administratio
     return AdministrationList(items=[_administration_out(a) for a in repository.list_all(session)])
 
 
-@router.get("/administrations/{code}", response_model=AdministrationOut)
-def read_administration(code: str, session: SessionDep, caller: CallerDep) -> AdministrationOut:
+@one_administration.get("", response_model=AdministrationOut)
+def read_administration(code: AdministrationCode, session: SessionDep, caller: CallerDep) -> AdministrationOut:
     """One administration: governance sees all, an administration only itself."""
     administration = service.get(session, code)
-    if not caller.is_governance and (
-        caller.administration is None or caller.administration.id != administration.id
-    ):
+    if not caller.is_governance and (caller.administration is None or caller.administration.id != administration.id):
         # Another tenant's existence is not disclosed.
         raise NotFound(f"No administration with code {code!r}.")
     return _administration_out(administration)
 
 
-@router.post("/administrations/{code}/suspend", response_model=AdministrationOut)
+@one_administration.post("/suspend", response_model=AdministrationOut, responses=error_responses(503))
 def suspend_administration(
-    code: str, runtime: RuntimeDep, session: SessionDep, _: GovernanceDep
+    code: AdministrationCode, runtime: RuntimeDep, session: SessionDep, _: GovernanceDep
 ) -> AdministrationOut:
     """Suspend an administration: its accounts can no longer anchor and its keys stop working."""
     with runtime.governance_lock:
         return _administration_out(service.suspend(runtime, session, code))
 
 
-@router.post("/administrations/{code}/reinstate", response_model=AdministrationOut)
+@one_administration.post("/reinstate", response_model=AdministrationOut, responses=error_responses(503))
 def reinstate_administration(
-    code: str, runtime: RuntimeDep, session: SessionDep, _: GovernanceDep
+    code: AdministrationCode, runtime: RuntimeDep, session: SessionDep, _: GovernanceDep
 ) -> AdministrationOut:
     """Reinstate a suspended administration."""
     with runtime.governance_lock:
         return _administration_out(service.reinstate(runtime, session, code))
 
 
-@router.post(
-    "/administrations/{code}/api-keys", response_model=ApiKeyIssued, status_code=status.HTTP_201_CREATED
-)
-def issue_api_key(code: str, session: SessionDep, _: GovernanceDep) -> ApiKeyIssued:
+@one_administration.post("/api-keys", response_model=ApiKeyIssued, status_code=status.HTTP_201_CREATED)
+def issue_api_key(code: AdministrationCode, session: SessionDep, _: GovernanceDep) -> ApiKeyIssued:
     """Issue another API key for an administration (shown once)."""
     return _issued(service.issue_key(session, service.get(session, code)))
 
 
-@router.get("/administrations/{code}/api-keys", response_model=ApiKeyList)
-def list_api_keys(code: str, session: SessionDep, _: GovernanceDep) -> ApiKeyList:
+@one_administration.get("/api-keys", response_model=ApiKeyList)
+def list_api_keys(code: AdministrationCode, session: SessionDep, _: GovernanceDep) -> ApiKeyList:
     """List an administration's API keys (never their secrets)."""
     administration = service.get(session, code)
     return ApiKeyList(items=[_key_info(k) for k in repository.list_api_keys(session, administration.id)])
 
 
-@router.delete("/administrations/{code}/api-keys/{key_id}", response_model=ApiKeyInfo)
-def revoke_api_key(code: str, key_id: str, session: SessionDep, _: GovernanceDep) -> ApiKeyInfo:
+@one_administration.delete("/api-keys/{key_id}", response_model=ApiKeyInfo)
+def revoke_api_key(code: AdministrationCode, key_id: ApiKeyId, session: SessionDep, _: GovernanceDep) -> ApiKeyInfo:
     """Revoke an API key; it stops working at once."""
     return _key_info(service.revoke_key(session, service.get(session, code), key_id))
+
+
+router.include_router(one_administration)

@@ -1,23 +1,42 @@
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]{1,31}")
+
+
+def _check_code(code: str) -> str:
+    if not _CODE.fullmatch(code):
+        raise ValueError(
+            "must be the administration's DIR3 unit code or tax code (for example L01080193 or P0801900B): "
+            "2 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return code
+
 
 # A DIR3 unit code (L01080193, EA0003311) or a tax code (P0801900B): stored upper-case, at most 32 bytes on chain.
 AdministrationCode = Annotated[
     str,
-    StringConstraints(min_length=2, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9._-]*$"),
     BeforeValidator(lambda value: value.strip().upper() if isinstance(value, str) else value),
+    AfterValidator(_check_code),
+    WithJsonSchema({"type": "string", "minLength": 2, "maxLength": 32, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"}),
+]
+
+# Issued ids are 12 hex digits; anything up to the 16 characters the column holds is looked up (and not found).
+ApiKeyId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,16}$")]
+# No control characters: PostgreSQL refuses NUL in text, and names are printed to terminals and logs.
+AdministrationName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
 ]
 
 
 class AdmissionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: AdministrationCode = Field(
-        description="Stable id of the administration: its DIR3 code or tax code."
-    )
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    code: AdministrationCode = Field(description="Stable id of the administration: its DIR3 code or tax code.")
+    name: AdministrationName
 
 
 class AdministrationOut(BaseModel):

@@ -68,9 +68,7 @@ def authenticate(session: Session, raw_key: str) -> Caller:
     key_id, _, secret = rest.partition("_")
     record = repository.get_api_key(session, key_id) if prefix == KEY_PREFIX and secret else None
     if record is None or not hmac.compare_digest(record.secret_hash, _hash_secret(secret)):
-        raise Unauthenticated(
-            "Invalid API key. Send `Authorization: Bearer sgl_...` with a key issued by governance."
-        )
+        raise Unauthenticated("Invalid API key. Send `Authorization: Bearer sgl_...` with a key issued by governance.")
     if record.revoked_at is not None:
         raise Unauthenticated(f"API key {key_id} was revoked. Ask the consortium's governance for a new key.")
     if record.administration is not None and record.administration.status != "active":
@@ -116,9 +114,7 @@ def admit(runtime: Runtime, session: Session, *, code: str, name: str) -> tuple[
 def suspend(runtime: Runtime, session: Session, code: str) -> Administration:
     administration = get(session, code)
     try:
-        runtime.registry.suspend_administration(
-            runtime.governance, bytes.fromhex(administration.chain_id[2:])
-        )
+        runtime.registry.suspend_administration(runtime.governance, bytes.fromhex(administration.chain_id[2:]))
     except AdministrationAlreadySuspended:
         pass  # the chain already says so; bring the database in line
     administration.status = "suspended"
@@ -128,9 +124,7 @@ def suspend(runtime: Runtime, session: Session, code: str) -> Administration:
 def reinstate(runtime: Runtime, session: Session, code: str) -> Administration:
     administration = get(session, code)
     try:
-        runtime.registry.reinstate_administration(
-            runtime.governance, bytes.fromhex(administration.chain_id[2:])
-        )
+        runtime.registry.reinstate_administration(runtime.governance, bytes.fromhex(administration.chain_id[2:]))
     except AdministrationNotSuspended:
         pass
     administration.status = "active"

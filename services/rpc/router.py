@@ -3,16 +3,48 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from chain.gateway import ALLOWED_METHODS
 from services.deps import RuntimeDep
+from services.errors import error_responses
 
 router = APIRouter(tags=["chain"])
 
+_ID = {"type": ["integer", "string", "null"]}
+_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "jsonrpc": {"enum": ["2.0"]},
+        "id": {**_ID, "description": "Left out for a notification, which gets no answer."},
+        "method": {
+            "type": "string",
+            "enum": sorted(ALLOWED_METHODS),
+            "description": "The methods answered; any other is refused with error -32601.",
+        },
+        "params": {"type": "array"},
+    },
+    "required": ["jsonrpc", "method"],
+}
+_RESPONSE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "jsonrpc": {"enum": ["2.0"]},
+        "id": _ID,
+        "result": {},
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "integer"}, "message": {"type": "string"}, "data": {}},
+            "required": ["code", "message"],
+        },
+    },
+    "required": ["jsonrpc", "id"],
+    "oneOf": [{"required": ["result"]}, {"required": ["error"]}],
+}
 _JSON_RPC_BODY: dict[str, Any] = {
     "required": True,
     "content": {
         "application/json": {
             "schema": {
-                "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
+                "oneOf": [_REQUEST, {"type": "array", "items": _REQUEST, "minItems": 1}],
                 "description": "A JSON-RPC 2.0 request or a batch of them.",
             },
             "example": {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
@@ -27,9 +59,11 @@ _JSON_RPC_BODY: dict[str, Any] = {
     responses={
         200: {
             "description": "JSON-RPC response(s); errors use JSON-RPC error objects (-32601 for refused methods).",
-            "content": {"application/json": {"schema": {}}},
+            "content": {"application/json": {"schema": {"oneOf": [_RESPONSE, {"type": "array", "items": _RESPONSE}]}}},
         },
         204: {"description": "Only notifications were sent: JSON-RPC answers nothing."},
+        # Refused before the gateway sees the body (services/limits.py).
+        **error_responses(413, 422),
     },
     response_class=Response,
 )

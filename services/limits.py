@@ -1,0 +1,70 @@
+"""What a request may send, checked before any route reads or parses its body.
+
+py-evm raises Python's recursion limit to 100,000 when it is imported, so ``json.loads`` of a body nested 99,000
+levels deep (a 200 kB request, no API key needed) overflows the C stack and kills the process instead of raising
+``RecursionError``. Bodies are therefore measured before anything parses them. FastAPI's own ``max_body_size``
+is not used: it answers from outside the error handlers, in another format, and the body is read here anyway.
+"""
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chain.gateway import MAX_JSON_DEPTH, json_depth
+from services.errors import PayloadTooLarge, ValidationFailed, error_response
+
+# geth's limit for JSON-RPC over HTTP; every Segell request fits many times over.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+async def _exceeds_depth(body: bytes) -> bool:
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    # Measuring a large body takes a while: keep it off the event loop.
+    return await run_in_threadpool(json_depth, body) > MAX_JSON_DEPTH
+
+
+class RequestBodyLimits:
+    """ASGI middleware: 413 for a body over `MAX_BODY_BYTES`, 422 for JSON nested deeper than `MAX_JSON_DEPTH`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(
+            f"The request body is larger than {MAX_BODY_BYTES // 2**20} MiB; send less per request.",
+            details={"limit_bytes": MAX_BODY_BYTES},
+        )
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await error_response(too_large)(scope, receive, send)
+            return
+        body = bytearray()
+        more_body = True
+        while more_body:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more_body = message.get("more_body", False)
+            if len(body) > MAX_BODY_BYTES:
+                await error_response(too_large)(scope, receive, send)
+                return
+        if await _exceeds_depth(bytes(body)):
+            too_deep = ValidationFailed.in_body(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            await error_response(too_deep)(scope, receive, send)
+            return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)

@@ -1,0 +1,280 @@
+"""The API answers only what its OpenAPI schema documents.
+
+Every operation of the schema is fuzzed (schemathesis) against the real app on the embedded chain and SQLite (and
+PostgreSQL when configured), called in-process over ASGI, as the governance, as an administration and without a key:
+a 5xx is a bug, and so is a status code, content type, header or body the schema does not document.
+
+The rest of the module sends what a schema-driven generator never does: unknown routes, wrong methods, broken JSON,
+bodies too large or nested too deeply, and requests while the chain node is down.
+"""
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    allow_header_conformance,
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from sqlalchemy import create_engine, make_url, text
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import services.main
+from chain.anvil import find_anvil
+from chain.nodes import AnvilNotFound
+from services.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from services.main import create_app
+from tests.conftest import RunningServer, make_settings, postgres_url, serve
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    allow_header_conformance,
+]
+
+
+def requests_only(app: ASGIApp) -> ASGIApp:
+    """The app without its lifespan: the fixture runs that once, where schemathesis would run it for every test."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+
+    return asgi
+
+
+@dataclass
+class InProcessApp:
+    """The real app with its lifespan running (embedded chain, a real database), reached over ASGI without a socket."""
+
+    app: FastAPI
+    asgi: ASGIApp
+    portal: BlockingPortal
+    governance_key: str
+
+    def request(self, method: str, path: str, *, api_key: str | None = None, **kwargs: Any) -> httpx.Response:
+        return self.portal.call(partial(self._request, method, path, api_key=api_key, **kwargs))
+
+    async def _request(self, method: str, path: str, *, api_key: str | None, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        transport = httpx.ASGITransport(app=self.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://segell", headers=headers) as client:
+            return await client.request(method, path, **kwargs)
+
+    def admit_administration(self) -> str:
+        """Admit a new administration; returns its API key."""
+        code = f"FUZZ-{secrets.token_hex(4).upper()}"
+        body = {"code": code, "name": "Ajuntament de Proves"}
+        response = self.request("POST", "/v1/administrations", api_key=self.governance_key, json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["api_key"]["key"])
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str | None]:
+    """The database URL for one run: SQLite under SEGELL_HOME, or a schema of its own on PostgreSQL."""
+    if kind == "sqlite":
+        yield None
+        return
+    url = postgres_url()
+    if not url:
+        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL to fuzz the API on it")
+    schema_name = f"segell_fuzz_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema_name}"))
+    try:
+        yield (
+            make_url(url)
+            .update_query_dict({"options": f"-csearch_path={schema_name}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema_name} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
+    with database(request.param) as database_url:
+        app = create_app(make_settings(tmp_path_factory.mktemp("segell-home"), database_url=database_url))
+        with start_blocking_portal() as portal, portal.wrap_async_context_manager(app.router.lifespan_context(app)):
+            governance_key = app.state.runtime.settings.governance_key_path.read_text().strip()
+            yield InProcessApp(app, requests_only(app), portal, governance_key)
+
+
+@pytest.fixture
+def api_key(request: pytest.FixtureRequest, api: InProcessApp) -> str | None:
+    """The key a fuzzing pass sends. An administration is admitted afresh for each pass, so that suspensions and
+    revocations fuzzed as the governance cannot leave it without a working key."""
+    caller = request.param
+    if caller == "governance":
+        return api.governance_key
+    if caller == "administration":
+        return api.admit_administration()
+    return None
+
+
+# The document the production app object serves; loading it starts nothing (no chain, no database).
+schema = schemathesis.openapi.from_asgi("/openapi.json", requests_only(services.main.app))
+
+
+@pytest.mark.parametrize("api_key", ["governance", "administration", "anonymous"], indirect=True)
+@schema.parametrize()
+@settings(max_examples=50, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+def test_operations_answer_as_documented(case: Any, api_key: str | None, api: InProcessApp) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    case.call_and_validate(headers=headers, checks=CHECKS, app=api.asgi)
+
+
+def assert_error(response: httpx.Response, status_code: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status_code, response.text
+    assert response.headers["content-type"] == "application/json"
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert error["code"] == code
+    return error
+
+
+def test_wrong_method_answers_405_in_the_error_format(api: InProcessApp) -> None:
+    response = api.request("PUT", "/v1/administrations", api_key=api.governance_key)
+    assert_error(response, 405, "method_not_allowed")
+    assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"code": "L01080193", "name": ', b"\xff\xfe{}", b'{"code": "L01080193", "name": NaN}'],
+    ids=["truncated", "not-utf-8", "nan"],
+)
+def test_malformed_json_body_answers_422_validation_error(api: InProcessApp, body: bytes) -> None:
+    response = api.request(
+        "POST",
+        "/v1/administrations",
+        api_key=api.governance_key,
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"][0]["location"].startswith("body")
+
+
+@pytest.mark.parametrize("name", ["Ajuntament\x00", "Ajuntament\nde Proves", "Ajuntament\x1b[31m"])
+def test_administration_name_with_control_characters_answers_422(api: InProcessApp, name: str) -> None:
+    # PostgreSQL refuses NUL in text: this was a 500 there.
+    body = {"code": f"CTRL-{secrets.token_hex(4).upper()}", "name": name}
+    response = api.request("POST", "/v1/administrations", api_key=api.governance_key, json=body)
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"][0]["location"] == "body.name"
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("/v1/administrations/" + "A" * 33, "too long"),
+        ("/v1/administrations/L01%00", "NUL byte"),
+        ("/v1/administrations/%C3%91OPE", "not ASCII"),
+        ("/v1/administrations/L01080193/api-keys/" + "f" * 17, "key id too long"),
+        ("/v1/administrations/L01080193/api-keys/abc%20def", "space in key id"),
+    ],
+)
+def test_malformed_path_parameters_answer_422(api: InProcessApp, path: str, problem: str) -> None:
+    method = "DELETE" if "/api-keys/" in path else "GET"
+    error = assert_error(api.request(method, path, api_key=api.governance_key), 422, "validation_error")
+    assert error["details"][0]["location"].startswith("path."), problem
+
+
+@pytest.mark.parametrize("path", ["/rpc", "/v1/administrations"])
+def test_deeply_nested_json_is_refused_before_it_is_parsed(api: InProcessApp, path: str) -> None:
+    # py-evm lifts the recursion limit to 100,000: parsing this overflowed the C stack and killed the process.
+    depth = 100_000
+    body = b"[" * depth + b"]" * depth
+    response = api.request("POST", path, content=body, headers={"Content-Type": "application/json"})
+    error = assert_error(response, 422, "validation_error")
+    assert str(MAX_JSON_DEPTH) in error["message"]
+    assert api.request("GET", "/health").status_code == 200
+
+
+def test_json_nesting_is_measured_exactly(api: InProcessApp) -> None:
+    request: Any = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+    for _ in range(MAX_JSON_DEPTH - 2):
+        request = [request]  # batches of batches; the request object and its params are the last two levels
+    at_the_limit = api.request("POST", "/rpc", json=request)
+    assert at_the_limit.status_code == 200
+    assert at_the_limit.json()[0]["error"]["code"] == -32600  # answered by the gateway: not a request object
+    assert_error(api.request("POST", "/rpc", json=[request]), 422, "validation_error")
+
+
+def test_brackets_inside_json_strings_do_not_count_as_nesting(api: InProcessApp) -> None:
+    method = "[{" * 5_000
+    response = api.request("POST", "/rpc", json={"jsonrpc": "2.0", "id": 7, "method": method})
+    assert response.status_code == 200
+    assert response.json()["error"]["code"] == -32601
+
+
+@pytest.mark.parametrize("path", ["/rpc", "/v1/administrations"])
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_body_over_the_size_limit_answers_413(api: InProcessApp, path: str, framing: str) -> None:
+    body = b" " * (MAX_BODY_BYTES + 1)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1 << 20):
+            yield body[start : start + (1 << 20)]
+
+    content = body if framing == "content-length" else chunks()
+    response = api.request("POST", path, content=content, headers={"Content-Type": "application/json"})
+    error = assert_error(response, 413, "payload_too_large")
+    assert error["details"] == {"limit_bytes": MAX_BODY_BYTES}
+
+
+def test_body_at_the_size_limit_reaches_the_gateway(api: InProcessApp) -> None:
+    request = b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}'
+    body = request + b" " * (MAX_BODY_BYTES - len(request))
+    response = api.request("POST", "/rpc", content=body)
+    assert response.status_code == 200
+    assert int(response.json()["result"], 16) == api.app.state.runtime.node.chain_id
+
+
+try:
+    find_anvil()
+    HAVE_ANVIL = True
+except AnvilNotFound:
+    HAVE_ANVIL = False
+
+
+@pytest.fixture
+def anvil_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-anvil"), chain="anvil"))
+
+
+@pytest.mark.anvil
+@pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (make setup installs it from npm)")
+def test_unreachable_chain_node_answers_503(anvil_server: RunningServer) -> None:
+    with anvil_server.client(anvil_server.governance_key) as governance:
+        assert governance.post("/v1/administrations", json={"code": "L08019001", "name": "Before"}).status_code == 201
+        anvil_server.app.state.runtime.node.stop()  # type: ignore[attr-defined]
+        admission = governance.post("/v1/administrations", json={"code": "L08019002", "name": "After"})
+        suspension = governance.post("/v1/administrations/L08019001/suspend")
+        listed = governance.get("/v1/administrations")
+    for response in (admission, suspension):
+        assert_error(response, 503, "unavailable")
+    # The database is the system of record: what it holds is still served, and nothing half-done was kept.
+    assert listed.status_code == 200
+    assert {(a["code"], a["status"]) for a in listed.json()["items"]} == {("L08019001", "active")}
