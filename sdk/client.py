@@ -65,9 +65,7 @@ class Client:
             headers["Authorization"] = f"Bearer {api_key}"
         self._timeout = timeout
         try:
-            self._http = httpx.Client(
-                base_url=base_url, headers=headers, timeout=timeout, transport=transport
-            )
+            self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
         except httpx.InvalidURL as exc:
             raise ValueError(f"Invalid Segell base URL {base_url!r}: {exc}") from exc
 

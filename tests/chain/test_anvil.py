@@ -31,9 +31,7 @@ except AnvilNotFound:
 
 def needs_anvil(test: Callable[..., None]) -> Callable[..., None]:
     marked: Callable[..., None] = pytest.mark.anvil(
-        pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (make setup installs it from npm)")(
-            test
-        )
+        pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (make setup installs it from npm)")(test)
     )
     return marked
 

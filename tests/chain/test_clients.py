@@ -44,9 +44,7 @@ class Consortium:
 
 
 @pytest.fixture(scope="module", params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
-def consortium(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Consortium]:
+def consortium(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consortium]:
     governance: LocalAccount = Account.create()
     node = _node(request.param, tmp_path_factory.mktemp(request.param), governance)
     try:

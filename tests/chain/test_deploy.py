@@ -21,9 +21,7 @@ def governance() -> LocalAccount:
 
 def test_ensure_deployed_twice_deploys_once(tmp_path: Path, governance: LocalAccount) -> None:
     record = tmp_path / "deployment.json"
-    with start_node(
-        "embedded", state_dir=tmp_path / "chain", genesis_accounts={governance.address: 10**24}
-    ) as node:
+    with start_node("embedded", state_dir=tmp_path / "chain", genesis_accounts={governance.address: 10**24}) as node:
         first = ensure_deployed(node.w3, governance, record)
         head = node.w3.eth.block_number
         second = ensure_deployed(node.w3, governance, record)
@@ -33,9 +31,7 @@ def test_ensure_deployed_twice_deploys_once(tmp_path: Path, governance: LocalAcc
     assert json.loads(record.read_text())["registry"] == first.registry
 
 
-def test_ensure_deployed_explains_a_chain_that_lost_its_state(
-    tmp_path: Path, governance: LocalAccount
-) -> None:
+def test_ensure_deployed_explains_a_chain_that_lost_its_state(tmp_path: Path, governance: LocalAccount) -> None:
     record = tmp_path / "deployment.json"
     funds = {governance.address: 10**24}
     with start_node("embedded", state_dir=tmp_path / "chain-a", genesis_accounts=funds) as node:
@@ -49,13 +45,9 @@ def test_ensure_deployed_explains_a_chain_that_lost_its_state(
 
 def test_ensure_deployed_explains_a_changed_artifact(tmp_path: Path, governance: LocalAccount) -> None:
     record = tmp_path / "deployment.json"
-    with start_node(
-        "embedded", state_dir=tmp_path / "chain", genesis_accounts={governance.address: 10**24}
-    ) as node:
+    with start_node("embedded", state_dir=tmp_path / "chain", genesis_accounts={governance.address: 10**24}) as node:
         deployment = ensure_deployed(node.w3, governance, record)
-        stale = replace(
-            deployment, artifact_hashes={**deployment.artifact_hashes, "Notary": "0x" + "00" * 32}
-        )
+        stale = replace(deployment, artifact_hashes={**deployment.artifact_hashes, "Notary": "0x" + "00" * 32})
         write_record(record, stale)
         with pytest.raises(DeploymentOutdated, match="Notary"):
             ensure_deployed(node.w3, governance, record)

@@ -81,8 +81,7 @@ def test_restart_keeps_blocks_hashes_receipts_and_state(tmp_path: Path, account:
     with _start(tmp_path, account) as node:
         address = _deploy(node, account, STORE_AND_LOG_RUNTIME)
         receipts = [
-            send_transaction(node.w3, account, {"to": address, "data": "0x" + f"{value:064x}"})
-            for value in (7, 8, 9)
+            send_transaction(node.w3, account, {"to": address, "data": "0x" + f"{value:064x}"}) for value in (7, 8, 9)
         ]
         blocks = [node.w3.eth.get_block(n) for n in range(node.w3.eth.block_number + 1)]
         balance = node.w3.eth.get_balance(account.address)
@@ -108,15 +107,11 @@ def test_block_timestamps_increase_and_are_replayed(tmp_path: Path, account: Loc
         assert [again.w3.eth.get_block(n)["timestamp"] for n in range(4)] == stamps
 
 
-def test_accounts_asked_for_later_are_topped_up_in_a_journaled_block(
-    tmp_path: Path, account: LocalAccount
-) -> None:
+def test_accounts_asked_for_later_are_topped_up_in_a_journaled_block(tmp_path: Path, account: LocalAccount) -> None:
     newcomer = Account.create()
     with _start(tmp_path, account) as node:
         assert node.w3.eth.block_number == 0
-    with EmbeddedNode(
-        state_dir=tmp_path, genesis_accounts={account.address: FUNDS, newcomer.address: 5}
-    ) as node:
+    with EmbeddedNode(state_dir=tmp_path, genesis_accounts={account.address: FUNDS, newcomer.address: 5}) as node:
         assert node.w3.eth.block_number == 1
         assert node.w3.eth.get_balance(newcomer.address) == 5
         top_up_hash = node.w3.eth.get_block(1)["hash"]
@@ -191,9 +186,7 @@ def test_damage_before_the_last_record_stops_the_start(tmp_path: Path, account: 
         EmbeddedNode(state_dir=tmp_path)
 
 
-def test_a_journal_that_replays_to_other_blocks_stops_the_start(
-    tmp_path: Path, account: LocalAccount
-) -> None:
+def test_a_journal_that_replays_to_other_blocks_stops_the_start(tmp_path: Path, account: LocalAccount) -> None:
     import zlib
 
     with _start(tmp_path, account) as node:
@@ -222,9 +215,7 @@ def test_rejected_transaction_mines_and_journals_nothing(tmp_path: Path, account
         assert len(_journal_lines(tmp_path)) == lines_before
 
 
-def test_unlocked_account_sending_is_refused_with_the_alternative(
-    tmp_path: Path, account: LocalAccount
-) -> None:
+def test_unlocked_account_sending_is_refused_with_the_alternative(tmp_path: Path, account: LocalAccount) -> None:
     with _start(tmp_path, account) as node:
         with pytest.raises(Web3RPCError, match="eth_sendRawTransaction"):
             node.w3.eth.send_transaction({"from": account.address, "to": account.address, "value": 1})
@@ -252,9 +243,7 @@ def test_threads_share_one_node(tmp_path: Path) -> None:
         def send_five(sender: LocalAccount) -> None:
             try:
                 for _ in range(5):
-                    assert (
-                        send_transaction(node.w3, sender, {"to": sender.address, "value": 1})["status"] == 1
-                    )
+                    assert send_transaction(node.w3, sender, {"to": sender.address, "value": 1})["status"] == 1
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
@@ -283,9 +272,7 @@ def test_one_account_from_many_threads_never_reuses_a_nonce(tmp_path: Path, acco
             thread.start()
         for thread in threads:
             thread.join()
-        assert sorted(node.w3.eth.get_transaction(r["transactionHash"])["nonce"] for r in receipts) == list(
-            range(8)
-        )
+        assert sorted(node.w3.eth.get_transaction(r["transactionHash"])["nonce"] for r in receipts) == list(range(8))
 
 
 def test_a_second_node_on_the_same_state_dir_is_refused(tmp_path: Path, account: LocalAccount) -> None:

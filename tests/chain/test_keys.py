@@ -96,9 +96,7 @@ def test_master_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
 def test_processes_creating_the_master_key_together_get_the_same_key(tmp_path: Path) -> None:
     path = tmp_path / "master.key"
     keys: list[bytes] = []
-    threads = [
-        threading.Thread(target=lambda: keys.append(load_or_create_master_key(path, None))) for _ in range(8)
-    ]
+    threads = [threading.Thread(target=lambda: keys.append(load_or_create_master_key(path, None))) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -66,9 +66,7 @@ def besu_like_url() -> Iterator[str]:
 
 def test_start_node_embedded(tmp_path: Path) -> None:
     account = Account.create()
-    with start_node(
-        "embedded", state_dir=tmp_path, genesis_accounts={account.address.lower(): 10**18}
-    ) as node:
+    with start_node("embedded", state_dir=tmp_path, genesis_accounts={account.address.lower(): 10**18}) as node:
         assert (node.backend, node.rpc_url, node.chain_id, node.is_local_dev) == (
             "embedded",
             None,
@@ -88,9 +86,7 @@ def test_start_node_rejects_an_unknown_chain(tmp_path: Path) -> None:
     ("accounts", "message"),
     [({"0x1234": 1}, "is not an address"), ({"0x" + "11" * 20: -1}, "non-negative int of wei")],
 )
-def test_start_node_rejects_bad_genesis_accounts(
-    tmp_path: Path, accounts: dict[str, int], message: str
-) -> None:
+def test_start_node_rejects_bad_genesis_accounts(tmp_path: Path, accounts: dict[str, int], message: str) -> None:
     with pytest.raises(NodeError, match=message):
         start_node("embedded", state_dir=tmp_path, genesis_accounts=accounts)
 
@@ -118,9 +114,7 @@ def test_rpc_backend_against_a_running_anvil(tmp_path: Path) -> None:
     funded, requested = Account.create(), Account.create()
     with AnvilNode(state_dir=tmp_path / "anvil", genesis_accounts={funded.address: 10**21}) as anvil:
         assert anvil.rpc_url is not None
-        with start_node(
-            anvil.rpc_url, state_dir=tmp_path / "unused", genesis_accounts={requested.address: 7}
-        ) as node:
+        with start_node(anvil.rpc_url, state_dir=tmp_path / "unused", genesis_accounts={requested.address: 7}) as node:
             assert (node.backend, node.rpc_url, node.chain_id) == ("rpc", anvil.rpc_url, 31337)
             assert node.is_local_dev is True  # it answers anvil_nodeInfo
             # A development node reached by URL (anvil in docker compose) funds accounts like a managed one.

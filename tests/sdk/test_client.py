@@ -150,9 +150,7 @@ def test_api_key_lifecycle_issue_list_revoke(segell_server, governance_client: C
     assert [key.id for key in governance_client.list_api_keys("L01170792") if key.is_revoked] == [issued.id]
 
 
-def test_administration_can_read_itself_but_not_governance_endpoints(
-    segell_server, governance_client: Client
-) -> None:
+def test_administration_can_read_itself_but_not_governance_endpoints(segell_server, governance_client: Client) -> None:
     admitted = governance_client.admit_administration("L01250907", "Ajuntament de Lleida")
 
     with Client(segell_server.url, admitted.api_key.key) as client:
