@@ -57,13 +57,14 @@ class Runtime:
         revision = db.migrate(engine)
         governance = _load_or_create_governance(settings.keys_dir / "governance.json", master_key)
         node = start_node(
-            settings.chain,
+            _chain_spec(settings),
             state_dir=settings.chain_dir,
             genesis_accounts={governance.address: GOVERNANCE_FUNDS_WEI},
             anvil_binary=Path(settings.anvil_binary) if settings.anvil_binary else None,
         )
         try:
             refuse_development_key(governance.key, is_local_dev=node.is_local_dev)
+            _require_funds(node, governance.address)
             record = home / "deployments" / f"{node.backend}-{node.chain_id}.json"
             deployment = ensure_deployed(node.w3, governance, record)
         except BaseException:
@@ -97,6 +98,32 @@ class Runtime:
     def fund(self, address: str, amount_wei: int = ACCOUNT_FUNDS_WEI) -> None:
         """Give a new account gas money from the governance account."""
         send_transaction(self.node.w3, self.governance, {"to": address, "value": amount_wei})
+
+
+class GovernanceUnfunded(RuntimeError):
+    pass
+
+
+def _require_funds(node: ChainNode, address: str) -> None:
+    # Managed chains fund the governance account themselves; on a network its operator has to.
+    if node.w3.eth.get_balance(address) == 0:
+        raise GovernanceUnfunded(
+            f"The governance account {address} has no funds on chain {node.chain_id} ({node.rpc_url}). "
+            "Fund it (on Besu: in the genesis `alloc`, or by a transfer from a funded account), then start again; "
+            "its key stays sealed in SEGELL_HOME/keys/governance.json."
+        )
+
+
+def _chain_spec(settings: Settings) -> str:
+    """`auto` keeps a SEGELL_HOME on the managed chain it already holds; a new home takes anvil, else embedded."""
+    if settings.chain != "auto":
+        return settings.chain
+    records = sorted((settings.home_dir / "deployments").glob("*.json"), key=lambda path: path.stat().st_mtime)
+    held = [path.name.split("-")[0] for path in records if path.name.startswith(("embedded-", "anvil-"))]
+    if held:
+        log.info("chain auto: %s, the chain %s already holds", held[-1], settings.home_dir)
+        return held[-1]
+    return "auto"
 
 
 def _load_or_create_governance(path: Path, master_key: bytes) -> LocalAccount:
