@@ -6,7 +6,6 @@ recorded contracts (it lost its state, or it is another chain).
 """
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from chain.artifacts import Artifact, load_artifact
+from chain.durable import replace_atomically
 from chain.errors import ChainStateLost, DeploymentOutdated, TransactionReverted
 from chain.transactions import send_transaction
 
@@ -96,14 +96,8 @@ def load_record(record_path: Path) -> Deployment | None:
 
 
 def write_record(record_path: Path, deployment: Deployment) -> None:
-    record_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = record_path.with_suffix(".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(asdict(deployment), handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, record_path)
+    record = json.dumps(asdict(deployment), indent=2, sort_keys=True) + "\n"
+    replace_atomically(record_path, record.encode(), mode=0o644)
 
 
 def ensure_deployed(w3: Web3, governance: LocalAccount, record_path: Path) -> Deployment:

@@ -63,6 +63,7 @@ from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from chain.durable import fsync_directory
 from chain.nodes import Backend, ChainNode, JournalError, NodeStartFailed, StateDirLock
 
 __all__ = [
@@ -196,7 +197,7 @@ class BlockJournal:
             raise
         self._fd = fd
         if valid_length == 0:
-            _fsync_directory(self.path.parent)
+            fsync_directory(self.path.parent)
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record and fsync it; return only once it is on disk."""
@@ -212,14 +213,6 @@ class BlockJournal:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils.address import is_address, to_checksum_address
 
+from chain.durable import fsync_directory, replace_atomically, write_temporary
+
 __all__ = [
     "DEVELOPMENT_KEYS",
     "DEVELOPMENT_MNEMONIC",
@@ -270,20 +272,14 @@ def load_or_create_master_key(path: Path, env_value: str | None) -> bytes:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_bytes(32)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key.hex().encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    temporary = write_temporary(path, key.hex().encode() + b"\n")
     try:
         os.link(temporary, path)  # fails if the file appeared meanwhile: never overwrite a key
     except FileExistsError:
         return _read_master_key_file(path)
     finally:
         temporary.unlink()
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
     return key
 
 
@@ -305,14 +301,6 @@ def _read_master_key_file(path: Path) -> bytes:
         raise MasterKeyError(f"{path}: {exc}") from None
 
 
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # ----------------------------------------------------------------------------------------------------
 # Key files: one sealed account per JSON file
 
@@ -328,15 +316,7 @@ def save_sealed_account(path: Path, account: LocalAccount, master_key: bytes) ->
         "address": account.address,
         "sealed": seal_private_key(account.key, master_key, label=account.address),
     }
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, json.dumps(record, indent=2).encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    _fsync_directory(path.parent)
+    replace_atomically(path, json.dumps(record, indent=2).encode() + b"\n")
 
 
 def load_sealed_account(path: Path, master_key: bytes) -> LocalAccount:

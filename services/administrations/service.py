@@ -3,13 +3,13 @@
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from chain.durable import replace_atomically
 from chain.errors import (
     AdministrationAlreadyAdmitted,
     AdministrationAlreadySuspended,
@@ -151,12 +151,7 @@ def ensure_governance_key(runtime: Runtime) -> None:
             except Unauthenticated:
                 pass
         issued = issue_key(session, None)
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(issued.secret + "\n")
-        os.replace(tmp, path)
+        replace_atomically(path, issued.secret.encode() + b"\n")
 
 
 def reconcile_with_chain(runtime: Runtime) -> list[str]:
