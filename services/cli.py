@@ -123,11 +123,12 @@ def up(
     chain: Annotated[
         str,
         typer.Option(
-            help="embedded (in-process EVM), anvil (local node), auto (anvil when installed) or a JSON-RPC URL."
+            envvar="SEGELL_CHAIN",
+            help="embedded (in-process EVM), anvil (local node), auto (anvil when installed) or a JSON-RPC URL.",
         ),
     ] = "auto",
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    host: Annotated[str, typer.Option(envvar="SEGELL_HOST", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="SEGELL_PORT", help="Port to listen on.", min=1, max=65535)] = 8000,
 ) -> None:
     """Start the Segell API and its chain in the foreground (Ctrl+C stops both)."""
     if chain not in CHAIN_CHOICES and not chain.startswith(("http://", "https://")):

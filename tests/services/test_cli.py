@@ -247,12 +247,16 @@ def test_cli_process_reports_unreachable_server_without_traceback() -> None:
 
 
 @pytest.mark.slow
-def test_up_serves_the_api_on_the_chosen_port_and_writes_the_governance_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize("configured_by", ["options", "environment"])
+def test_up_serves_the_api_on_the_chosen_port_and_writes_the_governance_key(tmp_path: Path, configured_by: str) -> None:
     port = closed_port()
     url = f"http://127.0.0.1:{port}"
+    # The environment is how docker-compose.yml configures `segell up`; options win over it.
+    options = ["--chain", "embedded", "--port", str(port)] if configured_by == "options" else []
+    environment = {"SEGELL_CHAIN": "embedded", "SEGELL_PORT": str(port)} if configured_by == "environment" else {}
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--chain", "embedded", "--port", str(port)],
-        env={**os.environ, "SEGELL_HOME": str(tmp_path / "home")},
+        [sys.executable, "-m", "services.cli", "up", *options],
+        env={**os.environ, "SEGELL_HOME": str(tmp_path / "home"), **environment},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
