@@ -64,7 +64,7 @@ from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from chain.durable import fsync_directory
-from chain.nodes import Backend, ChainNode, JournalError, NodeStartFailed, StateDirLock
+from chain.nodes import Backend, ChainNode, JournalError, NodeStartFailed, NodeUnreachable, StateDirLock
 
 __all__ = [
     "EMBEDDED_CHAIN_ID",
@@ -473,10 +473,11 @@ class EmbeddedChain:
         chain.header = chain.header.copy(state_root=state.state_root)
 
     def _check_writable(self) -> None:
+        # Raised, not answered as a JSON-RPC error: callers must see that the node is gone, not that a request failed.
         if self._stopped:
-            raise _Refused("the embedded node has been stopped")
+            raise NodeUnreachable("the embedded node has been stopped; start Segell again")
         if self._broken:
-            raise _Refused(self._broken)
+            raise NodeUnreachable(self._broken)
 
     def _head_hash(self) -> str:
         return "0x" + bytes(self.backend.chain.get_canonical_head().hash).hex()

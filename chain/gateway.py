@@ -38,6 +38,8 @@ from eth_bloom.bloom import BloomFilter
 from web3 import EthereumTesterProvider, HTTPProvider
 from web3.exceptions import ContractLogicError
 
+from chain.nodes import NodeUnreachable
+
 __all__ = [
     "ALLOWED_METHODS",
     "DEFAULT_MAX_BATCH_SIZE",
@@ -659,6 +661,8 @@ class _EmbeddedBackend(_ProviderBackend):
             return {"error": {"code": NODE_ERROR, "message": str(exc)}}
         except _InvalidParams as exc:
             return {"error": {"code": INVALID_PARAMS, "message": f"invalid params: {exc}"}}
+        except NodeUnreachable as exc:
+            return {"error": {"code": INTERNAL_ERROR, "message": str(exc)}}
         if "error" in response:
             return {"error": _wire_error(response["error"])}
         return {"result": _to_wire(self._shape(method, response.get("result")))}

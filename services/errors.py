@@ -26,6 +26,8 @@ from requests.exceptions import Timeout as NodeTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from chain.nodes import NodeUnreachable
+
 log = logging.getLogger("segell")
 
 
@@ -146,8 +148,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NodeConnectionError)
     @app.exception_handler(NodeTimeout)
+    @app.exception_handler(NodeUnreachable)
     async def _node_unreachable(_request: Request, exc: Exception) -> JSONResponse:
-        # web3 reaches anvil and remote nodes over `requests`; the embedded chain never raises these.
+        # web3 reaches anvil and remote nodes over `requests`; the embedded chain raises NodeUnreachable itself.
         log.warning("chain node unreachable: %s", exc)
         return error_response(Unavailable("The chain node cannot be reached; try again once it is back."))
 

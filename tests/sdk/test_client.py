@@ -1,15 +1,17 @@
 """The SDK against a real Segell server (uvicorn on 127.0.0.1, embedded chain): see tests/conftest.py."""
 
-import json
 import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 
+from chain.anvil import find_anvil
+from chain.nodes import AnvilNotFound
 from sdk import (
     APIError,
     AuthenticationError,
@@ -24,6 +26,7 @@ from sdk import (
     UnexpectedResponseError,
     ValidationError,
 )
+from tests.conftest import RunningServer, make_settings, serve
 
 
 @pytest.fixture
@@ -281,43 +284,37 @@ def test_malformed_base_url_raises_value_error() -> None:
         Client("http://[::1")
 
 
-DEGRADED_HEALTH = {
-    "status": "degraded",
-    "version": "0.1.0",
-    "chain": {
-        "backend": "anvil",
-        "rpc_url": "http://127.0.0.1:8545",
-        "chain_id": 31337,
-        "head_block": None,
-        "local_dev": True,
-    },
-    "contracts": {"registry": "0x" + "1" * 40, "notary": "0x" + "2" * 40, "deployed_at_block": 1},
-    "database": {"dialect": "sqlite", "ok": True},
-    "urls": {
-        "api": "http://127.0.0.1:8000",
-        "docs": "http://127.0.0.1:8000/docs",
-        "rpc": "http://127.0.0.1:8000/rpc",
-    },
-}
+@pytest.fixture
+def server_without_node(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningServer]:
+    """A real Segell whose chain node has gone away after start."""
+    chain = getattr(request, "param", "embedded")
+    if chain == "anvil":
+        try:
+            find_anvil(None)
+        except AnvilNotFound:
+            pytest.skip("anvil not installed (make setup installs it from npm)")
+    for running in serve(make_settings(tmp_path, chain=chain)):
+        running.app.state.runtime.node.stop()  # type: ignore[attr-defined]
+        yield running
 
 
-def test_degraded_health_is_a_report_not_an_error() -> None:
-    body = json.dumps(DEGRADED_HEALTH).encode()
-    with CannedResponseServer(503, body, "application/json") as degraded:
-        with Client(degraded.url) as client:
-            health = client.health()
+def test_degraded_health_is_a_report_not_an_error(server_without_node: RunningServer) -> None:
+    with Client(server_without_node.url) as client:
+        health = client.health()
 
     assert health.status == "degraded" and not health.is_ok
     assert health.chain.head_block is None
-    assert health.chain.rpc_url == "http://127.0.0.1:8545"
+    assert health.chain.backend == "embedded"
 
 
-def test_503_error_envelope_raises_service_unavailable() -> None:
-    body = b'{"error": {"code": "unavailable", "message": "The chain node is unreachable.", "details": null}}'
-    with CannedResponseServer(503, body, "application/json") as unavailable:
-        with Client(unavailable.url) as client, pytest.raises(ServiceUnavailableError) as raised:
-            client.health()
+@pytest.mark.parametrize(
+    "server_without_node", ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)], indirect=True
+)
+def test_503_error_envelope_raises_service_unavailable(server_without_node: RunningServer) -> None:
+    with Client(server_without_node.url, server_without_node.governance_key) as client:
+        with pytest.raises(ServiceUnavailableError) as raised:
+            client.admit_administration("L08019003", "Node gone")
 
     assert raised.value.code == "unavailable"
-    assert raised.value.message == "The chain node is unreachable."
+    assert "chain node cannot be reached" in raised.value.message
     assert isinstance(raised.value, ServerError)

@@ -35,6 +35,9 @@ def test_health_is_degraded_when_the_node_is_gone(tmp_path: Path) -> None:
         assert answer.json()["status"] == "degraded"
         assert answer.json()["chain"]["reachable"] is False
         assert answer.json()["database"]["ok"] is True
+        rpc = httpx.post(f"{running.url}/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"})
+        assert rpc.status_code == 200
+        assert rpc.json()["error"]["code"] == -32603
     finally:
         server.close()
 
