@@ -17,7 +17,7 @@ from chain.compile import (
     main,
 )
 
-# The public surface team-mates' clients are written against; a change here is a breaking change.
+# The public surface the contract clients are written against; a change here is a breaking change.
 EXPECTED_FUNCTIONS = {
     "AdministrationRegistry": {
         "DEFAULT_ADMIN_ROLE()",
