@@ -18,6 +18,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(default=None, description="URL clients reach the API at, when not host:port.")
+    max_document_bytes: int = Field(default=100 * 2**20, gt=0, description="Largest file `POST /v1/documents` hashes.")
+    batch_max_size: int = Field(default=10_000, gt=0, description="Most documents anchored under one root.")
+    batch_max_wait: float = Field(
+        default=0.5, ge=0, description="Seconds a pending document waits for others to share its batch."
+    )
+    anchoring_worker: bool = Field(
+        default=True, description="Run the anchoring worker inside the API process (off when `segell worker` runs it)."
+    )
 
     @cached_property
     def home_dir(self) -> Path:

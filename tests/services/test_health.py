@@ -21,7 +21,7 @@ def test_health_reports_backend_contracts_and_database(segell_server: RunningSer
     }
     assert health["contracts"]["registry"] == runtime.deployment.registry
     assert health["contracts"]["deployed"] is True
-    assert health["database"] == {"dialect": "sqlite", "revision": "0001", "ok": True}
+    assert health["database"] == {"dialect": "sqlite", "revision": "0002", "ok": True}
     assert health["urls"]["rpc"] == f"{segell_server.url}/rpc"
 
 
