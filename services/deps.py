@@ -11,7 +11,7 @@ from services.administrations.service import Caller, authenticate
 from services.errors import Forbidden, Unauthenticated
 from services.runtime import Runtime
 
-_bearer = HTTPBearer(auto_error=False, description="An API key issued by the consortium's governance.")
+bearer_scheme = HTTPBearer(auto_error=False, description="An API key issued by the consortium's governance.")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -32,7 +32,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_caller(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
 ) -> Caller:
     if credentials is None:
         raise Unauthenticated("Missing API key. Send `Authorization: Bearer <api key>`.")

@@ -7,6 +7,7 @@
     ├── NotFound (404)
     ├── Conflict (409)
     ├── PayloadTooLarge (413)
+    ├── UnsupportedMediaType (415)
     ├── ValidationFailed (422)   the parameters or body are invalid
     └── Unavailable (503)        the chain node cannot be reached
 
@@ -35,10 +36,13 @@ class SegellError(Exception):
     status_code = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers
         if code:
             self.code = code
 
@@ -65,6 +69,10 @@ class Conflict(SegellError):
 
 class PayloadTooLarge(SegellError):
     status_code, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(SegellError):
+    status_code, code = 415, "unsupported_media_type"
 
 
 class ValidationFailed(SegellError):
@@ -94,16 +102,20 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def error_response(exc: SegellError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.details), exc.status_code, headers={**headers, **(exc.headers or {})}
+    )
 
 
 _RESPONSE_DESCRIPTIONS = {
+    400: "The request could not be read, e.g. an upload interrupted before its end.",
     401: "Missing, unknown or revoked API key.",
     403: "The API key may not do this, or its administration is suspended.",
     404: "No such resource, or none this API key may see.",
     409: "The request conflicts with the current state, e.g. an administration code already admitted.",
     413: "The request body is larger than the server accepts.",
+    415: "The request body is of a media type this operation does not take; the schema lists those it does.",
     422: "Invalid parameters or body; `details` lists each problem.",
     503: "The chain node cannot be reached; try again later.",
 }

@@ -4,7 +4,13 @@ py-evm raises Python's recursion limit to 100,000 when it is imported, so ``json
 levels deep (a 200 kB request, no API key needed) overflows the C stack and kills the process instead of raising
 ``RecursionError``. Bodies are therefore measured before anything parses them. FastAPI's own ``max_body_size``
 is not used: it answers from outside the error handlers, in another format, and the body is read here anyway.
+
+Files sent as ``application/octet-stream`` to the routes that hash them as they arrive (`streamed_uploads`) pass
+through untouched: they are never parsed, may be far larger than any JSON request, and those routes count them
+against their own limit.
 """
+
+from collections.abc import Collection
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -25,13 +31,23 @@ async def _exceeds_depth(body: bytes) -> bool:
 
 
 class RequestBodyLimits:
-    """ASGI middleware: 413 for a body over `MAX_BODY_BYTES`, 422 for JSON nested deeper than `MAX_JSON_DEPTH`."""
+    """ASGI middleware: 413 for a body over `MAX_BODY_BYTES`, 422 for JSON nested deeper than `MAX_JSON_DEPTH`.
 
-    def __init__(self, app: ASGIApp) -> None:
+    `streamed_uploads` lists the (method, path) pairs whose ``application/octet-stream`` bodies are left to the route.
+    """
+
+    def __init__(self, app: ASGIApp, streamed_uploads: Collection[tuple[str, str]] = ()) -> None:
         self.app = app
+        self.streamed_uploads = frozenset(streamed_uploads)
+
+    def _is_streamed_upload(self, scope: Scope) -> bool:
+        if (scope["method"], scope["path"]) not in self.streamed_uploads:
+            return False
+        media_type = Headers(scope=scope).get("content-type", "").partition(";")[0].strip().lower()
+        return media_type == "application/octet-stream"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._is_streamed_upload(scope):
             await self.app(scope, receive, send)
             return
         too_large = PayloadTooLarge(

@@ -14,6 +14,11 @@ from services.administrations.service import ensure_governance_key, reconcile_wi
 from services.errors import install_error_handlers
 from services.health.router import router as health_router
 from services.limits import RequestBodyLimits
+from services.notary.anchoring import AnchoringWorker
+from services.notary.router import STREAMED_UPLOADS
+from services.notary.router import public as verification_router
+from services.notary.router import router as notary_router
+from services.notary.service import AnchoredRoots
 from services.rpc.router import router as rpc_router
 from services.runtime import Runtime
 from services.settings import Settings
@@ -52,16 +57,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(ensure_governance_key, runtime)
             await run_in_threadpool(reconcile_with_chain, runtime)
             app.state.runtime = runtime
+            # The embedded chain lives in this process, so its worker must too; `segell worker` runs one apart.
+            worker = AnchoringWorker(runtime) if settings.anchoring_worker else None
+            app.state.anchoring_worker = worker
+            if worker is not None:
+                worker.start()
             _announce(runtime)
-            yield
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    await run_in_threadpool(worker.stop)
         finally:
             runtime.stop()
 
     app = FastAPI(title="Segell", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
-    app.add_middleware(RequestBodyLimits)
+    app.add_middleware(RequestBodyLimits, streamed_uploads=STREAMED_UPLOADS)
+    app.state.anchored_roots = AnchoredRoots()
     app.include_router(health_router)
     app.include_router(administrations_router)
+    app.include_router(notary_router)
+    app.include_router(verification_router)
     app.include_router(rpc_router)
     return app
 

@@ -86,13 +86,14 @@ class Document(Base):
 
     __tablename__ = "documents"
     __table_args__ = (
-        UniqueConstraint("administration_id", "document_hash", name="uq_documents_administration_hash"),
+        # Hash first: the one index serves both a lookup by hash (public verification) and by (hash, issuer).
+        UniqueConstraint("document_hash", "administration_id", name="uq_documents_hash_administration"),
         UniqueConstraint("administration_id", "idempotency_key", name="uq_documents_administration_idempotency"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"))
-    document_hash: Mapped[str] = mapped_column(String(64), index=True)
+    document_hash: Mapped[str] = mapped_column(String(64))
     salt: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str | None] = mapped_column(String(300))

@@ -11,7 +11,8 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from chain.deploy import Deployment, ensure_deployed
+from chain.deploy import Deployment, check_deployment, ensure_deployed, load_record
+from chain.errors import ChainStateLost, DeploymentOutdated
 from chain.gateway import ReadOnlyGateway
 from chain.keys import (
     generate_account,
@@ -65,8 +66,7 @@ class Runtime:
         try:
             refuse_development_key(governance.key, is_local_dev=node.is_local_dev)
             _require_funds(node, governance.address)
-            record = home / "deployments" / f"{node.backend}-{node.chain_id}.json"
-            deployment = ensure_deployed(node.w3, governance, record)
+            deployment = ensure_deployed(node.w3, governance, _deployment_record(home / "deployments", node))
         except BaseException:
             node.stop()
             raise
@@ -112,6 +112,31 @@ def _require_funds(node: ChainNode, address: str) -> None:
             "Fund it (on Besu: in the genesis `alloc`, or by a transfer from a funded account), then start again; "
             "its key stays sealed in SEGELL_HOME/keys/governance.json."
         )
+
+
+def _deployment_record(directory: Path, node: ChainNode) -> Path:
+    """The deployment record of the chain `node` reaches: `<backend>-<chain id>.json`, unless the node holds the
+    contracts of another record of the same chain id instead.
+
+    A second process that reaches by URL the anvil `segell up` manages (`segell worker --chain http://...`) is
+    an rpc backend; it finds the `anvil-31337` record because the node has those contracts.
+    """
+    own = directory / f"{node.backend}-{node.chain_id}.json"
+    candidates = [own] + sorted(path for path in directory.glob(f"*-{node.chain_id}.json") if path != own)
+    for path in candidates:
+        deployment = load_record(path)
+        if deployment is None:
+            continue
+        try:
+            check_deployment(node.w3, deployment, path)
+        except ChainStateLost:
+            continue
+        except DeploymentOutdated:
+            pass  # the node holds these contracts: ensure_deployed explains what changed
+        if path != own:
+            log.info("deployment: %s, whose contracts the node at %s holds", path.name, node.rpc_url)
+        return path
+    return own
 
 
 def _chain_spec(settings: Settings) -> str:

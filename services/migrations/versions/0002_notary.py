@@ -52,10 +52,9 @@ def upgrade() -> None:
         sa.Column("leaf_index", sa.Integer),
         sa.Column("leaf", sa.String(64)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.UniqueConstraint("administration_id", "document_hash", name="uq_documents_administration_hash"),
+        sa.UniqueConstraint("document_hash", "administration_id", name="uq_documents_hash_administration"),
         sa.UniqueConstraint("administration_id", "idempotency_key", name="uq_documents_administration_idempotency"),
     )
-    op.create_index("ix_documents_document_hash", "documents", ["document_hash"])
     op.create_index("ix_documents_status", "documents", ["status"])
     op.create_index("ix_documents_batch_id", "documents", ["batch_id"])
     op.create_index("ix_documents_leaf", "documents", ["leaf"])

@@ -1,0 +1,209 @@
+"""SQL of the anchoring worker: set-based statements over the outbox, batches and documents.
+
+The hot path (a batch of up to `batch_max_size` documents) never builds an ORM object per row: rows are read as
+tuples and written with one executemany or one UPDATE ... WHERE batch_id.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, utcnow
+
+documents = Document.__table__
+outbox = OutboxEntry.__table__
+batches = Batch.__table__
+administrations = Administration.__table__
+accounts = ChainAccount.__table__
+
+
+@dataclass(frozen=True)
+class PendingAdministration:
+    """An administration with documents in the outbox: how many, and since when the oldest waits."""
+
+    administration_id: int
+    code: str
+    chain_id: str
+    status: str
+    count: int
+    oldest: datetime
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    document_id: str
+    document_hash: str
+    salt: str | None
+
+
+@dataclass(frozen=True)
+class BatchToAnchor:
+    """A batch written by T1 whose root is to be anchored (or checked on chain, for the reconciler)."""
+
+    id: int
+    administration_id: int
+    code: str
+    chain_id: str
+    root: str
+    size: int
+    created_at: datetime
+    transaction_hash: str | None = None
+
+
+def pending_by_administration(session: Session) -> list[PendingAdministration]:
+    counts = (
+        select(
+            outbox.c.administration_id,
+            func.count().label("count"),
+            func.min(outbox.c.created_at).label("oldest"),
+        )
+        .group_by(outbox.c.administration_id)
+        .subquery()
+    )
+    query = select(
+        counts.c.administration_id,
+        administrations.c.code,
+        administrations.c.chain_id,
+        administrations.c.status,
+        counts.c.count,
+        counts.c.oldest,
+    ).join(administrations, administrations.c.id == counts.c.administration_id)
+    return [PendingAdministration(*row) for row in session.execute(query)]
+
+
+def administration_identity(session: Session, administration_id: int) -> tuple[str, str]:
+    """An administration's (code, bytes32 registry id as 0x-hex)."""
+    query = select(administrations.c.code, administrations.c.chain_id).where(administrations.c.id == administration_id)
+    code, chain_id = session.execute(query).one()
+    return code, chain_id
+
+
+def take_outbox(session: Session, administration_id: int, limit: int) -> list[OutboxItem]:
+    """The first `limit` outbox entries of one administration by `seq`, locked against other workers.
+
+    PostgreSQL: `FOR UPDATE OF notary_outbox SKIP LOCKED`, so concurrent workers take disjoint rows. SQLite renders
+    no lock: one worker per SQLite database is assumed (docs/notary.md, "Durability").
+    """
+    query = (
+        select(outbox.c.document_id, documents.c.document_hash, documents.c.salt)
+        .join(documents, documents.c.id == outbox.c.document_id)
+        .where(outbox.c.administration_id == administration_id)
+        .order_by(outbox.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=outbox)
+    )
+    return [OutboxItem(*row) for row in session.execute(query)]
+
+
+def insert_batch(session: Session, *, administration_id: int, root: str, size: int, tree: bytes) -> int:
+    statement = (
+        insert(batches)
+        .values(
+            administration_id=administration_id,
+            root=root,
+            size=size,
+            tree=tree,
+            status="anchoring",
+            created_at=utcnow(),
+        )
+        .returning(batches.c.id)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def place_documents(session: Session, batch_id: int, items: Sequence[OutboxItem], leaves: Sequence[bytes]) -> None:
+    """Set each document's batch, leaf and index, and take its entries out of the outbox (two executemanys).
+
+    Straight to the driver: building SQLAlchemy parameters for 10,000 rows costs more than the statements.
+    """
+    mark = _placeholder(session)
+    placements = [
+        (batch_id, leaf.hex(), index, item.document_id)
+        for index, (item, leaf) in enumerate(zip(items, leaves, strict=True))
+    ]
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(
+            f"UPDATE documents SET batch_id = {mark}, leaf = {mark}, leaf_index = {mark} WHERE id = {mark}",
+            placements,
+        )
+        cursor.executemany(
+            f"DELETE FROM notary_outbox WHERE document_id = {mark}", [(item.document_id,) for item in items]
+        )
+    finally:
+        cursor.close()
+
+
+def _placeholder(session: Session) -> str:
+    paramstyle = session.get_bind().dialect.paramstyle
+    if paramstyle == "qmark":
+        return "?"
+    if paramstyle in ("format", "pyformat"):
+        return "%s"
+    raise NotImplementedError(f"no placeholder for the {paramstyle} parameter style")
+
+
+_BATCH_COLUMNS = (
+    batches.c.id,
+    batches.c.administration_id,
+    administrations.c.code,
+    administrations.c.chain_id,
+    batches.c.root,
+    batches.c.size,
+    batches.c.created_at,
+    batches.c.transaction_hash,
+)
+
+
+def batches_with_status(
+    session: Session, status: str, *, after_id: int = 0, limit: int | None = None
+) -> list[BatchToAnchor]:
+    query = (
+        select(*_BATCH_COLUMNS)
+        .join(administrations, administrations.c.id == batches.c.administration_id)
+        .where(batches.c.status == status, batches.c.id > after_id)
+        .order_by(batches.c.id)
+        .limit(limit)
+    )
+    return [BatchToAnchor(*row) for row in session.execute(query)]
+
+
+def first_account(session: Session, administration_id: int) -> tuple[str, str] | None:
+    """The (address, sealed key) of the account an administration anchors from: its first one."""
+    query = (
+        select(accounts.c.address, accounts.c.sealed_key)
+        .where(accounts.c.administration_id == administration_id)
+        .order_by(accounts.c.created_at, accounts.c.address)
+        .limit(1)
+    )
+    row = session.execute(query).first()
+    return (row[0], row[1]) if row else None
+
+
+def mark_anchored(session: Session, batch_id: int, chain_fields: dict[str, Any]) -> int:
+    """T2: the batch is anchored with its transaction data, and so are its documents; returns how many.
+
+    Idempotent: a batch already anchored (by another worker) changes nothing and counts no document.
+    """
+    finished = session.execute(
+        update(batches)
+        .where(batches.c.id == batch_id, batches.c.status == "anchoring")
+        .values(status="anchored", anchored_at=utcnow(), **chain_fields)
+    )
+    if finished.rowcount == 0:  # type: ignore[attr-defined]
+        return 0
+    anchored = session.execute(
+        update(documents)
+        .where(documents.c.batch_id == batch_id, documents.c.status == "pending")
+        .values(status="anchored")
+    )
+    return int(anchored.rowcount)  # type: ignore[attr-defined]
+
+
+def update_anchor(session: Session, batch_id: int, chain_fields: dict[str, Any]) -> None:
+    """Record where an anchored batch's root was anchored again (after a node lost it)."""
+    session.execute(update(batches).where(batches.c.id == batch_id).values(**chain_fields))

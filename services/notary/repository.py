@@ -1,0 +1,184 @@
+"""SQL for documents (receipts), their outbox entries and revocations.
+
+Receipts are read as rows of one query (documents, their batch once anchored, their revocation), never as ORM
+objects with a batch's tree attached: a batch of 10,000 documents keeps a 640 kB tree that only proofs need.
+Writes are Core statements (executemany for a batch of submissions) that skip rows a concurrent request already
+inserted, so two identical submissions at once both answer the same receipt instead of one failing.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Insert, Row, Table, and_, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, Revocation, utcnow
+
+documents: Table = Document.__table__  # type: ignore[assignment]
+outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]
+batches: Table = Batch.__table__  # type: ignore[assignment]
+revocations: Table = Revocation.__table__  # type: ignore[assignment]
+administrations: Table = Administration.__table__  # type: ignore[assignment]
+accounts: Table = ChainAccount.__table__  # type: ignore[assignment]
+
+# Well under SQLite's and PostgreSQL's limits on bound parameters per statement.
+_IN_CHUNK = 5_000
+
+_RECEIPT_COLUMNS = (
+    documents.c.id,
+    documents.c.administration_id,
+    documents.c.document_hash,
+    documents.c.salt,
+    documents.c.kind,
+    documents.c.title,
+    documents.c.metadata_json,
+    documents.c.verification_code,
+    documents.c.idempotency_key,
+    documents.c.request_fingerprint,
+    documents.c.status,
+    documents.c.leaf,
+    documents.c.leaf_index,
+    documents.c.created_at,
+    documents.c.batch_id,
+    batches.c.root,
+    batches.c.size.label("tree_size"),
+    batches.c.account,
+    batches.c.chain_id,
+    batches.c.contract,
+    batches.c.transaction_hash,
+    batches.c.block_number,
+    batches.c.block_hash,
+    batches.c.block_timestamp,
+    revocations.c.reason.label("revocation_reason"),
+    revocations.c.transaction_hash.label("revocation_transaction_hash"),
+    revocations.c.block_number.label("revocation_block_number"),
+    revocations.c.block_timestamp.label("revocation_block_timestamp"),
+    administrations.c.code.label("administration_code"),
+    administrations.c.name.label("administration_name"),
+    administrations.c.chain_id.label("administration_chain_id"),
+)
+
+# A batch counts only once anchored: between the worker's two transactions it exists but has no chain data yet.
+_RECEIPTS = (
+    select(*_RECEIPT_COLUMNS)
+    .join(administrations, administrations.c.id == documents.c.administration_id)
+    .outerjoin(batches, and_(batches.c.id == documents.c.batch_id, batches.c.status == "anchored"))
+    .outerjoin(revocations, revocations.c.document_id == documents.c.id)
+)
+
+ReceiptRow = Row[Any]
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def insert_skipping_conflicts(session: Session, table: Table) -> Insert:
+    """INSERT that leaves out rows violating a unique constraint (ON CONFLICT DO NOTHING), where the database can."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return insert(table)
+
+
+def receipt(session: Session, administration_id: int, document_id: str) -> ReceiptRow | None:
+    query = _RECEIPTS.where(documents.c.id == document_id, documents.c.administration_id == administration_id)
+    return session.execute(query).first()
+
+
+def receipt_by_hash(session: Session, administration_id: int, document_hash: str) -> ReceiptRow | None:
+    query = _RECEIPTS.where(
+        documents.c.administration_id == administration_id, documents.c.document_hash == document_hash
+    )
+    return session.execute(query).first()
+
+
+def receipt_by_idempotency_key(session: Session, administration_id: int, key: str) -> ReceiptRow | None:
+    query = _RECEIPTS.where(documents.c.administration_id == administration_id, documents.c.idempotency_key == key)
+    return session.execute(query).first()
+
+
+def receipts_by_hashes(session: Session, administration_id: int, hashes: Sequence[str]) -> dict[str, ReceiptRow]:
+    found: dict[str, ReceiptRow] = {}
+    for chunk in _chunks(hashes):
+        query = _RECEIPTS.where(
+            documents.c.administration_id == administration_id, documents.c.document_hash.in_(chunk)
+        )
+        found.update((row.document_hash, row) for row in session.execute(query))
+    return found
+
+
+def receipts_for_verification(
+    session: Session, *, document_hash: str | None = None, code: str | None = None
+) -> list[ReceiptRow]:
+    """Every administration's receipt of a hash, or the one receipt with a verification code."""
+    if code is not None:
+        query = _RECEIPTS.where(documents.c.verification_code == code)
+    else:
+        query = _RECEIPTS.where(documents.c.document_hash == document_hash).order_by(administrations.c.code)
+    return list(session.execute(query))
+
+
+def insert_document(session: Session, row: dict[str, Any]) -> bool:
+    """Insert one document; False when a unique constraint (hash, idempotency key, code) already holds it."""
+    statement = insert_skipping_conflicts(session, documents).returning(documents.c.id)
+    return session.connection().execute(statement, row).first() is not None
+
+
+def insert_documents(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert many documents in one executemany, skipping conflicts; how many went in, or -1 when the driver
+    does not say (SQLite always does)."""
+    if not rows:
+        return 0
+    result = session.connection().execute(insert_skipping_conflicts(session, documents), list(rows))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def stored_ids(session: Session, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(session.execute(select(documents.c.id).where(documents.c.id.in_(chunk))).scalars())
+    return found
+
+
+def add_to_outbox(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    rows = list(rows)
+    if rows:
+        session.connection().execute(insert(outbox), rows)
+
+
+def tree_of_batch(session: Session, batch_id: int) -> bytes:
+    return bytes(session.execute(select(batches.c.tree).where(batches.c.id == batch_id)).scalar_one())
+
+
+def sealed_key(session: Session, administration_id: int, address: str | None) -> tuple[str, str] | None:
+    """(address, sealed key) of the administration's account `address`, else of its first account."""
+    query = select(accounts.c.address, accounts.c.sealed_key).where(accounts.c.administration_id == administration_id)
+    if address is not None:
+        row = session.execute(query.where(accounts.c.address == address)).first()
+        if row is not None:
+            return row[0], row[1]
+    row = session.execute(query.order_by(accounts.c.created_at, accounts.c.address).limit(1)).first()
+    return (row[0], row[1]) if row else None
+
+
+def record_revocation(
+    session: Session, *, document_id: str, reason: str, transaction_hash: str, block_number: int, block_timestamp: int
+) -> None:
+    """Record the revocation and mark the document revoked; a revocation already recorded is kept as it is."""
+    session.execute(
+        insert_skipping_conflicts(session, revocations),
+        {
+            "document_id": document_id,
+            "reason": reason,
+            "transaction_hash": transaction_hash,
+            "block_number": block_number,
+            "block_timestamp": block_timestamp,
+            "created_at": utcnow(),
+        },
+    )
+    session.execute(update(documents).where(documents.c.id == document_id).values(status="revoked"))

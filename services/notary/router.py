@@ -1,0 +1,306 @@
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
+from starlette.requests import ClientDisconnect
+
+from chain.gateway import MAX_JSON_DEPTH, json_depth
+from services.administrations.service import Caller
+from services.deps import CallerDep, RuntimeDep, SessionDep, get_caller
+from services.deps import bearer_scheme as bearer
+from services.errors import Forbidden, InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
+from services.models import Administration
+from services.notary import service
+from services.notary.codes import InvalidCodeError, parse_code
+from services.notary.schemas import (
+    MAX_METADATA_BYTES,
+    BatchRequest,
+    DocumentHash,
+    DocumentId,
+    IdempotencyKey,
+    Kind,
+    ProofBundle,
+    Receipt,
+    ReceiptList,
+    RevokeRequest,
+    SubmitRequest,
+    Title,
+    Verification,
+    check_metadata,
+)
+from services.notary.service import AnchoredRoots, Submission
+from services.runtime import Runtime
+
+OCTET_STREAM = "application/octet-stream"
+JSON = "application/json"
+# Routes that hash an octet-stream body as it arrives; the generic body limits leave those bodies to them.
+STREAMED_UPLOADS = {("POST", "/v1/documents"), ("POST", "/v1/verify")}
+
+
+class DocumentIdConvertor(StringConvertor):
+    """Only a receipt id matches `{document_id:receipt_id}`: `/v1/documents/batch` is never taken for one."""
+
+    regex = "[0-9a-f]{32}"
+
+
+register_url_convertor("receipt_id", DocumentIdConvertor())
+
+# Every route needs an administration's API key: governance keys get 403, and so do suspended administrations.
+router = APIRouter(prefix="/v1", tags=["documents"], responses=error_responses(401, 403))
+# A malformed id matches no route: 404, as for an unknown one.
+one_document = APIRouter(prefix="/documents/{document_id:receipt_id}", responses=error_responses(404, 422))
+# Verification is public: citizens check documents without an account.
+public = APIRouter(prefix="/v1", tags=["verification"])
+
+
+def _with_retry_after(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    responses[409] = {
+        **responses[409],
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "string"}}
+        },
+    }
+    return responses
+
+
+def _administration(caller: Caller) -> Administration:
+    if caller.administration is None:
+        raise Forbidden("Documents belong to administrations: use an administration's API key, not the governance key.")
+    return caller.administration
+
+
+def get_administration(caller: CallerDep) -> Administration:
+    return _administration(caller)
+
+
+def get_submitter(
+    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Administration:
+    """The administration submitting, authenticated in a transaction of its own: none stays open while a file
+    arrives, and the document's transaction starts once the file is hashed."""
+    with runtime.transaction() as session:
+        return _administration(get_caller(session, credentials))
+
+
+def get_anchored_roots(request: Request) -> AnchoredRoots:
+    anchored_roots: AnchoredRoots = request.app.state.anchored_roots
+    return anchored_roots
+
+
+AdministrationDep = Annotated[Administration, Depends(get_administration)]
+SubmitterDep = Annotated[Administration, Depends(get_submitter)]
+AnchoredRootsDep = Annotated[AnchoredRoots, Depends(get_anchored_roots)]
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+async def _hash_body(request: Request, runtime: RuntimeDep) -> str:
+    try:
+        return await service.hash_upload(
+            request.stream(),
+            declared_length=request.headers.get("content-length"),
+            limit=runtime.settings.max_document_bytes,
+        )
+    except ClientDisconnect:
+        # Nobody is left to read the answer; it only keeps an aborted upload out of the error log.
+        raise InvalidInput("The file did not arrive completely; send it again.", code="upload_interrupted") from None
+
+
+def _metadata_from_header(value: str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+
+    def invalid(problem: str) -> ValidationFailed:
+        location = "header.X-Segell-Metadata"
+        return ValidationFailed(
+            f"Invalid request. {location}: {problem}", details=[{"location": location, "message": problem}]
+        )
+
+    if len(value) > MAX_METADATA_BYTES or json_depth(value.encode()) > MAX_JSON_DEPTH:
+        raise invalid(f"must be a JSON object of at most {MAX_METADATA_BYTES} bytes")
+    try:
+        metadata = json.loads(value)
+        if not isinstance(metadata, dict):
+            raise ValueError("must be a JSON object")
+        return check_metadata(metadata)
+    except ValueError as exc:
+        raise invalid(str(exc) if "must" in str(exc) else "must be a JSON object") from None
+
+
+def _parse_body(body: bytes) -> SubmitRequest:
+    try:
+        return SubmitRequest.model_validate_json(body)
+    except ValidationError as exc:
+        # The same answer FastAPI gives for a body it validates itself.
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+_SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            JSON: {"schema": SubmitRequest.model_json_schema()},
+            OCTET_STREAM: {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "The file itself, hashed as it arrives.",
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/documents",
+    response_model=Receipt,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        200: {"model": Receipt, "description": "Already notarised: the receipt it was given, unchanged."},
+        **error_responses(400, 409, 413, 415, 422),
+    },
+    openapi_extra=_SUBMIT_BODY,
+)
+async def submit_document(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    administration: SubmitterDep,
+    kind: Annotated[Kind | None, Query(description="File uploads only: what the document is.")] = None,
+    title: Annotated[Title | None, Query(description="File uploads only: a title for the issuer's records.")] = None,
+    salted: Annotated[bool | None, Query(description="File uploads only: salt the leaf (guessable content).")] = None,
+    metadata: Annotated[
+        str | None,
+        Header(alias="X-Segell-Metadata", description="File uploads only: a JSON object kept with the receipt."),
+    ] = None,
+    idempotency_key: Annotated[
+        IdempotencyKey | None, Header(description="Repeating a request with the same key answers the same receipt.")
+    ] = None,
+) -> Receipt:
+    """Notarise a document: send the file (`application/octet-stream`) or its SHA-256 (JSON); 202 with the receipt."""
+    media_type = _media_type(request)
+    if media_type == OCTET_STREAM:
+        header_metadata = _metadata_from_header(metadata)
+        document_hash = await _hash_body(request, runtime)
+        submission = Submission(document_hash, kind, title, header_metadata, bool(salted))
+    elif media_type == JSON:
+        if kind is not None or title is not None or salted is not None or metadata is not None:
+            problem = (
+                "kind, title, salted and metadata go in the JSON body; the query and X-Segell-Metadata are for files"
+            )
+            raise ValidationFailed(f"Invalid request. {problem}.", details=[{"location": "query", "message": problem}])
+        body = _parse_body(await request.body())
+        submission = Submission(body.hash, body.kind, body.title, body.metadata, body.salted)
+    else:
+        raise UnsupportedMediaType(
+            f"Send the file as {OCTET_STREAM} or its hash as {JSON}, not {media_type or 'no Content-Type'}."
+        )
+    receipt, created = await run_in_threadpool(service.submit, runtime, administration.id, submission, idempotency_key)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return receipt
+
+
+@router.post(
+    "/documents/batch",
+    response_model=ReceiptList,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(413, 422),
+)
+def submit_documents(body: BatchRequest, session: SessionDep, administration: AdministrationDep) -> Response:
+    """Notarise up to 10,000 hashes at once; one receipt per hash, in order."""
+    receipts = service.submit_many(session, administration.id, body.hashes, kind=body.kind, salted=body.salted)
+    # Already in JSON form: validating ten thousand receipts again would take longer than storing them.
+    content = json.dumps({"items": receipts}, ensure_ascii=False, separators=(",", ":"))
+    return Response(content, status_code=status.HTTP_202_ACCEPTED, media_type=JSON)
+
+
+@one_document.get("", response_model=Receipt)
+def read_document(document_id: DocumentId, session: SessionDep, administration: AdministrationDep) -> Receipt:
+    """A document's receipt, with where it is anchored once it is."""
+    return service.get_receipt(session, administration.id, document_id)
+
+
+@one_document.get("/bundle", response_model=ProofBundle, responses=_with_retry_after(error_responses(409)))
+def read_bundle(document_id: DocumentId, session: SessionDep, administration: AdministrationDep) -> ProofBundle:
+    """The proof bundle: check the document against any node of the chain, without Segell (409 until anchored)."""
+    return service.bundle(session, administration.id, document_id)
+
+
+@one_document.post("/revoke", response_model=Receipt, responses=_with_retry_after(error_responses(409, 503)))
+def revoke_document(
+    document_id: DocumentId,
+    body: RevokeRequest,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    administration: AdministrationDep,
+) -> Receipt:
+    """Revoke an anchored document on chain, with a reason everyone can read."""
+    return service.revoke(runtime, session, administration.id, document_id, body.reason)
+
+
+router.include_router(one_document)
+
+
+def _verification_lookup(hash: str | None, code: str | None) -> dict[str, str]:
+    if (hash is None) == (code is None):
+        problem = "send exactly one of hash and code"
+        raise ValidationFailed(
+            f"Invalid request. query: {problem}.", details=[{"location": "query", "message": problem}]
+        )
+    if hash is not None:
+        return {"document_hash": hash}
+    try:
+        return {"code": parse_code(code or "")}
+    except InvalidCodeError as exc:
+        raise ValidationFailed(
+            exc.args[0],
+            code="invalid_code" if exc.mistyped else "validation_error",
+            details=[{"location": "query.code", "message": exc.args[0]}],
+        ) from None
+
+
+@public.get("/verify", response_model=Verification, responses=error_responses(422, 503))
+def verify_document(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    anchored_roots: AnchoredRootsDep,
+    hash: Annotated[DocumentHash | None, Query(description="SHA-256 of the document, hex.")] = None,
+    code: Annotated[
+        str | None,
+        Query(max_length=64, description="Verification code printed on the document: XXXX-XXXX-XXXX-XXXX-C."),
+    ] = None,
+) -> Verification:
+    """Is this document authentic? Look it up by its SHA-256 or by its verification code; no API key needed."""
+    lookup = _verification_lookup(hash, code)
+    return service.verify(session, runtime.notary, anchored_roots, **lookup)
+
+
+def _verify_file(runtime: Runtime, anchored_roots: AnchoredRoots, document_hash: str) -> Verification:
+    with runtime.transaction() as session:
+        return service.verify(session, runtime.notary, anchored_roots, document_hash=document_hash)
+
+
+@public.post(
+    "/verify",
+    response_model=Verification,
+    responses=error_responses(400, 413, 415, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def verify_file(request: Request, runtime: RuntimeDep, anchored_roots: AnchoredRootsDep) -> Verification:
+    """Is this file authentic? Send it as `application/octet-stream`; it is hashed as it arrives and not kept."""
+    if _media_type(request) != OCTET_STREAM:
+        raise UnsupportedMediaType(f"Send the file as {OCTET_STREAM}.")
+    document_hash = await _hash_body(request, runtime)
+    return await run_in_threadpool(_verify_file, runtime, anchored_roots, document_hash)

@@ -1,0 +1,220 @@
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+MAX_BATCH_HASHES = 10_000
+MAX_METADATA_BYTES = 16 * 1024
+
+_HASH = re.compile(r"(0[xX])?[0-9a-fA-F]{64}")
+
+
+def _normalise_hash(value: str) -> str:
+    if not _HASH.fullmatch(value):
+        raise ValueError("must be a SHA-256 digest: 64 hexadecimal digits, optionally prefixed with 0x")
+    return value[-64:].lower()
+
+
+# A SHA-256 digest in hex, with or without 0x, any case; stored and answered as 64 lower-case digits.
+DocumentHash = Annotated[
+    str,
+    AfterValidator(_normalise_hash),
+    WithJsonSchema({"type": "string", "pattern": r"^(0[xX])?[0-9a-fA-F]{64}$", "examples": ["9f86d081" * 8]}),
+]
+# Opaque receipt ids: 32 lower-case hex digits.
+DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+# No control characters: PostgreSQL refuses NUL in text, and both are printed to terminals and logs.
+# What the document is, for the issuer's own filing: `certificate`, `resolució`, ...: one word, no spaces.
+Kind = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x20\x7f-\x9f]+$")]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+# Printable ASCII, as HTTP header values travel.
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+RevocationReason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00\x7f]+$")
+]
+
+
+def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    if metadata is not None and len(metadata_json(metadata)) > MAX_METADATA_BYTES:
+        raise ValueError(f"must take at most {MAX_METADATA_BYTES} bytes as JSON")
+    return metadata
+
+
+def metadata_json(metadata: dict[str, Any]) -> str:
+    try:
+        return json.dumps(metadata, ensure_ascii=True, allow_nan=False, separators=(",", ":"), sort_keys=True)
+    except ValueError as exc:
+        raise ValueError("must be plain JSON (no NaN or Infinity)") from exc
+
+
+Metadata = Annotated[
+    dict[str, Any] | None,
+    AfterValidator(check_metadata),
+    Field(description=f"Any JSON object the issuer wants kept with the receipt (at most {MAX_METADATA_BYTES} bytes)."),
+]
+
+
+class SubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hash: DocumentHash = Field(description="SHA-256 of the document, computed by the issuer.")
+    kind: Kind | None = None
+    title: Title | None = None
+    metadata: Metadata = None
+    salted: bool = Field(
+        default=False, description="Put a random salt in the leaf, for a document whose content could be guessed."
+    )
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hashes: Annotated[
+        list[DocumentHash],
+        BeforeValidator(
+            lambda value: _refuse_too_many(value) if isinstance(value, list) else value,
+        ),
+        Field(min_length=1, max_length=MAX_BATCH_HASHES),
+    ] = Field(description=f"SHA-256 digests, 1 to {MAX_BATCH_HASHES} per request.")
+    kind: Kind | None = None
+    salted: bool = False
+
+
+def _refuse_too_many(hashes: list[Any]) -> list[Any]:
+    # Say the limit before validating ten thousand items, and in words a client can act on.
+    if len(hashes) > MAX_BATCH_HASHES:
+        raise ValueError(
+            f"at most {MAX_BATCH_HASHES} hashes per request, got {len(hashes)}: split them over several requests"
+        )
+    return hashes
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: RevocationReason = Field(description="Why the document is withdrawn; recorded on chain, for everyone.")
+
+
+class Anchor(BaseModel):
+    root: str = Field(description="Merkle root anchored on chain, 0x-hex.")
+    leaf: str = Field(description="This document's leaf, 0x-hex.")
+    leaf_index: int
+    tree_size: int
+    transaction_hash: str | None
+    block_number: int
+    block_hash: str | None
+    block_timestamp: int = Field(description="Seconds since the epoch, as the block records it.")
+    chain_id: int
+    contract: str = Field(description="Address of the Notary contract.")
+
+
+class RevocationOut(BaseModel):
+    reason: str
+    transaction_hash: str
+    block_number: int
+    revoked_at: datetime = Field(description="The timestamp of the block that recorded the revocation.")
+
+
+class ReceiptLinks(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    self_: str = Field(alias="self")
+    bundle: str
+    verify: str
+
+
+class Receipt(BaseModel):
+    id: str
+    status: Literal["pending", "anchored", "revoked"]
+    document_hash: str = Field(description="SHA-256 of the document, 64 lower-case hex digits.")
+    verification_code: str = Field(description="What a citizen types to check the document: XXXX-XXXX-XXXX-XXXX-C.")
+    kind: str | None
+    title: str | None
+    metadata: dict[str, Any] | None
+    salted: bool
+    created_at: datetime
+    anchor: Anchor | None = Field(description="Where the document is anchored; null while pending.")
+    revocation: RevocationOut | None
+    links: ReceiptLinks
+
+
+class ReceiptList(BaseModel):
+    items: list[Receipt] = Field(description="One receipt per submitted hash, in the order submitted.")
+
+
+class ChainInfo(BaseModel):
+    chain_id: int
+    contract: str
+    transaction_hash: str | None
+    block_number: int
+    block_hash: str | None
+    timestamp: int
+
+
+class IssuerInfo(BaseModel):
+    code: str
+    name: str
+    account: str | None = Field(description="The chain account that anchored the root.")
+
+
+class BundleReceipt(BaseModel):
+    id: str
+    verification_code: str
+    kind: str | None
+    title: str | None
+
+
+class ProofBundle(BaseModel):
+    """Everything needed to check the document against any node of the chain, without Segell."""
+
+    format: Literal["segell-proof-bundle"]
+    version: Literal[1]
+    hash_algorithm: Literal["sha-256"]
+    document_hash: str
+    salt: str
+    administration: str = Field(description="The issuer's bytes32 id in the registry.")
+    leaf_encoding: list[str]
+    leaf_index: int
+    leaf: str
+    proof: list[str]
+    root: str
+    tree_size: int
+    chain: ChainInfo
+    issuer: IssuerInfo
+    receipt: BundleReceipt
+
+
+class MatchAdministration(BaseModel):
+    code: str
+    name: str
+
+
+class MatchRevocation(BaseModel):
+    reason: str
+    revoked_at: datetime
+
+
+VerificationStatus = Literal["authentic", "pending", "revoked", "unknown"]
+
+
+class VerificationMatch(BaseModel):
+    status: Literal["authentic", "pending", "revoked"]
+    administration: MatchAdministration
+    kind: str | None
+    title: str | None
+    anchored_at: datetime | None
+    block_number: int | None
+    transaction_hash: str | None
+    chain_id: int | None
+    contract: str | None
+    revocation: MatchRevocation | None
+
+
+class Verification(BaseModel):
+    status: VerificationStatus = Field(
+        description="The best of the matches: authentic, then revoked, then pending; unknown when none."
+    )
+    document_hash: str | None = Field(description="The hash looked up; null for a code that matches nothing.")
+    matches: list[VerificationMatch] = Field(description="One per administration that notarised the document.")

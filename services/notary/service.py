@@ -1,0 +1,537 @@
+"""Rules of the notary: accepting documents, receipts, revocation by the issuer, public verification.
+
+Accepting a document writes its row and its outbox entry in one transaction, and the answer is sent only after
+that transaction commits. A document is identified by (administration, SHA-256): submitting it again answers the
+receipt it already has. An `Idempotency-Key` binds a key to one payload; the same key with another payload is
+refused.
+
+`OutboxEntry.seq` orders anchoring. It is the time of acceptance in nanoseconds since the epoch, made strictly
+increasing within the process (`reserve_outbox_seq`); a batch request takes consecutive numbers in the order of
+its hashes. Documents are thus anchored in the order they were accepted: exactly within one process, as far as
+clocks agree across processes sharing a database.
+"""
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_account import Account
+from pydantic import TypeAdapter
+from sqlalchemy.orm import Session
+from web3.exceptions import Web3Exception
+
+from chain.errors import LeafAlreadyRevoked, UnknownRoot
+from chain.keys import open_private_key
+from chain.merkle import MerkleTree
+from chain.notary import NotaryClient
+from services.errors import Conflict, NotFound, PayloadTooLarge, SegellError
+from services.models import utcnow
+from services.notary import repository
+from services.notary.codes import format_code, generate_codes
+from services.notary.repository import ReceiptRow
+from services.notary.schemas import (
+    Anchor,
+    BundleReceipt,
+    ChainInfo,
+    IssuerInfo,
+    MatchAdministration,
+    MatchRevocation,
+    ProofBundle,
+    Receipt,
+    ReceiptLinks,
+    RevocationOut,
+    Verification,
+    VerificationMatch,
+    metadata_json,
+)
+from services.runtime import Runtime
+
+LEAF_ENCODING = ["bytes32", "bytes32", "bytes32", "uint256"]
+# The best status first: a document some administration vouches for is authentic, whatever others did with it;
+# one that was anchored and then withdrawn by everyone that holds it is revoked; pending means not on chain yet.
+STATUS_PRECEDENCE = ("authentic", "revoked", "pending")
+
+_seq_lock = threading.Lock()
+_last_seq = 0
+
+
+def reserve_outbox_seq(count: int) -> int:
+    """The first of `count` consecutive outbox sequence numbers, all greater than any reserved before."""
+    global _last_seq
+    with _seq_lock:
+        first = max(time.time_ns(), _last_seq + 1)
+        _last_seq = first + count - 1
+        return first
+
+
+@dataclass(frozen=True)
+class Submission:
+    document_hash: str
+    kind: str | None = None
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+    salted: bool = False
+
+    def fingerprint(self) -> str:
+        """What an `Idempotency-Key` is bound to: the SHA-256 of the payload in canonical JSON."""
+        payload = {
+            "hash": self.document_hash,
+            "kind": self.kind,
+            "title": self.title,
+            "metadata": self.metadata,
+            "salted": self.salted,
+        }
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def not_anchored(document_id: str) -> Conflict:
+    return Conflict(
+        f"Document {document_id} is not anchored yet; anchoring takes a few seconds, try again.",
+        code="not_anchored",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def hash_upload(chunks: AsyncIterator[bytes], *, declared_length: str | None, limit: int) -> str:
+    """SHA-256 of a file as it arrives, chunk by chunk; `PayloadTooLarge` as soon as it exceeds `limit` bytes."""
+    too_large = PayloadTooLarge(
+        f"The file is larger than {limit} bytes, the most this server hashes. Hash it yourself and send "
+        '`{"hash": "<sha-256 hex>"}` as JSON instead.',
+        details={"limit_bytes": limit},
+    )
+    if declared_length is not None and declared_length.isdigit() and int(declared_length) > limit:
+        raise too_large
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- receipts -------------------------------------------------------------------------------------------------
+
+
+def _0x(value: str) -> str:
+    return value if value.startswith("0x") else "0x" + value
+
+
+# Of all the symbols of a code, only three check symbols are not safe in a query string.
+_QUERY_SAFE = str.maketrans({"*": "%2A", "$": "%24", "=": "%3D"})
+
+
+def _links(document_id: str, formatted_code: str) -> dict[str, str]:
+    return {
+        "self": f"/v1/documents/{document_id}",
+        "bundle": f"/v1/documents/{document_id}/bundle",
+        "verify": f"/v1/verify?code={formatted_code.translate(_QUERY_SAFE)}",
+    }
+
+
+def _from_timestamp(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def receipt_from_row(row: ReceiptRow) -> Receipt:
+    anchor = None
+    if row.root is not None and row.leaf is not None:
+        anchor = Anchor(
+            root=_0x(row.root),
+            leaf=_0x(row.leaf),
+            leaf_index=row.leaf_index,
+            tree_size=row.tree_size,
+            transaction_hash=row.transaction_hash,
+            block_number=row.block_number,
+            block_hash=row.block_hash,
+            block_timestamp=row.block_timestamp,
+            chain_id=row.chain_id,
+            contract=row.contract,
+        )
+    revocation = None
+    if row.revocation_reason is not None:
+        revocation = RevocationOut(
+            reason=row.revocation_reason,
+            transaction_hash=row.revocation_transaction_hash,
+            block_number=row.revocation_block_number,
+            revoked_at=_from_timestamp(row.revocation_block_timestamp),
+        )
+    code = format_code(row.verification_code)
+    return Receipt(
+        id=row.id,
+        status=row.status,
+        document_hash=row.document_hash,
+        verification_code=code,
+        kind=row.kind,
+        title=row.title,
+        metadata=json.loads(row.metadata_json) if row.metadata_json is not None else None,
+        salted=row.salt is not None,
+        created_at=row.created_at,
+        anchor=anchor,
+        revocation=revocation,
+        links=ReceiptLinks.model_validate(_links(row.id, code)),
+    )
+
+
+def _new_receipt(row: dict[str, Any], metadata: dict[str, Any] | None, created_at: str) -> dict[str, Any]:
+    """The receipt of a document just accepted, in its JSON form: a batch answers ten thousand of these, and
+    building them as dictionaries takes a tenth of the time of validating models."""
+    document_id, code = row["id"], format_code(row["verification_code"])
+    return {
+        "id": document_id,
+        "status": "pending",
+        "document_hash": row["document_hash"],
+        "verification_code": code,
+        "kind": row["kind"],
+        "title": row["title"],
+        "metadata": metadata,
+        "salted": row["salt"] is not None,
+        "created_at": created_at,
+        "anchor": None,
+        "revocation": None,
+        "links": _links(document_id, code),
+    }
+
+
+def _json_time(moment: datetime) -> str:
+    # Exactly as the receipts served by the models show it.
+    return str(_DATETIME.dump_python(moment, mode="json"))
+
+
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def _new_ids(count: int) -> list[str]:
+    """Receipt ids: 32 hex digits, the time in milliseconds then 80 random bits.
+
+    Ids that grow with time are inserted at the end of the primary key's index (and of the outbox's) rather than
+    all over it, which makes bulk inserts cheaper, the more so as the table grows.
+    """
+    prefix = f"{time.time_ns() // 1_000_000:012x}"
+    randomness = secrets.token_hex(10 * count)
+    return [prefix + randomness[20 * i : 20 * (i + 1)] for i in range(count)]
+
+
+def _new_rows(
+    administration_id: int, hashes: Sequence[str], *, kind: str | None, title: str | None, salted: bool, **extra: Any
+) -> list[dict[str, Any]]:
+    count = len(hashes)
+    ids = _new_ids(count)
+    codes = generate_codes(count)
+    now = utcnow()
+    return [
+        {
+            "id": ids[i],
+            "administration_id": administration_id,
+            "document_hash": document_hash,
+            "salt": secrets.token_hex(32) if salted else None,
+            "kind": kind,
+            "title": title,
+            "metadata_json": None,
+            "verification_code": codes[i],
+            "idempotency_key": None,
+            "request_fingerprint": None,
+            "status": "pending",
+            "batch_id": None,
+            "leaf_index": None,
+            "leaf": None,
+            "created_at": now,
+            **extra,
+        }
+        for i, document_hash in enumerate(hashes)
+    ]
+
+
+def _outbox_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    first = reserve_outbox_seq(len(rows))
+    return [
+        {
+            "document_id": row["id"],
+            "administration_id": row["administration_id"],
+            "seq": first + i,
+            "created_at": row["created_at"],
+        }
+        for i, row in enumerate(rows)
+    ]
+
+
+def _known(
+    session: Session, administration_id: int, submission: Submission, idempotency_key: str | None
+) -> ReceiptRow | None:
+    if idempotency_key is not None:
+        row = repository.receipt_by_idempotency_key(session, administration_id, idempotency_key)
+        if row is not None:
+            if row.request_fingerprint != submission.fingerprint():
+                raise Conflict(
+                    f"Idempotency-Key {idempotency_key!r} was used for another request (document {row.id}). "
+                    "Send a new key for a new document.",
+                    code="idempotency_key_reused",
+                )
+            return row
+    return repository.receipt_by_hash(session, administration_id, submission.document_hash)
+
+
+def submit(
+    runtime: Runtime, administration_id: int, submission: Submission, idempotency_key: str | None
+) -> tuple[Receipt, bool]:
+    """Accept one document: its receipt, and True when it is new (False: the receipt it already had)."""
+    metadata = metadata_json(submission.metadata) if submission.metadata is not None else None
+    with runtime.transaction() as session:
+        # A concurrent request may insert the same document between the lookup and the insert: the insert then
+        # does nothing, and the lookup, run again, finds its row. A third round only follows a code collision.
+        for _ in range(3):
+            known = _known(session, administration_id, submission, idempotency_key)
+            if known is not None:
+                return receipt_from_row(known), False
+            (row,) = _new_rows(
+                administration_id,
+                [submission.document_hash],
+                kind=submission.kind,
+                title=submission.title,
+                salted=submission.salted,
+                metadata_json=metadata,
+                idempotency_key=idempotency_key,
+                request_fingerprint=submission.fingerprint() if idempotency_key is not None else None,
+            )
+            if repository.insert_document(session, row):
+                repository.add_to_outbox(session, _outbox_rows([row]))
+                # Answered once the transaction above commits, on leaving this block.
+                receipt = _new_receipt(row, submission.metadata, _json_time(row["created_at"]))
+                return Receipt.model_validate(receipt), True
+    raise SegellError("Could not store the document; try again.")
+
+
+def submit_many(
+    session: Session, administration_id: int, hashes: Sequence[str], *, kind: str | None, salted: bool
+) -> list[dict[str, Any]]:
+    """Accept many documents in one transaction: their receipts in JSON form, one per hash, in order.
+
+    A hash repeated in the request, or already notarised by the administration, answers the receipt it has.
+    """
+    unique = list(dict.fromkeys(hashes))
+    receipts = _known_receipts(session, administration_id, unique)
+    rows = _new_rows(administration_id, [h for h in unique if h not in receipts], kind=kind, title=None, salted=salted)
+    for _ in range(3):
+        if not rows:
+            break
+        accepted = rows
+        if repository.insert_documents(session, rows) == len(rows):
+            rows = []
+        else:
+            inserted = repository.stored_ids(session, [row["id"] for row in rows])
+            accepted = [row for row in rows if row["id"] in inserted]
+            # A concurrent request inserted some of these hashes first (answer its receipts), or a verification
+            # code collided (insert those again with new codes).
+            refused = [row["document_hash"] for row in rows if row["id"] not in inserted]
+            receipts.update(_known_receipts(session, administration_id, refused))
+            missing = [h for h in refused if h not in receipts]
+            rows = _new_rows(administration_id, missing, kind=kind, title=None, salted=salted)
+        repository.add_to_outbox(session, _outbox_rows(accepted))
+        if accepted:
+            created_at = _json_time(accepted[0]["created_at"])
+            receipts.update((row["document_hash"], _new_receipt(row, None, created_at)) for row in accepted)
+    if rows:
+        raise SegellError("Could not store the documents; try again.")
+    return [receipts[h] for h in hashes]
+
+
+def _known_receipts(session: Session, administration_id: int, hashes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = repository.receipts_by_hashes(session, administration_id, hashes)
+    return {h: receipt_from_row(row).model_dump(mode="json", by_alias=True) for h, row in rows.items()}
+
+
+def get_receipt(session: Session, administration_id: int, document_id: str) -> Receipt:
+    return receipt_from_row(_owned(session, administration_id, document_id))
+
+
+def _owned(session: Session, administration_id: int, document_id: str) -> ReceiptRow:
+    row = repository.receipt(session, administration_id, document_id)
+    if row is None:
+        # Another administration's document is not disclosed either.
+        raise NotFound(f"No document {document_id} for this administration.")
+    return row
+
+
+# --- proof bundles --------------------------------------------------------------------------------------------
+
+
+def _tree_and_leaf(session: Session, row: ReceiptRow) -> tuple[MerkleTree, bytes]:
+    tree = MerkleTree.from_bytes(repository.tree_of_batch(session, row.batch_id))
+    return tree, bytes.fromhex(row.leaf.removeprefix("0x"))
+
+
+def bundle(session: Session, administration_id: int, document_id: str) -> ProofBundle:
+    """The proof bundle of an anchored document (docs/proof-bundle.md)."""
+    row = _owned(session, administration_id, document_id)
+    if row.root is None:
+        raise not_anchored(document_id)
+    tree, leaf = _tree_and_leaf(session, row)
+    return ProofBundle(
+        format="segell-proof-bundle",
+        version=1,
+        hash_algorithm="sha-256",
+        document_hash=_0x(row.document_hash),
+        salt=_0x(row.salt or "00" * 32),
+        administration=row.administration_chain_id,
+        leaf_encoding=LEAF_ENCODING,
+        leaf_index=row.leaf_index,
+        leaf=_0x(leaf.hex()),
+        proof=[_0x(node.hex()) for node in tree.proof(row.leaf_index)],
+        root=_0x(tree.root.hex()),
+        tree_size=tree.size,
+        chain=ChainInfo(
+            chain_id=row.chain_id,
+            contract=row.contract,
+            transaction_hash=row.transaction_hash,
+            block_number=row.block_number,
+            block_hash=row.block_hash,
+            timestamp=row.block_timestamp,
+        ),
+        issuer=IssuerInfo(code=row.administration_code, name=row.administration_name, account=row.account),
+        receipt=BundleReceipt(
+            id=row.id, verification_code=format_code(row.verification_code), kind=row.kind, title=row.title
+        ),
+    )
+
+
+# --- revocation -----------------------------------------------------------------------------------------------
+
+
+def revoke(runtime: Runtime, session: Session, administration_id: int, document_id: str, reason: str) -> Receipt:
+    """Revoke an anchored document on chain from its issuer's account, then record it."""
+    row = _owned(session, administration_id, document_id)
+    if row.revocation_reason is not None or row.status == "revoked":
+        raise Conflict(f"Document {document_id} is already revoked.", code="already_revoked")
+    if row.root is None:
+        raise not_anchored(document_id)
+    tree, leaf = _tree_and_leaf(session, row)
+    account_row = repository.sealed_key(session, administration_id, row.account)
+    if account_row is None:
+        raise SegellError(f"Administration {row.administration_code} has no chain account to revoke from.")
+    address, sealed = account_row
+    account = Account.from_key(open_private_key(sealed, runtime.master_key, label=address))
+    notary = runtime.notary
+    try:
+        sent = notary.revoke(account, tree.root, leaf, tree.proof(row.leaf_index), reason)
+        transaction_hash, block_number, recorded_reason = sent.transaction_hash, sent.block_number, reason
+    except LeafAlreadyRevoked:
+        # Revoked on chain by an earlier attempt whose database commit did not happen: record what the chain says.
+        record = notary.revocation_of(leaf)
+        block_number, recorded_reason = record.block_number, record.reason
+        transaction_hash = _revocation_transaction(notary, leaf, block_number)
+    except UnknownRoot:
+        raise Conflict(
+            f"The chain node no longer holds the root of document {document_id}; it is being anchored again. "
+            "Try again in a few seconds.",
+            code="not_anchored",
+            headers={"Retry-After": "1"},
+        ) from None
+    timestamp = int(notary.w3.eth.get_block(block_number)["timestamp"])
+    repository.record_revocation(
+        session,
+        document_id=document_id,
+        reason=recorded_reason,
+        transaction_hash=transaction_hash,
+        block_number=block_number,
+        block_timestamp=timestamp,
+    )
+    return get_receipt(session, administration_id, document_id)
+
+
+def _revocation_transaction(notary: NotaryClient, leaf: bytes, block_number: int) -> str:
+    try:
+        logs = notary.contract.events.LeafRevoked.get_logs(
+            from_block=block_number, to_block=block_number, argument_filters={"leaf": leaf}
+        )
+    except Web3Exception:
+        logs = []
+    return logs[0]["transactionHash"].to_0x_hex() if logs else "0x" + "00" * 32
+
+
+# --- public verification --------------------------------------------------------------------------------------
+
+
+class AnchoredRoots:
+    """Roots the chain node was seen to hold, trusted for `ttl` seconds so that verification rarely asks the node.
+
+    Only positive answers are kept: a root not (or no longer) on chain is asked about every time, and a root
+    seen once is asked about again after `ttl`, so a node that lost its state is noticed within that time.
+    """
+
+    def __init__(self, ttl: float = 60.0, capacity: int = 100_000) -> None:
+        self.ttl = ttl
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def is_anchored(self, notary: NotaryClient, root: str) -> bool:
+        key = (notary.address, root)
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(key)
+        if seen is not None and now - seen < self.ttl:
+            return True
+        anchored = notary.is_anchored(bytes.fromhex(root.removeprefix("0x")))
+        with self._lock:
+            if anchored:
+                self._seen[key] = now
+                self._seen.move_to_end(key)
+                while len(self._seen) > self.capacity:
+                    self._seen.popitem(last=False)
+            else:
+                self._seen.pop(key, None)
+        return anchored
+
+
+def _match(row: ReceiptRow, notary: NotaryClient, anchored_roots: AnchoredRoots) -> VerificationMatch:
+    anchored = row.root is not None
+    if row.revocation_reason is not None:
+        status = "revoked"
+    elif anchored and anchored_roots.is_anchored(notary, row.root):
+        status = "authentic"
+    else:
+        # Not anchored yet, or anchored on a node that lost it since: the reconciler anchors it again.
+        status = "pending"
+    show_anchor = anchored and status != "pending"
+    return VerificationMatch(
+        status=status,
+        administration=MatchAdministration(code=row.administration_code, name=row.administration_name),
+        kind=row.kind,
+        title=row.title,
+        anchored_at=_from_timestamp(row.block_timestamp) if show_anchor else None,
+        block_number=row.block_number if show_anchor else None,
+        transaction_hash=row.transaction_hash if show_anchor else None,
+        chain_id=row.chain_id if show_anchor else None,
+        contract=row.contract if show_anchor else None,
+        revocation=(
+            MatchRevocation(reason=row.revocation_reason, revoked_at=_from_timestamp(row.revocation_block_timestamp))
+            if row.revocation_reason is not None
+            else None
+        ),
+    )
+
+
+def verify(
+    session: Session,
+    notary: NotaryClient,
+    anchored_roots: AnchoredRoots,
+    *,
+    document_hash: str | None = None,
+    code: str | None = None,
+) -> Verification:
+    """What the database says about a hash or a code, each anchored root checked on chain."""
+    rows = repository.receipts_for_verification(session, document_hash=document_hash, code=code)
+    matches = [_match(row, notary, anchored_roots) for row in rows]
+    statuses = {match.status for match in matches}
+    status = next((s for s in STATUS_PRECEDENCE if s in statuses), "unknown")
+    found_hash = rows[0].document_hash if rows else document_hash
+    return Verification(status=status, document_hash=found_hash, matches=matches)

@@ -1,0 +1,334 @@
+"""Anchoring: outbox -> batches -> one anchorRoot each, resumed after a crash, reconciled with a node that lost blocks.
+
+Roots are recomputed here independently of chain.merkle (eth_utils.keccak over eth_abi.encode), from what the
+database says about each document, and compared with the chain.
+"""
+
+import os
+import random
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_abi import encode
+from eth_utils.crypto import keccak
+from sqlalchemy import func, select, update
+
+from chain.anvil import find_anvil
+from chain.nodes import AnvilNotFound
+from services.models import Administration, Batch, Document, OutboxEntry
+from services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
+from services.runtime import Runtime
+from tests.conftest import RunningServer, make_settings, serve
+
+
+def _admit(server: RunningServer, code: str) -> str:
+    with server.client(server.governance_key) as governance:
+        admitted = governance.post("/v1/administrations", json={"code": code, "name": f"Administration {code}"})
+    assert admitted.status_code == 201, admitted.text
+    return str(admitted.json()["api_key"]["key"])
+
+
+def _runtime(server: RunningServer) -> Runtime:
+    return server.app.state.runtime  # type: ignore[attr-defined, no-any-return]
+
+
+def _administration_id(runtime: Runtime, code: str) -> int:
+    with runtime.transaction() as session:
+        return int(session.scalar(select(Administration.id).where(Administration.code == code)))
+
+
+def _submit(client: httpx.Client, count: int) -> list[str]:
+    response = client.post("/v1/documents/batch", json={"hashes": [secrets.token_hex(32) for _ in range(count)]})
+    assert response.status_code == 202, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+def _statuses(runtime: Runtime, ids: list[str]) -> dict[str, str]:
+    with runtime.transaction() as session:
+        return dict(session.execute(select(Document.id, Document.status).where(Document.id.in_(ids))).all())
+
+
+def _wait_anchored(client: httpx.Client, ids: list[str], timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    receipts = []
+    for document_id in ids:
+        while True:
+            receipt = client.get(f"/v1/documents/{document_id}").json()
+            if receipt["status"] == "anchored":
+                receipts.append(receipt)
+                break
+            assert time.monotonic() < deadline, f"{document_id} still {receipt['status']} after {timeout} s"
+            time.sleep(0.05)
+    return receipts
+
+
+def _independent_root(hashes: list[bytes], administration: bytes, salts: list[bytes]) -> bytes:
+    """OpenZeppelin StandardMerkleTree, leaves unsorted: array of 2n-1 nodes, leaf k at 2n-2-k, sorted pairs."""
+    leaves = [
+        keccak(keccak(encode(["bytes32", "bytes32", "bytes32", "uint256"], [h, administration, s, i])))
+        for i, (h, s) in enumerate(zip(hashes, salts, strict=True))
+    ]
+    n = len(leaves)
+    tree: list[bytes] = [b""] * (2 * n - 1)
+    for k, leaf in enumerate(leaves):
+        tree[2 * n - 2 - k] = leaf
+    for i in range(n - 2, -1, -1):
+        left, right = sorted((tree[2 * i + 1], tree[2 * i + 2]))
+        tree[i] = keccak(left + right)
+    return tree[0]
+
+
+# -- embedded chain, worker in the API process ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_batches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The embedded chain with batches of at most 100 documents, so 1,000 documents make several."""
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-anchoring"), batch_max_size=100))
+
+
+def test_lone_submission_is_anchored_within_two_seconds(small_batches: RunningServer) -> None:
+    key = _admit(small_batches, "L01000001")
+    with small_batches.client(key) as client:
+        started = time.monotonic()
+        submitted = client.post("/v1/documents", json={"hash": secrets.token_hex(32)})
+        assert submitted.status_code == 202, submitted.text
+        [receipt] = _wait_anchored(client, [submitted.json()["id"]], timeout=2)
+        latency = time.monotonic() - started
+    print(f"lone submission anchored in {latency:.3f} s")
+    assert latency < 2
+    assert receipt["anchor"]["tree_size"] == 1
+    assert receipt["anchor"]["transaction_hash"].startswith("0x")
+
+
+def test_thousand_shuffled_documents_with_duplicates_are_anchored_under_roots_recomputed_independently(
+    small_batches: RunningServer,
+) -> None:
+    key = _admit(small_batches, "L01000002")
+    runtime = _runtime(small_batches)
+    hashes = [secrets.token_hex(32) for _ in range(1000)]
+    salted = set(hashes[:50])
+    submissions = hashes + random.sample(hashes, 200)  # every fifth hash submitted twice
+    random.shuffle(submissions)
+    ids: dict[str, str] = {}
+    with small_batches.client(key) as client:
+        position = 0
+        while position < len(submissions):
+            if random.random() < 0.5:
+                document_hash = submissions[position]
+                response = client.post("/v1/documents", json={"hash": document_hash, "salted": document_hash in salted})
+                assert response.status_code in (200, 202), response.text
+                ids.setdefault(document_hash, response.json()["id"])
+                assert ids[document_hash] == response.json()["id"]
+                position += 1
+            else:
+                chunk = [h for h in submissions[position : position + random.randint(2, 60)] if h not in salted]
+                position += len(chunk) or 1
+                if not chunk:
+                    continue
+                response = client.post("/v1/documents/batch", json={"hashes": chunk})
+                assert response.status_code == 202, response.text
+                for document_hash, item in zip(chunk, response.json()["items"], strict=True):
+                    assert ids.setdefault(document_hash, item["id"]) == item["id"]
+        # salted hashes only ever come one by one; any left out of the chunks are sent now
+        for document_hash in salted - ids.keys():
+            ids[document_hash] = client.post("/v1/documents", json={"hash": document_hash, "salted": True}).json()["id"]
+        receipts = _wait_anchored(client, list(ids.values()))
+    assert len(ids) == 1000 and len(receipts) == 1000
+
+    administration = bytes.fromhex(_chain_id(runtime, "L01000002")[2:])
+    with runtime.transaction() as session:
+        batch_rows = session.execute(
+            select(Batch.id, Batch.root, Batch.size, Batch.status, Batch.transaction_hash).where(
+                Batch.administration_id == _administration_id(runtime, "L01000002")
+            )
+        ).all()
+        document_rows = session.execute(
+            select(Document.batch_id, Document.leaf_index, Document.document_hash, Document.salt).where(
+                Document.id.in_(list(ids.values()))
+            )
+        ).all()
+    assert len(batch_rows) >= 10  # batches of at most 100
+    assert {row.status for row in batch_rows} == {"anchored"}
+    assert sum(row.size for row in batch_rows) == 1000
+    assert len({row.transaction_hash for row in batch_rows}) == len(batch_rows)  # one transaction per batch
+    assert sum(1 for row in document_rows if row.salt) == 50
+    by_batch: dict[int, list] = {}
+    for row in document_rows:
+        by_batch.setdefault(row.batch_id, []).append(row)
+    w3 = runtime.node.w3
+    for batch in batch_rows:
+        members = sorted(by_batch[batch.id], key=lambda row: row.leaf_index)
+        assert [row.leaf_index for row in members] == list(range(batch.size))
+        root = _independent_root(
+            [bytes.fromhex(row.document_hash) for row in members],
+            administration,
+            [bytes.fromhex(row.salt) if row.salt else bytes(32) for row in members],
+        )
+        assert root.hex() == batch.root
+        anchor = runtime.notary.anchor_of(root)
+        assert (anchor.size, anchor.administration) == (batch.size, administration)
+        receipt = w3.eth.get_transaction_receipt(batch.transaction_hash)
+        anchored_roots = [
+            log["topics"][1] for log in receipt["logs"] if log["topics"][0].to_0x_hex() == ROOT_ANCHORED_TOPIC
+        ]
+        assert anchored_roots == [root]
+
+
+def _chain_id(runtime: Runtime, code: str) -> str:
+    with runtime.transaction() as session:
+        return str(session.scalar(select(Administration.chain_id).where(Administration.code == code)))
+
+
+# -- embedded chain, worker driven by the test ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def manual(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The embedded chain with no worker running: the tests run each step themselves."""
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-manual"), anchoring_worker=False))
+
+
+def test_batch_left_in_anchoring_is_finished_by_a_new_worker(manual: RunningServer) -> None:
+    key = _admit(manual, "L02000001")
+    runtime = _runtime(manual)
+    with manual.client(key) as client:
+        ids = _submit(client, 30)
+
+    batch = build_batch(runtime, _administration_id(runtime, "L02000001"))  # T1, then the process "dies"
+
+    assert batch is not None and batch.size == 30
+    assert set(_statuses(runtime, ids).values()) == {"pending"}
+    with runtime.transaction() as session:
+        assert session.scalar(select(Batch.status).where(Batch.id == batch.id)) == "anchoring"
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0
+    assert not runtime.notary.is_anchored(bytes.fromhex(batch.root))
+
+    assert AnchoringWorker(runtime).run_once() == 30
+
+    assert set(_statuses(runtime, ids).values()) == {"anchored"}
+    assert runtime.notary.anchor_of(bytes.fromhex(batch.root)).size == 30
+    assert AnchoringWorker(runtime).run_once() == 0
+
+
+def test_batch_whose_root_is_already_on_chain_counts_as_anchored(manual: RunningServer) -> None:
+    key = _admit(manual, "L02000002")
+    runtime = _runtime(manual)
+    with manual.client(key) as client:
+        ids = _submit(client, 12)
+    administration_id = _administration_id(runtime, "L02000002")
+    batch = build_batch(runtime, administration_id)
+    assert batch is not None
+    worker = AnchoringWorker(runtime)
+    # The anchoring transaction was mined, then the process died before T2.
+    sent = runtime.notary.anchor_root(worker.accounts.of(administration_id), bytes.fromhex(batch.root), batch.size)
+    head = runtime.node.w3.eth.block_number
+
+    assert worker.run_once() == 12
+
+    assert set(_statuses(runtime, ids).values()) == {"anchored"}
+    assert runtime.node.w3.eth.block_number == head  # nothing sent again
+    with runtime.transaction() as session:
+        row = session.execute(select(Batch).where(Batch.id == batch.id)).scalar_one()
+    assert (row.status, row.transaction_hash, row.block_number) == (
+        "anchored",
+        sent.transaction_hash,
+        sent.block_number,
+    )
+    assert row.gas_used == sent.gas_used
+
+
+def test_suspended_administration_waits_and_is_anchored_once_reinstated(manual: RunningServer) -> None:
+    key = _admit(manual, "L02000003")
+    runtime = _runtime(manual)
+    with manual.client(key) as client:
+        in_batch = _submit(client, 5)
+        batch = build_batch(runtime, _administration_id(runtime, "L02000003"))
+        in_outbox = _submit(client, 7)
+    assert batch is not None
+    worker = AnchoringWorker(runtime)
+    with manual.client(manual.governance_key) as governance:
+        assert governance.post("/v1/administrations/L02000003/suspend").status_code == 200
+
+        assert worker.run_once() == 0
+        assert set(_statuses(runtime, in_batch + in_outbox).values()) == {"pending"}
+        with runtime.transaction() as session:
+            assert session.scalar(select(Batch.status).where(Batch.id == batch.id)) == "anchoring"
+            assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 7
+
+        assert governance.post("/v1/administrations/L02000003/reinstate").status_code == 200
+    time.sleep(0.6)  # the first retry delay
+    assert worker.run_once() == 12
+    assert set(_statuses(runtime, in_batch + in_outbox).values()) == {"anchored"}
+
+
+# -- anvil: a node that loses blocks ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def anvil_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    try:
+        find_anvil(None)
+    except AnvilNotFound:
+        pytest.skip("anvil not installed (make setup installs it from npm)")
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-anvil-anchoring"), chain="anvil"))
+
+
+@pytest.mark.anvil
+def test_reconciler_anchors_again_what_the_node_lost_and_reports_divergence(anvil_server: RunningServer) -> None:
+    key = _admit(anvil_server, "L03000001")
+    runtime = _runtime(anvil_server)
+    provider = runtime.node.w3.provider
+    snapshot = provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    with anvil_server.client(key) as client:
+        ids = _submit(client, 40)
+        receipts = _wait_anchored(client, ids, timeout=10)
+    root = bytes.fromhex(receipts[0]["anchor"]["root"][2:])
+    first_transaction = receipts[0]["anchor"]["transaction_hash"]
+    assert runtime.notary.anchor_of(root).size == 40
+    # The node forgets the anchoring block, as anvil killed between two state saves would.
+    assert provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
+    assert not runtime.notary.is_anchored(root)
+
+    repaired = reconcile_anchors(runtime)
+
+    assert len(repaired) == 1 and "anchored again" in repaired[0] and first_transaction in repaired[0]
+    assert runtime.notary.anchor_of(root).size == 40
+    with anvil_server.client(key) as client:
+        again = client.get(f"/v1/documents/{ids[0]}").json()["anchor"]
+    # Same account, nonce and fees on the reverted node: the same signed transaction, hence the same hash.
+    assert runtime.node.w3.eth.get_transaction_receipt(again["transaction_hash"])["status"] == 1
+    assert runtime.notary.anchor_of(root).block_number == again["block_number"]
+    assert reconcile_anchors(runtime) == []
+
+    # A batch whose size differs from the chain's record is reported, and neither side is rewritten.
+    with runtime.transaction() as session:
+        session.execute(update(Batch).where(Batch.root == root.hex()).values(size=41))
+    try:
+        diverged = reconcile_anchors(runtime)
+        assert len(diverged) == 1 and "diverges" in diverged[0] and "size 40" in diverged[0]
+        assert runtime.notary.anchor_of(root).size == 40
+        with runtime.transaction() as session:
+            assert session.scalar(select(Batch.size).where(Batch.root == root.hex())) == 41
+    finally:
+        with runtime.transaction() as session:
+            session.execute(update(Batch).where(Batch.root == root.hex()).values(size=40))
+    assert reconcile_anchors(runtime) == []
+
+
+def test_worker_refuses_a_chain_other_processes_cannot_reach(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "worker", "--chain", "embedded"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SEGELL_HOME": str(tmp_path), "SEGELL_CHAIN": ""},
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "JSON-RPC URL" in result.stderr

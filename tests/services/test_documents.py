@@ -1,0 +1,614 @@
+"""Notarising documents over real HTTP: submission by hash and by file, idempotency, batches, tenancy, revocation."""
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import httpx
+import pytest
+from eth_account import Account
+from sqlalchemy import create_engine, make_url, select, text
+
+from chain.keys import open_private_key
+from chain.merkle import MerkleTree, verify_document
+from chain.notary import NotaryClient
+from services.limits import MAX_BODY_BYTES
+from services.models import ChainAccount, OutboxEntry
+from services.notary.codes import format_code, parse_code
+from services.notary.repository import batches
+from services.notary.schemas import MAX_BATCH_HASHES
+from tests.conftest import RunningServer, make_settings, postgres_url, serve
+
+CODE_SHAPE = r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]$"
+SMALL_LIMIT = 64 * 1024
+
+
+def admit(server: RunningServer, code: str | None = None) -> str:
+    """Admit an administration; returns its API key."""
+    code = code or f"L{secrets.randbelow(10**8):08d}"
+    with server.client(server.governance_key) as governance:
+        response = governance.post("/v1/administrations", json={"code": code, "name": f"Ajuntament {code}"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["api_key"]["key"])
+
+
+def new_hash() -> str:
+    return secrets.token_hex(32)
+
+
+def wait_anchored(client: httpx.Client, document_id: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        receipt = client.get(f"/v1/documents/{document_id}").json()
+        if receipt["status"] != "pending":
+            return receipt
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"document {document_id} not anchored after {timeout} s")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
+    with segell_server.client(admit(segell_server)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
+    with segell_server.client(admit(segell_server)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """No anchoring worker, so documents stay pending; files over 64 KiB are refused."""
+    settings = make_settings(
+        tmp_path_factory.mktemp("segell-quiet"), anchoring_worker=False, max_document_bytes=SMALL_LIMIT
+    )
+    yield from serve(settings)
+
+
+@pytest.fixture(scope="module")
+def quiet_issuer(quiet_server: RunningServer) -> Iterator[httpx.Client]:
+    with quiet_server.client(admit(quiet_server)) as client:
+        yield client
+
+
+def runtime_of(server: RunningServer):  # type: ignore[no-untyped-def]
+    return server.app.state.runtime  # type: ignore[attr-defined]
+
+
+# --- submission by hash -----------------------------------------------------------------------------------------
+
+
+def test_submit_hash_answers_202_with_a_pending_receipt(issuer: httpx.Client) -> None:
+    document_hash = new_hash()
+    body = {
+        "hash": "0x" + document_hash.upper(),
+        "kind": "certificate",
+        "title": "Certificat d'empadronament",
+        "metadata": {"expedient": "2025/001", "pages": 3},
+    }
+    response = issuer.post("/v1/documents", json=body)
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert receipt["status"] == "pending"
+    assert receipt["document_hash"] == document_hash
+    assert len(receipt["id"]) == 32 and int(receipt["id"], 16) >= 0
+    assert receipt["verification_code"] == format_code(parse_code(receipt["verification_code"]))
+    assert receipt["kind"] == "certificate"
+    assert receipt["title"] == "Certificat d'empadronament"
+    assert receipt["metadata"] == {"expedient": "2025/001", "pages": 3}
+    assert receipt["salted"] is False
+    assert receipt["anchor"] is None and receipt["revocation"] is None
+    assert receipt["links"]["self"] == f"/v1/documents/{receipt['id']}"
+    assert receipt["links"]["bundle"] == f"/v1/documents/{receipt['id']}/bundle"
+    assert receipt["links"]["verify"] == f"/v1/verify?code={quote(receipt['verification_code'], safe='-')}"
+
+    stored = issuer.get(receipt["links"]["self"]).json()
+    for field in ("id", "document_hash", "verification_code", "kind", "title", "metadata", "salted", "created_at"):
+        assert stored[field] == receipt[field], field
+
+
+def test_submitted_document_is_in_the_outbox_once_answered(
+    quiet_server: RunningServer, quiet_issuer: httpx.Client
+) -> None:
+    first = quiet_issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    second = quiet_issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    # Read over another connection right after the answer: the transaction has committed by then.
+    with runtime_of(quiet_server).transaction() as session:
+        entries = {
+            entry.document_id: entry
+            for entry in session.scalars(
+                select(OutboxEntry).where(OutboxEntry.document_id.in_([first["id"], second["id"]]))
+            )
+        }
+    assert set(entries) == {first["id"], second["id"]}
+    assert entries[first["id"]].seq < entries[second["id"]].seq
+
+
+def test_batch_is_in_the_outbox_in_request_order_once_answered(
+    quiet_server: RunningServer, quiet_issuer: httpx.Client
+) -> None:
+    items = quiet_issuer.post("/v1/documents/batch", json={"hashes": [new_hash() for _ in range(50)]}).json()["items"]
+    ids = [item["id"] for item in items]
+    with runtime_of(quiet_server).transaction() as session:
+        query = select(OutboxEntry.document_id).where(OutboxEntry.document_id.in_(ids)).order_by(OutboxEntry.seq)
+        queued = list(session.scalars(query))
+    assert queued == ids
+
+
+def test_salted_submission_says_so(issuer: httpx.Client) -> None:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash(), "salted": True}).json()
+    assert receipt["salted"] is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"hash": "abc"},
+        {"hash": "g" * 64},
+        {"hash": "0x" + "a" * 63},
+        {},
+        {"hash": "a" * 64, "kind": ""},
+        {"hash": "a" * 64, "title": "line\nbreak"},
+        {"hash": "a" * 64, "metadata": ["not", "an", "object"]},
+        {"hash": "a" * 64, "unknown": 1},
+    ],
+)
+def test_submit_invalid_body_answers_422(issuer: httpx.Client, body: dict) -> None:
+    response = issuer.post("/v1/documents", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"][0]["location"].startswith("body")
+
+
+def test_submit_json_with_file_parameters_answers_422(issuer: httpx.Client) -> None:
+    response = issuer.post("/v1/documents", params={"kind": "certificate"}, json={"hash": new_hash()})
+    assert response.status_code == 422
+    assert "JSON body" in response.json()["error"]["message"]
+
+
+def test_submit_other_media_type_answers_415(issuer: httpx.Client) -> None:
+    response = issuer.post("/v1/documents", content=b"hello", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+# --- submission by file -----------------------------------------------------------------------------------------
+
+
+def test_submit_file_hashes_its_bytes(issuer: httpx.Client) -> None:
+    content = secrets.token_bytes(300_000)
+    response = issuer.post(
+        "/v1/documents",
+        content=content,
+        params={"kind": "resolution", "title": "Resolució 12/2025", "salted": "true"},
+        headers={"Content-Type": "application/octet-stream", "X-Segell-Metadata": json.dumps({"òrgan": "Ple"})},
+    )
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert receipt["document_hash"] == hashlib.sha256(content).hexdigest()
+    assert (receipt["kind"], receipt["title"], receipt["salted"]) == ("resolution", "Resolució 12/2025", True)
+    assert receipt["metadata"] == {"òrgan": "Ple"}
+
+
+def test_submit_file_larger_than_the_json_body_limit_is_streamed(issuer: httpx.Client) -> None:
+    # Sent in chunks without Content-Length; the generic 5 MiB body limit must not apply to files.
+    chunk = secrets.token_bytes(1 << 20)
+    chunks = 2 * MAX_BODY_BYTES // len(chunk)
+    expected = hashlib.sha256(chunk * chunks).hexdigest()
+
+    def body() -> Iterator[bytes]:
+        for _ in range(chunks):
+            yield chunk
+
+    response = issuer.post("/v1/documents", content=body(), headers={"Content-Type": "application/octet-stream"})
+    assert response.status_code == 202, response.text
+    assert response.json()["document_hash"] == expected
+
+
+@pytest.mark.parametrize("header", ["[1, 2]", "{not json", "{" * 100 + "}" * 100])
+def test_submit_file_with_bad_metadata_header_answers_422(issuer: httpx.Client, header: str) -> None:
+    response = issuer.post(
+        "/v1/documents",
+        content=b"some file",
+        headers={"Content-Type": "application/octet-stream", "X-Segell-Metadata": header},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["location"] == "header.X-Segell-Metadata"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_submit_file_over_the_limit_answers_413_and_stores_nothing(
+    quiet_server: RunningServer, quiet_issuer: httpx.Client, framing: str
+) -> None:
+    content = secrets.token_bytes(SMALL_LIMIT + 1)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(content), 10_000):
+            yield content[start : start + 10_000]
+
+    response = quiet_issuer.post(
+        "/v1/documents",
+        content=content if framing == "content-length" else chunks(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 413, response.text
+    error = response.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["details"] == {"limit_bytes": SMALL_LIMIT}
+    with quiet_server.client() as anonymous:
+        verification = anonymous.get("/v1/verify", params={"hash": hashlib.sha256(content).hexdigest()}).json()
+    assert verification["status"] == "unknown"
+
+
+def test_submit_file_at_the_limit_is_accepted(quiet_issuer: httpx.Client) -> None:
+    content = secrets.token_bytes(SMALL_LIMIT)
+    response = quiet_issuer.post("/v1/documents", content=content, headers={"Content-Type": "application/octet-stream"})
+    assert response.status_code == 202, response.text
+    assert response.json()["document_hash"] == hashlib.sha256(content).hexdigest()
+
+
+# --- idempotency ------------------------------------------------------------------------------------------------
+
+
+def test_submit_same_document_twice_answers_the_same_receipt(issuer: httpx.Client) -> None:
+    content = secrets.token_bytes(1000)
+    first = issuer.post("/v1/documents", json={"hash": hashlib.sha256(content).hexdigest(), "kind": "acta"})
+    again = issuer.post("/v1/documents", content=content, headers={"Content-Type": "application/octet-stream"})
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["verification_code"] == first.json()["verification_code"]
+    assert again.json()["kind"] == "acta"
+
+
+def test_idempotency_key_replay_answers_the_same_receipt(issuer: httpx.Client) -> None:
+    key = {"Idempotency-Key": secrets.token_urlsafe(16)}
+    body = {"hash": new_hash(), "title": "Llicència d'obres"}
+    first = issuer.post("/v1/documents", json=body, headers=key)
+    replay = issuer.post("/v1/documents", json=body, headers=key)
+    assert (first.status_code, replay.status_code) == (202, 200)
+    assert replay.json() == first.json()
+
+
+def test_idempotency_key_reused_for_another_payload_answers_409(issuer: httpx.Client) -> None:
+    key = {"Idempotency-Key": secrets.token_urlsafe(16)}
+    first = issuer.post("/v1/documents", json={"hash": new_hash()}, headers=key)
+    assert first.status_code == 202
+    for body in ({"hash": new_hash()}, {"hash": first.json()["document_hash"], "kind": "other"}):
+        response = issuer.post("/v1/documents", json=body, headers=key)
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "idempotency_key_reused"
+        assert first.json()["id"] in response.json()["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server on a PostgreSQL schema of its own (SEGELL_TEST_POSTGRES_URL), without an anchoring worker."""
+    url = postgres_url()
+    if not url:
+        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL")
+    schema = f"segell_documents_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    database_url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        home = tmp_path_factory.mktemp("segell-postgres")
+        settings = make_settings(
+            home, database_url=database_url.render_as_string(hide_password=False), anchoring_worker=False
+        )
+        yield from serve(settings)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("with_key", [False, True])
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_simultaneous_identical_submissions_share_one_receipt(
+    request: pytest.FixtureRequest, database: str, with_key: bool
+) -> None:
+    server: RunningServer = request.getfixturevalue("segell_server" if database == "sqlite" else "postgres_server")
+    key = admit(server)
+    body = {"hash": new_hash()}
+    headers = {"Idempotency-Key": secrets.token_hex(8), "Authorization": f"Bearer {key}"}
+    if not with_key:
+        del headers["Idempotency-Key"]
+    start = threading.Barrier(8)
+    responses: list[httpx.Response] = []
+
+    def submit() -> None:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            start.wait()
+            responses.append(client.post("/v1/documents", json=body))
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [202], [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_simultaneous_overlapping_batches_share_receipts(request: pytest.FixtureRequest, database: str) -> None:
+    server: RunningServer = request.getfixturevalue("segell_server" if database == "sqlite" else "postgres_server")
+    key = admit(server)
+    shared = [new_hash() for _ in range(500)]
+    bodies = [{"hashes": shared + [new_hash() for _ in range(100)]} for _ in range(4)]
+    start = threading.Barrier(len(bodies))
+    answers: list[list[dict]] = [[] for _ in bodies]
+
+    def submit(number: int) -> None:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+            start.wait()
+            response = client.post("/v1/documents/batch", json=bodies[number])
+            assert response.status_code == 202, response.text
+            answers[number] = response.json()["items"]
+
+    threads = [threading.Thread(target=submit, args=(number,)) for number in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    shared_ids = {tuple(item["id"] for item in items[: len(shared)]) for items in answers}
+    assert len(shared_ids) == 1
+    with server.client(key) as client:
+        assert client.get(f"/v1/documents/{answers[0][0]['id']}").json()["document_hash"] == shared[0]
+
+
+# --- batches ----------------------------------------------------------------------------------------------------
+
+
+def test_batch_of_10000_keeps_order_and_shares_receipts_of_duplicates(issuer: httpx.Client) -> None:
+    known = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    fresh = [new_hash() for _ in range(MAX_BATCH_HASHES - 101)]
+    # 100 repeats inside the request, one hash already notarised, one in another spelling.
+    hashes = fresh + fresh[:99] + [known["document_hash"], "0x" + fresh[5].upper()]
+    assert len(hashes) == MAX_BATCH_HASHES
+    response = issuer.post("/v1/documents/batch", json={"hashes": hashes, "kind": "padró"})
+    assert response.status_code == 202, response.text
+    items = response.json()["items"]
+    assert len(items) == len(hashes)
+    assert [item["document_hash"] for item in items] == [h.removeprefix("0x").lower() for h in hashes]
+    assert [item["id"] for item in items[len(fresh) : len(fresh) + 99]] == [item["id"] for item in items[:99]]
+    assert items[-1]["id"] == items[5]["id"]
+    assert items[-2]["id"] == known["id"] and items[-2]["kind"] is None
+    assert len({item["id"] for item in items}) == len(fresh) + 1
+    assert len({item["verification_code"] for item in items}) == len(fresh) + 1
+    assert {item["status"] for item in items[: len(fresh)]} <= {"pending", "anchored"}
+    assert all(item["kind"] == "padró" for item in items[: len(fresh)])
+    # Submitting the same batch again creates nothing new.
+    again = issuer.post("/v1/documents/batch", json={"hashes": hashes[:50]}).json()["items"]
+    assert [item["id"] for item in again] == [item["id"] for item in items[:50]]
+    assert issuer.get(items[1234]["links"]["self"]).json()["verification_code"] == items[1234]["verification_code"]
+
+
+@pytest.mark.parametrize("count", [0, MAX_BATCH_HASHES + 1])
+def test_batch_outside_the_limits_answers_422(issuer: httpx.Client, count: int) -> None:
+    response = issuer.post("/v1/documents/batch", json={"hashes": [new_hash() for _ in range(count)]})
+    assert response.status_code == 422, response.text
+    if count:
+        assert "at most 10000 hashes per request" in response.json()["error"]["message"]
+
+
+def test_batch_with_an_invalid_hash_answers_422_naming_it(issuer: httpx.Client) -> None:
+    response = issuer.post("/v1/documents/batch", json={"hashes": [new_hash(), "nope", new_hash()]})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["location"] == "body.hashes.1"
+
+
+# --- tenancy ----------------------------------------------------------------------------------------------------
+
+
+def test_documents_of_another_administration_are_not_found(
+    segell_server: RunningServer, issuer: httpx.Client, other_issuer: httpx.Client
+) -> None:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    path = receipt["links"]["self"]
+    assert other_issuer.get(path).status_code == 404
+    assert other_issuer.get(f"{path}/bundle").status_code == 404
+    revoke = other_issuer.post(f"{path}/revoke", json={"reason": "not mine"})
+    assert revoke.status_code == 404
+    assert revoke.json()["error"]["code"] == "not_found"
+    # The same hash is a document of its own for the other administration.
+    theirs = other_issuer.post("/v1/documents", json={"hash": receipt["document_hash"]})
+    assert theirs.status_code == 202 and theirs.json()["id"] != receipt["id"]
+
+
+def test_governance_key_may_not_use_documents(segell_server: RunningServer, issuer: httpx.Client) -> None:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    with segell_server.client(segell_server.governance_key) as governance:
+        responses = [
+            governance.post("/v1/documents", json={"hash": new_hash()}),
+            governance.post("/v1/documents/batch", json={"hashes": [new_hash()]}),
+            governance.get(receipt["links"]["self"]),
+            governance.get(receipt["links"]["bundle"]),
+            governance.post(f"{receipt['links']['self']}/revoke", json={"reason": "governance"}),
+        ]
+    assert [r.status_code for r in responses] == [403] * 5
+    with segell_server.client() as anonymous:
+        assert anonymous.post("/v1/documents", json={"hash": new_hash()}).status_code == 401
+        assert anonymous.get(receipt["links"]["self"]).status_code == 401
+
+
+def test_suspended_administration_may_not_submit(segell_server: RunningServer) -> None:
+    code = f"L{secrets.randbelow(10**8):08d}"
+    with segell_server.client(admit(segell_server, code)) as client:
+        receipt = client.post("/v1/documents", json={"hash": new_hash()}).json()
+        with segell_server.client(segell_server.governance_key) as governance:
+            assert governance.post(f"/v1/administrations/{code}/suspend").status_code == 200
+        try:
+            responses = [
+                client.post("/v1/documents", json={"hash": new_hash()}),
+                client.post("/v1/documents", content=b"file", headers={"Content-Type": "application/octet-stream"}),
+                client.get(receipt["links"]["self"]),
+            ]
+        finally:
+            with segell_server.client(segell_server.governance_key) as governance:
+                governance.post(f"/v1/administrations/{code}/reinstate")
+    assert [r.status_code for r in responses] == [403] * 3
+    assert {r.json()["error"]["code"] for r in responses} == {"administration_suspended"}
+
+
+def test_unknown_or_malformed_document_id(issuer: httpx.Client) -> None:
+    assert issuer.get(f"/v1/documents/{secrets.token_hex(16)}").status_code == 404
+    assert issuer.get("/v1/documents/NOT-AN-ID").status_code == 404
+    # `batch` is no document id: the route only takes POST.
+    wrong_method = issuer.get("/v1/documents/batch")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
+
+
+# --- pending documents ------------------------------------------------------------------------------------------
+
+
+def test_bundle_and_revoke_of_a_pending_document_answer_409(quiet_issuer: httpx.Client) -> None:
+    receipt = quiet_issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    bundle = quiet_issuer.get(receipt["links"]["bundle"])
+    assert bundle.status_code == 409
+    assert bundle.json()["error"]["code"] == "not_anchored"
+    assert bundle.headers["retry-after"] == "1"
+    revoke = quiet_issuer.post(f"{receipt['links']['self']}/revoke", json={"reason": "too early"})
+    assert revoke.status_code == 409
+    assert revoke.json()["error"]["code"] == "not_anchored"
+
+
+# --- anchored documents: receipts, bundles, revocation ----------------------------------------------------------
+
+
+def test_anchored_receipt_and_bundle_prove_inclusion_on_chain(
+    segell_server: RunningServer, issuer: httpx.Client
+) -> None:
+    content = b"Acord de Ple, sessio de 3 de marc"
+    receipt = issuer.post(
+        "/v1/documents",
+        content=content,
+        params={"salted": "true", "kind": "acord"},
+        headers={"Content-Type": "application/octet-stream"},
+    ).json()
+    anchored = wait_anchored(issuer, receipt["id"])
+    assert anchored["status"] == "anchored"
+    anchor = anchored["anchor"]
+    runtime = runtime_of(segell_server)
+    assert anchor["chain_id"] == runtime.node.chain_id
+    assert anchor["contract"] == runtime.deployment.notary
+    assert anchor["transaction_hash"].startswith("0x") and anchor["block_number"] >= 1
+
+    bundle = issuer.get(receipt["links"]["bundle"]).json()
+    assert bundle["format"] == "segell-proof-bundle" and bundle["version"] == 1
+    assert bundle["hash_algorithm"] == "sha-256"
+    assert bundle["document_hash"] == "0x" + hashlib.sha256(content).hexdigest()
+    assert bundle["salt"] != "0x" + "00" * 32
+    assert bundle["leaf_encoding"] == ["bytes32", "bytes32", "bytes32", "uint256"]
+    assert (bundle["leaf"], bundle["root"], bundle["leaf_index"], bundle["tree_size"]) == (
+        anchor["leaf"],
+        anchor["root"],
+        anchor["leaf_index"],
+        anchor["tree_size"],
+    )
+    me = issuer.get("/v1/me").json()["administration"]
+    assert bundle["administration"] == me["chain_id"]
+    assert bundle["issuer"] == {"code": me["code"], "name": me["name"], "account": me["accounts"][0]}
+    assert bundle["receipt"] == {
+        "id": receipt["id"],
+        "verification_code": receipt["verification_code"],
+        "kind": "acord",
+        "title": None,
+    }
+    assert bundle["chain"] == {
+        "chain_id": anchor["chain_id"],
+        "contract": anchor["contract"],
+        "transaction_hash": anchor["transaction_hash"],
+        "block_number": anchor["block_number"],
+        "block_hash": anchor["block_hash"],
+        "timestamp": anchor["block_timestamp"],
+    }
+
+    def word(value: str) -> bytes:
+        return bytes.fromhex(value[2:])
+
+    proof = [word(node) for node in bundle["proof"]]
+    assert verify_document(
+        document_hash=word(bundle["document_hash"]),
+        administration=word(bundle["administration"]),
+        salt=word(bundle["salt"]),
+        index=bundle["leaf_index"],
+        proof=proof,
+        root=word(bundle["root"]),
+        size=bundle["tree_size"],
+    )
+    notary = NotaryClient(runtime.node.w3, bundle["chain"]["contract"])
+    assert notary.verify(proof, word(bundle["root"]), word(bundle["leaf"]))
+    assert notary.anchor_of(word(bundle["root"])).size == bundle["tree_size"]
+
+
+def test_revoke_anchored_document_records_it_on_chain(segell_server: RunningServer, issuer: httpx.Client) -> None:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    wait_anchored(issuer, receipt["id"])
+    response = issuer.post(f"{receipt['links']['self']}/revoke", json={"reason": "  Error en el NIF del titular "})
+    assert response.status_code == 200, response.text
+    revoked = response.json()
+    assert revoked["status"] == "revoked"
+    assert revoked["revocation"]["reason"] == "Error en el NIF del titular"
+    assert revoked["revocation"]["transaction_hash"].startswith("0x")
+    assert revoked["anchor"] is not None
+    runtime = runtime_of(segell_server)
+    leaf = bytes.fromhex(revoked["anchor"]["leaf"][2:])
+    record = runtime.notary.revocation_of(leaf)
+    assert record.reason == "Error en el NIF del titular"
+    assert record.block_number == revoked["revocation"]["block_number"]
+    assert issuer.get(receipt["links"]["self"]).json() == revoked
+
+    again = issuer.post(f"{receipt['links']['self']}/revoke", json={"reason": "twice"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_revoked"
+    # The bundle still proves inclusion; the chain says it is revoked.
+    assert issuer.get(receipt["links"]["bundle"]).status_code == 200
+
+
+def test_revoke_already_revoked_on_chain_records_what_the_chain_says(
+    segell_server: RunningServer, issuer: httpx.Client
+) -> None:
+    # As after a crash between the revocation transaction and the database commit.
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    anchor = wait_anchored(issuer, receipt["id"])["anchor"]
+    runtime = runtime_of(segell_server)
+    with runtime.transaction() as session:
+        account = session.scalars(
+            select(ChainAccount).where(
+                ChainAccount.address == issuer.get("/v1/me").json()["administration"]["accounts"][0]
+            )
+        ).one()
+        key = open_private_key(account.sealed_key, runtime.master_key, label=account.address)
+    with runtime.transaction() as session:
+        tree = MerkleTree.from_bytes(
+            session.execute(select(batches.c.tree).where(batches.c.root == anchor["root"][2:])).scalar_one()
+        )
+    sent = runtime.notary.revoke(
+        Account.from_key(key),
+        tree.root,
+        bytes.fromhex(anchor["leaf"][2:]),
+        tree.proof(anchor["leaf_index"]),
+        "on chain first",
+    )
+    response = issuer.post(f"{receipt['links']['self']}/revoke", json={"reason": "asked again"})
+    assert response.status_code == 200, response.text
+    revocation = response.json()["revocation"]
+    assert revocation["reason"] == "on chain first"
+    assert (revocation["transaction_hash"], revocation["block_number"]) == (sent.transaction_hash, sent.block_number)
+
+
+def test_revoke_with_invalid_reason_answers_422(issuer: httpx.Client) -> None:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    for body in ({"reason": ""}, {"reason": "x" * 501}, {}):
+        assert issuer.post(f"{receipt['links']['self']}/revoke", json=body).status_code == 422

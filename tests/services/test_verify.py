@@ -1,0 +1,236 @@
+"""Public verification over real HTTP: by hash, by verification code and by file, before and after anchoring."""
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from chain.notary import NotaryClient
+from services.notary.codes import format_code, generate_code, parse_code
+from services.notary.repository import batches
+from services.notary.service import AnchoredRoots
+from tests.conftest import RunningServer, make_settings, serve
+from tests.services.test_documents import admit, new_hash, wait_anchored
+
+SMALL_LIMIT = 16 * 1024
+
+
+@pytest.fixture(scope="module")
+def issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
+    with segell_server.client(admit(segell_server)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
+    with segell_server.client(admit(segell_server)) as client:
+        yield client
+
+
+@pytest.fixture
+def citizen(segell_server: RunningServer) -> Iterator[httpx.Client]:
+    with segell_server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """No anchoring worker: what is submitted stays pending. Files over 16 KiB are refused."""
+    settings = make_settings(
+        tmp_path_factory.mktemp("segell-verify"), anchoring_worker=False, max_document_bytes=SMALL_LIMIT
+    )
+    yield from serve(settings)
+
+
+def test_verify_unknown_hash_answers_unknown(citizen: httpx.Client) -> None:
+    document_hash = new_hash()
+    response = citizen.get("/v1/verify", params={"hash": "0x" + document_hash.upper()})
+    assert response.status_code == 200
+    assert response.json() == {"status": "unknown", "document_hash": document_hash, "matches": []}
+
+
+def test_verify_pending_document_answers_pending(quiet_server: RunningServer) -> None:
+    with quiet_server.client(admit(quiet_server, "L00000001")) as issuer, quiet_server.client() as citizen:
+        receipt = issuer.post("/v1/documents", json={"hash": new_hash(), "kind": "certificat", "title": "Títol"}).json()
+        by_hash = citizen.get("/v1/verify", params={"hash": receipt["document_hash"]}).json()
+        by_code = citizen.get("/v1/verify", params={"code": receipt["verification_code"]}).json()
+    assert by_hash == by_code
+    assert by_hash["status"] == "pending"
+    assert by_hash["document_hash"] == receipt["document_hash"]
+    (match,) = by_hash["matches"]
+    assert match == {
+        "status": "pending",
+        "administration": {"code": "L00000001", "name": "Ajuntament L00000001"},
+        "kind": "certificat",
+        "title": "Títol",
+        "anchored_at": None,
+        "block_number": None,
+        "transaction_hash": None,
+        "chain_id": None,
+        "contract": None,
+        "revocation": None,
+    }
+
+
+def test_verify_anchored_document_by_hash_code_and_file(
+    segell_server: RunningServer, issuer: httpx.Client, citizen: httpx.Client
+) -> None:
+    content = secrets.token_bytes(50_000)
+    receipt = issuer.post(
+        "/v1/documents",
+        content=content,
+        params={"title": "Padró"},
+        headers={"Content-Type": "application/octet-stream"},
+    ).json()
+    anchor = wait_anchored(issuer, receipt["id"])["anchor"]
+    code = receipt["verification_code"]
+    answers = [
+        citizen.get("/v1/verify", params={"hash": hashlib.sha256(content).hexdigest()}),
+        citizen.get("/v1/verify", params={"code": code}),
+        citizen.get("/v1/verify", params={"code": code.lower().replace("-", " ")}),
+        citizen.get(receipt["links"]["verify"]),
+        citizen.post("/v1/verify", content=content, headers={"Content-Type": "application/octet-stream"}),
+    ]
+    assert [a.status_code for a in answers] == [200] * len(answers), [a.text for a in answers]
+    first = answers[0].json()
+    assert all(a.json() == first for a in answers)
+    assert first["status"] == "authentic"
+    assert first["document_hash"] == hashlib.sha256(content).hexdigest()
+    (match,) = first["matches"]
+    assert match["status"] == "authentic"
+    assert match["title"] == "Padró"
+    assert match["block_number"] == anchor["block_number"]
+    assert match["transaction_hash"] == anchor["transaction_hash"]
+    assert match["chain_id"] == anchor["chain_id"] and match["contract"] == anchor["contract"]
+    assert datetime.fromisoformat(match["anchored_at"]) == datetime.fromtimestamp(anchor["block_timestamp"], UTC)
+    assert match["revocation"] is None
+
+
+def test_verify_lists_every_administration_and_prefers_authentic_to_revoked(
+    issuer: httpx.Client, other_issuer: httpx.Client, citizen: httpx.Client
+) -> None:
+    document_hash = new_hash()
+    mine = issuer.post("/v1/documents", json={"hash": document_hash}).json()
+    theirs = other_issuer.post("/v1/documents", json={"hash": document_hash}).json()
+    wait_anchored(issuer, mine["id"])
+    wait_anchored(other_issuer, theirs["id"])
+    assert issuer.post(f"{mine['links']['self']}/revoke", json={"reason": "Anul·lat"}).status_code == 200
+
+    both = citizen.get("/v1/verify", params={"hash": document_hash}).json()
+    assert both["status"] == "authentic"
+    statuses = {m["administration"]["code"]: m["status"] for m in both["matches"]}
+    me, other = (c.get("/v1/me").json()["administration"]["code"] for c in (issuer, other_issuer))
+    assert statuses == {me: "revoked", other: "authentic"}
+    revoked = next(m for m in both["matches"] if m["status"] == "revoked")
+    assert revoked["revocation"]["reason"] == "Anul·lat"
+    assert datetime.fromisoformat(revoked["revocation"]["revoked_at"]).tzinfo is not None
+
+    # By its code, the revoked receipt alone.
+    by_code = citizen.get("/v1/verify", params={"code": mine["verification_code"]}).json()
+    assert by_code["status"] == "revoked"
+    assert [m["status"] for m in by_code["matches"]] == ["revoked"]
+
+    assert other_issuer.post(f"{theirs['links']['self']}/revoke", json={"reason": "També"}).status_code == 200
+    assert citizen.get("/v1/verify", params={"hash": document_hash}).json()["status"] == "revoked"
+
+
+def test_verify_mistyped_code_answers_422_invalid_code(issuer: httpx.Client, citizen: httpx.Client) -> None:
+    code = issuer.post("/v1/documents", json={"hash": new_hash()}).json()["verification_code"]
+    stored = parse_code(code)
+    typo = stored[:2] + ("7" if stored[2] != "7" else "8") + stored[3:]
+    response = citizen.get("/v1/verify", params={"code": format_code(typo)})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_code"
+    assert "mistyped" in error["message"]
+    assert error["details"] == [{"location": "query.code", "message": error["message"]}]
+
+
+def test_verify_unknown_but_well_formed_code_answers_unknown(citizen: httpx.Client) -> None:
+    response = citizen.get("/v1/verify", params={"code": format_code(generate_code())})
+    assert response.json() == {"status": "unknown", "document_hash": None, "matches": []}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"hash": "a" * 64, "code": "0000-0000-0000-0000-0"}, {"hash": "xyz"}, {"code": "ABCD"}],
+    ids=["neither", "both", "bad-hash", "short-code"],
+)
+def test_verify_without_exactly_one_valid_lookup_answers_422(citizen: httpx.Client, params: dict) -> None:
+    response = citizen.get("/v1/verify", params=params)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_verify_file_needs_octet_stream(citizen: httpx.Client) -> None:
+    response = citizen.post("/v1/verify", json={"hash": new_hash()})
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_verify_file_over_the_limit_answers_413(quiet_server: RunningServer, framing: str) -> None:
+    content = secrets.token_bytes(SMALL_LIMIT + 1)
+
+    def chunks() -> Iterator[bytes]:
+        yield content[:SMALL_LIMIT]
+        yield content[SMALL_LIMIT:]
+
+    with quiet_server.client() as citizen:
+        response = citizen.post(
+            "/v1/verify",
+            content=content if framing == "content-length" else chunks(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["details"] == {"limit_bytes": SMALL_LIMIT}
+
+
+def test_verify_says_pending_when_the_node_no_longer_holds_the_root(
+    segell_server: RunningServer, issuer: httpx.Client, citizen: httpx.Client
+) -> None:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    root = wait_anchored(issuer, receipt["id"])["anchor"]["root"][2:]
+    runtime = segell_server.app.state.runtime  # type: ignore[attr-defined]
+    # What a node that lost its state looks like from here: the database holds a root the chain does not.
+    lost = secrets.token_hex(32)
+    with runtime.transaction() as session:
+        session.execute(update(batches).where(batches.c.root == root).values(root=lost))
+    try:
+        answer = citizen.get("/v1/verify", params={"hash": receipt["document_hash"]}).json()
+    finally:
+        with runtime.transaction() as session:
+            session.execute(update(batches).where(batches.c.root == lost).values(root=root))
+    assert answer["status"] == "pending"
+    assert answer["matches"][0]["status"] == "pending"
+    assert answer["matches"][0]["block_number"] is None
+    assert citizen.get("/v1/verify", params={"hash": receipt["document_hash"]}).json()["status"] == "authentic"
+
+
+class _CountingNotary(NotaryClient):
+    calls = 0
+
+    def is_anchored(self, root: bytes) -> bool:
+        self.calls += 1
+        return super().is_anchored(root)
+
+
+def test_anchored_roots_cache_only_positive_answers(segell_server: RunningServer, issuer: httpx.Client) -> None:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    root = wait_anchored(issuer, receipt["id"])["anchor"]["root"]
+    runtime = segell_server.app.state.runtime  # type: ignore[attr-defined]
+    notary = _CountingNotary(runtime.node.w3, runtime.deployment.notary)
+    roots = AnchoredRoots(ttl=0.5)
+    assert [roots.is_anchored(notary, root[2:]) for _ in range(3)] == [True] * 3
+    assert notary.calls == 1
+    unknown = secrets.token_hex(32)
+    assert [roots.is_anchored(notary, unknown) for _ in range(2)] == [False] * 2
+    assert notary.calls == 3
+    time.sleep(0.6)
+    assert roots.is_anchored(notary, root[2:])
+    assert notary.calls == 4
