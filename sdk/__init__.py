@@ -10,11 +10,23 @@ Usage::
             segell.get_administration("L01080193")
         except NotFoundError as exc:
             print(exc.message)
+
+Notarising a document and checking it later with nothing but its proof bundle and a node of the chain::
+
+    from sdk import Client, verify_bundle
+
+    with Client(api_key=administration_key) as segell:
+        receipt = segell.wait_until_anchored(segell.notarise(Path("acta.pdf")).id)
+        bundle = segell.bundle(receipt.id)
+
+    result = verify_bundle(bundle, Path("acta.pdf"), "https://segell.example/rpc")
+    print(result.status, result.reason)
 """
 
 from ._version import __version__
-from .client import DEFAULT_BASE_URL, Client
+from .client import BATCH_LIMIT, DEFAULT_BASE_URL, Client
 from .errors import (
+    AnchorTimeoutError,
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -22,6 +34,7 @@ from .errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RPCError,
     SegellError,
     ServerError,
     ServiceUnavailableError,
@@ -33,16 +46,34 @@ from .models import (
     Administration,
     AdministrationStatus,
     AdmittedAdministration,
+    Anchor,
     ApiKeyInfo,
     ChainBackend,
     ChainStatus,
     ContractAddresses,
     DatabaseStatus,
+    DocumentStatus,
     Health,
     Identity,
     IssuedApiKey,
+    Issuer,
+    Receipt,
+    Revocation,
     Role,
     ServiceUrls,
+    Verification,
+    VerificationMatch,
+    VerificationStatus,
+)
+from .verification import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    BundleIssuer,
+    BundleRevocation,
+    BundleStatus,
+    BundleVerification,
+    verify_bundle,
+    verify_bundle_proof,
 )
 
 __all__ = [
@@ -50,10 +81,19 @@ __all__ = [
     "Administration",
     "AdministrationStatus",
     "AdmittedAdministration",
+    "Anchor",
+    "AnchorTimeoutError",
     "APIError",
     "ApiKeyInfo",
     "AuthenticationError",
     "BadRequestError",
+    "BATCH_LIMIT",
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "BundleIssuer",
+    "BundleRevocation",
+    "BundleStatus",
+    "BundleVerification",
     "ChainBackend",
     "ChainStatus",
     "Client",
@@ -61,13 +101,18 @@ __all__ = [
     "ContractAddresses",
     "DatabaseStatus",
     "DEFAULT_BASE_URL",
+    "DocumentStatus",
     "Health",
     "Identity",
     "IssuedApiKey",
+    "Issuer",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "Receipt",
+    "Revocation",
     "Role",
+    "RPCError",
     "SegellError",
     "ServerError",
     "ServiceUnavailableError",
@@ -75,4 +120,9 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "ValidationError",
+    "Verification",
+    "VerificationMatch",
+    "VerificationStatus",
+    "verify_bundle",
+    "verify_bundle_proof",
 ]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json as _json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from . import _proof
 from ._version import __version__
-from .errors import APIError, TransportError, UnexpectedResponseError, _error_class_for
+from .errors import AnchorTimeoutError, APIError, TransportError, UnexpectedResponseError, _error_class_for
 from .models import (
     Administration,
     AdmittedAdministration,
@@ -18,11 +23,15 @@ from .models import (
     Health,
     Identity,
     IssuedApiKey,
+    Receipt,
+    Verification,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "Client"]
+__all__ = ["BATCH_LIMIT", "DEFAULT_BASE_URL", "Client"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+BATCH_LIMIT = 10_000
+"""The most hashes ``POST /v1/documents/batch`` takes at once; :meth:`Client.notarise_many` sends chunks of it."""
 
 _T = TypeVar("_T")
 
@@ -182,6 +191,195 @@ class Client:
         path = f"/v1/administrations/{_segment(code)}/api-keys/{_segment(key_id)}"
         return self._call("DELETE", path, ApiKeyInfo._from_json)
 
+    # -- notary (an administration's key) --------------------------------------------------------
+
+    def notarise(
+        self,
+        source: str | os.PathLike[str] | bytes,
+        *,
+        kind: str | None = None,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        salted: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        """Notarise one document and return its receipt (``status == "pending"`` until anchored).
+
+        Arguments:
+            source: the document as ``bytes``; its path (``str`` or ``os.PathLike``), streamed from disk, never
+                read whole; or its SHA-256 as 64 hex digits (``0x`` optional), in which case the document itself
+                never leaves this machine. A ``str`` of 64 hex digits is always taken as a hash: pass a
+                :class:`pathlib.Path` for a file named like one.
+            kind: the kind of document, e.g. ``"resolution"`` or ``"certificate"``.
+            title: a title shown by public verification.
+            metadata: a JSON object kept with the receipt.
+            salted: hide the hash in the tree behind 32 random bytes, for documents whose content could be
+                guessed.
+            idempotency_key: a key of your own for this submission; sending it again returns the same receipt
+                rather than notarising twice (safe retries).
+
+        Submitting a document the administration already notarised returns the existing receipt.
+
+        Raises:
+            PayloadTooLargeError: the file is over the server's size limit; send its hash instead.
+            OSError: the file cannot be read.
+
+        Example::
+
+            receipt = segell.notarise(Path("acta-ple-2026-03.pdf"), kind="minutes", title="Acta del Ple")
+            print(receipt.verification_code)
+        """
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
+        if isinstance(source, str) and (document_hash := _proof.parse_hash(source)) is not None:
+            body: dict[str, Any] = {"hash": document_hash.hex(), "salted": salted}
+            for name, value in (("kind", kind), ("title", title), ("metadata", metadata)):
+                if value is not None:
+                    body[name] = value
+            return self._call("POST", "/v1/documents", Receipt._from_json, json=body, headers=headers)
+
+        params: dict[str, str] = {"salted": "true" if salted else "false"}
+        if kind is not None:
+            params["kind"] = kind
+        if title is not None:
+            params["title"] = title
+        headers["Content-Type"] = "application/octet-stream"
+        if metadata is not None:
+            headers["X-Segell-Metadata"] = _json.dumps(metadata, separators=(",", ":"))
+        if isinstance(source, bytes | bytearray | memoryview):
+            return self._call(
+                "POST", "/v1/documents", Receipt._from_json, content=bytes(source), params=params, headers=headers
+            )
+        if not isinstance(source, str | os.PathLike):
+            raise TypeError(f"expected bytes, a path or a SHA-256 in hex, got {type(source).__name__}")
+        with Path(source).open("rb") as stream:
+            return self._call(
+                "POST", "/v1/documents", Receipt._from_json, content=stream, params=params, headers=headers
+            )
+
+    def notarise_many(
+        self,
+        hashes_or_paths: Iterable[str | os.PathLike[str]],
+        *,
+        kind: str | None = None,
+        salted: bool = False,
+    ) -> list[Receipt]:
+        """Notarise many documents by hash; return their receipts in the same order.
+
+        Arguments:
+            hashes_or_paths: SHA-256 hashes (64 hex digits) or paths of files, which are hashed here, streamed
+                from disk: only hashes are sent. Sent in chunks of :data:`BATCH_LIMIT` (10,000).
+            kind: the kind of every document.
+            salted: salt every leaf; see :meth:`notarise`.
+
+        Example::
+
+            receipts = segell.notarise_many(sorted(Path("certificats").glob("*.pdf")), kind="certificate")
+        """
+        hashes = [_hash_of(item) for item in hashes_or_paths]
+        receipts: list[Receipt] = []
+        for start in range(0, len(hashes), BATCH_LIMIT):
+            body: dict[str, Any] = {"hashes": hashes[start : start + BATCH_LIMIT], "salted": salted}
+            if kind is not None:
+                body["kind"] = kind
+            receipts.extend(self._call("POST", "/v1/documents/batch", _items(Receipt._from_json), json=body))
+        return receipts
+
+    def status(self, document_id: str) -> Receipt:
+        """Fetch a receipt again, e.g. to see whether it has been anchored.
+
+        Raises:
+            NotFoundError: this administration has no document with this id.
+        """
+        return self._call("GET", f"/v1/documents/{_segment(document_id)}", Receipt._from_json)
+
+    def bundle(self, document_id: str) -> dict[str, Any]:
+        """Download the proof bundle of an anchored document (docs/proof-bundle.md), as parsed JSON.
+
+        Save it next to the document: with the bundle and any node of the chain, anyone can check the document
+        without Segell (:func:`sdk.verify_bundle`)::
+
+            Path("acta.pdf.segell.json").write_text(json.dumps(segell.bundle(receipt.id), indent=2))
+
+        Raises:
+            ConflictError: with ``code == "not_anchored"`` while the document is pending; see
+                :meth:`wait_until_anchored`.
+            NotFoundError: this administration has no document with this id.
+        """
+        return self._call("GET", f"/v1/documents/{_segment(document_id)}/bundle", _json_object)
+
+    def wait_until_anchored(self, document_id: str, timeout: float = 30.0) -> Receipt:
+        """Poll a receipt until its root is on chain; return the anchored (or revoked) receipt.
+
+        Arguments:
+            document_id: the receipt id.
+            timeout: seconds to wait at most.
+
+        Raises:
+            AnchorTimeoutError: still pending after ``timeout`` seconds (it is a ``TimeoutError`` too).
+        """
+        deadline = time.monotonic() + timeout
+        interval = 0.05
+        while True:
+            receipt = self.status(document_id)
+            if receipt.status != "pending":
+                return receipt
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AnchorTimeoutError(
+                    f"Document {document_id} is still {receipt.status} after {timeout:g} seconds. Anchoring "
+                    "runs in batches: wait longer, or check that the server's anchoring worker is running.",
+                    document_id=document_id,
+                    status=receipt.status,
+                )
+            time.sleep(min(interval, remaining))
+            interval = min(interval * 2, 1.0)
+
+    def revoke(self, document_id: str, reason: str) -> Receipt:
+        """Revoke an anchored document on chain, for ``reason``; verification then answers ``revoked``.
+
+        Raises:
+            ConflictError: the document is not anchored yet, or already revoked.
+            NotFoundError: this administration has no document with this id.
+        """
+        path = f"/v1/documents/{_segment(document_id)}/revoke"
+        return self._call("POST", path, Receipt._from_json, json={"reason": reason})
+
+    def verify(
+        self,
+        hash: str | None = None,
+        code: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> Verification:
+        """Ask Segell's public verification about a document. Needs no API key.
+
+        Give exactly one of:
+
+        - ``hash``: the document's SHA-256 in hex;
+        - ``code``: the verification code printed on it (case, spaces and hyphens do not matter);
+        - ``path``: the document's file; it is hashed here and only the hash is sent.
+
+        To check without trusting Segell, use :func:`sdk.verify_bundle` with the proof bundle instead.
+
+        Example::
+
+            result = segell.verify(code="7GQK-2M4B-XW9D-1RTC-K")
+            if result.is_authentic:
+                print(result.matches[0].administration.name)
+        """
+        given = [name for name, value in (("hash", hash), ("code", code), ("path", path)) if value is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of hash, code or path (given: {', '.join(given) or 'none'})")
+        if code is not None:
+            return self._call("GET", "/v1/verify", Verification._from_json, params={"code": code})
+        if hash is not None:
+            parsed = _proof.parse_hash(hash)
+            if parsed is None:
+                raise ValueError(f"hash must be a SHA-256 in hex (64 digits), got {hash!r}")
+        else:
+            assert path is not None
+            parsed = _proof.hash_file(path)
+        return self._call("GET", "/v1/verify", Verification._from_json, params={"hash": parsed.hex()})
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _call(
@@ -191,11 +389,21 @@ class Client:
         parse: Callable[[Any], _T],
         *,
         json: dict[str, Any] | None = None,
+        content: bytes | IO[bytes] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         report_statuses: frozenset[int] = frozenset(),
     ) -> _T:
         url = f"{self.base_url}{path}"
         try:
-            response = self._http.request(method, path, json=json)
+            response = self._http.request(
+                method,
+                path,
+                json=json,
+                content=content,  # a binary file is streamed in chunks, with its Content-Length
+                params=params,
+                headers=headers,
+            )
         except httpx.TimeoutException as exc:
             raise TransportError(
                 f"The Segell server at {self.base_url} did not answer {method} {path} within "
@@ -236,9 +444,21 @@ def _items(parse: Callable[[Any], _T]) -> Callable[[Any], list[_T]]:
     return parse_items
 
 
+def _json_object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _hash_of(item: str | os.PathLike[str]) -> str:
+    if isinstance(item, str) and (parsed := _proof.parse_hash(item)) is not None:
+        return parsed.hex()
+    return _proof.hash_file(item).hex()
+
+
 def _segment(value: str) -> str:
     if not value:
-        raise ValueError("an administration code or key id must not be empty")
+        raise ValueError("an administration code, key id or document id must not be empty")
     # Quoting "/" too keeps a value from reaching another route.
     return quote(value, safe="")
 

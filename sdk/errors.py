@@ -6,12 +6,15 @@ Every exception the client raises derives from :class:`SegellError`, so one
     SegellError
     ├── TransportError                  the request never got an answer (refused, timed out, ...)
     ├── UnexpectedResponseError         the server answered 2xx with a body the SDK cannot read
+    ├── RPCError                        a JSON-RPC node answered with an error (verify_bundle)
+    ├── AnchorTimeoutError              wait_until_anchored gave up; also a TimeoutError
     └── APIError                        the server answered with an error status
         ├── BadRequestError             400
         ├── AuthenticationError         401  missing, unknown or revoked API key
         ├── PermissionDeniedError       403  the key's role may not do this
         ├── NotFoundError               404
-        ├── ConflictError               409  e.g. an administration code already admitted
+        ├── ConflictError               409  e.g. an administration code already admitted, a bundle
+        │                                    asked for before anchoring (code "not_anchored")
         ├── PayloadTooLargeError        413
         ├── ValidationError             422  the request body or parameters are invalid
         └── ServerError                 5xx
@@ -26,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AnchorTimeoutError",
     "APIError",
     "AuthenticationError",
     "BadRequestError",
@@ -33,6 +37,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "RPCError",
     "SegellError",
     "ServerError",
     "ServiceUnavailableError",
@@ -77,6 +82,39 @@ class UnexpectedResponseError(SegellError):
         super().__init__(message)
         self.status_code = status_code
         self.url = url
+
+
+class RPCError(SegellError):
+    """A JSON-RPC endpoint answered a request with an error object.
+
+    Verification failures are never raised: this is the node failing (e.g. ``-32603`` from Segell's ``/rpc``
+    when its own node is down), or refusing a method it should answer.
+
+    Attributes:
+        code: the JSON-RPC error code, e.g. ``-32603``.
+        url: the JSON-RPC endpoint.
+        data: the error's ``data`` member, or ``None``.
+    """
+
+    def __init__(self, message: str, *, code: int, url: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.url = url
+        self.data = data
+
+
+class AnchorTimeoutError(SegellError, TimeoutError):
+    """A notarised document was still not anchored when the wait ran out.
+
+    Attributes:
+        document_id: the receipt id that was waited for.
+        status: its last known status, e.g. ``"pending"``.
+    """
+
+    def __init__(self, message: str, *, document_id: str, status: str) -> None:
+        super().__init__(message)
+        self.document_id = document_id
+        self.status = status
 
 
 class APIError(SegellError):

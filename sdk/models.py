@@ -14,21 +14,31 @@ __all__ = [
     "Administration",
     "AdministrationStatus",
     "AdmittedAdministration",
+    "Anchor",
     "ApiKeyInfo",
     "ChainBackend",
     "ChainStatus",
     "ContractAddresses",
     "DatabaseStatus",
+    "DocumentStatus",
     "Health",
     "Identity",
     "IssuedApiKey",
+    "Issuer",
+    "Receipt",
+    "Revocation",
     "Role",
     "ServiceUrls",
+    "Verification",
+    "VerificationMatch",
+    "VerificationStatus",
 ]
 
 ChainBackend = Literal["embedded", "anvil", "rpc"]
 AdministrationStatus = Literal["active", "suspended"]
 Role = Literal["governance", "administration"]
+DocumentStatus = Literal["pending", "anchored", "revoked"]
+VerificationStatus = Literal["authentic", "pending", "revoked", "unknown"]
 
 _Json = Mapping[str, Any]
 
@@ -43,6 +53,21 @@ def _datetime(value: Any) -> datetime:
 
 def _optional_datetime(value: Any) -> datetime | None:
     return None if value is None else _datetime(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _moment(value: Any) -> datetime:
+    """A datetime from an ISO 8601 string or a Unix timestamp (block timestamps are integers)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return _datetime(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,4 +330,221 @@ class Identity:
             role=cast(Role, str(data["role"])),
             administration=None if administration is None else Administration._from_json(administration),
             key_id=str(data["key_id"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """Where a notarised document's Merkle root was anchored on chain.
+
+    Attributes:
+        root: the Merkle root of the batch, ``0x`` + 64 hex digits.
+        leaf: the document's leaf in that tree.
+        leaf_index: its position among the batch's leaves.
+        tree_size: how many leaves the batch has.
+        transaction_hash: the ``anchorRoot`` transaction.
+        block_number: the block that holds it.
+        block_hash: that block's hash (``None`` if the server did not record it).
+        block_timestamp: that block's timestamp, in UTC.
+        chain_id: the chain's EIP-155 id.
+        contract: the ``Notary`` contract's address.
+    """
+
+    root: str
+    leaf: str
+    leaf_index: int
+    tree_size: int
+    transaction_hash: str
+    block_number: int
+    block_hash: str | None
+    block_timestamp: datetime
+    chain_id: int
+    contract: str
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> Anchor:
+        return cls(
+            root=str(data["root"]),
+            leaf=str(data["leaf"]),
+            leaf_index=int(data["leaf_index"]),
+            tree_size=int(data["tree_size"]),
+            transaction_hash=str(data["transaction_hash"]),
+            block_number=int(data["block_number"]),
+            block_hash=_optional_str(data.get("block_hash")),
+            block_timestamp=_moment(data["block_timestamp"]),
+            chain_id=int(data["chain_id"]),
+            contract=str(data["contract"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A revocation by the issuing administration, recorded on chain.
+
+    Attributes:
+        reason: why it was revoked.
+        transaction_hash: the ``revoke`` transaction, if known.
+        block_number: the block that holds it, if known.
+        revoked_at: when it was revoked, in UTC.
+    """
+
+    reason: str
+    transaction_hash: str | None
+    block_number: int | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> Revocation:
+        revoked_at = data.get("revoked_at")
+        return cls(
+            reason=str(data["reason"]),
+            transaction_hash=_optional_str(data.get("transaction_hash")),
+            block_number=_optional_int(data.get("block_number")),
+            revoked_at=None if revoked_at is None else _moment(revoked_at),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The notary's receipt for a document: what was notarised, its verification code and its status.
+
+    Attributes:
+        id: the receipt id, used by :meth:`Client.status`, :meth:`Client.bundle` and :meth:`Client.revoke`.
+        status: ``"pending"`` (accepted, not yet anchored), ``"anchored"`` or ``"revoked"``.
+        document_hash: SHA-256 of the document, 64 hex digits.
+        verification_code: the code printed on the document, ``XXXX-XXXX-XXXX-XXXX-C``, that anyone can check.
+        kind: the document kind given at submission, e.g. ``"resolution"``.
+        title: its title, if given.
+        metadata: the metadata given at submission (JSON object), if any.
+        salted: whether a random salt hides the hash in the tree.
+        created_at: when the notary accepted it.
+        anchor: where its root was anchored, once anchored.
+        revocation: the revocation, once revoked.
+        links: related URLs of the API (``self``, ``bundle``, ``verify``, ...).
+    """
+
+    id: str
+    status: DocumentStatus
+    document_hash: str
+    verification_code: str
+    kind: str | None
+    title: str | None
+    metadata: Mapping[str, Any] | None
+    salted: bool
+    created_at: datetime
+    anchor: Anchor | None
+    revocation: Revocation | None
+    links: Mapping[str, str]
+
+    @property
+    def is_anchored(self) -> bool:
+        """``True`` once the root is on chain (revoked documents were anchored too)."""
+        return self.anchor is not None
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> Receipt:
+        anchor = data.get("anchor")
+        revocation = data.get("revocation")
+        metadata = data.get("metadata")
+        return cls(
+            id=str(data["id"]),
+            status=cast(DocumentStatus, str(data["status"])),
+            document_hash=str(data["document_hash"]),
+            verification_code=str(data["verification_code"]),
+            kind=_optional_str(data.get("kind")),
+            title=_optional_str(data.get("title")),
+            metadata=None if metadata is None else dict(metadata),
+            salted=bool(data.get("salted", False)),
+            created_at=_datetime(data["created_at"]),
+            anchor=None if anchor is None else Anchor._from_json(anchor),
+            revocation=None if revocation is None else Revocation._from_json(revocation),
+            links={str(name): str(url) for name, url in (data.get("links") or {}).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """The administration that notarised a document, as public verification names it.
+
+    Attributes:
+        code: its public code, e.g. ``"L01080193"``.
+        name: its display name.
+    """
+
+    code: str
+    name: str
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> Issuer:
+        return cls(code=str(data["code"]), name=str(data["name"]))
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationMatch:
+    """One notarisation of the hash that was verified (several administrations may notarise the same file).
+
+    Attributes:
+        status: ``"authentic"``, ``"pending"`` or ``"revoked"``.
+        administration: who notarised it.
+        kind: the document kind, if given.
+        title: its title, if given.
+        anchored_at: when its root was anchored, ``None`` while pending.
+        block_number, transaction_hash, chain_id, contract: where, once anchored.
+        revocation: the revocation, if revoked.
+    """
+
+    status: VerificationStatus
+    administration: Issuer
+    kind: str | None
+    title: str | None
+    anchored_at: datetime | None
+    block_number: int | None
+    transaction_hash: str | None
+    chain_id: int | None
+    contract: str | None
+    revocation: Revocation | None
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> VerificationMatch:
+        anchored_at = data.get("anchored_at")
+        revocation = data.get("revocation")
+        return cls(
+            status=cast(VerificationStatus, str(data["status"])),
+            administration=Issuer._from_json(data["administration"]),
+            kind=_optional_str(data.get("kind")),
+            title=_optional_str(data.get("title")),
+            anchored_at=None if anchored_at is None else _moment(anchored_at),
+            block_number=_optional_int(data.get("block_number")),
+            transaction_hash=_optional_str(data.get("transaction_hash")),
+            chain_id=_optional_int(data.get("chain_id")),
+            contract=_optional_str(data.get("contract")),
+            revocation=None if revocation is None else Revocation._from_json(revocation),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What Segell's public verification says about a hash or a verification code.
+
+    Attributes:
+        status: ``"authentic"``, ``"pending"`` (accepted, not yet on chain), ``"revoked"`` or ``"unknown"``.
+        document_hash: the SHA-256 that was looked up (``None`` when a code matched nothing).
+        matches: every notarisation of that hash, one per administration.
+    """
+
+    status: VerificationStatus
+    document_hash: str | None
+    matches: tuple[VerificationMatch, ...]
+
+    @property
+    def is_authentic(self) -> bool:
+        """``True`` when the document is notarised, anchored and not revoked."""
+        return self.status == "authentic"
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> Verification:
+        return cls(
+            status=cast(VerificationStatus, str(data["status"])),
+            document_hash=_optional_str(data.get("document_hash")),
+            matches=tuple(VerificationMatch._from_json(match) for match in data.get("matches") or ()),
         )

@@ -2,10 +2,15 @@
 
     segell up                          start the API (and a chain) on 127.0.0.1:8000
     segell status                      what the running server reports about itself
+    segell worker --chain URL          anchor documents in a process of its own
     segell admin add NAME --code CODE  admit an administration and print its first API key
     segell admin key issue CODE        another API key for it
+    segell notarise FILE... --wait     notarise documents, save each proof bundle next to its file
+    segell verify FILE --bundle B      check a document against its bundle and any node of the chain
+    segell revoke ID --reason R        revoke a notarised document on chain
 
-Admin commands authenticate with --api-key / SEGELL_API_KEY, else with the operator's governance key that the
+`notarise` and `revoke` act for an administration with its key in --api-key / SEGELL_API_KEY; `verify` needs no
+key. Admin commands authenticate with --api-key / SEGELL_API_KEY, else with the operator's governance key that the
 server writes to $SEGELL_HOME/governance.key at first start. Errors go to stderr with exit status 1 (2 for
 usage errors); `--json` prints machine-readable output for scripts.
 """
@@ -13,6 +18,7 @@ usage errors); `--json` prints machine-readable output for scripts.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -25,6 +31,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sdk import (
@@ -33,10 +40,13 @@ from sdk import (
     APIError,
     ApiKeyInfo,
     AuthenticationError,
+    BundleVerification,
     Client,
     Health,
     IssuedApiKey,
+    Receipt,
     SegellError,
+    verify_bundle,
 )
 
 CHAIN_CHOICES = ("embedded", "anvil", "auto")
@@ -144,6 +154,40 @@ def up(
     import uvicorn  # only `up` needs the server stack
 
     uvicorn.run("services.main:app", host=host, port=port)
+
+
+# -- segell worker ---------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    chain: Annotated[
+        str,
+        typer.Option(
+            envvar="SEGELL_CHAIN",
+            help="JSON-RPC URL of the node the API uses (segell up prints it; `segell status` shows it).",
+            show_default=False,
+        ),
+    ] = "",
+    reconcile_every: Annotated[
+        float, typer.Option(help="Seconds between two checks that the node still holds every anchored root.", min=1)
+    ] = 300.0,
+) -> None:
+    """Run the anchoring worker as its own process (the API then runs with SEGELL_ANCHORING_WORKER=false)."""
+    if not chain.startswith(("http://", "https://")):
+        raise typer.BadParameter(
+            "the worker needs a node that several processes reach: the JSON-RPC URL of the API's node, e.g. "
+            "http://127.0.0.1:8545 (for the anvil `segell up` manages, the `node` URL it prints). An embedded "
+            "chain lives inside the API process, so its worker runs there.",
+            param_hint="--chain / SEGELL_CHAIN",
+        )
+    os.environ["SEGELL_CHAIN"] = chain
+
+    from services.notary.anchoring import serve_worker  # only the worker needs the chain stack
+    from services.runtime import Runtime
+    from services.settings import Settings
+
+    serve_worker(lambda: Runtime.start(Settings()), reconcile_every=reconcile_every)
 
 
 # -- segell status ----------------------------------------------------------------------------------
@@ -339,6 +383,288 @@ def _print_issued_key(invocation: Invocation, code: str, issued: IssuedApiKey) -
 
 def _revoked(key: ApiKeyInfo) -> str:
     return f"revoked {_timestamp(key.revoked_at)}" if key.revoked_at else "[green]active[/green]"
+
+
+# -- segell notarise, verify, revoke ----------------------------------------------------------------
+
+BUNDLE_SUFFIX = ".segell.json"
+
+FileArgument = Annotated[
+    Path,
+    typer.Argument(help="The document.", exists=True, dir_okay=False, readable=True, show_default=False),
+]
+
+
+@app.command()
+def notarise(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Documents to notarise.", exists=True, dir_okay=False, readable=True, show_default=False),
+    ],
+    kind: Annotated[
+        str | None, typer.Option(help="What the documents are, e.g. resolution, certificate.", show_default=False)
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option(help="A title shown by public verification (sends each file).", show_default=False)
+    ] = None,
+    salted: Annotated[bool, typer.Option("--salted", help="Hide each hash in the tree behind a random salt.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until anchored and save each proof bundle next to its file.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the proof bundles into this directory instead.", file_okay=False, show_default=False),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait waits for each document.", min=0)] = 120.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Notarise documents with the administration's API key; print each receipt's id, code and status.
+
+    One file, or --title, sends each file (streamed); several files send only their SHA-256 hashes, in batches.
+    """
+    invocation = _invocation(ctx)
+    credential = _administration_credential(invocation, "notarise")
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(invocation, f"Cannot create the bundle directory {out}: {exc.strerror or exc}.")
+    results: list[dict[str, Any]] = []
+    with _client(invocation, api_key=credential.key, key_source=credential.source) as client:
+        with _progress(invocation) as progress:
+            if len(files) == 1 or title is not None:
+                task = progress.add_task("Notarising", total=len(files))
+                receipts = []
+                for path in files:
+                    try:
+                        receipts.append(client.notarise(path, kind=kind, title=title, salted=salted))
+                    except OSError as exc:
+                        _fail(invocation, f"Cannot read {path}: {exc.strerror or exc}.")
+                    progress.advance(task)
+            else:
+                task = progress.add_task("Hashing", total=len(files))
+                hashes = []
+                for path in files:
+                    hashes.append(_hash_file(invocation, path))
+                    progress.advance(task)
+                progress.update(task, description="Notarising")
+                receipts = client.notarise_many(hashes, kind=kind, salted=salted)
+            if wait:
+                task = progress.add_task("Waiting for anchoring", total=len(receipts))
+                for path, receipt in zip(files, receipts, strict=True):
+                    receipt = client.wait_until_anchored(receipt.id, timeout=timeout)
+                    bundle_path = (out or path.parent) / f"{path.name}{BUNDLE_SUFFIX}"
+                    _write_bundle(invocation, bundle_path, client.bundle(receipt.id))
+                    results.append(_notarised(path, receipt, bundle_path))
+                    progress.advance(task)
+            else:
+                results = [_notarised(path, receipt, None) for path, receipt in zip(files, receipts, strict=True)]
+
+    if as_json:
+        _print_json(results)
+        return
+    for result in results:
+        line = f"{escape(result['file'])}  id {result['id']}  code [bold]{result['verification_code']}[/bold]  "
+        line += _document_status_markup(result["status"])
+        if result["bundle"]:
+            line += f"  bundle {escape(result['bundle'])}"
+        invocation.out.print(line)
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    file: FileArgument,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="A proof bundle (.segell.json): check it against the chain alone, without asking Segell.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
+    rpc: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SEGELL_RPC_URL",
+            help="JSON-RPC endpoint of any node of the chain, for --bundle [default: the server's /rpc].",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a document: against its proof bundle and the chain (--bundle), or with the Segell server.
+
+    Exit status 0 when the document is authentic, 1 otherwise (the reason is printed).
+    """
+    invocation = _invocation(ctx)
+    if bundle is None:
+        if rpc is not None:
+            raise typer.BadParameter("--rpc needs --bundle: without one, the Segell server is asked.")
+        _verify_with_server(invocation, file, as_json)
+        return
+
+    rpc_url = rpc or f"{invocation.url}/rpc"
+    try:
+        result = verify_bundle(bundle, file, rpc_url)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--rpc'") from exc
+    except SegellError as exc:
+        _fail_with(invocation, exc, key_source=None)
+    except OSError as exc:
+        _fail(invocation, f"Cannot read {exc.filename or file}: {exc.strerror or exc}.")
+    if as_json:
+        _print_json(result)
+    else:
+        _print_bundle_verification(invocation, result, rpc_url)
+    if not result.valid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def revoke(
+    ctx: typer.Context,
+    document_id: Annotated[str, typer.Argument(help="The receipt id.", callback=_require_value, show_default=False)],
+    reason: Annotated[
+        str, typer.Option(help="Why it is withdrawn; recorded on chain, for everyone.", show_default=False)
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a notarised document on chain; verification then answers `revoked` with the reason."""
+    invocation = _invocation(ctx)
+    credential = _administration_credential(invocation, "revoke")
+    with _client(invocation, api_key=credential.key, key_source=credential.source) as client:
+        receipt = client.revoke(document_id, reason)
+    if as_json:
+        _print_json(receipt)
+        return
+    revocation = receipt.revocation
+    invocation.out.print(f"Revoked {escape(receipt.id)} ({escape(receipt.verification_code)}).")
+    if revocation is not None:
+        _print_fields(
+            invocation.out,
+            [
+                ("reason", escape(revocation.reason)),
+                ("revoked", _timestamp(revocation.revoked_at)),
+                ("transaction", revocation.transaction_hash or ""),
+                ("block", "" if revocation.block_number is None else str(revocation.block_number)),
+            ],
+        )
+
+
+def _administration_credential(invocation: Invocation, command: str) -> _Credential:
+    if not invocation.api_key:
+        _fail(
+            invocation,
+            f"`segell {command}` acts for an administration: pass its API key with --api-key or set "
+            "SEGELL_API_KEY (governance issues one with `segell admin key issue CODE`).",
+        )
+    return _Credential(invocation.api_key, "--api-key / SEGELL_API_KEY")
+
+
+@contextmanager
+def _progress(invocation: Invocation) -> Iterator[Progress]:
+    # On stderr, so that stdout holds only the results (and --json stays parseable).
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=invocation.err,
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+def _hash_file(invocation: Invocation, path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        _fail(invocation, f"Cannot read {path}: {exc.strerror or exc}.")
+    return digest.hexdigest()
+
+
+def _write_bundle(invocation: Invocation, path: Path, bundle: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        _fail(invocation, f"Cannot write the proof bundle {path}: {exc.strerror or exc}.")
+
+
+def _notarised(path: Path, receipt: Receipt, bundle_path: Path | None) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "id": receipt.id,
+        "verification_code": receipt.verification_code,
+        "status": receipt.status,
+        "document_hash": receipt.document_hash,
+        "bundle": None if bundle_path is None else str(bundle_path),
+    }
+
+
+def _document_status_markup(status: str) -> str:
+    colour = {"anchored": "green", "authentic": "green", "pending": "yellow"}.get(status, "bold red")
+    return f"[{colour}]{escape(status)}[/{colour}]"
+
+
+def _verify_with_server(invocation: Invocation, file: Path, as_json: bool) -> None:
+    with _client(invocation, api_key=None) as client:
+        try:
+            verification = client.verify(path=file)
+        except OSError as exc:
+            _fail(invocation, f"Cannot read {file}: {exc.strerror or exc}.")
+    if as_json:
+        _print_json(verification)
+    else:
+        out = invocation.out
+        out.print(
+            f"{escape(str(file))}: {_document_status_markup(verification.status)} (asked {escape(invocation.url)})"
+        )
+        out.print(f"sha-256  {verification.document_hash or ''}")
+        for match in verification.matches:
+            when = f", anchored {_timestamp(match.anchored_at)}" if match.anchored_at else ""
+            block = f" in block {match.block_number}" if match.block_number is not None else ""
+            out.print(
+                f"- {escape(match.administration.name)} ({escape(match.administration.code)}): "
+                f"{_document_status_markup(match.status)}{escape(when)}{block}"
+                + (f", kind {escape(match.kind)}" if match.kind else "")
+                + (f", title {escape(match.title)}" if match.title else "")
+            )
+            if match.revocation is not None:
+                out.print(f"  revoked {_timestamp(match.revocation.revoked_at)}: {escape(match.revocation.reason)}")
+        if verification.status == "unknown":
+            out.print("No administration has notarised this document.")
+    if not verification.is_authentic:
+        raise typer.Exit(1)
+
+
+def _print_bundle_verification(invocation: Invocation, result: BundleVerification, rpc_url: str) -> None:
+    out = invocation.out
+    headline = "[bold green]authentic[/bold green]" if result.valid else f"[bold red]{result.status}[/bold red]"
+    out.print(f"{headline}: {escape(result.reason)}")
+    issuer = result.issuer
+    fields = [("sha-256", result.document_hash or "")]
+    if issuer is not None:
+        named = " ".join(filter(None, [issuer.name, f"({issuer.code})" if issuer.code else None]))
+        fields.append(("issuer", escape(named or issuer.administration)))
+    if result.root is not None:
+        fields += [
+            ("root", result.root),
+            ("leaf", f"index {result.leaf_index} in a tree of {result.tree_size}"),
+            ("chain", f"{result.chain_id}, notary {result.contract}"),
+            ("block", f"{result.block_number} {result.block_hash or ''}".strip()),
+            ("anchored", _timestamp(result.anchored_at)),
+        ]
+    if result.revocation is not None:
+        fields.append(("revoked", f"{_timestamp(result.revocation.revoked_at)}: {escape(result.revocation.reason)}"))
+    fields.append(("checked", f"against {escape(rpc_url)}" if result.checked_on_chain else "offline only"))
+    _print_fields(out, fields)
 
 
 # -- plumbing ---------------------------------------------------------------------------------------

@@ -90,6 +90,28 @@ def assert_first_steps_tour(text: str, server: RunningServer) -> str:
     return code
 
 
+def assert_notarise_and_verify_tour(text: str, server: RunningServer) -> None:
+    """Check what 01-notarise-and-verify printed: anchored, authentic, then the two failures with their reasons."""
+    assert re.search(r"Admitted DEMO-[0-9A-F]{8}: Ajuntament de Demostració", text)
+    assert re.search(r"minutes +id [0-9a-f]{32}  code [0-9A-Z]{4}(-[0-9A-Z]{4}){3}-\S  status (pending|anchored)", text)
+    assert "The certificate was sent as its hash only: True" in text
+    assert re.search(r"minutes +anchored in block \d+, tx 0x[0-9a-f]{64}", text)
+    assert "format         segell-proof-bundle" in text
+    assert "Offline: proof_valid" in text
+    assert "authentic: Authentic: notarised by Ajuntament de Demostració, anchored in block" in text
+    assert "valid      True" in text
+    assert "Tampered copy: wrong_document, valid False" in text
+    assert "This is not the document of the bundle" in text
+    assert re.search(r"Segell says authentic for code \S+: Ajuntament de Demostració", text)
+    assert "Receipt status: revoked" in text
+    assert "After revocation: revoked, valid False" in text
+    assert "reason   Substituïda per l'acta corregida" in text
+    code = re.search(r"Admitted (DEMO-[0-9A-F]{8})", text)
+    assert code is not None
+    with server.client(server.governance_key) as governance:
+        assert governance.get(f"/v1/administrations/{code.group(1)}").json()["status"] == "active"
+
+
 def test_notebooks_are_stored_without_outputs() -> None:
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOKS_DIR}"
     for path in NOTEBOOKS:
@@ -112,6 +134,8 @@ def test_notebook_runs_against_segell_with_api_key(
     assert stream(notebook, "stderr") == ""
     if path.name == "00-first-steps.ipynb":
         assert_first_steps_tour(stream(notebook), segell_server)
+    if path.name == "01-notarise-and-verify.ipynb":
+        assert_notarise_and_verify_tour(stream(notebook), segell_server)
 
 
 @pytest.mark.slow

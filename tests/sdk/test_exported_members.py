@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import types
 
 import sdk
@@ -19,3 +21,17 @@ def test_every_exception_derives_from_segell_error() -> None:
     exceptions = [getattr(sdk, name) for name in sdk.__all__ if name.endswith("Error")]
     assert exceptions, "the SDK exports its exceptions"
     assert all(issubclass(exception, sdk.SegellError) for exception in exceptions)
+
+
+def test_sdk_imports_neither_chain_nor_services() -> None:
+    # The SDK talks HTTP and JSON-RPC only: importing it must not pull in the server or the chain stack.
+    code = "import sys, sdk; print(sorted({name.split('.')[0] for name in sys.modules} & {'chain', 'services'}))"
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert answer.stdout.strip() == "[]"
+
+
+def test_notary_api_is_exported() -> None:
+    for name in ("verify_bundle", "verify_bundle_proof", "BundleVerification", "Receipt", "Verification"):
+        assert name in sdk.__all__
+    assert callable(sdk.verify_bundle) and callable(sdk.Client.notarise)

@@ -1,0 +1,278 @@
+"""The SDK's notary methods against a real Segell server (tests/conftest.py) whose anchoring worker runs in process."""
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sdk import (
+    BATCH_LIMIT,
+    AnchorTimeoutError,
+    Client,
+    ConflictError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    Receipt,
+    SegellError,
+)
+from tests.conftest import RunningServer, make_settings, serve
+
+CODE_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z*~$=U]")
+ANCHOR_TIMEOUT_S = 60
+
+
+def admit(server: RunningServer, name: str) -> str:
+    with Client(server.url, server.governance_key) as governance:
+        return governance.admit_administration(f"T{secrets.token_hex(4).upper()}", name).api_key.key
+
+
+@pytest.fixture(scope="module")
+def issuer_key(segell_server: RunningServer) -> str:
+    return admit(segell_server, "Ajuntament de Prova")
+
+
+@pytest.fixture
+def issuer(segell_server: RunningServer, issuer_key: str) -> Iterator[Client]:
+    with Client(segell_server.url, issuer_key, timeout=60) as client:
+        yield client
+
+
+class RecordingTransport(httpx.HTTPTransport):
+    """A real HTTP transport that keeps the requests it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return super().handle_request(request)
+
+
+def document(directory: Path, text: str = "Resolució d'alcaldia") -> Path:
+    path = directory / f"doc-{secrets.token_hex(4)}.txt"
+    path.write_text(f"{text} {secrets.token_hex(8)}\n")
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_notarise_path_streams_the_file_and_returns_a_receipt(
+    segell_server: RunningServer, issuer_key: str, tmp_path: Path
+) -> None:
+    path = document(tmp_path)
+    transport = RecordingTransport()
+    with Client(segell_server.url, issuer_key, transport=transport) as client:
+        receipt = client.notarise(
+            path, kind="resolution", title="Resolució 12/2026", metadata={"expedient": "2026/0042", "pàgines": 3}
+        )
+
+    assert receipt.status in ("pending", "anchored")
+    assert receipt.document_hash == sha256(path)
+    assert CODE_PATTERN.fullmatch(receipt.verification_code), receipt.verification_code
+    assert (receipt.kind, receipt.title) == ("resolution", "Resolució 12/2026")
+    assert receipt.metadata == {"expedient": "2026/0042", "pàgines": 3}
+    assert receipt.salted is False
+    assert abs(datetime.now(UTC) - receipt.created_at) < timedelta(minutes=5)
+    assert receipt.links["bundle"].endswith(f"/v1/documents/{receipt.id}/bundle")
+    (request,) = transport.requests
+    assert request.headers["Content-Type"] == "application/octet-stream"
+    assert request.headers["Content-Length"] == str(path.stat().st_size)
+    assert not isinstance(request.stream, httpx.ByteStream), "a path is sent from the open file, not from memory"
+
+
+def test_notarise_bytes_then_its_hash_answers_the_same_receipt(issuer: Client) -> None:
+    content = f"Certificat d'empadronament {secrets.token_hex(8)}".encode()
+    digest = hashlib.sha256(content).hexdigest()
+
+    from_bytes = issuer.notarise(content, kind="certificate")
+    from_hash = issuer.notarise(digest)
+    from_0x_upper = issuer.notarise("0x" + digest.upper())
+
+    assert from_bytes.document_hash == digest
+    assert from_hash.id == from_bytes.id == from_0x_upper.id
+    assert from_hash.verification_code == from_bytes.verification_code
+
+
+def test_notarise_hash_with_metadata_and_salt(issuer: Client) -> None:
+    digest = secrets.token_hex(32)
+
+    receipt = issuer.notarise(digest, kind="license", title="Llicència d'obres", metadata={"n": 1}, salted=True)
+
+    assert receipt.document_hash == digest
+    assert receipt.salted is True
+    assert (receipt.kind, receipt.title, receipt.metadata) == ("license", "Llicència d'obres", {"n": 1})
+
+
+def test_notarise_with_same_idempotency_key_answers_the_same_receipt(issuer: Client) -> None:
+    key = f"expedient-{secrets.token_hex(6)}"
+    digest = secrets.token_hex(32)
+
+    first = issuer.notarise(digest, idempotency_key=key)
+    again = issuer.notarise(digest, idempotency_key=key)
+    with pytest.raises(ConflictError):  # the key is bound to its first payload
+        issuer.notarise(secrets.token_hex(32), idempotency_key=key)
+
+    assert again == issuer.status(first.id)
+    assert again.id == first.id
+
+
+def test_notarise_many_mixes_hashes_and_paths_keeping_their_order(issuer: Client, tmp_path: Path) -> None:
+    paths = [document(tmp_path, f"Certificat {n}") for n in range(3)]
+    hashes = [secrets.token_hex(32) for _ in range(2)]
+    items: list[str | Path] = [hashes[0], paths[0], str(paths[1]), hashes[1], paths[2]]
+
+    receipts = issuer.notarise_many(items, kind="certificate")
+
+    expected = [hashes[0], sha256(paths[0]), sha256(paths[1]), hashes[1], sha256(paths[2])]
+    assert [receipt.document_hash for receipt in receipts] == expected
+    assert len({receipt.id for receipt in receipts}) == 5
+    assert {receipt.kind for receipt in receipts} == {"certificate"}
+
+
+@pytest.mark.slow
+def test_notarise_many_sends_chunks_of_the_batch_limit(segell_server: RunningServer, issuer_key: str) -> None:
+    hashes = [secrets.token_hex(32) for _ in range(BATCH_LIMIT + 1)]
+    transport = RecordingTransport()
+    with Client(segell_server.url, issuer_key, timeout=120, transport=transport) as client:
+        receipts = client.notarise_many(hashes)
+
+    assert [request.url.path for request in transport.requests] == ["/v1/documents/batch"] * 2
+    assert [len(json.loads(request.content)["hashes"]) for request in transport.requests] == [BATCH_LIMIT, 1]
+    assert [receipt.document_hash for receipt in receipts] == hashes
+
+
+def test_wait_until_anchored_then_status_and_bundle(issuer: Client, tmp_path: Path) -> None:
+    path = document(tmp_path)
+    submitted = issuer.notarise(path, title="Acta")
+
+    anchored = issuer.wait_until_anchored(submitted.id, timeout=ANCHOR_TIMEOUT_S)
+    bundle = issuer.bundle(submitted.id)
+
+    assert anchored.status == "anchored" and anchored.is_anchored
+    assert anchored.anchor is not None
+    assert issuer.status(submitted.id) == anchored
+    assert bundle["format"] == "segell-proof-bundle" and bundle["version"] == 1
+    assert bundle["document_hash"] == "0x" + sha256(path)
+    assert bundle["root"] == anchored.anchor.root
+    assert bundle["leaf"] == anchored.anchor.leaf
+    assert bundle["leaf_index"] == anchored.anchor.leaf_index
+    assert bundle["chain"]["block_number"] == anchored.anchor.block_number
+    assert bundle["chain"]["transaction_hash"] == anchored.anchor.transaction_hash
+    assert bundle["receipt"]["verification_code"] == anchored.verification_code
+
+
+def test_revoke_makes_status_and_public_verification_say_revoked(issuer: Client) -> None:
+    digest = secrets.token_hex(32)
+    receipt = issuer.wait_until_anchored(issuer.notarise(digest).id, timeout=ANCHOR_TIMEOUT_S)
+
+    revoked = issuer.revoke(receipt.id, "Substituït per la resolució 13/2026")
+
+    assert revoked.status == "revoked"
+    assert revoked.revocation is not None
+    assert revoked.revocation.reason == "Substituït per la resolució 13/2026"
+    assert revoked.revocation.transaction_hash is not None
+    assert issuer.status(receipt.id).status == "revoked"
+    verification = issuer.verify(hash=digest)
+    assert verification.status == "revoked"
+    (match,) = verification.matches
+    assert match.revocation is not None and match.revocation.reason == "Substituït per la resolució 13/2026"
+    with pytest.raises(ConflictError):
+        issuer.revoke(receipt.id, "again")
+
+
+def test_verify_by_hash_code_and_path_is_public(segell_server: RunningServer, issuer: Client, tmp_path: Path) -> None:
+    path = document(tmp_path)
+    receipt = issuer.wait_until_anchored(issuer.notarise(path, kind="minutes").id, timeout=ANCHOR_TIMEOUT_S)
+
+    with Client(segell_server.url) as anonymous:
+        by_hash = anonymous.verify(hash=receipt.document_hash)
+        by_code = anonymous.verify(code=receipt.verification_code.lower().replace("-", " "))
+        by_path = anonymous.verify(path=path)
+        unknown = anonymous.verify(hash=secrets.token_hex(32))
+
+    assert by_hash == by_code == by_path
+    assert by_hash.status == "authentic" and by_hash.is_authentic
+    assert by_hash.document_hash == receipt.document_hash
+    (match,) = by_hash.matches
+    assert match.administration.name == "Ajuntament de Prova"
+    assert match.kind == "minutes"
+    assert receipt.anchor is not None
+    assert match.block_number == receipt.anchor.block_number
+    assert match.transaction_hash == receipt.anchor.transaction_hash
+    assert match.anchored_at is not None
+    assert unknown.status == "unknown" and unknown.matches == () and not unknown.is_authentic
+
+
+def test_verify_needs_exactly_one_of_hash_code_path(issuer: Client) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        issuer.verify()
+    with pytest.raises(ValueError, match="exactly one"):
+        issuer.verify(hash=secrets.token_hex(32), code="ABCD")
+    with pytest.raises(ValueError, match="64 digits"):
+        issuer.verify(hash="abc")
+
+
+def test_governance_key_cannot_notarise(segell_server: RunningServer) -> None:
+    with Client(segell_server.url, segell_server.governance_key) as governance:
+        with pytest.raises(PermissionDeniedError) as raised:
+            governance.notarise(secrets.token_hex(32))
+
+    assert raised.value.status_code == 403
+
+
+# -- a server whose documents stay pending: no anchoring worker, a small upload limit ----------------
+
+
+@pytest.fixture(scope="module")
+def pending_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    home = tmp_path_factory.mktemp("no-worker")
+    yield from serve(make_settings(home, anchoring_worker=False, max_document_bytes=1024))
+
+
+@pytest.fixture
+def pending_issuer(pending_server: RunningServer) -> Iterator[Client]:
+    with Client(pending_server.url, admit(pending_server, "Ajuntament en espera")) as client:
+        yield client
+
+
+def test_bundle_of_pending_document_raises_conflict_not_anchored(pending_issuer: Client) -> None:
+    receipt = pending_issuer.notarise(secrets.token_hex(32))
+
+    with pytest.raises(ConflictError) as raised:
+        pending_issuer.bundle(receipt.id)
+
+    assert receipt.status == "pending" and receipt.anchor is None
+    assert raised.value.code == "not_anchored"
+
+
+def test_wait_until_anchored_times_out_with_anchor_timeout_error(pending_issuer: Client) -> None:
+    receipt: Receipt = pending_issuer.notarise(secrets.token_hex(32))
+
+    with pytest.raises(AnchorTimeoutError) as raised:
+        pending_issuer.wait_until_anchored(receipt.id, timeout=0.3)
+
+    assert isinstance(raised.value, TimeoutError) and isinstance(raised.value, SegellError)
+    assert raised.value.document_id == receipt.id
+    assert raised.value.status == "pending"
+    assert "still pending after 0.3 seconds" in raised.value.message
+
+
+def test_file_over_the_size_limit_raises_payload_too_large(pending_issuer: Client, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(secrets.token_bytes(4096))
+
+    with pytest.raises(PayloadTooLargeError) as raised:
+        pending_issuer.notarise(big)
+
+    assert raised.value.status_code == 413
+    accepted = pending_issuer.notarise(hashlib.sha256(big.read_bytes()).hexdigest())  # its hash is fine
+    assert accepted.document_hash == hashlib.sha256(big.read_bytes()).hexdigest()
