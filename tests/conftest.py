@@ -13,6 +13,8 @@ import httpx
 import pytest
 import uvicorn
 
+from chain.anvil import find_anvil
+from chain.nodes import AnvilNotFound
 from services.main import create_app
 from services.settings import Settings
 
@@ -89,6 +91,16 @@ def serve(settings: Settings) -> Iterator[RunningServer]:
 def segell_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A Segell server on the embedded chain with a fresh SEGELL_HOME, shared by the tests of one module."""
     yield from serve(make_settings(tmp_path_factory.mktemp("segell-home")))
+
+
+@pytest.fixture(scope="module")
+def anvil_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A Segell server managing its own anvil node, shared by the tests of one module."""
+    try:
+        find_anvil(None)
+    except AnvilNotFound:
+        pytest.skip("anvil not installed (make setup installs it from npm)")
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-anvil"), chain="anvil"))
 
 
 @pytest.fixture

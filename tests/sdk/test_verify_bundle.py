@@ -18,8 +18,6 @@ from typing import Any
 import httpx
 import pytest
 
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound
 from sdk import (
     BundleVerification,
     Client,
@@ -368,15 +366,6 @@ def test_segell_rpc_without_its_node_raises_rpc_error(tmp_path: Path) -> None:
 
         assert raised.value.code == -32603
         assert raised.value.url == f"{server.url}/rpc"
-
-
-@pytest.fixture(scope="module")
-def anvil_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    try:
-        find_anvil(None)
-    except AnvilNotFound:
-        pytest.skip("anvil not installed (make setup installs it from npm)")
-    yield from serve(make_settings(tmp_path_factory.mktemp("anvil-home"), chain="anvil"))
 
 
 @pytest.mark.anvil

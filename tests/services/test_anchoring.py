@@ -19,8 +19,6 @@ from eth_abi import encode
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select, update
 
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound
 from services.models import Administration, Batch, Document, OutboxEntry
 from services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
 from services.runtime import Runtime
@@ -269,15 +267,6 @@ def test_suspended_administration_waits_and_is_anchored_once_reinstated(manual: 
 
 
 # -- anvil: a node that loses blocks ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def anvil_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    try:
-        find_anvil(None)
-    except AnvilNotFound:
-        pytest.skip("anvil not installed (make setup installs it from npm)")
-    yield from serve(make_settings(tmp_path_factory.mktemp("segell-anvil-anchoring"), chain="anvil"))
 
 
 @pytest.mark.anvil

@@ -1,23 +1,10 @@
 """The database is the system of record: a node that comes back without its last blocks is brought in line."""
 
-from collections.abc import Iterator
-
 import pytest
 
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound
 from services.administrations.service import reconcile_with_chain
 from services.runtime import Runtime
-from tests.conftest import RunningServer, make_settings, serve
-
-
-@pytest.fixture(scope="module")
-def anvil_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    try:
-        find_anvil(None)
-    except AnvilNotFound:
-        pytest.skip("anvil not installed (make setup installs it from npm)")
-    yield from serve(make_settings(tmp_path_factory.mktemp("segell-anvil"), chain="anvil"))
+from tests.conftest import RunningServer
 
 
 @pytest.mark.anvil

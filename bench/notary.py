@@ -1,0 +1,261 @@
+"""Notary benchmark: Merkle-batched anchoring against the naive one-transaction-per-document baseline.
+
+Starts `segell up` on a fresh SEGELL_HOME (anvil by default), admits an administration, then measures:
+
+- end to end, submitted through `POST /v1/documents/batch` -> anchored with receipts available, at each size;
+- gas per document (from the anchoring transactions);
+- the naive baseline: one `anchorRoot` transaction per document from the same account, on the same chain;
+- offline verification of proof bundles (`sdk.verify_bundle_proof`, no network) and with a node (`sdk.verify_bundle`);
+- `GET /v1/verify` latency under concurrent load, and single-document submissions per second.
+
+The last line is for tracking: ``docs_per_s=<N> naive_tx_per_s=<M> ratio=<R> gas_per_doc=<G> verify_ms=<V>`` for the
+100k run (or the largest run below it).
+
+    .venv/bin/python bench/notary.py                       # 1k, 10k, 100k and 1M documents, anvil
+    .venv/bin/python bench/notary.py --sizes 1000 10000    # a quicker run
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH_REQUEST = 10_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def segell_up(home: Path, chain: str, master_key: str) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SEGELL_HOME": str(home), "SEGELL_MASTER_KEY": master_key}
+    command = [sys.executable, "-m", "services.cli", "up", "--chain", chain, "--port", str(port)]
+    with open(home / "segell.log", "ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError((home / "segell.log").read_text()[-3000:])
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("segell up did not answer /health in 120 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def random_hashes(count: int) -> list[str]:
+    return [secrets.token_hex(32) for _ in range(count)]
+
+
+def wait_anchored(client: httpx.Client, receipt_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get(f"/v1/documents/{receipt_id}").json()["status"] != "anchored":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"document {receipt_id} not anchored after {timeout} s")
+        time.sleep(0.02)
+
+
+def end_to_end(client: httpx.Client, count: int) -> tuple[float, list[str]]:
+    """Seconds from the first request to the last receipt anchored; ids of the last receipt of each request."""
+    hashes = random_hashes(count)
+    started = time.perf_counter()
+    last_ids = []
+    for start in range(0, count, BATCH_REQUEST):
+        answer = client.post("/v1/documents/batch", json={"hashes": hashes[start : start + BATCH_REQUEST]})
+        answer.raise_for_status()
+        last_ids.append(answer.json()["items"][-1]["id"])
+    # Batches are anchored oldest first: the last receipt anchored means every earlier one is.
+    wait_anchored(client, last_ids[-1], timeout=max(60.0, count / 1000))
+    return time.perf_counter() - started, last_ids
+
+
+def database_figures(home: Path) -> tuple[int, int, int]:
+    """Documents anchored, anchoring transactions and their gas, read from the service database."""
+    with sqlite3.connect(home / "segell.db") as db:
+        anchored = db.execute("SELECT count(*) FROM documents WHERE status = 'anchored'").fetchone()[0]
+        batches, gas = db.execute("SELECT count(*), coalesce(sum(gas_used), 0) FROM batches").fetchone()
+    return anchored, batches, gas
+
+
+def naive_baseline(home: Path, master_key: str, rpc_url: str, notary: str, count: int) -> float:
+    """Transactions per second anchoring one document per transaction, each sent once the previous is mined."""
+    from eth_account import Account
+    from web3 import HTTPProvider, Web3
+
+    from chain.keys import open_private_key, parse_master_key
+    from chain.notary import NotaryClient
+
+    # The administration's own account, the same node and the same contract as the batched run.
+    with sqlite3.connect(home / "segell.db") as db:
+        address, sealed = db.execute("SELECT address, sealed_key FROM chain_accounts LIMIT 1").fetchone()
+    account = Account.from_key(open_private_key(sealed, parse_master_key(master_key), label=address))
+    client = NotaryClient(Web3(HTTPProvider(rpc_url)), notary)
+    started = time.perf_counter()
+    for _ in range(count):
+        client.anchor_root(account, secrets.token_bytes(32), 1)
+    return count / (time.perf_counter() - started)
+
+
+def latency_run(
+    call: Callable[[httpx.Client], None], url: str, requests: int, threads: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(share: int) -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for _ in range(share):
+                started = time.perf_counter()
+                call(client)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, [requests // threads] * threads))
+    return time.perf_counter() - started, latencies
+
+
+def report_latency(label: str, seconds: float, latencies: list[float], threads: int) -> None:
+    p50, p99 = (percentile(latencies, q) * 1000 for q in (0.5, 0.99))
+    print(f"{label}: {len(latencies) / seconds:.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms ({threads} clients)")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def admit(url: str, home: Path) -> str:
+    governance = {"Authorization": f"Bearer {(home / 'governance.key').read_text().strip()}"}
+    code = f"BENCH{secrets.token_hex(3).upper()}"
+    answer = httpx.post(f"{url}/v1/administrations", json={"code": code, "name": "Benchmark"}, headers=governance)
+    answer.raise_for_status()
+    return str(answer.json()["api_key"]["key"])
+
+
+def verification_figures(client: httpx.Client, rpc_url: str, samples: int) -> tuple[float, float]:
+    """Milliseconds per bundle: the proof alone (no network), and the whole check against a node."""
+    from sdk import verify_bundle, verify_bundle_proof
+
+    hashes = random_hashes(samples)
+    items = client.post("/v1/documents/batch", json={"hashes": hashes}).json()["items"]
+    wait_anchored(client, items[-1]["id"], timeout=60)
+    bundles = [client.get(f"/v1/documents/{item['id']}/bundle").json() for item in items]
+    rounds = 10
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for bundle, document_hash in zip(bundles, hashes, strict=True):
+            assert verify_bundle_proof(bundle, document_hash).valid
+    proof_ms = (time.perf_counter() - started) * 1000 / (rounds * samples)
+    with httpx.Client() as rpc:
+        started = time.perf_counter()
+        for bundle, document_hash in zip(bundles, hashes, strict=True):
+            assert verify_bundle(bundle, document_hash, rpc_url, http=rpc).valid
+        full_ms = (time.perf_counter() - started) * 1000 / samples
+    return proof_ms, full_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chain", default="anvil", help="anvil (default) or embedded")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--naive", type=int, default=300, help="documents anchored one per transaction (baseline)")
+    parser.add_argument("--requests", type=int, default=2_000, help="requests per latency run")
+    parser.add_argument("--threads", type=int, default=16, help="concurrent clients in latency runs")
+    args = parser.parse_args()
+
+    master_key = secrets.token_hex(32)
+    with (
+        tempfile.TemporaryDirectory(prefix="segell-bench-") as tmp,
+        segell_up(Path(tmp), args.chain, master_key) as url,
+    ):
+        home = Path(tmp)
+        health = httpx.get(f"{url}/health").json()
+        node_url = health["chain"]["rpc_url"] or f"{url}/rpc"
+        key = admit(url, home)
+        auth = {"Authorization": f"Bearer {key}"}
+        print(f"chain {health['chain']['backend']} ({node_url}), {os.cpu_count()} cores", flush=True)
+        # The baseline first, on the fresh chain: the batched runs then cannot slow it down.
+        naive = (
+            naive_baseline(home, master_key, health["chain"]["rpc_url"], health["contracts"]["notary"], args.naive)
+            if health["chain"]["rpc_url"]
+            else float("nan")
+        )
+        print(f"naive baseline: {naive:.1f} tx/s, one document per transaction ({args.naive} documents)", flush=True)
+        runs = {}
+        print(f"{'documents':>10} {'seconds':>9} {'docs/s':>10} {'batches':>8} {'gas/doc':>8}", flush=True)
+        with httpx.Client(base_url=url, headers=auth, timeout=600) as client:
+            for size in args.sizes:
+                _, batches_before, gas_before = database_figures(home)
+                seconds, _ = end_to_end(client, size)
+                _, batches_after, gas_after = database_figures(home)
+                gas_per_doc = (gas_after - gas_before) / size
+                runs[size] = (size / seconds, gas_per_doc)
+                print(
+                    f"{size:>10} {seconds:>9.2f} {size / seconds:>10.0f} {batches_after - batches_before:>8}"
+                    f" {gas_per_doc:>8.1f}",
+                    flush=True,
+                )
+            anchored, _, _ = database_figures(home)
+            print(f"anchored in the database: {anchored} documents", flush=True)
+
+            proof_ms, full_ms = verification_figures(client, node_url, samples=200)
+            print(f"bundle verification: {proof_ms:.3f} ms offline (proof), {full_ms:.2f} ms with the node", flush=True)
+
+            known = random_hashes(200)
+            client.post("/v1/documents/batch", json={"hashes": known}).raise_for_status()
+
+            def verify(c: httpx.Client) -> None:
+                c.get("/v1/verify", params={"hash": secrets.choice(known)}).raise_for_status()
+
+            report_latency("GET /v1/verify", *latency_run(verify, url, args.requests, args.threads), args.threads)
+
+            def submit(c: httpx.Client) -> None:
+                c.post("/v1/documents", json={"hash": secrets.token_hex(32)}, headers=auth).raise_for_status()
+
+            report_latency("POST /v1/documents", *latency_run(submit, url, args.requests, args.threads), args.threads)
+
+    tracked = max((size for size in runs if size <= 100_000), default=max(runs))
+    docs_per_s, gas_per_doc = runs[tracked]
+    print(f"tracked run: {tracked} documents")
+    print(
+        f"docs_per_s={docs_per_s:.0f} naive_tx_per_s={naive:.1f} ratio={docs_per_s / naive:.0f} "
+        f"gas_per_doc={runs.get(10_000, runs[tracked])[1]:.1f} verify_ms={proof_ms:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
