@@ -120,7 +120,7 @@ def place_documents(session: Session, batch_id: int, items: Sequence[OutboxItem]
 
     Straight to the driver: building SQLAlchemy parameters for 10,000 rows costs more than the statements.
     """
-    mark = _placeholder(session)
+    mark = _parameter_marker(session)
     placements = [
         (batch_id, leaf.hex(), index, item.document_id)
         for index, (item, leaf) in enumerate(zip(items, leaves, strict=True))
@@ -138,13 +138,13 @@ def place_documents(session: Session, batch_id: int, items: Sequence[OutboxItem]
         cursor.close()
 
 
-def _placeholder(session: Session) -> str:
+def _parameter_marker(session: Session) -> str:
     paramstyle = session.get_bind().dialect.paramstyle
     if paramstyle == "qmark":
         return "?"
     if paramstyle in ("format", "pyformat"):
         return "%s"
-    raise NotImplementedError(f"no placeholder for the {paramstyle} parameter style")
+    raise ValueError(f"a driver with the {paramstyle!r} parameter style; Segell supports SQLite and PostgreSQL")
 
 
 _BATCH_COLUMNS = (
