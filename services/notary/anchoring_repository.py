@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, utcnow
+from services.notary.repository import parameter_marker
 
 documents = Document.__table__
 outbox = OutboxEntry.__table__
@@ -120,7 +121,7 @@ def place_documents(session: Session, batch_id: int, items: Sequence[OutboxItem]
 
     Straight to the driver: building SQLAlchemy parameters for 10,000 rows costs more than the statements.
     """
-    mark = _parameter_marker(session)
+    mark = parameter_marker(session)
     placements = [
         (batch_id, leaf.hex(), index, item.document_id)
         for index, (item, leaf) in enumerate(zip(items, leaves, strict=True))
@@ -136,15 +137,6 @@ def place_documents(session: Session, batch_id: int, items: Sequence[OutboxItem]
         )
     finally:
         cursor.close()
-
-
-def _parameter_marker(session: Session) -> str:
-    paramstyle = session.get_bind().dialect.paramstyle
-    if paramstyle == "qmark":
-        return "?"
-    if paramstyle in ("format", "pyformat"):
-        return "%s"
-    raise ValueError(f"a driver with the {paramstyle!r} parameter style; Segell supports SQLite and PostgreSQL")
 
 
 _BATCH_COLUMNS = (

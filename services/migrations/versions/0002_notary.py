@@ -55,9 +55,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("document_hash", "administration_id", name="uq_documents_hash_administration"),
         sa.UniqueConstraint("administration_id", "idempotency_key", name="uq_documents_administration_idempotency"),
     )
-    op.create_index("ix_documents_status", "documents", ["status"])
     op.create_index("ix_documents_batch_id", "documents", ["batch_id"])
-    op.create_index("ix_documents_leaf", "documents", ["leaf"])
     op.create_table(
         "notary_outbox",
         sa.Column("document_id", sa.String(32), sa.ForeignKey("documents.id"), primary_key=True),
