@@ -409,10 +409,6 @@ class _Backend(Protocol):
     def close(self) -> None: ...
 
 
-class _NodeUnavailable(Exception):
-    pass
-
-
 class _HttpForwarder:
     """Forwards requests as JSON over HTTP, so answers reach the client as the node wrote them."""
 
@@ -426,11 +422,11 @@ class _HttpForwarder:
         try:
             response = self._client.post(self.url, content=body)
         except httpx.TimeoutException as exc:
-            raise _NodeUnavailable("the chain node did not answer in time") from exc
+            raise NodeUnreachable("the chain node did not answer in time") from exc
         except httpx.HTTPError as exc:
-            raise _NodeUnavailable(f"the chain node is unreachable ({type(exc).__name__})") from exc
+            raise NodeUnreachable(f"the chain node is unreachable ({type(exc).__name__})") from exc
         if response.status_code >= 500 and not response.content.lstrip().startswith((b"{", b"[")):
-            raise _NodeUnavailable(f"the chain node answered HTTP {response.status_code}")
+            raise NodeUnreachable(f"the chain node answered HTTP {response.status_code}")
         return response.content
 
     def send(self, requests: Sequence[_Checked]) -> list[JsonObject]:
@@ -441,7 +437,7 @@ class _HttpForwarder:
         try:
             answers = json.loads(self.post(body))
         except ValueError as exc:
-            raise _NodeUnavailable("the chain node answered with something that is not JSON") from exc
+            raise NodeUnreachable("the chain node answered with something that is not JSON") from exc
         by_id: dict[int, JsonObject] = {}
         if isinstance(answers, list):
             for answer in answers:
@@ -898,7 +894,7 @@ class ReadOnlyGateway:
         remote = [checked for checked, answer in zip(requests, local, strict=True) if answer is None]
         try:
             answers = iter(self._backend.send(remote))
-        except _NodeUnavailable as exc:
+        except NodeUnreachable as exc:
             answers = iter(_error(checked.request_id, INTERNAL_ERROR, str(exc)) for checked in remote)
         return [answer if answer is not None else next(answers) for answer in local]
 
@@ -909,7 +905,7 @@ class ReadOnlyGateway:
         try:
             raw = self._http.post(_dump(checked.as_json(checked.request_id)))
             answer = json.loads(raw)
-        except _NodeUnavailable as exc:
+        except NodeUnreachable as exc:
             return _dump(_error(checked.request_id, INTERNAL_ERROR, str(exc)))
         except ValueError:
             return _dump(
