@@ -33,6 +33,14 @@ class RunningServer:
     settings: Settings
     app: object
 
+    def admit(self, code: str | None = None, name: str | None = None) -> str:
+        """Admit an administration (a random code unless given) with the governance key; return its API key."""
+        code = code or f"L{secrets.randbelow(10**8):08d}"
+        with self.client(self.governance_key) as governance:
+            response = governance.post("/v1/administrations", json={"code": code, "name": name or f"Ajuntament {code}"})
+        assert response.status_code == 201, response.text
+        return str(response.json()["api_key"]["key"])
+
     def client(self, api_key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)

@@ -27,14 +27,9 @@ CODE_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-
 ANCHOR_TIMEOUT_S = 60
 
 
-def admit(server: RunningServer, name: str) -> str:
-    with Client(server.url, server.governance_key) as governance:
-        return governance.admit_administration(f"T{secrets.token_hex(4).upper()}", name).api_key.key
-
-
 @pytest.fixture(scope="module")
 def issuer_key(segell_server: RunningServer) -> str:
-    return admit(segell_server, "Ajuntament de Prova")
+    return segell_server.admit(name="Ajuntament de Prova")
 
 
 @pytest.fixture
@@ -240,7 +235,7 @@ def pending_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 
 @pytest.fixture
 def pending_issuer(pending_server: RunningServer) -> Iterator[Client]:
-    with Client(pending_server.url, admit(pending_server, "Ajuntament en espera")) as client:
+    with Client(pending_server.url, pending_server.admit(name="Ajuntament en espera")) as client:
         yield client
 
 

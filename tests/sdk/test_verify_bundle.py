@@ -42,15 +42,9 @@ class Notarised:
     client: Client
 
 
-def admit(server: RunningServer, name: str) -> str:
-    code = f"T{secrets.token_hex(4).upper()}"
-    with Client(server.url, server.governance_key) as governance:
-        return governance.admit_administration(code, name).api_key.key
-
-
 @pytest.fixture(scope="module")
 def issuer(segell_server: RunningServer) -> Iterator[Client]:
-    with Client(segell_server.url, admit(segell_server, "Ajuntament de Verificació"), timeout=30) as client:
+    with Client(segell_server.url, segell_server.admit(name="Ajuntament de Verificació"), timeout=30) as client:
         yield client
 
 
@@ -356,7 +350,7 @@ def test_endpoint_that_is_not_json_rpc_raises_unexpected_response(
 
 def test_segell_rpc_without_its_node_raises_rpc_error(tmp_path: Path) -> None:
     for server in serve(make_settings(tmp_path / "home")):
-        with Client(server.url, admit(server, "Ajuntament sense node"), timeout=30) as client:
+        with Client(server.url, server.admit(name="Ajuntament sense node"), timeout=30) as client:
             anchored = notarise_in_batch(client, tmp_path, others=1)
         assert verify_bundle(anchored.bundle, anchored.document, f"{server.url}/rpc").valid
         server.app.state.runtime.node.stop()  # type: ignore[attr-defined]
@@ -374,7 +368,7 @@ def test_verify_bundle_directly_against_the_node(anvil_server: RunningServer, tm
     with Client(anvil_server.url) as anonymous:
         node_url = anonymous.health().chain.rpc_url
     assert node_url is not None and not node_url.startswith(anvil_server.url)
-    with Client(anvil_server.url, admit(anvil_server, "Ajuntament amb node"), timeout=30) as client:
+    with Client(anvil_server.url, anvil_server.admit(name="Ajuntament amb node"), timeout=30) as client:
         anchored = notarise_in_batch(client, tmp_path, others=2)
 
     direct = verify_bundle(anchored.bundle, anchored.document, node_url)

@@ -25,13 +25,6 @@ from services.runtime import Runtime
 from tests.conftest import RunningServer, make_settings, serve
 
 
-def _admit(server: RunningServer, code: str) -> str:
-    with server.client(server.governance_key) as governance:
-        admitted = governance.post("/v1/administrations", json={"code": code, "name": f"Administration {code}"})
-    assert admitted.status_code == 201, admitted.text
-    return str(admitted.json()["api_key"]["key"])
-
-
 def _runtime(server: RunningServer) -> Runtime:
     return server.app.state.runtime  # type: ignore[attr-defined, no-any-return]
 
@@ -92,7 +85,7 @@ def small_batches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
 
 
 def test_lone_submission_is_anchored_within_two_seconds(small_batches: RunningServer) -> None:
-    key = _admit(small_batches, "L01000001")
+    key = small_batches.admit("L01000001")
     with small_batches.client(key) as client:
         started = time.monotonic()
         submitted = client.post("/v1/documents", json={"hash": secrets.token_hex(32)})
@@ -108,7 +101,7 @@ def test_lone_submission_is_anchored_within_two_seconds(small_batches: RunningSe
 def test_thousand_shuffled_documents_with_duplicates_are_anchored_under_roots_recomputed_independently(
     small_batches: RunningServer,
 ) -> None:
-    key = _admit(small_batches, "L01000002")
+    key = small_batches.admit("L01000002")
     runtime = _runtime(small_batches)
     hashes = [secrets.token_hex(32) for _ in range(1000)]
     salted = set(hashes[:50])
@@ -194,7 +187,7 @@ def manual(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def test_batch_left_in_anchoring_is_finished_by_a_new_worker(manual: RunningServer) -> None:
-    key = _admit(manual, "L02000001")
+    key = manual.admit("L02000001")
     runtime = _runtime(manual)
     with manual.client(key) as client:
         ids = _submit(client, 30)
@@ -216,7 +209,7 @@ def test_batch_left_in_anchoring_is_finished_by_a_new_worker(manual: RunningServ
 
 
 def test_batch_whose_root_is_already_on_chain_counts_as_anchored(manual: RunningServer) -> None:
-    key = _admit(manual, "L02000002")
+    key = manual.admit("L02000002")
     runtime = _runtime(manual)
     with manual.client(key) as client:
         ids = _submit(client, 12)
@@ -243,7 +236,7 @@ def test_batch_whose_root_is_already_on_chain_counts_as_anchored(manual: Running
 
 
 def test_suspended_administration_waits_and_is_anchored_once_reinstated(manual: RunningServer) -> None:
-    key = _admit(manual, "L02000003")
+    key = manual.admit("L02000003")
     runtime = _runtime(manual)
     with manual.client(key) as client:
         in_batch = _submit(client, 5)
@@ -271,7 +264,7 @@ def test_suspended_administration_waits_and_is_anchored_once_reinstated(manual: 
 
 @pytest.mark.anvil
 def test_reconciler_anchors_again_what_the_node_lost_and_reports_divergence(anvil_server: RunningServer) -> None:
-    key = _admit(anvil_server, "L03000001")
+    key = anvil_server.admit("L03000001")
     runtime = _runtime(anvil_server)
     provider = runtime.node.w3.provider
     snapshot = provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]

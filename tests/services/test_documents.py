@@ -27,15 +27,6 @@ CODE_SHAPE = r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]$"
 SMALL_LIMIT = 64 * 1024
 
 
-def admit(server: RunningServer, code: str | None = None) -> str:
-    """Admit an administration; returns its API key."""
-    code = code or f"L{secrets.randbelow(10**8):08d}"
-    with server.client(server.governance_key) as governance:
-        response = governance.post("/v1/administrations", json={"code": code, "name": f"Ajuntament {code}"})
-    assert response.status_code == 201, response.text
-    return str(response.json()["api_key"]["key"])
-
-
 def new_hash() -> str:
     return secrets.token_hex(32)
 
@@ -53,13 +44,13 @@ def wait_anchored(client: httpx.Client, document_id: str, timeout: float = 30) -
 
 @pytest.fixture(scope="module")
 def issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(admit(segell_server)) as client:
+    with segell_server.client(segell_server.admit()) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(admit(segell_server)) as client:
+    with segell_server.client(segell_server.admit()) as client:
         yield client
 
 
@@ -74,7 +65,7 @@ def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
 
 @pytest.fixture(scope="module")
 def quiet_issuer(quiet_server: RunningServer) -> Iterator[httpx.Client]:
-    with quiet_server.client(admit(quiet_server)) as client:
+    with quiet_server.client(quiet_server.admit()) as client:
         yield client
 
 
@@ -317,7 +308,7 @@ def test_simultaneous_identical_submissions_share_one_receipt(
     request: pytest.FixtureRequest, database: str, with_key: bool
 ) -> None:
     server: RunningServer = request.getfixturevalue("segell_server" if database == "sqlite" else "postgres_server")
-    key = admit(server)
+    key = server.admit()
     body = {"hash": new_hash()}
     headers = {"Idempotency-Key": secrets.token_hex(8), "Authorization": f"Bearer {key}"}
     if not with_key:
@@ -342,7 +333,7 @@ def test_simultaneous_identical_submissions_share_one_receipt(
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_simultaneous_overlapping_batches_share_receipts(request: pytest.FixtureRequest, database: str) -> None:
     server: RunningServer = request.getfixturevalue("segell_server" if database == "sqlite" else "postgres_server")
-    key = admit(server)
+    key = server.admit()
     shared = [new_hash() for _ in range(500)]
     bodies = [{"hashes": shared + [new_hash() for _ in range(100)]} for _ in range(4)]
     start = threading.Barrier(len(bodies))
@@ -443,7 +434,7 @@ def test_governance_key_may_not_use_documents(segell_server: RunningServer, issu
 
 def test_suspended_administration_may_not_submit(segell_server: RunningServer) -> None:
     code = f"L{secrets.randbelow(10**8):08d}"
-    with segell_server.client(admit(segell_server, code)) as client:
+    with segell_server.client(segell_server.admit(code)) as client:
         receipt = client.post("/v1/documents", json={"hash": new_hash()}).json()
         with segell_server.client(segell_server.governance_key) as governance:
             assert governance.post(f"/v1/administrations/{code}/suspend").status_code == 200

@@ -15,20 +15,20 @@ from services.notary.codes import format_code, generate_code, parse_code
 from services.notary.repository import batches
 from services.notary.service import AnchoredRoots
 from tests.conftest import RunningServer, make_settings, serve
-from tests.services.test_documents import admit, new_hash, wait_anchored
+from tests.services.test_documents import new_hash, wait_anchored
 
 SMALL_LIMIT = 16 * 1024
 
 
 @pytest.fixture(scope="module")
 def issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(admit(segell_server)) as client:
+    with segell_server.client(segell_server.admit()) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(admit(segell_server)) as client:
+    with segell_server.client(segell_server.admit()) as client:
         yield client
 
 
@@ -55,7 +55,7 @@ def test_verify_unknown_hash_answers_unknown(citizen: httpx.Client) -> None:
 
 
 def test_verify_pending_document_answers_pending(quiet_server: RunningServer) -> None:
-    with quiet_server.client(admit(quiet_server, "L00000001")) as issuer, quiet_server.client() as citizen:
+    with quiet_server.client(quiet_server.admit("L00000001")) as issuer, quiet_server.client() as citizen:
         receipt = issuer.post("/v1/documents", json={"hash": new_hash(), "kind": "certificat", "title": "Títol"}).json()
         by_hash = citizen.get("/v1/verify", params={"hash": receipt["document_hash"]}).json()
         by_code = citizen.get("/v1/verify", params={"code": receipt["verification_code"]}).json()
