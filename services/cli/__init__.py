@@ -1,0 +1,26 @@
+"""The `segell` command line: run a sandbox and manage its member administrations.
+
+    segell up                          start the API (and a chain) on 127.0.0.1:8000
+    segell status                      what the running server reports about itself
+    segell worker --chain URL          anchor documents in a process of its own
+    segell admin add NAME --code CODE  admit an administration and print its first API key
+    segell admin key issue CODE        another API key for it
+    segell notarise FILE... --wait     notarise documents, save each proof bundle next to its file
+    segell verify FILE --bundle B      check a document against its bundle and any node of the chain
+    segell revoke ID --reason R        revoke a notarised document on chain
+
+`notarise` and `revoke` act for an administration with its key in --api-key / SEGELL_API_KEY; `verify` needs no
+key. Admin commands authenticate with --api-key / SEGELL_API_KEY, else with the operator's governance key that the
+server writes to $SEGELL_HOME/governance.key at first start. Errors go to stderr with exit status 1 (2 for
+usage errors); `--json` prints machine-readable output for scripts.
+"""
+
+from services.cli import admin, notary, server  # noqa: F401  (each registers its commands on the app)
+from services.cli.common import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the `segell` console script."""
+    app()

@@ -1,0 +1,188 @@
+"""`segell admin ...`: admit and manage member administrations and their API keys (governance)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from sdk import (
+    Administration,
+    ApiKeyInfo,
+    IssuedApiKey,
+)
+from services.cli.common import (
+    CodeArgument,
+    Invocation,
+    JsonOption,
+    app,
+    current_invocation,
+    governance_client,
+    print_fields,
+    print_json,
+    require_value,
+    timestamp,
+)
+
+admin_app = typer.Typer(
+    help="Admit, inspect, suspend and reinstate member administrations (needs the governance key).",
+    no_args_is_help=True,
+)
+key_app = typer.Typer(help="Issue, list and revoke an administration's API keys.", no_args_is_help=True)
+admin_app.add_typer(key_app, name="key")
+app.add_typer(admin_app, name="admin")
+
+
+# -- segell admin -----------------------------------------------------------------------------------
+
+
+@admin_app.command("add")
+def admin_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Display name, e.g. 'Ajuntament de Barcelona'.", show_default=False)],
+    code: Annotated[str, typer.Option("--code", help="The administration's DIR3 or tax code.", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Admit an administration on chain and print its first API key (shown only once)."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        admitted = client.admit_administration(code, name)
+    if as_json:
+        print_json(admitted)
+        return
+    administration = admitted.administration
+    invocation.out.print(f"Admitted [bold]{escape(administration.code)}[/bold]: {escape(administration.name)}")
+    _print_administration(invocation, administration)
+    _print_issued_key(invocation, administration.code, admitted.api_key)
+
+
+@admin_app.command("list")
+def admin_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List every administration."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        administrations = client.list_administrations()
+    if as_json:
+        print_json(administrations)
+        return
+    if not administrations:
+        invocation.out.print("No administrations yet. Admit one with `segell admin add NAME --code CODE`.")
+        return
+    table = Table("code", "name", "status", "accounts", "admitted", title=None, highlight=False)
+    for administration in administrations:
+        table.add_row(
+            escape(administration.code),
+            escape(administration.name),
+            _status_markup(administration),
+            str(len(administration.accounts)),
+            timestamp(administration.admitted_at),
+        )
+    invocation.out.print(table)
+
+
+@admin_app.command("show")
+def admin_show(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = False) -> None:
+    """Show one administration: chain id, status, accounts, admission transaction."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        administration = client.get_administration(code)
+    if as_json:
+        print_json(administration)
+        return
+    invocation.out.print(f"[bold]{escape(administration.code)}[/bold]: {escape(administration.name)}")
+    _print_administration(invocation, administration)
+
+
+@admin_app.command("suspend")
+def admin_suspend(ctx: typer.Context, code: CodeArgument) -> None:
+    """Suspend an administration: it can no longer anchor and its API keys stop working."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        administration = client.suspend_administration(code)
+    invocation.out.print(f"{escape(administration.code)} is now {_status_markup(administration)}.")
+
+
+@admin_app.command("reinstate")
+def admin_reinstate(ctx: typer.Context, code: CodeArgument) -> None:
+    """Reinstate a suspended administration."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        administration = client.reinstate_administration(code)
+    invocation.out.print(f"{escape(administration.code)} is now {_status_markup(administration)}.")
+
+
+def _print_administration(invocation: Invocation, administration: Administration) -> None:
+    print_fields(
+        invocation.out,
+        [
+            ("status", _status_markup(administration)),
+            ("chain id", administration.chain_id),
+            ("accounts", ", ".join(administration.accounts) or "none"),
+            ("admitted", timestamp(administration.admitted_at)),
+            ("admission tx", administration.admission_tx or "not sent yet"),
+        ],
+    )
+
+
+def _status_markup(administration: Administration) -> str:
+    colour = "green" if administration.is_active else "yellow"
+    return f"[{colour}]{escape(administration.status)}[/{colour}]"
+
+
+# -- segell admin key -------------------------------------------------------------------------------
+
+
+@key_app.command("issue")
+def key_issue(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = False) -> None:
+    """Issue another API key for an administration and print it (shown only once)."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        issued = client.issue_api_key(code)
+    if as_json:
+        print_json(issued)
+        return
+    _print_issued_key(invocation, code, issued)
+
+
+@key_app.command("list")
+def key_list(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = False) -> None:
+    """List an administration's API keys (never their secrets)."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        keys = client.list_api_keys(code)
+    if as_json:
+        print_json(keys)
+        return
+    table = Table("id", "prefix", "created", "revoked", highlight=False)
+    for key in keys:
+        table.add_row(escape(key.id), escape(key.prefix), timestamp(key.created_at), _revoked(key))
+    invocation.out.print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(
+    ctx: typer.Context,
+    code: CodeArgument,
+    key_id: Annotated[
+        str, typer.Argument(help="The key id, as shown by `segell admin key list`.", callback=require_value)
+    ],
+) -> None:
+    """Revoke an API key; it stops working at once."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        key = client.revoke_api_key(code, key_id)
+    invocation.out.print(f"Revoked key {escape(key.id)} of {escape(code)} ({_revoked(key)}).")
+
+
+def _print_issued_key(invocation: Invocation, code: str, issued: IssuedApiKey) -> None:
+    out = invocation.out
+    out.print()
+    out.print(f"API key for {escape(code)} (id {escape(issued.id)}):")
+    out.print(issued.key, markup=False)
+    out.print("[bold yellow]Store this key now: it cannot be shown again.[/bold yellow]")
+
+
+def _revoked(key: ApiKeyInfo) -> str:
+    return f"revoked {timestamp(key.revoked_at)}" if key.revoked_at else "[green]active[/green]"

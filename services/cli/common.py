@@ -1,0 +1,222 @@
+"""What every `segell` command shares: the root app, global options, API clients, errors and output."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sdk import (
+    DEFAULT_BASE_URL,
+    APIError,
+    AuthenticationError,
+    Client,
+    SegellError,
+)
+
+CHAIN_CHOICES = ("embedded", "anvil", "auto")
+DEFAULT_HOME = Path(".segell")
+GOVERNANCE_KEY_FILE = "governance.key"
+
+app = typer.Typer(
+    name="segell",
+    help="Segell: a permissioned blockchain sandbox for public administrations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def require_value(value: str) -> str:
+    if not value.strip():
+        raise typer.BadParameter("must not be empty")
+    return value
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a human-readable view.")]
+CodeArgument = Annotated[
+    str,
+    typer.Argument(help="The administration's code, e.g. L01080193.", show_default=False, callback=require_value),
+]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the global options resolved to, shared by every command through the click context."""
+
+    url: str
+    api_key: str | None
+    home: Path
+    out: Console
+    err: Console
+
+
+@dataclass(frozen=True)
+class Credential:
+    key: str
+    source: str  # where the key came from, named in authentication errors
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    url: Annotated[
+        str, typer.Option("--url", envvar="SEGELL_URL", help="Base URL of the Segell API.")
+    ] = DEFAULT_BASE_URL,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="SEGELL_API_KEY",
+            help="API key (sgl_...). Admin commands fall back to $SEGELL_HOME/governance.key.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    home = Path(os.environ.get("SEGELL_HOME") or DEFAULT_HOME)
+    ctx.obj = Invocation(
+        url=url.rstrip("/"),
+        api_key=api_key or None,
+        home=home,
+        out=Console(highlight=False, soft_wrap=True),
+        err=Console(stderr=True, highlight=False, soft_wrap=True),
+    )
+
+
+def administration_credential(invocation: Invocation, command: str) -> Credential:
+    if not invocation.api_key:
+        fail(
+            invocation,
+            f"`segell {command}` acts for an administration: pass its API key with --api-key or set "
+            "SEGELL_API_KEY (governance issues one with `segell admin key issue CODE`).",
+        )
+    return Credential(invocation.api_key, "--api-key / SEGELL_API_KEY")
+
+
+@contextmanager
+def progress_bar(invocation: Invocation) -> Iterator[Progress]:
+    # On stderr, so that stdout holds only the results (and --json stays parseable).
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=invocation.err,
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+def hash_file(invocation: Invocation, path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        fail(invocation, f"Cannot read {path}: {exc.strerror or exc}.")
+    return digest.hexdigest()
+
+
+def current_invocation(ctx: typer.Context) -> Invocation:
+    invocation = ctx.find_object(Invocation)
+    assert invocation is not None, "the app callback sets the invocation"
+    return invocation
+
+
+@contextmanager
+def open_client(invocation: Invocation, *, api_key: str | None, key_source: str | None = None) -> Iterator[Client]:
+    """A client for one command; SDK errors become a message on stderr and exit status 1."""
+    try:
+        client = Client(invocation.url, api_key)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--url' / SEGELL_URL") from exc
+    try:
+        with client:
+            yield client
+    except SegellError as exc:
+        fail_with(invocation, exc, key_source=key_source)
+
+
+@contextmanager
+def governance_client(invocation: Invocation) -> Iterator[Client]:
+    credential = governance_credential(invocation)
+    with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
+        yield client
+
+
+def governance_credential(invocation: Invocation) -> Credential:
+    if invocation.api_key:
+        return Credential(invocation.api_key, "--api-key / SEGELL_API_KEY")
+    path = invocation.home / GOVERNANCE_KEY_FILE
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        fail(
+            invocation,
+            f"No API key given and no governance key at {path.resolve()}. "
+            "Pass --api-key or set SEGELL_API_KEY, or set SEGELL_HOME to the directory "
+            "of the server started with `segell up` "
+            "(it writes governance.key there at first start).",
+        )
+    except OSError as exc:
+        fail(invocation, f"Cannot read the governance key at {path.resolve()}: {exc.strerror or exc}.")
+    if not key:
+        fail(invocation, f"The governance key file {path.resolve()} is empty. Pass --api-key instead.")
+    return Credential(key, str(path.resolve()))
+
+
+def fail_with(invocation: Invocation, exc: SegellError, *, key_source: str | None) -> NoReturn:
+    if isinstance(exc, APIError):
+        hint = f"HTTP {exc.status_code}, {exc.code}"
+        if isinstance(exc, AuthenticationError) and key_source:
+            hint += f"; the API key came from {key_source}"
+        fail(invocation, exc.message, hint=hint, details=exc.details)
+    fail(invocation, exc.message)
+
+
+def fail(invocation: Invocation, message: str, *, hint: str | None = None, details: Any = None) -> NoReturn:
+    invocation.err.print(f"[bold red]Error:[/bold red] {escape(message)}")
+    if hint:
+        invocation.err.print(f"[dim]({escape(hint)})[/dim]")
+    if details is not None:
+        invocation.err.print(f"details: {json.dumps(details, default=str)}", markup=False, style="dim")
+    raise typer.Exit(1)
+
+
+def print_fields(out: Console, fields: list[tuple[str, str]]) -> None:
+    """Print `label  value` lines with aligned values; values may hold rich markup."""
+    width = max(len(label) for label, _ in fields)
+    for label, value in fields:
+        out.print(f"[bold]{label.ljust(width)}[/bold]  {value}")
+
+
+def print_json(value: Any) -> None:
+    # Plain print, not rich: scripts need the exact bytes, without wrapping or colour.
+    print(json.dumps(jsonable(value), indent=2))
+
+
+def jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: jsonable(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def timestamp(moment: datetime | None) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds") if moment else ""

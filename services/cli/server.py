@@ -1,0 +1,129 @@
+"""`segell up`, `segell worker` and `segell status`: run Segell and ask how it is."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from sdk import (
+    Health,
+)
+from services.cli.common import (
+    CHAIN_CHOICES,
+    Invocation,
+    JsonOption,
+    app,
+    current_invocation,
+    open_client,
+    print_fields,
+    print_json,
+)
+
+# -- segell up --------------------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    chain: Annotated[
+        str,
+        typer.Option(
+            envvar="SEGELL_CHAIN",
+            help="embedded (in-process EVM), anvil (local node), auto (anvil when installed) or a JSON-RPC URL.",
+        ),
+    ] = "auto",
+    host: Annotated[str, typer.Option(envvar="SEGELL_HOST", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="SEGELL_PORT", help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Start the Segell API and its chain in the foreground (Ctrl+C stops both)."""
+    if chain not in CHAIN_CHOICES and not chain.startswith(("http://", "https://")):
+        raise typer.BadParameter(
+            f"{chain!r} is not one of {', '.join(CHAIN_CHOICES)} nor an http(s):// JSON-RPC URL.",
+            param_hint="--chain",
+        )
+    # The application reads its configuration from the environment (services.settings.Settings).
+    os.environ["SEGELL_CHAIN"] = chain
+    os.environ["SEGELL_HOST"] = host
+    os.environ["SEGELL_PORT"] = str(port)
+
+    import uvicorn  # only `up` needs the server stack
+
+    uvicorn.run("services.main:app", host=host, port=port)
+
+
+# -- segell worker ---------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    chain: Annotated[
+        str,
+        typer.Option(
+            envvar="SEGELL_CHAIN",
+            help="JSON-RPC URL of the node the API uses (segell up prints it; `segell status` shows it).",
+            show_default=False,
+        ),
+    ] = "",
+    reconcile_every: Annotated[
+        float, typer.Option(help="Seconds between two checks that the node still holds every anchored root.", min=1)
+    ] = 300.0,
+) -> None:
+    """Run the anchoring worker as its own process (the API then runs with SEGELL_ANCHORING_WORKER=false)."""
+    if not chain.startswith(("http://", "https://")):
+        raise typer.BadParameter(
+            "the worker needs a node that several processes reach: the JSON-RPC URL of the API's node, e.g. "
+            "http://127.0.0.1:8545 (for the anvil `segell up` manages, the `node` URL it prints). An embedded "
+            "chain lives inside the API process, so its worker runs there.",
+            param_hint="--chain / SEGELL_CHAIN",
+        )
+    os.environ["SEGELL_CHAIN"] = chain
+
+    from services.notary.anchoring import serve_worker  # only the worker needs the chain stack
+    from services.runtime import Runtime
+    from services.settings import Settings
+
+    serve_worker(lambda: Runtime.start(Settings()), reconcile_every=reconcile_every)
+
+
+# -- segell status ----------------------------------------------------------------------------------
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Show the server's chain, contracts and database; exit 1 if unreachable or degraded."""
+    invocation = current_invocation(ctx)
+    with open_client(invocation, api_key=None) as client:
+        health = client.health()
+    if as_json:
+        print_json(health)
+    else:
+        _print_health(invocation, health)
+    if not health.is_ok:
+        raise typer.Exit(1)
+
+
+def _print_health(invocation: Invocation, health: Health) -> None:
+    out = invocation.out
+    state = "[green]ok[/green]" if health.is_ok else "[bold red]degraded[/bold red]"
+    out.print(f"Segell {escape(health.version)} at {escape(invocation.url)}: {state}")
+    chain = health.chain
+    head = "[bold red]node unreachable[/bold red]" if chain.head_block is None else str(chain.head_block)
+    database = "[green]ok[/green]" if health.database.ok else "[bold red]unreachable[/bold red]"
+    print_fields(
+        out,
+        [
+            ("backend", chain.backend + (" (local development chain)" if chain.local_dev else "")),
+            ("rpc url", escape(chain.rpc_url) if chain.rpc_url else "none (in-process chain)"),
+            ("chain id", str(chain.chain_id)),
+            ("head block", head),
+            ("registry", health.contracts.registry),
+            ("notary", health.contracts.notary),
+            ("deployed at", f"block {health.contracts.deployed_at_block}"),
+            ("database", f"{escape(health.database.dialect)}: {database}"),
+            ("api", escape(health.urls.api)),
+            ("api docs", escape(health.urls.docs)),
+            ("json-rpc", escape(health.urls.rpc)),
+        ],
+    )
