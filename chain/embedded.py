@@ -49,7 +49,7 @@ from eth.chains.base import MiningChain
 from eth.consensus.applier import ConsensusApplier
 from eth.consensus.noproof import NoProofConsensus
 from eth.db import get_db_backend
-from eth.exceptions import Revert
+from eth.exceptions import Revert, VMError
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.spoof import SpoofTransaction
 from eth_tester import EthereumTester
@@ -59,6 +59,7 @@ from eth_tester.exceptions import TransactionFailed, TransactionNotFound
 from eth_typing import ChecksumAddress, Hash32
 from eth_utils.address import to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError as EVMValidationError
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
@@ -523,7 +524,8 @@ class EmbeddedProvider(EthereumTesterProvider):
             return _error(request_id, 3, "execution reverted", "0x" + exc.data.hex())
         except _Refused as exc:
             return _error(request_id, -32000, str(exc))
-        except TransactionFailed as exc:
+        except (TransactionFailed, VMError, EVMValidationError) as exc:
+            # Out of gas, a sender short of funds...: a node answers these as errors, never by failing.
             return _error(request_id, -32000, str(exc))
 
     def _next_request_id(self) -> str:

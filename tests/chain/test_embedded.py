@@ -8,12 +8,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import ContractCustomError, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from chain.embedded import EMBEDDED_CHAIN_ID, JOURNAL_NAME, EmbeddedNode
 from chain.nodes import JournalError, StateDirInUse
@@ -233,6 +234,30 @@ def test_revert_data_reaches_web3_like_from_a_node(tmp_path: Path, account: Loca
         with pytest.raises(ContractCustomError) as estimated:
             node.w3.eth.estimate_gas({"to": address, "from": account.address})
         assert estimated.value.data == "0xdeadbeef"
+
+
+# Loops for ever: JUMPDEST, PUSH1 0, JUMP.
+ENDLESS_LOOP_RUNTIME = "5b600056"
+
+
+@pytest.mark.parametrize(
+    ("method", "transaction_of"),
+    [
+        ("estimate_gas", lambda loop, poor: {"to": loop, "from": poor}),
+        ("call", lambda loop, poor: {"to": loop, "from": poor, "gas": 10**6}),
+        ("estimate_gas", lambda loop, poor: {"to": poor, "from": poor, "value": FUNDS}),
+        ("call", lambda loop, poor: {"to": poor, "from": poor, "value": FUNDS}),
+    ],
+    ids=["estimate-out-of-gas", "call-out-of-gas", "estimate-beyond-balance", "call-beyond-balance"],
+)
+def test_failing_calls_answer_json_rpc_errors_like_a_node(
+    tmp_path: Path, account: LocalAccount, method: str, transaction_of: Any
+) -> None:
+    with _start(tmp_path, account) as node:
+        loop = _deploy(node, account, ENDLESS_LOOP_RUNTIME)
+        poor = Account.create().address
+        with pytest.raises((Web3RPCError, ContractLogicError)):
+            getattr(node.w3.eth, method)(transaction_of(loop, poor))
 
 
 def test_threads_share_one_node(tmp_path: Path) -> None:
