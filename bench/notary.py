@@ -13,6 +13,7 @@ The last line is for tracking: ``docs_per_s=<N> naive_tx_per_s=<M> ratio=<R> gas
 
     .venv/bin/python bench/notary.py                       # 1k, 10k, 100k and 1M documents, anvil
     .venv/bin/python bench/notary.py --sizes 1000 10000    # a quicker run
+    .venv/bin/python bench/notary.py --in-flight 2         # two batch requests at a time
 """
 
 import argparse
@@ -44,7 +45,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def segell_up(home: Path, chain: str, master_key: str) -> Iterator[str]:
+def segell_up(home: Path, chain: str, master_key: str) -> Iterator[tuple[str, int]]:
+    """`segell up` on `home`: (its URL, its process id) once /health answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SEGELL_HOME": str(home), "SEGELL_MASTER_KEY": master_key}
@@ -64,7 +66,7 @@ def segell_up(home: Path, chain: str, master_key: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise TimeoutError("segell up did not answer /health in 120 s")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -86,24 +88,44 @@ def wait_anchored(client: httpx.Client, receipt_id: str, timeout: float) -> None
         time.sleep(0.02)
 
 
-def end_to_end(client: httpx.Client, count: int) -> tuple[float, list[str]]:
-    """Seconds from the first request to the last receipt anchored; ids of the last receipt of each request."""
+def end_to_end(client: httpx.Client, count: int, in_flight: int = 1) -> tuple[float, list[str]]:
+    """Seconds from the first request to the last receipt anchored; ids of the last receipt of each request.
+
+    `in_flight` requests are sent at once (a publisher with several connections); 1 sends them one after another.
+    """
     hashes = random_hashes(count)
-    started = time.perf_counter()
-    last_ids = []
-    for start in range(0, count, BATCH_REQUEST):
+
+    def send(start: int) -> str:
         answer = client.post("/v1/documents/batch", json={"hashes": hashes[start : start + BATCH_REQUEST]})
         answer.raise_for_status()
-        last_ids.append(answer.json()["items"][-1]["id"])
-    # Batches are anchored oldest first: the last receipt anchored means every earlier one is.
-    wait_anchored(client, last_ids[-1], timeout=max(60.0, count / 1000))
+        return str(answer.json()["items"][-1]["id"])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(in_flight) as pool:
+        last_ids = list(pool.map(send, range(0, count, BATCH_REQUEST)))
+    # Batches are anchored oldest first: one after another, the last receipt anchored means every earlier one is;
+    # requests sent at once may be stored in any order, so each one's last receipt is waited for.
+    for receipt_id in last_ids if in_flight > 1 else last_ids[-1:]:
+        wait_anchored(client, receipt_id, timeout=max(60.0, count / 1000))
     return time.perf_counter() - started, last_ids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; NaN where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def database_figures(home: Path) -> tuple[int, int, int]:
     """Documents anchored, anchoring transactions and their gas, read from the service database."""
     with sqlite3.connect(home / "segell.db") as db:
-        anchored = db.execute("SELECT count(*) FROM documents WHERE status = 'anchored'").fetchone()[0]
+        # A document is anchored when its batch is (the worker writes one row per batch, not one per document).
+        anchored = db.execute(
+            "SELECT count(*) FROM documents d JOIN batches b ON b.id = d.batch_id WHERE b.status = 'anchored'"
+        ).fetchone()[0]
         batches, gas = db.execute("SELECT count(*), coalesce(sum(gas_used), 0) FROM batches").fetchone()
     return anchored, batches, gas
 
@@ -195,19 +217,26 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=300, help="documents anchored one per transaction (baseline)")
     parser.add_argument("--requests", type=int, default=2_000, help="requests per latency run")
     parser.add_argument("--threads", type=int, default=16, help="concurrent clients in latency runs")
+    parser.add_argument(
+        "--in-flight", type=int, default=1, help="batch requests sent at once in the end-to-end runs (default 1)"
+    )
     args = parser.parse_args()
 
     master_key = secrets.token_hex(32)
     with (
         tempfile.TemporaryDirectory(prefix="segell-bench-") as tmp,
-        segell_up(Path(tmp), args.chain, master_key) as url,
+        segell_up(Path(tmp), args.chain, master_key) as (url, pid),
     ):
         home = Path(tmp)
         health = httpx.get(f"{url}/health").json()
         node_url = health["chain"]["rpc_url"] or f"{url}/rpc"
         key = admit(url, home)
         auth = {"Authorization": f"Bearer {key}"}
-        print(f"chain {health['chain']['backend']} ({node_url}), {os.cpu_count()} cores", flush=True)
+        print(
+            f"chain {health['chain']['backend']} ({node_url}), {os.cpu_count()} cores, "
+            f"{args.in_flight} batch request(s) in flight",
+            flush=True,
+        )
         # The baseline first, on the fresh chain: the batched runs then cannot slow it down.
         naive = (
             naive_baseline(home, master_key, health["chain"]["rpc_url"], health["contracts"]["notary"], args.naive)
@@ -216,17 +245,23 @@ def main() -> None:
         )
         print(f"naive baseline: {naive:.1f} tx/s, one document per transaction ({args.naive} documents)", flush=True)
         runs = {}
-        print(f"{'documents':>10} {'seconds':>9} {'docs/s':>10} {'batches':>8} {'gas/doc':>8}", flush=True)
+        # Server CPU: what the API process (with its anchoring worker) spent, whatever else the machine runs.
+        print(
+            f"{'documents':>10} {'seconds':>9} {'docs/s':>10} {'batches':>8} {'gas/doc':>8} {'server cpu ms/10k':>18}",
+            flush=True,
+        )
         with httpx.Client(base_url=url, headers=auth, timeout=600) as client:
             for size in args.sizes:
                 _, batches_before, gas_before = database_figures(home)
-                seconds, _ = end_to_end(client, size)
+                cpu_before = cpu_seconds(pid)
+                seconds, _ = end_to_end(client, size, args.in_flight)
+                cpu_per_10k = (cpu_seconds(pid) - cpu_before) * 1000 * 10_000 / size
                 _, batches_after, gas_after = database_figures(home)
                 gas_per_doc = (gas_after - gas_before) / size
                 runs[size] = (size / seconds, gas_per_doc)
                 print(
                     f"{size:>10} {seconds:>9.2f} {size / seconds:>10.0f} {batches_after - batches_before:>8}"
-                    f" {gas_per_doc:>8.1f}",
+                    f" {gas_per_doc:>8.1f} {cpu_per_10k:>18.0f}",
                     flush=True,
                 )
             anchored, _, _ = database_figures(home)
@@ -246,7 +281,11 @@ def main() -> None:
             def submit(c: httpx.Client) -> None:
                 c.post("/v1/documents", json={"hash": secrets.token_hex(32)}, headers=auth).raise_for_status()
 
+            cpu_before = cpu_seconds(pid)
             report_latency("POST /v1/documents", *latency_run(submit, url, args.requests, args.threads), args.threads)
+            print(
+                f"  server cpu {(cpu_seconds(pid) - cpu_before) * 1000 / args.requests:.2f} ms per request", flush=True
+            )
 
     tracked = max((size for size in runs if size <= 100_000), default=max(runs))
     docs_per_s, gas_per_doc = runs[tracked]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +15,11 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Requests run in a pool of 40 threads: enough connections kept open for all of them, rather than opening
+        # (and setting up) a new one for each request beyond the default 5 + 10.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=30
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -33,10 +38,15 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def migrate(engine: Engine) -> str:
-    """Apply every Alembic migration not yet applied; returns the revision the database is at."""
+def _migrations_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def migrate(engine: Engine) -> str:
+    """Apply every Alembic migration not yet applied; returns the revision the database is at."""
+    config = _migrations_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -48,6 +58,13 @@ def current_revision(engine: Engine) -> str | None:
         if not inspect(connection).has_table("alembic_version"):
             return None
         return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def head_revision() -> str:
+    """The newest revision of the migrations shipped with Segell."""
+    head = ScriptDirectory.from_config(_migrations_config()).get_current_head()
+    assert head is not None, "the migrations directory holds revisions"
+    return head
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

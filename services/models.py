@@ -81,7 +81,7 @@ class Document(Base):
     """A notarised item (a receipt): the SHA-256 of a document, accepted for an administration.
 
     Hashes are stored as 64 lower-case hex digits without 0x. `leaf` and `leaf_index` are set when the item is
-    placed in a batch; `status` goes pending -> anchored (-> revoked).
+    placed in a batch; `status` is "pending" or "revoked": a receipt is anchored when its batch is (not written here).
     """
 
     __tablename__ = "documents"
@@ -126,7 +126,8 @@ class Batch(Base):
     """One Merkle tree of one administration's documents, anchored as one root by one transaction.
 
     `tree` holds the 2n-1 node hashes (32 bytes each) in OpenZeppelin StandardMerkleTree array order, so any
-    proof can be derived without recomputing the tree. `status` goes anchoring -> anchored.
+    proof can be derived without recomputing the tree. `status` goes anchoring -> anchored; a batch filled when its
+    documents were accepted starts as built (-> anchoring once a worker takes it).
     """
 
     __tablename__ = "batches"

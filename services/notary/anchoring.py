@@ -7,7 +7,12 @@ The flow is the one of docs/notary.md:
   leave the outbox.
 - `anchorRoot(root, size)` from the administration's account (`anchor_on_chain`). A root the chain already holds
   for the same administration and size is a success: an earlier attempt got through before a crash.
-- T2 (`mark_anchored`, one transaction): the batch and its documents are "anchored", with the transaction's data.
+- T2 (`mark_anchored`, one transaction): the batch is "anchored", with the transaction's data; its documents are
+  anchored with it (their rows are not written again).
+
+A batch request with at least `batch_max_size` new documents does T1 itself, in the transaction that accepts them
+(`service._accept_many`): its full batches are stored in status "built", and the worker only claims each one
+(`claim_built`: "built" -> "anchoring"), anchors it and runs T2.
 
 A crash between T1 and T2 leaves the batch in "anchoring"; a worker finishes such batches when it starts and
 retries failed ones with a growing delay, so nothing accepted is lost and nothing is anchored twice (roots are
@@ -319,6 +324,7 @@ class AnchoringWorker:
         """Finish interrupted batches that are due, then anchor every due batch; returns documents anchored."""
         with self._pass_lock:
             anchored = self._resume()
+            anchored += self._anchor_built()
             anchored += self._anchor_due()
             return anchored
 
@@ -346,6 +352,23 @@ class AnchoringWorker:
         self._resumed_all = True
         if now >= self._next_stale_scan:
             self._next_stale_scan = now + min(5.0, self.stale_after)
+        return anchored
+
+    def _anchor_built(self) -> int:
+        """Anchor the batches filled when their documents were accepted (`POST /v1/documents/batch`), oldest first."""
+        with self.runtime.transaction() as session:
+            built = repository.batches_with_status(session, "built")
+        clock = time.monotonic()
+        anchored = 0
+        for batch in built:
+            if self._stopping.is_set():
+                break
+            if self._waiting.get(batch.administration_id, 0.0) > clock:
+                continue  # its administration's last anchoring failed: it waits with the rest
+            with self.runtime.transaction() as session:
+                claimed = repository.claim_built(session, batch.id)
+            if claimed:
+                anchored += self._finish(batch)
         return anchored
 
     def _anchor_due(self) -> int:

@@ -177,23 +177,29 @@ def first_account(session: Session, administration_id: int) -> tuple[str, str] |
 
 
 def mark_anchored(session: Session, batch_id: int, chain_fields: dict[str, Any]) -> int:
-    """T2: the batch is anchored with its transaction data, and so are its documents; returns how many.
+    """T2: the batch is anchored with its transaction data; returns how many documents that anchors.
 
+    The documents' rows are not written: a document is anchored when its batch is (`repository._RECEIPTS`).
     Idempotent: a batch already anchored (by another worker) changes nothing and counts no document.
     """
     finished = session.execute(
         update(batches)
         .where(batches.c.id == batch_id, batches.c.status == "anchoring")
         .values(status="anchored", anchored_at=utcnow(), **chain_fields)
+        .returning(batches.c.size)
+    ).first()
+    return 0 if finished is None else int(finished[0])
+
+
+def claim_built(session: Session, batch_id: int) -> bool:
+    """Take a batch made at acceptance ("built") for anchoring: it becomes "anchoring" as if this worker had built
+    it now. False when another worker took it first."""
+    claimed = session.execute(
+        update(batches)
+        .where(batches.c.id == batch_id, batches.c.status == "built")
+        .values(status="anchoring", created_at=utcnow())
     )
-    if finished.rowcount == 0:  # type: ignore[attr-defined]
-        return 0
-    anchored = session.execute(
-        update(documents)
-        .where(documents.c.batch_id == batch_id, documents.c.status == "pending")
-        .values(status="anchored")
-    )
-    return int(anchored.rowcount)  # type: ignore[attr-defined]
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
 def update_anchor(session: Session, batch_id: int, chain_fields: dict[str, Any]) -> None:

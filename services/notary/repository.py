@@ -9,7 +9,7 @@ inserted, so two identical submissions at once both answer the same receipt inst
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Row, Table, and_, insert, select, update
+from sqlalchemy import Insert, Row, Table, and_, case, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,12 @@ _RECEIPT_COLUMNS = (
     documents.c.verification_code,
     documents.c.idempotency_key,
     documents.c.request_fingerprint,
-    documents.c.status,
+    # Anchored is the batch's status, not written into each document: the worker writes one row per batch.
+    case(
+        (or_(revocations.c.document_id.is_not(None), documents.c.status == "revoked"), "revoked"),
+        (batches.c.id.is_not(None), "anchored"),
+        else_="pending",
+    ).label("status"),
     documents.c.leaf,
     documents.c.leaf_index,
     documents.c.created_at,
@@ -122,6 +127,14 @@ def receipts_by_hashes(session: Session, administration_id: int, hashes: Sequenc
     return found
 
 
+def statuses(session: Session, document_ids: Sequence[str]) -> dict[str, str]:
+    """Each document's status: pending, anchored (its batch is) or revoked."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(document_ids):
+        found.update((row.id, row.status) for row in session.execute(_RECEIPTS.where(documents.c.id.in_(chunk))))
+    return found
+
+
 def receipts_for_verification(
     session: Session, *, document_hash: str | None = None, code: str | None = None
 ) -> list[ReceiptRow]:
@@ -131,6 +144,11 @@ def receipts_for_verification(
     else:
         query = _RECEIPTS.where(documents.c.document_hash == document_hash).order_by(administrations.c.code)
     return list(session.execute(query))
+
+
+def code_in_use(session: Session, code: str) -> bool:
+    query = select(documents.c.id).where(documents.c.verification_code == code).limit(1)
+    return session.execute(query).first() is not None
 
 
 def insert_document(session: Session, row: dict[str, Any]) -> bool:
@@ -185,6 +203,25 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
         return int(cursor.rowcount)
     finally:
         cursor.close()
+
+
+def insert_built_batch(session: Session, *, administration_id: int, root: str, size: int, tree: bytes) -> int | None:
+    """A batch filled when its documents were accepted (status "built": for the worker to anchor); None when a
+    batch with the same root exists (the same documents, stored by a concurrent request)."""
+    statement = (
+        insert_skipping_conflicts(session, batches)
+        .values(
+            administration_id=administration_id, root=root, size=size, tree=tree, status="built", created_at=utcnow()
+        )
+        .returning(batches.c.id)
+    )
+    return session.execute(statement).scalar()
+
+
+def discard_batches(session: Session, batch_ids: Sequence[int]) -> None:
+    """Remove built batches and the documents placed in them, in the transaction that stored them."""
+    session.execute(delete(documents).where(documents.c.batch_id.in_(batch_ids)))
+    session.execute(delete(batches).where(batches.c.id.in_(batch_ids)))
 
 
 def tree_of_batch(session: Session, batch_id: int) -> bytes:

@@ -1,22 +1,26 @@
+import asyncio
 import json
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
 from chain.gateway import MAX_JSON_DEPTH, json_depth
-from services.administrations.service import Caller
+from services.administrations.service import Caller, authenticate
 from services.deps import CallerDep, RuntimeDep, SessionDep, get_caller
 from services.deps import bearer_scheme as bearer
 from services.errors import Forbidden, InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
 from services.models import Administration
 from services.notary import service
 from services.notary.codes import InvalidCodeError, parse_code
+from services.notary.committer import GroupCommitter
 from services.notary.schemas import (
     MAX_METADATA_BYTES,
     BatchRequest,
@@ -87,14 +91,31 @@ def get_submitter(
         return _administration(get_caller(session, credentials))
 
 
+_committer_lock = threading.Lock()
+
+
+def _identify(session: Session, api_key: str) -> int:
+    return _administration(authenticate(session, api_key)).id
+
+
+def get_committer(request: Request, runtime: RuntimeDep) -> GroupCommitter:
+    """The app's group committer for single submissions, made on first use."""
+    with _committer_lock:
+        committer: GroupCommitter | None = getattr(request.app.state, "notary_committer", None)
+        if committer is None or committer.runtime is not runtime:
+            committer = request.app.state.notary_committer = GroupCommitter(runtime, _identify)
+        return committer
+
+
 def get_anchored_roots(request: Request) -> AnchoredRoots:
     anchored_roots: AnchoredRoots = request.app.state.anchored_roots
     return anchored_roots
 
 
 AdministrationDep = Annotated[Administration, Depends(get_administration)]
-SubmitterDep = Annotated[Administration, Depends(get_submitter)]
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 AnchoredRootsDep = Annotated[AnchoredRoots, Depends(get_anchored_roots)]
+CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
 
 
 def _media_type(request: Request) -> str:
@@ -169,9 +190,9 @@ _SUBMIT_BODY = {
 )
 async def submit_document(
     request: Request,
-    response: Response,
     runtime: RuntimeDep,
-    administration: SubmitterDep,
+    credentials: CredentialsDep,
+    committer: CommitterDep,
     kind: Annotated[Kind | None, Query(description="File uploads only: what the document is.")] = None,
     title: Annotated[Title | None, Query(description="File uploads only: a title for the issuer's records.")] = None,
     salted: Annotated[bool | None, Query(description="File uploads only: salt the leaf (guessable content).")] = None,
@@ -182,29 +203,51 @@ async def submit_document(
     idempotency_key: Annotated[
         IdempotencyKey | None, Header(description="Repeating a request with the same key answers the same receipt.")
     ] = None,
-) -> Receipt:
+) -> Response:
     """Notarise a document: send the file (`application/octet-stream`) or its SHA-256 (JSON); 202 with the receipt."""
+
+    async def submitter() -> Administration:
+        # In a transaction of its own: none stays open while a file arrives.
+        return await run_in_threadpool(get_submitter, runtime, credentials)
+
     media_type = _media_type(request)
+    if credentials is None:
+        await submitter()  # 401
     if media_type == OCTET_STREAM:
+        administration = await submitter()
         header_metadata = _metadata_from_header(metadata)
         document_hash = await _hash_body(request, runtime)
         submission = Submission(document_hash, kind, title, header_metadata, bool(salted))
-    elif media_type == JSON:
-        if kind is not None or title is not None or salted is not None or metadata is not None:
-            problem = (
-                "kind, title, salted and metadata go in the JSON body; the query and X-Segell-Metadata are for files"
-            )
-            raise ValidationFailed(f"Invalid request. {problem}.", details=[{"location": "query", "message": problem}])
-        body = _parse_body(await request.body())
+        accepting = committer.submit(administration.id, submission, idempotency_key)
+    elif media_type == JSON and credentials is not None:
+        try:
+            if kind is not None or title is not None or salted is not None or metadata is not None:
+                problem = (
+                    "kind, title, salted and metadata go in the JSON body; the query and X-Segell-Metadata are for "
+                    "files"
+                )
+                details = [{"location": "query", "message": problem}]
+                raise ValidationFailed(f"Invalid request. {problem}.", details=details)
+            body = _parse_body(await request.body())
+        except (ValidationFailed, RequestValidationError):
+            await submitter()  # a caller who may not submit is told that first
+            raise
         submission = Submission(body.hash, body.kind, body.title, body.metadata, body.salted)
+        # The API key is checked in the transaction that stores the document, once for the requests it groups.
+        accepting = committer.submit_as(credentials.credentials, submission, idempotency_key)
     else:
+        await submitter()
         raise UnsupportedMediaType(
             f"Send the file as {OCTET_STREAM} or its hash as {JSON}, not {media_type or 'no Content-Type'}."
         )
-    receipt, created = await run_in_threadpool(service.submit, runtime, administration.id, submission, idempotency_key)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return receipt
+    # Answered once committed, in a transaction shared with the submissions that arrived meanwhile.
+    receipt, created = await asyncio.wrap_future(accepting)
+    # The receipt is a valid model already: sent as it is rather than validated again on the way out.
+    return Response(
+        receipt.model_dump_json(by_alias=True),
+        status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        media_type=JSON,
+    )
 
 
 @router.post(
@@ -213,11 +256,15 @@ async def submit_document(
     status_code=status.HTTP_202_ACCEPTED,
     responses=error_responses(413, 422),
 )
-def submit_documents(body: BatchRequest, session: SessionDep, administration: AdministrationDep) -> Response:
+def submit_documents(
+    body: BatchRequest, runtime: RuntimeDep, session: SessionDep, administration: AdministrationDep
+) -> Response:
     """Notarise up to 10,000 hashes at once; one receipt per hash, in order."""
-    receipts = service.submit_many(session, administration.id, body.hashes, kind=body.kind, salted=body.salted)
-    # Already in JSON form: validating ten thousand receipts again would take longer than storing them.
-    content = json.dumps({"items": receipts}, ensure_ascii=False, separators=(",", ":"))
+    batching = service.Batching(size=runtime.settings.batch_max_size, chain_id=administration.chain_id)
+    # Already JSON text: validating ten thousand receipts again would take longer than storing them.
+    content = service.submit_many_json(
+        session, administration.id, body.hashes, kind=body.kind, salted=body.salted, batching=batching
+    )
     return Response(content, status_code=status.HTTP_202_ACCEPTED, media_type=JSON)
 
 

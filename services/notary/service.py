@@ -8,7 +8,12 @@ refused.
 `OutboxEntry.seq` orders anchoring. It is the time of acceptance in nanoseconds since the epoch, made strictly
 increasing within the process (`reserve_outbox_seq`); a batch request takes consecutive numbers in the order of
 its hashes. Documents are thus anchored in the order they were accepted: exactly within one process, as far as
-clocks agree across processes sharing a database.
+clocks agree across processes sharing a database. A batch request with at least `batch_max_size` new documents is
+the exception: its full batches are built when it is accepted (`_place_in_new_batches`) and anchored as they come,
+without waiting for older documents in the outbox.
+
+Single submissions are accepted by `services.notary.committer.GroupCommitter`, many in one transaction (`accept`);
+`submit` accepts one in a transaction of its own.
 """
 
 import hashlib
@@ -29,7 +34,7 @@ from web3.exceptions import Web3Exception
 
 from chain.errors import LeafAlreadyRevoked, UnknownRoot
 from chain.keys import open_private_key
-from chain.merkle import MerkleTree
+from chain.merkle import MerkleTree, leaf_hashes
 from chain.notary import NotaryClient
 from services.errors import Conflict, NotFound, PayloadTooLarge, SegellError
 from services.models import utcnow
@@ -78,16 +83,22 @@ class Submission:
     title: str | None = None
     metadata: dict[str, Any] | None = None
     salted: bool = False
+    # A code allocated beforehand (stored form, from `services.notary.codes`), e.g. to print it inside the
+    # document before it is signed; None: a new one is generated.
+    verification_code: str | None = None
 
     def fingerprint(self) -> str:
         """What an `Idempotency-Key` is bound to: the SHA-256 of the payload in canonical JSON."""
-        payload = {
+        payload: dict[str, Any] = {
             "hash": self.document_hash,
             "kind": self.kind,
             "title": self.title,
             "metadata": self.metadata,
             "salted": self.salted,
         }
+        if self.verification_code is not None:
+            # Only when given, so that the fingerprints stored for earlier requests still match.
+            payload["verification_code"] = self.verification_code
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -283,31 +294,83 @@ def _known(
 def submit(
     runtime: Runtime, administration_id: int, submission: Submission, idempotency_key: str | None
 ) -> tuple[Receipt, bool]:
-    """Accept one document: its receipt, and True when it is new (False: the receipt it already had)."""
-    metadata = metadata_json(submission.metadata) if submission.metadata is not None else None
+    """Accept one document: its receipt, and True when it is new (False: the receipt it already had).
+
+    With `submission.verification_code`, the document is stored under that code; `Conflict` when another
+    document holds it, or when this document was already accepted under another code.
+    """
     with runtime.transaction() as session:
-        # A concurrent request may insert the same document between the lookup and the insert: the insert then
-        # does nothing, and the lookup, run again, finds its row. A third round only follows a code collision.
-        for _ in range(3):
-            known = _known(session, administration_id, submission, idempotency_key)
-            if known is not None:
-                return receipt_from_row(known), False
-            (row,) = _new_rows(
-                administration_id,
-                [submission.document_hash],
-                kind=submission.kind,
-                title=submission.title,
-                salted=submission.salted,
-                metadata_json=metadata,
-                idempotency_key=idempotency_key,
-                request_fingerprint=submission.fingerprint() if idempotency_key is not None else None,
-            )
-            if repository.insert_document(session, row):
-                repository.add_to_outbox(session, _outbox_rows([row]))
-                # Answered once the transaction above commits, on leaving this block.
-                receipt = _new_receipt(row, submission.metadata, _json_time(row["created_at"]))
-                return Receipt.model_validate(receipt), True
+        # Answered once the transaction commits, on leaving this block.
+        return accept(session, administration_id, submission, idempotency_key)
+
+
+def accept(
+    session: Session,
+    administration_id: int,
+    submission: Submission,
+    idempotency_key: str | None,
+    *,
+    known_new: bool = False,
+) -> tuple[Receipt, bool]:
+    """`submit` within the caller's transaction, which must commit before the receipt is answered.
+
+    A refusal (`SegellError`) is raised before anything is written: the transaction stays usable for others.
+    `known_new`: the caller looked the hash up in this transaction and found no receipt (nor sent a key).
+    """
+    metadata = metadata_json(submission.metadata) if submission.metadata is not None else None
+    # A concurrent request may insert the same document between the lookup and the insert: the insert then
+    # does nothing, and the lookup, run again, finds its row. A third round only follows a code collision.
+    for round_ in range(3):
+        skip_lookup = round_ == 0 and known_new and idempotency_key is None
+        known = None if skip_lookup else _known(session, administration_id, submission, idempotency_key)
+        if known is not None:
+            _check_code(known, submission.verification_code)
+            return receipt_from_row(known), False
+        if submission.verification_code is not None and repository.code_in_use(session, submission.verification_code):
+            raise _code_in_use(submission.verification_code)
+        (row,) = _new_rows(
+            administration_id,
+            [submission.document_hash],
+            kind=submission.kind,
+            title=submission.title,
+            salted=submission.salted,
+            metadata_json=metadata,
+            idempotency_key=idempotency_key,
+            request_fingerprint=submission.fingerprint() if idempotency_key is not None else None,
+        )
+        if submission.verification_code is not None:
+            row["verification_code"] = submission.verification_code
+        if repository.insert_document(session, row):
+            repository.add_to_outbox(session, _outbox_rows([row]))
+            receipt = _new_receipt(row, submission.metadata, _json_time(row["created_at"]))
+            return Receipt.model_validate(receipt), True
     raise SegellError("Could not store the document; try again.")
+
+
+def _code_in_use(code: str) -> Conflict:
+    return Conflict(
+        f"Verification code {format_code(code)} is already in use by another document; allocate a new one.",
+        code="verification_code_in_use",
+    )
+
+
+def _check_code(known: ReceiptRow, code: str | None) -> None:
+    """A document already accepted keeps its code: asking for another one for it is refused."""
+    if code is not None and known.verification_code != code:
+        raise Conflict(
+            f"Document {known.id} was already accepted with verification code "
+            f"{format_code(known.verification_code)}, not {format_code(code)}.",
+            code="verification_code_mismatch",
+        )
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How to fill batches when documents are accepted: `size` documents per batch (the worker's
+    `batch_max_size`), leaves for the administration `chain_id` (bytes32 registry id, 0x-hex)."""
+
+    size: int
+    chain_id: str
 
 
 def submit_many(
@@ -317,31 +380,146 @@ def submit_many(
 
     A hash repeated in the request, or already notarised by the administration, answers the receipt it has.
     """
+    accepted, receipts = _accept_many(session, administration_id, hashes, kind=kind, salted=salted)
+    for row in accepted:
+        receipts[row["document_hash"]] = _new_receipt(row, None, _json_time(row["created_at"]))
+    return [receipts[h] for h in hashes]
+
+
+def submit_many_json(
+    session: Session,
+    administration_id: int,
+    hashes: Sequence[str],
+    *,
+    kind: str | None,
+    salted: bool,
+    batching: Batching | None = None,
+) -> str:
+    """`submit_many` answered as the JSON text `{"items": [...]}` (what `POST /v1/documents/batch` sends).
+
+    The receipts of new documents are written straight as text: for ten thousand of them, building dictionaries
+    and encoding them takes several times longer than storing the documents' rows. With `batching`, full batches
+    are made at once (`_accept_many`).
+    """
+    accepted, known = _accept_many(session, administration_id, hashes, kind=kind, salted=salted, batching=batching)
+    texts = {h: _dumps(receipt) for h, receipt in known.items()}
+    times: dict[datetime, str] = {}  # the rows stored together share their time
+    for row in accepted:
+        created_at = times.get(row["created_at"]) or times.setdefault(row["created_at"], _json_time(row["created_at"]))
+        texts[row["document_hash"]] = _new_receipt_json(row, created_at)
+    return '{"items":[' + ",".join([texts[h] for h in hashes]) + "]}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _new_receipt_json(row: dict[str, Any], created_at: str) -> str:
+    """`_new_receipt` of a batch item (no title, no metadata) as JSON text, exactly as `_dumps` writes it.
+
+    Ids, hashes, codes and times hold no character JSON escapes; the kind is encoded as any string.
+    """
+    document_id, code = row["id"], format_code(row["verification_code"])
+    kind = "null" if row["kind"] is None else _dumps(row["kind"])
+    salted = "false" if row["salt"] is None else "true"
+    return (
+        f'{{"id":"{document_id}","status":"pending","document_hash":"{row["document_hash"]}",'
+        f'"verification_code":"{code}","kind":{kind},"title":null,"metadata":null,"salted":{salted},'
+        f'"created_at":"{created_at}","anchor":null,"revocation":null,"links":{{"self":"/v1/documents/{document_id}",'
+        f'"bundle":"/v1/documents/{document_id}/bundle","verify":"/v1/verify?code={code.translate(_QUERY_SAFE)}"}}}}'
+    )
+
+
+def _accept_many(
+    session: Session,
+    administration_id: int,
+    hashes: Sequence[str],
+    *,
+    kind: str | None,
+    salted: bool,
+    batching: Batching | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Store the new documents among `hashes`: (their rows, the receipts of the hashes that were known).
+
+    With `batching`, every full batch of new documents is placed in a batch of its own in this transaction,
+    ready to anchor, instead of going through the outbox: the anchoring worker then writes no row per document.
+    The rest (fewer than a batch) take the outbox.
+    """
     unique = list(dict.fromkeys(hashes))
-    receipts = _known_receipts(session, administration_id, unique)
+    receipts: dict[str, dict[str, Any]] = {}
+    accepted: list[dict[str, Any]] = []
+    if batching is not None and len(unique) >= batching.size:
+        # Optimistically, as all hashes are usually new: the lookup only follows a refusal.
+        placed = _place_in_new_batches(session, administration_id, unique, batching, kind=kind, salted=salted)
+        if not placed:
+            receipts.update(_known_receipts(session, administration_id, unique))
+            unique = [h for h in unique if h not in receipts]
+            placed = _place_in_new_batches(session, administration_id, unique, batching, kind=kind, salted=salted)
+        accepted.extend(placed)
+        unique = unique[len(placed) :]
+    # Inserted first and looked up after: new hashes, the usual case, then cost no lookup at all; a hash already
+    # notarised is a row the insert leaves out, whose receipt is read below.
     rows = _new_rows(administration_id, [h for h in unique if h not in receipts], kind=kind, title=None, salted=salted)
     for _ in range(3):
         if not rows:
             break
-        accepted = rows
-        if repository.insert_documents(session, rows) == len(rows):
+        inserted_now = rows
+        count = repository.insert_documents(session, rows)
+        if count == len(rows):
             rows = []
         else:
-            inserted = repository.stored_ids(session, [row["id"] for row in rows])
-            accepted = [row for row in rows if row["id"] in inserted]
+            inserted = repository.stored_ids(session, [row["id"] for row in rows]) if count else set()
+            inserted_now = [row for row in rows if row["id"] in inserted]
             # A concurrent request inserted some of these hashes first (answer its receipts), or a verification
             # code collided (insert those again with new codes).
             refused = [row["document_hash"] for row in rows if row["id"] not in inserted]
             receipts.update(_known_receipts(session, administration_id, refused))
             missing = [h for h in refused if h not in receipts]
             rows = _new_rows(administration_id, missing, kind=kind, title=None, salted=salted)
-        repository.add_to_outbox(session, _outbox_rows(accepted))
-        if accepted:
-            created_at = _json_time(accepted[0]["created_at"])
-            receipts.update((row["document_hash"], _new_receipt(row, None, created_at)) for row in accepted)
+        repository.add_to_outbox(session, _outbox_rows(inserted_now))
+        accepted.extend(inserted_now)
     if rows:
         raise SegellError("Could not store the documents; try again.")
-    return [receipts[h] for h in hashes]
+    return accepted, receipts
+
+
+def _place_in_new_batches(
+    session: Session,
+    administration_id: int,
+    hashes: Sequence[str],
+    batching: Batching,
+    *,
+    kind: str | None,
+    salted: bool,
+) -> list[dict[str, Any]]:
+    """Store the first full batches of `hashes` in new batches, ready to anchor: their rows (the first ones of
+    `hashes`, in order), or none when the database refused one of them (already notarised, stored meanwhile by a
+    concurrent request, or a code that collided), in which case nothing of it is kept."""
+    full = len(hashes) - len(hashes) % batching.size
+    if not full:
+        return []
+    rows = _new_rows(administration_id, hashes[:full], kind=kind, title=None, salted=salted)
+    administration = bytes.fromhex(batching.chain_id.removeprefix("0x"))
+    batch_ids: list[int] = []
+    for start in range(0, len(rows), batching.size):
+        chunk = rows[start : start + batching.size]
+        salts = [bytes.fromhex(row["salt"]) for row in chunk] if salted else None
+        leaves = leaf_hashes([bytes.fromhex(row["document_hash"]) for row in chunk], administration, salts)
+        tree = MerkleTree.build(leaves)
+        batch_id = repository.insert_built_batch(
+            session, administration_id=administration_id, root=tree.root.hex(), size=tree.size, tree=tree.to_bytes()
+        )
+        if batch_id is None:
+            break
+        batch_ids.append(batch_id)
+        for index, (row, leaf) in enumerate(zip(chunk, leaves, strict=True)):
+            row.update(batch_id=batch_id, leaf=leaf.hex(), leaf_index=index)
+    else:
+        if repository.insert_documents(session, rows) == len(rows):
+            return rows
+    if batch_ids:
+        repository.discard_batches(session, batch_ids)
+    return []
 
 
 def _known_receipts(session: Session, administration_id: int, hashes: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ import random
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,9 @@ from eth_abi import encode
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select, update
 
+from sdk import verify_bundle_proof
 from services.models import Administration, Batch, Document, OutboxEntry
+from services.notary import repository
 from services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
 from services.runtime import Runtime
 from tests.conftest import RunningServer, make_settings, serve
@@ -41,8 +44,9 @@ def _submit(client: httpx.Client, count: int) -> list[str]:
 
 
 def _statuses(runtime: Runtime, ids: list[str]) -> dict[str, str]:
+    """Each document's status as the database says it: anchored once its batch is."""
     with runtime.transaction() as session:
-        return dict(session.execute(select(Document.id, Document.status).where(Document.id.in_(ids))).all())
+        return repository.statuses(session, ids)
 
 
 def _wait_anchored(client: httpx.Client, ids: list[str], timeout: float = 30) -> list[dict]:
@@ -233,6 +237,117 @@ def test_batch_whose_root_is_already_on_chain_counts_as_anchored(manual: Running
         sent.block_number,
     )
     assert row.gas_used == sent.gas_used
+
+
+@pytest.fixture(scope="module")
+def manual_small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """No worker running, and batches of 8 documents."""
+    settings = make_settings(tmp_path_factory.mktemp("segell-small"), anchoring_worker=False, batch_max_size=8)
+    yield from serve(settings)
+
+
+def test_full_batches_of_a_request_are_built_when_accepted_and_anchored_by_the_worker(
+    manual_small: RunningServer,
+) -> None:
+    key = manual_small.admit("L02000010")
+    runtime = _runtime(manual_small)
+    administration_id = _administration_id(runtime, "L02000010")
+    with manual_small.client(key) as client:
+        known = client.post("/v1/documents", json={"hash": secrets.token_hex(32)}).json()
+        hashes = [secrets.token_hex(32) for _ in range(20)]
+        response = client.post("/v1/documents/batch", json={"hashes": [*hashes, known["document_hash"], hashes[3]]})
+        assert response.status_code == 202, response.text
+        items = response.json()["items"]
+    assert items[20]["id"] == known["id"] and items[21]["id"] == items[3]["id"]
+    ids = [item["id"] for item in items[:20]]
+
+    # Answered: two full batches of 8 are stored ready to anchor, the other 4 wait in the outbox.
+    with runtime.transaction() as session:
+        built = session.execute(
+            select(Batch.id, Batch.root, Batch.size, Batch.status).where(Batch.administration_id == administration_id)
+        ).all()
+        placed = session.execute(
+            select(Document.batch_id, Document.leaf_index, Document.document_hash).where(
+                Document.id.in_(ids), Document.batch_id.is_not(None)
+            )
+        ).all()
+        outbox = session.scalars(select(OutboxEntry.document_id).where(OutboxEntry.document_id.in_(ids))).all()
+    assert sorted((row.size, row.status) for row in built) == [(8, "built"), (8, "built")]
+    assert set(outbox) == set(ids[16:]) and len(placed) == 16
+    assert set(_statuses(runtime, ids).values()) == {"pending"}
+    administration = bytes.fromhex(_chain_id(runtime, "L02000010")[2:])
+    for batch in built:
+        members = sorted((row.leaf_index, row.document_hash) for row in placed if row.batch_id == batch.id)
+        assert [index for index, _ in members] == list(range(8))
+        root = _independent_root([bytes.fromhex(h) for _, h in members], administration, [bytes(32)] * 8)
+        assert root.hex() == batch.root
+
+    worker = AnchoringWorker(runtime)
+    assert worker.run_once() >= 16
+    statuses = _statuses(runtime, ids)
+    assert {statuses[document_id] for document_id in ids[:16]} == {"anchored"}
+    for batch in built:
+        assert runtime.notary.anchor_of(bytes.fromhex(batch.root)).size == 8
+    time.sleep(runtime.settings.batch_max_wait)
+    worker.run_once()
+    assert set(_statuses(runtime, ids).values()) == {"anchored"}
+    assert worker.run_once() == 0
+    with manual_small.client(key) as client:
+        receipts = [client.get(f"/v1/documents/{document_id}").json() for document_id in ids[:8]]
+        bundle = client.get(f"/v1/documents/{ids[0]}/bundle").json()
+    assert sorted(receipt["anchor"]["leaf_index"] for receipt in receipts) == list(range(8))
+    assert verify_bundle_proof(bundle, hashes[0]).valid
+
+
+def test_full_batch_request_holding_known_documents_batches_only_new_ones(manual_small: RunningServer) -> None:
+    key = manual_small.admit("L02000012")
+    runtime = _runtime(manual_small)
+    with manual_small.client(key) as client:
+        known = client.post("/v1/documents", json={"hash": secrets.token_hex(32)}).json()
+        fresh = [secrets.token_hex(32) for _ in range(15)]
+        response = client.post("/v1/documents/batch", json={"hashes": [fresh[0], known["document_hash"], *fresh[1:]]})
+        assert response.status_code == 202, response.text
+        items = response.json()["items"]
+    assert items[1]["id"] == known["id"] and len({item["id"] for item in items}) == 16
+    with runtime.transaction() as session:
+        batches = session.execute(
+            select(Batch.id, Batch.size).where(Batch.administration_id == _administration_id(runtime, "L02000012"))
+        ).all()
+        [batch] = batches
+        members = session.scalars(
+            select(Document.document_hash).where(Document.batch_id == batch.id).order_by(Document.leaf_index)
+        ).all()
+    # The first eight new documents, in request order; the other seven wait in the outbox.
+    assert (batch.size, list(members)) == (8, fresh[:8])
+    assert AnchoringWorker(runtime).run_once() >= 8
+
+
+def test_identical_full_batch_requests_at_once_share_one_batch(manual_small: RunningServer) -> None:
+    key = manual_small.admit("L02000011")
+    runtime = _runtime(manual_small)
+    hashes = [secrets.token_hex(32) for _ in range(16)]
+    start = threading.Barrier(4)
+    answers: list[list[str]] = []
+
+    def submit() -> None:
+        with manual_small.client(key) as client:
+            start.wait()
+            response = client.post("/v1/documents/batch", json={"hashes": hashes})
+            assert response.status_code == 202, response.text
+            answers.append([item["id"] for item in response.json()["items"]])
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 4 and all(answer == answers[0] for answer in answers)
+    with runtime.transaction() as session:
+        sizes = session.scalars(
+            select(Batch.size).where(Batch.administration_id == _administration_id(runtime, "L02000011"))
+        ).all()
+        stored = session.scalar(select(func.count()).select_from(Document).where(Document.document_hash.in_(hashes)))
+    assert sorted(sizes) == [8, 8] and stored == 16
 
 
 def test_suspended_administration_waits_and_is_anchored_once_reinstated(manual: RunningServer) -> None:

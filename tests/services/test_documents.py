@@ -3,9 +3,12 @@
 import hashlib
 import json
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import httpx
@@ -16,11 +19,17 @@ from sqlalchemy import create_engine, make_url, select, text
 from chain.keys import open_private_key
 from chain.merkle import MerkleTree, verify_document
 from chain.notary import NotaryClient
+from services.errors import Conflict
 from services.limits import MAX_BODY_BYTES
-from services.models import ChainAccount, OutboxEntry
-from services.notary.codes import format_code, parse_code
+from services.models import Administration, ChainAccount, Document, OutboxEntry
+from services.notary import repository, service
+from services.notary.anchoring import AnchoringAccounts, build_batch, finish_batch
+from services.notary.anchoring_repository import mark_anchored
+from services.notary.codes import format_code, generate_code, parse_code
+from services.notary.committer import GroupCommitter
 from services.notary.repository import batches
 from services.notary.schemas import MAX_BATCH_HASHES
+from services.notary.service import Submission, submit
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
 
 CODE_SHAPE = r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]$"
@@ -279,6 +288,204 @@ def test_idempotency_key_reused_for_another_payload_answers_409(issuer: httpx.Cl
         assert first.json()["id"] in response.json()["error"]["message"]
 
 
+# --- a verification code allocated beforehand --------------------------------------------------------------------
+
+
+def _chain_id_of(server: RunningServer, code: str) -> str:
+    with runtime_of(server).transaction() as session:
+        return str(session.execute(select(Administration.chain_id).where(Administration.code == code)).scalar_one())
+
+
+def _administration_id(server: RunningServer, code: str) -> int:
+    with runtime_of(server).transaction() as session:
+        return int(session.execute(select(Administration.id).where(Administration.code == code)).scalar_one())
+
+
+def test_submission_with_a_preallocated_code_is_stored_under_it(segell_server: RunningServer) -> None:
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    key = segell_server.admit(administration_code)
+    administration_id = _administration_id(segell_server, administration_code)
+    code = generate_code()
+    submission = Submission(document_hash=new_hash(), kind="acta", verification_code=code)
+    receipt, new = submit(runtime_of(segell_server), administration_id, submission, None)
+    assert new is True
+    assert receipt.verification_code == format_code(code)
+    # The same request again answers the same receipt.
+    again, new = submit(runtime_of(segell_server), administration_id, submission, None)
+    assert (again.id, again.verification_code, new) == (receipt.id, format_code(code), False)
+    with segell_server.client(key) as client:
+        stored = client.get(f"/v1/documents/{receipt.id}").json()
+    assert stored["verification_code"] == format_code(code)
+    with segell_server.client() as public:
+        verification = public.get("/v1/verify", params={"code": format_code(code)}).json()
+        assert verification["document_hash"] == submission.document_hash
+        assert verification["matches"][0]["administration"]["code"] == administration_code
+
+
+def test_preallocated_code_already_in_use_is_a_conflict(segell_server: RunningServer) -> None:
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    segell_server.admit(administration_code)
+    administration_id = _administration_id(segell_server, administration_code)
+    runtime = runtime_of(segell_server)
+    code = generate_code()
+    first, _ = submit(runtime, administration_id, Submission(document_hash=new_hash(), verification_code=code), None)
+    other = Submission(document_hash=new_hash(), verification_code=code)
+    with pytest.raises(Conflict) as refused:
+        submit(runtime, administration_id, other, None)
+    assert refused.value.status_code == 409
+    assert refused.value.code == "verification_code_in_use"
+    assert format_code(code) in str(refused.value)
+    # A code generated for another administration's document is refused as well, and nothing was stored.
+    another_code = f"L{secrets.randbelow(10**8):08d}"
+    segell_server.admit(another_code)
+    with pytest.raises(Conflict):
+        submit(runtime, _administration_id(segell_server, another_code), other, None)
+    with runtime.transaction() as session:
+        assert session.execute(select(Document.id).where(Document.document_hash == other.document_hash)).all() == []
+    # A document already accepted under one code is not given another.
+    with pytest.raises(Conflict) as mismatch:
+        submit(
+            runtime,
+            administration_id,
+            Submission(document_hash=first.document_hash, verification_code=generate_code()),
+            None,
+        )
+    assert mismatch.value.code == "verification_code_mismatch"
+
+
+def test_preallocated_code_binds_the_idempotency_key(segell_server: RunningServer) -> None:
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    segell_server.admit(administration_code)
+    administration_id = _administration_id(segell_server, administration_code)
+    runtime = runtime_of(segell_server)
+    document_hash, key = new_hash(), secrets.token_hex(8)
+    first, _ = submit(runtime, administration_id, Submission(document_hash, verification_code=generate_code()), key)
+    with pytest.raises(Conflict) as refused:
+        submit(runtime, administration_id, Submission(document_hash, verification_code=generate_code()), key)
+    assert refused.value.code == "idempotency_key_reused"
+    # Without a code, the fingerprint is the one requests always had.
+    assert (
+        Submission(document_hash).fingerprint()
+        == hashlib.sha256(
+            json.dumps(
+                {"hash": document_hash, "kind": None, "metadata": None, "salted": False, "title": None},
+                sort_keys=True,
+                separators=(",", ":"),
+            ).encode()
+        ).hexdigest()
+    )
+    assert first.status == "pending"
+
+
+# --- group commit of single submissions ------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_write_lock(server: RunningServer) -> Iterator[None]:
+    """Hold the database's one write lock, as a long transaction of another process would."""
+    connection = sqlite3.connect(server.home / "segell.db", timeout=30, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+def _stored(server: RunningServer, document_ids: list[str]) -> set[str]:
+    """Ids committed, read through a connection of its own."""
+    with sqlite3.connect(server.home / "segell.db") as connection:
+        marks = ",".join("?" * len(document_ids))
+        query = f"SELECT d.id FROM documents d JOIN notary_outbox o ON o.document_id = d.id WHERE d.id IN ({marks})"
+        return {row[0] for row in connection.execute(query, document_ids)}
+
+
+def test_submissions_waiting_for_a_commit_share_the_next_one(quiet_server: RunningServer) -> None:
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    quiet_server.admit(administration_code)
+    administration_id = _administration_id(quiet_server, administration_code)
+    committer = GroupCommitter(runtime_of(quiet_server))
+    with sqlite_write_lock(quiet_server):
+        futures = [committer.submit(administration_id, Submission(new_hash()), None) for _ in range(40)]
+        # Nothing is answered before it is committed.
+        assert not any(future.done() for future in futures)
+    answers = [future.result(timeout=60) for future in futures]
+    assert all(created for _, created in answers)
+    ids = [receipt.id for receipt, _ in answers]
+    assert len(set(ids)) == 40
+    assert _stored(quiet_server, ids) == set(ids)
+    # The first transaction waited for the lock with what had arrived; the others shared the second.
+    assert committer.groups <= 2
+
+
+def test_a_refused_submission_leaves_its_group_accepted(quiet_server: RunningServer) -> None:
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    quiet_server.admit(administration_code)
+    administration_id = _administration_id(quiet_server, administration_code)
+    committer = GroupCommitter(runtime_of(quiet_server))
+    key, taken_code = secrets.token_hex(8), generate_code()
+    first, refused_key, duplicate, refused_code, last = (
+        Submission(new_hash(), verification_code=taken_code),
+        Submission(new_hash()),
+        Submission(new_hash()),
+        Submission(new_hash(), verification_code=taken_code),
+        Submission(new_hash(), kind="acta"),
+    )
+    with sqlite_write_lock(quiet_server):
+        futures = [
+            committer.submit(administration_id, first, key),
+            committer.submit(administration_id, refused_key, key),  # the same key for another payload
+            committer.submit(administration_id, duplicate, None),
+            committer.submit(administration_id, duplicate, None),  # the same document twice in one group
+            committer.submit(administration_id, refused_code, None),  # a code the first one took
+            committer.submit(administration_id, last, None),
+        ]
+    with pytest.raises(Conflict, match="Idempotency-Key"):
+        futures[1].result(timeout=60)
+    with pytest.raises(Conflict) as in_use:
+        futures[4].result(timeout=60)
+    assert in_use.value.code == "verification_code_in_use"
+    (receipt, created), (same, again) = futures[2].result(), futures[3].result()
+    assert (created, again, same.id) == (True, False, receipt.id)
+    accepted = [futures[i].result()[0] for i in (0, 2, 5)]
+    assert accepted[0].verification_code == format_code(taken_code) and accepted[2].kind == "acta"
+    assert _stored(quiet_server, [r.id for r in accepted]) == {r.id for r in accepted}
+    with runtime_of(quiet_server).transaction() as session:
+        for submission in (refused_key, refused_code):
+            found = session.execute(select(Document.id).where(Document.document_hash == submission.document_hash))
+            assert found.all() == []
+
+
+def test_a_group_that_fails_is_accepted_one_by_one(quiet_server: RunningServer) -> None:
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    quiet_server.admit(administration_code)
+    administration_id = _administration_id(quiet_server, administration_code)
+    committer = GroupCommitter(runtime_of(quiet_server))
+    good = [Submission(new_hash()), Submission(new_hash())]
+    # Not a refusal the notary makes (a SegellError) but a failure: the shared transaction is rolled back.
+    broken = Submission(new_hash(), metadata={"pages": float("nan")})
+    with sqlite_write_lock(quiet_server):
+        futures = [committer.submit(administration_id, submission, None) for submission in (good[0], broken, good[1])]
+    with pytest.raises(ValueError, match="plain JSON"):
+        futures[1].result(timeout=60)
+    ids = [futures[i].result(timeout=60)[0].id for i in (0, 2)]
+    assert _stored(quiet_server, ids) == set(ids)
+    with runtime_of(quiet_server).transaction() as session:
+        stored = session.execute(select(Document.id).where(Document.document_hash == broken.document_hash)).all()
+    assert stored == []
+
+
+def test_concurrent_single_submissions_are_all_stored_and_answered(quiet_server: RunningServer) -> None:
+    key = quiet_server.admit()
+    hashes = [new_hash() for _ in range(64)]
+    with ThreadPoolExecutor(16) as pool, quiet_server.client(key) as client:
+        responses = list(pool.map(lambda h: client.post("/v1/documents", json={"hash": h}), hashes))
+    assert [r.status_code for r in responses] == [202] * len(hashes)
+    assert [r.json()["document_hash"] for r in responses] == hashes
+    ids = [r.json()["id"] for r in responses]
+    assert _stored(quiet_server, ids) == set(ids)
+
+
 @pytest.fixture(scope="module")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server on a PostgreSQL schema of its own (SEGELL_TEST_POSTGRES_URL), without an anchoring worker."""
@@ -300,6 +507,46 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.mark.postgres
+def test_single_and_batch_submissions_are_anchored_on_postgresql(postgres_server: RunningServer) -> None:
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    key = postgres_server.admit(administration_code)
+    administration_id = _administration_id(postgres_server, administration_code)
+    runtime = runtime_of(postgres_server)
+    with postgres_server.client(key) as client:
+        single = client.post("/v1/documents", json={"hash": new_hash()})
+        many = client.post("/v1/documents/batch", json={"hashes": [new_hash() for _ in range(5)]})
+        assert (single.status_code, many.status_code) == (202, 202)
+        ids = [single.json()["id"], *(item["id"] for item in many.json()["items"])]
+        batch = build_batch(runtime, administration_id)
+        assert batch is not None and batch.size == 6
+        assert finish_batch(runtime, AnchoringAccounts(runtime).of(administration_id), batch) == 6
+        # Anchored once: a second T2 for the same batch counts nothing.
+        with runtime.transaction() as session:
+            assert mark_anchored(session, batch.id, {}) == 0
+            assert set(repository.statuses(session, ids).values()) == {"anchored"}
+        receipts = [client.get(f"/v1/documents/{document_id}").json() for document_id in ids]
+        assert {receipt["status"] for receipt in receipts} == {"anchored"}
+        assert sorted(receipt["anchor"]["leaf_index"] for receipt in receipts) == list(range(6))
+        bundle = client.get(f"/v1/documents/{ids[0]}/bundle")
+        assert bundle.status_code == 200 and bundle.json()["root"] == receipts[0]["anchor"]["root"]
+    # Full batches built when accepted; the same request again finds the batch taken and answers the receipts.
+    chain_id = str(_chain_id_of(postgres_server, administration_code))
+    batching = service.Batching(size=4, chain_id=chain_id)
+    hashes = [new_hash() for _ in range(10)]
+    answers = []
+    for _ in range(2):
+        with runtime.transaction() as session:
+            text_ = service.submit_many_json(
+                session, administration_id, hashes, kind=None, salted=False, batching=batching
+            )
+        answers.append([item["id"] for item in json.loads(text_)["items"]])
+    assert answers[0] == answers[1]
+    with runtime.transaction() as session:
+        built = session.execute(select(batches.c.size, batches.c.status).where(batches.c.status == "built")).all()
+    assert sorted(built) == [(4, "built"), (4, "built")]
 
 
 @pytest.mark.parametrize("with_key", [False, True])
@@ -382,6 +629,27 @@ def test_batch_of_10000_keeps_order_and_shares_receipts_of_duplicates(issuer: ht
     again = issuer.post("/v1/documents/batch", json={"hashes": hashes[:50]}).json()["items"]
     assert [item["id"] for item in again] == [item["id"] for item in items[:50]]
     assert issuer.get(items[1234]["links"]["self"]).json()["verification_code"] == items[1234]["verification_code"]
+
+
+@pytest.mark.parametrize("salted", [False, True])
+@pytest.mark.parametrize("kind", [None, "padró", 'acta"urgent"\\1', "línia\u2028nova</script>"])
+def test_batch_receipts_written_as_text_are_the_json_of_the_receipts(
+    segell_server: RunningServer, issuer: httpx.Client, kind: str | None, salted: bool
+) -> None:
+    fresh = [new_hash() for _ in range(20)]
+    body = {"hashes": fresh, "salted": salted, **({"kind": kind} if kind is not None else {})}
+    response = issuer.post("/v1/documents/batch", json=body)
+    assert response.status_code == 202, response.text
+    items = response.json()["items"]
+    # Each receipt as the models serve it, byte for byte in the encoding the batch answer uses.
+    for item in items[:3]:
+        stored = issuer.get(item["links"]["self"]).json()
+        assert stored["status"] in ("pending", "anchored")
+        stored.update(status="pending", anchor=None)
+        assert item == stored
+    expected = [service._dumps(item) for item in items]
+    assert response.text == '{"items":[' + ",".join(expected) + "]}"
+    assert {item["kind"] for item in items} == {kind} and {item["salted"] for item in items} == {salted}
 
 
 @pytest.mark.parametrize("count", [0, MAX_BATCH_HASHES + 1])

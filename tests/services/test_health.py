@@ -4,6 +4,7 @@ from pathlib import Path
 
 import httpx
 
+from services import db
 from tests.conftest import RunningServer, make_settings, serve
 
 
@@ -21,7 +22,7 @@ def test_health_reports_backend_contracts_and_database(segell_server: RunningSer
     }
     assert health["contracts"]["registry"] == runtime.deployment.registry
     assert health["contracts"]["deployed"] is True
-    assert health["database"] == {"dialect": "sqlite", "revision": "0002", "ok": True}
+    assert health["database"] == {"dialect": "sqlite", "revision": db.head_revision(), "ok": True}
     assert health["urls"]["rpc"] == f"{segell_server.url}/rpc"
 
 
