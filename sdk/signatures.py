@@ -1,0 +1,235 @@
+"""Typed, immutable results of signing and signature validation (:meth:`sdk.Client.sign`,
+:meth:`sdk.Client.validate_signature`).
+
+Indications follow ETSI EN 319 102-1: ``TOTAL_PASSED``, ``TOTAL_FAILED`` or ``INDETERMINATE``, with a
+sub-indication such as ``HASH_FAILURE``, ``NO_CERTIFICATE_CHAIN_FOUND``, ``REVOKED``, ``OUT_OF_BOUNDS_NO_POE`` or
+``TRY_LATER`` saying why a signature did not pass. Timestamps are timezone-aware :class:`datetime.datetime`
+objects in UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from .models import Receipt
+
+__all__ = [
+    "Indication",
+    "ProofOfExistence",
+    "SignatureFormat",
+    "SignatureReport",
+    "SignatureValidation",
+    "SignedDocument",
+    "Signer",
+    "SignerKind",
+]
+
+Indication = Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]
+SignatureFormat = Literal["PAdES", "CAdES"]
+SignerKind = Literal["employee", "seal", "citizen"]
+
+_Json = Mapping[str, Any]
+
+
+def _datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 datetime string, got {value!r}")
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """Who signed: the signing certificate's holder.
+
+    Attributes:
+        name: the certificate's common name (a person, or the seal's name).
+        organisation: its organisation, for employees and seals.
+        kind: ``"employee"``, ``"seal"`` or ``"citizen"`` for certificates Segell's CA issued, else ``None``.
+        certificate_serial: the certificate's serial number in hex.
+        issuer: the certificate's issuer (RFC 4514).
+    """
+
+    name: str
+    organisation: str | None
+    kind: SignerKind | None
+    certificate_serial: str
+    issuer: str
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> Signer:
+        kind = data.get("kind")
+        return cls(
+            name=str(data["name"]),
+            organisation=_optional_str(data.get("organisation")),
+            kind=None if kind is None else cast(SignerKind, str(kind)),
+            certificate_serial=str(data["certificate_serial"]),
+            issuer=str(data["issuer"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SignedDocument:
+    """A signed output: a signed PDF (PAdES) or a detached CMS signature (CAdES), notarised.
+
+    Attributes:
+        format: ``"PAdES"`` or ``"CAdES"``.
+        filename: a name to save :attr:`content` under, e.g. ``acta-signed.pdf`` or ``acta.csv.p7s``.
+        media_type: ``application/pdf`` or ``application/pkcs7-signature``.
+        content: the signed PDF, or the DER signature.
+        document_hash: SHA-256 of the file that was signed.
+        signed_hash: SHA-256 of :attr:`content`, which is what was notarised.
+        verification_code: the code printed in the signed PDF (``XXXX-XXXX-XXXX-XXXX-C``).
+        verification_url: the public verification page of the document, also in the PDF's QR code.
+        signer: whose certificate signed.
+        signing_time: when it was signed.
+        receipt: the notary's receipt of the signed output (``pending`` until anchored).
+    """
+
+    format: SignatureFormat
+    filename: str
+    media_type: str
+    content: bytes
+    document_hash: str
+    signed_hash: str
+    verification_code: str
+    verification_url: str
+    signer: Signer
+    signing_time: datetime
+    receipt: Receipt
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :attr:`content` to ``path`` (a directory: under :attr:`filename` in it); return the file's path."""
+        target = Path(path)
+        if target.is_dir():
+            # Only the name: a filename from the server never leads the file out of `path`.
+            target = target / (Path(self.filename).name or "signed")
+        target.write_bytes(self.content)
+        return target
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> SignedDocument:
+        return cls(
+            format=cast(SignatureFormat, str(data["format"])),
+            filename=str(data["filename"]),
+            media_type=str(data["media_type"]),
+            content=base64.b64decode(str(data["content"]), validate=True),
+            document_hash=str(data["document_hash"]),
+            signed_hash=str(data["signed_hash"]),
+            verification_code=str(data["verification_code"]),
+            verification_url=str(data["verification_url"]),
+            signer=Signer._from_json(data["signer"]),
+            signing_time=_datetime(data["signing_time"]),
+            receipt=Receipt._from_json(data["receipt"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProofOfExistence:
+    """The notary anchored the signed output on chain at :attr:`anchored_at`: the signature existed then.
+
+    Attributes:
+        verification_code: the notarised output's verification code.
+        anchored_at: the time of the block that anchored it.
+        block_number: that block.
+        transaction_hash: the anchoring transaction.
+    """
+
+    verification_code: str
+    anchored_at: datetime
+    block_number: int
+    transaction_hash: str
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> ProofOfExistence:
+        return cls(
+            verification_code=str(data["verification_code"]),
+            anchored_at=_datetime(data["anchored_at"]),
+            block_number=int(data["block_number"]),
+            transaction_hash=str(data["transaction_hash"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureReport:
+    """The validation of one signature.
+
+    Attributes:
+        format: ``"PAdES"`` or ``"CAdES"``.
+        indication: ``"TOTAL_PASSED"``, ``"TOTAL_FAILED"`` or ``"INDETERMINATE"``.
+        sub_indication: why it did not pass (ETSI EN 319 102-1), ``None`` when it passed.
+        message: what the result means, in plain words.
+        signer: whose certificate signed; ``None`` when the signature does not carry it.
+        signing_time: when the signer says it signed (not proof).
+        proof_of_existence: the earliest anchoring of the signed output, if it was notarised.
+    """
+
+    format: SignatureFormat
+    indication: Indication
+    sub_indication: str | None
+    message: str
+    signer: Signer | None
+    signing_time: datetime | None
+    proof_of_existence: ProofOfExistence | None
+
+    @property
+    def passed(self) -> bool:
+        return self.indication == "TOTAL_PASSED"
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> SignatureReport:
+        signer, signing_time, proof = data.get("signer"), data.get("signing_time"), data.get("proof_of_existence")
+        return cls(
+            format=cast(SignatureFormat, str(data["format"])),
+            indication=cast(Indication, str(data["indication"])),
+            sub_indication=_optional_str(data.get("sub_indication")),
+            message=str(data["message"]),
+            signer=None if signer is None else Signer._from_json(signer),
+            signing_time=None if signing_time is None else _datetime(signing_time),
+            proof_of_existence=None if proof is None else ProofOfExistence._from_json(proof),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureValidation:
+    """The validation report of a file.
+
+    Attributes:
+        document_hash: SHA-256 of the file.
+        signed: whether any signature was found.
+        indication: the worst of the signatures' indications; ``None`` when unsigned.
+        sub_indication: that signature's sub-indication.
+        signatures: one report per signature, in the order they were made.
+    """
+
+    document_hash: str
+    signed: bool
+    indication: Indication | None
+    sub_indication: str | None
+    signatures: tuple[SignatureReport, ...]
+
+    @property
+    def passed(self) -> bool:
+        """``True`` when the file is signed and every signature passed."""
+        return self.indication == "TOTAL_PASSED"
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> SignatureValidation:
+        indication = data.get("indication")
+        return cls(
+            document_hash=str(data["document_hash"]),
+            signed=bool(data["signed"]),
+            indication=None if indication is None else cast(Indication, str(indication)),
+            sub_indication=_optional_str(data.get("sub_indication")),
+            signatures=tuple(SignatureReport._from_json(item) for item in data["signatures"]),
+        )

@@ -1,0 +1,1 @@
+"""Citizen authentication: one-time codes by SMS, TOTP as the stronger factor, and short-lived signed tokens."""

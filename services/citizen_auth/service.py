@@ -1,0 +1,425 @@
+"""Rules of citizen authentication (NIST SP 800-63B): one-time codes by SMS, TOTP, rate limits and lock-out.
+
+Every rule is per administration: a citizen-facing app calls with its administration's API key, and nothing one
+administration does (codes, failures, limits, enrolments) is seen or felt by another.
+
+Failures must be remembered even though the request fails, so each operation runs its own transaction and raises
+only after it has committed what the attempt counted.
+"""
+
+import hmac
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address, IPv6Address
+
+import pyotp
+from sqlalchemy.orm import Session
+
+from services.citizen_auth import repository, tokens
+from services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, gateway_for
+from services.citizen_auth.keyring import Keyring
+from services.citizen_auth.models import OtpChallenge, TotpEnrolment
+from services.errors import Conflict, InvalidInput, NotFound, SegellError, Unavailable
+from services.models import Administration
+from services.runtime import Runtime
+
+Clock = Callable[[], datetime]
+
+TOTP_STEP_SECONDS = 30
+TOTP_DIGITS = 6
+AMR_SMS = ["sms", "otp"]
+AMR_TOTP = ["totp", "otp"]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class TooManyRequests(SegellError):
+    status_code, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: timedelta, code: str = "rate_limited") -> None:
+        seconds = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(
+            f"{message} Try again in {seconds} s.",
+            code=code,
+            details={"retry_after": seconds},
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How often codes may be sent and tried. Counted per administration."""
+
+    code_ttl: timedelta = timedelta(minutes=5)
+    tries_per_code: int = 5  # wrong codes before a challenge is spent; TOTP: per number within code_ttl
+    window: timedelta = timedelta(minutes=15)
+    codes_per_phone: int = 3  # codes sent to one number per window
+    codes_per_address: int = 10  # codes asked for from one client address per window
+    logins_per_address: int = 30  # codes tried from one client address per window
+    lockout_failures: int = 10  # wrong codes for one number (any factor, no success between) before lock-out
+    lockout_period: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class CitizenAuth:
+    """What the rules need: the database, the keys, the gateway, the limits and the time."""
+
+    runtime: Runtime
+    keyring: Keyring
+    gateway: SmsGateway
+    limits: Limits
+    clock: Clock = system_clock
+
+    @classmethod
+    def of(cls, runtime: Runtime, clock: Clock = system_clock, limits: Limits | None = None) -> "CitizenAuth":
+        settings = runtime.settings
+        return cls(
+            runtime=runtime,
+            keyring=Keyring(runtime.master_key),
+            gateway=gateway_for(settings),
+            limits=limits or Limits(code_ttl=timedelta(seconds=settings.citizen_code_ttl)),
+            clock=clock,
+        )
+
+
+@dataclass(frozen=True)
+class SentCode:
+    challenge_id: str
+    phone: str
+    expires_at: datetime
+    gateway: str
+
+
+@dataclass(frozen=True)
+class NewTotp:
+    secret: str
+    otpauth_uri: str
+    created_at: datetime
+
+
+def start(runtime: Runtime) -> None:
+    """At start: refuse an unknown gateway name, and make the token signing key if there is none yet."""
+    gateway_for(runtime.settings)
+    with runtime.transaction() as session:
+        tokens.ensure_signing_key(session, Keyring(runtime.master_key), system_clock())
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "*" * (len(phone) - 6) + phone[-3:]
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(1, math.ceil(delta.total_seconds()))
+
+
+class _Subjects:
+    """The keyed names under which a number's and an address's events are counted."""
+
+    def __init__(self, auth: CitizenAuth, administration: Administration, phone: str, address: str) -> None:
+        keyring = auth.keyring
+        self.phone_hash = keyring.phone_hash(administration.id, phone)
+        self.phone = "phone:" + self.phone_hash
+        self.address = "address:" + keyring.address_hash(administration.id, address)
+
+
+def _enforce(
+    session: Session,
+    administration: Administration,
+    kind: str,
+    subject: str,
+    *,
+    limit: int,
+    window: timedelta,
+    now: datetime,
+    message: str,
+) -> None:
+    times = repository.recent_event_times(session, administration.id, kind, subject, since=now - window, limit=limit)
+    if len(times) >= limit:
+        raise TooManyRequests(message, retry_after=times[-1] + window - now)
+
+
+def _refuse_locked(
+    session: Session, auth: CitizenAuth, administration: Administration, subject: str, now: datetime
+) -> None:
+    limits = auth.limits
+    failures = repository.recent_event_times(
+        session, administration.id, "failed", subject, since=now - limits.lockout_period, limit=limits.lockout_failures
+    )
+    if len(failures) >= limits.lockout_failures:
+        raise TooManyRequests(
+            f"This number is locked after {limits.lockout_failures} wrong codes: no code is sent or accepted for it "
+            "until the lock-out ends.",
+            retry_after=failures[0] + limits.lockout_period - now,
+            code="locked_out",
+        )
+
+
+def _refuse_busy_address(
+    session: Session, auth: CitizenAuth, administration: Administration, subject: str, now: datetime
+) -> None:
+    _enforce(
+        session,
+        administration,
+        "attempt",
+        subject,
+        limit=auth.limits.logins_per_address,
+        window=auth.limits.window,
+        now=now,
+        message=f"Too many codes tried from this client address (at most {auth.limits.logins_per_address} "
+        f"per {_seconds(auth.limits.window) // 60} minutes).",
+    )
+
+
+def request_code(
+    auth: CitizenAuth, administration: Administration, phone: str, address: str | IPv4Address | IPv6Address
+) -> SentCode:
+    """Send a new 6-digit code to `phone`; any code sent before to that number stops working."""
+    now, limits = auth.clock(), auth.limits
+    subjects = _Subjects(auth, administration, phone, str(address))
+    with auth.runtime.transaction() as session:
+        _refuse_locked(session, auth, administration, subjects.phone, now)
+        minutes = _seconds(limits.window) // 60
+        _enforce(
+            session,
+            administration,
+            "sent",
+            subjects.phone,
+            limit=limits.codes_per_phone,
+            window=limits.window,
+            now=now,
+            message=f"Too many codes sent to this number (at most {limits.codes_per_phone} per {minutes} minutes).",
+        )
+        _enforce(
+            session,
+            administration,
+            "sent",
+            subjects.address,
+            limit=limits.codes_per_address,
+            window=limits.window,
+            now=now,
+            message=f"Too many codes asked for from this client address "
+            f"(at most {limits.codes_per_address} per {minutes} minutes).",
+        )
+        repository.prune(session, administration.id, before=now - max(limits.lockout_period, limits.window))
+        repository.supersede_pending(session, administration.id, subjects.phone_hash)
+        challenge_id = secrets.token_hex(16)
+        code = f"{secrets.randbelow(10**6):06d}"
+        expires_at = now + limits.code_ttl
+        session.add(
+            OtpChallenge(
+                id=challenge_id,
+                administration_id=administration.id,
+                phone_hash=subjects.phone_hash,
+                code_hash=auth.keyring.code_hash(challenge_id, code),
+                status="pending",
+                attempts=0,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+        repository.add_event(session, administration.id, "sent", subjects.phone, now)
+        repository.add_event(session, administration.id, "sent", subjects.address, now)
+        message = (
+            f"{code} is your {administration.name} code. It expires in {_seconds(limits.code_ttl) // 60 or 1} "
+            "minutes. Never share it: nobody from the administration will ask for it."
+        )
+        try:
+            auth.gateway.send(session, administration_id=administration.id, phone=phone, message=message, now=now)
+        except SmsNotDelivered as exc:
+            raise Unavailable(
+                f"The SMS gateway {auth.gateway.name!r} did not take the message ({exc}); try again."
+            ) from exc
+    return SentCode(challenge_id, mask_phone(phone), expires_at, auth.gateway.name)
+
+
+def _issue(
+    session: Session, auth: CitizenAuth, administration: Administration, phone: str, amr: list[str], now: datetime
+) -> tokens.IssuedToken:
+    settings = auth.runtime.settings
+    return tokens.issue(
+        session,
+        auth.keyring,
+        issuer=settings.api_url,
+        audience=administration.code,
+        citizen_id=auth.keyring.citizen_id(administration.id, phone),
+        amr=amr,
+        ttl=timedelta(seconds=settings.citizen_token_ttl),
+        now=now,
+    )
+
+
+def _wrong_code(message: str, attempts_left: int | None = None) -> InvalidInput:
+    details = None if attempts_left is None else {"attempts_left": attempts_left}
+    return InvalidInput(message, code="wrong_code", details=details)
+
+
+def verify_code(
+    auth: CitizenAuth, administration: Administration, phone: str, code: str, address: str | IPv4Address | IPv6Address
+) -> tokens.IssuedToken:
+    """Check a code sent by `request_code`; a token for the citizen when it is right."""
+    now, limits = auth.clock(), auth.limits
+    subjects = _Subjects(auth, administration, phone, str(address))
+    failure: SegellError | None = None
+    with auth.runtime.transaction() as session:
+        _refuse_locked(session, auth, administration, subjects.phone, now)
+        _refuse_busy_address(session, auth, administration, subjects.address, now)
+        repository.add_event(session, administration.id, "attempt", subjects.address, now)
+        challenge = repository.pending_challenge(session, administration.id, subjects.phone_hash)
+        if challenge is not None and challenge.expires_at <= now:
+            repository.set_challenge_status(session, challenge.id, "expired")
+            challenge = None
+        if challenge is None or not repository.take_attempt(session, challenge.id, limits.tries_per_code, now):
+            failure = NotFound(
+                "No code is pending for this number: it expired, was used, was replaced by a newer one, or was never "
+                "sent. Ask for a new one with POST /v1/auth/otp.",
+                code="no_pending_code",
+            )
+        elif hmac.compare_digest(auth.keyring.code_hash(challenge.id, code), challenge.code_hash):
+            if repository.set_challenge_status(session, challenge.id, "used", used_at=now):
+                repository.clear_events(session, administration.id, ("failed",), subjects.phone)
+                return _issue(session, auth, administration, phone, AMR_SMS, now)
+            failure = NotFound("This code was just used; ask for a new one.", code="no_pending_code")
+        else:
+            repository.add_event(session, administration.id, "failed", subjects.phone, now)
+            attempts_left = limits.tries_per_code - (challenge.attempts + 1)
+            if attempts_left <= 0:
+                repository.set_challenge_status(session, challenge.id, "exhausted")
+                failure = _wrong_code("Wrong code, and the last try for it: ask for a new one.", 0)
+            else:
+                failure = _wrong_code(f"Wrong code; {attempts_left} tries left for it.", attempts_left)
+    raise failure
+
+
+# -- TOTP ---------------------------------------------------------------------------------------
+
+
+def _totp_label(enrolment_id: str) -> str:
+    return f"citizen-totp:{enrolment_id}"
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step whose code is `code`, allowing one step either side for clock drift (RFC 6238 §5.2)."""
+    totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS)
+    current = int(now.timestamp()) // TOTP_STEP_SECONDS
+    matched = None
+    for step in (current - 1, current, current + 1):
+        # Every candidate is compared, in constant time, whatever matched before.
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            matched = step
+    return matched
+
+
+def _refuse_totp_guessing(
+    session: Session, auth: CitizenAuth, administration: Administration, subject: str, now: datetime
+) -> None:
+    _enforce(
+        session,
+        administration,
+        "totp_failed",
+        subject,
+        limit=auth.limits.tries_per_code,
+        window=auth.limits.code_ttl,
+        now=now,
+        message=f"Too many wrong authenticator codes ({auth.limits.tries_per_code}).",
+    )
+
+
+def enrol_totp(auth: CitizenAuth, administration: Administration, citizen_id: str, amr: list[str]) -> NewTotp:
+    """Start a TOTP enrolment for a logged-in citizen; it works once confirmed with a first code."""
+    now = auth.clock()
+    with auth.runtime.transaction() as session:
+        active = repository.totp_enrolment(session, administration.id, citizen_id, "active")
+        if active is not None and "totp" not in amr:
+            raise Conflict(
+                "An authenticator is already enrolled: log in with it (POST /v1/auth/totp/verify) to replace it, "
+                "so that a code intercepted by SMS cannot.",
+                code="totp_enrolled",
+            )
+        repository.delete_totp(session, administration.id, citizen_id, "pending")
+        enrolment_id = secrets.token_hex(16)
+        secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
+        session.add(
+            TotpEnrolment(
+                id=enrolment_id,
+                administration_id=administration.id,
+                citizen_id=citizen_id,
+                sealed_secret=auth.keyring.seal(secret.encode(), label=_totp_label(enrolment_id)),
+                status="pending",
+                created_at=now,
+            )
+        )
+    uri = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS).provisioning_uri(
+        name=f"{administration.code}-{citizen_id[4:12]}", issuer_name=administration.name
+    )
+    return NewTotp(secret, uri, now)
+
+
+def confirm_totp(auth: CitizenAuth, administration: Administration, citizen_id: str, code: str) -> datetime:
+    """Activate the pending enrolment with a first code; it replaces any authenticator enrolled before."""
+    now = auth.clock()
+    subject = "citizen:" + citizen_id
+    failure: SegellError
+    with auth.runtime.transaction() as session:
+        _refuse_totp_guessing(session, auth, administration, subject, now)
+        pending = repository.totp_enrolment(session, administration.id, citizen_id, "pending")
+        if pending is None:
+            raise NotFound("No authenticator enrolment is pending: start one with POST /v1/citizens/me/totp.")
+        secret = auth.keyring.open(pending.sealed_secret, label=_totp_label(pending.id)).decode()
+        step = _matching_step(secret, code, now)
+        if step is not None:
+            repository.delete_totp(session, administration.id, citizen_id, "active")
+            pending.status, pending.confirmed_at, pending.last_step = "active", now, step
+            repository.clear_events(session, administration.id, ("totp_failed",), subject)
+            return now
+        repository.add_event(session, administration.id, "totp_failed", subject, now)
+        failure = _wrong_code("Wrong code: type the one the authenticator app shows now.")
+    raise failure
+
+
+def verify_totp(
+    auth: CitizenAuth, administration: Administration, phone: str, code: str, address: str | IPv4Address | IPv6Address
+) -> tokens.IssuedToken:
+    """Log in with the phone number and a code of the citizen's authenticator app."""
+    now = auth.clock()
+    subjects = _Subjects(auth, administration, phone, str(address))
+    failure: SegellError
+    with auth.runtime.transaction() as session:
+        _refuse_locked(session, auth, administration, subjects.phone, now)
+        _refuse_busy_address(session, auth, administration, subjects.address, now)
+        _refuse_totp_guessing(session, auth, administration, subjects.phone, now)
+        repository.add_event(session, administration.id, "attempt", subjects.address, now)
+        citizen_id = auth.keyring.citizen_id(administration.id, phone)
+        enrolment = repository.totp_enrolment(session, administration.id, citizen_id, "active")
+        step = None
+        if enrolment is None:
+            failure = NotFound(
+                "No authenticator is enrolled for this number: log in with an SMS code, then enrol one with "
+                "POST /v1/citizens/me/totp.",
+                code="totp_not_enrolled",
+            )
+        else:
+            secret = auth.keyring.open(enrolment.sealed_secret, label=_totp_label(enrolment.id)).decode()
+            step = _matching_step(secret, code, now)
+            if step is None:
+                failure = _wrong_code("Wrong code: type the one the authenticator app shows now.")
+            elif repository.advance_totp_step(session, enrolment.id, step):
+                repository.clear_events(session, administration.id, ("failed", "totp_failed"), subjects.phone)
+                return _issue(session, auth, administration, phone, AMR_TOTP, now)
+            else:
+                failure = _wrong_code("This code was already used: wait for the next one the app shows.")
+        if enrolment is not None:
+            repository.add_event(session, administration.id, "failed", subjects.phone, now)
+            repository.add_event(session, administration.id, "totp_failed", subjects.phone, now)
+    raise failure
+
+
+def totp_status(session: Session, administration: Administration, citizen_id: str) -> str:
+    for status in ("active", "pending"):
+        if repository.totp_enrolment(session, administration.id, citizen_id, status) is not None:
+            return status
+    return "none"

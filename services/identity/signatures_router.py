@@ -1,0 +1,91 @@
+"""HTTP API of signing (an administration's key) and of signature validation (public)."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Request, Security, UploadFile, status
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import StringConstraints
+from starlette.concurrency import run_in_threadpool
+
+from services.deps import RuntimeDep, get_caller
+from services.deps import bearer_scheme as bearer
+from services.errors import Forbidden, error_responses
+from services.identity import signature_service as service
+from services.identity.signature_schemas import SignedDocument, ValidationReport
+from services.models import Administration
+from services.notary.service import AnchoredRoots
+
+# A serial as tools print it: hex, optionally with 0x or colons.
+CertificateSerial = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^(0[xX])?[0-9a-fA-F:]+$")]
+
+
+def get_signing_administration(
+    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Administration:
+    """The calling administration, authenticated in a transaction of its own: signing then notarises in another."""
+    with runtime.transaction() as session:
+        caller = get_caller(session, credentials)
+    if caller.administration is None:
+        raise Forbidden("Administrations sign with their own certificates: use an administration's API key.")
+    return caller.administration
+
+
+def get_anchored_roots(request: Request) -> AnchoredRoots:
+    anchored_roots: AnchoredRoots = request.app.state.anchored_roots
+    return anchored_roots
+
+
+AdministrationDep = Annotated[Administration, Depends(get_signing_administration)]
+
+router = APIRouter(prefix="/v1/signatures", tags=["signatures"])
+
+
+@router.post(
+    "",
+    response_model=SignedDocument,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
+)
+async def sign_document(
+    runtime: RuntimeDep,
+    administration: AdministrationDep,
+    file: Annotated[UploadFile, File(description="The document: a PDF is signed as PAdES, any other file as CAdES.")],
+    sign_as: Annotated[
+        Literal["employee", "seal"], Form(alias="as", description="Sign as an employee, or with the seal.")
+    ],
+    certificate: Annotated[
+        CertificateSerial | None,
+        Form(description="Serial of the certificate to sign with; omitted: the seal, or the only employee one."),
+    ] = None,
+    format: Annotated[
+        Literal["auto", "pades", "cades"],
+        Form(description="auto: PAdES for a PDF, CAdES for anything else; cades: a detached signature even of a PDF."),
+    ] = "auto",
+) -> SignedDocument:
+    """Sign a document with one of the administration's own certificates; the signed output is notarised (201)."""
+    data = await file.read()
+    return await run_in_threadpool(
+        service.sign_document,
+        runtime,
+        administration,
+        data,
+        filename=file.filename,
+        sign_as=sign_as,
+        certificate_id=certificate,
+        requested_format=format,
+    )
+
+
+@router.post("/validate", response_model=ValidationReport, responses=error_responses(400, 413, 422, 503))
+async def validate_signatures(
+    runtime: RuntimeDep,
+    anchored_roots: Annotated[AnchoredRoots, Depends(get_anchored_roots)],
+    file: Annotated[UploadFile, File(description="A signed PDF, or the file a detached signature is of.")],
+    signature: Annotated[
+        UploadFile | None, File(description="A detached CMS (CAdES) signature of `file`, DER or PEM.")
+    ] = None,
+) -> ValidationReport:
+    """Validate a signed PDF, or a file and its CMS signature: ETSI EN 319 102-1 indications. No API key needed."""
+    data = await file.read()
+    signature_data = await signature.read() if signature is not None else None
+    return await run_in_threadpool(service.validate_upload, runtime, anchored_roots, data, signature_data)

@@ -1,0 +1,184 @@
+"""`segell cert issue|show|list|revoke` and the SDK's certificate methods against a real Segell server."""
+
+import json
+import secrets
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from typer.testing import CliRunner
+
+from sdk import BadRequestError, Client, ConflictError, NotFoundError, ValidationError, verify_bundle
+from services.cli import app
+from tests.conftest import RunningServer
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def administration_key(segell_server: RunningServer) -> str:
+    with Client(segell_server.url, segell_server.governance_key) as governance:
+        admitted = governance.admit_administration(f"C{secrets.token_hex(4).upper()}", "Consell Comarcal del Gironès")
+    return admitted.api_key.key
+
+
+@pytest.fixture
+def segell(segell_server: RunningServer, administration_key: str) -> Iterator[Client]:
+    with Client(segell_server.url, administration_key) as client:
+        yield client
+
+
+@pytest.fixture
+def anyone(segell_server: RunningServer) -> Iterator[Client]:
+    with Client(segell_server.url) as client:
+        yield client
+
+
+@pytest.fixture
+def env(segell_server: RunningServer, administration_key: str) -> dict[str, str | None]:
+    return {"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": administration_key, "SEGELL_CERT_PASSPHRASE": None}
+
+
+def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, check=False)
+
+
+# --- CLI ------------------------------------------------------------------------------------------------------------
+
+
+def test_cli_issue_writes_a_pkcs12_file_openssl_opens(
+    runner: CliRunner, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    out = tmp_path / "joana.p12"
+
+    result = runner.invoke(
+        app,
+        ["cert", "issue", "--profile", "employee", "--name", "Joana Puig", "--national-id", "47111222K"]
+        + ["--out", str(out), "--json"],
+        env=env,
+    )
+
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["file"] == str(out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    opened = openssl("pkcs12", "-in", out, "-passin", f"pass:{printed['passphrase']}", "-nodes")
+    assert opened.returncode == 0, opened.stderr
+    assert "BEGIN PRIVATE KEY" in opened.stdout
+    assert "pkcs12" not in printed["certificate"]
+
+
+def test_cli_issue_from_csr_writes_the_certificate(
+    runner: CliRunner, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = tmp_path / "seal.csr"
+    csr.write_bytes(
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "seal")]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
+    out = tmp_path / "seal.pem"
+
+    result = runner.invoke(app, ["cert", "issue", "--profile", "seal", "--csr", str(csr), "--out", str(out)], env=env)
+
+    assert result.exit_code == 0, result.output
+    certificate = x509.load_pem_x509_certificate(out.read_bytes())
+    assert certificate.public_key() == key.public_key()
+    assert "passphrase" not in result.stdout
+
+
+def test_cli_show_revoke_and_public_status(
+    runner: CliRunner, env: dict[str, str | None], segell: Client, tmp_path: Path
+) -> None:
+    serial = segell.issue_certificate("seal").serial
+
+    shown = runner.invoke(app, ["cert", "show", serial], env=env)
+    pem = runner.invoke(app, ["cert", "show", serial, "--pem"], env=env)
+    listed = runner.invoke(app, ["cert", "list", "--json"], env=env)
+    revoked = runner.invoke(app, ["cert", "revoke", serial, "--reason", "keyCompromise", "--json"], env=env)
+    public = runner.invoke(app, ["cert", "show", serial, "--json"], env={**env, "SEGELL_API_KEY": None})
+
+    assert shown.exit_code == 0, shown.output
+    assert serial in shown.stdout and "valid" in shown.stdout
+    assert x509.load_pem_x509_certificate(pem.stdout.encode()).serial_number == int(serial, 16)
+    assert serial in {item["serial"] for item in json.loads(listed.stdout)}
+    assert revoked.exit_code == 0, revoked.output
+    assert json.loads(revoked.stdout)["revocation"]["reason"] == "keyCompromise"
+    assert public.exit_code == 0, public.output
+    assert json.loads(public.stdout)["status"] == "revoked"
+
+
+def test_cli_errors_go_to_stderr(runner: CliRunner, env: dict[str, str | None]) -> None:
+    missing = runner.invoke(app, ["cert", "show", "ab" * 20], env=env)
+    invalid = runner.invoke(app, ["cert", "issue", "--profile", "employee", "--name", "Joana"], env=env)
+    twice = runner.invoke(app, ["cert", "revoke", "ab" * 20], env=env)
+    no_key = runner.invoke(app, ["cert", "issue", "--profile", "seal"], env={**env, "SEGELL_API_KEY": None})
+
+    assert missing.exit_code == 1 and "HTTP 404" in missing.stderr
+    assert invalid.exit_code == 1 and "national_id" in invalid.stderr
+    assert twice.exit_code == 1 and "HTTP 404" in twice.stderr
+    assert no_key.exit_code == 1 and "SEGELL_API_KEY" in no_key.stderr
+
+
+# --- SDK ------------------------------------------------------------------------------------------------------------
+
+
+def test_sdk_issue_revoke_status_and_log(segell: Client, anyone: Client, segell_server: RunningServer) -> None:
+    issued = segell.issue_certificate(
+        "employee", name="Marta Vila", national_id="39000111L", email="mvila@girones.cat", passphrase="prou llarga"
+    )
+    key, certificate, chain = pkcs12.load_key_and_certificates(issued.pkcs12 or b"", b"prou llarga")
+    revoked = segell.revoke_certificate(issued.serial, "superseded")
+    status = anyone.certificate_status(int(issued.serial, 16))
+    deadline = time.monotonic() + 30
+    while (entry := anyone.certificate_log(issued.certificate_pem.encode())).revocation is None or (
+        entry.revocation.status == "pending" or entry.issuance is None or entry.issuance.status == "pending"
+    ):
+        assert time.monotonic() < deadline, entry
+        time.sleep(0.1)
+    bundle = anyone.certificate_log_bundle(issued.serial)
+    authority = anyone.certificate_authority()
+
+    assert issued.passphrase is None and key is not None and certificate is not None and len(chain) == 2
+    assert issued.key_held and issued.status == "valid" and issued.log_verification_code is not None
+    assert revoked.status == "revoked" and revoked.revocation is not None
+    assert status.status == "revoked" and status.revocation is not None
+    assert status.revocation.reason == "superseded"
+    assert entry.serial == issued.serial and entry.issuance is not None
+    assert entry.issuance.verification_code == issued.log_verification_code
+    assert entry.revocation_record is not None and entry.revocation_record["reason"] == "superseded"
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    assert verify_bundle(bundle, der, f"{segell_server.url}/rpc").status == "authentic"
+    assert anyone.certificate_log(issued.serial) == entry
+    assert x509.load_pem_x509_certificate(authority.issuing_pem.encode()).subject == certificate.issuer
+    assert authority.issuing_crl_url == f"{segell_server.url}/v1/ca/issuing.crl"
+    assert [c.serial for c in segell.list_certificates(status="revoked")].count(issued.serial) == 1
+
+
+def test_sdk_errors(segell: Client, anyone: Client) -> None:
+    serial = segell.issue_certificate("seal").serial
+    segell.revoke_certificate(serial)
+
+    with pytest.raises(ConflictError) as conflict:
+        segell.revoke_certificate(serial)
+    with pytest.raises(NotFoundError):
+        segell.get_certificate("cd" * 20)
+    with pytest.raises(ValidationError):
+        segell.issue_certificate("citizen", name="Pere")
+    with pytest.raises(BadRequestError):
+        anyone.certificate_log(b"-----BEGIN CERTIFICATE-----\n")
+
+    assert conflict.value.code == "already_revoked"

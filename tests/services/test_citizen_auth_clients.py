@@ -1,0 +1,147 @@
+"""Citizen authentication through the SDK and `segell otp` against a real Segell server (tests/conftest.py)."""
+
+import json
+import re
+import secrets
+
+import pyotp
+import pytest
+from typer.testing import CliRunner
+
+from sdk import APIError, Citizen, CitizenToken, Client, NotFoundError, SmsMessage, ValidationError
+from services.cli import app
+from tests.conftest import RunningServer
+
+CODE_IN_MESSAGE = re.compile(r"\b([0-9]{6})\b")
+
+
+def new_phone() -> str:
+    return f"+3461{secrets.randbelow(10**7):07d}"
+
+
+@pytest.fixture
+def administration(segell_server: RunningServer) -> tuple[str, str]:
+    code = f"CL{secrets.token_hex(4).upper()}"
+    return code, segell_server.admit(code)
+
+
+def last_code(client: Client, phone: str) -> str:
+    match = CODE_IN_MESSAGE.search(client.otp_outbox(phone=phone, limit=1)[0].message)
+    assert match is not None
+    return match.group(1)
+
+
+def test_sdk_logs_a_citizen_in_by_sms_then_enrols_and_uses_totp(
+    segell_server: RunningServer, administration: tuple[str, str]
+) -> None:
+    code, key = administration
+    phone = new_phone()
+    with Client(segell_server.url, key) as segell:
+        challenge = segell.request_otp(phone, client_address="192.0.2.10")
+        sms_token = segell.verify_otp(phone, last_code(segell, phone))
+        me = segell.citizen(sms_token.access_token)
+        enrolment = segell.enrol_totp(sms_token.access_token)
+        totp = pyotp.TOTP(enrolment.secret)
+        confirmed_at = segell.confirm_totp(sms_token.access_token, totp.now())
+        keys = segell.json_web_keys()
+
+    assert challenge.gateway == "outbox" and challenge.phone.endswith(phone[-3:])
+    assert isinstance(sms_token, CitizenToken) and sms_token.amr == ("sms", "otp")
+    assert isinstance(me, Citizen)
+    assert (me.administration, me.citizen_id, me.totp) == (code, sms_token.citizen_id, "none")
+    assert enrolment.otpauth_uri.startswith("otpauth://totp/")
+    assert confirmed_at.tzinfo is not None
+    assert [k["alg"] for k in keys] and all(k["alg"] == "ES256" for k in keys)
+
+
+def test_sdk_raises_the_documented_errors(segell_server: RunningServer, administration: tuple[str, str]) -> None:
+    _, key = administration
+    phone = new_phone()
+    with Client(segell_server.url, key) as segell:
+        with pytest.raises(ValidationError):
+            segell.request_otp("600 12 34 56")
+        with pytest.raises(NotFoundError) as no_code:
+            segell.verify_otp(phone, "123456")
+        for _ in range(3):
+            segell.request_otp(phone)
+        with pytest.raises(APIError) as limited:
+            segell.request_otp(phone)
+
+    assert no_code.value.code == "no_pending_code"
+    assert limited.value.status_code == 429 and limited.value.code == "rate_limited"
+    assert limited.value.details["retry_after"] > 0
+
+
+def test_sdk_outbox_is_scoped_to_the_key(segell_server: RunningServer, administration: tuple[str, str]) -> None:
+    code, key = administration
+    other_code = f"CL{secrets.token_hex(4).upper()}"
+    other_key = segell_server.admit(other_code)
+    phone, other_phone = new_phone(), new_phone()
+    with Client(segell_server.url, key) as ours, Client(segell_server.url, other_key) as theirs:
+        ours.request_otp(phone)
+        theirs.request_otp(other_phone)
+        own = ours.otp_outbox()
+        with pytest.raises(NotFoundError):
+            ours.otp_outbox(administration=other_code)
+    with Client(segell_server.url, segell_server.governance_key) as governance:
+        all_of_theirs = governance.otp_outbox(administration=other_code)
+
+    assert all(isinstance(m, SmsMessage) for m in own)
+    assert [(m.administration, m.phone) for m in own] == [(code, phone)]
+    assert [(m.administration, m.phone) for m in all_of_theirs] == [(other_code, other_phone)]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_cli_otp_outbox_reads_every_message_with_the_governance_key(
+    segell_server: RunningServer, administration: tuple[str, str], runner: CliRunner
+) -> None:
+    code, key = administration
+    phone = new_phone()
+    env = {"SEGELL_URL": segell_server.url, "SEGELL_HOME": str(segell_server.home), "SEGELL_API_KEY": None}
+    with Client(segell_server.url, key) as segell:
+        segell.request_otp(phone)
+        expected = last_code(segell, phone)
+
+    table = runner.invoke(app, ["otp", "outbox", "--administration", code], env=env)
+    as_json = runner.invoke(app, ["otp", "outbox", "--phone", phone, "--json"], env=env)
+
+    assert table.exit_code == 0, table.output
+    assert phone in table.output and expected in table.output and code in table.output
+    assert as_json.exit_code == 0, as_json.output
+    messages = json.loads(as_json.output)
+    assert [(m["administration"], m["phone"]) for m in messages] == [(code, phone)]
+    assert expected in messages[0]["message"]
+
+
+def test_cli_otp_send_and_verify_with_an_administrations_key(
+    segell_server: RunningServer, administration: tuple[str, str], runner: CliRunner
+) -> None:
+    _, key = administration
+    phone = new_phone()
+    env = {"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": key}
+
+    sent = runner.invoke(app, ["otp", "send", phone], env=env)
+    outbox = runner.invoke(app, ["otp", "outbox", "--json"], env=env)
+    code = CODE_IN_MESSAGE.search(json.loads(outbox.output)[0]["message"])
+    assert code is not None
+    wrong = runner.invoke(app, ["otp", "verify", phone, f"{(int(code.group(1)) + 1) % 10**6:06d}"], env=env)
+    right = runner.invoke(app, ["otp", "verify", phone, code.group(1), "--json"], env=env)
+
+    assert sent.exit_code == 0, sent.output
+    assert "outbox" in sent.output
+    assert wrong.exit_code == 1 and "Wrong code" in wrong.output
+    assert right.exit_code == 0, right.output
+    assert json.loads(right.output)["amr"] == ["sms", "otp"]
+
+
+def test_cli_otp_send_without_a_key_says_how_to_get_one(segell_server: RunningServer, runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["otp", "send", new_phone()], env={"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": None}
+    )
+
+    assert result.exit_code == 1
+    assert "SEGELL_API_KEY" in result.output

@@ -1,0 +1,130 @@
+"""Citizen authentication on PostgreSQL: the counted tries, limits and single use hold there too.
+
+Runs when SEGELL_TEST_POSTGRES_URL is set (CI sets it), against a server whose database is a schema of its own.
+"""
+
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from services.citizen_auth.deps import get_clock
+from tests.conftest import RunningServer, make_settings, postgres_url, serve
+from tests.services.test_citizen_auth import LIMITS, MovableClock, Tenant, enrol, new_phone, wrong_code
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    url = postgres_url()
+    if not url:
+        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL")
+    schema = f"segell_citizen_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    database_url = (
+        make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    )
+    try:
+        yield from serve(make_settings(tmp_path_factory.mktemp("segell-pg"), database_url=database_url))
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock(pg_server: RunningServer) -> Iterator[MovableClock]:
+    clock = MovableClock()
+    app: Any = pg_server.app
+    app.dependency_overrides[get_clock] = lambda: clock
+    yield clock
+    app.dependency_overrides.pop(get_clock, None)
+
+
+@pytest.fixture
+def tenants(pg_server: RunningServer) -> Iterator[Any]:
+    made: list[Tenant] = []
+
+    def admit() -> Tenant:
+        code = f"PG{secrets.token_hex(4).upper()}"
+        key = pg_server.admit(code)
+        made.append(Tenant(code, key, pg_server.client(key)))
+        return made[-1]
+
+    yield admit
+    for tenant in made:
+        tenant.http.close()
+
+
+def test_sms_login_on_postgresql_is_single_use_and_counts_tries(tenants: Any, clock: MovableClock) -> None:
+    tenant = tenants()
+    phone, other = new_phone(), new_phone()
+    tenant.send(phone)
+    code = tenant.last_code(phone)
+    assert tenant.verify(phone, code).status_code == 200
+    assert tenant.verify(phone, code).status_code == 404
+    tenant.send(other)
+    right = tenant.last_code(other)
+
+    wrong = [tenant.verify(other, wrong_code(right, n)).status_code for n in range(1, LIMITS.tries_per_code + 1)]
+
+    assert wrong == [400] * LIMITS.tries_per_code
+    assert tenant.verify(other, right).status_code == 404
+
+
+def test_limits_and_lockout_on_postgresql(tenants: Any, clock: MovableClock) -> None:
+    tenant = tenants()
+    phone = new_phone()
+    for _ in range(LIMITS.codes_per_phone):
+        assert tenant.send(phone).status_code == 202
+    limited = tenant.send(phone)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) == 15 * 60
+
+    failures = 0
+    while failures < LIMITS.lockout_failures:
+        clock.advance(minutes=16)
+        tenant.send(phone)
+        code = tenant.last_code(phone)
+        for _ in range(min(4, LIMITS.lockout_failures - failures)):
+            assert tenant.verify(phone, wrong_code(code)).status_code == 400
+            failures += 1
+
+    locked = tenant.verify(phone, code)
+    assert locked.status_code == 429 and locked.json()["error"]["code"] == "locked_out"
+
+
+def test_totp_replay_and_tenancy_on_postgresql(pg_server: RunningServer, tenants: Any, clock: MovableClock) -> None:
+    ours, theirs = tenants(), tenants()
+    phone = new_phone()
+    _, totp = enrol(pg_server, ours, phone, clock)
+    clock.advance(seconds=30)
+    code = totp.at(clock.now)
+
+    assert theirs.verify_totp(phone, code).status_code == 404
+    assert ours.verify_totp(phone, code).status_code == 200
+    assert ours.verify_totp(phone, code).status_code == 400
+
+
+def test_concurrent_wrong_codes_on_postgresql_cannot_exceed_the_tries(
+    pg_server: RunningServer, tenants: Any, clock: MovableClock
+) -> None:
+    tenant = tenants()
+    phone = new_phone()
+    tenant.send(phone)
+    right = tenant.last_code(phone)
+
+    def attempt(offset: int) -> int:
+        with pg_server.client(tenant.key) as http:
+            body = {"phone": phone, "code": wrong_code(right, offset)}
+            return http.post("/v1/auth/otp/verify", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(attempt, range(1, 17)))
+
+    assert sorted(statuses) == [400] * LIMITS.tries_per_code + [404] * (16 - LIMITS.tries_per_code)

@@ -1,0 +1,373 @@
+"""Signing over HTTP against a real server: PAdES with a stamped verification code, detached CAdES checked by
+openssl, pyHanko's own validator as an independent reader, notarisation of the output, tenancy."""
+
+import base64
+import hashlib
+import io
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import qrcode
+import qrcode.constants
+from asn1crypto import cms, pem
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import func, select
+
+from services.models import Administration, Document
+from services.notary.codes import parse_code
+from services.runtime import Runtime
+from tests.conftest import RunningServer
+
+NATIONAL_ID = "47111222K"
+
+
+def make_pdf(text: str) -> bytes:
+    """A one-page PDF showing `text` (ASCII), written by pyHanko's writer."""
+    writer = PdfFileWriter()
+    font = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Font"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
+            generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
+        }
+    )
+    resources = generic.DictionaryObject(
+        {generic.NameObject("/Font"): generic.DictionaryObject({generic.NameObject("/F1"): writer.add_object(font)})}
+    )
+    content = generic.StreamObject(stream_data=f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode("ascii"))
+    page = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Page"),
+            generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
+            generic.NameObject("/Contents"): writer.add_object(content),
+            generic.NameObject("/Resources"): resources,
+        }
+    )
+    writer.insert_page(page)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+@dataclass
+class Tenant:
+    key: str
+    http: httpx.Client
+    code: str
+
+    def issue(self, profile: str = "employee", **body: Any) -> str:
+        body = {"profile": profile, **body}
+        if profile in ("employee", "citizen"):
+            body.setdefault("name", "Joana Puig i Ferrer")
+            body.setdefault("national_id", NATIONAL_ID)
+        response = self.http.post("/v1/certificates", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["serial"])
+
+    def sign(self, data: bytes, filename: str, **form: str) -> httpx.Response:
+        form.setdefault("as", "employee")
+        return self.http.post("/v1/signatures", files={"file": (filename, data)}, data=form)
+
+    def signed(self, data: bytes, filename: str, **form: str) -> dict[str, Any]:
+        response = self.sign(data, filename, **form)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def wait_until_anchored(self, document_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt: dict[str, Any] = self.http.get(f"/v1/documents/{document_id}").json()
+            if receipt["status"] != "pending":
+                return receipt
+            if time.monotonic() > deadline:
+                raise AssertionError(f"document {document_id} was not anchored: {receipt}")
+            time.sleep(0.1)
+
+
+@contextmanager
+def admit(server: RunningServer, name: str) -> Iterator[Tenant]:
+    key = server.admit(name=name)
+    with server.client(key) as http:
+        code = http.get("/v1/me").json()["administration"]["code"]
+        yield Tenant(key, http, code)
+
+
+@pytest.fixture(scope="module")
+def tenant(segell_server: RunningServer) -> Iterator[Tenant]:
+    with admit(segell_server, "Ajuntament de Girona") as admitted:
+        yield admitted
+
+
+@pytest.fixture(scope="module")
+def other(segell_server: RunningServer) -> Iterator[Tenant]:
+    with admit(segell_server, "Ajuntament de Lleida") as admitted:
+        yield admitted
+
+
+@pytest.fixture(scope="module")
+def employee(tenant: Tenant) -> str:
+    return tenant.issue("employee", name="Joana Puig i Ferrer")
+
+
+@pytest.fixture(scope="module")
+def ca_files(segell_server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("ca")
+    files = {}
+    with segell_server.client() as anyone:
+        for name in ("root.pem", "issuing.pem", "issuing.crl", "root.crl"):
+            response = anyone.get(f"/v1/ca/{name}")
+            assert response.status_code == 200, response.text
+            files[name] = directory / name
+            files[name].write_bytes(response.content)
+    return files
+
+
+def load_certificate(path: Path) -> asn1_x509.Certificate:
+    _, _, der = pem.unarmor(path.read_bytes())
+    return asn1_x509.Certificate.load(der)
+
+
+def qr_modules(drawing: bytes) -> set[tuple[int, int]]:
+    """The dark modules (row, column) pyHanko drew: one `column row 1 1 re` per module."""
+    found = re.findall(rb"(\d+) (\d+) 1 1 re", drawing)
+    return {(int(row), int(column)) for column, row in found}
+
+
+def expected_qr_modules(url: str) -> set[tuple[int, int]]:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(url)
+    code.make()
+    return {(r, c) for r, row in enumerate(code.modules) for c, dark in enumerate(row) if dark}
+
+
+def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, check=False)
+
+
+def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
+    tenant: Tenant, employee: str, segell_server: RunningServer
+) -> None:
+    pdf = make_pdf("Resolucio 12/2026 de l'Alcaldia")
+
+    signed = tenant.signed(pdf, "resolucio.pdf", certificate=employee)
+
+    content = base64.b64decode(signed["content"])
+    code, url = signed["verification_code"], signed["verification_url"]
+    assert signed["format"] == "PAdES"
+    assert signed["media_type"] == "application/pdf"
+    assert signed["filename"] == "resolucio-signed.pdf"
+    assert signed["document_hash"] == hashlib.sha256(pdf).hexdigest()
+    assert signed["signed_hash"] == hashlib.sha256(content).hexdigest()
+    assert url == f"{segell_server.url}/verify/{code}"
+    assert signed["signer"] == {
+        "name": "Joana Puig i Ferrer",
+        "organisation": "Ajuntament de Girona",
+        "kind": "employee",
+        "certificate_serial": employee,
+        "issuer": signed["signer"]["issuer"],
+    }
+    assert "Segell Sandbox Issuing CA" in signed["signer"]["issuer"]
+    # The original document is kept whole: signing appends an incremental update.
+    assert content.startswith(pdf)
+
+    reader = PdfFileReader(io.BytesIO(content))
+    (signature,) = reader.embedded_signatures
+    assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
+    widget = signature.sig_field
+    appearance = widget["/AP"]["/N"].get_object()
+    shown = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), appearance.data.decode("latin-1"))
+    assert f"(Verification code: {code}) Tj" in shown
+    assert f"(Verify at {url}) Tj" in shown
+    assert "(Signed electronically by Joana Puig i Ferrer) Tj" in shown
+    assert "/QR Do" in shown
+    assert "/QR" in appearance["/Resources"]["/XObject"]
+    # The QR code's modules are exactly those of a QR code of the verification URL.
+    assert qr_modules(appearance["/Resources"]["/XObject"]["/QR"].get_object().data) == expected_qr_modules(url)
+    assert signature.evaluate_signature_coverage().name == "ENTIRE_FILE"
+
+    receipt = signed["receipt"]
+    assert receipt["document_hash"] == signed["signed_hash"]
+    assert receipt["verification_code"] == code
+    assert receipt["kind"] == "signed-pdf"
+    assert receipt["title"] == "resolucio.pdf"
+    assert receipt["metadata"]["signed_document_sha256"] == signed["document_hash"]
+    with httpx.Client(base_url=segell_server.url) as anyone:
+        by_code = anyone.get("/v1/verify", params={"code": code}).json()
+    assert by_code["document_hash"] == signed["signed_hash"]
+    assert by_code["matches"][0]["administration"]["name"] == "Ajuntament de Girona"
+    assert parse_code(code) == parse_code(receipt["verification_code"])
+
+
+def test_signed_pdf_validates_with_pyhanko_as_an_independent_reader(
+    tenant: Tenant, employee: str, ca_files: dict[str, Path]
+) -> None:
+    signed = tenant.signed(make_pdf("Decret 7/2026"), "decret.pdf", certificate=employee)
+    content = base64.b64decode(signed["content"])
+    crls = [asn1_crl.CertificateList.load(ca_files[name].read_bytes()) for name in ("issuing.crl", "root.crl")]
+    context = ValidationContext(
+        trust_roots=[load_certificate(ca_files["root.pem"])],
+        other_certs=[load_certificate(ca_files["issuing.pem"])],
+        crls=crls,
+        allow_fetching=False,
+        revocation_mode="hard-fail",
+    )
+
+    (signature,) = PdfFileReader(io.BytesIO(content)).embedded_signatures
+    status = validate_pdf_signature(signature, context)
+
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.bottom_line
+    assert status.coverage.name == "ENTIRE_FILE"
+    assert status.signing_cert.serial_number == int(employee, 16)
+
+    tampered = content.replace(b"Decret 7/2026", b"Decret 8/2026")
+    (tampered_signature,) = PdfFileReader(io.BytesIO(tampered)).embedded_signatures
+    assert not validate_pdf_signature(tampered_signature, context).intact
+
+
+def test_cms_signature_verifies_with_openssl_cms(
+    tenant: Tenant, employee: str, ca_files: dict[str, Path], tmp_path: Path
+) -> None:
+    data = "Padró municipal: extracte de 2026\n".encode()
+    signed = tenant.signed(data, "padro.csv", certificate=employee)
+    signature = base64.b64decode(signed["content"])
+    assert signed["format"] == "CAdES"
+    assert signed["filename"] == "padro.csv.p7s"
+    assert signed["media_type"] == "application/pkcs7-signature"
+    assert signed["receipt"]["document_hash"] == hashlib.sha256(signature).hexdigest()
+    assert signed["receipt"]["kind"] == "cms-signature"
+
+    signer_info = cms.ContentInfo.load(signature)["content"]["signer_infos"][0]
+    attributes = {attribute["type"].native: attribute["values"][0] for attribute in signer_info["signed_attrs"]}
+    assert {"signing_certificate_v2", "signing_time", "message_digest", "content_type"} <= set(attributes)
+    assert attributes["signing_time"].native.isoformat() == signed["signing_time"].replace("Z", "+00:00")
+
+    (tmp_path / "padro.csv").write_bytes(data)
+    (tmp_path / "padro.csv.p7s").write_bytes(signature)
+    verify = [
+        "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "padro.csv.p7s",
+        "-CAfile", ca_files["root.pem"], "-certfile", ca_files["issuing.pem"], "-out", "/dev/null",
+    ]  # fmt: skip
+    verified = openssl(*verify, "-content", tmp_path / "padro.csv")
+    assert verified.returncode == 0, verified.stderr
+    assert "Verification successful" in verified.stderr
+
+    (tmp_path / "altered.csv").write_bytes(data.replace(b"2026", b"2025"))
+    refused = openssl(*verify, "-content", tmp_path / "altered.csv")
+    assert refused.returncode != 0
+    assert "content verify error" in refused.stderr
+
+
+def test_sign_pdf_as_cades_when_asked(tenant: Tenant, employee: str) -> None:
+    pdf = make_pdf("Annex")
+    signed = tenant.signed(pdf, "annex.pdf", certificate=employee, format="cades")
+    assert signed["format"] == "CAdES"
+    assert signed["filename"] == "annex.pdf.p7s"
+
+
+def test_sign_as_seal_takes_the_administrations_seal(tenant: Tenant) -> None:
+    seal = tenant.issue("seal")
+    signed = tenant.signed(make_pdf("Certificat d'empadronament"), "certificat.pdf", **{"as": "seal"})
+    assert signed["signer"]["kind"] == "seal"
+    assert signed["signer"]["certificate_serial"] == seal
+    assert signed["signer"]["name"] == "Ajuntament de Girona"
+
+
+def test_sign_names_the_certificate_when_there_are_several_employees(tenant: Tenant, employee: str) -> None:
+    tenant.issue("employee", name="Pere Roca")
+    response = tenant.sign(b"acta", "acta.txt")
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["location"] == "body.certificate"
+
+
+def test_sign_as_employee_with_a_seal_certificate_is_refused(tenant: Tenant) -> None:
+    seal = tenant.issue("seal")
+    response = tenant.sign(b"acta", "acta.txt", certificate=seal)
+    assert response.status_code == 422
+    assert "seal certificate, not employee" in response.json()["error"]["message"]
+
+
+def test_sign_with_a_revoked_certificate_is_refused(tenant: Tenant) -> None:
+    serial = tenant.issue("employee", name="Marta Vidal")
+    assert tenant.http.post(f"/v1/certificates/{serial}/revoke", json={"reason": "superseded"}).status_code == 200
+    response = tenant.sign(b"acta", "acta.txt", certificate=serial)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "certificate_revoked"
+
+
+@pytest.mark.parametrize(
+    ("data", "form", "status", "code"),
+    [
+        (b"", {}, 400, "empty_file"),
+        (b"%PDF-1.7\nnot really a PDF", {}, 400, "unreadable_pdf"),
+        (b"plain text", {"format": "pades"}, 422, "validation_error"),
+        (b"plain text", {"as": "citizen"}, 422, "validation_error"),
+    ],
+    ids=["empty", "broken-pdf", "pades-of-text", "as-citizen"],
+)
+def test_sign_bad_input_answers_4xx(
+    tenant: Tenant, employee: str, data: bytes, form: dict[str, str], status: int, code: str
+) -> None:
+    response = tenant.sign(data, "document", certificate=employee, **form)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def _documents_of(runtime: Runtime, administration_code: str) -> int:
+    with runtime.transaction() as session:
+        administration = session.scalars(select(Administration).where(Administration.code == administration_code)).one()
+        count = session.scalar(select(func.count()).where(Document.administration_id == administration.id))
+    return int(count or 0)
+
+
+def test_sign_with_another_administrations_certificate_is_404_and_changes_nothing(
+    tenant: Tenant, other: Tenant, segell_server: RunningServer
+) -> None:
+    runtime: Runtime = segell_server.app.state.runtime  # type: ignore[attr-defined]
+    theirs = other.issue("employee", name="Laia Serra")
+    their_seal = other.issue("seal")
+    before = (_documents_of(runtime, tenant.code), _documents_of(runtime, other.code))
+
+    for serial, sign_as in ((theirs, "employee"), (their_seal, "seal")):
+        response = tenant.sign(make_pdf("Suplantacio"), "suplantacio.pdf", certificate=serial, **{"as": sign_as})
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"
+
+    assert (_documents_of(runtime, tenant.code), _documents_of(runtime, other.code)) == before
+    # Their own certificate still signs for them.
+    assert other.signed(b"acta", "acta.txt", certificate=theirs)["signer"]["organisation"] == "Ajuntament de Lleida"
+
+
+def test_governance_key_cannot_sign(segell_server: RunningServer) -> None:
+    with segell_server.client(segell_server.governance_key) as governance:
+        response = governance.post("/v1/signatures", files={"file": ("a.txt", b"a")}, data={"as": "seal"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_sign_without_api_key_is_401(segell_server: RunningServer) -> None:
+    with segell_server.client() as anyone:
+        response = anyone.post("/v1/signatures", files={"file": ("a.txt", b"a")}, data={"as": "seal"})
+    assert response.status_code == 401
+
+
+def test_sign_as_seal_without_a_seal_is_409(segell_server: RunningServer) -> None:
+    with admit(segell_server, "Consell Comarcal") as fresh:
+        response = fresh.sign(b"acta", "acta.txt", **{"as": "seal"})
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "no_certificate"
