@@ -1,0 +1,194 @@
+"""Contracts over REST in a sandbox: deploy from Solidity source, list, show, call, transact, events."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import StringConstraints
+
+from services.deps import CallerDep, RuntimeDep, SessionDep
+from services.errors import error_responses
+from services.sandboxes import contracts
+from services.sandboxes import contracts_service as service
+from services.sandboxes.contracts import DecodedEvent, TransactionOutcome
+from services.sandboxes.contracts_schemas import (
+    Address,
+    CallOut,
+    CallRequest,
+    CompilerMessageOut,
+    ContractDetail,
+    ContractList,
+    ContractOut,
+    DeployOut,
+    DeployRequest,
+    EventList,
+    EventOut,
+    OutputOut,
+    TransactionOut,
+    TransactRequest,
+    wei,
+)
+from services.sandboxes.contracts_service import KnownContract
+
+SandboxId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+
+# Administrations' keys only (403 for governance); unknown or another tenant's sandbox 404, ended 409, node down 503.
+router = APIRouter(
+    prefix="/v1/sandboxes/{sandbox_id}/contracts",
+    tags=["sandbox contracts"],
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+
+
+def event_out(event: DecodedEvent) -> EventOut:
+    return EventOut(**event.as_json())
+
+
+def transaction_out(function: str | None, outcome: TransactionOutcome) -> TransactionOut:
+    return TransactionOut(
+        function=function,
+        transaction_hash=outcome.transaction_hash,
+        block_number=outcome.block_number,
+        status=outcome.status,  # type: ignore[arg-type]
+        gas_used=outcome.gas_used,
+        events=[event_out(event) for event in outcome.events],
+    )
+
+
+def _summary(known: KnownContract, on_chain: bool) -> dict[str, Any]:
+    record = known.record
+    return {
+        "address": known.address,
+        "name": known.name,
+        "origin": known.origin,
+        "source_unit": record.source_unit if record else None,
+        "transaction_hash": record.transaction_hash if record else None,
+        "block_number": record.block_number if record else None,
+        "deployed_at": record.deployed_at if record else None,
+        "on_chain": on_chain,
+    }
+
+
+def _detail(known: KnownContract, on_chain: bool) -> dict[str, Any]:
+    record = known.record
+    abi = known.abi
+    return {
+        **_summary(known, on_chain),
+        "abi": abi,
+        "functions": [contracts.signature(e) for e in abi if e.get("type") == "function"],
+        "events": [contracts.signature(e) for e in abi if e.get("type") == "event"],
+        "compiler_version": record.compiler_version if record else None,
+        "source_hash": record.source_hash if record else None,
+        "sources": json.loads(record.sources) if record else None,
+        "constructor_args": json.loads(record.constructor_args) if record else None,
+    }
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeployOut,
+    responses=error_responses(503),
+)
+def deploy_contract(
+    sandbox_id: SandboxId,
+    body: DeployRequest,
+    request: Request,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+) -> DeployOut:
+    """Compile Solidity sources with the pinned solc and deploy one contract from the owner's account."""
+    handle = service.sandbox(request.app.state, caller, sandbox_id)
+    deployed = service.deploy_contract(
+        runtime,
+        caller,
+        handle,
+        session,
+        sources=body.sources,
+        contract=body.contract,
+        constructor_args=body.constructor_args,
+        value=wei(body.value),
+    )
+    known = KnownContract(
+        deployed.record.address, deployed.record.name, "deployed", json.loads(deployed.record.abi), deployed.record
+    )
+    return DeployOut(
+        **_detail(known, True),
+        deployment=transaction_out(None, deployed.outcome),
+        warnings=[CompilerMessageOut(**m.as_json()) for m in deployed.compilation.warnings],
+    )
+
+
+@router.get("", response_model=ContractList)
+def list_contracts(sandbox_id: SandboxId, request: Request, caller: CallerDep, session: SessionDep) -> ContractList:
+    """The sandbox's Segell contracts and those deployed through the API, oldest first."""
+    handle = service.sandbox(request.app.state, caller, sandbox_id)
+    known = service.known_contracts(session, handle)
+    with handle.lock:
+        w3 = handle.web3()
+        present = [service.is_on_chain(w3, contract.address) for contract in known]
+    return ContractList(items=[ContractOut(**_summary(c, p)) for c, p in zip(known, present, strict=True)])
+
+
+@router.get("/{address}", response_model=ContractDetail)
+def read_contract(
+    sandbox_id: SandboxId, address: Address, request: Request, caller: CallerDep, session: SessionDep
+) -> ContractDetail:
+    """One contract with its ABI, function and event signatures, and the sources it was compiled from."""
+    handle = service.sandbox(request.app.state, caller, sandbox_id)
+    known = service.find_contract(session, handle, address)
+    with handle.lock:
+        on_chain = service.is_on_chain(handle.web3(), known.address)
+    return ContractDetail(**_detail(known, on_chain))
+
+
+@router.post("/{address}/call", response_model=CallOut)
+def call_contract(
+    sandbox_id: SandboxId, address: Address, body: CallRequest, request: Request, caller: CallerDep, session: SessionDep
+) -> CallOut:
+    """Run a function with eth_call (nothing is sent, nothing changes) and return its decoded outputs."""
+    handle = service.sandbox(request.app.state, caller, sandbox_id)
+    result = service.call_contract(
+        session, handle, address, function=body.function, arguments=body.args, sender=body.sender, value=wei(body.value)
+    )
+    return CallOut(function=result.function, result=result.result, outputs=[OutputOut(**o) for o in result.outputs])
+
+
+@router.post("/{address}/transact", response_model=TransactionOut)
+def transact_contract(
+    sandbox_id: SandboxId,
+    address: Address,
+    body: TransactRequest,
+    request: Request,
+    caller: CallerDep,
+    session: SessionDep,
+) -> TransactionOut:
+    """Send a transaction calling a function from the owner's account; wait for it and decode its events."""
+    handle = service.sandbox(request.app.state, caller, sandbox_id)
+    function, outcome = service.transact_contract(
+        session, handle, address, function=body.function, arguments=body.args, value=wei(body.value)
+    )
+    return transaction_out(function, outcome)
+
+
+@router.get("/{address}/events", response_model=EventList)
+def contract_events(
+    sandbox_id: SandboxId,
+    address: Address,
+    request: Request,
+    caller: CallerDep,
+    session: SessionDep,
+    name: Annotated[
+        str | None,
+        Query(max_length=300, pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*(\(.*\))?$", description="Event name or signature."),
+    ] = None,
+    from_block: Annotated[int, Query(ge=0, lt=2**63, description="First block, inclusive.")] = 0,
+    to_block: Annotated[
+        int | None, Query(ge=0, lt=2**63, description="Last block, inclusive; the head if left out.")
+    ] = None,
+) -> EventList:
+    """The contract's decoded events between two blocks, of one kind (`name`) or all."""
+    handle = service.sandbox(request.app.state, caller, sandbox_id)
+    found, last = service.contract_events(session, handle, address, name=name, from_block=from_block, to_block=to_block)
+    return EventList(items=[event_out(event) for event in found], from_block=from_block, to_block=last)

@@ -1,0 +1,174 @@
+"""Request and response bodies of the sandbox contract endpoints."""
+
+import posixpath
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from services.sandboxes.contracts import MAX_SOURCE_BYTES, MAX_SOURCE_FILES
+
+Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+# Amounts of wei: a JSON integer or a decimal string (JavaScript cannot hold every uint256 as a number).
+Wei = Annotated[int, Field(ge=0, lt=2**256)] | Annotated[str, StringConstraints(pattern=r"^[0-9]{1,78}$")]
+FunctionName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*(\(.*\))?$"
+    ),
+]
+_SOURCE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,199}\.sol$")
+
+
+def wei(value: int | str | None) -> int:
+    return int(value) if value is not None else 0
+
+
+class DeployRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: dict[str, str] = Field(
+        description=(
+            f'Solidity files by path, e.g. `{{"Permits.sol": "pragma solidity ^0.8.20; ..."}}`; at most '
+            f"{MAX_SOURCE_FILES} files and {MAX_SOURCE_BYTES // 1024} KiB in all. They may import each other by "
+            "relative path and `@openzeppelin/contracts/...` (the pinned OpenZeppelin); nothing else."
+        ),
+        min_length=1,
+        max_length=MAX_SOURCE_FILES,
+    )
+    contract: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,200}(:[A-Za-z_$][A-Za-z0-9_$]*)?$")] | None
+    ) = Field(
+        default=None,
+        description="Which contract to deploy: `Name` or `path.sol:Name`; optional when only one can be.",
+    )
+    constructor_args: list[Any] | dict[str, Any] = Field(
+        default_factory=list, description="The constructor's arguments, in order or by name; see the call endpoint."
+    )
+    value: Wei | None = Field(default=None, description="Wei sent with the deployment (payable constructors).")
+
+    @field_validator("sources")
+    @classmethod
+    def _check_sources(cls, sources: dict[str, str]) -> dict[str, str]:
+        for path, text in sources.items():
+            if not _SOURCE_PATH.match(path) or posixpath.normpath(path) != path or path.startswith("@"):
+                raise ValueError(
+                    f"{path[:80]!r} is not a usable file name: give relative paths such as `contracts/Permits.sol`"
+                    " (letters, digits, `_ . - /`, ending in .sol, without `..`)"
+                )
+            if "\x00" in text:
+                raise ValueError(f"{path} contains a NUL character; send the Solidity text as it is")
+        total = sum(len(text.encode("utf-8")) for text in sources.values())
+        if total > MAX_SOURCE_BYTES:
+            raise ValueError(f"the sources are {total} bytes; send at most {MAX_SOURCE_BYTES}")
+        return sources
+
+
+class CallRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    function: FunctionName = Field(
+        description="A function name, or its signature such as `issue(uint256,address)` to choose an overload."
+    )
+    args: list[Any] | dict[str, Any] = Field(
+        default_factory=list,
+        description=(
+            "Arguments in order (array) or by parameter name (object). Integers as JSON numbers or decimal "
+            "strings; addresses, `bytes` and `bytesN` as 0x-hex; bools; arrays; tuples as objects or arrays."
+        ),
+    )
+    sender: Address | None = Field(
+        default=None, alias="from", description="The caller seen by the contract; the owner's account by default."
+    )
+    value: Wei | None = Field(default=None, description="Wei sent with the call.")
+
+
+class TransactRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    function: FunctionName = Field(description=CallRequest.model_fields["function"].description)
+    args: list[Any] | dict[str, Any] = Field(
+        default_factory=list, description=CallRequest.model_fields["args"].description
+    )
+    value: Wei | None = Field(default=None, description="Wei sent with the transaction (payable functions only).")
+
+
+class CompilerMessageOut(BaseModel):
+    file: str | None
+    line: int | None
+    column: int | None
+    severity: str = Field(description="`error`, `warning` or `info`.")
+    type: str | None = Field(description="solc's kind of message: `ParserError`, `TypeError`, `Warning`, ...")
+    message: str
+
+
+class EventOut(BaseModel):
+    event: str | None = Field(description="The event's name; null for a log no known ABI decodes.")
+    signature: str | None
+    address: str
+    block_number: int
+    transaction_hash: str
+    log_index: int
+    args: dict[str, Any] = Field(description="Decoded arguments by name: integers as decimal strings, bytes as 0x-hex.")
+    topics: list[str]
+    data: str
+
+
+class TransactionOut(BaseModel):
+    function: str | None = Field(description="The signature of the function called; null for a deployment.")
+    transaction_hash: str
+    block_number: int
+    status: Literal["success", "reverted"]
+    gas_used: int
+    events: list[EventOut]
+
+
+class OutputOut(BaseModel):
+    name: str
+    type: str
+    value: Any
+
+
+class CallOut(BaseModel):
+    function: str
+    result: Any = Field(description="The only output's value; an array of them when several; null when none.")
+    outputs: list[OutputOut]
+
+
+class ContractOut(BaseModel):
+    address: str
+    name: str
+    origin: Literal["deployed", "segell"] = Field(
+        description="`deployed` through this API, or `segell`: the sandbox's own registry and notary."
+    )
+    source_unit: str | None = Field(description="`path.sol:Name` of a deployed contract.")
+    transaction_hash: str | None
+    block_number: int | None
+    deployed_at: datetime | None
+    on_chain: bool = Field(description="False once a reset or a revert to an earlier snapshot removed its code.")
+
+
+class ContractList(BaseModel):
+    items: list[ContractOut]
+
+
+class ContractDetail(ContractOut):
+    abi: list[dict[str, Any]]
+    functions: list[str] = Field(description="Function signatures, as `function` accepts them.")
+    events: list[str] = Field(description="Event signatures.")
+    compiler_version: str | None
+    source_hash: str | None
+    sources: dict[str, str] | None = Field(description="The files the contract was compiled from.")
+    constructor_args: list[Any] | dict[str, Any] | None
+
+
+class DeployOut(ContractDetail):
+    deployment: TransactionOut
+    warnings: list[CompilerMessageOut] = Field(description="What the compiler warned about, if anything.")
+
+
+class EventList(BaseModel):
+    items: list[EventOut]
+    from_block: int
+    to_block: int = Field(description="The last block searched (the head when none was asked for).")

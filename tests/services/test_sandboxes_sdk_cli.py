@@ -1,0 +1,93 @@
+"""The SDK's sandbox methods and `segell sandbox ...` against a real server, end to end."""
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+from eth_account import Account
+from typer.testing import CliRunner
+
+from chain.registry import RegistryClient
+from chain.transactions import send_transaction
+from sdk import Client, ConflictError, NotFoundError, RPCError, Sandbox
+from services.cli import app
+from tests.conftest import RunningServer
+
+
+@pytest.fixture
+def segell(segell_server: RunningServer) -> Iterator[Client]:
+    with Client(segell_server.url, api_key=segell_server.admit(), timeout=60) as client:
+        yield client
+        for sandbox in client.list_sandboxes():
+            client.delete_sandbox(sandbox.id)
+
+
+def test_sdk_covers_a_sandbox_life_cycle(segell: Client) -> None:
+    sandbox = segell.create_sandbox("sdk-poc", ttl_seconds=600, backend="embedded")
+    assert isinstance(sandbox, Sandbox) and sandbox.status == "running" and len(sandbox.accounts) == 3
+    assert [listed.id for listed in segell.list_sandboxes()] == [sandbox.id]
+
+    w3 = segell.sandbox_web3(sandbox.id)
+    assert w3.eth.chain_id == sandbox.chain_id
+    assert RegistryClient(w3, sandbox.contracts.registry).is_active_member(sandbox.accounts[0])
+    accounts = segell.export_sandbox_accounts(sandbox.id)
+    assert [account.address for account in accounts] == list(sandbox.accounts)
+    assert "0x…" in repr(accounts[0]) and accounts[0].private_key not in repr(accounts[0])
+
+    snapshot = segell.snapshot_sandbox(sandbox.id, "clean")
+    sender = Account.from_key(accounts[1].private_key)
+    send_transaction(w3, sender, {"to": sandbox.accounts[0], "value": 1})
+    assert segell.get_sandbox(sandbox.id).head_block == snapshot.head_block + 1
+    assert [item.name for item in segell.list_sandbox_snapshots(sandbox.id)] == ["clean"]
+    assert segell.revert_sandbox(sandbox.id, snapshot.id).head_block == snapshot.head_block
+    assert segell.reset_sandbox(sandbox.id).transaction_count == 4
+    extended = segell.extend_sandbox(sandbox.id, 60)
+    assert (extended.expires_at - sandbox.expires_at).total_seconds() == 60
+
+    assert segell.sandbox_rpc(sandbox.id, "eth_chainId") == hex(sandbox.chain_id)
+    with pytest.raises(RPCError) as refused:
+        segell.sandbox_rpc(sandbox.id, "anvil_setBalance", [sandbox.accounts[0], "0x1"])
+    assert refused.value.code == -32601
+
+    assert segell.delete_sandbox(sandbox.id).status == "deleted"
+    with pytest.raises(ConflictError) as deleted:
+        segell.reset_sandbox(sandbox.id)
+    assert deleted.value.code == "sandbox_deleted"
+    with pytest.raises(NotFoundError):
+        segell.get_sandbox("sbx_0000000000000000")
+    assert [s.status for s in segell.list_sandboxes(include_ended=True)] == ["deleted"]
+
+
+def test_cli_creates_shows_snapshots_reverts_resets_and_deletes(segell_server: RunningServer) -> None:
+    runner = CliRunner()
+    env = {"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": segell_server.admit(), "COLUMNS": "200"}
+
+    def segell(*args: str) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    created = json.loads(segell("sandbox", "create", "cli-poc", "--backend", "embedded", "--ttl", "600", "--json"))
+    sandbox_id = created["id"]
+    assert created["backend"] == "embedded"
+    assert sandbox_id in segell("sandbox", "list")
+    shown = segell("sandbox", "show", sandbox_id)
+    assert re.search(r"head block\s+4\n", shown) and created["contracts"]["notary"] in shown
+    snapshot_line = segell("sandbox", "snapshot", sandbox_id, "--name", "clean")
+    snapshot_id = re.search(r"snap_\w+", snapshot_line).group(0)  # type: ignore[union-attr]
+    assert "head block 4" in segell("sandbox", "revert", sandbox_id, snapshot_id)
+    assert "head block 4" in segell("sandbox", "reset", sandbox_id)
+    keys = segell("sandbox", "accounts", sandbox_id)
+    assert created["accounts"][0] in keys and "member" in keys
+    assert f"Deleted {sandbox_id}" in segell("sandbox", "delete", sandbox_id)
+
+    again = runner.invoke(app, ["sandbox", "delete", sandbox_id], env=env)
+    assert again.exit_code == 1
+    assert "was deleted" in again.stderr and "sandbox_deleted" in again.stderr
+
+
+def test_cli_sandbox_needs_an_administration_key(segell_server: RunningServer) -> None:
+    result = CliRunner().invoke(app, ["sandbox", "list"], env={"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": None})
+    assert result.exit_code == 1
+    assert "SEGELL_API_KEY" in result.stderr
