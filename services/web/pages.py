@@ -1,0 +1,127 @@
+"""Rendering the verification page: one HTML template, its texts in Catalan, Spanish and English, two static files.
+
+The template marks text as ``{{t.key}}`` (the key's translation, HTML-escaped) and values as ``{{name}}``. All three
+translations travel with the page as JSON, so that switching language keeps a result on screen; the choice is kept
+in a cookie, read here on the next visit.
+"""
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+from fastapi.responses import Response
+
+from services.errors import NotFound
+
+LANGUAGES: Final = ("ca", "es", "en")
+DEFAULT_LANGUAGE: Final = "ca"
+LANGUAGE_COOKIE: Final = "segell_lang"
+_ONE_YEAR: Final = 365 * 24 * 3600
+
+_HERE: Final = Path(__file__).parent
+_PLACEHOLDER: Final = re.compile(r"\{\{(t\.)?([a-z0-9_]+)\}\}")
+
+# Everything the page loads comes from this server; the browser refuses anything else.
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+    "Vary": "Cookie",
+}
+
+_STATIC_TYPES: Final = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+@dataclass(frozen=True)
+class StaticFile:
+    content: bytes
+    media_type: str
+    etag: str
+
+
+@cache
+def translations() -> dict[str, dict[str, str]]:
+    return {
+        language: json.loads((_HERE / "translations" / f"{language}.json").read_text(encoding="utf-8"))
+        for language in LANGUAGES
+    }
+
+
+@cache
+def static_files() -> dict[str, StaticFile]:
+    files = {}
+    for path in sorted((_HERE / "static").iterdir()):
+        if path.suffix in _STATIC_TYPES:
+            content = path.read_bytes()
+            files[path.name] = StaticFile(content, _STATIC_TYPES[path.suffix], hashlib.sha256(content).hexdigest()[:16])
+    return files
+
+
+@cache
+def _template() -> str:
+    return (_HERE / "templates" / "verify.html").read_text(encoding="utf-8")
+
+
+def choose_language(requested: str | None, remembered: str | None) -> str:
+    """The language asked for in the URL, else the one remembered in the cookie, else Catalan."""
+    for language in (requested, remembered):
+        if language in LANGUAGES:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def remember_language(response: Response, language: str) -> None:
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=_ONE_YEAR, path="/", samesite="lax")
+
+
+def _json_for_script(value: object) -> str:
+    # Inside <script type="application/json">, only "</" could end the element early.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def render_page(language: str, *, code: str | None = None) -> str:
+    texts = translations()[language]
+    assets = static_files()
+    values = {
+        "lang": language,
+        "code": code or "",
+        "autocheck": "true" if code else "false",
+        "js_version": assets["verify.js"].etag,
+        "css_version": assets["verify.css"].etag,
+    }
+    for other in LANGUAGES:
+        values[f"current_{other}"] = 'aria-current="true"' if other == language else ""
+
+    def substitute(match: re.Match[str]) -> str:
+        is_text, key = match.group(1), match.group(2)
+        if key == "i18n_json":
+            return _json_for_script(translations())
+        if key.startswith("current_"):
+            return values[key]
+        return html.escape(texts[key] if is_text else values[key])
+
+    return _PLACEHOLDER.sub(substitute, _template())
+
+
+def static_response(name: str, if_none_match: str | None) -> Response:
+    file = static_files().get(name)
+    if file is None:
+        raise NotFound(f"No static file {name}.")
+    headers = {
+        "ETag": f'"{file.etag}"',
+        # The page asks for `?v=<etag>`: a new version has a new URL.
+        "Cache-Control": "public, max-age=86400",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if if_none_match == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return Response(file.content, media_type=file.media_type, headers=headers)

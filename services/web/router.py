@@ -1,0 +1,86 @@
+"""Pages for citizens, and the public proof bundle they download by verification code.
+
+The pages are left out of the OpenAPI schema (they answer HTML, not the API's JSON); the bundle is an API operation
+and is documented like every other one.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.deps import SessionDep
+from services.errors import ValidationFailed, error_responses
+from services.notary.codes import InvalidCodeError, parse_code
+from services.notary.schemas import ProofBundle
+from services.web import pages, service
+
+# The API's public verification operations live under /v1/verify; this one hands out the proof bundle.
+bundles = APIRouter(prefix="/v1/verify", tags=["verification"])
+# HTML for people: not part of the API schema.
+site = APIRouter(include_in_schema=False)
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "string"}}}
+
+
+def _bundle_responses() -> dict[int | str, dict[str, Any]]:
+    responses = error_responses(404, 409, 422, 503)
+    responses[409] = {**responses[409], "headers": _RETRY_AFTER}
+    return responses
+
+
+@bundles.get("/{code}/bundle", response_model=ProofBundle, responses=_bundle_responses())
+def read_bundle_by_code(
+    code: Annotated[
+        str,
+        Path(max_length=64, description="Verification code printed on the document: XXXX-XXXX-XXXX-XXXX-C."),
+    ],
+    session: SessionDep,
+) -> ProofBundle:
+    """The proof bundle of the document with this verification code; no API key needed (409 until anchored)."""
+    try:
+        stored_code = parse_code(code)
+    except InvalidCodeError as exc:
+        raise ValidationFailed(
+            exc.args[0],
+            code="invalid_code" if exc.mistyped else "validation_error",
+            details=[{"location": "path.code", "message": exc.args[0]}],
+        ) from None
+    return service.bundle_by_code(session, stored_code)
+
+
+def _page(request: Request, code: str | None, language: str | None) -> HTMLResponse:
+    chosen = pages.choose_language(language, request.cookies.get(pages.LANGUAGE_COOKIE))
+    response = HTMLResponse(pages.render_page(chosen, code=code), headers=pages.PAGE_HEADERS)
+    if language is not None and language == chosen:
+        # A link such as `/?lang=es` works without JavaScript, and the choice is kept for the next visit.
+        pages.remember_language(response, chosen)
+    return response
+
+
+LanguageQuery = Annotated[str | None, Query(alias="lang", max_length=8)]
+
+
+@site.get("/", response_class=HTMLResponse)
+def verification_page(request: Request, lang: LanguageQuery = None) -> HTMLResponse:
+    """The verification page: drop a file or type a verification code."""
+    return _page(request, None, lang)
+
+
+@site.get("/verify/{code}", response_class=HTMLResponse)
+def verification_page_for_code(
+    request: Request, code: Annotated[str, Path(max_length=64)], lang: LanguageQuery = None
+) -> HTMLResponse:
+    """The URL printed on documents: the page, checking the code at once."""
+    return _page(request, code, lang)
+
+
+@site.get("/static/web/{name}")
+def static_file(name: str, request: Request) -> Response:
+    """The page's own script and style sheet; nothing is loaded from anywhere else."""
+    return pages.static_response(name, request.headers.get("if-none-match"))
+
+
+router = APIRouter()
+router.include_router(bundles)
+router.include_router(site)

@@ -1,0 +1,428 @@
+// The verification page. A file is hashed here (Web Crypto SHA-256) and only its hash is sent; the file itself
+// leaves the device only when the citizen asks for its signature to be validated. Results are built with DOM
+// nodes and textContent: nothing the server answers is ever parsed as HTML.
+(() => {
+  "use strict";
+
+  const I18N = JSON.parse(document.getElementById("segell-i18n").textContent);
+  const LANGUAGE_COOKIE = "segell_lang";
+  let language = document.documentElement.lang;
+  // What is on screen, so that it can be drawn again in another language.
+  let shown = null;
+  // The file last checked, kept only in this page, for an explicit signature validation.
+  let checkedFile = null;
+  let signature = null;
+
+  const $ = (id) => document.getElementById(id);
+  const result = $("result");
+
+  function t(key, params = {}) {
+    const text = I18N[language][key] ?? I18N.ca[key] ?? key;
+    return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
+  }
+
+  function el(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (value !== null && value !== undefined) node.setAttribute(name, value);
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined) node.append(child);
+    }
+    return node;
+  }
+
+  // --- verification codes (as services/notary/codes.py) ------------------------------------------------------
+
+  const SYMBOLS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const CHECK_SYMBOLS = SYMBOLS + "*~$=U";
+
+  function parseCode(text) {
+    const code = text.toUpperCase().replace(/[IL]/g, "1").replace(/O/g, "0").replace(/[\s-]/g, "");
+    if (code.length !== 17) return { problem: "code_wrong_length", params: { count: code.length } };
+    const data = code.slice(0, 16);
+    const check = code[16];
+    const wrong = new Set([...data].filter((symbol) => !SYMBOLS.includes(symbol)));
+    if (!CHECK_SYMBOLS.includes(check)) wrong.add(check);
+    if (wrong.size) {
+      const symbols = [...wrong].sort().map((symbol) => `“${symbol}”`).join(", ");
+      return { problem: "code_wrong_symbols", params: { symbols } };
+    }
+    let value = 0;
+    for (const symbol of data) value = (value * 32 + SYMBOLS.indexOf(symbol)) % 37;
+    if (CHECK_SYMBOLS[value] !== check) return { problem: "code_mistyped", params: {} };
+    return { code };
+  }
+
+  const formatCode = (code) => `${code.slice(0, 4)}-${code.slice(4, 8)}-${code.slice(8, 12)}-${code.slice(12, 16)}-${code[16]}`;
+
+  // --- hashing -------------------------------------------------------------------------------------------------
+
+  async function sha256Hex(buffer) {
+    const digest = crypto.subtle
+      ? new Uint8Array(await crypto.subtle.digest("SHA-256", buffer))
+      : sha256Fallback(new Uint8Array(buffer));
+    return [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  // Browsers offer Web Crypto only on https:// and localhost; a sandbox reached over plain http on a network still
+  // hashes on the device with this FIPS 180-4 SHA-256.
+  function sha256Fallback(bytes) {
+    const K = new Uint32Array([
+      0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+      0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+      0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+      0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+      0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+      0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+      0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+      0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]);
+    const H = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+    const length = bytes.length;
+    const padded = new Uint8Array(Math.ceil((length + 9) / 64) * 64);
+    padded.set(bytes);
+    padded[length] = 0x80;
+    const view = new DataView(padded.buffer);
+    view.setUint32(padded.length - 8, Math.floor(length / 0x20000000));
+    view.setUint32(padded.length - 4, (length * 8) >>> 0);
+    const w = new Uint32Array(64);
+    const rotr = (x, n) => (x >>> n) | (x << (32 - n));
+    for (let offset = 0; offset < padded.length; offset += 64) {
+      for (let i = 0; i < 16; i++) w[i] = view.getUint32(offset + 4 * i);
+      for (let i = 16; i < 64; i++) {
+        const s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
+        const s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+        w[i] = (w[i - 16] + s0 + w[i - 7] + s1) >>> 0;
+      }
+      let [a, b, c, d, e, f, g, h] = H;
+      for (let i = 0; i < 64; i++) {
+        const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i]) >>> 0;
+        const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
+        h = g; g = f; f = e; e = (d + t1) >>> 0; d = c; c = b; b = a; a = (t1 + t2) >>> 0;
+      }
+      H[0] += a; H[1] += b; H[2] += c; H[3] += d; H[4] += e; H[5] += f; H[6] += g; H[7] += h;
+    }
+    const digest = new Uint8Array(32);
+    const out = new DataView(digest.buffer);
+    H.forEach((word, i) => out.setUint32(4 * i, word));
+    return digest;
+  }
+  window.segellSha256Fallback = sha256Fallback;
+
+  // --- talking to the API --------------------------------------------------------------------------------------
+
+  async function getJson(url, options = {}) {
+    let response;
+    try {
+      response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
+    } catch {
+      return { ok: false, status: 0, body: null };
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    return { ok: response.ok, status: response.status, body };
+  }
+
+  const errorMessage = (answer) => answer.body?.error?.message ?? `HTTP ${answer.status}`;
+
+  // --- rendering -----------------------------------------------------------------------------------------------
+
+  function formatDate(iso) {
+    const date = new Date(iso);
+    const text = new Intl.DateTimeFormat(language, { dateStyle: "long", timeStyle: "long" }).format(date);
+    return el("time", { datetime: iso }, text);
+  }
+
+  function facts(rows) {
+    const list = el("dl", { class: "facts" });
+    for (const [key, value] of rows) {
+      if (value === null || value === undefined || value === "") continue;
+      list.append(el("dt", {}, t(key)), el("dd", {}, value));
+    }
+    return list;
+  }
+
+  function verdict(kind, title, ...paragraphs) {
+    return el("div", { class: `verdict verdict-${kind}` }, el("h3", { id: "verdict-title" }, title),
+      ...paragraphs.filter(Boolean).map((text) => el("p", {}, text)));
+  }
+
+  function render(state) {
+    shown = state;
+    result.dataset.state = state.kind === "verification" ? state.answer.status : state.kind;
+    result.replaceChildren(...draw(state));
+    recheckWhilePending(state);
+  }
+
+  // A document is anchored seconds after it is issued: while it is pending, ask again (for about a minute), so
+  // that a citizen who scanned the code at once sees the answer change without reloading.
+  const RECHECK_MS = 2000;
+  const RECHECKS = 30;
+  let recheckTimer = null;
+
+  function recheckWhilePending(state) {
+    clearTimeout(recheckTimer);
+    if (state.kind !== "verification" || state.answer.status !== "pending") return;
+    const attempt = (state.attempt ?? 0) + 1;
+    if (attempt > RECHECKS) return;
+    recheckTimer = setTimeout(async () => {
+      const query = state.code ? `code=${encodeURIComponent(state.code)}` : `hash=${state.hash}`;
+      const answer = await getJson(`/v1/verify?${query}`);
+      if (shown === state && answer.ok) render({ ...state, answer: answer.body, attempt });
+    }, RECHECK_MS);
+  }
+
+  function draw(state) {
+    if (state.kind === "progress") return [verdict("progress", t(state.key))];
+    if (state.kind === "code-problem") {
+      return [verdict("error", t(state.problem), t(`${state.problem}_text`, state.params))];
+    }
+    if (state.kind === "error") {
+      const text = state.status === 0 ? t("network_failed_text") : t("check_failed_text", { message: state.message });
+      return [verdict("error", t("check_failed"), text)];
+    }
+    return drawVerification(state);
+  }
+
+  function drawVerification({ answer, source, code }) {
+    const nodes = [];
+    // Several administrations may have registered the same file: the heading names one whose status it states.
+    const first = answer.matches.find((match) => match.status === answer.status) ?? answer.matches[0];
+    const issuer = first ? first.administration.name : "";
+    if (answer.status === "unknown") {
+      nodes.push(verdict("unknown", t("status_unknown"), t(source === "file" ? "status_unknown_file" : "status_unknown_code")));
+    } else {
+      const revocation = answer.status === "revoked" ? first.revocation : null;
+      nodes.push(verdict(answer.status, t(`status_${answer.status}`), t(`status_${answer.status}_text`, { administration: issuer }),
+        revocation ? `${t("field_reason")}: ${revocation.reason}` : null));
+    }
+    for (const match of answer.matches) {
+      const document_ = [match.kind, match.title].filter(Boolean).join(" — ");
+      const rows = [
+        ["field_issuer", `${match.administration.name} (${match.administration.code})`],
+        ["field_document", document_],
+        ["field_anchored_at", match.anchored_at ? formatDate(match.anchored_at) : null],
+        ["field_block", match.block_number === null ? null : String(match.block_number)],
+        ["field_transaction", match.transaction_hash ? el("code", {}, match.transaction_hash) : null],
+        ["field_chain", match.chain_id === null ? null : el("span", {}, String(match.chain_id), " · ", el("code", {}, match.contract ?? ""))],
+      ];
+      if (match.revocation) {
+        rows.push(["field_revoked_at", formatDate(match.revocation.revoked_at)]);
+        rows.push(["field_reason", match.revocation.reason]);
+      }
+      nodes.push(el("div", { class: "match", "data-status": match.status }, facts(rows)));
+    }
+    if (answer.document_hash) nodes.push(facts([["field_fingerprint", el("code", {}, answer.document_hash)]]));
+    if (answer.status === "authentic" || answer.status === "revoked") {
+      if (code) {
+        const link = el("a", {
+          href: `/v1/verify/${encodeURIComponent(formatCode(code))}/bundle`,
+          download: `${formatCode(code)}.segell.json`,
+          id: "bundle-link",
+        }, t("bundle_download"));
+        nodes.push(el("div", { class: "bundle" }, link, el("p", { class: "help" }, t("bundle_help"))));
+      } else {
+        nodes.push(el("p", { class: "help bundle" }, t("bundle_by_code_only")));
+      }
+    }
+    nodes.push(drawSignature(source));
+    return nodes;
+  }
+
+  function drawSignature(source) {
+    const section = el("section", { class: "signature", id: "signature", "aria-labelledby": "signature-title" },
+      el("h3", { id: "signature-title" }, t("signature_heading")));
+    // Focusable from script: after a validation the button is gone, and focus moves to what it answered.
+    const status = el("p", { class: "signature-status", id: "signature-status", tabindex: "-1" });
+    section.append(status);
+    if (source !== "file" || !checkedFile) {
+      status.textContent = t("signature_none_checked");
+      section.append(el("p", { class: "help" }, t("signature_choose_file")));
+      return section;
+    }
+    if (signature === null) {
+      status.textContent = t("signature_none_checked");
+      const detached = el("input", { type: "file", id: "detached-signature", "aria-describedby": "detached-help" });
+      const button = el("button", { type: "button", id: "validate-signature", class: "secondary" }, t("signature_validate"));
+      button.addEventListener("click", () => validateSignature(detached.files[0] ?? null));
+      section.append(
+        el("p", { class: "help" }, t("signature_offer")),
+        el("label", { for: "detached-signature" }, t("signature_detached_label")),
+        detached,
+        el("p", { class: "help", id: "detached-help" }, t("signature_detached_help")),
+        button,
+      );
+      return section;
+    }
+    if (signature.kind === "progress") {
+      status.textContent = t("signature_checking");
+    } else if (signature.kind === "unavailable") {
+      status.textContent = t("signature_unavailable");
+    } else if (signature.kind === "error") {
+      status.textContent = t("signature_failed", { message: signature.message });
+    } else if (!signature.answer.signed) {
+      status.textContent = t("signature_not_signed");
+    } else {
+      const answer = signature.answer;
+      const key = { TOTAL_PASSED: "valid", TOTAL_FAILED: "invalid" }[answer.indication] ?? "indeterminate";
+      status.textContent = t(`signature_${key}`);
+      status.classList.add(`signature-${key}`);
+      section.dataset.indication = answer.indication ?? "";
+      const several = answer.signatures.length > 1;
+      for (const item of answer.signatures) section.append(drawOneSignature(item, several));
+    }
+    return section;
+  }
+
+  function drawOneSignature(item, several) {
+    const signer = item.signer ?? {};
+    const itemKey = { TOTAL_PASSED: "valid", TOTAL_FAILED: "invalid" }[item.indication] ?? "indeterminate";
+    const rows = [
+      ["signature_signed_by", signer.name],
+      ["signature_organisation", signer.organisation],
+      ["signature_kind", signer.kind ? t(`signature_kind_${signer.kind}`) : null],
+      ["signature_time", item.signing_time ? formatDate(item.signing_time) : null],
+      ["signature_format", item.format],
+      ["signature_issuer", signer.issuer],
+      ["signature_serial", signer.certificate_serial ? el("code", {}, signer.certificate_serial) : null],
+      ["signature_indication", el("code", {}, [item.indication, item.sub_indication].filter(Boolean).join(" / "))],
+    ];
+    const existence = item.proof_of_existence;
+    if (existence) {
+      // The date is a <time> element inside the translated sentence.
+      const [before, after] = t("signature_existence_text", { date: "\u0000", block: existence.block_number }).split("\u0000");
+      const when = el("span", {}, before, formatDate(existence.anchored_at), after);
+      rows.push(["signature_existence", when]);
+    }
+    // With one signature, the section's own status line already says it.
+    const status = several ? el("p", { class: `signature-status signature-${itemKey}` }, t(`signature_${itemKey}`)) : null;
+    return el("div", { class: "signature-item", "data-indication": item.indication ?? "" },
+      status, item.message ? el("p", {}, item.message) : null, facts(rows));
+  }
+
+  // --- actions -------------------------------------------------------------------------------------------------
+
+  async function checkCode(text) {
+    const input = $("code");
+    const parsed = parseCode(text);
+    if (parsed.problem) {
+      input.setAttribute("aria-invalid", "true");
+      render({ kind: "code-problem", problem: parsed.problem, params: parsed.params });
+      return;
+    }
+    input.removeAttribute("aria-invalid");
+    checkedFile = null;
+    signature = null;
+    render({ kind: "progress", key: "checking" });
+    const answer = await getJson(`/v1/verify?code=${encodeURIComponent(parsed.code)}`);
+    if (answer.ok) {
+      render({ kind: "verification", source: "code", code: parsed.code, answer: answer.body });
+      // The code's characters (letters, digits, "-" and the check symbols * ~ $ = U) are all valid in a path as
+      // they are, so the address bar shows the very URL printed on the document.
+      const path = `/verify/${formatCode(parsed.code)}`;
+      if (location.pathname !== path) history.replaceState(null, "", path);
+    } else if (answer.body?.error?.code === "invalid_code") {
+      render({ kind: "code-problem", problem: "code_mistyped", params: {} });
+    } else {
+      render({ kind: "error", status: answer.status, message: errorMessage(answer) });
+    }
+  }
+
+  async function checkFile(file) {
+    checkedFile = file;
+    signature = null;
+    render({ kind: "progress", key: "hashing" });
+    let hash;
+    try {
+      hash = await sha256Hex(await file.arrayBuffer());
+    } catch (error) {
+      render({ kind: "error", status: -1, message: String(error) });
+      return;
+    }
+    render({ kind: "progress", key: "checking" });
+    const answer = await getJson(`/v1/verify?hash=${hash}`);
+    if (answer.ok) {
+      render({ kind: "verification", source: "file", hash, answer: answer.body });
+    } else {
+      render({ kind: "error", status: answer.status, message: errorMessage(answer) });
+    }
+  }
+
+  async function validateSignature(detached) {
+    if (!checkedFile || !shown) return;
+    signature = { kind: "progress" };
+    render(shown);
+    const form = new FormData();
+    form.append("file", checkedFile, checkedFile.name);
+    if (detached) form.append("signature", detached, detached.name);
+    const answer = await getJson("/v1/signatures/validate", { method: "POST", body: form });
+    if (answer.ok) {
+      signature = { kind: "answer", answer: answer.body };
+    } else if (answer.status === 404 || answer.status === 405) {
+      signature = { kind: "unavailable" };
+    } else {
+      signature = { kind: "error", message: answer.status === 0 ? t("network_failed_text") : errorMessage(answer) };
+    }
+    render(shown);
+    $("signature-status")?.focus();
+  }
+
+  function switchLanguage(next) {
+    if (!I18N[next]) return;
+    language = next;
+    document.documentElement.lang = next;
+    document.cookie = `${LANGUAGE_COOKIE}=${next}; path=/; max-age=31536000; samesite=lax`;
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-aria-label]")) {
+      node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+    }
+    for (const link of document.querySelectorAll(".languages a")) {
+      if (link.dataset.lang === next) link.setAttribute("aria-current", "true");
+      else link.removeAttribute("aria-current");
+    }
+    const url = new URL(location.href);
+    if (url.searchParams.has("lang")) {
+      url.searchParams.delete("lang");
+      history.replaceState(null, "", url.pathname + url.search + url.hash);
+    }
+    if (shown) render(shown);
+  }
+
+  // --- wiring --------------------------------------------------------------------------------------------------
+
+  $("code-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    checkCode($("code").value);
+  });
+  $("code").addEventListener("input", () => $("code").removeAttribute("aria-invalid"));
+  $("file").addEventListener("change", () => {
+    const file = $("file").files[0];
+    if (file) checkFile(file);
+  });
+
+  const dropZone = $("drop-zone");
+  // A file dropped anywhere must not make the browser open it in place of the page.
+  for (const name of ["dragover", "drop"]) window.addEventListener(name, (event) => event.preventDefault());
+  dropZone.addEventListener("dragover", () => dropZone.classList.add("dragging"));
+  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("dragging"));
+  dropZone.addEventListener("drop", (event) => {
+    dropZone.classList.remove("dragging");
+    const file = event.dataTransfer?.files?.[0];
+    if (file) checkFile(file);
+  });
+
+  for (const link of document.querySelectorAll(".languages a")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      switchLanguage(link.dataset.lang);
+    });
+  }
+
+  const main = $("main");
+  if (main.dataset.autocheck === "true") checkCode(main.dataset.code);
+})();

@@ -1,0 +1,270 @@
+"""Real headless Chromium (Debian's `chromium`, driven by Playwright) against a real Segell server on 127.0.0.1.
+
+Every test gets a browser with a fresh profile whose every HTTP(S) request goes through a recording proxy (loopback
+included, so nothing bypasses it): the proxy forwards requests for 127.0.0.1, refuses any other, and the test fails
+if there was one. Screenshots go to test-artifacts/web/.
+"""
+
+import hashlib
+import secrets
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+
+from tests.conftest import RunningServer, make_settings, serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Playwright passes its own --disable-features; Chromium keeps only the last one given, so it is repeated here with
+# the autofill server (asked about every form) added.
+DISABLED_FEATURES = [
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "AutofillServerCommunication",
+]
+# Chromium asks these at start-up whatever the flags (its accounts' ListAccounts, and the manifest of its on-device
+# models): the browser's own requests, not the page's. The proxy refuses them, so they never leave the machine; any
+# other host is a failure, and the page's own requests are checked apart, through Playwright, where none is excused.
+CHROMIUM_START_UP_SERVICES = frozenset({"accounts.google.com", "update.googleapis.com"})
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A Segell server on the embedded chain that anchors within a fraction of a second."""
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-web"), batch_max_wait=0.05))
+
+
+@pytest.fixture(scope="module")
+def issuer(web_server: RunningServer) -> Iterator[httpx.Client]:
+    with web_server.client(web_server.admit(name="Ajuntament de Girona")) as client:
+        yield client
+
+
+@dataclass
+class Notarised:
+    content: bytes
+    receipt: dict[str, Any]
+
+    @property
+    def code(self) -> str:
+        return str(self.receipt["verification_code"])
+
+
+def notarise(
+    issuer: httpx.Client, content: bytes | None = None, *, title: str = "Certificat de residència"
+) -> Notarised:
+    """Notarise a file through the API and wait until it is anchored."""
+    content = content if content is not None else b"%PDF-1.7\n" + secrets.token_bytes(64)
+    response = issuer.post(
+        "/v1/documents",
+        content=content,
+        params={"kind": "certificat", "title": title},
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert receipt["document_hash"] == hashlib.sha256(content).hexdigest()
+    return Notarised(content, wait_anchored(issuer, receipt["id"]))
+
+
+def wait_anchored(issuer: httpx.Client, document_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        receipt: dict[str, Any] = issuer.get(f"/v1/documents/{document_id}").json()
+        if receipt["status"] != "pending":
+            return receipt
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"document {document_id} not anchored after {timeout} s")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    """The Playwright driver, for one module at a time: its event loop is not left behind for other modules."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: the page tests need Debian's chromium. "
+            "Run `make setup-dev` (it installs it with apt-get) or `apt-get install chromium`.",
+            pytrace=False,
+        )
+    with sync_playwright() as driver:
+        yield driver
+
+
+class RecordingProxy(socketserver.ThreadingTCPServer):
+    """An HTTP proxy on 127.0.0.1 that records the target of every request and forwards only those for 127.0.0.1.
+
+    Each forwarded request carries `Connection: close`, so every request of the browser opens a connection of its
+    own here and is seen.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.targets: list[str] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def record(self, target: str) -> None:
+        with self._lock:
+            self.targets.append(target)
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _ProxyHandler(socketserver.StreamRequestHandler):
+    server: RecordingProxy
+
+    def handle(self) -> None:
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            line = self.rfile.readline(65536)
+            if not line:
+                return
+            head += line
+        request_line, *header_lines = head.decode("latin-1").split("\r\n")
+        method, target, version = request_line.split(" ", 2)
+        if method == "CONNECT":
+            self.server.record(f"https://{target}")
+            self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        self.server.record(target)
+        parts = urlsplit(target)
+        if parts.scheme != "http" or parts.hostname != "127.0.0.1":
+            self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        kept = [h for h in header_lines if h and h.split(":", 1)[0].lower() not in ("connection", "proxy-connection")]
+        forwarded = "\r\n".join([f"{method} {path} {version}", *kept, "Connection: close", "", ""])
+        with socket.create_connection(("127.0.0.1", parts.port or 80)) as upstream:
+            upstream.sendall(forwarded.encode("latin-1"))
+            upload = threading.Thread(target=_pipe, args=(self.rfile, upstream), daemon=True)
+            upload.start()
+            while chunk := upstream.recv(65536):
+                self.wfile.write(chunk)
+
+
+def _pipe(source: object, upstream: socket.socket) -> None:
+    """Request bodies, from the browser to the server, until either side closes."""
+    try:
+        while chunk := source.read1(65536):  # type: ignore[attr-defined]
+            upstream.sendall(chunk)
+    except OSError:
+        pass
+
+
+@dataclass
+class Browser:
+    context: BrowserContext
+    page: Page
+    base_url: str
+    proxy: RecordingProxy
+    # What the pages asked for, as Playwright reports it; `proxy.targets` is what Chromium as a whole sent.
+    requests: list[str] = field(default_factory=list)
+
+    def open(self, path: str = "/") -> Page:
+        self.page.goto(self.base_url + path)
+        return self.page
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def requests_elsewhere(self) -> list[str]:
+        """What the pages asked of another host, and what Chromium did, its start-up services aside."""
+        from_pages = [url for url in self.requests if not _is_local(url)]
+        from_chromium = [
+            url
+            for url in self.proxy.targets
+            if not _is_local(url) and urlsplit(url).hostname not in CHROMIUM_START_UP_SERVICES
+        ]
+        return from_pages + from_chromium
+
+    def close(self) -> None:
+        self.context.close()
+        self.proxy.stop()
+
+
+def _is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob") or (parts.scheme == "http" and parts.hostname == "127.0.0.1")
+
+
+def launch(playwright: Playwright, profile: Path, base_url: str, **options: object) -> Browser:
+    proxy = RecordingProxy()
+    context = playwright.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        # `<-loopback>`: Chromium sends even its requests for 127.0.0.1 through the proxy, so it sees them all.
+        args=[
+            *CHROMIUM_ARGS,
+            f"--disable-features={','.join(DISABLED_FEATURES)}",
+            f"--proxy-server={proxy.url}",
+            "--proxy-bypass-list=<-loopback>",
+        ],
+        timezone_id="UTC",
+        accept_downloads=True,
+        **options,  # type: ignore[arg-type]
+    )
+    context.set_default_timeout(15_000)
+    page = context.pages[0] if context.pages else context.new_page()
+    browser = Browser(context, page, base_url, proxy)
+    context.on("request", lambda request: browser.requests.append(request.url))
+    # A download (the proof bundle) is fetched by the browser, not the page: no request event.
+    page.on("download", lambda download: browser.requests.append(download.url))
+    return browser
+
+
+@pytest.fixture
+def browser(playwright: Playwright, web_server: RunningServer, tmp_path: Path) -> Iterator[Browser]:
+    """Chromium with a fresh profile; fails the test if any request left 127.0.0.1."""
+    opened = launch(playwright, tmp_path / "chromium-profile", web_server.url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+    assert opened.proxy.targets, "the browser sent nothing through the recording proxy"
+    assert opened.requests_elsewhere() == [], "requests left 127.0.0.1"

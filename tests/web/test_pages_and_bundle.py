@@ -1,0 +1,143 @@
+"""The page routes and the public bundle by verification code, over real HTTP (no browser)."""
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from sdk import Client, ValidationError
+from services.notary.codes import CHECK_SYMBOLS, SYMBOLS
+from tests.conftest import RunningServer, make_settings, serve
+from tests.web.conftest import notarise
+
+
+@pytest.fixture
+def citizen(web_server: RunningServer) -> Iterator[httpx.Client]:
+    with web_server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """No anchoring worker: what is submitted stays pending."""
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-web-quiet"), anchoring_worker=False))
+
+
+def mistype(code: str) -> str:
+    """The same code with its first symbol replaced by another valid one: the check character no longer agrees."""
+    first = code[0]
+    replacement = next(symbol for symbol in SYMBOLS if symbol != first)
+    return replacement + code[1:]
+
+
+def assert_error(response: httpx.Response, status_code: int, code: str) -> str:
+    assert response.status_code == status_code, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    return str(error["message"])
+
+
+def test_bundle_by_code_is_the_issuers_bundle(issuer: httpx.Client, citizen: httpx.Client) -> None:
+    document = notarise(issuer)
+    own = issuer.get(f"/v1/documents/{document.receipt['id']}/bundle").json()
+    typed = document.code.lower().replace("-", " ")
+    response = citizen.get(f"/v1/verify/{typed}/bundle")
+    assert response.status_code == 200, response.text
+    assert response.json() == own
+    assert own["receipt"]["verification_code"] == document.code
+
+
+def test_bundle_of_a_revoked_document_is_still_served(issuer: httpx.Client, citizen: httpx.Client) -> None:
+    document = notarise(issuer)
+    revoked = issuer.post(f"/v1/documents/{document.receipt['id']}/revoke", json={"reason": "Duplicat"})
+    assert revoked.status_code == 200, revoked.text
+    response = citizen.get(f"/v1/verify/{document.code}/bundle")
+    assert response.status_code == 200
+    assert response.json()["document_hash"] == "0x" + document.receipt["document_hash"]
+
+
+def test_bundle_of_an_unknown_code_answers_404(citizen: httpx.Client) -> None:
+    # A well-formed code nobody was given: 16 zeros and their check symbol (0 mod 37).
+    message = assert_error(citizen.get(f"/v1/verify/{'0' * 16}{CHECK_SYMBOLS[0]}/bundle"), 404, "not_found")
+    assert "verification code" in message
+
+
+def test_bundle_of_a_mistyped_code_answers_422_invalid_code(issuer: httpx.Client, citizen: httpx.Client) -> None:
+    document = notarise(issuer)
+    message = assert_error(citizen.get(f"/v1/verify/{mistype(document.code)}/bundle"), 422, "invalid_code")
+    assert "mistyped" in message
+
+
+def test_bundle_of_a_malformed_code_answers_422(citizen: httpx.Client) -> None:
+    message = assert_error(citizen.get("/v1/verify/ABC/bundle"), 422, "validation_error")
+    assert "17 characters" in message
+
+
+def test_bundle_of_a_pending_document_answers_409_with_retry_after(quiet_server: RunningServer) -> None:
+    with quiet_server.client(quiet_server.admit()) as issuer, quiet_server.client() as citizen:
+        receipt = issuer.post("/v1/documents", json={"hash": "ab" * 32}).json()
+        response = citizen.get(f"/v1/verify/{receipt['verification_code']}/bundle")
+    assert_error(response, 409, "not_anchored")
+    assert response.headers["retry-after"] == "1"
+
+
+def test_page_is_catalan_by_default_and_loads_nothing_from_elsewhere(citizen: httpx.Client) -> None:
+    response = citizen.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<html lang="ca">' in response.text
+    assert '<h1 data-i18n="heading">Comprova un document</h1>' in response.text
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy and "connect-src 'self'" in policy
+    # Every src and href is on this server (or a fragment, a query, or the empty data: icon).
+    for reference in re.findall(r'(?:src|href)="([^"]*)"', response.text):
+        assert reference.startswith(("/", "#", "?", "data:")), reference
+
+
+def test_page_language_comes_from_the_query_then_the_cookie(web_server: RunningServer) -> None:
+    with web_server.client() as citizen:
+        chosen = citizen.get("/", params={"lang": "es"})
+        assert '<html lang="es">' in chosen.text
+        assert chosen.cookies.get("segell_lang") == "es"
+        assert '<html lang="es">' in citizen.get("/").text  # remembered
+    with web_server.client() as citizen:
+        assert '<html lang="en">' in citizen.get("/", headers={"Cookie": "segell_lang=en"}).text
+        unknown = citizen.get("/", params={"lang": "fr"}, headers={"Cookie": "segell_lang=xx"})
+        assert '<html lang="ca">' in unknown.text
+        assert "segell_lang" not in unknown.cookies
+
+
+def test_verify_url_puts_the_code_in_the_page_escaped(citizen: httpx.Client) -> None:
+    response = citizen.get('/verify/"><img src=x onerror=alert(1)>')
+    assert response.status_code == 200
+    assert "<img src=x" not in response.text
+    assert 'data-code="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in response.text
+
+
+def test_static_files_are_served_with_etags(citizen: httpx.Client) -> None:
+    script = citizen.get("/static/web/verify.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert citizen.get("/static/web/verify.js", headers={"If-None-Match": script.headers["etag"]}).status_code == 304
+    assert citizen.get("/static/web/verify.css").headers["content-type"].startswith("text/css")
+    assert_error(citizen.get("/static/web/secret.py"), 404, "not_found")
+    assert_error(citizen.get("/static/web/..%2frouter.py"), 404, "not_found")
+
+
+def test_pages_stay_out_of_the_api_schema_and_the_bundle_is_in_it(citizen: httpx.Client) -> None:
+    paths = citizen.get("/openapi.json").json()["paths"]
+    assert "/" not in paths and "/verify/{code}" not in paths and "/static/web/{name}" not in paths
+    operation = paths["/v1/verify/{code}/bundle"]["get"]
+    assert set(operation["responses"]) == {"200", "404", "409", "422", "503"}
+    assert "security" not in operation
+
+
+def test_sdk_downloads_the_bundle_by_code_without_a_key(web_server: RunningServer, issuer: httpx.Client) -> None:
+    document = notarise(issuer)
+    with Client(web_server.url) as anyone:
+        bundle = anyone.bundle_by_code(document.code.lower())
+        with pytest.raises(ValidationError) as mistyped:
+            anyone.bundle_by_code(mistype(document.code))
+    assert bundle == issuer.get(f"/v1/documents/{document.receipt['id']}/bundle").json()
+    assert mistyped.value.code == "invalid_code"

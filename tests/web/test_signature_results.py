@@ -1,0 +1,135 @@
+"""Signature results on the verification page, in real Chromium: a PDF signed by Segell, validated by
+`POST /v1/signatures/validate` only when the citizen asks, and plain words for files that are not signed."""
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.writer import PdfFileWriter
+
+from tests.web.conftest import Browser, notarise, wait_anchored
+
+RESULT = "#result"
+
+
+def make_pdf(text: str) -> bytes:
+    """A one-page PDF showing `text` (ASCII), written by pyHanko."""
+    writer = PdfFileWriter()
+    font = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Font"),
+            generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
+            generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
+        }
+    )
+    resources = generic.DictionaryObject(
+        {generic.NameObject("/Font"): generic.DictionaryObject({generic.NameObject("/F1"): writer.add_object(font)})}
+    )
+    content = generic.StreamObject(stream_data=f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode("ascii"))
+    page = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Page"),
+            generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
+            generic.NameObject("/Contents"): writer.add_object(content),
+            generic.NameObject("/Resources"): resources,
+        }
+    )
+    writer.insert_page(page)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+@pytest.fixture(scope="module")
+def signed_pdf(issuer: httpx.Client) -> dict[str, Any]:
+    """A PDF signed with the administration's seal, its verification code stamped in it, notarised and anchored."""
+    issued = issuer.post("/v1/certificates", json={"profile": "seal"})
+    assert issued.status_code == 201, issued.text
+    response = issuer.post(
+        "/v1/signatures",
+        files={"file": ("resolucio.pdf", make_pdf("Resolucio de l'alcaldia 2026/118"))},
+        data={"as": "seal"},
+    )
+    assert response.status_code == 201, response.text
+    signed: dict[str, Any] = response.json()
+    signed["bytes"] = base64.b64decode(signed["content"])
+    signed["receipt"] = wait_anchored(issuer, signed["receipt"]["id"])
+    return signed
+
+
+def choose(page: Page, tmp_path: Path, content: bytes, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    page.set_input_files("#file", str(path))
+
+
+def uploads(browser: Browser) -> list[str]:
+    return [url for url in browser.requests if url.endswith("/v1/signatures/validate")]
+
+
+def test_signed_pdf_shows_who_signed_and_that_the_signature_is_valid(
+    browser: Browser, signed_pdf: dict[str, Any], tmp_path: Path
+) -> None:
+    page = browser.open("/?lang=en")
+    choose(page, tmp_path, signed_pdf["bytes"], "resolucio-signed.pdf")
+    expect(page.locator(RESULT)).to_have_attribute("data-state", "authentic")
+    signature = page.locator("#signature")
+    # Nothing is sent until the citizen asks: the page says so in plain words.
+    expect(page.locator("#signature-status")).to_have_text("No signature checked.")
+    assert uploads(browser) == []
+    page.click("#validate-signature")
+    expect(signature).to_have_attribute("data-indication", "TOTAL_PASSED")
+    expect(page.locator("#signature-status")).to_have_text("Valid signature")
+    expect(signature).to_contain_text(signed_pdf["signer"]["name"])
+    expect(signature).to_contain_text("Ajuntament de Girona")
+    expect(signature).to_contain_text("administration's seal")
+    expect(signature).to_contain_text("PAdES")
+    expect(signature.locator("dt:text-is('Proof of existence') + dd")).to_contain_text(
+        f"block {signed_pdf['receipt']['anchor']['block_number']}"
+    )
+    assert uploads(browser) == [f"{browser.base_url}/v1/signatures/validate"]
+    browser.screenshot("signature-valid")
+
+
+def test_verification_url_stamped_in_the_signed_pdf_opens_the_result(
+    browser: Browser, signed_pdf: dict[str, Any]
+) -> None:
+    assert signed_pdf["verification_url"] == f"{browser.base_url}/verify/{signed_pdf['verification_code']}"
+    page = browser.open(signed_pdf["verification_url"].removeprefix(browser.base_url))
+    expect(page.locator(RESULT)).to_have_attribute("data-state", "authentic")
+    expect(page.locator(RESULT)).to_contain_text("Ajuntament de Girona")
+    expect(page.locator("#signature-status")).to_have_text("No s'ha comprovat cap signatura.")
+
+
+def test_signed_pdf_changed_after_signing_shows_an_invalid_signature(
+    browser: Browser, signed_pdf: dict[str, Any], tmp_path: Path
+) -> None:
+    original = signed_pdf["bytes"]
+    changed = original.replace(b"2026/118", b"2026/119", 1)
+    assert changed != original
+    page = browser.open("/?lang=en")
+    choose(page, tmp_path, changed, "resolucio-changed.pdf")
+    expect(page.locator(RESULT)).to_have_attribute("data-state", "unknown")
+    page.click("#validate-signature")
+    signature = page.locator("#signature")
+    expect(signature).to_have_attribute("data-indication", "TOTAL_FAILED")
+    expect(page.locator("#signature-status")).to_have_text("Invalid signature")
+    expect(signature).to_contain_text("HASH_FAILURE")
+    browser.screenshot("signature-invalid")
+
+
+def test_unsigned_file_is_said_to_be_not_signed(browser: Browser, issuer: httpx.Client, tmp_path: Path) -> None:
+    document = notarise(issuer, make_pdf("Certificat sense signatura"))
+    page = browser.open("/?lang=en")
+    choose(page, tmp_path, document.content, "unsigned.pdf")
+    expect(page.locator(RESULT)).to_have_attribute("data-state", "authentic")
+    expect(page.locator("#signature-status")).to_have_text("No signature checked.")
+    page.click("#validate-signature")
+    expect(page.locator("#signature-status")).to_have_text("Not signed: this file has no electronic signature.")
+    expect(page.locator("#signature")).not_to_have_attribute("data-indication", "TOTAL_PASSED")
+    browser.screenshot("signature-not-signed")

@@ -1,0 +1,459 @@
+"""The citizen verification page in real headless Chromium, against a real Segell server on the embedded chain."""
+
+import hashlib
+import json
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, Playwright, expect
+
+from services.notary.anchoring import AnchoringWorker
+from tests.conftest import RunningServer, make_settings, serve
+from tests.web.conftest import Browser, launch, notarise
+
+RESULT = "#result"
+
+
+def check_file(page: Page, tmp_path: Path, content: bytes, name: str = "document.pdf") -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    page.set_input_files("#file", str(path))
+
+
+def wait_result(page: Page, state: str) -> None:
+    expect(page.locator(RESULT)).to_have_attribute("data-state", state)
+
+
+def verify_requests(browser: Browser) -> list[str]:
+    return [url for url in browser.requests if "/v1/" in url]
+
+
+def test_authentic_file_is_hashed_in_the_browser_and_shown_authentic(
+    browser: Browser, issuer: httpx.Client, tmp_path: Path
+) -> None:
+    document = notarise(issuer)
+    page = browser.open()
+    check_file(page, tmp_path, document.content)
+    wait_result(page, "authentic")
+    result = page.locator(RESULT)
+    expect(result.locator("h3").first).to_have_text("Document autèntic")
+    anchor = document.receipt["anchor"]
+    expect(result).to_contain_text("Ajuntament de Girona")
+    expect(result).to_contain_text(str(anchor["block_number"]))
+    expect(result).to_contain_text(anchor["transaction_hash"])
+    expect(result).to_contain_text(hashlib.sha256(document.content).hexdigest())
+    # Only the SHA-256 went to the server, in the query of a GET: the file was never uploaded.
+    assert verify_requests(browser) == [f"{browser.base_url}/v1/verify?hash={document.receipt['document_hash']}"]
+    expect(page.locator("#signature-status")).to_have_text("No s'ha comprovat cap signatura.")
+    browser.screenshot("authentic-file")
+
+
+def test_dropped_file_is_checked_like_a_chosen_one(browser: Browser, issuer: httpx.Client) -> None:
+    document = notarise(issuer)
+    page = browser.open()
+    # What the browser hands the page when a file is dropped on the zone.
+    page.evaluate(
+        """(bytes) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], "dropped.pdf", {type: "application/pdf"}));
+            const zone = document.getElementById("drop-zone");
+            zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        }""",
+        list(document.content),
+    )
+    wait_result(page, "authentic")
+    expect(page.locator(RESULT)).to_contain_text(document.receipt["document_hash"])
+    assert verify_requests(browser) == [f"{browser.base_url}/v1/verify?hash={document.receipt['document_hash']}"]
+
+
+def test_file_registered_by_two_administrations_lists_both(
+    browser: Browser, issuer: httpx.Client, web_server: RunningServer, tmp_path: Path
+) -> None:
+    document = notarise(issuer)
+    with web_server.client(web_server.admit(name="Diputació de Girona")) as other:
+        revoked = notarise(other, document.content)
+        assert other.post(f"/v1/documents/{revoked.receipt['id']}/revoke", json={"reason": "Duplicat"}).is_success
+    page = browser.open()
+    check_file(page, tmp_path, document.content)
+    wait_result(page, "authentic")
+    matches = page.locator(f"{RESULT} .match")
+    expect(matches).to_have_count(2)
+    expect(page.locator(RESULT).locator(".verdict p").first).to_contain_text("Registrat per Ajuntament de Girona")
+    expect(page.locator(f"{RESULT} .match[data-status='revoked']")).to_contain_text("Diputació de Girona")
+    expect(page.locator(f"{RESULT} .match[data-status='revoked']")).to_contain_text("Duplicat")
+    expect(page.locator(f"{RESULT} .match[data-status='authentic']")).to_contain_text("Ajuntament de Girona")
+
+
+def test_tampered_file_is_shown_unknown(browser: Browser, issuer: httpx.Client, tmp_path: Path) -> None:
+    document = notarise(issuer)
+    tampered = bytearray(document.content)
+    tampered[-1] ^= 0x01
+    page = browser.open()
+    check_file(page, tmp_path, bytes(tampered))
+    wait_result(page, "unknown")
+    result = page.locator(RESULT)
+    expect(result.locator("h3").first).to_have_text("Document desconegut")
+    expect(result).to_contain_text("potser s'ha alterat")
+    expect(result).to_contain_text(hashlib.sha256(bytes(tampered)).hexdigest())
+    expect(result).not_to_contain_text("Ajuntament de Girona")
+    browser.screenshot("tampered-file")
+
+
+def test_revoked_document_shows_the_date_and_the_reason(
+    browser: Browser, issuer: httpx.Client, web_server: RunningServer
+) -> None:
+    document = notarise(issuer)
+    reason = "Substituït per una nova versió amb l'adreça corregida"
+    revoked = issuer.post(f"/v1/documents/{document.receipt['id']}/revoke", json={"reason": reason})
+    assert revoked.status_code == 200, revoked.text
+    with web_server.client() as citizen:
+        revocation = citizen.get("/v1/verify", params={"code": document.code}).json()["matches"][0]["revocation"]
+    page = browser.open(f"/verify/{document.code}")
+    wait_result(page, "revoked")
+    result = page.locator(RESULT)
+    expect(result.locator("h3").first).to_have_text("Document revocat")
+    expect(result).to_contain_text(reason)
+    revoked_at = result.locator("dt:text-is('Revocat el') + dd time")
+    expect(revoked_at).to_have_attribute("datetime", revocation["revoked_at"])
+    year, month, day = (int(part) for part in revocation["revoked_at"][:10].split("-"))
+    catalan_months = ["gener", "febrer", "març", "abril", "maig", "juny", "juliol", "agost", "setembre", "octubre",
+                      "novembre", "desembre"]  # fmt: skip
+    expect(revoked_at).to_contain_text(re.compile(rf"\b{day}\b.*{catalan_months[month - 1]}.*\b{year}\b"))
+    browser.screenshot("revoked-document")
+
+
+def test_valid_code_typed_loosely_is_shown_authentic_with_its_bundle(
+    browser: Browser, issuer: httpx.Client, tmp_path: Path
+) -> None:
+    document = notarise(issuer)
+    page = browser.open()
+    page.fill("#code", "  " + document.code.lower().replace("-", " ") + " ")
+    page.click("#code-submit")
+    wait_result(page, "authentic")
+    expect(page.locator(RESULT)).to_contain_text(str(document.receipt["anchor"]["block_number"]))
+    expect(page).to_have_url(f"{browser.base_url}/verify/{document.code}")
+    expect(page.locator("#signature-status")).to_have_text("No s'ha comprovat cap signatura.")
+    expect(page.locator("#signature")).to_contain_text("tria'n el fitxer")
+    with page.expect_download() as download_info:
+        page.click("#bundle-link")
+    download = download_info.value
+    assert download.suggested_filename == f"{document.code}.segell.json"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    own = issuer.get(f"/v1/documents/{document.receipt['id']}/bundle").json()
+    assert json.loads(saved.read_text()) == own
+    browser.screenshot("valid-code")
+
+
+def test_mistyped_code_is_caught_by_its_check_character_before_any_lookup(
+    browser: Browser, issuer: httpx.Client
+) -> None:
+    document = notarise(issuer)
+    # Two adjacent characters swapped: the commonest slip; the check character catches every one.
+    code = document.code.replace("-", "")
+    first = next(i for i in range(15) if code[i] != code[i + 1])
+    swapped = code[:first] + code[first + 1] + code[first] + code[first + 2 :]
+    page = browser.open()
+    page.fill("#code", swapped)
+    page.press("#code", "Enter")
+    wait_result(page, "code-problem")
+    result = page.locator(RESULT)
+    expect(result.locator("h3")).to_have_text("El codi té un error de tecleig")
+    expect(result).to_contain_text("Compara cada caràcter amb el document")
+    expect(page.locator("#code")).to_have_attribute("aria-invalid", "true")
+    assert verify_requests(browser) == []
+    browser.screenshot("mistyped-code")
+    page.fill("#code", document.code[:-3])
+    page.press("#code", "Enter")
+    expect(result).to_contain_text("Un codi de verificació té 17 caràcters (XXXX-XXXX-XXXX-XXXX-C); aquest en té 15.")
+
+
+def test_well_formed_code_of_no_document_is_shown_unknown(browser: Browser) -> None:
+    page = browser.open()
+    page.fill("#code", "0000-0000-0000-0000-0")  # a valid check character: 0 mod 37
+    page.press("#code", "Enter")
+    wait_result(page, "unknown")
+    expect(page.locator(RESULT)).to_contain_text("Cap document no té aquest codi de verificació.")
+    browser.screenshot("unknown-code")
+
+
+def test_pending_document_is_shown_pending_then_authentic_without_reload(
+    playwright: Playwright, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path_factory.mktemp("segell-web-pending"), anchoring_worker=False)
+    with contextmanager(serve)(settings) as server:
+        with server.client(server.admit(name="Consell Comarcal del Gironès")) as issuer:
+            receipt = issuer.post("/v1/documents", json={"hash": hashlib.sha256(b"pending").hexdigest()}).json()
+        pending = launch(playwright, tmp_path / "profile", server.url)
+        try:
+            page = pending.open(f"/verify/{receipt['verification_code']}")
+            wait_result(page, "pending")
+            expect(page.locator(RESULT).locator("h3").first).to_have_text("Registrat, encara no ancorat")
+            expect(page.locator(RESULT)).to_contain_text("Consell Comarcal del Gironès ha registrat aquest document")
+            expect(page.locator("#bundle-link")).to_have_count(0)
+            pending.screenshot("pending-document")
+            # The anchoring worker starts only now: the page, left open, sees the document anchored.
+            worker = AnchoringWorker(server.app.state.runtime)  # type: ignore[attr-defined]
+            worker.start()
+            try:
+                wait_result(page, "authentic")
+            finally:
+                worker.stop()
+            expect(page.locator("#bundle-link")).to_be_visible()
+            page_loads = [url for url in pending.requests if "/verify/" in url and "/v1/" not in url]
+            assert page_loads == [f"{server.url}/verify/{receipt['verification_code']}"]
+            assert pending.requests_elsewhere() == []
+        finally:
+            pending.close()
+
+
+def focused(page: Page) -> dict[str, str]:
+    state: dict[str, str] = page.evaluate(
+        """() => {
+            const node = document.activeElement;
+            const style = getComputedStyle(node);
+            return {id: node.id, text: node.textContent.trim(), tag: node.tagName,
+                    outline: `${style.outlineStyle} ${style.outlineWidth}`};
+        }"""
+    )
+    return state
+
+
+def tab_to(page: Page, limit: int = 20, **wanted: str) -> dict[str, str]:
+    """Press Tab until the focused element has the `wanted` id or text; its state then."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        state = focused(page)
+        if all(state[key] == value for key, value in wanted.items()):
+            return state
+    raise AssertionError(f"Tab never reached {wanted}")
+
+
+def test_keyboard_only_use_with_visible_focus(browser: Browser, issuer: httpx.Client, tmp_path: Path) -> None:
+    document = notarise(issuer)
+    page = browser.open()
+    first = tab_to(page, limit=1)
+    assert first["text"] == "Vés a la comprovació" and first["outline"] == "solid 3px"
+    # A file chosen from the keyboard: Space on the file field opens the chooser.
+    state = tab_to(page, id="file")
+    assert state["outline"] == "solid 3px"
+    path = tmp_path / "resolucio.pdf"
+    path.write_bytes(document.content)
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files(str(path))
+    wait_result(page, "authentic")
+    # A code typed and sent from the keyboard.
+    state = tab_to(page, id="code")
+    assert state["outline"] == "solid 3px"
+    page.keyboard.type(document.code)
+    page.keyboard.press("Enter")
+    wait_result(page, "authentic")
+    expect(page.locator("#bundle-link")).to_be_visible()
+    state = tab_to(page, id="bundle-link")
+    assert state["outline"] == "solid 3px"
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename == f"{document.code}.segell.json"
+    # The language switch, from the keyboard too.
+    page.keyboard.press("Shift+Tab")
+    state = tab_to(page, limit=40, text="English")
+    assert state["outline"] == "solid 3px"
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Check a document")
+    expect(page.locator(RESULT).locator("h3").first).to_have_text("Authentic document")
+    browser.screenshot("keyboard-only")
+
+
+def wait_remembered(browser: Browser, language: str) -> None:
+    """The renderer hands document.cookie to the browser's cookie store asynchronously: a navigation issued in the
+    same millisecond as the click could still go without it."""
+    for _ in range(100):
+        if {"name": "segell_lang", "value": language} in [
+            {"name": c["name"], "value": c["value"]} for c in browser.context.cookies()
+        ]:
+            return
+        browser.page.wait_for_timeout(20)
+    raise AssertionError(f"the language {language} was not remembered in a cookie")
+
+
+def test_language_switch_is_applied_at_once_and_remembered_across_reload(
+    browser: Browser, issuer: httpx.Client
+) -> None:
+    document = notarise(issuer)
+    page = browser.open(f"/verify/{document.code}")
+    wait_result(page, "authentic")
+    expect(page.locator("h1")).to_have_text("Comprova un document")
+    page.click("text=Español")
+    expect(page.locator("h1")).to_have_text("Comprueba un documento")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.locator(".languages a[aria-current='true']")).to_have_text("Español")
+    expect(page.locator(RESULT).locator("h3").first).to_have_text("Documento auténtico")
+    expect(page.locator("label[for='code']")).to_have_text("Código de verificación")
+    wait_remembered(browser, "es")
+    page.reload()
+    expect(page.locator("h1")).to_have_text("Comprueba un documento")
+    wait_result(page, "authentic")
+    expect(page.locator(RESULT).locator("h3").first).to_have_text("Documento auténtico")
+    browser.screenshot("language-es")
+    page.click("text=English")
+    wait_remembered(browser, "en")
+    browser.open("/")
+    expect(page.locator("h1")).to_have_text("Check a document")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    browser.screenshot("language-en")
+
+
+def test_no_request_leaves_127_0_0_1(browser: Browser, issuer: httpx.Client, tmp_path: Path) -> None:
+    document = notarise(issuer)
+    page = browser.open(f"/verify/{document.code}")
+    wait_result(page, "authentic")
+    check_file(page, tmp_path, document.content)
+    wait_result(page, "authentic")
+    with page.expect_download():
+        page.click("text=Español")
+        page.fill("#code", document.code)
+        page.press("#code", "Enter")
+        wait_result(page, "authentic")
+        page.click("#bundle-link")
+    page.click("summary")
+    page.reload()
+    wait_result(page, "authentic")
+    assert browser.requests_elsewhere() == []
+    # Every request of the pages, the download included, went through the proxy to the server.
+    assert set(browser.requests) <= set(browser.proxy.targets)
+    local = [url for url in browser.proxy.targets if url.startswith(browser.base_url)]
+    paths = {re.sub(r"\?.*", "", url.removeprefix(browser.base_url)) for url in local}
+    assert paths == {
+        f"/verify/{document.code}",
+        "/static/web/verify.css",
+        "/static/web/verify.js",
+        "/v1/verify",
+        f"/v1/verify/{document.code}/bundle",
+    }
+    browser.screenshot("no-external-requests")
+
+
+def test_accessibility_basics_in_the_dom(browser: Browser, issuer: httpx.Client) -> None:
+    document = notarise(issuer)
+    page = browser.open(f"/verify/{document.code}")
+    wait_result(page, "authentic")
+    audit = page.evaluate(
+        """() => {
+            const visible = (node) => node.getClientRects().length > 0;
+            const name = (node) => (node.getAttribute("aria-label") || node.textContent || "").trim();
+            return {
+                lang: document.documentElement.lang,
+                title: document.title,
+                h1: [...document.querySelectorAll("h1")].map((n) => n.textContent),
+                unlabelled: [...document.querySelectorAll("input, select, textarea")]
+                    .filter((n) => n.labels.length === 0 && !n.getAttribute("aria-label")).map((n) => n.id || n.name),
+                unnamed: [...document.querySelectorAll("button, a[href]")].filter((n) => visible(n) && !name(n))
+                    .map((n) => n.outerHTML),
+                live: document.getElementById("result").getAttribute("aria-live"),
+                described: [...document.querySelectorAll("[aria-describedby]")].flatMap(
+                    (n) => n.getAttribute("aria-describedby").split(" ")).filter((id) => !document.getElementById(id)),
+                nav: document.querySelector("nav").getAttribute("aria-label"),
+                images: [...document.querySelectorAll("img:not([alt])")].length,
+                viewport: document.querySelector("meta[name=viewport]").content,
+            };
+        }"""
+    )
+    assert audit["lang"] == "ca"
+    assert audit["title"] == "Comprova un document · Segell"
+    assert audit["h1"] == ["Comprova un document"]
+    assert audit["unlabelled"] == []
+    assert audit["unnamed"] == []
+    assert audit["live"] == "polite"
+    assert audit["described"] == []
+    assert audit["nav"] == "Idioma"
+    assert audit["images"] == 0
+    assert "width=device-width" in audit["viewport"]
+    # WCAG AA: at least 4.5:1 between every text and the background it is drawn on.
+    contrasts = page.evaluate(
+        """() => {
+            const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+            const luminance = ([r, g, b]) => {
+                const [R, G, B] = [r, g, b].map((v) => {
+                    v /= 255;
+                    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+                });
+                return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+            };
+            const background = (node) => {
+                for (; node; node = node.parentElement) {
+                    const colour = rgb(getComputedStyle(node).backgroundColor);
+                    if (colour.length < 4 || colour[3] > 0) return colour.slice(0, 3);
+                }
+                return [255, 255, 255];
+            };
+            const ratios = {};
+            const texts = "h1, h2, h3, p, label, a, button, dt, dd, li, code, summary";
+            for (const node of document.querySelectorAll(texts)) {
+                if (!node.getClientRects().length || !node.textContent.trim()) continue;
+                const a = luminance(rgb(getComputedStyle(node).color));
+                const b = luminance(background(node));
+                const name = node.id || node.textContent.trim().slice(0, 40);
+                ratios[name] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+            }
+            return ratios;
+        }"""
+    )
+    assert len(contrasts) > 20
+    low = {text: round(ratio, 2) for text, ratio in contrasts.items() if ratio < 4.5}
+    assert low == {}
+    # The result region is announced: its text changes inside the aria-live element.
+    expect(page.locator("#result[aria-live='polite'] h3").first).to_have_text("Document autèntic")
+
+
+def test_page_fits_a_phone_width(playwright: Playwright, web_server: RunningServer, issuer: httpx.Client,
+                                 tmp_path: Path) -> None:  # fmt: skip
+    document = notarise(issuer)
+    phone = launch(playwright, tmp_path / "profile", web_server.url, viewport={"width": 360, "height": 740})
+    try:
+        page = phone.open(f"/verify/{document.code}")
+        wait_result(page, "authentic")
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        phone.screenshot("phone-width")
+        assert phone.requests_elsewhere() == []
+    finally:
+        phone.close()
+
+
+def test_pure_javascript_sha256_matches_web_crypto(browser: Browser) -> None:
+    # Used where the browser offers no Web Crypto (plain http away from localhost).
+    page = browser.open()
+    mismatches = page.evaluate(
+        """async () => {
+            const bad = [];
+            for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 100000]) {
+                const bytes = new Uint8Array(length).map((_, i) => (i * 31 + length) & 255);
+                const expected = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+                const actual = window.segellSha256Fallback(bytes);
+                if (expected.join() !== actual.join()) bad.push(length);
+            }
+            return bad;
+        }"""
+    )
+    assert mismatches == []
+
+
+def test_request_recorder_catches_a_page_asking_another_host(
+    playwright: Playwright, web_server: RunningServer, tmp_path: Path
+) -> None:
+    # The API's JSON has no Content-Security-Policy: there a script can try to reach another host.
+    other = launch(playwright, tmp_path / "profile", web_server.url)
+    try:
+        page = other.open("/openapi.json")
+        page.evaluate("() => fetch('http://segell-elsewhere.invalid/leak').catch(() => null)")
+        page.wait_for_function("() => true")
+    finally:
+        other.close()
+    assert "http://segell-elsewhere.invalid/leak" in other.requests
+    assert "http://segell-elsewhere.invalid/leak" in other.proxy.targets
+    assert other.requests_elsewhere() == ["http://segell-elsewhere.invalid/leak"] * 2
