@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup setup-dev up test lint compile forge slither bench clean
+.PHONY: help setup setup-dev chromium up test lint compile forge slither bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,14 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.runtime node_modules/.installed ## Create .venv and install Segell (and anvil/solc from npm when npm exists)
 
-setup-dev: setup $(VENV)/.dev ## setup + test and lint tools
+# The page tests drive Debian's chromium through Playwright; no browser is ever downloaded by Playwright itself.
+chromium: ## Install Debian's chromium (for the page tests) when /usr/bin/chromium is missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+		$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; \
+	fi
+
+setup-dev: setup $(VENV)/.dev chromium ## setup + test and lint tools (and chromium for the page tests)
 
 up: setup ## Start Segell (anvil when installed, else the embedded chain) on http://127.0.0.1:8000
 	$(BIN)/segell up
@@ -57,6 +64,7 @@ slither: setup-dev ## Static analysis of the contracts (fails on medium or highe
 
 bench: setup-dev ## Benchmarks (figures go to docs/benchmarks.md)
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/verify_page.py
 
 clean: ## Remove build output (keeps .venv, node_modules and .segell)
 	rm -rf out cache crytic-export .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts

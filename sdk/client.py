@@ -6,16 +6,36 @@ import json as _json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
 
 from . import _proof
 from ._version import __version__
-from .errors import AnchorTimeoutError, APIError, TransportError, UnexpectedResponseError, _error_class_for
+from .certificates import (
+    Certificate,
+    CertificateAuthorityInfo,
+    CertificateLogEntry,
+    CertificateProfile,
+    CertificateState,
+    CertificateStatus,
+    IssuedCertificate,
+    RevocationReason,
+)
+from .citizen_auth import Citizen, CitizenToken, OtpChallenge, SmsMessage, TotpEnrolment, _confirmed_at
+from .contracts import (
+    ContractCall,
+    ContractDetails,
+    ContractEvent,
+    ContractTransaction,
+    DeployedContract,
+    SandboxContract,
+)
+from .errors import AnchorTimeoutError, APIError, RPCError, TransportError, UnexpectedResponseError, _error_class_for
 from .models import (
     Administration,
     AdmittedAdministration,
@@ -26,6 +46,11 @@ from .models import (
     Receipt,
     Verification,
 )
+from .sandboxes import ExportedAccount, Sandbox, SandboxBackend, SandboxSnapshot
+from .signatures import SignatureValidation, SignedDocument
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 __all__ = ["BATCH_LIMIT", "DEFAULT_BASE_URL", "Client"]
 
@@ -380,6 +405,554 @@ class Client:
             parsed = _proof.hash_file(path)
         return self._call("GET", "/v1/verify", Verification._from_json, params={"hash": parsed.hex()})
 
+    # -- sandbox contracts (an administration's key) ----------------------------------------------
+
+    def deploy_contract(
+        self,
+        sandbox_id: str,
+        sources: Mapping[str, str] | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        *,
+        contract: str | None = None,
+        args: list[Any] | Mapping[str, Any] | None = None,
+        value: int | None = None,
+    ) -> DeployedContract:
+        """Compile Solidity with the server's pinned solc and deploy one contract in a sandbox, from its owner.
+
+        Arguments:
+            sandbox_id: the sandbox, e.g. ``"sbx_0123456789abcdef"``.
+            sources: ``{"path.sol": text}``, or the path of a ``.sol`` file, or several paths (sent by their
+                names relative to their common folder, so that relative imports between them work).
+                ``@openzeppelin/contracts/...`` imports are served by the server.
+            contract: which contract to deploy, ``Name`` or ``path.sol:Name``; needed only when several can be.
+            args: the constructor's arguments, in order or by name (see :meth:`call_contract`).
+            value: wei sent to a payable constructor.
+
+        Compiling takes a few seconds the first time (the server then caches it by the sources' hash): give the
+        client a ``timeout`` of a minute or more.
+
+        Raises:
+            ValidationError: ``code == "compilation_failed"`` with every compiler error (file, line, column,
+                message) in ``details``; ``"invalid_arguments"`` for constructor arguments of the wrong type.
+            ConflictError: the constructor reverted, or the sandbox was deleted or has expired.
+            NotFoundError: no such sandbox for this administration.
+
+        Example::
+
+            permits = segell.deploy_contract(sandbox.id, Path("Permits.sol"), args=[owner])
+            print(permits.address, permits.deployment.gas_used)
+        """
+        body: dict[str, Any] = {"sources": _solidity_sources(sources)}
+        if contract is not None:
+            body["contract"] = contract
+        if args is not None:
+            body["constructor_args"] = list(args) if not isinstance(args, Mapping) else dict(args)
+        if value is not None:
+            body["value"] = str(value)
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/contracts"
+        return self._call("POST", path, DeployedContract._from_json, json=body)
+
+    def list_contracts(self, sandbox_id: str) -> list[SandboxContract]:
+        """The sandbox's Segell contracts (registry, notary) and those deployed in it through the API."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/contracts"
+        return self._call("GET", path, _items(SandboxContract._from_json))
+
+    def get_contract(self, sandbox_id: str, address: str) -> ContractDetails:
+        """One contract of a sandbox with its ABI, function signatures and sources."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/contracts/{_segment(address)}"
+        return self._call("GET", path, ContractDetails._from_json)
+
+    def call_contract(
+        self,
+        sandbox_id: str,
+        address: str,
+        function: str,
+        args: list[Any] | Mapping[str, Any] | None = None,
+        *,
+        sender: str | None = None,
+        value: int | None = None,
+    ) -> ContractCall:
+        """Run a contract function with ``eth_call``: nothing is sent and nothing changes.
+
+        Arguments:
+            function: its name, or its signature (``"issue(uint256,address)"``) to choose among overloads.
+            args: in order (a list) or by parameter name (a dict). Integers as ``int`` or decimal strings;
+                addresses, ``bytes`` and ``bytesN`` as ``0x``-hex; lists for arrays; dicts or lists for structs.
+            sender: the ``msg.sender`` the contract sees; the sandbox owner's account by default.
+
+        Outputs come back as the API's JSON: integers as decimal strings, structs as dicts::
+
+            segell.call_contract(sandbox.id, permits.address, "permit", [7]).result
+            # {'holder': '0x...', 'kind': '0x...', 'expires': '1900000000', 'revoked': False}
+
+        Raises:
+            ValidationError: ``code`` ``unknown_function``, ``ambiguous_function`` or ``invalid_arguments``,
+                with a message naming what to send.
+            ConflictError: ``code == "execution_reverted"`` with the decoded reason or custom error in
+                ``details``.
+        """
+        body: dict[str, Any] = {"function": function, "args": _contract_args(args)}
+        if sender is not None:
+            body["from"] = sender
+        if value is not None:
+            body["value"] = str(value)
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/contracts/{_segment(address)}/call"
+        return self._call("POST", path, ContractCall._from_json, json=body)
+
+    def send_contract_transaction(
+        self,
+        sandbox_id: str,
+        address: str,
+        function: str,
+        args: list[Any] | Mapping[str, Any] | None = None,
+        *,
+        value: int | None = None,
+    ) -> ContractTransaction:
+        """Send a transaction calling a contract function from the sandbox owner's account and wait until mined.
+
+        Arguments are as for :meth:`call_contract`. The result has the transaction hash, block, status, gas
+        used and the decoded events::
+
+            sent = segell.send_contract_transaction(sandbox.id, permits.address, "issue", [7, holder])
+            print(sent.events[0].event, sent.events[0].args)
+
+        Raises:
+            ConflictError: ``code == "execution_reverted"``: the contract refused, reason in ``details``.
+        """
+        body: dict[str, Any] = {"function": function, "args": _contract_args(args)}
+        if value is not None:
+            body["value"] = str(value)
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/contracts/{_segment(address)}/transact"
+        return self._call("POST", path, ContractTransaction._from_json, json=body)
+
+    def contract_events(
+        self,
+        sandbox_id: str,
+        address: str,
+        name: str | None = None,
+        *,
+        from_block: int = 0,
+        to_block: int | None = None,
+    ) -> list[ContractEvent]:
+        """A contract's decoded events between two blocks (inclusive; up to the head by default), one kind or all."""
+        params: dict[str, str] = {"from_block": str(from_block)}
+        if name is not None:
+            params["name"] = name
+        if to_block is not None:
+            params["to_block"] = str(to_block)
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/contracts/{_segment(address)}/events"
+        return self._call("GET", path, _items(ContractEvent._from_json), params=params)
+
+    # -- certificates (an administration's key; status, log and CAs are public) ---------------------
+
+    def issue_certificate(
+        self,
+        profile: CertificateProfile,
+        *,
+        name: str | None = None,
+        national_id: str | None = None,
+        email: str | None = None,
+        position: str | None = None,
+        csr: str | bytes | None = None,
+        passphrase: str | None = None,
+        validity_days: int | None = None,
+    ) -> IssuedCertificate:
+        """Obtain a certificate from Segell's certificate authority for the administration.
+
+        Arguments:
+            profile: ``"employee"`` (a public employee: ``name`` and ``national_id`` required), ``"seal"`` (the
+                administration's own seal) or ``"citizen"`` (``name`` and ``national_id`` required).
+            national_id: stored by the server only as a salted hash; it does not appear in the certificate.
+            email: put in the certificate's subjectAltName.
+            position: an employee's position, put in the subject's title.
+            csr: a PEM certificate signing request, to certify a key you hold. Without it the server generates
+                the key and returns it once as ``pkcs12``, protected by ``passphrase`` (or by a generated one,
+                returned once in ``passphrase``).
+            validity_days: 1 to 1825; two years by default.
+
+        The certificate is logged with the notary before it is returned (``log_verification_code``).
+
+        Raises:
+            ValidationError: a missing or invalid field; ``message`` names it.
+
+        Example::
+
+            issued = segell.issue_certificate("seal")
+            Path("seal.p12").write_bytes(issued.pkcs12)
+            print(issued.serial, issued.passphrase)
+        """
+        body: dict[str, Any] = {"profile": profile}
+        optional = {"name": name, "national_id": national_id, "email": email, "position": position}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        if csr is not None:
+            body["csr"] = csr.decode() if isinstance(csr, bytes) else csr
+        if passphrase is not None:
+            body["passphrase"] = passphrase
+        if validity_days is not None:
+            body["validity_days"] = validity_days
+        return self._call("POST", "/v1/certificates", IssuedCertificate._from_json, json=body)
+
+    def list_certificates(
+        self,
+        *,
+        profile: CertificateProfile | None = None,
+        status: CertificateState | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Certificate]:
+        """The administration's certificates, newest first, optionally of one profile or status."""
+        params = {"limit": str(limit), "offset": str(offset)}
+        if profile is not None:
+            params["profile"] = profile
+        if status is not None:
+            params["status"] = status
+        return self._call("GET", "/v1/certificates", _items(Certificate._from_json), params=params)
+
+    def get_certificate(self, serial: str) -> Certificate:
+        """One of the administration's certificates by serial (40 hex digits), with its PEM.
+
+        Raises:
+            NotFoundError: no such certificate for this administration.
+        """
+        return self._call("GET", f"/v1/certificates/{_segment(serial)}", Certificate._from_json)
+
+    def revoke_certificate(self, serial: str, reason: RevocationReason = "unspecified") -> Certificate:
+        """Revoke a certificate with an RFC 5280 reason; the CRL is issued again at once and the revocation logged.
+
+        Raises:
+            ConflictError: ``code == "already_revoked"``.
+            NotFoundError: no such certificate for this administration.
+        """
+        path = f"/v1/certificates/{_segment(serial)}/revoke"
+        return self._call("POST", path, Certificate._from_json, json={"reason": reason})
+
+    def certificate_status(self, serial: str | int) -> CertificateStatus:
+        """Is a certificate valid, revoked or expired? Needs no API key. ``serial`` as an int or in hex."""
+        text = f"{serial:x}" if isinstance(serial, int) else serial
+        return self._call("GET", f"/v1/certificates/status/{_segment(text)}", CertificateStatus._from_json)
+
+    def certificate_log(self, certificate: str | int | bytes) -> CertificateLogEntry:
+        """A certificate's entries in the public certificate log. Needs no API key.
+
+        Arguments:
+            certificate: its serial (an int, or hex), or the certificate itself as PEM or DER ``bytes``: then
+                the server looks it up byte for byte, so a certificate it never issued is not found.
+
+        Raises:
+            NotFoundError: the certificate was not issued (and logged) by this certificate authority.
+        """
+        if isinstance(certificate, bytes):
+            headers = {"Content-Type": "application/octet-stream"}
+            return self._call(
+                "POST", "/v1/certificates/log", CertificateLogEntry._from_json, content=certificate, headers=headers
+            )
+        text = f"{certificate:x}" if isinstance(certificate, int) else certificate
+        return self._call("GET", f"/v1/certificates/log/{_segment(text)}", CertificateLogEntry._from_json)
+
+    def certificate_log_bundle(self, serial: str, *, revocation: bool = False) -> dict[str, Any]:
+        """The proof bundle of a certificate's log entry (or of its revocation's), for :func:`sdk.verify_bundle`.
+
+        Raises:
+            ConflictError: ``code == "not_anchored"`` for a few seconds after the entry was made.
+        """
+        suffix = "/revocation/bundle" if revocation else "/bundle"
+        return self._call("GET", f"/v1/certificates/log/{_segment(serial)}{suffix}", _json_object)
+
+    def certificate_authority(self) -> CertificateAuthorityInfo:
+        """The root and issuing CA certificates (PEM) and the URLs of their CRLs. Needs no API key."""
+        return self._call("GET", "/v1/ca", CertificateAuthorityInfo._from_json)
+
+    # -- sandboxes (an administration's key) ------------------------------------------------------
+
+    def create_sandbox(
+        self,
+        name: str,
+        *,
+        ttl_seconds: int | None = None,
+        backend: SandboxBackend | None = None,
+        node_admin: bool = False,
+    ) -> Sandbox:
+        """Create a sandbox: a chain of its own with the Segell contracts deployed and your administration admitted.
+
+        Arguments:
+            name: what it is for, e.g. ``"permits-poc"``.
+            ttl_seconds: seconds until it is removed (the server's default, one hour, when None).
+            backend: ``"anvil"`` (the default where the server has it) or ``"embedded"``.
+            node_admin: let its JSON-RPC endpoint pass ``anvil_*``/``evm_*``/``hardhat_*`` methods.
+
+        Raises:
+            ConflictError: ``code == "sandbox_quota_exhausted"`` when the administration runs as many as it may.
+            ValidationError: ``code == "backend_unavailable"`` when anvil is asked for and not installed.
+
+        Example::
+
+            sandbox = segell.create_sandbox("permits-poc", ttl_seconds=3600)
+            w3 = segell.sandbox_web3(sandbox.id)
+            print(sandbox.contracts.notary, w3.eth.block_number)
+        """
+        body: dict[str, Any] = {"name": name, "node_admin": node_admin}
+        if ttl_seconds is not None:
+            body["ttl_seconds"] = ttl_seconds
+        if backend is not None:
+            body["backend"] = backend
+        return self._call("POST", "/v1/sandboxes", Sandbox._from_json, json=body)
+
+    def list_sandboxes(self, *, include_ended: bool = False) -> list[Sandbox]:
+        """Your administration's running sandboxes (and deleted and expired ones with ``include_ended``)."""
+        params = {"include_ended": "true"} if include_ended else None
+        return self._call("GET", "/v1/sandboxes", _items(Sandbox._from_json), params=params)
+
+    def get_sandbox(self, sandbox_id: str) -> Sandbox:
+        """One sandbox with its head block, transaction count, uptime, expiry and snapshots."""
+        return self._call("GET", f"/v1/sandboxes/{_segment(sandbox_id)}", Sandbox._from_json)
+
+    def delete_sandbox(self, sandbox_id: str) -> Sandbox:
+        """Delete a sandbox: its node stops and its chain and snapshots are erased."""
+        return self._call("DELETE", f"/v1/sandboxes/{_segment(sandbox_id)}", Sandbox._from_json)
+
+    def extend_sandbox(self, sandbox_id: str, seconds: int) -> Sandbox:
+        """Add ``seconds`` to a sandbox's time to live (``ConflictError`` beyond the server's maximum lifetime)."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/extend"
+        return self._call("POST", path, Sandbox._from_json, json={"seconds": seconds})
+
+    def snapshot_sandbox(self, sandbox_id: str, name: str | None = None) -> SandboxSnapshot:
+        """Save the sandbox's chain as it is now; :meth:`revert_sandbox` brings it back, as often as needed."""
+        body = {"name": name} if name is not None else {}
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/snapshots"
+        return self._call("POST", path, SandboxSnapshot._from_json, json=body)
+
+    def list_sandbox_snapshots(self, sandbox_id: str) -> list[SandboxSnapshot]:
+        """The snapshots of a sandbox, oldest first."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/snapshots"
+        return self._call("GET", path, _items(SandboxSnapshot._from_json))
+
+    def revert_sandbox(self, sandbox_id: str, snapshot_id: str) -> Sandbox:
+        """Bring the sandbox's chain back to a snapshot; the blocks made since are gone."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/snapshots/{_segment(snapshot_id)}/revert"
+        return self._call("POST", path, Sandbox._from_json)
+
+    def reset_sandbox(self, sandbox_id: str) -> Sandbox:
+        """Bring the sandbox's chain back to how it was created: contracts deployed, nothing else."""
+        return self._call("POST", f"/v1/sandboxes/{_segment(sandbox_id)}/reset", Sandbox._from_json)
+
+    def export_sandbox_accounts(self, sandbox_id: str) -> list[ExportedAccount]:
+        """The sandbox's funded accounts with their private keys, for your own tools (``Account.from_key``)."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/accounts/export"
+        return self._call("POST", path, lambda data: [ExportedAccount._from_json(item) for item in data["accounts"]])
+
+    def sandbox_rpc(self, sandbox_id: str, method: str, params: list[Any] | None = None) -> Any:
+        """Send one JSON-RPC request to a sandbox's chain and return its ``result``.
+
+        Raises:
+            RPCError: the node answered with an error, or refused the method (``code == -32601``).
+        """
+        url = f"{self.base_url}/v1/sandboxes/{_segment(sandbox_id)}/rpc"
+        request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}
+        answer = self._call("POST", f"/v1/sandboxes/{_segment(sandbox_id)}/rpc", _json_object, json=request)
+        error = answer.get("error")
+        if isinstance(error, dict):
+            raise RPCError(
+                str(error.get("message", error)), code=int(error.get("code", 0)), url=url, data=error.get("data")
+            )
+        return answer.get("result")
+
+    def sandbox_web3(self, sandbox_id: str) -> Web3:
+        """A ``web3.Web3`` on the sandbox's chain, through the API with this client's key.
+
+        Example::
+
+            w3 = segell.sandbox_web3(sandbox.id)
+            account = Account.from_key(segell.export_sandbox_accounts(sandbox.id)[0].private_key)
+            w3.eth.get_balance(account.address)
+        """
+        from web3 import HTTPProvider, Web3  # imported here: the rest of the SDK does not need web3
+
+        headers = {name: value for name, value in self._http.headers.items() if name.lower() == "authorization"}
+        url = f"{self.base_url}/v1/sandboxes/{_segment(sandbox_id)}/rpc"
+        return Web3(HTTPProvider(url, request_kwargs={"headers": headers, "timeout": self._timeout}))
+
+    # -- citizen authentication (an administration's key; citizen calls take the citizen's token) ---
+
+    def request_otp(self, phone: str, *, client_address: str | None = None) -> OtpChallenge:
+        """Send a one-time code to a citizen's mobile number. An administration's key.
+
+        Arguments:
+            phone: the number in international E.164 form, e.g. ``"+34600123456"``.
+            client_address: the citizen's IP address as your app sees it, for the per-address rate limits.
+
+        A code sent before to the same number stops working. In the sandbox the message goes to the outbox
+        (:meth:`otp_outbox`).
+
+        Raises:
+            ValidationError: the number is not in E.164 form.
+            APIError: HTTP 429 (``rate_limited`` or ``locked_out``) when too many codes were asked for;
+                ``details["retry_after"]`` says how many seconds to wait.
+
+        Example::
+
+            segell.request_otp("+34600123456")
+            token = segell.verify_otp("+34600123456", input("Code: "))
+        """
+        return self._call("POST", "/v1/auth/otp", OtpChallenge._from_json, json=_login(phone, None, client_address))
+
+    def verify_otp(self, phone: str, code: str, *, client_address: str | None = None) -> CitizenToken:
+        """Check the code a citizen typed and return their token. An administration's key.
+
+        Raises:
+            BadRequestError: the code is wrong (``details["attempts_left"]``).
+            NotFoundError: no code is pending for the number (expired, used, replaced, never sent).
+            APIError: HTTP 429 when too many codes were tried; ``details["retry_after"]`` says how long to wait.
+        """
+        body = _login(phone, code, client_address)
+        return self._call("POST", "/v1/auth/otp/verify", CitizenToken._from_json, json=body)
+
+    def verify_totp(self, phone: str, code: str, *, client_address: str | None = None) -> CitizenToken:
+        """Log a citizen in with their number and a code of their authenticator app. An administration's key.
+
+        Raises:
+            BadRequestError: the code is wrong, or was already used.
+            NotFoundError: no authenticator is enrolled for the number.
+            APIError: HTTP 429 when too many codes were tried.
+        """
+        body = _login(phone, code, client_address)
+        return self._call("POST", "/v1/auth/totp/verify", CitizenToken._from_json, json=body)
+
+    def otp_outbox(
+        self, *, administration: str | None = None, phone: str | None = None, limit: int = 100
+    ) -> list[SmsMessage]:
+        """The sandbox SMS gateway's messages, newest first: governance reads all, an administration its own.
+
+        Arguments:
+            administration: governance only, one administration's messages.
+            phone: only the messages to this number.
+            limit: at most this many (1 to 1000).
+        """
+        params = {"limit": str(limit)}
+        if administration is not None:
+            params["administration"] = administration
+        if phone is not None:
+            params["phone"] = phone
+        return self._call("GET", "/v1/auth/otp/outbox", _items(SmsMessage._from_json), params=params)
+
+    def citizen(self, token: str) -> Citizen:
+        """Who a citizen token belongs to (sent with ``token``, not the client's API key)."""
+        return self._call("GET", "/v1/citizens/me", Citizen._from_json, headers=_bearer(token))
+
+    def enrol_totp(self, token: str) -> TotpEnrolment:
+        """Start enrolling an authenticator app for the citizen whose token this is.
+
+        Replacing an active authenticator needs a token from a TOTP login (:class:`ConflictError` otherwise).
+
+        Example::
+
+            enrolment = segell.enrol_totp(token.access_token)
+            show_qr(enrolment.otpauth_uri)
+            segell.confirm_totp(token.access_token, input("First code: "))
+        """
+        return self._call("POST", "/v1/citizens/me/totp", TotpEnrolment._from_json, headers=_bearer(token))
+
+    def confirm_totp(self, token: str, code: str) -> datetime:
+        """Confirm the pending enrolment with the first code the app shows; returns when it became active."""
+        return self._call(
+            "POST",
+            "/v1/citizens/me/totp/confirm",
+            _confirmed_at,
+            json={"code": code},
+            headers=_bearer(token),
+        )
+
+    def json_web_keys(self) -> list[dict[str, Any]]:
+        """The public keys that sign citizen tokens (``/.well-known/jwks.json``); needs no key."""
+        return self._call("GET", "/.well-known/jwks.json", lambda data: [_json_object(key) for key in data["keys"]])
+
+    # -- signatures (an administration's key; validation is public) -------------------------------
+
+    def sign(
+        self,
+        document: str | os.PathLike[str] | bytes,
+        *,
+        sign_as: Literal["employee", "seal"],
+        certificate: str | None = None,
+        format: Literal["auto", "pades", "cades"] = "auto",
+        filename: str | None = None,
+    ) -> SignedDocument:
+        """Sign a document with one of the administration's certificates; the signed output is notarised.
+
+        A PDF is signed as PAdES: it gets a visible stamp with the verification code, the verification page's
+        URL and a QR code of it. Any other file gets a detached CAdES signature (``.p7s``).
+
+        Arguments:
+            document: the file's path, or its bytes.
+            sign_as: ``"employee"`` or ``"seal"`` (the administration's own seal).
+            certificate: the serial of the certificate to sign with; omitted: the seal, or the only employee
+                certificate.
+            format: ``"auto"`` (PAdES for PDFs), ``"pades"`` or ``"cades"``.
+            filename: the name the server records (defaults to the path's name).
+
+        Raises:
+            NotFoundError: no such certificate for this administration.
+            ConflictError: the certificate is revoked or expired, or there is none to sign with.
+            ValidationError: ``sign_as`` does not match the certificate, or several employees could sign.
+
+        Example::
+
+            signed = segell.sign(Path("resolucio.pdf"), sign_as="seal")
+            signed.save(Path("resolucio-signed.pdf"))
+            print(signed.verification_code, signed.verification_url)
+        """
+        if isinstance(document, bytes | bytearray | memoryview):
+            name, data = filename or "document", bytes(document)
+        else:
+            name, data = filename or Path(document).name, Path(document).read_bytes()
+        form: dict[str, str] = {"as": sign_as, "format": format}
+        if certificate is not None:
+            form["certificate"] = certificate
+        return self._call("POST", "/v1/signatures", SignedDocument._from_json, files={"file": (name, data)}, data=form)
+
+    def validate_signature(
+        self,
+        document: str | os.PathLike[str] | bytes,
+        signature: str | os.PathLike[str] | bytes | None = None,
+    ) -> SignatureValidation:
+        """Validate a signed PDF, or a file and its detached CMS signature. Needs no API key.
+
+        The answer uses the ETSI EN 319 102-1 indications; a signature whose signed output was notarised
+        carries the notary's proof of when it existed, which keeps it valid after its certificate is revoked
+        or expires.
+
+        Example::
+
+            report = segell.validate_signature(Path("resolucio-signed.pdf"))
+            for signature in report.signatures:
+                print(signature.indication, signature.sub_indication, signature.message)
+        """
+
+        def read(source: str | os.PathLike[str] | bytes) -> bytes:
+            if isinstance(source, bytes | bytearray | memoryview):
+                return bytes(source)
+            return Path(source).read_bytes()
+
+        files = {"file": ("document", read(document))}
+        if signature is not None:
+            files["signature"] = ("signature.p7s", read(signature))
+        return self._call("POST", "/v1/signatures/validate", SignatureValidation._from_json, files=files)
+
+    # -- verification page (public) ---------------------------------------------------------------
+
+    def bundle_by_code(self, code: str) -> dict[str, Any]:
+        """Download the proof bundle of a document by the verification code printed on it, as parsed JSON.
+
+        Needs no API key: whoever holds the code holds the document. It is the bundle the issuer gets from
+        :meth:`bundle`; check it with :func:`sdk.verify_bundle`::
+
+            bundle = Client("http://127.0.0.1:8000").bundle_by_code("7GQK-2M4B-XW9D-1RTC-K")
+
+        Raises:
+            ConflictError: with ``code == "not_anchored"`` while the document is pending.
+            NotFoundError: no document has this code.
+            ValidationError: not a verification code; ``code == "invalid_code"`` when one character is mistyped.
+        """
+        return self._call("GET", f"/v1/verify/{_segment(code)}/bundle", _json_object)
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _call(
@@ -392,6 +965,8 @@ class Client:
         content: bytes | IO[bytes] | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes]] | None = None,
+        data: Mapping[str, str] | None = None,
         report_statuses: frozenset[int] = frozenset(),
     ) -> _T:
         url = f"{self.base_url}{path}"
@@ -403,6 +978,8 @@ class Client:
                 content=content,  # a binary file is streamed in chunks, with its Content-Length
                 params=params,
                 headers=headers,
+                files=files,  # multipart/form-data, with `data` as its other fields
+                data=data,
             )
         except httpx.TimeoutException as exc:
             raise TransportError(
@@ -442,6 +1019,38 @@ def _items(parse: Callable[[Any], _T]) -> Callable[[Any], list[_T]]:
         return [parse(item) for item in data["items"]]
 
     return parse_items
+
+
+def _contract_args(args: list[Any] | Mapping[str, Any] | None) -> list[Any] | dict[str, Any]:
+    if args is None:
+        return []
+    return dict(args) if isinstance(args, Mapping) else list(args)
+
+
+def _solidity_sources(
+    sources: Mapping[str, str] | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> dict[str, str]:
+    if isinstance(sources, Mapping):
+        return {str(name): str(text) for name, text in sources.items()}
+    paths = [Path(sources)] if isinstance(sources, str | os.PathLike) else [Path(item) for item in sources]
+    if not paths:
+        raise ValueError("give at least one Solidity file")
+    resolved = [path.resolve() for path in paths]
+    root = Path(os.path.commonpath([path.parent for path in resolved]))
+    return {path.relative_to(root).as_posix(): path.read_text(encoding="utf-8") for path in resolved}
+
+
+def _login(phone: str, code: str | None, client_address: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"phone": phone}
+    if code is not None:
+        body["code"] = code
+    if client_address is not None:
+        body["client_address"] = client_address
+    return body
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _json_object(data: Any) -> dict[str, Any]:

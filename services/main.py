@@ -11,8 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from services import __version__
 from services.administrations.router import router as administrations_router
 from services.administrations.service import ensure_governance_key, reconcile_with_chain
+from services.citizen_auth.router import router as citizen_auth_router
 from services.errors import install_error_handlers
 from services.health.router import router as health_router
+from services.identity.ca import ensure_certificate_authorities
+from services.identity.certificates_router import public as certificate_authority_router
+from services.identity.certificates_router import router as certificates_router
+from services.identity.signatures_router import router as signatures_router
 from services.limits import RequestBodyLimits
 from services.notary.anchoring import AnchoringWorker
 from services.notary.router import STREAMED_UPLOADS
@@ -21,7 +26,12 @@ from services.notary.router import router as notary_router
 from services.notary.service import AnchoredRoots
 from services.rpc.router import router as rpc_router
 from services.runtime import Runtime
+from services.sandboxes.contracts_router import router as sandbox_contracts_router
+from services.sandboxes.explorer import api as sandbox_explorer_router
+from services.sandboxes.explorer import pages as sandbox_explorer_pages
+from services.sandboxes.router import router as sandboxes_router
 from services.settings import Settings
+from services.web.router import router as web_router
 
 log = logging.getLogger("segell")
 
@@ -55,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await run_in_threadpool(Runtime.start, settings)
         try:
             await run_in_threadpool(ensure_governance_key, runtime)
+            await run_in_threadpool(ensure_certificate_authorities, runtime)
             await run_in_threadpool(reconcile_with_chain, runtime)
             app.state.runtime = runtime
             # The embedded chain lives in this process, so its worker must too; `segell worker` runs one apart.
@@ -80,6 +91,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notary_router)
     app.include_router(verification_router)
     app.include_router(rpc_router)
+    app.include_router(citizen_auth_router)
+    app.include_router(sandboxes_router)
+    app.include_router(sandbox_contracts_router)
+    app.include_router(sandbox_explorer_router)
+    app.include_router(sandbox_explorer_pages)
+    app.include_router(certificates_router)
+    app.include_router(certificate_authority_router)
+    app.include_router(signatures_router)
+    app.include_router(web_router)
     return app
 
 

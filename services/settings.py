@@ -26,6 +26,21 @@ class Settings(BaseSettings):
     anchoring_worker: bool = Field(
         default=True, description="Run the anchoring worker inside the API process (off when `segell worker` runs it)."
     )
+    # Citizen authentication (services/citizen_auth).
+    citizen_sms_gateway: str = Field(
+        default="outbox", description="How one-time codes reach phones: `outbox` (the sandbox's) or a registered name."
+    )
+    citizen_code_ttl: int = Field(default=300, gt=0, le=300, description="Seconds a one-time code is valid (<= 5 min).")
+    citizen_token_ttl: int = Field(default=600, gt=0, le=3600, description="Seconds a citizen token is valid.")
+    # Sandboxes (services/sandboxes).
+    sandbox_default_ttl: int = Field(default=3600, ge=60, description="Seconds a sandbox lives when none is asked.")
+    sandbox_max_lifetime: int = Field(
+        default=7 * 24 * 3600, ge=60, description="Most seconds a sandbox may live in all, extensions included."
+    )
+    sandbox_max_per_administration: int = Field(default=3, ge=0, description="Sandboxes one administration may run.")
+    sandbox_max_running: int = Field(default=20, ge=0, description="Sandboxes this server runs at most, all tenants.")
+    sandbox_reaper_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps for expired ones.")
+    sandbox_max_snapshots: int = Field(default=20, ge=1, description="Snapshots one sandbox may keep.")
 
     @cached_property
     def home_dir(self) -> Path:

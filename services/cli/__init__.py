@@ -8,6 +8,15 @@
     segell notarise FILE... --wait     notarise documents, save each proof bundle next to its file
     segell verify FILE --bundle B      check a document against its bundle and any node of the chain
     segell revoke ID --reason R        revoke a notarised document on chain
+    segell cert issue --profile P ...  a certificate of the sandbox CA; writes its PKCS#12 file
+    segell cert show|revoke SERIAL     show (public status without a key) or revoke a certificate
+    segell sign FILE --as employee|seal  sign (PDF: PAdES with a stamped code; else CAdES .p7s), notarised
+    segell validate FILE [--signature SIG]  validate signatures (ETSI EN 319 102-1); no key needed
+    segell sandbox create NAME         a chain of your own with the Segell contracts; list, show, delete
+    segell sandbox snapshot|revert|reset ID ...  save, restore or reset a sandbox's chain
+    segell contract deploy F.sol --sandbox ID   compile and deploy a contract of your own in a sandbox
+    segell contract call|send ADDR FN ARGS...   call (eth_call) or send a transaction; events, list, show
+    segell otp outbox                  the sandbox SMS outbox (governance: all; a key: its own); otp send|verify
 
 `notarise` and `revoke` act for an administration with its key in --api-key / SEGELL_API_KEY; `verify` needs no
 key. Admin commands authenticate with --api-key / SEGELL_API_KEY, else with the operator's governance key that the
@@ -15,6 +24,11 @@ server writes to $SEGELL_HOME/governance.key at first start. Errors go to stderr
 usage errors); `--json` prints machine-readable output for scripts.
 """
 
+import services.cli.certificates  # noqa: F401
+import services.cli.contracts  # noqa: F401
+import services.cli.otp  # noqa: F401
+import services.cli.sandboxes  # noqa: F401
+import services.cli.signatures  # noqa: F401
 from services.cli import admin, notary, server  # noqa: F401  (each registers its commands on the app)
 from services.cli.common import app
 
