@@ -26,7 +26,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import cast, get_args
 
 from asn1crypto import cms, pem
 from asn1crypto import x509 as asn1_x509
@@ -329,7 +329,7 @@ def _integrity(signature: _Signature, certificate: asn1_x509.Certificate) -> _Ve
         intact, valid = validate_sig_integrity(signature.signer_info, certificate, "data", signature.digest)
     except SignatureValidationError as exc:
         name = str(getattr(exc.ades_subindication, "name", "GENERIC"))
-        sub = cast(SubIndication, name if name in _FAILED_SUBS | _INDETERMINATE_SUBS else "GENERIC")
+        sub = cast(SubIndication, name if name in _KNOWN_SUBS else "GENERIC")
         indication: Indication = "TOTAL_FAILED" if name in _FAILED_SUBS else "INDETERMINATE"
         return _Verdict(indication, sub, f"The signature is malformed: {exc.failure_message}")
     except Exception as exc:  # noqa: BLE001  (a damaged signature makes the CMS decoder raise anything)
@@ -355,24 +355,7 @@ def _integrity(signature: _Signature, certificate: asn1_x509.Certificate) -> _Ve
 
 
 _FAILED_SUBS = frozenset({"FORMAT_FAILURE", "HASH_FAILURE", "SIG_CRYPTO_FAILURE", "REVOKED", "EXPIRED"})
-_INDETERMINATE_SUBS = frozenset(
-    {
-        "SIG_CONSTRAINTS_FAILURE",
-        "CHAIN_CONSTRAINTS_FAILURE",
-        "CERTIFICATE_CHAIN_GENERAL_FAILURE",
-        "CRYPTO_CONSTRAINTS_FAILURE",
-        "NOT_YET_VALID",
-        "NO_SIGNING_CERTIFICATE_FOUND",
-        "NO_CERTIFICATE_CHAIN_FOUND",
-        "REVOKED_NO_POE",
-        "REVOKED_CA_NO_POE",
-        "OUT_OF_BOUNDS_NO_POE",
-        "OUT_OF_BOUNDS_NOT_REVOKED",
-        "NO_POE",
-        "TRY_LATER",
-        "SIGNED_DATA_NOT_FOUND",
-    }
-)
+_KNOWN_SUBS = frozenset(get_args(SubIndication))
 
 
 def _judge_certificates(

@@ -2,47 +2,17 @@
 `POST /v1/signatures/validate` only when the citizen asks, and plain words for files that are not signed."""
 
 import base64
-import io
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.writer import PdfFileWriter
 
+from tests.services.test_signing import make_pdf
 from tests.web.conftest import Browser, notarise, wait_anchored
 
 RESULT = "#result"
-
-
-def make_pdf(text: str) -> bytes:
-    """A one-page PDF showing `text` (ASCII), written by pyHanko."""
-    writer = PdfFileWriter()
-    font = generic.DictionaryObject(
-        {
-            generic.NameObject("/Type"): generic.NameObject("/Font"),
-            generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
-            generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
-        }
-    )
-    resources = generic.DictionaryObject(
-        {generic.NameObject("/Font"): generic.DictionaryObject({generic.NameObject("/F1"): writer.add_object(font)})}
-    )
-    content = generic.StreamObject(stream_data=f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode("ascii"))
-    page = generic.DictionaryObject(
-        {
-            generic.NameObject("/Type"): generic.NameObject("/Page"),
-            generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-            generic.NameObject("/Contents"): writer.add_object(content),
-            generic.NameObject("/Resources"): resources,
-        }
-    )
-    writer.insert_page(page)
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
 
 
 @pytest.fixture(scope="module")
