@@ -19,61 +19,21 @@ The last line is for tracking: ``docs_per_s=<N> naive_tx_per_s=<M> ratio=<R> gas
 import argparse
 import os
 import secrets
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from startup import segell_up  # noqa: E402  (the launcher bench/startup.py uses)
+
 BATCH_REQUEST = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def segell_up(home: Path, chain: str, master_key: str) -> Iterator[tuple[str, int]]:
-    """`segell up` on `home`: (its URL, its process id) once /health answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "SEGELL_HOME": str(home), "SEGELL_MASTER_KEY": master_key}
-    command = [sys.executable, "-m", "services.cli", "up", "--chain", chain, "--port", str(port)]
-    with open(home / "segell.log", "ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=REPO)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError((home / "segell.log").read_text()[-3000:])
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("segell up did not answer /health in 120 s")
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def random_hashes(count: int) -> list[str]:
@@ -225,9 +185,9 @@ def main() -> None:
     master_key = secrets.token_hex(32)
     with (
         tempfile.TemporaryDirectory(prefix="segell-bench-") as tmp,
-        segell_up(Path(tmp), args.chain, master_key) as (url, pid),
+        segell_up(args.chain, Path(tmp), master_key, timeout=120) as server,
     ):
-        home = Path(tmp)
+        home, url, pid = Path(tmp), server.url, server.pid
         health = httpx.get(f"{url}/health").json()
         node_url = health["chain"]["rpc_url"] or f"{url}/rpc"
         key = admit(url, home)

@@ -64,6 +64,7 @@ class Started:
     url: str
     seconds: float
     head_block: int
+    pid: int
 
 
 @contextlib.contextmanager
@@ -82,7 +83,7 @@ def segell_up(chain: str, home: Path, master_key: str, timeout: float) -> Iterat
         )
         try:
             health = wait_for_health(process, url, timeout, log_path)
-            yield Started(url, time.perf_counter() - launched, int(health["chain"]["head_block"]))
+            yield Started(url, time.perf_counter() - launched, int(health["chain"]["head_block"]), process.pid)
         finally:
             stop(process)
 

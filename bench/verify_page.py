@@ -15,23 +15,19 @@ The last line is for tracking: ``page_p50_ms=<N> page_p95_ms=<M> fetch_p50_ms=<F
 """
 
 import argparse
-import os
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from startup import segell_up  # noqa: E402  (the launcher bench/startup.py uses)
+
 GOAL_MS = 300.0
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -74,43 +70,6 @@ async (code) => {
     return {status: answer.status, elapsed: performance.now() - start};
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def segell_up(home: Path) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "SEGELL_HOME": str(home), "SEGELL_MASTER_KEY": secrets.token_hex(32)}
-    command = [sys.executable, "-m", "services.cli", "up", "--chain", "embedded", "--port", str(port)]
-    with open(home / "segell.log", "ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=REPO)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError((home / "segell.log").read_text()[-3000:])
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("segell up did not answer /health in 120 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def notarise(url: str, home: Path, count: int) -> list[str]:
@@ -189,7 +148,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as home_dir, tempfile.TemporaryDirectory() as profile:
         home = Path(home_dir)
-        with segell_up(home) as url, sync_playwright() as driver:
+        with segell_up("embedded", home, secrets.token_hex(32), timeout=120) as server, sync_playwright() as driver:
+            url = server.url
             codes = notarise(url, home, args.documents)
             context = driver.chromium.launch_persistent_context(
                 profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
