@@ -192,7 +192,9 @@ def fail(invocation: Invocation, message: str, *, hint: str | None = None, detai
     if hint:
         invocation.err.print(f"[dim]({escape(hint)})[/dim]")
     if details is not None:
-        invocation.err.print(f"details: {json.dumps(details, default=str)}", markup=False, style="dim")
+        invocation.err.print(
+            f"details: {json.dumps(details, default=str, ensure_ascii=False)}", markup=False, style="dim"
+        )
     raise typer.Exit(1)
 
 
@@ -205,7 +207,7 @@ def print_fields(out: Console, fields: list[tuple[str, str]]) -> None:
 
 def print_json(value: Any) -> None:
     # Plain print, not rich: scripts need the exact bytes, without wrapping or colour.
-    print(json.dumps(jsonable(value), indent=2))
+    print(json.dumps(jsonable(value), indent=2, ensure_ascii=False))
 
 
 def jsonable(value: Any) -> Any:

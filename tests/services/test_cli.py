@@ -99,6 +99,14 @@ def test_admin_add_json_includes_the_key(segell_server, runner: CliRunner, env) 
         assert client.me().key_id == admitted["api_key"]["id"]
 
 
+def test_json_output_keeps_accented_names_readable(runner: CliRunner, env) -> None:
+    command = ["admin", "add", "Ajuntament de Sant Cugat del Vallès", "--code", "L01251208", "--json"]
+    result = runner.invoke(app, command, env=env)
+
+    assert result.exit_code == 0, result.output
+    assert '"name": "Ajuntament de Sant Cugat del Vallès"' in result.stdout
+
+
 def test_admin_list_shows_admitted_administrations(runner: CliRunner, env) -> None:
     runner.invoke(app, ["admin", "add", "Ajuntament de Manresa", "--code", "L01081136"], env=env)
 
