@@ -4,8 +4,12 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from services import __version__
@@ -82,7 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             runtime.stop()
 
-    app = FastAPI(title="Segell", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Segell", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     install_error_handlers(app)
     app.add_middleware(RequestBodyLimits, streamed_uploads=STREAMED_UPLOADS)
     app.state.anchored_roots = AnchoredRoots()
@@ -100,7 +106,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(certificate_authority_router)
     app.include_router(signatures_router)
     app.include_router(web_router)
+    _serve_api_docs(app)
     return app
+
+
+def _serve_api_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from files shipped with Segell: the sandbox may run with no internet at all."""
+    assets = "/static/swagger-ui"
+    app.mount(assets, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
+        )
 
 
 app = create_app()

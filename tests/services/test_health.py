@@ -1,5 +1,6 @@
 """/health says what Segell runs on, and the errors of every route share one JSON shape."""
 
+import re
 from pathlib import Path
 
 import httpx
@@ -63,3 +64,15 @@ def test_malformed_json_is_a_validation_error(segell_server: RunningServer) -> N
     )
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "validation_error"
+
+
+def test_api_docs_load_everything_from_the_server_itself(segell_server: RunningServer) -> None:
+    page = httpx.get(f"{segell_server.url}/docs")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert "/openapi.json" in page.text
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert len(assets) >= 3  # the script, its style and the icon
+    for asset in assets:
+        assert asset.startswith("/"), f"/docs loads {asset} from elsewhere"
+        assert httpx.get(f"{segell_server.url}{asset}").status_code == 200, asset
