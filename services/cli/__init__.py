@@ -24,12 +24,17 @@ server writes to $SEGELL_HOME/governance.key at first start. Errors go to stderr
 usage errors); `--json` prints machine-readable output for scripts.
 """
 
-import services.cli.certificates  # noqa: F401
-import services.cli.contracts  # noqa: F401
-import services.cli.otp  # noqa: F401
-import services.cli.sandboxes  # noqa: F401
-import services.cli.signatures  # noqa: F401
-from services.cli import admin, notary, server  # noqa: F401  (each registers its commands on the app)
+# Each module registers its commands on the app.
+from services.cli import (  # noqa: F401
+    admin,
+    certificates,
+    contracts,
+    notary,
+    otp,
+    sandboxes,
+    server,
+    signatures,
+)
 from services.cli.common import app
 
 __all__ = ["app", "main"]
