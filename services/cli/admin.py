@@ -14,6 +14,7 @@ from sdk import (
     IssuedApiKey,
 )
 from services.cli.common import (
+    CONSORTIUM_PANEL,
     CodeArgument,
     Invocation,
     JsonOption,
@@ -32,7 +33,7 @@ admin_app = typer.Typer(
 )
 key_app = typer.Typer(help="Issue, list and revoke an administration's API keys.", no_args_is_help=True)
 admin_app.add_typer(key_app, name="key")
-app.add_typer(admin_app, name="admin")
+app.add_typer(admin_app, name="admin", rich_help_panel=CONSORTIUM_PANEL)
 
 
 # -- segell admin -----------------------------------------------------------------------------------

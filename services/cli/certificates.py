@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from sdk import Certificate, CertificateStatus, IssuedCertificate
 from services.cli.common import (
+    IDENTITY_PANEL,
     Invocation,
     JsonOption,
     administration_credential,
@@ -29,7 +30,7 @@ from services.cli.common import (
 cert_app = typer.Typer(
     help="Issue, show, list and revoke certificates of the sandbox certificate authority.", no_args_is_help=True
 )
-app.add_typer(cert_app, name="cert")
+app.add_typer(cert_app, name="cert", rich_help_panel=IDENTITY_PANEL)
 
 
 class Profile(StrEnum):

@@ -30,6 +30,12 @@ CHAIN_CHOICES = ("embedded", "anvil", "auto")
 DEFAULT_HOME = Path(".segell")
 GOVERNANCE_KEY_FILE = "governance.key"
 
+# Panels of `segell --help`; commands of no panel (running Segell) come first.
+DOCUMENTS_PANEL = "Documents"
+IDENTITY_PANEL = "Identity"
+SANDBOXES_PANEL = "Sandboxes"
+CONSORTIUM_PANEL = "Consortium"
+
 app = typer.Typer(
     name="segell",
     help="Segell: a permissioned blockchain sandbox for public administrations.",

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from sdk import Client, ContractEvent, ContractTransaction, SegellError
 from services.cli.common import (
+    SANDBOXES_PANEL,
     Invocation,
     JsonOption,
     administration_credential,
@@ -32,7 +33,7 @@ DEPLOY_TIMEOUT_S = 180.0
 contract_app = typer.Typer(
     help="Contracts of your own in a sandbox: deploy from Solidity, call, send, events.", no_args_is_help=True
 )
-app.add_typer(contract_app, name="contract")
+app.add_typer(contract_app, name="contract", rich_help_panel=SANDBOXES_PANEL)
 
 SandboxOption = Annotated[
     str,

@@ -16,6 +16,7 @@ from sdk import (
     verify_bundle,
 )
 from services.cli.common import (
+    DOCUMENTS_PANEL,
     Invocation,
     JsonOption,
     administration_credential,
@@ -42,7 +43,7 @@ FileArgument = Annotated[
 ]
 
 
-@app.command()
+@app.command(rich_help_panel=DOCUMENTS_PANEL)
 def notarise(
     ctx: typer.Context,
     files: Annotated[
@@ -119,7 +120,7 @@ def notarise(
         invocation.out.print(line)
 
 
-@app.command()
+@app.command(rich_help_panel=DOCUMENTS_PANEL)
 def verify(
     ctx: typer.Context,
     file: FileArgument,
@@ -171,7 +172,7 @@ def verify(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=DOCUMENTS_PANEL)
 def revoke(
     ctx: typer.Context,
     document_id: Annotated[str, typer.Argument(help="The receipt id.", callback=require_value, show_default=False)],

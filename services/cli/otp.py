@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from services.cli.common import (
+    IDENTITY_PANEL,
     JsonOption,
     administration_credential,
     app,
@@ -24,7 +25,7 @@ from services.cli.common import (
 otp_app = typer.Typer(
     help="Citizen one-time codes: send, verify, and read the sandbox's SMS outbox.", no_args_is_help=True
 )
-app.add_typer(otp_app, name="otp")
+app.add_typer(otp_app, name="otp", rich_help_panel=IDENTITY_PANEL)
 
 PhoneArgument = Annotated[
     str,

@@ -12,6 +12,7 @@ from rich.table import Column, Table
 
 from sdk import Client, Sandbox
 from services.cli.common import (
+    SANDBOXES_PANEL,
     Invocation,
     JsonOption,
     administration_credential,
@@ -28,7 +29,7 @@ sandbox_app = typer.Typer(
     help="Sandboxes: chains of your own with the Segell contracts deployed (needs an administration's key).",
     no_args_is_help=True,
 )
-app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(sandbox_app, name="sandbox", rich_help_panel=SANDBOXES_PANEL)
 
 SandboxArgument = Annotated[
     str, typer.Argument(help="The sandbox id (sbx_...).", show_default=False, callback=require_value)

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from sdk import SignatureValidation
 from services.cli.common import (
+    DOCUMENTS_PANEL,
     Invocation,
     JsonOption,
     administration_credential,
@@ -35,7 +36,7 @@ def _read(invocation: Invocation, path: Path) -> bytes:
         fail(invocation, f"Cannot read {path}: {exc.strerror or exc}.")
 
 
-@app.command()
+@app.command(rich_help_panel=DOCUMENTS_PANEL)
 def sign(
     ctx: typer.Context,
     file: Annotated[
@@ -111,7 +112,7 @@ def sign(
     )
 
 
-@app.command()
+@app.command(rich_help_panel=DOCUMENTS_PANEL)
 def validate(
     ctx: typer.Context,
     file: Annotated[

@@ -295,3 +295,13 @@ def test_up_serves_the_api_on_the_chosen_port_and_writes_the_governance_key(tmp_
             output, _ = process.communicate()
     assert process.returncode == 0, output
     assert url in output  # the server announces where it listens
+
+
+def test_help_starts_with_running_segell_and_groups_the_rest(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+
+    assert result.exit_code == 0, result.output
+    panels = re.findall(r"╭─ (\w+) ", result.stdout)
+    assert panels == ["Options", "Commands", "Documents", "Consortium", "Identity", "Sandboxes"]
+    commands = result.stdout.split("╭─ Commands ")[1].split("╰")[0]
+    assert re.findall(r"│ (\w+) ", commands) == ["up", "worker", "status"]
