@@ -171,6 +171,15 @@ class ValidationError(APIError):
     """HTTP 422: the request body or parameters are invalid; see ``details``."""
 
 
+class RateLimitError(APIError):
+    """HTTP 429: too many requests for now; ``retry_after`` says how many seconds to wait (``None``: not said)."""
+
+    @property
+    def retry_after(self) -> int | None:
+        seconds = self.details.get("retry_after") if isinstance(self.details, dict) else None
+        return seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else None
+
+
 class ServerError(APIError):
     """HTTP 5xx: the server failed to handle a valid request."""
 
@@ -187,6 +196,7 @@ _ERROR_BY_STATUS: dict[int, type[APIError]] = {
     409: ConflictError,
     413: PayloadTooLargeError,
     422: ValidationError,
+    429: RateLimitError,
     503: ServiceUnavailableError,
 }
 

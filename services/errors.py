@@ -16,6 +16,8 @@ Every error answers ``{"error": {"code": "<snake_case>", "message": "<what to do
 """
 
 import logging
+import math
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -45,6 +47,21 @@ class SegellError(Exception):
         self.headers = headers
         if code:
             self.code = code
+
+
+class TooManyRequests(SegellError):
+    """429 with `Retry-After` (and `details.retry_after`), in whole seconds."""
+
+    status_code, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: timedelta, code: str = "rate_limited") -> None:
+        seconds = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(
+            f"{message} Try again in {seconds} s.",
+            code=code,
+            details={"retry_after": seconds},
+            headers={"Retry-After": str(seconds)},
+        )
 
 
 class InvalidInput(SegellError):
@@ -117,6 +134,7 @@ _RESPONSE_DESCRIPTIONS = {
     413: "The request body is larger than the server accepts.",
     415: "The request body is of a media type this operation does not take; the schema lists those it does.",
     422: "Invalid parameters or body; `details` lists each problem.",
+    429: "Too many requests; `Retry-After` says in how many seconds to try again.",
     503: "The chain node cannot be reached; try again later.",
 }
 
@@ -128,6 +146,10 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         response: dict[str, Any] = {"model": ErrorBody, "description": _RESPONSE_DESCRIPTIONS[status_code]}
         if status_code == 401:
             response["headers"] = {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}}
+        if status_code == 429:
+            response["headers"] = {
+                "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "string"}}
+            }
         responses[status_code] = response
     return responses
 

@@ -31,30 +31,24 @@ from services.citizen_auth.schemas import (
     TotpStatus,
 )
 from services.deps import CallerDep, RuntimeDep, SessionDep
-from services.errors import ErrorBody, NotFound, error_responses
+from services.errors import NotFound, error_responses
 from services.runtime import Runtime
 
 _DESCRIPTIONS = {
     400: "The code is wrong, or was already used; `details.attempts_left` says how many tries the code has left.",
     404: "No code is pending for this number (expired, used, replaced, or never sent), or nothing is enrolled.",
     409: "An authenticator is already enrolled; replacing it needs a login with it.",
+    429: "A rate limit or lock-out applies: too many codes asked for or tried for this number or from this client "
+    "address. `Retry-After` says when to try again.",
     503: "The SMS gateway did not take the message; try again later.",
 }
 _CITIZEN_401 = "Missing, invalid or expired citizen token, or one for an audience this server does not serve."
-_TOO_MANY = {
-    "model": ErrorBody,
-    "description": "A rate limit or lock-out applies: too many codes asked for or tried for this number or from "
-    "this client address. `Retry-After` says when to try again.",
-    "headers": {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "string"}}},
-}
 
 
 def _responses(*status_codes: int, citizen: bool = False) -> dict[int | str, dict[str, Any]]:
-    responses = error_responses(*(code for code in status_codes if code != 429))
+    responses = error_responses(*status_codes)
     for code in status_codes:
-        if code == 429:
-            responses[429] = _TOO_MANY
-        elif code in _DESCRIPTIONS:
+        if code in _DESCRIPTIONS:
             responses[code] = {**responses[code], "description": _DESCRIPTIONS[code]}
     if citizen and 401 in responses:
         responses[401] = {**responses[401], "description": _CITIZEN_401}

@@ -22,7 +22,7 @@ from services.citizen_auth import repository, tokens
 from services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, gateway_for
 from services.citizen_auth.keyring import Keyring
 from services.citizen_auth.models import OtpChallenge, TotpEnrolment
-from services.errors import Conflict, InvalidInput, NotFound, SegellError, Unavailable
+from services.errors import Conflict, InvalidInput, NotFound, SegellError, TooManyRequests, Unavailable
 from services.models import Administration
 from services.runtime import Runtime
 
@@ -36,19 +36,6 @@ AMR_TOTP = ["totp", "otp"]
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
-
-
-class TooManyRequests(SegellError):
-    status_code, code = 429, "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: timedelta, code: str = "rate_limited") -> None:
-        seconds = max(1, math.ceil(retry_after.total_seconds()))
-        super().__init__(
-            f"{message} Try again in {seconds} s.",
-            code=code,
-            details={"retry_after": seconds},
-            headers={"Retry-After": str(seconds)},
-        )
 
 
 @dataclass(frozen=True)

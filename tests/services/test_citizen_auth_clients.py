@@ -8,7 +8,7 @@ import pyotp
 import pytest
 from typer.testing import CliRunner
 
-from sdk import APIError, Citizen, CitizenToken, Client, NotFoundError, SmsMessage, ValidationError
+from sdk import Citizen, CitizenToken, Client, NotFoundError, RateLimitError, SmsMessage, ValidationError
 from services.cli import app
 from tests.conftest import RunningServer
 
@@ -64,12 +64,12 @@ def test_sdk_raises_the_documented_errors(segell_server: RunningServer, administ
             segell.verify_otp(phone, "123456")
         for _ in range(3):
             segell.request_otp(phone)
-        with pytest.raises(APIError) as limited:
+        with pytest.raises(RateLimitError) as limited:
             segell.request_otp(phone)
 
     assert no_code.value.code == "no_pending_code"
     assert limited.value.status_code == 429 and limited.value.code == "rate_limited"
-    assert limited.value.details["retry_after"] > 0
+    assert limited.value.retry_after is not None and limited.value.retry_after > 0
 
 
 def test_sdk_outbox_is_scoped_to_the_key(segell_server: RunningServer, administration: tuple[str, str]) -> None:
