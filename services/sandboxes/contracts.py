@@ -25,14 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth.exceptions import VMError
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError, EncodingError
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_checksum_address, to_checksum_address
 from eth_utils.crypto import keccak
-from eth_utils.exceptions import ValidationError as EVMInputRefused
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
@@ -731,16 +729,6 @@ def _reverted(what: str, abi: Sequence[Mapping[str, Any]], exc: Exception) -> Ex
 _REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError)
 
 
-def _vm_failure(what: str, exc: VMError) -> ExecutionReverted:
-    # The embedded chain (py-evm) lets some failures of gas estimation through as they are, e.g. OutOfGas.
-    reason = f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}"
-    return ExecutionReverted(
-        f"{what} failed in the EVM ({reason}). If it loops or needs more gas than a block holds, change the"
-        " contract or its arguments.",
-        details={"error": type(exc).__name__, "args": {}, "reason": reason},
-    )
-
-
 # -- acting on a chain --------------------------------------------------------------------------------------------
 
 
@@ -864,13 +852,6 @@ def _send(
         return send_transaction(w3, account, tx)
     except _REVERTS as exc:
         raise _reverted(what, abi, exc) from None
-    except VMError as exc:
-        raise _vm_failure(what, exc) from None
-    except EVMInputRefused as exc:
-        raise ExecutionReverted(
-            f"The sandbox's chain refused to run {what}: {exc}. Check the arguments and the value sent.",
-            code="transaction_refused",
-        ) from None
     except Web3RPCError as exc:
         message = _node_message(exc)
         if "revert" in message.lower():
@@ -932,13 +913,6 @@ def call(
         answer = w3.eth.call(tx)
     except _REVERTS as exc:
         raise _reverted(what, abi, exc) from None
-    except VMError as exc:
-        raise _vm_failure(what, exc) from None
-    except EVMInputRefused as exc:
-        raise ExecutionReverted(
-            f"The sandbox's chain refused to run {what}: {exc}. Check the arguments and the value sent.",
-            code="transaction_refused",
-        ) from None
     except Web3RPCError as exc:
         raise _reverted(what, abi, exc) from None
     return CallResult(function=what, outputs=decode_outputs(entry.get("outputs", []), bytes(answer)))
