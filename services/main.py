@@ -24,7 +24,7 @@ from services.identity.certificates_router import router as certificates_router
 from services.identity.signatures_router import router as signatures_router
 from services.limits import RequestBodyLimits
 from services.notary.anchoring import AnchoringWorker
-from services.notary.router import STREAMED_UPLOADS
+from services.notary.router import STREAMED_UPLOADS, new_committer
 from services.notary.router import public as verification_router
 from services.notary.router import router as notary_router
 from services.notary.service import AnchoredRoots
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(ensure_certificate_authorities, runtime)
             await run_in_threadpool(reconcile_with_chain, runtime)
             app.state.runtime = runtime
+            app.state.notary_committer = new_committer(runtime)
             # The embedded chain lives in this process, so its worker must too; `segell worker` runs one apart.
             worker = AnchoringWorker(runtime) if settings.anchoring_worker else None
             app.state.anchoring_worker = worker

@@ -1,6 +1,5 @@
 import asyncio
 import json
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
@@ -91,20 +90,18 @@ def get_submitter(
         return _administration(get_caller(session, credentials))
 
 
-_committer_lock = threading.Lock()
-
-
 def _identify(session: Session, api_key: str) -> int:
     return _administration(authenticate(session, api_key)).id
 
 
-def get_committer(request: Request, runtime: RuntimeDep) -> GroupCommitter:
-    """The app's group committer for single submissions, made on first use."""
-    with _committer_lock:
-        committer: GroupCommitter | None = getattr(request.app.state, "notary_committer", None)
-        if committer is None or committer.runtime is not runtime:
-            committer = request.app.state.notary_committer = GroupCommitter(runtime, _identify)
-        return committer
+def new_committer(runtime: Runtime) -> GroupCommitter:
+    """The group committer the API's single submissions share; the app makes one at start-up."""
+    return GroupCommitter(runtime, _identify)
+
+
+def get_committer(request: Request) -> GroupCommitter:
+    committer: GroupCommitter = request.app.state.notary_committer
+    return committer
 
 
 def get_anchored_roots(request: Request) -> AnchoredRoots:
