@@ -181,11 +181,26 @@ def seal_private_key(key: bytes, master_key: bytes, *, label: str) -> str:
 
         sealed = seal_private_key(account.key, master_key, label=account.address)
     """
-    _check_master_key(master_key)
     if len(key) != 32:
         raise KeyHandlingError(f"a private key is 32 bytes, got {len(key)}")
+    return seal_secret(key, master_key, label=label)
+
+
+def open_private_key(sealed: str, master_key: bytes, *, label: str) -> bytes:
+    """Decrypt what `seal_private_key` returned; raise `KeySealError` if it does not open.
+
+    Example::
+
+        key = open_private_key(sealed, master_key, label=account.address)
+    """
+    return open_secret(sealed, master_key, label=label)
+
+
+def seal_secret(secret: bytes, master_key: bytes, *, label: str) -> str:
+    """Encrypt any secret (a key, a TOTP seed...) under ``master_key``; ``label`` must be given again to open it."""
+    _check_master_key(master_key)
     nonce = secrets.token_bytes(12)
-    ciphertext = AESGCM(master_key).encrypt(nonce, bytes(key), _aad(label))
+    ciphertext = AESGCM(master_key).encrypt(nonce, bytes(secret), _aad(label))
     envelope = {
         "v": SEAL_VERSION,
         "alg": _ALGORITHM,
@@ -196,13 +211,8 @@ def seal_private_key(key: bytes, master_key: bytes, *, label: str) -> str:
     return json.dumps(envelope, separators=(",", ":"))
 
 
-def open_private_key(sealed: str, master_key: bytes, *, label: str) -> bytes:
-    """Decrypt what `seal_private_key` returned; raise `KeySealError` if it does not open.
-
-    Example::
-
-        key = open_private_key(sealed, master_key, label=account.address)
-    """
+def open_secret(sealed: str, master_key: bytes, *, label: str) -> bytes:
+    """Decrypt what `seal_secret` (or `seal_private_key`) returned; raise `KeySealError` if it does not open."""
     _check_master_key(master_key)
     try:
         envelope = json.loads(sealed)

@@ -3,27 +3,15 @@
 Six-digit codes and phone numbers are guessable, so a plain SHA-256 of one hides nothing: whoever reads the table
 tries all 10^6 codes, or every number of a country, in seconds. They are hashed with HMAC-SHA256 under keys derived
 from the master key, which never sits in the database. Secrets that must be read back (TOTP secrets, the token
-signing key) are sealed with AES-256-GCM under a derived key, the record's identity bound as associated data.
+signing key) are sealed like every private key of the deployment (`chain.keys.seal_secret`: AES-256-GCM under the
+master key), the record's identity bound as associated data.
 """
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
-import secrets
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from chain.keys import master_key_id
-
-_SEAL_VERSION = 1
-
-
-class SealedSecretError(Exception):
-    """A sealed secret does not open: another master key, another record, or altered."""
+from chain.keys import open_secret, seal_secret
 
 
 @dataclass(frozen=True)
@@ -54,31 +42,8 @@ class Keyring:
         return "cit_" + self._mac("citizen", str(administration_id), phone)[:40]
 
     def seal(self, secret: bytes, *, label: str) -> str:
-        nonce = secrets.token_bytes(12)
-        ciphertext = AESGCM(self._derived("seal")).encrypt(nonce, secret, label.encode())
-        envelope = {
-            "v": _SEAL_VERSION,
-            "alg": "AES-256-GCM",
-            "kid": master_key_id(self.master_key),
-            "nonce": base64.b64encode(nonce).decode(),
-            "ct": base64.b64encode(ciphertext).decode(),
-        }
-        return json.dumps(envelope, separators=(",", ":"))
+        return seal_secret(secret, self.master_key, label=label)
 
     def open(self, sealed: str, *, label: str) -> bytes:
-        try:
-            envelope = json.loads(sealed)
-            nonce = base64.b64decode(envelope["nonce"], validate=True)
-            ciphertext = base64.b64decode(envelope["ct"], validate=True)
-            kid = envelope.get("kid")
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            raise SealedSecretError(f"{label}: not a sealed secret ({type(exc).__name__})") from exc
-        if kid != master_key_id(self.master_key):
-            raise SealedSecretError(
-                f"{label} was sealed under master key {kid}, but the master key in use is "
-                f"{master_key_id(self.master_key)}: set SEGELL_MASTER_KEY to the key it was sealed with"
-            )
-        try:
-            return AESGCM(self._derived("seal")).decrypt(nonce, ciphertext, label.encode())
-        except InvalidTag:
-            raise SealedSecretError(f"{label} does not open: sealed for another record, or altered") from None
+        """The secret `seal` sealed under `label`; `chain.keys.KeySealError` when it does not open."""
+        return open_secret(sealed, self.master_key, label=label)
