@@ -221,7 +221,7 @@
     if (answer.status === "authentic" || answer.status === "revoked") {
       if (code) {
         const link = el("a", {
-          href: `/v1/verify/${encodeURIComponent(formatCode(code))}/bundle`,
+          href: `/v1/verify/${formatCode(code)}/bundle`, // as in the address bar: see checkCode
           download: `${formatCode(code)}.segell.json`,
           id: "bundle-link",
         }, t("bundle_download"));
