@@ -1,8 +1,12 @@
 """Engine, sessions and migrations. SQLite under SEGELL_HOME by default, PostgreSQL with SEGELL_DATABASE_URL."""
 
+import os
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -18,12 +22,18 @@ def create_db_engine(url: str) -> Engine:
         # Requests run in a pool of 40 threads: enough connections kept open for all of them, rather than opening
         # (and setting up) a new one for each request beyond the default 5 + 10.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=30
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": _SQLiteConnection},
+            pool_size=20,
+            max_overflow=30,
         )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
+            # 16 KiB pages for a new database (an existing one keeps its size): a batch of 10,000 documents dirties
+            # most pages of the indexes on hashes and codes, and a commit writes them in a quarter of the frames.
+            cursor.execute("PRAGMA page_size=16384")
             # WAL keeps readers off writers' backs; foreign keys are off by default in SQLite.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
@@ -36,6 +46,95 @@ def create_db_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+# Statements that take SQLite's write lock (the first of a transaction's writes opens it).
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "WITH"})
+_writer_locks: dict[str, threading.Lock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writes(sql: str) -> bool:
+    first = sql.lstrip()[:7].split(None, 1)
+    return bool(first) and first[0].upper() in _WRITES
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    """A SQLite connection that waits for its database's writer lock, shared by the process's connections, before
+    the first write of a transaction, and hands it on as soon as the transaction ends.
+
+    SQLite lets one transaction write at a time; a writer that finds the database locked polls with growing sleeps
+    (up to 100 ms each), so a writer could sleep long after the database was free again. Waiting on a lock of the
+    process instead, the next writer starts the moment the previous one commits. Writers of other processes (a
+    separate `segell worker`) are still waited for by SQLite's own polling.
+    """
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self._lock_timeout = float(kwargs.get("timeout", args[0] if args else 5.0))
+        name = os.fspath(database) if not isinstance(database, bytes) else database.decode()
+        self._writer_lock: threading.Lock | None = None
+        if name and name != ":memory:" and not name.startswith("file:"):
+            with _writer_locks_guard:
+                self._writer_lock = _writer_locks.setdefault(os.path.realpath(name), threading.Lock())
+        self._writing = False
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory or _SQLiteCursor)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._end_write()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._end_write()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._end_write()
+
+    def _begin_write(self, sql: str) -> None:
+        if self._writing or self._writer_lock is None or not _writes(sql):
+            return
+        if not self._writer_lock.acquire(timeout=self._lock_timeout):
+            raise sqlite3.OperationalError("database is locked")
+        self._writing = True
+
+    def _end_write(self) -> None:
+        if self._writing:
+            self._writing = False
+            assert self._writer_lock is not None
+            self._writer_lock.release()
+
+    def _after_statement(self) -> None:
+        # A write outside a transaction (autocommit) is over as soon as it ran.
+        if self._writing and not self.in_transaction:
+            self._end_write()
+
+
+class _SQLiteCursor(sqlite3.Cursor):
+    connection: _SQLiteConnection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> "_SQLiteCursor":
+        self.connection._begin_write(sql)
+        try:
+            return super().execute(sql, parameters)  # type: ignore[return-value]
+        finally:
+            self.connection._after_statement()
+
+    def executemany(self, sql: str, parameters: Any, /) -> "_SQLiteCursor":
+        self.connection._begin_write(sql)
+        try:
+            return super().executemany(sql, parameters)  # type: ignore[return-value]
+        finally:
+            self.connection._after_statement()
 
 
 def _migrations_config() -> Config:
