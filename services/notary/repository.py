@@ -6,6 +6,7 @@ Writes are Core statements (executemany for a batch of submissions) that skip ro
 inserted, so two identical submissions at once both answer the same receipt instead of one failing.
 """
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -175,34 +176,60 @@ def add_to_outbox(session: Session, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, skip_conflicts: bool) -> int:
-    """One executemany straight to the driver: SQLAlchemy's parameter handling costs more than the statement for
-    10,000 rows. Values go through each column type's bind processing, once per distinct value object (the rows
-    of a batch share their timestamp). How many rows went in, or -1 when the driver does not say."""
+    """Insert many rows with one statement sent straight to the driver: SQLAlchemy's parameter handling costs more
+    than the statement for 10,000 rows. Values go through each column type's bind processing, once per distinct
+    value object (the rows of a batch share their timestamp). How many rows went in, or -1 when the driver does not
+    say (SQLite always does).
+
+    On SQLite the rows travel as one JSON array read by `json_each`, with the values all rows share bound once: a
+    single step of the statement, during which the driver lets other threads run. An executemany instead hands the
+    interpreter back and forth once per row, and any other busy thread then stalls it for a switch interval per row.
+    """
     if not rows:
         return 0
     names = list(rows[0])
     dialect = session.get_bind().dialect
-    processors = [(i, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for i, name in enumerate(names)]
-    processors = [(i, process) for i, process in processors if process is not None]
-    mark = parameter_marker(session)
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})" + (
-        " ON CONFLICT DO NOTHING" if skip_conflicts else ""
-    )
-    parameters = [[row[name] for name in names] for row in rows]
-    for i, process in processors:
-        cache: dict[int, Any] = {}
-        for values in parameters:
-            value = values[i]
-            key = id(value)
-            if key not in cache:
-                cache[key] = (value, process(value))  # the value is kept so that its id is not reused
-            values[i] = cache[key][1]
+    columns = [[row[name] for row in rows] for name in names]
+    for name, values in zip(names, columns, strict=True):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            cache: dict[int, Any] = {}
+            for i, value in enumerate(values):
+                key = id(value)
+                if key not in cache:
+                    cache[key] = (value, process(value))  # the value is kept so that its id is not reused
+                values[i] = cache[key][1]
+    conflicts = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
     cursor = session.connection().connection.cursor()
     try:
-        cursor.executemany(sql, parameters)
+        if dialect.name == "sqlite":
+            cursor.execute(*_insert_from_json(table.name, names, columns, conflicts))
+        else:
+            mark = parameter_marker(session)
+            sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))}){conflicts}"
+            cursor.executemany(sql, list(zip(*columns, strict=True)))
         return int(cursor.rowcount)
     finally:
         cursor.close()
+
+
+def _insert_from_json(table: str, names: list[str], columns: list[list[Any]], conflicts: str) -> tuple[str, list[Any]]:
+    """`INSERT ... SELECT ... FROM json_each(?)` and its parameters: the values every row shares are bound once,
+    the others (text, numbers or NULL) are read from one JSON array of rows."""
+    selected: list[str] = []
+    shared: list[Any] = []
+    varying: list[list[Any]] = []
+    for values in columns:
+        if values.count(values[0]) == len(values):
+            selected.append("?")
+            shared.append(values[0])
+        else:
+            selected.append(f"json_extract(value, '$[{len(varying)}]')")
+            varying.append(values)
+    rows = json.dumps([*zip(*varying, strict=True)] if varying else [0] * len(columns[0]), ensure_ascii=False)
+    # `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
+    source = f"SELECT {', '.join(selected)} FROM json_each(?) WHERE true"
+    return f"INSERT INTO {table} ({', '.join(names)}) {source}{conflicts}", [*shared, rows]
 
 
 def insert_built_batch(session: Session, *, administration_id: int, root: str, size: int, tree: bytes) -> int | None:
