@@ -9,7 +9,6 @@ Input is forgiving, as Crockford specifies: case, spaces and hyphens are ignored
 ``O`` as ``0``.
 """
 
-import base64
 import secrets
 from typing import Final
 
@@ -19,11 +18,13 @@ CHECK_SYMBOLS: Final = SYMBOLS + "*~$=U"
 DATA_LENGTH: Final = 16
 LENGTH: Final = DATA_LENGTH + 1
 BITS: Final = 5 * DATA_LENGTH
-_BYTES: Final = BITS // 8
 
-# RFC 4648 base32 has the same 5-bit grouping as Crockford's, in another alphabet: encode with the standard
-# library, then translate.
-_FROM_RFC4648: Final = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", SYMBOLS.encode())
+# A new code takes one random byte per symbol and keeps its low 5 bits (256 is a multiple of 32, so every symbol
+# is equally likely), read both as a symbol and as a digit of `int(..., 32)` for the check.
+_SYMBOL_OF_BYTE: Final = bytes.maketrans(bytes(range(256)), bytes(SYMBOLS.encode()[b % 32] for b in range(256)))
+_DIGIT_OF_BYTE: Final = bytes.maketrans(
+    bytes(range(256)), bytes(b"0123456789abcdefghijklmnopqrstuv"[b % 32] for b in range(256))
+)
 _VALUE: Final = {symbol: value for value, symbol in enumerate(CHECK_SYMBOLS)}
 _READ_AS: Final = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
 
@@ -45,12 +46,11 @@ def _check_symbol(data: str) -> str:
 
 def generate_codes(count: int) -> list[str]:
     """`count` new codes in stored form (17 symbols, no separators)."""
-    raw = secrets.token_bytes(_BYTES * count)
-    encoded = base64.b32encode(raw).translate(_FROM_RFC4648).decode()
-    # 10 bytes are exactly 16 symbols: code i is bytes 10i..10i+9, symbols 16i..16i+15, the same 80-bit number.
+    raw = secrets.token_bytes(DATA_LENGTH * count)
+    symbols, digits = raw.translate(_SYMBOL_OF_BYTE).decode(), raw.translate(_DIGIT_OF_BYTE)
     return [
-        encoded[DATA_LENGTH * i : DATA_LENGTH * (i + 1)]
-        + CHECK_SYMBOLS[int.from_bytes(raw[_BYTES * i : _BYTES * (i + 1)]) % 37]
+        symbols[DATA_LENGTH * i : DATA_LENGTH * (i + 1)]
+        + CHECK_SYMBOLS[int(digits[DATA_LENGTH * i : DATA_LENGTH * (i + 1)], 32) % 37]
         for i in range(count)
     ]
 

@@ -39,7 +39,7 @@ from chain.notary import NotaryClient
 from services.errors import Conflict, NotFound, PayloadTooLarge, SegellError
 from services.models import utcnow
 from services.notary import repository
-from services.notary.codes import format_code, generate_codes
+from services.notary.codes import CHECK_SYMBOLS, format_code, generate_codes
 from services.notary.repository import ReceiptRow
 from services.notary.schemas import (
     Anchor,
@@ -402,11 +402,11 @@ def submit_many_json(
     are made at once (`_accept_many`).
     """
     accepted, known = _accept_many(session, administration_id, hashes, kind=kind, salted=salted, batching=batching)
-    texts = {h: _dumps(receipt) for h, receipt in known.items()}
-    times: dict[datetime, str] = {}  # the rows stored together share their time
-    for row in accepted:
-        created_at = times.get(row["created_at"]) or times.setdefault(row["created_at"], _json_time(row["created_at"]))
-        texts[row["document_hash"]] = _new_receipt_json(row, created_at)
+    new, accepted_hashes = _new_receipts_json(accepted, kind), [row["document_hash"] for row in accepted]
+    if accepted_hashes == hashes:  # the usual case: every hash new, given once
+        return '{"items":[' + ",".join(new) + "]}"
+    texts = dict(zip(accepted_hashes, new, strict=True))
+    texts.update((h, _dumps(receipt)) for h, receipt in known.items())
     return '{"items":[' + ",".join([texts[h] for h in hashes]) + "]}"
 
 
@@ -414,20 +414,29 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _new_receipt_json(row: dict[str, Any], created_at: str) -> str:
-    """`_new_receipt` of a batch item (no title, no metadata) as JSON text, exactly as `_dumps` writes it.
+# The check symbols that are not safe in a query string, and how a link writes them.
+_QUERY_CHECK = {symbol: symbol.translate(_QUERY_SAFE) for symbol in CHECK_SYMBOLS}
 
-    Ids, hashes, codes and times hold no character JSON escapes; the kind is encoded as any string.
-    """
-    document_id, code = row["id"], format_code(row["verification_code"])
-    kind = "null" if row["kind"] is None else _dumps(row["kind"])
-    salted = "false" if row["salt"] is None else "true"
-    return (
-        f'{{"id":"{document_id}","status":"pending","document_hash":"{row["document_hash"]}",'
-        f'"verification_code":"{code}","kind":{kind},"title":null,"metadata":null,"salted":{salted},'
-        f'"created_at":"{created_at}","anchor":null,"revocation":null,"links":{{"self":"/v1/documents/{document_id}",'
-        f'"bundle":"/v1/documents/{document_id}/bundle","verify":"/v1/verify?code={code.translate(_QUERY_SAFE)}"}}}}'
-    )
+
+def _new_receipts_json(rows: Sequence[dict[str, Any]], kind: str | None) -> list[str]:
+    """`_new_receipt` of batch items (all of one `kind`, no title, no metadata) as JSON text, exactly as `_dumps`
+    writes it. Ids, hashes, codes and times hold no character JSON escapes; the kind is encoded as any string."""
+    kind_json = "null" if kind is None else _dumps(kind)
+    times: dict[datetime, str] = {}  # the rows stored together share their time
+    texts = []
+    for row in rows:
+        document_id, code, moment = row["id"], row["verification_code"], row["created_at"]
+        created_at = times.get(moment) or times.setdefault(moment, _json_time(moment))
+        formatted = f"{code[0:4]}-{code[4:8]}-{code[8:12]}-{code[12:16]}-"
+        texts.append(
+            f'{{"id":"{document_id}","status":"pending","document_hash":"{row["document_hash"]}",'
+            f'"verification_code":"{formatted}{code[16]}","kind":{kind_json},"title":null,"metadata":null,'
+            f'"salted":{"false" if row["salt"] is None else "true"},"created_at":"{created_at}","anchor":null,'
+            f'"revocation":null,"links":{{"self":"/v1/documents/{document_id}",'
+            f'"bundle":"/v1/documents/{document_id}/bundle","verify":"/v1/verify?code={formatted}'
+            f'{_QUERY_CHECK[code[16]]}"}}}}'
+        )
+    return texts
 
 
 def _accept_many(
