@@ -13,7 +13,7 @@ The last line is for tracking: ``docs_per_s=<N> naive_tx_per_s=<M> ratio=<R> gas
 
     .venv/bin/python bench/notary.py                       # 1k, 10k, 100k and 1M documents, anvil
     .venv/bin/python bench/notary.py --sizes 1000 10000    # a quicker run
-    .venv/bin/python bench/notary.py --in-flight 2         # two batch requests at a time
+    .venv/bin/python bench/notary.py --in-flight 1         # one batch request at a time
 """
 
 import argparse
@@ -32,6 +32,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import segell_up  # noqa: E402  (the launcher bench/startup.py uses)
+
+from sdk.client import BATCHES_IN_FLIGHT  # noqa: E402
 
 BATCH_REQUEST = 10_000
 
@@ -178,7 +180,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000, help="requests per latency run")
     parser.add_argument("--threads", type=int, default=16, help="concurrent clients in latency runs")
     parser.add_argument(
-        "--in-flight", type=int, default=1, help="batch requests sent at once in the end-to-end runs (default 1)"
+        "--in-flight",
+        type=int,
+        default=BATCHES_IN_FLIGHT,
+        help=f"batch requests sent at once in the end-to-end runs (default {BATCHES_IN_FLIGHT}, as the SDK sends them)",
     )
     args = parser.parse_args()
 

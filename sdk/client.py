@@ -6,6 +6,7 @@ import json as _json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +58,8 @@ __all__ = ["BATCH_LIMIT", "DEFAULT_BASE_URL", "Client"]
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 BATCH_LIMIT = 10_000
 """The most hashes ``POST /v1/documents/batch`` takes at once; :meth:`Client.notarise_many` sends chunks of it."""
+BATCHES_IN_FLIGHT = 2
+"""Chunks :meth:`Client.notarise_many` sends at once."""
 
 _T = TypeVar("_T")
 
@@ -292,22 +295,31 @@ class Client:
 
         Arguments:
             hashes_or_paths: SHA-256 hashes (64 hex digits) or paths of files, which are hashed here, streamed
-                from disk: only hashes are sent. Sent in chunks of :data:`BATCH_LIMIT` (10,000).
+                from disk: only hashes are sent. Sent in chunks of :data:`BATCH_LIMIT` (10,000), two at a time:
+                the server stores one while the next is on its way.
             kind: the kind of every document.
             salted: salt every leaf; see :meth:`notarise`.
+
+        When a chunk fails, the chunks sent before it may have been accepted; calling again with the same
+        documents is safe, as a document already notarised answers the receipt it has.
 
         Example::
 
             receipts = segell.notarise_many(sorted(Path("certificats").glob("*.pdf")), kind="certificate")
         """
         hashes = [_hash_of(item) for item in hashes_or_paths]
-        receipts: list[Receipt] = []
-        for start in range(0, len(hashes), BATCH_LIMIT):
+
+        def send(start: int) -> list[Receipt]:
             body: dict[str, Any] = {"hashes": hashes[start : start + BATCH_LIMIT], "salted": salted}
             if kind is not None:
                 body["kind"] = kind
-            receipts.extend(self._call("POST", "/v1/documents/batch", _items(Receipt._from_json), json=body))
-        return receipts
+            return self._call("POST", "/v1/documents/batch", _items(Receipt._from_json), json=body)
+
+        starts = range(0, len(hashes), BATCH_LIMIT)
+        if len(starts) <= 1:
+            return [receipt for start in starts for receipt in send(start)]
+        with ThreadPoolExecutor(BATCHES_IN_FLIGHT) as pool:
+            return [receipt for chunk in pool.map(send, starts) for receipt in chunk]
 
     def status(self, document_id: str) -> Receipt:
         """Fetch a receipt again, e.g. to see whether it has been anchored.
