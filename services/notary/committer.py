@@ -9,14 +9,18 @@ previous commit, so a lone request waits for nobody and a flood shares its fsync
 A submission refused on its own merits (an `Idempotency-Key` reused for another payload, a verification code in
 use) is answered with its error and does not touch the others: those checks happen before it writes anything.
 Any other failure rolls the group back, and each of its submissions is then accepted in a transaction of its own.
+
+Requests served by an event loop await `accept` or `accept_as`: the answers of a group reach each loop in one
+callback, instead of one thread-safe wake-up and one `concurrent.futures.Future` per request.
 """
 
+import asyncio
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -43,7 +47,13 @@ class _Pending:
     administration: int | str  # its id, or the API key to identify it by
     submission: Submission
     idempotency_key: str | None
-    future: "Future[Accepted]" = field(default_factory=Future)
+    future: "Future[Accepted] | asyncio.Future[Accepted]"
+    loop: asyncio.AbstractEventLoop | None = None  # the loop `future` belongs to, when it is an asyncio future
+    answered: bool = False
+
+
+#: A submission and its answer: the receipt, or the error it is refused with.
+_Answer = tuple[_Pending, Accepted | None, BaseException | None]
 
 
 class GroupCommitter:
@@ -74,24 +84,47 @@ class GroupCommitter:
 
     def submit(self, administration_id: int, submission: Submission, idempotency_key: str | None) -> "Future[Accepted]":
         """A future of (receipt, created), resolved after the commit that holds the document (as `service.submit`)."""
-        return self._enqueue(_Pending(administration_id, submission, idempotency_key))
+        future: Future[Accepted] = Future()
+        self._enqueue(_Pending(administration_id, submission, idempotency_key, future))
+        return future
 
     def submit_as(self, api_key: str, submission: Submission, idempotency_key: str | None) -> "Future[Accepted]":
         """`submit` for the administration of `api_key`, identified in the same transaction (with `identify`): a
         group of requests made with one key reads it once, and a key revoked or an administration suspended
         before the commit is refused."""
+        self._check_identify()
+        future: Future[Accepted] = Future()
+        self._enqueue(_Pending(api_key, submission, idempotency_key, future))
+        return future
+
+    async def accept(self, administration_id: int, submission: Submission, idempotency_key: str | None) -> Accepted:
+        """`submit`, awaited from an event loop."""
+        return await self._accept_in_loop(administration_id, submission, idempotency_key)
+
+    async def accept_as(self, api_key: str, submission: Submission, idempotency_key: str | None) -> Accepted:
+        """`submit_as`, awaited from an event loop."""
+        self._check_identify()
+        return await self._accept_in_loop(api_key, submission, idempotency_key)
+
+    async def _accept_in_loop(
+        self, administration: int | str, submission: Submission, idempotency_key: str | None
+    ) -> Accepted:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Accepted] = loop.create_future()
+        self._enqueue(_Pending(administration, submission, idempotency_key, future, loop))
+        return await future
+
+    def _check_identify(self) -> None:
         if self.identify is None:
             raise ValueError("this committer was made without `identify`: submit by administration id")
-        return self._enqueue(_Pending(api_key, submission, idempotency_key))
 
-    def _enqueue(self, pending: _Pending) -> "Future[Accepted]":
+    def _enqueue(self, pending: _Pending) -> None:
         with self._changed:
             self._waiting.append(pending)
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="segell-notary-commits", daemon=True).start()
             self._changed.notify()
-        return pending.future
 
     def _run(self) -> None:
         while True:
@@ -104,13 +137,11 @@ class GroupCommitter:
             try:
                 self._commit(group)
             except BaseException as exc:  # never leave a request waiting for an answer that cannot come
-                for pending in group:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
+                _answer([(pending, None, exc) for pending in group if not pending.answered])
                 log.exception("accepting a group of %s submissions failed", len(group))
 
     def _commit(self, group: list[_Pending]) -> None:
-        answers: list[tuple[_Pending, Accepted | None, SegellError | None]] = []
+        answers: list[_Answer] = []
         try:
             with self.runtime.transaction() as session:
                 identified: dict[str, int | SegellError] = {}
@@ -132,17 +163,12 @@ class GroupCommitter:
                     with self.runtime.transaction() as session:
                         accepted = self._accept(session, pending, {}, set())
                 except Exception as exc:
-                    pending.future.set_exception(exc)
+                    _answer([(pending, None, exc)])
                 else:
-                    pending.future.set_result(accepted)
+                    _answer([(pending, accepted, None)])
             return
         # Committed: now, and only now, the answers go out.
-        for pending, accepted, refused in answers:
-            if refused is not None:
-                pending.future.set_exception(refused)
-            else:
-                assert accepted is not None
-                pending.future.set_result(accepted)
+        _answer(answers)
 
     def _new_hashes(
         self, session: Session, group: list[_Pending], identified: dict[str, int | SegellError]
@@ -189,3 +215,34 @@ class GroupCommitter:
         # A second submission of the same document in this group finds the first one's row.
         new.discard(document)
         return service.accept(session, administration, pending.submission, pending.idempotency_key, known_new=known_new)
+
+
+def _answer(answers: list[_Answer]) -> None:
+    """Resolve the futures of `answers`: `concurrent.futures` ones at once, each event loop's in one callback."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
+    for answer in answers:
+        pending = answer[0]
+        pending.answered = True
+        if pending.loop is None:
+            _settle([answer])
+        else:
+            by_loop.setdefault(pending.loop, []).append(answer)
+    for loop, in_loop in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, in_loop)
+        except RuntimeError:  # the loop was closed: nobody is waiting any more
+            pass
+
+
+def _settle(answers: list[_Answer]) -> None:
+    for pending, accepted, error in answers:
+        if pending.future.done():  # a request cancelled meanwhile (its client went away)
+            continue
+        try:
+            if error is not None:
+                pending.future.set_exception(error)
+            else:
+                assert accepted is not None
+                pending.future.set_result(accepted)
+        except InvalidStateError:  # a `concurrent.futures` one cancelled from another thread since
+            pass

@@ -1,4 +1,3 @@
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -112,7 +111,6 @@ def get_anchored_roots(request: Request) -> AnchoredRoots:
 AdministrationDep = Annotated[Administration, Depends(get_administration)]
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 AnchoredRootsDep = Annotated[AnchoredRoots, Depends(get_anchored_roots)]
-CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
 
 
 def _media_type(request: Request) -> str:
@@ -187,9 +185,7 @@ _SUBMIT_BODY = {
 )
 async def submit_document(
     request: Request,
-    runtime: RuntimeDep,
     credentials: CredentialsDep,
-    committer: CommitterDep,
     kind: Annotated[Kind | None, Query(description="File uploads only: what the document is.")] = None,
     title: Annotated[Title | None, Query(description="File uploads only: a title for the issuer's records.")] = None,
     salted: Annotated[bool | None, Query(description="File uploads only: salt the leaf (guessable content).")] = None,
@@ -202,6 +198,10 @@ async def submit_document(
     ] = None,
 ) -> Response:
     """Notarise a document: send the file (`application/octet-stream`) or its SHA-256 (JSON); 202 with the receipt."""
+    # Read here rather than as dependencies: FastAPI runs a plain-function dependency in a worker thread, and two
+    # thread hops cost more than the rest of a hash submission's handling.
+    committer = get_committer(request)
+    runtime = committer.runtime
 
     async def submitter() -> Administration:
         # In a transaction of its own: none stays open while a file arrives.
@@ -215,7 +215,8 @@ async def submit_document(
         header_metadata = _metadata_from_header(metadata)
         document_hash = await _hash_body(request, runtime)
         submission = Submission(document_hash, kind, title, header_metadata, bool(salted))
-        accepting = committer.submit(administration.id, submission, idempotency_key)
+        # Answered once committed, in a transaction shared with the submissions that arrived meanwhile.
+        receipt, created = await committer.accept(administration.id, submission, idempotency_key)
     elif media_type == JSON and credentials is not None:
         try:
             if kind is not None or title is not None or salted is not None or metadata is not None:
@@ -231,14 +232,12 @@ async def submit_document(
             raise
         submission = Submission(body.hash, body.kind, body.title, body.metadata, body.salted)
         # The API key is checked in the transaction that stores the document, once for the requests it groups.
-        accepting = committer.submit_as(credentials.credentials, submission, idempotency_key)
+        receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
     else:
         await submitter()
         raise UnsupportedMediaType(
             f"Send the file as {OCTET_STREAM} or its hash as {JSON}, not {media_type or 'no Content-Type'}."
         )
-    # Answered once committed, in a transaction shared with the submissions that arrived meanwhile.
-    receipt, created = await asyncio.wrap_future(accepting)
     # The receipt is a valid model already: sent as it is rather than validated again on the way out.
     return Response(
         receipt.model_dump_json(by_alias=True),
