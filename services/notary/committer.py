@@ -146,7 +146,8 @@ class GroupCommitter:
             with self.runtime.transaction() as session:
                 identified: dict[str, int | SegellError] = {}
                 new = self._new_hashes(session, group, identified)
-                for pending in group:
+                answers, rest = self._accept_new(session, group, identified, new)
+                for pending in rest:
                     try:
                         accepted = self._accept(session, pending, identified, new)
                     except SegellError as refused:
@@ -169,6 +170,42 @@ class GroupCommitter:
             return
         # Committed: now, and only now, the answers go out.
         _answer(answers)
+
+    def _accept_new(
+        self,
+        session: Session,
+        group: list[_Pending],
+        identified: dict[str, int | SegellError],
+        new: set[tuple[int, str]],
+    ) -> tuple[list[_Answer], list[_Pending]]:
+        """Store the group's plain new documents (no `Idempotency-Key`, no pre-allocated code, first of their
+        hash in the group) in one statement: their answers, and the submissions left to accept one by one."""
+        plain: list[tuple[_Pending, int]] = []
+        rest: list[_Pending] = []
+        for pending in group:
+            administration = self._administration(session, pending, identified)
+            submission = pending.submission
+            if (
+                isinstance(administration, int)
+                and (administration, submission.document_hash) in new
+                and pending.idempotency_key is None
+                and submission.verification_code is None
+            ):
+                # A later submission of the same document in this group finds this one's row.
+                new.discard((administration, submission.document_hash))
+                plain.append((pending, administration))
+            else:
+                rest.append(pending)
+        answers: list[_Answer] = []
+        if not plain:
+            return answers, rest
+        receipts = service.accept_new(session, [(administration, p.submission) for p, administration in plain])
+        for (pending, _), receipt in zip(plain, receipts, strict=True):
+            if receipt is None:
+                rest.append(pending)  # refused by the database: accepted alone, after a lookup
+            else:
+                answers.append((pending, (receipt, True), None))
+        return answers, rest
 
     def _new_hashes(
         self, session: Session, group: list[_Pending], identified: dict[str, int | SegellError]

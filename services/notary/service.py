@@ -347,6 +347,35 @@ def accept(
     raise SegellError("Could not store the document; try again.")
 
 
+def accept_new(session: Session, documents: Sequence[tuple[int, Submission]]) -> list[Receipt | None]:
+    """Store documents that have no receipt yet, as looked up in this transaction (`accept` with `known_new`, for
+    submissions with neither an `Idempotency-Key` nor a pre-allocated code), with one statement for them all and
+    one for their outbox entries: each one's receipt, or None where the database refused the row (a concurrent
+    request stored the document meanwhile, or its code collided), for the caller to `accept` again."""
+    rows = [
+        _new_rows(
+            administration_id,
+            [submission.document_hash],
+            kind=submission.kind,
+            title=submission.title,
+            salted=submission.salted,
+            metadata_json=metadata_json(submission.metadata) if submission.metadata is not None else None,
+        )[0]
+        for administration_id, submission in documents
+    ]
+    inserted: list[dict[str, Any] | None] = list(rows)
+    if repository.insert_documents(session, rows) != len(rows):
+        stored = repository.stored_ids(session, [row["id"] for row in rows])
+        inserted = [row if row["id"] in stored else None for row in rows]
+    repository.add_to_outbox(session, _outbox_rows([row for row in inserted if row is not None]))
+    return [
+        None
+        if row is None
+        else Receipt.model_validate(_new_receipt(row, submission.metadata, _json_time(row["created_at"])))
+        for row, (_, submission) in zip(inserted, documents, strict=True)
+    ]
+
+
 def _code_in_use(code: str) -> Conflict:
     return Conflict(
         f"Verification code {format_code(code)} is already in use by another document; allocate a new one.",

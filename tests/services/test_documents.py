@@ -456,6 +456,30 @@ def test_a_refused_submission_leaves_its_group_accepted(quiet_server: RunningSer
             assert found.all() == []
 
 
+def test_new_documents_stored_together_leave_out_the_one_already_stored(quiet_server: RunningServer) -> None:
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    quiet_server.admit(administration_code)
+    administration_id = _administration_id(quiet_server, administration_code)
+    runtime = runtime_of(quiet_server)
+    # Stored by a concurrent request between the group's lookup and its insert.
+    already = Submission(new_hash())
+    first, _ = submit(runtime, administration_id, already, None)
+    fresh = [Submission(new_hash(), kind="acta"), Submission(new_hash(), title="Ple", metadata={"punt": 3})]
+    with runtime.transaction() as session:
+        receipts = service.accept_new(
+            session, [(administration_id, fresh[0]), (administration_id, already)] + [(administration_id, fresh[1])]
+        )
+    assert receipts[1] is None
+    stored = [receipt for receipt in receipts if receipt is not None]
+    assert [(r.document_hash, r.kind, r.title, r.metadata, r.status) for r in stored] == [
+        (fresh[0].document_hash, "acta", None, None, "pending"),
+        (fresh[1].document_hash, None, "Ple", {"punt": 3}, "pending"),
+    ]
+    assert _stored(quiet_server, [first.id] + [r.id for r in stored]) == {first.id} | {r.id for r in stored}
+    with runtime.transaction() as session:
+        assert service.get_receipt(session, administration_id, stored[1].id) == stored[1]
+
+
 def test_a_group_that_fails_is_accepted_one_by_one(quiet_server: RunningServer) -> None:
     administration_code = f"L{secrets.randbelow(10**8):08d}"
     quiet_server.admit(administration_code)
