@@ -18,7 +18,7 @@ from functools import cache
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import chain.merkle
@@ -60,6 +60,12 @@ class Batch:
             siblings.append(self.nodes[position + 1 if position % 2 else position - 1])
             position = (position - 1) // 2
         return siblings
+
+    def ancestor(self, position: int, steps: int) -> int:
+        """The position of a node's ancestor `steps` levels up (0: the node itself)."""
+        for _ in range(steps):
+            position = (position - 1) // 2
+        return position
 
 
 @cache
@@ -527,12 +533,26 @@ def test_fuzzed_document_claims_verify_only_when_genuine(generated: tuple[Batch,
 
 @settings(max_examples=800, deadline=None)
 @given(claims())
+# An inner node claimed as the one leaf of a tree whose root it is, and a leaf with its path cut short to a subtree.
+@example((batch(5), {}, {"leaf": batch(5).nodes[1], "proof": [], "root": batch(5).nodes[1], "index": 0, "size": 1}))
+@example(
+    (
+        batch(8),
+        {},
+        {"leaf": batch(8).nodes[7], "proof": batch(8).path(7)[:2], "root": batch(8).nodes[1], "index": 1, "size": 4},
+    )
+)
 def test_fuzzed_leaf_claims_verify_only_for_a_real_node_and_its_path(generated: tuple[Batch, Claim, Claim]) -> None:
-    """For an opaque leaf: accepted iff it is a node of the tree presented with its own path to the real root, in a
-    shape the claimed index and size allow. The node is a real leaf whenever the index was recomputed into it."""
+    """For an opaque leaf: accepted iff it is a node of the tree presented with its own path up to the claimed root,
+    the real root or one of the node's ancestors (a subtree's root: never anchored, so never believed), in a shape
+    the claimed index and size allow. The node is a real leaf whenever the index was recomputed into it."""
     b, _, claim = generated
-    leaf, proof = claim["leaf"], claim["proof"]
-    is_node_with_its_path = any(leaf == node and proof == b.path(position) for position, node in enumerate(b.nodes))
-    is_genuine = is_node_with_its_path and claim["root"] == b.tree.root and structurally_fits(claim)
+    leaf, proof, root = claim["leaf"], claim["proof"], claim["root"]
+    is_node_with_its_path = any(
+        leaf == node and proof == b.path(position)[:steps] and root == b.nodes[b.ancestor(position, steps)]
+        for position, node in enumerate(b.nodes)
+        for steps in range(len(b.path(position)) + 1)
+    )
+    is_genuine = is_node_with_its_path and structurally_fits(claim)
     arguments = {k: claim[k] for k in ("leaf", "proof", "root", "index", "size")}
     assert verify_proof(**arguments) is is_genuine  # type: ignore[arg-type]
