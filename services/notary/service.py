@@ -454,16 +454,15 @@ def _new_receipts_json(rows: Sequence[dict[str, Any]], kind: str | None) -> list
     times: dict[datetime, str] = {}  # the rows stored together share their time
     texts = []
     for row in rows:
-        document_id, code, moment = row["id"], row["verification_code"], row["created_at"]
+        document_id, code, moment = row["id"], format_code(row["verification_code"]), row["created_at"]
         created_at = times.get(moment) or times.setdefault(moment, _json_time(moment))
-        formatted = f"{code[0:4]}-{code[4:8]}-{code[8:12]}-{code[12:16]}-"
         texts.append(
             f'{{"id":"{document_id}","status":"pending","document_hash":"{row["document_hash"]}",'
-            f'"verification_code":"{formatted}{code[16]}","kind":{kind_json},"title":null,"metadata":null,'
+            f'"verification_code":"{code}","kind":{kind_json},"title":null,"metadata":null,'
             f'"salted":{"false" if row["salt"] is None else "true"},"created_at":"{created_at}","anchor":null,'
             f'"revocation":null,"links":{{"self":"/v1/documents/{document_id}",'
-            f'"bundle":"/v1/documents/{document_id}/bundle","verify":"/v1/verify?code={formatted}'
-            f'{_QUERY_CHECK[code[16]]}"}}}}'
+            f'"bundle":"/v1/documents/{document_id}/bundle","verify":"/v1/verify?code={code[:-1]}'
+            f'{_QUERY_CHECK[code[-1]]}"}}}}'
         )
     return texts
 
