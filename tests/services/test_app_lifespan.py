@@ -1,4 +1,4 @@
-"""What the app does around serving: start-up objects frozen for the garbage collector, released at shutdown."""
+"""What the app does around serving: the garbage collector's settings while it serves, restored at shutdown."""
 
 import gc
 from pathlib import Path
@@ -6,12 +6,15 @@ from pathlib import Path
 from tests.conftest import ServerThread, make_settings
 
 
-def test_start_up_objects_are_frozen_while_the_app_serves(tmp_path: Path) -> None:
+def test_start_up_objects_are_frozen_and_collections_rarer_while_the_app_serves(tmp_path: Path) -> None:
     gc.unfreeze()
+    before = gc.get_threshold()
     server = ServerThread(make_settings(tmp_path, anchoring_worker=False))
     server.start()
     try:
         assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold()[0] > before[0]
     finally:
         server.stop()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
