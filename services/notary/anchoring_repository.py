@@ -1,7 +1,8 @@
 """SQL of the anchoring worker: set-based statements over the outbox, batches and documents.
 
 The hot path (a batch of up to `batch_max_size` documents) never builds an ORM object per row: rows are read as
-tuples and written with one executemany or one UPDATE ... WHERE batch_id.
+tuples and written with one statement per table (over `json_each` on SQLite, an executemany on PostgreSQL) or
+one UPDATE ... WHERE batch_id.
 """
 
 import json

@@ -2,8 +2,9 @@
 
 Receipts are read as rows of one query (documents, their batch once anchored, their revocation), never as ORM
 objects with a batch's tree attached: a batch of 10,000 documents keeps a 640 kB tree that only proofs need.
-Writes are Core statements (executemany for a batch of submissions) that skip rows a concurrent request already
-inserted, so two identical submissions at once both answer the same receipt instead of one failing.
+Writes are Core statements (one statement for a batch of submissions: over `json_each` on SQLite, an executemany
+on PostgreSQL) that skip rows a concurrent request already inserted, so two identical submissions at once both
+answer the same receipt instead of one failing.
 """
 
 import json
