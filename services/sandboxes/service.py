@@ -38,6 +38,7 @@ from web3 import Web3
 from chain.deploy import Deployment, ensure_deployed, load_record
 from chain.gateway import ALLOWED_METHODS, DEFAULT_MAX_BATCH_SIZE
 from chain.keys import generate_account, open_private_key, seal_private_key
+from chain.node_admin import NODE_ADMIN_PREFIXES, refuse_node_admin
 from chain.nodes import NodeError
 from chain.registry import RegistryClient
 from services.administrations.service import Caller
@@ -69,9 +70,6 @@ ACCOUNT_FUNDS_WEI = 1_000 * 10**18
 GOVERNANCE_FUNDS_WEI = 10**9 * 10**18
 FUNDED_ACCOUNTS = 3
 BACKENDS = ("anvil", "embedded")
-
-# Node-administration methods: refused unless the sandbox was created with node_admin.
-ADMIN_PREFIXES = ("anvil_", "evm_", "hardhat_", "ganache_", "debug_", "miner_", "txpool_", "trace_", "ots_")
 
 
 def utcnow() -> datetime:
@@ -613,6 +611,8 @@ class SandboxService:
                             f"{DEFAULT_MAX_BATCH_SIZE}; split it",
                         )
                     )
+                # Each element is one request (JSON-RPC 2.0): a list inside the batch is refused, not answered
+                # as a batch of its own, so that no body holds more than DEFAULT_MAX_BATCH_SIZE calls.
                 answers = [answer for entry in payload if (answer := _answer(instance, sandbox, entry)) is not None]
                 return _dump(answers) if answers else b""
             answer = _answer(instance, sandbox, payload)
@@ -664,6 +664,10 @@ def _open_account(sealed: str, address: str, master_key: bytes) -> LocalAccount:
 
 
 def _answer(instance: SandboxInstance, sandbox: Sandbox, entry: object) -> object | None:
+    if isinstance(entry, list):
+        return _rpc_error(
+            None, -32600, "invalid request: a batch holds request objects, not batches; send one flat batch"
+        )
     if not isinstance(entry, dict) or not isinstance(entry.get("method"), str) or entry["method"] in ALLOWED_METHODS:
         return instance.gateway.handle(entry)  # the gateway answers invalid requests and reads alike
     method: str = entry["method"]
@@ -675,15 +679,21 @@ def _answer(instance: SandboxInstance, sandbox: Sandbox, entry: object) -> objec
     if not isinstance(params, list):
         answer = _rpc_error(request_id, -32602, "invalid params: params must be an array")
         return None if is_notification else answer
-    if method == "eth_sendRawTransaction" or (method.startswith(ADMIN_PREFIXES) and sandbox.node_admin):
+    if method == "eth_sendRawTransaction":
         answer = _forward(instance, request_id, method, params)
-    elif method.startswith(ADMIN_PREFIXES):
+    elif method.startswith(NODE_ADMIN_PREFIXES) and not sandbox.node_admin:
         answer = _rpc_error(
             request_id,
             -32601,
             f"{method} is refused: node administration methods are off for this sandbox. Use the sandbox API "
             "(snapshots, revert, reset), or create a sandbox with node_admin: true to allow them.",
         )
+    elif method.startswith(NODE_ADMIN_PREFIXES):
+        refusal = refuse_node_admin(method, params)
+        if refusal is None:
+            answer = _forward(instance, request_id, method, params)
+        else:
+            answer = _rpc_error(request_id, refusal.code, refusal.message)
     else:
         answer = _rpc_error(
             request_id,

@@ -3,6 +3,7 @@ reverted, reset, extended, reaped and deleted; quotas; and one tenant never reac
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -198,6 +199,101 @@ def test_proxy_passes_node_administration_methods_when_enabled(tenant: Tenant) -
     before = int(tenant.rpc(sandbox["id"], "eth_blockNumber")["result"], 16)
     assert tenant.rpc(sandbox["id"], "anvil_mine", ["0x3"])["result"] is None
     assert int(tenant.rpc(sandbox["id"], "eth_blockNumber")["result"], 16) == before + 3
+
+
+class ConnectionCounter:
+    """A TCP listener on loopback that accepts and counts connections, answering nothing."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.socket.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[ConnectionCounter]:
+    counter = ConnectionCounter()
+    yield counter
+    counter.close()
+
+
+@needs_anvil
+@pytest.mark.anvil
+def test_node_admin_methods_that_reach_a_url_are_refused_and_fetch_nothing(
+    tenant: Tenant, listener: ConnectionCounter
+) -> None:
+    sandbox = tenant.create("anvil", node_admin=True)
+    forking = {"forking": {"jsonRpcUrl": listener.url, "blockNumber": 1}}
+    attempts = {
+        "anvil_reset": ([forking], -32602, "anvil_reset takes no forking"),
+        "hardhat_reset": ([forking], -32602, "hardhat_reset takes no forking"),
+        "anvil_setRpcUrl": ([listener.url], -32601, "reaches nothing outside itself"),
+    }
+    for method, (params, code, message) in attempts.items():
+        answer = tenant.rpc(sandbox["id"], method, params)
+        assert answer["error"]["code"] == code, (method, answer)
+        assert message in answer["error"]["message"], (method, answer)
+    time.sleep(0.5)
+    assert listener.connections == 0
+    # The chain is untouched, and a reset without forking still empties it.
+    assert int(tenant.rpc(sandbox["id"], "eth_blockNumber")["result"], 16) == 4
+    assert tenant.rpc(sandbox["id"], "anvil_reset", [])["result"] is None
+    assert tenant.rpc(sandbox["id"], "eth_blockNumber")["result"] == "0x0"
+
+
+@needs_anvil
+@pytest.mark.anvil
+def test_node_admin_methods_outside_the_allow_list_are_refused(tenant: Tenant) -> None:
+    sandbox = tenant.create("anvil", node_admin=True)
+    refused = {
+        "anvil_loadState": ["0x1f8b"],
+        "anvil_setChainId": ["0x1"],
+        "anvil_setExecutor": ["0x" + "11" * 32],
+        "anvil_setLoggingEnabled": [True],
+        "anvil_someMethodOfTomorrow": [],
+        "ganache_anything": [],
+    }
+    for method, params in refused.items():
+        answer = tenant.rpc(sandbox["id"], method, params)
+        assert answer["error"]["code"] == -32601, (method, answer)
+        assert answer["error"]["message"].startswith(f"{method} is refused: "), answer
+        assert "docs/sandboxes.md" in answer["error"]["message"]
+    assert tenant.rpc(sandbox["id"], "eth_chainId")["result"] == hex(sandbox["chain_id"])
+    call = {"to": sandbox["contracts"]["registry"], "data": "0x"}
+    traced = tenant.rpc(sandbox["id"], "debug_traceCall", [call, "latest", {"tracer": "callTracer"}])
+    assert traced["result"]["to"].lower() == sandbox["contracts"]["registry"].lower()
+    script = tenant.rpc(sandbox["id"], "debug_traceCall", [call, "latest", {"tracer": "{step: function() {}}"}])
+    assert script["error"]["code"] == -32602
+    assert "built-in tracers" in script["error"]["message"]
+
+
+def test_proxy_refuses_nested_batches_instead_of_answering_them(tenant: Tenant) -> None:
+    sandbox = tenant.create("embedded")
+    call = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"}
+    nested = [[call] * 100] * 100
+    answers = tenant.http.post(f"/v1/sandboxes/{sandbox['id']}/rpc", json=nested).json()
+    assert len(answers) == 100
+    assert {answer["error"]["code"] for answer in answers} == {-32600}
+    assert all("result" not in answer and answer["id"] is None for answer in answers)
+    assert "not batches" in answers[0]["error"]["message"]
 
 
 def test_proxy_answers_batches_and_notifications(tenant: Tenant) -> None:
