@@ -41,6 +41,22 @@ class Settings(BaseSettings):
     sandbox_max_running: int = Field(default=20, ge=0, description="Sandboxes this server runs at most, all tenants.")
     sandbox_reaper_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps for expired ones.")
     sandbox_max_snapshots: int = Field(default=20, ge=1, description="Snapshots one sandbox may keep.")
+    # Contracts compiled for sandboxes (services/sandboxes/contracts.py); one compilation at a time per API process.
+    solc_binary: Path | None = Field(
+        default=None, description="The solc that compiles sandbox contracts; the pinned one found by itself when unset."
+    )
+    sandbox_compile_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds one compilation may take; the compiler is killed past it."
+    )
+    sandbox_compile_max_source_bytes: int = Field(
+        default=256 * 1024, gt=0, description="Most bytes of Solidity one compilation takes, every file together."
+    )
+    sandbox_compile_max_waiting: int = Field(
+        default=4, ge=1, description="Compilations one administration may have waiting for the compiler."
+    )
+    sandbox_compile_max_wait: float = Field(
+        default=60.0, gt=0, description="Seconds a compilation waits for its turn before answering 503."
+    )
 
     @cached_property
     def home_dir(self) -> Path:

@@ -5,7 +5,8 @@ Nothing here knows about HTTP or the database; `contracts_service` puts it behin
 - `SolidityCompiler` compiles with the pinned solc (``[tool.segell]``: native through py-solc-x, else the npm
   build through ``tools/solc``), with imports limited to the request's own files and OpenZeppelin from
   ``node_modules``. Output is cached by the hash of the compiler input, in memory and on disk: the same source
-  compiles once. Failures are cached too, so a broken contract sent again costs nothing.
+  compiles once. Failures are cached too, so a broken contract sent again costs nothing. Sources are limited in
+  size, compilations take turns by administration (`CompileQueue`) and are killed past a time limit.
 - `encode_arguments` turns JSON values into ABI values by the ABI types, with a message naming the argument
   and what it should be; `to_json` turns decoded values back (integers as decimal strings, bytes as 0x-hex).
 - `deploy`, `call`, `transact`, `events` act on a `Web3` with a funded local account.
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
 import re
+import signal
 import subprocess
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,15 +41,16 @@ from web3.types import TxParams
 
 from chain.compile import NODE_MODULES, CompileError, find_solc, read_toolchain
 from chain.transactions import send_transaction
-from services.errors import Conflict, Unavailable, ValidationFailed
+from services.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
+from services.sandboxes.compile_queue import CompileQueue
 
 OPENZEPPELIN_PREFIX = "@openzeppelin/contracts/"
 OPTIMIZER_RUNS = 200
 MAX_SOURCE_FILES = 20
 MAX_SOURCE_BYTES = 256 * 1024
-COMPILE_TIMEOUT_S = 120.0
-# The compiler is a Node process of ~200 MB taking a core for a second or more: one at a time per server.
-COMPILER_WAIT_S = 60.0
+COMPILE_TIMEOUT_S = 30.0
+# How much of a crashing compiler's own words are passed on.
+MAX_CRASH_MESSAGE = 2_000
 MAX_EVENT_BLOCK_RANGE = 10_000
 MAX_EVENTS = 1_000
 
@@ -87,8 +91,16 @@ class ExecutionReverted(Conflict):
     code = "execution_reverted"
 
 
-class CompilerBusy(Unavailable):
-    code = "compiler_busy"
+class SourcesTooLarge(PayloadTooLarge):
+    code = "sources_too_large"
+
+
+class CompilationTimedOut(ValidationFailed):
+    code = "compilation_timeout"
+
+
+class CompilerCrashed(ValidationFailed):
+    code = "compiler_crashed"
 
 
 # -- compiling ---------------------------------------------------------------------------------------------------
@@ -240,14 +252,20 @@ def _messages(entries: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) 
     return messages
 
 
-# Shared by every compiler of the process: one compilation at a time, one memory cache.
+# Shared by every compiler of the process: one memory cache.
 _MEMORY: OrderedDict[str, Compilation] = OrderedDict()
 _MEMORY_GUARD = threading.Lock()
-_RUNNING = threading.Lock()
 
 
 class SolidityCompiler:
-    """The pinned solc with a cache. Safe to share between threads; the process compiles one input at a time.
+    """The pinned solc with a cache. Safe to share between threads; it compiles one input at a time, in turns.
+
+    Args:
+        cache_dir: where compilations are kept on disk (none when None).
+        solc_binary: the compiler to run; the pinned one found by `chain.compile.find_solc` when None.
+        timeout: seconds one compilation may take; the compiler is killed past it.
+        max_source_bytes: most bytes of Solidity (UTF-8, every file together) one compilation takes.
+        queue: the turns at the compiler; a queue of its own when None.
 
     Example::
 
@@ -264,11 +282,15 @@ class SolidityCompiler:
         memory_entries: int = 128,
         disk_entries: int = 2_000,
         timeout: float = COMPILE_TIMEOUT_S,
+        max_source_bytes: int = MAX_SOURCE_BYTES,
+        queue: CompileQueue | None = None,
     ) -> None:
         self.toolchain = read_toolchain()
         self._solc_binary = solc_binary
         self.cache_dir = cache_dir
         self.timeout = timeout
+        self.max_source_bytes = max_source_bytes
+        self.queue = queue if queue is not None else CompileQueue()
         self._memory_entries = memory_entries
         self.disk_entries = disk_entries
 
@@ -295,23 +317,27 @@ class SolidityCompiler:
             },
         }
 
-    def compile(self, sources: Mapping[str, str]) -> Compilation:
-        """Compile `sources` (``{path.sol: text}``), or return the cached result of the same input.
+    def compile(self, sources: Mapping[str, str], *, owner: Hashable = None) -> Compilation:
+        """Compile `sources` (``{path.sol: text}``) in `owner`'s turn, or return the cached result of the same input.
 
-        Raises `CompilationFailed` with every error located, `CompilerBusy` when another compilation holds the
-        compiler for longer than `COMPILER_WAIT_S`.
+        Raises `SourcesTooLarge` (413) before anything is compiled, `CompilationFailed` with every error located,
+        `CompilationTimedOut` once the compiler was stopped at `timeout`, `CompilerCrashed` with the compiler's own
+        message, `CompilerBusy` when `owner` has too many compilations waiting or waited too long for its turn.
         """
+        size = sum(len(text.encode("utf-8")) for text in sources.values())
+        if size > self.max_source_bytes:
+            raise SourcesTooLarge(
+                f"The Solidity sources are {size} bytes; this server compiles at most {self.max_source_bytes} bytes"
+                " per request. Deploy the contracts separately or make them smaller.",
+                details={"size_bytes": size, "limit_bytes": self.max_source_bytes},
+            )
         standard_input = self.standard_input(sources)
         text = json.dumps(standard_input, sort_keys=True, separators=(",", ":"))
         key = hashlib.sha256(f"solc {self.toolchain.solc}\n{text}".encode()).hexdigest()
         compilation = self._cached(key)
         if compilation is None:
-            if not _RUNNING.acquire(timeout=COMPILER_WAIT_S):
-                raise CompilerBusy("The Solidity compiler is busy with other contracts; try again in a minute.")
-            try:
+            with self.queue.turn(owner):
                 compilation = self._cached(key) or self._run(key, text, standard_input)
-            finally:
-                _RUNNING.release()
         if compilation.errors:
             summary = "; ".join(
                 f"{m.file}:{m.line}:{m.column}: {m.message}" if m.file else m.message for m in compilation.errors[:5]
@@ -348,24 +374,41 @@ class SolidityCompiler:
         # No import callback: solc reads no file at all, only what is in the input.
         command = [str(self.solc_binary), "--standard-json", "--no-import-callback"]
         try:
-            finished = subprocess.run(command, input=text, capture_output=True, text=True, timeout=self.timeout)
+            # A session of its own, so that a timeout kills the compiler with whatever it started.
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
         except OSError as exc:
             raise Unavailable(
                 f"The Solidity compiler {self.solc_binary} cannot be run ({exc.strerror or exc}); its operator must"
                 " reinstall it (`npm ci`).",
                 code="compiler_unavailable",
             ) from None
-        except subprocess.TimeoutExpired:
-            raise CompilationFailed(
-                f"The compiler did not finish within {self.timeout:g} seconds; send smaller contracts.",
-                details=[],
-            ) from None
         try:
-            output = json.loads(finished.stdout)
+            stdout, stderr = process.communicate(text, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_session(process)
+            raise CompilationTimedOut(
+                f"The compiler did not finish within {self.timeout:g} seconds and was stopped. Send fewer or smaller"
+                " contracts per request, or simplify the one that takes long.",
+                details={"limit_seconds": self.timeout},
+            ) from None
+        except BaseException:
+            _kill_session(process)
+            raise
+        try:
+            output = json.loads(stdout)
         except ValueError:
-            raise Unavailable(
-                f"The Solidity compiler failed (exit status {finished.returncode}); try again later.",
-                code="compiler_failed",
+            said = (stderr.strip() or stdout.strip() or "no message")[-MAX_CRASH_MESSAGE:]
+            raise CompilerCrashed(
+                f"The Solidity compiler stopped without compiling (exit status {process.returncode}): {said}. "
+                "Change the sources around what it names, or send them in smaller parts.",
+                details={"exit_status": process.returncode, "message": said},
             ) from None
         sources = {unit: entry["content"] for unit, entry in standard_input["sources"].items()}
         messages = _messages(output.get("errors", []), sources)
@@ -407,6 +450,14 @@ class SolidityCompiler:
         entries = sorted(self.cache_dir.glob("*.json"), key=_modified, reverse=True)
         for stale in entries[self.disk_entries :]:
             stale.unlink(missing_ok=True)
+
+
+def _kill_session(process: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.communicate()
 
 
 def _modified(path: Path) -> float:

@@ -84,11 +84,25 @@ def _detail(known: KnownContract, on_chain: bool) -> dict[str, Any]:
     }
 
 
+_COMPILING = (
+    "Compile Solidity sources with the pinned solc and deploy one contract from the owner's account.\n\n"
+    "Limits (server settings, defaults in brackets): the sources are at most `SEGELL_SANDBOX_COMPILE_MAX_SOURCE_"
+    "BYTES` in all [256 KiB], else 413 `sources_too_large` before anything is compiled; a compilation is stopped "
+    "after `SEGELL_SANDBOX_COMPILE_TIMEOUT` seconds [30] and answers 422 `compilation_timeout`; a compiler that "
+    "stops without an answer gives 422 `compiler_crashed` with its message. Each API process compiles one input at "
+    "a time, taking administrations in turns (round-robin): an administration may have "
+    "`SEGELL_SANDBOX_COMPILE_MAX_WAITING` compilations waiting [4] and each waits at most "
+    "`SEGELL_SANDBOX_COMPILE_MAX_WAIT` seconds [60], else 503 `compiler_busy`. Sources compiled before are answered "
+    "from the cache without waiting."
+)
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DeployOut,
-    responses=error_responses(503),
+    responses=error_responses(413, 503),
+    description=_COMPILING,
 )
 def deploy_contract(
     sandbox_id: SandboxId,

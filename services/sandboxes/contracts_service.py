@@ -25,6 +25,7 @@ from services.administrations.service import Caller
 from services.errors import Conflict, NotFound
 from services.runtime import Runtime
 from services.sandboxes import contracts
+from services.sandboxes.compile_queue import CompileQueue
 from services.sandboxes.contracts import CallResult, Compilation, SolidityCompiler, TransactionOutcome
 from services.sandboxes.contracts_models import SandboxContract
 from services.sandboxes.service import SandboxHandle, owned_sandbox
@@ -33,12 +34,34 @@ SEGELL_CONTRACTS = {"AdministrationRegistry": "registry", "Notary": "notary"}
 
 
 @cache
-def compiler_for(cache_dir: Path) -> SolidityCompiler:
-    return SolidityCompiler(cache_dir=cache_dir)
+def compiler_for(
+    cache_dir: Path,
+    solc_binary: Path | None,
+    timeout: float,
+    max_source_bytes: int,
+    max_waiting: int,
+    max_wait: float,
+) -> SolidityCompiler:
+    # One per API process (and per SEGELL_HOME): its queue is what makes administrations take turns.
+    return SolidityCompiler(
+        cache_dir=cache_dir,
+        solc_binary=solc_binary,
+        timeout=timeout,
+        max_source_bytes=max_source_bytes,
+        queue=CompileQueue(max_waiting_per_owner=max_waiting, max_wait=max_wait),
+    )
 
 
 def compiler(runtime: Runtime) -> SolidityCompiler:
-    return compiler_for(runtime.settings.home_dir / "solc-cache")
+    settings = runtime.settings
+    return compiler_for(
+        settings.home_dir / "solc-cache",
+        settings.solc_binary,
+        settings.sandbox_compile_timeout,
+        settings.sandbox_compile_max_source_bytes,
+        settings.sandbox_compile_max_waiting,
+        settings.sandbox_compile_max_wait,
+    )
 
 
 @dataclass(frozen=True)
@@ -133,11 +156,12 @@ def deploy_contract(
     value: int,
 ) -> Deployed:
     """Compile `sources` (cached by their hash), deploy the chosen contract from the owner's account, record it."""
-    compilation = compiler(runtime).compile(sources)
+    assert caller.administration is not None
+    compilation = compiler(runtime).compile(sources, owner=caller.administration.code)
     chosen = compilation.select(contract, list(sources))
     with handle.lock:
         outcome = contracts.deploy(handle.web3(), handle.deployer, chosen, constructor_args, value)
-    assert outcome.contract_address is not None and caller.administration is not None
+    assert outcome.contract_address is not None
     # After a reset or a revert the owner's nonces start again, and so do the addresses of what it deploys: the
     # new contract takes the place of the one that chain no longer has.
     replaced = session.scalars(
