@@ -17,7 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final, NamedTuple
 
-__all__ = ["NODE_ADMIN_METHODS", "NODE_ADMIN_PREFIXES", "NodeAdminRefusal", "refuse_node_admin"]
+__all__ = ["MAX_MINED_BLOCKS", "NODE_ADMIN_METHODS", "NODE_ADMIN_PREFIXES", "NodeAdminRefusal", "refuse_node_admin"]
+
+#: Most blocks one mining call may ask for: anvil takes 0.7 s for 1,000 and over a minute for 10,000, and goes on
+#: mining after the caller gave up.
+MAX_MINED_BLOCKS: Final = 1_000
 
 #: Prefixes of the methods that administer a node rather than read or transact on its chain.
 NODE_ADMIN_PREFIXES: Final = ("anvil_", "evm_", "hardhat_", "ganache_", "debug_", "miner_", "txpool_", "trace_", "ots_")
@@ -133,6 +137,9 @@ _REFUSED_BECAUSE: Final[Mapping[str, str]] = {
 _TRACERS: Final = frozenset(
     {"callTracer", "flatCallTracer", "prestateTracer", "4byteTracer", "noopTracer", "muxTracer"}
 )
+# Mining methods whose first param is a block count, and those whose first param is an object with `blocks`.
+_MINE_COUNT: Final = frozenset({"anvil_mine", "hardhat_mine"})
+_MINE_OPTIONS: Final = frozenset({"evm_mine", "anvil_mine_detailed", "evm_mine_detailed"})
 # Where each tracing method takes its options object.
 _TRACER_OPTIONS_AT: Final[Mapping[str, int]] = {"debug_traceTransaction": 1, "debug_traceCall": 2}
 
@@ -168,6 +175,17 @@ def refuse_node_admin(method: str, params: Sequence[object]) -> NodeAdminRefusal
             f"invalid params: {method} takes no forking: a sandbox's node forks no other chain. Call it without "
             "params to empty the chain, or revert to a snapshot of the sandbox.",
         )
+    if params and (method in _MINE_COUNT or method in _MINE_OPTIONS):
+        first = params[0]
+        blocks = first.get("blocks") if method in _MINE_OPTIONS and isinstance(first, dict) else None
+        if method in _MINE_COUNT:
+            blocks = first
+        if blocks is not None and not 0 <= _quantity(blocks) <= MAX_MINED_BLOCKS:
+            return NodeAdminRefusal(
+                -32602,
+                f"invalid params: {method} mines at most {MAX_MINED_BLOCKS} blocks per call, given as a number or "
+                "0x-hex; call it again for more",
+            )
     position = _TRACER_OPTIONS_AT.get(method)
     if position is not None and len(params) > position:
         options = params[position]
@@ -179,3 +197,17 @@ def refuse_node_admin(method: str, params: Sequence[object]) -> NodeAdminRefusal
                 f"not {str(tracer)[:40]!r}",
             )
     return None
+
+
+def _quantity(value: object) -> int:
+    """A JSON-RPC number (integer, 0x-hex or decimal string) as an int; -1 for anything else."""
+    if isinstance(value, bool):
+        return -1
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 16) if value[:2].lower() == "0x" else int(value, 10)
+        except ValueError:
+            return -1
+    return -1

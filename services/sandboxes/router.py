@@ -57,7 +57,10 @@ class SandboxRequest(BaseModel):
     )
     node_admin: bool = Field(
         default=False,
-        description="Let the JSON-RPC endpoint pass node-administration methods (anvil_*, evm_*, hardhat_*).",
+        description=(
+            "Let the JSON-RPC endpoint pass node-administration methods (anvil_*, evm_*, hardhat_*): those of the "
+            "allow-list in docs/sandboxes.md, none of which makes the node reach a URL or a file."
+        ),
     )
 
 

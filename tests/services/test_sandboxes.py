@@ -15,6 +15,7 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from chain.anvil import find_anvil
+from chain.node_admin import MAX_MINED_BLOCKS
 from chain.nodes import AnvilNotFound
 from chain.registry import RegistryClient
 from chain.transactions import send_transaction
@@ -283,6 +284,24 @@ def test_node_admin_methods_outside_the_allow_list_are_refused(tenant: Tenant) -
     script = tenant.rpc(sandbox["id"], "debug_traceCall", [call, "latest", {"tracer": "{step: function() {}}"}])
     assert script["error"]["code"] == -32602
     assert "built-in tracers" in script["error"]["message"]
+
+
+@needs_anvil
+@pytest.mark.anvil
+def test_node_admin_mining_refuses_more_blocks_than_the_limit(tenant: Tenant) -> None:
+    sandbox = tenant.create("anvil", node_admin=True)
+    for method, params in {
+        "anvil_mine": [hex(MAX_MINED_BLOCKS + 1)],
+        "hardhat_mine": ["0xffffffffffffffff", "0x0"],
+        "evm_mine": [{"blocks": 100_000}],
+        "anvil_mine_detailed": [{"blocks": "many"}],
+    }.items():
+        answer = tenant.rpc(sandbox["id"], method, params)
+        assert answer["error"]["code"] == -32602, (method, answer)
+        assert f"at most {MAX_MINED_BLOCKS} blocks per call" in answer["error"]["message"]
+    assert tenant.rpc(sandbox["id"], "eth_blockNumber")["result"] == "0x4"
+    assert tenant.rpc(sandbox["id"], "anvil_mine", [hex(MAX_MINED_BLOCKS), "0x0"])["result"] is None
+    assert int(tenant.rpc(sandbox["id"], "eth_blockNumber")["result"], 16) == 4 + MAX_MINED_BLOCKS
 
 
 def test_proxy_refuses_nested_batches_instead_of_answering_them(tenant: Tenant) -> None:
