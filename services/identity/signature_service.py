@@ -19,6 +19,7 @@ from services.identity import ca, certificates
 from services.identity.models import IssuedCertificate
 from services.identity.signature_schemas import (
     ProofOfExistence,
+    RegistrationAuthority,
     SignedDocument,
     Signer,
     SignerKind,
@@ -33,7 +34,13 @@ from services.identity.signing import (
     sign_detached,
     sign_pdf,
 )
-from services.identity.validation import RevocationUnavailable, TrustContext, UnreadableInput, validate
+from services.identity.validation import (
+    RevocationUnavailable,
+    TrustContext,
+    UnreadableInput,
+    registration_authority_named,
+    validate,
+)
 from services.models import Administration
 from services.notary import repository as notary_repository
 from services.notary import service as notary
@@ -97,8 +104,12 @@ def _output_filename(filename: str | None, output: SignedOutput) -> str:
     return f"{name}.p7s"
 
 
-def _signer_of(identity: certificates.SigningIdentity) -> Signer:
+def _signer_of(identity: certificates.SigningIdentity, administration: Administration) -> Signer:
     certificate = identity.certificate
+    # Certificates issued before they named a registration authority: the administration they were issued to.
+    registration_authority = registration_authority_named(certificate) or RegistrationAuthority(
+        code=administration.code, name=administration.name
+    )
     kind: SignerKind | None = identity.profile if identity.profile in ("employee", "seal", "citizen") else None  # type: ignore[assignment]
     return Signer(
         name=name_attribute(certificate.subject, x509.NameOID.COMMON_NAME) or certificate.subject.rfc4514_string(),
@@ -106,6 +117,7 @@ def _signer_of(identity: certificates.SigningIdentity) -> Signer:
         kind=kind,
         certificate_serial=f"{certificate.serial_number:040x}",
         issuer=certificate.issuer.rfc4514_string(),
+        registration_authority=registration_authority,
     )
 
 
@@ -166,7 +178,7 @@ def sign_document(
         signed_hash=output.sha256,
         verification_code=receipt.verification_code,
         verification_url=verification_url,
-        signer=_signer_of(held),
+        signer=_signer_of(held, administration),
         signing_time=output.signing_time,
         receipt=receipt,
     )
@@ -244,12 +256,27 @@ def trust_context(runtime: Runtime, anchored_roots: AnchoredRoots) -> TrustConte
             profile = record.profile if record is not None else None
         return profile if profile in ("employee", "seal", "citizen") else None  # type: ignore[return-value]
 
+    def registration_authority_of(certificate: x509.Certificate) -> RegistrationAuthority | None:
+        named = registration_authority_named(certificate)
+        if named is not None or certificate.issuer != authorities.issuing.certificate.subject:
+            return named
+        # Issued here before certificates named their registration authority: the administration that asked.
+        with runtime.transaction() as session:
+            record = _issued(session, certificate)
+            if record is None:
+                return None
+            administration = session.get(Administration, record.administration_id)
+            assert administration is not None
+            registration = certificates.registration(record, administration)
+        return RegistrationAuthority(code=registration.code, name=registration.name)
+
     return TrustContext(
         trust_anchors=[authorities.root.certificate],
         known_certificates=[authorities.issuing.certificate],
         crl_of=crl_of,
         proof_of_existence=proof_of_existence,
         kind_of=kind_of,
+        registration_authority_of=registration_authority_of,
     )
 
 

@@ -38,9 +38,11 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts, validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+from services.identity.registration import registration_of
 from services.identity.signature_schemas import (
     Indication,
     ProofOfExistence,
+    RegistrationAuthority,
     SignatureFormat,
     SignatureReport,
     Signer,
@@ -72,6 +74,14 @@ class RevocationEntry:
     reason: str | None
 
 
+def registration_authority_named(certificate: x509.Certificate) -> RegistrationAuthority | None:
+    """The registration authority the certificate's Segell registration extension names, if it has one."""
+    registration = registration_of(certificate)
+    if registration is None:
+        return None
+    return RegistrationAuthority(code=registration.code, name=registration.name)
+
+
 @dataclass(frozen=True)
 class TrustContext:
     """What validation relies on besides the signature itself.
@@ -79,7 +89,8 @@ class TrustContext:
     `crl_of(certificate, issuer)` returns the DER (or PEM) CRL that covers `certificate`, or raises
     `RevocationUnavailable`; it is checked here (issuer, signature, freshness). `proof_of_existence(hashes)`
     answers the earliest anchoring of any of these SHA-256 hashes; `kind_of(certificate)` the profile of a
-    certificate the deployment's CA issued.
+    certificate the deployment's CA issued; `registration_authority_of(certificate)` the administration that acted
+    as its registration authority.
     """
 
     trust_anchors: Sequence[x509.Certificate]
@@ -87,6 +98,7 @@ class TrustContext:
     crl_of: Callable[[x509.Certificate, x509.Certificate], bytes]
     proof_of_existence: Callable[[Sequence[str]], ProofOfExistence | None]
     kind_of: Callable[[x509.Certificate], SignerKind | None] = lambda _certificate: None
+    registration_authority_of: Callable[[x509.Certificate], RegistrationAuthority | None] = registration_authority_named
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -321,6 +333,7 @@ def _signer(certificate: x509.Certificate, context: TrustContext) -> Signer:
         kind=context.kind_of(certificate),
         certificate_serial=f"{certificate.serial_number:040x}",
         issuer=certificate.issuer.rfc4514_string(),
+        registration_authority=context.registration_authority_of(certificate),
     )
 
 
