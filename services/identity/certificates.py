@@ -267,19 +267,22 @@ def issue_certificate(
     _check_request(request)
     citizen_id = None
     if request.profile == "citizen":
-        assert request.national_id is not None
         citizen_id = _verified_citizen(runtime, administration, request.citizen_token, clock())
-        _bind_citizen(runtime, administration, citizen_id, request.national_id)
     authorities = certificate_authorities(runtime)
-    if request.csr_pem is not None:
-        public_key = _public_key_from_csr(request.csr_pem)
+    csr_key = _public_key_from_csr(request.csr_pem) if request.csr_pem is not None else None
+    not_before, not_after = _validity(request, authorities.issuing)
+    if citizen_id is not None:
+        assert request.national_id is not None
+        # Only once the request is known to be good: a refused request binds no one.
+        _bind_citizen(runtime, administration, citizen_id, request.national_id)
+    if csr_key is not None:
+        public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey = csr_key
         private_key = None
     else:
         private_key = ca.new_private_key()
         public_key = private_key.public_key()
     serial = new_serial()
     certificate_id = serial_id(serial)
-    not_before, not_after = _validity(request, authorities.issuing)
     certificate = _build_certificate(
         authorities.issuing,
         serial=serial,

@@ -341,6 +341,18 @@ def test_issue_citizen_certificate_refused_with_another_citizens_token(tenant: T
     assert _certificate_count(tenant) == before
 
 
+def test_issue_citizen_certificate_refused_for_an_invalid_csr_binds_no_one(tenant: Tenant) -> None:
+    national_id = new_national_id()
+    bad_csr = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+
+    refused = _issue_citizen(tenant, national_id=national_id, csr=bad_csr, citizen_token=log_in_citizen(tenant.http))
+    issued = _issue_citizen(tenant, national_id=national_id, citizen_token=log_in_citizen(tenant.http))
+
+    assert refused.status_code == 422, refused.text
+    assert "csr" in refused.json()["error"]["message"]
+    assert issued.status_code == 201, issued.text
+
+
 def test_issue_citizen_certificate_refused_with_token_of_another_administration(tenant: Tenant, other: Tenant) -> None:
     before = _certificate_count(tenant)
 
