@@ -54,7 +54,7 @@ def registration_of(certificate: x509.Certificate) -> Registration | None:
         return None
     try:
         parsed = _SegellRegistration.load(extension.value, strict=True).native
-    except (ValueError, TypeError):
+    except Exception:  # asn1crypto fails on malformed DER with more than ValueError (AttributeError, ...)
         return None
     code, name, citizen = parsed["ra_code"], parsed["ra_name"], parsed["citizen"]
     if not (isinstance(code, str) and isinstance(name, str) and (citizen is None or isinstance(citizen, str))):

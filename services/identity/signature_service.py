@@ -11,6 +11,7 @@ from typing import Literal
 
 import httpx
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.orm import Session
 
@@ -257,8 +258,13 @@ def trust_context(runtime: Runtime, anchored_roots: AnchoredRoots) -> TrustConte
         return profile if profile in ("employee", "seal", "citizen") else None  # type: ignore[return-value]
 
     def registration_authority_of(certificate: x509.Certificate) -> RegistrationAuthority | None:
+        # Only this CA's word counts: anyone can put the extension in a certificate of their own making.
+        try:
+            certificate.verify_directly_issued_by(authorities.issuing.certificate)
+        except (ValueError, TypeError, InvalidSignature):
+            return None
         named = registration_authority_named(certificate)
-        if named is not None or certificate.issuer != authorities.issuing.certificate.subject:
+        if named is not None:
             return named
         # Issued here before certificates named their registration authority: the administration that asked.
         with runtime.transaction() as session:

@@ -90,7 +90,7 @@ class TrustContext:
     `RevocationUnavailable`; it is checked here (issuer, signature, freshness). `proof_of_existence(hashes)`
     answers the earliest anchoring of any of these SHA-256 hashes; `kind_of(certificate)` the profile of a
     certificate the deployment's CA issued; `registration_authority_of(certificate)` the administration that acted
-    as its registration authority.
+    as registration authority for a certificate the deployment's CA issued.
     """
 
     trust_anchors: Sequence[x509.Certificate]
@@ -98,7 +98,7 @@ class TrustContext:
     crl_of: Callable[[x509.Certificate, x509.Certificate], bytes]
     proof_of_existence: Callable[[Sequence[str]], ProofOfExistence | None]
     kind_of: Callable[[x509.Certificate], SignerKind | None] = lambda _certificate: None
-    registration_authority_of: Callable[[x509.Certificate], RegistrationAuthority | None] = registration_authority_named
+    registration_authority_of: Callable[[x509.Certificate], RegistrationAuthority | None] = lambda _certificate: None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

@@ -440,6 +440,39 @@ def test_issue_employee_and_seal_certificates_name_the_registration_authority_wi
     assert "citizen_token" in with_token.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"\x30\x00",
+        # Lengths that run past the end.
+        bytes.fromhex("30480c024c310c14416a756e74616d656e74206465204769726f6e61882c6369745f61326161"),
+        # A citizen field whose tag and length do not match its contents (asn1crypto: AttributeError).
+        bytes.fromhex(
+            "30480c024c310c14416a756e74616d656e74206465204769726f6e61882c6369745f6132616161616161616161616161"
+            "616161616161616161610e6161616161616161616161616161616161"
+        ),
+    ],
+)
+def test_registration_of_malformed_extension_is_none(runtime: Runtime, value: bytes) -> None:
+    issuing = certificate_authorities(runtime).issuing
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Malformat")]))
+        .issuer_name(issuing.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.UnrecognizedExtension(REGISTRATION_OID, value), critical=False)
+        .sign(issuing.private_key, hashes.SHA256())
+    )
+
+    assert registration_of(certificate) is None
+
+
 # --- CSR ----------------------------------------------------------------------------------------------------------
 
 

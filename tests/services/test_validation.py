@@ -25,7 +25,7 @@ from sqlalchemy import select
 from services.identity.ca import CertificateAuthority
 from services.identity.certificates import IssueRequest, certificate_authorities, issue_certificate, signing_identity
 from services.identity.models import IssuedCertificate
-from services.identity.registration import registration_of
+from services.identity.registration import Registration, registration_extension, registration_of
 from services.identity.signing import SigningIdentity, sign_detached, sign_pdf
 from services.models import Administration
 from services.runtime import Runtime
@@ -327,6 +327,33 @@ def test_report_of_certificate_issued_before_registration_was_named_names_its_ad
     assert result["signer"]["kind"] == "employee"
     assert result["signer"]["registration_authority"] == {"code": tenant.code, "name": "Ajuntament de Sabadell"}
     assert read["registration_authority"] == {"code": tenant.code, "name": "Ajuntament de Sabadell"}
+
+
+def test_registration_authority_named_by_a_certificate_of_another_ca_is_not_reported(
+    tenant: Tenant, anyone: httpx.Client
+) -> None:
+    # Another CA's certificate naming this tenant in a registration extension: the report does not repeat it.
+    root_key, signer_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root = _certificate("Segell Sandbox Issuing CA", root_key, None, root_key, ca=True)
+    now = datetime.now(UTC)
+    signer = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Impostor"))
+        .issuer_name(root.subject)
+        .public_key(signer_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(registration_extension(Registration(tenant.code, "Ajuntament de Sabadell")), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    signature = sign_detached(b"fals", SigningIdentity(signer_key, signer, [root])).content
+
+    result = only_signature(validate(anyone, b"fals", signature))
+
+    assert registration_of(signer) == Registration(tenant.code, "Ajuntament de Sabadell")
+    assert result["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    assert result["signer"]["registration_authority"] is None
 
 
 # --- revocation ---------------------------------------------------------------------------------------------------
