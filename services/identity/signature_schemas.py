@@ -55,7 +55,7 @@ class Signer(BaseModel):
     registration_authority: RegistrationAuthority | None = Field(
         default=None,
         description="The administration that acted as registration authority for the signing certificate (it "
-        "asked for it and vouched for its holder); null for certificates that name none.",
+        "asked for it and vouched for its holder); null for certificates this authority did not issue.",
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from services.errors import Conflict, InvalidInput, ValidationFailed
 from services.identity import ca, certificates
 from services.identity.models import IssuedCertificate
+from services.identity.registration import registration_of
 from services.identity.signature_schemas import (
     ProofOfExistence,
     RegistrationAuthority,
@@ -39,7 +40,6 @@ from services.identity.validation import (
     RevocationUnavailable,
     TrustContext,
     UnreadableInput,
-    registration_authority_named,
     validate,
 )
 from services.models import Administration
@@ -105,10 +105,16 @@ def _output_filename(filename: str | None, output: SignedOutput) -> str:
     return f"{name}.p7s"
 
 
+def _registration_authority_named(certificate: x509.Certificate) -> RegistrationAuthority | None:
+    """The registration authority the certificate's registration extension names, if it has one."""
+    registration = registration_of(certificate)
+    return None if registration is None else RegistrationAuthority(code=registration.code, name=registration.name)
+
+
 def _signer_of(identity: certificates.SigningIdentity, administration: Administration) -> Signer:
     certificate = identity.certificate
     # Certificates issued before they named a registration authority: the administration they were issued to.
-    registration_authority = registration_authority_named(certificate) or RegistrationAuthority(
+    registration_authority = _registration_authority_named(certificate) or RegistrationAuthority(
         code=administration.code, name=administration.name
     )
     kind: SignerKind | None = identity.profile if identity.profile in ("employee", "seal", "citizen") else None  # type: ignore[assignment]
@@ -263,7 +269,7 @@ def trust_context(runtime: Runtime, anchored_roots: AnchoredRoots) -> TrustConte
             certificate.verify_directly_issued_by(authorities.issuing.certificate)
         except (ValueError, TypeError, InvalidSignature):
             return None
-        named = registration_authority_named(certificate)
+        named = _registration_authority_named(certificate)
         if named is not None:
             return named
         # Issued here before certificates named their registration authority: the administration that asked.

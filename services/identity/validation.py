@@ -38,7 +38,6 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts, validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from services.identity.registration import registration_of
 from services.identity.signature_schemas import (
     Indication,
     ProofOfExistence,
@@ -72,14 +71,6 @@ class RevocationUnavailable(Exception):
 class RevocationEntry:
     revoked_at: datetime
     reason: str | None
-
-
-def registration_authority_named(certificate: x509.Certificate) -> RegistrationAuthority | None:
-    """The registration authority the certificate's Segell registration extension names, if it has one."""
-    registration = registration_of(certificate)
-    if registration is None:
-        return None
-    return RegistrationAuthority(code=registration.code, name=registration.name)
 
 
 @dataclass(frozen=True)
