@@ -34,6 +34,7 @@ from .certificates import (
     CertificateState,
     CertificateStatus,
     IssuedCertificate,
+    RegistrationAuthority,
     RevocationReason,
 )
 from .citizen_auth import Citizen, CitizenToken, OtpChallenge, SmsMessage, TotpEnrolment, TotpState
@@ -175,6 +176,7 @@ __all__ = [
     "ProofOfExistence",
     "RateLimitError",
     "Receipt",
+    "RegistrationAuthority",
     "Revocation",
     "RevocationReason",
     "Role",

@@ -567,13 +567,20 @@ class Client:
         csr: str | bytes | None = None,
         passphrase: str | None = None,
         validity_days: int | None = None,
+        citizen_token: str | None = None,
     ) -> IssuedCertificate:
         """Obtain a certificate from Segell's certificate authority for the administration.
 
+        The administration acts as the certificate's registration authority: the certificate names it.
+
         Arguments:
             profile: ``"employee"`` (a public employee: ``name`` and ``national_id`` required), ``"seal"`` (the
-                administration's own seal) or ``"citizen"`` (``name`` and ``national_id`` required).
+                administration's own seal) or ``"citizen"`` (``name``, ``national_id`` and ``citizen_token``
+                required).
             national_id: stored by the server only as a salted hash; it does not appear in the certificate.
+            citizen_token: citizen certificates only: the token the citizen got by logging in with this
+                administration (:meth:`verify_otp`, :meth:`verify_totp`). The certificate names that citizen's
+                pseudonym; the first one binds the citizen to ``national_id``, later ones must agree.
             email: put in the certificate's subjectAltName.
             position: an employee's position, put in the subject's title.
             csr: a PEM certificate signing request, to certify a key you hold. Without it the server generates
@@ -585,9 +592,18 @@ class Client:
 
         Raises:
             ValidationError: a missing or invalid field; ``message`` names it.
+            AuthenticationError: a citizen certificate without ``citizen_token``, or with a token that does not
+                verify or expired (``code`` ``citizen_token_required``, ``invalid_token``, ``token_expired``).
+            PermissionDeniedError: a token from a login with another administration
+                (``citizen_of_another_administration``), or of another citizen than the one bound to
+                ``national_id`` (``citizen_mismatch``).
 
         Example::
 
+            token = segell.verify_otp("+34600123456", code).access_token  # the citizen logs in
+            issued = segell.issue_certificate(
+                "citizen", name="Pere Soler", national_id="47111222K", citizen_token=token
+            )
             issued = segell.issue_certificate("seal")
             Path("seal.p12").write_bytes(issued.pkcs12)
             print(issued.serial, issued.passphrase)
@@ -601,6 +617,8 @@ class Client:
             body["passphrase"] = passphrase
         if validity_days is not None:
             body["validity_days"] = validity_days
+        if citizen_token is not None:
+            body["citizen_token"] = citizen_token
         return self._call("POST", "/v1/certificates", IssuedCertificate._from_json, json=body)
 
     def list_certificates(

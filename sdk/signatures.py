@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from .certificates import RegistrationAuthority
 from .models import Receipt
 
 __all__ = [
@@ -58,6 +59,8 @@ class Signer:
         kind: ``"employee"``, ``"seal"`` or ``"citizen"`` for certificates Segell's CA issued, else ``None``.
         certificate_serial: the certificate's serial number in hex.
         issuer: the certificate's issuer (RFC 4514).
+        registration_authority: the administration that asked for the certificate and vouched for its holder,
+            as the certificate names it; ``None`` for certificates that name none.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Signer:
     kind: SignerKind | None
     certificate_serial: str
     issuer: str
+    registration_authority: RegistrationAuthority | None = None
 
     @classmethod
     def _from_json(cls, data: _Json) -> Signer:
@@ -75,6 +79,7 @@ class Signer:
             kind=None if kind is None else cast(SignerKind, str(kind)),
             certificate_serial=str(data["certificate_serial"]),
             issuer=str(data["issuer"]),
+            registration_authority=RegistrationAuthority._optional(data.get("registration_authority")),
         )
 
 

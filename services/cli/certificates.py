@@ -92,6 +92,16 @@ def cert_issue(
         ),
     ] = None,
     days: Annotated[int | None, typer.Option(help="Validity in days (default 730).", show_default=False)] = None,
+    citizen_token: Annotated[
+        str | None,
+        typer.Option(
+            "--citizen-token",
+            envvar="SEGELL_CITIZEN_TOKEN",
+            help="A citizen certificate needs the citizen: the token of their login with this administration "
+            "(`segell otp verify`).",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -105,6 +115,12 @@ def cert_issue(
     """Issue a certificate; the key and certificate are written to a PKCS#12 file, the passphrase printed once."""
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "cert issue")
+    if profile is Profile.citizen and not citizen_token:
+        fail(
+            invocation,
+            "A citizen certificate needs the citizen's consent: the citizen logs in (`segell otp send PHONE`, then "
+            "`segell otp verify PHONE CODE`) and you pass their token with --citizen-token or SEGELL_CITIZEN_TOKEN.",
+        )
     csr_pem = _read_text(invocation, csr) if csr is not None else None
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
         issued = client.issue_certificate(
@@ -116,6 +132,7 @@ def cert_issue(
             csr=csr_pem,
             passphrase=passphrase,
             validity_days=days,
+            citizen_token=citizen_token if profile is Profile.citizen else None,
         )
     written = _write_issued(invocation, issued, out)
     if as_json:
@@ -244,6 +261,11 @@ def _print_certificate(invocation: Invocation, certificate: Certificate) -> None
         ("status", _status_markup(certificate.status)),
         ("subject", escape(certificate.subject)),
         ("issuer", escape(certificate.issuer)),
+        (
+            "registered by",
+            escape(f"{certificate.registration_authority.name} ({certificate.registration_authority.code})"),
+        ),
+        *([("citizen", certificate.citizen_id)] if certificate.citizen_id is not None else []),
         ("valid", f"{timestamp(certificate.not_before)} to {timestamp(certificate.not_after)}"),
         ("key", f"{certificate.key_algorithm}, {'held by the server' if certificate.key_held else 'not held'}"),
         ("sha-256", certificate.fingerprint_sha256),

@@ -166,6 +166,9 @@ def _print_report(invocation: Invocation, file: Path, report: SignatureValidatio
             organisation = f", {result.signer.organisation}" if result.signer.organisation else ""
             fields.append(("signer", escape(f"{result.signer.name}{organisation}")))
             fields.append(("certificate", f"{result.signer.certificate_serial} ({escape(result.signer.issuer)})"))
+            authority = result.signer.registration_authority
+            if authority is not None:
+                fields.append(("registered by", escape(f"{authority.name} ({authority.code})")))
         if result.signing_time is not None:
             fields.append(("signed at", f"{timestamp(result.signing_time)} (as the signer says)"))
         proof = result.proof_of_existence

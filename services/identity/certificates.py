@@ -7,6 +7,10 @@ Profiles (every one: ECDSA or RSA key, basicConstraints CA:FALSE, SKI/AKI, the i
     seal      CN=<seal name>, O=<administration>, organizationIdentifier=<code>   as employee, without clientAuth
     citizen   CN=<name>   digitalSignature, nonRepudiation; emailProtection, clientAuth, documentSigning
 
+Every certificate names the administration that acted as registration authority (`registration.py`). A citizen
+certificate needs the citizen: a token from the citizen's login with that administration, whose pseudonym the
+certificate names; the first one binds the pseudonym to the national id asked for, and later ones must agree.
+
 Every certificate is notarised (kind ``certificate``, the SHA-256 of its DER) before it is stored or handed out,
 as a Certificate Transparency log logs a certificate before it is used; every revocation is notarised too (kind
 ``certificate-revocation``, the SHA-256 of a canonical JSON record anyone can rebuild from the log entry).
@@ -17,6 +21,7 @@ Other services use `signing_identity` (sign on a holder's behalf with a key held
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -30,13 +35,25 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chain.keys import KeySealError
-from services.errors import Conflict, InvalidInput, NotFound, SegellError, ValidationFailed
-from services.identity import ca
+from services.citizen_auth import tokens
+from services.citizen_auth.service import Clock, system_clock
+from services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SegellError,
+    Unauthenticated,
+    ValidationFailed,
+)
+from services.identity import ca, repository
 from services.identity.ca import CertificateAuthorities, CertificateAuthority
 from services.identity.models import CertificateAuthorityRecord, IssuedCertificate
+from services.identity.registration import Registration, registration_extension, registration_of
 from services.models import Administration
 from services.notary import service as notary
 from services.notary.schemas import ProofBundle, Receipt
@@ -223,6 +240,8 @@ class IssueRequest:
     csr_pem: str | None = None
     passphrase: str | None = None
     validity_days: int = DEFAULT_VALIDITY_DAYS
+    # The citizen profile only: the token of the citizen's login with the issuing administration.
+    citizen_token: str | None = None
     # Python callers only (tests of expired and not yet valid certificates): an explicit validity period.
     valid_from: datetime | None = None
     valid_until: datetime | None = None
@@ -236,19 +255,34 @@ class Issued:
     passphrase: str | None  # only when generated here: shown once
 
 
-def issue_certificate(runtime: Runtime, administration: Administration, request: IssueRequest) -> Issued:
-    """Issue a certificate for `administration`, log it with the notary, and store it."""
+def issue_certificate(
+    runtime: Runtime, administration: Administration, request: IssueRequest, *, clock: Clock = system_clock
+) -> Issued:
+    """Issue a certificate for `administration`, log it with the notary, and store it.
+
+    A citizen certificate needs `request.citizen_token`: `Unauthenticated` (401) without it or for a token that
+    does not verify or expired (checked at `clock()`), `Forbidden` (403) for a token of another administration's
+    login or of a citizen bound to another national id.
+    """
     _check_request(request)
+    citizen_id = None
+    if request.profile == "citizen":
+        citizen_id = _verified_citizen(runtime, administration, request.citizen_token, clock())
     authorities = certificate_authorities(runtime)
-    if request.csr_pem is not None:
-        public_key = _public_key_from_csr(request.csr_pem)
+    csr_key = _public_key_from_csr(request.csr_pem) if request.csr_pem is not None else None
+    not_before, not_after = _validity(request, authorities.issuing)
+    if citizen_id is not None:
+        assert request.national_id is not None
+        # Only once the request is known to be good: a refused request binds no one.
+        _bind_citizen(runtime, administration, citizen_id, request.national_id)
+    if csr_key is not None:
+        public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey = csr_key
         private_key = None
     else:
         private_key = ca.new_private_key()
         public_key = private_key.public_key()
     serial = new_serial()
     certificate_id = serial_id(serial)
-    not_before, not_after = _validity(request, authorities.issuing)
     certificate = _build_certificate(
         authorities.issuing,
         serial=serial,
@@ -259,6 +293,7 @@ def issue_certificate(runtime: Runtime, administration: Administration, request:
         not_before=not_before,
         not_after=not_after,
         api_url=runtime.settings.api_url,
+        registration=Registration(administration.code, administration.name, citizen_id),
     )
     der = certificate.public_bytes(Encoding.DER)
     fingerprint = hashlib.sha256(der).hexdigest()
@@ -288,6 +323,7 @@ def issue_certificate(runtime: Runtime, administration: Administration, request:
         email=request.email,
         national_id_salt=national_salt,
         national_id_hash=national_hash,
+        citizen_id=citizen_id,
         key_origin="server" if private_key is not None else "csr",
         key_algorithm=_key_algorithm(public_key),
         sealed_key=(
@@ -323,8 +359,79 @@ def issue_certificate(runtime: Runtime, administration: Administration, request:
 
 
 def hash_national_id(national_id: str, salt: str) -> str:
-    normalised = "".join(national_id.split()).upper()
-    return hashlib.sha256(f"{salt}:{normalised}".encode()).hexdigest()
+    return hashlib.sha256(f"{salt}:{_normalised_national_id(national_id)}".encode()).hexdigest()
+
+
+def _normalised_national_id(national_id: str) -> str:
+    return "".join(national_id.split()).upper()
+
+
+def national_id_key(master_key: bytes, administration_id: int, national_id: str) -> str:
+    """A keyed hash of a national id, the same every time: national ids are guessable, the master key is not."""
+    key = hmac.new(master_key, b"segell.identity.national-id", hashlib.sha256).digest()
+    message = f"{administration_id}\x00{_normalised_national_id(national_id)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+_LOG_IN_FIRST = (
+    "The citizen logs in with this administration (`POST /v1/auth/otp/verify` or `POST /v1/auth/totp/verify`), "
+    "and the token that login returns is sent as `citizen_token`."
+)
+
+
+def _verified_citizen(runtime: Runtime, administration: Administration, token: str | None, now: datetime) -> str:
+    """The pseudonym of the citizen whose token this is, for a login with `administration`."""
+    if token is None:
+        raise Unauthenticated(
+            f"A citizen certificate is issued only with the citizen's consent. {_LOG_IN_FIRST}",
+            code="citizen_token_required",
+        )
+    with runtime.transaction() as session:
+        try:
+            claims = tokens.verify(session, token, issuer=runtime.settings.api_url, now=now)
+        except tokens.InvalidToken as exc:
+            raise Unauthenticated(f"The citizen token was refused: {exc.message}", code=exc.code) from None
+    if claims.audience != administration.code:
+        raise Forbidden(
+            f"The citizen token is from a login with {claims.audience}, not with {administration.code}. "
+            + _LOG_IN_FIRST,
+            code="citizen_of_another_administration",
+        )
+    return claims.citizen_id
+
+
+def _bind_citizen(runtime: Runtime, administration: Administration, citizen_id: str, national_id: str) -> None:
+    """Bind the citizen to the national id on their first certificate; refuse a token that disagrees with it."""
+    key = national_id_key(runtime.master_key, administration.id, national_id)
+    for _attempt in range(2):
+        try:
+            with runtime.transaction() as session:
+                holder = repository.holder_by_citizen(session, administration.id, citizen_id)
+                if holder is not None:
+                    if not hmac.compare_digest(holder.national_id_key, key):
+                        raise Forbidden(
+                            "The citizen token is of a citizen whose certificates name another national id: the "
+                            "holder of this national id must log in and consent. " + _LOG_IN_FIRST,
+                            code="citizen_mismatch",
+                        )
+                    return
+                if repository.holder_by_national_id(session, administration.id, key) is not None:
+                    raise Forbidden(
+                        "This national id belongs to another citizen of this administration, who logged in for "
+                        "an earlier certificate: that citizen must log in and consent. " + _LOG_IN_FIRST,
+                        code="citizen_mismatch",
+                    )
+                repository.add_holder(
+                    session,
+                    administration_id=administration.id,
+                    citizen_id=citizen_id,
+                    national_id_key=key,
+                    now=datetime.now(UTC),
+                )
+                return
+        except IntegrityError:
+            continue  # bound at the same moment by another request: check again against that binding
+    raise Conflict("The citizen was being bound by another request at the same time; try again.")
 
 
 def _new_passphrase() -> str:
@@ -351,6 +458,8 @@ def _check_request(request: IssueRequest) -> None:
             raise _invalid("national_id", f"the holder's national id is required for the {request.profile} profile")
     elif request.national_id is not None:
         raise _invalid("national_id", "a seal belongs to the administration: send no national id")
+    if request.citizen_token is not None and request.profile != "citizen":
+        raise _invalid("citizen_token", "only a citizen certificate is issued with a citizen token")
     if request.position is not None and request.profile != "employee":
         raise _invalid("position", "only an employee certificate names a position")
     if request.csr_pem is not None and request.passphrase is not None:
@@ -423,6 +532,7 @@ def _build_certificate(
     not_before: datetime,
     not_after: datetime,
     api_url: str,
+    registration: Registration,
 ) -> x509.Certificate:
     builder = (
         x509.CertificateBuilder()
@@ -467,6 +577,7 @@ def _build_certificate(
             ),
             critical=False,
         )
+        .add_extension(registration_extension(registration), critical=False)
     )
     if email is not None:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
@@ -693,6 +804,12 @@ def log_bundle(session: Session, record: IssuedCertificate, *, revocation: bool 
 
 def pem(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(Encoding.PEM).decode()
+
+
+def registration(record: IssuedCertificate, administration: Administration) -> Registration:
+    """The registration authority a certificate names; certificates issued before it was named: its administration."""
+    named = registration_of(x509.load_der_x509_certificate(record.certificate_der))
+    return named if named is not None else Registration(administration.code, administration.name, record.citizen_id)
 
 
 def certificate_pem(record: IssuedCertificate) -> str:

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
+from services.citizen_auth.deps import ClockDep
 from services.deps import RuntimeDep, SessionDep, get_caller
 from services.deps import bearer_scheme as bearer
 from services.errors import Forbidden, InvalidInput, UnsupportedMediaType, error_responses
@@ -35,6 +36,8 @@ Email = Annotated[
     str, StringConstraints(max_length=254, pattern=r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 ]
 Passphrase = Annotated[str, StringConstraints(min_length=service.MIN_PASSPHRASE_LENGTH, max_length=1024, pattern=_TEXT)]
+# A JWS compact serialisation, as the citizen login returns it.
+CitizenToken = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_.=-]+$")]
 CsrPem = Annotated[str, StringConstraints(min_length=1, max_length=16384, pattern=r"^[\x09\x0a\x0d\x20-\x7e]+$")]
 # Serial numbers in the public lookups: hex, with 0x, colons or leading zeros as tools print them.
 SerialText = Annotated[str, Path(min_length=1, max_length=100, description="Serial number in hex, e.g. 4f3a...")]
@@ -72,6 +75,11 @@ class IssueCertificateRequest(BaseModel):
         default=None, description="Protects the PKCS#12 file; omitted: one is generated and returned once."
     )
     validity_days: int = Field(default=service.DEFAULT_VALIDITY_DAYS, ge=1, le=service.MAX_VALIDITY_DAYS)
+    citizen_token: CitizenToken | None = Field(
+        default=None,
+        description="Citizen profile (required): the token the citizen got by logging in with this administration "
+        "(`POST /v1/auth/otp/verify` or `/v1/auth/totp/verify`). The certificate names the token's citizen.",
+    )
 
 
 class RevokeCertificateRequest(BaseModel):
@@ -90,6 +98,15 @@ class LogReference(BaseModel):
     verification_code: str | None = Field(description="The log entry's verification code; null in lists.")
 
 
+class PublicAdministration(BaseModel):
+    code: str
+    name: str
+
+
+_REGISTRATION_AUTHORITY = "The administration that acted as registration authority, as the certificate names it."
+_CITIZEN_ID = "Citizen certificates: the pseudonym (token `sub`) of the citizen who logged in to consent; else null."
+
+
 class CertificateOut(BaseModel):
     serial: str = Field(description="40 lower-case hex digits; also the certificate's id in this API.")
     profile: Profile
@@ -97,6 +114,8 @@ class CertificateOut(BaseModel):
     subject: str = Field(description="RFC 4514 distinguished name.")
     common_name: str
     email: str | None
+    registration_authority: PublicAdministration = Field(description=_REGISTRATION_AUTHORITY)
+    citizen_id: str | None = Field(description=_CITIZEN_ID)
     key_origin: Literal["server", "csr"]
     key_algorithm: str
     key_held: bool = Field(description="The server holds the key and can sign on the holder's behalf.")
@@ -119,11 +138,6 @@ class IssuedCertificateOut(CertificateOut):
 
 class CertificateList(BaseModel):
     items: list[CertificateOut]
-
-
-class PublicAdministration(BaseModel):
-    code: str
-    name: str
 
 
 class CertificateStatusOut(BaseModel):
@@ -151,6 +165,8 @@ class LogEntryOut(BaseModel):
     fingerprint_sha256: str
     profile: Profile
     administration: PublicAdministration
+    registration_authority: PublicAdministration = Field(description=_REGISTRATION_AUTHORITY)
+    citizen_id: str | None = Field(description=_CITIZEN_ID)
     issuer: str
     not_before: datetime
     not_after: datetime
@@ -168,7 +184,15 @@ class CertificateAuthorityOut(BaseModel):
     issuing_crl_url: str
 
 
-def _certificate_out(record: IssuedCertificate) -> dict[str, Any]:
+def _registration_out(record: IssuedCertificate, administration: Administration) -> dict[str, Any]:
+    registration = service.registration(record, administration)
+    return {
+        "registration_authority": PublicAdministration(code=registration.code, name=registration.name),
+        "citizen_id": registration.citizen_id,
+    }
+
+
+def _certificate_out(record: IssuedCertificate, administration: Administration) -> dict[str, Any]:
     return {
         "serial": record.id,
         "profile": record.profile,
@@ -176,6 +200,7 @@ def _certificate_out(record: IssuedCertificate) -> dict[str, Any]:
         "subject": record.subject,
         "common_name": record.common_name,
         "email": record.email,
+        **_registration_out(record, administration),
         "key_origin": record.key_origin,
         "key_algorithm": record.key_algorithm,
         "key_held": record.sealed_key is not None,
@@ -217,6 +242,7 @@ def _log_entry_out(entry: LogEntry) -> LogEntryOut:
         fingerprint_sha256=record.fingerprint,
         profile=record.profile,  # type: ignore[arg-type]
         administration=PublicAdministration(code=entry.administration.code, name=entry.administration.name),
+        **_registration_out(record, entry.administration),
         issuer=service.issuer_name(record),
         not_before=record.not_before,
         not_after=record.not_after,
@@ -251,14 +277,32 @@ router = APIRouter(prefix="/v1/certificates", tags=["certificates"], responses=e
 public = APIRouter(prefix="/v1", tags=["certificate authority"])
 
 
+_ISSUE_RESPONSES = error_responses(401, 403, 409, 422, 503)
+_ISSUE_RESPONSES[401] = {
+    **_ISSUE_RESPONSES[401],
+    "description": "Missing or invalid API key; or, for a citizen certificate, no citizen token "
+    "(`citizen_token_required`), or one that does not verify (`invalid_token`) or expired (`token_expired`).",
+}
+_ISSUE_RESPONSES[403] = {
+    **_ISSUE_RESPONSES[403],
+    "description": "A governance key or a suspended administration; or a citizen token from a login with another "
+    "administration (`citizen_of_another_administration`), or of a citizen other than the one bound to this "
+    "national id (`citizen_mismatch`).",
+}
+
+
 @router.post(
     "",
     response_model=IssuedCertificateOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409, 422, 503),
+    responses=_ISSUE_RESPONSES,
 )
 def issue_certificate(
-    body: IssueCertificateRequest, response: Response, runtime: RuntimeDep, administration: AdministrationDep
+    body: IssueCertificateRequest,
+    response: Response,
+    runtime: RuntimeDep,
+    administration: AdministrationDep,
+    clock: ClockDep,
 ) -> IssuedCertificateOut:
     """Issue a certificate: the key generated here (PKCS#12 returned once) or from your CSR; logged with the notary."""
     request = service.IssueRequest(
@@ -270,11 +314,12 @@ def issue_certificate(
         csr_pem=body.csr,
         passphrase=body.passphrase,
         validity_days=body.validity_days,
+        citizen_token=body.citizen_token,
     )
-    issued = service.issue_certificate(runtime, administration, request)
+    issued = service.issue_certificate(runtime, administration, request, clock=clock)
     # The answer may hold a private key and its passphrase: no cache keeps it.
     response.headers["Cache-Control"] = "no-store"
-    out = _certificate_out(issued.record)
+    out = _certificate_out(issued.record, administration)
     out["log"]["verification_code"] = issued.receipt.verification_code
     return IssuedCertificateOut(
         **out,
@@ -296,14 +341,14 @@ def list_certificates(
     records = service.list_certificates(
         session, administration.id, profile=profile, status=status, limit=limit, offset=offset
     )
-    return CertificateList(items=[CertificateOut(**_certificate_out(record)) for record in records])
+    return CertificateList(items=[CertificateOut(**_certificate_out(record, administration)) for record in records])
 
 
 @router.get("/{serial:certificate_serial}", response_model=CertificateOut, responses=error_responses(404, 422))
 def read_certificate(serial: str, session: SessionDep, administration: AdministrationDep) -> CertificateOut:
     """One of the administration's certificates, with its PEM."""
     record = service.get_certificate(session, administration.id, serial)
-    out = _certificate_out(record)
+    out = _certificate_out(record, administration)
     out["log"]["verification_code"] = service.log_verification_code(session, record)
     return CertificateOut(**out)
 
@@ -319,7 +364,7 @@ def revoke_certificate(
     """Revoke a certificate with an RFC 5280 reason: a new CRL at once, and the revocation logged."""
     record = service.revoke_certificate(runtime, administration.id, serial, body.reason)
     with runtime.transaction() as session:
-        out = _certificate_out(record)
+        out = _certificate_out(record, administration)
         out["log"]["verification_code"] = service.log_verification_code(session, record)
     return CertificateOut(**out)
 

@@ -37,6 +37,13 @@ SignatureFormat = Literal["PAdES", "CAdES"]
 SignerKind = Literal["employee", "seal", "citizen"]
 
 
+class RegistrationAuthority(BaseModel):
+    """The administration that vouched for the signing certificate's holder, as the certificate names it."""
+
+    code: str = Field(description="The administration's code.")
+    name: str = Field(description="The administration's name.")
+
+
 class Signer(BaseModel):
     name: str = Field(description="The signing certificate's common name (a person, or the seal's name).")
     organisation: str | None = Field(description="The certificate's organisation, for employees and seals.")
@@ -45,6 +52,11 @@ class Signer(BaseModel):
     )
     certificate_serial: str = Field(description="The signing certificate's serial number, hex.")
     issuer: str = Field(description="Who issued the signing certificate (RFC 4514).")
+    registration_authority: RegistrationAuthority | None = Field(
+        default=None,
+        description="The administration that acted as registration authority for the signing certificate (it "
+        "asked for it and vouched for its holder); null for certificates this authority did not issue.",
+    )
 
 
 class ProofOfExistence(BaseModel):

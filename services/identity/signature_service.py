@@ -11,14 +11,17 @@ from typing import Literal
 
 import httpx
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.orm import Session
 
 from services.errors import Conflict, InvalidInput, ValidationFailed
 from services.identity import ca, certificates
 from services.identity.models import IssuedCertificate
+from services.identity.registration import registration_of
 from services.identity.signature_schemas import (
     ProofOfExistence,
+    RegistrationAuthority,
     SignedDocument,
     Signer,
     SignerKind,
@@ -33,7 +36,12 @@ from services.identity.signing import (
     sign_detached,
     sign_pdf,
 )
-from services.identity.validation import RevocationUnavailable, TrustContext, UnreadableInput, validate
+from services.identity.validation import (
+    RevocationUnavailable,
+    TrustContext,
+    UnreadableInput,
+    validate,
+)
 from services.models import Administration
 from services.notary import repository as notary_repository
 from services.notary import service as notary
@@ -97,8 +105,18 @@ def _output_filename(filename: str | None, output: SignedOutput) -> str:
     return f"{name}.p7s"
 
 
-def _signer_of(identity: certificates.SigningIdentity) -> Signer:
+def _registration_authority_named(certificate: x509.Certificate) -> RegistrationAuthority | None:
+    """The registration authority the certificate's registration extension names, if it has one."""
+    registration = registration_of(certificate)
+    return None if registration is None else RegistrationAuthority(code=registration.code, name=registration.name)
+
+
+def _signer_of(identity: certificates.SigningIdentity, administration: Administration) -> Signer:
     certificate = identity.certificate
+    # Certificates issued before they named a registration authority: the administration they were issued to.
+    registration_authority = _registration_authority_named(certificate) or RegistrationAuthority(
+        code=administration.code, name=administration.name
+    )
     kind: SignerKind | None = identity.profile if identity.profile in ("employee", "seal", "citizen") else None  # type: ignore[assignment]
     return Signer(
         name=name_attribute(certificate.subject, x509.NameOID.COMMON_NAME) or certificate.subject.rfc4514_string(),
@@ -106,6 +124,7 @@ def _signer_of(identity: certificates.SigningIdentity) -> Signer:
         kind=kind,
         certificate_serial=f"{certificate.serial_number:040x}",
         issuer=certificate.issuer.rfc4514_string(),
+        registration_authority=registration_authority,
     )
 
 
@@ -166,7 +185,7 @@ def sign_document(
         signed_hash=output.sha256,
         verification_code=receipt.verification_code,
         verification_url=verification_url,
-        signer=_signer_of(held),
+        signer=_signer_of(held, administration),
         signing_time=output.signing_time,
         receipt=receipt,
     )
@@ -244,12 +263,32 @@ def trust_context(runtime: Runtime, anchored_roots: AnchoredRoots) -> TrustConte
             profile = record.profile if record is not None else None
         return profile if profile in ("employee", "seal", "citizen") else None  # type: ignore[return-value]
 
+    def registration_authority_of(certificate: x509.Certificate) -> RegistrationAuthority | None:
+        # Only this CA's word counts: anyone can put the extension in a certificate of their own making.
+        try:
+            certificate.verify_directly_issued_by(authorities.issuing.certificate)
+        except (ValueError, TypeError, InvalidSignature):
+            return None
+        named = _registration_authority_named(certificate)
+        if named is not None:
+            return named
+        # Issued here before certificates named their registration authority: the administration that asked.
+        with runtime.transaction() as session:
+            record = _issued(session, certificate)
+            if record is None:
+                return None
+            administration = session.get(Administration, record.administration_id)
+            assert administration is not None
+            registration = certificates.registration(record, administration)
+        return RegistrationAuthority(code=registration.code, name=registration.name)
+
     return TrustContext(
         trust_anchors=[authorities.root.certificate],
         known_certificates=[authorities.issuing.certificate],
         crl_of=crl_of,
         proof_of_existence=proof_of_existence,
         kind_of=kind_of,
+        registration_authority_of=registration_authority_of,
     )
 
 

@@ -41,6 +41,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from services.identity.signature_schemas import (
     Indication,
     ProofOfExistence,
+    RegistrationAuthority,
     SignatureFormat,
     SignatureReport,
     Signer,
@@ -79,7 +80,8 @@ class TrustContext:
     `crl_of(certificate, issuer)` returns the DER (or PEM) CRL that covers `certificate`, or raises
     `RevocationUnavailable`; it is checked here (issuer, signature, freshness). `proof_of_existence(hashes)`
     answers the earliest anchoring of any of these SHA-256 hashes; `kind_of(certificate)` the profile of a
-    certificate the deployment's CA issued.
+    certificate the deployment's CA issued; `registration_authority_of(certificate)` the administration that acted
+    as registration authority for a certificate the deployment's CA issued.
     """
 
     trust_anchors: Sequence[x509.Certificate]
@@ -87,6 +89,7 @@ class TrustContext:
     crl_of: Callable[[x509.Certificate, x509.Certificate], bytes]
     proof_of_existence: Callable[[Sequence[str]], ProofOfExistence | None]
     kind_of: Callable[[x509.Certificate], SignerKind | None] = lambda _certificate: None
+    registration_authority_of: Callable[[x509.Certificate], RegistrationAuthority | None] = lambda _certificate: None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -321,6 +324,7 @@ def _signer(certificate: x509.Certificate, context: TrustContext) -> Signer:
         kind=context.kind_of(certificate),
         certificate_serial=f"{certificate.serial_number:040x}",
         issuer=certificate.issuer.rfc4514_string(),
+        registration_authority=context.registration_authority_of(certificate),
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from sqlalchemy import create_engine, make_url, select, text
 
 from sdk import verify_bundle
+from services.citizen_auth.deps import get_clock
 from services.errors import Conflict, NotFound
 from services.identity import ca
 from services.identity.certificates import (
@@ -33,8 +35,10 @@ from services.identity.certificates import (
     signing_identity,
 )
 from services.identity.models import CertificateAuthorityRecord, IssuedCertificate
+from services.identity.registration import REGISTRATION_OID, Registration, registration_of
 from services.models import Administration
 from services.runtime import Runtime
+from tests.citizens import log_in_citizen
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
 
 MS_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")
@@ -82,11 +86,20 @@ def ca_files(segell_server: RunningServer, tmp_path_factory: pytest.TempPathFact
     return files
 
 
+def new_national_id() -> str:
+    return f"{secrets.randbelow(10**8):08d}Z"
+
+
 def issue(tenant: Tenant, **body: Any) -> dict[str, Any]:
     body.setdefault("profile", "employee")
     if body["profile"] in ("employee", "citizen"):
         body.setdefault("name", "Joana Puig i Ferrer")
+    if body["profile"] == "employee":
         body.setdefault("national_id", NATIONAL_ID)
+    if body["profile"] == "citizen" and "citizen_token" not in body:
+        # A citizen of their own, with a national id of their own: a citizen is bound to one national id.
+        body.setdefault("national_id", new_national_id())
+        body["citizen_token"] = log_in_citizen(tenant.http)
     response = tenant.http.post("/v1/certificates", json=body)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
@@ -280,6 +293,184 @@ def test_national_id_is_stored_only_as_salted_hash(tenant: Tenant, runtime: Runt
         assert NATIONAL_ID.encode() not in row.certificate_der
     # Salted: the same national id does not give the same hash twice.
     assert rows[0].national_id_hash != rows[1].national_id_hash  # type: ignore[union-attr]
+
+
+# --- citizens: the certificate needs the citizen, and names the registration authority ----------------------------
+
+
+def _citizen_of(token: str) -> str:
+    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+
+def _certificate_count(tenant: Tenant) -> int:
+    return len(tenant.http.get("/v1/certificates", params={"limit": 1000}).json()["items"])
+
+
+def _issue_citizen(tenant: Tenant, **body: Any) -> httpx.Response:
+    return tenant.http.post("/v1/certificates", json={"profile": "citizen", "name": "Pere Soler", **body})
+
+
+def test_issue_citizen_certificate_refused_without_citizen_token(tenant: Tenant) -> None:
+    before = _certificate_count(tenant)
+
+    response = _issue_citizen(tenant, national_id=new_national_id())
+
+    assert response.status_code == 401, response.text
+    error = response.json()["error"]
+    assert error["code"] == "citizen_token_required"
+    assert "citizen_token" in error["message"] and "/v1/auth/otp/verify" in error["message"]
+    assert _certificate_count(tenant) == before
+
+
+def test_issue_citizen_certificate_refused_with_another_citizens_token(tenant: Tenant) -> None:
+    national_id = new_national_id()
+    holder, stranger = log_in_citizen(tenant.http), log_in_citizen(tenant.http)
+    first = _issue_citizen(tenant, national_id=national_id, citizen_token=holder)
+    assert first.status_code == 201, first.text
+    before = _certificate_count(tenant)
+
+    stranger_for_holder = _issue_citizen(tenant, national_id=national_id, citizen_token=stranger)
+    # Spacing and case are the same national id.
+    spaced = _issue_citizen(tenant, national_id=f" {national_id[:4]} {national_id[4:].lower()}", citizen_token=stranger)
+    holder_for_another_id = _issue_citizen(tenant, national_id=new_national_id(), citizen_token=holder)
+
+    for refused in (stranger_for_holder, spaced, holder_for_another_id):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "citizen_mismatch"
+        assert "log in" in refused.json()["error"]["message"]
+    assert _certificate_count(tenant) == before
+
+
+def test_issue_citizen_certificate_refused_for_an_invalid_csr_binds_no_one(tenant: Tenant) -> None:
+    national_id = new_national_id()
+    bad_csr = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+
+    refused = _issue_citizen(tenant, national_id=national_id, csr=bad_csr, citizen_token=log_in_citizen(tenant.http))
+    issued = _issue_citizen(tenant, national_id=national_id, citizen_token=log_in_citizen(tenant.http))
+
+    assert refused.status_code == 422, refused.text
+    assert "csr" in refused.json()["error"]["message"]
+    assert issued.status_code == 201, issued.text
+
+
+def test_issue_citizen_certificate_refused_with_token_of_another_administration(tenant: Tenant, other: Tenant) -> None:
+    before = _certificate_count(tenant)
+
+    response = _issue_citizen(tenant, national_id=new_national_id(), citizen_token=log_in_citizen(other.http))
+
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "citizen_of_another_administration"
+    assert _certificate_count(tenant) == before
+
+
+def test_issue_citizen_certificate_refused_with_expired_or_forged_token(
+    tenant: Tenant, segell_server: RunningServer
+) -> None:
+    token = log_in_citizen(tenant.http)
+    header, claims, signature = token.split(".")
+    forged_claims = base64.urlsafe_b64encode(
+        json.dumps({**jwt.decode(token, options={"verify_signature": False}), "sub": "cit_" + "0" * 40}).encode()
+    )
+    forged = f"{header}.{forged_claims.rstrip(b'=').decode()}.{signature}"
+    before = _certificate_count(tenant)
+
+    forged_response = _issue_citizen(tenant, national_id=new_national_id(), citizen_token=forged)
+    app: Any = segell_server.app
+    two_hours_later = datetime.now(UTC) + timedelta(hours=2)
+    app.dependency_overrides[get_clock] = lambda: lambda: two_hours_later
+    try:
+        expired_response = _issue_citizen(tenant, national_id=new_national_id(), citizen_token=token)
+    finally:
+        app.dependency_overrides.pop(get_clock, None)
+
+    assert forged_response.status_code == 401, forged_response.text
+    assert forged_response.json()["error"]["code"] == "invalid_token"
+    assert expired_response.status_code == 401, expired_response.text
+    assert expired_response.json()["error"]["code"] == "token_expired"
+    assert "log in again" in expired_response.json()["error"]["message"]
+    assert _certificate_count(tenant) == before
+
+
+def test_issue_citizen_certificate_with_the_citizens_token_names_citizen_and_registration_authority(
+    tenant: Tenant, segell_server: RunningServer
+) -> None:
+    token, national_id = log_in_citizen(tenant.http), new_national_id()
+    citizen_id = _citizen_of(token)
+    code = tenant.http.get("/v1/me").json()["administration"]["code"]
+
+    response = _issue_citizen(tenant, national_id=national_id, citizen_token=token)
+    again = _issue_citizen(tenant, national_id=national_id.lower(), citizen_token=log_in_citizen(tenant.http, None))
+    renewed = _issue_citizen(tenant, national_id=national_id, citizen_token=token)
+
+    assert response.status_code == 201, response.text
+    issued = response.json()
+    certificate = x509.load_pem_x509_certificate(issued["certificate_pem"].encode())
+    extension = certificate.extensions.get_extension_for_oid(REGISTRATION_OID)
+    assert extension.critical is False
+    assert registration_of(certificate) == Registration(code, "Ajuntament de Girona", citizen_id)
+    assert issued["registration_authority"] == {"code": code, "name": "Ajuntament de Girona"}
+    assert issued["citizen_id"] == citizen_id
+    read = tenant.http.get(f"/v1/certificates/{issued['serial']}").json()
+    assert (read["registration_authority"], read["citizen_id"]) == (issued["registration_authority"], citizen_id)
+    with segell_server.client() as anyone:
+        entry = anyone.get(f"/v1/certificates/log/{issued['serial']}").json()
+    assert entry["registration_authority"] == {"code": code, "name": "Ajuntament de Girona"}
+    assert entry["citizen_id"] == citizen_id
+    # Another citizen cannot take the national id; the same citizen gets a second certificate.
+    assert again.status_code == 403 and again.json()["error"]["code"] == "citizen_mismatch"
+    assert renewed.status_code == 201, renewed.text
+    assert renewed.json()["citizen_id"] == citizen_id
+
+
+def test_issue_employee_and_seal_certificates_name_the_registration_authority_without_a_citizen(
+    tenant: Tenant,
+) -> None:
+    code = tenant.http.get("/v1/me").json()["administration"]["code"]
+    employee, seal = issue(tenant, profile="employee"), issue(tenant, profile="seal")
+    with_token = tenant.http.post(
+        "/v1/certificates", json={"profile": "seal", "citizen_token": log_in_citizen(tenant.http)}
+    )
+
+    for issued in (employee, seal):
+        certificate = x509.load_pem_x509_certificate(issued["certificate_pem"].encode())
+        assert registration_of(certificate) == Registration(code, "Ajuntament de Girona", None)
+        assert issued["registration_authority"] == {"code": code, "name": "Ajuntament de Girona"}
+        assert issued["citizen_id"] is None
+    assert with_token.status_code == 422, with_token.text
+    assert "citizen_token" in with_token.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"\x30\x00",
+        # Lengths that run past the end.
+        bytes.fromhex("30480c024c310c14416a756e74616d656e74206465204769726f6e61882c6369745f61326161"),
+        # A citizen field whose tag and length do not match its contents (asn1crypto: AttributeError).
+        bytes.fromhex(
+            "30480c024c310c14416a756e74616d656e74206465204769726f6e61882c6369745f6132616161616161616161616161"
+            "616161616161616161610e6161616161616161616161616161616161"
+        ),
+    ],
+)
+def test_registration_of_malformed_extension_is_none(runtime: Runtime, value: bytes) -> None:
+    issuing = certificate_authorities(runtime).issuing
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Malformat")]))
+        .issuer_name(issuing.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.UnrecognizedExtension(REGISTRATION_OID, value), critical=False)
+        .sign(issuing.private_key, hashes.SHA256())
+    )
+
+    assert registration_of(certificate) is None
 
 
 # --- CSR ----------------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`segell cert issue|show|list|revoke` and the SDK's certificate methods against a real Segell server."""
 
 import json
+import re
 import secrets
 import stat
 import subprocess
@@ -8,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,7 +18,17 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
-from sdk import BadRequestError, Client, ConflictError, NotFoundError, ValidationError, verify_bundle
+from sdk import (
+    AuthenticationError,
+    BadRequestError,
+    Client,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RegistrationAuthority,
+    ValidationError,
+    verify_bundle,
+)
 from services.cli import app
 from tests.conftest import RunningServer
 
@@ -133,6 +145,24 @@ def test_cli_errors_go_to_stderr(runner: CliRunner, env: dict[str, str | None]) 
     assert no_key.exit_code == 1 and "SEGELL_API_KEY" in no_key.stderr
 
 
+def test_cli_issue_citizen_certificate_needs_the_citizen_token(
+    runner: CliRunner, env: dict[str, str | None], segell: Client, tmp_path: Path
+) -> None:
+    token = _citizen_token(segell)
+    citizen = ["cert", "issue", "--profile", "citizen", "--name", "Pere Soler", "--national-id", "52000111Q"]
+
+    refused = runner.invoke(app, citizen, env=env)
+    issued = runner.invoke(
+        app, [*citizen, "--out", str(tmp_path / "pere.p12")], env={**env, "SEGELL_CITIZEN_TOKEN": token}
+    )
+
+    assert refused.exit_code == 1
+    assert "--citizen-token" in refused.stderr and "segell otp verify" in refused.stderr
+    assert issued.exit_code == 0, issued.output
+    assert "registered by" in issued.stdout and "Consell Comarcal del Gironès" in issued.stdout
+    assert _sub(token) in issued.stdout
+
+
 # --- SDK ------------------------------------------------------------------------------------------------------------
 
 
@@ -166,6 +196,41 @@ def test_sdk_issue_revoke_status_and_log(segell: Client, anyone: Client, segell_
     assert x509.load_pem_x509_certificate(authority.issuing_pem.encode()).subject == certificate.issuer
     assert authority.issuing_crl_url == f"{segell_server.url}/v1/ca/issuing.crl"
     assert [c.serial for c in segell.list_certificates(status="revoked")].count(issued.serial) == 1
+
+
+def _citizen_token(segell: Client) -> str:
+    """A citizen's login through the SDK: a code to a new number, read from the sandbox outbox, verified."""
+    phone = f"+3461{secrets.randbelow(10**7):07d}"
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    segell.request_otp(phone, client_address=address)
+    (message,) = segell.otp_outbox(phone=phone, limit=1)
+    code = re.search(r"\b([0-9]{6})\b", message.message)
+    assert code is not None
+    return segell.verify_otp(phone, code.group(1), client_address=address).access_token
+
+
+def _sub(token: str) -> str:
+    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+
+def test_sdk_issue_citizen_certificate_with_the_citizens_token(segell: Client, anyone: Client) -> None:
+    token, national_id = _citizen_token(segell), f"{secrets.randbelow(10**8):08d}Z"
+
+    with pytest.raises(AuthenticationError) as without_token:
+        segell.issue_certificate("citizen", name="Laia Soler", national_id=national_id)
+    issued = segell.issue_certificate("citizen", name="Laia Soler", national_id=national_id, citizen_token=token)
+    with pytest.raises(PermissionDeniedError) as another_citizen:
+        segell.issue_certificate(
+            "citizen", name="Laia Soler", national_id=national_id, citizen_token=_citizen_token(segell)
+        )
+    entry = anyone.certificate_log(issued.serial)
+
+    assert without_token.value.code == "citizen_token_required"
+    assert another_citizen.value.code == "citizen_mismatch"
+    authority = RegistrationAuthority(code=entry.administration_code, name="Consell Comarcal del Gironès")
+    assert issued.registration_authority == authority and issued.citizen_id == _sub(token)
+    assert entry.registration_authority == authority and entry.citizen_id == _sub(token)
+    assert segell.get_certificate(issued.serial).registration_authority == authority
 
 
 def test_sdk_errors(segell: Client, anyone: Client) -> None:

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import io
 import re
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from sqlalchemy import func, select
 from services.models import Administration, Document
 from services.notary.codes import parse_code
 from services.runtime import Runtime
+from tests.citizens import log_in_citizen
 from tests.conftest import RunningServer
 
 NATIONAL_ID = "47111222K"
@@ -70,13 +72,20 @@ class Tenant:
     code: str
 
     def issue(self, profile: str = "employee", **body: Any) -> str:
+        return str(self.issued(profile, **body)["serial"])
+
+    def issued(self, profile: str = "employee", **body: Any) -> dict[str, Any]:
+        """The answer of issuing a certificate; a citizen's comes with a citizen of its own, logged in to consent."""
         body = {"profile": profile, **body}
         if profile in ("employee", "citizen"):
             body.setdefault("name", "Joana Puig i Ferrer")
-            body.setdefault("national_id", NATIONAL_ID)
+            body.setdefault("national_id", NATIONAL_ID if profile == "employee" else f"{secrets.randbelow(10**8):08d}Z")
+        if profile == "citizen":
+            body.setdefault("citizen_token", log_in_citizen(self.http))
         response = self.http.post("/v1/certificates", json=body)
         assert response.status_code == 201, response.text
-        return str(response.json()["serial"])
+        result: dict[str, Any] = response.json()
+        return result
 
     def sign(self, data: bytes, filename: str, **form: str) -> httpx.Response:
         form.setdefault("as", "employee")
@@ -180,6 +189,7 @@ def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
         "kind": "employee",
         "certificate_serial": employee,
         "issuer": signed["signer"]["issuer"],
+        "registration_authority": {"code": tenant.code, "name": "Ajuntament de Girona"},
     }
     assert "Segell Sandbox Issuing CA" in signed["signer"]["issuer"]
     # The original document is kept whole: signing appends an incremental update.

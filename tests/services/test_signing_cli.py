@@ -45,6 +45,9 @@ def test_sdk_signs_a_pdf_and_validates_it(segell_server: RunningServer, administ
     assert signature.proof_of_existence is not None
     assert signature.proof_of_existence.block_number == receipt.anchor.block_number  # type: ignore[union-attr]
     assert signature.proof_of_existence.verification_code == signed.verification_code
+    assert signature.signer is not None and signature.signer.registration_authority is not None
+    assert signature.signer.registration_authority.name == "Ajuntament de Vic"
+    assert signature.signer.registration_authority == signed.signer.registration_authority
 
 
 def test_sdk_sign_with_an_unknown_certificate_raises_not_found(
@@ -70,6 +73,7 @@ def test_cli_signs_a_pdf_then_validates_it(env: dict[str, str | None], tmp_path:
     assert validated.exit_code == 0, validated.output
     assert "TOTAL_PASSED" in validated.output
     assert "Ajuntament de Vic" in validated.output
+    assert "registered by" in validated.output
 
     altered = tmp_path / "acord-altered.pdf"
     altered.write_bytes(target.read_bytes().replace(b"Acord de Ple 9/2026", b"Acord de Ple 8/2026"))

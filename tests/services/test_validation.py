@@ -2,6 +2,7 @@
 (or made with its keys), its real CRLs, and proof of existence from the notary's anchors on chain."""
 
 import base64
+import hashlib
 import http.server
 import threading
 import time
@@ -23,6 +24,8 @@ from sqlalchemy import select
 
 from services.identity.ca import CertificateAuthority
 from services.identity.certificates import IssueRequest, certificate_authorities, issue_certificate, signing_identity
+from services.identity.models import IssuedCertificate
+from services.identity.registration import Registration, registration_extension, registration_of
 from services.identity.signing import SigningIdentity, sign_detached, sign_pdf
 from services.models import Administration
 from services.runtime import Runtime
@@ -135,6 +138,32 @@ def test_valid_cms_signature_passes_in_der_and_pem(tenant: Tenant, anyone: httpx
         assert (result["indication"], result["format"]) == ("TOTAL_PASSED", "CAdES")
         assert result["signer"]["kind"] == "seal"
         assert report["document_hash"] == signed["document_hash"]
+
+
+def test_citizen_signature_report_names_the_registration_authority(tenant: Tenant, anyone: httpx.Client) -> None:
+    # The citizen signs with their own key, from the PKCS#12 file; Segell never holds it.
+    issued = tenant.issued("citizen", name="Pere Soler", passphrase="la meva clau")
+    key, certificate, chain = pkcs12.load_key_and_certificates(base64.b64decode(issued["pkcs12"]), b"la meva clau")
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and certificate is not None
+    data = b"Sol.licitud d'ajut al lloguer\n"
+    signature = sign_detached(data, SigningIdentity(key, certificate, chain)).content
+
+    result = only_signature(validate(anyone, data, signature))
+
+    assert (result["indication"], result["sub_indication"]) == ("TOTAL_PASSED", None)
+    assert (result["signer"]["name"], result["signer"]["kind"]) == ("Pere Soler", "citizen")
+    assert result["signer"]["registration_authority"] == {"code": tenant.code, "name": "Ajuntament de Sabadell"}
+
+
+def test_signed_document_and_its_report_name_the_registration_authority(tenant: Tenant, anyone: httpx.Client) -> None:
+    serial = tenant.issue("employee", name="Anna Ferrer")
+    signed = tenant.signed(make_pdf("Decret 12/2026"), "decret.pdf", certificate=serial)
+
+    signature = only_signature(validate(anyone, base64.b64decode(signed["content"])))
+
+    expected = {"code": tenant.code, "name": "Ajuntament de Sabadell"}
+    assert signed["signer"]["registration_authority"] == expected
+    assert signature["signer"]["registration_authority"] == expected
 
 
 def test_pdf_signed_twice_reports_both_signatures(tenant: Tenant, anyone: httpx.Client) -> None:
@@ -254,6 +283,77 @@ def test_untrusted_chain_is_indeterminate_no_certificate_chain_found(anyone: htt
         assert (report["indication"], report["sub_indication"]) == ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
         assert signature["signer"]["name"] == "Impostor"
         assert signature["signer"]["kind"] is None
+        assert signature["signer"]["registration_authority"] is None
+
+
+def test_report_of_certificate_issued_before_registration_was_named_names_its_administration(
+    tenant: Tenant, runtime: Runtime, anyone: httpx.Client
+) -> None:
+    # A certificate of the deployment's issuing CA without the registration extension, as issued before it existed.
+    issuing = certificate_authorities(runtime).issuing
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = _certificate(
+        "Marc Gil",
+        key,
+        issuing.certificate,
+        issuing.private_key,
+        ca=False,
+        crl_url=f"{runtime.settings.api_url}/v1/ca/issuing.crl",
+    )
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    with runtime.transaction() as session:
+        session.add(
+            IssuedCertificate(
+                id=f"{certificate.serial_number:040x}",
+                administration_id=administration(runtime, tenant.code).id,
+                profile="employee",
+                subject=certificate.subject.rfc4514_string(),
+                common_name="Marc Gil",
+                key_origin="csr",
+                key_algorithm="ecdsa-secp256r1",
+                certificate_der=der,
+                fingerprint=hashlib.sha256(der).hexdigest(),
+                not_before=certificate.not_valid_before_utc,
+                not_after=certificate.not_valid_after_utc,
+            )
+        )
+    data = b"Acta de la sessio plenaria\n"
+    signature = sign_detached(data, SigningIdentity(key, certificate, [issuing.certificate])).content
+
+    result = only_signature(validate(anyone, data, signature))
+    read = tenant.http.get(f"/v1/certificates/{certificate.serial_number:040x}").json()
+
+    assert registration_of(certificate) is None
+    assert result["signer"]["kind"] == "employee"
+    assert result["signer"]["registration_authority"] == {"code": tenant.code, "name": "Ajuntament de Sabadell"}
+    assert read["registration_authority"] == {"code": tenant.code, "name": "Ajuntament de Sabadell"}
+
+
+def test_registration_authority_named_by_a_certificate_of_another_ca_is_not_reported(
+    tenant: Tenant, anyone: httpx.Client
+) -> None:
+    # Another CA's certificate naming this tenant in a registration extension: the report does not repeat it.
+    root_key, signer_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root = _certificate("Segell Sandbox Issuing CA", root_key, None, root_key, ca=True)
+    now = datetime.now(UTC)
+    signer = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Impostor"))
+        .issuer_name(root.subject)
+        .public_key(signer_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(registration_extension(Registration(tenant.code, "Ajuntament de Sabadell")), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    signature = sign_detached(b"fals", SigningIdentity(signer_key, signer, [root])).content
+
+    result = only_signature(validate(anyone, b"fals", signature))
+
+    assert registration_of(signer) == Registration(tenant.code, "Ajuntament de Sabadell")
+    assert result["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    assert result["signer"]["registration_authority"] is None
 
 
 # --- revocation ---------------------------------------------------------------------------------------------------

@@ -66,6 +66,27 @@ def test_signed_pdf_shows_who_signed_and_that_the_signature_is_valid(
     browser.screenshot("signature-valid")
 
 
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [
+        ("ca", "Autoritat de registre (qui va demanar el certificat)"),
+        ("es", "Autoridad de registro (quién pidió el certificado)"),
+        ("en", "Registration authority (who asked for the certificate)"),
+    ],
+)
+def test_signature_result_names_the_registration_authority(
+    browser: Browser, signed_pdf: dict[str, Any], tmp_path: Path, lang: str, label: str
+) -> None:
+    authority = signed_pdf["signer"]["registration_authority"]
+    page = browser.open(f"/?lang={lang}")
+    choose(page, tmp_path, signed_pdf["bytes"], "resolucio-signed.pdf")
+    expect(page.locator(RESULT)).to_have_attribute("data-state", "authentic")
+    page.click("#validate-signature")
+    signature = page.locator("#signature")
+    expect(signature).to_have_attribute("data-indication", "TOTAL_PASSED")
+    expect(signature.locator(f'dt:text-is("{label}") + dd')).to_have_text(f"Ajuntament de Girona ({authority['code']})")
+
+
 def test_verification_url_stamped_in_the_signed_pdf_opens_the_result(
     browser: Browser, signed_pdf: dict[str, Any]
 ) -> None:

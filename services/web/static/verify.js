@@ -279,6 +279,10 @@
     return section;
   }
 
+  function registrationAuthority(authority) {
+    return authority ? `${authority.name} (${authority.code})` : null;
+  }
+
   function drawOneSignature(item, several) {
     const signer = item.signer ?? {};
     const itemKey = { TOTAL_PASSED: "valid", TOTAL_FAILED: "invalid" }[item.indication] ?? "indeterminate";
@@ -286,6 +290,7 @@
       ["signature_signed_by", signer.name],
       ["signature_organisation", signer.organisation],
       ["signature_kind", signer.kind ? t(`signature_kind_${signer.kind}`) : null],
+      ["signature_registration_authority", registrationAuthority(signer.registration_authority)],
       ["signature_time", item.signing_time ? formatDate(item.signing_time) : null],
       ["signature_format", item.format],
       ["signature_issuer", signer.issuer],
