@@ -59,6 +59,22 @@ class AuthEvent(Base):
     at: Mapped[datetime] = mapped_column()
 
 
+class LimitTurn(Base):
+    """One row per subject the limits count (``phone:...``, ``address:...``, ``citizen:...``).
+
+    An operation that counts events for a subject updates the subject's row before it reads the counts, and holds
+    it until it commits: operations on one subject take turns, whichever API process serves them (a row lock on
+    PostgreSQL; the database's write lock on SQLite), so no two read the same count.
+    """
+
+    __tablename__ = "citizen_limit_turns"
+    __table_args__ = (Index("ix_citizen_limit_turns_taken_at", "administration_id", "taken_at"),)
+
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column()
+
+
 class TotpEnrolment(Base):
     """A citizen's TOTP secret (RFC 6238), sealed under the master key. `status` goes pending -> active; a newer
     enrolment replaces the older one once confirmed. `last_step` is the last time step accepted (no replay)."""

@@ -5,6 +5,11 @@ administration does (codes, failures, limits, enrolments) is seen or felt by ano
 
 Failures must be remembered even though the request fails, so each operation runs its own transaction and raises
 only after it has committed what the attempt counted.
+
+Every limit is exact under concurrent requests, from one API process or several: an operation first takes the turn
+of the number, client address or citizen it counts for (`repository.take_turns`), and holds it while it reads the
+counts, checks the code and records what happened, so the next operation on that subject reads the counts this one
+committed.
 """
 
 import hmac
@@ -169,6 +174,7 @@ def request_code(
     now, limits = auth.clock(), auth.limits
     subjects = _Subjects(auth, administration, phone, str(address))
     with auth.runtime.transaction() as session:
+        repository.take_turns(session, administration.id, (subjects.phone, subjects.address), now)
         _refuse_locked(session, auth, administration, subjects.phone, now)
         minutes = _seconds(limits.window) // 60
         _enforce(
@@ -253,6 +259,7 @@ def verify_code(
     subjects = _Subjects(auth, administration, phone, str(address))
     failure: SegellError | None = None
     with auth.runtime.transaction() as session:
+        repository.take_turns(session, administration.id, (subjects.phone, subjects.address), now)
         _refuse_locked(session, auth, administration, subjects.phone, now)
         _refuse_busy_address(session, auth, administration, subjects.address, now)
         repository.add_event(session, administration.id, "attempt", subjects.address, now)
@@ -352,6 +359,7 @@ def confirm_totp(auth: CitizenAuth, administration: Administration, citizen_id: 
     subject = "citizen:" + citizen_id
     failure: SegellError
     with auth.runtime.transaction() as session:
+        repository.take_turns(session, administration.id, (subject,), now)
         _refuse_totp_guessing(session, auth, administration, subject, now)
         pending = repository.totp_enrolment(session, administration.id, citizen_id, "pending")
         if pending is None:
@@ -376,6 +384,7 @@ def verify_totp(
     subjects = _Subjects(auth, administration, phone, str(address))
     failure: SegellError
     with auth.runtime.transaction() as session:
+        repository.take_turns(session, administration.id, (subjects.phone, subjects.address), now)
         _refuse_locked(session, auth, administration, subjects.phone, now)
         _refuse_busy_address(session, auth, administration, subjects.address, now)
         _refuse_totp_guessing(session, auth, administration, subjects.phone, now)
