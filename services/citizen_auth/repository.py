@@ -114,16 +114,39 @@ def set_challenge_status(
     return _changed(session.execute(query.values(**values).execution_options(synchronize_session=False)))
 
 
+def add_outbox_message(
+    session: Session,
+    *,
+    administration_id: int,
+    phone_hash: str,
+    sealed_message: str,
+    created_at: datetime,
+    expires_at: datetime,
+) -> None:
+    session.add(
+        SmsOutboxEntry(
+            administration_id=administration_id,
+            phone_hash=phone_hash,
+            sealed_message=sealed_message,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+    )
+
+
 def outbox(
-    session: Session, *, administration_id: int | None, phone: str | None, limit: int
+    session: Session, *, administration_id: int | None, phone_hash: str | None, now: datetime, limit: int
 ) -> list[tuple[SmsOutboxEntry, str]]:
-    query = select(SmsOutboxEntry, Administration.code).join(
-        Administration, Administration.id == SmsOutboxEntry.administration_id
+    """The messages whose code has not expired yet, newest first, with their administration's code."""
+    query = (
+        select(SmsOutboxEntry, Administration.code)
+        .join(Administration, Administration.id == SmsOutboxEntry.administration_id)
+        .where(SmsOutboxEntry.expires_at > now)
     )
     if administration_id is not None:
         query = query.where(SmsOutboxEntry.administration_id == administration_id)
-    if phone is not None:
-        query = query.where(SmsOutboxEntry.phone == phone)
+    if phone_hash is not None:
+        query = query.where(SmsOutboxEntry.phone_hash == phone_hash)
     rows = session.execute(query.order_by(SmsOutboxEntry.id.desc()).limit(limit)).all()
     return [(entry, code) for entry, code in rows]
 
@@ -131,6 +154,12 @@ def outbox(
 def _unlocked(query: Select[RowT]) -> Select[RowT]:
     # A clean-up never waits for, nor makes wait, a login that holds a row: it leaves that row for the next one.
     return query.with_for_update(skip_locked=True)
+
+
+def delete_expired_messages(session: Session, *, now: datetime) -> None:
+    """Delete every administration's outbox messages whose code has expired."""
+    expired = _unlocked(select(SmsOutboxEntry.id).where(SmsOutboxEntry.expires_at <= now))
+    session.execute(delete(SmsOutboxEntry).where(SmsOutboxEntry.id.in_(expired)))
 
 
 def totp_enrolment(session: Session, administration_id: int, citizen_id: str, status: str) -> TotpEnrolment | None:
