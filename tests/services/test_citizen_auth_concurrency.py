@@ -8,6 +8,7 @@ import asyncio
 import secrets
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -204,3 +205,63 @@ def test_verify_otp_at_once_after_nine_failures_evaluates_exactly_one_before_the
 
     assert outcomes(answers) == {(400, "wrong_code"): 1, (429, "locked_out"): CONCURRENT - 1}
     assert tenant.verify(phone, code).status_code == 429
+
+
+@pytest.fixture(scope="module")
+def two_processes_on_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RunningServer]]:
+    """Two API servers of one deployment (its master key and PostgreSQL database), each with its own pool."""
+    url = postgres_url()
+    if not url:
+        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL")
+    schema = f"segell_two_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    database_url = (
+        make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    )
+    master_key = secrets.token_hex(32)
+    try:
+        with ExitStack() as stack:
+            servers = [
+                stack.enter_context(
+                    contextmanager(serve)(
+                        make_settings(tmp_path_factory.mktemp("segell-two"), database_url=database_url).model_copy(
+                            update={"master_key": master_key}
+                        )
+                    )
+                )
+                for _ in range(2)
+            ]
+            yield servers
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_request_otp_at_once_through_two_api_servers_sends_exactly_three_codes(
+    two_processes_on_postgresql: list[RunningServer],
+) -> None:
+    first, second = two_processes_on_postgresql
+    key = first.admit()
+    phone = new_phone()
+    bodies = [{"phone": phone, "client_address": address(n)} for n in range(CONCURRENT)]
+
+    async def post_all() -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {key}"}
+        limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=0)
+        async with (
+            httpx.AsyncClient(base_url=first.url, headers=headers, limits=limits, timeout=60) as one,
+            httpx.AsyncClient(base_url=second.url, headers=headers, limits=limits, timeout=60) as other,
+        ):
+            calls = [(one if n % 2 else other).post("/v1/auth/otp", json=body) for n, body in enumerate(bodies)]
+            return list(await asyncio.gather(*calls))
+
+    answers = asyncio.run(post_all())
+
+    assert outcomes(answers) == {
+        (202, None): LIMITS.codes_per_phone,
+        (429, "rate_limited"): CONCURRENT - LIMITS.codes_per_phone,
+    }
