@@ -5,10 +5,13 @@ Each test fires its requests at once (asyncio, one connection each) at a real se
 """
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from services.citizen_auth.deps import get_clock
-from tests.conftest import RunningServer, make_settings, postgres_url, serve
+from tests.conftest import RunningServer, free_port, make_settings, postgres_url, serve
 from tests.services.test_citizen_auth import LIMITS, MovableClock, Tenant, enrol, new_phone, wrong_code
 
 CONCURRENT = 50
@@ -208,55 +211,59 @@ def test_verify_otp_at_once_after_nine_failures_evaluates_exactly_one_before_the
 
 
 @pytest.fixture(scope="module")
-def two_processes_on_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RunningServer]]:
-    """Two API servers of one deployment (its master key and PostgreSQL database), each with its own pool."""
-    url = postgres_url()
-    if not url:
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL")
-    schema = f"segell_two_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    database_url = (
-        make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    )
-    master_key = secrets.token_hex(32)
+def second_process(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`segell up` in a process of its own, serving the same deployment (master key and database) as `server`."""
+    home = tmp_path_factory.mktemp("segell-second")
+    port = free_port()
+    settings = server.settings
+    environment = {
+        **os.environ,
+        "SEGELL_HOME": str(home),
+        "SEGELL_DATABASE_URL": settings.sqlalchemy_url,
+        "SEGELL_MASTER_KEY": str(settings.master_key),
+        "SEGELL_ANCHORING_WORKER": "false",
+    }
+    command = [sys.executable, "-m", "services.cli", "up", "--chain", "embedded", "--port", str(port)]
+    with (home / "server.log").open("w") as log:
+        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
     try:
-        with ExitStack() as stack:
-            servers = [
-                stack.enter_context(
-                    contextmanager(serve)(
-                        make_settings(tmp_path_factory.mktemp("segell-two"), database_url=database_url).model_copy(
-                            update={"master_key": master_key}
-                        )
-                    )
-                )
-                for _ in range(2)
-            ]
-            yield servers
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the second Segell process stopped: {(home / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the second Segell process did not start within 60 s")
+            time.sleep(0.2)
+        yield url
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-@pytest.mark.postgres
-def test_request_otp_at_once_through_two_api_servers_sends_exactly_three_codes(
-    two_processes_on_postgresql: list[RunningServer],
+def test_request_otp_at_once_through_two_api_processes_sends_exactly_three_codes(
+    server: RunningServer, second_process: str, tenant: Tenant
 ) -> None:
-    first, second = two_processes_on_postgresql
-    key = first.admit()
     phone = new_phone()
     bodies = [{"phone": phone, "client_address": address(n)} for n in range(CONCURRENT)]
 
     async def post_all() -> list[httpx.Response]:
-        headers = {"Authorization": f"Bearer {key}"}
+        headers = {"Authorization": f"Bearer {tenant.key}"}
         limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=0)
         async with (
-            httpx.AsyncClient(base_url=first.url, headers=headers, limits=limits, timeout=60) as one,
-            httpx.AsyncClient(base_url=second.url, headers=headers, limits=limits, timeout=60) as other,
+            httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=60) as first,
+            httpx.AsyncClient(base_url=second_process, headers=headers, limits=limits, timeout=60) as second,
         ):
-            calls = [(one if n % 2 else other).post("/v1/auth/otp", json=body) for n, body in enumerate(bodies)]
+            calls = [(first if n % 2 else second).post("/v1/auth/otp", json=body) for n, body in enumerate(bodies)]
             return list(await asyncio.gather(*calls))
 
     answers = asyncio.run(post_all())
