@@ -123,7 +123,7 @@ def read_outbox(
     if not caller.is_governance:
         assert caller.administration is not None
         administration_id = caller.administration.id
-    messages = service.read_outbox(citizen_auth, administration_id=administration_id, phone=phone, limit=limit)
+    messages = service.read_outbox(citizen_auth, session, administration_id=administration_id, phone=phone, limit=limit)
     return OutboxList(
         items=[
             OutboxMessage(

@@ -303,16 +303,15 @@ class OutboxMessage:
 
 
 def read_outbox(
-    auth: CitizenAuth, *, administration_id: int | None, phone: str | None, limit: int
+    auth: CitizenAuth, session: Session, *, administration_id: int | None, phone: str | None, limit: int
 ) -> list[OutboxMessage]:
     """The sandbox gateway's messages whose code still works, newest first, opened; expired ones are deleted."""
     now = auth.clock()
     phone_hash = None if phone is None else auth.keyring.outbox_phone_hash(phone)
-    with auth.runtime.transaction() as session:
-        repository.delete_expired_messages(session, now=now)
-        entries = repository.outbox(
-            session, administration_id=administration_id, phone_hash=phone_hash, now=now, limit=limit
-        )
+    repository.delete_expired_messages(session, now=now)
+    entries = repository.outbox(
+        session, administration_id=administration_id, phone_hash=phone_hash, now=now, limit=limit
+    )
     messages = []
     for entry, code in entries:
         opened = auth.keyring.open(entry.sealed_message, label=outbox_label(entry.administration_id, entry.phone_hash))
