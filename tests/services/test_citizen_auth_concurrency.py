@@ -164,6 +164,22 @@ def test_verify_totp_at_once_evaluates_exactly_five_wrong_codes(
     assert tenant.verify_totp(phone, totp.at(clock.now)).status_code == 429
 
 
+def test_confirm_totp_at_once_evaluates_exactly_five_wrong_codes(
+    server: RunningServer, tenant: Tenant, clock: MovableClock
+) -> None:
+    token = tenant.login(new_phone())
+    with server.client(token) as http:
+        totp = pyotp.TOTP(http.post("/v1/citizens/me/totp").json()["secret"])
+    bodies = [{"code": code} for code in wrong_totp_codes(totp, clock, CONCURRENT)]
+
+    answers = post_at_once(server, token, "/v1/citizens/me/totp/confirm", bodies)
+
+    assert outcomes(answers) == {
+        (400, "wrong_code"): LIMITS.tries_per_code,
+        (429, "rate_limited"): CONCURRENT - LIMITS.tries_per_code,
+    }
+
+
 def test_verify_totp_at_once_after_eight_failures_evaluates_exactly_two_before_the_lockout(
     server: RunningServer, tenant: Tenant, clock: MovableClock
 ) -> None:
