@@ -1,9 +1,9 @@
 """SMS gateways: how a one-time code reaches a phone. `SEGELL_CITIZEN_SMS_GATEWAY` names the one in use.
 
 A gateway is any object with a `name` and a `send` method. The sandbox's default, `outbox`, delivers nothing: it
-stores each message in the database, in the same transaction as the code's challenge, and the operator (or the
-administration) reads it back with `GET /v1/auth/otp/outbox` or `segell otp outbox`. A deployment that sends real
-messages registers its own::
+stores each message in the database, sealed under the master key, in the same transaction as the code's challenge,
+and the operator (or the administration) reads it back with `GET /v1/auth/otp/outbox` or `segell otp outbox` until
+the code expires, when it is deleted. A deployment that sends real messages registers its own::
 
     class ProviderGateway:
         name = "provider"
@@ -15,13 +15,16 @@ messages registers its own::
     register_gateway("provider", lambda settings: ProviderGateway())
 """
 
+import json
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from services.citizen_auth.models import SmsOutboxEntry
+from services.citizen_auth import repository
+from services.citizen_auth.keyring import Keyring
 from services.settings import Settings
 
 
@@ -36,16 +39,36 @@ class SmsGateway(Protocol):
         """Deliver `message` to `phone` (E.164) or raise `SmsNotDelivered`; `session` is the challenge's."""
 
 
-class OutboxGateway:
-    """The sandbox gateway: messages are kept in the database for the operator to read."""
+def outbox_label(administration_id: int, phone_hash: str) -> str:
+    """What an outbox message is sealed under: it opens only in its own administration's row for its own number."""
+    return f"citizen-sms:{administration_id}:{phone_hash}"
 
+
+@dataclass(frozen=True)
+class OutboxGateway:
+    """The sandbox gateway: messages are kept in the database, sealed, for the operator to read until they expire."""
+
+    keyring: Keyring
+    code_ttl: timedelta
     name = "outbox"
 
     def send(self, session: Session, *, administration_id: int, phone: str, message: str, now: datetime) -> None:
-        session.add(SmsOutboxEntry(administration_id=administration_id, phone=phone, message=message, created_at=now))
+        phone_hash = self.keyring.outbox_phone_hash(phone)
+        sealed = self.keyring.seal(
+            json.dumps({"phone": phone, "message": message}).encode(),
+            label=outbox_label(administration_id, phone_hash),
+        )
+        repository.add_outbox_message(
+            session,
+            administration_id=administration_id,
+            phone_hash=phone_hash,
+            sealed_message=sealed,
+            created_at=now,
+            expires_at=now + self.code_ttl,
+        )
 
 
-_GATEWAYS: dict[str, Callable[[Settings], SmsGateway]] = {"outbox": lambda _settings: OutboxGateway()}
+_GATEWAYS: dict[str, Callable[[Settings], SmsGateway]] = {}
 
 
 def register_gateway(name: str, factory: Callable[[Settings], SmsGateway]) -> None:
@@ -53,11 +76,14 @@ def register_gateway(name: str, factory: Callable[[Settings], SmsGateway]) -> No
     _GATEWAYS[name] = factory
 
 
-def gateway_for(settings: Settings) -> SmsGateway:
+def gateway_for(settings: Settings, keyring: Keyring) -> SmsGateway:
+    """The gateway `SEGELL_CITIZEN_SMS_GATEWAY` names; the sandbox's outbox seals its messages with `keyring`."""
     name = settings.citizen_sms_gateway
+    if name == OutboxGateway.name:
+        return OutboxGateway(keyring, timedelta(seconds=settings.citizen_code_ttl))
     if name not in _GATEWAYS:
         raise ValueError(
             f"SEGELL_CITIZEN_SMS_GATEWAY={name!r} names no SMS gateway; the registered ones are "
-            f"{', '.join(sorted(_GATEWAYS))}"
+            f"{', '.join(sorted({OutboxGateway.name, *_GATEWAYS}))}"
         )
     return _GATEWAYS[name](settings)

@@ -3,8 +3,8 @@
 Six-digit codes and phone numbers are guessable, so a plain SHA-256 of one hides nothing: whoever reads the table
 tries all 10^6 codes, or every number of a country, in seconds. They are hashed with HMAC-SHA256 under keys derived
 from the master key, which never sits in the database. Secrets that must be read back (TOTP secrets, the token
-signing key) are sealed like every private key of the deployment (`chain.keys.seal_secret`: AES-256-GCM under the
-master key), the record's identity bound as associated data.
+signing key, the sandbox outbox's messages) are sealed like every private key of the deployment
+(`chain.keys.seal_secret`: AES-256-GCM under the master key), the record's identity bound as associated data.
 """
 
 import hashlib
@@ -36,6 +36,10 @@ class Keyring:
 
     def address_hash(self, administration_id: int, address: str) -> str:
         return self._mac("address", str(administration_id), address)
+
+    def outbox_phone_hash(self, phone: str) -> str:
+        """A number's name in the SMS outbox, the same in every administration: the operator finds it in all."""
+        return self._mac("outbox-phone", phone)
 
     def citizen_id(self, administration_id: int, phone: str) -> str:
         """A stable pseudonym of the citizen, different for each administration (they cannot link citizens)."""

@@ -1,5 +1,5 @@
-"""Tables of citizen authentication. Phone numbers and client addresses are kept only as keyed hashes, except in
-the SMS outbox, whose entries are the messages themselves."""
+"""Tables of citizen authentication. Phone numbers, client addresses and codes are kept only as keyed hashes, or
+sealed under the master key where they must be read back (the sandbox's SMS outbox, TOTP secrets)."""
 
 from datetime import datetime
 
@@ -32,15 +32,17 @@ class OtpChallenge(Base):
 
 
 class SmsOutboxEntry(Base):
-    """A text message the sandbox gateway 'sent': the operator and its administration read it back."""
+    """A text message the sandbox gateway 'sent': the operator and its administration read it back until the code
+    in it expires, when it is deleted. Number and text are sealed together; `phone_hash` finds a number's messages."""
 
     __tablename__ = "citizen_sms_outbox"
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
-    phone: Mapped[str] = mapped_column(String(16))
-    message: Mapped[str] = mapped_column(Text)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    sealed_message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class AuthEvent(Base):
@@ -57,6 +59,22 @@ class AuthEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime] = mapped_column()
+
+
+class LimitTurn(Base):
+    """One row per subject the limits count (``phone:...``, ``address:...``, ``citizen:...``).
+
+    An operation that counts events for a subject updates the subject's row before it reads the counts, and holds
+    it until it commits: operations on one subject take turns, whichever API process serves them (a row lock on
+    PostgreSQL; the database's write lock on SQLite), so no two read the same count.
+    """
+
+    __tablename__ = "citizen_limit_turns"
+    __table_args__ = (Index("ix_citizen_limit_turns_taken_at", "administration_id", "taken_at"),)
+
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column()
 
 
 class TotpEnrolment(Base):

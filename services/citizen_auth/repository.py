@@ -1,12 +1,33 @@
 """SQL for citizen authentication."""
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import CursorResult, Select, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.citizen_auth.models import AuthEvent, OtpChallenge, SmsOutboxEntry, TotpEnrolment
+from services.citizen_auth.models import AuthEvent, LimitTurn, OtpChallenge, SmsOutboxEntry, TotpEnrolment
 from services.models import Administration
+
+RowT = TypeVar("RowT")
+
+
+def take_turns(session: Session, administration_id: int, subjects: Iterable[str], now: datetime) -> None:
+    """Wait until no other transaction counts events for these subjects, and keep them until this one ends.
+
+    It must be the first statement of the transaction: on SQLite the write opens the transaction under the
+    database's write lock, so that the counts read next are the latest; on PostgreSQL the upsert locks each
+    subject's row. Rows are taken in one order, so that two operations never wait for each other.
+    """
+    rows = [{"administration_id": administration_id, "subject": s, "taken_at": now} for s in sorted(set(subjects))]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(LimitTurn).values(rows)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[LimitTurn.administration_id, LimitTurn.subject], set_={"taken_at": upsert.excluded.taken_at}
+    )
+    session.execute(upsert)
 
 
 def recent_event_times(
@@ -93,18 +114,52 @@ def set_challenge_status(
     return _changed(session.execute(query.values(**values).execution_options(synchronize_session=False)))
 
 
+def add_outbox_message(
+    session: Session,
+    *,
+    administration_id: int,
+    phone_hash: str,
+    sealed_message: str,
+    created_at: datetime,
+    expires_at: datetime,
+) -> None:
+    session.add(
+        SmsOutboxEntry(
+            administration_id=administration_id,
+            phone_hash=phone_hash,
+            sealed_message=sealed_message,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+    )
+
+
 def outbox(
-    session: Session, *, administration_id: int | None, phone: str | None, limit: int
+    session: Session, *, administration_id: int | None, phone_hash: str | None, now: datetime, limit: int
 ) -> list[tuple[SmsOutboxEntry, str]]:
-    query = select(SmsOutboxEntry, Administration.code).join(
-        Administration, Administration.id == SmsOutboxEntry.administration_id
+    """The messages whose code has not expired yet, newest first, with their administration's code."""
+    query = (
+        select(SmsOutboxEntry, Administration.code)
+        .join(Administration, Administration.id == SmsOutboxEntry.administration_id)
+        .where(SmsOutboxEntry.expires_at > now)
     )
     if administration_id is not None:
         query = query.where(SmsOutboxEntry.administration_id == administration_id)
-    if phone is not None:
-        query = query.where(SmsOutboxEntry.phone == phone)
+    if phone_hash is not None:
+        query = query.where(SmsOutboxEntry.phone_hash == phone_hash)
     rows = session.execute(query.order_by(SmsOutboxEntry.id.desc()).limit(limit)).all()
     return [(entry, code) for entry, code in rows]
+
+
+def _unlocked(query: Select[RowT]) -> Select[RowT]:
+    # A clean-up never waits for, nor makes wait, a login that holds a row: it leaves that row for the next one.
+    return query.with_for_update(skip_locked=True)
+
+
+def delete_expired_messages(session: Session, *, now: datetime) -> None:
+    """Delete every administration's outbox messages whose code has expired."""
+    expired = _unlocked(select(SmsOutboxEntry.id).where(SmsOutboxEntry.expires_at <= now))
+    session.execute(delete(SmsOutboxEntry).where(SmsOutboxEntry.id.in_(expired)))
 
 
 def totp_enrolment(session: Session, administration_id: int, citizen_id: str, status: str) -> TotpEnrolment | None:
@@ -141,10 +196,15 @@ def advance_totp_step(session: Session, enrolment_id: str, step: int) -> bool:
 
 
 def prune(session: Session, administration_id: int, *, before: datetime) -> None:
-    """Forget what no rule looks at any more: events and finished or expired challenges older than `before`."""
-    session.execute(delete(AuthEvent).where(AuthEvent.administration_id == administration_id, AuthEvent.at < before))
-    session.execute(
-        delete(OtpChallenge).where(
-            OtpChallenge.administration_id == administration_id, OtpChallenge.expires_at < before
-        )
+    """Forget what no rule looks at any more: events, turns, and finished or expired challenges older than `before`."""
+    events = select(AuthEvent.id).where(AuthEvent.administration_id == administration_id, AuthEvent.at < before)
+    session.execute(delete(AuthEvent).where(AuthEvent.id.in_(_unlocked(events))))
+    challenges = select(OtpChallenge.id).where(
+        OtpChallenge.administration_id == administration_id, OtpChallenge.expires_at < before
     )
+    session.execute(delete(OtpChallenge).where(OtpChallenge.id.in_(_unlocked(challenges))))
+    turns = select(LimitTurn.subject).where(
+        LimitTurn.administration_id == administration_id, LimitTurn.taken_at < before
+    )
+    unlocked_turns = LimitTurn.subject.in_(_unlocked(turns))
+    session.execute(delete(LimitTurn).where(LimitTurn.administration_id == administration_id, unlocked_turns))

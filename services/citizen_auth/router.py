@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.administrations import repository as administrations
 from services.administrations.schemas import AdministrationCode
-from services.citizen_auth import repository, service, tokens
+from services.citizen_auth import service, tokens
 from services.citizen_auth.deps import CitizenAuthDep, CitizenDep, TenantDep
 from services.citizen_auth.schemas import (
     Citizen,
@@ -105,13 +105,14 @@ def verify_otp(body: CodeLogin, request: Request, tenant: TenantDep, citizen_aut
 def read_outbox(
     session: SessionDep,
     caller: CallerDep,
+    citizen_auth: CitizenAuthDep,
     administration: Annotated[
         AdministrationCode | None, Query(description="Governance only: one administration's messages.")
     ] = None,
     phone: Annotated[Phone | None, Query(description="Only the messages to this number.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")] = 100,
 ) -> OutboxList:
-    """The sandbox gateway's messages: governance reads all, an administration its own."""
+    """The sandbox gateway's messages whose code has not expired: governance reads all, an administration its own."""
     administration_id = None
     if administration is not None:
         found = administrations.get_by_code(session, administration)
@@ -122,13 +123,13 @@ def read_outbox(
     if not caller.is_governance:
         assert caller.administration is not None
         administration_id = caller.administration.id
-    entries = repository.outbox(session, administration_id=administration_id, phone=phone, limit=limit)
+    messages = service.read_outbox(citizen_auth, session, administration_id=administration_id, phone=phone, limit=limit)
     return OutboxList(
         items=[
             OutboxMessage(
-                id=entry.id, administration=code, phone=entry.phone, message=entry.message, created_at=entry.created_at
+                id=m.id, administration=m.administration, phone=m.phone, message=m.message, created_at=m.created_at
             )
-            for entry, code in entries
+            for m in messages
         ]
     )
 

@@ -91,7 +91,7 @@ class OutboxMessage(BaseModel):
 
 
 class OutboxList(BaseModel):
-    items: list[OutboxMessage] = Field(description="Newest first.")
+    items: list[OutboxMessage] = Field(description="Newest first; only messages whose code has not expired.")
 
 
 class TotpEnrolment(BaseModel):

@@ -5,9 +5,15 @@ administration does (codes, failures, limits, enrolments) is seen or felt by ano
 
 Failures must be remembered even though the request fails, so each operation runs its own transaction and raises
 only after it has committed what the attempt counted.
+
+Every limit is exact under concurrent requests, from one API process or several: an operation first takes the turn
+of the number, client address or citizen it counts for (`repository.take_turns`), and holds it while it reads the
+counts, checks the code and records what happened, so the next operation on that subject reads the counts this one
+committed.
 """
 
 import hmac
+import json
 import math
 import secrets
 from collections.abc import Callable
@@ -19,7 +25,7 @@ import pyotp
 from sqlalchemy.orm import Session
 
 from services.citizen_auth import repository, tokens
-from services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, gateway_for
+from services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, gateway_for, outbox_label
 from services.citizen_auth.keyring import Keyring
 from services.citizen_auth.models import OtpChallenge, TotpEnrolment
 from services.errors import Conflict, InvalidInput, NotFound, SegellError, TooManyRequests, Unavailable
@@ -65,10 +71,11 @@ class CitizenAuth:
     @classmethod
     def of(cls, runtime: Runtime, clock: Clock = system_clock, limits: Limits | None = None) -> "CitizenAuth":
         settings = runtime.settings
+        keyring = Keyring(runtime.master_key)
         return cls(
             runtime=runtime,
-            keyring=Keyring(runtime.master_key),
-            gateway=gateway_for(settings),
+            keyring=keyring,
+            gateway=gateway_for(settings, keyring),
             limits=limits or Limits(code_ttl=timedelta(seconds=settings.citizen_code_ttl)),
             clock=clock,
         )
@@ -91,9 +98,10 @@ class NewTotp:
 
 def start(runtime: Runtime) -> None:
     """At start: refuse an unknown gateway name, and make the token signing key if there is none yet."""
-    gateway_for(runtime.settings)
+    keyring = Keyring(runtime.master_key)
+    gateway_for(runtime.settings, keyring)
     with runtime.transaction() as session:
-        tokens.ensure_signing_key(session, Keyring(runtime.master_key), system_clock())
+        tokens.ensure_signing_key(session, keyring, system_clock())
 
 
 def mask_phone(phone: str) -> str:
@@ -169,6 +177,7 @@ def request_code(
     now, limits = auth.clock(), auth.limits
     subjects = _Subjects(auth, administration, phone, str(address))
     with auth.runtime.transaction() as session:
+        repository.take_turns(session, administration.id, (subjects.phone, subjects.address), now)
         _refuse_locked(session, auth, administration, subjects.phone, now)
         minutes = _seconds(limits.window) // 60
         _enforce(
@@ -193,6 +202,7 @@ def request_code(
             f"(at most {limits.codes_per_address} per {minutes} minutes).",
         )
         repository.prune(session, administration.id, before=now - max(limits.lockout_period, limits.window))
+        repository.delete_expired_messages(session, now=now)
         repository.supersede_pending(session, administration.id, subjects.phone_hash)
         challenge_id = secrets.token_hex(16)
         code = f"{secrets.randbelow(10**6):06d}"
@@ -253,6 +263,7 @@ def verify_code(
     subjects = _Subjects(auth, administration, phone, str(address))
     failure: SegellError | None = None
     with auth.runtime.transaction() as session:
+        repository.take_turns(session, administration.id, (subjects.phone, subjects.address), now)
         _refuse_locked(session, auth, administration, subjects.phone, now)
         _refuse_busy_address(session, auth, administration, subjects.address, now)
         repository.add_event(session, administration.id, "attempt", subjects.address, now)
@@ -280,6 +291,33 @@ def verify_code(
             else:
                 failure = _wrong_code(f"Wrong code; {attempts_left} tries left for it.", attempts_left)
     raise failure
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    administration: str
+    phone: str
+    message: str
+    created_at: datetime
+
+
+def read_outbox(
+    auth: CitizenAuth, session: Session, *, administration_id: int | None, phone: str | None, limit: int
+) -> list[OutboxMessage]:
+    """The sandbox gateway's messages whose code still works, newest first, opened; expired ones are deleted."""
+    now = auth.clock()
+    phone_hash = None if phone is None else auth.keyring.outbox_phone_hash(phone)
+    repository.delete_expired_messages(session, now=now)
+    entries = repository.outbox(
+        session, administration_id=administration_id, phone_hash=phone_hash, now=now, limit=limit
+    )
+    messages = []
+    for entry, code in entries:
+        opened = auth.keyring.open(entry.sealed_message, label=outbox_label(entry.administration_id, entry.phone_hash))
+        content = json.loads(opened)
+        messages.append(OutboxMessage(entry.id, code, content["phone"], content["message"], entry.created_at))
+    return messages
 
 
 # -- TOTP ---------------------------------------------------------------------------------------
@@ -352,6 +390,7 @@ def confirm_totp(auth: CitizenAuth, administration: Administration, citizen_id: 
     subject = "citizen:" + citizen_id
     failure: SegellError
     with auth.runtime.transaction() as session:
+        repository.take_turns(session, administration.id, (subject,), now)
         _refuse_totp_guessing(session, auth, administration, subject, now)
         pending = repository.totp_enrolment(session, administration.id, citizen_id, "pending")
         if pending is None:
@@ -376,6 +415,7 @@ def verify_totp(
     subjects = _Subjects(auth, administration, phone, str(address))
     failure: SegellError
     with auth.runtime.transaction() as session:
+        repository.take_turns(session, administration.id, (subjects.phone, subjects.address), now)
         _refuse_locked(session, auth, administration, subjects.phone, now)
         _refuse_busy_address(session, auth, administration, subjects.address, now)
         _refuse_totp_guessing(session, auth, administration, subjects.phone, now)

@@ -47,7 +47,8 @@ def otp_outbox(
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many, newest first.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """The messages the sandbox SMS gateway kept: governance reads all, an administration's key its own."""
+    """The messages the sandbox SMS gateway kept, until their code expires: governance reads all, an administration's
+    key its own."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
         messages = client.otp_outbox(administration=administration, phone=phone, limit=limit)
@@ -55,7 +56,9 @@ def otp_outbox(
         print_json(messages)
         return
     if not messages:
-        invocation.out.print("The outbox is empty. Codes land here when an app calls POST /v1/auth/otp.")
+        invocation.out.print(
+            "The outbox is empty. Codes land here when an app calls POST /v1/auth/otp, and leave when they expire."
+        )
         return
     table = Table("sent", "administration", "phone", "message", highlight=False)
     for message in messages:

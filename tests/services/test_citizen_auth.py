@@ -25,7 +25,7 @@ import jwt
 import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 import services.citizen_auth
@@ -850,6 +850,66 @@ def test_outbox_needs_a_key(segell_server: RunningServer) -> None:
         assert anonymous.get("/v1/auth/otp/outbox").status_code == 401
 
 
+def raw_outbox(server: RunningServer, administration_code: str) -> list[dict[str, Any]]:
+    """The administration's rows of the outbox table as the database holds them, every column."""
+    administration_id = administration_record(server, administration_code).id
+    with runtime_of(server).transaction() as session:
+        rows = session.execute(
+            text("SELECT * FROM citizen_sms_outbox WHERE administration_id = :id"), {"id": administration_id}
+        )
+        return [dict(row) for row in rows.mappings()]
+
+
+def test_outbox_keeps_neither_the_code_nor_the_number_readable_in_the_database(
+    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+) -> None:
+    phone = new_phone()
+    assert tenant.send(phone).status_code == 202
+    code = tenant.last_code(phone)
+
+    rows = raw_outbox(segell_server, tenant.code)
+
+    assert len(rows) == 1
+    stored = " ".join(str(value) for value in rows[0].values())
+    for secret in (code, phone, phone[1:], phone[3:]):
+        assert secret not in stored, f"{secret!r} is readable in the outbox table"
+    assert [item["phone"] for item in tenant.http.get("/v1/auth/otp/outbox").json()["items"]] == [phone]
+
+
+def test_outbox_messages_are_deleted_when_their_code_expires(
+    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+) -> None:
+    ttl = timedelta(seconds=segell_server.settings.citizen_code_ttl)
+    early, late = new_phone(), new_phone()
+    tenant.send(early)
+    clock.advance(seconds=1)
+    tenant.send(late)
+    clock.advance(seconds=ttl.total_seconds() - 1)
+
+    listed = tenant.http.get("/v1/auth/otp/outbox").json()["items"]
+    rows = raw_outbox(segell_server, tenant.code)
+    clock.advance(seconds=1)
+    listed_at_late_expiry = tenant.http.get("/v1/auth/otp/outbox").json()["items"]
+    rows_at_late_expiry = raw_outbox(segell_server, tenant.code)
+
+    assert [item["phone"] for item in listed] == [late]
+    assert len(rows) == 1
+    assert listed_at_late_expiry == [] and rows_at_late_expiry == []
+
+
+def test_request_otp_deletes_every_expired_outbox_message(
+    segell_server: RunningServer, tenants: Any, clock: MovableClock
+) -> None:
+    ours, theirs = tenants(), tenants()
+    ours.send(new_phone())
+    clock.advance(seconds=segell_server.settings.citizen_code_ttl)
+
+    assert theirs.send(new_phone()).status_code == 202
+
+    assert raw_outbox(segell_server, ours.code) == []
+    assert len(raw_outbox(segell_server, theirs.code)) == 1
+
+
 def test_totp_verify_with_another_administrations_key_is_404_and_leaves_the_code_unused(
     segell_server: RunningServer, tenants: Any, clock: MovableClock
 ) -> None:
@@ -927,14 +987,14 @@ def administration_record(server: RunningServer, code: str) -> Administration:
 
 def test_an_unknown_gateway_name_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="outbox"):
-        gateway_for(Settings(citizen_sms_gateway="carrier-pigeon"))
+        gateway_for(Settings(citizen_sms_gateway="carrier-pigeon"), Keyring(bytes(32)))
 
 
 def test_a_registered_gateway_is_selected_by_name_and_replaces_the_outbox(
     segell_server: RunningServer, tenant: Tenant, tmp_path: Path
 ) -> None:
     register_gateway("file", lambda settings: FileGateway(tmp_path / "sms.log"))
-    gateway = gateway_for(Settings(citizen_sms_gateway="file"))
+    gateway = gateway_for(Settings(citizen_sms_gateway="file"), Keyring(bytes(32)))
     auth = dataclasses.replace(CitizenAuth.of(runtime_of(segell_server)), gateway=gateway)
     administration = administration_record(segell_server, tenant.code)
     phone = new_phone()

@@ -13,7 +13,15 @@ from sqlalchemy import create_engine, make_url, text
 
 from services.citizen_auth.deps import get_clock
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
-from tests.services.test_citizen_auth import LIMITS, MovableClock, Tenant, enrol, new_phone, wrong_code
+from tests.services.test_citizen_auth import (
+    LIMITS,
+    MovableClock,
+    Tenant,
+    enrol,
+    new_phone,
+    raw_outbox,
+    wrong_code,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -128,3 +136,22 @@ def test_concurrent_wrong_codes_on_postgresql_cannot_exceed_the_tries(
         statuses = list(pool.map(attempt, range(1, 17)))
 
     assert sorted(statuses) == [400] * LIMITS.tries_per_code + [404] * (16 - LIMITS.tries_per_code)
+
+
+def test_outbox_on_postgresql_is_sealed_and_deleted_when_the_code_expires(
+    pg_server: RunningServer, tenants: Any, clock: MovableClock
+) -> None:
+    tenant = tenants()
+    phone = new_phone()
+    tenant.send(phone)
+    code = tenant.last_code(phone)
+    rows = raw_outbox(pg_server, tenant.code)
+    stored = " ".join(str(value) for value in rows[0].values())
+    clock.advance(seconds=pg_server.settings.citizen_code_ttl)
+
+    listed = tenant.http.get("/v1/auth/otp/outbox").json()["items"]
+
+    assert len(rows) == 1
+    assert code not in stored and phone[1:] not in stored and phone[3:] not in stored
+    assert listed == []
+    assert raw_outbox(pg_server, tenant.code) == []
