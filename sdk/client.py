@@ -219,6 +219,36 @@ class Client:
         path = f"/v1/administrations/{_segment(code)}/api-keys/{_segment(key_id)}"
         return self._call("DELETE", path, ApiKeyInfo._from_json)
 
+    # -- governance keys (governance) -------------------------------------------------------------
+
+    def list_governance_keys(self) -> list[ApiKeyInfo]:
+        """List the governance API keys, revoked ones included, without secrets. Governance only."""
+        return self._call("GET", "/v1/governance/api-keys", _items(ApiKeyInfo._from_json))
+
+    def rotate_governance_key(self, key_id: str) -> IssuedApiKey:
+        """Replace a governance key: a new one is issued and ``key_id`` stops working at once. Governance only.
+
+        The returned ``key`` is shown only once. To rotate the key this client uses::
+
+            issued = client.rotate_governance_key(client.me().key_id)
+            Path(".segell/governance.key").write_text(issued.key + "\n")
+
+        Raises:
+            NotFoundError: no governance key has this id.
+            ConflictError: with ``code == "api_key_revoked"``, the key is already revoked.
+        """
+        path = f"/v1/governance/api-keys/{_segment(key_id)}/rotate"
+        return self._call("POST", path, IssuedApiKey._from_json)
+
+    def revoke_governance_key(self, key_id: str) -> ApiKeyInfo:
+        """Revoke a governance key; it stops working at once. Governance only.
+
+        Raises:
+            NotFoundError: no governance key has this id.
+            ConflictError: with ``code == "last_governance_key"``, it is the last active one (rotate it instead).
+        """
+        return self._call("DELETE", f"/v1/governance/api-keys/{_segment(key_id)}", ApiKeyInfo._from_json)
+
     # -- notary (an administration's key) --------------------------------------------------------
 
     def notarise(
