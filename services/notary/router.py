@@ -11,7 +11,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
 from chain.gateway import MAX_JSON_DEPTH, json_depth
-from services.administrations.service import Caller, authenticate
+from services.administrations.service import Caller, authenticate, hold_caller
 from services.deps import CallerDep, RuntimeDep, SessionDep, get_caller
 from services.deps import bearer_scheme as bearer
 from services.errors import Forbidden, InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
@@ -90,7 +90,8 @@ def get_submitter(
 
 
 def _identify(session: Session, api_key: str) -> int:
-    return _administration(authenticate(session, api_key)).id
+    # Under a lock until the commit: an administration suspended (or a key revoked) before it stores nothing.
+    return _administration(authenticate(session, api_key, hold=True)).id
 
 
 def new_committer(runtime: Runtime) -> GroupCommitter:
@@ -210,13 +211,14 @@ async def submit_document(
     media_type = _media_type(request)
     if credentials is None:
         await submitter()  # 401
-    if media_type == OCTET_STREAM:
-        administration = await submitter()
+    if media_type == OCTET_STREAM and credentials is not None:
+        await submitter()  # before the file is read: refused at once if it may not submit
         header_metadata = _metadata_from_header(metadata)
         document_hash = await _hash_body(request, runtime)
         submission = Submission(document_hash, kind, title, header_metadata, bool(salted))
-        # Answered once committed, in a transaction shared with the submissions that arrived meanwhile.
-        receipt, created = await committer.accept(administration.id, submission, idempotency_key)
+        # Checked again in the transaction that stores it, shared with the submissions that arrived meanwhile: an
+        # administration suspended while its file was arriving is refused. Answered once committed.
+        receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
     elif media_type == JSON and credentials is not None:
         try:
             if kind is not None or title is not None or salted is not None or metadata is not None:
@@ -253,7 +255,7 @@ async def submit_document(
     responses=error_responses(413, 422),
 )
 def submit_documents(
-    body: BatchRequest, runtime: RuntimeDep, session: SessionDep, administration: AdministrationDep
+    body: BatchRequest, runtime: RuntimeDep, session: SessionDep, caller: CallerDep, administration: AdministrationDep
 ) -> Response:
     """Notarise up to 10,000 hashes at once; one receipt per hash, in order."""
     batching = service.Batching(size=runtime.settings.batch_max_size, chain_id=administration.chain_id)
@@ -261,6 +263,9 @@ def submit_documents(
     content = service.submit_many_json(
         session, administration.id, body.hashes, kind=body.kind, salted=body.salted, batching=batching
     )
+    # Checked again before the commit, after the writes (which took SQLite's lock): a suspension committed while
+    # the batch was being stored leaves nothing of it.
+    hold_caller(session, caller)
     return Response(content, status_code=status.HTTP_202_ACCEPTED, media_type=JSON)
 
 
