@@ -190,6 +190,9 @@ async def submit_document(
     kind: Annotated[Kind | None, Query(description="File uploads only: what the document is.")] = None,
     title: Annotated[Title | None, Query(description="File uploads only: a title for the issuer's records.")] = None,
     salted: Annotated[bool | None, Query(description="File uploads only: salt the leaf (guessable content).")] = None,
+    public: Annotated[
+        bool | None, Query(description="File uploads only: show kind and title to verification by hash.")
+    ] = None,
     metadata: Annotated[
         str | None,
         Header(alias="X-Segell-Metadata", description="File uploads only: a JSON object kept with the receipt."),
@@ -215,16 +218,16 @@ async def submit_document(
         await submitter()  # before the file is read: refused at once if it may not submit
         header_metadata = _metadata_from_header(metadata)
         document_hash = await _hash_body(request, runtime)
-        submission = Submission(document_hash, kind, title, header_metadata, bool(salted))
+        submission = Submission(document_hash, kind, title, header_metadata, bool(salted), bool(public))
         # Checked again in the transaction that stores it, shared with the submissions that arrived meanwhile: an
         # administration suspended while its file was arriving is refused. Answered once committed.
         receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
     elif media_type == JSON and credentials is not None:
         try:
-            if kind is not None or title is not None or salted is not None or metadata is not None:
+            if any(value is not None for value in (kind, title, salted, public, metadata)):
                 problem = (
-                    "kind, title, salted and metadata go in the JSON body; the query and X-Segell-Metadata are for "
-                    "files"
+                    "kind, title, salted, public and metadata go in the JSON body; the query and X-Segell-Metadata "
+                    "are for files"
                 )
                 details = [{"location": "query", "message": problem}]
                 raise ValidationFailed(f"Invalid request. {problem}.", details=details)
@@ -232,7 +235,7 @@ async def submit_document(
         except (ValidationFailed, RequestValidationError):
             await submitter()  # a caller who may not submit is told that first
             raise
-        submission = Submission(body.hash, body.kind, body.title, body.metadata, body.salted)
+        submission = Submission(body.hash, body.kind, body.title, body.metadata, body.salted, body.public)
         # The API key is checked in the transaction that stores the document, once for the requests it groups.
         receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
     else:
@@ -261,7 +264,13 @@ def submit_documents(
     batching = service.Batching(size=runtime.settings.batch_max_size, chain_id=administration.chain_id)
     # Already JSON text: validating ten thousand receipts again would take longer than storing them.
     content = service.submit_many_json(
-        session, administration.id, body.hashes, kind=body.kind, salted=body.salted, batching=batching
+        session,
+        administration.id,
+        body.hashes,
+        kind=body.kind,
+        salted=body.salted,
+        public=body.public,
+        batching=batching,
     )
     # Checked again before the commit, after the writes (which took SQLite's lock): a suspension committed while
     # the batch was being stored leaves nothing of it.
