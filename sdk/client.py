@@ -219,6 +219,36 @@ class Client:
         path = f"/v1/administrations/{_segment(code)}/api-keys/{_segment(key_id)}"
         return self._call("DELETE", path, ApiKeyInfo._from_json)
 
+    # -- governance keys (governance) -------------------------------------------------------------
+
+    def list_governance_keys(self) -> list[ApiKeyInfo]:
+        """List the governance API keys, revoked ones included, without secrets. Governance only."""
+        return self._call("GET", "/v1/governance/api-keys", _items(ApiKeyInfo._from_json))
+
+    def rotate_governance_key(self, key_id: str) -> IssuedApiKey:
+        """Replace a governance key: a new one is issued and ``key_id`` stops working at once. Governance only.
+
+        The returned ``key`` is shown only once. To rotate the key this client uses::
+
+            issued = client.rotate_governance_key(client.me().key_id)
+            Path(".segell/governance.key").write_text(issued.key + "\n")
+
+        Raises:
+            NotFoundError: no governance key has this id.
+            ConflictError: with ``code == "api_key_revoked"``, the key is already revoked.
+        """
+        path = f"/v1/governance/api-keys/{_segment(key_id)}/rotate"
+        return self._call("POST", path, IssuedApiKey._from_json)
+
+    def revoke_governance_key(self, key_id: str) -> ApiKeyInfo:
+        """Revoke a governance key; it stops working at once. Governance only.
+
+        Raises:
+            NotFoundError: no governance key has this id.
+            ConflictError: with ``code == "last_governance_key"``, it is the last active one (rotate it instead).
+        """
+        return self._call("DELETE", f"/v1/governance/api-keys/{_segment(key_id)}", ApiKeyInfo._from_json)
+
     # -- notary (an administration's key) --------------------------------------------------------
 
     def notarise(
@@ -229,6 +259,7 @@ class Client:
         title: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         salted: bool = False,
+        public: bool = False,
         idempotency_key: str | None = None,
     ) -> Receipt:
         """Notarise one document and return its receipt (``status == "pending"`` until anchored).
@@ -242,7 +273,8 @@ class Client:
             title: a title shown by public verification.
             metadata: a JSON object kept with the receipt.
             salted: hide the hash in the tree behind 32 random bytes, for documents whose content could be
-                guessed.
+                guessed. Public verification by hash then names the issuer and the date, not the kind or title.
+            public: show the kind and title to public verification by hash even so.
             idempotency_key: a key of your own for this submission; sending it again returns the same receipt
                 rather than notarising twice (safe retries).
 
@@ -260,12 +292,16 @@ class Client:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
         if isinstance(source, str) and (document_hash := _proof.parse_hash(source)) is not None:
             body: dict[str, Any] = {"hash": document_hash.hex(), "salted": salted}
+            if public:
+                body["public"] = True
             for name, value in (("kind", kind), ("title", title), ("metadata", metadata)):
                 if value is not None:
                     body[name] = value
             return self._call("POST", "/v1/documents", Receipt._from_json, json=body, headers=headers)
 
         params: dict[str, str] = {"salted": "true" if salted else "false"}
+        if public:
+            params["public"] = "true"
         if kind is not None:
             params["kind"] = kind
         if title is not None:
@@ -290,6 +326,7 @@ class Client:
         *,
         kind: str | None = None,
         salted: bool = False,
+        public: bool = False,
     ) -> list[Receipt]:
         """Notarise many documents by hash; return their receipts in the same order.
 
@@ -299,6 +336,7 @@ class Client:
                 the server stores one while the next is on its way.
             kind: the kind of every document.
             salted: salt every leaf; see :meth:`notarise`.
+            public: show every kind to public verification by hash; see :meth:`notarise`.
 
         When a chunk fails, the chunks sent before it may have been accepted; calling again with the same
         documents is safe, as a document already notarised answers the receipt it has.
@@ -311,6 +349,8 @@ class Client:
 
         def send(start: int) -> list[Receipt]:
             body: dict[str, Any] = {"hashes": hashes[start : start + BATCH_LIMIT], "salted": salted}
+            if public:
+                body["public"] = True
             if kind is not None:
                 body["kind"] = kind
             return self._call("POST", "/v1/documents/batch", _items(Receipt._from_json), json=body)

@@ -421,6 +421,7 @@ class Receipt:
         anchor: where its root was anchored, once anchored.
         revocation: the revocation, once revoked.
         links: related URLs of the API (``self``, ``bundle``, ``verify``, ...).
+        public: whether public verification by hash shows its kind and title even though it is salted.
     """
 
     id: str
@@ -435,6 +436,7 @@ class Receipt:
     anchor: Anchor | None
     revocation: Revocation | None
     links: Mapping[str, str]
+    public: bool = False
 
     @property
     def is_anchored(self) -> bool:
@@ -459,6 +461,7 @@ class Receipt:
             anchor=None if anchor is None else Anchor._from_json(anchor),
             revocation=None if revocation is None else Revocation._from_json(revocation),
             links={str(name): str(url) for name, url in (data.get("links") or {}).items()},
+            public=bool(data.get("public", False)),
         )
 
 
@@ -486,8 +489,9 @@ class VerificationMatch:
     Attributes:
         status: ``"authentic"``, ``"pending"`` or ``"revoked"``.
         administration: who notarised it.
-        kind: the document kind, if given.
-        title: its title, if given.
+        kind: the document kind, if given; ``None`` too for a salted document looked up by hash, unless its issuer
+            marked it public.
+        title: its title, likewise.
         anchored_at: when its root was anchored, ``None`` while pending.
         block_number, transaction_hash, chain_id, contract: where, once anchored.
         revocation: the revocation, if revoked.

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -95,6 +95,8 @@ class Document(Base):
     administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"))
     document_hash: Mapped[str] = mapped_column(String(64))
     salt: Mapped[str | None] = mapped_column(String(64))
+    # Marked public by the issuer: verification by hash shows its kind and title even when it is salted.
+    public: Mapped[bool] = mapped_column(default=False, server_default=false())
     kind: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str | None] = mapped_column(String(300))
     metadata_json: Mapped[str | None] = mapped_column(Text)

@@ -1,6 +1,8 @@
 """The long-lived objects a running Segell holds: database, chain node, deployed contracts, governance account."""
 
 import logging
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +55,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings) -> "Runtime":
         home = settings.home_dir
+        keep_home_private(home)
         master_key = load_or_create_master_key(settings.master_key_path, settings.master_key)
         engine = db.create_db_engine(settings.sqlalchemy_url)
         revision = db.migrate(engine)
@@ -98,6 +101,25 @@ class Runtime:
     def fund(self, address: str, amount_wei: int = ACCOUNT_FUNDS_WEI) -> None:
         """Give a new account gas money from the governance account."""
         send_transaction(self.node.w3, self.governance, {"to": address, "value": amount_wei})
+
+
+def keep_home_private(home: Path) -> None:
+    """Make everything in `home` readable by its owner only: what this process and its children create from now on
+    (a umask of 077: files 0600, folders 0700, the SQLite database and its -wal and -shm included), and what is
+    there already, written by an older Segell or another process.
+
+    `home` holds the master key, sealed keys, the database and the chains' state: nobody else on the machine should
+    read any of it.
+    """
+    os.umask(0o077)
+    for directory, _, files in os.walk(home):
+        for path in [directory, *(os.path.join(directory, name) for name in files)]:
+            try:
+                mode = os.lstat(path).st_mode
+                if not stat.S_ISLNK(mode) and mode & 0o077:
+                    os.chmod(path, stat.S_IMODE(mode) & 0o700)
+            except OSError as exc:  # e.g. a file of another user in a shared volume
+                log.warning("could not make %s private to its owner: %s", path, exc.strerror or exc)
 
 
 class GovernanceUnfunded(RuntimeError):

@@ -1,6 +1,6 @@
 """SQL for administrations, chain accounts and API keys."""
 
-from sqlalchemy import select
+from sqlalchemy import false, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from services.models import Administration, ApiKey, ChainAccount
@@ -47,13 +47,59 @@ def add_api_key(
     return key
 
 
-def get_api_key(session: Session, key_id: str) -> ApiKey | None:
-    return session.get(ApiKey, key_id, options=[selectinload(ApiKey.administration)])
+def get_api_key(session: Session, key_id: str, *, reload: bool = False) -> ApiKey | None:
+    """The key with its administration; `reload`: read from the database even if this session holds them."""
+    return session.get(ApiKey, key_id, options=[selectinload(ApiKey.administration)], populate_existing=reload)
 
 
-def list_api_keys(session: Session, administration_id: int) -> list[ApiKey]:
-    query = select(ApiKey).where(ApiKey.administration_id == administration_id).order_by(ApiKey.created_at)
+def list_api_keys(session: Session, administration_id: int | None) -> list[ApiKey]:
+    """An administration's API keys, or the governance keys (`administration_id` None), oldest first."""
+    owner = (
+        ApiKey.administration_id.is_(None)
+        if administration_id is None
+        else ApiKey.administration_id == administration_id
+    )
+    query = select(ApiKey).where(owner).order_by(ApiKey.created_at, ApiKey.id)
     return list(session.scalars(query))
+
+
+def lock_governance_keys(session: Session) -> None:
+    """Keep other transactions from changing the governance keys until this one ends, so that what it reads of
+    them next stays true until it commits: their rows locked on PostgreSQL, the database's write lock on SQLite."""
+    if not _take_sqlite_write_lock(session):
+        session.execute(select(ApiKey.id).where(ApiKey.role == "governance").with_for_update())
+
+
+def count_active_governance_keys(session: Session) -> int:
+    query = select(func.count()).select_from(ApiKey).where(ApiKey.role == "governance", ApiKey.revoked_at.is_(None))
+    return int(session.scalar(query) or 0)
+
+
+def hold_api_key(session: Session, key_id: str) -> None:
+    """Keep an administration's API key and the administration from being revoked or suspended until this
+    transaction ends, so that what it reads of them next stays true until it commits: their rows share-locked on
+    PostgreSQL (a suspension waits for this transaction, or this one for the suspension and then reads it), the
+    database's write lock on SQLite."""
+    if not _take_sqlite_write_lock(session):
+        query = (
+            select(ApiKey.id)
+            .join(Administration, Administration.id == ApiKey.administration_id)
+            .where(ApiKey.id == key_id)
+            .with_for_update(read=True)
+        )
+        session.execute(query)
+
+
+def _take_sqlite_write_lock(session: Session) -> bool:
+    """On SQLite, take the database's write lock now, with a write that changes nothing, and say so.
+
+    SQLite has no row locks, and a transaction reads outside of any lock until its first write: once it holds the
+    write lock, it reads the last committed state, and no other writer commits before it ends.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    session.execute(update(ApiKey).where(false()).values(role=ApiKey.role).execution_options(synchronize_session=False))
+    return True
 
 
 def governance_key_exists(session: Session) -> bool:

@@ -21,6 +21,8 @@ from services.models import Administration, ApiKey
 router = APIRouter(prefix="/v1", tags=["administrations"], responses=error_responses(401, 403))
 # The routes about one administration: its code may be malformed or unknown.
 one_administration = APIRouter(prefix="/administrations/{code}", responses=error_responses(404, 422))
+# The operator's own keys.
+governance_keys = APIRouter(prefix="/governance/api-keys", tags=["governance"])
 
 
 def _administration_out(administration: Administration) -> AdministrationOut:
@@ -123,4 +125,28 @@ def revoke_api_key(code: AdministrationCode, key_id: ApiKeyId, session: SessionD
     return _key_info(service.revoke_key(session, service.get(session, code), key_id))
 
 
+@governance_keys.get("", response_model=ApiKeyList)
+def list_governance_keys(session: SessionDep, _: GovernanceDep) -> ApiKeyList:
+    """List the governance API keys (never their secrets)."""
+    return ApiKeyList(items=[_key_info(k) for k in repository.list_api_keys(session, None)])
+
+
+@governance_keys.post(
+    "/{key_id}/rotate",
+    response_model=ApiKeyIssued,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409, 422),
+)
+def rotate_governance_key(key_id: ApiKeyId, session: SessionDep, _: GovernanceDep) -> ApiKeyIssued:
+    """Issue a governance key (shown once) in place of this one, which stops working at once."""
+    return _issued(service.rotate_governance_key(session, key_id))
+
+
+@governance_keys.delete("/{key_id}", response_model=ApiKeyInfo, responses=error_responses(404, 409, 422))
+def revoke_governance_key(key_id: ApiKeyId, session: SessionDep, _: GovernanceDep) -> ApiKeyInfo:
+    """Revoke a governance key; it stops working at once. The last active one is kept (409)."""
+    return _key_info(service.revoke_key(session, None, key_id))
+
+
 router.include_router(one_administration)
+router.include_router(governance_keys)

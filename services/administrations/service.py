@@ -63,14 +63,36 @@ def issue_key(session: Session, administration: Administration | None) -> Issued
     return IssuedKey(record, f"{KEY_PREFIX}_{key_id}_{secret}")
 
 
-def authenticate(session: Session, raw_key: str) -> Caller:
+def authenticate(session: Session, raw_key: str, *, hold: bool = False) -> Caller:
+    """The caller an API key stands for; `Unauthenticated` or `Forbidden` when it may not act.
+
+    `hold`: for a transaction that writes in the administration's name, read the key under a lock (`hold_caller`).
+    """
     prefix, _, rest = raw_key.partition("_")
     key_id, _, secret = rest.partition("_")
-    record = repository.get_api_key(session, key_id) if prefix == KEY_PREFIX and secret else None
+    well_formed = prefix == KEY_PREFIX and bool(secret)
+    if well_formed and hold:
+        repository.hold_api_key(session, key_id)
+    record = repository.get_api_key(session, key_id, reload=hold) if well_formed else None
     if record is None or not hmac.compare_digest(record.secret_hash, _hash_secret(secret)):
         raise Unauthenticated("Invalid API key. Send `Authorization: Bearer sgl_...` with a key issued by governance.")
+    return _usable(record)
+
+
+def hold_caller(session: Session, caller: Caller) -> None:
+    """Check the caller's key and administration again, under a lock held until this transaction ends: a revocation
+    or a suspension committed before this transaction commits is seen (`Unauthenticated`, `Forbidden`), and none
+    commits before it does. For a transaction that writes in the administration's name."""
+    repository.hold_api_key(session, caller.key_id)
+    record = repository.get_api_key(session, caller.key_id, reload=True)
+    if record is None:
+        raise Unauthenticated("Invalid API key. Send `Authorization: Bearer sgl_...` with a key issued by governance.")
+    _usable(record)
+
+
+def _usable(record: ApiKey) -> Caller:
     if record.revoked_at is not None:
-        raise Unauthenticated(f"API key {key_id} was revoked. Ask the consortium's governance for a new key.")
+        raise Unauthenticated(f"API key {record.id} was revoked. Ask the consortium's governance for a new key.")
     if record.administration is not None and record.administration.status != "active":
         raise Forbidden(
             f"Administration {record.administration.code} is suspended; its keys act again once it is reinstated.",
@@ -131,12 +153,47 @@ def reinstate(runtime: Runtime, session: Session, code: str) -> Administration:
     return administration
 
 
-def revoke_key(session: Session, administration: Administration, key_id: str) -> ApiKey:
-    record = repository.get_api_key(session, key_id)
-    if record is None or record.administration_id != administration.id:
-        raise NotFound(f"Administration {administration.code} has no API key {key_id!r}.")
+def revoke_key(session: Session, administration: Administration | None, key_id: str) -> ApiKey:
+    """Revoke one of an administration's API keys, or a governance key (`administration` None); it stops working
+    with the next request. The last active governance key is kept: without one, nobody could govern."""
+    if administration is None:
+        repository.lock_governance_keys(session)
+    record = _owned_key(session, administration, key_id)
     if record.revoked_at is None:
         record.revoked_at = datetime.now(UTC)
+        if administration is None:
+            session.flush()
+            if repository.count_active_governance_keys(session) == 0:
+                raise Conflict(
+                    f"API key {key_id} is the last active governance key: revoking it would leave nobody able to "
+                    "govern. Rotate it instead (`segell admin keys rotate`), which issues its successor first.",
+                    code="last_governance_key",
+                )
+    return record
+
+
+def rotate_governance_key(session: Session, key_id: str) -> IssuedKey:
+    """Issue a governance key that replaces `key_id`, revoked in the same transaction: the old key stops working
+    when the new one starts to."""
+    repository.lock_governance_keys(session)
+    record = _owned_key(session, None, key_id)
+    if record.revoked_at is not None:
+        raise Conflict(
+            f"Governance key {key_id} is already revoked; `segell admin keys list` shows the active ones.",
+            code="api_key_revoked",
+        )
+    issued = issue_key(session, None)
+    record.revoked_at = datetime.now(UTC)
+    return issued
+
+
+def _owned_key(session: Session, administration: Administration | None, key_id: str) -> ApiKey:
+    # Read again: it may have been loaded before this transaction took its lock, to authenticate the caller.
+    record = repository.get_api_key(session, key_id, reload=True)
+    owner_id = administration.id if administration is not None else None
+    if record is None or record.administration_id != owner_id or (owner_id is None and record.role != "governance"):
+        owner = f"Administration {administration.code}" if administration is not None else "Governance"
+        raise NotFound(f"{owner} has no API key {key_id!r}.")
     return record
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from chain.durable import replace_atomically
 from sdk import (
     Administration,
     ApiKeyInfo,
@@ -15,11 +17,13 @@ from sdk import (
 )
 from services.cli.common import (
     CONSORTIUM_PANEL,
+    GOVERNANCE_KEY_FILE,
     CodeArgument,
     Invocation,
     JsonOption,
     app,
     current_invocation,
+    fail,
     governance_client,
     print_fields,
     print_json,
@@ -33,6 +37,10 @@ admin_app = typer.Typer(
 )
 key_app = typer.Typer(help="Issue, list and revoke an administration's API keys.", no_args_is_help=True)
 admin_app.add_typer(key_app, name="key")
+governance_keys_app = typer.Typer(
+    help="List, rotate and revoke the governance API keys (the operator's own).", no_args_is_help=True
+)
+admin_app.add_typer(governance_keys_app, name="keys")
 app.add_typer(admin_app, name="admin", rich_help_panel=CONSORTIUM_PANEL)
 
 
@@ -156,10 +164,7 @@ def key_list(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = False
     if as_json:
         print_json(keys)
         return
-    table = Table("id", "prefix", "created", "revoked", highlight=False)
-    for key in keys:
-        table.add_row(escape(key.id), escape(key.prefix), timestamp(key.created_at), _revoked(key))
-    invocation.out.print(table)
+    _print_keys(invocation, keys)
 
 
 @key_app.command("revoke")
@@ -175,6 +180,91 @@ def key_revoke(
     with governance_client(invocation) as client:
         key = client.revoke_api_key(code, key_id)
     invocation.out.print(f"Revoked key {escape(key.id)} of {escape(code)} ({_revoked(key)}).")
+
+
+# -- segell admin keys ------------------------------------------------------------------------------
+
+
+@governance_keys_app.command("list")
+def governance_keys_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the governance API keys (never their secrets)."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        keys = client.list_governance_keys()
+        current = client.me().key_id
+    if as_json:
+        print_json(keys)
+        return
+    _print_keys(invocation, keys, current=current)
+
+
+@governance_keys_app.command("rotate")
+def governance_keys_rotate(
+    ctx: typer.Context,
+    key_id: Annotated[
+        str | None,
+        typer.Argument(help="The key to replace, as `segell admin keys list` shows it; default: the key in use."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a governance key with a new one (printed once); the old key stops working at once.
+
+    When $SEGELL_HOME/governance.key holds the key replaced, the new key is written there.
+    """
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        rotated = key_id or client.me().key_id
+        issued = client.rotate_governance_key(rotated)
+    key_file = invocation.home / GOVERNANCE_KEY_FILE
+    written = _replace_key_file(invocation, key_file, rotated, issued.key)
+    if as_json:
+        print_json(issued)
+        return
+    _print_issued_key(invocation, "governance", issued)
+    invocation.out.print(f"Key {escape(rotated)} is revoked.")
+    if written:
+        invocation.out.print(f"Written to {escape(str(key_file.resolve()))}.")
+
+
+@governance_keys_app.command("revoke")
+def governance_keys_revoke(
+    ctx: typer.Context,
+    key_id: Annotated[
+        str, typer.Argument(help="The key id, as shown by `segell admin keys list`.", callback=require_value)
+    ],
+) -> None:
+    """Revoke a governance key; it stops working at once. The last active one cannot be revoked."""
+    invocation = current_invocation(ctx)
+    with governance_client(invocation) as client:
+        key = client.revoke_governance_key(key_id)
+    invocation.out.print(f"Revoked governance key {escape(key.id)} ({_revoked(key)}).")
+
+
+def _replace_key_file(invocation: Invocation, path: Path, rotated: str, new_key: str) -> bool:
+    """Put `new_key` in the governance key file if that file holds the key `rotated`; say whether it did."""
+    try:
+        held = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    if held.split("_")[1:2] != [rotated]:
+        return False
+    try:
+        replace_atomically(path, new_key.encode() + b"\n")
+    except OSError as exc:
+        fail(
+            invocation,
+            f"Key {rotated} is revoked, but its successor could not be written to {path.resolve()}: "
+            f"{exc.strerror or exc}. Store this one now: {new_key}",
+        )
+    return True
+
+
+def _print_keys(invocation: Invocation, keys: list[ApiKeyInfo], *, current: str | None = None) -> None:
+    table = Table("id", "prefix", "created", "revoked", highlight=False)
+    for key in keys:
+        marker = " [bold](this one)[/bold]" if key.id == current else ""
+        table.add_row(escape(key.id) + marker, escape(key.prefix), timestamp(key.created_at), _revoked(key))
+    invocation.out.print(table)
 
 
 def _print_issued_key(invocation: Invocation, code: str, issued: IssuedApiKey) -> None:

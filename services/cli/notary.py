@@ -57,6 +57,10 @@ def notarise(
         str | None, typer.Option(help="A title shown by public verification (sends each file).", show_default=False)
     ] = None,
     salted: Annotated[bool, typer.Option("--salted", help="Hide each hash in the tree behind a random salt.")] = False,
+    public: Annotated[
+        bool,
+        typer.Option("--public", help="Show kind and title to anyone who verifies by hash, even for salted documents."),
+    ] = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until anchored and save each proof bundle next to its file.")
     ] = False,
@@ -86,7 +90,7 @@ def notarise(
                 receipts = []
                 for path in files:
                     try:
-                        receipts.append(client.notarise(path, kind=kind, title=title, salted=salted))
+                        receipts.append(client.notarise(path, kind=kind, title=title, salted=salted, public=public))
                     except OSError as exc:
                         fail(invocation, f"Cannot read {path}: {exc.strerror or exc}.")
                     progress.advance(task)
@@ -97,7 +101,7 @@ def notarise(
                     hashes.append(hash_file(invocation, path))
                     progress.advance(task)
                 progress.update(task, description="Notarising")
-                receipts = client.notarise_many(hashes, kind=kind, salted=salted)
+                receipts = client.notarise_many(hashes, kind=kind, salted=salted, public=public)
             if wait:
                 task = progress.add_task("Waiting for anchoring", total=len(receipts))
                 for path, receipt in zip(files, receipts, strict=True):

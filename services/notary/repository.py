@@ -32,6 +32,7 @@ _RECEIPT_COLUMNS = (
     documents.c.administration_id,
     documents.c.document_hash,
     documents.c.salt,
+    documents.c.public,
     documents.c.kind,
     documents.c.title,
     documents.c.metadata_json,

@@ -11,7 +11,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
 from chain.gateway import MAX_JSON_DEPTH, json_depth
-from services.administrations.service import Caller, authenticate
+from services.administrations.service import Caller, authenticate, hold_caller
 from services.deps import CallerDep, RuntimeDep, SessionDep, get_caller
 from services.deps import bearer_scheme as bearer
 from services.errors import Forbidden, InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
@@ -90,7 +90,8 @@ def get_submitter(
 
 
 def _identify(session: Session, api_key: str) -> int:
-    return _administration(authenticate(session, api_key)).id
+    # Under a lock until the commit: an administration suspended (or a key revoked) before it stores nothing.
+    return _administration(authenticate(session, api_key, hold=True)).id
 
 
 def new_committer(runtime: Runtime) -> GroupCommitter:
@@ -189,6 +190,9 @@ async def submit_document(
     kind: Annotated[Kind | None, Query(description="File uploads only: what the document is.")] = None,
     title: Annotated[Title | None, Query(description="File uploads only: a title for the issuer's records.")] = None,
     salted: Annotated[bool | None, Query(description="File uploads only: salt the leaf (guessable content).")] = None,
+    public: Annotated[
+        bool | None, Query(description="File uploads only: show kind and title to verification by hash.")
+    ] = None,
     metadata: Annotated[
         str | None,
         Header(alias="X-Segell-Metadata", description="File uploads only: a JSON object kept with the receipt."),
@@ -210,19 +214,20 @@ async def submit_document(
     media_type = _media_type(request)
     if credentials is None:
         await submitter()  # 401
-    if media_type == OCTET_STREAM:
-        administration = await submitter()
+    if media_type == OCTET_STREAM and credentials is not None:
+        await submitter()  # before the file is read: refused at once if it may not submit
         header_metadata = _metadata_from_header(metadata)
         document_hash = await _hash_body(request, runtime)
-        submission = Submission(document_hash, kind, title, header_metadata, bool(salted))
-        # Answered once committed, in a transaction shared with the submissions that arrived meanwhile.
-        receipt, created = await committer.accept(administration.id, submission, idempotency_key)
+        submission = Submission(document_hash, kind, title, header_metadata, bool(salted), bool(public))
+        # Checked again in the transaction that stores it, shared with the submissions that arrived meanwhile: an
+        # administration suspended while its file was arriving is refused. Answered once committed.
+        receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
     elif media_type == JSON and credentials is not None:
         try:
-            if kind is not None or title is not None or salted is not None or metadata is not None:
+            if any(value is not None for value in (kind, title, salted, public, metadata)):
                 problem = (
-                    "kind, title, salted and metadata go in the JSON body; the query and X-Segell-Metadata are for "
-                    "files"
+                    "kind, title, salted, public and metadata go in the JSON body; the query and X-Segell-Metadata "
+                    "are for files"
                 )
                 details = [{"location": "query", "message": problem}]
                 raise ValidationFailed(f"Invalid request. {problem}.", details=details)
@@ -230,7 +235,7 @@ async def submit_document(
         except (ValidationFailed, RequestValidationError):
             await submitter()  # a caller who may not submit is told that first
             raise
-        submission = Submission(body.hash, body.kind, body.title, body.metadata, body.salted)
+        submission = Submission(body.hash, body.kind, body.title, body.metadata, body.salted, body.public)
         # The API key is checked in the transaction that stores the document, once for the requests it groups.
         receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
     else:
@@ -253,14 +258,23 @@ async def submit_document(
     responses=error_responses(413, 422),
 )
 def submit_documents(
-    body: BatchRequest, runtime: RuntimeDep, session: SessionDep, administration: AdministrationDep
+    body: BatchRequest, runtime: RuntimeDep, session: SessionDep, caller: CallerDep, administration: AdministrationDep
 ) -> Response:
     """Notarise up to 10,000 hashes at once; one receipt per hash, in order."""
     batching = service.Batching(size=runtime.settings.batch_max_size, chain_id=administration.chain_id)
     # Already JSON text: validating ten thousand receipts again would take longer than storing them.
     content = service.submit_many_json(
-        session, administration.id, body.hashes, kind=body.kind, salted=body.salted, batching=batching
+        session,
+        administration.id,
+        body.hashes,
+        kind=body.kind,
+        salted=body.salted,
+        public=body.public,
+        batching=batching,
     )
+    # Checked again before the commit, after the writes (which took SQLite's lock): a suspension committed while
+    # the batch was being stored leaves nothing of it.
+    hold_caller(session, caller)
     return Response(content, status_code=status.HTTP_202_ACCEPTED, media_type=JSON)
 
 

@@ -56,6 +56,12 @@ Metadata = Annotated[
 ]
 
 
+PUBLIC_DESCRIPTION = (
+    "Show the kind and title to anyone who verifies the document by its hash. Without it, verification by hash "
+    "of a salted document says who issued it and when, not what it is; by verification code, it says both."
+)
+
+
 class SubmitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,6 +72,7 @@ class SubmitRequest(BaseModel):
     salted: bool = Field(
         default=False, description="Put a random salt in the leaf, for a document whose content could be guessed."
     )
+    public: bool = Field(default=False, description=PUBLIC_DESCRIPTION)
 
 
 class BatchRequest(BaseModel):
@@ -80,6 +87,7 @@ class BatchRequest(BaseModel):
     ] = Field(description=f"SHA-256 digests, 1 to {MAX_BATCH_HASHES} per request.")
     kind: Kind | None = None
     salted: bool = False
+    public: bool = Field(default=False, description=PUBLIC_DESCRIPTION)
 
 
 def _refuse_too_many(hashes: list[Any]) -> list[Any]:
@@ -134,6 +142,7 @@ class Receipt(BaseModel):
     title: str | None
     metadata: dict[str, Any] | None
     salted: bool
+    public: bool = Field(description="Kind and title shown by public verification by hash, even when salted.")
     created_at: datetime
     anchor: Anchor | None = Field(description="Where the document is anchored; null while pending.")
     revocation: RevocationOut | None
@@ -202,8 +211,11 @@ VerificationStatus = Literal["authentic", "pending", "revoked", "unknown"]
 class VerificationMatch(BaseModel):
     status: Literal["authentic", "pending", "revoked"]
     administration: MatchAdministration
-    kind: str | None
-    title: str | None
+    kind: str | None = Field(
+        description="Null when none was given, or when a salted document is looked up by hash and its issuer did not "
+        "mark it public."
+    )
+    title: str | None = Field(description="As `kind`.")
     anchored_at: datetime | None
     block_number: int | None
     transaction_hash: str | None

@@ -83,6 +83,8 @@ class Submission:
     title: str | None = None
     metadata: dict[str, Any] | None = None
     salted: bool = False
+    # Kind and title shown to anyone who verifies by hash, even when salted.
+    public: bool = False
     # A code allocated beforehand (stored form, from `services.notary.codes`), e.g. to print it inside the
     # document before it is signed; None: a new one is generated.
     verification_code: str | None = None
@@ -96,9 +98,11 @@ class Submission:
             "metadata": self.metadata,
             "salted": self.salted,
         }
+        # Only when given, so that the fingerprints stored for earlier requests still match.
         if self.verification_code is not None:
-            # Only when given, so that the fingerprints stored for earlier requests still match.
             payload["verification_code"] = self.verification_code
+        if self.public:
+            payload["public"] = True
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -186,6 +190,7 @@ def receipt_from_row(row: ReceiptRow) -> Receipt:
         title=row.title,
         metadata=json.loads(row.metadata_json) if row.metadata_json is not None else None,
         salted=row.salt is not None,
+        public=row.public,
         created_at=row.created_at,
         anchor=anchor,
         revocation=revocation,
@@ -206,6 +211,7 @@ def _new_receipt(row: dict[str, Any], metadata: dict[str, Any] | None, created_a
         "title": row["title"],
         "metadata": metadata,
         "salted": row["salt"] is not None,
+        "public": row["public"],
         "created_at": created_at,
         "anchor": None,
         "revocation": None,
@@ -233,7 +239,14 @@ def _new_ids(count: int) -> list[str]:
 
 
 def _new_rows(
-    administration_id: int, hashes: Sequence[str], *, kind: str | None, title: str | None, salted: bool, **extra: Any
+    administration_id: int,
+    hashes: Sequence[str],
+    *,
+    kind: str | None,
+    title: str | None,
+    salted: bool,
+    public: bool,
+    **extra: Any,
 ) -> list[dict[str, Any]]:
     count = len(hashes)
     ids = _new_ids(count)
@@ -245,6 +258,7 @@ def _new_rows(
             "administration_id": administration_id,
             "document_hash": document_hash,
             "salt": secrets.token_hex(32) if salted else None,
+            "public": public,
             "kind": kind,
             "title": title,
             "metadata_json": None,
@@ -334,6 +348,7 @@ def accept(
             kind=submission.kind,
             title=submission.title,
             salted=submission.salted,
+            public=submission.public,
             metadata_json=metadata,
             idempotency_key=idempotency_key,
             request_fingerprint=submission.fingerprint() if idempotency_key is not None else None,
@@ -359,6 +374,7 @@ def accept_new(session: Session, documents: Sequence[tuple[int, Submission]]) ->
             kind=submission.kind,
             title=submission.title,
             salted=submission.salted,
+            public=submission.public,
             metadata_json=metadata_json(submission.metadata) if submission.metadata is not None else None,
         )[0]
         for administration_id, submission in documents
@@ -403,13 +419,19 @@ class Batching:
 
 
 def submit_many(
-    session: Session, administration_id: int, hashes: Sequence[str], *, kind: str | None, salted: bool
+    session: Session,
+    administration_id: int,
+    hashes: Sequence[str],
+    *,
+    kind: str | None,
+    salted: bool,
+    public: bool = False,
 ) -> list[dict[str, Any]]:
     """Accept many documents in one transaction: their receipts in JSON form, one per hash, in order.
 
     A hash repeated in the request, or already notarised by the administration, answers the receipt it has.
     """
-    accepted, receipts = _accept_many(session, administration_id, hashes, kind=kind, salted=salted)
+    accepted, receipts = _accept_many(session, administration_id, hashes, kind=kind, salted=salted, public=public)
     for row in accepted:
         receipts[row["document_hash"]] = _new_receipt(row, None, _json_time(row["created_at"]))
     return [receipts[h] for h in hashes]
@@ -422,6 +444,7 @@ def submit_many_json(
     *,
     kind: str | None,
     salted: bool,
+    public: bool = False,
     batching: Batching | None = None,
 ) -> str:
     """`submit_many` answered as the JSON text `{"items": [...]}` (what `POST /v1/documents/batch` sends).
@@ -430,8 +453,10 @@ def submit_many_json(
     and encoding them takes several times longer than storing the documents' rows. With `batching`, full batches
     are made at once (`_accept_many`).
     """
-    accepted, known = _accept_many(session, administration_id, hashes, kind=kind, salted=salted, batching=batching)
-    new, accepted_hashes = _new_receipts_json(accepted, kind), [row["document_hash"] for row in accepted]
+    accepted, known = _accept_many(
+        session, administration_id, hashes, kind=kind, salted=salted, public=public, batching=batching
+    )
+    new, accepted_hashes = _new_receipts_json(accepted, kind, public), [row["document_hash"] for row in accepted]
     if accepted_hashes == hashes:  # the usual case: every hash new, given once
         return '{"items":[' + ",".join(new) + "]}"
     texts = dict(zip(accepted_hashes, new, strict=True))
@@ -447,10 +472,12 @@ def _dumps(value: Any) -> str:
 _QUERY_CHECK = {symbol: symbol.translate(_QUERY_SAFE) for symbol in CHECK_SYMBOLS}
 
 
-def _new_receipts_json(rows: Sequence[dict[str, Any]], kind: str | None) -> list[str]:
-    """`_new_receipt` of batch items (all of one `kind`, no title, no metadata) as JSON text, exactly as `_dumps`
-    writes it. Ids, hashes, codes and times hold no character JSON escapes; the kind is encoded as any string."""
+def _new_receipts_json(rows: Sequence[dict[str, Any]], kind: str | None, public: bool) -> list[str]:
+    """`_new_receipt` of batch items (all of one `kind` and `public`, no title, no metadata) as JSON text, exactly as
+    `_dumps` writes it. Ids, hashes, codes and times hold no character JSON escapes; the kind is encoded as any
+    string."""
     kind_json = "null" if kind is None else _dumps(kind)
+    public_json = "true" if public else "false"
     times: dict[datetime, str] = {}  # the rows stored together share their time
     texts = []
     for row in rows:
@@ -459,7 +486,8 @@ def _new_receipts_json(rows: Sequence[dict[str, Any]], kind: str | None) -> list
         texts.append(
             f'{{"id":"{document_id}","status":"pending","document_hash":"{row["document_hash"]}",'
             f'"verification_code":"{code}","kind":{kind_json},"title":null,"metadata":null,'
-            f'"salted":{"false" if row["salt"] is None else "true"},"created_at":"{created_at}","anchor":null,'
+            f'"salted":{"false" if row["salt"] is None else "true"},"public":{public_json},'
+            f'"created_at":"{created_at}","anchor":null,'
             f'"revocation":null,"links":{{"self":"/v1/documents/{document_id}",'
             f'"bundle":"/v1/documents/{document_id}/bundle","verify":"/v1/verify?code={code[:-1]}'
             f'{_QUERY_CHECK[code[-1]]}"}}}}'
@@ -474,6 +502,7 @@ def _accept_many(
     *,
     kind: str | None,
     salted: bool,
+    public: bool,
     batching: Batching | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Store the new documents among `hashes`: (their rows, the receipts of the hashes that were known).
@@ -487,16 +516,27 @@ def _accept_many(
     accepted: list[dict[str, Any]] = []
     if batching is not None and len(unique) >= batching.size:
         # Optimistically, as all hashes are usually new: the lookup only follows a refusal.
-        placed = _place_in_new_batches(session, administration_id, unique, batching, kind=kind, salted=salted)
+        placed = _place_in_new_batches(
+            session, administration_id, unique, batching, kind=kind, salted=salted, public=public
+        )
         if not placed:
             receipts.update(_known_receipts(session, administration_id, unique))
             unique = [h for h in unique if h not in receipts]
-            placed = _place_in_new_batches(session, administration_id, unique, batching, kind=kind, salted=salted)
+            placed = _place_in_new_batches(
+                session, administration_id, unique, batching, kind=kind, salted=salted, public=public
+            )
         accepted.extend(placed)
         unique = unique[len(placed) :]
     # Inserted first and looked up after: new hashes, the usual case, then cost no lookup at all; a hash already
     # notarised is a row the insert leaves out, whose receipt is read below.
-    rows = _new_rows(administration_id, [h for h in unique if h not in receipts], kind=kind, title=None, salted=salted)
+    rows = _new_rows(
+        administration_id,
+        [h for h in unique if h not in receipts],
+        kind=kind,
+        title=None,
+        salted=salted,
+        public=public,
+    )
     for _ in range(3):
         if not rows:
             break
@@ -512,7 +552,7 @@ def _accept_many(
             refused = [row["document_hash"] for row in rows if row["id"] not in inserted]
             receipts.update(_known_receipts(session, administration_id, refused))
             missing = [h for h in refused if h not in receipts]
-            rows = _new_rows(administration_id, missing, kind=kind, title=None, salted=salted)
+            rows = _new_rows(administration_id, missing, kind=kind, title=None, salted=salted, public=public)
         repository.add_to_outbox(session, _outbox_rows(inserted_now))
         accepted.extend(inserted_now)
     if rows:
@@ -528,6 +568,7 @@ def _place_in_new_batches(
     *,
     kind: str | None,
     salted: bool,
+    public: bool,
 ) -> list[dict[str, Any]]:
     """Store the first full batches of `hashes` in new batches, ready to anchor: their rows (the first ones of
     `hashes`, in order), or none when the database refused one of them (already notarised, stored meanwhile by a
@@ -535,7 +576,7 @@ def _place_in_new_batches(
     full = len(hashes) - len(hashes) % batching.size
     if not full:
         return []
-    rows = _new_rows(administration_id, hashes[:full], kind=kind, title=None, salted=salted)
+    rows = _new_rows(administration_id, hashes[:full], kind=kind, title=None, salted=salted, public=public)
     administration = bytes.fromhex(batching.chain_id.removeprefix("0x"))
     batch_ids: list[int] = []
     for start in range(0, len(rows), batching.size):
@@ -707,8 +748,11 @@ class AnchoredRoots:
         return anchored
 
 
-def _match(row: ReceiptRow, notary: NotaryClient, anchored_roots: AnchoredRoots) -> VerificationMatch:
+def _match(row: ReceiptRow, notary: NotaryClient, anchored_roots: AnchoredRoots, *, by_hash: bool) -> VerificationMatch:
     anchored = row.root is not None
+    # A salted document's content could be guessed: whoever tries hashes learns that it is authentic, by whom and
+    # when, not what it is, unless its issuer made that public. A code is printed on the document: its holder has it.
+    described = not by_hash or row.salt is None or row.public
     if row.revocation_reason is not None:
         status = "revoked"
     elif anchored and anchored_roots.is_anchored(notary, row.root):
@@ -720,8 +764,8 @@ def _match(row: ReceiptRow, notary: NotaryClient, anchored_roots: AnchoredRoots)
     return VerificationMatch(
         status=status,
         administration=MatchAdministration(code=row.administration_code, name=row.administration_name),
-        kind=row.kind,
-        title=row.title,
+        kind=row.kind if described else None,
+        title=row.title if described else None,
         anchored_at=_from_timestamp(row.block_timestamp) if show_anchor else None,
         block_number=row.block_number if show_anchor else None,
         transaction_hash=row.transaction_hash if show_anchor else None,
@@ -745,7 +789,7 @@ def verify(
 ) -> Verification:
     """What the database says about a hash or a code, each anchored root checked on chain."""
     rows = repository.receipts_for_verification(session, document_hash=document_hash, code=code)
-    matches = [_match(row, notary, anchored_roots) for row in rows]
+    matches = [_match(row, notary, anchored_roots, by_hash=code is None) for row in rows]
     statuses = {match.status for match in matches}
     status = next((s for s in STATUS_PRECEDENCE if s in statuses), "unknown")
     found_hash = rows[0].document_hash if rows else document_hash

@@ -186,6 +186,31 @@ def test_revoke_unknown_key_raises_not_found(governance_client: Client) -> None:
         governance_client.revoke_api_key("L01081691", "doesnotexist")
 
 
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server of its own, for tests that change the governance key the others use."""
+    yield from serve(make_settings(tmp_path / "home"))
+
+
+def test_governance_key_rotation_and_revocation(own_server: RunningServer) -> None:
+    old_id = own_server.governance_key.split("_")[1]
+    with Client(own_server.url, own_server.governance_key) as old:
+        issued = old.rotate_governance_key(old.me().key_id)
+        with pytest.raises(AuthenticationError):
+            old.me()
+    with Client(own_server.url, issued.key) as new:
+        keys = {key.id: key.is_revoked for key in new.list_governance_keys()}
+        with pytest.raises(ConflictError) as last:
+            new.revoke_governance_key(issued.id)
+        with pytest.raises(NotFoundError):
+            new.revoke_governance_key("doesnotexist")
+        assert new.me().role == "governance"
+
+    assert keys == {old_id: True, issued.id: False}
+    assert last.value.code == "last_governance_key"
+    assert "key='***'" in repr(issued)
+
+
 def test_admit_duplicate_code_raises_conflict(governance_client: Client) -> None:
     governance_client.admit_administration("L01082798", "Ajuntament de Terrassa")
 

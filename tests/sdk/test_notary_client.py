@@ -107,6 +107,28 @@ def test_notarise_hash_with_metadata_and_salt(issuer: Client) -> None:
     assert (receipt.kind, receipt.title, receipt.metadata) == ("license", "Llicència d'obres", {"n": 1})
 
 
+def test_notarise_public_salted_documents_shows_kind_and_title_to_verification_by_hash(
+    issuer: Client, tmp_path: Path
+) -> None:
+    path = tmp_path / "certificat.pdf"
+    path.write_bytes(secrets.token_bytes(300))
+    private_digest = secrets.token_hex(32)
+
+    by_file = issuer.notarise(path, kind="certificat", title="Certificat", salted=True, public=True)
+    by_hash = issuer.notarise(private_digest, kind="certificat", title="Certificat", salted=True)
+    (many,) = issuer.notarise_many([secrets.token_hex(32)], kind="padró", salted=True, public=True)
+    for receipt in (by_file, by_hash, many):
+        issuer.wait_until_anchored(receipt.id, timeout=ANCHOR_TIMEOUT_S)
+
+    assert (by_file.public, by_hash.public, many.public) == (True, False, True)
+    (shown,) = issuer.verify(path=path).matches
+    (withheld,) = issuer.verify(hash=private_digest).matches
+    (shown_many,) = issuer.verify(hash=many.document_hash).matches
+    assert (shown.kind, shown.title) == ("certificat", "Certificat")
+    assert (withheld.status, withheld.kind, withheld.title) == ("authentic", None, None)
+    assert shown_many.kind == "padró"
+
+
 def test_notarise_with_same_idempotency_key_answers_the_same_receipt(issuer: Client) -> None:
     key = f"expedient-{secrets.token_hex(6)}"
     digest = secrets.token_hex(32)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sdk import Client, SegellError
+from sdk import AuthenticationError, Client, SegellError
 from services.cli import app
+from tests.conftest import make_settings, serve
 
 KEY_PATTERN = re.compile(r"sgl_\S+")
 
@@ -169,6 +170,59 @@ def test_admin_key_issue_list_revoke(segell_server, runner: CliRunner, env) -> N
     assert revoked_at[key["id"]] is not None
     with Client(segell_server.url, key["key"]) as client, pytest.raises(SegellError):
         client.me()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path):
+    """A server of its own, for commands that change the governance key the module's other tests use."""
+    yield from serve(make_settings(tmp_path / "own-home"))
+
+
+def test_admin_keys_rotate_writes_the_new_key_to_the_home(own_server, runner: CliRunner) -> None:
+    env = {"SEGELL_URL": own_server.url, "SEGELL_HOME": str(own_server.home), "SEGELL_API_KEY": None}
+    old = own_server.governance_key
+
+    rotated = runner.invoke(app, ["admin", "keys", "rotate"], env=env)
+    listed = runner.invoke(app, ["admin", "keys", "list", "--json"], env=env)
+
+    assert rotated.exit_code == 0, rotated.output
+    printed = KEY_PATTERN.findall(rotated.stdout)
+    assert len(printed) == 1 and printed[0] != old
+    assert (own_server.home / "governance.key").read_text() == printed[0] + "\n"
+    assert f"Key {old.split('_')[1]} is revoked" in rotated.stdout
+    revoked = {item["id"]: item["revoked_at"] is not None for item in json.loads(listed.stdout)}
+    assert revoked == {old.split("_")[1]: True, printed[0].split("_")[1]: False}
+    with Client(own_server.url, old) as client, pytest.raises(AuthenticationError):
+        client.me()
+
+
+def test_admin_keys_rotate_with_api_key_leaves_the_home_alone(own_server, runner: CliRunner, tmp_path: Path) -> None:
+    home = tmp_path / "elsewhere"
+    home.mkdir()
+    (home / "governance.key").write_text("sgl_0123456789ab_another\n")
+    env = {"SEGELL_URL": own_server.url, "SEGELL_HOME": str(home), "SEGELL_API_KEY": own_server.governance_key}
+
+    rotated = runner.invoke(app, ["admin", "keys", "rotate", "--json"], env=env)
+
+    assert rotated.exit_code == 0, rotated.output
+    issued = json.loads(rotated.stdout)
+    assert (home / "governance.key").read_text() == "sgl_0123456789ab_another\n"
+    assert (own_server.home / "governance.key").read_text().strip() == own_server.governance_key
+    with Client(own_server.url, issued["key"]) as client:
+        assert client.me().role == "governance"
+
+
+def test_admin_keys_revoke_last_key_exits_1_and_says_why(own_server, runner: CliRunner) -> None:
+    env = {"SEGELL_URL": own_server.url, "SEGELL_HOME": str(own_server.home), "SEGELL_API_KEY": None}
+    key_id = own_server.governance_key.split("_")[1]
+
+    result = runner.invoke(app, ["admin", "keys", "revoke", key_id], env=env)
+
+    assert result.exit_code == 1
+    assert "last active governance key" in result.stderr
+    assert "HTTP 409, last_governance_key" in result.stderr
+    with Client(own_server.url, own_server.governance_key) as client:
+        assert client.me().role == "governance"
 
 
 def test_admin_without_governance_key_says_where_to_get_one(runner: CliRunner, env, tmp_path: Path) -> None:

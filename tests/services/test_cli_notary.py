@@ -87,6 +87,22 @@ def test_notarise_one_file_with_out_dir_and_json(runner: CliRunner, env, tmp_pat
     assert not path.with_name(path.name + ".segell.json").exists()
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_notarise_public_salted_files_show_their_kind_to_verification_by_hash(
+    runner: CliRunner, env, tmp_path: Path, segell_server: RunningServer, count: int
+) -> None:
+    paths = write_documents(tmp_path, count)
+
+    result = runner.invoke(
+        app, ["notarise", *map(str, paths), "--kind", "certificat", "--salted", "--public", "--wait", "--json"], env=env
+    )
+
+    assert result.exit_code == 0, result.output
+    with Client(segell_server.url) as citizen:
+        matches = [citizen.verify(path=path).matches[0] for path in paths]
+    assert [(m.status, m.kind) for m in matches] == [("authentic", "certificat")] * count
+
+
 def test_notarise_without_wait_prints_pending_receipts(runner: CliRunner, env, tmp_path: Path) -> None:
     paths = write_documents(tmp_path, 2)
 

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -14,12 +15,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 from eth_account import Account
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, make_url, select, text, update
 
 from chain.keys import open_private_key
 from chain.merkle import MerkleTree, verify_document
 from chain.notary import NotaryClient
-from services.errors import Conflict
+from services.administrations.service import authenticate
+from services.errors import Conflict, Forbidden
 from services.limits import MAX_BODY_BYTES
 from services.models import Administration, ChainAccount, Document, OutboxEntry
 from services.notary import repository, service
@@ -741,6 +743,80 @@ def test_suspended_administration_may_not_submit(segell_server: RunningServer) -
                 governance.post(f"/v1/administrations/{code}/reinstate")
     assert [r.status_code for r in responses] == [403] * 3
     assert {r.json()["error"]["code"] for r in responses} == {"administration_suspended"}
+
+
+def _upload_in_two_parts(server: RunningServer, key: str, document: bytes, between) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    """POST a file over a socket of its own: the first half, `between()`, then the rest; the status and body."""
+    url = httpx.URL(server.url)
+    head = (
+        f"POST /v1/documents HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {len(document)}\r\nConnection: close\r\n\r\n"
+    )
+    half = len(document) // 2
+    with socket.create_connection((url.host, url.port), timeout=30) as connection:
+        connection.sendall(head.encode() + document[:half])
+        time.sleep(0.2)  # the server has authenticated the request and is reading the file
+        between()
+        connection.sendall(document[half:])
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    _, _, body = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_upload_of_an_administration_suspended_meanwhile_is_refused_at_commit(
+    request: pytest.FixtureRequest, database: str
+) -> None:
+    server: RunningServer = request.getfixturevalue("quiet_server" if database == "sqlite" else "postgres_server")
+    code = f"L{secrets.randbelow(10**8):08d}"
+    key = server.admit(code)
+    document = secrets.token_bytes(48 * 1024)
+
+    def suspend() -> None:
+        with server.client(server.governance_key) as governance:
+            assert governance.post(f"/v1/administrations/{code}/suspend").status_code == 200
+
+    status, body = _upload_in_two_parts(server, key, document, suspend)
+
+    assert status == 403
+    assert body["error"]["code"] == "administration_suspended"
+    with runtime_of(server).transaction() as session:
+        stored = session.execute(
+            select(Document.id).where(Document.document_hash == hashlib.sha256(document).hexdigest())
+        ).all()
+    assert stored == []
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_suspension_waits_for_a_transaction_holding_the_administration(
+    request: pytest.FixtureRequest, database: str
+) -> None:
+    server: RunningServer = request.getfixturevalue("quiet_server" if database == "sqlite" else "postgres_server")
+    code = f"L{secrets.randbelow(10**8):08d}"
+    key = server.admit(code)
+    runtime = runtime_of(server)
+    events: list[str] = []
+
+    def suspend() -> None:
+        with runtime.transaction() as session:
+            session.execute(update(Administration).where(Administration.code == code).values(status="suspended"))
+        events.append("suspended")
+
+    with runtime.transaction() as session:
+        caller = authenticate(session, key, hold=True)
+        suspension = threading.Thread(target=suspend)
+        suspension.start()
+        time.sleep(0.5)
+        events.append("stored")
+    suspension.join(timeout=30)
+
+    assert caller.administration is not None and caller.administration.code == code
+    assert events == ["stored", "suspended"]
+    with runtime.transaction() as session, pytest.raises(Forbidden):
+        authenticate(session, key, hold=True)
 
 
 def test_unknown_or_malformed_document_id(issuer: httpx.Client) -> None:

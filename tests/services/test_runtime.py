@@ -1,6 +1,7 @@
 """What `Runtime.start` decides on its own: which chain `auto` means for an existing SEGELL_HOME."""
 
 import secrets
+import stat
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,10 @@ from eth_account import Account
 
 from chain.anvil import find_anvil
 from chain.nodes import AnvilNotFound, start_node
+from sdk import Client
 from services.runtime import GovernanceUnfunded, Runtime, _require_funds
 from services.settings import Settings
+from tests.services.test_restart import SegellProcess
 
 
 def _start(home: Path, chain: str, master_key: str) -> str:
@@ -38,3 +41,41 @@ def test_unfunded_governance_account_is_refused_with_what_to_fund(tmp_path: Path
         unfunded = Account.create().address
         with pytest.raises(GovernanceUnfunded, match=f"{unfunded} has no funds on chain {node.chain_id}"):
             _require_funds(node, unfunded)
+
+
+def _readable_by_others(home: Path) -> list[str]:
+    """Every path under `home` (itself included) that is not private to its owner: files 0600, folders 0700."""
+    found = []
+    for path in [home, *home.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        expected = 0o700 if path.is_dir() else 0o600
+        if mode != expected:
+            found.append(f"{path.relative_to(home)} {mode:o}")
+    return found
+
+
+def test_home_is_private_to_its_owner_after_start_and_activity(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    segell = SegellProcess(home, "embedded", secrets.token_hex(32))
+    segell.start()
+    segell.terminate()
+    # As a Segell that did not see to it left them.
+    for path in [home, *home.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    try:
+        segell.start()
+        with segell.governance() as governance:
+            admitted = governance.post("/v1/administrations", json={"code": "L01080193", "name": "Barcelona"})
+        with Client(segell.url, admitted.json()["api_key"]["key"], timeout=60) as client:
+            receipt = client.notarise(b"acta del ple", kind="minutes", salted=True)
+            client.wait_until_anchored(receipt.id)
+            sandbox = client.create_sandbox("permits-poc", backend="embedded")
+            client.snapshot_sandbox(sandbox.id, "before")
+
+        files = {path.name for path in home.rglob("*")}
+        assert {"segell.db", "segell.db-wal", "segell.db-shm", "governance.key"} <= files
+        assert (home / "sandboxes" / sandbox.id).is_dir()
+        assert _readable_by_others(home) == []
+    finally:
+        segell.terminate()

@@ -111,6 +111,76 @@ def test_verify_anchored_document_by_hash_code_and_file(
     assert match["revocation"] is None
 
 
+@pytest.mark.parametrize("public", [False, True])
+def test_verify_salted_document_by_hash_shows_kind_and_title_only_if_public(
+    segell_server: RunningServer, issuer: httpx.Client, citizen: httpx.Client, public: bool
+) -> None:
+    content = secrets.token_bytes(1_000)
+    submitted = [
+        issuer.post(
+            "/v1/documents",
+            json={
+                "hash": hashlib.sha256(content).hexdigest(),
+                "kind": "certificat",
+                "title": "Certificat d'empadronament",
+                "salted": True,
+                "public": public,
+            },
+        ),
+        # Batches too: the kind is what they carry.
+        issuer.post(
+            "/v1/documents/batch", json={"hashes": [new_hash()], "kind": "padró", "salted": True, "public": public}
+        ),
+    ]
+    single, batch = submitted[0].json(), submitted[1].json()["items"][0]
+    wait_anchored(issuer, single["id"])
+    wait_anchored(issuer, batch["id"])
+
+    by_hash = citizen.get("/v1/verify", params={"hash": single["document_hash"]}).json()
+    by_file = citizen.post("/v1/verify", content=content, headers={"Content-Type": "application/octet-stream"}).json()
+    by_code = citizen.get("/v1/verify", params={"code": single["verification_code"]}).json()
+    batch_by_hash = citizen.get("/v1/verify", params={"hash": batch["document_hash"]}).json()
+
+    assert [r.status_code for r in submitted] == [202, 202]
+    assert (single["salted"], single["public"], batch["public"]) == (True, public, public)
+    assert by_hash == by_file
+    (match,) = by_hash["matches"]
+    assert match["status"] == "authentic"
+    assert match["administration"]["name"].startswith("Ajuntament ")
+    assert match["anchored_at"] is not None
+    shown = ("certificat", "Certificat d'empadronament") if public else (None, None)
+    assert (match["kind"], match["title"]) == shown
+    assert (batch_by_hash["matches"][0]["kind"], batch_by_hash["matches"][0]["title"]) == (
+        ("padró", None) if public else (None, None)
+    )
+    # The verification code is printed on the document: whoever has it sees what it is.
+    assert (by_code["matches"][0]["kind"], by_code["matches"][0]["title"]) == (
+        "certificat",
+        "Certificat d'empadronament",
+    )
+
+
+def test_verify_unsalted_document_by_hash_shows_kind_and_title(issuer: httpx.Client, citizen: httpx.Client) -> None:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash(), "kind": "acta", "title": "Acta del Ple"}).json()
+
+    (match,) = citizen.get("/v1/verify", params={"hash": receipt["document_hash"]}).json()["matches"]
+
+    assert receipt["public"] is False
+    assert (match["kind"], match["title"]) == ("acta", "Acta del Ple")
+
+
+def test_submit_file_marked_public_says_so_in_its_receipt(issuer: httpx.Client) -> None:
+    response = issuer.post(
+        "/v1/documents",
+        content=secrets.token_bytes(100),
+        params={"kind": "certificat", "salted": "true", "public": "true"},
+        headers={"Content-Type": "application/octet-stream"},
+    )
+
+    assert response.status_code == 202
+    assert (response.json()["salted"], response.json()["public"]) == (True, True)
+
+
 def test_verify_lists_every_administration_and_prefers_authentic_to_revoked(
     issuer: httpx.Client, other_issuer: httpx.Client, citizen: httpx.Client
 ) -> None:

@@ -82,14 +82,18 @@ class Notarised:
 
 
 def notarise(
-    issuer: httpx.Client, content: bytes | None = None, *, title: str = "Certificat de residència"
+    issuer: httpx.Client,
+    content: bytes | None = None,
+    *,
+    title: str = "Certificat de residència",
+    salted: bool = False,
 ) -> Notarised:
     """Notarise a file through the API and wait until it is anchored."""
     content = content if content is not None else b"%PDF-1.7\n" + secrets.token_bytes(64)
     response = issuer.post(
         "/v1/documents",
         content=content,
-        params={"kind": "certificat", "title": title},
+        params={"kind": "certificat", "title": title, "salted": str(salted).lower()},
         headers={"Content-Type": "application/octet-stream"},
     )
     assert response.status_code == 202, response.text

@@ -149,6 +149,30 @@ def test_valid_code_typed_loosely_is_shown_authentic_with_its_bundle(
     browser.screenshot("valid-code")
 
 
+def test_salted_file_is_shown_with_its_issuer_and_date_but_not_what_it_is(
+    browser: Browser, issuer: httpx.Client, tmp_path: Path
+) -> None:
+    document = notarise(issuer, title="Certificat de convivència", salted=True)
+    page = browser.open()
+    check_file(page, tmp_path, document.content)
+    wait_result(page, "authentic")
+    result = page.locator(RESULT)
+    expect(result.locator("h3").first).to_have_text("Document autèntic")
+    expect(result).to_contain_text("Ajuntament de Girona")
+    expect(result.locator("dt")).to_contain_text(["Emès per", "Ancorat el"])
+    # No "Document" row at all rather than an empty or "null" one.
+    expect(result.locator(".match dt").get_by_text("Document", exact=True)).to_have_count(0)
+    shown = result.inner_text()
+    assert "Certificat de convivència" not in shown
+    assert "null" not in shown and "undefined" not in shown
+    browser.screenshot("salted-file")
+
+    # The code printed on the document shows what it is.
+    page.fill("#code", document.code)
+    page.click("#code-submit")
+    expect(result).to_contain_text("certificat — Certificat de convivència")
+
+
 def test_mistyped_code_is_caught_by_its_check_character_before_any_lookup(
     browser: Browser, issuer: httpx.Client
 ) -> None:

@@ -1,14 +1,14 @@
 """Citizen certificates need the citizen: the pseudonym a certificate was issued to, and each citizen's national id.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 
 
 def upgrade() -> None:
