@@ -1,4 +1,4 @@
-"""The Segell API: ``uvicorn services.main:app`` or ``segell up``."""
+"""The Segell API: run it with ``segell up``, which adds the connection deadlines of `services.connections`."""
 
 import gc
 import logging
