@@ -12,6 +12,7 @@ answers in plain text, and only once the request head has arrived, so idle conne
     body          longest silence while a request body is arriving: `http_body_timeout`, then 408 (or a close once
                   the response has started)
     keep-alive    idle time between requests on one connection: `http_keep_alive_timeout`
+    head size     at most `MAX_HEAD_BYTES` (64 KiB) of request line and headers, then 431
     connections   at most `max_connections` at once; the next one is answered 503 at once and closed
 
 `server_config` builds the one `uvicorn.Config` that `segell up` and the test server both run.
@@ -38,6 +39,8 @@ log = logging.getLogger("segell")
 RESERVED_FILE_DESCRIPTORS: Final = 256
 # A connection being served may open one more descriptor (an upload's temporary file, a socket to a sandbox's node).
 DESCRIPTORS_PER_CONNECTION: Final = 2
+# The longest request head (request line and headers) read: nginx's default buffers take 32 KiB.
+MAX_HEAD_BYTES: Final = 64 * 1024
 # How long a refused connection stays open to read what the client still sends, so that closing it does not reset
 # the connection before the client has read the 503.
 REFUSED_LINGER_SECONDS: Final = 1.0
@@ -55,6 +58,11 @@ def _response(status: bytes, code: str, message: str, extra_headers: bytes = b""
 
 _REQUEST_TIMEOUT: Final = _response(
     b"408 Request Timeout", "request_timeout", "The request did not arrive in time; send it again, without pausing."
+)
+_HEAD_TOO_LARGE: Final = _response(
+    b"431 Request Header Fields Too Large",
+    "request_head_too_large",
+    f"The request line and headers take more than {MAX_HEAD_BYTES // 1024} KiB; send less.",
 )
 _TOO_MANY_CONNECTIONS: Final = _response(
     b"503 Service Unavailable",
@@ -79,6 +87,7 @@ class SegellHttpProtocol(HttpToolsProtocol):
         self.head_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
         self.head_started = False  # a byte of the current request head has arrived
+        self.head_bytes = 0  # received since the last request head ended
         self.body_pending = False  # the current request's body has not all arrived
         self.refused = False
 
@@ -100,7 +109,14 @@ class SegellHttpProtocol(HttpToolsProtocol):
             return  # read and dropped until the client closes or the linger ends
         if self.body_pending:
             self._arm_body_timer()
+        else:
+            self.head_bytes += len(data)
         super().data_received(data)
+        # llhttp keeps no limit on a head: without one a client could send gigabytes of headers within the timeout.
+        if not self.body_pending and self.head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self.transport.write(_HEAD_TOO_LARGE)
+            self.logger.info("Closed a connection whose request head exceeded %d bytes.", MAX_HEAD_BYTES)
+            self._close()
 
     def _refuse(self) -> None:
         """Answer 503 before any request, stop writing, and close once the client has finished sending."""
@@ -138,6 +154,7 @@ class SegellHttpProtocol(HttpToolsProtocol):
             self.head_timer.cancel()
             self.head_timer = None
         self.head_started = False
+        self.head_bytes = 0
         # llhttp calls on_message_complete right after this for a request without a body.
         self.body_pending = True
         self._arm_body_timer()

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.connections import RESERVED_FILE_DESCRIPTORS, connection_cap
+from services.connections import MAX_HEAD_BYTES, RESERVED_FILE_DESCRIPTORS, connection_cap
 from services.settings import Settings
 from tests.conftest import RunningServer, make_settings, serve
 
@@ -76,6 +76,25 @@ def test_connection_sending_nothing_is_closed_after_head_timeout(hasty_server: R
         received, elapsed = read_until_closed(sock)
     assert received == b""
     assert SHORT * 0.9 <= elapsed < SHORT + 2
+
+
+def test_request_head_over_the_size_limit_answers_431_and_closes(hasty_server: RunningServer) -> None:
+    padding = "a" * (MAX_HEAD_BYTES - 1024)
+    under = httpx.get(f"{hasty_server.url}/health", headers={"X-Padding": padding}, timeout=10)
+    assert under.status_code == 200
+
+    header = b"X-Padding: " + b"a" * 1000 + b"\r\n"
+    with connect(hasty_server) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        try:
+            for _ in range(MAX_HEAD_BYTES // len(header) + 2):
+                sock.sendall(header)
+        except ConnectionError:
+            pass  # closed while sending: what was answered is still there to read
+        received, elapsed = read_until_closed(sock)
+    assert received.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert b'"code": "request_head_too_large"' in received
+    assert elapsed < SHORT * 0.9  # refused as it arrived, not at the head timeout
 
 
 def test_idle_keep_alive_connection_is_closed_after_keep_alive_timeout(hasty_server: RunningServer) -> None:
