@@ -1,6 +1,10 @@
 """Connection deadlines and the connection cap, against a real server over raw sockets on 127.0.0.1."""
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -11,7 +15,7 @@ import pytest
 
 from services.connections import MAX_HEAD_BYTES, RESERVED_FILE_DESCRIPTORS, connection_cap
 from services.settings import Settings
-from tests.conftest import RunningServer, make_settings, serve
+from tests.conftest import RunningServer, free_port, make_settings, serve
 
 SHORT = 1.0  # seconds: the head, body and keep-alive timeouts of the server these tests talk to
 CAP = 20
@@ -178,3 +182,35 @@ def test_connection_cap_stays_below_the_open_file_limit(tmp_path: Path) -> None:
     assert connection_cap(Settings(home=tmp_path), 20_000) == allowed
     assert connection_cap(Settings(home=tmp_path, max_connections=50_000), 20_000) == allowed
     assert connection_cap(Settings(home=tmp_path, max_connections=300), 20_000) == 300
+
+
+def test_segell_up_closes_a_stalled_request_head_after_the_configured_timeout(tmp_path: Path) -> None:
+    port = free_port()
+    environment = {"SEGELL_HOME": str(tmp_path / "home"), "SEGELL_HTTP_HEAD_TIMEOUT": str(SHORT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--chain", "embedded", "--port", str(port)],
+        env={**os.environ, **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, "segell up did not start serving"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            received, elapsed = read_until_closed(sock)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert received.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert SHORT * 0.9 <= elapsed < SHORT + 2
