@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sys
+from dataclasses import dataclass
 from typing import Any, Final
 
 import uvicorn
@@ -44,6 +46,22 @@ MAX_HEAD_BYTES: Final = 64 * 1024
 # How long a refused connection stays open to read what the client still sends, so that closing it does not reset
 # the connection before the client has read the 503.
 REFUSED_LINGER_SECONDS: Final = 1.0
+# Seconds between two warnings in the log that connections are being refused.
+REFUSAL_WARNING_INTERVAL: Final = 10.0
+
+
+@dataclass
+class ConnectionLimits:
+    """What every connection of one server reads (the limits) and shares (the refused connections still open)."""
+
+    head_timeout: float
+    body_timeout: float
+    max_connections: int
+    # Refused connections lingering at once, at most: in a flood, half the cap. The descriptors left above the cap
+    # then hold them and what the connections being served open.
+    max_lingering: int
+    lingering: int = 0
+    last_refusal_warning: float = -math.inf
 
 
 def _response(status: bytes, code: str, message: str, extra_headers: bytes = b"") -> bytes:
@@ -75,33 +93,36 @@ _TOO_MANY_CONNECTIONS: Final = _response(
 class SegellHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with deadlines for the request head and body, and a cap on connections.
 
-    The deadlines and the cap come from the `Settings` in ``config.segell_settings`` (see `server_config`).
+    The deadlines and the cap come from the `ConnectionLimits` in ``config.segell_limits`` (see `server_config`).
     """
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        settings: Settings = config.segell_settings  # type: ignore[attr-defined]
-        self.head_timeout = settings.http_head_timeout
-        self.body_timeout = settings.http_body_timeout
-        self.max_connections: int = config.segell_max_connections  # type: ignore[attr-defined]
+        self.limits: ConnectionLimits = config.segell_limits  # type: ignore[attr-defined]
+        self.head_timeout = self.limits.head_timeout
+        self.body_timeout = self.limits.body_timeout
         self.head_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
         self.head_started = False  # a byte of the current request head has arrived
         self.head_bytes = 0  # received since the last request head ended
         self.body_pending = False  # the current request's body has not all arrived
         self.refused = False
+        self.lingering = False
 
     # -- connection -------------------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
+        if len(self.connections) > self.limits.max_connections:
             self._refuse()
             return
         self.head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
+        if self.lingering:
+            self.lingering = False
+            self.limits.lingering -= 1
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -121,10 +142,20 @@ class SegellHttpProtocol(HttpToolsProtocol):
     def _refuse(self) -> None:
         """Answer 503 before any request, stop writing, and close once the client has finished sending."""
         self.refused = True
-        self.logger.warning("Refused a connection: %d are open, the most this server holds.", self.max_connections)
+        limits, now = self.limits, self.loop.time()
+        if now - limits.last_refusal_warning >= REFUSAL_WARNING_INTERVAL:
+            limits.last_refusal_warning = now
+            self.logger.warning(
+                "Refusing connections: %d are open, the most this server holds.", limits.max_connections
+            )
         self.transport.write(_TOO_MANY_CONNECTIONS)
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
+        if limits.lingering >= limits.max_lingering or not self.transport.can_write_eof():
+            # A flood: descriptors matter more than a client that may miss its 503.
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self.lingering = True
+        limits.lingering += 1
         self.loop.call_later(REFUSED_LINGER_SECONDS, self.transport.close)
 
     def _cancel_timers(self) -> None:
@@ -254,7 +285,12 @@ def server_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Confi
         ws="none",  # the API has no WebSocket routes: an upgrade request is answered as plain HTTP
         **options,
     )
-    # uvicorn hands each connection's protocol only the Config: the settings travel on it.
-    config.segell_settings = settings  # type: ignore[attr-defined]
-    config.segell_max_connections = connection_cap(settings, raise_open_file_limit())  # type: ignore[attr-defined]
+    max_connections = connection_cap(settings, raise_open_file_limit())
+    # uvicorn hands each connection's protocol only the Config: the limits travel on it.
+    config.segell_limits = ConnectionLimits(  # type: ignore[attr-defined]
+        head_timeout=settings.http_head_timeout,
+        body_timeout=settings.http_body_timeout,
+        max_connections=max_connections,
+        max_lingering=max(1, max_connections // 2),
+    )
     return config
