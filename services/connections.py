@@ -2,10 +2,10 @@
 
 uvicorn closes a kept-alive connection idle for `timeout_keep_alive`, and nothing else: a client that connects and
 sends nothing, sends half a request head, or stops half-way through a body holds its connection (and a file
-descriptor) forever. 20,000 such connections exhausted the process's descriptors and `/health` stopped answering.
+descriptor) forever. 20,200 such connections exhausted the process's descriptors and `/health` stopped answering.
 `SegellHttpProtocol` adds the missing deadlines to uvicorn's httptools protocol, and a cap on connections that answers
-503 while descriptors remain, instead of uvicorn's `limit_concurrency` (which counts the refused connection itself,
-answers in plain text, and only once the request head has arrived, so idle connections over the cap still pile up).
+503 while descriptors remain. uvicorn's own `limit_concurrency` is not used: it answers in plain text, and only once a
+request head has arrived, so idle connections over the cap still pile up, each holding a descriptor.
 
     head          from accepting a connection (or from the end of the previous response on it) to the end of the
                   request head: `http_head_timeout`, then 408 if part of a head came, else a silent close
@@ -239,7 +239,7 @@ class SegellHttpProtocol(HttpToolsProtocol):
 def raise_open_file_limit() -> int:
     """Raise this process's soft limit on open files to its hard limit (where it can); return the soft limit."""
     if sys.platform == "win32":
-        return 8192  # no RLIMIT_NOFILE; select() and IOCP stop far beyond what one process serves
+        return 8192  # Windows has no RLIMIT_NOFILE: a fixed budget
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
