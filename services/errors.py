@@ -216,6 +216,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
+        # Answered from outside every middleware (Starlette's ServerErrorMiddleware), NoSniff included.
         return JSONResponse(
-            error_body("internal_error", "Unexpected server error; the server log has the details."), 500
+            error_body("internal_error", "Unexpected server error; the server log has the details."),
+            500,
+            headers={"X-Content-Type-Options": "nosniff"},
         )

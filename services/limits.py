@@ -10,6 +10,7 @@ through untouched: they are never parsed, may be far larger than any JSON reques
 against their own limit.
 """
 
+import json
 from collections.abc import Collection
 
 from starlette.concurrency import run_in_threadpool
@@ -23,15 +24,36 @@ from services.errors import PayloadTooLarge, ValidationFailed, error_response
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
+def _opens_json_array_or_object(body: bytes) -> bool:
+    """Whether a JSON parser would nest at all reading `body`: only text whose value starts with ``[`` or ``{``.
+
+    Content-Type alone cannot say: the JSON-RPC endpoints read any body as JSON, whatever its type, as JSON-RPC
+    clients (and ``curl -d``) label bodies variously. A body that is not text (a PDF, a certificate, a multipart
+    form with a file in it, any binary file) fails ``json.loads`` before it nests, and so does one whose first value
+    is not an array or an object; `json_depth` only bounds the nesting, so random bytes were refused as too deep.
+    """
+    try:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")  # as json.loads decodes bytes
+    except UnicodeDecodeError:
+        return False
+    return text.lstrip(" \t\n\r")[:1] in ("[", "{")
+
+
+def _nested_too_deep(body: bytes) -> bool:
+    return _opens_json_array_or_object(body) and json_depth(body) > MAX_JSON_DEPTH
+
+
 async def _exceeds_depth(body: bytes) -> bool:
     if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
         return False
     # Measuring a large body takes a while: keep it off the event loop.
-    return await run_in_threadpool(json_depth, body) > MAX_JSON_DEPTH
+    return await run_in_threadpool(_nested_too_deep, body)
 
 
 class RequestBodyLimits:
     """ASGI middleware: 413 for a body over `MAX_BODY_BYTES`, 422 for JSON nested deeper than `MAX_JSON_DEPTH`.
+
+    The nesting is measured only in bodies a JSON parser could nest in (`_opens_json_array_or_object`).
 
     `streamed_uploads` lists the (method, path) pairs whose ``application/octet-stream`` bodies are left to the route.
     """

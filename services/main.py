@@ -1,22 +1,20 @@
-"""The Segell API: ``uvicorn services.main:app`` or ``segell up``."""
+"""The Segell API: run it with ``segell up``, which adds the connection deadlines of `services.connections`."""
 
 import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.resources import files
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from services import __version__
 from services.administrations.router import router as administrations_router
 from services.administrations.service import ensure_governance_key, reconcile_with_chain
+from services.api_docs import serve_api_docs
 from services.citizen_auth.router import router as citizen_auth_router
+from services.content_type_options import NoSniff
 from services.errors import install_error_handlers
 from services.health.router import router as health_router
 from services.identity.ca import ensure_certificate_authorities
@@ -102,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestBodyLimits, streamed_uploads=STREAMED_UPLOADS)
+    app.add_middleware(NoSniff)  # outermost: errors answered by the body limits get it too
     app.state.anchored_roots = AnchoredRoots()
     app.include_router(health_router)
     app.include_router(administrations_router)
@@ -117,24 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(certificate_authority_router)
     app.include_router(signatures_router)
     app.include_router(web_router)
-    _serve_api_docs(app)
+    serve_api_docs(app)
     return app
-
-
-def _serve_api_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs from files shipped with Segell: the sandbox may run with no internet at all."""
-    assets = "/static/swagger-ui"
-    app.mount(assets, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="swagger-ui")
-
-    @app.get("/docs", include_in_schema=False)
-    def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} API",
-            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
-            swagger_css_url=f"{assets}/swagger-ui.css",
-            swagger_favicon_url=f"{assets}/favicon.png",
-        )
 
 
 app = create_app()

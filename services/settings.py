@@ -23,6 +23,21 @@ class Settings(BaseSettings):
     batch_max_wait: float = Field(
         default=0.5, ge=0, description="Seconds a pending document waits for others to share its batch."
     )
+    # Connections (services/connections.py).
+    http_head_timeout: float = Field(
+        default=10.0, gt=0, le=60, description="Seconds a connection has to send its request head (<= 60)."
+    )
+    http_body_timeout: float = Field(
+        default=30.0, gt=0, le=300, description="Longest silence, in seconds, while a request body is arriving."
+    )
+    http_keep_alive_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds an idle connection is kept open between two requests."
+    )
+    max_connections: int | None = Field(
+        default=None,
+        ge=1,
+        description="Connections served at once (the next is answered 503); unset: as many as file descriptors allow.",
+    )
     anchoring_worker: bool = Field(
         default=True, description="Run the anchoring worker inside the API process (off when `segell worker` runs it)."
     )

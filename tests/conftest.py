@@ -15,6 +15,7 @@ import uvicorn
 
 from chain.anvil import find_anvil
 from chain.nodes import AnvilNotFound
+from services.connections import server_config
 from services.main import create_app
 from services.settings import Settings
 
@@ -51,8 +52,7 @@ class ServerThread:
 
     def __init__(self, settings: Settings) -> None:
         self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host=settings.host, port=settings.port, log_level="warning")
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(server_config(self.app, settings, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self, timeout: float = 60) -> None:

@@ -4,6 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from services.display_text import DisplayText
+
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]{1,31}")
 
 
@@ -26,10 +28,8 @@ AdministrationCode = Annotated[
 
 # Issued ids are 12 hex digits; anything up to the 16 characters the column holds is looked up (and not found).
 ApiKeyId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,16}$")]
-# No control characters: PostgreSQL refuses NUL in text, and names are printed to terminals and logs.
-AdministrationName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
-]
+# Shown to citizens (the verification page, certificates, signature reports), and put on chain.
+AdministrationName = Annotated[str, DisplayText(max_length=200)]
 
 
 class AdmissionRequest(BaseModel):

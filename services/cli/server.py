@@ -50,8 +50,12 @@ def up(
 
     import uvicorn  # only `up` needs the server stack
 
-    # httptools, and uvloop where it exists (not on Windows), take a fifth less CPU per request than h11 and asyncio.
-    uvicorn.run("services.main:app", host=host, port=port, loop="auto", http="httptools")
+    from services.connections import server_config
+    from services.main import create_app
+    from services.settings import Settings
+
+    settings = Settings()
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 # -- segell worker ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect
 from services.citizen_auth.deps import ClockDep
 from services.deps import RuntimeDep, SessionDep, get_caller
 from services.deps import bearer_scheme as bearer
+from services.display_text import DisplayText
 from services.errors import Forbidden, InvalidInput, UnsupportedMediaType, error_responses
 from services.identity import ca
 from services.identity import certificates as service
@@ -28,7 +29,8 @@ OCTET_STREAM = "application/octet-stream"
 
 # No control characters: terminals, logs, and PostgreSQL refuses NUL.
 _TEXT = r"^[^\x00-\x1f\x7f-\x9f]+$"
-HolderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=_TEXT)]
+# In the certificate's subject: 64 characters at most, as RFC 5280 bounds a common name.
+HolderName = Annotated[str, DisplayText(max_length=64)]
 NationalId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
 ]

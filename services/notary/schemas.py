@@ -5,6 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+from services.display_text import DisplayText
+
 MAX_BATCH_HASHES = 10_000
 MAX_METADATA_BYTES = 16 * 1024
 
@@ -25,10 +27,18 @@ DocumentHash = Annotated[
 ]
 # Opaque receipt ids: 32 lower-case hex digits.
 DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-# No control characters: PostgreSQL refuses NUL in text, and both are printed to terminals and logs.
-# What the document is, for the issuer's own filing: `certificate`, `resolució`, ...: one word, no spaces.
-Kind = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x20\x7f-\x9f]+$")]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+
+
+def _one_word(kind: str) -> str:
+    if " " in kind:
+        raise ValueError("must be one word, without spaces: `certificate`, `resolució`, ...")
+    return kind
+
+
+# What the document is, for the issuer's own filing: `certificate`, `resolució`, ...: one word, no spaces. The
+# verification page shows it to citizens, with the title.
+Kind = Annotated[str, DisplayText(max_length=64), AfterValidator(_one_word)]
+Title = Annotated[str, DisplayText(max_length=300)]
 # Printable ASCII, as HTTP header values travel.
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 RevocationReason = Annotated[

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from services.deps import CallerDep
+from services.display_text import DisplayText
 from services.errors import error_responses
 from services.rpc.router import _REQUEST, _RESPONSE
 from services.sandboxes.models import Sandbox, SandboxSnapshot
@@ -36,10 +37,8 @@ one_sandbox = APIRouter(prefix="/{sandbox_id}", responses=error_responses(404, 4
 # Issued ids are sbx_ + 16 hex digits; anything up to the column's length is looked up (and not found).
 SandboxId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 SnapshotId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-# No control characters: names are printed to terminals and logs.
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
-]
+# Printed to terminals and logs, and shown in the explorer.
+Name = Annotated[str, DisplayText(max_length=100)]
 
 
 class SandboxRequest(BaseModel):
