@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Annotated
 
@@ -55,7 +56,10 @@ def up(
     from services.settings import Settings
 
     settings = Settings()
-    uvicorn.Server(server_config(create_app(settings), settings)).run()
+    server = uvicorn.Server(server_config(create_app(settings), settings))
+    # uvicorn raises Ctrl+C again once it has shut down cleanly; that is the normal way to stop, so exit 0.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
 
 
 # -- segell worker ---------------------------------------------------------------------------------
