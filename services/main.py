@@ -17,6 +17,7 @@ from services import __version__
 from services.administrations.router import router as administrations_router
 from services.administrations.service import ensure_governance_key, reconcile_with_chain
 from services.citizen_auth.router import router as citizen_auth_router
+from services.deployment.router import router as deployment_router
 from services.errors import install_error_handlers
 from services.health.router import router as health_router
 from services.identity.ca import ensure_certificate_authorities
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestBodyLimits, streamed_uploads=STREAMED_UPLOADS)
     app.state.anchored_roots = AnchoredRoots()
     app.include_router(health_router)
+    app.include_router(deployment_router)
     app.include_router(administrations_router)
     app.include_router(notary_router)
     app.include_router(verification_router)
