@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page, Playwright, expect
+from sqlalchemy import update
 
 from services.notary.anchoring import AnchoringWorker
+from services.notary.repository import batches
 from tests.conftest import RunningServer, make_settings, serve
 from tests.web.conftest import Browser, launch, notarise
 
@@ -147,6 +149,25 @@ def test_valid_code_typed_loosely_is_shown_authentic_with_its_bundle(
     own = issuer.get(f"/v1/documents/{document.receipt['id']}/bundle").json()
     assert json.loads(saved.read_text()) == own
     browser.screenshot("valid-code")
+
+
+def test_page_shows_the_deployments_own_notary_whatever_a_stored_row_says(
+    browser: Browser, web_server: RunningServer, issuer: httpx.Client
+) -> None:
+    document = notarise(issuer)
+    elsewhere = "0x" + "5e" * 20
+    runtime = web_server.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.engine.begin() as connection:
+        connection.execute(
+            update(batches).where(batches.c.root == document.receipt["anchor"]["root"]).values(contract=elsewhere)
+        )
+    published = issuer.get("/.well-known/segell.json").json()
+
+    page = browser.open(f"/verify/{document.code}")
+    wait_result(page, "authentic")
+
+    expect(page.locator(RESULT)).to_contain_text(published["notary"])
+    expect(page.locator(RESULT)).not_to_contain_text(elsewhere)
 
 
 def test_mistyped_code_is_caught_by_its_check_character_before_any_lookup(
