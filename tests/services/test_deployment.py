@@ -70,7 +70,8 @@ def test_verification_answers_with_the_deployments_own_notary(named_server: Runn
         wait_anchored(issuer, receipt["id"])
         # Whatever a stored row says about where its root went, the answer is the deployment's Notary's.
         with runtime.engine.begin() as connection:
-            connection.execute(update(batches).values(contract="0x" + secrets.token_hex(20)))
+            changed = connection.execute(update(batches).values(contract="0x" + secrets.token_hex(20)))
+        assert changed.rowcount >= 1
         answer = citizen.get("/v1/verify", params={"code": receipt["verification_code"]}).json()
         published = citizen.get("/.well-known/segell.json").json()
 

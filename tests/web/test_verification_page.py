@@ -157,10 +157,10 @@ def test_page_shows_the_deployments_own_notary_whatever_a_stored_row_says(
     document = notarise(issuer)
     elsewhere = "0x" + "5e" * 20
     runtime = web_server.app.state.runtime  # type: ignore[attr-defined]
+    root = document.receipt["anchor"]["root"].removeprefix("0x")  # stored without its prefix
     with runtime.engine.begin() as connection:
-        connection.execute(
-            update(batches).where(batches.c.root == document.receipt["anchor"]["root"]).values(contract=elsewhere)
-        )
+        changed = connection.execute(update(batches).where(batches.c.root == root).values(contract=elsewhere))
+    assert changed.rowcount == 1
     published = issuer.get("/.well-known/segell.json").json()
 
     page = browser.open(f"/verify/{document.code}")
