@@ -280,7 +280,9 @@ def verify_bundle(
     verification, parsed = _verify_offline(bundle, _document_hash(document_or_hash))
     if parsed is None:
         return verification
-    anchor = next((anchor for anchor in anchors if anchor.covers(parsed.chain_id, parsed.contract)), None)
+    covering = [anchor for anchor in anchors if anchor.covers(parsed.chain_id, parsed.contract)]
+    # The anchor that knows most (its chain, its registry) is checked: a pinned deployment beats a bare address.
+    anchor = max(covering, key=lambda a: (a.registry is not None, a.chain_id is not None), default=None)
     if anchor is None:
         return replace(verification, valid=False, status="untrusted_contract", reason=_untrusted(parsed, anchors))
     verification = replace(verification, trusted_notary=anchor)

@@ -389,6 +389,24 @@ def test_trust_anchor_forms_cover_only_their_chain_and_address(
         verify_bundle(notarised.bundle, notarised.document, rpc_url, trusted_notaries=["notary.example"])
 
 
+def test_the_most_specific_trust_anchor_is_the_one_checked(
+    notarised: Notarised, rpc_url: str, trusted: list[TrustedNotary]
+) -> None:
+    pinned = trusted[0]
+    stale = TrustedNotary(pinned.address, chain_id=pinned.chain_id, registry="0x" + "ab" * 20, name="Segell antic")
+    requests: list[httpx.Request] = []
+
+    with httpx.Client(event_hooks={"request": [requests.append]}) as http:
+        both = verify_bundle(
+            notarised.bundle, notarised.document, rpc_url, trusted_notaries=[pinned.address, pinned], http=http
+        )
+    with_stale = verify_bundle(notarised.bundle, notarised.document, rpc_url, trusted_notaries=[pinned.address, stale])
+
+    assert both.status == "authentic" and both.trusted_notary == pinned
+    assert len(requests) == 1  # the pinned registry is asked in the first batch
+    assert_failed(with_stale, "untrusted_contract", "0x" + "ab" * 20, "Pin the deployment again")
+
+
 def test_lookalike_notary_holding_the_same_anchor_is_untrusted_contract(
     notarised: Notarised, rpc_url: str, segell_server: RunningServer, trusted: list[TrustedNotary]
 ) -> None:
