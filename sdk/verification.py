@@ -347,7 +347,11 @@ def _verify_offline(
     try:
         parsed = _parse_bundle(_load_bundle(bundle))
     except _MalformedBundle as exc:
-        return BundleVerification(False, "malformed_bundle", f"The bundle is malformed: {exc}.", hex_hash), None
+        reason = (
+            f"The bundle is malformed: {exc}. It is not a proof bundle this verifier reads, or it was damaged: "
+            "get it again from its issuer (or from the verification page, by the document's code)."
+        )
+        return BundleVerification(False, "malformed_bundle", reason, hex_hash), None
     described = _describe(parsed, hex_hash)
 
     if parsed.document_hash != document_hash:
