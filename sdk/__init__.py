@@ -18,8 +18,9 @@ Notarising a document and checking it later with nothing but its proof bundle an
     with Client(api_key=administration_key) as segell:
         receipt = segell.wait_until_anchored(segell.notarise(Path("acta.pdf")).id)
         bundle = segell.bundle(receipt.id)
+        trusted = [segell.deployment().trusted_notary]  # the deployment's Notary, pinned once
 
-    result = verify_bundle(bundle, Path("acta.pdf"), "https://segell.example/rpc")
+    result = verify_bundle(bundle, Path("acta.pdf"), "https://segell.example/rpc", trusted_notaries=trusted)
     print(result.status, result.reason)
 """
 

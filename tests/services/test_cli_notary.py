@@ -282,7 +282,9 @@ def test_verify_bundle_without_trust_anchor_is_untrusted_contract_until_one_is_g
 
     untrusted = runner.invoke(app, command, env=env)
     by_option = runner.invoke(app, [*command, "--notary", "0x" + "1" * 40, "--notary", pin], env=env)
-    by_variable = runner.invoke(app, command, env={**env, "SEGELL_TRUSTED_NOTARIES": f"0x{'2' * 40}, {pin}"})
+    by_variable = runner.invoke(
+        app, [*command, "--json"], env={**env, "SEGELL_TRUSTED_NOTARIES": f"0x{'2' * 40}, {pin}"}
+    )
     other_only = runner.invoke(app, [*command, "--notary", "0x" + "1" * 40], env=env)
     not_a_notary = runner.invoke(app, [*command, "--notary", "segell.example"], env=env)
 
@@ -293,6 +295,14 @@ def test_verify_bundle_without_trust_anchor_is_untrusted_contract_until_one_is_g
     assert by_option.stdout.startswith("authentic: Authentic: notarised by Consell Comarcal de Prova")
     assert "(trusted: --notary)" in by_option.stdout
     assert by_variable.exit_code == 0, by_variable.output
+    answer = json.loads(by_variable.stdout)
+    assert answer["status"] == "authentic" and answer["issuer"]["status"] == "active"
+    assert answer["trusted_notary"] == {
+        "address": chain["contract"].lower(),
+        "chain_id": chain["chain_id"],
+        "registry": None,
+        "name": None,
+    }
     assert (
         other_only.exit_code == 1 and "you trust only 0x1111111111111111111111111111111111111111" in other_only.stdout
     )
