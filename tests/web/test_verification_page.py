@@ -151,25 +151,6 @@ def test_valid_code_typed_loosely_is_shown_authentic_with_its_bundle(
     browser.screenshot("valid-code")
 
 
-def test_page_shows_the_deployments_own_notary_whatever_a_stored_row_says(
-    browser: Browser, web_server: RunningServer, issuer: httpx.Client
-) -> None:
-    document = notarise(issuer)
-    elsewhere = "0x" + "5e" * 20
-    runtime = web_server.app.state.runtime  # type: ignore[attr-defined]
-    root = document.receipt["anchor"]["root"].removeprefix("0x")  # stored without its prefix
-    with runtime.engine.begin() as connection:
-        changed = connection.execute(update(batches).where(batches.c.root == root).values(contract=elsewhere))
-    assert changed.rowcount == 1
-    published = issuer.get("/.well-known/segell.json").json()
-
-    page = browser.open(f"/verify/{document.code}")
-    wait_result(page, "authentic")
-
-    expect(page.locator(RESULT)).to_contain_text(published["notary"])
-    expect(page.locator(RESULT)).not_to_contain_text(elsewhere)
-
-
 def test_mistyped_code_is_caught_by_its_check_character_before_any_lookup(
     browser: Browser, issuer: httpx.Client
 ) -> None:
@@ -478,3 +459,22 @@ def test_request_recorder_catches_a_page_asking_another_host(
     assert "http://segell-elsewhere.invalid/leak" in other.requests
     assert "http://segell-elsewhere.invalid/leak" in other.proxy.targets
     assert other.requests_elsewhere() == ["http://segell-elsewhere.invalid/leak"] * 2
+
+
+def test_page_shows_the_deployments_own_notary_whatever_a_stored_row_says(
+    browser: Browser, web_server: RunningServer, issuer: httpx.Client
+) -> None:
+    document = notarise(issuer)
+    elsewhere = "0x" + "5e" * 20
+    runtime = web_server.app.state.runtime  # type: ignore[attr-defined]
+    root = document.receipt["anchor"]["root"].removeprefix("0x")  # stored without its prefix
+    with runtime.engine.begin() as connection:
+        changed = connection.execute(update(batches).where(batches.c.root == root).values(contract=elsewhere))
+    assert changed.rowcount == 1
+    published = issuer.get("/.well-known/segell.json").json()
+
+    page = browser.open(f"/verify/{document.code}")
+    wait_result(page, "authentic")
+
+    expect(page.locator(RESULT)).to_contain_text(published["notary"])
+    expect(page.locator(RESULT)).not_to_contain_text(elsewhere)
