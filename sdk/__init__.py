@@ -18,8 +18,9 @@ Notarising a document and checking it later with nothing but its proof bundle an
     with Client(api_key=administration_key) as segell:
         receipt = segell.wait_until_anchored(segell.notarise(Path("acta.pdf")).id)
         bundle = segell.bundle(receipt.id)
+        trusted = [segell.deployment().trusted_notary]  # the deployment's Notary, pinned once
 
-    result = verify_bundle(bundle, Path("acta.pdf"), "https://segell.example/rpc")
+    result = verify_bundle(bundle, Path("acta.pdf"), "https://segell.example/rpc", trusted_notaries=trusted)
     print(result.status, result.reason)
 """
 
@@ -64,6 +65,7 @@ from .errors import (
     ServerError,
     ServiceUnavailableError,
     TransportError,
+    TrustStoreError,
     UnexpectedResponseError,
     ValidationError,
 )
@@ -77,6 +79,7 @@ from .models import (
     ChainStatus,
     ContractAddresses,
     DatabaseStatus,
+    DeploymentInfo,
     DocumentStatus,
     Health,
     Identity,
@@ -108,9 +111,11 @@ from .signatures import (
     Signer,
     SignerKind,
 )
+from .trust import PinnedDeployment, TrustedNotary, TrustStore, default_trust_store_path
 from .verification import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
+    INFORMATIVE_FIELDS,
     BundleIssuer,
     BundleRevocation,
     BundleStatus,
@@ -160,12 +165,15 @@ __all__ = [
     "ContractTransaction",
     "DatabaseStatus",
     "DEFAULT_BASE_URL",
+    "default_trust_store_path",
     "DeployedContract",
+    "DeploymentInfo",
     "DocumentStatus",
     "ExportedAccount",
     "Health",
     "Identity",
     "Indication",
+    "INFORMATIVE_FIELDS",
     "IssuedApiKey",
     "IssuedCertificate",
     "Issuer",
@@ -173,6 +181,7 @@ __all__ = [
     "OtpChallenge",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PinnedDeployment",
     "ProofOfExistence",
     "RateLimitError",
     "Receipt",
@@ -201,6 +210,9 @@ __all__ = [
     "TotpEnrolment",
     "TotpState",
     "TransportError",
+    "TrustedNotary",
+    "TrustStore",
+    "TrustStoreError",
     "UnexpectedResponseError",
     "ValidationError",
     "Verification",

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - safe-pysha3 is a dependency of Segell
 
 
 __all__ = [
+    "ADDRESS_PATTERN",
     "HASH_PATTERN",
     "abi_words",
     "hash_file",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 HASH_PATTERN = re.compile(r"(?:0x)?[0-9a-fA-F]{64}")
+ADDRESS_PATTERN = re.compile(r"0x[0-9a-fA-F]{40}")
 _READ_CHUNK = 1 << 20
 
 

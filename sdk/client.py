@@ -41,6 +41,7 @@ from .models import (
     Administration,
     AdmittedAdministration,
     ApiKeyInfo,
+    DeploymentInfo,
     Health,
     Identity,
     IssuedApiKey,
@@ -143,6 +144,15 @@ class Client:
         """
         # The server answers 503 with the same body when degraded: that is a report, not a failure.
         return self._call("GET", "/health", Health._from_json, report_statuses=frozenset({503}))
+
+    def deployment(self) -> DeploymentInfo:
+        """Read what the deployment publishes at ``/.well-known/segell.json``: its chain and contracts. No API key.
+
+        Pin it to verify its proof bundles (what ``segell trust add URL`` does)::
+
+            TrustStore(default_trust_store_path()).pin(client.deployment().pinned(client.base_url))
+        """
+        return self._call("GET", "/.well-known/segell.json", DeploymentInfo._from_json)
 
     def me(self) -> Identity:
         """Report who the API key belongs to: its role and, for an administration, which one."""

@@ -7,6 +7,7 @@ Every exception the client raises derives from :class:`SegellError`, so one
     ├── TransportError                  the request never got an answer (refused, timed out, ...)
     ├── UnexpectedResponseError         the server answered 2xx with a body the SDK cannot read
     ├── RPCError                        a JSON-RPC node answered with an error (verify_bundle)
+    ├── TrustStoreError                 the trust store file cannot be read, written or understood
     ├── AnchorTimeoutError              wait_until_anchored gave up; also a TimeoutError
     └── APIError                        the server answered with an error status
         ├── BadRequestError             400
@@ -26,6 +27,7 @@ Every exception the client raises derives from :class:`SegellError`, so one
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailableError",
     "TransportError",
+    "TrustStoreError",
     "UnexpectedResponseError",
     "ValidationError",
 ]
@@ -101,6 +104,18 @@ class RPCError(SegellError):
         self.code = code
         self.url = url
         self.data = data
+
+
+class TrustStoreError(SegellError):
+    """The trust store (the notaries pinned with ``segell trust add``) cannot be read, written or understood.
+
+    Attributes:
+        path: the trust store file.
+    """
+
+    def __init__(self, message: str, *, path: os.PathLike[str] | str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class AnchorTimeoutError(SegellError, TimeoutError):

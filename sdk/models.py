@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
+from .trust import PinnedDeployment, TrustedNotary
+
 __all__ = [
     "Administration",
     "AdministrationStatus",
@@ -20,6 +22,7 @@ __all__ = [
     "ChainStatus",
     "ContractAddresses",
     "DatabaseStatus",
+    "DeploymentInfo",
     "DocumentStatus",
     "Health",
     "Identity",
@@ -120,6 +123,63 @@ class ContractAddresses:
             notary=str(data["notary"]),
             deployed_at_block=int(data["deployed_at_block"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentInfo:
+    """What a Segell deployment publishes about itself at ``/.well-known/segell.json``, to be pinned.
+
+    Attributes:
+        name: the deployment's name, e.g. ``"Segell del Consorci AOC"``.
+        chain_id: the EIP-155 chain id of its chain.
+        notary: the address of its ``Notary`` contract.
+        registry: the address of the ``AdministrationRegistry`` that Notary names.
+        deployment_block: the block the contracts were deployed in.
+        api_url: the deployment's API.
+        rpc_url: its read-only JSON-RPC endpoint.
+    """
+
+    name: str
+    chain_id: int
+    notary: str
+    registry: str
+    deployment_block: int
+    api_url: str
+    rpc_url: str
+
+    def pinned(self, url: str) -> PinnedDeployment:
+        """This deployment as a trust store entry, read from ``url`` now."""
+        return PinnedDeployment(
+            name=self.name,
+            url=url,
+            chain_id=self.chain_id,
+            notary=self.notary.lower(),
+            registry=self.registry.lower(),
+            deployment_block=self.deployment_block,
+            pinned_at=datetime.now(UTC).replace(microsecond=0),
+        )
+
+    @property
+    def trusted_notary(self) -> TrustedNotary:
+        """The trust anchor for ``verify_bundle(trusted_notaries=[...])``."""
+        return TrustedNotary(self.notary, chain_id=self.chain_id, registry=self.registry, name=self.name)
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> DeploymentInfo:
+        chain_id, block = data["chain_id"], data["deployment_block"]
+        if not isinstance(chain_id, int) or not isinstance(block, int):
+            raise TypeError("chain_id and deployment_block must be integers")
+        info = cls(
+            name=str(data["name"]),
+            chain_id=chain_id,
+            notary=str(data["notary"]),
+            registry=str(data["registry"]),
+            deployment_block=block,
+            api_url=str(data["api_url"]),
+            rpc_url=str(data["rpc_url"]),
+        )
+        info.trusted_notary  # noqa: B018 - validates both addresses (ValueError)
+        return info
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,10 @@
 
 A proof bundle (docs/proof-bundle.md) holds everything needed to show that a document was notarised: the
 document's hash, the leaf it became, the Merkle proof from that leaf to a root, and where that root was anchored.
-:func:`verify_bundle` checks all of it with the document and any JSON-RPC node of the chain;
-:func:`verify_bundle_proof` does the part that needs no network.
+:func:`verify_bundle` checks all of it with the document, any JSON-RPC node of the chain and the Notary contracts
+the caller trusts (:class:`~sdk.trust.TrustedNotary`); :func:`verify_bundle_proof` does the part that needs no
+network. Whatever a bundle holds, verifying it returns a result (``malformed_bundle`` for anything unreadable):
+only the node, the files and the caller's own arguments can make it raise.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +25,12 @@ import httpx
 from . import _proof
 from ._version import __version__
 from .errors import RPCError, TransportError, UnexpectedResponseError
+from .trust import TrustedNotary
 
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_VERSION",
+    "INFORMATIVE_FIELDS",
     "BundleIssuer",
     "BundleRevocation",
     "BundleStatus",
@@ -38,6 +43,13 @@ BUNDLE_FORMAT = "segell-proof-bundle"
 BUNDLE_VERSION = 1
 LEAF_ENCODING = ("bytes32", "bytes32", "bytes32", "uint256")
 
+INFORMATIVE_FIELDS = frozenset({"receipt", "chain.transaction_hash"})
+"""The fields of a version 1 bundle that are for people only: a verifier neither checks nor trusts them.
+
+Every other field the format defines is part of the proof: it is required, and changing it changes the outcome.
+Fields the format does not define are ignored (a later revision of version 1 may add fields a verifier can ignore).
+"""
+
 BundleStatus = Literal[
     "authentic",
     "proof_valid",
@@ -45,33 +57,53 @@ BundleStatus = Literal[
     "wrong_document",
     "malformed_bundle",
     "tampered_proof",
+    "untrusted_contract",
     "other_chain",
     "root_not_on_chain",
+    "issuer_mismatch",
 ]
 """The outcome of a verification: ``authentic``, ``proof_valid`` (offline check only) or why it failed."""
 
 _ANCHOR_OF = _proof.selector("anchorOf(bytes32)")
 _IS_REVOKED = _proof.selector("isRevoked(bytes32)")
 _REVOCATION_OF = _proof.selector("revocationOf(bytes32)")
+_REGISTRY = _proof.selector("registry()")
+_GET_ADMINISTRATION = _proof.selector("getAdministration(bytes32)")
 _ZERO_WORD = bytes(32)
-_UINT64_LIMIT = 1 << 64
+_UINT64_MAX = (1 << 64) - 1
+_UINT256_MAX = (1 << 256) - 1
+# The last second a datetime can hold (9999-12-31 23:59:59 UTC): later timestamps cannot be a block's.
+_LAST_TIMESTAMP = 253_402_300_799
+# A tree of fewer than 2**64 leaves (the contract's uint64 size) has proofs of at most 64 siblings.
+_MAX_PROOF_LENGTH = 64
+# A bundle is a few kilobytes; anything much larger is not one, and is not read whole into memory.
+_MAX_BUNDLE_BYTES = 1 << 20
+_MAX_TEXT = 1024
+_MAX_NESTING = 32
+# A JSON string (skipped whole, brackets in it do not count) or a bracket.
+_JSON_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 @dataclass(frozen=True, slots=True)
 class BundleIssuer:
     """The administration that anchored the root.
 
+    Before the chain is asked (:func:`verify_bundle_proof`, or a failure found earlier) code and name are what
+    the bundle states; once checked they are the ``AdministrationRegistry``'s, which the Notary names.
+
     Attributes:
         administration: its ``bytes32`` registry id, ``0x`` + 64 hex digits (checked on chain).
-        code: its public code as the bundle states it, e.g. ``"L01080193"``.
-        name: its display name as the bundle states it.
-        account: the chain account that anchored the root (read from the chain once checked).
+        code: its public code, e.g. ``"L01080193"`` (the registry id in ASCII).
+        name: its display name.
+        account: the chain account that anchored the root.
+        status: ``"active"`` or ``"suspended"`` in the registry now; ``None`` until the registry is read.
     """
 
     administration: str
     code: str | None
     name: str | None
     account: str | None
+    status: Literal["active", "suspended"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,21 +127,24 @@ class BundleVerification:
 
     Attributes:
         valid: ``True`` only when the document is authentic: the bundle is well formed, is the document's, its
-            proof leads to its root, that root is anchored on the bundle's chain as the bundle says, and the leaf
-            has not been revoked. (For :func:`verify_bundle_proof` alone: the offline checks passed.)
+            proof leads to its root, it names a Notary the caller trusts, that root is anchored on the bundle's
+            chain as the bundle says, the issuer is the registry's administration as the bundle names it, and the
+            leaf has not been revoked. (For :func:`verify_bundle_proof` alone: the offline checks passed.)
         status: ``"authentic"``; ``"proof_valid"`` when only the offline checks were made; otherwise why it
-            failed: ``"malformed_bundle"``, ``"wrong_document"``, ``"tampered_proof"``, ``"other_chain"``,
-            ``"root_not_on_chain"`` or ``"revoked"``.
+            failed: ``"malformed_bundle"``, ``"wrong_document"``, ``"tampered_proof"``, ``"untrusted_contract"``,
+            ``"other_chain"``, ``"root_not_on_chain"``, ``"issuer_mismatch"`` or ``"revoked"``.
         reason: the outcome in plain words, naming what differed.
         document_hash: SHA-256 of the document checked, ``0x`` + 64 hex digits.
         checked_on_chain: whether the chain was asked (``False`` for :func:`verify_bundle_proof` and for
             failures found before reaching it).
         root, leaf, leaf_index, tree_size: the Merkle tree the bundle places the document in.
         chain_id, contract, transaction_hash, block_number, block_hash: where the bundle says the root
-            was anchored; once checked on chain, block number and hash are the chain's.
+            was anchored; once checked on chain, block number and hash are the chain's. ``transaction_hash`` is
+            informative: it is never checked.
         anchored_at: when the root was anchored (the chain's record once checked, the bundle's before).
         issuer: the administration that anchored the root.
         revocation: the revocation record when the leaf is revoked, else ``None``.
+        trusted_notary: the trust anchor that vouched for the bundle's contract, else ``None``.
 
     Fields the bundle did not provide in readable form (a malformed bundle) are ``None``.
     """
@@ -131,6 +166,7 @@ class BundleVerification:
     anchored_at: datetime | None = None
     issuer: BundleIssuer | None = None
     revocation: BundleRevocation | None = None
+    trusted_notary: TrustedNotary | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +183,11 @@ class _Bundle:
     contract: str
     transaction_hash: str | None
     block_number: int
-    block_hash: bytes | None
-    timestamp: int | None
-    issuer_code: str | None
-    issuer_name: str | None
-    issuer_account: str | None
+    block_hash: bytes
+    timestamp: int
+    issuer_code: str
+    issuer_name: str
+    issuer_account: str
 
 
 class _MalformedBundle(ValueError):
@@ -166,8 +202,8 @@ def verify_bundle_proof(
 
     Checks that the bundle is well formed (``malformed_bundle``), that it is the document's (``wrong_document``),
     and that its leaf and Merkle proof lead to its root from the leaf's position in a tree of its size
-    (``tampered_proof``). Whether that root is anchored on chain, and the leaf not revoked, is left to
-    :func:`verify_bundle`; on success the status is ``"proof_valid"``.
+    (``tampered_proof``). Whether that root is anchored on chain by a trusted Notary, and the leaf not revoked,
+    is left to :func:`verify_bundle`; on success the status is ``"proof_valid"``.
 
     Arguments:
         bundle: the parsed bundle JSON, or the path of a bundle file.
@@ -192,28 +228,38 @@ def verify_bundle(
     document_or_hash: str | os.PathLike[str] | bytes,
     rpc_url: str,
     *,
+    trusted_notaries: Iterable[TrustedNotary | str] | None = None,
     http: httpx.Client | None = None,
     timeout: float = 10.0,
 ) -> BundleVerification:
-    """Check a proof bundle against a document and the chain, trusting nothing but a JSON-RPC node.
+    """Check a proof bundle against a document, the chain and the Notary contracts the caller trusts.
 
-    After the offline checks of :func:`verify_bundle_proof`, asks the node (in one JSON-RPC batch) for its chain
-    id (``other_chain`` if it is not the bundle's), for the Notary contract's record of the root and the block the
-    bundle names (``root_not_on_chain`` unless the root is anchored there by the bundle's administration with the
-    bundle's tree size, in that block, whose hash is the bundle's), and for the leaf's revocation
-    (``revoked``, with the issuer's reason and when). A verification failure is returned, never raised.
+    After the offline checks of :func:`verify_bundle_proof`, the bundle's contract must be one of
+    ``trusted_notaries`` (``untrusted_contract`` otherwise, before any network: anyone can deploy a contract that
+    answers like a Notary). Then it asks the node (in one JSON-RPC batch, two when the trust anchor does not know
+    the registry) for its chain id (``other_chain`` if it is not the bundle's), for the Notary's record of the
+    root and the block the bundle names (``root_not_on_chain`` unless the root is anchored there by the bundle's
+    administration and account, with the bundle's tree size, in that block, whose hash is the bundle's), for the
+    issuer in the ``AdministrationRegistry`` the Notary names (``issuer_mismatch`` unless the bundle's issuer code
+    and name are the registry's), and for the leaf's revocation (``revoked``, with the issuer's reason and when).
+    A verification failure is returned, never raised.
 
     Arguments:
         bundle: the parsed bundle JSON, or the path of a bundle file.
         document_or_hash: the document as ``bytes``, its path, or its SHA-256 as 64 hex digits; see
             :func:`verify_bundle_proof`.
         rpc_url: any JSON-RPC endpoint of the chain: a node of the network, or Segell's read-only ``/rpc``.
+        trusted_notaries: the Notary contracts whose records to accept: :class:`~sdk.trust.TrustedNotary` values
+            (e.g. ``TrustStore(default_trust_store_path()).trusted_notaries()``, or ``Client.deployment()``'s
+            ``trusted_notary``), or strings ``"0xADDRESS"`` (on any chain) and ``"CHAIN_ID:0xADDRESS"``. With none,
+            no bundle is ``authentic``.
         http: an ``httpx.Client`` to send the requests with, reused across calls to check many bundles over
             one connection. The caller keeps ownership (it is not closed). By default a client is opened and
             closed for this call.
         timeout: seconds to wait for the node, when ``http`` is not given.
 
     Raises:
+        ValueError: a string in ``trusted_notaries`` is not a notary address.
         TransportError: the node cannot be reached or did not answer in time.
         RPCError: the node answered a request with a JSON-RPC error unrelated to the bundle (e.g. ``-32603``
             from ``/rpc`` when its own node is down).
@@ -222,21 +268,61 @@ def verify_bundle(
 
     Example::
 
+        trusted = TrustStore(default_trust_store_path()).trusted_notaries()
         with httpx.Client() as http:
             for bundle_path, document in pairs:
-                result = verify_bundle(bundle_path, document, "https://segell.example/rpc", http=http)
+                result = verify_bundle(
+                    bundle_path, document, "https://segell.example/rpc", trusted_notaries=trusted, http=http
+                )
                 print(document, result.status, result.reason)
     """
+    anchors = _trust_anchors(trusted_notaries)
     verification, parsed = _verify_offline(bundle, _document_hash(document_or_hash))
     if parsed is None:
         return verification
+    covering = [anchor for anchor in anchors if anchor.covers(parsed.chain_id, parsed.contract)]
+    # The anchor that knows most (its chain, its registry) is checked: a pinned deployment beats a bare address.
+    anchor = max(covering, key=lambda a: (a.registry is not None, a.chain_id is not None), default=None)
+    if anchor is None:
+        return replace(verification, valid=False, status="untrusted_contract", reason=_untrusted(parsed, anchors))
+    verification = replace(verification, trusted_notary=anchor)
     if http is None:
         # Loading the CA bundle costs ~40 ms, twenty times the whole verification: a plain http:// URL needs none
         # (redirects are not followed, so the request cannot end up on https).
         plain_http = rpc_url.lower().startswith("http://")
         with httpx.Client(timeout=timeout, headers=_RPC_HEADERS, verify=not plain_http) as own:
-            return _verify_on_chain(verification, parsed, _JsonRpc(rpc_url, own))
-    return _verify_on_chain(verification, parsed, _JsonRpc(rpc_url, http))
+            return _verify_on_chain(verification, parsed, _JsonRpc(rpc_url, own), anchor)
+    return _verify_on_chain(verification, parsed, _JsonRpc(rpc_url, http), anchor)
+
+
+def _trust_anchors(trusted_notaries: Iterable[TrustedNotary | str] | None) -> list[TrustedNotary]:
+    if trusted_notaries is None:
+        return []
+    if isinstance(trusted_notaries, str | TrustedNotary):
+        trusted_notaries = [trusted_notaries]
+    anchors = []
+    for anchor in trusted_notaries:
+        if isinstance(anchor, str):
+            anchor = TrustedNotary.parse(anchor)
+        elif not isinstance(anchor, TrustedNotary):
+            raise TypeError(f"trusted_notaries holds a {type(anchor).__name__}: give TrustedNotary values or strings")
+        anchors.append(anchor)
+    return anchors
+
+
+def _untrusted(parsed: _Bundle, anchors: Sequence[TrustedNotary]) -> str:
+    where = f"the contract {parsed.contract} on chain {parsed.chain_id}"
+    trusted = (
+        "you trust no Notary yet"
+        if not anchors
+        else "you trust only " + ", ".join(f"{anchor.name + ' ' if anchor.name else ''}{anchor}" for anchor in anchors)
+    )
+    return (
+        f"The bundle names {where} as its Notary, but {trusted}: anyone can deploy a contract that answers like "
+        "one. Pin the deployment that issued the document with `segell trust add URL-OF-ITS-SEGELL`, or, if you "
+        f"know {parsed.contract} to be its Notary, pass --notary {parsed.chain_id}:{parsed.contract} "
+        "(trusted_notaries=[...] in Python), then verify again."
+    )
 
 
 # -- offline ----------------------------------------------------------------------------------------
@@ -261,7 +347,11 @@ def _verify_offline(
     try:
         parsed = _parse_bundle(_load_bundle(bundle))
     except _MalformedBundle as exc:
-        return BundleVerification(False, "malformed_bundle", f"The bundle is malformed: {exc}", hex_hash), None
+        reason = (
+            f"The bundle is malformed: {exc}. It is not a proof bundle this verifier reads, or it was damaged: "
+            "get it again from its issuer (or from the verification page, by the document's code)."
+        )
+        return BundleVerification(False, "malformed_bundle", reason, hex_hash), None
     described = _describe(parsed, hex_hash)
 
     if parsed.document_hash != document_hash:
@@ -311,8 +401,8 @@ def _describe(parsed: _Bundle, document_hash: str) -> BundleVerification:
         contract=parsed.contract,
         transaction_hash=parsed.transaction_hash,
         block_number=parsed.block_number,
-        block_hash=None if parsed.block_hash is None else _hex(parsed.block_hash),
-        anchored_at=None if parsed.timestamp is None else datetime.fromtimestamp(parsed.timestamp, UTC),
+        block_hash=_hex(parsed.block_hash),
+        anchored_at=datetime.fromtimestamp(parsed.timestamp, UTC),
         issuer=BundleIssuer(
             administration=_hex(parsed.administration),
             code=parsed.issuer_code,
@@ -325,39 +415,83 @@ def _describe(parsed: _Bundle, document_hash: str) -> BundleVerification:
 def _load_bundle(bundle: Mapping[str, Any] | str | os.PathLike[str]) -> Mapping[str, Any]:
     if isinstance(bundle, Mapping):
         return bundle
-    text = Path(bundle).read_text(encoding="utf-8", errors="replace")
+    if not isinstance(bundle, str | os.PathLike):
+        raise TypeError(f"expected a bundle (a mapping) or its path, got {type(bundle).__name__}")
+    path = Path(bundle)
+    with path.open("rb") as stream:
+        raw = stream.read(_MAX_BUNDLE_BYTES + 1)
+    if len(raw) > _MAX_BUNDLE_BYTES:
+        raise _MalformedBundle(f"{path} is larger than {_MAX_BUNDLE_BYTES} bytes; a bundle is a few kilobytes")
     try:
-        loaded = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _MalformedBundle(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if _nesting_exceeds(text, _MAX_NESTING):
+        raise _MalformedBundle(f"{path} is nested too deeply (more than {_MAX_NESTING} levels); a bundle has 3")
+    try:
+        loaded = json.loads(text, object_pairs_hook=_object_without_duplicates, parse_constant=_no_constant)
+    except _MalformedBundle as exc:
+        raise _MalformedBundle(f"{path} {exc}") from None
+    except RecursionError:
+        raise _MalformedBundle(f"{path} is nested too deeply") from None
     except ValueError as exc:
-        raise _MalformedBundle(f"{os.fspath(bundle)} is not JSON ({exc})") from None
+        raise _MalformedBundle(f"{path} is not JSON ({_brief_text(str(exc))})") from None
     if not isinstance(loaded, Mapping):
-        raise _MalformedBundle(f"{os.fspath(bundle)} holds JSON but not an object")
+        raise _MalformedBundle(f"{path} holds JSON but not an object")
     return loaded
+
+
+def _nesting_exceeds(text: str, limit: int) -> bool:
+    # Checked before parsing: the C parser recurses on the C stack, and a process whose recursion limit was raised
+    # (py_ecc sets 100,000) crashes on deep nesting instead of raising RecursionError.
+    depth = 0
+    for token in _JSON_STRUCTURE.finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in ("]", "}"):
+            depth -= 1
+    return False
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two values for one field would let two verifiers read two different bundles: refuse it.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _MalformedBundle(f"has the field {_show(key)} twice")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise _MalformedBundle(f"holds {name}, which is not JSON")
 
 
 def _parse_bundle(data: Mapping[str, Any]) -> _Bundle:
     if not isinstance(data, Mapping):
         raise _MalformedBundle("a bundle is a JSON object")
-    if data.get("format") != BUNDLE_FORMAT:
-        raise _MalformedBundle(f"format is {data.get('format')!r}, not {BUNDLE_FORMAT!r}")
-    if data.get("version") != BUNDLE_VERSION or isinstance(data.get("version"), bool):
-        raise _MalformedBundle(f"version {data.get('version')!r} is not supported (this SDK reads version 1)")
-    if data.get("hash_algorithm") != "sha-256":
-        raise _MalformedBundle(f"hash_algorithm is {data.get('hash_algorithm')!r}, not 'sha-256'")
-    if tuple(data.get("leaf_encoding") or ()) != LEAF_ENCODING:
-        raise _MalformedBundle(f"leaf_encoding is {data.get('leaf_encoding')!r}, not {list(LEAF_ENCODING)!r}")
-    proof = data.get("proof")
+    if _get(data, "format") != BUNDLE_FORMAT:
+        raise _MalformedBundle(f"format is {_show(_get(data, 'format'))}, not {BUNDLE_FORMAT!r}")
+    version = _get(data, "version")
+    if type(version) is not int or version != BUNDLE_VERSION:
+        raise _MalformedBundle(f"version {_show(version)} is not supported (this SDK reads version 1)")
+    if _get(data, "hash_algorithm") != "sha-256":
+        raise _MalformedBundle(f"hash_algorithm is {_show(_get(data, 'hash_algorithm'))}, not 'sha-256'")
+    encoding = _get(data, "leaf_encoding")
+    if not isinstance(encoding, list) or len(encoding) != len(LEAF_ENCODING) or tuple(encoding) != LEAF_ENCODING:
+        raise _MalformedBundle(f"leaf_encoding is {_show(encoding)}, not {list(LEAF_ENCODING)!r}")
+    proof = _get(data, "proof")
     if not isinstance(proof, list):
-        raise _MalformedBundle("proof is not a list")
+        raise _MalformedBundle(f"proof is {_show(proof)}, not a list")
+    if len(proof) > _MAX_PROOF_LENGTH:
+        raise _MalformedBundle(f"proof has {len(proof)} elements; no tree a Notary records needs more than 64")
     chain = _object(data, "chain")
-    issuer = data.get("issuer")
-    if issuer is not None and not isinstance(issuer, Mapping):
-        raise _MalformedBundle("issuer is not an object")
-    issuer = issuer or {}
-    tree_size = _integer(data, "tree_size", low=1, high=_UINT64_LIMIT - 1)
-    transaction_hash = chain.get("transaction_hash")
-    block_hash = chain.get("block_hash")
-    timestamp = chain.get("timestamp")
+    issuer = _object(data, "issuer")
+    tree_size = _integer(data, "tree_size", low=1, high=_UINT64_MAX)
+    transaction_hash = _get(chain, "transaction_hash")
     return _Bundle(
         document_hash=_bytes32(data, "document_hash"),
         salt=_bytes32(data, "salt"),
@@ -367,60 +501,91 @@ def _parse_bundle(data: Mapping[str, Any]) -> _Bundle:
         proof=tuple(_bytes32({"proof": item}, "proof", index=position) for position, item in enumerate(proof)),
         root=_bytes32(data, "root"),
         tree_size=tree_size,
-        chain_id=_integer(chain, "chain_id", low=1, where="chain."),
+        chain_id=_integer(chain, "chain_id", low=1, high=_UINT256_MAX, where="chain."),
         contract=_address(chain, "contract", where="chain."),
-        transaction_hash=None if transaction_hash is None else _hex(_bytes32(chain, "transaction_hash", "chain.")),
-        block_number=_integer(chain, "block_number", low=0, where="chain."),
-        block_hash=None if block_hash is None else _bytes32(chain, "block_hash", "chain."),
-        timestamp=None if timestamp is None else _integer(chain, "timestamp", low=0, where="chain."),
-        issuer_code=_optional_text(issuer, "code"),
-        issuer_name=_optional_text(issuer, "name"),
-        issuer_account=None if issuer.get("account") is None else _address(issuer, "account", where="issuer."),
+        # Informative: kept for people when readable, never checked.
+        transaction_hash=(
+            _hex(parsed)
+            if isinstance(transaction_hash, str) and (parsed := _proof.parse_hash(transaction_hash)) is not None
+            else None
+        ),
+        block_number=_integer(chain, "block_number", low=0, high=_UINT64_MAX, where="chain."),
+        block_hash=_bytes32(chain, "block_hash", "chain."),
+        timestamp=_integer(chain, "timestamp", low=0, high=_LAST_TIMESTAMP, where="chain."),
+        issuer_code=_text(issuer, "code", where="issuer."),
+        issuer_name=_text(issuer, "name", where="issuer."),
+        issuer_account=_address(issuer, "account", where="issuer."),
     )
 
 
+def _get(data: Mapping[str, Any], name: str) -> Any:
+    # A bundle given as a mapping may be anything a caller built: its lookups must not fail.
+    try:
+        return data.get(name)
+    except Exception:  # whatever a broken mapping raises, the bundle is unreadable
+        return None
+
+
+def _show(value: Any) -> str:
+    """A short, safe description of a bundle value: never the repr of a container or of a huge number."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if value.bit_length() <= 256 else f"an integer of {value.bit_length()} bits"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(_brief_text(value))
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def _brief_text(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
 def _object(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = data.get(name)
+    value = _get(data, name)
     if not isinstance(value, Mapping):
-        raise _MalformedBundle(f"{name} is missing or not an object")
+        raise _MalformedBundle(f"{name} is {_show(value)}, not an object")
     return value
 
 
 def _bytes32(data: Mapping[str, Any], name: str, where: str = "", *, index: int | None = None) -> bytes:
-    value = data.get(name)
+    value = _get(data, name)
     label = f"{where}{name}" + ("" if index is None else f"[{index}]")
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise _MalformedBundle(f"{label} is not 0x followed by 64 hex digits: {value!r}")
-    parsed = _proof.parse_hash(value)
+    parsed = _proof.parse_hash(value) if isinstance(value, str) and value.startswith("0x") else None
     if parsed is None:
-        raise _MalformedBundle(f"{label} is not 0x followed by 64 hex digits: {value!r}")
+        raise _MalformedBundle(f"{label} is {_show(value)}, not 0x followed by 64 hex digits")
     return parsed
 
 
 def _address(data: Mapping[str, Any], name: str, *, where: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
-        raise _MalformedBundle(f"{where}{name} is not an address (0x + 40 hex digits): {value!r}")
-    try:
-        bytes.fromhex(value[2:])
-    except ValueError:
-        raise _MalformedBundle(f"{where}{name} is not an address (0x + 40 hex digits): {value!r}") from None
+    value = _get(data, name)
+    if not isinstance(value, str) or not _proof.ADDRESS_PATTERN.fullmatch(value):
+        raise _MalformedBundle(f"{where}{name} is {_show(value)}, not an address (0x followed by 40 hex digits)")
     return value
 
 
-def _integer(data: Mapping[str, Any], name: str, *, low: int, high: int | None = None, where: str = "") -> int:
-    value = data.get(name)
+def _integer(data: Mapping[str, Any], name: str, *, low: int, high: int, where: str = "") -> int:
+    value = _get(data, name)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _MalformedBundle(f"{where}{name} is not an integer: {value!r}")
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise _MalformedBundle(f"{where}{name} is {value}, it must be {bounds}")
+        raise _MalformedBundle(f"{where}{name} is {_show(value)}, not an integer")
+    if value < low or value > high:
+        raise _MalformedBundle(f"{where}{name} is {_show(value)}, it must be between {low} and {high}")
     return value
 
 
-def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
-    value = data.get(name)
-    return value if isinstance(value, str) else None
+def _text(data: Mapping[str, Any], name: str, *, where: str) -> str:
+    value = _get(data, name)
+    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
+        raise _MalformedBundle(f"{where}{name} is {_show(value)}, not a text of 1 to {_MAX_TEXT} characters")
+    return value
 
 
 def _hex(value: bytes) -> str:
@@ -524,7 +689,10 @@ def _is_json_rpc(answer: Any) -> bool:
 
 
 def _excerpt(value: Any) -> str:
-    text = json.dumps(value)
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = f"a {type(value).__name__}"
     return text if len(text) <= 200 else text[:200] + "..."
 
 
@@ -542,16 +710,21 @@ def _uint(word: bytes) -> int:
     return int.from_bytes(word, "big")
 
 
-def _verify_on_chain(offline: BundleVerification, parsed: _Bundle, rpc: _JsonRpc) -> BundleVerification:
-    chain_id_hex, anchor_data, revoked_data, revocation_data, block = rpc.batch(
-        [
-            ("eth_chainId", []),
-            _call(parsed.contract, _ANCHOR_OF, parsed.root),
-            _call(parsed.contract, _IS_REVOKED, parsed.leaf),
-            _call(parsed.contract, _REVOCATION_OF, parsed.leaf),
-            ("eth_getBlockByNumber", [hex(parsed.block_number), False]),
-        ]
-    )
+def _verify_on_chain(
+    offline: BundleVerification, parsed: _Bundle, rpc: _JsonRpc, anchor: TrustedNotary
+) -> BundleVerification:
+    calls = [
+        ("eth_chainId", []),
+        _call(parsed.contract, _ANCHOR_OF, parsed.root),
+        _call(parsed.contract, _IS_REVOKED, parsed.leaf),
+        _call(parsed.contract, _REVOCATION_OF, parsed.leaf),
+        ("eth_getBlockByNumber", [hex(parsed.block_number), False]),
+        _call(parsed.contract, _REGISTRY, b""),
+    ]
+    # A pinned deployment knows its registry: ask for the issuer in the same batch (checked against registry()).
+    if anchor.registry is not None:
+        calls.append(_call(anchor.registry, _GET_ADMINISTRATION, parsed.administration))
+    chain_id_hex, anchor_data, revoked_data, revocation_data, block, registry_data, *issuer_data = rpc.batch(calls)
     checked = replace(offline, checked_on_chain=True)
 
     def fail(status: BundleStatus, reason: str) -> BundleVerification:
@@ -560,7 +733,7 @@ def _verify_on_chain(offline: BundleVerification, parsed: _Bundle, rpc: _JsonRpc
     try:
         chain_id = int(chain_id_hex, 16)
     except (TypeError, ValueError):
-        raise rpc._unexpected(f"eth_chainId answered {chain_id_hex!r}") from None
+        raise rpc._unexpected(f"eth_chainId answered {_excerpt(chain_id_hex)}") from None
     if chain_id != parsed.chain_id:
         return fail(
             "other_chain",
@@ -578,7 +751,8 @@ def _verify_on_chain(offline: BundleVerification, parsed: _Bundle, rpc: _JsonRpc
     except ValueError:
         return fail(
             "root_not_on_chain",
-            f"No Notary contract answers at {parsed.contract} on chain {chain_id} (anchorOf returned {anchor_data!r}).",
+            f"No Notary contract answers at {parsed.contract} on chain {chain_id} "
+            f"(anchorOf returned {_excerpt(anchor_data)}).",
         )
     administration, account_word, size_word, block_word, timestamp_word = words[:5]
     size, anchor_block, anchor_timestamp = _uint(size_word), _uint(block_word), _uint(timestamp_word)
@@ -597,7 +771,7 @@ def _verify_on_chain(offline: BundleVerification, parsed: _Bundle, rpc: _JsonRpc
             f"The root {root} was anchored by administration {_hex(administration)}, not by the bundle's "
             f"{_hex(parsed.administration)}.",
         )
-    if parsed.issuer_account is not None and parsed.issuer_account.lower() != account:
+    if parsed.issuer_account.lower() != account:
         return fail(
             "root_not_on_chain",
             f"The root {root} was anchored from account {account}, not from the bundle's {parsed.issuer_account}.",
@@ -613,34 +787,74 @@ def _verify_on_chain(offline: BundleVerification, parsed: _Bundle, rpc: _JsonRpc
             "root_not_on_chain",
             f"Chain {chain_id} has no block {parsed.block_number}, where the root {root} says it was anchored.",
         )
-    # A bundle without a block hash (the server did not record one) is checked by block number alone.
-    if parsed.block_hash is not None and str(block_hash).lower() != _hex(parsed.block_hash):
+    if str(block_hash).lower() != _hex(parsed.block_hash):
         return fail(
             "root_not_on_chain",
             f"Block {parsed.block_number} of chain {chain_id} is not the bundle's block {_hex(parsed.block_hash)}: "
-            f"its hash is {block_hash}. The chain was reorganised or reset, or the bundle was altered.",
+            f"its hash is {_excerpt(block_hash)}. The chain was reorganised or reset, or the bundle was altered.",
         )
-    if parsed.timestamp is not None and parsed.timestamp != anchor_timestamp:
+    if parsed.timestamp != anchor_timestamp:
         return fail(
             "root_not_on_chain",
             f"The root {root} was anchored at timestamp {anchor_timestamp}, not at the bundle's {parsed.timestamp}.",
         )
+    anchored_at = datetime.fromtimestamp(anchor_timestamp, UTC)  # the bundle's, within range: equal above
+    checked = replace(checked, block_hash=str(block_hash).lower(), anchored_at=anchored_at)
 
-    anchored_at = datetime.fromtimestamp(anchor_timestamp, UTC)
-    issuer = checked.issuer
-    assert issuer is not None  # set for every parsed bundle
+    registry = _address_word(registry_data)
+    if registry is None:
+        return fail(
+            "untrusted_contract",
+            f"The contract at {parsed.contract} does not name its AdministrationRegistry (registry() answered "
+            f"{_excerpt(registry_data if not isinstance(registry_data, _CallReverted) else 'a revert')}): "
+            "it is not a Segell Notary. Check the trust anchor you gave for it.",
+        )
+    if anchor.registry is not None and registry != anchor.registry:
+        return fail(
+            "untrusted_contract",
+            f"{where} names the AdministrationRegistry {registry}, but the deployment pinned for it has "
+            f"{anchor.registry}. Pin the deployment again (`segell trust add URL`) if it was redeployed.",
+        )
+    if not issuer_data:
+        (answer,) = rpc.batch([_call(registry, _GET_ADMINISTRATION, parsed.administration)])
+        issuer_data = [answer]
+    record = _decode_administration(issuer_data[0])
+    if record is None:
+        raise rpc._unexpected(f"getAdministration answered {_excerpt(issuer_data[0])}")
+    registered_id, registered_name, suspended = record
+    issuer_id = _hex(parsed.administration)
+    if registered_id != parsed.administration:
+        return fail(
+            "issuer_mismatch",
+            f"The administration {issuer_id} that anchored the root is not in the registry {registry} that "
+            f"{where} names.",
+        )
+    registered_code = _code_of(parsed.administration)
+    if parsed.issuer_code != registered_code:
+        return fail(
+            "issuer_mismatch",
+            f"The bundle's issuer.code is {parsed.issuer_code!r}, but the root was anchored by administration "
+            f"{registered_code or issuer_id!r} of the registry {registry}.",
+        )
+    if parsed.issuer_name != registered_name:
+        return fail(
+            "issuer_mismatch",
+            f"The bundle's issuer.name is {parsed.issuer_name!r}, but the registry {registry} names administration "
+            f"{registered_code or issuer_id} {registered_name!r}.",
+        )
+    status: Literal["active", "suspended"] = "suspended" if suspended else "active"
     checked = replace(
         checked,
-        block_hash=str(block_hash).lower(),
-        anchored_at=anchored_at,
-        issuer=replace(issuer, account=account if parsed.issuer_account is None else parsed.issuer_account),
+        issuer=BundleIssuer(
+            administration=issuer_id, code=registered_code, name=registered_name, account=account, status=status
+        ),
     )
 
     revocation = None if isinstance(revocation_data, _CallReverted) else _decode_revocation(revocation_data)
     try:
         is_revoked = not isinstance(revoked_data, _CallReverted) and _data(revoked_data)[-1:] == b"\x01"
     except ValueError:
-        raise rpc._unexpected(f"isRevoked answered {revoked_data!r}") from None
+        raise rpc._unexpected(f"isRevoked answered {_excerpt(revoked_data)}") from None
     if is_revoked or revocation is not None:
         detail = (
             ""
@@ -658,35 +872,77 @@ def _verify_on_chain(offline: BundleVerification, parsed: _Bundle, rpc: _JsonRpc
             revocation=revocation,
         )
 
-    issued_by = parsed.issuer_name or parsed.issuer_code or _hex(parsed.administration)
+    now_suspended = " (the registry now lists the administration as suspended)" if suspended else ""
+    deployment = f" of {anchor.name}" if anchor.name else ""
     return replace(
         checked,
         valid=True,
         status="authentic",
         reason=(
-            f"Authentic: notarised by {issued_by}, anchored in block {anchor_block} of chain {chain_id} "
-            f"on {anchored_at:%Y-%m-%d %H:%M:%S} UTC, not revoked."
+            f"Authentic: notarised by {registered_name} ({registered_code or issuer_id}){now_suspended}, anchored "
+            f"in block {anchor_block} of chain {chain_id} on {anchored_at:%Y-%m-%d %H:%M:%S} UTC by the trusted "
+            f"Notary {parsed.contract}{deployment}, not revoked."
         ),
     )
+
+
+def _address_word(data: Any) -> str | None:
+    """The address a view returning ``address`` answered, or ``None`` for a revert or anything else."""
+    if isinstance(data, _CallReverted):
+        return None
+    try:
+        words = _proof.abi_words(_data(data))
+    except ValueError:
+        return None
+    if len(words) != 1 or words[0][:12] != bytes(12) or words[0] == _ZERO_WORD:
+        return None
+    return "0x" + words[0][12:].hex()
+
+
+def _decode_administration(data: Any) -> tuple[bytes, str, bool] | None:
+    """``getAdministration`` answers a dynamic tuple (id, name, suspended, admittedAt, accountCount)."""
+    if isinstance(data, _CallReverted):
+        return None
+    try:
+        raw = _data(data)
+        record = raw[_uint(_proof.abi_words(raw[:32])[0]) :]
+        fields = _proof.abi_words(record[:160])
+        if len(fields) != 5:
+            return None
+        name = _abi_string(record, _uint(fields[1]))
+    except (ValueError, IndexError):
+        return None
+    return fields[0], name, fields[2][-1:] == b"\x01"
+
+
+def _abi_string(record: bytes, at: int) -> str:
+    length = _uint(record[at : at + 32])
+    if len(record) < at + 32 + length:
+        raise ValueError("the string runs past the data")
+    return record[at + 32 : at + 32 + length].decode("utf-8", errors="replace")
+
+
+def _code_of(administration: bytes) -> str | None:
+    """The public code an administration id stands for: its ASCII, zero-padded (``None`` if it is not one)."""
+    code = administration.rstrip(b"\0")
+    if not code or b"\0" in code or not all(0x21 <= byte < 0x7F for byte in code):
+        return None
+    return code.decode("ascii")
 
 
 def _decode_revocation(data: Any) -> BundleRevocation | None:
     """``revocationOf`` answers a dynamic tuple: an offset, then the tuple with its string at a relative offset."""
     try:
         raw = _data(data)
-        words = _proof.abi_words(raw)
-        start = _uint(words[0])
-        record = raw[start:]
+        words = _proof.abi_words(raw[:32])
+        record = raw[_uint(words[0]) :]
         fields = _proof.abi_words(record[:160])
         if fields[1] == _ZERO_WORD:  # the zeroed record of a leaf never revoked
             return None
-        text_at = _uint(fields[4])
-        length = _uint(record[text_at : text_at + 32])
-        reason = record[text_at + 32 : text_at + 32 + length].decode("utf-8", errors="replace")
         return BundleRevocation(
-            reason=reason,
+            reason=_abi_string(record, _uint(fields[4])),
             block_number=_uint(fields[2]),
             revoked_at=datetime.fromtimestamp(_uint(fields[3]), UTC),
         )
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError, OSError):
         return None

@@ -15,6 +15,7 @@ from services.administrations.service import ensure_governance_key, reconcile_wi
 from services.api_docs import serve_api_docs
 from services.citizen_auth.router import router as citizen_auth_router
 from services.content_type_options import NoSniff
+from services.deployment.router import router as deployment_router
 from services.errors import install_error_handlers
 from services.health.router import router as health_router
 from services.identity.ca import ensure_certificate_authorities
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(NoSniff)  # outermost: errors answered by the body limits get it too
     app.state.anchored_roots = AnchoredRoots()
     app.include_router(health_router)
+    app.include_router(deployment_router)
     app.include_router(administrations_router)
     app.include_router(notary_router)
     app.include_router(verification_router)

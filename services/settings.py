@@ -18,6 +18,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(default=None, description="URL clients reach the API at, when not host:port.")
+    deployment_name: str = Field(
+        default="Segell sandbox",
+        min_length=1,
+        description="The name /.well-known/segell.json gives this deployment; `segell trust add` pins it under it.",
+    )
     max_document_bytes: int = Field(default=100 * 2**20, gt=0, description="Largest file `POST /v1/documents` hashes.")
     batch_max_size: int = Field(default=10_000, gt=0, description="Most documents anchored under one root.")
     batch_max_wait: float = Field(

@@ -7,6 +7,7 @@
     segell admin key issue CODE        another API key for it
     segell notarise FILE... --wait     notarise documents, save each proof bundle next to its file
     segell verify FILE --bundle B      check a document against its bundle and any node of the chain
+    segell trust add URL               pin a deployment's Notary, so that its bundles can be authentic
     segell revoke ID --reason R        revoke a notarised document on chain
     segell cert issue --profile P ...  a certificate of the sandbox CA; writes its PKCS#12 file
     segell cert show|revoke SERIAL     show (public status without a key) or revoke a certificate
@@ -34,6 +35,7 @@ from services.cli import (  # noqa: F401
     sandboxes,
     server,
     signatures,
+    trust,
 )
 from services.cli.common import app
 

@@ -32,6 +32,7 @@ from services.cli.common import (
     require_value,
     timestamp,
 )
+from services.cli.trust import trusted_notaries
 
 # -- segell notarise, verify, revoke ----------------------------------------------------------------
 
@@ -146,22 +147,33 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    notary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notary",
+            help="Trust this Notary for --bundle: 0xADDRESS, or CHAIN_ID:0xADDRESS for one chain (repeatable; "
+            "also SEGELL_TRUSTED_NOTARIES, comma-separated). Deployments pinned with `segell trust add` are trusted.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check a document: against its proof bundle and the chain (--bundle), or with the Segell server.
 
+    A bundle is authentic only if it names a Notary you trust (`segell trust add URL`, or --notary).
     Exit status 0 when the document is authentic, 1 otherwise (the reason is printed).
     """
     invocation = current_invocation(ctx)
     if bundle is None:
-        if rpc is not None:
-            raise typer.BadParameter("--rpc needs --bundle: without one, the Segell server is asked.")
+        if rpc is not None or notary:
+            raise typer.BadParameter("--rpc and --notary need --bundle: without one, the Segell server is asked.")
         _verify_with_server(invocation, file, as_json)
         return
 
+    anchors = trusted_notaries(invocation, notary)
     rpc_url = rpc or f"{invocation.url}/rpc"
     try:
-        result = verify_bundle(bundle, file, rpc_url)
+        result = verify_bundle(bundle, file, rpc_url, trusted_notaries=anchors)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--rpc'") from exc
     except SegellError as exc:
@@ -261,6 +273,13 @@ def _verify_with_server(invocation: Invocation, file: Path, as_json: bool) -> No
         raise typer.Exit(1)
 
 
+def _trusted_as(result: BundleVerification) -> str:
+    anchor = result.trusted_notary
+    if anchor is None:
+        return " (not trusted)" if result.status == "untrusted_contract" else ""
+    return f" (trusted: {escape(anchor.name)})" if anchor.name else " (trusted: --notary)"
+
+
 def _print_bundle_verification(invocation: Invocation, result: BundleVerification, rpc_url: str) -> None:
     out = invocation.out
     headline = "[bold green]authentic[/bold green]" if result.valid else f"[bold red]{result.status}[/bold red]"
@@ -269,12 +288,14 @@ def _print_bundle_verification(invocation: Invocation, result: BundleVerificatio
     fields = [("sha-256", result.document_hash or "")]
     if issuer is not None:
         named = " ".join(filter(None, [issuer.name, f"({issuer.code})" if issuer.code else None]))
-        fields.append(("issuer", escape(named or issuer.administration)))
+        said = "" if result.checked_on_chain and issuer.status is not None else "  (as the bundle says, unchecked)"
+        status = f", {issuer.status}" if issuer.status == "suspended" else ""
+        fields.append(("issuer", escape((named or issuer.administration) + status) + said))
     if result.root is not None:
         fields += [
             ("root", result.root),
             ("leaf", f"index {result.leaf_index} in a tree of {result.tree_size}"),
-            ("chain", f"{result.chain_id}, notary {result.contract}"),
+            ("chain", f"{result.chain_id}, notary {result.contract}" + _trusted_as(result)),
             ("block", f"{result.block_number} {result.block_hash or ''}".strip()),
             ("anchored", timestamp(result.anchored_at)),
         ]

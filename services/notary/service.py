@@ -770,7 +770,8 @@ def _match(row: ReceiptRow, notary: NotaryClient, anchored_roots: AnchoredRoots,
         block_number=row.block_number if show_anchor else None,
         transaction_hash=row.transaction_hash if show_anchor else None,
         chain_id=row.chain_id if show_anchor else None,
-        contract=row.contract if show_anchor else None,
+        # The contract that was asked: the deployment's own Notary, whatever a stored row says.
+        contract=notary.address if show_anchor else None,
         revocation=(
             MatchRevocation(reason=row.revocation_reason, revoked_at=_from_timestamp(row.revocation_block_timestamp))
             if row.revocation_reason is not None

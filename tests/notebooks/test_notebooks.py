@@ -97,9 +97,14 @@ def assert_notarise_and_verify_tour(text: str, server: RunningServer) -> None:
     assert "The certificate was sent as its hash only: True" in text
     assert re.search(r"minutes +anchored in block \d+, tx 0x[0-9a-f]{64}", text)
     assert "format         segell-proof-bundle" in text
+    with server.client() as anonymous:
+        deployment = anonymous.get("/.well-known/segell.json").json()
+    assert f"Trusting Segell sandbox: notary {deployment['notary']} on chain {deployment['chain_id']}" in text
+    assert "Without a trust anchor: untrusted_contract" in text
     assert "Offline: proof_valid" in text
-    assert "authentic: Authentic: notarised by Ajuntament de Demostració, anchored in block" in text
+    assert re.search(r"authentic: Authentic: notarised by Ajuntament de Demostració \(DEMO-\w{8}\), anchored", text)
     assert "valid      True" in text
+    assert re.search(r"issuer     Ajuntament de Demostració \(DEMO-[0-9A-F]{8}\), active, account 0x[0-9a-f]{40}", text)
     assert "Tampered copy: wrong_document, valid False" in text
     assert "This is not the document of the bundle" in text
     assert re.search(r"Segell says authentic for code \S+: Ajuntament de Demostració", text)

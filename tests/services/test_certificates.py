@@ -597,6 +597,7 @@ def test_issued_and_revoked_certificates_are_logged_and_anchored(tenant: Tenant,
         issuance_bundle = anyone.get(f"/v1/certificates/log/{serial}/bundle").json()
         revocation_bundle = anyone.get(f"/v1/certificates/log/{serial}/revocation/bundle").json()
         by_code = anyone.get("/v1/verify", params={"code": entry["issuance"]["verification_code"]}).json()
+        deployment = anyone.get("/.well-known/segell.json").json()
 
     assert by_pem.json() == entry and by_der.json() == entry
     assert entry["issuance"]["document_hash"] == issued["fingerprint_sha256"]
@@ -606,10 +607,10 @@ def test_issued_and_revoked_certificates_are_logged_and_anchored(tenant: Tenant,
     # Anyone can rebuild what the revocation entry notarised, and check both bundles against the chain alone.
     record = json.dumps(entry["revocation_record"], sort_keys=True, separators=(",", ":")).encode()
     assert entry["revocation_record"]["reason"] == "cessationOfOperation"
-    rpc = f"{segell_server.url}/rpc"
-    assert verify_bundle(issuance_bundle, der, rpc).status == "authentic"
-    assert verify_bundle(revocation_bundle, record, rpc).status == "authentic"
-    assert verify_bundle(issuance_bundle, record, rpc).status == "wrong_document"
+    rpc, trusted = f"{segell_server.url}/rpc", [f"{deployment['chain_id']}:{deployment['notary']}"]
+    assert verify_bundle(issuance_bundle, der, rpc, trusted_notaries=trusted).status == "authentic"
+    assert verify_bundle(revocation_bundle, record, rpc, trusted_notaries=trusted).status == "authentic"
+    assert verify_bundle(issuance_bundle, record, rpc, trusted_notaries=trusted).status == "wrong_document"
 
 
 def test_log_lookup_of_unknown_certificate(tenant: Tenant, segell_server: RunningServer) -> None:

@@ -31,8 +31,28 @@ def administration_key(segell_server: RunningServer) -> str:
 
 
 @pytest.fixture
-def env(segell_server: RunningServer, administration_key: str) -> dict[str, str | None]:
-    return {"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": administration_key, "SEGELL_RPC_URL": None}
+def trust_store(tmp_path: Path) -> Path:
+    """Each test's own trust store: `segell trust` never writes to the user's configuration."""
+    return tmp_path / "config" / "trust.json"
+
+
+@pytest.fixture
+def env(segell_server: RunningServer, administration_key: str, trust_store: Path) -> dict[str, str | None]:
+    return {
+        "SEGELL_URL": segell_server.url,
+        "SEGELL_API_KEY": administration_key,
+        "SEGELL_RPC_URL": None,
+        "SEGELL_TRUST_STORE": str(trust_store),
+        "SEGELL_TRUSTED_NOTARIES": None,
+    }
+
+
+@pytest.fixture
+def pinned(segell_server: RunningServer, runner: CliRunner, env: dict[str, str | None]) -> dict[str, str | None]:
+    """The environment of a user who pinned the server's deployment with `segell trust add URL`."""
+    result = runner.invoke(app, ["trust", "add", segell_server.url], env=env)
+    assert result.exit_code == 0, result.output
+    return env
 
 
 def write_documents(directory: Path, count: int) -> list[Path]:
@@ -66,7 +86,9 @@ def test_notarise_files_with_wait_writes_a_bundle_next_to_each(
         bundle_path = path.with_name(path.name + ".segell.json")
         assert f"bundle {bundle_path}" in result.stdout
         bundle = json.loads(bundle_path.read_text())
-        assert verify_bundle(bundle, path, f"{segell_server.url}/rpc").status == "authentic"
+        with Client(segell_server.url) as anonymous:
+            trusted = [anonymous.deployment().trusted_notary]
+        assert verify_bundle(bundle, path, f"{segell_server.url}/rpc", trusted_notaries=trusted).status == "authentic"
 
 
 def test_notarise_one_file_with_out_dir_and_json(runner: CliRunner, env, tmp_path: Path) -> None:
@@ -125,15 +147,15 @@ def test_notarise_without_api_key_says_which_key_it_needs(runner: CliRunner, env
 
 
 def test_verify_offline_with_bundle_and_rpc_exits_0_when_authentic_1_when_tampered(
-    segell_server: RunningServer, runner: CliRunner, env, tmp_path: Path
+    segell_server: RunningServer, runner: CliRunner, pinned, tmp_path: Path
 ) -> None:
     (path,) = write_documents(tmp_path, 1)
-    assert runner.invoke(app, ["notarise", str(path), "--wait"], env=env).exit_code == 0
+    assert runner.invoke(app, ["notarise", str(path), "--wait"], env=pinned).exit_code == 0
     bundle = path.with_name(path.name + ".segell.json")
     tampered = tmp_path / "tampered.txt"
     tampered.write_text(path.read_text() + "afegit\n")
-    # Nothing but the node: no Segell URL, no key.
-    offline = {"SEGELL_URL": f"http://127.0.0.1:{closed_port()}", "SEGELL_API_KEY": None, "SEGELL_RPC_URL": None}
+    # Nothing but the node and the pinned deployment: no Segell URL, no key.
+    offline = {**pinned, "SEGELL_URL": f"http://127.0.0.1:{closed_port()}", "SEGELL_API_KEY": None}
     rpc = ["--rpc", f"{segell_server.url}/rpc"]
 
     authentic = runner.invoke(app, ["verify", str(path), "--bundle", str(bundle), *rpc], env=offline)
@@ -141,6 +163,7 @@ def test_verify_offline_with_bundle_and_rpc_exits_0_when_authentic_1_when_tamper
 
     assert authentic.exit_code == 0, authentic.output
     assert authentic.stdout.startswith("authentic: Authentic: notarised by Consell Comarcal de Prova")
+    assert "(trusted: Segell sandbox)" in authentic.stdout
     assert wrong.exit_code == 1, wrong.output
     assert wrong.stdout.startswith("wrong_document: This is not the document of the bundle")
 
@@ -161,7 +184,8 @@ def test_verify_with_server_when_no_bundle(runner: CliRunner, env, tmp_path: Pat
     assert ": unknown" in missing.stdout and "No administration has notarised this document." in missing.stdout
 
 
-def test_verify_with_unreachable_rpc_fails_without_traceback(runner: CliRunner, env, tmp_path: Path) -> None:
+def test_verify_with_unreachable_rpc_fails_without_traceback(runner: CliRunner, pinned, tmp_path: Path) -> None:
+    env = pinned
     (path,) = write_documents(tmp_path, 1)
     assert runner.invoke(app, ["notarise", str(path), "--wait"], env=env).exit_code == 0
     rpc = f"http://127.0.0.1:{closed_port()}"
@@ -174,8 +198,9 @@ def test_verify_with_unreachable_rpc_fails_without_traceback(runner: CliRunner, 
 
 
 def test_revoke_then_offline_verify_says_revoked_with_reason(
-    segell_server: RunningServer, runner: CliRunner, env, tmp_path: Path
+    segell_server: RunningServer, runner: CliRunner, pinned, tmp_path: Path
 ) -> None:
+    env = pinned
     (path,) = write_documents(tmp_path, 1)
     notarised = runner.invoke(app, ["notarise", str(path), "--wait", "--json"], env=env)
     document_id = json.loads(notarised.stdout)[0]["id"]
@@ -201,3 +226,147 @@ def test_revoke_unknown_document_fails_with_the_server_error(runner: CliRunner, 
     assert result.exit_code == 1
     assert "HTTP 404" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_trust_add_pins_the_deployment_then_list_and_remove(
+    segell_server: RunningServer, runner: CliRunner, env, trust_store: Path
+) -> None:
+    with Client(segell_server.url) as anonymous:
+        health = anonymous.health()
+
+    added = runner.invoke(app, ["trust", "add", segell_server.url + "/"], env=env)
+    again = runner.invoke(app, ["trust", "add", segell_server.url, "--json"], env=env)
+    listed = runner.invoke(app, ["trust", "list", "--json"], env=env)
+    shown = runner.invoke(app, ["trust", "list"], env=env)
+    removed = runner.invoke(app, ["trust", "remove", f"{health.chain.chain_id}:{health.contracts.notary}"], env=env)
+    gone = runner.invoke(app, ["trust", "remove", health.contracts.notary], env=env)
+    empty = runner.invoke(app, ["trust", "list"], env=env)
+
+    assert added.exit_code == 0, added.output
+    assert added.stdout.startswith("Pinned Segell sandbox.")
+    assert f"notary    {health.contracts.notary.lower()}" in added.stdout
+    assert f"Stored in {trust_store}." in added.stdout
+    assert again.exit_code == 0 and json.loads(again.stdout)["url"] == segell_server.url
+    (entry,) = json.loads(listed.stdout)
+    assert entry["chain_id"] == health.chain.chain_id
+    assert entry["notary"] == health.contracts.notary.lower()
+    assert entry["registry"] == health.contracts.registry.lower()
+    assert entry["deployment_block"] == health.contracts.deployed_at_block
+    assert entry["name"] == "Segell sandbox"
+    assert "Segell sandbox" in shown.stdout and segell_server.url in shown.stdout
+    assert json.loads(trust_store.read_text())["format"] == "segell-trust-store"
+    assert removed.exit_code == 0 and removed.stdout.startswith("Removed Segell sandbox: notary")
+    assert gone.exit_code == 1 and "No pinned deployment has the Notary" in gone.stderr
+    assert empty.stdout.startswith("No deployment is pinned in") and "segell trust add URL" in empty.stdout
+
+
+def test_trust_add_of_a_server_that_is_not_segell_fails_with_a_message(
+    runner: CliRunner, env, trust_store: Path
+) -> None:
+    result = runner.invoke(app, ["trust", "add", f"http://127.0.0.1:{closed_port()}"], env=env)
+
+    assert result.exit_code == 1
+    assert "Cannot reach the Segell server" in result.stderr
+    assert not trust_store.exists()
+
+
+def test_damaged_trust_store_fails_with_what_to_do(runner: CliRunner, env, trust_store: Path, tmp_path: Path) -> None:
+    trust_store.parent.mkdir(parents=True)
+    trust_store.write_text('{"format": "segell-trust-store", "version": 1, "deployments": [{"name": 1}]}')
+    (path,) = write_documents(tmp_path, 1)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text("{}")
+
+    listed = runner.invoke(app, ["trust", "list"], env=env)
+    verified = runner.invoke(app, ["verify", str(path), "--bundle", str(bundle)], env=env)
+
+    for result in (listed, verified):
+        assert result.exit_code == 1
+        assert f"The trust store {trust_store} is damaged" in result.stderr
+        assert "segell trust add URL" in result.stderr
+
+
+def test_verify_bundle_without_trust_anchor_is_untrusted_contract_until_one_is_given(
+    segell_server: RunningServer, runner: CliRunner, env, tmp_path: Path
+) -> None:
+    (path,) = write_documents(tmp_path, 1)
+    assert runner.invoke(app, ["notarise", str(path), "--wait"], env=env).exit_code == 0
+    bundle_path = path.with_name(path.name + ".segell.json")
+    chain = json.loads(bundle_path.read_text())["chain"]
+    command = ["verify", str(path), "--bundle", str(bundle_path)]
+    pin = f"{chain['chain_id']}:{chain['contract']}"
+
+    untrusted = runner.invoke(app, command, env=env)
+    by_option = runner.invoke(app, [*command, "--notary", "0x" + "1" * 40, "--notary", pin], env=env)
+    by_variable = runner.invoke(
+        app, [*command, "--json"], env={**env, "SEGELL_TRUSTED_NOTARIES": f"0x{'2' * 40}, {pin}"}
+    )
+    other_only = runner.invoke(app, [*command, "--notary", "0x" + "1" * 40], env=env)
+    not_a_notary = runner.invoke(app, [*command, "--notary", "segell.example"], env=env)
+
+    assert untrusted.exit_code == 1
+    assert untrusted.stdout.startswith(f"untrusted_contract: The bundle names the contract {chain['contract']}")
+    assert "segell trust add URL-OF-ITS-SEGELL" in untrusted.stdout and "(not trusted)" in untrusted.stdout
+    assert by_option.exit_code == 0, by_option.output
+    assert by_option.stdout.startswith("authentic: Authentic: notarised by Consell Comarcal de Prova")
+    assert "(trusted: --notary)" in by_option.stdout
+    assert by_variable.exit_code == 0, by_variable.output
+    answer = json.loads(by_variable.stdout)
+    assert answer["status"] == "authentic" and answer["issuer"]["status"] == "active"
+    assert answer["trusted_notary"] == {
+        "address": chain["contract"].lower(),
+        "chain_id": chain["chain_id"],
+        "registry": None,
+        "name": None,
+    }
+    assert (
+        other_only.exit_code == 1 and "you trust only 0x1111111111111111111111111111111111111111" in other_only.stdout
+    )
+    assert not_a_notary.exit_code == 2 and "CHAIN_ID:ADDRESS" in not_a_notary.output
+
+
+def test_verify_bundle_with_another_issuer_written_in_is_issuer_mismatch(
+    segell_server: RunningServer, runner: CliRunner, pinned, tmp_path: Path
+) -> None:
+    (path,) = write_documents(tmp_path, 1)
+    assert runner.invoke(app, ["notarise", str(path), "--wait"], env=pinned).exit_code == 0
+    bundle_path = path.with_name(path.name + ".segell.json")
+    bundle = json.loads(bundle_path.read_text())
+    other = f"L{secrets.randbelow(10**8):08d}"
+    segell_server.admit(other, "Ajuntament de Figueres")
+    bundle["issuer"].update(code=other, name="Ajuntament de Figueres")
+    bundle_path.write_text(json.dumps(bundle))
+
+    result = runner.invoke(app, ["verify", str(path), "--bundle", str(bundle_path)], env=pinned)
+
+    assert result.exit_code == 1
+    assert result.stdout.startswith(f"issuer_mismatch: The bundle's issuer.code is '{other}'")
+    assert "notarised by" not in result.stdout
+    assert "Ajuntament de Figueres (" in result.stdout and "(as the bundle says, unchecked)" in result.stdout
+
+
+def test_verify_malformed_bundles_exits_1_with_the_reason_and_no_traceback(
+    runner: CliRunner, pinned, tmp_path: Path
+) -> None:
+    (path,) = write_documents(tmp_path, 1)
+    assert runner.invoke(app, ["notarise", str(path), "--wait"], env=pinned).exit_code == 0
+    text = (path.parent / (path.name + ".segell.json")).read_text()
+    bundle = json.loads(text)
+    hostile = {
+        "nested too deeply": text.replace('"version": 1', '"version": ' + "[" * 200_000 + "]" * 200_000).encode(),
+        "chain.timestamp is an integer of": json.dumps({**bundle, "chain": {**bundle["chain"], "timestamp": 10**300}}),
+        "leaf_encoding is 4, not": json.dumps({**bundle, "leaf_encoding": 4}),
+        "tree_size is 18446744073709551616": json.dumps({**bundle, "tree_size": 2**64}),
+        "not UTF-8 text": text.encode("utf-16"),
+    }
+
+    for number, (words, content) in enumerate(hostile.items()):
+        bundle_path = tmp_path / f"hostile-{number}.segell.json"
+        bundle_path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        result = runner.invoke(app, ["verify", str(path), "--bundle", str(bundle_path)], env=pinned)
+
+        assert result.exit_code == 1, (words, result.output)
+        assert isinstance(result.exception, SystemExit), (words, result.exception)
+        assert result.stdout.startswith("malformed_bundle: The bundle is malformed: "), result.stdout
+        assert words in result.stdout
+        assert "Traceback" not in result.output

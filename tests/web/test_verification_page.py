@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page, Playwright, expect
+from sqlalchemy import update
 
 from services.notary.anchoring import AnchoringWorker
+from services.notary.repository import batches
 from tests.conftest import RunningServer, make_settings, serve
 from tests.web.conftest import Browser, launch, notarise
 
@@ -481,3 +483,22 @@ def test_request_recorder_catches_a_page_asking_another_host(
     assert "http://segell-elsewhere.invalid/leak" in other.requests
     assert "http://segell-elsewhere.invalid/leak" in other.proxy.targets
     assert other.requests_elsewhere() == ["http://segell-elsewhere.invalid/leak"] * 2
+
+
+def test_page_shows_the_deployments_own_notary_whatever_a_stored_row_says(
+    browser: Browser, web_server: RunningServer, issuer: httpx.Client
+) -> None:
+    document = notarise(issuer)
+    elsewhere = "0x" + "5e" * 20
+    runtime = web_server.app.state.runtime  # type: ignore[attr-defined]
+    root = document.receipt["anchor"]["root"].removeprefix("0x")  # stored without its prefix
+    with runtime.engine.begin() as connection:
+        changed = connection.execute(update(batches).where(batches.c.root == root).values(contract=elsewhere))
+    assert changed.rowcount == 1
+    published = issuer.get("/.well-known/segell.json").json()
+
+    page = browser.open(f"/verify/{document.code}")
+    wait_result(page, "authentic")
+
+    expect(page.locator(RESULT)).to_contain_text(published["notary"])
+    expect(page.locator(RESULT)).not_to_contain_text(elsewhere)

@@ -1,0 +1,16 @@
+from services.deployment.schemas import DeploymentDescription
+from services.runtime import Runtime
+
+
+def describe(runtime: Runtime) -> DeploymentDescription:
+    """The deployment's own contracts, as recorded when they were deployed: nothing a request can change."""
+    deployment, api = runtime.deployment, runtime.settings.api_url
+    return DeploymentDescription(
+        name=runtime.settings.deployment_name,
+        chain_id=deployment.chain_id,
+        notary=deployment.notary,
+        registry=deployment.registry,
+        deployment_block=deployment.block,
+        api_url=api,
+        rpc_url=f"{api}/rpc",
+    )
