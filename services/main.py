@@ -49,7 +49,7 @@ Every error answers `{"error": {"code", "message", "details"}}`.
 
 def _announce(runtime: Runtime) -> None:
     settings, node = runtime.settings, runtime.node
-    chain = f"{node.backend} (chain id {node.chain_id}" + (f", node {node.rpc_url})" if node.rpc_url else ")")
+    chain = f"{node.backend} (chain id {node.chain_id}, node {node.endpoint})"
     print(
         f"Segell {__version__} is up\n"
         f"  chain      {chain}\n"

@@ -116,7 +116,6 @@ def _print_health(invocation: Invocation, health: Health) -> None:
         out,
         [
             ("backend", chain.backend + (" (local development chain)" if chain.local_dev else "")),
-            ("rpc url", escape(chain.rpc_url) if chain.rpc_url else "none (in-process chain)"),
             ("chain id", str(chain.chain_id)),
             ("head block", head),
             ("registry", health.contracts.registry),
