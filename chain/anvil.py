@@ -35,7 +35,7 @@ import subprocess
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
@@ -245,8 +245,10 @@ class AnvilNode(ChainNode):
 
     ``genesis_accounts`` holding less than asked get their balance set with ``anvil_setBalance`` (no
     development key is used). If anvil dies on its own it is started again over its state file (``restarts``
-    counts those starts). ``stop()`` returns once anvil has exited, so the state directory is free for a restart.
-    ``unshare`` is the util-linux executable that isolates anvil (default: the one on PATH).
+    counts those starts) and ``on_restart``, when set, is called after each from the supervisor thread: the place
+    to replay what the node lost since its last state save. ``stop()`` returns once anvil has exited, so the state
+    directory is free for a restart. ``unshare`` is the util-linux executable that isolates anvil (default: the
+    one on PATH).
 
     Raises:
         AnvilNotFound, NodeIsolationUnavailable, StateDirInUse, NodeStartFailed.
@@ -276,6 +278,7 @@ class AnvilNode(ChainNode):
         self.chain_id = chain_id
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self.on_restart: Callable[[], object] | None = None
         self._startup_timeout = startup_timeout
         self._log: IO[bytes] | None = None
         self._stop_lock = threading.Lock()
@@ -378,6 +381,11 @@ class AnvilNode(ChainNode):
                     continue
                 self.restarts += 1
                 delay = RESTART_DELAY if lived >= STABLE_SECONDS else min(delay * 2, MAX_RESTART_DELAY)
+            if self.on_restart is not None:
+                try:
+                    self.on_restart()
+                except Exception:
+                    log.exception("anvil was started again, but what runs after a restart failed")
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

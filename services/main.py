@@ -1,5 +1,6 @@
 """The Segell API: ``uvicorn services.main:app`` or ``segell up``."""
 
+import functools
 import gc
 import logging
 import sys
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from chain.anvil import AnvilNode
 from services import __version__
 from services.administrations.router import router as administrations_router
 from services.administrations.service import ensure_governance_key, reconcile_with_chain
@@ -72,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(ensure_governance_key, runtime)
             await run_in_threadpool(ensure_certificate_authorities, runtime)
             await run_in_threadpool(reconcile_with_chain, runtime)
+            if isinstance(runtime.node, AnvilNode):
+                # anvil killed on its own comes back with its last state save: replay what it lost since.
+                runtime.node.on_restart = functools.partial(reconcile_with_chain, runtime)
             app.state.runtime = runtime
             app.state.notary_committer = new_committer(runtime)
             # The embedded chain lives in this process, so its worker must too; `segell worker` runs one apart.

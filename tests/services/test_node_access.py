@@ -189,3 +189,28 @@ def test_sandbox_node_socket_is_0600_in_a_0700_folder(anvil_server: RunningServe
     assert instance is not None and instance.node.ipc_path == instance.chain_dir / "anvil.ipc"
     socket_mode, folder_mode = instance.node.ipc_path.stat().st_mode, instance.chain_dir.stat().st_mode
     assert (socket_mode & 0o777, folder_mode & 0o777) == (0o600, 0o700)
+
+
+def test_administration_admitted_just_before_the_node_dies_is_on_chain_after_it_comes_back(
+    anvil_server: RunningServer,
+) -> None:
+    runtime = _runtime(anvil_server)
+    node = runtime.node
+    assert isinstance(node, AnvilNode)
+    restarts = node.restarts
+    with anvil_server.client(anvil_server.governance_key) as governance:
+        admitted = governance.post("/v1/administrations", json={"code": "L07000007", "name": "Ajuntament tardà"})
+    assert admitted.status_code == 201, admitted.text
+    killed = node.pid
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)  # most likely before anvil's next state save (every second)
+    registry_id = bytes.fromhex(admitted.json()["chain_id"][2:])
+
+    def admitted_on_chain() -> bool:
+        try:
+            return node.restarts > restarts and runtime.registry.is_admitted(registry_id)
+        except Exception:  # the node is still coming back
+            return False
+
+    _wait_until(admitted_on_chain, RESTART_WAIT, "the admission was not on chain again")
+    assert httpx.get(f"{anvil_server.url}/health").json()["status"] == "ok"
