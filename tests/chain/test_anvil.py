@@ -3,6 +3,7 @@ never outlives us."""
 
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -323,3 +324,29 @@ def test_auto_falls_back_to_embedded_without_anvil(tmp_path: Path) -> None:
 def test_explicit_anvil_path_that_is_wrong_is_reported(tmp_path: Path) -> None:
     with pytest.raises(AnvilNotFound, match=f"anvil not found at {tmp_path / 'nope'}"):
         find_anvil(tmp_path / "nope")
+
+
+@needs_anvil
+def test_anvil_runs_in_an_unprivileged_namespace_where_only_that_can_be_made(
+    tmp_path: Path, account: LocalAccount
+) -> None:
+    real = shutil.which("unshare")
+    if real is None:
+        pytest.skip("util-linux unshare is not installed")
+    # An unshare that behaves as it does for a user who may not create a network namespace alone.
+    unprivileged = tmp_path / "unshare"
+    unprivileged.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-n" ]; then echo "unshare: unshare failed: Operation not permitted" >&2; exit 1; fi\n'
+        f'exec {real} "$@"\n'
+    )
+    unprivileged.chmod(0o755)
+    with AnvilNode(
+        state_dir=tmp_path / "chain", genesis_accounts={account.address: FUNDS}, unshare=unprivileged
+    ) as node:
+        assert node.isolation == [str(unprivileged), "-rn", "--"]
+        assert node.pid is not None
+        assert os.readlink(f"/proc/{node.pid}/ns/user") != os.readlink("/proc/self/ns/user")
+        assert os.readlink(f"/proc/{node.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+        assert node.w3.eth.get_balance(account.address) == FUNDS
+        assert node.ipc_path is not None and node.ipc_path.stat().st_uid == os.getuid()
