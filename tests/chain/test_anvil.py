@@ -232,7 +232,7 @@ def test_anvil_killed_alone_is_started_again_from_its_state(tmp_path: Path, acco
         os.kill(first_pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         found = None
-        while found is None and time.monotonic() < deadline:
+        while (found is None or node.restarts == 0) and time.monotonic() < deadline:
             try:
                 found = node.w3.eth.get_transaction_receipt(receipt["transactionHash"])
             except NodeUnreachable:
@@ -350,3 +350,15 @@ def test_anvil_runs_in_an_unprivileged_namespace_where_only_that_can_be_made(
         assert os.readlink(f"/proc/{node.pid}/ns/net") != os.readlink("/proc/self/ns/net")
         assert node.w3.eth.get_balance(account.address) == FUNDS
         assert node.ipc_path is not None and node.ipc_path.stat().st_uid == os.getuid()
+
+
+@needs_anvil
+def test_calls_to_a_stopped_anvil_fail_at_once_instead_of_waiting(tmp_path: Path) -> None:
+    node = AnvilNode(state_dir=tmp_path)
+    assert node.w3.eth.block_number == 0  # a pooled connection, left open to the node about to die
+    node.kill()
+    started = time.monotonic()
+    with pytest.raises(NodeUnreachable, match="no chain node listens on"):
+        node.w3.eth.block_number  # noqa: B018
+    assert time.monotonic() - started < 2
+    assert node.restarts == 0 and node.process is not None and node.process.returncode == -signal.SIGKILL
