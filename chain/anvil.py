@@ -270,6 +270,7 @@ class AnvilNode(ChainNode):
         self.isolation = network_isolation(unshare=unshare)
         state_dir.mkdir(parents=True, exist_ok=True)
         state_dir.chmod(0o700)
+        state_dir = state_dir.absolute()  # anvil runs from it: its paths must not be relative to ours
         self.state_dir = state_dir
         self.state_file = state_dir / STATE_FILE
         self.log_file = state_dir / LOG_FILE
