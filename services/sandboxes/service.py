@@ -301,10 +301,11 @@ class SandboxService:
             return "anvil" if self.anvil_available else "embedded"
         if backend == "anvil" and not self.anvil_available:
             raise ValidationFailed(
-                "backend: anvil is not installed on this server. Ask for backend `embedded`, or leave backend out "
-                "(the server then picks what it has); operators install anvil with `make setup`.",
+                "backend: anvil cannot run on this server (it is not installed, or no network namespace can be "
+                "made to keep its node to the server). Ask for backend `embedded`, or leave backend out (the server "
+                "then picks what it has); operators install anvil with `make setup` (docs/security.md).",
                 code="backend_unavailable",
-                details=[{"location": "body.backend", "message": "anvil is not installed on this server"}],
+                details=[{"location": "body.backend", "message": "anvil cannot run on this server"}],
             )
         return backend
 

@@ -17,7 +17,7 @@ from chain.anvil import AnvilNode
 from chain.transactions import send_transaction
 from services.runtime import Runtime
 from services.sandboxes.service import SandboxService
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, make_settings, serve
 
 pytestmark = pytest.mark.anvil
 
@@ -215,3 +215,16 @@ def test_administration_admitted_just_before_the_node_dies_is_on_chain_after_it_
 
     _wait_until(admitted_on_chain, RESTART_WAIT, "the admission was not on chain again")
     assert httpx.get(f"{anvil_server.url}/health").json()["status"] == "ok"
+
+
+def test_sandbox_on_anvil_is_refused_where_anvil_cannot_be_isolated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no unshare; anvil is still found in node_modules
+    for server in serve(make_settings(tmp_path / "home")):
+        with server.client(server.admit()) as tenant:
+            refused = tenant.post("/v1/sandboxes", json={"name": "obert", "backend": "anvil"})
+            chosen = tenant.post("/v1/sandboxes", json={"name": "tancat"})
+        assert (refused.status_code, refused.json()["error"]["code"]) == (422, "backend_unavailable")
+        assert "network namespace" in refused.json()["error"]["message"]
+        assert (chosen.status_code, chosen.json()["backend"]) == (201, "embedded")
