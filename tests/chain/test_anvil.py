@@ -71,7 +71,7 @@ def _wait_gone(pid: int, seconds: float) -> bool:
     return False
 
 
-def _listening_ports(pid: int) -> list[int]:
+def listening_ports(pid: int) -> list[int]:
     """TCP ports in LISTEN state in the network namespace of process ``pid``."""
     ports = []
     for table in ("tcp", "tcp6"):
@@ -199,7 +199,7 @@ def test_anvil_tcp_port_is_unreachable_from_this_machine(tmp_path: Path, account
     with AnvilNode(state_dir=tmp_path, genesis_accounts={account.address: FUNDS}) as node:
         assert node.pid is not None
         reported = [int(port) for port in re.findall(r"Listening on 127\.0\.0\.1:(\d+)", node.log_file.read_text())]
-        ports = _listening_ports(node.pid)
+        ports = listening_ports(node.pid)
         assert reported and reported[-1] in ports  # anvil does open a port, in a network namespace of its own
         assert os.readlink(f"/proc/{node.pid}/ns/net") != os.readlink("/proc/self/ns/net")
         for port in ports:

@@ -17,6 +17,7 @@ from chain.anvil import AnvilNode
 from chain.transactions import send_transaction
 from services.runtime import Runtime
 from services.sandboxes.service import SandboxService
+from tests.chain.test_anvil import listening_ports
 from tests.conftest import RunningServer, make_settings, serve
 
 pytestmark = pytest.mark.anvil
@@ -113,6 +114,9 @@ def test_no_published_url_or_node_port_takes_impersonation_or_signing(anvil_serv
     published = [text for text in _strings(health) if "://" in text] + [sandbox["rpc_url"]]
     node_ports = _tcp_ports_of(runtime.node) + _tcp_ports_of(sandbox_node.node)
     assert len(node_ports) >= 2  # each anvil opened one, in a network namespace of its own
+    for pid in (runtime.node.pid, sandbox_node.pid):
+        assert pid is not None and os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+        node_ports += listening_ports(pid)  # whatever else it listens on, in that namespace
     target = Account.create().address
     head = runtime.node.w3.eth.block_number
     for method, params in DANGEROUS:
