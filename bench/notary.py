@@ -93,11 +93,12 @@ def database_figures(home: Path) -> tuple[int, int, int]:
     return anchored, batches, gas
 
 
-def naive_baseline(home: Path, master_key: str, rpc_url: str, notary: str, count: int) -> float:
+def naive_baseline(home: Path, master_key: str, node_socket: Path, notary: str, count: int) -> float:
     """Transactions per second anchoring one document per transaction, each sent once the previous is mined."""
     from eth_account import Account
-    from web3 import HTTPProvider, Web3
+    from web3 import Web3
 
+    from chain.ipc import IpcProvider
     from chain.keys import open_private_key, parse_master_key
     from chain.notary import NotaryClient
 
@@ -105,7 +106,7 @@ def naive_baseline(home: Path, master_key: str, rpc_url: str, notary: str, count
     with sqlite3.connect(home / "segell.db") as db:
         address, sealed = db.execute("SELECT address, sealed_key FROM chain_accounts LIMIT 1").fetchone()
     account = Account.from_key(open_private_key(sealed, parse_master_key(master_key), label=address))
-    client = NotaryClient(Web3(HTTPProvider(rpc_url)), notary)
+    client = NotaryClient(Web3(IpcProvider(node_socket)), notary)
     started = time.perf_counter()
     for _ in range(count):
         client.anchor_root(account, secrets.token_bytes(32), 1)
@@ -204,7 +205,9 @@ def main() -> None:
     ):
         home, url, pid = Path(tmp), server.url, server.pid
         health = httpx.get(f"{url}/health").json()
-        node_url = health["chain"]["rpc_url"] or f"{url}/rpc"
+        # The managed anvil is reached through its socket only; the embedded chain only in the API process.
+        node_socket = home / "chain" / "anvil.ipc"
+        node_url = str(node_socket) if health["chain"]["backend"] == "anvil" else f"{url}/rpc"
         key = admit(url, home)
         auth = {"Authorization": f"Bearer {key}"}
         print(
@@ -214,8 +217,8 @@ def main() -> None:
         )
         # The baseline first, on the fresh chain: the batched runs then cannot slow it down.
         naive = (
-            naive_baseline(home, master_key, health["chain"]["rpc_url"], health["contracts"]["notary"], args.naive)
-            if health["chain"]["rpc_url"]
+            naive_baseline(home, master_key, node_socket, health["contracts"]["notary"], args.naive)
+            if health["chain"]["backend"] == "anvil"
             else float("nan")
         )
         print(f"naive baseline: {naive:.1f} tx/s, one document per transaction ({args.naive} documents)", flush=True)
@@ -242,7 +245,7 @@ def main() -> None:
             anchored, _, _ = database_figures(home)
             print(f"anchored in the database: {anchored} documents", flush=True)
 
-            proof_ms, full_ms = verification_figures(client, node_url, samples=200)
+            proof_ms, full_ms = verification_figures(client, f"{url}/rpc", samples=200)  # the node has no URL
             print(f"bundle verification: {proof_ms:.3f} ms offline (proof), {full_ms:.2f} ms with the node", flush=True)
 
             known = random_hashes(200)

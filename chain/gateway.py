@@ -27,9 +27,11 @@ import ast
 import json
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from itertools import accumulate
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 import httpx
@@ -38,6 +40,7 @@ from eth_bloom.bloom import BloomFilter
 from web3 import EthereumTesterProvider, HTTPProvider
 from web3.exceptions import ContractLogicError
 
+from chain.ipc import IpcProvider, IpcTransport
 from chain.nodes import NodeUnreachable
 
 __all__ = [
@@ -409,25 +412,12 @@ class _Backend(Protocol):
     def close(self) -> None: ...
 
 
-class _HttpForwarder:
-    """Forwards requests as JSON over HTTP, so answers reach the client as the node wrote them."""
+class _Forwarder(ABC):
+    """Forwards requests as JSON to a node, so answers reach the client as the node wrote them."""
 
-    def __init__(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> None:
-        self.url = url
-        merged = {"Content-Type": "application/json"}
-        merged.update({k: v for k, v in (headers or {}).items() if k.lower() != "user-agent"})
-        self._client = httpx.Client(timeout=timeout, headers=merged)
-
+    @abstractmethod
     def post(self, body: bytes) -> bytes:
-        try:
-            response = self._client.post(self.url, content=body)
-        except httpx.TimeoutException as exc:
-            raise NodeUnreachable("the chain node did not answer in time") from exc
-        except httpx.HTTPError as exc:
-            raise NodeUnreachable(f"the chain node is unreachable ({type(exc).__name__})") from exc
-        if response.status_code >= 500 and not response.content.lstrip().startswith((b"{", b"[")):
-            raise NodeUnreachable(f"the chain node answered HTTP {response.status_code}")
-        return response.content
+        """Send one JSON-RPC body; the node's answer as it wrote it. Raises NodeUnreachable."""
 
     def send(self, requests: Sequence[_Checked]) -> list[JsonObject]:
         if not requests:
@@ -452,8 +442,46 @@ class _HttpForwarder:
                 responses.append({**answer, "id": checked.request_id})
         return responses
 
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connections to the node."""
+
+
+class _HttpForwarder(_Forwarder):
+    """A node reached over HTTP (Besu, geth, any URL)."""
+
+    def __init__(self, url: str, *, timeout: float, headers: Mapping[str, str] | None = None) -> None:
+        self.url = url
+        merged = {"Content-Type": "application/json"}
+        merged.update({k: v for k, v in (headers or {}).items() if k.lower() != "user-agent"})
+        self._client = httpx.Client(timeout=timeout, headers=merged)
+
+    def post(self, body: bytes) -> bytes:
+        try:
+            response = self._client.post(self.url, content=body)
+        except httpx.TimeoutException as exc:
+            raise NodeUnreachable("the chain node did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise NodeUnreachable(f"the chain node is unreachable ({type(exc).__name__})") from exc
+        if response.status_code >= 500 and not response.content.lstrip().startswith((b"{", b"[")):
+            raise NodeUnreachable(f"the chain node answered HTTP {response.status_code}")
+        return response.content
+
     def close(self) -> None:
         self._client.close()
+
+
+class _IpcForwarder(_Forwarder):
+    """A node reached over its IPC socket (the anvil Segell manages)."""
+
+    def __init__(self, path: Path, *, timeout: float) -> None:
+        self._transport = IpcTransport(path, timeout=timeout)
+
+    def post(self, body: bytes) -> bytes:
+        return self._transport.post(body)
+
+    def close(self) -> None:
+        self._transport.close()
 
 
 def _to_wire(value: Any) -> Any:
@@ -779,8 +807,9 @@ class ReadOnlyGateway:
     """Answers JSON-RPC requests from an allow-list of reading methods, refusing everything else.
 
     Args:
-        provider: the node to read from. A web3 ``HTTPProvider`` (anvil, Besu, any URL) or a URL string is
-            reached over HTTP and its answers are returned as the node wrote them. web3's
+        provider: the node to read from. A `chain.ipc.IpcProvider` (the anvil Segell manages) is reached over
+            its socket, a web3 ``HTTPProvider`` (Besu, any URL) or a URL string over HTTP; either way the
+            answers are returned as the node wrote them. web3's
             ``EthereumTesterProvider`` (the embedded chain) is called through ``make_request`` and its
             answers are translated into JSON-RPC wire format. Any other object with ``make_request`` is
             called directly and its results re-encoded (ints as hex quantities, bytes as 0x data).
@@ -788,7 +817,7 @@ class ReadOnlyGateway:
             not thread-safe: pass the lock the rest of the application uses for it. Without one, the
             gateway serialises its own calls only.
         max_batch_size: largest batch answered; bigger batches get one -32600 error.
-        timeout: seconds to wait for an HTTP node.
+        timeout: seconds to wait for an IPC or HTTP node.
         embedded: force (True) or rule out (False) the embedded-chain translation instead of detecting it.
 
     Example:
@@ -811,13 +840,16 @@ class ReadOnlyGateway:
             raise ValueError("max_batch_size must be at least 1")
         self.max_batch_size = max_batch_size
         call_lock: AbstractContextManager[object] = lock if lock is not None else threading.Lock()
-        self._http: _HttpForwarder | None = None
+        self._forwarder: _Forwarder | None = None
         self._backend: _Backend
-        if isinstance(provider, str) or (isinstance(provider, HTTPProvider) and not embedded):
+        if isinstance(provider, IpcProvider):
+            self._forwarder = _IpcForwarder(provider.path, timeout=timeout)
+            self._backend = self._forwarder
+        elif isinstance(provider, str) or (isinstance(provider, HTTPProvider) and not embedded):
             url = provider if isinstance(provider, str) else str(provider.endpoint_uri)
             headers = None if isinstance(provider, str) else provider.get_request_kwargs().get("headers")
-            self._http = _HttpForwarder(url, timeout=timeout, headers=headers)
-            self._backend = self._http
+            self._forwarder = _HttpForwarder(url, timeout=timeout, headers=headers)
+            self._backend = self._forwarder
         elif embedded or (
             embedded is None and (isinstance(provider, EthereumTesterProvider) or hasattr(provider, "ethereum_tester"))
         ):
@@ -851,7 +883,7 @@ class ReadOnlyGateway:
             payload = json.loads(body, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             return _dump(_error(None, PARSE_ERROR, f"parse error: {exc}"))
-        if self._http is not None and not isinstance(payload, list):
+        if self._forwarder is not None and not isinstance(payload, list):
             checked = _check_request(payload)
             if isinstance(checked, _Checked):
                 return self._forward_verbatim(checked)
@@ -859,7 +891,7 @@ class ReadOnlyGateway:
         return b"" if response is None else _dump(response)
 
     def close(self) -> None:
-        """Release the HTTP connection pool, if any."""
+        """Release the connections to the node, if any."""
         self._backend.close()
 
     def __enter__(self) -> ReadOnlyGateway:
@@ -899,11 +931,11 @@ class ReadOnlyGateway:
         return [answer if answer is not None else next(answers) for answer in local]
 
     def _forward_verbatim(self, checked: _Checked) -> bytes:
-        assert self._http is not None
+        assert self._forwarder is not None
         if checked.method == "eth_accounts":
             return _dump(_result(checked.request_id, []))
         try:
-            raw = self._http.post(_dump(checked.as_json(checked.request_id)))
+            raw = self._forwarder.post(_dump(checked.as_json(checked.request_id)))
             answer = json.loads(raw)
         except NodeUnreachable as exc:
             return _dump(_error(checked.request_id, INTERNAL_ERROR, str(exc)))

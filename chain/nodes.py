@@ -4,7 +4,8 @@ Three backends share the `ChainNode` interface:
 
 - ``embedded``: py-evm in this process (eth-tester), nothing to install; blocks journaled in ``state_dir``.
 - ``anvil``: a managed local anvil process with its state file in ``state_dir``.
-- ``rpc``: any JSON-RPC URL (Hyperledger Besu QBFT for a consortium network); Segell does not manage it.
+- ``rpc``: any JSON-RPC URL (Hyperledger Besu QBFT for a consortium network), or the IPC socket of a node
+  another process manages (the anvil of a running ``segell up``); Segell does not manage it.
 
 Example::
 
@@ -19,6 +20,7 @@ Exceptions::
     NodeError
     ├── AnvilNotFound         anvil is not installed where we look
     ├── NodeStartFailed       a managed node did not come up
+    │   ├── NodeIsolationUnavailable  anvil cannot be run where only Segell reaches it
     │   ├── StateDirInUse     another running node owns this state directory
     │   └── JournalError      the embedded chain's journal is damaged or no longer replays to the same blocks
     └── NodeUnreachable       nothing usable answers at a JSON-RPC URL
@@ -27,6 +29,7 @@ Exceptions::
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from abc import ABC, abstractmethod
@@ -46,12 +49,17 @@ __all__ = [
     "ChainNode",
     "JournalError",
     "NodeError",
+    "NodeIsolationUnavailable",
     "NodeStartFailed",
     "NodeUnreachable",
     "RpcNode",
     "StateDirInUse",
+    "answers_development_methods",
+    "is_ipc_spec",
     "start_node",
 ]
+
+log = logging.getLogger("segell.chain")
 
 Backend = Literal["embedded", "anvil", "rpc"]
 
@@ -74,6 +82,10 @@ class NodeStartFailed(NodeError):
     """A managed node (embedded or anvil) did not come up."""
 
 
+class NodeIsolationUnavailable(NodeStartFailed):
+    """No network namespace can be made for anvil, so it would serve its node-admin methods on a TCP port."""
+
+
 class StateDirInUse(NodeStartFailed):
     """Another running node already owns the state directory."""
 
@@ -92,7 +104,9 @@ class ChainNode(ABC):
     Attributes:
         backend: ``"embedded"``, ``"anvil"`` or ``"rpc"``.
         w3: a connected `Web3`.
-        rpc_url: the HTTP JSON-RPC URL, or None for the in-process embedded chain.
+        rpc_url: the HTTP JSON-RPC URL of a node reached over HTTP; None for the embedded chain and for nodes
+            reached over IPC (a managed anvil has no URL anyone can reach).
+        ipc_path: the IPC socket of a node reached over IPC (a managed anvil), else None.
         chain_id: the EIP-155 chain id.
         is_local_dev: True for a throw-away development chain, on which the well-known development keys may
             be used (see `chain.keys.refuse_development_key`).
@@ -101,6 +115,7 @@ class ChainNode(ABC):
     backend: Backend
     w3: Web3
     rpc_url: str | None
+    ipc_path: Path | None = None
     chain_id: int
     is_local_dev: bool
 
@@ -119,9 +134,13 @@ class ChainNode(ABC):
     ) -> None:
         self.stop()
 
+    @property
+    def endpoint(self) -> str:
+        """Where this process reaches the node, for its operator's log: a URL, a socket path, or "in-process"."""
+        return self.rpc_url or (str(self.ipc_path) if self.ipc_path else "in-process")
+
     def __repr__(self) -> str:
-        where = self.rpc_url or "in-process"
-        return f"<{type(self).__name__} {self.backend} chain_id={self.chain_id} {where}>"
+        return f"<{type(self).__name__} {self.backend} chain_id={self.chain_id} {self.endpoint}>"
 
 
 class RpcNode(ChainNode):
@@ -151,7 +170,7 @@ class RpcNode(ChainNode):
                 "Check the URL and that the node is running with its HTTP JSON-RPC API enabled "
                 "(Besu: --rpc-http-enabled --rpc-http-api=ETH,NET,WEB3), or use --chain embedded|anvil."
             ) from exc
-        self.is_local_dev = _answers_development_methods(probe)
+        self.is_local_dev = answers_development_methods(probe)
         if self.is_local_dev:
             set_balances(self.w3, genesis_accounts or {})
 
@@ -172,7 +191,8 @@ def set_balances(w3: Web3, accounts: Mapping[ChecksumAddress, int]) -> None:
             raise NodeStartFailed(f"the development node refused to fund {address}: {response['error']}")
 
 
-def _answers_development_methods(w3: Web3) -> bool:
+def answers_development_methods(w3: Web3) -> bool:
+    """Whether the node answers ``anvil_nodeInfo`` or ``hardhat_metadata`` (a development node)."""
     for method in ("anvil_nodeInfo", "hardhat_metadata"):
         try:
             response = w3.provider.make_request(method, [])  # type: ignore[arg-type]
@@ -194,18 +214,21 @@ def start_node(
     """Start (or connect to) a chain and return it connected.
 
     Args:
-        spec: ``"embedded"``, ``"anvil"``, ``"auto"`` (anvil when its binary is found, else embedded) or an
-            ``http://``/``https://`` JSON-RPC URL.
+        spec: ``"embedded"``, ``"anvil"``, ``"auto"`` (anvil when its binary is found, else embedded), an
+            ``http://``/``https://`` JSON-RPC URL, or the absolute path of a node's IPC socket (``*.ipc``, such
+            as ``$SEGELL_HOME/chain/anvil.ipc`` of a running ``segell up``).
         state_dir: where a managed node keeps its state (created if missing). Unused for a URL.
         genesis_accounts: address -> wei each account must hold after start. The embedded chain puts them
             in its genesis block (and tops up, in a journaled block, those holding less at a later start);
             anvil sets the balance of those holding less with ``anvil_setBalance``; an rpc chain ignores
             them (its operator funds accounts).
-        anvil_binary: an explicit anvil executable; otherwise PATH, then ``node_modules`` are searched.
+        anvil_binary: an explicit anvil executable; otherwise PATH, then ``node_modules`` are searched. With
+            ``"auto"``, an anvil that cannot be isolated (`NodeIsolationUnavailable`) means the embedded chain.
         startup_timeout: seconds to wait for a managed node to answer.
 
     Raises:
-        AnvilNotFound, NodeStartFailed, NodeUnreachable (see the module docstring).
+        AnvilNotFound, NodeStartFailed (NodeIsolationUnavailable for ``"anvil"``), NodeUnreachable (see the
+        module docstring).
 
     Example::
 
@@ -218,19 +241,25 @@ def start_node(
     accounts = normalize_genesis_accounts(genesis_accounts)
     if spec.startswith(("http://", "https://")):
         return RpcNode(spec, timeout=startup_timeout, genesis_accounts=accounts)
+    if is_ipc_spec(spec):
+        from chain.ipc import IpcNode
+
+        return IpcNode(Path(spec), timeout=startup_timeout, genesis_accounts=accounts)
     if spec not in ("embedded", "anvil", "auto"):
         raise NodeError(
-            f"unknown chain {spec!r}: use embedded, anvil, auto or an http(s):// JSON-RPC URL "
-            "(for example http://127.0.0.1:8545)"
+            f"unknown chain {spec!r}: use embedded, anvil, auto, an http(s):// JSON-RPC URL "
+            "(for example http://127.0.0.1:8545) or the absolute path of a node's IPC socket (*.ipc)"
         )
     if spec in ("anvil", "auto"):
-        from chain.anvil import AnvilNode, find_anvil
+        from chain.anvil import AnvilNode, find_anvil, network_isolation
 
         try:
             binary = find_anvil(anvil_binary)
-        except AnvilNotFound:
+            network_isolation()
+        except (AnvilNotFound, NodeIsolationUnavailable) as exc:
             if spec == "anvil":
                 raise
+            log.warning("chain auto: the embedded chain, since anvil cannot be used here (%s)", exc)
         else:
             return AnvilNode(
                 state_dir=state_dir, genesis_accounts=accounts, binary=binary, startup_timeout=startup_timeout
@@ -238,6 +267,11 @@ def start_node(
     from chain.embedded import EmbeddedNode
 
     return EmbeddedNode(state_dir=state_dir, genesis_accounts=accounts)
+
+
+def is_ipc_spec(spec: str) -> bool:
+    """Whether a chain spec names a node's IPC socket: an absolute path ending in ``.ipc``."""
+    return spec.startswith("/") and spec.endswith(".ipc")
 
 
 def normalize_genesis_accounts(accounts: Mapping[str, int]) -> dict[ChecksumAddress, int]:

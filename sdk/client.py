@@ -140,7 +140,7 @@ class Client:
 
             health = client.health()
             if not health.is_ok:
-                print("chain at", health.chain.rpc_url, "database ok:", health.database.ok)
+                print("head block:", health.chain.head_block, "database ok:", health.database.ok)
         """
         # The server answers 503 with the same body when degraded: that is a report, not a failure.
         return self._call("GET", "/health", Health._from_json, report_statuses=frozenset({503}))

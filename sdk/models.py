@@ -79,7 +79,8 @@ class ChainStatus:
 
     Attributes:
         backend: ``"embedded"`` (in-process EVM), ``"anvil"`` (managed local node) or ``"rpc"``.
-        rpc_url: the JSON-RPC URL of the node, ``None`` for the embedded chain.
+        rpc_url: the node's own JSON-RPC URL where a server publishes it; Segell servers no longer do (read
+            the chain through ``health.urls.rpc``), so this is ``None`` from them.
         chain_id: the EIP-155 chain id.
         head_block: the latest block number, or ``None`` when the node cannot be reached.
         local_dev: whether this is a local development chain (well-known keys allowed).
@@ -95,7 +96,7 @@ class ChainStatus:
     def _from_json(cls, data: _Json) -> ChainStatus:
         return cls(
             backend=cast(ChainBackend, str(data["backend"])),
-            rpc_url=data["rpc_url"],
+            rpc_url=data.get("rpc_url"),
             chain_id=int(data["chain_id"]),
             head_block=None if data["head_block"] is None else int(data["head_block"]),
             local_dev=bool(data["local_dev"]),

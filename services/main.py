@@ -1,5 +1,6 @@
 """The Segell API: run it with ``segell up``, which adds the connection deadlines of `services.connections`."""
 
+import functools
 import gc
 import logging
 import sys
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from chain.anvil import AnvilNode
 from services import __version__
 from services.administrations.router import router as administrations_router
 from services.administrations.service import ensure_governance_key, reconcile_with_chain
@@ -48,7 +50,7 @@ Every error answers `{"error": {"code", "message", "details"}}`.
 
 def _announce(runtime: Runtime) -> None:
     settings, node = runtime.settings, runtime.node
-    chain = f"{node.backend} (chain id {node.chain_id}" + (f", node {node.rpc_url})" if node.rpc_url else ")")
+    chain = f"{node.backend} (chain id {node.chain_id}, node {node.endpoint})"
     print(
         f"Segell {__version__} is up\n"
         f"  chain      {chain}\n"
@@ -71,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(ensure_governance_key, runtime)
             await run_in_threadpool(ensure_certificate_authorities, runtime)
             await run_in_threadpool(reconcile_with_chain, runtime)
+            if isinstance(runtime.node, AnvilNode):
+                # anvil killed on its own comes back with its last state save: replay what it lost since.
+                runtime.node.on_restart = functools.partial(reconcile_with_chain, runtime)
             app.state.runtime = runtime
             app.state.notary_committer = new_committer(runtime)
             # The embedded chain lives in this process, so its worker must too; `segell worker` runs one apart.

@@ -84,8 +84,8 @@ class Runtime:
             registry=RegistryClient(node.w3, deployment.registry),
             notary=NotaryClient(node.w3, deployment.notary),
             database_revision=revision,
-            # Managed and remote nodes are read over HTTP; the embedded one in-process (its provider holds a lock).
-            gateway=ReadOnlyGateway(node.rpc_url or node.w3.provider),
+            # The managed anvil is read over its IPC socket, a remote node over HTTP, the embedded one in-process.
+            gateway=ReadOnlyGateway(node.w3.provider),
         )
 
     def stop(self) -> None:
@@ -130,7 +130,7 @@ def _require_funds(node: ChainNode, address: str) -> None:
     # Managed chains fund the governance account themselves; on a network its operator has to.
     if node.w3.eth.get_balance(address) == 0:
         raise GovernanceUnfunded(
-            f"The governance account {address} has no funds on chain {node.chain_id} ({node.rpc_url}). "
+            f"The governance account {address} has no funds on chain {node.chain_id} ({node.endpoint}). "
             "Fund it (on Besu: in the genesis `alloc`, or by a transfer from a funded account), then start again; "
             "its key stays sealed in SEGELL_HOME/keys/governance.json."
         )
@@ -156,7 +156,7 @@ def _deployment_record(directory: Path, node: ChainNode) -> Path:
         except DeploymentOutdated:
             pass  # the node holds these contracts: ensure_deployed explains what changed
         if path != own:
-            log.info("deployment: %s, whose contracts the node at %s holds", path.name, node.rpc_url)
+            log.info("deployment: %s, whose contracts the node at %s holds", path.name, node.endpoint)
         return path
     return own
 

@@ -12,7 +12,10 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".segell"), description="Data directory: database, keys, chain state.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under `home` when unset.")
-    chain: str = Field(default="auto", description="embedded, anvil, auto (anvil when installed) or a JSON-RPC URL.")
+    chain: str = Field(
+        default="auto",
+        description="embedded, anvil, auto (anvil when installed), a JSON-RPC URL or a node's IPC socket (*.ipc).",
+    )
     anvil_binary: str | None = Field(default=None, description="Path to anvil when it is not on PATH.")
     master_key: str | None = Field(default=None, description="32-byte key (hex or base64) sealing private keys.")
     host: str = "127.0.0.1"

@@ -32,16 +32,20 @@ def up(
         str,
         typer.Option(
             envvar="SEGELL_CHAIN",
-            help="embedded (in-process EVM), anvil (local node), auto (anvil when installed) or a JSON-RPC URL.",
+            help="embedded (in-process EVM), anvil (local node), auto (anvil when installed), a JSON-RPC URL, or "
+            "the path of a node's IPC socket (*.ipc).",
         ),
     ] = "auto",
     host: Annotated[str, typer.Option(envvar="SEGELL_HOST", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="SEGELL_PORT", help="Port to listen on.", min=1, max=65535)] = 8000,
 ) -> None:
     """Start the Segell API and its chain in the foreground (Ctrl+C stops both)."""
-    if chain not in CHAIN_CHOICES and not chain.startswith(("http://", "https://")):
+    from chain.nodes import is_ipc_spec
+
+    if chain not in CHAIN_CHOICES and not chain.startswith(("http://", "https://")) and not is_ipc_spec(chain):
         raise typer.BadParameter(
-            f"{chain!r} is not one of {', '.join(CHAIN_CHOICES)} nor an http(s):// JSON-RPC URL.",
+            f"{chain!r} is not one of {', '.join(CHAIN_CHOICES)}, an http(s):// JSON-RPC URL nor the absolute path "
+            "of a node's IPC socket (*.ipc).",
             param_hint="--chain",
         )
     # The application reads its configuration from the environment (services.settings.Settings).
@@ -71,7 +75,8 @@ def worker(
         str,
         typer.Option(
             envvar="SEGELL_CHAIN",
-            help="JSON-RPC URL of the node the API uses (segell up prints it; `segell status` shows it).",
+            help="The node the API uses: for the anvil `segell up` manages, its socket $SEGELL_HOME/chain/anvil.ipc "
+            "(segell up prints it); otherwise the node's JSON-RPC URL.",
             show_default=False,
         ),
     ] = "",
@@ -80,11 +85,14 @@ def worker(
     ] = 300.0,
 ) -> None:
     """Run the anchoring worker as its own process (the API then runs with SEGELL_ANCHORING_WORKER=false)."""
-    if not chain.startswith(("http://", "https://")):
+    from chain.nodes import is_ipc_spec
+
+    if not chain.startswith(("http://", "https://")) and not is_ipc_spec(chain):
         raise typer.BadParameter(
-            "the worker needs a node that several processes reach: the JSON-RPC URL of the API's node, e.g. "
-            "http://127.0.0.1:8545 (for the anvil `segell up` manages, the `node` URL it prints). An embedded "
-            "chain lives inside the API process, so its worker runs there.",
+            "the worker needs a node that several processes reach: for the anvil `segell up` manages, its IPC "
+            "socket (the `node` path it prints, $SEGELL_HOME/chain/anvil.ipc; run the worker as the same user), "
+            "otherwise the node's JSON-RPC URL, e.g. http://127.0.0.1:8545. An embedded chain lives inside the API "
+            "process, so its worker runs there.",
             param_hint="--chain / SEGELL_CHAIN",
         )
     os.environ["SEGELL_CHAIN"] = chain
@@ -124,7 +132,6 @@ def _print_health(invocation: Invocation, health: Health) -> None:
         out,
         [
             ("backend", chain.backend + (" (local development chain)" if chain.local_dev else "")),
-            ("rpc url", escape(chain.rpc_url) if chain.rpc_url else "none (in-process chain)"),
             ("chain id", str(chain.chain_id)),
             ("head block", head),
             ("registry", health.contracts.registry),

@@ -5,7 +5,6 @@ from pydantic import BaseModel
 
 class ChainHealth(BaseModel):
     backend: Literal["embedded", "anvil", "rpc"]
-    rpc_url: str | None
     chain_id: int
     head_block: int | None
     local_dev: bool

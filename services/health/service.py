@@ -35,7 +35,6 @@ def check(runtime: Runtime) -> Health:
         version=__version__,
         chain=ChainHealth(
             backend=node.backend,
-            rpc_url=node.rpc_url,
             chain_id=node.chain_id,
             head_block=head_block,
             local_dev=node.is_local_dev,

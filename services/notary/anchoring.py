@@ -460,7 +460,7 @@ def serve_worker(runtime_factory: Callable[[], Runtime], *, reconcile_every: flo
         node = runtime.node
         print(
             f"Segell anchoring worker is up\n"
-            f"  chain      {node.backend} (chain id {node.chain_id}, node {node.rpc_url})\n"
+            f"  chain      {node.backend} (chain id {node.chain_id}, node {node.endpoint})\n"
             f"  notary     {runtime.deployment.notary}\n"
             f"  database   {runtime.engine.url.render_as_string(hide_password=True)}\n"
             f"  batches    up to {runtime.settings.batch_max_size} documents, "

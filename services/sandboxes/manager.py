@@ -26,11 +26,11 @@ from pathlib import Path
 
 from eth_typing import ChecksumAddress
 
-from chain.anvil import STATE_FILE, AnvilNode, find_anvil
+from chain.anvil import STATE_FILE, AnvilNode, find_anvil, network_isolation
 from chain.durable import replace_atomically
 from chain.embedded import JOURNAL_NAME, EmbeddedNode
 from chain.gateway import ReadOnlyGateway
-from chain.nodes import AnvilNotFound, ChainNode, NodeError
+from chain.nodes import AnvilNotFound, ChainNode, NodeError, NodeIsolationUnavailable
 
 log = logging.getLogger("segell")
 
@@ -42,9 +42,11 @@ class SandboxNodeError(Exception):
 
 
 def anvil_available(binary: Path | None = None) -> bool:
+    """Whether anvil is installed and can run where only this process reaches it (`chain.anvil`)."""
     try:
         find_anvil(binary)
-    except AnvilNotFound:
+        network_isolation()
+    except (AnvilNotFound, NodeIsolationUnavailable):
         return False
     return True
 

@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
@@ -37,6 +36,7 @@ from web3 import Web3
 
 from chain.deploy import Deployment, ensure_deployed, load_record
 from chain.gateway import ALLOWED_METHODS, DEFAULT_MAX_BATCH_SIZE
+from chain.ipc import IpcProvider
 from chain.keys import generate_account, open_private_key, seal_private_key
 from chain.node_admin import NODE_ADMIN_PREFIXES, refuse_node_admin
 from chain.nodes import NodeError
@@ -106,7 +106,7 @@ class SandboxHandle:
 
     @property
     def rpc_url(self) -> str | None:
-        """The node's own JSON-RPC URL on loopback (None for embedded); it changes when the sandbox is reverted."""
+        """The node's own HTTP JSON-RPC URL: None, since no sandbox node is reachable over TCP (use `web3()`)."""
         return self._instance.node.rpc_url
 
     @property
@@ -299,10 +299,11 @@ class SandboxService:
             return "anvil" if self.anvil_available else "embedded"
         if backend == "anvil" and not self.anvil_available:
             raise ValidationFailed(
-                "backend: anvil is not installed on this server. Ask for backend `embedded`, or leave backend out "
-                "(the server then picks what it has); operators install anvil with `make setup`.",
+                "backend: anvil cannot run on this server (it is not installed, or no network namespace can be "
+                "made to keep its node to the server). Ask for backend `embedded`, or leave backend out (the server "
+                "then picks what it has); operators install anvil with `make setup` (docs/security.md).",
                 code="backend_unavailable",
-                details=[{"location": "body.backend", "message": "anvil is not installed on this server"}],
+                details=[{"location": "body.backend", "message": "anvil cannot run on this server"}],
             )
         return backend
 
@@ -706,11 +707,11 @@ def _answer(instance: SandboxInstance, sandbox: Sandbox, entry: object) -> objec
 
 def _forward(instance: SandboxInstance, request_id: object, method: str, params: list[Any]) -> dict[str, Any]:
     node = instance.node
-    if node.rpc_url is not None:
+    if isinstance(node.w3.provider, IpcProvider):  # anvil, reached over its socket only
         request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         try:
-            answer = httpx.post(node.rpc_url, json=request, timeout=30).json()
-        except (httpx.HTTPError, ValueError) as exc:
+            answer = json.loads(node.w3.provider.transport.post(_dump(request)))
+        except (NodeError, ValueError) as exc:
             return _rpc_error(request_id, -32603, f"the sandbox node did not answer ({type(exc).__name__})")
         if not isinstance(answer, dict):
             return _rpc_error(request_id, -32603, "the sandbox node gave no answer")

@@ -1,4 +1,5 @@
-"""The read-only JSON-RPC gateway over HTTP, read by cast and web3.py, on the embedded chain and anvil."""
+"""The read-only JSON-RPC gateway over HTTP, read by cast and web3.py, on the embedded chain and anvil (over HTTP,
+and the anvil Segell manages over its IPC socket)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 
+from chain.anvil import AnvilNode
 from chain.gateway import ALLOWED_METHODS, ReadOnlyGateway, json_depth
+from chain.ipc import IpcTransport
+from chain.transactions import send_transaction
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -471,3 +477,112 @@ def test_allow_list_names_only_reading_methods() -> None:
     assert "eth_sendRawTransaction" not in ALLOWED_METHODS
     assert not any(method.startswith(("anvil_", "evm_", "debug_", "personal_")) for method in ALLOWED_METHODS)
     assert {"eth_call", "eth_getLogs", "eth_getTransactionReceipt", "eth_chainId"} <= ALLOWED_METHODS
+
+
+# --- the anvil Segell manages, read over its IPC socket ------------------------------------------------
+
+# What anvil answers beyond reading: every one must stay behind the gateway.
+NODE_ONLY_METHODS = [
+    *(
+        f"anvil_{name}"
+        for name in (
+            "impersonateAccount", "stopImpersonatingAccount", "autoImpersonateAccount", "setBalance", "addBalance",
+            "setCode", "setNonce", "setStorageAt", "mine", "reset", "dumpState", "loadState", "setChainId",
+            "setCoinbase", "setLoggingEnabled", "setMinGasPrice", "setNextBlockBaseFeePerGas", "dropTransaction",
+            "dropAllTransactions", "removePoolTransactions", "setAutomine", "setIntervalMining", "getAutomine",
+            "setBlockTimestampInterval", "removeBlockTimestampInterval", "nodeInfo", "metadata", "enableTraces",
+            "setRpcUrl", "dealERC20", "setERC20Allowance", "snapshot", "revert", "increaseTime",
+            "setNextBlockTimestamp", "setTime", "setBlockGasLimit", "rollback", "reorg", "mine_detailed",
+        )
+    ),
+    *(
+        f"evm_{name}"
+        for name in ("snapshot", "revert", "mine", "increaseTime", "setNextBlockTimestamp", "setAutomine", "setTime")
+    ),
+    "hardhat_impersonateAccount", "hardhat_setBalance", "hardhat_setCode", "hardhat_mine", "hardhat_reset",
+    "eth_sendTransaction", "eth_sendRawTransaction", "eth_sendRawTransactionSync", "eth_sign",
+    "eth_signTransaction", "eth_signTypedData", "eth_signTypedData_v4", "personal_sign", "personal_sendTransaction",
+    "personal_unlockAccount", "personal_importRawKey", "personal_listAccounts",
+    "eth_newFilter", "eth_newBlockFilter", "eth_newPendingTransactionFilter", "eth_getFilterChanges",
+    "eth_getFilterLogs", "eth_uninstallFilter", "eth_subscribe", "eth_unsubscribe",
+    "eth_getProof", "eth_createAccessList", "eth_simulateV1", "eth_coinbase", "eth_mining", "eth_hashrate",
+    "eth_getWork", "eth_submitWork", "eth_submitHashrate", "eth_fillTransaction", "eth_getRawTransactionByHash",
+    "debug_traceTransaction", "debug_traceCall", "debug_getRawTransaction", "trace_transaction", "trace_block",
+    "trace_call", "ots_getApiLevel", "ots_traceTransaction", "txpool_content", "txpool_status", "txpool_inspect",
+    "admin_nodeInfo", "admin_peers", "miner_start", "miner_stop", "web3_sha3", "rpc_modules", "net_peerCount",
+]  # fmt: skip
+
+# The reading methods /rpc answers; a method is added here and in the gateway only once it is known to be read-only.
+READING_METHODS = {
+    "web3_clientVersion", "net_version", "net_listening", "eth_chainId", "eth_syncing", "eth_gasPrice",
+    "eth_maxPriorityFeePerGas", "eth_feeHistory", "eth_blockNumber", "eth_getBalance", "eth_getCode",
+    "eth_getStorageAt", "eth_getTransactionCount", "eth_call", "eth_estimateGas", "eth_getBlockByNumber",
+    "eth_getBlockByHash", "eth_getBlockTransactionCountByNumber", "eth_getBlockTransactionCountByHash",
+    "eth_getBlockReceipts", "eth_getTransactionByHash", "eth_getTransactionByBlockNumberAndIndex",
+    "eth_getTransactionByBlockHashAndIndex", "eth_getTransactionReceipt", "eth_getLogs", "eth_accounts",
+}  # fmt: skip
+
+
+@dataclass
+class ManagedAnvil:
+    node: AnvilNode
+    gateway_url: str
+    funded: LocalAccount
+
+
+@pytest.fixture(scope="module")
+def managed_anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedAnvil]:
+    if not ANVIL.exists():
+        pytest.skip(f"anvil is not installed at {ANVIL}: run `make setup` (npm @foundry-rs/anvil-linux-amd64)")
+    funded: LocalAccount = Account.create()
+    with AnvilNode(
+        state_dir=tmp_path_factory.mktemp("managed-anvil"), genesis_accounts={funded.address: 10**21}
+    ) as node:
+        send_transaction(node.w3, funded, {"to": funded.address, "value": 1})
+        with ReadOnlyGateway(node.w3.provider, timeout=10) as gateway:
+            for url in serve_gateway(gateway):
+                yield ManagedAnvil(node, url, funded)
+
+
+def test_allow_list_is_exactly_the_reading_methods() -> None:
+    assert ALLOWED_METHODS == READING_METHODS
+    assert not READING_METHODS & set(NODE_ONLY_METHODS)
+
+
+def test_no_method_outside_the_allow_list_passes_to_the_managed_anvil(managed_anvil: ManagedAnvil) -> None:
+    node, target = managed_anvil.node, Account.create().address
+    head = node.w3.eth.get_block("latest")["hash"]
+    # Over its socket, the node does what anyone reaching it asks...
+    assert node.w3.provider.make_request("anvil_impersonateAccount", [target])["result"] is None  # type: ignore[arg-type]
+    node.w3.provider.make_request("anvil_stopImpersonatingAccount", [target])  # type: ignore[arg-type]
+    arguments = {
+        "anvil_impersonateAccount": [managed_anvil.funded.address],
+        "anvil_setBalance": [target, hex(10**21)],
+        "anvil_mine": ["0x5"],
+        "eth_sendTransaction": [{"from": managed_anvil.funded.address, "to": target, "value": "0x1"}],
+    }
+    batch = [
+        {"jsonrpc": "2.0", "id": index, "method": method, "params": arguments.get(method, [])}
+        for index, method in enumerate(NODE_ONLY_METHODS)
+    ]
+    # ...through the gateway, nothing outside the allow-list reaches it, one by one or in batches.
+    for request in batch:
+        answer = httpx.post(managed_anvil.gateway_url, json=request, timeout=30).json()
+        assert answer["error"]["code"] == -32601, (request["method"], answer)
+    for start in range(0, len(batch), 100):
+        answers = httpx.post(managed_anvil.gateway_url, json=batch[start : start + 100], timeout=30).json()
+        assert [answer["error"]["code"] for answer in answers] == [-32601] * len(batch[start : start + 100])
+    assert node.w3.eth.get_block("latest")["hash"] == head
+    assert node.w3.eth.get_balance(target) == 0
+
+
+def test_reads_through_the_managed_anvil_socket_come_back_byte_exact(managed_anvil: ManagedAnvil) -> None:
+    request = {"jsonrpc": "2.0", "id": 7, "method": "eth_getBlockByNumber", "params": ["latest", True]}
+    through_gateway = httpx.post(managed_anvil.gateway_url, json=request, timeout=30).content
+    transport = IpcTransport(managed_anvil.node.ipc_path)  # type: ignore[arg-type]
+    try:
+        direct = transport.post(json.dumps(request).encode())
+    finally:
+        transport.close()
+    assert through_gateway == direct
+    assert json.loads(direct)["result"]["transactions"][0]["from"] == managed_anvil.funded.address.lower()

@@ -78,7 +78,7 @@ def test_start_node_embedded(tmp_path: Path) -> None:
 
 
 def test_start_node_rejects_an_unknown_chain(tmp_path: Path) -> None:
-    with pytest.raises(NodeError, match="use embedded, anvil, auto or an http\\(s\\):// JSON-RPC URL"):
+    with pytest.raises(NodeError, match="use embedded, anvil, auto, an http\\(s\\):// JSON-RPC URL .* IPC socket"):
         start_node("ganache", state_dir=tmp_path)
 
 
@@ -101,6 +101,11 @@ def test_rpc_url_with_nothing_behind_it_fails_fast_with_advice(tmp_path: Path) -
     assert "--rpc-http-enabled" in str(raised.value)
 
 
+def test_ipc_socket_with_nothing_behind_it_says_so(tmp_path: Path) -> None:
+    with pytest.raises(NodeUnreachable, match="no Ethereum node answers on the IPC socket .*nothing.ipc"):
+        start_node(str(tmp_path / "nothing.ipc"), state_dir=tmp_path)
+
+
 def test_rpc_chain_id_1337_alone_is_not_local_development(besu_like_url: str, tmp_path: Path) -> None:
     with start_node(besu_like_url, state_dir=tmp_path) as node:
         assert isinstance(node, RpcNode)
@@ -110,12 +115,12 @@ def test_rpc_chain_id_1337_alone_is_not_local_development(besu_like_url: str, tm
 
 @pytest.mark.anvil
 @pytest.mark.skipif(not HAVE_ANVIL, reason=ANVIL_REASON)
-def test_rpc_backend_against_a_running_anvil(tmp_path: Path) -> None:
+def test_rpc_backend_against_the_socket_of_a_running_anvil(tmp_path: Path) -> None:
     funded, requested = Account.create(), Account.create()
     with AnvilNode(state_dir=tmp_path / "anvil", genesis_accounts={funded.address: 10**21}) as anvil:
-        assert anvil.rpc_url is not None
-        with start_node(anvil.rpc_url, state_dir=tmp_path / "unused", genesis_accounts={requested.address: 7}) as node:
-            assert (node.backend, node.rpc_url, node.chain_id) == ("rpc", anvil.rpc_url, 31337)
+        socket = str(anvil.ipc_path)
+        with start_node(socket, state_dir=tmp_path / "unused", genesis_accounts={requested.address: 7}) as node:
+            assert (node.backend, node.rpc_url, node.ipc_path, node.chain_id) == ("rpc", None, anvil.ipc_path, 31337)
             assert node.is_local_dev is True  # it answers anvil_nodeInfo
             # A development node reached by URL (anvil in docker compose) funds accounts like a managed one.
             assert node.w3.eth.get_balance(requested.address) == 7

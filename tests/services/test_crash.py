@@ -1,7 +1,7 @@
 """Crash safety of the notary with real processes: the API, the anchoring worker and the node are killed with -9.
 
-anvil runs on its own (a fixed port and a state file), so it outlives the API; the API (`segell up --chain URL`,
-SEGELL_ANCHORING_WORKER=false) and the worker (`segell worker --chain URL`) share SEGELL_HOME and its database.
+anvil runs on its own (an IPC socket and a state file), so it outlives the API; the API (`segell up --chain SOCKET`,
+SEGELL_ANCHORING_WORKER=false) and the worker (`segell worker --chain SOCKET`) share SEGELL_HOME and its database.
 Clients submit all along and keep every receipt the API acknowledged. At the end:
 
 - acknowledged but lost = 0: every acknowledged receipt is in the database;
@@ -24,9 +24,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 
-from chain.anvil import anvil_command, find_anvil
+from chain.anvil import anvil_command, find_anvil, network_isolation
+from chain.ipc import IpcProvider
 from chain.merkle import MerkleTree, leaf_hashes
 from chain.nodes import AnvilNotFound
 from chain.notary import NotaryClient
@@ -161,8 +162,9 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
     home, logs = tmp_path / "home", tmp_path / "logs"
     home.mkdir()
     logs.mkdir()
-    anvil_port, api_port = free_port(), free_port()
-    chain_url, api_url = f"http://127.0.0.1:{anvil_port}", f"http://127.0.0.1:{api_port}"
+    api_port = free_port()
+    node_socket, api_url = tmp_path / "anvil.ipc", f"http://127.0.0.1:{api_port}"
+    chain = str(node_socket)
     env = {
         **os.environ,
         "SEGELL_HOME": str(home),
@@ -173,16 +175,17 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
         "SEGELL_BATCH_MAX_SIZE": "40",
     }
     cli = [sys.executable, "-m", "services.cli"]
-    anvil = Process(
-        "anvil", anvil_command(anvil_binary, port=anvil_port, state_file=tmp_path / "anvil-state.json"), env, logs
+    node_command = anvil_command(
+        anvil_binary, state_file=tmp_path / "anvil-state.json", ipc_socket=chain, isolation=network_isolation()
     )
-    api = Process("api", [*cli, "up", "--chain", chain_url, "--port", str(api_port)], env, logs)
-    worker = Process("worker", [*cli, "worker", "--chain", chain_url, "--reconcile-every", "2"], env, logs)
+    anvil = Process("anvil", node_command, env, logs)
+    api = Process("api", [*cli, "up", "--chain", chain, "--port", str(api_port)], env, logs)
+    worker = Process("worker", [*cli, "worker", "--chain", chain, "--reconcile-every", "2"], env, logs)
     stop = threading.Event()
     submitters: list[Submitter] = []
     try:
         anvil.start()
-        w3 = Web3(HTTPProvider(chain_url))
+        w3 = Web3(IpcProvider(node_socket))
         _wait_for(w3.is_connected, 15, "anvil")
         api.start()
         _wait_for(lambda: _healthy(api_url), 60, "the API")

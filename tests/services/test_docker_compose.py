@@ -17,10 +17,22 @@ def test_compose_wires_api_anvil_and_postgres() -> None:
     services = load_compose()["services"]
     assert set(services) == {"api", "anvil", "postgres"}
     api = services["api"]
-    assert api["environment"]["SEGELL_CHAIN"] == "http://anvil:8545"
+    assert api["environment"]["SEGELL_CHAIN"] == "/ipc/anvil.ipc"
     assert "@postgres:5432/" in api["environment"]["SEGELL_DATABASE_URL"]
     assert set(api["depends_on"]) == {"anvil", "postgres"}
-    assert "--port=8545" in services["anvil"]["command"]
+    assert "--ipc=/ipc/anvil.ipc" in services["anvil"]["command"]
+
+
+def test_compose_anvil_has_no_network_and_shares_only_its_socket() -> None:
+    services = load_compose()["services"]
+    anvil = services["anvil"]
+    assert anvil["network_mode"] == "none" and "ports" not in anvil
+    assert "--accounts=0" in anvil["command"]
+    assert "anvil-ipc:/ipc" in anvil["volumes"] and "anvil-ipc:/ipc" in services["api"]["volumes"]
+    assert [name for name, service in services.items() if "anvil-ipc:/ipc" in service.get("volumes", [])] == [
+        "api",
+        "anvil",
+    ]
 
 
 def test_compose_references_exist() -> None:

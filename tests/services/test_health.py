@@ -15,7 +15,6 @@ def test_health_reports_backend_contracts_and_database(segell_server: RunningSer
     assert health["status"] == "ok"
     assert health["chain"] == {
         "backend": "embedded",
-        "rpc_url": None,
         "chain_id": runtime.node.chain_id,
         "head_block": runtime.node.w3.eth.block_number,
         "local_dev": True,

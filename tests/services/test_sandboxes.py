@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from chain.anvil import find_anvil
+from chain.ipc import connect_unix
 from chain.node_admin import MAX_MINED_BLOCKS
 from chain.nodes import AnvilNotFound
 from chain.registry import RegistryClient
@@ -113,11 +115,13 @@ def processes_using(directory: str) -> list[psutil.Process]:
     return found
 
 
-def port_accepts(url: str) -> bool:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, int(port))) == 0
+def socket_accepts(path: Path) -> bool:
+    """Whether a node listens on the IPC socket ``path`` (a sandbox's anvil has no other way in)."""
+    try:
+        connect_unix(path, timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def assert_error(response: httpx.Response, status_code: int, code: str) -> str:
@@ -446,15 +450,15 @@ def test_delete_stops_the_node_frees_its_port_and_erases_its_state(
     sandbox = tenant.create(backend)
     instance = service_of(server).manager.get(sandbox["id"])
     assert instance is not None
-    directory, node_url, pid = str(instance.directory), instance.node.rpc_url, instance.pid
+    directory, node_socket, pid = str(instance.directory), instance.node.ipc_path, instance.pid
     if backend == "anvil":
-        assert pid is not None and psutil.pid_exists(pid) and node_url and port_accepts(node_url)
+        assert pid is not None and psutil.pid_exists(pid) and node_socket and socket_accepts(node_socket)
         assert processes_using(directory)
     deleted = tenant.http.delete(f"/v1/sandboxes/{sandbox['id']}")
     assert deleted.status_code == 200 and deleted.json()["status"] == "deleted"
     assert processes_using(directory) == []
-    if node_url:
-        assert not port_accepts(node_url)
+    if node_socket:
+        assert not socket_accepts(node_socket)
     assert not instance.directory.exists()
     shown = tenant.http.get(f"/v1/sandboxes/{sandbox['id']}").json()
     assert (shown["status"], shown["head_block"]) == ("deleted", None)
@@ -488,7 +492,7 @@ def test_reaper_removes_expired_sandboxes(server: RunningServer, tenant: Tenant,
     keeper = tenant.create("embedded", ttl_seconds=3600)
     instance = service.manager.get(sandbox["id"])
     assert instance is not None
-    directory, node_url = str(instance.directory), instance.node.rpc_url
+    directory, node_socket = str(instance.directory), instance.node.ipc_path
     real_clock = service.clock
     service.clock = lambda: real_clock() + timedelta(seconds=61)
     try:
@@ -500,7 +504,7 @@ def test_reaper_removes_expired_sandboxes(server: RunningServer, tenant: Tenant,
         service.clock = real_clock
     assert service.manager.get(sandbox["id"]) is None
     assert processes_using(directory) == []
-    assert node_url is None or not port_accepts(node_url)
+    assert node_socket is None or not socket_accepts(node_socket)
     shown = tenant.http.get(f"/v1/sandboxes/{sandbox['id']}").json()
     assert shown["status"] == "expired"
     rpc = tenant.http.post(f"/v1/sandboxes/{sandbox['id']}/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "x"})

@@ -22,9 +22,9 @@ from tests.services.test_sandboxes import (
     BACKENDS,
     HAVE_ANVIL,
     Tenant,
-    port_accepts,
     processes_using,
     service_of,
+    socket_accepts,
 )
 
 
@@ -52,13 +52,13 @@ def test_sandbox_survives_an_api_restart_and_stopping_leaves_nothing_running(tmp
         send_transaction(tenant.web3(sandbox), sender, {"to": receiver, "value": 1})
         instance = service_of(server).manager.get(sandbox_id)
         assert instance is not None
-        directory, node_url = str(instance.directory), instance.node.rpc_url
+        directory, node_socket = str(instance.directory), instance.node.ipc_path
         tenant.http.close()
 
-    # Stopped: no sandbox process and no open port remain.
+    # Stopped: no sandbox process and no listening socket remain.
     assert processes_using(directory) == []
-    if node_url:
-        assert not port_accepts(node_url)
+    if node_socket:
+        assert not socket_accepts(node_socket)
 
     with running(tmp_path, master_key) as server:
         tenant.server, tenant.http = server, server.client(tenant.key)
