@@ -276,10 +276,13 @@ class SandboxService:
         administration = _administration_of(caller)
         backend = self._choose_backend(backend)
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.sandbox_default_ttl
-        if ttl > self.settings.sandbox_max_lifetime:
-            raise ValidationFailed.in_body(
-                f"ttl_seconds: {ttl} is more than the {self.settings.sandbox_max_lifetime} seconds a sandbox may "
-                "live on this server; ask for less"
+        limit = self.settings.sandbox_max_lifetime
+        if ttl > limit:
+            # This server's limit, not the API's: a conflict with its configuration, as an extension past it is.
+            raise Conflict(
+                f"ttl_seconds: {ttl} is more than the {limit} seconds a sandbox may live on this server; ask for less.",
+                code="sandbox_lifetime_exceeded",
+                details={"max_lifetime_seconds": limit},
             )
         with self._reserve(administration.id, administration.code):
             sandbox_id = f"sbx_{secrets.token_hex(8)}"

@@ -306,9 +306,10 @@ def test_extend_adds_time_within_the_maximum_lifetime(tenant: Tenant) -> None:
     assert refused.json()["error"]["details"]["extendable_seconds"] == 1800
 
 
-def test_ttl_over_the_maximum_lifetime_answers_422(tenant: Tenant) -> None:
+def test_ttl_over_the_maximum_lifetime_answers_409(tenant: Tenant) -> None:
     response = tenant.http.post("/v1/sandboxes", json={"name": "x", "backend": "embedded", "ttl_seconds": 7201})
-    assert "7200" in assert_error(response, 422, "validation_error")
+    assert "7200" in assert_error(response, 409, "sandbox_lifetime_exceeded")
+    assert response.json()["error"]["details"] == {"max_lifetime_seconds": 7200}
 
 
 def test_quota_of_sandboxes_at_once_answers_409_saying_what_to_do(server: RunningServer, tenant: Tenant) -> None:
