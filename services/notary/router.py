@@ -33,6 +33,7 @@ from services.notary.schemas import (
     SubmitRequest,
     Title,
     Verification,
+    VerificationCode,
     check_metadata,
 )
 from services.notary.service import AnchoredRoots, Submission
@@ -316,8 +317,8 @@ def verify_document(
     anchored_roots: AnchoredRootsDep,
     hash: Annotated[DocumentHash | None, Query(description="SHA-256 of the document, hex.")] = None,
     code: Annotated[
-        str | None,
-        Query(max_length=64, description="Verification code printed on the document: XXXX-XXXX-XXXX-XXXX-C."),
+        VerificationCode | None,
+        Query(description="Verification code printed on the document: XXXX-XXXX-XXXX-XXXX-C."),
     ] = None,
 ) -> Verification:
     """Is this document authentic? Look it up by its SHA-256 or by its verification code; no API key needed."""
