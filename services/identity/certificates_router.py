@@ -34,8 +34,13 @@ HolderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 NationalId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
 ]
+# The local part in RFC 5322 atoms and dots: `;`, `<`, `(`, `"` and the like made the address unreadable to the
+# subjectAltName (a 500).
 Email = Annotated[
-    str, StringConstraints(max_length=254, pattern=r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+    str,
+    StringConstraints(
+        max_length=254, pattern=r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$"
+    ),
 ]
 Passphrase = Annotated[str, StringConstraints(min_length=service.MIN_PASSPHRASE_LENGTH, max_length=1024, pattern=_TEXT)]
 # The format says what no pattern can: a PKCS#10 request whose signature verifies, of an accepted key type.

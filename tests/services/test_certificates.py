@@ -322,6 +322,9 @@ def test_issue_from_csr_certifies_the_callers_key(
         ({"profile": "seal", "position": "Alcaldessa"}, "position"),
         ({"profile": "notary"}, "profile"),
         ({"profile": "seal", "validity_days": 0}, "validity_days"),
+        ({"profile": "seal", "validity_days": "30"}, "validity_days"),
+        ({"profile": "seal", "email": ";@girona.cat"}, "email"),
+        ({"profile": "seal", "email": "Joana <jpuig@girona.cat>"}, "email"),
     ],
 )
 def test_issue_refuses_invalid_request(tenant: Tenant, body: dict[str, Any], field: str) -> None:
