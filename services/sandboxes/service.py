@@ -41,7 +41,7 @@ from chain.keys import generate_account, open_private_key, seal_private_key
 from chain.nodes import NodeError
 from chain.registry import RegistryClient
 from services.administrations.service import Caller
-from services.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
+from services.errors import Conflict, Forbidden, NotFound, Unavailable
 from services.models import Administration
 from services.runtime import Runtime
 from services.sandboxes.manager import (
@@ -303,7 +303,8 @@ class SandboxService:
         if backend is None:
             return "anvil" if self.anvil_available else "embedded"
         if backend == "anvil" and not self.anvil_available:
-            raise ValidationFailed(
+            # What this server has installed, not something the request could know from the schema: a conflict.
+            raise Conflict(
                 "backend: anvil is not installed on this server. Ask for backend `embedded`, or leave backend out "
                 "(the server then picks what it has); operators install anvil with `make setup`.",
                 code="backend_unavailable",

@@ -217,12 +217,12 @@ def test_proxy_answers_batches_and_notifications(tenant: Tenant) -> None:
     assert only_notification.status_code == 204
 
 
-def test_anvil_asked_for_where_it_is_absent_answers_422(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_anvil_asked_for_where_it_is_absent_answers_409(tmp_path_factory: pytest.TempPathFactory) -> None:
     settings = make_settings(tmp_path_factory.mktemp("no-anvil"), anvil_binary="/nonexistent/anvil")
     for server in serve(settings):
         tenant = Tenant(server)
         message = assert_error(
-            tenant.http.post("/v1/sandboxes", json={"name": "x", "backend": "anvil"}), 422, "backend_unavailable"
+            tenant.http.post("/v1/sandboxes", json={"name": "x", "backend": "anvil"}), 409, "backend_unavailable"
         )
         assert "embedded" in message
         assert tenant.create(backend=None)["backend"] == "embedded"
