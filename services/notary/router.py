@@ -330,7 +330,8 @@ def _verification_lookup(hash: str | None, code: str | None) -> dict[str, str]:
 
 def _one_of(**parameters: Any) -> dict[str, Any]:
     """Query parameters of which a request sends exactly one, as the one form-exploded object OpenAPI can say that
-    with (`?hash=...` or `?code=...` on the wire, as before)."""
+    with (`?hash=...` or `?code=...` on the wire, as before). Each branch refuses the others; parameters of other
+    names are ignored, as everywhere else."""
     return {
         "parameters": [
             {
@@ -348,7 +349,7 @@ def _one_of(**parameters: Any) -> dict[str, Any]:
                             "type": "object",
                             "properties": {name: TypeAdapter(type_).json_schema()},
                             "required": [name],
-                            "additionalProperties": False,
+                            "not": {"anyOf": [{"required": [other]} for other in parameters if other != name]},
                         }
                         for name, (type_, _) in parameters.items()
                     ]
