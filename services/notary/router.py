@@ -328,6 +328,11 @@ def _verification_lookup(hash: str | None, code: str | None) -> dict[str, str]:
         ) from None
 
 
+# A value that arrives as a query parameter of its own name once form-exploded: anything but an object with
+# properties, which goes as `name[key]=...`, parameters of other names.
+_SENT_UNDER_ITS_NAME = {"not": {"type": "object", "minProperties": 1}}
+
+
 def _one_of(**parameters: Any) -> dict[str, Any]:
     """Query parameters of which a request sends exactly one, as the one form-exploded object OpenAPI can say that
     with (`?hash=...` or `?code=...` on the wire, as before). Each branch refuses the others; parameters of other
@@ -349,7 +354,13 @@ def _one_of(**parameters: Any) -> dict[str, Any]:
                             "type": "object",
                             "properties": {name: TypeAdapter(type_).json_schema()},
                             "required": [name],
-                            "not": {"anyOf": [{"required": [other]} for other in parameters if other != name]},
+                            "not": {
+                                "anyOf": [
+                                    {"required": [other], "properties": {other: _SENT_UNDER_ITS_NAME}}
+                                    for other in parameters
+                                    if other != name
+                                ]
+                            },
                         }
                         for name, (type_, _) in parameters.items()
                     ]
