@@ -760,8 +760,9 @@ class Client:
             node_admin: let its JSON-RPC endpoint pass ``anvil_*``/``evm_*``/``hardhat_*`` methods.
 
         Raises:
-            ConflictError: ``code == "sandbox_quota_exhausted"`` when the administration runs as many as it may.
-            ValidationError: ``code == "backend_unavailable"`` when anvil is asked for and not installed.
+            ConflictError: ``code == "sandbox_quota_exhausted"`` when the administration runs as many as it may,
+                ``"sandbox_lifetime_exceeded"`` for a ``ttl_seconds`` past the server's maximum lifetime, or
+                ``"backend_unavailable"`` when anvil is asked for and not installed.
 
         Example::
 

@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -124,7 +125,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(signatures_router)
     app.include_router(web_router)
     serve_api_docs(app)
+    _write_integer_bounds_exactly(app)
     return app
+
+
+_NUMERIC_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def _integer_bounds(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _NUMERIC_BOUNDS and isinstance(value, float) and value.is_integer():
+                node[key] = int(value)
+            else:
+                _integer_bounds(value)
+    elif isinstance(node, list):
+        for item in node:
+            _integer_bounds(item)
+
+
+def _write_integer_bounds_exactly(app: FastAPI) -> None:
+    """FastAPI's OpenAPI model holds numeric bounds as floats, and a float past 2**53 prints as another number:
+    2**256, a wei amount's bound, came out as 1.157920892373162e+77. Whole bounds are written as integers again."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _integer_bounds(generate())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()

@@ -2,7 +2,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, IPvAnyAddress, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, WithJsonSchema
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _SEPARATORS = re.compile(r"[ ().-]")
@@ -25,6 +25,12 @@ def _check_code(value: str) -> str:
     return value
 
 
+def _address_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an IPv4 or IPv6 address as text, e.g. 203.0.113.7")
+    return value
+
+
 # E.164: stored and sent without separators.
 Phone = Annotated[
     str,
@@ -37,7 +43,13 @@ Code = Annotated[
     WithJsonSchema({"type": "string", "pattern": "^[0-9]{6}$", "examples": ["042817"]}),
 ]
 ClientAddress = Annotated[
-    IPvAnyAddress | None,
+    # Text only: the lax IPvAnyAddress would read `false` or `1234` as an IPv4 address.
+    Annotated[
+        IPvAnyAddress,
+        BeforeValidator(_address_text),
+        WithJsonSchema({"anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]}),
+    ]
+    | None,
     Field(
         description="The citizen's IP address as your app sees it: the per-address rate limits count it. "
         "When absent, the address the request comes from is counted."

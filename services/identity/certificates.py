@@ -213,6 +213,10 @@ def serial_id(serial: int) -> str:
     return f"{serial:040x}"
 
 
+class UnissuableSerial(ValueError):
+    """A serial number, but not one of the positive 160-bit serials this CA draws: no certificate has it."""
+
+
 def normalise_serial(serial: int | str) -> str:
     """A serial as 40 lower-case hex digits; accepts an int or hex with optional 0x, colons or leading zeros."""
     if isinstance(serial, int):
@@ -223,7 +227,7 @@ def normalise_serial(serial: int | str) -> str:
             raise ValueError(f"{serial!r} is not a hexadecimal serial number")
         value = int(text, 16)
     if not 0 < value < 1 << 160:
-        raise ValueError(f"{serial!r} is not a serial number this CA issues")
+        raise UnissuableSerial(f"{serial!r} is not a serial number this CA issues")
     return serial_id(value)
 
 
@@ -647,6 +651,11 @@ def public_record(session: Session, serial: str) -> IssuedCertificate:
     """A certificate by serial, for public status and log lookups."""
     try:
         key = normalise_serial(serial)
+    except UnissuableSerial:
+        raise NotFound(
+            f"This certificate authority issued no certificate with serial {serial}: its serials are positive and "
+            "at most 160 bits long."
+        ) from None
     except ValueError as exc:
         raise ValidationFailed(
             f"Invalid request. path.serial: {exc}.", details=[{"location": "path.serial", "message": str(exc)}]

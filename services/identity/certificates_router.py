@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security, status
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
@@ -19,10 +19,13 @@ from services.identity import ca
 from services.identity import certificates as service
 from services.identity.certificates import LogEntry, Profile, RevocationReason
 from services.identity.models import IssuedCertificate
+from services.json_types import JsonInteger
 from services.models import Administration
 from services.notary.schemas import Anchor, ProofBundle, Receipt
 
 PEM_FILE = "application/x-pem-file"
+CSR_FORMAT = "pkcs10-pem"
+CERTIFICATE_FORMAT = "x509-certificate"
 PKIX_CERT = "application/pkix-cert"
 PKIX_CRL = "application/pkix-crl"
 OCTET_STREAM = "application/octet-stream"
@@ -34,15 +37,40 @@ HolderName = Annotated[str, DisplayText(max_length=64)]
 NationalId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
 ]
+# The local part in RFC 5322 atoms and dots: `;`, `<`, `(`, `"` and the like made the address unreadable to the
+# subjectAltName (a 500).
 Email = Annotated[
-    str, StringConstraints(max_length=254, pattern=r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+    str,
+    StringConstraints(
+        max_length=254, pattern=r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$"
+    ),
 ]
 Passphrase = Annotated[str, StringConstraints(min_length=service.MIN_PASSPHRASE_LENGTH, max_length=1024, pattern=_TEXT)]
 # A JWS compact serialisation, as the citizen login returns it.
 CitizenToken = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=r"^[A-Za-z0-9_.=-]+$")]
-CsrPem = Annotated[str, StringConstraints(min_length=1, max_length=16384, pattern=r"^[\x09\x0a\x0d\x20-\x7e]+$")]
-# Serial numbers in the public lookups: hex, with 0x, colons or leading zeros as tools print them.
-SerialText = Annotated[str, Path(min_length=1, max_length=100, description="Serial number in hex, e.g. 4f3a...")]
+# The format says what no pattern can: a PKCS#10 request whose signature verifies, of an accepted key type.
+CsrPem = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=16384, pattern=r"^[\x09\x0a\x0d\x20-\x7e]+$"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 16384,
+            "pattern": r"^[\x09\x0a\x0d\x20-\x7e]+$",
+            "format": CSR_FORMAT,
+        }
+    ),
+]
+# Serial numbers in the public lookups: hex, with 0x, colons or leading zeros as tools print them; 64 digits at most.
+SerialText = Annotated[
+    str,
+    Path(
+        max_length=100,
+        pattern=r"^(0[xX])?:*([0-9a-fA-F]:*){1,64}$",
+        description="Serial number in hex, e.g. 4f3a...; `0x`, colons and leading zeros are taken.",
+    ),
+]
 CertificateStatus = Literal["valid", "revoked", "expired", "not_yet_valid"]
 
 
@@ -58,8 +86,32 @@ register_url_convertor("certificate_serial", SerialConvertor())
 # --- schemas ------------------------------------------------------------------------------------------------------
 
 
+# What `certificates._check_request` refuses, said in the schema: which holder fields each profile takes, and a CSR
+# without a passphrase (no PKCS#12 file is made for a key the server never holds).
+_PROFILE_RULES: list[dict[str, Any]] = [
+    {
+        "if": {"properties": {"profile": {"enum": ["employee", "citizen"]}}},
+        "then": {
+            "required": ["name", "national_id"],
+            "properties": {"name": {"type": "string"}, "national_id": {"type": "string"}},
+        },
+        "else": {"properties": {"national_id": {"type": "null"}}},
+    },
+    {
+        "if": {"properties": {"profile": {"const": "employee"}}},
+        "else": {"properties": {"position": {"type": "null"}}},
+    },
+    {
+        "not": {
+            "required": ["csr", "passphrase"],
+            "properties": {"csr": {"type": "string"}, "passphrase": {"type": "string"}},
+        }
+    },
+]
+
+
 class IssueCertificateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": _PROFILE_RULES})
 
     profile: Profile = Field(description="employee, seal (the administration's own) or citizen.")
     name: HolderName | None = Field(
@@ -76,7 +128,7 @@ class IssueCertificateRequest(BaseModel):
     passphrase: Passphrase | None = Field(
         default=None, description="Protects the PKCS#12 file; omitted: one is generated and returned once."
     )
-    validity_days: int = Field(default=service.DEFAULT_VALIDITY_DAYS, ge=1, le=service.MAX_VALIDITY_DAYS)
+    validity_days: JsonInteger = Field(default=service.DEFAULT_VALIDITY_DAYS, ge=1, le=service.MAX_VALIDITY_DAYS)
     citizen_token: CitizenToken | None = Field(
         default=None,
         description="Citizen profile (required): the token the citizen got by logging in with this administration "
@@ -401,8 +453,9 @@ def read_log_entry(serial: SerialText, session: SessionDep) -> LogEntryOut:
 _CERTIFICATE_UPLOAD = {
     "requestBody": {
         "required": True,
-        # application/x-pem-file and application/pkix-cert are taken too.
-        "content": {OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+        # application/x-pem-file and application/pkix-cert are taken too. The format says what the bytes must be:
+        # anything else is 400 `invalid_certificate`.
+        "content": {OCTET_STREAM: {"schema": {"type": "string", "format": CERTIFICATE_FORMAT}}},
         "description": f"The certificate, PEM or DER, as {OCTET_STREAM}, {PEM_FILE} or {PKIX_CERT}.",
     }
 }

@@ -308,9 +308,8 @@ def validate_upload(
             "The file is empty; send the signed document (or the file a signature is of).", code="empty_file"
         )
     if signature is not None and not signature.strip():
-        raise InvalidInput(
-            "The signature is empty; send the CMS signature, or no signature part at all.", code="invalid_signature"
-        )
+        # An empty part is none at all, as an empty form field is: the file is validated on its own.
+        signature = None
     try:
         return validate(data, signature, trust_context(runtime, anchored_roots))
     except UnreadableInput as exc:

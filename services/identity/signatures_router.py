@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, Security, UploadFile, status
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import StringConstraints
+from pydantic import StringConstraints, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from services.deps import RuntimeDep, get_caller
@@ -38,6 +38,24 @@ def get_anchored_roots(request: Request) -> AnchoredRoots:
 AdministrationDep = Annotated[Administration, Depends(get_signing_administration)]
 
 router = APIRouter(prefix="/v1/signatures", tags=["signatures"])
+# An empty file is refused (400 `empty_file`): the schema says so.
+NOT_EMPTY = {"minLength": 1}
+PDF_FORMAT = "pdf"
+# A CMS SignedData structure, DER or PEM: anything else is 400 `invalid_signature`.
+CMS_FORMAT = "cms-signature"
+# `format: pades` takes a PDF only (422 otherwise): a file with `%PDF-` in its first kilobyte, as readers take it.
+_PADES_SIGNS_PDFS = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "if": {"properties": {"format": {"const": "pades"}}, "required": ["format"]},
+                    "then": {"properties": {"file": {"format": PDF_FORMAT}}},
+                }
+            }
+        }
+    }
+}
 
 
 @router.post(
@@ -45,18 +63,26 @@ router = APIRouter(prefix="/v1/signatures", tags=["signatures"])
     response_model=SignedDocument,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
+    openapi_extra=_PADES_SIGNS_PDFS,
 )
 async def sign_document(
     runtime: RuntimeDep,
     administration: AdministrationDep,
-    file: Annotated[UploadFile, File(description="The document: a PDF is signed as PAdES, any other file as CAdES.")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="The document: a PDF is signed as PAdES, any other file as CAdES.",
+            json_schema_extra=NOT_EMPTY,
+        ),
+    ],
     sign_as: Annotated[
         Literal["employee", "seal"], Form(alias="as", description="Sign as an employee, or with the seal.")
     ],
+    # Without `| None`, which the schema would publish as a null: a form field is text, or left out.
     certificate: Annotated[
-        CertificateSerial | None,
+        CertificateSerial,
         Form(description="Serial of the certificate to sign with; omitted: the seal, or the only employee one."),
-    ] = None,
+    ] = None,  # type: ignore[assignment]
     format: Annotated[
         Literal["auto", "pades", "cades"],
         Form(description="auto: PAdES for a PDF, CAdES for anything else; cades: a detached signature even of a PDF."),
@@ -80,10 +106,19 @@ async def sign_document(
 async def validate_signatures(
     runtime: RuntimeDep,
     anchored_roots: Annotated[AnchoredRoots, Depends(get_anchored_roots)],
-    file: Annotated[UploadFile, File(description="A signed PDF, or the file a detached signature is of.")],
+    file: Annotated[
+        UploadFile,
+        File(description="A signed PDF, or the file a detached signature is of."),
+        WithJsonSchema({"type": "string", "format": "binary", **NOT_EMPTY}),
+    ],
+    # Typed without `| None`, which the schema would publish as a null part: a form has a file here, or no part.
     signature: Annotated[
-        UploadFile | None, File(description="A detached CMS (CAdES) signature of `file`, DER or PEM.")
-    ] = None,
+        UploadFile,
+        File(
+            description="A detached CMS (CAdES) signature of `file`, DER or PEM; an empty part is none at all.",
+            json_schema_extra={"format": CMS_FORMAT},
+        ),
+    ] = None,  # type: ignore[assignment]
 ) -> ValidationReport:
     """Validate a signed PDF, or a file and its CMS signature: ETSI EN 319 102-1 indications. No API key needed."""
     data = await file.read()

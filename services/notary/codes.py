@@ -18,6 +18,10 @@ CHECK_SYMBOLS: Final = SYMBOLS + "*~$=U"
 DATA_LENGTH: Final = 16
 LENGTH: Final = DATA_LENGTH + 1
 BITS: Final = 5 * DATA_LENGTH
+# What `parse_code` reads, short of the check symbol: 16 data symbols and a check symbol in either case (I, L and O
+# stand for 1, 1 and 0), spaces and hyphens anywhere. The check itself is the OpenAPI format `verification-code`.
+PATTERN: Final = r"^[ -]*([0-9A-TV-Za-tv-z][ -]*){16}[0-9A-Za-z*~$=][ -]*$"
+OPENAPI_FORMAT: Final = "verification-code"
 
 # A new code takes one random byte per symbol and keeps its low 5 bits (256 is a multiple of 32, so every symbol
 # is equally likely), read both as a symbol and as a digit of `int(..., 32)` for the check.
@@ -71,6 +75,10 @@ def parse_code(text: str) -> str:
     >>> parse_code("abcd-efgh-jkmn-pqrs-x") == parse_code(" ABCDEFGHJKMNPQRSX ")
     True
     """
+    if not text.isascii():
+        # Before upper(), which reads some other letters as ASCII ones: "ß" as "SS", the dotless "ı" as "I".
+        wrong = sorted({symbol for symbol in text if not symbol.isascii()})
+        raise InvalidCodeError(f"A verification code has no {', '.join(repr(symbol) for symbol in wrong)}.")
     code = text.upper().translate(_READ_AS)
     if len(code) != LENGTH:
         raise InvalidCodeError(

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
@@ -33,6 +33,7 @@ from services.notary.schemas import (
     SubmitRequest,
     Title,
     Verification,
+    VerificationCode,
     check_metadata,
 )
 from services.notary.service import AnchoredRoots, Submission
@@ -170,7 +171,17 @@ _SUBMIT_BODY = {
                 "description": "The file itself, hashed as it arrives.",
             },
         },
-    }
+    },
+    "parameters": [
+        {
+            "name": "X-Segell-Metadata",
+            "in": "header",
+            "required": False,
+            "description": "For file uploads: a JSON object kept with the receipt, at most "
+            f"{MAX_METADATA_BYTES} bytes (a JSON body's `metadata` comes first).",
+            "content": {JSON: {"schema": {"type": "object"}}},
+        }
+    ],
 }
 
 
@@ -187,16 +198,23 @@ _SUBMIT_BODY = {
 async def submit_document(
     request: Request,
     credentials: CredentialsDep,
-    kind: Annotated[Kind | None, Query(description="File uploads only: what the document is.")] = None,
-    title: Annotated[Title | None, Query(description="File uploads only: a title for the issuer's records.")] = None,
-    salted: Annotated[bool | None, Query(description="File uploads only: salt the leaf (guessable content).")] = None,
+    kind: Annotated[
+        Kind | None, Query(description="For file uploads: what the document is (a JSON body's `kind` comes first).")
+    ] = None,
+    title: Annotated[
+        Title | None,
+        Query(description="For file uploads: a title for the issuer's records (a JSON body's `title` comes first)."),
+    ] = None,
+    salted: Annotated[
+        bool | None,
+        Query(description="For file uploads: salt the leaf, for guessable content (with JSON, either one salts)."),
+    ] = None,
     public: Annotated[
-        bool | None, Query(description="File uploads only: show kind and title to verification by hash.")
+        bool | None,
+        Query(description="For file uploads: show kind and title to verification by hash (with JSON, either one)."),
     ] = None,
-    metadata: Annotated[
-        str | None,
-        Header(alias="X-Segell-Metadata", description="File uploads only: a JSON object kept with the receipt."),
-    ] = None,
+    # Documented in _SUBMIT_BODY as what it is, a JSON object, rather than as the text FastAPI reads.
+    metadata: Annotated[str | None, Header(alias="X-Segell-Metadata", include_in_schema=False)] = None,
     idempotency_key: Annotated[
         IdempotencyKey | None, Header(description="Repeating a request with the same key answers the same receipt.")
     ] = None,
@@ -224,18 +242,21 @@ async def submit_document(
         receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
     elif media_type == JSON and credentials is not None:
         try:
-            if any(value is not None for value in (kind, title, salted, public, metadata)):
-                problem = (
-                    "kind, title, salted, public and metadata go in the JSON body; the query and X-Segell-Metadata "
-                    "are for files"
-                )
-                details = [{"location": "query", "message": problem}]
-                raise ValidationFailed(f"Invalid request. {problem}.", details=details)
+            header_metadata = _metadata_from_header(metadata)
             body = _parse_body(await request.body())
         except (ValidationFailed, RequestValidationError):
             await submitter()  # a caller who may not submit is told that first
             raise
-        submission = Submission(body.hash, body.kind, body.title, body.metadata, body.salted, body.public)
+        # The body's own fields come first; the query and X-Segell-Metadata fill in those it leaves out, and a salt
+        # asked for by either is given. (Refusing the mix could not be said in the schema, which lists the query.)
+        submission = Submission(
+            body.hash,
+            body.kind if body.kind is not None else kind,
+            body.title if body.title is not None else title,
+            body.metadata if body.metadata is not None else header_metadata,
+            body.salted or bool(salted),
+            body.public or bool(public),
+        )
         # The API key is checked in the transaction that stores the document, once for the requests it groups.
         receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
     else:
@@ -323,16 +344,64 @@ def _verification_lookup(hash: str | None, code: str | None) -> dict[str, str]:
         ) from None
 
 
-@public.get("/verify", response_model=Verification, responses=error_responses(422, 503))
+# A value that arrives as a query parameter of its own name once form-exploded: anything but an object with
+# properties, which goes as `name[key]=...`, parameters of other names.
+_SENT_UNDER_ITS_NAME = {"not": {"type": "object", "minProperties": 1}}
+
+
+def _one_of(**parameters: Any) -> dict[str, Any]:
+    """Query parameters of which a request sends exactly one, as the one form-exploded object OpenAPI can say that
+    with (`?hash=...` or `?code=...` on the wire, as before). Each branch refuses the others; parameters of other
+    names are ignored, as everywhere else."""
+    return {
+        "parameters": [
+            {
+                "name": "lookup",
+                "in": "query",
+                "required": True,
+                "style": "form",
+                "explode": True,
+                "description": "Exactly one of "
+                + "; ".join(f"`{name}`: {description.rstrip('.')}" for name, (_, description) in parameters.items())
+                + ".",
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "properties": {name: TypeAdapter(type_).json_schema()},
+                            "required": [name],
+                            "not": {
+                                "anyOf": [
+                                    {"required": [other], "properties": {other: _SENT_UNDER_ITS_NAME}}
+                                    for other in parameters
+                                    if other != name
+                                ]
+                            },
+                        }
+                        for name, (type_, _) in parameters.items()
+                    ]
+                },
+            }
+        ]
+    }
+
+
+_HASH_DESCRIPTION = "SHA-256 of the document, hex."
+_CODE_DESCRIPTION = "Verification code printed on the document: XXXX-XXXX-XXXX-XXXX-C."
+
+
+@public.get(
+    "/verify",
+    response_model=Verification,
+    responses=error_responses(422, 503),
+    openapi_extra=_one_of(hash=(DocumentHash, _HASH_DESCRIPTION), code=(VerificationCode, _CODE_DESCRIPTION)),
+)
 def verify_document(
     runtime: RuntimeDep,
     session: SessionDep,
     anchored_roots: AnchoredRootsDep,
-    hash: Annotated[DocumentHash | None, Query(description="SHA-256 of the document, hex.")] = None,
-    code: Annotated[
-        str | None,
-        Query(max_length=64, description="Verification code printed on the document: XXXX-XXXX-XXXX-XXXX-C."),
-    ] = None,
+    hash: Annotated[DocumentHash | None, Query(include_in_schema=False, description=_HASH_DESCRIPTION)] = None,
+    code: Annotated[VerificationCode | None, Query(include_in_schema=False, description=_CODE_DESCRIPTION)] = None,
 ) -> Verification:
     """Is this document authentic? Look it up by its SHA-256 or by its verification code; no API key needed."""
     lookup = _verification_lookup(hash, code)

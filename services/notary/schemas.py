@@ -3,9 +3,19 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from services.display_text import DisplayText
+from services.notary import codes
 
 MAX_BATCH_HASHES = 10_000
 MAX_METADATA_BYTES = 16 * 1024
@@ -24,6 +34,21 @@ DocumentHash = Annotated[
     str,
     AfterValidator(_normalise_hash),
     WithJsonSchema({"type": "string", "pattern": r"^(0[xX])?[0-9a-fA-F]{64}$", "examples": ["9f86d081" * 8]}),
+]
+# A verification code as people type it. `codes.parse_code` refuses what the pattern does, in words a person can act
+# on, and tells a mistyped code by its check symbol.
+VerificationCode = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 64,
+            "pattern": codes.PATTERN,
+            "format": codes.OPENAPI_FORMAT,
+            "examples": ["V8KC-24VN-NTPW-8Q1C-E"],
+        }
+    ),
 ]
 # Opaque receipt ids: 32 lower-case hex digits.
 DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
@@ -79,10 +104,10 @@ class SubmitRequest(BaseModel):
     kind: Kind | None = None
     title: Title | None = None
     metadata: Metadata = None
-    salted: bool = Field(
+    salted: StrictBool = Field(
         default=False, description="Put a random salt in the leaf, for a document whose content could be guessed."
     )
-    public: bool = Field(default=False, description=PUBLIC_DESCRIPTION)
+    public: StrictBool = Field(default=False, description=PUBLIC_DESCRIPTION)
 
 
 class BatchRequest(BaseModel):
@@ -96,8 +121,8 @@ class BatchRequest(BaseModel):
         Field(min_length=1, max_length=MAX_BATCH_HASHES),
     ] = Field(description=f"SHA-256 digests, 1 to {MAX_BATCH_HASHES} per request.")
     kind: Kind | None = None
-    salted: bool = False
-    public: bool = Field(default=False, description=PUBLIC_DESCRIPTION)
+    salted: StrictBool = False
+    public: StrictBool = Field(default=False, description=PUBLIC_DESCRIPTION)
 
 
 def _refuse_too_many(hashes: list[Any]) -> list[Any]:

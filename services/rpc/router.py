@@ -40,12 +40,15 @@ _RESPONSE: dict[str, Any] = {
     "oneOf": [{"required": ["result"]}, {"required": ["error"]}],
 }
 _JSON_RPC_BODY: dict[str, Any] = {
-    "required": True,
+    # JSON-RPC answers every body, none included, in a 200: a request it cannot read gets an error object
+    # (-32700 not JSON, -32600 not a request, -32601 a method it does not answer), not an HTTP error.
+    "required": False,
     "content": {
         "application/json": {
             "schema": {
-                "oneOf": [_REQUEST, {"type": "array", "items": _REQUEST, "minItems": 1}],
-                "description": "A JSON-RPC 2.0 request or a batch of them.",
+                "anyOf": [_REQUEST, {"type": "array", "items": _REQUEST, "minItems": 1}, {}],
+                "description": "A JSON-RPC 2.0 request or a batch of them; anything else is answered with a "
+                "JSON-RPC error object.",
             },
             "example": {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
         }

@@ -1,6 +1,5 @@
 """Request and response bodies of the sandbox contract endpoints."""
 
-import posixpath
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -18,7 +17,10 @@ FunctionName = Annotated[
         strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[A-Za-z_$][A-Za-z0-9_$]*(\(.*\))?$"
     ),
 ]
-_SOURCE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,199}\.sol$")
+# Relative, already normal (no `.`, `..` or empty parts, so no way out of the compiler's directory), ending in .sol.
+SOURCE_PATH_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9_.\-]*/)*[A-Za-z0-9_][A-Za-z0-9_.\-]*\.sol$"
+MAX_SOURCE_PATH_LENGTH = 204
+_SOURCE_PATH = re.compile(SOURCE_PATH_PATTERN)
 
 
 def wei(value: int | str | None) -> int:
@@ -37,6 +39,10 @@ class DeployRequest(BaseModel):
         ),
         min_length=1,
         max_length=MAX_SOURCE_FILES,
+        json_schema_extra={
+            "propertyNames": {"pattern": SOURCE_PATH_PATTERN, "maxLength": MAX_SOURCE_PATH_LENGTH},
+            "additionalProperties": {"type": "string", "pattern": "^[^\\x00]*$"},
+        },
     )
     contract: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,200}(:[A-Za-z_$][A-Za-z0-9_$]*)?$")] | None
@@ -53,10 +59,10 @@ class DeployRequest(BaseModel):
     @classmethod
     def _check_sources(cls, sources: dict[str, str]) -> dict[str, str]:
         for path, text in sources.items():
-            if not _SOURCE_PATH.match(path) or posixpath.normpath(path) != path or path.startswith("@"):
+            if len(path) > MAX_SOURCE_PATH_LENGTH or not _SOURCE_PATH.fullmatch(path):
                 raise ValueError(
                     f"{path[:80]!r} is not a usable file name: give relative paths such as `contracts/Permits.sol`"
-                    " (letters, digits, `_ . - /`, ending in .sol, without `..`)"
+                    " (letters, digits, `_ . -`, each part starting with a letter, digit or `_`, ending in .sol)"
                 )
             if "\x00" in text:
                 raise ValueError(f"{path} contains a NUL character; send the Solidity text as it is")

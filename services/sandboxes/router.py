@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from services.deps import CallerDep
 from services.display_text import DisplayText
 from services.errors import error_responses
+from services.json_types import JSON_NUMBER, JsonInteger
 from services.rpc.router import _REQUEST, _RESPONSE
 from services.sandboxes.models import Sandbox, SandboxSnapshot
 from services.sandboxes.service import SandboxesDep, SandboxService, SandboxStatus
@@ -45,16 +46,14 @@ class SandboxRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(description="What the sandbox is for, e.g. `permits-poc`.")
-    ttl_seconds: int | None = Field(
+    ttl_seconds: Annotated[int, Field(ge=60, le=366 * 24 * 3600), JSON_NUMBER] | None = Field(
         default=None,
-        ge=60,
-        le=366 * 24 * 3600,
         description="Seconds until it is reaped; the server default if left out.",
     )
     backend: Literal["anvil", "embedded"] | None = Field(
         default=None, description="`anvil` (the default where installed) or `embedded` (the in-process EVM)."
     )
-    node_admin: bool = Field(
+    node_admin: StrictBool = Field(
         default=False,
         description=(
             "Let the JSON-RPC endpoint pass node-administration methods (anvil_*, evm_*, hardhat_*): those of the "
@@ -66,7 +65,7 @@ class SandboxRequest(BaseModel):
 class ExtendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seconds: int = Field(ge=1, le=366 * 24 * 3600, description="Seconds added to the time to live.")
+    seconds: JsonInteger = Field(ge=1, le=366 * 24 * 3600, description="Seconds added to the time to live.")
 
 
 class SnapshotRequest(BaseModel):

@@ -42,7 +42,7 @@ from chain.node_admin import NODE_ADMIN_PREFIXES, refuse_node_admin
 from chain.nodes import NodeError
 from chain.registry import RegistryClient
 from services.administrations.service import Caller
-from services.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
+from services.errors import Conflict, Forbidden, NotFound, Unavailable
 from services.models import Administration
 from services.runtime import Runtime
 from services.sandboxes.manager import (
@@ -274,10 +274,13 @@ class SandboxService:
         administration = _administration_of(caller)
         backend = self._choose_backend(backend)
         ttl = ttl_seconds if ttl_seconds is not None else self.settings.sandbox_default_ttl
-        if ttl > self.settings.sandbox_max_lifetime:
-            raise ValidationFailed.in_body(
-                f"ttl_seconds: {ttl} is more than the {self.settings.sandbox_max_lifetime} seconds a sandbox may "
-                "live on this server; ask for less"
+        limit = self.settings.sandbox_max_lifetime
+        if ttl > limit:
+            # This server's limit, not the API's: a conflict with its configuration, as an extension past it is.
+            raise Conflict(
+                f"ttl_seconds: {ttl} is more than the {limit} seconds a sandbox may live on this server; ask for less.",
+                code="sandbox_lifetime_exceeded",
+                details={"max_lifetime_seconds": limit},
             )
         with self._reserve(administration.id, administration.code):
             sandbox_id = f"sbx_{secrets.token_hex(8)}"
@@ -298,7 +301,8 @@ class SandboxService:
         if backend is None:
             return "anvil" if self.anvil_available else "embedded"
         if backend == "anvil" and not self.anvil_available:
-            raise ValidationFailed(
+            # What this server can run, not something the request could know from the schema: a conflict.
+            raise Conflict(
                 "backend: anvil cannot run on this server (it is not installed, or no network namespace can be "
                 "made to keep its node to the server). Ask for backend `embedded`, or leave backend out (the server "
                 "then picks what it has); operators install anvil with `make setup` (docs/security.md).",

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.deps import SessionDep
 from services.errors import ValidationFailed, error_responses
 from services.notary.codes import InvalidCodeError, parse_code
-from services.notary.schemas import ProofBundle
+from services.notary.schemas import ProofBundle, VerificationCode
 from services.web import pages, service
 
 # The API's public verification operations live under /v1/verify; this one hands out the proof bundle.
@@ -32,8 +32,7 @@ def _bundle_responses() -> dict[int | str, dict[str, Any]]:
 @bundles.get("/{code}/bundle", response_model=ProofBundle, responses=_bundle_responses())
 def read_bundle_by_code(
     code: Annotated[
-        str,
-        Path(max_length=64, description="Verification code printed on the document: XXXX-XXXX-XXXX-XXXX-C."),
+        VerificationCode, Path(description="Verification code printed on the document: XXXX-XXXX-XXXX-XXXX-C.")
     ],
     session: SessionDep,
 ) -> ProofBundle:

@@ -2,7 +2,9 @@
 
 Every operation of the schema is fuzzed (schemathesis) against the real app on the embedded chain and SQLite (and
 PostgreSQL when configured), called in-process over ASGI, as the governance, as an administration and without a key:
-a 5xx is a bug, and so is a status code, content type, header or body the schema does not document.
+a 5xx is a bug, and so is a status code, content type, header or body the schema does not document. Each operation
+gets input its schema allows (positive) and input its schema forbids (negative): refusing the first with a 4xx that
+is not about authorisation or state, or accepting the second, is a schema that says something the API does not do.
 
 The rest of the module sends what a schema-driven generator never does: unknown routes, wrong methods, broken JSON,
 bodies too large or nested too deeply, and requests while the chain node is down.
@@ -12,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -19,12 +22,21 @@ import httpx
 import pytest
 import schemathesis
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import (
     allow_header_conformance,
     content_type_conformance,
+    negative_data_rejection,
     not_a_server_error,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -35,9 +47,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import services.main
 from chain.anvil import find_anvil
 from chain.nodes import AnvilNotFound
+from services.identity.certificates_router import CERTIFICATE_FORMAT, CSR_FORMAT
+from services.identity.signatures_router import CMS_FORMAT, PDF_FORMAT
 from services.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from services.main import create_app
+from services.notary import codes
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
+from tests.services.test_signing import make_pdf
 
 CHECKS = [
     not_a_server_error,
@@ -46,6 +62,8 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
     allow_header_conformance,
+    positive_data_acceptance,
+    negative_data_rejection,
 ]
 
 
@@ -132,8 +150,64 @@ def api_key(request: pytest.FixtureRequest, api: InProcessApp) -> str | None:
     return None
 
 
+def certificate_request(common_name: str) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    request = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    return request.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def self_signed(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
+def self_signed_certificate(common_name: str) -> str:
+    """A certificate no Segell CA issued: its log lookup is a 404."""
+    return self_signed(common_name)[0].public_bytes(serialization.Encoding.PEM).decode()
+
+
+def detached_signature(content: bytes) -> bytes:
+    """A CMS signature, DER, by a signer Segell does not trust: validation reports on it."""
+    certificate, key = self_signed("Fuzz signer")
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(certificate, key, hashes.SHA256())
+    return builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature])
+
+
+# The schema's own formats: what a value must be beyond its pattern, which no regular expression can say.
+schemathesis.openapi.format(
+    codes.OPENAPI_FORMAT,
+    st.builds(codes.generate_code).flatmap(lambda code: st.sampled_from([code, codes.format_code(code).lower()])),
+)
+schemathesis.openapi.format(CSR_FORMAT, st.sampled_from([certificate_request(f"Fuzz {n}") for n in range(3)]))
+schemathesis.openapi.format(
+    CERTIFICATE_FORMAT, st.sampled_from([self_signed_certificate(f"Fuzz {n}") for n in range(3)])
+)
+schemathesis.openapi.format(PDF_FORMAT, st.sampled_from([make_pdf("Fuzz")]))
+schemathesis.openapi.format(CMS_FORMAT, st.sampled_from([detached_signature(b"0"), detached_signature(b"Fuzz")]))
+
 # The document the production app object serves; loading it starts nothing (no chain, no database).
 schema = schemathesis.openapi.from_asgi("/openapi.json", requests_only(services.main.app))
+# Stated rather than left to the default: every operation is fuzzed with valid and with invalid input. The caller's
+# key comes from the `api_key` fixture, so the generator must not draw (or, in negative mode, leave out) its own.
+schema.config.generation.update(
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], with_security_parameters=False
+)
+# Literals lifted from the app's source would stand in for values of the formats above, which no JSON Schema
+# validator checks: a CSR of "payload_too_large" would count as valid input.
+schema.config.analysis.constants.enabled = False
 
 
 @pytest.mark.parametrize("api_key", ["governance", "administration", "anonymous"], indirect=True)
@@ -151,6 +225,30 @@ def assert_error(response: httpx.Response, status_code: int, code: str) -> dict[
     assert set(error) == {"code", "message", "details"}
     assert error["code"] == code
     return error
+
+
+def test_schema_states_integer_bounds_exactly() -> None:
+    # FastAPI holds bounds as floats: 2**256 came out as 1.157920892373162e+77, which allows larger amounts.
+    wei = schema.raw_schema["components"]["schemas"]["CallRequest"]["properties"]["value"]["anyOf"][0]
+    assert wei == {"type": "integer", "minimum": 0, "exclusiveMaximum": 2**256}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "location"),
+    [
+        ("/v1/documents/batch", {"hashes": ["9f86d081" * 8], "salted": 0}, "body.salted"),
+        ("/v1/sandboxes", {"name": "x", "ttl_seconds": "600"}, "body.ttl_seconds"),
+        ("/v1/sandboxes", {"name": "x", "node_admin": "yes"}, "body.node_admin"),
+        ("/v1/auth/otp", {"phone": "+34600123456", "client_address": False}, "body.client_address"),
+    ],
+    ids=["salted-0", "ttl-text", "node-admin-text", "address-false"],
+)
+def test_json_bodies_refuse_values_of_another_json_type(
+    api: InProcessApp, path: str, body: dict[str, Any], location: str
+) -> None:
+    response = api.request("POST", path, api_key=api.admit_administration(), json=body)
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"][0]["location"].startswith(location)
 
 
 def test_wrong_method_answers_405_in_the_error_format(api: InProcessApp) -> None:

@@ -513,6 +513,9 @@ def test_issue_from_csr_certifies_the_callers_key(
         ({"profile": "seal", "position": "Alcaldessa"}, "position"),
         ({"profile": "notary"}, "profile"),
         ({"profile": "seal", "validity_days": 0}, "validity_days"),
+        ({"profile": "seal", "validity_days": "30"}, "validity_days"),
+        ({"profile": "seal", "email": ";@girona.cat"}, "email"),
+        ({"profile": "seal", "email": "Joana <jpuig@girona.cat>"}, "email"),
     ],
 )
 def test_issue_refuses_invalid_request(tenant: Tenant, body: dict[str, Any], field: str) -> None:
@@ -556,7 +559,11 @@ def test_status_is_public_and_follows_revocation(tenant: Tenant, segell_server: 
 def test_status_of_unknown_serial_is_not_found(segell_server: RunningServer) -> None:
     with segell_server.client() as anyone:
         assert anyone.get(f"/v1/certificates/status/{'1' * 40}").status_code == 404
+        # Well formed, but not a serial this CA draws (positive, at most 160 bits): no certificate has it.
+        assert anyone.get("/v1/certificates/status/0x00").status_code == 404
+        assert anyone.get(f"/v1/certificates/status/{'f' * 64}").status_code == 404
         assert anyone.get("/v1/certificates/status/not-hex").status_code == 422
+        assert anyone.get(f"/v1/certificates/status/{'1' * 65}").status_code == 422
 
 
 def test_revoke_twice_conflicts(tenant: Tenant) -> None:

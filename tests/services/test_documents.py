@@ -170,10 +170,17 @@ def test_submit_invalid_body_answers_422(issuer: httpx.Client, body: dict) -> No
     assert error["details"][0]["location"].startswith("body")
 
 
-def test_submit_json_with_file_parameters_answers_422(issuer: httpx.Client) -> None:
-    response = issuer.post("/v1/documents", params={"kind": "certificate"}, json={"hash": new_hash()})
-    assert response.status_code == 422
-    assert "JSON body" in response.json()["error"]["message"]
+def test_submit_json_takes_the_file_parameters_its_body_leaves_out(issuer: httpx.Client) -> None:
+    response = issuer.post(
+        "/v1/documents",
+        params={"kind": "certificate", "title": "From the query", "salted": "true"},
+        headers={"X-Segell-Metadata": '{"from": "header"}'},
+        json={"hash": new_hash(), "title": "From the body", "salted": False},
+    )
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert (receipt["kind"], receipt["title"], receipt["salted"]) == ("certificate", "From the body", True)
+    assert receipt["metadata"] == {"from": "header"}
 
 
 def test_submit_other_media_type_answers_415(issuer: httpx.Client) -> None:

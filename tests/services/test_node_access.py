@@ -229,6 +229,6 @@ def test_sandbox_on_anvil_is_refused_where_anvil_cannot_be_isolated(
         with server.client(server.admit()) as tenant:
             refused = tenant.post("/v1/sandboxes", json={"name": "obert", "backend": "anvil"})
             chosen = tenant.post("/v1/sandboxes", json={"name": "tancat"})
-        assert (refused.status_code, refused.json()["error"]["code"]) == (422, "backend_unavailable")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (409, "backend_unavailable")
         assert "network namespace" in refused.json()["error"]["message"]
         assert (chosen.status_code, chosen.json()["backend"]) == (201, "embedded")

@@ -336,12 +336,12 @@ def test_proxy_answers_batches_and_notifications(tenant: Tenant) -> None:
     assert only_notification.status_code == 204
 
 
-def test_anvil_asked_for_where_it_is_absent_answers_422(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_anvil_asked_for_where_it_is_absent_answers_409(tmp_path_factory: pytest.TempPathFactory) -> None:
     settings = make_settings(tmp_path_factory.mktemp("no-anvil"), anvil_binary="/nonexistent/anvil")
     for server in serve(settings):
         tenant = Tenant(server)
         message = assert_error(
-            tenant.http.post("/v1/sandboxes", json={"name": "x", "backend": "anvil"}), 422, "backend_unavailable"
+            tenant.http.post("/v1/sandboxes", json={"name": "x", "backend": "anvil"}), 409, "backend_unavailable"
         )
         assert "embedded" in message
         assert tenant.create(backend=None)["backend"] == "embedded"
@@ -425,9 +425,10 @@ def test_extend_adds_time_within_the_maximum_lifetime(tenant: Tenant) -> None:
     assert refused.json()["error"]["details"]["extendable_seconds"] == 1800
 
 
-def test_ttl_over_the_maximum_lifetime_answers_422(tenant: Tenant) -> None:
+def test_ttl_over_the_maximum_lifetime_answers_409(tenant: Tenant) -> None:
     response = tenant.http.post("/v1/sandboxes", json={"name": "x", "backend": "embedded", "ttl_seconds": 7201})
-    assert "7200" in assert_error(response, 422, "validation_error")
+    assert "7200" in assert_error(response, 409, "sandbox_lifetime_exceeded")
+    assert response.json()["error"]["details"] == {"max_lifetime_seconds": 7200}
 
 
 def test_quota_of_sandboxes_at_once_answers_409_saying_what_to_do(server: RunningServer, tenant: Tenant) -> None:

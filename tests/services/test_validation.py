@@ -571,6 +571,15 @@ def test_unsigned_file_is_reported_as_not_signed(anyone: httpx.Client, data: byt
     assert len(report["document_hash"]) == 64
 
 
+@pytest.mark.parametrize("empty", [b"", b" \r\n"], ids=["empty", "blank"])
+def test_an_empty_signature_part_is_no_signature(anyone: httpx.Client, empty: bytes) -> None:
+    response = anyone.post("/v1/signatures/validate", files={"file": ("a", b"text"), "signature": ("s", empty)})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["signed"], report["signatures"]) == (False, [])
+    assert report["document_hash"] == hashlib.sha256(b"text").hexdigest()
+
+
 @pytest.mark.parametrize(
     ("files", "status", "code"),
     [
