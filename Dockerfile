@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY chain ./chain
 COPY services ./services
 COPY sdk ./sdk
+COPY segell ./segell
 COPY contracts/artifacts ./contracts/artifacts
 RUN pip install --no-cache-dir -e .
 ENV SEGELL_HOME=/data SEGELL_HOST=0.0.0.0

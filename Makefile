@@ -54,7 +54,7 @@ lint: setup-dev ## ruff, mypy (strict on chain/ and sdk/), forge fmt --check, sl
 	$(MAKE) slither
 
 compile: setup-dev ## Recompile the contracts and rewrite contracts/artifacts
-	$(BIN)/python -m chain.compile
+	$(BIN)/python -m segell.chain.compile
 
 forge: setup ## Foundry unit, fuzz and invariant tests of the contracts
 	node_modules/@foundry-rs/forge-linux-amd64/bin/forge test

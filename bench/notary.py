@@ -34,7 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import segell_up  # noqa: E402  (the launcher bench/startup.py uses)
 
-from sdk.client import BATCHES_IN_FLIGHT  # noqa: E402
+from segell.sdk.client import BATCHES_IN_FLIGHT  # noqa: E402
 
 BATCH_REQUEST = 10_000
 
@@ -98,9 +98,9 @@ def naive_baseline(home: Path, master_key: str, node_socket: Path, notary: str, 
     from eth_account import Account
     from web3 import Web3
 
-    from chain.ipc import IpcProvider
-    from chain.keys import open_private_key, parse_master_key
-    from chain.notary import NotaryClient
+    from segell.chain.ipc import IpcProvider
+    from segell.chain.keys import open_private_key, parse_master_key
+    from segell.chain.notary import NotaryClient
 
     # The administration's own account, the same node and the same contract as the batched run.
     with sqlite3.connect(home / "segell.db") as db:
@@ -161,7 +161,7 @@ def admit(url: str, home: Path) -> str:
 
 def verification_figures(client: httpx.Client, rpc_url: str, samples: int) -> tuple[float, float]:
     """Milliseconds per bundle: the proof alone (no network), and the whole check against a node."""
-    from sdk import TrustedNotary, verify_bundle, verify_bundle_proof
+    from segell.sdk import TrustedNotary, verify_bundle, verify_bundle_proof
 
     deployment = client.get("/.well-known/segell.json").json()
     trusted = [TrustedNotary(deployment["notary"], chain_id=deployment["chain_id"], registry=deployment["registry"])]

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_account import Account  # noqa: E402
 
-from chain.nodes import start_node  # noqa: E402
-from services.sandboxes import contracts  # noqa: E402
+from segell.chain.nodes import start_node  # noqa: E402
+from segell.services.sandboxes import contracts  # noqa: E402
 
 PERMITS = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;

@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chain.anvil import AnvilNode
-from sdk import Client
+from segell.chain.anvil import AnvilNode
+from segell.sdk import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import anvil_installed, segell_up  # noqa: E402  (the launcher bench/startup.py uses)

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import httpx
 
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound
-from sdk import Client
+from segell.chain.anvil import find_anvil
+from segell.chain.nodes import AnvilNotFound
+from segell.sdk import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_INTERVAL_S = 0.02
@@ -74,7 +74,7 @@ def segell_up(chain: str, home: Path, master_key: str, timeout: float) -> Iterat
     url = f"http://127.0.0.1:{port}"
     env = {name: value for name, value in os.environ.items() if not name.startswith("SEGELL_")}
     env.update(SEGELL_HOME=str(home), SEGELL_MASTER_KEY=master_key)
-    command = [sys.executable, "-m", "services.cli", "up", "--chain", chain, "--port", str(port)]
+    command = [sys.executable, "-m", "segell.services.cli", "up", "--chain", chain, "--port", str(port)]
     log_path = home.parent / f"{home.name}-{chain}-{port}.log"
     with log_path.open("wb") as log:
         launched = time.perf_counter()
@@ -166,7 +166,7 @@ def import_floor(runs: int) -> list[float]:
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import services.main"], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-c", "import segell.services.main"], cwd=ROOT, check=True)
         timings.append(time.perf_counter() - started)
     return timings
 
@@ -198,7 +198,7 @@ def main() -> None:
     print()
     print(f"| {'measurement':<{LABEL_WIDTH}} | {'n':>4} | {'median':>8} | {'min':>8} | {'max':>8} | unit |")
     print(f"|{'-' * (LABEL_WIDTH + 2)}|{'-' * 5}:|{'-' * 9}:|{'-' * 9}:|{'-' * 9}:|------|")
-    print(row("python + import services.main (floor)", floor, "s", 2))
+    print(row("python + import segell.services.main (floor)", floor, "s", 2))
     for chain, figures in results.items():
         blocks = statistics.median(figures.blocks_at_restart)
         print(row(f"{chain}: first start to /health 200", figures.first_start_s, "s", 2))

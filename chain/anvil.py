@@ -43,8 +43,8 @@ from typing import IO, Any
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
-from chain.ipc import IpcProvider, IpcTransport
-from chain.nodes import (
+from segell.chain.ipc import IpcProvider, IpcTransport
+from segell.chain.nodes import (
     AnvilNotFound,
     Backend,
     ChainNode,

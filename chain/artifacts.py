@@ -1,8 +1,8 @@
 """Read the compiled contract artifacts committed under ``contracts/artifacts/``.
 
-The artifacts are written by ``python -m chain.compile``; reading them needs no compiler.
+The artifacts are written by ``python -m segell.chain.compile``; reading them needs no compiler.
 
-    from chain.artifacts import load_artifact
+    from segell.chain.artifacts import load_artifact
 
     notary = load_artifact("Notary")
     contract = w3.eth.contract(abi=notary.abi, bytecode=notary.bytecode)
@@ -65,7 +65,7 @@ def load_artifact(name: str, artifacts_dir: Path = ARTIFACTS_DIR) -> Artifact:
         available = sorted(candidate.stem for candidate in artifacts_dir.glob("*.json"))
         raise ArtifactNotFoundError(
             f"no artifact for contract {name!r} at {path} (available: {', '.join(available) or 'none'}); "
-            "run `python -m chain.compile` to build the artifacts"
+            "run `python -m segell.chain.compile` to build the artifacts"
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -87,7 +87,7 @@ def load_artifact(name: str, artifacts_dir: Path = ARTIFACTS_DIR) -> Artifact:
         )
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise InvalidArtifactError(
-            f"{path} is not a valid artifact ({error!r}); run `python -m chain.compile` to rebuild it"
+            f"{path} is not a valid artifact ({error!r}); run `python -m segell.chain.compile` to rebuild it"
         ) from error
     if artifact.contract_name != name:
         raise InvalidArtifactError(f"{path} holds contract {artifact.contract_name!r}, not {name!r}")

@@ -1,7 +1,7 @@
 """Compile Segell's contracts with the pinned solc and write the committed artifacts.
 
-    python -m chain.compile            # write contracts/artifacts/<Name>.json
-    python -m chain.compile --check    # recompile; exit 1 naming every artifact that differs
+    python -m segell.chain.compile            # write contracts/artifacts/<Name>.json
+    python -m segell.chain.compile --check    # recompile; exit 1 naming every artifact that differs
 
 The compiler version, EVM version and OpenZeppelin version are pinned in ``[tool.segell]`` of
 ``pyproject.toml``. The compiler is, in order of preference: the exact version installed by py-solc-x, a
@@ -40,7 +40,7 @@ ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
 NODE_MODULES = REPO_ROOT / "node_modules"
 NPM_SOLC_COMMAND = REPO_ROOT / "tools" / "solc"
 
-GENERATED_BY = "python -m chain.compile"
+GENERATED_BY = "python -m segell.chain.compile"
 CONTRACT_NAMES = ("AdministrationRegistry", "Notary")
 # Both contracts are called far more often than they are deployed; 200 is solc's balanced default.
 OPTIMIZER_RUNS = 200
@@ -245,7 +245,7 @@ def differing_artifacts(artifacts: Mapping[str, str], artifacts_dir: Path = ARTI
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chain.compile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m segell.chain.compile", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="recompile and fail if a committed artifact differs")
     parser.add_argument("--solc", type=Path, help="compiler command to use instead of looking one up")
     parser.add_argument(
@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in differing:
             print(
                 f"{arguments.artifacts_dir / name}.json differs from a fresh compile;"
-                " run python -m chain.compile to rewrite it",
+                " run python -m segell.chain.compile to rewrite it",
                 file=sys.stderr,
             )
         if differing:

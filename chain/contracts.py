@@ -11,9 +11,9 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
-from chain.artifacts import load_artifact
-from chain.errors import CUSTOM_ERRORS, ContractRevert, TransactionReverted
-from chain.transactions import send_transaction
+from segell.chain.artifacts import load_artifact
+from segell.chain.errors import CUSTOM_ERRORS, ContractRevert, TransactionReverted
+from segell.chain.transactions import send_transaction
 
 
 @dataclass(frozen=True)

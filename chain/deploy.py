@@ -14,10 +14,10 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from web3 import Web3
 
-from chain.artifacts import Artifact, load_artifact
-from chain.durable import replace_atomically
-from chain.errors import ChainStateLost, DeploymentOutdated, TransactionReverted
-from chain.transactions import send_transaction
+from segell.chain.artifacts import Artifact, load_artifact
+from segell.chain.durable import replace_atomically
+from segell.chain.errors import ChainStateLost, DeploymentOutdated, TransactionReverted
+from segell.chain.transactions import send_transaction
 
 CONTRACTS = ("AdministrationRegistry", "Notary")
 

@@ -64,8 +64,8 @@ from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
-from chain.durable import fsync_directory
-from chain.nodes import Backend, ChainNode, JournalError, NodeStartFailed, NodeUnreachable, StateDirLock
+from segell.chain.durable import fsync_directory
+from segell.chain.nodes import Backend, ChainNode, JournalError, NodeStartFailed, NodeUnreachable, StateDirLock
 
 __all__ = [
     "EMBEDDED_CHAIN_ID",

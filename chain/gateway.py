@@ -40,8 +40,8 @@ from eth_bloom.bloom import BloomFilter
 from web3 import EthereumTesterProvider, HTTPProvider
 from web3.exceptions import ContractLogicError
 
-from chain.ipc import IpcProvider, IpcTransport
-from chain.nodes import NodeUnreachable
+from segell.chain.ipc import IpcProvider, IpcTransport
+from segell.chain.nodes import NodeUnreachable
 
 __all__ = [
     "ALLOWED_METHODS",

@@ -35,7 +35,7 @@ from web3._utils.batching import sort_batch_response_by_response_ids
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
-from chain.nodes import Backend, ChainNode, NodeUnreachable, answers_development_methods, set_balances
+from segell.chain.nodes import Backend, ChainNode, NodeUnreachable, answers_development_methods, set_balances
 
 __all__ = ["MAX_SOCKET_PATH", "IpcNode", "IpcProvider", "IpcTransport", "connect_unix"]
 

@@ -44,7 +44,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils.address import is_address, to_checksum_address
 
-from chain.durable import fsync_directory, replace_atomically, write_temporary
+from segell.chain.durable import fsync_directory, replace_atomically, write_temporary
 
 __all__ = [
     "DEVELOPMENT_KEYS",

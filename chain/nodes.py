@@ -10,7 +10,7 @@ Three backends share the `ChainNode` interface:
 Example::
 
     from pathlib import Path
-    from chain.nodes import start_node
+    from segell.chain.nodes import start_node
 
     with start_node("auto", state_dir=Path(".segell/chain")) as node:
         print(node.backend, node.chain_id, node.w3.eth.block_number)
@@ -242,7 +242,7 @@ def start_node(
     if spec.startswith(("http://", "https://")):
         return RpcNode(spec, timeout=startup_timeout, genesis_accounts=accounts)
     if is_ipc_spec(spec):
-        from chain.ipc import IpcNode
+        from segell.chain.ipc import IpcNode
 
         return IpcNode(Path(spec), timeout=startup_timeout, genesis_accounts=accounts)
     if spec not in ("embedded", "anvil", "auto"):
@@ -251,7 +251,7 @@ def start_node(
             "(for example http://127.0.0.1:8545) or the absolute path of a node's IPC socket (*.ipc)"
         )
     if spec in ("anvil", "auto"):
-        from chain.anvil import AnvilNode, find_anvil, network_isolation
+        from segell.chain.anvil import AnvilNode, find_anvil, network_isolation
 
         try:
             binary = find_anvil(anvil_binary)
@@ -264,7 +264,7 @@ def start_node(
             return AnvilNode(
                 state_dir=state_dir, genesis_accounts=accounts, binary=binary, startup_timeout=startup_timeout
             )
-    from chain.embedded import EmbeddedNode
+    from segell.chain.embedded import EmbeddedNode
 
     return EmbeddedNode(state_dir=state_dir, genesis_accounts=accounts)
 

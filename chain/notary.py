@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 
-from chain.contracts import ContractClient, Sent
+from segell.chain.contracts import ContractClient, Sent
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from sdk import Client, NotFoundError
+    from segell.sdk import Client, NotFoundError
 
     with Client("http://127.0.0.1:8000", api_key="sgl_...") as segell:
         print(segell.health().chain.backend)
@@ -13,7 +13,7 @@ Usage::
 
 Notarising a document and checking it later with nothing but its proof bundle and a node of the chain::
 
-    from sdk import Client, verify_bundle
+    from segell.sdk import Client, verify_bundle
 
     with Client(api_key=administration_key) as segell:
         receipt = segell.wait_until_anchored(segell.notarise(Path("acta.pdf")).id)

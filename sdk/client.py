@@ -81,7 +81,7 @@ class Client:
 
     Usage::
 
-        from sdk import Client
+        from segell.sdk import Client
 
         with Client("http://127.0.0.1:8000", api_key=governance_key) as segell:
             admitted = segell.admit_administration("L01080193", "Ajuntament de Barcelona")

@@ -31,8 +31,8 @@ from typing import Any, Final
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from services.errors import error_body
-from services.settings import Settings
+from segell.services.errors import error_body
+from segell.services.settings import Settings
 
 log = logging.getLogger("segell")
 

@@ -7,9 +7,9 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from services.administrations.service import Caller, authenticate
-from services.errors import Forbidden, Unauthenticated
-from services.runtime import Runtime
+from segell.services.administrations.service import Caller, authenticate
+from segell.services.errors import Forbidden, Unauthenticated
+from segell.services.runtime import Runtime
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key issued by the consortium's governance.")
 

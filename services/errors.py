@@ -29,7 +29,7 @@ from requests.exceptions import Timeout as NodeTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from chain.nodes import NodeUnreachable
+from segell.chain.nodes import NodeUnreachable
 
 log = logging.getLogger("segell")
 

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chain.gateway import MAX_JSON_DEPTH, json_depth
-from services.errors import PayloadTooLarge, ValidationFailed, error_response
+from segell.chain.gateway import MAX_JSON_DEPTH, json_depth
+from segell.services.errors import PayloadTooLarge, ValidationFailed, error_response
 
 # geth's limit for JSON-RPC over HTTP; every Segell request fits many times over.
 MAX_BODY_BYTES = 5 * 1024 * 1024

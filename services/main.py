@@ -11,34 +11,34 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from chain.anvil import AnvilNode
-from services import __version__
-from services.administrations.router import router as administrations_router
-from services.administrations.service import ensure_governance_key, reconcile_with_chain
-from services.api_docs import serve_api_docs
-from services.citizen_auth.router import router as citizen_auth_router
-from services.content_type_options import NoSniff
-from services.deployment.router import router as deployment_router
-from services.errors import install_error_handlers
-from services.health.router import router as health_router
-from services.identity.ca import ensure_certificate_authorities
-from services.identity.certificates_router import public as certificate_authority_router
-from services.identity.certificates_router import router as certificates_router
-from services.identity.signatures_router import router as signatures_router
-from services.limits import RequestBodyLimits
-from services.notary.anchoring import AnchoringWorker
-from services.notary.router import STREAMED_UPLOADS, new_committer
-from services.notary.router import public as verification_router
-from services.notary.router import router as notary_router
-from services.notary.service import AnchoredRoots
-from services.rpc.router import router as rpc_router
-from services.runtime import Runtime
-from services.sandboxes.contracts_router import router as sandbox_contracts_router
-from services.sandboxes.explorer import api as sandbox_explorer_router
-from services.sandboxes.explorer import pages as sandbox_explorer_pages
-from services.sandboxes.router import router as sandboxes_router
-from services.settings import Settings
-from services.web.router import router as web_router
+from segell.chain.anvil import AnvilNode
+from segell.services import __version__
+from segell.services.administrations.router import router as administrations_router
+from segell.services.administrations.service import ensure_governance_key, reconcile_with_chain
+from segell.services.api_docs import serve_api_docs
+from segell.services.citizen_auth.router import router as citizen_auth_router
+from segell.services.content_type_options import NoSniff
+from segell.services.deployment.router import router as deployment_router
+from segell.services.errors import install_error_handlers
+from segell.services.health.router import router as health_router
+from segell.services.identity.ca import ensure_certificate_authorities
+from segell.services.identity.certificates_router import public as certificate_authority_router
+from segell.services.identity.certificates_router import router as certificates_router
+from segell.services.identity.signatures_router import router as signatures_router
+from segell.services.limits import RequestBodyLimits
+from segell.services.notary.anchoring import AnchoringWorker
+from segell.services.notary.router import STREAMED_UPLOADS, new_committer
+from segell.services.notary.router import public as verification_router
+from segell.services.notary.router import router as notary_router
+from segell.services.notary.service import AnchoredRoots
+from segell.services.rpc.router import router as rpc_router
+from segell.services.runtime import Runtime
+from segell.services.sandboxes.contracts_router import router as sandbox_contracts_router
+from segell.services.sandboxes.explorer import api as sandbox_explorer_router
+from segell.services.sandboxes.explorer import pages as sandbox_explorer_pages
+from segell.services.sandboxes.router import router as sandboxes_router
+from segell.services.settings import Settings
+from segell.services.web.router import router as web_router
 
 log = logging.getLogger("segell")
 

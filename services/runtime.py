@@ -13,22 +13,22 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from chain.deploy import Deployment, check_deployment, ensure_deployed, load_record
-from chain.errors import ChainStateLost, DeploymentOutdated
-from chain.gateway import ReadOnlyGateway
-from chain.keys import (
+from segell.chain.deploy import Deployment, check_deployment, ensure_deployed, load_record
+from segell.chain.errors import ChainStateLost, DeploymentOutdated
+from segell.chain.gateway import ReadOnlyGateway
+from segell.chain.keys import (
     generate_account,
     load_or_create_master_key,
     load_sealed_account,
     refuse_development_key,
     save_sealed_account,
 )
-from chain.nodes import ChainNode, start_node
-from chain.notary import NotaryClient
-from chain.registry import RegistryClient
-from chain.transactions import send_transaction
-from services import db
-from services.settings import Settings
+from segell.chain.nodes import ChainNode, start_node
+from segell.chain.notary import NotaryClient
+from segell.chain.registry import RegistryClient
+from segell.chain.transactions import send_transaction
+from segell.services import db
+from segell.services.settings import Settings
 
 log = logging.getLogger("segell")
 

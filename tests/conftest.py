@@ -13,11 +13,11 @@ import httpx
 import pytest
 import uvicorn
 
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound
-from services.connections import server_config
-from services.main import create_app
-from services.settings import Settings
+from segell.chain.anvil import find_anvil
+from segell.chain.nodes import AnvilNotFound
+from segell.services.connections import server_config
+from segell.services.main import create_app
+from segell.services.settings import Settings
 
 
 def free_port() -> int:

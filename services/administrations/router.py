@@ -1,7 +1,7 @@
 from fastapi import APIRouter, status
 
-from services.administrations import repository, service
-from services.administrations.schemas import (
+from segell.services.administrations import repository, service
+from segell.services.administrations.schemas import (
     AdministrationCode,
     AdministrationList,
     AdministrationOut,
@@ -13,9 +13,9 @@ from services.administrations.schemas import (
     ApiKeyList,
     Identity,
 )
-from services.deps import CallerDep, GovernanceDep, RuntimeDep, SessionDep
-from services.errors import NotFound, error_responses
-from services.models import Administration, ApiKey
+from segell.services.deps import CallerDep, GovernanceDep, RuntimeDep, SessionDep
+from segell.services.errors import NotFound, error_responses
+from segell.services.models import Administration, ApiKey
 
 # Every route needs an API key, and an administration's key stops working while it is suspended.
 router = APIRouter(prefix="/v1", tags=["administrations"], responses=error_responses(401, 403))

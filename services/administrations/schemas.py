@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from services.display_text import DisplayText
+from segell.services.display_text import DisplayText
 
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]{1,31}")
 

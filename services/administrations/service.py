@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from chain.durable import replace_atomically
-from chain.errors import (
+from segell.chain.durable import replace_atomically
+from segell.chain.errors import (
     AdministrationAlreadyAdmitted,
     AdministrationAlreadySuspended,
     AdministrationNotSuspended,
 )
-from chain.keys import generate_account, seal_private_key
-from services.administrations import repository
-from services.errors import Conflict, Forbidden, NotFound, Unauthenticated
-from services.models import Administration, ApiKey
-from services.runtime import Runtime
+from segell.chain.keys import generate_account, seal_private_key
+from segell.services.administrations import repository
+from segell.services.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from segell.services.models import Administration, ApiKey
+from segell.services.runtime import Runtime
 
 KEY_PREFIX = "sgl"
 

@@ -17,12 +17,12 @@ from typing import Annotated
 from fastapi import Depends, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.administrations import repository as administrations
-from services.citizen_auth import tokens
-from services.citizen_auth.service import CitizenAuth, Clock, system_clock
-from services.deps import RuntimeDep, bearer_scheme, get_caller
-from services.errors import Forbidden, Unauthenticated
-from services.models import Administration
+from segell.services.administrations import repository as administrations
+from segell.services.citizen_auth import tokens
+from segell.services.citizen_auth.service import CitizenAuth, Clock, system_clock
+from segell.services.deps import RuntimeDep, bearer_scheme, get_caller
+from segell.services.errors import Forbidden, Unauthenticated
+from segell.services.models import Administration
 
 citizen_scheme = HTTPBearer(
     auto_error=False,

@@ -23,9 +23,9 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from services.citizen_auth import repository
-from services.citizen_auth.keyring import Keyring
-from services.settings import Settings
+from segell.services.citizen_auth import repository
+from segell.services.citizen_auth.keyring import Keyring
+from segell.services.settings import Settings
 
 
 class SmsNotDelivered(Exception):

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from chain.keys import open_secret, seal_secret
+from segell.chain.keys import open_secret, seal_secret
 
 
 @dataclass(frozen=True)

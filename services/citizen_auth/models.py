@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.models import Base, utcnow
+from segell.services.models import Base, utcnow
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 

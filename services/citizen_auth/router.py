@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from services.administrations import repository as administrations
-from services.administrations.schemas import AdministrationCode
-from services.citizen_auth import service, tokens
-from services.citizen_auth.deps import CitizenAuthDep, CitizenDep, TenantDep
-from services.citizen_auth.schemas import (
+from segell.services.administrations import repository as administrations
+from segell.services.administrations.schemas import AdministrationCode
+from segell.services.citizen_auth import service, tokens
+from segell.services.citizen_auth.deps import CitizenAuthDep, CitizenDep, TenantDep
+from segell.services.citizen_auth.schemas import (
     Citizen,
     CitizenToken,
     CodeLogin,
@@ -30,9 +30,9 @@ from services.citizen_auth.schemas import (
     TotpEnrolment,
     TotpStatus,
 )
-from services.deps import CallerDep, RuntimeDep, SessionDep
-from services.errors import NotFound, error_responses
-from services.runtime import Runtime
+from segell.services.deps import CallerDep, RuntimeDep, SessionDep
+from segell.services.errors import NotFound, error_responses
+from segell.services.runtime import Runtime
 
 _DESCRIPTIONS = {
     400: "The code is wrong, or was already used; `details.attempts_left` says how many tries the code has left.",

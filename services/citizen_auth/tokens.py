@@ -22,8 +22,8 @@ from jwt.algorithms import ECAlgorithm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.citizen_auth.keyring import Keyring
-from services.citizen_auth.models import TokenSigningKey
+from segell.services.citizen_auth.keyring import Keyring
+from segell.services.citizen_auth.models import TokenSigningKey
 
 ALGORITHM = "ES256"
 # Clocks of the services that check a token differ a little from ours.

@@ -26,7 +26,7 @@ usage errors); `--json` prints machine-readable output for scripts.
 """
 
 # Each module registers its commands on the app.
-from services.cli import (  # noqa: F401
+from segell.services.cli import (  # noqa: F401
     admin,
     certificates,
     contracts,
@@ -37,7 +37,7 @@ from services.cli import (  # noqa: F401
     signatures,
     trust,
 )
-from services.cli.common import app
+from segell.services.cli.common import app
 
 __all__ = ["app", "main"]
 

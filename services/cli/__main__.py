@@ -1,3 +1,3 @@
-from services.cli import main
+from segell.services.cli import main
 
 main()

@@ -9,13 +9,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from chain.durable import replace_atomically
-from sdk import (
+from segell.chain.durable import replace_atomically
+from segell.sdk import (
     Administration,
     ApiKeyInfo,
     IssuedApiKey,
 )
-from services.cli.common import (
+from segell.services.cli.common import (
     CONSORTIUM_PANEL,
     GOVERNANCE_KEY_FILE,
     CodeArgument,

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from sdk import Certificate, CertificateStatus, IssuedCertificate
-from services.cli.common import (
+from segell.sdk import Certificate, CertificateStatus, IssuedCertificate
+from segell.services.cli.common import (
     IDENTITY_PANEL,
     Invocation,
     JsonOption,

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sdk import (
+from segell.sdk import (
     DEFAULT_BASE_URL,
     APIError,
     AuthenticationError,

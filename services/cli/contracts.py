@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from sdk import Client, ContractEvent, ContractTransaction, SegellError
-from services.cli.common import (
+from segell.sdk import Client, ContractEvent, ContractTransaction, SegellError
+from segell.services.cli.common import (
     SANDBOXES_PANEL,
     Invocation,
     JsonOption,

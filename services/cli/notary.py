@@ -9,13 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from sdk import (
+from segell.sdk import (
     BundleVerification,
     Receipt,
     SegellError,
     verify_bundle,
 )
-from services.cli.common import (
+from segell.services.cli.common import (
     DOCUMENTS_PANEL,
     Invocation,
     JsonOption,
@@ -32,7 +32,7 @@ from services.cli.common import (
     require_value,
     timestamp,
 )
-from services.cli.trust import trusted_notaries
+from segell.services.cli.trust import trusted_notaries
 
 # -- segell notarise, verify, revoke ----------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from services.cli.common import (
+from segell.services.cli.common import (
     IDENTITY_PANEL,
     JsonOption,
     administration_credential,

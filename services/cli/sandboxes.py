@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
-from sdk import Client, Sandbox
-from services.cli.common import (
+from segell.sdk import Client, Sandbox
+from segell.services.cli.common import (
     SANDBOXES_PANEL,
     Invocation,
     JsonOption,

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from sdk import (
+from segell.sdk import (
     Health,
 )
-from services.cli.common import (
+from segell.services.cli.common import (
     CHAIN_CHOICES,
     Invocation,
     JsonOption,
@@ -40,7 +40,7 @@ def up(
     port: Annotated[int, typer.Option(envvar="SEGELL_PORT", help="Port to listen on.", min=1, max=65535)] = 8000,
 ) -> None:
     """Start the Segell API and its chain in the foreground (Ctrl+C stops both)."""
-    from chain.nodes import is_ipc_spec
+    from segell.chain.nodes import is_ipc_spec
 
     if chain not in CHAIN_CHOICES and not chain.startswith(("http://", "https://")) and not is_ipc_spec(chain):
         raise typer.BadParameter(
@@ -55,9 +55,9 @@ def up(
 
     import uvicorn  # only `up` needs the server stack
 
-    from services.connections import server_config
-    from services.main import create_app
-    from services.settings import Settings
+    from segell.services.connections import server_config
+    from segell.services.main import create_app
+    from segell.services.settings import Settings
 
     settings = Settings()
     server = uvicorn.Server(server_config(create_app(settings), settings))
@@ -85,7 +85,7 @@ def worker(
     ] = 300.0,
 ) -> None:
     """Run the anchoring worker as its own process (the API then runs with SEGELL_ANCHORING_WORKER=false)."""
-    from chain.nodes import is_ipc_spec
+    from segell.chain.nodes import is_ipc_spec
 
     if not chain.startswith(("http://", "https://")) and not is_ipc_spec(chain):
         raise typer.BadParameter(
@@ -97,9 +97,9 @@ def worker(
         )
     os.environ["SEGELL_CHAIN"] = chain
 
-    from services.notary.anchoring import serve_worker  # only the worker needs the chain stack
-    from services.runtime import Runtime
-    from services.settings import Settings
+    from segell.services.notary.anchoring import serve_worker  # only the worker needs the chain stack
+    from segell.services.runtime import Runtime
+    from segell.services.settings import Settings
 
     serve_worker(lambda: Runtime.start(Settings()), reconcile_every=reconcile_every)
 

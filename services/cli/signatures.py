@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 import typer
 from rich.markup import escape
 
-from sdk import SignatureValidation
-from services.cli.common import (
+from segell.sdk import SignatureValidation
+from segell.services.cli.common import (
     DOCUMENTS_PANEL,
     Invocation,
     JsonOption,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from sdk import (
+from segell.sdk import (
     Client,
     PinnedDeployment,
     SegellError,
@@ -17,7 +17,7 @@ from sdk import (
     TrustStoreError,
     default_trust_store_path,
 )
-from services.cli.common import (
+from segell.services.cli.common import (
     DOCUMENTS_PANEL,
     Invocation,
     JsonOption,

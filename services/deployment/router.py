@@ -1,8 +1,8 @@
 from fastapi import APIRouter, Response
 
-from services.deployment import service
-from services.deployment.schemas import DeploymentDescription
-from services.deps import RuntimeDep
+from segell.services.deployment import service
+from segell.services.deployment.schemas import DeploymentDescription
+from segell.services.deps import RuntimeDep
 
 router = APIRouter(tags=["verification"])
 

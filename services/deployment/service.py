@@ -1,5 +1,5 @@
-from services.deployment.schemas import DeploymentDescription
-from services.runtime import Runtime
+from segell.services.deployment.schemas import DeploymentDescription
+from segell.services.runtime import Runtime
 
 
 def describe(runtime: Runtime) -> DeploymentDescription:

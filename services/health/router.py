@@ -1,9 +1,9 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from services.deps import RuntimeDep
-from services.health import service
-from services.health.schemas import Health
+from segell.services.deps import RuntimeDep
+from segell.services.health import service
+from segell.services.health.schemas import Health
 
 router = APIRouter(tags=["health"])
 

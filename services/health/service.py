@@ -4,9 +4,9 @@ import logging
 
 from sqlalchemy import text
 
-from services import __version__
-from services.health.schemas import ChainHealth, ContractsHealth, DatabaseHealth, Health, Urls
-from services.runtime import Runtime
+from segell.services import __version__
+from segell.services.health.schemas import ChainHealth, ContractsHealth, DatabaseHealth, Health, Urls
+from segell.services.runtime import Runtime
 
 log = logging.getLogger("segell")
 

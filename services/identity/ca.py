@@ -22,9 +22,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chain.keys import open_private_key, seal_private_key
-from services.identity.models import CertificateAuthorityRecord
-from services.runtime import Runtime
+from segell.chain.keys import open_private_key, seal_private_key
+from segell.services.identity.models import CertificateAuthorityRecord
+from segell.services.runtime import Runtime
 
 ROOT, ISSUING = "root", "issuing"
 ROOT_VALIDITY = timedelta(days=20 * 365)

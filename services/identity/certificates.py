@@ -38,10 +38,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chain.keys import KeySealError
-from services.citizen_auth import tokens
-from services.citizen_auth.service import Clock, system_clock
-from services.errors import (
+from segell.chain.keys import KeySealError
+from segell.services.citizen_auth import tokens
+from segell.services.citizen_auth.service import Clock, system_clock
+from segell.services.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
@@ -50,14 +50,14 @@ from services.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from services.identity import ca, repository
-from services.identity.ca import CertificateAuthorities, CertificateAuthority
-from services.identity.models import CertificateAuthorityRecord, IssuedCertificate
-from services.identity.registration import Registration, registration_extension, registration_of
-from services.models import Administration
-from services.notary import service as notary
-from services.notary.schemas import ProofBundle, Receipt
-from services.runtime import Runtime
+from segell.services.identity import ca, repository
+from segell.services.identity.ca import CertificateAuthorities, CertificateAuthority
+from segell.services.identity.models import CertificateAuthorityRecord, IssuedCertificate
+from segell.services.identity.registration import Registration, registration_extension, registration_of
+from segell.services.models import Administration
+from segell.services.notary import service as notary
+from segell.services.notary.schemas import ProofBundle, Receipt
+from segell.services.runtime import Runtime
 
 Profile = Literal["employee", "seal", "citizen"]
 PROFILES: tuple[Profile, ...] = ("employee", "seal", "citizen")

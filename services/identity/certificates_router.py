@@ -10,18 +10,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
-from services.citizen_auth.deps import ClockDep
-from services.deps import RuntimeDep, SessionDep, get_caller
-from services.deps import bearer_scheme as bearer
-from services.display_text import DisplayText
-from services.errors import Forbidden, InvalidInput, UnsupportedMediaType, error_responses
-from services.identity import ca
-from services.identity import certificates as service
-from services.identity.certificates import LogEntry, Profile, RevocationReason
-from services.identity.models import IssuedCertificate
-from services.json_types import JsonInteger
-from services.models import Administration
-from services.notary.schemas import Anchor, ProofBundle, Receipt
+from segell.services.citizen_auth.deps import ClockDep
+from segell.services.deps import RuntimeDep, SessionDep, get_caller
+from segell.services.deps import bearer_scheme as bearer
+from segell.services.display_text import DisplayText
+from segell.services.errors import Forbidden, InvalidInput, UnsupportedMediaType, error_responses
+from segell.services.identity import ca
+from segell.services.identity import certificates as service
+from segell.services.identity.certificates import LogEntry, Profile, RevocationReason
+from segell.services.identity.models import IssuedCertificate
+from segell.services.json_types import JsonInteger
+from segell.services.models import Administration
+from segell.services.notary.schemas import Anchor, ProofBundle, Receipt
 
 PEM_FILE = "application/x-pem-file"
 CSR_FORMAT = "pkcs10-pem"

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.models import Base, utcnow
+from segell.services.models import Base, utcnow
 
 
 class CertificateAuthorityRecord(Base):

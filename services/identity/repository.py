@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.identity.models import CitizenHolder
+from segell.services.identity.models import CitizenHolder
 
 
 def holder_by_citizen(session: Session, administration_id: int, citizen_id: str) -> CitizenHolder | None:

@@ -15,11 +15,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.orm import Session
 
-from services.errors import Conflict, InvalidInput, ValidationFailed
-from services.identity import ca, certificates
-from services.identity.models import IssuedCertificate
-from services.identity.registration import registration_of
-from services.identity.signature_schemas import (
+from segell.services.errors import Conflict, InvalidInput, ValidationFailed
+from segell.services.identity import ca, certificates
+from segell.services.identity.models import IssuedCertificate
+from segell.services.identity.registration import registration_of
+from segell.services.identity.signature_schemas import (
     ProofOfExistence,
     RegistrationAuthority,
     SignedDocument,
@@ -27,7 +27,7 @@ from services.identity.signature_schemas import (
     SignerKind,
     ValidationReport,
 )
-from services.identity.signing import (
+from segell.services.identity.signing import (
     SignedOutput,
     SigningIdentity,
     UnreadablePdf,
@@ -36,18 +36,18 @@ from services.identity.signing import (
     sign_detached,
     sign_pdf,
 )
-from services.identity.validation import (
+from segell.services.identity.validation import (
     RevocationUnavailable,
     TrustContext,
     UnreadableInput,
     validate,
 )
-from services.models import Administration
-from services.notary import repository as notary_repository
-from services.notary import service as notary
-from services.notary.codes import format_code, generate_code
-from services.notary.service import AnchoredRoots
-from services.runtime import Runtime
+from segell.services.models import Administration
+from segell.services.notary import repository as notary_repository
+from segell.services.notary import service as notary
+from segell.services.notary.codes import format_code, generate_code
+from segell.services.notary.service import AnchoredRoots
+from segell.services.runtime import Runtime
 
 SignAs = Literal["employee", "seal"]
 RequestedFormat = Literal["auto", "pades", "cades"]

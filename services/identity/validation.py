@@ -38,7 +38,7 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts, validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from services.identity.signature_schemas import (
+from segell.services.identity.signature_schemas import (
     Indication,
     ProofOfExistence,
     RegistrationAuthority,
@@ -49,7 +49,7 @@ from services.identity.signature_schemas import (
     SubIndication,
     ValidationReport,
 )
-from services.identity.signing import is_pdf, name_attribute
+from segell.services.identity.signing import is_pdf, name_attribute
 
 MAX_PATH_LENGTH = 6
 _SEVERITY: dict[Indication, int] = {"TOTAL_PASSED": 0, "INDETERMINATE": 1, "TOTAL_FAILED": 2}

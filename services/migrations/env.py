@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from services.models import Base
+from segell.services.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # `alembic -x url=... upgrade head` from the command line

@@ -33,12 +33,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
-from chain.errors import NotActiveMember, RootAlreadyAnchored, TransactionReverted
-from chain.keys import open_private_key
-from chain.merkle import MerkleTree, leaf_hashes
-from services.notary import anchoring_repository as repository
-from services.notary.anchoring_repository import BatchToAnchor
-from services.runtime import Runtime
+from segell.chain.errors import NotActiveMember, RootAlreadyAnchored, TransactionReverted
+from segell.chain.keys import open_private_key
+from segell.chain.merkle import MerkleTree, leaf_hashes
+from segell.services.notary import anchoring_repository as repository
+from segell.services.notary.anchoring_repository import BatchToAnchor
+from segell.services.runtime import Runtime
 
 log = logging.getLogger("segell")
 

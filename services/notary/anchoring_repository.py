@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, utcnow
-from services.notary.repository import parameter_marker
+from segell.services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, utcnow
+from segell.services.notary.repository import parameter_marker
 
 documents = Document.__table__
 outbox = OutboxEntry.__table__

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from services.errors import SegellError
-from services.notary import repository, service
-from services.notary.schemas import Receipt
-from services.notary.service import Submission
-from services.runtime import Runtime
+from segell.services.errors import SegellError
+from segell.services.notary import repository, service
+from segell.services.notary.schemas import Receipt
+from segell.services.notary.service import Submission
+from segell.services.runtime import Runtime
 
 log = logging.getLogger("segell")
 

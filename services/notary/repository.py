@@ -15,7 +15,7 @@ from sqlalchemy import Insert, Row, Table, and_, case, delete, insert, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, Revocation, utcnow
+from segell.services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, Revocation, utcnow
 
 documents: Table = Document.__table__  # type: ignore[assignment]
 outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]

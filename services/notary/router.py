@@ -10,16 +10,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
-from chain.gateway import MAX_JSON_DEPTH, json_depth
-from services.administrations.service import Caller, authenticate, hold_caller
-from services.deps import CallerDep, RuntimeDep, SessionDep, get_caller
-from services.deps import bearer_scheme as bearer
-from services.errors import Forbidden, InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
-from services.models import Administration
-from services.notary import service
-from services.notary.codes import InvalidCodeError, parse_code
-from services.notary.committer import GroupCommitter
-from services.notary.schemas import (
+from segell.chain.gateway import MAX_JSON_DEPTH, json_depth
+from segell.services.administrations.service import Caller, authenticate, hold_caller
+from segell.services.deps import CallerDep, RuntimeDep, SessionDep, get_caller
+from segell.services.deps import bearer_scheme as bearer
+from segell.services.errors import Forbidden, InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
+from segell.services.models import Administration
+from segell.services.notary import service
+from segell.services.notary.codes import InvalidCodeError, parse_code
+from segell.services.notary.committer import GroupCommitter
+from segell.services.notary.schemas import (
     MAX_METADATA_BYTES,
     BatchRequest,
     DocumentHash,
@@ -36,8 +36,8 @@ from services.notary.schemas import (
     VerificationCode,
     check_metadata,
 )
-from services.notary.service import AnchoredRoots, Submission
-from services.runtime import Runtime
+from segell.services.notary.service import AnchoredRoots, Submission
+from segell.services.runtime import Runtime
 
 OCTET_STREAM = "application/octet-stream"
 JSON = "application/json"

@@ -14,8 +14,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from services.display_text import DisplayText
-from services.notary import codes
+from segell.services.display_text import DisplayText
+from segell.services.notary import codes
 
 MAX_BATCH_HASHES = 10_000
 MAX_METADATA_BYTES = 16 * 1024

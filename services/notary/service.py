@@ -32,16 +32,16 @@ from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 from web3.exceptions import Web3Exception
 
-from chain.errors import LeafAlreadyRevoked, UnknownRoot
-from chain.keys import open_private_key
-from chain.merkle import MerkleTree, leaf_hashes
-from chain.notary import NotaryClient
-from services.errors import Conflict, NotFound, PayloadTooLarge, SegellError
-from services.models import utcnow
-from services.notary import repository
-from services.notary.codes import CHECK_SYMBOLS, format_code, generate_codes
-from services.notary.repository import ReceiptRow
-from services.notary.schemas import (
+from segell.chain.errors import LeafAlreadyRevoked, UnknownRoot
+from segell.chain.keys import open_private_key
+from segell.chain.merkle import MerkleTree, leaf_hashes
+from segell.chain.notary import NotaryClient
+from segell.services.errors import Conflict, NotFound, PayloadTooLarge, SegellError
+from segell.services.models import utcnow
+from segell.services.notary import repository
+from segell.services.notary.codes import CHECK_SYMBOLS, format_code, generate_codes
+from segell.services.notary.repository import ReceiptRow
+from segell.services.notary.schemas import (
     Anchor,
     BundleReceipt,
     ChainInfo,
@@ -56,7 +56,7 @@ from services.notary.schemas import (
     VerificationMatch,
     metadata_json,
 )
-from services.runtime import Runtime
+from segell.services.runtime import Runtime
 
 LEAF_ENCODING = ["bytes32", "bytes32", "bytes32", "uint256"]
 # The best status first: a document some administration vouches for is authentic, whatever others did with it;

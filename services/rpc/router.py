@@ -3,9 +3,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from chain.gateway import ALLOWED_METHODS
-from services.deps import RuntimeDep
-from services.errors import error_responses
+from segell.chain.gateway import ALLOWED_METHODS
+from segell.services.deps import RuntimeDep
+from segell.services.errors import error_responses
 
 router = APIRouter(tags=["chain"])
 

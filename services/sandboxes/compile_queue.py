@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 
-from services.errors import Unavailable
+from segell.services.errors import Unavailable
 
 __all__ = ["CompileQueue", "CompilerBusy"]
 

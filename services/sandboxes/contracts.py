@@ -39,10 +39,10 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
 from web3.types import TxParams
 
-from chain.compile import NODE_MODULES, CompileError, find_solc, read_toolchain
-from chain.transactions import send_transaction
-from services.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
-from services.sandboxes.compile_queue import CompileQueue
+from segell.chain.compile import NODE_MODULES, CompileError, find_solc, read_toolchain
+from segell.chain.transactions import send_transaction
+from segell.services.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
+from segell.services.sandboxes.compile_queue import CompileQueue
 
 OPENZEPPELIN_PREFIX = "@openzeppelin/contracts/"
 OPTIMIZER_RUNS = 200

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 from pydantic import StringConstraints
 
-from services.deps import CallerDep, RuntimeDep, SessionDep
-from services.errors import error_responses
-from services.sandboxes import contracts
-from services.sandboxes import contracts_service as service
-from services.sandboxes.contracts import DecodedEvent, TransactionOutcome
-from services.sandboxes.contracts_schemas import (
+from segell.services.deps import CallerDep, RuntimeDep, SessionDep
+from segell.services.errors import error_responses
+from segell.services.sandboxes import contracts
+from segell.services.sandboxes import contracts_service as service
+from segell.services.sandboxes.contracts import DecodedEvent, TransactionOutcome
+from segell.services.sandboxes.contracts_schemas import (
     Address,
     CallOut,
     CallRequest,
@@ -28,7 +28,7 @@ from services.sandboxes.contracts_schemas import (
     TransactRequest,
     wei,
 )
-from services.sandboxes.contracts_service import KnownContract
+from segell.services.sandboxes.contracts_service import KnownContract
 
 SandboxId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 

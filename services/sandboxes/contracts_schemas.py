@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.sandboxes.contracts import MAX_SOURCE_BYTES, MAX_SOURCE_FILES
+from segell.services.sandboxes.contracts import MAX_SOURCE_BYTES, MAX_SOURCE_FILES
 
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
 # Amounts of wei: a JSON integer or a decimal string (JavaScript cannot hold every uint256 as a number).

@@ -20,15 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from chain.artifacts import load_artifact
-from services.administrations.service import Caller
-from services.errors import Conflict, NotFound
-from services.runtime import Runtime
-from services.sandboxes import contracts
-from services.sandboxes.compile_queue import CompileQueue
-from services.sandboxes.contracts import CallResult, Compilation, SolidityCompiler, TransactionOutcome
-from services.sandboxes.contracts_models import SandboxContract
-from services.sandboxes.service import SandboxHandle, owned_sandbox
+from segell.chain.artifacts import load_artifact
+from segell.services.administrations.service import Caller
+from segell.services.errors import Conflict, NotFound
+from segell.services.runtime import Runtime
+from segell.services.sandboxes import contracts
+from segell.services.sandboxes.compile_queue import CompileQueue
+from segell.services.sandboxes.contracts import CallResult, Compilation, SolidityCompiler, TransactionOutcome
+from segell.services.sandboxes.contracts_models import SandboxContract
+from segell.services.sandboxes.service import SandboxHandle, owned_sandbox
 
 SEGELL_CONTRACTS = {"AdministrationRegistry": "registry", "Notary": "notary"}
 

@@ -24,13 +24,13 @@ from hexbytes import HexBytes
 from pydantic import BaseModel, Field, StringConstraints
 from web3 import Web3
 
-from services.deps import CallerDep, SessionDep
-from services.errors import NotFound, error_responses
-from services.sandboxes import contracts
-from services.sandboxes import contracts_service as service
-from services.sandboxes.contracts_router import event_out
-from services.sandboxes.contracts_schemas import ContractOut, EventOut
-from services.sandboxes.service import SandboxHandle
+from segell.services.deps import CallerDep, SessionDep
+from segell.services.errors import NotFound, error_responses
+from segell.services.sandboxes import contracts
+from segell.services.sandboxes import contracts_service as service
+from segell.services.sandboxes.contracts_router import event_out
+from segell.services.sandboxes.contracts_schemas import ContractOut, EventOut
+from segell.services.sandboxes.service import SandboxHandle
 
 SandboxId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 MAX_BLOCKS = 50

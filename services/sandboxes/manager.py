@@ -26,11 +26,11 @@ from pathlib import Path
 
 from eth_typing import ChecksumAddress
 
-from chain.anvil import STATE_FILE, AnvilNode, find_anvil, network_isolation
-from chain.durable import replace_atomically
-from chain.embedded import JOURNAL_NAME, EmbeddedNode
-from chain.gateway import ReadOnlyGateway
-from chain.nodes import AnvilNotFound, ChainNode, NodeError, NodeIsolationUnavailable
+from segell.chain.anvil import STATE_FILE, AnvilNode, find_anvil, network_isolation
+from segell.chain.durable import replace_atomically
+from segell.chain.embedded import JOURNAL_NAME, EmbeddedNode
+from segell.chain.gateway import ReadOnlyGateway
+from segell.chain.nodes import AnvilNotFound, ChainNode, NodeError, NodeIsolationUnavailable
 
 log = logging.getLogger("segell")
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from services.models import Administration, Base, utcnow
+from segell.services.models import Administration, Base, utcnow
 
 
 class Sandbox(Base):

@@ -9,13 +9,13 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
-from services.deps import CallerDep
-from services.display_text import DisplayText
-from services.errors import error_responses
-from services.json_types import JSON_NUMBER, JsonInteger
-from services.rpc.router import _REQUEST, _RESPONSE
-from services.sandboxes.models import Sandbox, SandboxSnapshot
-from services.sandboxes.service import SandboxesDep, SandboxService, SandboxStatus
+from segell.services.deps import CallerDep
+from segell.services.display_text import DisplayText
+from segell.services.errors import error_responses
+from segell.services.json_types import JSON_NUMBER, JsonInteger
+from segell.services.rpc.router import _REQUEST, _RESPONSE
+from segell.services.sandboxes.models import Sandbox, SandboxSnapshot
+from segell.services.sandboxes.service import SandboxesDep, SandboxService, SandboxStatus
 
 
 @asynccontextmanager

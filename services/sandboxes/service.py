@@ -34,25 +34,25 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from web3 import Web3
 
-from chain.deploy import Deployment, ensure_deployed, load_record
-from chain.gateway import ALLOWED_METHODS, DEFAULT_MAX_BATCH_SIZE
-from chain.ipc import IpcProvider
-from chain.keys import generate_account, open_private_key, seal_private_key
-from chain.node_admin import NODE_ADMIN_PREFIXES, refuse_node_admin
-from chain.nodes import NodeError
-from chain.registry import RegistryClient
-from services.administrations.service import Caller
-from services.errors import Conflict, Forbidden, NotFound, Unavailable
-from services.models import Administration
-from services.runtime import Runtime
-from services.sandboxes.manager import (
+from segell.chain.deploy import Deployment, ensure_deployed, load_record
+from segell.chain.gateway import ALLOWED_METHODS, DEFAULT_MAX_BATCH_SIZE
+from segell.chain.ipc import IpcProvider
+from segell.chain.keys import generate_account, open_private_key, seal_private_key
+from segell.chain.node_admin import NODE_ADMIN_PREFIXES, refuse_node_admin
+from segell.chain.nodes import NodeError
+from segell.chain.registry import RegistryClient
+from segell.services.administrations.service import Caller
+from segell.services.errors import Conflict, Forbidden, NotFound, Unavailable
+from segell.services.models import Administration
+from segell.services.runtime import Runtime
+from segell.services.sandboxes.manager import (
     INITIAL_SNAPSHOT,
     SandboxInstance,
     SandboxManager,
     SandboxNodeError,
     anvil_available,
 )
-from services.sandboxes.models import Sandbox, SandboxAccount, SandboxSnapshot
+from segell.services.sandboxes.models import Sandbox, SandboxAccount, SandboxSnapshot
 
 __all__ = [
     "ACCOUNT_FUNDS_WEI",

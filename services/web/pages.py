@@ -16,7 +16,7 @@ from typing import Final
 
 from fastapi.responses import Response
 
-from services.errors import NotFound
+from segell.services.errors import NotFound
 
 LANGUAGES: Final = ("ca", "es", "en")
 DEFAULT_LANGUAGE: Final = "ca"

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.deps import SessionDep
-from services.errors import ValidationFailed, error_responses
-from services.notary.codes import InvalidCodeError, parse_code
-from services.notary.schemas import ProofBundle, VerificationCode
-from services.web import pages, service
+from segell.services.deps import SessionDep
+from segell.services.errors import ValidationFailed, error_responses
+from segell.services.notary.codes import InvalidCodeError, parse_code
+from segell.services.notary.schemas import ProofBundle, VerificationCode
+from segell.services.web import pages, service
 
 # The API's public verification operations live under /v1/verify; this one hands out the proof bundle.
 bundles = APIRouter(prefix="/v1/verify", tags=["verification"])

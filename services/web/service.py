@@ -2,10 +2,10 @@
 
 from sqlalchemy.orm import Session
 
-from services.errors import NotFound
-from services.notary import repository
-from services.notary import service as notary
-from services.notary.schemas import ProofBundle
+from segell.services.errors import NotFound
+from segell.services.notary import repository
+from segell.services.notary import service as notary
+from segell.services.notary.schemas import ProofBundle
 
 
 def bundle_by_code(session: Session, code: str) -> ProofBundle:

@@ -17,10 +17,10 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain import anvil as anvil_module
-from chain.anvil import ANVIL_CHAIN_ID, AnvilNode, find_anvil
-from chain.keys import DEVELOPMENT_KEYS
-from chain.nodes import (
+from segell.chain import anvil as anvil_module
+from segell.chain.anvil import ANVIL_CHAIN_ID, AnvilNode, find_anvil
+from segell.chain.keys import DEVELOPMENT_KEYS
+from segell.chain.nodes import (
     AnvilNotFound,
     NodeIsolationUnavailable,
     NodeStartFailed,
@@ -28,7 +28,7 @@ from chain.nodes import (
     StateDirInUse,
     start_node,
 )
-from chain.transactions import send_transaction
+from segell.chain.transactions import send_transaction
 
 FUNDS = 10**21
 REPO = Path(__file__).resolve().parents[2]
@@ -141,7 +141,7 @@ def test_anvil_dies_when_the_python_process_is_killed(tmp_path: Path) -> None:
 import sys, threading, time
 sys.path.insert(0, {str(REPO)!r})
 from pathlib import Path
-from chain.anvil import AnvilNode
+from segell.chain.anvil import AnvilNode
 holder = {{}}
 # Started from a short-lived thread on purpose: anvil must outlive that thread, but not the process.
 thread = threading.Thread(target=lambda: holder.update(node=AnvilNode(state_dir=Path({str(tmp_path)!r}))))

@@ -8,12 +8,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from chain import errors
-from chain.deploy import deploy
-from chain.nodes import AnvilNotFound, ChainNode, start_node
-from chain.notary import NotaryClient
-from chain.registry import RegistryClient
-from chain.transactions import send_transaction
+from segell.chain import errors
+from segell.chain.deploy import deploy
+from segell.chain.nodes import AnvilNotFound, ChainNode, start_node
+from segell.chain.notary import NotaryClient
+from segell.chain.registry import RegistryClient
+from segell.chain.transactions import send_transaction
 
 FUNDS = 10**24
 CITY = b"L01080193".ljust(32, b"\0")

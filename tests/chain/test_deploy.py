@@ -8,10 +8,10 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain.deploy import ensure_deployed, load_record, write_record
-from chain.errors import ChainStateLost, DeploymentOutdated
-from chain.nodes import start_node
-from chain.registry import RegistryClient
+from segell.chain.deploy import ensure_deployed, load_record, write_record
+from segell.chain.errors import ChainStateLost, DeploymentOutdated
+from segell.chain.nodes import start_node
+from segell.chain.registry import RegistryClient
 
 
 @pytest.fixture

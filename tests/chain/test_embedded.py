@@ -16,9 +16,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
-from chain.embedded import EMBEDDED_CHAIN_ID, JOURNAL_NAME, EmbeddedNode
-from chain.nodes import JournalError, StateDirInUse
-from chain.transactions import send_transaction
+from segell.chain.embedded import EMBEDDED_CHAIN_ID, JOURNAL_NAME, EmbeddedNode
+from segell.chain.nodes import JournalError, StateDirInUse
+from segell.chain.transactions import send_transaction
 
 FUNDS = 10**21
 REPO = Path(__file__).resolve().parents[2]
@@ -128,8 +128,8 @@ import sys
 sys.path.insert(0, {str(REPO)!r})
 from pathlib import Path
 from eth_account import Account
-from chain.embedded import EmbeddedNode
-from chain.transactions import send_transaction
+from segell.chain.embedded import EmbeddedNode
+from segell.chain.transactions import send_transaction
 account = Account.from_key(bytes.fromhex({account.key.hex()!r}))
 node = EmbeddedNode(state_dir=Path({str(tmp_path)!r}), genesis_accounts={{account.address: {FUNDS}}})
 while True:

@@ -23,10 +23,10 @@ from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 
-from chain.anvil import AnvilNode
-from chain.gateway import ALLOWED_METHODS, ReadOnlyGateway, json_depth
-from chain.ipc import IpcTransport
-from chain.transactions import send_transaction
+from segell.chain.anvil import AnvilNode
+from segell.chain.gateway import ALLOWED_METHODS, ReadOnlyGateway, json_depth
+from segell.chain.ipc import IpcTransport
+from segell.chain.transactions import send_transaction
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from chain.keys import (
+from segell.chain.keys import (
     DEVELOPMENT_KEYS,
     DevelopmentKeyRefused,
     KeySealError,

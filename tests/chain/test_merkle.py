@@ -21,8 +21,8 @@ from eth_utils import keccak
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import chain.merkle
-from chain.merkle import (
+from segell.chain import merkle
+from segell.chain.merkle import (
     MerkleTree,
     expected_proof_length,
     leaf_hash,
@@ -233,7 +233,7 @@ def test_expected_proof_length_is_the_depth_of_the_leaf() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    assert doctest.testmod(chain.merkle, raise_on_error=True).attempted >= 20
+    assert doctest.testmod(merkle, raise_on_error=True).attempted >= 20
 
 
 # Adversarial proofs

@@ -13,13 +13,13 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain import errors
-from chain.deploy import deploy
-from chain.merkle import MerkleTree, leaf_hash, leaf_hashes, verify_proof
-from chain.nodes import ChainNode, start_node
-from chain.notary import NotaryClient
-from chain.registry import RegistryClient
-from chain.transactions import send_transaction
+from segell.chain import errors
+from segell.chain.deploy import deploy
+from segell.chain.merkle import MerkleTree, leaf_hash, leaf_hashes, verify_proof
+from segell.chain.nodes import ChainNode, start_node
+from segell.chain.notary import NotaryClient
+from segell.chain.registry import RegistryClient
+from segell.chain.transactions import send_transaction
 
 REPO = Path(__file__).resolve().parents[2]
 OZ_SCRIPT = Path(__file__).with_name("oz_merkle_tree.js")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from chain.anvil import AnvilNode, find_anvil
-from chain.embedded import EMBEDDED_CHAIN_ID
-from chain.nodes import AnvilNotFound, NodeError, NodeUnreachable, RpcNode, start_node
-from chain.transactions import send_transaction
+from segell.chain.anvil import AnvilNode, find_anvil
+from segell.chain.embedded import EMBEDDED_CHAIN_ID
+from segell.chain.nodes import AnvilNotFound, NodeError, NodeUnreachable, RpcNode, start_node
+from segell.chain.transactions import send_transaction
 
 try:
     find_anvil()

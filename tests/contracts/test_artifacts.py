@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chain.artifacts import ArtifactNotFoundError, InvalidArtifactError, load_artifact
-from chain.compile import (
+from segell.chain.artifacts import ArtifactNotFoundError, InvalidArtifactError, load_artifact
+from segell.chain.compile import (
     ARTIFACTS_DIR,
     CONTRACTS_DIR,
     artifact_hash,
@@ -66,7 +66,7 @@ def _signatures(abi: list[dict[str, Any]], kind: str) -> set[str]:
 
 def test_compile_matches_committed_artifacts(fresh_artifacts: dict[str, str]) -> None:
     assert sorted(fresh_artifacts) == ["AdministrationRegistry", "Notary"]
-    assert differing_artifacts(fresh_artifacts) == [], "run python -m chain.compile and commit the artifacts"
+    assert differing_artifacts(fresh_artifacts) == [], "run python -m segell.chain.compile and commit the artifacts"
 
 
 def test_compile_detects_modified_source(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_load_artifact_reads_committed_artifact(name: str) -> None:
     artifact = load_artifact(name)
 
     assert artifact.contract_name == name
-    assert artifact.generated_by == "python -m chain.compile"
+    assert artifact.generated_by == "python -m segell.chain.compile"
     assert artifact.compiler_version.startswith("0.8.37+commit.")
     assert artifact.evm_version == "cancun"
     assert artifact.optimizer_enabled
@@ -133,7 +133,7 @@ def test_load_artifact_abi_has_prefixed_custom_errors_and_events() -> None:
 
 
 def test_load_artifact_raises_for_missing_contract(tmp_path: Path) -> None:
-    with pytest.raises(ArtifactNotFoundError, match="python -m chain.compile"):
+    with pytest.raises(ArtifactNotFoundError, match="python -m segell.chain.compile"):
         load_artifact("Notary", artifacts_dir=tmp_path)
 
 

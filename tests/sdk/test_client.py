@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound
-from sdk import (
+from segell.chain.anvil import find_anvil
+from segell.chain.nodes import AnvilNotFound
+from segell.sdk import (
     APIError,
     AuthenticationError,
     Client,

@@ -2,7 +2,7 @@ import subprocess
 import sys
 import types
 
-import sdk
+from segell import sdk
 
 
 def test_all_imports_are_exported() -> None:
@@ -25,7 +25,10 @@ def test_every_exception_derives_from_segell_error() -> None:
 
 def test_sdk_imports_neither_chain_nor_services() -> None:
     # The SDK talks HTTP and JSON-RPC only: importing it must not pull in the server or the chain stack.
-    code = "import sys, sdk; print(sorted({name.split('.')[0] for name in sys.modules} & {'chain', 'services'}))"
+    code = (
+        "import sys, segell.sdk; "
+        "print(sorted({'.'.join(name.split('.')[:2]) for name in sys.modules} & {'segell.chain', 'segell.services'}))"
+    )
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert answer.stdout.strip() == "[]"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sdk import (
+from segell.sdk import (
     BATCH_LIMIT,
     AnchorTimeoutError,
     Client,

@@ -20,13 +20,13 @@ import httpx
 import pytest
 from eth_account import Account
 
-from chain.anvil import find_anvil
-from chain.deploy import deploy
-from chain.nodes import AnvilNotFound
-from chain.notary import NotaryClient
-from chain.registry import RegistryClient
-from chain.transactions import send_transaction
-from sdk import (
+from segell.chain.anvil import find_anvil
+from segell.chain.deploy import deploy
+from segell.chain.nodes import AnvilNotFound
+from segell.chain.notary import NotaryClient
+from segell.chain.registry import RegistryClient
+from segell.chain.transactions import send_transaction
+from segell.sdk import (
     BundleIssuer,
     BundleVerification,
     Client,
@@ -37,7 +37,7 @@ from sdk import (
     verify_bundle,
     verify_bundle_proof,
 )
-from sdk._proof import leaf_hash, process_proof, proof_length
+from segell.sdk._proof import leaf_hash, process_proof, proof_length
 from tests.conftest import RunningServer, free_port, make_settings, serve
 
 ROOT = Path(__file__).resolve().parents[2]

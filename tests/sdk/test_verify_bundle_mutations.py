@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sdk import INFORMATIVE_FIELDS, Client, TrustedNotary, verify_bundle
+from segell.sdk import INFORMATIVE_FIELDS, Client, TrustedNotary, verify_bundle
 from tests.conftest import RunningServer
 from tests.sdk.test_verify_bundle import Notarised, notarise_in_batch
 

@@ -2,8 +2,8 @@
 
 import httpx
 
-from chain.registry import RegistryClient
-from services.administrations.service import chain_id_for
+from segell.chain.registry import RegistryClient
+from segell.services.administrations.service import chain_id_for
 from tests.conftest import RunningServer
 
 

@@ -20,11 +20,11 @@ from eth_abi import encode
 from eth_utils.crypto import keccak
 from sqlalchemy import func, select, update
 
-from sdk import verify_bundle_proof
-from services.models import Administration, Batch, Document, OutboxEntry
-from services.notary import repository
-from services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
-from services.runtime import Runtime
+from segell.sdk import verify_bundle_proof
+from segell.services.models import Administration, Batch, Document, OutboxEntry
+from segell.services.notary import repository
+from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
+from segell.services.runtime import Runtime
 from tests.conftest import RunningServer, make_settings, serve
 
 
@@ -421,7 +421,7 @@ def test_reconciler_anchors_again_what_the_node_lost_and_reports_divergence(anvi
 
 def test_worker_refuses_a_chain_other_processes_cannot_reach(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "worker", "--chain", "embedded"],
+        [sys.executable, "-m", "segell.services.cli", "worker", "--chain", "embedded"],
         capture_output=True,
         text=True,
         env={**os.environ, "SEGELL_HOME": str(tmp_path), "SEGELL_CHAIN": ""},

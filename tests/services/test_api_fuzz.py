@@ -44,14 +44,14 @@ from schemathesis.checks import (
 from sqlalchemy import create_engine, make_url, text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import services.main
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound
-from services.identity.certificates_router import CERTIFICATE_FORMAT, CSR_FORMAT
-from services.identity.signatures_router import CMS_FORMAT, PDF_FORMAT
-from services.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
-from services.main import create_app
-from services.notary import codes
+from segell.chain.anvil import find_anvil
+from segell.chain.nodes import AnvilNotFound
+from segell.services import main as services_main
+from segell.services.identity.certificates_router import CERTIFICATE_FORMAT, CSR_FORMAT
+from segell.services.identity.signatures_router import CMS_FORMAT, PDF_FORMAT
+from segell.services.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from segell.services.main import create_app
+from segell.services.notary import codes
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
 from tests.services.test_signing import make_pdf
 
@@ -199,7 +199,7 @@ schemathesis.openapi.format(PDF_FORMAT, st.sampled_from([make_pdf("Fuzz")]))
 schemathesis.openapi.format(CMS_FORMAT, st.sampled_from([detached_signature(b"0"), detached_signature(b"Fuzz")]))
 
 # The document the production app object serves; loading it starts nothing (no chain, no database).
-schema = schemathesis.openapi.from_asgi("/openapi.json", requests_only(services.main.app))
+schema = schemathesis.openapi.from_asgi("/openapi.json", requests_only(services_main.app))
 # Stated rather than left to the default: every operation is fuzzed with valid and with invalid input. The caller's
 # key comes from the `api_key` fixture, so the generator must not draw (or, in negative mode, leave out) its own.
 schema.config.generation.update(

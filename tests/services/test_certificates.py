@@ -22,11 +22,11 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from sqlalchemy import create_engine, make_url, select, text
 
-from sdk import verify_bundle
-from services.citizen_auth.deps import get_clock
-from services.errors import Conflict, NotFound
-from services.identity import ca
-from services.identity.certificates import (
+from segell.sdk import verify_bundle
+from segell.services.citizen_auth.deps import get_clock
+from segell.services.errors import Conflict, NotFound
+from segell.services.identity import ca
+from segell.services.identity.certificates import (
     IssueRequest,
     certificate_authorities,
     current_crl,
@@ -34,10 +34,10 @@ from services.identity.certificates import (
     revocation_status,
     signing_identity,
 )
-from services.identity.models import CertificateAuthorityRecord, IssuedCertificate
-from services.identity.registration import REGISTRATION_OID, Registration, registration_of
-from services.models import Administration
-from services.runtime import Runtime
+from segell.services.identity.models import CertificateAuthorityRecord, IssuedCertificate
+from segell.services.identity.registration import REGISTRATION_OID, Registration, registration_of
+from segell.services.models import Administration
+from segell.services.runtime import Runtime
 from tests.citizens import log_in_citizen
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
-from sdk import (
+from segell.sdk import (
     AuthenticationError,
     BadRequestError,
     Client,
@@ -29,7 +29,7 @@ from sdk import (
     ValidationError,
     verify_bundle,
 )
-from services.cli import app
+from segell.services.cli import app
 from tests.conftest import RunningServer
 
 

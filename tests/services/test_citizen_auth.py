@@ -28,18 +28,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-import services.citizen_auth
-from services.administrations import repository as administrations
-from services.citizen_auth import service, tokens
-from services.citizen_auth.deps import get_clock
-from services.citizen_auth.gateways import SmsNotDelivered, gateway_for, register_gateway
-from services.citizen_auth.keyring import Keyring
-from services.citizen_auth.models import OtpChallenge, TokenSigningKey, TotpEnrolment
-from services.citizen_auth.service import CitizenAuth, Limits, request_code
-from services.errors import Unavailable
-from services.models import Administration
-from services.runtime import Runtime
-from services.settings import Settings
+from segell.services import citizen_auth
+from segell.services.administrations import repository as administrations
+from segell.services.citizen_auth import service, tokens
+from segell.services.citizen_auth.deps import get_clock
+from segell.services.citizen_auth.gateways import SmsNotDelivered, gateway_for, register_gateway
+from segell.services.citizen_auth.keyring import Keyring
+from segell.services.citizen_auth.models import OtpChallenge, TokenSigningKey, TotpEnrolment
+from segell.services.citizen_auth.service import CitizenAuth, Limits, request_code
+from segell.services.errors import Unavailable
+from segell.services.models import Administration
+from segell.services.runtime import Runtime
+from segell.services.settings import Settings
 from tests.conftest import RunningServer, make_settings, serve
 
 LIMITS = Limits()
@@ -447,8 +447,8 @@ def test_codes_are_drawn_from_the_operating_systems_csprng() -> None:
         and (node.func.value.id, node.func.attr) == ("secrets", "randbelow")
     ]
     assert len(draws) == 1 and ast.unparse(draws[0].args[0]) == "10 ** 6"
-    for module in pkgutil.iter_modules(services.citizen_auth.__path__):
-        source = inspect.getsource(__import__(f"services.citizen_auth.{module.name}", fromlist=["_"]))
+    for module in pkgutil.iter_modules(citizen_auth.__path__):
+        source = inspect.getsource(__import__(f"segell.services.citizen_auth.{module.name}", fromlist=["_"]))
         imported = {
             alias.name
             for node in ast.walk(ast.parse(source))

@@ -8,8 +8,8 @@ import pyotp
 import pytest
 from typer.testing import CliRunner
 
-from sdk import Citizen, CitizenToken, Client, NotFoundError, RateLimitError, SmsMessage, ValidationError
-from services.cli import app
+from segell.sdk import Citizen, CitizenToken, Client, NotFoundError, RateLimitError, SmsMessage, ValidationError
+from segell.services.cli import app
 from tests.conftest import RunningServer
 
 CODE_IN_MESSAGE = re.compile(r"\b([0-9]{6})\b")

@@ -20,7 +20,7 @@ import pyotp
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from services.citizen_auth.deps import get_clock
+from segell.services.citizen_auth.deps import get_clock
 from tests.conftest import RunningServer, free_port, make_settings, postgres_url, serve
 from tests.services.test_citizen_auth import LIMITS, MovableClock, Tenant, enrol, new_phone, wrong_code
 
@@ -239,7 +239,7 @@ def second_process(server: RunningServer, tmp_path_factory: pytest.TempPathFacto
         "SEGELL_MASTER_KEY": str(settings.master_key),
         "SEGELL_ANCHORING_WORKER": "false",
     }
-    command = [sys.executable, "-m", "services.cli", "up", "--chain", "embedded", "--port", str(port)]
+    command = [sys.executable, "-m", "segell.services.cli", "up", "--chain", "embedded", "--port", str(port)]
     with (home / "server.log").open("w") as log:
         process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

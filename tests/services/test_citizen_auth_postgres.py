@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from services.citizen_auth.deps import get_clock
+from segell.services.citizen_auth.deps import get_clock
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
 from tests.services.test_citizen_auth import (
     LIMITS,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sdk import AuthenticationError, Client, SegellError
-from services.cli import app
+from segell.sdk import AuthenticationError, Client, SegellError
+from segell.services.cli import app
 from tests.conftest import make_settings, serve
 
 KEY_PATTERN = re.compile(r"sgl_\S+")
@@ -296,7 +296,7 @@ def test_cli_process_reports_unreachable_server_without_traceback() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
 
     completed = subprocess.run(
-        [sys.executable, "-m", "services.cli", "--url", url, "status"],
+        [sys.executable, "-m", "segell.services.cli", "--url", url, "status"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -317,7 +317,7 @@ def test_up_serves_the_api_on_the_chosen_port_and_writes_the_governance_key(tmp_
     options = ["--chain", "embedded", "--port", str(port)] if configured_by == "options" else []
     environment = {"SEGELL_CHAIN": "embedded", "SEGELL_PORT": str(port)} if configured_by == "environment" else {}
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", *options],
+        [sys.executable, "-m", "segell.services.cli", "up", *options],
         env={**os.environ, "SEGELL_HOME": str(tmp_path / "home"), **environment},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sdk import Client, verify_bundle
-from services.cli import app
+from segell.sdk import Client, verify_bundle
+from segell.services.cli import app
 from tests.conftest import RunningServer
 
 RECEIPT_LINE = re.compile(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.notary.codes import (
+from segell.services.notary.codes import (
     BITS,
     CHECK_SYMBOLS,
     DATA_LENGTH,

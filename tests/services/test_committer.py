@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.errors import Unauthenticated
-from services.notary.committer import GroupCommitter
-from services.notary.router import new_committer
-from services.notary.service import Submission
+from segell.services.errors import Unauthenticated
+from segell.services.notary.committer import GroupCommitter
+from segell.services.notary.router import new_committer
+from segell.services.notary.service import Submission
 from tests.conftest import RunningServer, make_settings, serve
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.connections import MAX_HEAD_BYTES, RESERVED_FILE_DESCRIPTORS, connection_cap
-from services.settings import Settings
+from segell.services.connections import MAX_HEAD_BYTES, RESERVED_FILE_DESCRIPTORS, connection_cap
+from segell.services.settings import Settings
 from tests.conftest import RunningServer, free_port, make_settings, serve
 
 SHORT = 1.0  # seconds: the head, body and keep-alive timeouts of the server these tests talk to
@@ -188,7 +188,7 @@ def test_segell_up_closes_a_stalled_request_head_after_the_configured_timeout(tm
     port = free_port()
     environment = {"SEGELL_HOME": str(tmp_path / "home"), "SEGELL_HTTP_HEAD_TIMEOUT": str(SHORT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--chain", "embedded", "--port", str(port)],
+        [sys.executable, "-m", "segell.services.cli", "up", "--chain", "embedded", "--port", str(port)],
         env={**os.environ, **environment},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -26,12 +26,12 @@ import httpx
 import pytest
 from web3 import Web3
 
-from chain.anvil import anvil_command, find_anvil, network_isolation
-from chain.ipc import IpcProvider
-from chain.merkle import MerkleTree, leaf_hashes
-from chain.nodes import AnvilNotFound
-from chain.notary import NotaryClient
-from services.notary.anchoring import ROOT_ANCHORED_TOPIC
+from segell.chain.anvil import anvil_command, find_anvil, network_isolation
+from segell.chain.ipc import IpcProvider
+from segell.chain.merkle import MerkleTree, leaf_hashes
+from segell.chain.nodes import AnvilNotFound
+from segell.chain.notary import NotaryClient
+from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC
 from tests.conftest import free_port
 
 API_KILLS = 20
@@ -174,7 +174,7 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
         # Batch requests of 40 new documents or more fill batches when accepted; the rest go through the outbox.
         "SEGELL_BATCH_MAX_SIZE": "40",
     }
-    cli = [sys.executable, "-m", "services.cli"]
+    cli = [sys.executable, "-m", "segell.services.cli"]
     node_command = anvil_command(
         anvil_binary, state_file=tmp_path / "anvil-state.json", ipc_socket=chain, isolation=network_isolation()
     )

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import update
 
-from sdk import Client, TrustedNotary
-from services.notary.repository import batches
+from segell.sdk import Client, TrustedNotary
+from segell.services.notary.repository import batches
 from tests.conftest import RunningServer, make_settings, serve
 from tests.services.test_documents import new_hash, wait_anchored
 

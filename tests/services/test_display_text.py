@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from services.display_text import DISPLAY_TEXT_PATTERN, DisplayText, refuse_hidden_characters
+from segell.services.display_text import DISPLAY_TEXT_PATTERN, DisplayText, refuse_hidden_characters
 from tests.conftest import RunningServer
 
 HIDDEN = {

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from services.settings import Settings
+from segell.services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

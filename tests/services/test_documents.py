@@ -17,21 +17,21 @@ import pytest
 from eth_account import Account
 from sqlalchemy import create_engine, make_url, select, text, update
 
-from chain.keys import open_private_key
-from chain.merkle import MerkleTree, verify_document
-from chain.notary import NotaryClient
-from services.administrations.service import authenticate
-from services.errors import Conflict, Forbidden
-from services.limits import MAX_BODY_BYTES
-from services.models import Administration, ChainAccount, Document, OutboxEntry
-from services.notary import repository, service
-from services.notary.anchoring import AnchoringAccounts, build_batch, finish_batch
-from services.notary.anchoring_repository import mark_anchored
-from services.notary.codes import format_code, generate_code, parse_code
-from services.notary.committer import GroupCommitter
-from services.notary.repository import batches
-from services.notary.schemas import MAX_BATCH_HASHES
-from services.notary.service import Submission, submit
+from segell.chain.keys import open_private_key
+from segell.chain.merkle import MerkleTree, verify_document
+from segell.chain.notary import NotaryClient
+from segell.services.administrations.service import authenticate
+from segell.services.errors import Conflict, Forbidden
+from segell.services.limits import MAX_BODY_BYTES
+from segell.services.models import Administration, ChainAccount, Document, OutboxEntry
+from segell.services.notary import repository, service
+from segell.services.notary.anchoring import AnchoringAccounts, build_batch, finish_batch
+from segell.services.notary.anchoring_repository import mark_anchored
+from segell.services.notary.codes import format_code, generate_code, parse_code
+from segell.services.notary.committer import GroupCommitter
+from segell.services.notary.repository import batches
+from segell.services.notary.schemas import MAX_BATCH_HASHES
+from segell.services.notary.service import Submission, submit
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
 
 CODE_SHAPE = r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]$"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
-from services.administrations.service import issue_key
-from services.models import ApiKey
-from services.runtime import Runtime
+from segell.services.administrations.service import issue_key
+from segell.services.models import ApiKey
+from segell.services.runtime import Runtime
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
 
 

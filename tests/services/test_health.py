@@ -5,7 +5,7 @@ from pathlib import Path
 
 import httpx
 
-from services import db
+from segell.services import db
 from tests.conftest import RunningServer, make_settings, serve
 
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from eth_account import Account
 
-from chain.anvil import AnvilNode
-from chain.transactions import send_transaction
-from services.runtime import Runtime
-from services.sandboxes.service import SandboxService
+from segell.chain.anvil import AnvilNode
+from segell.chain.transactions import send_transaction
+from segell.services.runtime import Runtime
+from segell.services.sandboxes.service import SandboxService
 from tests.chain.test_anvil import listening_ports
 from tests.conftest import RunningServer, make_settings, serve
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from services.administrations.service import reconcile_with_chain
-from services.runtime import Runtime
+from segell.services.administrations.service import reconcile_with_chain
+from segell.services.runtime import Runtime
 from tests.conftest import RunningServer
 
 

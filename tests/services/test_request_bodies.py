@@ -9,8 +9,8 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
-from chain.gateway import json_depth
-from services.limits import MAX_JSON_DEPTH
+from segell.chain.gateway import json_depth
+from segell.services.limits import MAX_JSON_DEPTH
 from tests.conftest import RunningServer
 
 TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"

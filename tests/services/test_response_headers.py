@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from services.limits import MAX_BODY_BYTES
+from segell.services.limits import MAX_BODY_BYTES
 from tests.conftest import RunningServer
 
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 from web3 import HTTPProvider, Web3
 
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound
+from segell.chain.anvil import find_anvil
+from segell.chain.nodes import AnvilNotFound
 from tests.conftest import free_port
 
 
@@ -35,7 +35,7 @@ class SegellProcess:
         command = [
             sys.executable,
             "-m",
-            "services.cli",
+            "segell.services.cli",
             "up",
             "--chain",
             self.chain,

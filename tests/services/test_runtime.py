@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from chain.anvil import find_anvil
-from chain.nodes import AnvilNotFound, start_node
-from sdk import Client
-from services.runtime import GovernanceUnfunded, Runtime, _require_funds
-from services.settings import Settings
+from segell.chain.anvil import find_anvil
+from segell.chain.nodes import AnvilNotFound, start_node
+from segell.sdk import Client
+from segell.services.runtime import GovernanceUnfunded, Runtime, _require_funds
+from segell.services.settings import Settings
 from tests.services.test_restart import SegellProcess
 
 

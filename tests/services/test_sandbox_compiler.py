@@ -12,9 +12,9 @@ import httpx
 import psutil
 import pytest
 
-from services.runtime import Runtime
-from services.sandboxes.compile_queue import CompileQueue, CompilerBusy
-from services.sandboxes.contracts_service import compiler
+from segell.services.runtime import Runtime
+from segell.services.sandboxes.compile_queue import CompileQueue, CompilerBusy
+from segell.services.sandboxes.contracts_service import compiler
 from tests.conftest import RunningServer, make_settings, serve
 
 MAX_SOURCE_BYTES = 6_000

@@ -11,8 +11,8 @@ import pytest
 from eth_utils import keccak
 from typer.testing import CliRunner
 
-from sdk import Client, ConflictError
-from services.cli import app
+from segell.sdk import Client, ConflictError
+from segell.services.cli import app
 from tests.conftest import RunningServer
 
 COUNTER = """// SPDX-License-Identifier: MIT

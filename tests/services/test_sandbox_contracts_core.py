@@ -8,9 +8,9 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain.nodes import AnvilNotFound, ChainNode, start_node
-from services.sandboxes import contracts
-from services.sandboxes.contracts import (
+from segell.chain.nodes import AnvilNotFound, ChainNode, start_node
+from segell.services.sandboxes import contracts
+from segell.services.sandboxes.contracts import (
     CompilationFailed,
     ExecutionReverted,
     InvalidArguments,

@@ -15,13 +15,13 @@ import pytest
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
-from chain.anvil import find_anvil
-from chain.ipc import connect_unix
-from chain.node_admin import MAX_MINED_BLOCKS
-from chain.nodes import AnvilNotFound
-from chain.registry import RegistryClient
-from chain.transactions import send_transaction
-from services.sandboxes.service import ACCOUNT_FUNDS_WEI, SandboxService, owned_sandbox
+from segell.chain.anvil import find_anvil
+from segell.chain.ipc import connect_unix
+from segell.chain.node_admin import MAX_MINED_BLOCKS
+from segell.chain.nodes import AnvilNotFound
+from segell.chain.registry import RegistryClient
+from segell.chain.transactions import send_transaction
+from segell.services.sandboxes.service import ACCOUNT_FUNDS_WEI, SandboxService, owned_sandbox
 from tests.conftest import RunningServer, make_settings, serve
 
 try:
@@ -571,8 +571,8 @@ def test_another_tenant_cannot_reach_a_sandbox(
 def test_owned_sandbox_gives_the_owner_a_handle_and_nobody_else(
     server: RunningServer, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    from services.administrations.service import authenticate
-    from services.errors import Conflict, NotFound
+    from segell.services.administrations.service import authenticate
+    from segell.services.errors import Conflict, NotFound
 
     sandbox = tenant.create("embedded")
     runtime = server.app.state.runtime  # type: ignore[attr-defined]

@@ -13,9 +13,9 @@ import psutil
 import pytest
 from eth_account import Account
 
-from chain.transactions import send_transaction
-from services.sandboxes.models import Sandbox
-from services.settings import Settings
+from segell.chain.transactions import send_transaction
+from segell.services.sandboxes.models import Sandbox
+from segell.services.settings import Settings
 from tests.conftest import RunningServer, free_port, serve
 from tests.services.test_restart import SegellProcess
 from tests.services.test_sandboxes import (

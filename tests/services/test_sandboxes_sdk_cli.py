@@ -8,10 +8,10 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
-from chain.registry import RegistryClient
-from chain.transactions import send_transaction
-from sdk import Client, ConflictError, NotFoundError, RPCError, Sandbox
-from services.cli import app
+from segell.chain.registry import RegistryClient
+from segell.chain.transactions import send_transaction
+from segell.sdk import Client, ConflictError, NotFoundError, RPCError, Sandbox
+from segell.services.cli import app
 from tests.conftest import RunningServer
 
 

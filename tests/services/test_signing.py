@@ -28,9 +28,9 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
 
-from services.models import Administration, Document
-from services.notary.codes import parse_code
-from services.runtime import Runtime
+from segell.services.models import Administration, Document
+from segell.services.notary.codes import parse_code
+from segell.services.runtime import Runtime
 from tests.citizens import log_in_citizen
 from tests.conftest import RunningServer
 

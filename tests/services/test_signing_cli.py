@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sdk import Client, NotFoundError, SignatureValidation, SignedDocument
-from services.cli import app
+from segell.sdk import Client, NotFoundError, SignatureValidation, SignedDocument
+from segell.services.cli import app
 from tests.conftest import RunningServer
 from tests.services.test_signing import make_pdf
 

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, text
 
-from services import db
-from services.administrations import repository, service
-from services.models import Base
+from segell.services import db
+from segell.services.administrations import repository, service
+from segell.services.models import Base
 from tests.conftest import postgres_url
 
 

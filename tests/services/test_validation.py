@@ -22,13 +22,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from services.identity.ca import CertificateAuthority
-from services.identity.certificates import IssueRequest, certificate_authorities, issue_certificate, signing_identity
-from services.identity.models import IssuedCertificate
-from services.identity.registration import Registration, registration_extension, registration_of
-from services.identity.signing import SigningIdentity, sign_detached, sign_pdf
-from services.models import Administration
-from services.runtime import Runtime
+from segell.services.identity.ca import CertificateAuthority
+from segell.services.identity.certificates import (
+    IssueRequest,
+    certificate_authorities,
+    issue_certificate,
+    signing_identity,
+)
+from segell.services.identity.models import IssuedCertificate
+from segell.services.identity.registration import Registration, registration_extension, registration_of
+from segell.services.identity.signing import SigningIdentity, sign_detached, sign_pdf
+from segell.services.models import Administration
+from segell.services.runtime import Runtime
 from tests.conftest import RunningServer, free_port
 from tests.services.test_signing import Tenant, admit, make_pdf
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from chain.notary import NotaryClient
-from services.notary.codes import format_code, generate_code, parse_code
-from services.notary.repository import batches
-from services.notary.service import AnchoredRoots
+from segell.chain.notary import NotaryClient
+from segell.services.notary.codes import format_code, generate_code, parse_code
+from segell.services.notary.repository import batches
+from segell.services.notary.service import AnchoredRoots
 from tests.conftest import RunningServer, make_settings, serve
 from tests.services.test_documents import new_hash, wait_anchored
 

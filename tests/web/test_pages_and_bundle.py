@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from sdk import Client, ValidationError
-from services.notary.codes import CHECK_SYMBOLS, SYMBOLS
+from segell.sdk import Client, ValidationError
+from segell.services.notary.codes import CHECK_SYMBOLS, SYMBOLS
 from tests.conftest import RunningServer, make_settings, serve
 from tests.web.conftest import notarise
 

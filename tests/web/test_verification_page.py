@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, Playwright, expect
 from sqlalchemy import update
 
-from services.notary.anchoring import AnchoringWorker
-from services.notary.repository import batches
+from segell.services.notary.anchoring import AnchoringWorker
+from segell.services.notary.repository import batches
 from tests.conftest import RunningServer, make_settings, serve
 from tests.web.conftest import Browser, launch, notarise
 

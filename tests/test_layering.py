@@ -1,0 +1,61 @@
+"""Everything imports Segell as one package, `segell`: the folders chain/, services/ and sdk/ are its parts, and no
+generic top-level module (`chain`, `services`, `sdk`) is imported or installed."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("chain", "services", "sdk")
+SOURCES = [ROOT / folder for folder in (*PARTS, "tests", "bench")]
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def python_files() -> list[Path]:
+    return [path for folder in SOURCES for path in folder.rglob("*.py")]
+
+
+def test_no_module_imports_a_part_as_a_top_level_package() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in python_files()
+        for line, module in imported_modules(path)
+        if module.split(".")[0] in PARTS
+    ]
+    assert wrong == []
+
+
+def test_chain_never_imports_services() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in (ROOT / "chain").rglob("*.py")
+        for line, module in imported_modules(path)
+        if module.startswith("segell.services")
+    ]
+    assert wrong == []
+
+
+def test_sdk_imports_neither_chain_nor_services() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in (ROOT / "sdk").rglob("*.py")
+        for line, module in imported_modules(path)
+        if module.startswith(("segell.services", "segell.chain"))
+    ]
+    assert wrong == []
+
+
+def test_segell_package_is_made_of_the_three_folders() -> None:
+    package = ROOT / "segell"
+    assert sorted(entry.name for entry in package.iterdir()) == sorted(PARTS)
+    for part in PARTS:
+        assert (package / part).resolve() == (ROOT / part).resolve()
