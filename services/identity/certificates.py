@@ -513,15 +513,20 @@ def _common_name(request: IssueRequest, administration: Administration) -> str:
     return (request.name or administration.name).strip()
 
 
+def _fit_attribute(text: str, limit: int = 64) -> str:
+    """`text` cut to the `limit` bytes of UTF-8 an X.509 name attribute may hold, never inside a character."""
+    return text.encode()[:limit].decode(errors="ignore")
+
+
 def _subject(request: IssueRequest, administration: Administration) -> x509.Name:
-    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, _common_name(request, administration)[:64])]
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, _fit_attribute(_common_name(request, administration)))]
     if request.profile in ("employee", "seal"):
         attributes += [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, administration.name[:64]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit_attribute(administration.name)),
             x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, administration.code),
         ]
     if request.position is not None:
-        attributes.append(x509.NameAttribute(NameOID.TITLE, request.position[:64]))
+        attributes.append(x509.NameAttribute(NameOID.TITLE, _fit_attribute(request.position)))
     return x509.Name(attributes)
 
 

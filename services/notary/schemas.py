@@ -14,7 +14,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from segell.services.display_text import DisplayText
+from segell.services.display_text import WHITE_SPACE, DisplayText
 from segell.services.notary import codes
 
 MAX_BATCH_HASHES = 10_000
@@ -54,20 +54,19 @@ VerificationCode = Annotated[
 DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 
-def _one_word(kind: str) -> str:
-    if " " in kind:
-        raise ValueError("must be one word, without spaces: `certificate`, `resolució`, ...")
-    return kind
-
-
-# What the document is, for the issuer's own filing: `certificate`, `resolució`, ...: one word, no spaces. The
-# verification page shows it to citizens, with the title.
-Kind = Annotated[str, DisplayText(max_length=64), AfterValidator(_one_word)]
+Kind = Annotated[str, DisplayText(max_length=64, one_word=True)]
 Title = Annotated[str, DisplayText(max_length=300)]
 # Printable ASCII, as HTTP header values travel.
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+# Any text but NUL and DEL, with something in it once trimmed.
 RevocationReason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00\x7f]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=500,
+        pattern=rf"^[^\x00\x7f]*[^\x00\x7f{WHITE_SPACE}][^\x00\x7f]*$",
+    ),
 ]
 
 

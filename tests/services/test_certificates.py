@@ -213,6 +213,19 @@ def test_pkcs12_takes_the_callers_passphrase_and_does_not_return_it(tenant: Tena
 # --- profiles -----------------------------------------------------------------------------------------------------
 
 
+def test_issue_certificate_with_a_name_over_64_bytes_of_utf8_cuts_it_between_characters(tenant: Tenant) -> None:
+    # 28 characters, 84 bytes of UTF-8: an X.509 name attribute holds 64 bytes (this was a 500).
+    name = "Núria " + "\U0001d4d0" * 22
+    issued = issue(tenant, name=name, position="Tècnica " + "\u00e0" * 56)
+    subject = x509.load_pem_x509_certificate(issued["certificate_pem"].encode()).subject
+
+    common_name = str(subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+    assert common_name == "Núria " + "\U0001d4d0" * 14
+    assert len(common_name.encode()) <= 64 and name.startswith(common_name)
+    title = str(subject.get_attributes_for_oid(NameOID.TITLE)[0].value)
+    assert title == "Tècnica " + "\u00e0" * 27
+
+
 def test_employee_certificate_profile(tenant: Tenant, segell_server: RunningServer) -> None:
     issued = issue(tenant, email="jpuig@girona.cat", position="Secretària")
     certificate = x509.load_pem_x509_certificate(issued["certificate_pem"].encode())

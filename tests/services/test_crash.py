@@ -183,9 +183,10 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
     worker = Process("worker", [*cli, "worker", "--chain", chain, "--reconcile-every", "2"], env, logs)
     stop = threading.Event()
     submitters: list[Submitter] = []
+    provider = IpcProvider(node_socket)
+    w3 = Web3(provider)
     try:
         anvil.start()
-        w3 = Web3(IpcProvider(node_socket))
         _wait_for(w3.is_connected, 15, "anvil")
         api.start()
         _wait_for(lambda: _healthy(api_url), 60, "the API")
@@ -297,5 +298,6 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
         )
     finally:
         stop.set()
+        provider.transport.close()  # its pooled connections, before they are collected open
         for process in (worker, api, anvil):
             process.stop()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from segell.services.display_text import DISPLAY_TEXT_PATTERN, DisplayText, refuse_hidden_characters
+from segell.services.display_text import DISPLAY_TEXT_PATTERN, DisplayText
 from tests.conftest import RunningServer
 
 HIDDEN = {
@@ -136,13 +136,23 @@ def test_display_text_schema_tells_clients_which_characters_are_refused() -> Non
 def test_display_text_schema_pattern_refuses_the_characters_the_server_refuses() -> None:
     pattern = re.compile(DISPLAY_TEXT_PATTERN)
     refused_by_pattern, refused_by_server = set(), set()
-    for code_point in range(0x3000):  # every control and bidirectional formatting character is below U+3000
-        character = chr(code_point)
-        if not pattern.fullmatch(character):
+    for code_point in range(0x3001):  # every control, bidirectional and space character is up to U+3000
+        text = f"a{chr(code_point)}b"
+        if not pattern.fullmatch(text):
             refused_by_pattern.add(code_point)
         try:
-            refuse_hidden_characters(character)
-        except ValueError:
+            Named(name=text)
+        except ValidationError:
             refused_by_server.add(code_point)
     assert refused_by_pattern == refused_by_server
     assert len(refused_by_server) == 65 + 12  # C0, DEL and C1; Unicode's Bidi_Control characters
+
+
+@pytest.mark.parametrize("blank", [" ", "\u00a0", "\u2003\u3000", "\u202f \u205f"])
+def test_display_text_of_white_space_alone_is_refused_by_schema_and_server(blank: str) -> None:
+    # The server trims before it measures: white space alone is empty, and the schema's pattern says so too.
+    assert re.fullmatch(DISPLAY_TEXT_PATTERN, blank) is None
+    with pytest.raises(ValidationError):
+        Named(name=blank)
+    assert re.fullmatch(DISPLAY_TEXT_PATTERN, f"{blank}x{blank}") is not None
+    assert Named(name=f"{blank}x{blank}").name == "x"
