@@ -46,7 +46,7 @@ up: setup ## Start Segell (anvil when installed, else the embedded chain) on htt
 test: setup-dev ## Run the whole suite (contracts, chain, services, SDK, PostgreSQL when configured)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-lint: setup-dev ## ruff, mypy (strict on chain/ and sdk/), forge fmt --check, slither
+lint: setup-dev ## ruff, mypy (strict on chain/, services/ and sdk/), forge fmt --check, slither
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -125,14 +125,14 @@ class _SQLiteCursor(sqlite3.Cursor):
     def execute(self, sql: str, parameters: Any = (), /) -> "_SQLiteCursor":
         self.connection._begin_write(sql)
         try:
-            return super().execute(sql, parameters)  # type: ignore[return-value]
+            return super().execute(sql, parameters)
         finally:
             self.connection._after_statement()
 
     def executemany(self, sql: str, parameters: Any, /) -> "_SQLiteCursor":
         self.connection._begin_write(sql)
         try:
-            return super().executemany(sql, parameters)  # type: ignore[return-value]
+            return super().executemany(sql, parameters)
         finally:
             self.connection._after_statement()
 

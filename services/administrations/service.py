@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
+from web3 import Web3
 
 from segell.chain.durable import replace_atomically
 from segell.chain.errors import (
@@ -229,7 +230,7 @@ def reconcile_with_chain(runtime: Runtime) -> list[str]:
                 if registry.administration_of(account.address) != chain_id:
                     registry.add_account(governance, chain_id, account.address)
                     repaired.append(f"{administration.code}: account {account.address} added again")
-                if runtime.node.w3.eth.get_balance(account.address) == 0:
+                if runtime.node.w3.eth.get_balance(Web3.to_checksum_address(account.address)) == 0:
                     runtime.fund(account.address)
             suspended_on_chain = registry.get_administration(chain_id).suspended
             if administration.status == "suspended" and not suspended_on_chain:

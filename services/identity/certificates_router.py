@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security, status
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
@@ -88,7 +88,7 @@ register_url_convertor("certificate_serial", SerialConvertor())
 
 # What `certificates._check_request` refuses, said in the schema: which holder fields each profile takes, and a CSR
 # without a passphrase (no PKCS#12 file is made for a key the server never holds).
-_PROFILE_RULES: list[dict[str, Any]] = [
+_PROFILE_RULES: list[JsonValue] = [
     {
         "if": {"properties": {"profile": {"enum": ["employee", "citizen"]}}},
         "then": {

@@ -169,7 +169,7 @@ def _anchoring_transaction(runtime: Runtime, root: bytes, block_number: int) -> 
             "address": runtime.notary.address,
             "fromBlock": block_number,
             "toBlock": block_number,
-            "topics": [ROOT_ANCHORED_TOPIC, "0x" + root.hex()],  # type: ignore[list-item]
+            "topics": [ROOT_ANCHORED_TOPIC, "0x" + root.hex()],
         }
     )
     if not logs:
@@ -434,7 +434,7 @@ class AnchoringWorker:
 
     def _retry_later(self, batch: BatchToAnchor) -> float:
         _, failures = self._retries.get(batch.id, (0.0, 0))
-        delay = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**failures)
+        delay: float = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**failures)
         at = time.monotonic() + delay
         self._retries[batch.id] = (at, failures + 1)
         self._waiting[batch.administration_id] = at

@@ -14,14 +14,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from segell.services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, utcnow
-from segell.services.notary.repository import parameter_marker
-
-documents = Document.__table__
-outbox = OutboxEntry.__table__
-batches = Batch.__table__
-administrations = Administration.__table__
-accounts = ChainAccount.__table__
+from segell.services.models import utcnow
+from segell.services.notary.repository import accounts, administrations, batches, documents, outbox, parameter_marker
 
 
 @dataclass(frozen=True)

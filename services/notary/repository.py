@@ -75,7 +75,7 @@ _RECEIPTS = (
     .outerjoin(revocations, revocations.c.document_id == documents.c.id)
 )
 
-ReceiptRow = Row[Any]
+ReceiptRow = Row[*tuple[Any, ...]]
 
 
 def parameter_marker(session: Session) -> str:

@@ -239,11 +239,12 @@ class MatchRevocation(BaseModel):
     revoked_at: datetime
 
 
+MatchStatus = Literal["authentic", "pending", "revoked"]
 VerificationStatus = Literal["authentic", "pending", "revoked", "unknown"]
 
 
 class VerificationMatch(BaseModel):
-    status: Literal["authentic", "pending", "revoked"]
+    status: MatchStatus
     administration: MatchAdministration
     kind: str | None = Field(
         description="Null when none was given, or when a salted document is looked up by hash and its issuer did not "

@@ -48,12 +48,14 @@ from segell.services.notary.schemas import (
     IssuerInfo,
     MatchAdministration,
     MatchRevocation,
+    MatchStatus,
     ProofBundle,
     Receipt,
     ReceiptLinks,
     RevocationOut,
     Verification,
     VerificationMatch,
+    VerificationStatus,
     metadata_json,
 )
 from segell.services.runtime import Runtime
@@ -61,7 +63,7 @@ from segell.services.runtime import Runtime
 LEAF_ENCODING = ["bytes32", "bytes32", "bytes32", "uint256"]
 # The best status first: a document some administration vouches for is authentic, whatever others did with it;
 # one that was anchored and then withdrawn by everyone that holds it is revoked; pending means not on chain yet.
-STATUS_PRECEDENCE = ("authentic", "revoked", "pending")
+STATUS_PRECEDENCE: tuple[MatchStatus, ...] = ("authentic", "revoked", "pending")
 
 _seq_lock = threading.Lock()
 _last_seq = 0
@@ -753,6 +755,7 @@ def _match(row: ReceiptRow, notary: NotaryClient, anchored_roots: AnchoredRoots,
     # A salted document's content could be guessed: whoever tries hashes learns that it is authentic, by whom and
     # when, not what it is, unless its issuer made that public. A code is printed on the document: its holder has it.
     described = not by_hash or row.salt is None or row.public
+    status: MatchStatus
     if row.revocation_reason is not None:
         status = "revoked"
     elif anchored and anchored_roots.is_anchored(notary, row.root):
@@ -792,6 +795,6 @@ def verify(
     rows = repository.receipts_for_verification(session, document_hash=document_hash, code=code)
     matches = [_match(row, notary, anchored_roots, by_hash=code is None) for row in rows]
     statuses = {match.status for match in matches}
-    status = next((s for s in STATUS_PRECEDENCE if s in statuses), "unknown")
+    status: VerificationStatus = next((s for s in STATUS_PRECEDENCE if s in statuses), "unknown")
     found_hash = rows[0].document_hash if rows else document_hash
     return Verification(status=status, document_hash=found_hash, matches=matches)

@@ -24,7 +24,7 @@ import subprocess
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
-from web3.types import TxParams
+from web3.types import TxParams, Wei
 
 from segell.chain.compile import NODE_MODULES, CompileError, find_solc, read_toolchain
 from segell.chain.transactions import send_transaction
@@ -237,7 +237,12 @@ def _messages(entries: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) 
     for entry in entries:
         location = entry.get("sourceLocation") or {}
         file, line, column = location.get("file"), None, None
-        if file in sources and isinstance(location.get("start"), int) and location["start"] >= 0:
+        if (
+            isinstance(file, str)
+            and file in sources
+            and isinstance(location.get("start"), int)
+            and location["start"] >= 0
+        ):
             line, column = _line_and_column(sources[file], location["start"])
         messages.append(
             CompilerMessage(
@@ -761,8 +766,9 @@ def _node_message(exc: Exception) -> str:
     response = getattr(exc, "rpc_response", None)
     error = response.get("error") if isinstance(response, dict) else None
     for candidate in (error, *exc.args, getattr(exc, "message", None)):
-        if isinstance(candidate, dict) and isinstance(candidate.get("message"), str):
-            return candidate["message"]
+        said = candidate.get("message") if isinstance(candidate, dict) else None
+        if isinstance(said, str):
+            return said
     message = getattr(exc, "message", None) or exc
     return str(message)
 
@@ -833,17 +839,19 @@ def decode_log(log: Mapping[str, Any], abis: Mapping[str, Sequence[Mapping[str, 
     address = to_checksum_address(log["address"])
     topics = [HexBytes(topic) for topic in log["topics"]]
     data = HexBytes(log["data"])
-    base = {
-        "address": address,
-        "block_number": int(log["blockNumber"]),
-        "transaction_hash": HexBytes(log["transactionHash"]).to_0x_hex(),
-        "log_index": int(log["logIndex"]),
-        "topics": tuple(topic.to_0x_hex() for topic in topics),
-        "data": data.to_0x_hex(),
-    }
+    undecoded = DecodedEvent(
+        event=None,
+        signature=None,
+        address=address,
+        block_number=int(log["blockNumber"]),
+        transaction_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
+        log_index=int(log["logIndex"]),
+        topics=tuple(topic.to_0x_hex() for topic in topics),
+        data=data.to_0x_hex(),
+    )
     entry = event_entries(abis.get(address, [])).get(bytes(topics[0])) if topics else None
     if entry is None:
-        return DecodedEvent(event=None, signature=None, **base)
+        return undecoded
     inputs = entry.get("inputs", [])
     indexed = [i for i in inputs if i.get("indexed")]
     plain = [i for i in inputs if not i.get("indexed")]
@@ -864,10 +872,10 @@ def decode_log(log: Mapping[str, Any], abis: Mapping[str, Sequence[Mapping[str, 
             else:
                 args[name] = to_json(item, next(plain_values))
     except (DecodingError, ValueError, StopIteration, OverflowError):
-        return DecodedEvent(event=None, signature=None, **base)
+        return undecoded
     if len(indexed) != len(topics) - 1:
-        return DecodedEvent(event=None, signature=None, **base)
-    return DecodedEvent(event=entry["name"], signature=signature(entry), args=args, **base)
+        return undecoded
+    return replace(undecoded, event=entry["name"], signature=signature(entry), args=args)
 
 
 def _outcome(
@@ -922,7 +930,7 @@ def deploy(
     what = f"The constructor of {contract.name}"
     encoded = encode_arguments(inputs, constructor_args if constructor_args is not None else [], what)
     data = contract.bytecode + encoded.hex()
-    receipt = _send(w3, account, {"data": HexBytes(data), "value": value}, what, contract.abi)
+    receipt = _send(w3, account, {"data": HexBytes(data), "value": Wei(value)}, what, contract.abi)
     outcome = _outcome(w3, receipt, {})
     if outcome.status != "success" or outcome.contract_address is None:
         raise ExecutionReverted(f"{what} reverted in block {outcome.block_number}; check the constructor arguments.")
@@ -957,7 +965,7 @@ def call(
     entry = find_function(abi, function, len(arguments) if isinstance(arguments, list | dict) else None)
     what = signature(entry)
     data = selector(entry) + encode_arguments(entry.get("inputs", []), arguments, what)
-    tx: TxParams = {"to": to_checksum_address(address), "data": HexBytes(data), "value": value}
+    tx: TxParams = {"to": to_checksum_address(address), "data": HexBytes(data), "value": Wei(value)}
     if sender is not None:
         tx["from"] = to_checksum_address(sender)
     try:
@@ -987,7 +995,7 @@ def transact(
         raise InvalidArguments(f"{what} is not payable: send it without a value.")
     data = selector(entry) + encode_arguments(entry.get("inputs", []), arguments, what)
     receipt = _send(
-        w3, account, {"to": to_checksum_address(address), "data": HexBytes(data), "value": value}, what, abi
+        w3, account, {"to": to_checksum_address(address), "data": HexBytes(data), "value": Wei(value)}, what, abi
     )
     known = {**(abis or {}), to_checksum_address(address): abi}
     return what, _outcome(w3, receipt, known)

@@ -126,7 +126,8 @@ def _transactions(w3: Web3, blocks: list[Any], known: dict[str, _Known]) -> list
                 return summaries
             receipt = w3.eth.get_transaction_receipt(tx["hash"])
             to = to_checksum_address(tx["to"]) if tx.get("to") else None
-            created = to_checksum_address(receipt["contractAddress"]) if receipt.get("contractAddress") else None
+            created_address = receipt.get("contractAddress")
+            created = to_checksum_address(created_address) if created_address else None
             target = known.get(to or created or "")
             data = bytes(HexBytes(tx.get("input") or tx.get("data") or b""))
             summaries.append(
