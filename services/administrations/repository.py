@@ -100,8 +100,3 @@ def _take_sqlite_write_lock(session: Session) -> bool:
         return False
     session.execute(update(ApiKey).where(false()).values(role=ApiKey.role).execution_options(synchronize_session=False))
     return True
-
-
-def governance_key_exists(session: Session) -> bool:
-    query = select(ApiKey.id).where(ApiKey.role == "governance", ApiKey.revoked_at.is_(None)).limit(1)
-    return session.scalar(query) is not None
