@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import posixpath
 import re
 import signal
 import subprocess
@@ -39,12 +38,11 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
 from web3.types import TxParams
 
-from segell.chain.compile import NODE_MODULES, CompileError, find_solc, read_toolchain
+from segell.chain.compile import CompileError, find_solc, read_toolchain, with_library_sources, without_comments
 from segell.chain.transactions import send_transaction
 from segell.services.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
 from segell.services.sandboxes.compile_queue import CompileQueue
 
-OPENZEPPELIN_PREFIX = "@openzeppelin/contracts/"
 OPTIMIZER_RUNS = 200
 MAX_SOURCE_FILES = 20
 MAX_SOURCE_BYTES = 256 * 1024
@@ -54,9 +52,6 @@ MAX_CRASH_MESSAGE = 2_000
 MAX_EVENT_BLOCK_RANGE = 10_000
 MAX_EVENTS = 1_000
 
-_IMPORT = re.compile(r"""\bimport\s+(?:[^"';]*?\s+from\s+)?["']([^"']+)["']\s*;""")
-_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_LINE_COMMENT = re.compile(r"//[^\n]*")
 _LIBRARY = re.compile(r"\blibrary\s+([A-Za-z_$][A-Za-z0-9_$]*)")
 _PANIC_REASONS = {
     0x01: "assertion failed",
@@ -192,36 +187,6 @@ class Compilation:
                 code="not_deployable",
             )
         return chosen
-
-
-def _imports_of(unit: str, text: str) -> list[str]:
-    code = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text))
-    targets = []
-    for target in _IMPORT.findall(code):
-        if target.startswith(("./", "../")):
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(unit), target))
-        targets.append(target)
-    return targets
-
-
-def with_library_sources(sources: Mapping[str, str], node_modules: Path = NODE_MODULES) -> dict[str, str]:
-    """`sources` plus every OpenZeppelin file they import, transitively, read from ``node_modules``.
-
-    Nothing else is read from disk: an import of any other file is left for solc to report as not found.
-    """
-    library_root = (node_modules / OPENZEPPELIN_PREFIX).resolve()
-    collected = dict(sources)
-    pending = [target for unit, text in sources.items() for target in _imports_of(unit, text)]
-    while pending:
-        unit = pending.pop()
-        if unit in collected or not unit.startswith(OPENZEPPELIN_PREFIX) or posixpath.normpath(unit) != unit:
-            continue
-        path = (node_modules / unit).resolve()
-        if not path.is_relative_to(library_root) or not path.is_file():
-            continue
-        collected[unit] = path.read_text(encoding="utf-8")
-        pending.extend(_imports_of(unit, collected[unit]))
-    return dict(sorted(collected.items()))
 
 
 def _line_and_column(text: str, offset: int) -> tuple[int, int]:
@@ -413,9 +378,7 @@ class SolidityCompiler:
         sources = {unit: entry["content"] for unit, entry in standard_input["sources"].items()}
         messages = _messages(output.get("errors", []), sources)
         libraries = {
-            (unit, name)
-            for unit, text in sources.items()
-            for name in _LIBRARY.findall(_LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text)))
+            (unit, name) for unit, text in sources.items() for name in _LIBRARY.findall(without_comments(text))
         }
         contracts = tuple(
             CompiledContract(
