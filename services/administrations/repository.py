@@ -18,9 +18,11 @@ def list_all(session: Session) -> list[Administration]:
 
 
 def add_administration(
-    session: Session, *, code: str, chain_id: str, name: str, admission_tx: str | None
+    session: Session, *, code: str, registry_id: str, name: str, admission_tx: str | None
 ) -> Administration:
-    administration = Administration(code=code, chain_id=chain_id, name=name, status="active", admission_tx=admission_tx)
+    administration = Administration(
+        code=code, registry_id=registry_id, name=name, status="active", admission_tx=admission_tx
+    )
     session.add(administration)
     session.flush()
     return administration

@@ -352,7 +352,11 @@ class SandboxService:
         accounts = [generate_account() for _ in range(FUNDED_ACCOUNTS)]
         with self.runtime.transaction() as session:
             administration = session.get_one(Administration, administration_id)
-            admin_code, admin_chain_id, admin_name = administration.code, administration.chain_id, administration.name
+            admin_code, admin_registry_id, admin_name = (
+                administration.code,
+                administration.registry_id,
+                administration.name,
+            )
         # A chain id of its own: what is signed for one sandbox cannot be replayed on another.
         chain_id = 0x5E6E_0000_0000 + secrets.randbelow(2**32)
         genesis: dict[ChecksumAddress, int] = {governance.address: GOVERNANCE_FUNDS_WEI}
@@ -361,7 +365,7 @@ class SandboxService:
         w3 = instance.node.w3
         deployment = ensure_deployed(w3, governance, instance.directory / "deployment.json")
         registry = RegistryClient(w3, deployment.registry)
-        registry_id = bytes.fromhex(admin_chain_id[2:])
+        registry_id = bytes.fromhex(admin_registry_id[2:])
         registry.admit_administration(governance, registry_id, admin_name)
         registry.add_account(governance, registry_id, accounts[0].address)
         self.manager.save_state(instance, INITIAL_SNAPSHOT)
