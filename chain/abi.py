@@ -83,6 +83,7 @@ def abi_type(entry: Mapping[str, Any]) -> str:
 
 
 def signature(entry: Mapping[str, Any]) -> str:
+    """The canonical signature of a function, event or error entry, e.g. ``issue(uint256,address)``."""
     return f"{entry['name']}({','.join(abi_type(i) for i in entry.get('inputs', []))})"
 
 
@@ -248,6 +249,11 @@ def encode_arguments(inputs: Sequence[Mapping[str, Any]], arguments: Any, what: 
 
 
 def decode_outputs(outputs: Sequence[Mapping[str, Any]], data: bytes) -> list[dict[str, Any]]:
+    """What a call answered, as ``[{"name", "type", "value"}]`` with JSON values; `UndecodableAbiData` if not.
+
+    Example: ``decode_outputs([{"name": "n", "type": "uint256"}], (7).to_bytes(32, "big"))`` is
+    ``[{"name": "n", "type": "uint256", "value": "7"}]``.
+    """
     try:
         values = abi_decode([abi_type(entry) for entry in outputs], data)
     except (DecodingError, ValueError, OverflowError) as exc:
@@ -288,6 +294,7 @@ def find_function(abi: Sequence[Mapping[str, Any]], wanted: str, argument_count:
 
 
 def selector(entry: Mapping[str, Any]) -> bytes:
+    """The 4-byte selector of a function or error entry: the start of the keccak-256 of its `signature`."""
     return keccak(text=signature(entry))[:4]
 
 
@@ -332,6 +339,8 @@ def describe_revert(abi: Sequence[Mapping[str, Any]], data: bytes | None) -> dic
 
 @dataclass(frozen=True)
 class DecodedEvent:
+    """A log decoded by an ABI: `event`, `signature` and `args` are empty when no ABI known decodes it."""
+
     event: str | None
     signature: str | None
     address: str
