@@ -46,6 +46,7 @@ CONTRACT_NAMES = ("AdministrationRegistry", "Notary")
 OPTIMIZER_RUNS = 200
 
 _PROJECT_PREFIX = "contracts/"
+OPENZEPPELIN_PREFIX = "@openzeppelin/contracts/"
 _IMPORT = re.compile(r"""\bimport\s+(?:[^"';]*?\s+from\s+)?["']([^"']+)["']\s*;""")
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _LINE_COMMENT = re.compile(r"//[^\n]*")
@@ -100,8 +101,17 @@ def source_unit_path(unit: str, *, contracts_dir: Path, node_modules: Path) -> P
     return node_modules / unit
 
 
-def _imports_of(unit: str, text: str) -> list[str]:
-    code = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text))
+def without_comments(text: str) -> str:
+    """Solidity ``text`` without its ``/* */`` and ``//`` comments: a commented-out import imports nothing."""
+    return _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text))
+
+
+def imports_of(unit: str, text: str) -> list[str]:
+    """The source unit names that ``unit`` imports, relative imports resolved against its own name.
+
+    Example: ``imports_of("contracts/Notary.sol", 'import {X} from "./X.sol";')`` is ``["contracts/X.sol"]``.
+    """
+    code = without_comments(text)
     names = []
     for target in _IMPORT.findall(code):
         if target.startswith(("./", "../")):
@@ -122,8 +132,31 @@ def collect_sources(roots: Iterable[str], *, contracts_dir: Path, node_modules: 
         if not path.is_file():
             raise CompileError(f"source {unit} not found at {path}")
         sources[unit] = path.read_text(encoding="utf-8")
-        pending.extend(_imports_of(unit, sources[unit]))
+        pending.extend(imports_of(unit, sources[unit]))
     return dict(sorted(sources.items()))
+
+
+def with_library_sources(sources: Mapping[str, str], node_modules: Path = NODE_MODULES) -> dict[str, str]:
+    """`sources` plus every OpenZeppelin file they import, transitively, read from ``node_modules``.
+
+    Nothing else is read from disk: an import of any other file is left for solc to report as not found.
+
+    Example: ``with_library_sources({"A.sol": 'import "@openzeppelin/contracts/access/Ownable.sol";'})`` holds
+    ``A.sol``, ``@openzeppelin/contracts/access/Ownable.sol`` and ``@openzeppelin/contracts/utils/Context.sol``.
+    """
+    library_root = (node_modules / OPENZEPPELIN_PREFIX).resolve()
+    collected = dict(sources)
+    pending = [target for unit, text in sources.items() for target in imports_of(unit, text)]
+    while pending:
+        unit = pending.pop()
+        if unit in collected or not unit.startswith(OPENZEPPELIN_PREFIX) or posixpath.normpath(unit) != unit:
+            continue
+        path = (node_modules / unit).resolve()
+        if not path.is_relative_to(library_root) or not path.is_file():
+            continue
+        collected[unit] = path.read_text(encoding="utf-8")
+        pending.extend(imports_of(unit, collected[unit]))
+    return dict(sorted(collected.items()))
 
 
 def source_hash(sources: Mapping[str, str]) -> str:

@@ -262,7 +262,7 @@ class Administration:
 
     Attributes:
         code: the administration's public code, e.g. ``"L01080193"``.
-        chain_id: its ``bytes32`` identifier in the on-chain registry, as ``0x`` + 64 hex digits.
+        registry_id: its ``bytes32`` identifier in the on-chain registry, as ``0x`` + 64 hex digits.
         name: display name, e.g. ``"Ajuntament de Barcelona"``.
         status: ``"active"`` or ``"suspended"``; a suspended administration cannot anchor.
         accounts: the chain accounts that act for it.
@@ -271,7 +271,7 @@ class Administration:
     """
 
     code: str
-    chain_id: str
+    registry_id: str
     name: str
     status: AdministrationStatus
     accounts: tuple[str, ...]
@@ -287,7 +287,7 @@ class Administration:
     def _from_json(cls, data: _Json) -> Administration:
         return cls(
             code=str(data["code"]),
-            chain_id=str(data["chain_id"]),
+            registry_id=str(data["registry_id"]),
             name=str(data["name"]),
             status=cast(AdministrationStatus, str(data["status"])),
             accounts=tuple(str(account) for account in data["accounts"]),

@@ -38,7 +38,7 @@ class Administration(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    chain_id: Mapped[str] = mapped_column(String(66), unique=True)  # bytes32 id on the registry, 0x-hex
+    registry_id: Mapped[str] = mapped_column(String(66), unique=True)  # bytes32 id on the registry, 0x-hex
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="active")
     admitted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -28,7 +28,7 @@ governance_keys = APIRouter(prefix="/governance/api-keys", tags=["governance"])
 def _administration_out(administration: Administration) -> AdministrationOut:
     return AdministrationOut(
         code=administration.code,
-        chain_id=administration.chain_id,
+        registry_id=administration.registry_id,
         name=administration.name,
         status=administration.status,  # type: ignore[arg-type]
         accounts=[account.address for account in administration.accounts],

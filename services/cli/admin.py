@@ -93,7 +93,7 @@ def admin_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @admin_app.command("show")
 def admin_show(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = False) -> None:
-    """Show one administration: chain id, status, accounts, admission transaction."""
+    """Show one administration: registry id, status, accounts, admission transaction."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
         administration = client.get_administration(code)
@@ -127,7 +127,7 @@ def _print_administration(invocation: Invocation, administration: Administration
         invocation.out,
         [
             ("status", _status_markup(administration)),
-            ("chain id", administration.chain_id),
+            ("registry id", administration.registry_id),
             ("accounts", ", ".join(administration.accounts) or "none"),
             ("admitted", timestamp(administration.admitted_at)),
             ("admission tx", administration.admission_tx or "not sent yet"),

@@ -64,7 +64,7 @@ _RECEIPT_COLUMNS = (
     revocations.c.block_timestamp.label("revocation_block_timestamp"),
     administrations.c.code.label("administration_code"),
     administrations.c.name.label("administration_name"),
-    administrations.c.chain_id.label("administration_chain_id"),
+    administrations.c.registry_id.label("administration_registry_id"),
 )
 
 # A batch counts only once anchored: between the worker's two transactions it exists but has no chain data yet.

@@ -282,7 +282,7 @@ def submit_documents(
     body: BatchRequest, runtime: RuntimeDep, session: SessionDep, caller: CallerDep, administration: AdministrationDep
 ) -> Response:
     """Notarise up to 10,000 hashes at once; one receipt per hash, in order."""
-    batching = service.Batching(size=runtime.settings.batch_max_size, chain_id=administration.chain_id)
+    batching = service.Batching(size=runtime.settings.batch_max_size, registry_id=administration.registry_id)
     # Already JSON text: validating ten thousand receipts again would take longer than storing them.
     content = service.submit_many_json(
         session,

@@ -414,10 +414,10 @@ def _check_code(known: ReceiptRow, code: str | None) -> None:
 @dataclass(frozen=True)
 class Batching:
     """How to fill batches when documents are accepted: `size` documents per batch (the worker's
-    `batch_max_size`), leaves for the administration `chain_id` (bytes32 registry id, 0x-hex)."""
+    `batch_max_size`), leaves for the administration `registry_id` (bytes32 registry id, 0x-hex)."""
 
     size: int
-    chain_id: str
+    registry_id: str
 
 
 def submit_many(
@@ -579,7 +579,7 @@ def _place_in_new_batches(
     if not full:
         return []
     rows = _new_rows(administration_id, hashes[:full], kind=kind, title=None, salted=salted, public=public)
-    administration = bytes.fromhex(batching.chain_id.removeprefix("0x"))
+    administration = bytes.fromhex(batching.registry_id.removeprefix("0x"))
     batch_ids: list[int] = []
     for start in range(0, len(rows), batching.size):
         chunk = rows[start : start + batching.size]
@@ -639,7 +639,7 @@ def bundle(session: Session, administration_id: int, document_id: str) -> ProofB
         hash_algorithm="sha-256",
         document_hash=_0x(row.document_hash),
         salt=_0x(row.salt or "00" * 32),
-        administration=row.administration_chain_id,
+        administration=row.administration_registry_id,
         leaf_encoding=LEAF_ENCODING,
         leaf_index=row.leaf_index,
         leaf=_0x(leaf.hex()),

@@ -24,6 +24,7 @@ from hexbytes import HexBytes
 from pydantic import BaseModel, Field, StringConstraints
 from web3 import Web3
 
+from segell.chain.abi import selector, signature
 from segell.services.deps import CallerDep, SessionDep
 from segell.services.errors import NotFound, error_responses
 from segell.services.sandboxes import contracts
@@ -113,8 +114,8 @@ class _Known:
 
 def _function_of(abi: list[dict[str, Any]], data: bytes) -> str | None:
     for entry in abi:
-        if entry.get("type") == "function" and contracts.selector(entry) == data[:4]:
-            return contracts.signature(entry)
+        if entry.get("type") == "function" and selector(entry) == data[:4]:
+            return signature(entry)
     return None
 
 

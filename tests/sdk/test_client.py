@@ -102,7 +102,7 @@ def test_administration_lifecycle_admit_list_get_suspend_reinstate(governance_cl
     assert administration.code == "L01080193"
     assert administration.name == "Ajuntament de Barcelona"
     assert administration.status == "active" and administration.is_active
-    assert administration.chain_id.startswith("0x") and len(administration.chain_id) == 66
+    assert administration.registry_id.startswith("0x") and len(administration.registry_id) == 66
     assert len(administration.accounts) == 1 and administration.accounts[0].startswith("0x")
     assert administration.admitted_at.tzinfo is not None
     assert abs(datetime.now(UTC) - administration.admitted_at) < timedelta(minutes=5)
@@ -119,7 +119,7 @@ def test_administration_lifecycle_admit_list_get_suspend_reinstate(governance_cl
 
     reinstated = governance_client.reinstate_administration("L01080193")
     assert reinstated.status == "active"
-    assert reinstated.chain_id == administration.chain_id
+    assert reinstated.registry_id == administration.registry_id
 
 
 def test_api_key_lifecycle_issue_list_revoke(segell_server, governance_client: Client) -> None:

@@ -122,7 +122,7 @@ def test_admin_list_shows_admitted_administrations(runner: CliRunner, env) -> No
     assert by_code["L01081136"]["status"] == "active"
 
 
-def test_admin_show_prints_chain_id_and_accounts(segell_server, runner: CliRunner, env) -> None:
+def test_admin_show_prints_registry_id_and_accounts(segell_server, runner: CliRunner, env) -> None:
     runner.invoke(app, ["admin", "add", "Ajuntament de Figueres", "--code", "L01170669"], env=env)
     with Client(segell_server.url, segell_server.governance_key) as client:
         administration = client.get_administration("L01170669")
@@ -131,9 +131,9 @@ def test_admin_show_prints_chain_id_and_accounts(segell_server, runner: CliRunne
     shown_json = runner.invoke(app, ["admin", "show", "L01170669", "--json"], env=env)
 
     assert shown.exit_code == 0, shown.output
-    assert administration.chain_id in shown.stdout
+    assert administration.registry_id in shown.stdout
     assert administration.accounts[0] in shown.stdout
-    assert json.loads(shown_json.stdout)["chain_id"] == administration.chain_id
+    assert json.loads(shown_json.stdout)["registry_id"] == administration.registry_id
 
 
 def test_admin_suspend_and_reinstate(segell_server, runner: CliRunner, env) -> None:

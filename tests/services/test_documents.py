@@ -300,9 +300,9 @@ def test_idempotency_key_reused_for_another_payload_answers_409(issuer: httpx.Cl
 # --- a verification code allocated beforehand --------------------------------------------------------------------
 
 
-def _chain_id_of(server: RunningServer, code: str) -> str:
+def _registry_id_of(server: RunningServer, code: str) -> str:
     with runtime_of(server).transaction() as session:
-        return str(session.execute(select(Administration.chain_id).where(Administration.code == code)).scalar_one())
+        return str(session.execute(select(Administration.registry_id).where(Administration.code == code)).scalar_one())
 
 
 def _administration_id(server: RunningServer, code: str) -> int:
@@ -566,8 +566,8 @@ def test_single_and_batch_submissions_are_anchored_on_postgresql(postgres_server
         bundle = client.get(f"/v1/documents/{ids[0]}/bundle")
         assert bundle.status_code == 200 and bundle.json()["root"] == receipts[0]["anchor"]["root"]
     # Full batches built when accepted; the same request again finds the batch taken and answers the receipts.
-    chain_id = str(_chain_id_of(postgres_server, administration_code))
-    batching = service.Batching(size=4, chain_id=chain_id)
+    registry_id = str(_registry_id_of(postgres_server, administration_code))
+    batching = service.Batching(size=4, registry_id=registry_id)
     hashes = [new_hash() for _ in range(10)]
     answers = []
     for _ in range(2):
@@ -883,7 +883,7 @@ def test_anchored_receipt_and_bundle_prove_inclusion_on_chain(
         anchor["tree_size"],
     )
     me = issuer.get("/v1/me").json()["administration"]
-    assert bundle["administration"] == me["chain_id"]
+    assert bundle["administration"] == me["registry_id"]
     assert bundle["issuer"] == {"code": me["code"], "name": me["name"], "account": me["accounts"][0]}
     assert bundle["receipt"] == {
         "id": receipt["id"],

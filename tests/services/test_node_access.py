@@ -209,7 +209,7 @@ def test_administration_admitted_just_before_the_node_dies_is_on_chain_after_it_
     killed = node.pid
     assert killed is not None
     os.kill(killed, signal.SIGKILL)  # most likely before anvil's next state save (every second)
-    registry_id = bytes.fromhex(admitted.json()["administration"]["chain_id"][2:])
+    registry_id = bytes.fromhex(admitted.json()["administration"]["registry_id"][2:])
 
     def admitted_on_chain() -> bool:
         try:
