@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from segell.services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, utcnow
+from segell.services.administrations.models import Administration, ChainAccount
+from segell.services.models import utcnow
+from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.notary.repository import parameter_marker
 
 documents = Document.__table__
