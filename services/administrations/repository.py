@@ -3,7 +3,7 @@
 from sqlalchemy import false, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from segell.services.models import Administration, ApiKey, ChainAccount
+from segell.services.administrations.models import Administration, ApiKey, ChainAccount
 
 
 def get_by_code(session: Session, code: str) -> Administration | None:

@@ -18,24 +18,14 @@ from segell.chain.errors import (
 )
 from segell.chain.keys import generate_account, seal_private_key
 from segell.services.administrations import repository
+from segell.services.administrations.models import Administration, ApiKey
+from segell.services.deps import Caller
 from segell.services.errors import Conflict, Forbidden, NotFound, Unauthenticated
-from segell.services.models import Administration, ApiKey
 from segell.services.runtime import Runtime
 
 KEY_PREFIX = "sgl"
 
 log = logging.getLogger("segell")
-
-
-@dataclass(frozen=True)
-class Caller:
-    role: str  # "governance" | "administration"
-    key_id: str
-    administration: Administration | None
-
-    @property
-    def is_governance(self) -> bool:
-        return self.role == "governance"
 
 
 @dataclass(frozen=True)

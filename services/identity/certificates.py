@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from segell.chain.keys import KeySealError
+from segell.services.administrations.models import Administration
 from segell.services.citizen_auth import tokens
 from segell.services.citizen_auth.service import Clock, system_clock
 from segell.services.errors import (
@@ -54,7 +55,6 @@ from segell.services.identity import ca, repository
 from segell.services.identity.ca import CertificateAuthorities, CertificateAuthority
 from segell.services.identity.models import CertificateAuthorityRecord, IssuedCertificate
 from segell.services.identity.registration import Registration, registration_extension, registration_of
-from segell.services.models import Administration
 from segell.services.notary import service as notary
 from segell.services.notary.schemas import ProofBundle, Receipt
 from segell.services.runtime import Runtime

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.orm import Session
 
+from segell.services.administrations.models import Administration
 from segell.services.errors import Conflict, InvalidInput, ValidationFailed
 from segell.services.identity import ca, certificates
 from segell.services.identity.models import IssuedCertificate
@@ -42,7 +43,6 @@ from segell.services.identity.validation import (
     UnreadableInput,
     validate,
 )
-from segell.services.models import Administration
 from segell.services.notary import repository as notary_repository
 from segell.services.notary import service as notary
 from segell.services.notary.codes import format_code, generate_code

@@ -14,8 +14,16 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from segell.services.administrations.models import Administration, ChainAccount
 from segell.services.models import utcnow
-from segell.services.notary.repository import accounts, administrations, batches, documents, outbox, parameter_marker
+from segell.services.notary.models import Batch, Document, OutboxEntry
+from segell.services.notary.repository import parameter_marker
+
+documents = Document.__table__
+outbox = OutboxEntry.__table__
+batches = Batch.__table__
+administrations = Administration.__table__
+accounts = ChainAccount.__table__
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,7 @@ class PendingAdministration:
 
     administration_id: int
     code: str
-    registry_id: str
+    chain_id: str
     status: str
     count: int
     oldest: datetime
@@ -44,7 +52,7 @@ class BatchToAnchor:
     id: int
     administration_id: int
     code: str
-    registry_id: str
+    chain_id: str
     root: str
     size: int
     created_at: datetime
@@ -64,7 +72,7 @@ def pending_by_administration(session: Session) -> list[PendingAdministration]:
     query = select(
         counts.c.administration_id,
         administrations.c.code,
-        administrations.c.registry_id,
+        administrations.c.chain_id,
         administrations.c.status,
         counts.c.count,
         counts.c.oldest,
@@ -74,11 +82,9 @@ def pending_by_administration(session: Session) -> list[PendingAdministration]:
 
 def administration_identity(session: Session, administration_id: int) -> tuple[str, str]:
     """An administration's (code, bytes32 registry id as 0x-hex)."""
-    query = select(administrations.c.code, administrations.c.registry_id).where(
-        administrations.c.id == administration_id
-    )
-    code, registry_id = session.execute(query).one()
-    return code, registry_id
+    query = select(administrations.c.code, administrations.c.chain_id).where(administrations.c.id == administration_id)
+    code, chain_id = session.execute(query).one()
+    return code, chain_id
 
 
 def take_outbox(session: Session, administration_id: int, limit: int) -> list[OutboxItem]:
@@ -154,7 +160,7 @@ _BATCH_COLUMNS = (
     batches.c.id,
     batches.c.administration_id,
     administrations.c.code,
-    administrations.c.registry_id,
+    administrations.c.chain_id,
     batches.c.root,
     batches.c.size,
     batches.c.created_at,

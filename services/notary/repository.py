@@ -15,7 +15,9 @@ from sqlalchemy import Insert, Row, Table, and_, case, delete, insert, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from segell.services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, Revocation, utcnow
+from segell.services.administrations.models import Administration, ChainAccount
+from segell.services.models import utcnow
+from segell.services.notary.models import Batch, Document, OutboxEntry, Revocation
 
 documents: Table = Document.__table__  # type: ignore[assignment]
 outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]

@@ -22,7 +22,7 @@ from web3 import Web3
 
 from segell.chain.abi import DecodedEvent
 from segell.chain.artifacts import load_artifact
-from segell.services.administrations.service import Caller
+from segell.services.deps import Caller
 from segell.services.errors import Conflict, NotFound
 from segell.services.runtime import Runtime
 from segell.services.sandboxes import contracts

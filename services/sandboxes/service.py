@@ -38,9 +38,9 @@ from segell.chain.gateway import NodeProxy
 from segell.chain.keys import generate_account, open_private_key, seal_private_key
 from segell.chain.nodes import NodeError
 from segell.chain.registry import RegistryClient
-from segell.services.administrations.service import Caller
-from segell.services.errors import Conflict, Forbidden, NotFound, Unavailable
-from segell.services.models import Administration
+from segell.services.administrations.models import Administration
+from segell.services.deps import Caller, administration_of
+from segell.services.errors import Conflict, NotFound, Unavailable
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.manager import (
     INITIAL_SNAPSHOT,
@@ -607,12 +607,8 @@ class SandboxService:
 
 
 def _administration_of(caller: Caller) -> Administration:
-    if caller.administration is None:
-        raise Forbidden(
-            "Sandboxes belong to administrations: use an administration's API key, not the governance key.",
-            code="administration_key_required",
-        )
-    return caller.administration
+    administration: Administration = administration_of(caller)
+    return administration
 
 
 def _owned_row(session: Session, administration_id: int, sandbox_id: str) -> Sandbox:

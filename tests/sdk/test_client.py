@@ -168,7 +168,7 @@ def test_administration_can_read_itself_but_not_governance_endpoints(segell_serv
             with pytest.raises(PermissionDeniedError) as raised:
                 call()
             assert raised.value.status_code == 403
-            assert raised.value.code == "forbidden"
+            assert raised.value.code == "governance_key_required"
 
 
 def test_get_unknown_code_raises_not_found(governance_client: Client) -> None:

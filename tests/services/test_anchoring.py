@@ -21,9 +21,10 @@ from eth_utils.crypto import keccak
 from sqlalchemy import func, select, update
 
 from segell.sdk import verify_bundle_proof
-from segell.services.models import Administration, Batch, Document, OutboxEntry
+from segell.services.administrations.models import Administration
 from segell.services.notary import repository
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
+from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.runtime import Runtime
 from tests.conftest import RunningServer, make_settings, serve
 

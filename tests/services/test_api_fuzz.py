@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from segell.chain.anvil import find_anvil
 from segell.chain.nodes import AnvilNotFound
 from segell.services import main as services_main
-from segell.services.identity.certificates_router import CERTIFICATE_FORMAT, CSR_FORMAT
+from segell.services.identity.certificate_schemas import CERTIFICATE_FORMAT, CSR_FORMAT
 from segell.services.identity.signatures_router import CMS_FORMAT, PDF_FORMAT
 from segell.services.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from segell.services.main import create_app

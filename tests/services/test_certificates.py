@@ -23,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from sqlalchemy import create_engine, make_url, select, text
 
 from segell.sdk import verify_bundle
+from segell.services.administrations.models import Administration
 from segell.services.citizen_auth.deps import get_clock
 from segell.services.errors import Conflict, NotFound
 from segell.services.identity import ca
@@ -36,7 +37,6 @@ from segell.services.identity.certificates import (
 )
 from segell.services.identity.models import CertificateAuthorityRecord, IssuedCertificate
 from segell.services.identity.registration import REGISTRATION_OID, Registration, registration_of
-from segell.services.models import Administration
 from segell.services.runtime import Runtime
 from tests.citizens import log_in_citizen
 from tests.conftest import RunningServer, make_settings, postgres_url, serve

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from segell.services import citizen_auth
 from segell.services.administrations import repository as administrations
+from segell.services.administrations.models import Administration
 from segell.services.citizen_auth import service, tokens
 from segell.services.citizen_auth.deps import get_clock
 from segell.services.citizen_auth.gateways import SmsNotDelivered, gateway_for, register_gateway
@@ -37,7 +38,6 @@ from segell.services.citizen_auth.keyring import Keyring
 from segell.services.citizen_auth.models import OtpChallenge, TokenSigningKey, TotpEnrolment
 from segell.services.citizen_auth.service import CitizenAuth, Limits, request_code
 from segell.services.errors import Unavailable
-from segell.services.models import Administration
 from segell.services.runtime import Runtime
 from segell.services.settings import Settings
 from tests.conftest import RunningServer, make_settings, serve

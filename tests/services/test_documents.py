@@ -20,15 +20,16 @@ from sqlalchemy import create_engine, make_url, select, text, update
 from segell.chain.keys import open_private_key
 from segell.chain.merkle import MerkleTree, verify_document
 from segell.chain.notary import NotaryClient
+from segell.services.administrations.models import Administration, ChainAccount
 from segell.services.administrations.service import authenticate
 from segell.services.errors import Conflict, Forbidden
 from segell.services.limits import MAX_BODY_BYTES
-from segell.services.models import Administration, ChainAccount, Document, OutboxEntry
 from segell.services.notary import repository, service
 from segell.services.notary.anchoring import AnchoringAccounts, build_batch, finish_batch
 from segell.services.notary.anchoring_repository import mark_anchored
 from segell.services.notary.codes import format_code, generate_code, parse_code
 from segell.services.notary.committer import GroupCommitter
+from segell.services.notary.models import Document, OutboxEntry
 from segell.services.notary.repository import batches
 from segell.services.notary.schemas import MAX_BATCH_HASHES
 from segell.services.notary.service import Submission, submit

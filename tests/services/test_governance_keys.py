@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
+from segell.services.administrations.models import ApiKey
 from segell.services.administrations.service import issue_key
-from segell.services.models import ApiKey
 from segell.services.runtime import Runtime
 from tests.conftest import RunningServer, make_settings, postgres_url, serve
 

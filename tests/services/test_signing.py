@@ -28,8 +28,9 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
 
-from segell.services.models import Administration, Document
+from segell.services.administrations.models import Administration
 from segell.services.notary.codes import parse_code
+from segell.services.notary.models import Document
 from segell.services.runtime import Runtime
 from tests.citizens import log_in_citizen
 from tests.conftest import RunningServer
@@ -367,7 +368,7 @@ def test_governance_key_cannot_sign(segell_server: RunningServer) -> None:
     with segell_server.client(segell_server.governance_key) as governance:
         response = governance.post("/v1/signatures", files={"file": ("a.txt", b"a")}, data={"as": "seal"})
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "forbidden"
+    assert response.json()["error"]["code"] == "administration_key_required"
 
 
 def test_sign_without_api_key_is_401(segell_server: RunningServer) -> None:

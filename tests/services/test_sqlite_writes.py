@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from segell.services import db
-from segell.services.models import Administration
+from segell.services.administrations.models import Administration
 from segell.services.notary import repository
 
 WAIT = 10.0  # seconds a writer that must not be held up gets; it is held up forever when the lock is not handed on

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from segell.services.administrations.models import Administration
 from segell.services.identity.ca import CertificateAuthority
 from segell.services.identity.certificates import (
     IssueRequest,
@@ -32,7 +33,6 @@ from segell.services.identity.certificates import (
 from segell.services.identity.models import IssuedCertificate
 from segell.services.identity.registration import Registration, registration_extension, registration_of
 from segell.services.identity.signing import SigningIdentity, sign_detached, sign_pdf
-from segell.services.models import Administration
 from segell.services.runtime import Runtime
 from tests.conftest import RunningServer, free_port
 from tests.services.test_signing import Tenant, admit, make_pdf
