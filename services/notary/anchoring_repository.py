@@ -32,7 +32,7 @@ class PendingAdministration:
 
     administration_id: int
     code: str
-    chain_id: str
+    registry_id: str
     status: str
     count: int
     oldest: datetime
@@ -52,7 +52,7 @@ class BatchToAnchor:
     id: int
     administration_id: int
     code: str
-    chain_id: str
+    registry_id: str
     root: str
     size: int
     created_at: datetime
@@ -72,7 +72,7 @@ def pending_by_administration(session: Session) -> list[PendingAdministration]:
     query = select(
         counts.c.administration_id,
         administrations.c.code,
-        administrations.c.chain_id,
+        administrations.c.registry_id,
         administrations.c.status,
         counts.c.count,
         counts.c.oldest,
@@ -82,9 +82,11 @@ def pending_by_administration(session: Session) -> list[PendingAdministration]:
 
 def administration_identity(session: Session, administration_id: int) -> tuple[str, str]:
     """An administration's (code, bytes32 registry id as 0x-hex)."""
-    query = select(administrations.c.code, administrations.c.chain_id).where(administrations.c.id == administration_id)
-    code, chain_id = session.execute(query).one()
-    return code, chain_id
+    query = select(administrations.c.code, administrations.c.registry_id).where(
+        administrations.c.id == administration_id
+    )
+    code, registry_id = session.execute(query).one()
+    return code, registry_id
 
 
 def take_outbox(session: Session, administration_id: int, limit: int) -> list[OutboxItem]:
@@ -160,7 +162,7 @@ _BATCH_COLUMNS = (
     batches.c.id,
     batches.c.administration_id,
     administrations.c.code,
-    administrations.c.chain_id,
+    administrations.c.registry_id,
     batches.c.root,
     batches.c.size,
     batches.c.created_at,
