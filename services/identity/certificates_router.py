@@ -21,7 +21,7 @@ from segell.services.identity.certificates import LogEntry, Profile, RevocationR
 from segell.services.identity.models import IssuedCertificate
 from segell.services.json_types import JsonInteger
 from segell.services.models import Administration
-from segell.services.notary.schemas import Anchor, ProofBundle, Receipt
+from segell.services.notary.api import Anchor, ProofBundle, Receipt
 
 PEM_FILE = "application/x-pem-file"
 CSR_FORMAT = "pkcs10-pem"
