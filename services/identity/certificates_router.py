@@ -102,6 +102,10 @@ _PROFILE_RULES: list[dict[str, Any]] = [
         "else": {"properties": {"position": {"type": "null"}}},
     },
     {
+        "if": {"properties": {"profile": {"const": "citizen"}}},
+        "else": {"properties": {"citizen_token": {"type": "null"}}},
+    },
+    {
         "not": {
             "required": ["csr", "passphrase"],
             "properties": {"csr": {"type": "string"}, "passphrase": {"type": "string"}},
