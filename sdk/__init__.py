@@ -91,6 +91,7 @@ from .models import (
     ServiceUrls,
     Verification,
     VerificationMatch,
+    VerificationSource,
     VerificationStatus,
 )
 from .sandboxes import (
@@ -219,6 +220,7 @@ __all__ = [
     "ValidationError",
     "Verification",
     "VerificationMatch",
+    "VerificationSource",
     "VerificationStatus",
     "verify_bundle",
     "verify_bundle_proof",

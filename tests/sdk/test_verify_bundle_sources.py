@@ -16,7 +16,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
-from segell.sdk import BundleSource, Client, TrustedNotary, verify_bundle, verify_bundle_proof
+from segell.sdk import BundleSource, Client, TrustedNotary, VerificationSource, verify_bundle, verify_bundle_proof
 from tests.conftest import RunningServer
 
 ANCHOR_TIMEOUT_S = 60
@@ -40,6 +40,8 @@ def make_pdf(text: str) -> bytes:
 
 @dataclass
 class SignedWithOriginal:
+    code: str
+    issuer_code: str
     original: bytes
     original_bundle: dict[str, Any]
     signed: bytes
@@ -87,6 +89,8 @@ def signed(segell_server: RunningServer) -> Iterator[SignedWithOriginal]:
         answer = http.post("/v1/signatures", files={"file": ("decret.pdf", original)}, data={"as": "employee"})
         assert answer.status_code == 201, answer.text
         yield SignedWithOriginal(
+            code=answer.json()["verification_code"],
+            issuer_code=http.get("/v1/me").json()["administration"]["code"],
             original=original,
             original_bundle=wait_for_bundle(anyone, codes[0]),
             signed=base64.b64decode(answer.json()["content"]),
@@ -156,3 +160,21 @@ def test_verify_bundle_reads_a_malformed_derived_from_as_no_sources(
     result = verify_bundle(broken, signed.signed, rpc_url, trusted_notaries=trusted, sources=[signed.original_bundle])
 
     assert (result.status, result.derived_from) == ("authentic", ())
+
+
+def test_client_verify_lists_what_the_document_was_made_from(
+    signed: SignedWithOriginal, segell_server: RunningServer
+) -> None:
+    with Client(segell_server.url) as anonymous:
+        verification = anonymous.verify(code=signed.code)
+
+    (match,) = verification.matches
+    assert match.derived_from == (
+        VerificationSource(
+            verification_code=signed.original_bundle["receipt"]["verification_code"],
+            administration=match.administration,
+            kind=None,
+            title=None,
+        ),
+    )
+    assert match.administration.code == signed.issuer_code
