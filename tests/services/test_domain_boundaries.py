@@ -44,7 +44,7 @@ def test_domains_import_the_notary_only_through_its_api() -> None:
     assert wrong == []
 
 
-def test_domain_boundary_check_sees_identity_and_web_notarising(tmp_path: Path) -> None:
+def test_domain_boundary_check_sees_identity_and_web_notarising() -> None:
     # The check above would pass vacuously if it looked at nothing: identity and web do notarise, through the api.
     users = {
         path.parent.name for package in domain_packages() for path in package.rglob("*.py") if notary_imports(path)
