@@ -91,6 +91,7 @@ from .models import (
     ServiceUrls,
     Verification,
     VerificationMatch,
+    VerificationSource,
     VerificationStatus,
 )
 from .sandboxes import (
@@ -118,6 +119,7 @@ from .verification import (
     INFORMATIVE_FIELDS,
     BundleIssuer,
     BundleRevocation,
+    BundleSource,
     BundleStatus,
     BundleVerification,
     verify_bundle,
@@ -140,6 +142,7 @@ __all__ = [
     "BUNDLE_VERSION",
     "BundleIssuer",
     "BundleRevocation",
+    "BundleSource",
     "BundleStatus",
     "BundleVerification",
     "Certificate",
@@ -217,6 +220,7 @@ __all__ = [
     "ValidationError",
     "Verification",
     "VerificationMatch",
+    "VerificationSource",
     "VerificationStatus",
     "verify_bundle",
     "verify_bundle_proof",

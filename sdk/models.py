@@ -34,6 +34,7 @@ __all__ = [
     "ServiceUrls",
     "Verification",
     "VerificationMatch",
+    "VerificationSource",
     "VerificationStatus",
 ]
 
@@ -544,6 +545,32 @@ class Issuer:
 
 
 @dataclass(frozen=True, slots=True)
+class VerificationSource:
+    """A document the verified one was made from, as its issuer linked them (a signed PDF: its original).
+
+    Attributes:
+        verification_code: the source's code: verify it on its own with :meth:`Client.verify`.
+        administration: who notarised the source.
+        kind: the source's kind, if given.
+        title: its title, if given.
+    """
+
+    verification_code: str
+    administration: Issuer
+    kind: str | None
+    title: str | None
+
+    @classmethod
+    def _from_json(cls, data: _Json) -> VerificationSource:
+        return cls(
+            verification_code=str(data["verification_code"]),
+            administration=Issuer._from_json(data["administration"]),
+            kind=_optional_str(data.get("kind")),
+            title=_optional_str(data.get("title")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class VerificationMatch:
     """One notarisation of the hash that was verified (several administrations may notarise the same file).
 
@@ -556,6 +583,7 @@ class VerificationMatch:
         anchored_at: when its root was anchored, ``None`` while pending.
         block_number, transaction_hash, chain_id, contract: where, once anchored.
         revocation: the revocation, if revoked.
+        derived_from: the documents it was made from, where its kind and title are shown.
     """
 
     status: VerificationStatus
@@ -568,6 +596,7 @@ class VerificationMatch:
     chain_id: int | None
     contract: str | None
     revocation: Revocation | None
+    derived_from: tuple[VerificationSource, ...] = ()
 
     @classmethod
     def _from_json(cls, data: _Json) -> VerificationMatch:
@@ -584,6 +613,7 @@ class VerificationMatch:
             chain_id=_optional_int(data.get("chain_id")),
             contract=_optional_str(data.get("contract")),
             revocation=None if revocation is None else Revocation._from_json(revocation),
+            derived_from=tuple(VerificationSource._from_json(source) for source in data.get("derived_from") or ()),
         )
 
 

@@ -1,9 +1,9 @@
 """What the certificate authority's endpoints take and answer."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, WithJsonSchema
 
 from segell.services.display_text import DisplayText
 from segell.services.identity import certificates as service
@@ -51,7 +51,7 @@ CertificateStatus = Literal["valid", "revoked", "expired", "not_yet_valid"]
 
 # What `certificates._check_request` refuses, said in the schema: which holder fields each profile takes, and a CSR
 # without a passphrase (no PKCS#12 file is made for a key the server never holds).
-_PROFILE_RULES: list[dict[str, Any]] = [
+_PROFILE_RULES: list[JsonValue] = [
     {
         "if": {"properties": {"profile": {"enum": ["employee", "citizen"]}}},
         "then": {

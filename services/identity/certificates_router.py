@@ -29,7 +29,7 @@ from segell.services.identity.certificate_schemas import (
 )
 from segell.services.identity.certificates import LogEntry, Profile
 from segell.services.identity.models import IssuedCertificate
-from segell.services.notary.schemas import ProofBundle, Receipt
+from segell.services.notary.api import ProofBundle, Receipt
 
 PEM_FILE = "application/x-pem-file"
 PKIX_CERT = "application/pkix-cert"

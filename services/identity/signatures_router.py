@@ -10,7 +10,7 @@ from segell.services.deps import AdministrationDep, RuntimeDep
 from segell.services.errors import error_responses
 from segell.services.identity import signature_service as service
 from segell.services.identity.signature_schemas import SignedDocument, ValidationReport
-from segell.services.notary.service import AnchoredRoots
+from segell.services.notary.api import AnchoredRoots
 
 # A serial as tools print it: hex, optionally with 0x or colons.
 CertificateSerial = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^(0[xX])?[0-9a-fA-F:]+$")]

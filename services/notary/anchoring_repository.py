@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.models import Administration, ChainAccount
@@ -19,11 +19,11 @@ from segell.services.models import utcnow
 from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.notary.repository import parameter_marker
 
-documents = Document.__table__
-outbox = OutboxEntry.__table__
-batches = Batch.__table__
-administrations = Administration.__table__
-accounts = ChainAccount.__table__
+documents: Table = Document.__table__  # type: ignore[assignment]
+outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]
+batches: Table = Batch.__table__  # type: ignore[assignment]
+administrations: Table = Administration.__table__  # type: ignore[assignment]
+accounts: Table = ChainAccount.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from segell.services.deps import (
 )
 from segell.services.errors import InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
 from segell.services.notary import service
-from segell.services.notary.codes import InvalidCodeError, parse_code
 from segell.services.notary.committer import GroupCommitter
 from segell.services.notary.schemas import (
     MAX_METADATA_BYTES,
@@ -331,14 +330,7 @@ def _verification_lookup(hash: str | None, code: str | None) -> dict[str, str]:
         )
     if hash is not None:
         return {"document_hash": hash}
-    try:
-        return {"code": parse_code(code or "")}
-    except InvalidCodeError as exc:
-        raise ValidationFailed(
-            exc.args[0],
-            code="invalid_code" if exc.mistyped else "validation_error",
-            details=[{"location": "query.code", "message": exc.args[0]}],
-        ) from None
+    return {"code": service.stored_code(code or "", location="query.code")}
 
 
 # A value that arrives as a query parameter of its own name once form-exploded: anything but an object with

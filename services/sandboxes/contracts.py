@@ -34,7 +34,7 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
-from web3.types import TxParams
+from web3.types import TxParams, Wei
 
 from segell.chain.abi import (
     AbiError,
@@ -204,7 +204,12 @@ def _messages(entries: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) 
     for entry in entries:
         location = entry.get("sourceLocation") or {}
         file, line, column = location.get("file"), None, None
-        if file in sources and isinstance(location.get("start"), int) and location["start"] >= 0:
+        if (
+            isinstance(file, str)
+            and file in sources
+            and isinstance(location.get("start"), int)
+            and location["start"] >= 0
+        ):
             line, column = _line_and_column(sources[file], location["start"])
         messages.append(
             CompilerMessage(
@@ -466,8 +471,9 @@ def _node_message(exc: Exception) -> str:
     response = getattr(exc, "rpc_response", None)
     error = response.get("error") if isinstance(response, dict) else None
     for candidate in (error, *exc.args, getattr(exc, "message", None)):
-        if isinstance(candidate, dict) and isinstance(candidate.get("message"), str):
-            return candidate["message"]
+        said = candidate.get("message") if isinstance(candidate, dict) else None
+        if isinstance(said, str):
+            return said
     message = getattr(exc, "message", None) or exc
     return str(message)
 
@@ -566,7 +572,7 @@ def deploy(
     what = f"The constructor of {contract.name}"
     encoded = encode_arguments(inputs, constructor_args if constructor_args is not None else [], what)
     data = contract.bytecode + encoded.hex()
-    receipt = _send(w3, account, {"data": HexBytes(data), "value": value}, what, contract.abi)
+    receipt = _send(w3, account, {"data": HexBytes(data), "value": Wei(value)}, what, contract.abi)
     outcome = _outcome(w3, receipt, {})
     if outcome.status != "success" or outcome.contract_address is None:
         raise ExecutionReverted(f"{what} reverted in block {outcome.block_number}; check the constructor arguments.")
@@ -602,7 +608,7 @@ def call(
     entry = find_function(abi, function, len(arguments) if isinstance(arguments, list | dict) else None)
     what = signature(entry)
     data = selector(entry) + encode_arguments(entry.get("inputs", []), arguments, what)
-    tx: TxParams = {"to": to_checksum_address(address), "data": HexBytes(data), "value": value}
+    tx: TxParams = {"to": to_checksum_address(address), "data": HexBytes(data), "value": Wei(value)}
     if sender is not None:
         tx["from"] = to_checksum_address(sender)
     try:
@@ -633,7 +639,7 @@ def transact(
         raise InvalidArguments(f"{what} is not payable: send it without a value.")
     data = selector(entry) + encode_arguments(entry.get("inputs", []), arguments, what)
     receipt = _send(
-        w3, account, {"to": to_checksum_address(address), "data": HexBytes(data), "value": value}, what, abi
+        w3, account, {"to": to_checksum_address(address), "data": HexBytes(data), "value": Wei(value)}, what, abi
     )
     known = {**(abis or {}), to_checksum_address(address): abi}
     return what, _outcome(w3, receipt, known)

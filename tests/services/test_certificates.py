@@ -633,6 +633,25 @@ def test_issued_and_revoked_certificates_are_logged_and_anchored(tenant: Tenant,
     assert verify_bundle(issuance_bundle, record, rpc, trusted_notaries=trusted).status == "wrong_document"
 
 
+def test_revocation_log_entry_links_the_certificates_log_entry(tenant: Tenant, segell_server: RunningServer) -> None:
+    serial = issue(tenant)["serial"]
+    revoked = tenant.http.post(f"/v1/certificates/{serial}/revoke", json={"reason": "keyCompromise"})
+    assert revoked.status_code == 200, revoked.text
+
+    with segell_server.client() as anyone:
+        entry = wait_for_log(anyone, serial, "revocation")
+        entry = wait_for_log(anyone, serial, "issuance")
+        revocation_bundle = anyone.get(f"/v1/certificates/log/{serial}/revocation/bundle").json()
+        issuance_bundle = anyone.get(f"/v1/certificates/log/{serial}/bundle").json()
+
+    (source,) = revocation_bundle["derived_from"]
+    assert source["verification_code"] == entry["issuance"]["verification_code"]
+    assert source["kind"] == "certificate"
+    assert (source["leaf"], source["root"]) == (issuance_bundle["leaf"], issuance_bundle["root"])
+    assert source["document_hash"] == issuance_bundle["document_hash"]
+    assert issuance_bundle["derived_from"] == []
+
+
 def test_log_lookup_of_unknown_certificate(tenant: Tenant, segell_server: RunningServer) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Segell Sandbox Issuing CA")])

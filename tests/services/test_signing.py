@@ -224,6 +224,53 @@ def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
     assert parse_code(code) == parse_code(receipt["verification_code"])
 
 
+def test_sign_pdf_notarised_before_links_the_signed_pdf_to_the_originals_receipt(
+    tenant: Tenant, employee: str, segell_server: RunningServer
+) -> None:
+    pdf = make_pdf("Decret 7/2026 de l'Alcaldia")
+    original = tenant.http.post("/v1/documents", json={"hash": hashlib.sha256(pdf).hexdigest(), "title": "Decret"})
+    assert original.status_code == 202, original.text
+
+    signed = tenant.signed(pdf, "decret.pdf", certificate=employee)
+
+    original_anchored = tenant.wait_until_anchored(original.json()["id"])
+    tenant.wait_until_anchored(signed["receipt"]["id"])
+    with httpx.Client(base_url=segell_server.url) as anyone:
+        bundle = anyone.get(f"/v1/verify/{signed['verification_code']}/bundle").json()
+        verification = anyone.get("/v1/verify", params={"code": signed["verification_code"]}).json()
+    (source,) = bundle["derived_from"]
+    assert source == {
+        "receipt_id": original_anchored["id"],
+        "verification_code": original_anchored["verification_code"],
+        "kind": None,
+        "title": "Decret",
+        "document_hash": "0x" + signed["document_hash"],
+        "administration": bundle["administration"],
+        "issuer": {"code": tenant.code, "name": "Ajuntament de Girona"},
+        "leaf": original_anchored["anchor"]["leaf"],
+        "leaf_index": original_anchored["anchor"]["leaf_index"],
+        "root": original_anchored["anchor"]["root"],
+        "tree_size": original_anchored["anchor"]["tree_size"],
+        "chain_id": original_anchored["anchor"]["chain_id"],
+        "contract": original_anchored["anchor"]["contract"],
+        "block_number": original_anchored["anchor"]["block_number"],
+        "bundle": f"/v1/verify/{original_anchored['verification_code']}/bundle",
+    }
+    (match,) = verification["matches"]
+    assert [link["verification_code"] for link in match["derived_from"]] == [original_anchored["verification_code"]]
+
+
+def test_sign_pdf_never_notarised_links_no_original(
+    tenant: Tenant, employee: str, segell_server: RunningServer
+) -> None:
+    signed = tenant.signed(make_pdf("Esborrany sense registre"), "esborrany.pdf", certificate=employee)
+
+    tenant.wait_until_anchored(signed["receipt"]["id"])
+    with httpx.Client(base_url=segell_server.url) as anyone:
+        bundle = anyone.get(f"/v1/verify/{signed['verification_code']}/bundle").json()
+    assert bundle["derived_from"] == []
+
+
 def test_signed_pdf_validates_with_pyhanko_as_an_independent_reader(
     tenant: Tenant, employee: str, ca_files: dict[str, Path]
 ) -> None:

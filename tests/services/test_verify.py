@@ -74,6 +74,7 @@ def test_verify_pending_document_answers_pending(quiet_server: RunningServer) ->
         "chain_id": None,
         "contract": None,
         "revocation": None,
+        "derived_from": [],
     }
 
 

@@ -1,13 +1,13 @@
 """An administration's bytes32 id in the on-chain registry is `registry_id`: `chain_id` names only EIP-155 chain ids.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 
 
 # A rename only: ALTER TABLE ... RENAME COLUMN on SQLite and PostgreSQL alike. Recreating the table, as batch mode
