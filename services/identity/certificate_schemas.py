@@ -9,7 +9,7 @@ from segell.services.display_text import DisplayText
 from segell.services.identity import certificates as service
 from segell.services.identity.certificates import Profile, RevocationReason
 from segell.services.json_types import JsonInteger
-from segell.services.notary.schemas import Anchor
+from segell.services.notary.api import Anchor
 
 CSR_FORMAT = "pkcs10-pem"
 CERTIFICATE_FORMAT = "x509-certificate"

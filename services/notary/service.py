@@ -699,7 +699,7 @@ def _bundle_source(row: ReceiptRow) -> BundleSource:
         kind=row.kind,
         title=row.title,
         document_hash=_0x(row.document_hash),
-        administration=row.administration_chain_id,
+        administration=row.administration_registry_id,
         issuer=SourceIssuer(code=row.administration_code, name=row.administration_name),
         leaf=_0x(row.leaf) if anchored else None,
         leaf_index=row.leaf_index if anchored else None,

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from segell.services.administrations.models import Administration
 from segell.services.errors import NotFound
-from segell.services.models import Administration, Document, OutboxEntry
 from segell.services.notary import api as notary
-from segell.services.notary.models import DocumentSource
+from segell.services.notary.models import Document, DocumentSource, OutboxEntry
 from segell.services.runtime import Runtime
 from tests.conftest import RunningServer
 

@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import Page, Playwright, expect
 from sqlalchemy import update
 
-from segell.services.models import Document
 from segell.services.notary import api as notary
 from segell.services.notary.anchoring import AnchoringWorker
+from segell.services.notary.models import Document
 from segell.services.notary.repository import batches
 from tests.conftest import RunningServer, make_settings, serve
 from tests.web.conftest import Browser, launch, notarise, wait_anchored
