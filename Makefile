@@ -11,14 +11,15 @@ PYTEST_WORKERS ?= 2
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.runtime: pyproject.toml
+# Two distributions in one command: the SDK (sdk/, segell-sdk) and the server (segell), which depends on it.
+$(VENV)/.runtime: pyproject.toml sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ./sdk -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./sdk -e '.[dev]'
 	touch $@
 
 # anvil, forge and the Solidity compiler come from npm; without npm Segell still runs on the embedded chain.

@@ -34,6 +34,8 @@ from solcx.exceptions import SolcError
 from solcx.install import get_executable
 from solcx.wrapper import get_solc_version
 
+from segell.chain.artifacts import load_artifact
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
@@ -66,7 +68,18 @@ class Toolchain:
 
 
 def read_toolchain(pyproject: Path = REPO_ROOT / "pyproject.toml") -> Toolchain:
-    """Read the pinned compiler, EVM and OpenZeppelin versions from ``pyproject.toml``."""
+    """Read the pinned compiler, EVM and OpenZeppelin versions from ``pyproject.toml``.
+
+    An installed wheel has no ``pyproject.toml``: there the pins are the ones its packaged artifacts record, which
+    ``python -m segell.chain.compile --check`` keeps equal to ``[tool.segell]``.
+    """
+    if not pyproject.is_file():
+        notary = load_artifact("Notary")
+        return Toolchain(
+            solc=notary.compiler_version.split("+", 1)[0],
+            evm_version=notary.evm_version,
+            openzeppelin=notary.openzeppelin,
+        )
     pins = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["segell"]
     return Toolchain(solc=pins["solc"], evm_version=pins["evm_version"], openzeppelin=pins["openzeppelin"])
 
@@ -88,6 +101,12 @@ def find_solc(version: str) -> Path:
             f"no solc {version} found: install it with"
             f" `python -c \"import solcx; solcx.install_solc('{version}')\"`,"
             " or install Node.js and run `npm ci` so that tools/solc can use the npm compiler"
+        )
+    if not NPM_SOLC_COMMAND.is_file():
+        raise CompileError(
+            f"no solc {version} found: install it with"
+            f" `python -c \"import solcx; solcx.install_solc('{version}')\"` or put it on PATH"
+            " (tools/solc, the npm compiler's wrapper, comes only with a Segell checkout)"
         )
     if not (NODE_MODULES / "solc" / "package.json").is_file():
         raise CompileError(f"{NODE_MODULES / 'solc'} is missing: run `npm ci` in {REPO_ROOT}")

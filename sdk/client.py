@@ -839,13 +839,20 @@ class Client:
     def sandbox_web3(self, sandbox_id: str) -> Web3:
         """A ``web3.Web3`` on the sandbox's chain, through the API with this client's key.
 
+        Needs the ``web3`` extra (``pip install 'segell-sdk[web3]'``); raises ``ImportError`` without it.
+
         Example::
 
             w3 = segell.sandbox_web3(sandbox.id)
             account = Account.from_key(segell.export_sandbox_accounts(sandbox.id)[0].private_key)
             w3.eth.get_balance(account.address)
         """
-        from web3 import HTTPProvider, Web3  # imported here: the rest of the SDK does not need web3
+        try:  # web3 is an optional extra: the rest of the SDK does not need it
+            from web3 import HTTPProvider, Web3
+        except ImportError as error:
+            raise ImportError(
+                "Client.sandbox_web3 needs web3.py: install it with `pip install 'segell-sdk[web3]'`"
+            ) from error
 
         headers = {name: value for name, value in self._http.headers.items() if name.lower() == "authorization"}
         url = f"{self.base_url}/v1/sandboxes/{_segment(sandbox_id)}/rpc"
