@@ -25,7 +25,7 @@ from segell.services.models import Administration, Batch, Document, OutboxEntry
 from segell.services.notary import repository
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
 from segell.services.runtime import Runtime
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 
 def _runtime(server: RunningServer) -> Runtime:

@@ -12,7 +12,7 @@ from segell.chain.nodes import AnvilNotFound, start_node
 from segell.sdk import Client
 from segell.services.runtime import GovernanceUnfunded, Runtime, _require_funds
 from segell.services.settings import Settings
-from tests.services.test_restart import SegellProcess
+from tests.helpers import SegellProcess
 
 
 def _start(home: Path, chain: str, master_key: str) -> str:

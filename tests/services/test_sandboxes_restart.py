@@ -16,8 +16,7 @@ from eth_account import Account
 from segell.chain.transactions import send_transaction
 from segell.services.sandboxes.models import Sandbox
 from segell.services.settings import Settings
-from tests.conftest import RunningServer, free_port, serve
-from tests.services.test_restart import SegellProcess
+from tests.helpers import RunningServer, SegellProcess, free_port, serve
 from tests.services.test_sandboxes import (
     BACKENDS,
     HAVE_ANVIL,

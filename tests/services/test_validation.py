@@ -34,8 +34,7 @@ from segell.services.identity.registration import Registration, registration_ext
 from segell.services.identity.signing import SigningIdentity, sign_detached, sign_pdf
 from segell.services.models import Administration
 from segell.services.runtime import Runtime
-from tests.conftest import RunningServer, free_port
-from tests.services.test_signing import Tenant, admit, make_pdf
+from tests.helpers import RunningServer, Tenant, admit, free_port, make_pdf
 
 Report = dict[str, Any]
 

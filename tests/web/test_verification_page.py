@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from segell.services.notary.anchoring import AnchoringWorker
 from segell.services.notary.repository import batches
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 from tests.web.conftest import Browser, launch, notarise
 
 RESULT = "#result"
