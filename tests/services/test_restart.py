@@ -13,6 +13,9 @@ from segell.chain.anvil import find_anvil
 from segell.chain.nodes import AnvilNotFound
 from tests.helpers import SegellProcess
 
+# Each test starts `segell up` as a process, kills it and starts it again.
+pytestmark = pytest.mark.slow
+
 
 def _anvil_available() -> bool:
     try:

@@ -54,6 +54,7 @@ def _readable_by_others(home: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_home_is_private_to_its_owner_after_start_and_activity(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

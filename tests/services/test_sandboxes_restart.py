@@ -122,6 +122,7 @@ def test_a_sandbox_that_cannot_be_restored_answers_503_and_spares_the_others(tmp
         assert http.delete(f"/v1/sandboxes/{damaged['id']}").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.anvil
 @pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (make setup installs it from npm)")
 def test_kill_9_of_the_api_stops_its_sandbox_nodes_which_come_back_at_restart(tmp_path: Path) -> None:
