@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup setup-dev chromium up test lint compile migration forge slither bench clean
+.PHONY: help setup setup-dev chromium up test test-fast lint compile migration forge slither bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,8 +44,12 @@ setup-dev: setup $(VENV)/.dev chromium ## setup + test and lint tools (and chrom
 up: setup ## Start Segell (anvil when installed, else the embedded chain) on http://127.0.0.1:8000
 	$(BIN)/segell up
 
-test: setup-dev ## Run the whole suite (contracts, chain, services, SDK, PostgreSQL when configured)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+# Whole modules go to one worker each (--dist loadfile): a module's server starts once, not once per worker.
+test: setup-dev ## Run the whole suite (contracts, chain, services, SDK, PostgreSQL when configured); CI runs this
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+test-fast: setup-dev ## The suite without the tests marked slow (restarts, kills, validation over time), for a quick loop
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: setup-dev ## ruff, mypy (strict on chain/, services/ and sdk/), forge fmt --check, slither
 	$(BIN)/ruff check .

@@ -1,6 +1,5 @@
 """The SDK against a real Segell server (uvicorn on 127.0.0.1, embedded chain): see tests/conftest.py."""
 
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,19 +25,13 @@ from segell.sdk import (
     UnexpectedResponseError,
     ValidationError,
 )
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, closed_port, make_settings, serve
 
 
 @pytest.fixture
 def governance_client(segell_server) -> Iterator[Client]:
     with Client(segell_server.url, segell_server.governance_key) as client:
         yield client
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class CannedResponseServer:

@@ -21,7 +21,7 @@ from segell.sdk import (
     Receipt,
     SegellError,
 )
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 CODE_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z*~$=U]")
 ANCHOR_TIMEOUT_S = 60

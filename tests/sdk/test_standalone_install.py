@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningServer, make_settings, serve
 from tests.distributions import build_wheels, fresh_venv
+from tests.helpers import RunningServer, make_settings, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="wheels")]
 

@@ -8,7 +8,6 @@ import hashlib
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ from segell.sdk import (
     verify_bundle_proof,
 )
 from segell.sdk._proof import leaf_hash, process_proof, proof_length
-from tests.conftest import RunningServer, free_port, make_settings, serve
+from tests.helpers import RunningServer, closed_port, free_port, make_settings, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 ANCHOR_TIMEOUT_S = 60
@@ -609,12 +608,6 @@ def test_revoked_document_is_revoked_with_reason_and_time(
 
 
 # -- the node, not the bundle ----------------------------------------------------------------------
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_unreachable_rpc_raises_transport_error(notarised: Notarised, trusted: list[TrustedNotary]) -> None:

@@ -17,7 +17,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from segell.sdk import BundleSource, Client, TrustedNotary, VerificationSource, verify_bundle, verify_bundle_proof
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 ANCHOR_TIMEOUT_S = 60
 

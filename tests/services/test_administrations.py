@@ -4,7 +4,7 @@ import httpx
 
 from segell.chain.registry import RegistryClient
 from segell.services.administrations.service import registry_id_for
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 
 def admit(governance: httpx.Client, code: str, name: str = "Ajuntament de Prova") -> dict:

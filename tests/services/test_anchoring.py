@@ -26,7 +26,7 @@ from segell.services.notary import repository
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
 from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.runtime import Runtime
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 
 def _runtime(server: RunningServer) -> Runtime:

@@ -4,7 +4,6 @@ import json
 import re
 import secrets
 import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from segell.sdk import (
     verify_bundle,
 )
 from segell.services.cli import app
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer, openssl
 
 
 @pytest.fixture
@@ -60,10 +59,6 @@ def anyone(segell_server: RunningServer) -> Iterator[Client]:
 @pytest.fixture
 def env(segell_server: RunningServer, administration_key: str) -> dict[str, str | None]:
     return {"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": administration_key, "SEGELL_CERT_PASSPHRASE": None}
-
-
-def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, check=False)
 
 
 # --- CLI ------------------------------------------------------------------------------------------------------------

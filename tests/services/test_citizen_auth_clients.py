@@ -1,7 +1,6 @@
 """Citizen authentication through the SDK and `segell otp` against a real Segell server (tests/conftest.py)."""
 
 import json
-import re
 import secrets
 
 import pyotp
@@ -10,13 +9,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import Citizen, CitizenToken, Client, NotFoundError, RateLimitError, SmsMessage, ValidationError
 from segell.services.cli import app
-from tests.conftest import RunningServer
-
-CODE_IN_MESSAGE = re.compile(r"\b([0-9]{6})\b")
-
-
-def new_phone() -> str:
-    return f"+3461{secrets.randbelow(10**7):07d}"
+from tests.helpers import CODE_IN_MESSAGE, RunningServer, new_phone
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import AuthenticationError, Client, SegellError
 from segell.services.cli import app
-from tests.conftest import make_settings, serve
+from tests.helpers import closed_port, make_settings, serve
 
 KEY_PATTERN = re.compile(r"sgl_\S+")
 
@@ -29,12 +28,6 @@ def runner() -> CliRunner:
 def env(segell_server) -> dict[str, str | None]:
     """What an operator's shell holds after `segell up`: the URL and the server's SEGELL_HOME, no API key."""
     return {"SEGELL_URL": segell_server.url, "SEGELL_HOME": str(segell_server.home), "SEGELL_API_KEY": None}
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_status_prints_chain_contracts_and_database(segell_server, runner: CliRunner, env) -> None:

@@ -32,7 +32,7 @@ from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.nodes import AnvilNotFound
 from segell.chain.notary import NotaryClient
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 API_KILLS = 20
 WORKER_KILLS = 10

@@ -13,8 +13,7 @@ from fastapi import Depends, FastAPI
 from segell.services import deps
 from segell.services.deps import AdministrationDep, AuthenticatedCitizen, CitizenDep, GovernanceDep, citizen_with_factor
 from segell.services.errors import install_error_handlers
-from tests.citizens import log_in_citizen
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer, log_in_citizen
 
 SERVICES = Path(deps.__file__).resolve().parent
 DOMAINS = sorted(path.name for path in SERVICES.iterdir() if (path / "__init__.py").exists())

@@ -18,7 +18,7 @@ from segell.chain.transactions import send_transaction
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.service import SandboxService
 from tests.chain.test_anvil import listening_ports
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 pytestmark = pytest.mark.anvil
 

@@ -17,7 +17,7 @@ from segell.services.errors import NotFound
 from segell.services.notary import api as notary
 from segell.services.notary.models import Document, DocumentSource, OutboxEntry
 from segell.services.runtime import Runtime
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 
 @dataclass

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from web3 import HTTPProvider, Web3
 
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 CAST = Path(__file__).resolve().parents[2] / "node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
 

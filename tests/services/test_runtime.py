@@ -12,7 +12,7 @@ from segell.chain.nodes import AnvilNotFound, start_node
 from segell.sdk import Client
 from segell.services.runtime import GovernanceUnfunded, Runtime, _require_funds
 from segell.services.settings import Settings
-from tests.services.test_restart import SegellProcess
+from tests.helpers import SegellProcess
 
 
 def _start(home: Path, chain: str, master_key: str) -> str:
@@ -54,6 +54,7 @@ def _readable_by_others(home: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_home_is_private_to_its_owner_after_start_and_activity(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

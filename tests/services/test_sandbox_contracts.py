@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import Client, ConflictError
 from segell.services.cli import app
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 COUNTER = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;

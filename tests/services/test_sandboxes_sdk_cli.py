@@ -12,7 +12,7 @@ from segell.chain.registry import RegistryClient
 from segell.chain.transactions import send_transaction
 from segell.sdk import Client, ConflictError, NotFoundError, RPCError, Sandbox
 from segell.services.cli import app
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import Client, NotFoundError, SignatureValidation, SignedDocument
 from segell.services.cli import app
-from tests.conftest import RunningServer
-from tests.services.test_signing import make_pdf
+from tests.helpers import RunningServer, make_pdf
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,5 @@
 """Migrations and storage on SQLite (always) and PostgreSQL (when SEGELL_TEST_POSTGRES_URL is set, as in CI)."""
 
-import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -14,27 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from segell.services import db
 from segell.services.administrations import repository, service
 from segell.services.models import Base
-from tests.conftest import postgres_url
-
-
-def _postgres_engine() -> Iterator[Engine]:
-    url = postgres_url()
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("SEGELL_TEST_POSTGRES_URL must be set in CI (.ci/run sets it)")
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL to run the storage tests on it")
-    schema = f"segell_test_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -44,7 +21,10 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
         yield engine
         engine.dispose()
     else:
-        yield from _postgres_engine()
+        with request.getfixturevalue("postgres").schema() as url:
+            engine = create_engine(url)
+            yield engine
+            engine.dispose()
 
 
 def test_migrate_creates_the_schema_of_the_models(engine: Engine) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.distributions import build_wheels, fresh_venv, site_packages
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="wheels")]
 

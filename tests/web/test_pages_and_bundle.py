@@ -8,7 +8,7 @@ import pytest
 
 from segell.sdk import Client, ValidationError
 from segell.services.notary.codes import CHECK_SYMBOLS, SYMBOLS
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 from tests.web.conftest import notarise
 
 

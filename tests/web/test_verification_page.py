@@ -15,8 +15,8 @@ from segell.services.notary import api as notary
 from segell.services.notary.anchoring import AnchoringWorker
 from segell.services.notary.models import Document
 from segell.services.notary.repository import batches
-from tests.conftest import RunningServer, make_settings, serve
-from tests.web.conftest import Browser, launch, notarise, wait_anchored
+from tests.helpers import RunningServer, make_settings, serve, wait_anchored
+from tests.web.conftest import Browser, launch, notarise
 
 RESULT = "#result"
 
