@@ -6,11 +6,11 @@ Timestamps are timezone-aware :class:`datetime.datetime` objects in UTC.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, cast
 
+from ._convert import Json, optional, optional_str, parse_datetime
 from .models import Anchor
 
 __all__ = [
@@ -33,19 +33,6 @@ RevocationReason = Literal[
     "unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn"
 ]
 
-_Json = Mapping[str, Any]
-
-
-def _datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 datetime string, got {value!r}")
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
 
 @dataclass(frozen=True, slots=True)
 class RegistrationAuthority:
@@ -57,12 +44,8 @@ class RegistrationAuthority:
     name: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> RegistrationAuthority:
+    def _from_json(cls, data: Json) -> RegistrationAuthority:
         return cls(code=str(data["code"]), name=str(data["name"]))
-
-    @classmethod
-    def _optional(cls, data: Any) -> RegistrationAuthority | None:
-        return None if data is None else cls._from_json(data)
 
 
 @dataclass(frozen=True)
@@ -73,12 +56,8 @@ class CertificateRevocation:
     reason: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateRevocation:
-        return cls(revoked_at=_datetime(data["revoked_at"]), reason=str(data["reason"]))
-
-    @classmethod
-    def _optional(cls, data: Any) -> CertificateRevocation | None:
-        return None if data is None else cls._from_json(data)
+    def _from_json(cls, data: Json) -> CertificateRevocation:
+        return cls(revoked_at=parse_datetime(data["revoked_at"]), reason=str(data["reason"]))
 
 
 @dataclass(frozen=True)
@@ -123,7 +102,7 @@ class Certificate:
     created_at: datetime
 
     @classmethod
-    def _fields(cls, data: _Json) -> dict[str, Any]:
+    def _fields(cls, data: Json) -> dict[str, Any]:
         log = data["log"]
         return {
             "serial": str(data["serial"]),
@@ -131,25 +110,25 @@ class Certificate:
             "status": cast(CertificateState, data["status"]),
             "subject": str(data["subject"]),
             "common_name": str(data["common_name"]),
-            "email": _optional_str(data.get("email")),
+            "email": optional_str(data.get("email")),
             "registration_authority": RegistrationAuthority._from_json(data["registration_authority"]),
-            "citizen_id": _optional_str(data.get("citizen_id")),
+            "citizen_id": optional_str(data.get("citizen_id")),
             "key_origin": str(data["key_origin"]),
             "key_algorithm": str(data["key_algorithm"]),
             "key_held": bool(data["key_held"]),
             "fingerprint_sha256": str(data["fingerprint_sha256"]),
             "issuer": str(data["issuer"]),
-            "not_before": _datetime(data["not_before"]),
-            "not_after": _datetime(data["not_after"]),
+            "not_before": parse_datetime(data["not_before"]),
+            "not_after": parse_datetime(data["not_after"]),
             "certificate_pem": str(data["certificate_pem"]),
-            "revocation": CertificateRevocation._optional(data.get("revocation")),
-            "log_document_id": _optional_str(log.get("document_id")),
-            "log_verification_code": _optional_str(log.get("verification_code")),
-            "created_at": _datetime(data["created_at"]),
+            "revocation": optional(CertificateRevocation._from_json, data.get("revocation")),
+            "log_document_id": optional_str(log.get("document_id")),
+            "log_verification_code": optional_str(log.get("verification_code")),
+            "created_at": parse_datetime(data["created_at"]),
         }
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Certificate:
+    def _from_json(cls, data: Json) -> Certificate:
         return cls(**cls._fields(data))
 
 
@@ -168,12 +147,12 @@ class IssuedCertificate(Certificate):
     passphrase: str | None = None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> IssuedCertificate:
+    def _from_json(cls, data: Json) -> IssuedCertificate:
         bundle = data.get("pkcs12")
         return cls(
             **cls._fields(data),
             pkcs12=base64.b64decode(bundle) if bundle is not None else None,
-            passphrase=_optional_str(data.get("passphrase")),
+            passphrase=optional_str(data.get("passphrase")),
         )
 
 
@@ -192,16 +171,16 @@ class CertificateStatus:
     crl_url: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateStatus:
+    def _from_json(cls, data: Json) -> CertificateStatus:
         return cls(
             serial=str(data["serial"]),
             status=cast(CertificateState, data["status"]),
             profile=cast(CertificateProfile, data["profile"]),
             administration_code=str(data["administration"]["code"]),
             administration_name=str(data["administration"]["name"]),
-            not_before=_datetime(data["not_before"]),
-            not_after=_datetime(data["not_after"]),
-            revocation=CertificateRevocation._optional(data.get("revocation")),
+            not_before=parse_datetime(data["not_before"]),
+            not_after=parse_datetime(data["not_after"]),
+            revocation=optional(CertificateRevocation._from_json, data.get("revocation")),
             crl_url=str(data["crl_url"]),
         )
 
@@ -221,20 +200,16 @@ class CertificateLogRecord:
     bundle: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateLogRecord:
+    def _from_json(cls, data: Json) -> CertificateLogRecord:
         anchor = data.get("anchor")
         return cls(
             document_hash=str(data["document_hash"]),
             verification_code=str(data["verification_code"]),
             status=str(data["status"]),
-            logged_at=_datetime(data["logged_at"]),
-            anchor=Anchor._from_json(anchor) if anchor is not None else None,
+            logged_at=parse_datetime(data["logged_at"]),
+            anchor=optional(Anchor._from_json, anchor),
             bundle=str(data["bundle"]),
         )
-
-    @classmethod
-    def _optional(cls, data: Any) -> CertificateLogRecord | None:
-        return None if data is None else cls._from_json(data)
 
 
 @dataclass(frozen=True)
@@ -262,7 +237,7 @@ class CertificateLogEntry:
     revocation_record: dict[str, str] | None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateLogEntry:
+    def _from_json(cls, data: Json) -> CertificateLogEntry:
         record = data.get("revocation_record")
         return cls(
             serial=str(data["serial"]),
@@ -271,12 +246,12 @@ class CertificateLogEntry:
             administration_code=str(data["administration"]["code"]),
             administration_name=str(data["administration"]["name"]),
             registration_authority=RegistrationAuthority._from_json(data["registration_authority"]),
-            citizen_id=_optional_str(data.get("citizen_id")),
+            citizen_id=optional_str(data.get("citizen_id")),
             issuer=str(data["issuer"]),
-            not_before=_datetime(data["not_before"]),
-            not_after=_datetime(data["not_after"]),
-            issuance=CertificateLogRecord._optional(data.get("issuance")),
-            revocation=CertificateLogRecord._optional(data.get("revocation")),
+            not_before=parse_datetime(data["not_before"]),
+            not_after=parse_datetime(data["not_after"]),
+            issuance=optional(CertificateLogRecord._from_json, data.get("issuance")),
+            revocation=optional(CertificateLogRecord._from_json, data.get("revocation")),
             revocation_record={str(k): str(v) for k, v in record.items()} if record is not None else None,
         )
 
@@ -291,7 +266,7 @@ class CertificateAuthorityInfo:
     issuing_crl_url: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateAuthorityInfo:
+    def _from_json(cls, data: Json) -> CertificateAuthorityInfo:
         return cls(
             root_pem=str(data["root_pem"]),
             issuing_pem=str(data["issuing_pem"]),

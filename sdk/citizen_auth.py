@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from datetime import datetime
+from typing import Literal, cast
+
+from ._convert import Json, parse_datetime, strings
 
 __all__ = [
     "Citizen",
@@ -17,21 +18,6 @@ __all__ = [
 ]
 
 TotpState = Literal["none", "pending", "active"]
-
-_Json = Mapping[str, Any]
-
-
-def _datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 datetime string, got {value!r}")
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise TypeError(f"expected a list of strings, got {value!r}")
-    return tuple(str(item) for item in value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +37,11 @@ class OtpChallenge:
     gateway: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> OtpChallenge:
+    def _from_json(cls, data: Json) -> OtpChallenge:
         return cls(
             challenge_id=str(data["challenge_id"]),
             phone=str(data["phone"]),
-            expires_at=_datetime(data["expires_at"]),
+            expires_at=parse_datetime(data["expires_at"]),
             gateway=str(data["gateway"]),
         )
 
@@ -79,13 +65,13 @@ class CitizenToken:
     amr: tuple[str, ...]
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CitizenToken:
+    def _from_json(cls, data: Json) -> CitizenToken:
         return cls(
             access_token=str(data["access_token"]),
-            expires_at=_datetime(data["expires_at"]),
+            expires_at=parse_datetime(data["expires_at"]),
             expires_in=int(data["expires_in"]),
             citizen_id=str(data["citizen_id"]),
-            amr=_strings(data["amr"]),
+            amr=strings(data["amr"]),
         )
 
 
@@ -108,13 +94,13 @@ class SmsMessage:
     created_at: datetime
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SmsMessage:
+    def _from_json(cls, data: Json) -> SmsMessage:
         return cls(
             id=int(data["id"]),
             administration=str(data["administration"]),
             phone=str(data["phone"]),
             message=str(data["message"]),
-            created_at=_datetime(data["created_at"]),
+            created_at=parse_datetime(data["created_at"]),
         )
 
 
@@ -133,11 +119,11 @@ class TotpEnrolment:
     created_at: datetime
 
     @classmethod
-    def _from_json(cls, data: _Json) -> TotpEnrolment:
+    def _from_json(cls, data: Json) -> TotpEnrolment:
         return cls(
             secret=str(data["secret"]),
             otpauth_uri=str(data["otpauth_uri"]),
-            created_at=_datetime(data["created_at"]),
+            created_at=parse_datetime(data["created_at"]),
         )
 
 
@@ -162,16 +148,16 @@ class Citizen:
     totp: TotpState
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Citizen:
+    def _from_json(cls, data: Json) -> Citizen:
         return cls(
             citizen_id=str(data["citizen_id"]),
             administration=str(data["administration"]),
-            amr=_strings(data["amr"]),
-            issued_at=_datetime(data["issued_at"]),
-            expires_at=_datetime(data["expires_at"]),
+            amr=strings(data["amr"]),
+            issued_at=parse_datetime(data["issued_at"]),
+            expires_at=parse_datetime(data["expires_at"]),
             totp=cast(TotpState, str(data["totp"])),
         )
 
 
-def _confirmed_at(data: _Json) -> datetime:
-    return _datetime(data["confirmed_at"])
+def _confirmed_at(data: Json) -> datetime:
+    return parse_datetime(data["confirmed_at"])

@@ -7,12 +7,11 @@ structs as dicts by field name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from .models import _optional_datetime
+from ._convert import Json, optional_datetime
 
 __all__ = [
     "CompilerMessage",
@@ -26,7 +25,6 @@ __all__ = [
 ]
 
 ContractOrigin = Literal["deployed", "segell"]
-_Json = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class CompilerMessage:
     type: str | None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CompilerMessage:
+    def _from_json(cls, data: Json) -> CompilerMessage:
         return cls(
             severity=str(data["severity"]),
             message=str(data["message"]),
@@ -71,7 +69,7 @@ class ContractEvent:
     data: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractEvent:
+    def _from_json(cls, data: Json) -> ContractEvent:
         return cls(
             event=data.get("event"),
             signature=data.get("signature"),
@@ -97,7 +95,7 @@ class ContractTransaction:
     events: tuple[ContractEvent, ...]
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractTransaction:
+    def _from_json(cls, data: Json) -> ContractTransaction:
         status = data["status"]
         if status not in ("success", "reverted"):
             raise ValueError(f"unknown transaction status {status!r}")
@@ -120,7 +118,7 @@ class ContractCall:
     outputs: tuple[dict[str, Any], ...]
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractCall:
+    def _from_json(cls, data: Json) -> ContractCall:
         return cls(
             function=str(data["function"]),
             result=data.get("result"),
@@ -142,7 +140,7 @@ class SandboxContract:
     on_chain: bool
 
     @classmethod
-    def _fields(cls, data: _Json) -> dict[str, Any]:
+    def _fields(cls, data: Json) -> dict[str, Any]:
         origin = data["origin"]
         if origin not in ("deployed", "segell"):
             raise ValueError(f"unknown contract origin {origin!r}")
@@ -154,12 +152,12 @@ class SandboxContract:
             "source_unit": data.get("source_unit"),
             "transaction_hash": data.get("transaction_hash"),
             "block_number": None if block is None else int(block),
-            "deployed_at": _optional_datetime(data.get("deployed_at")),
+            "deployed_at": optional_datetime(data.get("deployed_at")),
             "on_chain": bool(data["on_chain"]),
         }
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SandboxContract:
+    def _from_json(cls, data: Json) -> SandboxContract:
         return cls(**cls._fields(data))
 
 
@@ -176,7 +174,7 @@ class ContractDetails(SandboxContract):
     constructor_args: Any
 
     @classmethod
-    def _details(cls, data: _Json) -> dict[str, Any]:
+    def _details(cls, data: Json) -> dict[str, Any]:
         sources = data.get("sources")
         return {
             **cls._fields(data),
@@ -190,7 +188,7 @@ class ContractDetails(SandboxContract):
         }
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractDetails:
+    def _from_json(cls, data: Json) -> ContractDetails:
         return cls(**cls._details(data))
 
 
@@ -202,7 +200,7 @@ class DeployedContract(ContractDetails):
     warnings: tuple[CompilerMessage, ...]
 
     @classmethod
-    def _from_json(cls, data: _Json) -> DeployedContract:
+    def _from_json(cls, data: Json) -> DeployedContract:
         return cls(
             **cls._details(data),
             deployment=ContractTransaction._from_json(data["deployment"]),

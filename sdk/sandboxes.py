@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from .models import _datetime, _optional_datetime, _optional_int
+from ._convert import Json, optional_datetime, optional_int, parse_datetime
 
 __all__ = [
     "ExportedAccount",
@@ -20,7 +19,6 @@ __all__ = [
 
 SandboxBackend = Literal["anvil", "embedded"]
 SandboxState = Literal["running", "deleted", "expired"]
-_Json = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class SandboxContracts:
     deployment_block: int
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SandboxContracts:
+    def _from_json(cls, data: Json) -> SandboxContracts:
         return cls(str(data["registry"]), str(data["notary"]), int(data["deployment_block"]))
 
 
@@ -46,8 +44,8 @@ class SandboxSnapshot:
     created_at: datetime
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SandboxSnapshot:
-        return cls(str(data["id"]), data.get("name"), int(data["head_block"]), _datetime(data["created_at"]))
+    def _from_json(cls, data: Json) -> SandboxSnapshot:
+        return cls(str(data["id"]), data.get("name"), int(data["head_block"]), parse_datetime(data["created_at"]))
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ class Sandbox:
     snapshots: tuple[SandboxSnapshot, ...] = ()
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Sandbox:
+    def _from_json(cls, data: Json) -> Sandbox:
         uptime = data.get("uptime_seconds")
         return cls(
             id=str(data["id"]),
@@ -92,12 +90,12 @@ class Sandbox:
             node_admin=bool(data["node_admin"]),
             accounts=tuple(str(address) for address in data["accounts"]),
             governance=str(data["governance"]),
-            created_at=_datetime(data["created_at"]),
-            expires_at=_datetime(data["expires_at"]),
-            ended_at=_optional_datetime(data.get("ended_at")),
-            head_block=_optional_int(data.get("head_block")),
-            transaction_count=_optional_int(data.get("transaction_count")),
-            node_started_at=_optional_datetime(data.get("node_started_at")),
+            created_at=parse_datetime(data["created_at"]),
+            expires_at=parse_datetime(data["expires_at"]),
+            ended_at=optional_datetime(data.get("ended_at")),
+            head_block=optional_int(data.get("head_block")),
+            transaction_count=optional_int(data.get("transaction_count")),
+            node_started_at=optional_datetime(data.get("node_started_at")),
             uptime_seconds=None if uptime is None else float(uptime),
             snapshots=tuple(SandboxSnapshot._from_json(item) for item in data.get("snapshots", [])),
         )
@@ -112,7 +110,7 @@ class ExportedAccount:
     role: Literal["member", "funded"]
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ExportedAccount:
+    def _from_json(cls, data: Json) -> ExportedAccount:
         return cls(str(data["address"]), str(data["private_key"]), data["role"])
 
     def __repr__(self) -> str:

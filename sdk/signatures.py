@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
+from ._convert import Json, optional, optional_datetime, optional_str, parse_datetime
 from .certificates import RegistrationAuthority
 from .models import Receipt
 
@@ -34,19 +34,6 @@ __all__ = [
 Indication = Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]
 SignatureFormat = Literal["PAdES", "CAdES"]
 SignerKind = Literal["employee", "seal", "citizen"]
-
-_Json = Mapping[str, Any]
-
-
-def _datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 datetime string, got {value!r}")
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +58,15 @@ class Signer:
     registration_authority: RegistrationAuthority | None = None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Signer:
+    def _from_json(cls, data: Json) -> Signer:
         kind = data.get("kind")
         return cls(
             name=str(data["name"]),
-            organisation=_optional_str(data.get("organisation")),
+            organisation=optional_str(data.get("organisation")),
             kind=None if kind is None else cast(SignerKind, str(kind)),
             certificate_serial=str(data["certificate_serial"]),
             issuer=str(data["issuer"]),
-            registration_authority=RegistrationAuthority._optional(data.get("registration_authority")),
+            registration_authority=optional(RegistrationAuthority._from_json, data.get("registration_authority")),
         )
 
 
@@ -123,7 +110,7 @@ class SignedDocument:
         return target
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SignedDocument:
+    def _from_json(cls, data: Json) -> SignedDocument:
         return cls(
             format=cast(SignatureFormat, str(data["format"])),
             filename=str(data["filename"]),
@@ -134,7 +121,7 @@ class SignedDocument:
             verification_code=str(data["verification_code"]),
             verification_url=str(data["verification_url"]),
             signer=Signer._from_json(data["signer"]),
-            signing_time=_datetime(data["signing_time"]),
+            signing_time=parse_datetime(data["signing_time"]),
             receipt=Receipt._from_json(data["receipt"]),
         )
 
@@ -156,10 +143,10 @@ class ProofOfExistence:
     transaction_hash: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ProofOfExistence:
+    def _from_json(cls, data: Json) -> ProofOfExistence:
         return cls(
             verification_code=str(data["verification_code"]),
-            anchored_at=_datetime(data["anchored_at"]),
+            anchored_at=parse_datetime(data["anchored_at"]),
             block_number=int(data["block_number"]),
             transaction_hash=str(data["transaction_hash"]),
         )
@@ -192,16 +179,16 @@ class SignatureReport:
         return self.indication == "TOTAL_PASSED"
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SignatureReport:
+    def _from_json(cls, data: Json) -> SignatureReport:
         signer, signing_time, proof = data.get("signer"), data.get("signing_time"), data.get("proof_of_existence")
         return cls(
             format=cast(SignatureFormat, str(data["format"])),
             indication=cast(Indication, str(data["indication"])),
-            sub_indication=_optional_str(data.get("sub_indication")),
+            sub_indication=optional_str(data.get("sub_indication")),
             message=str(data["message"]),
-            signer=None if signer is None else Signer._from_json(signer),
-            signing_time=None if signing_time is None else _datetime(signing_time),
-            proof_of_existence=None if proof is None else ProofOfExistence._from_json(proof),
+            signer=optional(Signer._from_json, signer),
+            signing_time=optional_datetime(signing_time),
+            proof_of_existence=optional(ProofOfExistence._from_json, proof),
         )
 
 
@@ -229,12 +216,12 @@ class SignatureValidation:
         return self.indication == "TOTAL_PASSED"
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SignatureValidation:
+    def _from_json(cls, data: Json) -> SignatureValidation:
         indication = data.get("indication")
         return cls(
             document_hash=str(data["document_hash"]),
             signed=bool(data["signed"]),
             indication=None if indication is None else cast(Indication, str(indication)),
-            sub_indication=_optional_str(data.get("sub_indication")),
+            sub_indication=optional_str(data.get("sub_indication")),
             signatures=tuple(SignatureReport._from_json(item) for item in data["signatures"]),
         )
