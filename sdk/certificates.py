@@ -1,4 +1,4 @@
-"""Typed, immutable results of the certificate authority's methods of :class:`sdk.Client`.
+"""The certificate authority (``client.certificates``): the group and its typed, immutable results.
 
 Timestamps are timezone-aware :class:`datetime.datetime` objects in UTC.
 """
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from ._convert import Json, optional, optional_str, parse_datetime
+from ._convert import Json, items, json_object, optional, optional_str, parse_datetime
+from ._transport import Transport, segment
 from .models import Anchor
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "CertificateLogRecord",
     "CertificateProfile",
     "CertificateRevocation",
+    "Certificates",
     "CertificateState",
     "CertificateStatus",
     "IssuedCertificate",
@@ -139,7 +141,7 @@ class IssuedCertificate(Certificate):
 
     Example::
 
-        issued = segell.issue_certificate("employee", name="Joana Puig", national_id="47111222K")
+        issued = segell.certificates.issue("employee", name="Joana Puig", national_id="47111222K")
         Path("joana.p12").write_bytes(issued.pkcs12)
     """
 
@@ -273,3 +275,150 @@ class CertificateAuthorityInfo:
             root_crl_url=str(data["root_crl_url"]),
             issuing_crl_url=str(data["issuing_crl_url"]),
         )
+
+
+class Certificates:
+    """``client.certificates``: certificates of Segell's certificate authority for the administration.
+
+    Issuing, listing and revoking need an administration's key; a certificate's status, its log entries and the
+    CA certificates are public.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def issue(
+        self,
+        profile: CertificateProfile,
+        *,
+        name: str | None = None,
+        national_id: str | None = None,
+        email: str | None = None,
+        position: str | None = None,
+        csr: str | bytes | None = None,
+        passphrase: str | None = None,
+        validity_days: int | None = None,
+        citizen_token: str | None = None,
+    ) -> IssuedCertificate:
+        """Obtain a certificate from Segell's certificate authority for the administration.
+
+        The administration acts as the certificate's registration authority: the certificate names it.
+
+        Arguments:
+            profile: ``"employee"`` (a public employee: ``name`` and ``national_id`` required), ``"seal"`` (the
+                administration's own seal) or ``"citizen"`` (``name``, ``national_id`` and ``citizen_token``
+                required).
+            national_id: stored by the server only as a salted hash; it does not appear in the certificate.
+            citizen_token: citizen certificates only: the token the citizen got by logging in with this
+                administration (:meth:`CitizenAuth.verify_otp`, :meth:`CitizenAuth.verify_totp`). The certificate
+                names that citizen's pseudonym; the first one binds the citizen to ``national_id``, later ones must
+                agree.
+            email: put in the certificate's subjectAltName.
+            position: an employee's position, put in the subject's title.
+            csr: a PEM certificate signing request, to certify a key you hold. Without it the server generates
+                the key and returns it once as ``pkcs12``, protected by ``passphrase`` (or by a generated one,
+                returned once in ``passphrase``).
+            validity_days: 1 to 1825; two years by default.
+
+        The certificate is logged with the notary before it is returned (``log_verification_code``).
+
+        Raises:
+            ValidationError: a missing or invalid field; ``message`` names it.
+            AuthenticationError: a citizen certificate without ``citizen_token``, or with a token that does not
+                verify or expired (``code`` ``citizen_token_required``, ``invalid_token``, ``token_expired``).
+            PermissionDeniedError: a token from a login with another administration
+                (``citizen_of_another_administration``), or of another citizen than the one bound to
+                ``national_id`` (``citizen_mismatch``).
+
+        Example::
+
+            token = segell.auth.verify_otp("+34600123456", code).access_token  # the citizen logs in
+            issued = segell.certificates.issue(
+                "citizen", name="Pere Soler", national_id="47111222K", citizen_token=token
+            )
+            issued = segell.certificates.issue("seal")
+            Path("seal.p12").write_bytes(issued.pkcs12)
+            print(issued.serial, issued.passphrase)
+        """
+        body: dict[str, Any] = {"profile": profile}
+        optional = {"name": name, "national_id": national_id, "email": email, "position": position}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        if csr is not None:
+            body["csr"] = csr.decode() if isinstance(csr, bytes) else csr
+        if passphrase is not None:
+            body["passphrase"] = passphrase
+        if validity_days is not None:
+            body["validity_days"] = validity_days
+        if citizen_token is not None:
+            body["citizen_token"] = citizen_token
+        return self._transport.call("POST", "/v1/certificates", IssuedCertificate._from_json, json=body)
+
+    def list(
+        self,
+        *,
+        profile: CertificateProfile | None = None,
+        status: CertificateState | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Certificate]:
+        """The administration's certificates, newest first, optionally of one profile or status."""
+        params = {"limit": str(limit), "offset": str(offset)}
+        if profile is not None:
+            params["profile"] = profile
+        if status is not None:
+            params["status"] = status
+        return self._transport.call("GET", "/v1/certificates", items(Certificate._from_json), params=params)
+
+    def get(self, serial: str) -> Certificate:
+        """One of the administration's certificates by serial (40 hex digits), with its PEM.
+
+        Raises:
+            NotFoundError: no such certificate for this administration.
+        """
+        return self._transport.call("GET", f"/v1/certificates/{segment(serial)}", Certificate._from_json)
+
+    def revoke(self, serial: str, reason: RevocationReason = "unspecified") -> Certificate:
+        """Revoke a certificate with an RFC 5280 reason; the CRL is issued again at once and the revocation logged.
+
+        Raises:
+            ConflictError: ``code == "already_revoked"``.
+            NotFoundError: no such certificate for this administration.
+        """
+        path = f"/v1/certificates/{segment(serial)}/revoke"
+        return self._transport.call("POST", path, Certificate._from_json, json={"reason": reason})
+
+    def status(self, serial: str | int) -> CertificateStatus:
+        """Is a certificate valid, revoked or expired? Needs no API key. ``serial`` as an int or in hex."""
+        text = f"{serial:x}" if isinstance(serial, int) else serial
+        return self._transport.call("GET", f"/v1/certificates/status/{segment(text)}", CertificateStatus._from_json)
+
+    def log(self, certificate: str | int | bytes) -> CertificateLogEntry:
+        """A certificate's entries in the public certificate log. Needs no API key.
+
+        Arguments:
+            certificate: its serial (an int, or hex), or the certificate itself as PEM or DER ``bytes``: then
+                the server looks it up byte for byte, so a certificate it never issued is not found.
+
+        Raises:
+            NotFoundError: the certificate was not issued (and logged) by this certificate authority.
+        """
+        if isinstance(certificate, bytes):
+            headers = {"Content-Type": "application/octet-stream"}
+            return self._transport.call(
+                "POST", "/v1/certificates/log", CertificateLogEntry._from_json, content=certificate, headers=headers
+            )
+        text = f"{certificate:x}" if isinstance(certificate, int) else certificate
+        return self._transport.call("GET", f"/v1/certificates/log/{segment(text)}", CertificateLogEntry._from_json)
+
+    def log_bundle(self, serial: str, *, revocation: bool = False) -> dict[str, Any]:
+        """The proof bundle of a certificate's log entry (or of its revocation's), for :func:`sdk.verify_bundle`.
+
+        Raises:
+            ConflictError: ``code == "not_anchored"`` for a few seconds after the entry was made.
+        """
+        suffix = "/revocation/bundle" if revocation else "/bundle"
+        return self._transport.call("GET", f"/v1/certificates/log/{segment(serial)}{suffix}", json_object)
+
+    def authority(self) -> CertificateAuthorityInfo:
+        """The root and issuing CA certificates (PEM) and the URLs of their CRLs. Needs no API key."""
+        return self._transport.call("GET", "/v1/ca", CertificateAuthorityInfo._from_json)

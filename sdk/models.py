@@ -442,7 +442,7 @@ class Receipt:
     """The notary's receipt for a document: what was notarised, its verification code and its status.
 
     Attributes:
-        id: the receipt id, used by :meth:`Client.status`, :meth:`Client.bundle` and :meth:`Client.revoke`.
+        id: the receipt id, used by :meth:`Documents.get`, :meth:`Documents.bundle` and :meth:`Documents.revoke`.
         status: ``"pending"`` (accepted, not yet anchored), ``"anchored"`` or ``"revoked"``.
         document_hash: SHA-256 of the document, 64 hex digits.
         verification_code: the code printed on the document, ``XXXX-XXXX-XXXX-XXXX-C``, that anyone can check.

@@ -1,5 +1,4 @@
-"""Typed, immutable results of signing and signature validation (:meth:`sdk.Client.sign`,
-:meth:`sdk.Client.validate_signature`).
+"""Signing and validating signatures (``client.signatures``): the group and its typed, immutable results.
 
 Indications follow ETSI EN 319 102-1: ``TOTAL_PASSED``, ``TOTAL_FAILED`` or ``INDETERMINATE``, with a
 sub-indication such as ``HASH_FAILURE``, ``NO_CERTIFICATE_CHAIN_FOUND``, ``REVOKED``, ``OUT_OF_BOUNDS_NO_POE`` or
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from ._convert import Json, optional, optional_datetime, optional_str, parse_datetime
+from ._transport import Transport
 from .certificates import RegistrationAuthority
 from .models import Receipt
 
@@ -25,6 +25,7 @@ __all__ = [
     "ProofOfExistence",
     "SignatureFormat",
     "SignatureReport",
+    "Signatures",
     "SignatureValidation",
     "SignedDocument",
     "Signer",
@@ -225,3 +226,82 @@ class SignatureValidation:
             sub_indication=optional_str(data.get("sub_indication")),
             signatures=tuple(SignatureReport._from_json(item) for item in data["signatures"]),
         )
+
+
+class Signatures:
+    """``client.signatures``: signing with the administration's certificates (its key) and validating (public)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def sign(
+        self,
+        document: str | os.PathLike[str] | bytes,
+        *,
+        sign_as: Literal["employee", "seal"],
+        certificate: str | None = None,
+        format: Literal["auto", "pades", "cades"] = "auto",
+        filename: str | None = None,
+    ) -> SignedDocument:
+        """Sign a document with one of the administration's certificates; the signed output is notarised.
+
+        A PDF is signed as PAdES: it gets a visible stamp with the verification code, the verification page's
+        URL and a QR code of it. Any other file gets a detached CAdES signature (``.p7s``).
+
+        Arguments:
+            document: the file's path, or its bytes.
+            sign_as: ``"employee"`` or ``"seal"`` (the administration's own seal).
+            certificate: the serial of the certificate to sign with; omitted: the seal, or the only employee
+                certificate.
+            format: ``"auto"`` (PAdES for PDFs), ``"pades"`` or ``"cades"``.
+            filename: the name the server records (defaults to the path's name).
+
+        Raises:
+            NotFoundError: no such certificate for this administration.
+            ConflictError: the certificate is revoked or expired, or there is none to sign with.
+            ValidationError: ``sign_as`` does not match the certificate, or several employees could sign.
+
+        Example::
+
+            signed = segell.signatures.sign(Path("resolucio.pdf"), sign_as="seal")
+            signed.save(Path("resolucio-signed.pdf"))
+            print(signed.verification_code, signed.verification_url)
+        """
+        if isinstance(document, bytes | bytearray | memoryview):
+            name, data = filename or "document", bytes(document)
+        else:
+            name, data = filename or Path(document).name, Path(document).read_bytes()
+        form: dict[str, str] = {"as": sign_as, "format": format}
+        if certificate is not None:
+            form["certificate"] = certificate
+        return self._transport.call(
+            "POST", "/v1/signatures", SignedDocument._from_json, files={"file": (name, data)}, data=form
+        )
+
+    def validate(
+        self,
+        document: str | os.PathLike[str] | bytes,
+        signature: str | os.PathLike[str] | bytes | None = None,
+    ) -> SignatureValidation:
+        """Validate a signed PDF, or a file and its detached CMS signature. Needs no API key.
+
+        The answer uses the ETSI EN 319 102-1 indications; a signature whose signed output was notarised
+        carries the notary's proof of when it existed, which keeps it valid after its certificate is revoked
+        or expires.
+
+        Example::
+
+            report = segell.signatures.validate(Path("resolucio-signed.pdf"))
+            for signature in report.signatures:
+                print(signature.indication, signature.sub_indication, signature.message)
+        """
+
+        def read(source: str | os.PathLike[str] | bytes) -> bytes:
+            if isinstance(source, bytes | bytearray | memoryview):
+                return bytes(source)
+            return Path(source).read_bytes()
+
+        files = {"file": ("document", read(document))}
+        if signature is not None:
+            files["signature"] = ("signature.p7s", read(signature))
+        return self._transport.call("POST", "/v1/signatures/validate", SignatureValidation._from_json, files=files)
