@@ -67,6 +67,10 @@ class Transport:
         data: Mapping[str, str] | None = None,
         report_statuses: frozenset[int] = frozenset(),
     ) -> _T:
+        """Send one request; return ``parse`` of the JSON answer, or raise the :class:`sdk.SegellError` it calls for.
+
+        ``report_statuses`` are error statuses whose body is still the result (``/health`` answers 503 degraded).
+        """
         url = f"{self.base_url}{path}"
         try:
             response = self._http.request(
