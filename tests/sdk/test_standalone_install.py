@@ -23,9 +23,9 @@ from segell.sdk import Client, verify_bundle
 url, api_key = sys.argv[1], sys.argv[2]
 document = b"Acta del Ple de 3 de desembre: aprovada per unanimitat."
 with Client(url, api_key, timeout=30) as client:
-    receipt = client.notarise(document, kind="minutes", title="Acta del Ple")
-    anchored = client.wait_until_anchored(receipt.id, timeout=60)
-    bundle = client.bundle(receipt.id)
+    receipt = client.documents.notarise(document, kind="minutes", title="Acta del Ple")
+    anchored = client.documents.wait_until_anchored(receipt.id, timeout=60)
+    bundle = client.documents.bundle(receipt.id)
     deployment = client.deployment()
 result = verify_bundle(bundle, document, deployment.rpc_url, trusted_notaries=[deployment.trusted_notary])
 print(json.dumps({
@@ -71,7 +71,7 @@ def test_sdk_wheel_sandbox_web3_asks_for_the_web3_extra(sdk_python: Path, tmp_pa
     code = (
         "from segell.sdk import Client\n"
         "try:\n"
-        "    Client('http://127.0.0.1:9').sandbox_web3('sbx')\n"
+        "    Client('http://127.0.0.1:9').sandboxes.web3('sbx')\n"
         "except ImportError as error:\n"
         "    print(error)\n"
     )

@@ -166,7 +166,7 @@ def test_client_verify_lists_what_the_document_was_made_from(
     signed: SignedWithOriginal, segell_server: RunningServer
 ) -> None:
     with Client(segell_server.url) as anonymous:
-        verification = anonymous.verify(code=signed.code)
+        verification = anonymous.documents.verify(code=signed.code)
 
     (match,) = verification.matches
     assert match.derived_from == (

@@ -118,7 +118,7 @@ def test_admin_list_shows_admitted_administrations(runner: CliRunner, env) -> No
 def test_admin_show_prints_registry_id_and_accounts(segell_server, runner: CliRunner, env) -> None:
     runner.invoke(app, ["admin", "add", "Ajuntament de Figueres", "--code", "L01170669"], env=env)
     with Client(segell_server.url, segell_server.governance_key) as client:
-        administration = client.get_administration("L01170669")
+        administration = client.administrations.get("L01170669")
 
     shown = runner.invoke(app, ["admin", "show", "L01170669"], env=env)
     shown_json = runner.invoke(app, ["admin", "show", "L01170669", "--json"], env=env)
@@ -134,7 +134,7 @@ def test_admin_suspend_and_reinstate(segell_server, runner: CliRunner, env) -> N
 
     suspended = runner.invoke(app, ["admin", "suspend", "L01170235"], env=env)
     with Client(segell_server.url, segell_server.governance_key) as client:
-        status_after_suspend = client.get_administration("L01170235").status
+        status_after_suspend = client.administrations.get("L01170235").status
     reinstated = runner.invoke(app, ["admin", "reinstate", "L01170235"], env=env)
 
     assert suspended.exit_code == 0, suspended.output

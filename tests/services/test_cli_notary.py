@@ -25,7 +25,7 @@ def runner() -> CliRunner:
 @pytest.fixture(scope="module")
 def administration_key(segell_server: RunningServer) -> str:
     with Client(segell_server.url, segell_server.governance_key) as governance:
-        admitted = governance.admit_administration(f"C{secrets.token_hex(4).upper()}", "Consell Comarcal de Prova")
+        admitted = governance.administrations.admit(f"C{secrets.token_hex(4).upper()}", "Consell Comarcal de Prova")
     return admitted.api_key.key
 
 
@@ -114,7 +114,7 @@ def test_notarise_public_salted_files_show_their_kind_to_verification_by_hash(
 
     assert result.exit_code == 0, result.output
     with Client(segell_server.url) as citizen:
-        matches = [citizen.verify(path=path).matches[0] for path in paths]
+        matches = [citizen.documents.verify(path=path).matches[0] for path in paths]
     assert [(m.status, m.kind) for m in matches] == [("authentic", "certificat")] * count
 
 

@@ -69,10 +69,10 @@ def test_home_is_private_to_its_owner_after_start_and_activity(tmp_path: Path) -
         with segell.governance() as governance:
             admitted = governance.post("/v1/administrations", json={"code": "L01080193", "name": "Barcelona"})
         with Client(segell.url, admitted.json()["api_key"]["key"], timeout=60) as client:
-            receipt = client.notarise(b"acta del ple", kind="minutes", salted=True)
-            client.wait_until_anchored(receipt.id)
-            sandbox = client.create_sandbox("permits-poc", backend="embedded")
-            client.snapshot_sandbox(sandbox.id, "before")
+            receipt = client.documents.notarise(b"acta del ple", kind="minutes", salted=True)
+            client.documents.wait_until_anchored(receipt.id)
+            sandbox = client.sandboxes.create("permits-poc", backend="embedded")
+            client.sandboxes.snapshot(sandbox.id, "before")
 
         files = {path.name for path in home.rglob("*")}
         assert {"segell.db", "segell.db-wal", "segell.db-shm", "governance.key"} <= files
