@@ -7,7 +7,8 @@ COPY services ./services
 COPY sdk ./sdk
 COPY segell ./segell
 COPY contracts/artifacts ./contracts/artifacts
-RUN pip install --no-cache-dir -e .
+# A regular install: the artifacts, pages and migrations are package data; the SDK is its own distribution.
+RUN pip install --no-cache-dir ./sdk .
 ENV SEGELL_HOME=/data SEGELL_HOST=0.0.0.0
 VOLUME /data
 EXPOSE 8000

@@ -34,7 +34,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import segell_up  # noqa: E402  (the launcher bench/startup.py uses)
 
-from segell.sdk.client import BATCHES_IN_FLIGHT  # noqa: E402
+from segell.sdk.documents import BATCHES_IN_FLIGHT  # noqa: E402
 
 BATCH_REQUEST = 10_000
 

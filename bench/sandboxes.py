@@ -51,8 +51,8 @@ def bare_anvil_start(directory: Path) -> float:
 
 def create_to_ready(segell: Client, backend: str) -> tuple[float, str]:
     started = time.perf_counter()
-    sandbox = segell.create_sandbox("bench", ttl_seconds=600, backend=backend)  # type: ignore[arg-type]
-    segell.sandbox_rpc(sandbox.id, "eth_blockNumber")
+    sandbox = segell.sandboxes.create("bench", ttl_seconds=600, backend=backend)  # type: ignore[arg-type]
+    segell.sandboxes.rpc(sandbox.id, "eth_blockNumber")
     return time.perf_counter() - started, sandbox.id
 
 
@@ -80,21 +80,21 @@ def main() -> None:
         with segell_up("embedded", home, secrets.token_hex(32), timeout=120) as started:
             governance_key = (home / "governance.key").read_text().strip()
             with Client(started.url, api_key=governance_key, timeout=60) as governance:
-                key = governance.admit_administration(f"BENCH-{secrets.token_hex(3).upper()}", "Bench").api_key.key
+                key = governance.administrations.admit(f"BENCH-{secrets.token_hex(3).upper()}", "Bench").api_key.key
             with Client(started.url, api_key=key, timeout=60) as segell:
                 for _ in range(arguments.runs):
                     seconds, sandbox_id = create_to_ready(segell, "anvil")
                     figures["anvil"].append(seconds)
                     started_at = time.perf_counter()
-                    snapshot = segell.snapshot_sandbox(sandbox_id)
+                    snapshot = segell.sandboxes.snapshot(sandbox_id)
                     figures["snapshot"].append(time.perf_counter() - started_at)
-                    figures["revert"].append(timed(lambda: segell.revert_sandbox(sandbox_id, snapshot.id)))  # noqa: B023
-                    figures["reset"].append(timed(lambda: segell.reset_sandbox(sandbox_id)))  # noqa: B023
-                    figures["delete"].append(timed(lambda: segell.delete_sandbox(sandbox_id)))  # noqa: B023
+                    figures["revert"].append(timed(lambda: segell.sandboxes.revert(sandbox_id, snapshot.id)))  # noqa: B023
+                    figures["reset"].append(timed(lambda: segell.sandboxes.reset(sandbox_id)))  # noqa: B023
+                    figures["delete"].append(timed(lambda: segell.sandboxes.delete(sandbox_id)))  # noqa: B023
                 for _ in range(arguments.runs):
                     seconds, sandbox_id = create_to_ready(segell, "embedded")
                     figures["embedded"].append(seconds)
-                    segell.delete_sandbox(sandbox_id)
+                    segell.sandboxes.delete(sandbox_id)
 
     print("| measurement | n | p50 | max |")
     print("|---|--:|--:|--:|")

@@ -128,7 +128,7 @@ def admit(url: str, governance_key: str, count: int) -> list[float]:
         for number in range(count):
             code = f"BENCH-{secrets.token_hex(3).upper()}-{number}"
             started = time.perf_counter()
-            segell.admit_administration(code, f"Administració de prova {number}")
+            segell.administrations.admit(code, f"Administració de prova {number}")
             timings.append((time.perf_counter() - started) * 1000)
     return timings
 

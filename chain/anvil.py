@@ -287,7 +287,6 @@ class AnvilNode(ChainNode):
         self._supervisor: threading.Thread | None = None
         self._lock = StateDirLock(state_dir, "anvil.lock")
         self._lock.acquire(timeout=_STOP_TIMEOUT)
-        started = time.perf_counter()
         try:
             self._start()
             self.w3 = Web3(IpcProvider(state_dir / IPC_SOCKET, timeout=30))
@@ -297,7 +296,6 @@ class AnvilNode(ChainNode):
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.perf_counter() - started
         self._supervisor = threading.Thread(target=self._supervise, name="segell-anvil-supervisor", daemon=True)
         self._supervisor.start()
 

@@ -1,6 +1,7 @@
 """Read the compiled contract artifacts committed under ``contracts/artifacts/``.
 
-The artifacts are written by ``python -m segell.chain.compile``; reading them needs no compiler.
+The artifacts are written by ``python -m segell.chain.compile``; reading them needs no compiler. They are package
+data of ``segell.chain`` (``chain/compiled`` links to ``contracts/artifacts``), so an installed wheel has them too.
 
     from segell.chain.artifacts import load_artifact
 
@@ -21,7 +22,7 @@ from typing import Any
 
 __all__ = ["ARTIFACTS_DIR", "Artifact", "ArtifactNotFoundError", "InvalidArtifactError", "load_artifact"]
 
-ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "contracts" / "artifacts"
+ARTIFACTS_DIR = Path(__file__).parent / "compiled"
 
 _CONTRACT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

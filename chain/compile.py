@@ -34,6 +34,8 @@ from solcx.exceptions import SolcError
 from solcx.install import get_executable
 from solcx.wrapper import get_solc_version
 
+from segell.chain.artifacts import load_artifact
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
@@ -46,6 +48,7 @@ CONTRACT_NAMES = ("AdministrationRegistry", "Notary")
 OPTIMIZER_RUNS = 200
 
 _PROJECT_PREFIX = "contracts/"
+OPENZEPPELIN_PREFIX = "@openzeppelin/contracts/"
 _IMPORT = re.compile(r"""\bimport\s+(?:[^"';]*?\s+from\s+)?["']([^"']+)["']\s*;""")
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _LINE_COMMENT = re.compile(r"//[^\n]*")
@@ -65,7 +68,18 @@ class Toolchain:
 
 
 def read_toolchain(pyproject: Path = REPO_ROOT / "pyproject.toml") -> Toolchain:
-    """Read the pinned compiler, EVM and OpenZeppelin versions from ``pyproject.toml``."""
+    """Read the pinned compiler, EVM and OpenZeppelin versions from ``pyproject.toml``.
+
+    An installed wheel has no ``pyproject.toml``: there the pins are the ones its packaged artifacts record, which
+    ``python -m segell.chain.compile --check`` keeps equal to ``[tool.segell]``.
+    """
+    if not pyproject.is_file():
+        notary = load_artifact("Notary")
+        return Toolchain(
+            solc=notary.compiler_version.split("+", 1)[0],
+            evm_version=notary.evm_version,
+            openzeppelin=notary.openzeppelin,
+        )
     pins = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["segell"]
     return Toolchain(solc=pins["solc"], evm_version=pins["evm_version"], openzeppelin=pins["openzeppelin"])
 
@@ -88,6 +102,12 @@ def find_solc(version: str) -> Path:
             f" `python -c \"import solcx; solcx.install_solc('{version}')\"`,"
             " or install Node.js and run `npm ci` so that tools/solc can use the npm compiler"
         )
+    if not NPM_SOLC_COMMAND.is_file():
+        raise CompileError(
+            f"no solc {version} found: install it with"
+            f" `python -c \"import solcx; solcx.install_solc('{version}')\"` or put it on PATH"
+            " (tools/solc, the npm compiler's wrapper, comes only with a Segell checkout)"
+        )
     if not (NODE_MODULES / "solc" / "package.json").is_file():
         raise CompileError(f"{NODE_MODULES / 'solc'} is missing: run `npm ci` in {REPO_ROOT}")
     return NPM_SOLC_COMMAND
@@ -100,8 +120,17 @@ def source_unit_path(unit: str, *, contracts_dir: Path, node_modules: Path) -> P
     return node_modules / unit
 
 
-def _imports_of(unit: str, text: str) -> list[str]:
-    code = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text))
+def without_comments(text: str) -> str:
+    """Solidity ``text`` without its ``/* */`` and ``//`` comments: a commented-out import imports nothing."""
+    return _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text))
+
+
+def imports_of(unit: str, text: str) -> list[str]:
+    """The source unit names that ``unit`` imports, relative imports resolved against its own name.
+
+    Example: ``imports_of("contracts/Notary.sol", 'import {X} from "./X.sol";')`` is ``["contracts/X.sol"]``.
+    """
+    code = without_comments(text)
     names = []
     for target in _IMPORT.findall(code):
         if target.startswith(("./", "../")):
@@ -122,8 +151,31 @@ def collect_sources(roots: Iterable[str], *, contracts_dir: Path, node_modules: 
         if not path.is_file():
             raise CompileError(f"source {unit} not found at {path}")
         sources[unit] = path.read_text(encoding="utf-8")
-        pending.extend(_imports_of(unit, sources[unit]))
+        pending.extend(imports_of(unit, sources[unit]))
     return dict(sorted(sources.items()))
+
+
+def with_library_sources(sources: Mapping[str, str], node_modules: Path = NODE_MODULES) -> dict[str, str]:
+    """`sources` plus every OpenZeppelin file they import, transitively, read from ``node_modules``.
+
+    Nothing else is read from disk: an import of any other file is left for solc to report as not found.
+
+    Example: ``with_library_sources({"A.sol": 'import "@openzeppelin/contracts/access/Ownable.sol";'})`` holds
+    ``A.sol``, ``@openzeppelin/contracts/access/Ownable.sol`` and ``@openzeppelin/contracts/utils/Context.sol``.
+    """
+    library_root = (node_modules / OPENZEPPELIN_PREFIX).resolve()
+    collected = dict(sources)
+    pending = [target for unit, text in sources.items() for target in imports_of(unit, text)]
+    while pending:
+        unit = pending.pop()
+        if unit in collected or not unit.startswith(OPENZEPPELIN_PREFIX) or posixpath.normpath(unit) != unit:
+            continue
+        path = (node_modules / unit).resolve()
+        if not path.is_relative_to(library_root) or not path.is_file():
+            continue
+        collected[unit] = path.read_text(encoding="utf-8")
+        pending.extend(imports_of(unit, collected[unit]))
+    return dict(sorted(collected.items()))
 
 
 def source_hash(sources: Mapping[str, str]) -> str:

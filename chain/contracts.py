@@ -11,6 +11,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
+from segell.chain.abi import abi_type, revert_data
 from segell.chain.artifacts import load_artifact
 from segell.chain.errors import CUSTOM_ERRORS, ContractRevert, TransactionReverted
 from segell.chain.transactions import send_transaction
@@ -32,35 +33,14 @@ class _ErrorSpec:
     types: list[str]
 
 
-def _abi_type(entry: dict[str, Any]) -> str:
-    if entry["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in entry["components"])
-        return f"({inner}){entry['type'][5:]}"
-    return str(entry["type"])
-
-
 def error_selectors(abi: list[dict[str, Any]]) -> dict[bytes, _ErrorSpec]:
     specs = {}
     for entry in abi:
         if entry.get("type") == "error":
-            types = [_abi_type(i) for i in entry["inputs"]]
+            types = [abi_type(i) for i in entry["inputs"]]
             selector = keccak(text=f"{entry['name']}({','.join(types)})")[:4]
             specs[selector] = _ErrorSpec(entry["name"], [i["name"] for i in entry["inputs"]], types)
     return specs
-
-
-def _revert_data(exc: Exception) -> bytes | None:
-    data = getattr(exc, "data", None)
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, str) and data.startswith("0x"):
-        try:
-            return bytes.fromhex(data[2:])
-        except ValueError:
-            return None
-    return None
 
 
 class ContractClient:
@@ -87,7 +67,7 @@ class ContractClient:
         return exception(spec.name, dict(zip(spec.names, values, strict=True)))
 
     def _translate(self, exc: Exception) -> Exception:
-        data = _revert_data(exc)
+        data = revert_data(exc)
         decoded = self.decode_revert(data) if data else None
         return decoded or TransactionReverted(f"{self.artifact_name} reverted: {exc}")
 

@@ -328,7 +328,6 @@ class EmbeddedChain:
         self.journal = BlockJournal(state_dir / JOURNAL_NAME)
         self.requested_chain_id = chain_id
         self.replayed_blocks = 0
-        self.replay_seconds = 0.0
         self.dropped_torn_bytes = 0
         self._stopped = False
         self._broken: str | None = None
@@ -365,10 +364,8 @@ class EmbeddedChain:
                         "other blocks. Use the versions the chain was created with, or move the state "
                         "directory aside"
                     )
-                started = time.perf_counter()
                 for record in contents.blocks:
                     self._replay(record)
-                self.replay_seconds = time.perf_counter() - started
                 self.replayed_blocks = len(contents.blocks)
                 self.journal.open_for_append(contents.valid_length)
             top_up = {
@@ -567,14 +564,12 @@ class EmbeddedNode(ChainNode):
         self.state_dir = state_dir
         self._lock = StateDirLock(state_dir, "embedded.lock")
         self._lock.acquire()
-        started = time.perf_counter()
         try:
             self.chain = EmbeddedChain(state_dir, chain_id=chain_id)
             self.chain.open({to_checksum_address(a): w for a, w in (genesis_accounts or {}).items()})
         except BaseException:
             self._lock.release()
             raise
-        self.startup_seconds = time.perf_counter() - started
         self.w3 = Web3(EmbeddedProvider(self.chain))
         self.rpc_url = None
         self.chain_id = self.chain.chain_id

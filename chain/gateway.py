@@ -6,6 +6,8 @@ JSON-RPC URL. Only an allow-list of reading methods goes through; everything tha
 server-side state or administers the node is refused with a JSON-RPC error that says so.
 
 The gateway is transport-independent: the web layer hands it the request body and sends back what it returns.
+`NodeProxy` puts the gateway in front of a node its owner may also transact on (a sandbox's): raw transactions,
+and node administration when allowed, go to the node; every other method that is not a read is refused.
 
     gateway = ReadOnlyGateway(node.w3.provider, lock=node_lock)
     body = gateway.handle_bytes(request_body)  # b"" means "no response" (only notifications)
@@ -41,7 +43,8 @@ from web3 import EthereumTesterProvider, HTTPProvider
 from web3.exceptions import ContractLogicError
 
 from segell.chain.ipc import IpcProvider, IpcTransport
-from segell.chain.nodes import NodeUnreachable
+from segell.chain.node_admin import NODE_ADMIN_PREFIXES, refuse_node_admin
+from segell.chain.nodes import NodeError, NodeUnreachable
 
 __all__ = [
     "ALLOWED_METHODS",
@@ -50,6 +53,7 @@ __all__ = [
     "json_depth",
     "SupportsMakeRequest",
     "ReadOnlyGateway",
+    "NodeProxy",
 ]
 
 DEFAULT_MAX_BATCH_SIZE: Final = 100
@@ -958,3 +962,136 @@ def _reject_constant(name: str) -> object:
 
 def _dump(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+# --- a node one may write to ----------------------------------------------------------------------
+
+
+class NodeProxy:
+    """The JSON-RPC of a node its owner may transact on: the gateway's reads, raw transactions and, when allowed,
+    the node administration of `chain.node_admin`'s allow-list. Every other method is refused.
+
+    Args:
+        gateway: answers the reading methods, and every request that is not a valid request object.
+        provider: the node's web3 provider, to which raw transactions and node administration go: a
+            `chain.ipc.IpcProvider` is reached over its socket and its answers passed on as the node wrote them;
+            any other provider is called through ``make_request`` and its results put in wire format.
+        node_admin: pass the allowed node-administration methods (``anvil_*``, ``evm_*``, ...), their params checked.
+        lock: held while a body is answered, so that nothing else uses the node in between.
+        max_batch_size: largest batch answered; bigger batches get one -32600 error.
+
+    Example:
+        >>> proxy = NodeProxy(ReadOnlyGateway(node.w3.provider), node.w3.provider, node_admin=False)
+        >>> proxy.handle_bytes(b'{"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x.."]}')
+    """
+
+    def __init__(
+        self,
+        gateway: ReadOnlyGateway,
+        provider: SupportsMakeRequest,
+        *,
+        node_admin: bool,
+        lock: AbstractContextManager[object] | None = None,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    ) -> None:
+        self.gateway = gateway
+        self.provider = provider
+        self.node_admin = node_admin
+        self.max_batch_size = max_batch_size
+        self._lock: AbstractContextManager[object] = lock if lock is not None else threading.Lock()
+
+    def handle_bytes(self, body: bytes) -> bytes:
+        """Answer a raw JSON-RPC body; ``b""`` means no response is due (only notifications)."""
+        try:
+            payload = json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _dump(_error(None, PARSE_ERROR, f"parse error: {exc}"))
+        with self._lock:
+            if isinstance(payload, list):
+                if not payload:
+                    return _dump(_error(None, INVALID_REQUEST, "invalid request: empty batch"))
+                if len(payload) > self.max_batch_size:
+                    return _dump(
+                        _error(
+                            None,
+                            INVALID_REQUEST,
+                            f"batch of {len(payload)} requests is larger than the limit of "
+                            f"{self.max_batch_size}; split it",
+                        )
+                    )
+                # Each element is one request (JSON-RPC 2.0): a list inside the batch is refused, not answered
+                # as a batch of its own, so that no body holds more than max_batch_size calls.
+                answers = [answer for entry in payload if (answer := self._answer(entry)) is not None]
+                return _dump(answers) if answers else b""
+            answer = self._answer(payload)
+        return b"" if answer is None else _dump(answer)
+
+    def _answer(self, entry: object) -> object | None:
+        if isinstance(entry, list):
+            return _error(
+                None,
+                INVALID_REQUEST,
+                "invalid request: a batch holds request objects, not batches; send one flat batch",
+            )
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("method"), str)
+            or entry["method"] in ALLOWED_METHODS
+        ):
+            return self.gateway.handle(entry)  # the gateway answers invalid requests and reads alike
+        method: str = entry["method"]
+        request_id = entry.get("id")
+        is_notification = "id" not in entry
+        params = entry.get("params", [])
+        if entry.get("jsonrpc") != "2.0" or not _is_valid_id(request_id):
+            return self.gateway.handle(entry)  # the gateway's invalid-request answer
+        if not isinstance(params, list):
+            answer = _error(request_id, INVALID_PARAMS, "invalid params: params must be an array")
+            return None if is_notification else answer
+        if method == "eth_sendRawTransaction":
+            answer = self._forward(request_id, method, params)
+        elif method.startswith(NODE_ADMIN_PREFIXES) and not self.node_admin:
+            answer = _error(
+                request_id,
+                METHOD_NOT_FOUND,
+                f"{method} is refused: node administration methods are off for this sandbox. Use the sandbox API "
+                "(snapshots, revert, reset), or create a sandbox with node_admin: true to allow them.",
+            )
+        elif method.startswith(NODE_ADMIN_PREFIXES):
+            refusal = refuse_node_admin(method, params)
+            if refusal is None:
+                answer = self._forward(request_id, method, params)
+            else:
+                answer = _error(request_id, refusal.code, refusal.message)
+        else:
+            answer = _error(
+                request_id,
+                METHOD_NOT_FOUND,
+                f"{method} is not available on a sandbox: sign transactions locally and send them with "
+                "eth_sendRawTransaction; docs/sandboxes.md lists the methods answered.",
+            )
+        return None if is_notification else answer
+
+    def _forward(self, request_id: object, method: str, params: list[Any]) -> JsonObject:
+        if isinstance(self.provider, IpcProvider):  # anvil, reached over its socket only
+            request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+            try:
+                answer = json.loads(self.provider.transport.post(_dump(request)))
+            except (NodeError, ValueError) as exc:
+                return _error(request_id, INTERNAL_ERROR, f"the sandbox node did not answer ({type(exc).__name__})")
+            if not isinstance(answer, dict):
+                return _error(request_id, INTERNAL_ERROR, "the sandbox node gave no answer")
+            return {**answer, "id": request_id}
+        try:
+            response = dict(self.provider.make_request(method, params))
+        except Exception as exc:  # the embedded chain raises for malformed transactions
+            return _error(request_id, NODE_ERROR, f"{method} failed: {exc}")
+        if "error" in response:
+            error = response["error"]
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            code = error.get("code", NODE_ERROR) if isinstance(error, dict) else NODE_ERROR
+            return _error(request_id, code if isinstance(code, int) else NODE_ERROR, str(message))
+        try:
+            return _result(request_id, _to_wire(response.get("result")))
+        except TypeError:
+            return _error(request_id, INTERNAL_ERROR, f"{method} answered a value that JSON-RPC cannot carry")

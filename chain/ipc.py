@@ -88,7 +88,6 @@ class IpcTransport:
         self.timeout = timeout
         self._idle: list[socket.socket] = []
         self._guard = threading.Lock()
-        self._closed = False
 
     def post(self, body: bytes) -> bytes:
         """Send one request or batch; return the node's answer without its trailing newline."""

@@ -34,9 +34,6 @@ class RegistryClient(ContractClient):
     def add_account(self, sender: LocalAccount, administration: bytes, account: str) -> Sent:
         return self._transact(sender, "addAccount", administration, Web3.to_checksum_address(account))
 
-    def remove_account(self, sender: LocalAccount, administration: bytes, account: str) -> Sent:
-        return self._transact(sender, "removeAccount", administration, Web3.to_checksum_address(account))
-
     def suspend_administration(self, sender: LocalAccount, administration: bytes) -> Sent:
         return self._transact(sender, "suspendAdministration", administration)
 

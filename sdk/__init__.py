@@ -7,7 +7,7 @@ Usage::
     with Client("http://127.0.0.1:8000", api_key="sgl_...") as segell:
         print(segell.health().chain.backend)
         try:
-            segell.get_administration("L01080193")
+            segell.administrations.get("L01080193")
         except NotFoundError as exc:
             print(exc.message)
 
@@ -16,8 +16,8 @@ Notarising a document and checking it later with nothing but its proof bundle an
     from segell.sdk import Client, verify_bundle
 
     with Client(api_key=administration_key) as segell:
-        receipt = segell.wait_until_anchored(segell.notarise(Path("acta.pdf")).id)
-        bundle = segell.bundle(receipt.id)
+        receipt = segell.documents.wait_until_anchored(segell.documents.notarise(Path("acta.pdf")).id)
+        bundle = segell.documents.bundle(receipt.id)
         trusted = [segell.deployment().trusted_notary]  # the deployment's Notary, pinned once
 
     result = verify_bundle(bundle, Path("acta.pdf"), "https://segell.example/rpc", trusted_notaries=trusted)
@@ -25,6 +25,7 @@ Notarising a document and checking it later with nothing but its proof bundle an
 """
 
 from ._version import __version__
+from .administrations import Administrations, GovernanceKeys
 from .certificates import (
     Certificate,
     CertificateAuthorityInfo,
@@ -32,24 +33,36 @@ from .certificates import (
     CertificateLogRecord,
     CertificateProfile,
     CertificateRevocation,
+    Certificates,
     CertificateState,
     CertificateStatus,
     IssuedCertificate,
     RegistrationAuthority,
     RevocationReason,
 )
-from .citizen_auth import Citizen, CitizenToken, OtpChallenge, SmsMessage, TotpEnrolment, TotpState
-from .client import BATCH_LIMIT, DEFAULT_BASE_URL, Client
+from .citizen_auth import (
+    Citizen,
+    CitizenAuth,
+    Citizens,
+    CitizenToken,
+    OtpChallenge,
+    SmsMessage,
+    TotpEnrolment,
+    TotpState,
+)
+from .client import DEFAULT_BASE_URL, Client
 from .contracts import (
     CompilerMessage,
     ContractCall,
     ContractDetails,
     ContractEvent,
     ContractOrigin,
+    Contracts,
     ContractTransaction,
     DeployedContract,
     SandboxContract,
 )
+from .documents import BATCH_LIMIT, Documents
 from .errors import (
     AnchorTimeoutError,
     APIError,
@@ -91,6 +104,7 @@ from .models import (
     ServiceUrls,
     Verification,
     VerificationMatch,
+    VerificationSource,
     VerificationStatus,
 )
 from .sandboxes import (
@@ -98,6 +112,7 @@ from .sandboxes import (
     Sandbox,
     SandboxBackend,
     SandboxContracts,
+    Sandboxes,
     SandboxSnapshot,
     SandboxState,
 )
@@ -106,6 +121,7 @@ from .signatures import (
     ProofOfExistence,
     SignatureFormat,
     SignatureReport,
+    Signatures,
     SignatureValidation,
     SignedDocument,
     Signer,
@@ -118,6 +134,7 @@ from .verification import (
     INFORMATIVE_FIELDS,
     BundleIssuer,
     BundleRevocation,
+    BundleSource,
     BundleStatus,
     BundleVerification,
     verify_bundle,
@@ -127,6 +144,7 @@ from .verification import (
 __all__ = [
     "__version__",
     "Administration",
+    "Administrations",
     "AdministrationStatus",
     "AdmittedAdministration",
     "Anchor",
@@ -140,6 +158,7 @@ __all__ = [
     "BUNDLE_VERSION",
     "BundleIssuer",
     "BundleRevocation",
+    "BundleSource",
     "BundleStatus",
     "BundleVerification",
     "Certificate",
@@ -148,11 +167,14 @@ __all__ = [
     "CertificateLogRecord",
     "CertificateProfile",
     "CertificateRevocation",
+    "Certificates",
     "CertificateState",
     "CertificateStatus",
     "ChainBackend",
     "ChainStatus",
     "Citizen",
+    "CitizenAuth",
+    "Citizens",
     "CitizenToken",
     "Client",
     "CompilerMessage",
@@ -162,14 +184,17 @@ __all__ = [
     "ContractDetails",
     "ContractEvent",
     "ContractOrigin",
+    "Contracts",
     "ContractTransaction",
     "DatabaseStatus",
     "DEFAULT_BASE_URL",
     "default_trust_store_path",
     "DeployedContract",
     "DeploymentInfo",
+    "Documents",
     "DocumentStatus",
     "ExportedAccount",
+    "GovernanceKeys",
     "Health",
     "Identity",
     "Indication",
@@ -194,6 +219,7 @@ __all__ = [
     "SandboxBackend",
     "SandboxContract",
     "SandboxContracts",
+    "Sandboxes",
     "SandboxSnapshot",
     "SandboxState",
     "SegellError",
@@ -202,6 +228,7 @@ __all__ = [
     "ServiceUrls",
     "SignatureFormat",
     "SignatureReport",
+    "Signatures",
     "SignatureValidation",
     "SignedDocument",
     "Signer",
@@ -217,6 +244,7 @@ __all__ = [
     "ValidationError",
     "Verification",
     "VerificationMatch",
+    "VerificationSource",
     "VerificationStatus",
     "verify_bundle",
     "verify_bundle_proof",

@@ -15,17 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-try:  # safe-pysha3 is several times faster than eth-hash's pure backends
+try:  # safe-pysha3 (installed with the Segell server) is several times faster than pycryptodome
     from sha3 import keccak_256 as _keccak_256
 
     def keccak256(data: bytes) -> bytes:
         return bytes(_keccak_256(data).digest())
 
-except ImportError:  # pragma: no cover - safe-pysha3 is a dependency of Segell
-    from eth_hash.auto import keccak as _eth_hash_keccak
+except ImportError:  # the SDK on its own: pycryptodome, its declared dependency, ships wheels everywhere
+    from Crypto.Hash import keccak as _keccak
 
     def keccak256(data: bytes) -> bytes:
-        return bytes(_eth_hash_keccak(data))
+        return bytes(_keccak.new(data=data, digest_bits=256).digest())
 
 
 __all__ = [

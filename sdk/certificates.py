@@ -1,4 +1,4 @@
-"""Typed, immutable results of the certificate authority's methods of :class:`sdk.Client`.
+"""The certificate authority (``client.certificates``): the group and its typed, immutable results.
 
 Timestamps are timezone-aware :class:`datetime.datetime` objects in UTC.
 """
@@ -6,11 +6,12 @@ Timestamps are timezone-aware :class:`datetime.datetime` objects in UTC.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, cast
 
+from ._convert import Json, items, json_object, optional, optional_str, parse_datetime
+from ._transport import Transport, segment
 from .models import Anchor
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "CertificateLogRecord",
     "CertificateProfile",
     "CertificateRevocation",
+    "Certificates",
     "CertificateState",
     "CertificateStatus",
     "IssuedCertificate",
@@ -33,19 +35,6 @@ RevocationReason = Literal[
     "unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn"
 ]
 
-_Json = Mapping[str, Any]
-
-
-def _datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 datetime string, got {value!r}")
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
 
 @dataclass(frozen=True, slots=True)
 class RegistrationAuthority:
@@ -57,12 +46,8 @@ class RegistrationAuthority:
     name: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> RegistrationAuthority:
+    def _from_json(cls, data: Json) -> RegistrationAuthority:
         return cls(code=str(data["code"]), name=str(data["name"]))
-
-    @classmethod
-    def _optional(cls, data: Any) -> RegistrationAuthority | None:
-        return None if data is None else cls._from_json(data)
 
 
 @dataclass(frozen=True)
@@ -73,12 +58,8 @@ class CertificateRevocation:
     reason: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateRevocation:
-        return cls(revoked_at=_datetime(data["revoked_at"]), reason=str(data["reason"]))
-
-    @classmethod
-    def _optional(cls, data: Any) -> CertificateRevocation | None:
-        return None if data is None else cls._from_json(data)
+    def _from_json(cls, data: Json) -> CertificateRevocation:
+        return cls(revoked_at=parse_datetime(data["revoked_at"]), reason=str(data["reason"]))
 
 
 @dataclass(frozen=True)
@@ -123,7 +104,7 @@ class Certificate:
     created_at: datetime
 
     @classmethod
-    def _fields(cls, data: _Json) -> dict[str, Any]:
+    def _fields(cls, data: Json) -> dict[str, Any]:
         log = data["log"]
         return {
             "serial": str(data["serial"]),
@@ -131,25 +112,25 @@ class Certificate:
             "status": cast(CertificateState, data["status"]),
             "subject": str(data["subject"]),
             "common_name": str(data["common_name"]),
-            "email": _optional_str(data.get("email")),
+            "email": optional_str(data.get("email")),
             "registration_authority": RegistrationAuthority._from_json(data["registration_authority"]),
-            "citizen_id": _optional_str(data.get("citizen_id")),
+            "citizen_id": optional_str(data.get("citizen_id")),
             "key_origin": str(data["key_origin"]),
             "key_algorithm": str(data["key_algorithm"]),
             "key_held": bool(data["key_held"]),
             "fingerprint_sha256": str(data["fingerprint_sha256"]),
             "issuer": str(data["issuer"]),
-            "not_before": _datetime(data["not_before"]),
-            "not_after": _datetime(data["not_after"]),
+            "not_before": parse_datetime(data["not_before"]),
+            "not_after": parse_datetime(data["not_after"]),
             "certificate_pem": str(data["certificate_pem"]),
-            "revocation": CertificateRevocation._optional(data.get("revocation")),
-            "log_document_id": _optional_str(log.get("document_id")),
-            "log_verification_code": _optional_str(log.get("verification_code")),
-            "created_at": _datetime(data["created_at"]),
+            "revocation": optional(CertificateRevocation._from_json, data.get("revocation")),
+            "log_document_id": optional_str(log.get("document_id")),
+            "log_verification_code": optional_str(log.get("verification_code")),
+            "created_at": parse_datetime(data["created_at"]),
         }
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Certificate:
+    def _from_json(cls, data: Json) -> Certificate:
         return cls(**cls._fields(data))
 
 
@@ -160,7 +141,7 @@ class IssuedCertificate(Certificate):
 
     Example::
 
-        issued = segell.issue_certificate("employee", name="Joana Puig", national_id="47111222K")
+        issued = segell.certificates.issue("employee", name="Joana Puig", national_id="47111222K")
         Path("joana.p12").write_bytes(issued.pkcs12)
     """
 
@@ -168,12 +149,12 @@ class IssuedCertificate(Certificate):
     passphrase: str | None = None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> IssuedCertificate:
+    def _from_json(cls, data: Json) -> IssuedCertificate:
         bundle = data.get("pkcs12")
         return cls(
             **cls._fields(data),
             pkcs12=base64.b64decode(bundle) if bundle is not None else None,
-            passphrase=_optional_str(data.get("passphrase")),
+            passphrase=optional_str(data.get("passphrase")),
         )
 
 
@@ -192,16 +173,16 @@ class CertificateStatus:
     crl_url: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateStatus:
+    def _from_json(cls, data: Json) -> CertificateStatus:
         return cls(
             serial=str(data["serial"]),
             status=cast(CertificateState, data["status"]),
             profile=cast(CertificateProfile, data["profile"]),
             administration_code=str(data["administration"]["code"]),
             administration_name=str(data["administration"]["name"]),
-            not_before=_datetime(data["not_before"]),
-            not_after=_datetime(data["not_after"]),
-            revocation=CertificateRevocation._optional(data.get("revocation")),
+            not_before=parse_datetime(data["not_before"]),
+            not_after=parse_datetime(data["not_after"]),
+            revocation=optional(CertificateRevocation._from_json, data.get("revocation")),
             crl_url=str(data["crl_url"]),
         )
 
@@ -221,20 +202,16 @@ class CertificateLogRecord:
     bundle: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateLogRecord:
+    def _from_json(cls, data: Json) -> CertificateLogRecord:
         anchor = data.get("anchor")
         return cls(
             document_hash=str(data["document_hash"]),
             verification_code=str(data["verification_code"]),
             status=str(data["status"]),
-            logged_at=_datetime(data["logged_at"]),
-            anchor=Anchor._from_json(anchor) if anchor is not None else None,
+            logged_at=parse_datetime(data["logged_at"]),
+            anchor=optional(Anchor._from_json, anchor),
             bundle=str(data["bundle"]),
         )
-
-    @classmethod
-    def _optional(cls, data: Any) -> CertificateLogRecord | None:
-        return None if data is None else cls._from_json(data)
 
 
 @dataclass(frozen=True)
@@ -262,7 +239,7 @@ class CertificateLogEntry:
     revocation_record: dict[str, str] | None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateLogEntry:
+    def _from_json(cls, data: Json) -> CertificateLogEntry:
         record = data.get("revocation_record")
         return cls(
             serial=str(data["serial"]),
@@ -271,12 +248,12 @@ class CertificateLogEntry:
             administration_code=str(data["administration"]["code"]),
             administration_name=str(data["administration"]["name"]),
             registration_authority=RegistrationAuthority._from_json(data["registration_authority"]),
-            citizen_id=_optional_str(data.get("citizen_id")),
+            citizen_id=optional_str(data.get("citizen_id")),
             issuer=str(data["issuer"]),
-            not_before=_datetime(data["not_before"]),
-            not_after=_datetime(data["not_after"]),
-            issuance=CertificateLogRecord._optional(data.get("issuance")),
-            revocation=CertificateLogRecord._optional(data.get("revocation")),
+            not_before=parse_datetime(data["not_before"]),
+            not_after=parse_datetime(data["not_after"]),
+            issuance=optional(CertificateLogRecord._from_json, data.get("issuance")),
+            revocation=optional(CertificateLogRecord._from_json, data.get("revocation")),
             revocation_record={str(k): str(v) for k, v in record.items()} if record is not None else None,
         )
 
@@ -291,10 +268,157 @@ class CertificateAuthorityInfo:
     issuing_crl_url: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CertificateAuthorityInfo:
+    def _from_json(cls, data: Json) -> CertificateAuthorityInfo:
         return cls(
             root_pem=str(data["root_pem"]),
             issuing_pem=str(data["issuing_pem"]),
             root_crl_url=str(data["root_crl_url"]),
             issuing_crl_url=str(data["issuing_crl_url"]),
         )
+
+
+class Certificates:
+    """``client.certificates``: certificates of Segell's certificate authority for the administration.
+
+    Issuing, listing and revoking need an administration's key; a certificate's status, its log entries and the
+    CA certificates are public.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def issue(
+        self,
+        profile: CertificateProfile,
+        *,
+        name: str | None = None,
+        national_id: str | None = None,
+        email: str | None = None,
+        position: str | None = None,
+        csr: str | bytes | None = None,
+        passphrase: str | None = None,
+        validity_days: int | None = None,
+        citizen_token: str | None = None,
+    ) -> IssuedCertificate:
+        """Obtain a certificate from Segell's certificate authority for the administration.
+
+        The administration acts as the certificate's registration authority: the certificate names it.
+
+        Arguments:
+            profile: ``"employee"`` (a public employee: ``name`` and ``national_id`` required), ``"seal"`` (the
+                administration's own seal) or ``"citizen"`` (``name``, ``national_id`` and ``citizen_token``
+                required).
+            national_id: stored by the server only as a salted hash; it does not appear in the certificate.
+            citizen_token: citizen certificates only: the token the citizen got by logging in with this
+                administration (:meth:`CitizenAuth.verify_otp`, :meth:`CitizenAuth.verify_totp`). The certificate
+                names that citizen's pseudonym; the first one binds the citizen to ``national_id``, later ones must
+                agree.
+            email: put in the certificate's subjectAltName.
+            position: an employee's position, put in the subject's title.
+            csr: a PEM certificate signing request, to certify a key you hold. Without it the server generates
+                the key and returns it once as ``pkcs12``, protected by ``passphrase`` (or by a generated one,
+                returned once in ``passphrase``).
+            validity_days: 1 to 1825; two years by default.
+
+        The certificate is logged with the notary before it is returned (``log_verification_code``).
+
+        Raises:
+            ValidationError: a missing or invalid field; ``message`` names it.
+            AuthenticationError: a citizen certificate without ``citizen_token``, or with a token that does not
+                verify or expired (``code`` ``citizen_token_required``, ``invalid_token``, ``token_expired``).
+            PermissionDeniedError: a token from a login with another administration
+                (``citizen_of_another_administration``), or of another citizen than the one bound to
+                ``national_id`` (``citizen_mismatch``).
+
+        Example::
+
+            token = segell.auth.verify_otp("+34600123456", code).access_token  # the citizen logs in
+            issued = segell.certificates.issue(
+                "citizen", name="Pere Soler", national_id="47111222K", citizen_token=token
+            )
+            issued = segell.certificates.issue("seal")
+            Path("seal.p12").write_bytes(issued.pkcs12)
+            print(issued.serial, issued.passphrase)
+        """
+        body: dict[str, Any] = {"profile": profile}
+        optional = {"name": name, "national_id": national_id, "email": email, "position": position}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        if csr is not None:
+            body["csr"] = csr.decode() if isinstance(csr, bytes) else csr
+        if passphrase is not None:
+            body["passphrase"] = passphrase
+        if validity_days is not None:
+            body["validity_days"] = validity_days
+        if citizen_token is not None:
+            body["citizen_token"] = citizen_token
+        return self._transport.call("POST", "/v1/certificates", IssuedCertificate._from_json, json=body)
+
+    def list(
+        self,
+        *,
+        profile: CertificateProfile | None = None,
+        status: CertificateState | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Certificate]:
+        """The administration's certificates, newest first, optionally of one profile or status."""
+        params = {"limit": str(limit), "offset": str(offset)}
+        if profile is not None:
+            params["profile"] = profile
+        if status is not None:
+            params["status"] = status
+        return self._transport.call("GET", "/v1/certificates", items(Certificate._from_json), params=params)
+
+    def get(self, serial: str) -> Certificate:
+        """One of the administration's certificates by serial (40 hex digits), with its PEM.
+
+        Raises:
+            NotFoundError: no such certificate for this administration.
+        """
+        return self._transport.call("GET", f"/v1/certificates/{segment(serial)}", Certificate._from_json)
+
+    def revoke(self, serial: str, reason: RevocationReason = "unspecified") -> Certificate:
+        """Revoke a certificate with an RFC 5280 reason; the CRL is issued again at once and the revocation logged.
+
+        Raises:
+            ConflictError: ``code == "already_revoked"``.
+            NotFoundError: no such certificate for this administration.
+        """
+        path = f"/v1/certificates/{segment(serial)}/revoke"
+        return self._transport.call("POST", path, Certificate._from_json, json={"reason": reason})
+
+    def status(self, serial: str | int) -> CertificateStatus:
+        """Is a certificate valid, revoked or expired? Needs no API key. ``serial`` as an int or in hex."""
+        text = f"{serial:x}" if isinstance(serial, int) else serial
+        return self._transport.call("GET", f"/v1/certificates/status/{segment(text)}", CertificateStatus._from_json)
+
+    def log(self, certificate: str | int | bytes) -> CertificateLogEntry:
+        """A certificate's entries in the public certificate log. Needs no API key.
+
+        Arguments:
+            certificate: its serial (an int, or hex), or the certificate itself as PEM or DER ``bytes``: then
+                the server looks it up byte for byte, so a certificate it never issued is not found.
+
+        Raises:
+            NotFoundError: the certificate was not issued (and logged) by this certificate authority.
+        """
+        if isinstance(certificate, bytes):
+            headers = {"Content-Type": "application/octet-stream"}
+            return self._transport.call(
+                "POST", "/v1/certificates/log", CertificateLogEntry._from_json, content=certificate, headers=headers
+            )
+        text = f"{certificate:x}" if isinstance(certificate, int) else certificate
+        return self._transport.call("GET", f"/v1/certificates/log/{segment(text)}", CertificateLogEntry._from_json)
+
+    def log_bundle(self, serial: str, *, revocation: bool = False) -> dict[str, Any]:
+        """The proof bundle of a certificate's log entry (or of its revocation's), for :func:`sdk.verify_bundle`.
+
+        Raises:
+            ConflictError: ``code == "not_anchored"`` for a few seconds after the entry was made.
+        """
+        suffix = "/revocation/bundle" if revocation else "/bundle"
+        return self._transport.call("GET", f"/v1/certificates/log/{segment(serial)}{suffix}", json_object)
+
+    def authority(self) -> CertificateAuthorityInfo:
+        """The root and issuing CA certificates (PEM) and the URLs of their CRLs. Needs no API key."""
+        return self._transport.call("GET", "/v1/ca", CertificateAuthorityInfo._from_json)

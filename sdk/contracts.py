@@ -1,4 +1,4 @@
-"""Typed results of the sandbox contract methods of :class:`sdk.Client`.
+"""Contracts in a sandbox (``client.contracts``): the group and its typed results.
 
 Values decoded from a contract keep the API's JSON form: integers as decimal strings (a ``uint256`` does not fit
 a JavaScript number, and the same JSON serves every client), addresses checksummed, ``bytes`` as ``0x``-hex,
@@ -7,12 +7,16 @@ structs as dicts by field name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import builtins  # the group has a method named `list`
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
-from .models import _optional_datetime
+from ._convert import Json, items, optional_datetime
+from ._transport import Transport, segment
 
 __all__ = [
     "CompilerMessage",
@@ -20,13 +24,13 @@ __all__ = [
     "ContractDetails",
     "ContractEvent",
     "ContractOrigin",
+    "Contracts",
     "ContractTransaction",
     "DeployedContract",
     "SandboxContract",
 ]
 
 ContractOrigin = Literal["deployed", "segell"]
-_Json = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class CompilerMessage:
     type: str | None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> CompilerMessage:
+    def _from_json(cls, data: Json) -> CompilerMessage:
         return cls(
             severity=str(data["severity"]),
             message=str(data["message"]),
@@ -71,7 +75,7 @@ class ContractEvent:
     data: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractEvent:
+    def _from_json(cls, data: Json) -> ContractEvent:
         return cls(
             event=data.get("event"),
             signature=data.get("signature"),
@@ -97,7 +101,7 @@ class ContractTransaction:
     events: tuple[ContractEvent, ...]
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractTransaction:
+    def _from_json(cls, data: Json) -> ContractTransaction:
         status = data["status"]
         if status not in ("success", "reverted"):
             raise ValueError(f"unknown transaction status {status!r}")
@@ -120,7 +124,7 @@ class ContractCall:
     outputs: tuple[dict[str, Any], ...]
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractCall:
+    def _from_json(cls, data: Json) -> ContractCall:
         return cls(
             function=str(data["function"]),
             result=data.get("result"),
@@ -142,7 +146,7 @@ class SandboxContract:
     on_chain: bool
 
     @classmethod
-    def _fields(cls, data: _Json) -> dict[str, Any]:
+    def _fields(cls, data: Json) -> dict[str, Any]:
         origin = data["origin"]
         if origin not in ("deployed", "segell"):
             raise ValueError(f"unknown contract origin {origin!r}")
@@ -154,12 +158,12 @@ class SandboxContract:
             "source_unit": data.get("source_unit"),
             "transaction_hash": data.get("transaction_hash"),
             "block_number": None if block is None else int(block),
-            "deployed_at": _optional_datetime(data.get("deployed_at")),
+            "deployed_at": optional_datetime(data.get("deployed_at")),
             "on_chain": bool(data["on_chain"]),
         }
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SandboxContract:
+    def _from_json(cls, data: Json) -> SandboxContract:
         return cls(**cls._fields(data))
 
 
@@ -176,7 +180,7 @@ class ContractDetails(SandboxContract):
     constructor_args: Any
 
     @classmethod
-    def _details(cls, data: _Json) -> dict[str, Any]:
+    def _details(cls, data: Json) -> dict[str, Any]:
         sources = data.get("sources")
         return {
             **cls._fields(data),
@@ -190,7 +194,7 @@ class ContractDetails(SandboxContract):
         }
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractDetails:
+    def _from_json(cls, data: Json) -> ContractDetails:
         return cls(**cls._details(data))
 
 
@@ -202,9 +206,173 @@ class DeployedContract(ContractDetails):
     warnings: tuple[CompilerMessage, ...]
 
     @classmethod
-    def _from_json(cls, data: _Json) -> DeployedContract:
+    def _from_json(cls, data: Json) -> DeployedContract:
         return cls(
             **cls._details(data),
             deployment=ContractTransaction._from_json(data["deployment"]),
             warnings=tuple(CompilerMessage._from_json(message) for message in data["warnings"]),
         )
+
+
+class Contracts:
+    """``client.contracts``: Solidity compiled, deployed and called in a sandbox. An administration's key.
+
+    Every method takes the sandbox's id first, e.g. ``client.contracts.list(sandbox.id)``.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def deploy(
+        self,
+        sandbox_id: str,
+        sources: Mapping[str, str] | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        *,
+        contract: str | None = None,
+        args: list[Any] | Mapping[str, Any] | None = None,
+        value: int | None = None,
+    ) -> DeployedContract:
+        """Compile Solidity with the server's pinned solc and deploy one contract in a sandbox, from its owner.
+
+        Arguments:
+            sandbox_id: the sandbox, e.g. ``"sbx_0123456789abcdef"``.
+            sources: ``{"path.sol": text}``, or the path of a ``.sol`` file, or several paths (sent by their
+                names relative to their common folder, so that relative imports between them work).
+                ``@openzeppelin/contracts/...`` imports are served by the server.
+            contract: which contract to deploy, ``Name`` or ``path.sol:Name``; needed only when several can be.
+            args: the constructor's arguments, in order or by name (see :meth:`call`).
+            value: wei sent to a payable constructor.
+
+        Compiling takes a few seconds the first time (the server then caches it by the sources' hash): give the
+        client a ``timeout`` of a minute or more.
+
+        Raises:
+            ValidationError: ``code == "compilation_failed"`` with every compiler error (file, line, column,
+                message) in ``details``; ``"invalid_arguments"`` for constructor arguments of the wrong type.
+            ConflictError: the constructor reverted, or the sandbox was deleted or has expired.
+            NotFoundError: no such sandbox for this administration.
+
+        Example::
+
+            permits = segell.contracts.deploy(sandbox.id, Path("Permits.sol"), args=[owner])
+            print(permits.address, permits.deployment.gas_used)
+        """
+        body: dict[str, Any] = {"sources": _solidity_sources(sources)}
+        if contract is not None:
+            body["contract"] = contract
+        if args is not None:
+            body["constructor_args"] = list(args) if not isinstance(args, Mapping) else dict(args)
+        if value is not None:
+            body["value"] = str(value)
+        path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts"
+        return self._transport.call("POST", path, DeployedContract._from_json, json=body)
+
+    def list(self, sandbox_id: str) -> list[SandboxContract]:
+        """The sandbox's Segell contracts (registry, notary) and those deployed in it through the API."""
+        path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts"
+        return self._transport.call("GET", path, items(SandboxContract._from_json))
+
+    def get(self, sandbox_id: str, address: str) -> ContractDetails:
+        """One contract of a sandbox with its ABI, function signatures and sources."""
+        path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts/{segment(address)}"
+        return self._transport.call("GET", path, ContractDetails._from_json)
+
+    def call(
+        self,
+        sandbox_id: str,
+        address: str,
+        function: str,
+        args: builtins.list[Any] | Mapping[str, Any] | None = None,
+        *,
+        sender: str | None = None,
+        value: int | None = None,
+    ) -> ContractCall:
+        """Run a contract function with ``eth_call``: nothing is sent and nothing changes.
+
+        Arguments:
+            function: its name, or its signature (``"issue(uint256,address)"``) to choose among overloads.
+            args: in order (a list) or by parameter name (a dict). Integers as ``int`` or decimal strings;
+                addresses, ``bytes`` and ``bytesN`` as ``0x``-hex; lists for arrays; dicts or lists for structs.
+            sender: the ``msg.sender`` the contract sees; the sandbox owner's account by default.
+
+        Outputs come back as the API's JSON: integers as decimal strings, structs as dicts::
+
+            segell.contracts.call(sandbox.id, permits.address, "permit", [7]).result
+            # {'holder': '0x...', 'kind': '0x...', 'expires': '1900000000', 'revoked': False}
+
+        Raises:
+            ValidationError: ``code`` ``unknown_function``, ``ambiguous_function`` or ``invalid_arguments``,
+                with a message naming what to send.
+            ConflictError: ``code == "execution_reverted"`` with the decoded reason or custom error in
+                ``details``.
+        """
+        body: dict[str, Any] = {"function": function, "args": _contract_args(args)}
+        if sender is not None:
+            body["from"] = sender
+        if value is not None:
+            body["value"] = str(value)
+        path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts/{segment(address)}/call"
+        return self._transport.call("POST", path, ContractCall._from_json, json=body)
+
+    def send(
+        self,
+        sandbox_id: str,
+        address: str,
+        function: str,
+        args: builtins.list[Any] | Mapping[str, Any] | None = None,
+        *,
+        value: int | None = None,
+    ) -> ContractTransaction:
+        """Send a transaction calling a contract function from the sandbox owner's account and wait until mined.
+
+        Arguments are as for :meth:`call`. The result has the transaction hash, block, status, gas
+        used and the decoded events::
+
+            sent = segell.contracts.send(sandbox.id, permits.address, "issue", [7, holder])
+            print(sent.events[0].event, sent.events[0].args)
+
+        Raises:
+            ConflictError: ``code == "execution_reverted"``: the contract refused, reason in ``details``.
+        """
+        body: dict[str, Any] = {"function": function, "args": _contract_args(args)}
+        if value is not None:
+            body["value"] = str(value)
+        path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts/{segment(address)}/transact"
+        return self._transport.call("POST", path, ContractTransaction._from_json, json=body)
+
+    def events(
+        self,
+        sandbox_id: str,
+        address: str,
+        name: str | None = None,
+        *,
+        from_block: int = 0,
+        to_block: int | None = None,
+    ) -> builtins.list[ContractEvent]:
+        """A contract's decoded events between two blocks (inclusive; up to the head by default), one kind or all."""
+        params: dict[str, str] = {"from_block": str(from_block)}
+        if name is not None:
+            params["name"] = name
+        if to_block is not None:
+            params["to_block"] = str(to_block)
+        path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts/{segment(address)}/events"
+        return self._transport.call("GET", path, items(ContractEvent._from_json), params=params)
+
+
+def _contract_args(args: list[Any] | Mapping[str, Any] | None) -> list[Any] | dict[str, Any]:
+    if args is None:
+        return []
+    return dict(args) if isinstance(args, Mapping) else list(args)
+
+
+def _solidity_sources(
+    sources: Mapping[str, str] | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> dict[str, str]:
+    if isinstance(sources, Mapping):
+        return {str(name): str(text) for name, text in sources.items()}
+    paths = [Path(sources)] if isinstance(sources, str | os.PathLike) else [Path(item) for item in sources]
+    if not paths:
+        raise ValueError("give at least one Solidity file")
+    resolved = [path.resolve() for path in paths]
+    root = Path(os.path.commonpath([path.parent for path in resolved]))
+    return {path.relative_to(root).as_posix(): path.read_text(encoding="utf-8") for path in resolved}

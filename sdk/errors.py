@@ -8,7 +8,7 @@ Every exception the client raises derives from :class:`SegellError`, so one
     ├── UnexpectedResponseError         the server answered 2xx with a body the SDK cannot read
     ├── RPCError                        a JSON-RPC node answered with an error (verify_bundle)
     ├── TrustStoreError                 the trust store file cannot be read, written or understood
-    ├── AnchorTimeoutError              wait_until_anchored gave up; also a TimeoutError
+    ├── AnchorTimeoutError              documents.wait_until_anchored gave up; also a TimeoutError
     └── APIError                        the server answered with an error status
         ├── BadRequestError             400
         ├── AuthenticationError         401  missing, unknown or revoked API key
@@ -18,6 +18,7 @@ Every exception the client raises derives from :class:`SegellError`, so one
         │                                    asked for before anchoring (code "not_anchored")
         ├── PayloadTooLargeError        413
         ├── ValidationError             422  the request body or parameters are invalid
+        ├── RateLimitError              429  too many requests for now; ``retry_after`` seconds to wait
         └── ServerError                 5xx
             └── ServiceUnavailableError 503  e.g. the chain node is unreachable
 
@@ -39,6 +40,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "RateLimitError",
     "RPCError",
     "SegellError",
     "ServerError",
@@ -191,6 +193,7 @@ class RateLimitError(APIError):
 
     @property
     def retry_after(self) -> int | None:
+        """Seconds to wait before asking again, from ``details["retry_after"]``; ``None`` when not said."""
         seconds = self.details.get("retry_after") if isinstance(self.details, dict) else None
         return seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else None
 

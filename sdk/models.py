@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
+from ._convert import Json, moment, optional_datetime, optional_int, optional_str, parse_datetime
 from .trust import PinnedDeployment, TrustedNotary
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "ServiceUrls",
     "Verification",
     "VerificationMatch",
+    "VerificationSource",
     "VerificationStatus",
 ]
 
@@ -42,35 +44,6 @@ AdministrationStatus = Literal["active", "suspended"]
 Role = Literal["governance", "administration"]
 DocumentStatus = Literal["pending", "anchored", "revoked"]
 VerificationStatus = Literal["authentic", "pending", "revoked", "unknown"]
-
-_Json = Mapping[str, Any]
-
-
-def _datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 datetime string, got {value!r}")
-    moment = datetime.fromisoformat(value)
-    # Segell records UTC; a timestamp read back from SQLite arrives without its offset.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _optional_datetime(value: Any) -> datetime | None:
-    return None if value is None else _datetime(value)
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _moment(value: Any) -> datetime:
-    """A datetime from an ISO 8601 string or a Unix timestamp (block timestamps are integers)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    return _datetime(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +66,7 @@ class ChainStatus:
     local_dev: bool
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ChainStatus:
+    def _from_json(cls, data: Json) -> ChainStatus:
         return cls(
             backend=cast(ChainBackend, str(data["backend"])),
             rpc_url=data.get("rpc_url"),
@@ -118,7 +91,7 @@ class ContractAddresses:
     deployed_at_block: int
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ContractAddresses:
+    def _from_json(cls, data: Json) -> ContractAddresses:
         return cls(
             registry=str(data["registry"]),
             notary=str(data["notary"]),
@@ -166,7 +139,7 @@ class DeploymentInfo:
         return TrustedNotary(self.notary, chain_id=self.chain_id, registry=self.registry, name=self.name)
 
     @classmethod
-    def _from_json(cls, data: _Json) -> DeploymentInfo:
+    def _from_json(cls, data: Json) -> DeploymentInfo:
         chain_id, block = data["chain_id"], data["deployment_block"]
         if not isinstance(chain_id, int) or not isinstance(block, int):
             raise TypeError("chain_id and deployment_block must be integers")
@@ -196,7 +169,7 @@ class DatabaseStatus:
     ok: bool
 
     @classmethod
-    def _from_json(cls, data: _Json) -> DatabaseStatus:
+    def _from_json(cls, data: Json) -> DatabaseStatus:
         return cls(dialect=str(data["dialect"]), ok=bool(data["ok"]))
 
 
@@ -215,7 +188,7 @@ class ServiceUrls:
     rpc: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ServiceUrls:
+    def _from_json(cls, data: Json) -> ServiceUrls:
         return cls(api=str(data["api"]), docs=str(data["docs"]), rpc=str(data["rpc"]))
 
 
@@ -245,7 +218,7 @@ class Health:
         return self.status == "ok"
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Health:
+    def _from_json(cls, data: Json) -> Health:
         return cls(
             status=cast(Literal["ok", "degraded"], str(data["status"])),
             version=str(data["version"]),
@@ -262,7 +235,7 @@ class Administration:
 
     Attributes:
         code: the administration's public code, e.g. ``"L01080193"``.
-        chain_id: its ``bytes32`` identifier in the on-chain registry, as ``0x`` + 64 hex digits.
+        registry_id: its ``bytes32`` identifier in the on-chain registry, as ``0x`` + 64 hex digits.
         name: display name, e.g. ``"Ajuntament de Barcelona"``.
         status: ``"active"`` or ``"suspended"``; a suspended administration cannot anchor.
         accounts: the chain accounts that act for it.
@@ -271,7 +244,7 @@ class Administration:
     """
 
     code: str
-    chain_id: str
+    registry_id: str
     name: str
     status: AdministrationStatus
     accounts: tuple[str, ...]
@@ -284,14 +257,14 @@ class Administration:
         return self.status == "active"
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Administration:
+    def _from_json(cls, data: Json) -> Administration:
         return cls(
             code=str(data["code"]),
-            chain_id=str(data["chain_id"]),
+            registry_id=str(data["registry_id"]),
             name=str(data["name"]),
             status=cast(AdministrationStatus, str(data["status"])),
             accounts=tuple(str(account) for account in data["accounts"]),
-            admitted_at=_datetime(data["admitted_at"]),
+            admitted_at=parse_datetime(data["admitted_at"]),
             admission_tx=data["admission_tx"],
         )
 
@@ -315,8 +288,8 @@ class IssuedApiKey:
         return f"IssuedApiKey(id={self.id!r}, key='***', created_at={self.created_at!r})"
 
     @classmethod
-    def _from_json(cls, data: _Json) -> IssuedApiKey:
-        return cls(id=str(data["id"]), key=str(data["key"]), created_at=_datetime(data["created_at"]))
+    def _from_json(cls, data: Json) -> IssuedApiKey:
+        return cls(id=str(data["id"]), key=str(data["key"]), created_at=parse_datetime(data["created_at"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,12 +314,12 @@ class ApiKeyInfo:
         return self.revoked_at is not None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ApiKeyInfo:
+    def _from_json(cls, data: Json) -> ApiKeyInfo:
         return cls(
             id=str(data["id"]),
             prefix=str(data["prefix"]),
-            created_at=_datetime(data["created_at"]),
-            revoked_at=_optional_datetime(data["revoked_at"]),
+            created_at=parse_datetime(data["created_at"]),
+            revoked_at=optional_datetime(data["revoked_at"]),
         )
 
 
@@ -363,7 +336,7 @@ class AdmittedAdministration:
     api_key: IssuedApiKey
 
     @classmethod
-    def _from_json(cls, data: _Json) -> AdmittedAdministration:
+    def _from_json(cls, data: Json) -> AdmittedAdministration:
         return cls(
             administration=Administration._from_json(data["administration"]),
             api_key=IssuedApiKey._from_json(data["api_key"]),
@@ -385,7 +358,7 @@ class Identity:
     key_id: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Identity:
+    def _from_json(cls, data: Json) -> Identity:
         administration = data["administration"]
         return cls(
             role=cast(Role, str(data["role"])),
@@ -423,7 +396,7 @@ class Anchor:
     contract: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Anchor:
+    def _from_json(cls, data: Json) -> Anchor:
         return cls(
             root=str(data["root"]),
             leaf=str(data["leaf"]),
@@ -431,8 +404,8 @@ class Anchor:
             tree_size=int(data["tree_size"]),
             transaction_hash=str(data["transaction_hash"]),
             block_number=int(data["block_number"]),
-            block_hash=_optional_str(data.get("block_hash")),
-            block_timestamp=_moment(data["block_timestamp"]),
+            block_hash=optional_str(data.get("block_hash")),
+            block_timestamp=moment(data["block_timestamp"]),
             chain_id=int(data["chain_id"]),
             contract=str(data["contract"]),
         )
@@ -455,13 +428,13 @@ class Revocation:
     revoked_at: datetime | None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Revocation:
+    def _from_json(cls, data: Json) -> Revocation:
         revoked_at = data.get("revoked_at")
         return cls(
             reason=str(data["reason"]),
-            transaction_hash=_optional_str(data.get("transaction_hash")),
-            block_number=_optional_int(data.get("block_number")),
-            revoked_at=None if revoked_at is None else _moment(revoked_at),
+            transaction_hash=optional_str(data.get("transaction_hash")),
+            block_number=optional_int(data.get("block_number")),
+            revoked_at=None if revoked_at is None else moment(revoked_at),
         )
 
 
@@ -470,7 +443,7 @@ class Receipt:
     """The notary's receipt for a document: what was notarised, its verification code and its status.
 
     Attributes:
-        id: the receipt id, used by :meth:`Client.status`, :meth:`Client.bundle` and :meth:`Client.revoke`.
+        id: the receipt id, used by :meth:`Documents.get`, :meth:`Documents.bundle` and :meth:`Documents.revoke`.
         status: ``"pending"`` (accepted, not yet anchored), ``"anchored"`` or ``"revoked"``.
         document_hash: SHA-256 of the document, 64 hex digits.
         verification_code: the code printed on the document, ``XXXX-XXXX-XXXX-XXXX-C``, that anyone can check.
@@ -505,7 +478,7 @@ class Receipt:
         return self.anchor is not None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Receipt:
+    def _from_json(cls, data: Json) -> Receipt:
         anchor = data.get("anchor")
         revocation = data.get("revocation")
         metadata = data.get("metadata")
@@ -514,11 +487,11 @@ class Receipt:
             status=cast(DocumentStatus, str(data["status"])),
             document_hash=str(data["document_hash"]),
             verification_code=str(data["verification_code"]),
-            kind=_optional_str(data.get("kind")),
-            title=_optional_str(data.get("title")),
+            kind=optional_str(data.get("kind")),
+            title=optional_str(data.get("title")),
             metadata=None if metadata is None else dict(metadata),
             salted=bool(data.get("salted", False)),
-            created_at=_datetime(data["created_at"]),
+            created_at=parse_datetime(data["created_at"]),
             anchor=None if anchor is None else Anchor._from_json(anchor),
             revocation=None if revocation is None else Revocation._from_json(revocation),
             links={str(name): str(url) for name, url in (data.get("links") or {}).items()},
@@ -539,8 +512,34 @@ class Issuer:
     name: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Issuer:
+    def _from_json(cls, data: Json) -> Issuer:
         return cls(code=str(data["code"]), name=str(data["name"]))
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationSource:
+    """A document the verified one was made from, as its issuer linked them (a signed PDF: its original).
+
+    Attributes:
+        verification_code: the source's code: verify it on its own with :meth:`Client.verify`.
+        administration: who notarised the source.
+        kind: the source's kind, if given.
+        title: its title, if given.
+    """
+
+    verification_code: str
+    administration: Issuer
+    kind: str | None
+    title: str | None
+
+    @classmethod
+    def _from_json(cls, data: Json) -> VerificationSource:
+        return cls(
+            verification_code=str(data["verification_code"]),
+            administration=Issuer._from_json(data["administration"]),
+            kind=optional_str(data.get("kind")),
+            title=optional_str(data.get("title")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +555,7 @@ class VerificationMatch:
         anchored_at: when its root was anchored, ``None`` while pending.
         block_number, transaction_hash, chain_id, contract: where, once anchored.
         revocation: the revocation, if revoked.
+        derived_from: the documents it was made from, where its kind and title are shown.
     """
 
     status: VerificationStatus
@@ -568,22 +568,24 @@ class VerificationMatch:
     chain_id: int | None
     contract: str | None
     revocation: Revocation | None
+    derived_from: tuple[VerificationSource, ...] = ()
 
     @classmethod
-    def _from_json(cls, data: _Json) -> VerificationMatch:
+    def _from_json(cls, data: Json) -> VerificationMatch:
         anchored_at = data.get("anchored_at")
         revocation = data.get("revocation")
         return cls(
             status=cast(VerificationStatus, str(data["status"])),
             administration=Issuer._from_json(data["administration"]),
-            kind=_optional_str(data.get("kind")),
-            title=_optional_str(data.get("title")),
-            anchored_at=None if anchored_at is None else _moment(anchored_at),
-            block_number=_optional_int(data.get("block_number")),
-            transaction_hash=_optional_str(data.get("transaction_hash")),
-            chain_id=_optional_int(data.get("chain_id")),
-            contract=_optional_str(data.get("contract")),
+            kind=optional_str(data.get("kind")),
+            title=optional_str(data.get("title")),
+            anchored_at=None if anchored_at is None else moment(anchored_at),
+            block_number=optional_int(data.get("block_number")),
+            transaction_hash=optional_str(data.get("transaction_hash")),
+            chain_id=optional_int(data.get("chain_id")),
+            contract=optional_str(data.get("contract")),
             revocation=None if revocation is None else Revocation._from_json(revocation),
+            derived_from=tuple(VerificationSource._from_json(source) for source in data.get("derived_from") or ()),
         )
 
 
@@ -607,9 +609,9 @@ class Verification:
         return self.status == "authentic"
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Verification:
+    def _from_json(cls, data: Json) -> Verification:
         return cls(
             status=cast(VerificationStatus, str(data["status"])),
-            document_hash=_optional_str(data.get("document_hash")),
+            document_hash=optional_str(data.get("document_hash")),
             matches=tuple(VerificationMatch._from_json(match) for match in data.get("matches") or ()),
         )

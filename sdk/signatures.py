@@ -1,5 +1,4 @@
-"""Typed, immutable results of signing and signature validation (:meth:`sdk.Client.sign`,
-:meth:`sdk.Client.validate_signature`).
+"""Signing and validating signatures (``client.signatures``): the group and its typed, immutable results.
 
 Indications follow ETSI EN 319 102-1: ``TOTAL_PASSED``, ``TOTAL_FAILED`` or ``INDETERMINATE``, with a
 sub-indication such as ``HASH_FAILURE``, ``NO_CERTIFICATE_CHAIN_FOUND``, ``REVOKED``, ``OUT_OF_BOUNDS_NO_POE`` or
@@ -11,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
+from ._convert import Json, optional, optional_datetime, optional_str, parse_datetime
+from ._transport import Transport
 from .certificates import RegistrationAuthority
 from .models import Receipt
 
@@ -25,6 +25,7 @@ __all__ = [
     "ProofOfExistence",
     "SignatureFormat",
     "SignatureReport",
+    "Signatures",
     "SignatureValidation",
     "SignedDocument",
     "Signer",
@@ -34,19 +35,6 @@ __all__ = [
 Indication = Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]
 SignatureFormat = Literal["PAdES", "CAdES"]
 SignerKind = Literal["employee", "seal", "citizen"]
-
-_Json = Mapping[str, Any]
-
-
-def _datetime(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 datetime string, got {value!r}")
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +59,15 @@ class Signer:
     registration_authority: RegistrationAuthority | None = None
 
     @classmethod
-    def _from_json(cls, data: _Json) -> Signer:
+    def _from_json(cls, data: Json) -> Signer:
         kind = data.get("kind")
         return cls(
             name=str(data["name"]),
-            organisation=_optional_str(data.get("organisation")),
+            organisation=optional_str(data.get("organisation")),
             kind=None if kind is None else cast(SignerKind, str(kind)),
             certificate_serial=str(data["certificate_serial"]),
             issuer=str(data["issuer"]),
-            registration_authority=RegistrationAuthority._optional(data.get("registration_authority")),
+            registration_authority=optional(RegistrationAuthority._from_json, data.get("registration_authority")),
         )
 
 
@@ -123,7 +111,7 @@ class SignedDocument:
         return target
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SignedDocument:
+    def _from_json(cls, data: Json) -> SignedDocument:
         return cls(
             format=cast(SignatureFormat, str(data["format"])),
             filename=str(data["filename"]),
@@ -134,7 +122,7 @@ class SignedDocument:
             verification_code=str(data["verification_code"]),
             verification_url=str(data["verification_url"]),
             signer=Signer._from_json(data["signer"]),
-            signing_time=_datetime(data["signing_time"]),
+            signing_time=parse_datetime(data["signing_time"]),
             receipt=Receipt._from_json(data["receipt"]),
         )
 
@@ -156,10 +144,10 @@ class ProofOfExistence:
     transaction_hash: str
 
     @classmethod
-    def _from_json(cls, data: _Json) -> ProofOfExistence:
+    def _from_json(cls, data: Json) -> ProofOfExistence:
         return cls(
             verification_code=str(data["verification_code"]),
-            anchored_at=_datetime(data["anchored_at"]),
+            anchored_at=parse_datetime(data["anchored_at"]),
             block_number=int(data["block_number"]),
             transaction_hash=str(data["transaction_hash"]),
         )
@@ -192,16 +180,16 @@ class SignatureReport:
         return self.indication == "TOTAL_PASSED"
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SignatureReport:
+    def _from_json(cls, data: Json) -> SignatureReport:
         signer, signing_time, proof = data.get("signer"), data.get("signing_time"), data.get("proof_of_existence")
         return cls(
             format=cast(SignatureFormat, str(data["format"])),
             indication=cast(Indication, str(data["indication"])),
-            sub_indication=_optional_str(data.get("sub_indication")),
+            sub_indication=optional_str(data.get("sub_indication")),
             message=str(data["message"]),
-            signer=None if signer is None else Signer._from_json(signer),
-            signing_time=None if signing_time is None else _datetime(signing_time),
-            proof_of_existence=None if proof is None else ProofOfExistence._from_json(proof),
+            signer=optional(Signer._from_json, signer),
+            signing_time=optional_datetime(signing_time),
+            proof_of_existence=optional(ProofOfExistence._from_json, proof),
         )
 
 
@@ -229,12 +217,91 @@ class SignatureValidation:
         return self.indication == "TOTAL_PASSED"
 
     @classmethod
-    def _from_json(cls, data: _Json) -> SignatureValidation:
+    def _from_json(cls, data: Json) -> SignatureValidation:
         indication = data.get("indication")
         return cls(
             document_hash=str(data["document_hash"]),
             signed=bool(data["signed"]),
             indication=None if indication is None else cast(Indication, str(indication)),
-            sub_indication=_optional_str(data.get("sub_indication")),
+            sub_indication=optional_str(data.get("sub_indication")),
             signatures=tuple(SignatureReport._from_json(item) for item in data["signatures"]),
         )
+
+
+class Signatures:
+    """``client.signatures``: signing with the administration's certificates (its key) and validating (public)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def sign(
+        self,
+        document: str | os.PathLike[str] | bytes,
+        *,
+        sign_as: Literal["employee", "seal"],
+        certificate: str | None = None,
+        format: Literal["auto", "pades", "cades"] = "auto",
+        filename: str | None = None,
+    ) -> SignedDocument:
+        """Sign a document with one of the administration's certificates; the signed output is notarised.
+
+        A PDF is signed as PAdES: it gets a visible stamp with the verification code, the verification page's
+        URL and a QR code of it. Any other file gets a detached CAdES signature (``.p7s``).
+
+        Arguments:
+            document: the file's path, or its bytes.
+            sign_as: ``"employee"`` or ``"seal"`` (the administration's own seal).
+            certificate: the serial of the certificate to sign with; omitted: the seal, or the only employee
+                certificate.
+            format: ``"auto"`` (PAdES for PDFs), ``"pades"`` or ``"cades"``.
+            filename: the name the server records (defaults to the path's name).
+
+        Raises:
+            NotFoundError: no such certificate for this administration.
+            ConflictError: the certificate is revoked or expired, or there is none to sign with.
+            ValidationError: ``sign_as`` does not match the certificate, or several employees could sign.
+
+        Example::
+
+            signed = segell.signatures.sign(Path("resolucio.pdf"), sign_as="seal")
+            signed.save(Path("resolucio-signed.pdf"))
+            print(signed.verification_code, signed.verification_url)
+        """
+        if isinstance(document, bytes | bytearray | memoryview):
+            name, data = filename or "document", bytes(document)
+        else:
+            name, data = filename or Path(document).name, Path(document).read_bytes()
+        form: dict[str, str] = {"as": sign_as, "format": format}
+        if certificate is not None:
+            form["certificate"] = certificate
+        return self._transport.call(
+            "POST", "/v1/signatures", SignedDocument._from_json, files={"file": (name, data)}, data=form
+        )
+
+    def validate(
+        self,
+        document: str | os.PathLike[str] | bytes,
+        signature: str | os.PathLike[str] | bytes | None = None,
+    ) -> SignatureValidation:
+        """Validate a signed PDF, or a file and its detached CMS signature. Needs no API key.
+
+        The answer uses the ETSI EN 319 102-1 indications; a signature whose signed output was notarised
+        carries the notary's proof of when it existed, which keeps it valid after its certificate is revoked
+        or expires.
+
+        Example::
+
+            report = segell.signatures.validate(Path("resolucio-signed.pdf"))
+            for signature in report.signatures:
+                print(signature.indication, signature.sub_indication, signature.message)
+        """
+
+        def read(source: str | os.PathLike[str] | bytes) -> bytes:
+            if isinstance(source, bytes | bytearray | memoryview):
+                return bytes(source)
+            return Path(source).read_bytes()
+
+        files = {"file": ("document", read(document))}
+        if signature is not None:
+            files["signature"] = ("signature.p7s", read(signature))
+        return self._transport.call("POST", "/v1/signatures/validate", SignatureValidation._from_json, files=files)

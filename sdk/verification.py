@@ -33,6 +33,7 @@ __all__ = [
     "INFORMATIVE_FIELDS",
     "BundleIssuer",
     "BundleRevocation",
+    "BundleSource",
     "BundleStatus",
     "BundleVerification",
     "verify_bundle",
@@ -43,7 +44,7 @@ BUNDLE_FORMAT = "segell-proof-bundle"
 BUNDLE_VERSION = 1
 LEAF_ENCODING = ("bytes32", "bytes32", "bytes32", "uint256")
 
-INFORMATIVE_FIELDS = frozenset({"receipt", "chain.transaction_hash"})
+INFORMATIVE_FIELDS = frozenset({"receipt", "chain.transaction_hash", "derived_from"})
 """The fields of a version 1 bundle that are for people only: a verifier neither checks nor trusts them.
 
 Every other field the format defines is part of the proof: it is required, and changing it changes the outcome.
@@ -80,6 +81,8 @@ _MAX_PROOF_LENGTH = 64
 _MAX_BUNDLE_BYTES = 1 << 20
 _MAX_TEXT = 1024
 _MAX_NESTING = 32
+# Links of `derived_from` read from one bundle; the rest are left out.
+_MAX_SOURCES = 256
 # A JSON string (skipped whole, brackets in it do not count) or a bracket.
 _JSON_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
@@ -122,6 +125,39 @@ class BundleRevocation:
 
 
 @dataclass(frozen=True, slots=True)
+class BundleSource:
+    """A receipt the document was made from, as the bundle's ``derived_from`` names it (its provenance).
+
+    The link itself is the issuer's word: nothing on chain binds a document to its sources. What can be checked is
+    each source on its own: give its bundle to :func:`verify_bundle` (``sources=[...]``) and ``verification`` is
+    the outcome of checking that bundle, for the source's hash, with the same node and trusted Notaries.
+
+    Attributes:
+        receipt_id: the source's receipt id at its issuer's Segell.
+        verification_code: the source's verification code; its bundle is served at ``bundle_url``.
+        kind, title: what the source is, as its issuer described it.
+        document_hash: the source's SHA-256, ``0x`` + 64 hex digits.
+        issuer_code, issuer_name: who notarised the source, as the bundle says.
+        leaf, root: the source's leaf and the root that anchors it; ``None`` while the source was not anchored.
+        bundle_url: where the source's own bundle is served (a path of the issuer's Segell).
+        verification: the check of the source's bundle when it was given, else ``None``. A given bundle is taken
+            for a link only when its document hash, leaf and root are the link's.
+    """
+
+    receipt_id: str | None
+    verification_code: str | None
+    kind: str | None
+    title: str | None
+    document_hash: str
+    issuer_code: str | None
+    issuer_name: str | None
+    leaf: str | None
+    root: str | None
+    bundle_url: str | None
+    verification: BundleVerification | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BundleVerification:
     """The outcome of checking a proof bundle.
 
@@ -145,6 +181,8 @@ class BundleVerification:
         issuer: the administration that anchored the root.
         revocation: the revocation record when the leaf is revoked, else ``None``.
         trusted_notary: the trust anchor that vouched for the bundle's contract, else ``None``.
+        derived_from: the receipts the document was made from, as the bundle names them (informative), each
+            with the check of its own bundle when :func:`verify_bundle` was given it.
 
     Fields the bundle did not provide in readable form (a malformed bundle) are ``None``.
     """
@@ -167,6 +205,7 @@ class BundleVerification:
     issuer: BundleIssuer | None = None
     revocation: BundleRevocation | None = None
     trusted_notary: TrustedNotary | None = None
+    derived_from: tuple[BundleSource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +227,7 @@ class _Bundle:
     issuer_code: str
     issuer_name: str
     issuer_account: str
+    sources: tuple[BundleSource, ...] = ()
 
 
 class _MalformedBundle(ValueError):
@@ -231,6 +271,7 @@ def verify_bundle(
     trusted_notaries: Iterable[TrustedNotary | str] | None = None,
     http: httpx.Client | None = None,
     timeout: float = 10.0,
+    sources: Iterable[Mapping[str, Any] | str | os.PathLike[str]] = (),
 ) -> BundleVerification:
     """Check a proof bundle against a document, the chain and the Notary contracts the caller trusts.
 
@@ -257,6 +298,10 @@ def verify_bundle(
             one connection. The caller keeps ownership (it is not closed). By default a client is opened and
             closed for this call.
         timeout: seconds to wait for the node, when ``http`` is not given.
+        sources: bundles of the receipts the document was made from (``derived_from``, e.g. the original of a
+            signed PDF, served at each link's ``bundle_url``): each one given for a link is checked on its own, for
+            the link's document hash, and reported in that link's ``verification``. Bundles that match no link
+            are ignored.
 
     Raises:
         ValueError: a string in ``trusted_notaries`` is not a notary address.
@@ -277,6 +322,66 @@ def verify_bundle(
                 print(document, result.status, result.reason)
     """
     anchors = _trust_anchors(trusted_notaries)
+    given = _readable_bundles(sources)
+    if http is None and given:
+        # One connection for the bundle and its sources.
+        plain_http = rpc_url.lower().startswith("http://")
+        with httpx.Client(timeout=timeout, headers=_RPC_HEADERS, verify=not plain_http) as own:
+            return _verify_with_sources(bundle, document_or_hash, rpc_url, anchors, own, given)
+    return _verify_with_sources(bundle, document_or_hash, rpc_url, anchors, http, given, timeout=timeout)
+
+
+def _verify_with_sources(
+    bundle: Mapping[str, Any] | str | os.PathLike[str],
+    document_or_hash: str | os.PathLike[str] | bytes,
+    rpc_url: str,
+    anchors: list[TrustedNotary],
+    http: httpx.Client | None,
+    given: Sequence[Mapping[str, Any]],
+    *,
+    timeout: float = 10.0,
+) -> BundleVerification:
+    verification = _verify_one(bundle, document_or_hash, rpc_url, anchors, http, timeout)
+    if not given or not verification.derived_from:
+        return verification
+    checked = []
+    for link in verification.derived_from:
+        source = next((candidate for candidate in given if _is_bundle_of(candidate, link)), None)
+        if source is not None:
+            link = replace(link, verification=_verify_one(source, link.document_hash, rpc_url, anchors, http, timeout))
+        checked.append(link)
+    return replace(verification, derived_from=tuple(checked))
+
+
+def _readable_bundles(sources: Iterable[Mapping[str, Any] | str | os.PathLike[str]]) -> list[Mapping[str, Any]]:
+    readable = []
+    for source in sources:
+        try:
+            readable.append(_load_bundle(source))
+        except _MalformedBundle:
+            continue  # it can be the bundle of no link
+    return readable
+
+
+def _is_bundle_of(candidate: Mapping[str, Any], link: BundleSource) -> bool:
+    wanted = {"document_hash": link.document_hash, "leaf": link.leaf, "root": link.root}
+    if not isinstance(candidate, Mapping):
+        return False
+    for name, value in wanted.items():
+        found = _get(candidate, name)
+        if value is None or not isinstance(found, str) or found.lower() != value:
+            return False
+    return True
+
+
+def _verify_one(
+    bundle: Mapping[str, Any] | str | os.PathLike[str],
+    document_or_hash: str | os.PathLike[str] | bytes,
+    rpc_url: str,
+    anchors: list[TrustedNotary],
+    http: httpx.Client | None,
+    timeout: float,
+) -> BundleVerification:
     verification, parsed = _verify_offline(bundle, _document_hash(document_or_hash))
     if parsed is None:
         return verification
@@ -409,6 +514,7 @@ def _describe(parsed: _Bundle, document_hash: str) -> BundleVerification:
             name=parsed.issuer_name,
             account=parsed.issuer_account,
         ),
+        derived_from=parsed.sources,
     )
 
 
@@ -515,7 +621,50 @@ def _parse_bundle(data: Mapping[str, Any]) -> _Bundle:
         issuer_code=_text(issuer, "code", where="issuer."),
         issuer_name=_text(issuer, "name", where="issuer."),
         issuer_account=_address(issuer, "account", where="issuer."),
+        sources=_sources(_get(data, "derived_from")),
     )
+
+
+def _sources(links: Any) -> tuple[BundleSource, ...]:
+    """The readable links of an informative ``derived_from``: an entry without a readable document hash is left
+    out, unreadable text and hashes read as ``None``; nothing in it makes a bundle malformed."""
+    if not isinstance(links, list):
+        return ()
+    found = []
+    for link in links[:_MAX_SOURCES]:
+        if not isinstance(link, Mapping):
+            continue
+        document_hash = _optional_bytes32(link, "document_hash")
+        if document_hash is None:
+            continue
+        issuer = _get(link, "issuer")
+        issuer = issuer if isinstance(issuer, Mapping) else {}
+        found.append(
+            BundleSource(
+                receipt_id=_optional_text(link, "receipt_id"),
+                verification_code=_optional_text(link, "verification_code"),
+                kind=_optional_text(link, "kind"),
+                title=_optional_text(link, "title"),
+                document_hash=document_hash,
+                issuer_code=_optional_text(issuer, "code"),
+                issuer_name=_optional_text(issuer, "name"),
+                leaf=_optional_bytes32(link, "leaf"),
+                root=_optional_bytes32(link, "root"),
+                bundle_url=_optional_text(link, "bundle"),
+            )
+        )
+    return tuple(found)
+
+
+def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
+    value = _get(data, name)
+    return value if isinstance(value, str) and 0 < len(value) <= _MAX_TEXT else None
+
+
+def _optional_bytes32(data: Mapping[str, Any], name: str) -> str | None:
+    value = _get(data, name)
+    parsed = _proof.parse_hash(value) if isinstance(value, str) else None
+    return _hex(parsed) if parsed is not None else None
 
 
 def _get(data: Mapping[str, Any], name: str) -> Any:

@@ -12,6 +12,8 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+from web3.types import Wei
 
 from segell.chain.deploy import Deployment, check_deployment, ensure_deployed, load_record
 from segell.chain.errors import ChainStateLost, DeploymentOutdated
@@ -100,7 +102,7 @@ class Runtime:
 
     def fund(self, address: str, amount_wei: int = ACCOUNT_FUNDS_WEI) -> None:
         """Give a new account gas money from the governance account."""
-        send_transaction(self.node.w3, self.governance, {"to": address, "value": amount_wei})
+        send_transaction(self.node.w3, self.governance, {"to": address, "value": Wei(amount_wei)})
 
 
 def keep_home_private(home: Path) -> None:
@@ -128,7 +130,7 @@ class GovernanceUnfunded(RuntimeError):
 
 def _require_funds(node: ChainNode, address: str) -> None:
     # Managed chains fund the governance account themselves; on a network its operator has to.
-    if node.w3.eth.get_balance(address) == 0:
+    if node.w3.eth.get_balance(Web3.to_checksum_address(address)) == 0:
         raise GovernanceUnfunded(
             f"The governance account {address} has no funds on chain {node.chain_id} ({node.endpoint}). "
             "Fund it (on Besu: in the genesis `alloc`, or by a transfer from a funded account), then start again; "

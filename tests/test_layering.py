@@ -59,3 +59,35 @@ def test_segell_package_is_made_of_the_three_folders() -> None:
     assert sorted(entry.name for entry in package.iterdir()) == sorted(PARTS)
     for part in PARTS:
         assert (package / part).resolve() == (ROOT / part).resolve()
+
+
+KERNEL = ("deps", "errors", "db", "settings", "runtime", "models", "limits")
+
+
+def services_domains() -> list[str]:
+    return sorted(path.parent.name for path in (ROOT / "services").glob("*/__init__.py"))
+
+
+def imported_names(path: Path, package: str) -> list[tuple[int, str]]:
+    """Every module or name an import statement of `path` reaches, `from a import b` as `a.b`, relative ones resolved
+    against `package`."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def test_services_kernel_imports_no_domain() -> None:
+    domains = tuple(f"segell.services.{domain}." for domain in services_domains())
+    wrong = [
+        f"services/{name}.py:{line} imports {module}"
+        for name in KERNEL
+        for line, module in imported_names(ROOT / "services" / f"{name}.py", "segell.services")
+        if f"{module}.".startswith(domains)
+    ]
+    assert wrong == []

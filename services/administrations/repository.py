@@ -3,7 +3,7 @@
 from sqlalchemy import false, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from segell.services.models import Administration, ApiKey, ChainAccount
+from segell.services.administrations.models import Administration, ApiKey, ChainAccount
 
 
 def get_by_code(session: Session, code: str) -> Administration | None:
@@ -18,9 +18,11 @@ def list_all(session: Session) -> list[Administration]:
 
 
 def add_administration(
-    session: Session, *, code: str, chain_id: str, name: str, admission_tx: str | None
+    session: Session, *, code: str, registry_id: str, name: str, admission_tx: str | None
 ) -> Administration:
-    administration = Administration(code=code, chain_id=chain_id, name=name, status="active", admission_tx=admission_tx)
+    administration = Administration(
+        code=code, registry_id=registry_id, name=name, status="active", admission_tx=admission_tx
+    )
     session.add(administration)
     session.flush()
     return administration
@@ -100,8 +102,3 @@ def _take_sqlite_write_lock(session: Session) -> bool:
         return False
     session.execute(update(ApiKey).where(false()).values(role=ApiKey.role).execution_options(synchronize_session=False))
     return True
-
-
-def governance_key_exists(session: Session) -> bool:
-    query = select(ApiKey.id).where(ApiKey.role == "governance", ApiKey.revoked_at.is_(None)).limit(1)
-    return session.scalar(query) is not None

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, status
 
 from segell.services.administrations import repository, service
+from segell.services.administrations.models import Administration, ApiKey
 from segell.services.administrations.schemas import (
     AdministrationCode,
     AdministrationList,
@@ -15,7 +16,6 @@ from segell.services.administrations.schemas import (
 )
 from segell.services.deps import CallerDep, GovernanceDep, RuntimeDep, SessionDep
 from segell.services.errors import NotFound, error_responses
-from segell.services.models import Administration, ApiKey
 
 # Every route needs an API key, and an administration's key stops working while it is suspended.
 router = APIRouter(prefix="/v1", tags=["administrations"], responses=error_responses(401, 403))
@@ -28,7 +28,7 @@ governance_keys = APIRouter(prefix="/governance/api-keys", tags=["governance"])
 def _administration_out(administration: Administration) -> AdministrationOut:
     return AdministrationOut(
         code=administration.code,
-        chain_id=administration.chain_id,
+        registry_id=administration.registry_id,
         name=administration.name,
         status=administration.status,  # type: ignore[arg-type]
         accounts=[account.address for account in administration.accounts],

@@ -41,7 +41,7 @@ class AdmissionRequest(BaseModel):
 
 class AdministrationOut(BaseModel):
     code: str
-    chain_id: str = Field(description="The administration's bytes32 id in the on-chain registry.")
+    registry_id: str = Field(description="The administration's bytes32 id in the on-chain registry.")
     name: str
     status: Literal["active", "suspended"]
     accounts: list[str]

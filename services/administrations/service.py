@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
+from web3 import Web3
 
 from segell.chain.durable import replace_atomically
 from segell.chain.errors import (
@@ -17,8 +18,9 @@ from segell.chain.errors import (
 )
 from segell.chain.keys import generate_account, seal_private_key
 from segell.services.administrations import repository
+from segell.services.administrations.models import Administration, ApiKey
+from segell.services.deps import Caller
 from segell.services.errors import Conflict, Forbidden, NotFound, Unauthenticated
-from segell.services.models import Administration, ApiKey
 from segell.services.runtime import Runtime
 
 KEY_PREFIX = "sgl"
@@ -27,23 +29,12 @@ log = logging.getLogger("segell")
 
 
 @dataclass(frozen=True)
-class Caller:
-    role: str  # "governance" | "administration"
-    key_id: str
-    administration: Administration | None
-
-    @property
-    def is_governance(self) -> bool:
-        return self.role == "governance"
-
-
-@dataclass(frozen=True)
 class IssuedKey:
     record: ApiKey
     secret: str
 
 
-def chain_id_for(code: str) -> str:
+def registry_id_for(code: str) -> str:
     """The administration's bytes32 registry id: its code in ASCII, right-padded with zeros (readable in explorers)."""
     return "0x" + code.encode("ascii").ljust(32, b"\0").hex()
 
@@ -112,19 +103,19 @@ def admit(runtime: Runtime, session: Session, *, code: str, name: str) -> tuple[
     """Admit on chain (registry entry, one funded account), then record it with a first API key."""
     if repository.get_by_code(session, code) is not None:
         raise Conflict(f"Administration {code} is already admitted.", code="already_admitted")
-    chain_id = chain_id_for(code)
+    registry_id = registry_id_for(code)
     account = generate_account()
     registry = runtime.registry
     try:
-        admission = registry.admit_administration(runtime.governance, bytes.fromhex(chain_id[2:]), name)
+        admission = registry.admit_administration(runtime.governance, bytes.fromhex(registry_id[2:]), name)
         admission_tx: str | None = admission.transaction_hash
     except AdministrationAlreadyAdmitted:
         # Admitted on chain by an earlier attempt whose database commit did not happen: carry on from there.
         admission_tx = None
-    registry.add_account(runtime.governance, bytes.fromhex(chain_id[2:]), account.address)
+    registry.add_account(runtime.governance, bytes.fromhex(registry_id[2:]), account.address)
     runtime.fund(account.address)
     administration = repository.add_administration(
-        session, code=code, chain_id=chain_id, name=name, admission_tx=admission_tx
+        session, code=code, registry_id=registry_id, name=name, admission_tx=admission_tx
     )
     sealed = seal_private_key(account.key, runtime.master_key, label=account.address)
     repository.add_account(session, administration=administration, address=account.address, sealed_key=sealed)
@@ -136,7 +127,7 @@ def admit(runtime: Runtime, session: Session, *, code: str, name: str) -> tuple[
 def suspend(runtime: Runtime, session: Session, code: str) -> Administration:
     administration = get(session, code)
     try:
-        runtime.registry.suspend_administration(runtime.governance, bytes.fromhex(administration.chain_id[2:]))
+        runtime.registry.suspend_administration(runtime.governance, bytes.fromhex(administration.registry_id[2:]))
     except AdministrationAlreadySuspended:
         pass  # the chain already says so; bring the database in line
     administration.status = "suspended"
@@ -146,7 +137,7 @@ def suspend(runtime: Runtime, session: Session, code: str) -> Administration:
 def reinstate(runtime: Runtime, session: Session, code: str) -> Administration:
     administration = get(session, code)
     try:
-        runtime.registry.reinstate_administration(runtime.governance, bytes.fromhex(administration.chain_id[2:]))
+        runtime.registry.reinstate_administration(runtime.governance, bytes.fromhex(administration.registry_id[2:]))
     except AdministrationNotSuspended:
         pass
     administration.status = "active"
@@ -221,22 +212,22 @@ def reconcile_with_chain(runtime: Runtime) -> list[str]:
     repaired = []
     with runtime.transaction() as session:
         for administration in repository.list_all(session):
-            chain_id = bytes.fromhex(administration.chain_id[2:])
-            if not registry.is_admitted(chain_id):
-                registry.admit_administration(governance, chain_id, administration.name)
+            registry_id = bytes.fromhex(administration.registry_id[2:])
+            if not registry.is_admitted(registry_id):
+                registry.admit_administration(governance, registry_id, administration.name)
                 repaired.append(f"{administration.code}: admitted again")
             for account in administration.accounts:
-                if registry.administration_of(account.address) != chain_id:
-                    registry.add_account(governance, chain_id, account.address)
+                if registry.administration_of(account.address) != registry_id:
+                    registry.add_account(governance, registry_id, account.address)
                     repaired.append(f"{administration.code}: account {account.address} added again")
-                if runtime.node.w3.eth.get_balance(account.address) == 0:
+                if runtime.node.w3.eth.get_balance(Web3.to_checksum_address(account.address)) == 0:
                     runtime.fund(account.address)
-            suspended_on_chain = registry.get_administration(chain_id).suspended
+            suspended_on_chain = registry.get_administration(registry_id).suspended
             if administration.status == "suspended" and not suspended_on_chain:
-                registry.suspend_administration(governance, chain_id)
+                registry.suspend_administration(governance, registry_id)
                 repaired.append(f"{administration.code}: suspended again")
             elif administration.status == "active" and suspended_on_chain:
-                registry.reinstate_administration(governance, chain_id)
+                registry.reinstate_administration(governance, registry_id)
                 repaired.append(f"{administration.code}: reinstated again")
     for line in repaired:
         log.warning("registry differed from the database: %s", line)

@@ -8,8 +8,8 @@ from sqlalchemy import CursorResult, Select, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from segell.services.administrations.models import Administration
 from segell.services.citizen_auth.models import AuthEvent, LimitTurn, OtpChallenge, SmsOutboxEntry, TotpEnrolment
-from segell.services.models import Administration
 
 RowT = TypeVar("RowT")
 

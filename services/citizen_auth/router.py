@@ -5,17 +5,14 @@ for codes, checks them and hands the citizen the token. `/v1/citizens/me...` is 
 `/.well-known/jwks.json` is public: any service checks tokens with it.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request, status
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request, status
 
 from segell.services.administrations import repository as administrations
 from segell.services.administrations.schemas import AdministrationCode
 from segell.services.citizen_auth import service, tokens
-from segell.services.citizen_auth.deps import CitizenAuthDep, CitizenDep, TenantDep
+from segell.services.citizen_auth.deps import CitizenAuthDep
 from segell.services.citizen_auth.schemas import (
     Citizen,
     CitizenToken,
@@ -30,9 +27,8 @@ from segell.services.citizen_auth.schemas import (
     TotpEnrolment,
     TotpStatus,
 )
-from segell.services.deps import CallerDep, RuntimeDep, SessionDep
+from segell.services.deps import AdministrationDep, CallerDep, CitizenDep, RuntimeDep, SessionDep
 from segell.services.errors import NotFound, error_responses
-from segell.services.runtime import Runtime
 
 _DESCRIPTIONS = {
     400: "The code is wrong, or was already used; `details.attempts_left` says how many tries the code has left.",
@@ -55,14 +51,7 @@ def _responses(*status_codes: int, citizen: bool = False) -> dict[int | str, dic
     return responses
 
 
-@asynccontextmanager
-async def _start(app: FastAPI) -> AsyncIterator[None]:
-    runtime: Runtime = app.state.runtime
-    await run_in_threadpool(service.start, runtime)
-    yield
-
-
-router = APIRouter(lifespan=_start)
+router = APIRouter()
 auth = APIRouter(prefix="/v1/auth", tags=["citizen authentication"], responses=_responses(401, 403))
 citizens = APIRouter(prefix="/v1/citizens/me", tags=["citizens"], responses=_responses(401, 403, citizen=True))
 
@@ -86,7 +75,9 @@ def _token(issued: tokens.IssuedToken) -> CitizenToken:
 @auth.post(
     "/otp", response_model=OtpChallenge, status_code=status.HTTP_202_ACCEPTED, responses=_responses(422, 429, 503)
 )
-def request_otp(body: OtpRequest, request: Request, tenant: TenantDep, citizen_auth: CitizenAuthDep) -> OtpChallenge:
+def request_otp(
+    body: OtpRequest, request: Request, tenant: AdministrationDep, citizen_auth: CitizenAuthDep
+) -> OtpChallenge:
     """Send a one-time code to a citizen's mobile number (it replaces any code sent to it before)."""
     sent = service.request_code(citizen_auth, tenant, body.phone, _client_address(request, body.client_address))
     return OtpChallenge(
@@ -95,7 +86,9 @@ def request_otp(body: OtpRequest, request: Request, tenant: TenantDep, citizen_a
 
 
 @auth.post("/otp/verify", response_model=CitizenToken, responses=_responses(400, 404, 422, 429))
-def verify_otp(body: CodeLogin, request: Request, tenant: TenantDep, citizen_auth: CitizenAuthDep) -> CitizenToken:
+def verify_otp(
+    body: CodeLogin, request: Request, tenant: AdministrationDep, citizen_auth: CitizenAuthDep
+) -> CitizenToken:
     """Check the code the citizen typed; a citizen token when it is right."""
     address = _client_address(request, body.client_address)
     return _token(service.verify_code(citizen_auth, tenant, body.phone, body.code, address))
@@ -135,7 +128,9 @@ def read_outbox(
 
 
 @auth.post("/totp/verify", response_model=CitizenToken, responses=_responses(400, 404, 422, 429))
-def verify_totp(body: CodeLogin, request: Request, tenant: TenantDep, citizen_auth: CitizenAuthDep) -> CitizenToken:
+def verify_totp(
+    body: CodeLogin, request: Request, tenant: AdministrationDep, citizen_auth: CitizenAuthDep
+) -> CitizenToken:
     """Log in with the mobile number and a code of the citizen's authenticator app (TOTP)."""
     address = _client_address(request, body.client_address)
     return _token(service.verify_totp(citizen_auth, tenant, body.phone, body.code, address))

@@ -24,12 +24,12 @@ from ipaddress import IPv4Address, IPv6Address
 import pyotp
 from sqlalchemy.orm import Session
 
+from segell.services.administrations.models import Administration
 from segell.services.citizen_auth import repository, tokens
 from segell.services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, gateway_for, outbox_label
 from segell.services.citizen_auth.keyring import Keyring
 from segell.services.citizen_auth.models import OtpChallenge, TotpEnrolment
 from segell.services.errors import Conflict, InvalidInput, NotFound, SegellError, TooManyRequests, Unavailable
-from segell.services.models import Administration
 from segell.services.runtime import Runtime
 
 Clock = Callable[[], datetime]

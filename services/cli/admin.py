@@ -57,7 +57,7 @@ def admin_add(
     """Admit an administration on chain and print its first API key (shown only once)."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        admitted = client.admit_administration(code, name)
+        admitted = client.administrations.admit(code, name)
     if as_json:
         print_json(admitted)
         return
@@ -72,7 +72,7 @@ def admin_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List every administration."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        administrations = client.list_administrations()
+        administrations = client.administrations.list()
     if as_json:
         print_json(administrations)
         return
@@ -93,10 +93,10 @@ def admin_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @admin_app.command("show")
 def admin_show(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = False) -> None:
-    """Show one administration: chain id, status, accounts, admission transaction."""
+    """Show one administration: registry id, status, accounts, admission transaction."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        administration = client.get_administration(code)
+        administration = client.administrations.get(code)
     if as_json:
         print_json(administration)
         return
@@ -109,7 +109,7 @@ def admin_suspend(ctx: typer.Context, code: CodeArgument) -> None:
     """Suspend an administration: it can no longer anchor and its API keys stop working."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        administration = client.suspend_administration(code)
+        administration = client.administrations.suspend(code)
     invocation.out.print(f"{escape(administration.code)} is now {_status_markup(administration)}.")
 
 
@@ -118,7 +118,7 @@ def admin_reinstate(ctx: typer.Context, code: CodeArgument) -> None:
     """Reinstate a suspended administration."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        administration = client.reinstate_administration(code)
+        administration = client.administrations.reinstate(code)
     invocation.out.print(f"{escape(administration.code)} is now {_status_markup(administration)}.")
 
 
@@ -127,7 +127,7 @@ def _print_administration(invocation: Invocation, administration: Administration
         invocation.out,
         [
             ("status", _status_markup(administration)),
-            ("chain id", administration.chain_id),
+            ("registry id", administration.registry_id),
             ("accounts", ", ".join(administration.accounts) or "none"),
             ("admitted", timestamp(administration.admitted_at)),
             ("admission tx", administration.admission_tx or "not sent yet"),
@@ -148,7 +148,7 @@ def key_issue(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = Fals
     """Issue another API key for an administration and print it (shown only once)."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        issued = client.issue_api_key(code)
+        issued = client.administrations.issue_api_key(code)
     if as_json:
         print_json(issued)
         return
@@ -160,7 +160,7 @@ def key_list(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = False
     """List an administration's API keys (never their secrets)."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        keys = client.list_api_keys(code)
+        keys = client.administrations.list_api_keys(code)
     if as_json:
         print_json(keys)
         return
@@ -178,7 +178,7 @@ def key_revoke(
     """Revoke an API key; it stops working at once."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        key = client.revoke_api_key(code, key_id)
+        key = client.administrations.revoke_api_key(code, key_id)
     invocation.out.print(f"Revoked key {escape(key.id)} of {escape(code)} ({_revoked(key)}).")
 
 
@@ -190,7 +190,7 @@ def governance_keys_list(ctx: typer.Context, as_json: JsonOption = False) -> Non
     """List the governance API keys (never their secrets)."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        keys = client.list_governance_keys()
+        keys = client.governance_keys.list()
         current = client.me().key_id
     if as_json:
         print_json(keys)
@@ -214,7 +214,7 @@ def governance_keys_rotate(
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
         rotated = key_id or client.me().key_id
-        issued = client.rotate_governance_key(rotated)
+        issued = client.governance_keys.rotate(rotated)
     key_file = invocation.home / GOVERNANCE_KEY_FILE
     written = _replace_key_file(invocation, key_file, rotated, issued.key)
     if as_json:
@@ -236,7 +236,7 @@ def governance_keys_revoke(
     """Revoke a governance key; it stops working at once. The last active one cannot be revoked."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        key = client.revoke_governance_key(key_id)
+        key = client.governance_keys.revoke(key_id)
     invocation.out.print(f"Revoked governance key {escape(key.id)} ({_revoked(key)}).")
 
 

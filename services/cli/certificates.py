@@ -123,7 +123,7 @@ def cert_issue(
         )
     csr_pem = _read_text(invocation, csr) if csr is not None else None
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
-        issued = client.issue_certificate(
+        issued = client.certificates.issue(
             profile.value,
             name=name,
             national_id=national_id,
@@ -161,14 +161,14 @@ def cert_show(
         if pem:
             fail(invocation, "The PEM of a certificate is shown to its administration: pass --api-key.")
         with open_client(invocation, api_key=None) as client:
-            status = client.certificate_status(serial)
+            status = client.certificates.status(serial)
         if as_json:
             print_json(status)
             return
         _print_status(invocation, status)
         return
     with open_client(invocation, api_key=invocation.api_key, key_source="--api-key / SEGELL_API_KEY") as client:
-        certificate = client.get_certificate(serial)
+        certificate = client.certificates.get(serial)
     if pem:
         print(certificate.certificate_pem, end="")
     elif as_json:
@@ -187,7 +187,7 @@ def cert_list(
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "cert list")
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
-        certificates = client.list_certificates(profile=profile.value if profile else None)
+        certificates = client.certificates.list(profile=profile.value if profile else None)
     if as_json:
         print_json(certificates)
         return
@@ -213,7 +213,7 @@ def cert_revoke(
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "cert revoke")
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
-        certificate = client.revoke_certificate(serial, reason.value)
+        certificate = client.certificates.revoke(serial, reason.value)
     if as_json:
         print_json(certificate)
         return

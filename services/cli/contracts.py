@@ -145,7 +145,7 @@ def deploy(
     """Compile Solidity files with the server's pinned solc and deploy a contract in a sandbox."""
     args = [parse_argument(item) for item in arg or []]
     with _deploying_client(ctx) as (invocation, segell):
-        deployed = segell.deploy_contract(sandbox, files, contract=contract, args=args, value=value)
+        deployed = segell.contracts.deploy(sandbox, files, contract=contract, args=args, value=value)
     if as_json:
         print_json(deployed)
         return
@@ -169,7 +169,7 @@ def list_contracts(ctx: typer.Context, sandbox: SandboxOption, as_json: JsonOpti
     """The sandbox's Segell contracts and those deployed in it."""
     invocation, client = _client(ctx, "contract list")
     with client as segell:
-        listed = segell.list_contracts(sandbox)
+        listed = segell.contracts.list(sandbox)
     if as_json:
         print_json(listed)
         return
@@ -184,7 +184,7 @@ def show(ctx: typer.Context, address: AddressArgument, sandbox: SandboxOption, a
     """One contract: its functions and events (the full ABI and sources with --json)."""
     invocation, client = _client(ctx, "contract show")
     with client as segell:
-        details = segell.get_contract(sandbox, address)
+        details = segell.contracts.get(sandbox, address)
     if as_json:
         print_json(details)
         return
@@ -216,7 +216,7 @@ def call(
     """Run a function with eth_call (nothing is sent) and print what it returns, as JSON."""
     _invocation, client = _client(ctx, "contract call")
     with client as segell:
-        answer = segell.call_contract(
+        answer = segell.contracts.call(
             sandbox, address, function, [parse_argument(item) for item in args or []], sender=sender
         )
     print_json(answer if as_json else answer.result)
@@ -235,7 +235,7 @@ def send(
     """Send a transaction calling a function from your sandbox account; print its block, gas and events."""
     invocation, client = _client(ctx, "contract send")
     with client as segell:
-        sent = segell.send_contract_transaction(
+        sent = segell.contracts.send(
             sandbox, address, function, [parse_argument(item) for item in args or []], value=value
         )
     if as_json:
@@ -260,7 +260,7 @@ def events(
     """The contract's decoded events between two blocks."""
     invocation, client = _client(ctx, "contract events")
     with client as segell:
-        found = segell.contract_events(sandbox, address, name, from_block=from_block, to_block=to_block)
+        found = segell.contracts.events(sandbox, address, name, from_block=from_block, to_block=to_block)
     if as_json:
         print_json(found)
         return

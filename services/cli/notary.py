@@ -91,7 +91,9 @@ def notarise(
                 receipts = []
                 for path in files:
                     try:
-                        receipts.append(client.notarise(path, kind=kind, title=title, salted=salted, public=public))
+                        receipts.append(
+                            client.documents.notarise(path, kind=kind, title=title, salted=salted, public=public)
+                        )
                     except OSError as exc:
                         fail(invocation, f"Cannot read {path}: {exc.strerror or exc}.")
                     progress.advance(task)
@@ -102,13 +104,13 @@ def notarise(
                     hashes.append(hash_file(invocation, path))
                     progress.advance(task)
                 progress.update(task, description="Notarising")
-                receipts = client.notarise_many(hashes, kind=kind, salted=salted, public=public)
+                receipts = client.documents.notarise_many(hashes, kind=kind, salted=salted, public=public)
             if wait:
                 task = progress.add_task("Waiting for anchoring", total=len(receipts))
                 for path, receipt in zip(files, receipts, strict=True):
-                    receipt = client.wait_until_anchored(receipt.id, timeout=timeout)
+                    receipt = client.documents.wait_until_anchored(receipt.id, timeout=timeout)
                     bundle_path = (out or path.parent) / f"{path.name}{BUNDLE_SUFFIX}"
-                    _write_bundle(invocation, bundle_path, client.bundle(receipt.id))
+                    _write_bundle(invocation, bundle_path, client.documents.bundle(receipt.id))
                     results.append(_notarised(path, receipt, bundle_path))
                     progress.advance(task)
             else:
@@ -201,7 +203,7 @@ def revoke(
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "revoke")
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
-        receipt = client.revoke(document_id, reason)
+        receipt = client.documents.revoke(document_id, reason)
     if as_json:
         print_json(receipt)
         return
@@ -245,7 +247,7 @@ def _document_status_markup(status: str) -> str:
 def _verify_with_server(invocation: Invocation, file: Path, as_json: bool) -> None:
     with open_client(invocation, api_key=None) as client:
         try:
-            verification = client.verify(path=file)
+            verification = client.documents.verify(path=file)
         except OSError as exc:
             fail(invocation, f"Cannot read {file}: {exc.strerror or exc}.")
     if as_json:

@@ -51,7 +51,7 @@ def otp_outbox(
     key its own."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        messages = client.otp_outbox(administration=administration, phone=phone, limit=limit)
+        messages = client.auth.otp_outbox(administration=administration, phone=phone, limit=limit)
     if as_json:
         print_json(messages)
         return
@@ -77,7 +77,7 @@ def otp_send(ctx: typer.Context, phone: PhoneArgument, as_json: JsonOption = Fal
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "otp send")
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
-        challenge = client.request_otp(phone)
+        challenge = client.auth.request_otp(phone)
     if as_json:
         print_json(challenge)
         return
@@ -104,7 +104,7 @@ def otp_verify(
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "otp verify")
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
-        token = client.verify_otp(phone, code)
+        token = client.auth.verify_otp(phone, code)
     if as_json:
         print_json(token)
         return

@@ -64,7 +64,7 @@ def sandbox_create(
         raise typer.BadParameter("use anvil or embedded", param_hint="'--backend'")
     chosen = cast(Literal["anvil", "embedded"] | None, backend)
     with _client(invocation, "create") as client:
-        sandbox = client.create_sandbox(name, ttl_seconds=ttl, backend=chosen, node_admin=node_admin)
+        sandbox = client.sandboxes.create(name, ttl_seconds=ttl, backend=chosen, node_admin=node_admin)
     if as_json:
         print_json(sandbox)
         return
@@ -81,7 +81,7 @@ def sandbox_list(
     """List your administration's sandboxes."""
     invocation = current_invocation(ctx)
     with _client(invocation, "list") as client:
-        sandboxes = client.list_sandboxes(include_ended=include_ended)
+        sandboxes = client.sandboxes.list(include_ended=include_ended)
     if as_json:
         print_json(sandboxes)
         return
@@ -106,7 +106,7 @@ def sandbox_show(ctx: typer.Context, sandbox_id: SandboxArgument, as_json: JsonO
     """Show a sandbox: head block, transactions, uptime, expiry, snapshots."""
     invocation = current_invocation(ctx)
     with _client(invocation, "show") as client:
-        sandbox = client.get_sandbox(sandbox_id)
+        sandbox = client.sandboxes.get(sandbox_id)
     if as_json:
         print_json(sandbox)
         return
@@ -123,7 +123,7 @@ def sandbox_snapshot(
     """Save the sandbox's chain as it is now (revert to it with `segell sandbox revert`)."""
     invocation = current_invocation(ctx)
     with _client(invocation, "snapshot") as client:
-        snapshot = client.snapshot_sandbox(sandbox_id, name)
+        snapshot = client.sandboxes.snapshot(sandbox_id, name)
     if as_json:
         print_json(snapshot)
         return
@@ -140,7 +140,7 @@ def sandbox_revert(
     """Bring the sandbox's chain back to a snapshot."""
     invocation = current_invocation(ctx)
     with _client(invocation, "revert") as client:
-        sandbox = client.revert_sandbox(sandbox_id, snapshot_id)
+        sandbox = client.sandboxes.revert(sandbox_id, snapshot_id)
     if as_json:
         print_json(sandbox)
         return
@@ -152,7 +152,7 @@ def sandbox_reset(ctx: typer.Context, sandbox_id: SandboxArgument, as_json: Json
     """Bring the sandbox's chain back to how it was created."""
     invocation = current_invocation(ctx)
     with _client(invocation, "reset") as client:
-        sandbox = client.reset_sandbox(sandbox_id)
+        sandbox = client.sandboxes.reset(sandbox_id)
     if as_json:
         print_json(sandbox)
         return
@@ -169,7 +169,7 @@ def sandbox_extend(
     """Add time to a sandbox's time to live."""
     invocation = current_invocation(ctx)
     with _client(invocation, "extend") as client:
-        sandbox = client.extend_sandbox(sandbox_id, seconds)
+        sandbox = client.sandboxes.extend(sandbox_id, seconds)
     if as_json:
         print_json(sandbox)
         return
@@ -181,7 +181,7 @@ def sandbox_delete(ctx: typer.Context, sandbox_id: SandboxArgument, as_json: Jso
     """Delete a sandbox: its node stops and its chain and snapshots are erased."""
     invocation = current_invocation(ctx)
     with _client(invocation, "delete") as client:
-        sandbox = client.delete_sandbox(sandbox_id)
+        sandbox = client.sandboxes.delete(sandbox_id)
     if as_json:
         print_json(sandbox)
         return
@@ -193,7 +193,7 @@ def sandbox_accounts(ctx: typer.Context, sandbox_id: SandboxArgument, as_json: J
     """Print the sandbox's funded accounts with their private keys (keep them to yourself)."""
     invocation = current_invocation(ctx)
     with _client(invocation, "accounts") as client:
-        accounts = client.export_sandbox_accounts(sandbox_id)
+        accounts = client.sandboxes.export_accounts(sandbox_id)
     if as_json:
         print_json(accounts)
         return

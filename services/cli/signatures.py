@@ -76,7 +76,7 @@ def sign(
     credential = administration_credential(invocation, "sign")
     data = _read(invocation, file)
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
-        signed = client.sign(
+        signed = client.signatures.sign(
             data, sign_as=sign_as, certificate=certificate, format="cades" if cades else "auto", filename=file.name
         )
         target = output or file.parent / (Path(signed.filename).name or f"{file.name}.signed")
@@ -84,7 +84,7 @@ def sign(
             signed.save(target)
         except OSError as exc:
             fail(invocation, f"Cannot write {target}: {exc.strerror or exc}.")
-        receipt = client.wait_until_anchored(signed.receipt.id, timeout=timeout) if wait else signed.receipt
+        receipt = client.documents.wait_until_anchored(signed.receipt.id, timeout=timeout) if wait else signed.receipt
     if as_json:
         summary = {
             "file": str(target),
@@ -140,7 +140,7 @@ def validate(
     data = _read(invocation, file)
     signature_data = _read(invocation, signature) if signature is not None else None
     with open_client(invocation, api_key=None) as client:
-        report = client.validate_signature(data, signature_data)
+        report = client.signatures.validate(data, signature_data)
     if as_json:
         print_json(report)
     else:

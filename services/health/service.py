@@ -3,6 +3,7 @@
 import logging
 
 from sqlalchemy import text
+from web3 import Web3
 
 from segell.services import __version__
 from segell.services.health.schemas import ChainHealth, ContractsHealth, DatabaseHealth, Health, Urls
@@ -17,7 +18,9 @@ def check(runtime: Runtime) -> Health:
     deployed = False
     try:
         head_block = node.w3.eth.block_number
-        deployed = all(len(node.w3.eth.get_code(a)) > 0 for a in (deployment.registry, deployment.notary))
+        deployed = all(
+            len(node.w3.eth.get_code(Web3.to_checksum_address(a))) > 0 for a in (deployment.registry, deployment.notary)
+        )
     except Exception:  # any failure to reach the node is reported, not raised
         log.warning("health: chain node unreachable", exc_info=True)
         head_block = None

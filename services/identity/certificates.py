@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from segell.chain.keys import KeySealError
+from segell.services.administrations.models import Administration
 from segell.services.citizen_auth import tokens
 from segell.services.citizen_auth.service import Clock, system_clock
 from segell.services.errors import (
@@ -54,9 +55,8 @@ from segell.services.identity import ca, repository
 from segell.services.identity.ca import CertificateAuthorities, CertificateAuthority
 from segell.services.identity.models import CertificateAuthorityRecord, IssuedCertificate
 from segell.services.identity.registration import Registration, registration_extension, registration_of
-from segell.services.models import Administration
-from segell.services.notary import service as notary
-from segell.services.notary.schemas import ProofBundle, Receipt
+from segell.services.notary import api as notary
+from segell.services.notary.api import ProofBundle, Receipt
 from segell.services.runtime import Runtime
 
 Profile = Literal["employee", "seal", "citizen"]
@@ -301,18 +301,6 @@ def issue_certificate(
     )
     der = certificate.public_bytes(Encoding.DER)
     fingerprint = hashlib.sha256(der).hexdigest()
-    submission = notary.Submission(
-        document_hash=fingerprint,
-        kind=KIND_CERTIFICATE,
-        title=f"{request.profile} certificate {certificate_id}",
-        metadata={
-            "serial": certificate_id,
-            "profile": request.profile,
-            "issuer": authorities.issuing.certificate.subject.rfc4514_string(),
-        },
-    )
-    # Logged before it is stored or handed out; the notary commits in a transaction of its own.
-    receipt, _ = notary.submit(runtime, administration.id, submission, None)
     national_salt = national_hash = None
     if request.national_id is not None:
         national_salt = secrets.token_hex(16)
@@ -339,10 +327,23 @@ def issue_certificate(
         fingerprint=fingerprint,
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
-        log_document_id=receipt.id,
         created_at=datetime.now(UTC),
     )
     with runtime.transaction() as session:
+        # Logged with the notary in the transaction that stores it: a certificate is stored and logged, or neither.
+        receipt = notary.notarise(
+            session,
+            administration.id,
+            fingerprint,
+            kind=KIND_CERTIFICATE,
+            title=f"{request.profile} certificate {certificate_id}",
+            metadata={
+                "serial": certificate_id,
+                "profile": request.profile,
+                "issuer": authorities.issuing.certificate.subject.rfc4514_string(),
+            },
+        )
+        record.log_document_id = receipt.id
         session.add(record)
     bundle = passphrase = None
     if private_key is not None:
@@ -754,14 +755,17 @@ def revoke_certificate(
 
 def _log_revocation(runtime: Runtime, administration_id: int, record: IssuedCertificate) -> IssuedCertificate:
     # The same revocation logged twice (two requests at once) is one notary document: the hash is its identity.
-    submission = notary.Submission(
-        document_hash=revocation_record_hash(record),
-        kind=KIND_REVOCATION,
-        title=f"Revocation of certificate {record.id}",
-        metadata=revocation_record(record),
-    )
-    receipt, _ = notary.submit(runtime, administration_id, submission, None)
     with runtime.transaction() as session:
+        receipt = notary.notarise(
+            session,
+            administration_id,
+            revocation_record_hash(record),
+            kind=KIND_REVOCATION,
+            title=f"Revocation of certificate {record.id}",
+            metadata=revocation_record(record),
+            # What was revoked: the certificate's own log entry.
+            derived_from=[record.log_document_id] if record.log_document_id is not None else [],
+        )
         stored = session.get(IssuedCertificate, record.id)
         assert stored is not None
         stored.revocation_log_document_id = receipt.id
@@ -801,9 +805,9 @@ def log_entry(session: Session, record: IssuedCertificate) -> LogEntry:
     assert administration is not None
     issuance = revocation = None
     if record.log_document_id is not None:
-        issuance = notary.get_receipt(session, record.administration_id, record.log_document_id)
+        issuance = notary.receipt(session, record.administration_id, record.log_document_id)
     if record.revocation_log_document_id is not None:
-        revocation = notary.get_receipt(session, record.administration_id, record.revocation_log_document_id)
+        revocation = notary.receipt(session, record.administration_id, record.revocation_log_document_id)
     return LogEntry(record, administration, issuance, revocation)
 
 
@@ -838,7 +842,7 @@ def log_verification_code(session: Session, record: IssuedCertificate) -> str | 
     """The verification code of a certificate's log entry at the notary."""
     if record.log_document_id is None:
         return None
-    return notary.get_receipt(session, record.administration_id, record.log_document_id).verification_code
+    return notary.receipt(session, record.administration_id, record.log_document_id).verification_code
 
 
 def pkcs12_base64(data: bytes) -> str:

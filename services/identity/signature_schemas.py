@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from segell.services.notary.schemas import Receipt
+from segell.services.notary.api import Receipt
 
 # ETSI EN 319 102-1, clause 5.1.3: the main indication of a signature validation, and its sub-indications.
 Indication = Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.orm import Session
 
+from segell.services.administrations.models import Administration
 from segell.services.errors import Conflict, InvalidInput, ValidationFailed
 from segell.services.identity import ca, certificates
 from segell.services.identity.models import IssuedCertificate
@@ -42,11 +43,8 @@ from segell.services.identity.validation import (
     UnreadableInput,
     validate,
 )
-from segell.services.models import Administration
-from segell.services.notary import repository as notary_repository
-from segell.services.notary import service as notary
-from segell.services.notary.codes import format_code, generate_code
-from segell.services.notary.service import AnchoredRoots
+from segell.services.notary import api as notary
+from segell.services.notary.api import AnchoredRoots
 from segell.services.runtime import Runtime
 
 SignAs = Literal["employee", "seal"]
@@ -153,29 +151,35 @@ def sign_document(
     if held.profile != sign_as:
         raise _invalid("as", f"certificate {held.certificate_id} is a {held.profile} certificate, not {sign_as}")
     identity = SigningIdentity(held.private_key, held.certificate, held.chain)
-    code = generate_code()
-    shown_code = format_code(code)
-    verification_url = f"{runtime.settings.api_url}/verify/{shown_code}"
+    document_hash = hashlib.sha256(data).hexdigest()
+    with runtime.transaction() as session:
+        code = notary.reserve_code(session)
+    verification_url = f"{runtime.settings.api_url}/verify/{code.shown}"
     if requested_format == "pades" or (requested_format == "auto" and is_pdf(data)):
         try:
-            output = sign_pdf(data, identity, verification_code=shown_code, verification_url=verification_url)
+            output = sign_pdf(data, identity, verification_code=code.shown, verification_url=verification_url)
         except UnreadablePdf as exc:
             raise InvalidInput(str(exc), code="unreadable_pdf") from None
     else:
         output = sign_detached(data, identity)
-    document_hash = hashlib.sha256(data).hexdigest()
-    submission = notary.Submission(
-        document_hash=output.sha256,
-        kind=KIND_SIGNED_PDF if output.format == "PAdES" else KIND_CMS_SIGNATURE,
-        title=_title(filename),
-        metadata={
-            "format": output.format,
-            "certificate_serial": held.certificate_id,
-            "signed_document_sha256": document_hash,
-        },
-        verification_code=code,
-    )
-    receipt, _ = notary.submit(runtime, administration.id, submission, None)
+    with runtime.transaction() as session:
+        # The signed output names its original's receipt when the administration notarised the original (or
+        # another administration did, publicly): the bundle and the verification page lead from one to the other.
+        original = notary.linkable_receipt(session, administration.id, document_hash)
+        receipt = notary.notarise(
+            session,
+            administration.id,
+            output.sha256,
+            kind=KIND_SIGNED_PDF if output.format == "PAdES" else KIND_CMS_SIGNATURE,
+            title=_title(filename),
+            metadata={
+                "format": output.format,
+                "certificate_serial": held.certificate_id,
+                "signed_document_sha256": document_hash,
+            },
+            code=code,
+            derived_from=[original] if original is not None else [],
+        )
     return SignedDocument(
         format=output.format,
         filename=_output_filename(filename, output),
@@ -239,20 +243,14 @@ def trust_context(runtime: Runtime, anchored_roots: AnchoredRoots) -> TrustConte
 
     def proof_of_existence(digests: Sequence[str]) -> ProofOfExistence | None:
         with runtime.transaction() as session:
-            rows = [
-                row for h in digests for row in notary_repository.receipts_for_verification(session, document_hash=h)
-            ]
-        anchored = [
-            row for row in rows if row.root is not None and anchored_roots.is_anchored(runtime.notary, row.root)
-        ]
-        if not anchored:
+            first = notary.first_anchoring(session, runtime, anchored_roots, digests)
+        if first is None:
             return None
-        first = min(anchored, key=lambda row: (row.block_timestamp, row.block_number))
         return ProofOfExistence(
-            verification_code=format_code(first.verification_code),
-            anchored_at=datetime.fromtimestamp(first.block_timestamp, UTC),
+            verification_code=first.verification_code,
+            anchored_at=first.anchored_at,
             block_number=first.block_number,
-            transaction_hash=first.transaction_hash,
+            transaction_hash=first.transaction_hash or "",
         )
 
     def kind_of(certificate: x509.Certificate) -> SignerKind | None:

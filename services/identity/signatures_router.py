@@ -2,40 +2,24 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, Security, UploadFile, status
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
 from pydantic import StringConstraints, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
-from segell.services.deps import RuntimeDep, get_caller
-from segell.services.deps import bearer_scheme as bearer
-from segell.services.errors import Forbidden, error_responses
+from segell.services.deps import AdministrationDep, RuntimeDep
+from segell.services.errors import error_responses
 from segell.services.identity import signature_service as service
 from segell.services.identity.signature_schemas import SignedDocument, ValidationReport
-from segell.services.models import Administration
-from segell.services.notary.service import AnchoredRoots
+from segell.services.notary.api import AnchoredRoots
 
 # A serial as tools print it: hex, optionally with 0x or colons.
 CertificateSerial = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^(0[xX])?[0-9a-fA-F:]+$")]
-
-
-def get_signing_administration(
-    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
-) -> Administration:
-    """The calling administration, authenticated in a transaction of its own: signing then notarises in another."""
-    with runtime.transaction() as session:
-        caller = get_caller(session, credentials)
-    if caller.administration is None:
-        raise Forbidden("Administrations sign with their own certificates: use an administration's API key.")
-    return caller.administration
 
 
 def get_anchored_roots(request: Request) -> AnchoredRoots:
     anchored_roots: AnchoredRoots = request.app.state.anchored_roots
     return anchored_roots
 
-
-AdministrationDep = Annotated[Administration, Depends(get_signing_administration)]
 
 router = APIRouter(prefix="/v1/signatures", tags=["signatures"])
 # An empty file is refused (400 `empty_file`): the schema says so.

@@ -92,7 +92,7 @@ def build_batch(runtime: Runtime, administration_id: int, limit: int | None = No
     """
     limit = limit or runtime.settings.batch_max_size
     with runtime.transaction() as session:
-        code, chain_id = repository.administration_identity(session, administration_id)
+        code, registry_id = repository.administration_identity(session, administration_id)
         items = repository.take_outbox(session, administration_id, limit)
         if not items:
             return None
@@ -100,7 +100,7 @@ def build_batch(runtime: Runtime, administration_id: int, limit: int | None = No
         salts = None
         if any(item.salt for item in items):
             salts = [bytes.fromhex(item.salt) if item.salt else ZERO_SALT for item in items]
-        leaves = leaf_hashes(hashes, bytes.fromhex(chain_id[2:]), salts)
+        leaves = leaf_hashes(hashes, bytes.fromhex(registry_id[2:]), salts)
         tree = MerkleTree.build(leaves)
         root = tree.root.hex()
         batch_id = repository.insert_batch(
@@ -111,7 +111,7 @@ def build_batch(runtime: Runtime, administration_id: int, limit: int | None = No
         id=batch_id,
         administration_id=administration_id,
         code=code,
-        chain_id=chain_id,
+        registry_id=registry_id,
         root=root,
         size=tree.size,
         created_at=datetime.now(UTC),
@@ -137,11 +137,11 @@ def anchor_on_chain(runtime: Runtime, account: LocalAccount, batch: BatchToAncho
         record = notary.anchor_of(root)
         if record.size == 0:
             raise
-        if record.administration != bytes.fromhex(batch.chain_id[2:]) or record.size != batch.size:
+        if record.administration != bytes.fromhex(batch.registry_id[2:]) or record.size != batch.size:
             raise AnchorDiverged(
                 f"root 0x{batch.root} of batch {batch.id} is anchored on chain for administration "
                 f"0x{record.administration.hex()} with size {record.size}; the database has {batch.code} "
-                f"({batch.chain_id}) with size {batch.size}"
+                f"({batch.registry_id}) with size {batch.size}"
             ) from exc
         transaction_hash, gas_used = _anchoring_transaction(runtime, root, record.block_number)
         sender, block_number = record.account, record.block_number
@@ -169,7 +169,7 @@ def _anchoring_transaction(runtime: Runtime, root: bytes, block_number: int) -> 
             "address": runtime.notary.address,
             "fromBlock": block_number,
             "toBlock": block_number,
-            "topics": [ROOT_ANCHORED_TOPIC, "0x" + root.hex()],  # type: ignore[list-item]
+            "topics": [ROOT_ANCHORED_TOPIC, "0x" + root.hex()],
         }
     )
     if not logs:
@@ -222,10 +222,10 @@ def reconcile_anchors(runtime: Runtime, accounts: AnchoringAccounts | None = Non
                     f"{fields['transaction_hash']} (block {fields['block_number']}), "
                     f"first anchored in {batch.transaction_hash}"
                 )
-            elif record.administration != bytes.fromhex(batch.chain_id[2:]) or record.size != batch.size:
+            elif record.administration != bytes.fromhex(batch.registry_id[2:]) or record.size != batch.size:
                 lines.append(
                     f"batch {batch.id} ({batch.code}): root 0x{batch.root} diverges: on chain administration "
-                    f"0x{record.administration.hex()} size {record.size}, in the database {batch.chain_id} "
+                    f"0x{record.administration.hex()} size {record.size}, in the database {batch.registry_id} "
                     f"size {batch.size}; left as it is"
                 )
     for line in lines:
@@ -434,7 +434,7 @@ class AnchoringWorker:
 
     def _retry_later(self, batch: BatchToAnchor) -> float:
         _, failures = self._retries.get(batch.id, (0.0, 0))
-        delay = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**failures)
+        delay: float = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**failures)
         at = time.monotonic() + delay
         self._retries[batch.id] = (at, failures + 1)
         self._waiting[batch.administration_id] = at

@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from segell.services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, utcnow
+from segell.services.administrations.models import Administration, ChainAccount
+from segell.services.models import utcnow
+from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.notary.repository import parameter_marker
 
-documents = Document.__table__
-outbox = OutboxEntry.__table__
-batches = Batch.__table__
-administrations = Administration.__table__
-accounts = ChainAccount.__table__
+documents: Table = Document.__table__  # type: ignore[assignment]
+outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]
+batches: Table = Batch.__table__  # type: ignore[assignment]
+administrations: Table = Administration.__table__  # type: ignore[assignment]
+accounts: Table = ChainAccount.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class PendingAdministration:
 
     administration_id: int
     code: str
-    chain_id: str
+    registry_id: str
     status: str
     count: int
     oldest: datetime
@@ -50,7 +52,7 @@ class BatchToAnchor:
     id: int
     administration_id: int
     code: str
-    chain_id: str
+    registry_id: str
     root: str
     size: int
     created_at: datetime
@@ -70,7 +72,7 @@ def pending_by_administration(session: Session) -> list[PendingAdministration]:
     query = select(
         counts.c.administration_id,
         administrations.c.code,
-        administrations.c.chain_id,
+        administrations.c.registry_id,
         administrations.c.status,
         counts.c.count,
         counts.c.oldest,
@@ -80,9 +82,11 @@ def pending_by_administration(session: Session) -> list[PendingAdministration]:
 
 def administration_identity(session: Session, administration_id: int) -> tuple[str, str]:
     """An administration's (code, bytes32 registry id as 0x-hex)."""
-    query = select(administrations.c.code, administrations.c.chain_id).where(administrations.c.id == administration_id)
-    code, chain_id = session.execute(query).one()
-    return code, chain_id
+    query = select(administrations.c.code, administrations.c.registry_id).where(
+        administrations.c.id == administration_id
+    )
+    code, registry_id = session.execute(query).one()
+    return code, registry_id
 
 
 def take_outbox(session: Session, administration_id: int, limit: int) -> list[OutboxItem]:
@@ -158,7 +162,7 @@ _BATCH_COLUMNS = (
     batches.c.id,
     batches.c.administration_id,
     administrations.c.code,
-    administrations.c.chain_id,
+    administrations.c.registry_id,
     batches.c.root,
     batches.c.size,
     batches.c.created_at,

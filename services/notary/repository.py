@@ -15,7 +15,9 @@ from sqlalchemy import Insert, Row, Table, and_, case, delete, insert, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from segell.services.models import Administration, Batch, ChainAccount, Document, OutboxEntry, Revocation, utcnow
+from segell.services.administrations.models import Administration, ChainAccount
+from segell.services.models import utcnow
+from segell.services.notary.models import Batch, Document, DocumentSource, OutboxEntry, Revocation
 
 documents: Table = Document.__table__  # type: ignore[assignment]
 outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]
@@ -23,6 +25,7 @@ batches: Table = Batch.__table__  # type: ignore[assignment]
 revocations: Table = Revocation.__table__  # type: ignore[assignment]
 administrations: Table = Administration.__table__  # type: ignore[assignment]
 accounts: Table = ChainAccount.__table__  # type: ignore[assignment]
+sources: Table = DocumentSource.__table__  # type: ignore[assignment]
 
 # Well under SQLite's and PostgreSQL's limits on bound parameters per statement.
 _IN_CHUNK = 5_000
@@ -64,7 +67,7 @@ _RECEIPT_COLUMNS = (
     revocations.c.block_timestamp.label("revocation_block_timestamp"),
     administrations.c.code.label("administration_code"),
     administrations.c.name.label("administration_name"),
-    administrations.c.chain_id.label("administration_chain_id"),
+    administrations.c.registry_id.label("administration_registry_id"),
 )
 
 # A batch counts only once anchored: between the worker's two transactions it exists but has no chain data yet.
@@ -75,7 +78,7 @@ _RECEIPTS = (
     .outerjoin(revocations, revocations.c.document_id == documents.c.id)
 )
 
-ReceiptRow = Row[Any]
+ReceiptRow = Row[*tuple[Any, ...]]
 
 
 def parameter_marker(session: Session) -> str:
@@ -284,3 +287,42 @@ def record_revocation(
         },
     )
     session.execute(update(documents).where(documents.c.id == document_id).values(status="revoked"))
+
+
+# --- provenance -----------------------------------------------------------------------------------------------
+
+
+def receipts_by_ids(session: Session, document_ids: Sequence[str]) -> dict[str, ReceiptRow]:
+    """Receipts of any administration by id (for links between receipts: the caller decides who may see them)."""
+    found: dict[str, ReceiptRow] = {}
+    for chunk in _chunks(document_ids):
+        found.update((row.id, row) for row in session.execute(_RECEIPTS.where(documents.c.id.in_(chunk))))
+    return found
+
+
+def add_sources(session: Session, document_id: str, source_ids: Sequence[str]) -> None:
+    """Link a document just stored to the receipts it was made from, in the order given."""
+    if source_ids:
+        now = utcnow()
+        session.execute(
+            insert(sources),
+            [
+                {"document_id": document_id, "source_id": source_id, "position": position, "created_at": now}
+                for position, source_id in enumerate(source_ids)
+            ],
+        )
+
+
+def sources_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
+    """The receipts each document was made from, in the order they were named; documents without any are left out."""
+    found: dict[str, list[ReceiptRow]] = {}
+    for chunk in _chunks(document_ids):
+        query = (
+            _RECEIPTS.add_columns(sources.c.document_id.label("derived_id"))
+            .join(sources, sources.c.source_id == documents.c.id)
+            .where(sources.c.document_id.in_(chunk))
+            .order_by(sources.c.document_id, sources.c.position)
+        )
+        for row in session.execute(query):
+            found.setdefault(row.derived_id, []).append(row)
+    return found

@@ -1,7 +1,7 @@
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import TypeAdapter, ValidationError
@@ -11,13 +11,21 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
 from segell.chain.gateway import MAX_JSON_DEPTH, json_depth
-from segell.services.administrations.service import Caller, authenticate, hold_caller
-from segell.services.deps import CallerDep, RuntimeDep, SessionDep, get_caller
-from segell.services.deps import bearer_scheme as bearer
-from segell.services.errors import Forbidden, InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
-from segell.services.models import Administration
+from segell.services.administrations.models import Administration
+from segell.services.administrations.service import authenticate, hold_caller
+from segell.services.deps import (
+    AdministrationDep,
+    Authenticators,
+    CallerDep,
+    CredentialsDep,
+    RuntimeDep,
+    SessionDep,
+    administration_of,
+    authenticate_api_key,
+    get_authenticators,
+)
+from segell.services.errors import InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
 from segell.services.notary import service
-from segell.services.notary.codes import InvalidCodeError, parse_code
 from segell.services.notary.committer import GroupCommitter
 from segell.services.notary.schemas import (
     MAX_METADATA_BYTES,
@@ -41,8 +49,6 @@ from segell.services.runtime import Runtime
 
 OCTET_STREAM = "application/octet-stream"
 JSON = "application/json"
-# Routes that hash an octet-stream body as it arrives; the generic body limits leave those bodies to them.
-STREAMED_UPLOADS = {("POST", "/v1/documents"), ("POST", "/v1/verify")}
 
 
 class DocumentIdConvertor(StringConvertor):
@@ -71,28 +77,20 @@ def _with_retry_after(responses: dict[int | str, dict[str, Any]]) -> dict[int | 
     return responses
 
 
-def _administration(caller: Caller) -> Administration:
-    if caller.administration is None:
-        raise Forbidden("Documents belong to administrations: use an administration's API key, not the governance key.")
-    return caller.administration
-
-
-def get_administration(caller: CallerDep) -> Administration:
-    return _administration(caller)
-
-
 def get_submitter(
-    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+    runtime: Runtime, credentials: HTTPAuthorizationCredentials | None, by: Authenticators
 ) -> Administration:
     """The administration submitting, authenticated in a transaction of its own: none stays open while a file
     arrives, and the document's transaction starts once the file is hashed."""
     with runtime.transaction() as session:
-        return _administration(get_caller(session, credentials))
+        administration: Administration = administration_of(authenticate_api_key(session, credentials, by))
+    return administration
 
 
 def _identify(session: Session, api_key: str) -> int:
     # Under a lock until the commit: an administration suspended (or a key revoked) before it stores nothing.
-    return _administration(authenticate(session, api_key, hold=True)).id
+    administration: Administration = administration_of(authenticate(session, api_key, hold=True))
+    return administration.id
 
 
 def new_committer(runtime: Runtime) -> GroupCommitter:
@@ -110,8 +108,6 @@ def get_anchored_roots(request: Request) -> AnchoredRoots:
     return anchored_roots
 
 
-AdministrationDep = Annotated[Administration, Depends(get_administration)]
-CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 AnchoredRootsDep = Annotated[AnchoredRoots, Depends(get_anchored_roots)]
 
 
@@ -227,7 +223,7 @@ async def submit_document(
 
     async def submitter() -> Administration:
         # In a transaction of its own: none stays open while a file arrives.
-        return await run_in_threadpool(get_submitter, runtime, credentials)
+        return await run_in_threadpool(get_submitter, runtime, credentials, get_authenticators(request))
 
     media_type = _media_type(request)
     if credentials is None:
@@ -282,7 +278,7 @@ def submit_documents(
     body: BatchRequest, runtime: RuntimeDep, session: SessionDep, caller: CallerDep, administration: AdministrationDep
 ) -> Response:
     """Notarise up to 10,000 hashes at once; one receipt per hash, in order."""
-    batching = service.Batching(size=runtime.settings.batch_max_size, chain_id=administration.chain_id)
+    batching = service.Batching(size=runtime.settings.batch_max_size, registry_id=administration.registry_id)
     # Already JSON text: validating ten thousand receipts again would take longer than storing them.
     content = service.submit_many_json(
         session,
@@ -334,14 +330,7 @@ def _verification_lookup(hash: str | None, code: str | None) -> dict[str, str]:
         )
     if hash is not None:
         return {"document_hash": hash}
-    try:
-        return {"code": parse_code(code or "")}
-    except InvalidCodeError as exc:
-        raise ValidationFailed(
-            exc.args[0],
-            code="invalid_code" if exc.mistyped else "validation_error",
-            details=[{"location": "query.code", "message": exc.args[0]}],
-        ) from None
+    return {"code": service.stored_code(code or "", location="query.code")}
 
 
 # A value that arrives as a query parameter of its own name once form-exploded: anything but an object with

@@ -209,6 +209,31 @@ class BundleReceipt(BaseModel):
     title: str | None
 
 
+class SourceIssuer(BaseModel):
+    code: str
+    name: str
+
+
+class BundleSource(BaseModel):
+    """A receipt the document was made from (its provenance), with what it takes to check that one on its own."""
+
+    receipt_id: str
+    verification_code: str = Field(description="The source's verification code: its own bundle is served under it.")
+    kind: str | None
+    title: str | None
+    document_hash: str = Field(description="SHA-256 of the source, 0x-hex.")
+    administration: str = Field(description="The source's issuer, its bytes32 id in the registry.")
+    issuer: SourceIssuer
+    leaf: str | None = Field(description="The source's leaf, 0x-hex; null while the source is not anchored.")
+    leaf_index: int | None
+    root: str | None = Field(description="The root that anchors the source; null while it is not anchored.")
+    tree_size: int | None
+    chain_id: int | None
+    contract: str | None
+    block_number: int | None
+    bundle: str = Field(description="Where the source's own proof bundle is served (public, by its code).")
+
+
 class ProofBundle(BaseModel):
     """Everything needed to check the document against any node of the chain, without Segell."""
 
@@ -227,6 +252,11 @@ class ProofBundle(BaseModel):
     chain: ChainInfo
     issuer: IssuerInfo
     receipt: BundleReceipt
+    derived_from: list[BundleSource] = Field(
+        default_factory=list,
+        description="Informative: the receipts the document was made from, as its issuer linked them (provenance). "
+        "Each is checked with its own bundle.",
+    )
 
 
 class MatchAdministration(BaseModel):
@@ -239,11 +269,21 @@ class MatchRevocation(BaseModel):
     revoked_at: datetime
 
 
+MatchStatus = Literal["authentic", "pending", "revoked"]
 VerificationStatus = Literal["authentic", "pending", "revoked", "unknown"]
 
 
+class MatchSource(BaseModel):
+    """A receipt the verified document was made from: verify it by its code."""
+
+    verification_code: str
+    administration: MatchAdministration
+    kind: str | None
+    title: str | None
+
+
 class VerificationMatch(BaseModel):
-    status: Literal["authentic", "pending", "revoked"]
+    status: MatchStatus
     administration: MatchAdministration
     kind: str | None = Field(
         description="Null when none was given, or when a salted document is looked up by hash and its issuer did not "
@@ -256,6 +296,11 @@ class VerificationMatch(BaseModel):
     chain_id: int | None
     contract: str | None
     revocation: MatchRevocation | None
+    derived_from: list[MatchSource] = Field(
+        default_factory=list,
+        description="The receipts this document was made from (a signed PDF: its original), shown where its kind "
+        "and title are.",
+    )
 
 
 class Verification(BaseModel):

@@ -36,24 +36,29 @@ from segell.chain.errors import LeafAlreadyRevoked, UnknownRoot
 from segell.chain.keys import open_private_key
 from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.notary import NotaryClient
-from segell.services.errors import Conflict, NotFound, PayloadTooLarge, SegellError
+from segell.services.errors import Conflict, NotFound, PayloadTooLarge, SegellError, ValidationFailed
 from segell.services.models import utcnow
 from segell.services.notary import repository
-from segell.services.notary.codes import CHECK_SYMBOLS, format_code, generate_codes
+from segell.services.notary.codes import CHECK_SYMBOLS, InvalidCodeError, format_code, generate_codes, parse_code
 from segell.services.notary.repository import ReceiptRow
 from segell.services.notary.schemas import (
     Anchor,
     BundleReceipt,
+    BundleSource,
     ChainInfo,
     IssuerInfo,
     MatchAdministration,
     MatchRevocation,
+    MatchSource,
+    MatchStatus,
     ProofBundle,
     Receipt,
     ReceiptLinks,
     RevocationOut,
+    SourceIssuer,
     Verification,
     VerificationMatch,
+    VerificationStatus,
     metadata_json,
 )
 from segell.services.runtime import Runtime
@@ -61,7 +66,7 @@ from segell.services.runtime import Runtime
 LEAF_ENCODING = ["bytes32", "bytes32", "bytes32", "uint256"]
 # The best status first: a document some administration vouches for is authentic, whatever others did with it;
 # one that was anchored and then withdrawn by everyone that holds it is revoked; pending means not on chain yet.
-STATUS_PRECEDENCE = ("authentic", "revoked", "pending")
+STATUS_PRECEDENCE: tuple[MatchStatus, ...] = ("authentic", "revoked", "pending")
 
 _seq_lock = threading.Lock()
 _last_seq = 0
@@ -132,6 +137,19 @@ async def hash_upload(chunks: AsyncIterator[bytes], *, declared_length: str | No
             raise too_large
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def stored_code(text: str, *, location: str) -> str:
+    """The stored form of a verification code as a person typed it; `ValidationFailed` (422) says what is wrong
+    with it at `location` (`query.code`, `path.code`), as `invalid_code` when one character is mistyped."""
+    try:
+        return parse_code(text)
+    except InvalidCodeError as exc:
+        raise ValidationFailed(
+            exc.args[0],
+            code="invalid_code" if exc.mistyped else "validation_error",
+            details=[{"location": location, "message": exc.args[0]}],
+        ) from None
 
 
 # --- receipts -------------------------------------------------------------------------------------------------
@@ -412,10 +430,10 @@ def _check_code(known: ReceiptRow, code: str | None) -> None:
 @dataclass(frozen=True)
 class Batching:
     """How to fill batches when documents are accepted: `size` documents per batch (the worker's
-    `batch_max_size`), leaves for the administration `chain_id` (bytes32 registry id, 0x-hex)."""
+    `batch_max_size`), leaves for the administration `registry_id` (bytes32 registry id, 0x-hex)."""
 
     size: int
-    chain_id: str
+    registry_id: str
 
 
 def submit_many(
@@ -577,7 +595,7 @@ def _place_in_new_batches(
     if not full:
         return []
     rows = _new_rows(administration_id, hashes[:full], kind=kind, title=None, salted=salted, public=public)
-    administration = bytes.fromhex(batching.chain_id.removeprefix("0x"))
+    administration = bytes.fromhex(batching.registry_id.removeprefix("0x"))
     batch_ids: list[int] = []
     for start in range(0, len(rows), batching.size):
         chunk = rows[start : start + batching.size]
@@ -637,7 +655,7 @@ def bundle(session: Session, administration_id: int, document_id: str) -> ProofB
         hash_algorithm="sha-256",
         document_hash=_0x(row.document_hash),
         salt=_0x(row.salt or "00" * 32),
-        administration=row.administration_chain_id,
+        administration=row.administration_registry_id,
         leaf_encoding=LEAF_ENCODING,
         leaf_index=row.leaf_index,
         leaf=_0x(leaf.hex()),
@@ -656,6 +674,41 @@ def bundle(session: Session, administration_id: int, document_id: str) -> ProofB
         receipt=BundleReceipt(
             id=row.id, verification_code=format_code(row.verification_code), kind=row.kind, title=row.title
         ),
+        derived_from=[_bundle_source(source) for source in repository.sources_of(session, [row.id]).get(row.id, [])],
+    )
+
+
+def bundle_by_code(session: Session, code: str) -> ProofBundle:
+    """The proof bundle of the document with this verification code (stored form), whoever issued it.
+
+    The code is printed on the document, so whoever holds it holds the document: the bundle, salt included, is
+    theirs to check without Segell.
+    """
+    rows = repository.receipts_for_verification(session, code=code)
+    if not rows:
+        raise NotFound("No document has this verification code; compare it with the one printed on the document.")
+    return bundle(session, rows[0].administration_id, rows[0].id)
+
+
+def _bundle_source(row: ReceiptRow) -> BundleSource:
+    anchored = row.root is not None and row.leaf is not None
+    code = format_code(row.verification_code)
+    return BundleSource(
+        receipt_id=row.id,
+        verification_code=code,
+        kind=row.kind,
+        title=row.title,
+        document_hash=_0x(row.document_hash),
+        administration=row.administration_registry_id,
+        issuer=SourceIssuer(code=row.administration_code, name=row.administration_name),
+        leaf=_0x(row.leaf) if anchored else None,
+        leaf_index=row.leaf_index if anchored else None,
+        root=_0x(row.root) if anchored else None,
+        tree_size=row.tree_size if anchored else None,
+        chain_id=row.chain_id if anchored else None,
+        contract=row.contract if anchored else None,
+        block_number=row.block_number if anchored else None,
+        bundle=f"/v1/verify/{code}/bundle",
     )
 
 
@@ -748,11 +801,23 @@ class AnchoredRoots:
         return anchored
 
 
-def _match(row: ReceiptRow, notary: NotaryClient, anchored_roots: AnchoredRoots, *, by_hash: bool) -> VerificationMatch:
-    anchored = row.root is not None
+def _described(row: ReceiptRow, *, by_hash: bool) -> bool:
     # A salted document's content could be guessed: whoever tries hashes learns that it is authentic, by whom and
     # when, not what it is, unless its issuer made that public. A code is printed on the document: its holder has it.
-    described = not by_hash or row.salt is None or row.public
+    return not by_hash or row.salt is None or bool(row.public)
+
+
+def _match(
+    row: ReceiptRow,
+    notary: NotaryClient,
+    anchored_roots: AnchoredRoots,
+    sources: Sequence[ReceiptRow],
+    *,
+    by_hash: bool,
+) -> VerificationMatch:
+    anchored = row.root is not None
+    described = _described(row, by_hash=by_hash)
+    status: MatchStatus
     if row.revocation_reason is not None:
         status = "revoked"
     elif anchored and anchored_roots.is_anchored(notary, row.root):
@@ -777,6 +842,16 @@ def _match(row: ReceiptRow, notary: NotaryClient, anchored_roots: AnchoredRoots,
             if row.revocation_reason is not None
             else None
         ),
+        # What the document was made from is part of what it is: shown where its kind and title are.
+        derived_from=[
+            MatchSource(
+                verification_code=format_code(source.verification_code),
+                administration=MatchAdministration(code=source.administration_code, name=source.administration_name),
+                kind=source.kind,
+                title=source.title,
+            )
+            for source in (sources if described else ())
+        ],
     )
 
 
@@ -790,8 +865,84 @@ def verify(
 ) -> Verification:
     """What the database says about a hash or a code, each anchored root checked on chain."""
     rows = repository.receipts_for_verification(session, document_hash=document_hash, code=code)
-    matches = [_match(row, notary, anchored_roots, by_hash=code is None) for row in rows]
+    by_hash = code is None
+    sources = repository.sources_of(session, [row.id for row in rows if _described(row, by_hash=by_hash)])
+    matches = [_match(row, notary, anchored_roots, sources.get(row.id, []), by_hash=by_hash) for row in rows]
     statuses = {match.status for match in matches}
-    status = next((s for s in STATUS_PRECEDENCE if s in statuses), "unknown")
+    status: VerificationStatus = next((s for s in STATUS_PRECEDENCE if s in statuses), "unknown")
     found_hash = rows[0].document_hash if rows else document_hash
     return Verification(status=status, document_hash=found_hash, matches=matches)
+
+
+@dataclass(frozen=True)
+class Anchoring:
+    """When a hash was anchored: the receipt, its block and the block's time."""
+
+    receipt_id: str
+    document_hash: str
+    verification_code: str
+    anchored_at: datetime
+    block_number: int
+    transaction_hash: str | None
+
+
+def first_anchoring(
+    session: Session, notary: NotaryClient, anchored_roots: AnchoredRoots, hashes: Sequence[str]
+) -> Anchoring | None:
+    """The earliest anchoring on chain of any of `hashes` (SHA-256, 64 hex digits), by any administration: a proof
+    that the content existed then. Roots are checked on chain (`anchored_roots`); a revoked document still counts,
+    as it did exist."""
+    rows = [row for h in hashes for row in repository.receipts_for_verification(session, document_hash=h)]
+    anchored = [row for row in rows if row.root is not None and anchored_roots.is_anchored(notary, row.root)]
+    if not anchored:
+        return None
+    first = min(anchored, key=lambda row: (row.block_timestamp, row.block_number))
+    return Anchoring(
+        receipt_id=first.id,
+        document_hash=first.document_hash,
+        verification_code=format_code(first.verification_code),
+        anchored_at=_from_timestamp(first.block_timestamp),
+        block_number=first.block_number,
+        transaction_hash=first.transaction_hash,
+    )
+
+
+# --- provenance -----------------------------------------------------------------------------------------------
+
+
+def linkable_sources(session: Session, administration_id: int, source_ids: Sequence[str]) -> list[str]:
+    """The receipts an output of `administration_id` may name as made from, without repeats: its own, and other
+    administrations' marked public. `NotFound` (`unknown_source`) for any other, which is not disclosed."""
+    unique = list(dict.fromkeys(source_ids))
+    rows = repository.receipts_by_ids(session, unique)
+    for source_id in unique:
+        row = rows.get(source_id)
+        if row is None or (row.administration_id != administration_id and not row.public):
+            raise NotFound(
+                f"No receipt {source_id} this administration may name as a source: its own receipts, and other "
+                "administrations' public ones.",
+                code="unknown_source",
+            )
+    return unique
+
+
+def accept_derived(
+    session: Session, administration_id: int, submission: Submission, derived_from: Sequence[str]
+) -> tuple[Receipt, bool]:
+    """`accept`, linking a new document to the receipts it was made from in the same transaction. A document
+    already notarised keeps the links it was given then: its bundles may have been handed out."""
+    source_ids = linkable_sources(session, administration_id, derived_from)
+    receipt, created = accept(session, administration_id, submission, None)
+    if created:
+        repository.add_sources(session, receipt.id, source_ids)
+    return receipt, created
+
+
+def linkable_receipt_of_hash(session: Session, administration_id: int, document_hash: str) -> str | None:
+    """The receipt of `document_hash` an output of `administration_id` would link to: its own, else the first
+    public one of another administration; None when there is neither."""
+    rows = repository.receipts_for_verification(session, document_hash=document_hash)
+    own = [row for row in rows if row.administration_id == administration_id]
+    public = sorted((row for row in rows if row.public), key=lambda row: (row.created_at, row.id))
+    chosen = own or public
+    return chosen[0].id if chosen else None

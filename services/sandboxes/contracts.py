@@ -7,9 +7,9 @@ Nothing here knows about HTTP or the database; `contracts_service` puts it behin
   ``node_modules``. Output is cached by the hash of the compiler input, in memory and on disk: the same source
   compiles once. Failures are cached too, so a broken contract sent again costs nothing. Sources are limited in
   size, compilations take turns by administration (`CompileQueue`) and are killed past a time limit.
-- `encode_arguments` turns JSON values into ABI values by the ABI types, with a message naming the argument
-  and what it should be; `to_json` turns decoded values back (integers as decimal strings, bytes as 0x-hex).
-- `deploy`, `call`, `transact`, `events` act on a `Web3` with a funded local account.
+- `deploy`, `call`, `transact`, `events` act on a `Web3` with a funded local account, converting JSON arguments
+  and answers with `chain.abi`, whose errors they answer as `InvalidArguments`, `UnknownFunction` and
+  `ExecutionReverted`.
 """
 
 from __future__ import annotations
@@ -17,34 +17,45 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import posixpath
 import re
 import signal
 import subprocess
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_abi.exceptions import DecodingError, EncodingError
 from eth_account.signers.local import LocalAccount
-from eth_utils.address import is_checksum_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
-from web3.types import TxParams
+from web3.types import TxParams, Wei
 
-from segell.chain.compile import NODE_MODULES, CompileError, find_solc, read_toolchain
+from segell.chain.abi import (
+    AbiError,
+    DecodedEvent,
+    InvalidAbiArguments,
+    UndecodableAbiData,
+    UnknownAbiFunction,
+    decode_log,
+    decode_outputs,
+    describe_revert,
+    encode_arguments,
+    find_function,
+    revert_data,
+    selector,
+    signature,
+)
+from segell.chain.compile import CompileError, find_solc, read_toolchain, with_library_sources, without_comments
 from segell.chain.transactions import send_transaction
 from segell.services.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
 from segell.services.sandboxes.compile_queue import CompileQueue
 
-OPENZEPPELIN_PREFIX = "@openzeppelin/contracts/"
 OPTIMIZER_RUNS = 200
 MAX_SOURCE_FILES = 20
 MAX_SOURCE_BYTES = 256 * 1024
@@ -54,21 +65,7 @@ MAX_CRASH_MESSAGE = 2_000
 MAX_EVENT_BLOCK_RANGE = 10_000
 MAX_EVENTS = 1_000
 
-_IMPORT = re.compile(r"""\bimport\s+(?:[^"';]*?\s+from\s+)?["']([^"']+)["']\s*;""")
-_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_LINE_COMMENT = re.compile(r"//[^\n]*")
 _LIBRARY = re.compile(r"\blibrary\s+([A-Za-z_$][A-Za-z0-9_$]*)")
-_PANIC_REASONS = {
-    0x01: "assertion failed",
-    0x11: "arithmetic overflow or underflow",
-    0x12: "division or modulo by zero",
-    0x21: "invalid enum value",
-    0x22: "invalid storage byte array",
-    0x31: "pop on an empty array",
-    0x32: "array index out of bounds",
-    0x41: "out of memory",
-    0x51: "call to an uninitialised function",
-}
 
 
 class CompilationFailed(ValidationFailed):
@@ -194,36 +191,6 @@ class Compilation:
         return chosen
 
 
-def _imports_of(unit: str, text: str) -> list[str]:
-    code = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text))
-    targets = []
-    for target in _IMPORT.findall(code):
-        if target.startswith(("./", "../")):
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(unit), target))
-        targets.append(target)
-    return targets
-
-
-def with_library_sources(sources: Mapping[str, str], node_modules: Path = NODE_MODULES) -> dict[str, str]:
-    """`sources` plus every OpenZeppelin file they import, transitively, read from ``node_modules``.
-
-    Nothing else is read from disk: an import of any other file is left for solc to report as not found.
-    """
-    library_root = (node_modules / OPENZEPPELIN_PREFIX).resolve()
-    collected = dict(sources)
-    pending = [target for unit, text in sources.items() for target in _imports_of(unit, text)]
-    while pending:
-        unit = pending.pop()
-        if unit in collected or not unit.startswith(OPENZEPPELIN_PREFIX) or posixpath.normpath(unit) != unit:
-            continue
-        path = (node_modules / unit).resolve()
-        if not path.is_relative_to(library_root) or not path.is_file():
-            continue
-        collected[unit] = path.read_text(encoding="utf-8")
-        pending.extend(_imports_of(unit, collected[unit]))
-    return dict(sorted(collected.items()))
-
-
 def _line_and_column(text: str, offset: int) -> tuple[int, int]:
     # solc counts bytes of UTF-8.
     before = text.encode("utf-8")[:offset]
@@ -237,7 +204,12 @@ def _messages(entries: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) 
     for entry in entries:
         location = entry.get("sourceLocation") or {}
         file, line, column = location.get("file"), None, None
-        if file in sources and isinstance(location.get("start"), int) and location["start"] >= 0:
+        if (
+            isinstance(file, str)
+            and file in sources
+            and isinstance(location.get("start"), int)
+            and location["start"] >= 0
+        ):
             line, column = _line_and_column(sources[file], location["start"])
         messages.append(
             CompilerMessage(
@@ -413,9 +385,7 @@ class SolidityCompiler:
         sources = {unit: entry["content"] for unit, entry in standard_input["sources"].items()}
         messages = _messages(output.get("errors", []), sources)
         libraries = {
-            (unit, name)
-            for unit, text in sources.items()
-            for name in _LIBRARY.findall(_LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text)))
+            (unit, name) for unit, text in sources.items() for name in _LIBRARY.findall(without_comments(text))
         }
         contracts = tuple(
             CompiledContract(
@@ -493,267 +463,7 @@ def _compilation_from_json(data: Mapping[str, Any]) -> Compilation:
     )
 
 
-# -- ABI types <-> JSON -------------------------------------------------------------------------------------------
-
-
-def abi_type(entry: Mapping[str, Any]) -> str:
-    """The canonical type of an ABI parameter: tuples spelled out, ``(uint256,address)[]``."""
-    kind = str(entry["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(abi_type(component) for component in entry.get("components", []))
-        return f"({inner}){kind[5:]}"
-    return kind
-
-
-def signature(entry: Mapping[str, Any]) -> str:
-    return f"{entry['name']}({','.join(abi_type(i) for i in entry.get('inputs', []))})"
-
-
-def _invalid(where: str, expected: str, value: Any) -> InvalidArguments:
-    shown = json.dumps(value, ensure_ascii=False)[:80]
-    return InvalidArguments(
-        f"Argument {where} must be {expected}, got {shown}.",
-        details=[{"argument": where, "expected": expected}],
-    )
-
-
-def _split_array(kind: str) -> tuple[str, int | None] | None:
-    if not kind.endswith("]"):
-        return None
-    start = kind.rindex("[")
-    size = kind[start + 1 : -1]
-    return kind[:start], (int(size) if size else None)
-
-
-def _to_int(value: Any, where: str, kind: str) -> int:
-    signed = kind.startswith("int")
-    digits = kind[3:] if signed else kind[4:]
-    bits = int(digits) if digits else 256
-    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-    expected = f"a {kind}: an integer from {low} to {high}, as a JSON number or a decimal string"
-    if isinstance(value, bool):
-        raise _invalid(where, expected, value)
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,80}", value.strip()):
-        number = int(value.strip())
-    elif isinstance(value, str) and re.fullmatch(r"0x[0-9a-fA-F]{1,64}", value.strip()):
-        number = int(value.strip(), 16)
-    else:
-        raise _invalid(where, expected, value)
-    if not low <= number <= high:
-        raise _invalid(where, expected, value)
-    return number
-
-
-def _to_bytes(value: Any, where: str, size: int | None) -> bytes:
-    expected = f"{size} bytes as 0x followed by {2 * size} hex digits" if size else "bytes as 0x-prefixed hex"
-    if not isinstance(value, str) or not re.fullmatch(r"0x([0-9a-fA-F]{2})*", value):
-        raise _invalid(where, expected, value)
-    data = bytes.fromhex(value[2:])
-    if size is not None and len(data) != size:
-        raise _invalid(where, expected, value)
-    return data
-
-
-def _to_address(value: Any, where: str) -> str:
-    expected = "an address: 0x followed by 40 hex digits (mixed case must be a valid checksum)"
-    if not isinstance(value, str) or not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
-        raise _invalid(where, expected, value)
-    if value[2:] not in (value[2:].lower(), value[2:].upper()) and not is_checksum_address(value):
-        raise _invalid(where, expected, value)
-    return to_checksum_address(value)
-
-
-def from_json(entry: Mapping[str, Any], value: Any, where: str) -> Any:
-    """One JSON value as the ABI parameter `entry` expects it, or `InvalidArguments` naming `where`."""
-    kind = str(entry["type"])
-    array = _split_array(kind)
-    if array is not None:
-        inner_kind, size = array
-        expected = f"a JSON array of {size if size is not None else 'any number of'} {inner_kind}"
-        if not isinstance(value, list) or (size is not None and len(value) != size):
-            raise _invalid(where, expected, value)
-        inner = {**entry, "type": inner_kind}
-        return [from_json(inner, item, f"{where}[{index}]") for index, item in enumerate(value)]
-    if kind == "tuple":
-        components = entry.get("components", [])
-        names = [c.get("name") or "" for c in components]
-        if isinstance(value, dict) and all(names):
-            missing = [name for name in names if name not in value]
-            extra = sorted(set(value) - set(names))
-            if missing or extra:
-                raise _invalid(where, f"an object with exactly the fields {', '.join(names)}", value)
-            value = [value[name] for name in names]
-        if not isinstance(value, list) or len(value) != len(components):
-            fields = ", ".join(f"{c.get('name') or '?'} ({abi_type(c)})" for c in components)
-            raise _invalid(where, f"a tuple: an object or an array of {fields}", value)
-        return tuple(
-            from_json(c, item, f"{where}.{c.get('name') or index}")
-            for index, (c, item) in enumerate(zip(components, value, strict=True))
-        )
-    if kind == "address":
-        return _to_address(value, where)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise _invalid(where, "a bool: true or false", value)
-        return value
-    if kind == "string":
-        if not isinstance(value, str):
-            raise _invalid(where, "a string", value)
-        return value
-    if kind == "bytes":
-        return _to_bytes(value, where, None)
-    if kind.startswith("bytes"):
-        return _to_bytes(value, where, int(kind[5:]))
-    if kind.startswith(("uint", "int")):
-        return _to_int(value, where, kind)
-    raise _invalid(where, f"a value of the unsupported type {kind}", value)
-
-
-def to_json(entry: Mapping[str, Any], value: Any) -> Any:
-    """A decoded ABI value as JSON: integers as decimal strings, bytes as 0x-hex, tuples as objects when named."""
-    kind = str(entry["type"])
-    array = _split_array(kind)
-    if array is not None:
-        inner = {**entry, "type": array[0]}
-        return [to_json(inner, item) for item in value]
-    if kind == "tuple":
-        components = entry.get("components", [])
-        items = [to_json(c, item) for c, item in zip(components, value, strict=True)]
-        names = [c.get("name") or "" for c in components]
-        return dict(zip(names, items, strict=True)) if all(names) else items
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if kind == "address":
-        return to_checksum_address(value)
-    return value
-
-
-def encode_arguments(inputs: Sequence[Mapping[str, Any]], arguments: Any, what: str) -> bytes:
-    """ABI-encode JSON `arguments` (an array in order, or an object by parameter name) for `inputs`."""
-    names = [entry.get("name") or "" for entry in inputs]
-    if isinstance(arguments, dict):
-        if not all(names):
-            raise InvalidArguments(f"{what} has unnamed parameters: give the arguments as a JSON array.")
-        unknown = sorted(set(arguments) - set(names))
-        missing = [name for name in names if name not in arguments]
-        if unknown or missing:
-            raise InvalidArguments(
-                f"{what} takes {', '.join(names) or 'no arguments'}"
-                + (f"; missing {', '.join(missing)}" if missing else "")
-                + (f"; unknown {', '.join(unknown)}" if unknown else "")
-                + ".",
-                details={"expected": [{"name": n, "type": abi_type(e)} for n, e in zip(names, inputs, strict=True)]},
-            )
-        arguments = [arguments[name] for name in names]
-    if not isinstance(arguments, list) or len(arguments) != len(inputs):
-        count = len(arguments) if isinstance(arguments, list) else "no array of"
-        listed = ", ".join(f"{abi_type(e)} {n}".strip() for n, e in zip(names, inputs, strict=True))
-        raise InvalidArguments(
-            f"{what} takes {len(inputs)} argument(s) ({listed or 'none'}), got {count} argument(s).",
-            details={"expected": [{"name": n, "type": abi_type(e)} for n, e in zip(names, inputs, strict=True)]},
-        )
-    values = [
-        from_json(entry, value, names[index] or f"#{index}")
-        for index, (entry, value) in enumerate(zip(inputs, arguments, strict=True))
-    ]
-    try:
-        return abi_encode([abi_type(entry) for entry in inputs], values)
-    except (EncodingError, ValueError, TypeError, OverflowError) as exc:
-        raise InvalidArguments(f"The arguments of {what} cannot be encoded: {exc}") from None
-
-
-def decode_outputs(outputs: Sequence[Mapping[str, Any]], data: bytes) -> list[dict[str, Any]]:
-    try:
-        values = abi_decode([abi_type(entry) for entry in outputs], data)
-    except (DecodingError, ValueError, OverflowError) as exc:
-        raise ExecutionReverted(
-            f"The contract answered data that does not match its ABI ({exc}); is it the contract you deployed?",
-            code="undecodable_result",
-        ) from None
-    return [
-        {"name": entry.get("name") or "", "type": abi_type(entry), "value": to_json(entry, value)}
-        for entry, value in zip(outputs, values, strict=True)
-    ]
-
-
-def find_function(abi: Sequence[Mapping[str, Any]], wanted: str, argument_count: int | None) -> Mapping[str, Any]:
-    """The ABI entry named by `wanted`: a name, or a signature such as ``issue(uint256,address)`` for overloads."""
-    functions = [entry for entry in abi if entry.get("type") == "function"]
-    compact = wanted.replace(" ", "")
-    if "(" in compact:
-        matching = [entry for entry in functions if signature(entry) == compact]
-    else:
-        matching = [entry for entry in functions if entry.get("name") == compact]
-        if len(matching) > 1 and argument_count is not None:
-            matching = [entry for entry in matching if len(entry.get("inputs", [])) == argument_count] or matching
-    available = sorted(signature(entry) for entry in functions)
-    if not matching:
-        raise UnknownFunction(
-            f"The contract has no function {wanted!r}. Its functions: {', '.join(available) or 'none'}.",
-            details={"functions": available},
-        )
-    if len(matching) > 1:
-        overloads = sorted(signature(entry) for entry in matching)
-        raise UnknownFunction(
-            f"{wanted!r} is overloaded: name one by its signature, e.g. {overloads[0]!r}"
-            f" (one of {', '.join(overloads)}).",
-            code="ambiguous_function",
-            details={"functions": overloads},
-        )
-    return matching[0]
-
-
-def selector(entry: Mapping[str, Any]) -> bytes:
-    return keccak(text=signature(entry))[:4]
-
-
 # -- reverts ------------------------------------------------------------------------------------------------------
-
-
-def _revert_data(exc: Exception) -> bytes | None:
-    data: Any = getattr(exc, "data", None)
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, bytes | bytearray):
-        return bytes(data)
-    if isinstance(data, str) and re.fullmatch(r"0x([0-9a-fA-F]{2})*", data):
-        return bytes.fromhex(data[2:])
-    return None
-
-
-def describe_revert(abi: Sequence[Mapping[str, Any]], data: bytes | None) -> dict[str, Any]:
-    """A revert's reason: ``Error(string)``, ``Panic(uint256)`` or a custom error of `abi`, with its arguments."""
-    if not data or len(data) < 4:
-        return {"error": None, "args": {}, "reason": "reverted without a reason"}
-    try:
-        if data[:4] == keccak(text="Error(string)")[:4]:
-            (reason,) = abi_decode(["string"], data[4:])
-            return {"error": "Error", "args": {"reason": reason}, "reason": reason}
-        if data[:4] == keccak(text="Panic(uint256)")[:4]:
-            (code,) = abi_decode(["uint256"], data[4:])
-            reason = _PANIC_REASONS.get(code, "panic")
-            return {"error": "Panic", "args": {"code": str(code)}, "reason": f"{reason} (panic 0x{code:02x})"}
-        for entry in abi:
-            if entry.get("type") == "error" and selector(entry) == data[:4]:
-                inputs = entry.get("inputs", [])
-                values = abi_decode([abi_type(i) for i in inputs], data[4:])
-                args = {
-                    (i.get("name") or str(n)): to_json(i, v)
-                    for n, (i, v) in enumerate(zip(inputs, values, strict=True))
-                }
-                rendered = ", ".join(f"{k}={v}" for k, v in args.items())
-                return {"error": entry["name"], "args": args, "reason": f"{entry['name']}({rendered})"}
-    except (DecodingError, ValueError, OverflowError):
-        pass
-    return {"error": None, "args": {}, "reason": f"reverted with data 0x{data.hex()}"}
 
 
 def _node_message(exc: Exception) -> str:
@@ -761,15 +471,16 @@ def _node_message(exc: Exception) -> str:
     response = getattr(exc, "rpc_response", None)
     error = response.get("error") if isinstance(response, dict) else None
     for candidate in (error, *exc.args, getattr(exc, "message", None)):
-        if isinstance(candidate, dict) and isinstance(candidate.get("message"), str):
-            return candidate["message"]
+        said = candidate.get("message") if isinstance(candidate, dict) else None
+        if isinstance(said, str):
+            return said
     message = getattr(exc, "message", None) or exc
     return str(message)
 
 
 def _reverted(what: str, abi: Sequence[Mapping[str, Any]], exc: Exception) -> ExecutionReverted:
-    described = describe_revert(abi, _revert_data(exc))
-    if described["error"] is None and not _revert_data(exc):
+    described = describe_revert(abi, revert_data(exc))
+    if described["error"] is None and not revert_data(exc):
         described["reason"] = _node_message(exc)
     return ExecutionReverted(
         f"{what} reverted: {described['reason']}. Change the arguments or the contract's state and try again.",
@@ -780,33 +491,22 @@ def _reverted(what: str, abi: Sequence[Mapping[str, Any]], exc: Exception) -> Ex
 _REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError)
 
 
+@contextmanager
+def _abi_errors_as_domain_errors() -> Iterator[None]:
+    """`chain.abi`'s errors as the answers of the contracts API (422, or 409 for an undecodable answer)."""
+    try:
+        yield
+    except InvalidAbiArguments as exc:
+        raise InvalidArguments(exc.message, details=exc.details) from None
+    except UnknownAbiFunction as exc:
+        raise UnknownFunction(exc.message, code=exc.code, details=exc.details) from None
+    except UndecodableAbiData as exc:
+        raise ExecutionReverted(exc.message, code=exc.code, details=exc.details) from None
+    except AbiError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, details=exc.details) from None
+
+
 # -- acting on a chain --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DecodedEvent:
-    event: str | None
-    signature: str | None
-    address: str
-    block_number: int
-    transaction_hash: str
-    log_index: int
-    args: dict[str, Any] = field(default_factory=dict)
-    topics: tuple[str, ...] = ()
-    data: str = "0x"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "event": self.event,
-            "signature": self.signature,
-            "address": self.address,
-            "block_number": self.block_number,
-            "transaction_hash": self.transaction_hash,
-            "log_index": self.log_index,
-            "args": self.args,
-            "topics": list(self.topics),
-            "data": self.data,
-        }
 
 
 @dataclass(frozen=True)
@@ -817,57 +517,6 @@ class TransactionOutcome:
     gas_used: int
     events: tuple[DecodedEvent, ...]
     contract_address: str | None = None
-
-
-def event_entries(abi: Sequence[Mapping[str, Any]]) -> dict[bytes, Mapping[str, Any]]:
-    """Non-anonymous events of `abi` by topic 0."""
-    return {
-        keccak(text=signature(entry)): entry
-        for entry in abi
-        if entry.get("type") == "event" and not entry.get("anonymous")
-    }
-
-
-def decode_log(log: Mapping[str, Any], abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> DecodedEvent:
-    """Decode one log with the ABI known for its address; undecodable logs keep their raw topics and data."""
-    address = to_checksum_address(log["address"])
-    topics = [HexBytes(topic) for topic in log["topics"]]
-    data = HexBytes(log["data"])
-    base = {
-        "address": address,
-        "block_number": int(log["blockNumber"]),
-        "transaction_hash": HexBytes(log["transactionHash"]).to_0x_hex(),
-        "log_index": int(log["logIndex"]),
-        "topics": tuple(topic.to_0x_hex() for topic in topics),
-        "data": data.to_0x_hex(),
-    }
-    entry = event_entries(abis.get(address, [])).get(bytes(topics[0])) if topics else None
-    if entry is None:
-        return DecodedEvent(event=None, signature=None, **base)
-    inputs = entry.get("inputs", [])
-    indexed = [i for i in inputs if i.get("indexed")]
-    plain = [i for i in inputs if not i.get("indexed")]
-    try:
-        plain_values = iter(abi_decode([abi_type(i) for i in plain], bytes(data)))
-        indexed_topics = iter(topics[1:])
-        args: dict[str, Any] = {}
-        for position, item in enumerate(inputs):
-            name = item.get("name") or str(position)
-            if item.get("indexed"):
-                topic = bytes(next(indexed_topics))
-                kind = abi_type(item)
-                # Dynamic indexed values are only their hash on chain.
-                if kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("("):
-                    args[name] = "0x" + topic.hex()
-                else:
-                    args[name] = to_json(item, abi_decode([kind], topic)[0])
-            else:
-                args[name] = to_json(item, next(plain_values))
-    except (DecodingError, ValueError, StopIteration, OverflowError):
-        return DecodedEvent(event=None, signature=None, **base)
-    if len(indexed) != len(topics) - 1:
-        return DecodedEvent(event=None, signature=None, **base)
-    return DecodedEvent(event=entry["name"], signature=signature(entry), args=args, **base)
 
 
 def _outcome(
@@ -913,6 +562,7 @@ def _send(
         ) from None
 
 
+@_abi_errors_as_domain_errors()
 def deploy(
     w3: Web3, account: LocalAccount, contract: CompiledContract, constructor_args: Any, value: int = 0
 ) -> TransactionOutcome:
@@ -922,7 +572,7 @@ def deploy(
     what = f"The constructor of {contract.name}"
     encoded = encode_arguments(inputs, constructor_args if constructor_args is not None else [], what)
     data = contract.bytecode + encoded.hex()
-    receipt = _send(w3, account, {"data": HexBytes(data), "value": value}, what, contract.abi)
+    receipt = _send(w3, account, {"data": HexBytes(data), "value": Wei(value)}, what, contract.abi)
     outcome = _outcome(w3, receipt, {})
     if outcome.status != "success" or outcome.contract_address is None:
         raise ExecutionReverted(f"{what} reverted in block {outcome.block_number}; check the constructor arguments.")
@@ -943,6 +593,7 @@ class CallResult:
         return [output["value"] for output in self.outputs]
 
 
+@_abi_errors_as_domain_errors()
 def call(
     w3: Web3,
     address: str,
@@ -957,7 +608,7 @@ def call(
     entry = find_function(abi, function, len(arguments) if isinstance(arguments, list | dict) else None)
     what = signature(entry)
     data = selector(entry) + encode_arguments(entry.get("inputs", []), arguments, what)
-    tx: TxParams = {"to": to_checksum_address(address), "data": HexBytes(data), "value": value}
+    tx: TxParams = {"to": to_checksum_address(address), "data": HexBytes(data), "value": Wei(value)}
     if sender is not None:
         tx["from"] = to_checksum_address(sender)
     try:
@@ -969,6 +620,7 @@ def call(
     return CallResult(function=what, outputs=decode_outputs(entry.get("outputs", []), bytes(answer)))
 
 
+@_abi_errors_as_domain_errors()
 def transact(
     w3: Web3,
     account: LocalAccount,
@@ -987,7 +639,7 @@ def transact(
         raise InvalidArguments(f"{what} is not payable: send it without a value.")
     data = selector(entry) + encode_arguments(entry.get("inputs", []), arguments, what)
     receipt = _send(
-        w3, account, {"to": to_checksum_address(address), "data": HexBytes(data), "value": value}, what, abi
+        w3, account, {"to": to_checksum_address(address), "data": HexBytes(data), "value": Wei(value)}, what, abi
     )
     known = {**(abis or {}), to_checksum_address(address): abi}
     return what, _outcome(w3, receipt, known)

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 from pydantic import StringConstraints
 
+from segell.chain.abi import DecodedEvent, signature
 from segell.services.deps import CallerDep, RuntimeDep, SessionDep
 from segell.services.errors import error_responses
-from segell.services.sandboxes import contracts
 from segell.services.sandboxes import contracts_service as service
-from segell.services.sandboxes.contracts import DecodedEvent, TransactionOutcome
+from segell.services.sandboxes.contracts import TransactionOutcome
 from segell.services.sandboxes.contracts_schemas import (
     Address,
     CallOut,
@@ -75,8 +75,8 @@ def _detail(known: KnownContract, on_chain: bool) -> dict[str, Any]:
     return {
         **_summary(known, on_chain),
         "abi": abi,
-        "functions": [contracts.signature(e) for e in abi if e.get("type") == "function"],
-        "events": [contracts.signature(e) for e in abi if e.get("type") == "event"],
+        "functions": [signature(e) for e in abi if e.get("type") == "function"],
+        "events": [signature(e) for e in abi if e.get("type") == "event"],
         "compiler_version": record.compiler_version if record else None,
         "source_hash": record.source_hash if record else None,
         "sources": json.loads(record.sources) if record else None,

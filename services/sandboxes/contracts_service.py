@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from segell.chain.abi import DecodedEvent
 from segell.chain.artifacts import load_artifact
-from segell.services.administrations.service import Caller
+from segell.services.deps import Caller
 from segell.services.errors import Conflict, NotFound
 from segell.services.runtime import Runtime
 from segell.services.sandboxes import contracts
@@ -239,7 +240,7 @@ def contract_events(
     name: str | None,
     from_block: int,
     to_block: int | None,
-) -> tuple[list[contracts.DecodedEvent], int]:
+) -> tuple[list[DecodedEvent], int]:
     known = find_contract(session, handle, address)
     with handle.lock:
         w3 = handle.web3()

@@ -21,23 +21,29 @@ from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from hexbytes import HexBytes
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import StringConstraints
 from web3 import Web3
 
+from segell.chain.abi import selector, signature
 from segell.services.deps import CallerDep, SessionDep
 from segell.services.errors import NotFound, error_responses
 from segell.services.sandboxes import contracts
 from segell.services.sandboxes import contracts_service as service
 from segell.services.sandboxes.contracts_router import event_out
-from segell.services.sandboxes.contracts_schemas import ContractOut, EventOut
+from segell.services.sandboxes.contracts_schemas import ContractOut
+from segell.services.sandboxes.explorer_schemas import (
+    MAX_SEGELL_EVENTS,
+    SEGELL_EVENT_WINDOW,
+    BlockOut,
+    ExplorerView,
+    SandboxSummary,
+    TransactionSummary,
+)
 from segell.services.sandboxes.service import SandboxHandle
 
 SandboxId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 MAX_BLOCKS = 50
 MAX_TRANSACTIONS = 100
-MAX_SEGELL_EVENTS = 100
-# Segell's events are searched over the last blocks only, so that an old, long sandbox answers as fast as a new one.
-SEGELL_EVENT_WINDOW = 5_000
 
 _STATIC_DIR: Final = Path(__file__).parent / "explorer_static"
 _STATIC_TYPES: Final = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -60,51 +66,6 @@ api = APIRouter(
 pages = APIRouter(include_in_schema=False)
 
 
-class BlockOut(BaseModel):
-    number: int
-    hash: str
-    timestamp: datetime
-    transaction_count: int
-    gas_used: int
-
-
-class TransactionSummary(BaseModel):
-    hash: str
-    block_number: int
-    sender: str = Field(alias="from", serialization_alias="from")
-    to: str | None = Field(description="Null for a contract creation.")
-    contract: str | None = Field(description="The known contract called or created (registry, notary, deployed).")
-    function: str | None = Field(description="The function called, when the contract's ABI is known.")
-    created: str | None = Field(description="The address of the contract it created.")
-    value: str = Field(description="Wei, as a decimal string.")
-    status: str = Field(description="`success` or `reverted`.")
-    gas_used: int
-
-
-class SandboxSummary(BaseModel):
-    id: str
-    name: str
-    backend: str
-    chain_id: int
-    head_block: int
-    owner_account: str
-    registry: str
-    notary: str
-
-
-class ExplorerView(BaseModel):
-    sandbox: SandboxSummary
-    blocks: list[BlockOut] = Field(description="The latest blocks, newest first.")
-    transactions: list[TransactionSummary] = Field(description="The transactions of those blocks, newest first.")
-    segell_events: list[EventOut] = Field(
-        description=(
-            f"Anchors, revocations, admissions and account changes of the sandbox's registry and notary in the last "
-            f"{SEGELL_EVENT_WINDOW} blocks, newest first (at most {MAX_SEGELL_EVENTS})."
-        )
-    )
-    contracts: list[ContractOut]
-
-
 @dataclass(frozen=True)
 class _Known:
     name: str
@@ -113,8 +74,8 @@ class _Known:
 
 def _function_of(abi: list[dict[str, Any]], data: bytes) -> str | None:
     for entry in abi:
-        if entry.get("type") == "function" and contracts.selector(entry) == data[:4]:
-            return contracts.signature(entry)
+        if entry.get("type") == "function" and selector(entry) == data[:4]:
+            return signature(entry)
     return None
 
 
@@ -126,7 +87,8 @@ def _transactions(w3: Web3, blocks: list[Any], known: dict[str, _Known]) -> list
                 return summaries
             receipt = w3.eth.get_transaction_receipt(tx["hash"])
             to = to_checksum_address(tx["to"]) if tx.get("to") else None
-            created = to_checksum_address(receipt["contractAddress"]) if receipt.get("contractAddress") else None
+            created_address = receipt.get("contractAddress")
+            created = to_checksum_address(created_address) if created_address else None
             target = known.get(to or created or "")
             data = bytes(HexBytes(tx.get("input") or tx.get("data") or b""))
             summaries.append(

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from segell.services.models import Administration, Base, utcnow
+from segell.services.administrations.models import Administration
+from segell.services.models import Base, utcnow
 
 
 class Sandbox(Base):

@@ -13,7 +13,6 @@ deployed by it, the owner's administration admitted, and funded accounts whose k
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import threading
@@ -24,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -35,15 +34,13 @@ from sqlalchemy.orm import Session, selectinload
 from web3 import Web3
 
 from segell.chain.deploy import Deployment, ensure_deployed, load_record
-from segell.chain.gateway import ALLOWED_METHODS, DEFAULT_MAX_BATCH_SIZE
-from segell.chain.ipc import IpcProvider
+from segell.chain.gateway import NodeProxy
 from segell.chain.keys import generate_account, open_private_key, seal_private_key
-from segell.chain.node_admin import NODE_ADMIN_PREFIXES, refuse_node_admin
 from segell.chain.nodes import NodeError
 from segell.chain.registry import RegistryClient
-from segell.services.administrations.service import Caller
-from segell.services.errors import Conflict, Forbidden, NotFound, Unavailable
-from segell.services.models import Administration
+from segell.services.administrations.models import Administration
+from segell.services.deps import Caller, administration_of
+from segell.services.errors import Conflict, NotFound, Unavailable
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.manager import (
     INITIAL_SNAPSHOT,
@@ -355,7 +352,11 @@ class SandboxService:
         accounts = [generate_account() for _ in range(FUNDED_ACCOUNTS)]
         with self.runtime.transaction() as session:
             administration = session.get_one(Administration, administration_id)
-            admin_code, admin_chain_id, admin_name = administration.code, administration.chain_id, administration.name
+            admin_code, admin_registry_id, admin_name = (
+                administration.code,
+                administration.registry_id,
+                administration.name,
+            )
         # A chain id of its own: what is signed for one sandbox cannot be replayed on another.
         chain_id = 0x5E6E_0000_0000 + secrets.randbelow(2**32)
         genesis: dict[ChecksumAddress, int] = {governance.address: GOVERNANCE_FUNDS_WEI}
@@ -364,7 +365,7 @@ class SandboxService:
         w3 = instance.node.w3
         deployment = ensure_deployed(w3, governance, instance.directory / "deployment.json")
         registry = RegistryClient(w3, deployment.registry)
-        registry_id = bytes.fromhex(admin_chain_id[2:])
+        registry_id = bytes.fromhex(admin_registry_id[2:])
         registry.admit_administration(governance, registry_id, admin_name)
         registry.add_account(governance, registry_id, accounts[0].address)
         self.manager.save_state(instance, INITIAL_SNAPSHOT)
@@ -599,38 +600,15 @@ class SandboxService:
     def json_rpc(self, caller: Caller, sandbox_id: str, body: bytes) -> bytes:
         """Answer a JSON-RPC body on the sandbox's chain; ``b""`` when nothing is due (only notifications)."""
         sandbox, instance = self.running(caller, sandbox_id)
-        try:
-            payload = json.loads(body, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _dump(_rpc_error(None, -32700, f"parse error: {exc}"))
-        with instance.lock:
-            if isinstance(payload, list):
-                if not payload:
-                    return _dump(_rpc_error(None, -32600, "invalid request: empty batch"))
-                if len(payload) > DEFAULT_MAX_BATCH_SIZE:
-                    return _dump(
-                        _rpc_error(
-                            None,
-                            -32600,
-                            f"batch of {len(payload)} requests is larger than the limit of "
-                            f"{DEFAULT_MAX_BATCH_SIZE}; split it",
-                        )
-                    )
-                # Each element is one request (JSON-RPC 2.0): a list inside the batch is refused, not answered
-                # as a batch of its own, so that no body holds more than DEFAULT_MAX_BATCH_SIZE calls.
-                answers = [answer for entry in payload if (answer := _answer(instance, sandbox, entry)) is not None]
-                return _dump(answers) if answers else b""
-            answer = _answer(instance, sandbox, payload)
-        return b"" if answer is None else _dump(answer)
+        proxy = NodeProxy(
+            instance.gateway, instance.node.w3.provider, node_admin=sandbox.node_admin, lock=instance.lock
+        )
+        return proxy.handle_bytes(body)
 
 
 def _administration_of(caller: Caller) -> Administration:
-    if caller.administration is None:
-        raise Forbidden(
-            "Sandboxes belong to administrations: use an administration's API key, not the governance key.",
-            code="administration_key_required",
-        )
-    return caller.administration
+    administration: Administration = administration_of(caller)
+    return administration
 
 
 def _owned_row(session: Session, administration_id: int, sandbox_id: str) -> Sandbox:
@@ -661,102 +639,3 @@ def _refuse_ended(sandbox: Sandbox, status: str) -> NoReturn:
 def _open_account(sealed: str, address: str, master_key: bytes) -> LocalAccount:
     account: LocalAccount = Account.from_key(open_private_key(sealed, master_key, label=address))
     return account
-
-
-# --------------------------------------------------------------------------------------------------
-# JSON-RPC proxy: reads through the shared read-only gateway, raw transactions and (when enabled) node
-# administration forwarded to the node.
-
-
-def _answer(instance: SandboxInstance, sandbox: Sandbox, entry: object) -> object | None:
-    if isinstance(entry, list):
-        return _rpc_error(
-            None, -32600, "invalid request: a batch holds request objects, not batches; send one flat batch"
-        )
-    if not isinstance(entry, dict) or not isinstance(entry.get("method"), str) or entry["method"] in ALLOWED_METHODS:
-        return instance.gateway.handle(entry)  # the gateway answers invalid requests and reads alike
-    method: str = entry["method"]
-    request_id = entry.get("id")
-    is_notification = "id" not in entry
-    params = entry.get("params", [])
-    if entry.get("jsonrpc") != "2.0" or not _is_valid_id(request_id):
-        return instance.gateway.handle(entry)  # the gateway's invalid-request answer
-    if not isinstance(params, list):
-        answer = _rpc_error(request_id, -32602, "invalid params: params must be an array")
-        return None if is_notification else answer
-    if method == "eth_sendRawTransaction":
-        answer = _forward(instance, request_id, method, params)
-    elif method.startswith(NODE_ADMIN_PREFIXES) and not sandbox.node_admin:
-        answer = _rpc_error(
-            request_id,
-            -32601,
-            f"{method} is refused: node administration methods are off for this sandbox. Use the sandbox API "
-            "(snapshots, revert, reset), or create a sandbox with node_admin: true to allow them.",
-        )
-    elif method.startswith(NODE_ADMIN_PREFIXES):
-        refusal = refuse_node_admin(method, params)
-        if refusal is None:
-            answer = _forward(instance, request_id, method, params)
-        else:
-            answer = _rpc_error(request_id, refusal.code, refusal.message)
-    else:
-        answer = _rpc_error(
-            request_id,
-            -32601,
-            f"{method} is not available on a sandbox: sign transactions locally and send them with "
-            "eth_sendRawTransaction; docs/sandboxes.md lists the methods answered.",
-        )
-    return None if is_notification else answer
-
-
-def _forward(instance: SandboxInstance, request_id: object, method: str, params: list[Any]) -> dict[str, Any]:
-    node = instance.node
-    if isinstance(node.w3.provider, IpcProvider):  # anvil, reached over its socket only
-        request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-        try:
-            answer = json.loads(node.w3.provider.transport.post(_dump(request)))
-        except (NodeError, ValueError) as exc:
-            return _rpc_error(request_id, -32603, f"the sandbox node did not answer ({type(exc).__name__})")
-        if not isinstance(answer, dict):
-            return _rpc_error(request_id, -32603, "the sandbox node gave no answer")
-        return {**answer, "id": request_id}
-    try:
-        response: dict[str, Any] = dict(node.w3.provider.make_request(method, params))  # type: ignore[arg-type]
-    except Exception as exc:  # the embedded chain raises for malformed transactions
-        return _rpc_error(request_id, -32000, f"{method} failed: {exc}")
-    if "error" in response:
-        error = response["error"]
-        message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-        code = error.get("code", -32000) if isinstance(error, dict) else -32000
-        return _rpc_error(request_id, code if isinstance(code, int) else -32000, str(message))
-    return {"jsonrpc": "2.0", "id": request_id, "result": _to_wire(response.get("result"))}
-
-
-def _to_wire(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return hex(value)
-    if isinstance(value, dict):
-        return {str(key): _to_wire(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_wire(item) for item in value]
-    return str(value)
-
-
-def _is_valid_id(value: object) -> bool:
-    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
-def _rpc_error(request_id: object, code: int, message: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _dump(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()

@@ -17,6 +17,7 @@ from typing import Final
 from fastapi.responses import Response
 
 from segell.services.errors import NotFound
+from segell.services.notary import api as notary
 
 LANGUAGES: Final = ("ca", "es", "en")
 DEFAULT_LANGUAGE: Final = "ca"
@@ -50,10 +51,15 @@ class StaticFile:
 
 @cache
 def translations() -> dict[str, dict[str, str]]:
-    return {
+    """The page's texts, and the notary's labels of the kinds of document (`kind_signed-pdf`, ...), by language."""
+    texts = {
         language: json.loads((_HERE / "translations" / f"{language}.json").read_text(encoding="utf-8"))
         for language in LANGUAGES
     }
+    for entry in notary.kinds():
+        for language in LANGUAGES:
+            texts[language][f"kind_{entry.kind}"] = entry.labels[language]
+    return texts
 
 
 @cache

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from segell.services.deps import SessionDep
-from segell.services.errors import ValidationFailed, error_responses
-from segell.services.notary.codes import InvalidCodeError, parse_code
-from segell.services.notary.schemas import ProofBundle, VerificationCode
-from segell.services.web import pages, service
+from segell.services.errors import error_responses
+from segell.services.notary import api as notary
+from segell.services.notary.api import ProofBundle, VerificationCode
+from segell.services.web import pages
 
 # The API's public verification operations live under /v1/verify; this one hands out the proof bundle.
 bundles = APIRouter(prefix="/v1/verify", tags=["verification"])
@@ -37,15 +37,9 @@ def read_bundle_by_code(
     session: SessionDep,
 ) -> ProofBundle:
     """The proof bundle of the document with this verification code; no API key needed (409 until anchored)."""
-    try:
-        stored_code = parse_code(code)
-    except InvalidCodeError as exc:
-        raise ValidationFailed(
-            exc.args[0],
-            code="invalid_code" if exc.mistyped else "validation_error",
-            details=[{"location": "path.code", "message": exc.args[0]}],
-        ) from None
-    return service.bundle_by_code(session, stored_code)
+    # The code is printed on the document, so whoever holds it holds the document: the bundle, salt included, is
+    # theirs to check without Segell.
+    return notary.bundle_by_code(session, code, location="path.code")
 
 
 def _page(request: Request, code: str | None, language: str | None) -> HTMLResponse:

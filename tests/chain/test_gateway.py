@@ -4,7 +4,6 @@ and the anvil Segell manages over its IPC socket)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -27,6 +26,7 @@ from segell.chain.anvil import AnvilNode
 from segell.chain.gateway import ALLOWED_METHODS, ReadOnlyGateway, json_depth
 from segell.chain.ipc import IpcTransport
 from segell.chain.transactions import send_transaction
+from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -64,12 +64,6 @@ COUNTER_ABI = [
 # The first eth-tester development key (funded on the embedded chain) and anvil's first well-known key.
 EMBEDDED_DEV_KEY = "0x" + "00" * 31 + "01"
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

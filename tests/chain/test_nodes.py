@@ -1,7 +1,6 @@
 """start_node: one way to get a connected Web3 whether the chain is embedded, anvil or any JSON-RPC URL."""
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from segell.chain.anvil import AnvilNode, find_anvil
 from segell.chain.embedded import EMBEDDED_CHAIN_ID
 from segell.chain.nodes import AnvilNotFound, NodeError, NodeUnreachable, RpcNode, start_node
 from segell.chain.transactions import send_transaction
+from tests.helpers import free_port
 
 try:
     find_anvil()
@@ -22,12 +22,6 @@ try:
 except AnvilNotFound:
     HAVE_ANVIL = False
 ANVIL_REASON = "anvil not installed (make setup installs it from npm)"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _BesuLikeNode(BaseHTTPRequestHandler):
@@ -92,7 +86,7 @@ def test_start_node_rejects_bad_genesis_accounts(tmp_path: Path, accounts: dict[
 
 
 def test_rpc_url_with_nothing_behind_it_fails_fast_with_advice(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     with pytest.raises(NodeUnreachable) as raised:
         start_node(url, state_dir=tmp_path)

@@ -1,6 +1,5 @@
 """The SDK against a real Segell server (uvicorn on 127.0.0.1, embedded chain): see tests/conftest.py."""
 
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,19 +25,13 @@ from segell.sdk import (
     UnexpectedResponseError,
     ValidationError,
 )
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, closed_port, make_settings, serve
 
 
 @pytest.fixture
 def governance_client(segell_server) -> Iterator[Client]:
     with Client(segell_server.url, segell_server.governance_key) as client:
         yield client
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class CannedResponseServer:
@@ -96,13 +89,13 @@ def test_me_reports_governance_role(segell_server, governance_client: Client) ->
 
 
 def test_administration_lifecycle_admit_list_get_suspend_reinstate(governance_client: Client) -> None:
-    admitted = governance_client.admit_administration("L01080193", "Ajuntament de Barcelona")
+    admitted = governance_client.administrations.admit("L01080193", "Ajuntament de Barcelona")
     administration = admitted.administration
 
     assert administration.code == "L01080193"
     assert administration.name == "Ajuntament de Barcelona"
     assert administration.status == "active" and administration.is_active
-    assert administration.chain_id.startswith("0x") and len(administration.chain_id) == 66
+    assert administration.registry_id.startswith("0x") and len(administration.registry_id) == 66
     assert len(administration.accounts) == 1 and administration.accounts[0].startswith("0x")
     assert administration.admitted_at.tzinfo is not None
     assert abs(datetime.now(UTC) - administration.admitted_at) < timedelta(minutes=5)
@@ -110,23 +103,23 @@ def test_administration_lifecycle_admit_list_get_suspend_reinstate(governance_cl
     assert admitted.api_key.key.startswith(f"sgl_{admitted.api_key.id}_")
     assert admitted.api_key.key not in repr(admitted.api_key)
 
-    assert administration in governance_client.list_administrations()
-    assert governance_client.get_administration("L01080193") == administration
+    assert administration in governance_client.administrations.list()
+    assert governance_client.administrations.get("L01080193") == administration
 
-    suspended = governance_client.suspend_administration("L01080193")
+    suspended = governance_client.administrations.suspend("L01080193")
     assert suspended.status == "suspended" and not suspended.is_active
-    assert governance_client.get_administration("L01080193").status == "suspended"
+    assert governance_client.administrations.get("L01080193").status == "suspended"
 
-    reinstated = governance_client.reinstate_administration("L01080193")
+    reinstated = governance_client.administrations.reinstate("L01080193")
     assert reinstated.status == "active"
-    assert reinstated.chain_id == administration.chain_id
+    assert reinstated.registry_id == administration.registry_id
 
 
 def test_api_key_lifecycle_issue_list_revoke(segell_server, governance_client: Client) -> None:
-    admitted = governance_client.admit_administration("L01170792", "Ajuntament de Girona")
-    issued = governance_client.issue_api_key("L01170792")
+    admitted = governance_client.administrations.admit("L01170792", "Ajuntament de Girona")
+    issued = governance_client.administrations.issue_api_key("L01170792")
 
-    keys = {key.id: key for key in governance_client.list_api_keys("L01170792")}
+    keys = {key.id: key for key in governance_client.administrations.list_api_keys("L01170792")}
     assert set(keys) == {admitted.api_key.id, issued.id}
     assert issued.key.startswith(keys[issued.id].prefix)
     assert not keys[issued.id].is_revoked
@@ -138,7 +131,7 @@ def test_api_key_lifecycle_issue_list_revoke(segell_server, governance_client: C
         assert identity.key_id == issued.id
         assert identity.administration is not None and identity.administration.code == "L01170792"
 
-        revoked = governance_client.revoke_api_key("L01170792", issued.id)
+        revoked = governance_client.administrations.revoke_api_key("L01170792", issued.id)
         assert revoked.id == issued.id
         assert revoked.is_revoked and isinstance(revoked.revoked_at, datetime)
 
@@ -150,40 +143,42 @@ def test_api_key_lifecycle_issue_list_revoke(segell_server, governance_client: C
     # The first key is untouched by revoking the second.
     with Client(segell_server.url, admitted.api_key.key) as first_key_client:
         assert first_key_client.me().key_id == admitted.api_key.id
-    assert [key.id for key in governance_client.list_api_keys("L01170792") if key.is_revoked] == [issued.id]
+    assert [key.id for key in governance_client.administrations.list_api_keys("L01170792") if key.is_revoked] == [
+        issued.id
+    ]
 
 
 def test_administration_can_read_itself_but_not_governance_endpoints(segell_server, governance_client: Client) -> None:
-    admitted = governance_client.admit_administration("L01250907", "Ajuntament de Lleida")
+    admitted = governance_client.administrations.admit("L01250907", "Ajuntament de Lleida")
 
     with Client(segell_server.url, admitted.api_key.key) as client:
-        assert client.get_administration("L01250907") == admitted.administration
+        assert client.administrations.get("L01250907") == admitted.administration
         for call in (
-            client.list_administrations,
-            lambda: client.admit_administration("L01431482", "Ajuntament de Tarragona"),
-            lambda: client.suspend_administration("L01250907"),
-            lambda: client.issue_api_key("L01250907"),
-            lambda: client.list_api_keys("L01250907"),
+            client.administrations.list,
+            lambda: client.administrations.admit("L01431482", "Ajuntament de Tarragona"),
+            lambda: client.administrations.suspend("L01250907"),
+            lambda: client.administrations.issue_api_key("L01250907"),
+            lambda: client.administrations.list_api_keys("L01250907"),
         ):
             with pytest.raises(PermissionDeniedError) as raised:
                 call()
             assert raised.value.status_code == 403
-            assert raised.value.code == "forbidden"
+            assert raised.value.code == "governance_key_required"
 
 
 def test_get_unknown_code_raises_not_found(governance_client: Client) -> None:
     with pytest.raises(NotFoundError) as raised:
-        governance_client.get_administration("L09999999")
+        governance_client.administrations.get("L09999999")
 
     assert raised.value.status_code == 404
     assert "L09999999" in raised.value.message
 
 
 def test_revoke_unknown_key_raises_not_found(governance_client: Client) -> None:
-    governance_client.admit_administration("L01081691", "Ajuntament de Sabadell")
+    governance_client.administrations.admit("L01081691", "Ajuntament de Sabadell")
 
     with pytest.raises(NotFoundError):
-        governance_client.revoke_api_key("L01081691", "doesnotexist")
+        governance_client.administrations.revoke_api_key("L01081691", "doesnotexist")
 
 
 @pytest.fixture
@@ -195,15 +190,15 @@ def own_server(tmp_path: Path) -> Iterator[RunningServer]:
 def test_governance_key_rotation_and_revocation(own_server: RunningServer) -> None:
     old_id = own_server.governance_key.split("_")[1]
     with Client(own_server.url, own_server.governance_key) as old:
-        issued = old.rotate_governance_key(old.me().key_id)
+        issued = old.governance_keys.rotate(old.me().key_id)
         with pytest.raises(AuthenticationError):
             old.me()
     with Client(own_server.url, issued.key) as new:
-        keys = {key.id: key.is_revoked for key in new.list_governance_keys()}
+        keys = {key.id: key.is_revoked for key in new.governance_keys.list()}
         with pytest.raises(ConflictError) as last:
-            new.revoke_governance_key(issued.id)
+            new.governance_keys.revoke(issued.id)
         with pytest.raises(NotFoundError):
-            new.revoke_governance_key("doesnotexist")
+            new.governance_keys.revoke("doesnotexist")
         assert new.me().role == "governance"
 
     assert keys == {old_id: True, issued.id: False}
@@ -212,10 +207,10 @@ def test_governance_key_rotation_and_revocation(own_server: RunningServer) -> No
 
 
 def test_admit_duplicate_code_raises_conflict(governance_client: Client) -> None:
-    governance_client.admit_administration("L01082798", "Ajuntament de Terrassa")
+    governance_client.administrations.admit("L01082798", "Ajuntament de Terrassa")
 
     with pytest.raises(ConflictError) as raised:
-        governance_client.admit_administration("L01082798", "Ajuntament de Terrassa")
+        governance_client.administrations.admit("L01082798", "Ajuntament de Terrassa")
 
     assert raised.value.status_code == 409
     assert raised.value.message
@@ -223,7 +218,7 @@ def test_admit_duplicate_code_raises_conflict(governance_client: Client) -> None
 
 def test_admit_invalid_code_raises_validation_error(governance_client: Client) -> None:
     with pytest.raises(ValidationError) as raised:
-        governance_client.admit_administration("not a code!", "Ajuntament")
+        governance_client.administrations.admit("not a code!", "Ajuntament")
 
     assert raised.value.status_code == 422
     assert raised.value.code == "validation_error"
@@ -238,7 +233,7 @@ def test_unknown_api_key_raises_authentication_error(segell_server) -> None:
 
 def test_missing_api_key_raises_authentication_error(segell_server) -> None:
     with Client(segell_server.url) as client, pytest.raises(AuthenticationError) as raised:
-        client.list_administrations()
+        client.administrations.list()
 
     assert "API key" in raised.value.message
 
@@ -288,7 +283,7 @@ def test_injected_transport_carries_the_requests(segell_server) -> None:
 
     with Client(segell_server.url, transport=transport) as client:
         assert client.health().chain.backend == "embedded"
-        assert client._http._transport is transport
+        assert client._transport._http._transport is transport
 
 
 def test_client_closes_and_rejects_further_calls(segell_server) -> None:
@@ -301,7 +296,7 @@ def test_client_closes_and_rejects_further_calls(segell_server) -> None:
 
 def test_empty_code_is_rejected_before_any_request(governance_client: Client) -> None:
     with pytest.raises(ValueError, match="must not be empty"):
-        governance_client.get_administration("")
+        governance_client.administrations.get("")
 
 
 def test_malformed_base_url_raises_value_error() -> None:
@@ -338,7 +333,7 @@ def test_degraded_health_is_a_report_not_an_error(server_without_node: RunningSe
 def test_503_error_envelope_raises_service_unavailable(server_without_node: RunningServer) -> None:
     with Client(server_without_node.url, server_without_node.governance_key) as client:
         with pytest.raises(ServiceUnavailableError) as raised:
-            client.admit_administration("L08019003", "Node gone")
+            client.administrations.admit("L08019003", "Node gone")
 
     assert raised.value.code == "unavailable"
     assert "chain node cannot be reached" in raised.value.message

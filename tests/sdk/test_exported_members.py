@@ -1,6 +1,9 @@
+import inspect
 import subprocess
 import sys
 import types
+
+import pytest
 
 from segell import sdk
 
@@ -37,4 +40,78 @@ def test_sdk_imports_neither_chain_nor_services() -> None:
 def test_notary_api_is_exported() -> None:
     for name in ("verify_bundle", "verify_bundle_proof", "BundleVerification", "Receipt", "Verification"):
         assert name in sdk.__all__
-    assert callable(sdk.verify_bundle) and callable(sdk.Client.notarise)
+    assert callable(sdk.verify_bundle) and callable(sdk.Documents.notarise)
+
+
+GROUPS = {
+    "documents": (
+        sdk.Documents,
+        {"notarise", "notarise_many", "get", "bundle", "wait_until_anchored", "revoke", "verify", "bundle_by_code"},
+    ),
+    "certificates": (sdk.Certificates, {"issue", "list", "get", "revoke", "status", "log", "log_bundle", "authority"}),
+    "signatures": (sdk.Signatures, {"sign", "validate"}),
+    "sandboxes": (
+        sdk.Sandboxes,
+        {
+            "create",
+            "list",
+            "get",
+            "delete",
+            "extend",
+            "snapshot",
+            "list_snapshots",
+            "revert",
+            "reset",
+            "export_accounts",
+            "rpc",
+            "web3",
+        },
+    ),
+    "contracts": (sdk.Contracts, {"deploy", "list", "get", "call", "send", "events"}),
+    "auth": (sdk.CitizenAuth, {"request_otp", "verify_otp", "verify_totp", "otp_outbox", "json_web_keys"}),
+    "citizens": (sdk.Citizens, {"me", "enrol_totp", "confirm_totp"}),
+    "administrations": (
+        sdk.Administrations,
+        {"admit", "list", "get", "suspend", "reinstate", "issue_api_key", "list_api_keys", "revoke_api_key"},
+    ),
+    "governance_keys": (sdk.GovernanceKeys, {"list", "rotate", "revoke"}),
+}
+
+
+def public_methods(cls: type) -> set[str]:
+    return {name for name, value in vars(cls).items() if not name.startswith("_") and callable(value)}
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_client_group_has_its_methods(group: str) -> None:
+    cls, methods = GROUPS[group]
+
+    with sdk.Client() as client:
+        assert type(getattr(client, group)) is cls
+    assert public_methods(cls) == methods
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_every_public_method_of_a_group_has_a_docstring(group: str) -> None:
+    cls, _ = GROUPS[group]
+
+    undocumented = [name for name in public_methods(cls) if not inspect.getdoc(getattr(cls, name))]
+
+    assert cls.__doc__ and undocumented == []
+
+
+def test_client_keeps_only_server_methods_beside_its_groups() -> None:
+    # One way to call each thing: the domain methods live in the groups, not on the client as well.
+    members = {name for name in vars(sdk.Client) if not name.startswith("_")}
+
+    assert members - set(GROUPS) == {"base_url", "close", "health", "me", "deployment"}
+    assert all(name in sdk.Client.__annotations__ for name in GROUPS)
+
+
+def test_every_exception_of_sdk_errors_is_exported() -> None:
+    from segell.sdk import errors
+
+    defined = {name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, Exception)}
+
+    assert defined <= set(errors.__all__) <= set(sdk.__all__)
+    assert "RateLimitError" in sdk.__all__ and issubclass(sdk.RateLimitError, sdk.APIError)

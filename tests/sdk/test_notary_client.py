@@ -21,7 +21,7 @@ from segell.sdk import (
     Receipt,
     SegellError,
 )
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 CODE_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z*~$=U]")
 ANCHOR_TIMEOUT_S = 60
@@ -66,7 +66,7 @@ def test_notarise_path_streams_the_file_and_returns_a_receipt(
     path = document(tmp_path)
     transport = RecordingTransport()
     with Client(segell_server.url, issuer_key, transport=transport) as client:
-        receipt = client.notarise(
+        receipt = client.documents.notarise(
             path, kind="resolution", title="Resolució 12/2026", metadata={"expedient": "2026/0042", "pàgines": 3}
         )
 
@@ -88,9 +88,9 @@ def test_notarise_bytes_then_its_hash_answers_the_same_receipt(issuer: Client) -
     content = f"Certificat d'empadronament {secrets.token_hex(8)}".encode()
     digest = hashlib.sha256(content).hexdigest()
 
-    from_bytes = issuer.notarise(content, kind="certificate")
-    from_hash = issuer.notarise(digest)
-    from_0x_upper = issuer.notarise("0x" + digest.upper())
+    from_bytes = issuer.documents.notarise(content, kind="certificate")
+    from_hash = issuer.documents.notarise(digest)
+    from_0x_upper = issuer.documents.notarise("0x" + digest.upper())
 
     assert from_bytes.document_hash == digest
     assert from_hash.id == from_bytes.id == from_0x_upper.id
@@ -100,7 +100,9 @@ def test_notarise_bytes_then_its_hash_answers_the_same_receipt(issuer: Client) -
 def test_notarise_hash_with_metadata_and_salt(issuer: Client) -> None:
     digest = secrets.token_hex(32)
 
-    receipt = issuer.notarise(digest, kind="license", title="Llicència d'obres", metadata={"n": 1}, salted=True)
+    receipt = issuer.documents.notarise(
+        digest, kind="license", title="Llicència d'obres", metadata={"n": 1}, salted=True
+    )
 
     assert receipt.document_hash == digest
     assert receipt.salted is True
@@ -114,16 +116,16 @@ def test_notarise_public_salted_documents_shows_kind_and_title_to_verification_b
     path.write_bytes(secrets.token_bytes(300))
     private_digest = secrets.token_hex(32)
 
-    by_file = issuer.notarise(path, kind="certificat", title="Certificat", salted=True, public=True)
-    by_hash = issuer.notarise(private_digest, kind="certificat", title="Certificat", salted=True)
-    (many,) = issuer.notarise_many([secrets.token_hex(32)], kind="padró", salted=True, public=True)
+    by_file = issuer.documents.notarise(path, kind="certificat", title="Certificat", salted=True, public=True)
+    by_hash = issuer.documents.notarise(private_digest, kind="certificat", title="Certificat", salted=True)
+    (many,) = issuer.documents.notarise_many([secrets.token_hex(32)], kind="padró", salted=True, public=True)
     for receipt in (by_file, by_hash, many):
-        issuer.wait_until_anchored(receipt.id, timeout=ANCHOR_TIMEOUT_S)
+        issuer.documents.wait_until_anchored(receipt.id, timeout=ANCHOR_TIMEOUT_S)
 
     assert (by_file.public, by_hash.public, many.public) == (True, False, True)
-    (shown,) = issuer.verify(path=path).matches
-    (withheld,) = issuer.verify(hash=private_digest).matches
-    (shown_many,) = issuer.verify(hash=many.document_hash).matches
+    (shown,) = issuer.documents.verify(path=path).matches
+    (withheld,) = issuer.documents.verify(hash=private_digest).matches
+    (shown_many,) = issuer.documents.verify(hash=many.document_hash).matches
     assert (shown.kind, shown.title) == ("certificat", "Certificat")
     assert (withheld.status, withheld.kind, withheld.title) == ("authentic", None, None)
     assert shown_many.kind == "padró"
@@ -133,12 +135,12 @@ def test_notarise_with_same_idempotency_key_answers_the_same_receipt(issuer: Cli
     key = f"expedient-{secrets.token_hex(6)}"
     digest = secrets.token_hex(32)
 
-    first = issuer.notarise(digest, idempotency_key=key)
-    again = issuer.notarise(digest, idempotency_key=key)
+    first = issuer.documents.notarise(digest, idempotency_key=key)
+    again = issuer.documents.notarise(digest, idempotency_key=key)
     with pytest.raises(ConflictError):  # the key is bound to its first payload
-        issuer.notarise(secrets.token_hex(32), idempotency_key=key)
+        issuer.documents.notarise(secrets.token_hex(32), idempotency_key=key)
 
-    assert again == issuer.status(first.id)
+    assert again == issuer.documents.get(first.id)
     assert again.id == first.id
 
 
@@ -147,7 +149,7 @@ def test_notarise_many_mixes_hashes_and_paths_keeping_their_order(issuer: Client
     hashes = [secrets.token_hex(32) for _ in range(2)]
     items: list[str | Path] = [hashes[0], paths[0], str(paths[1]), hashes[1], paths[2]]
 
-    receipts = issuer.notarise_many(items, kind="certificate")
+    receipts = issuer.documents.notarise_many(items, kind="certificate")
 
     expected = [hashes[0], sha256(paths[0]), sha256(paths[1]), hashes[1], sha256(paths[2])]
     assert [receipt.document_hash for receipt in receipts] == expected
@@ -160,7 +162,7 @@ def test_notarise_many_sends_chunks_of_the_batch_limit(segell_server: RunningSer
     hashes = [secrets.token_hex(32) for _ in range(BATCH_LIMIT + 1)]
     transport = RecordingTransport()
     with Client(segell_server.url, issuer_key, timeout=120, transport=transport) as client:
-        receipts = client.notarise_many(hashes)
+        receipts = client.documents.notarise_many(hashes)
 
     assert [request.url.path for request in transport.requests] == ["/v1/documents/batch"] * 2
     # Both chunks are sent at once: either may arrive first.
@@ -170,14 +172,14 @@ def test_notarise_many_sends_chunks_of_the_batch_limit(segell_server: RunningSer
 
 def test_wait_until_anchored_then_status_and_bundle(issuer: Client, tmp_path: Path) -> None:
     path = document(tmp_path)
-    submitted = issuer.notarise(path, title="Acta")
+    submitted = issuer.documents.notarise(path, title="Acta")
 
-    anchored = issuer.wait_until_anchored(submitted.id, timeout=ANCHOR_TIMEOUT_S)
-    bundle = issuer.bundle(submitted.id)
+    anchored = issuer.documents.wait_until_anchored(submitted.id, timeout=ANCHOR_TIMEOUT_S)
+    bundle = issuer.documents.bundle(submitted.id)
 
     assert anchored.status == "anchored" and anchored.is_anchored
     assert anchored.anchor is not None
-    assert issuer.status(submitted.id) == anchored
+    assert issuer.documents.get(submitted.id) == anchored
     assert bundle["format"] == "segell-proof-bundle" and bundle["version"] == 1
     assert bundle["document_hash"] == "0x" + sha256(path)
     assert bundle["root"] == anchored.anchor.root
@@ -190,32 +192,34 @@ def test_wait_until_anchored_then_status_and_bundle(issuer: Client, tmp_path: Pa
 
 def test_revoke_makes_status_and_public_verification_say_revoked(issuer: Client) -> None:
     digest = secrets.token_hex(32)
-    receipt = issuer.wait_until_anchored(issuer.notarise(digest).id, timeout=ANCHOR_TIMEOUT_S)
+    receipt = issuer.documents.wait_until_anchored(issuer.documents.notarise(digest).id, timeout=ANCHOR_TIMEOUT_S)
 
-    revoked = issuer.revoke(receipt.id, "Substituït per la resolució 13/2026")
+    revoked = issuer.documents.revoke(receipt.id, "Substituït per la resolució 13/2026")
 
     assert revoked.status == "revoked"
     assert revoked.revocation is not None
     assert revoked.revocation.reason == "Substituït per la resolució 13/2026"
     assert revoked.revocation.transaction_hash is not None
-    assert issuer.status(receipt.id).status == "revoked"
-    verification = issuer.verify(hash=digest)
+    assert issuer.documents.get(receipt.id).status == "revoked"
+    verification = issuer.documents.verify(hash=digest)
     assert verification.status == "revoked"
     (match,) = verification.matches
     assert match.revocation is not None and match.revocation.reason == "Substituït per la resolució 13/2026"
     with pytest.raises(ConflictError):
-        issuer.revoke(receipt.id, "again")
+        issuer.documents.revoke(receipt.id, "again")
 
 
 def test_verify_by_hash_code_and_path_is_public(segell_server: RunningServer, issuer: Client, tmp_path: Path) -> None:
     path = document(tmp_path)
-    receipt = issuer.wait_until_anchored(issuer.notarise(path, kind="minutes").id, timeout=ANCHOR_TIMEOUT_S)
+    receipt = issuer.documents.wait_until_anchored(
+        issuer.documents.notarise(path, kind="minutes").id, timeout=ANCHOR_TIMEOUT_S
+    )
 
     with Client(segell_server.url) as anonymous:
-        by_hash = anonymous.verify(hash=receipt.document_hash)
-        by_code = anonymous.verify(code=receipt.verification_code.lower().replace("-", " "))
-        by_path = anonymous.verify(path=path)
-        unknown = anonymous.verify(hash=secrets.token_hex(32))
+        by_hash = anonymous.documents.verify(hash=receipt.document_hash)
+        by_code = anonymous.documents.verify(code=receipt.verification_code.lower().replace("-", " "))
+        by_path = anonymous.documents.verify(path=path)
+        unknown = anonymous.documents.verify(hash=secrets.token_hex(32))
 
     assert by_hash == by_code == by_path
     assert by_hash.status == "authentic" and by_hash.is_authentic
@@ -232,17 +236,17 @@ def test_verify_by_hash_code_and_path_is_public(segell_server: RunningServer, is
 
 def test_verify_needs_exactly_one_of_hash_code_path(issuer: Client) -> None:
     with pytest.raises(ValueError, match="exactly one"):
-        issuer.verify()
+        issuer.documents.verify()
     with pytest.raises(ValueError, match="exactly one"):
-        issuer.verify(hash=secrets.token_hex(32), code="ABCD")
+        issuer.documents.verify(hash=secrets.token_hex(32), code="ABCD")
     with pytest.raises(ValueError, match="64 digits"):
-        issuer.verify(hash="abc")
+        issuer.documents.verify(hash="abc")
 
 
 def test_governance_key_cannot_notarise(segell_server: RunningServer) -> None:
     with Client(segell_server.url, segell_server.governance_key) as governance:
         with pytest.raises(PermissionDeniedError) as raised:
-            governance.notarise(secrets.token_hex(32))
+            governance.documents.notarise(secrets.token_hex(32))
 
     assert raised.value.status_code == 403
 
@@ -263,20 +267,20 @@ def pending_issuer(pending_server: RunningServer) -> Iterator[Client]:
 
 
 def test_bundle_of_pending_document_raises_conflict_not_anchored(pending_issuer: Client) -> None:
-    receipt = pending_issuer.notarise(secrets.token_hex(32))
+    receipt = pending_issuer.documents.notarise(secrets.token_hex(32))
 
     with pytest.raises(ConflictError) as raised:
-        pending_issuer.bundle(receipt.id)
+        pending_issuer.documents.bundle(receipt.id)
 
     assert receipt.status == "pending" and receipt.anchor is None
     assert raised.value.code == "not_anchored"
 
 
 def test_wait_until_anchored_times_out_with_anchor_timeout_error(pending_issuer: Client) -> None:
-    receipt: Receipt = pending_issuer.notarise(secrets.token_hex(32))
+    receipt: Receipt = pending_issuer.documents.notarise(secrets.token_hex(32))
 
     with pytest.raises(AnchorTimeoutError) as raised:
-        pending_issuer.wait_until_anchored(receipt.id, timeout=0.3)
+        pending_issuer.documents.wait_until_anchored(receipt.id, timeout=0.3)
 
     assert isinstance(raised.value, TimeoutError) and isinstance(raised.value, SegellError)
     assert raised.value.document_id == receipt.id
@@ -289,8 +293,8 @@ def test_file_over_the_size_limit_raises_payload_too_large(pending_issuer: Clien
     big.write_bytes(secrets.token_bytes(4096))
 
     with pytest.raises(PayloadTooLargeError) as raised:
-        pending_issuer.notarise(big)
+        pending_issuer.documents.notarise(big)
 
     assert raised.value.status_code == 413
-    accepted = pending_issuer.notarise(hashlib.sha256(big.read_bytes()).hexdigest())  # its hash is fine
+    accepted = pending_issuer.documents.notarise(hashlib.sha256(big.read_bytes()).hexdigest())  # its hash is fine
     assert accepted.document_hash == hashlib.sha256(big.read_bytes()).hexdigest()

@@ -8,7 +8,6 @@ import hashlib
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ from segell.sdk import (
     verify_bundle_proof,
 )
 from segell.sdk._proof import leaf_hash, process_proof, proof_length
-from tests.conftest import RunningServer, free_port, make_settings, serve
+from tests.helpers import RunningServer, closed_port, free_port, make_settings, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 ANCHOR_TIMEOUT_S = 60
@@ -76,9 +75,9 @@ def notarise_in_batch(client: Client, directory: Path, others: int = 6) -> Notar
     document.write_text(f"Acta del Ple {secrets.token_hex(8)}\nAcords: aprovats per unanimitat.\n")
     hashes = [hashlib.sha256(secrets.token_bytes(16)).hexdigest() for _ in range(others)]
     position = min(2, others)
-    receipts = client.notarise_many([*hashes[:position], document, *hashes[position:]], kind="minutes")
-    receipt = client.wait_until_anchored(receipts[position].id, timeout=ANCHOR_TIMEOUT_S)
-    return Notarised(document, receipt.id, client.bundle(receipt.id), client)
+    receipts = client.documents.notarise_many([*hashes[:position], document, *hashes[position:]], kind="minutes")
+    receipt = client.documents.wait_until_anchored(receipts[position].id, timeout=ANCHOR_TIMEOUT_S)
+    return Notarised(document, receipt.id, client.documents.bundle(receipt.id), client)
 
 
 @pytest.fixture(scope="module")
@@ -483,11 +482,11 @@ def test_issuer_is_read_from_the_registry_with_its_status(
 ) -> None:
     code = notarised.bundle["issuer"]["code"]
     with Client(segell_server.url, segell_server.governance_key) as governance:
-        governance.suspend_administration(code)
+        governance.administrations.suspend(code)
         try:
             suspended = verify_bundle(notarised.bundle, notarised.document, rpc_url, trusted_notaries=trusted)
         finally:
-            governance.reinstate_administration(code)
+            governance.administrations.reinstate(code)
     active = verify_bundle(notarised.bundle, notarised.document, rpc_url, trusted_notaries=trusted)
 
     assert suspended.status == "authentic", suspended.reason
@@ -596,7 +595,7 @@ def test_revoked_document_is_revoked_with_reason_and_time(
     revocable = notarise_in_batch(issuer, tmp_path, others=1)
     assert verify_bundle(revocable.bundle, revocable.document, rpc_url, trusted_notaries=trusted).status == "authentic"
 
-    receipt = issuer.revoke(revocable.receipt_id, "Error material en l'import")
+    receipt = issuer.documents.revoke(revocable.receipt_id, "Error material en l'import")
     result = verify_bundle(revocable.bundle, revocable.document, rpc_url, trusted_notaries=trusted)
 
     assert_failed(result, "revoked", "Error material en l'import")
@@ -609,12 +608,6 @@ def test_revoked_document_is_revoked_with_reason_and_time(
 
 
 # -- the node, not the bundle ----------------------------------------------------------------------
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_unreachable_rpc_raises_transport_error(notarised: Notarised, trusted: list[TrustedNotary]) -> None:

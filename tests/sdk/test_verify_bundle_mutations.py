@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segell.sdk import INFORMATIVE_FIELDS, Client, TrustedNotary, verify_bundle
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 from tests.sdk.test_verify_bundle import Notarised, notarise_in_batch
 
 # Every field a version 1 bundle defines, by its path.

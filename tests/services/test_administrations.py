@@ -3,8 +3,8 @@
 import httpx
 
 from segell.chain.registry import RegistryClient
-from segell.services.administrations.service import chain_id_for
-from tests.conftest import RunningServer
+from segell.services.administrations.service import registry_id_for
+from tests.helpers import RunningServer
 
 
 def admit(governance: httpx.Client, code: str, name: str = "Ajuntament de Prova") -> dict:
@@ -23,13 +23,15 @@ def test_admit_administration_registers_it_on_chain(segell_server: RunningServer
     administration = body["administration"]
     assert administration["code"] == "L01080193"
     assert administration["status"] == "active"
-    assert administration["chain_id"] == chain_id_for("L01080193")
+    assert administration["registry_id"] == registry_id_for("L01080193")
     assert len(administration["accounts"]) == 1
     registry = registry_of(segell_server)
     account = administration["accounts"][0]
     assert registry.is_active_member(account)
-    assert registry.administration_of(account) == bytes.fromhex(administration["chain_id"][2:])
-    assert registry.get_administration(bytes.fromhex(administration["chain_id"][2:])).name == "Ajuntament de Barcelona"
+    assert registry.administration_of(account) == bytes.fromhex(administration["registry_id"][2:])
+    assert (
+        registry.get_administration(bytes.fromhex(administration["registry_id"][2:])).name == "Ajuntament de Barcelona"
+    )
     runtime = segell_server.app.state.runtime  # type: ignore[attr-defined]
     assert runtime.node.w3.eth.get_balance(account) > 0
 

@@ -21,11 +21,12 @@ from eth_utils.crypto import keccak
 from sqlalchemy import func, select, update
 
 from segell.sdk import verify_bundle_proof
-from segell.services.models import Administration, Batch, Document, OutboxEntry
+from segell.services.administrations.models import Administration
 from segell.services.notary import repository
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
+from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.runtime import Runtime
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 
 def _runtime(server: RunningServer) -> Runtime:
@@ -137,7 +138,7 @@ def test_thousand_shuffled_documents_with_duplicates_are_anchored_under_roots_re
         receipts = _wait_anchored(client, list(ids.values()))
     assert len(ids) == 1000 and len(receipts) == 1000
 
-    administration = bytes.fromhex(_chain_id(runtime, "L01000002")[2:])
+    administration = bytes.fromhex(_registry_id(runtime, "L01000002")[2:])
     with runtime.transaction() as session:
         batch_rows = session.execute(
             select(Batch.id, Batch.root, Batch.size, Batch.status, Batch.transaction_hash).where(
@@ -176,9 +177,9 @@ def test_thousand_shuffled_documents_with_duplicates_are_anchored_under_roots_re
         assert anchored_roots == [root]
 
 
-def _chain_id(runtime: Runtime, code: str) -> str:
+def _registry_id(runtime: Runtime, code: str) -> str:
     with runtime.transaction() as session:
-        return str(session.scalar(select(Administration.chain_id).where(Administration.code == code)))
+        return str(session.scalar(select(Administration.registry_id).where(Administration.code == code)))
 
 
 # -- embedded chain, worker driven by the test ---------------------------------------------------------
@@ -275,7 +276,7 @@ def test_full_batches_of_a_request_are_built_when_accepted_and_anchored_by_the_w
     assert sorted((row.size, row.status) for row in built) == [(8, "built"), (8, "built")]
     assert set(outbox) == set(ids[16:]) and len(placed) == 16
     assert set(_statuses(runtime, ids).values()) == {"pending"}
-    administration = bytes.fromhex(_chain_id(runtime, "L02000010")[2:])
+    administration = bytes.fromhex(_registry_id(runtime, "L02000010")[2:])
     for batch in built:
         members = sorted((row.leaf_index, row.document_hash) for row in placed if row.batch_id == batch.id)
         assert [index for index, _ in members] == list(range(8))

@@ -12,7 +12,7 @@ bodies too large or nested too deeply, and requests while the chain node is down
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -41,19 +41,17 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import create_engine, make_url, text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from segell.chain.anvil import find_anvil
 from segell.chain.nodes import AnvilNotFound
 from segell.services import main as services_main
-from segell.services.identity.certificates_router import CERTIFICATE_FORMAT, CSR_FORMAT
+from segell.services.identity.certificate_schemas import CERTIFICATE_FORMAT, CSR_FORMAT
 from segell.services.identity.signatures_router import CMS_FORMAT, PDF_FORMAT
 from segell.services.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from segell.services.main import create_app
 from segell.services.notary import codes
-from tests.conftest import RunningServer, make_settings, postgres_url, serve
-from tests.services.test_signing import make_pdf
+from tests.helpers import RunningServer, make_pdf, make_settings, serve
 
 CHECKS = [
     not_a_server_error,
@@ -104,34 +102,12 @@ class InProcessApp:
         return str(response.json()["api_key"]["key"])
 
 
-@contextmanager
-def database(kind: str) -> Iterator[str | None]:
-    """The database URL for one run: SQLite under SEGELL_HOME, or a schema of its own on PostgreSQL."""
-    if kind == "sqlite":
-        yield None
-        return
-    url = postgres_url()
-    if not url:
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL to fuzz the API on it")
-    schema_name = f"segell_fuzz_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema_name}"))
-    try:
-        yield (
-            make_url(url)
-            .update_query_dict({"options": f"-csearch_path={schema_name}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema_name} CASCADE"))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
-    with database(request.param) as database_url:
+    with ExitStack() as stack:
+        database_url = None
+        if request.param == "postgresql":
+            database_url = stack.enter_context(request.getfixturevalue("postgres").schema("segell_fuzz"))
         app = create_app(make_settings(tmp_path_factory.mktemp("segell-home"), database_url=database_url))
         with start_blocking_portal() as portal, portal.wrap_async_context_manager(app.router.lifespan_context(app)):
             governance_key = app.state.runtime.settings.governance_key_path.read_text().strip()

@@ -3,7 +3,7 @@
 import gc
 from pathlib import Path
 
-from tests.conftest import ServerThread, make_settings
+from tests.helpers import ServerThread, make_settings
 
 
 def test_start_up_objects_are_frozen_and_collections_rarer_while_the_app_serves(tmp_path: Path) -> None:

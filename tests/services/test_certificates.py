@@ -3,7 +3,6 @@
 import base64
 import json
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import select
 
 from segell.sdk import verify_bundle
+from segell.services.administrations.models import Administration
 from segell.services.citizen_auth.deps import get_clock
 from segell.services.errors import Conflict, NotFound
 from segell.services.identity import ca
@@ -36,10 +36,8 @@ from segell.services.identity.certificates import (
 )
 from segell.services.identity.models import CertificateAuthorityRecord, IssuedCertificate
 from segell.services.identity.registration import REGISTRATION_OID, Registration, registration_of
-from segell.services.models import Administration
 from segell.services.runtime import Runtime
-from tests.citizens import log_in_citizen
-from tests.conftest import RunningServer, make_settings, postgres_url, serve
+from tests.helpers import RunningServer, log_in_citizen, make_settings, openssl, serve
 
 MS_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -104,10 +102,6 @@ def issue(tenant: Tenant, **body: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
-
-
-def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, check=False)
 
 
 def write_crl(http: httpx.Client, directory: Path) -> Path:
@@ -633,6 +627,25 @@ def test_issued_and_revoked_certificates_are_logged_and_anchored(tenant: Tenant,
     assert verify_bundle(issuance_bundle, record, rpc, trusted_notaries=trusted).status == "wrong_document"
 
 
+def test_revocation_log_entry_links_the_certificates_log_entry(tenant: Tenant, segell_server: RunningServer) -> None:
+    serial = issue(tenant)["serial"]
+    revoked = tenant.http.post(f"/v1/certificates/{serial}/revoke", json={"reason": "keyCompromise"})
+    assert revoked.status_code == 200, revoked.text
+
+    with segell_server.client() as anyone:
+        entry = wait_for_log(anyone, serial, "revocation")
+        entry = wait_for_log(anyone, serial, "issuance")
+        revocation_bundle = anyone.get(f"/v1/certificates/log/{serial}/revocation/bundle").json()
+        issuance_bundle = anyone.get(f"/v1/certificates/log/{serial}/bundle").json()
+
+    (source,) = revocation_bundle["derived_from"]
+    assert source["verification_code"] == entry["issuance"]["verification_code"]
+    assert source["kind"] == "certificate"
+    assert (source["leaf"], source["root"]) == (issuance_bundle["leaf"], issuance_bundle["root"])
+    assert source["document_hash"] == issuance_bundle["document_hash"]
+    assert issuance_bundle["derived_from"] == []
+
+
 def test_log_lookup_of_unknown_certificate(tenant: Tenant, segell_server: RunningServer) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Segell Sandbox Issuing CA")])
@@ -947,22 +960,9 @@ def test_certificate_authority_survives_a_restart(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def postgres_server(tmp_path: Path) -> Iterator[RunningServer]:
+def postgres_server(postgres_database: str, tmp_path: Path) -> Iterator[RunningServer]:
     """A server on a schema of its own in PostgreSQL, when SEGELL_TEST_POSTGRES_URL names one."""
-    url = postgres_url()
-    if not url:
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL to run the CA on it")
-    schema = f"segell_ca_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    database_url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield from serve(make_settings(tmp_path, database_url=database_url.render_as_string(hide_password=False)))
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    yield from serve(make_settings(tmp_path, database_url=postgres_database))
 
 
 @pytest.mark.postgres

@@ -4,7 +4,6 @@ import json
 import re
 import secrets
 import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from segell.sdk import (
     verify_bundle,
 )
 from segell.services.cli import app
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer, openssl
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def runner() -> CliRunner:
 @pytest.fixture(scope="module")
 def administration_key(segell_server: RunningServer) -> str:
     with Client(segell_server.url, segell_server.governance_key) as governance:
-        admitted = governance.admit_administration(f"C{secrets.token_hex(4).upper()}", "Consell Comarcal del Gironès")
+        admitted = governance.administrations.admit(f"C{secrets.token_hex(4).upper()}", "Consell Comarcal del Gironès")
     return admitted.api_key.key
 
 
@@ -60,10 +59,6 @@ def anyone(segell_server: RunningServer) -> Iterator[Client]:
 @pytest.fixture
 def env(segell_server: RunningServer, administration_key: str) -> dict[str, str | None]:
     return {"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": administration_key, "SEGELL_CERT_PASSPHRASE": None}
-
-
-def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, check=False)
 
 
 # --- CLI ------------------------------------------------------------------------------------------------------------
@@ -115,7 +110,7 @@ def test_cli_issue_from_csr_writes_the_certificate(
 def test_cli_show_revoke_and_public_status(
     runner: CliRunner, env: dict[str, str | None], segell: Client, tmp_path: Path
 ) -> None:
-    serial = segell.issue_certificate("seal").serial
+    serial = segell.certificates.issue("seal").serial
 
     shown = runner.invoke(app, ["cert", "show", serial], env=env)
     pem = runner.invoke(app, ["cert", "show", serial, "--pem"], env=env)
@@ -167,20 +162,20 @@ def test_cli_issue_citizen_certificate_needs_the_citizen_token(
 
 
 def test_sdk_issue_revoke_status_and_log(segell: Client, anyone: Client, segell_server: RunningServer) -> None:
-    issued = segell.issue_certificate(
+    issued = segell.certificates.issue(
         "employee", name="Marta Vila", national_id="39000111L", email="mvila@girones.cat", passphrase="prou llarga"
     )
     key, certificate, chain = pkcs12.load_key_and_certificates(issued.pkcs12 or b"", b"prou llarga")
-    revoked = segell.revoke_certificate(issued.serial, "superseded")
-    status = anyone.certificate_status(int(issued.serial, 16))
+    revoked = segell.certificates.revoke(issued.serial, "superseded")
+    status = anyone.certificates.status(int(issued.serial, 16))
     deadline = time.monotonic() + 30
-    while (entry := anyone.certificate_log(issued.certificate_pem.encode())).revocation is None or (
+    while (entry := anyone.certificates.log(issued.certificate_pem.encode())).revocation is None or (
         entry.revocation.status == "pending" or entry.issuance is None or entry.issuance.status == "pending"
     ):
         assert time.monotonic() < deadline, entry
         time.sleep(0.1)
-    bundle = anyone.certificate_log_bundle(issued.serial)
-    authority = anyone.certificate_authority()
+    bundle = anyone.certificates.log_bundle(issued.serial)
+    authority = anyone.certificates.authority()
 
     assert issued.passphrase is None and key is not None and certificate is not None and len(chain) == 2
     assert issued.key_held and issued.status == "valid" and issued.log_verification_code is not None
@@ -193,21 +188,21 @@ def test_sdk_issue_revoke_status_and_log(segell: Client, anyone: Client, segell_
     der = certificate.public_bytes(serialization.Encoding.DER)
     trusted = [anyone.deployment().trusted_notary]
     assert verify_bundle(bundle, der, f"{segell_server.url}/rpc", trusted_notaries=trusted).status == "authentic"
-    assert anyone.certificate_log(issued.serial) == entry
+    assert anyone.certificates.log(issued.serial) == entry
     assert x509.load_pem_x509_certificate(authority.issuing_pem.encode()).subject == certificate.issuer
     assert authority.issuing_crl_url == f"{segell_server.url}/v1/ca/issuing.crl"
-    assert [c.serial for c in segell.list_certificates(status="revoked")].count(issued.serial) == 1
+    assert [c.serial for c in segell.certificates.list(status="revoked")].count(issued.serial) == 1
 
 
 def _citizen_token(segell: Client) -> str:
     """A citizen's login through the SDK: a code to a new number, read from the sandbox outbox, verified."""
     phone = f"+3461{secrets.randbelow(10**7):07d}"
     address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
-    segell.request_otp(phone, client_address=address)
-    (message,) = segell.otp_outbox(phone=phone, limit=1)
+    segell.auth.request_otp(phone, client_address=address)
+    (message,) = segell.auth.otp_outbox(phone=phone, limit=1)
     code = re.search(r"\b([0-9]{6})\b", message.message)
     assert code is not None
-    return segell.verify_otp(phone, code.group(1), client_address=address).access_token
+    return segell.auth.verify_otp(phone, code.group(1), client_address=address).access_token
 
 
 def _sub(token: str) -> str:
@@ -218,33 +213,33 @@ def test_sdk_issue_citizen_certificate_with_the_citizens_token(segell: Client, a
     token, national_id = _citizen_token(segell), f"{secrets.randbelow(10**8):08d}Z"
 
     with pytest.raises(AuthenticationError) as without_token:
-        segell.issue_certificate("citizen", name="Laia Soler", national_id=national_id)
-    issued = segell.issue_certificate("citizen", name="Laia Soler", national_id=national_id, citizen_token=token)
+        segell.certificates.issue("citizen", name="Laia Soler", national_id=national_id)
+    issued = segell.certificates.issue("citizen", name="Laia Soler", national_id=national_id, citizen_token=token)
     with pytest.raises(PermissionDeniedError) as another_citizen:
-        segell.issue_certificate(
+        segell.certificates.issue(
             "citizen", name="Laia Soler", national_id=national_id, citizen_token=_citizen_token(segell)
         )
-    entry = anyone.certificate_log(issued.serial)
+    entry = anyone.certificates.log(issued.serial)
 
     assert without_token.value.code == "citizen_token_required"
     assert another_citizen.value.code == "citizen_mismatch"
     authority = RegistrationAuthority(code=entry.administration_code, name="Consell Comarcal del Gironès")
     assert issued.registration_authority == authority and issued.citizen_id == _sub(token)
     assert entry.registration_authority == authority and entry.citizen_id == _sub(token)
-    assert segell.get_certificate(issued.serial).registration_authority == authority
+    assert segell.certificates.get(issued.serial).registration_authority == authority
 
 
 def test_sdk_errors(segell: Client, anyone: Client) -> None:
-    serial = segell.issue_certificate("seal").serial
-    segell.revoke_certificate(serial)
+    serial = segell.certificates.issue("seal").serial
+    segell.certificates.revoke(serial)
 
     with pytest.raises(ConflictError) as conflict:
-        segell.revoke_certificate(serial)
+        segell.certificates.revoke(serial)
     with pytest.raises(NotFoundError):
-        segell.get_certificate("cd" * 20)
+        segell.certificates.get("cd" * 20)
     with pytest.raises(ValidationError):
-        segell.issue_certificate("citizen", name="Pere")
+        segell.certificates.issue("citizen", name="Pere")
     with pytest.raises(BadRequestError):
-        anyone.certificate_log(b"-----BEGIN CERTIFICATE-----\n")
+        anyone.certificates.log(b"-----BEGIN CERTIFICATE-----\n")
 
     assert conflict.value.code == "already_revoked"

@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,92 +24,52 @@ import jwt
 import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from segell.services import citizen_auth
-from segell.services.administrations import repository as administrations
 from segell.services.citizen_auth import service, tokens
-from segell.services.citizen_auth.deps import get_clock
 from segell.services.citizen_auth.gateways import SmsNotDelivered, gateway_for, register_gateway
 from segell.services.citizen_auth.keyring import Keyring
 from segell.services.citizen_auth.models import OtpChallenge, TokenSigningKey, TotpEnrolment
 from segell.services.citizen_auth.service import CitizenAuth, Limits, request_code
 from segell.services.errors import Unavailable
-from segell.services.models import Administration
-from segell.services.runtime import Runtime
 from segell.services.settings import Settings
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import (
+    CODE_IN_MESSAGE,
+    CitizenApp,
+    MovableClock,
+    RunningServer,
+    administration_record,
+    enrol,
+    make_settings,
+    movable_clock,
+    new_phone,
+    raw_outbox,
+    runtime_of,
+    serve,
+    wrong_code,
+)
 
 LIMITS = Limits()
-CODE_IN_MESSAGE = re.compile(r"\b([0-9]{6})\b")
-
-
-class MovableClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
 def clock(segell_server: RunningServer) -> Iterator[MovableClock]:
-    clock = MovableClock()
-    app: Any = segell_server.app
-    app.dependency_overrides[get_clock] = lambda: clock
-    yield clock
-    app.dependency_overrides.pop(get_clock, None)
-
-
-def new_phone() -> str:
-    return f"+3460{secrets.randbelow(10**7):07d}"
-
-
-@dataclass
-class Tenant:
-    """An administration's citizen-facing app: its API key and an HTTP client carrying it."""
-
-    code: str
-    key: str
-    http: httpx.Client
-
-    def send(self, phone: str, **extra: Any) -> httpx.Response:
-        return self.http.post("/v1/auth/otp", json={"phone": phone, **extra})
-
-    def verify(self, phone: str, code: str, **extra: Any) -> httpx.Response:
-        return self.http.post("/v1/auth/otp/verify", json={"phone": phone, "code": code, **extra})
-
-    def verify_totp(self, phone: str, code: str, **extra: Any) -> httpx.Response:
-        return self.http.post("/v1/auth/totp/verify", json={"phone": phone, "code": code, **extra})
-
-    def last_code(self, phone: str) -> str:
-        response = self.http.get("/v1/auth/otp/outbox", params={"phone": phone, "limit": 1})
-        assert response.status_code == 200, response.text
-        match = CODE_IN_MESSAGE.search(response.json()["items"][0]["message"])
-        assert match is not None
-        return match.group(1)
-
-    def login(self, phone: str) -> str:
-        assert self.send(phone).status_code == 202
-        response = self.verify(phone, self.last_code(phone))
-        assert response.status_code == 200, response.text
-        return str(response.json()["access_token"])
+    with movable_clock(segell_server) as clock:
+        yield clock
 
 
 @pytest.fixture
 def tenants(segell_server: RunningServer) -> Iterator[Any]:
     clients: list[httpx.Client] = []
 
-    def admit() -> Tenant:
+    def admit() -> CitizenApp:
         code = f"CA{secrets.token_hex(4).upper()}"
         key = segell_server.admit(code)
         http = segell_server.client(key)
         clients.append(http)
-        return Tenant(code, key, http)
+        return CitizenApp(code, key, http)
 
     yield admit
     for http in clients:
@@ -118,21 +77,12 @@ def tenants(segell_server: RunningServer) -> Iterator[Any]:
 
 
 @pytest.fixture
-def tenant(tenants: Any) -> Tenant:
+def tenant(tenants: Any) -> CitizenApp:
     return tenants()
-
-
-def runtime_of(server: RunningServer) -> Runtime:
-    runtime: Runtime = server.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
 
 
 def error_code(response: httpx.Response) -> str:
     return str(response.json()["error"]["code"])
-
-
-def wrong_code(right: str, offset: int = 1) -> str:
-    return f"{(int(right) + offset) % 10**6:06d}"
 
 
 def citizen(server: RunningServer, token: str) -> httpx.Response:
@@ -144,7 +94,7 @@ def citizen(server: RunningServer, token: str) -> httpx.Response:
 
 
 def test_request_otp_puts_a_six_digit_code_in_the_outbox_and_stores_only_a_keyed_hash(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
 
@@ -168,7 +118,7 @@ def test_request_otp_puts_a_six_digit_code_in_the_outbox_and_stores_only_a_keyed
     assert stored != Keyring(secrets.token_bytes(32)).code_hash(body["challenge_id"], code)
 
 
-def test_request_otp_accepts_separators_and_stores_the_e164_form(tenant: Tenant, clock: MovableClock) -> None:
+def test_request_otp_accepts_separators_and_stores_the_e164_form(tenant: CitizenApp, clock: MovableClock) -> None:
     phone = new_phone()
     spaced = f"{phone[:3]} ({phone[3:6]}) {phone[6:9]}-{phone[9:]}"
 
@@ -191,7 +141,7 @@ def test_request_otp_accepts_separators_and_stores_the_e164_form(tenant: Tenant,
         "٣٤٦٠٠١٢٣٤٥٦",
     ],
 )
-def test_request_otp_rejects_a_number_that_is_not_e164_with_422(tenant: Tenant, phone: str) -> None:
+def test_request_otp_rejects_a_number_that_is_not_e164_with_422(tenant: CitizenApp, phone: str) -> None:
     response = tenant.send(phone)
 
     assert response.status_code == 422
@@ -200,7 +150,7 @@ def test_request_otp_rejects_a_number_that_is_not_e164_with_422(tenant: Tenant, 
     assert "E.164" in error["message"] and "+34600123456" in error["message"]
 
 
-def test_codes_are_six_digits_and_unpredictable(tenant: Tenant, clock: MovableClock) -> None:
+def test_codes_are_six_digits_and_unpredictable(tenant: CitizenApp, clock: MovableClock) -> None:
     codes = []
     for _ in range(LIMITS.codes_per_address):
         phone = new_phone()
@@ -212,7 +162,7 @@ def test_codes_are_six_digits_and_unpredictable(tenant: Tenant, clock: MovableCl
 
 
 def test_verify_otp_issues_an_es256_token_that_the_jwks_verifies(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     tenant.send(phone)
@@ -250,7 +200,7 @@ def test_citizen_id_is_stable_for_a_number_and_differs_between_administrations(
     assert other != subjects[0]
 
 
-def test_a_code_works_only_once(tenant: Tenant, clock: MovableClock) -> None:
+def test_a_code_works_only_once(tenant: CitizenApp, clock: MovableClock) -> None:
     phone = new_phone()
     tenant.send(phone)
     code = tenant.last_code(phone)
@@ -262,7 +212,7 @@ def test_a_code_works_only_once(tenant: Tenant, clock: MovableClock) -> None:
     assert error_code(replay) == "no_pending_code"
 
 
-def test_a_code_expires_after_five_minutes(tenant: Tenant, clock: MovableClock) -> None:
+def test_a_code_expires_after_five_minutes(tenant: CitizenApp, clock: MovableClock) -> None:
     phone, late_phone = new_phone(), new_phone()
     tenant.send(phone)
     tenant.send(late_phone)
@@ -277,7 +227,7 @@ def test_a_code_expires_after_five_minutes(tenant: Tenant, clock: MovableClock) 
     assert error_code(expired) == "no_pending_code"
 
 
-def test_a_new_code_replaces_the_one_sent_before(tenant: Tenant, clock: MovableClock) -> None:
+def test_a_new_code_replaces_the_one_sent_before(tenant: CitizenApp, clock: MovableClock) -> None:
     phone = new_phone()
     tenant.send(phone)
     first = tenant.last_code(phone)
@@ -291,7 +241,7 @@ def test_a_new_code_replaces_the_one_sent_before(tenant: Tenant, clock: MovableC
 
 
 def test_five_wrong_codes_spend_the_challenge_even_for_the_right_code_after(
-    tenant: Tenant, clock: MovableClock
+    tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     tenant.send(phone)
@@ -307,7 +257,7 @@ def test_five_wrong_codes_spend_the_challenge_even_for_the_right_code_after(
 
 
 def test_concurrent_wrong_codes_cannot_exceed_the_tries_of_a_code(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     tenant.send(phone)
@@ -325,7 +275,7 @@ def test_concurrent_wrong_codes_cannot_exceed_the_tries_of_a_code(
     assert tenant.verify(phone, right).status_code == 404
 
 
-def test_codes_per_number_are_limited_with_429_and_retry_after(tenant: Tenant, clock: MovableClock) -> None:
+def test_codes_per_number_are_limited_with_429_and_retry_after(tenant: CitizenApp, clock: MovableClock) -> None:
     phone = new_phone()
     for _ in range(LIMITS.codes_per_phone):
         assert tenant.send(phone).status_code == 202
@@ -342,7 +292,7 @@ def test_codes_per_number_are_limited_with_429_and_retry_after(tenant: Tenant, c
     assert tenant.send(phone).status_code == 202
 
 
-def test_codes_per_client_address_are_limited(tenant: Tenant, clock: MovableClock) -> None:
+def test_codes_per_client_address_are_limited(tenant: CitizenApp, clock: MovableClock) -> None:
     for _ in range(LIMITS.codes_per_address):
         assert tenant.send(new_phone(), client_address="203.0.113.7").status_code == 202
 
@@ -353,7 +303,7 @@ def test_codes_per_client_address_are_limited(tenant: Tenant, clock: MovableCloc
     assert tenant.send(new_phone(), client_address="2001:db8::7").status_code == 202
 
 
-def test_code_tries_per_client_address_are_limited(tenant: Tenant, clock: MovableClock) -> None:
+def test_code_tries_per_client_address_are_limited(tenant: CitizenApp, clock: MovableClock) -> None:
     address = "198.51.100.23"
     answers = [
         tenant.verify(new_phone(), "123456", client_address=address).status_code
@@ -367,7 +317,7 @@ def test_code_tries_per_client_address_are_limited(tenant: Tenant, clock: Movabl
     assert tenant.verify(new_phone(), "123456", client_address="198.51.100.24").status_code == 404
 
 
-def test_repeated_failures_lock_the_number_out_until_the_lockout_ends(tenant: Tenant, clock: MovableClock) -> None:
+def test_repeated_failures_lock_the_number_out_until_the_lockout_ends(tenant: CitizenApp, clock: MovableClock) -> None:
     phone = new_phone()
     failures = 0
     while failures < LIMITS.lockout_failures:
@@ -388,7 +338,7 @@ def test_repeated_failures_lock_the_number_out_until_the_lockout_ends(tenant: Te
     assert tenant.verify(phone, tenant.last_code(phone)).status_code == 200
 
 
-def test_a_success_clears_the_failures_counted_towards_lockout(tenant: Tenant, clock: MovableClock) -> None:
+def test_a_success_clears_the_failures_counted_towards_lockout(tenant: CitizenApp, clock: MovableClock) -> None:
     phone = new_phone()
     for _ in range(2):
         clock.advance(minutes=6)
@@ -403,7 +353,7 @@ def test_a_success_clears_the_failures_counted_towards_lockout(tenant: Tenant, c
     assert tenant.verify(phone, tenant.last_code(phone)).status_code == 200
 
 
-def test_brute_force_never_succeeds_and_hits_the_limits(tenant: Tenant, clock: MovableClock) -> None:
+def test_brute_force_never_succeeds_and_hits_the_limits(tenant: CitizenApp, clock: MovableClock) -> None:
     """An attacker who can ask for codes for a victim's number and try codes as fast as the API answers."""
     phone = new_phone()
     statuses: list[int] = []
@@ -480,19 +430,8 @@ def test_verification_compares_codes_in_constant_time() -> None:
 # -- TOTP ---------------------------------------------------------------------------------------
 
 
-def enrol(server: RunningServer, tenant: Tenant, phone: str, clock: MovableClock) -> tuple[str, pyotp.TOTP]:
-    token = tenant.login(phone)
-    with server.client(token) as http:
-        started = http.post("/v1/citizens/me/totp")
-        assert started.status_code == 201, started.text
-        totp = pyotp.TOTP(started.json()["secret"])
-        confirmed = http.post("/v1/citizens/me/totp/confirm", json={"code": totp.at(clock.now)})
-        assert confirmed.status_code == 200, confirmed.text
-    return token, totp
-
-
 def test_totp_enrolment_gives_an_otpauth_uri_and_seals_the_secret(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     token = tenant.login(new_phone())
     with segell_server.client(token) as http:
@@ -517,7 +456,7 @@ def test_totp_enrolment_gives_an_otpauth_uri_and_seals_the_secret(
 
 
 def test_totp_confirmation_needs_the_right_code(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     token = tenant.login(new_phone())
     with segell_server.client(token) as http:
@@ -532,7 +471,7 @@ def test_totp_confirmation_needs_the_right_code(
 
 
 def test_totp_login_issues_a_token_with_amr_totp_and_refuses_a_replayed_code(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     _, totp = enrol(segell_server, tenant, phone, clock)
@@ -552,7 +491,7 @@ def test_totp_login_issues_a_token_with_amr_totp_and_refuses_a_replayed_code(
 
 
 def test_totp_login_refuses_the_code_used_to_confirm_the_enrolment(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     _, totp = enrol(segell_server, tenant, phone, clock)
@@ -561,7 +500,7 @@ def test_totp_login_refuses_the_code_used_to_confirm_the_enrolment(
 
 
 def test_totp_login_accepts_one_step_of_clock_drift_and_no_more(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     _, totp = enrol(segell_server, tenant, phone, clock)
@@ -575,7 +514,7 @@ def test_totp_login_accepts_one_step_of_clock_drift_and_no_more(
 
 
 def test_totp_wrong_codes_are_limited_and_count_towards_lockout(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     _, totp = enrol(segell_server, tenant, phone, clock)
@@ -594,7 +533,7 @@ def test_totp_wrong_codes_are_limited_and_count_towards_lockout(
     assert tenant.verify_totp(phone, totp.at(clock.now)).status_code == 200
 
 
-def test_totp_login_without_enrolment_answers_404(tenant: Tenant, clock: MovableClock) -> None:
+def test_totp_login_without_enrolment_answers_404(tenant: CitizenApp, clock: MovableClock) -> None:
     response = tenant.verify_totp(new_phone(), "123456")
 
     assert response.status_code == 404
@@ -602,7 +541,7 @@ def test_totp_login_without_enrolment_answers_404(tenant: Tenant, clock: Movable
 
 
 def test_replacing_an_enrolled_authenticator_needs_a_totp_login(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     _, totp = enrol(segell_server, tenant, phone, clock)
@@ -632,7 +571,7 @@ def signing_key(server: RunningServer) -> tuple[str, ec.EllipticCurvePrivateKey]
     return kid, ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
 
 
-def claims_for(server: RunningServer, tenant: Tenant, **changes: Any) -> dict[str, Any]:
+def claims_for(server: RunningServer, tenant: CitizenApp, **changes: Any) -> dict[str, Any]:
     now = int(datetime.now(UTC).timestamp())
     claims = {
         "iss": server.url,
@@ -646,7 +585,9 @@ def claims_for(server: RunningServer, tenant: Tenant, **changes: Any) -> dict[st
     return {**claims, **changes}
 
 
-def test_citizens_me_accepts_a_valid_token(segell_server: RunningServer, tenant: Tenant, clock: MovableClock) -> None:
+def test_citizens_me_accepts_a_valid_token(
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
+) -> None:
     token = tenant.login(new_phone())
 
     response = citizen(segell_server, token)
@@ -660,7 +601,7 @@ def test_citizens_me_accepts_a_valid_token(segell_server: RunningServer, tenant:
 
 
 def test_citizens_me_rejects_an_expired_token(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     token = tenant.login(new_phone())
     clock.advance(seconds=segell_server.settings.citizen_token_ttl - 1)
@@ -674,7 +615,7 @@ def test_citizens_me_rejects_an_expired_token(
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_citizens_me_rejects_a_token_for_another_audience(segell_server: RunningServer, tenant: Tenant) -> None:
+def test_citizens_me_rejects_a_token_for_another_audience(segell_server: RunningServer, tenant: CitizenApp) -> None:
     kid, key = signing_key(segell_server)
     foreign = jwt.encode(claims_for(segell_server, tenant, aud="NOT-HERE"), key, "ES256", headers={"kid": kid})
     listed = jwt.encode(claims_for(segell_server, tenant, aud=[tenant.code]), key, "ES256", headers={"kid": kid})
@@ -685,7 +626,7 @@ def test_citizens_me_rejects_a_token_for_another_audience(segell_server: Running
     assert citizen(segell_server, genuine).status_code == 200
 
 
-def test_citizens_me_rejects_a_token_from_another_issuer(segell_server: RunningServer, tenant: Tenant) -> None:
+def test_citizens_me_rejects_a_token_from_another_issuer(segell_server: RunningServer, tenant: CitizenApp) -> None:
     kid, key = signing_key(segell_server)
     token = jwt.encode(
         claims_for(segell_server, tenant, iss="https://elsewhere.example"), key, "ES256", headers={"kid": kid}
@@ -695,7 +636,7 @@ def test_citizens_me_rejects_a_token_from_another_issuer(segell_server: RunningS
 
 
 def test_citizens_me_rejects_a_tampered_token(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     token = tenant.login(new_phone())
     header, payload, signature = token.split(".")
@@ -711,7 +652,7 @@ def test_citizens_me_rejects_a_tampered_token(
         assert error_code(response) == "invalid_token"
 
 
-def test_citizens_me_rejects_an_unknown_kid(segell_server: RunningServer, tenant: Tenant) -> None:
+def test_citizens_me_rejects_an_unknown_kid(segell_server: RunningServer, tenant: CitizenApp) -> None:
     other_key = ec.generate_private_key(ec.SECP256R1())
     kid, _ = signing_key(segell_server)
 
@@ -722,7 +663,7 @@ def test_citizens_me_rejects_an_unknown_kid(segell_server: RunningServer, tenant
     assert citizen(segell_server, borrowed).status_code == 401
 
 
-def test_citizens_me_rejects_alg_none_and_hmac_confusion(segell_server: RunningServer, tenant: Tenant) -> None:
+def test_citizens_me_rejects_alg_none_and_hmac_confusion(segell_server: RunningServer, tenant: CitizenApp) -> None:
     kid, key = signing_key(segell_server)
     unsigned = jwt.encode(claims_for(segell_server, tenant), None, algorithm="none", headers={"kid": kid})
     jwks = httpx.get(f"{segell_server.url}/.well-known/jwks.json").text
@@ -764,7 +705,7 @@ def test_the_signing_key_is_sealed_at_rest_and_published(segell_server: RunningS
 
 
 def test_a_suspended_administrations_tokens_are_refused(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     token = tenant.login(new_phone())
     with segell_server.client(segell_server.governance_key) as governance:
@@ -850,18 +791,8 @@ def test_outbox_needs_a_key(segell_server: RunningServer) -> None:
         assert anonymous.get("/v1/auth/otp/outbox").status_code == 401
 
 
-def raw_outbox(server: RunningServer, administration_code: str) -> list[dict[str, Any]]:
-    """The administration's rows of the outbox table as the database holds them, every column."""
-    administration_id = administration_record(server, administration_code).id
-    with runtime_of(server).transaction() as session:
-        rows = session.execute(
-            text("SELECT * FROM citizen_sms_outbox WHERE administration_id = :id"), {"id": administration_id}
-        )
-        return [dict(row) for row in rows.mappings()]
-
-
 def test_outbox_keeps_neither_the_code_nor_the_number_readable_in_the_database(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     assert tenant.send(phone).status_code == 202
@@ -877,7 +808,7 @@ def test_outbox_keeps_neither_the_code_nor_the_number_readable_in_the_database(
 
 
 def test_outbox_messages_are_deleted_when_their_code_expires(
-    segell_server: RunningServer, tenant: Tenant, clock: MovableClock
+    segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     ttl = timedelta(seconds=segell_server.settings.citizen_code_ttl)
     early, late = new_phone(), new_phone()
@@ -946,7 +877,7 @@ def test_totp_enrolment_belongs_to_the_tokens_administration(
     assert ours.verify_totp(phone, totp.at(clock.now)).status_code == 200
 
 
-def test_citizen_endpoints_refuse_api_keys(segell_server: RunningServer, tenant: Tenant) -> None:
+def test_citizen_endpoints_refuse_api_keys(segell_server: RunningServer, tenant: CitizenApp) -> None:
     for method, path in (("GET", "/v1/citizens/me"), ("POST", "/v1/citizens/me/totp")):
         response = tenant.http.request(method, path)
         assert response.status_code == 401
@@ -978,20 +909,13 @@ class FileGateway:
             stream.write(f"{phone} {message}\n")
 
 
-def administration_record(server: RunningServer, code: str) -> Administration:
-    with runtime_of(server).transaction() as session:
-        record = administrations.get_by_code(session, code)
-        assert record is not None
-        return record
-
-
 def test_an_unknown_gateway_name_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="outbox"):
         gateway_for(Settings(citizen_sms_gateway="carrier-pigeon"), Keyring(bytes(32)))
 
 
 def test_a_registered_gateway_is_selected_by_name_and_replaces_the_outbox(
-    segell_server: RunningServer, tenant: Tenant, tmp_path: Path
+    segell_server: RunningServer, tenant: CitizenApp, tmp_path: Path
 ) -> None:
     register_gateway("file", lambda settings: FileGateway(tmp_path / "sms.log"))
     gateway = gateway_for(Settings(citizen_sms_gateway="file"), Keyring(bytes(32)))
@@ -1010,7 +934,7 @@ def test_a_registered_gateway_is_selected_by_name_and_replaces_the_outbox(
 
 
 def test_a_gateway_that_refuses_the_message_issues_no_code(
-    segell_server: RunningServer, tenant: Tenant, tmp_path: Path
+    segell_server: RunningServer, tenant: CitizenApp, tmp_path: Path
 ) -> None:
     refusing = FileGateway(tmp_path / "sms.log", refuse=True)
     auth = dataclasses.replace(CitizenAuth.of(runtime_of(segell_server)), gateway=refusing)
@@ -1046,7 +970,7 @@ def test_the_signing_key_is_made_at_the_first_start_and_kept_across_a_restart(tm
         before_any_login = httpx.get(f"{first.url}/.well-known/jwks.json").json()["keys"]
         code = f"RS{secrets.token_hex(4).upper()}"
         with first.client(first.admit(code)) as http:
-            token = Tenant(code, "", http).login(new_phone())
+            token = CitizenApp(code, "", http).login(new_phone())
     with contextmanager(serve)(settings) as second:
         after_restart = httpx.get(f"{second.url}/.well-known/jwks.json").json()["keys"]
         accepted = citizen(second, token)

@@ -1,7 +1,6 @@
 """Citizen authentication through the SDK and `segell otp` against a real Segell server (tests/conftest.py)."""
 
 import json
-import re
 import secrets
 
 import pyotp
@@ -10,13 +9,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import Citizen, CitizenToken, Client, NotFoundError, RateLimitError, SmsMessage, ValidationError
 from segell.services.cli import app
-from tests.conftest import RunningServer
-
-CODE_IN_MESSAGE = re.compile(r"\b([0-9]{6})\b")
-
-
-def new_phone() -> str:
-    return f"+3461{secrets.randbelow(10**7):07d}"
+from tests.helpers import CODE_IN_MESSAGE, RunningServer, new_phone
 
 
 @pytest.fixture
@@ -26,7 +19,7 @@ def administration(segell_server: RunningServer) -> tuple[str, str]:
 
 
 def last_code(client: Client, phone: str) -> str:
-    match = CODE_IN_MESSAGE.search(client.otp_outbox(phone=phone, limit=1)[0].message)
+    match = CODE_IN_MESSAGE.search(client.auth.otp_outbox(phone=phone, limit=1)[0].message)
     assert match is not None
     return match.group(1)
 
@@ -37,13 +30,13 @@ def test_sdk_logs_a_citizen_in_by_sms_then_enrols_and_uses_totp(
     code, key = administration
     phone = new_phone()
     with Client(segell_server.url, key) as segell:
-        challenge = segell.request_otp(phone, client_address="192.0.2.10")
-        sms_token = segell.verify_otp(phone, last_code(segell, phone))
-        me = segell.citizen(sms_token.access_token)
-        enrolment = segell.enrol_totp(sms_token.access_token)
+        challenge = segell.auth.request_otp(phone, client_address="192.0.2.10")
+        sms_token = segell.auth.verify_otp(phone, last_code(segell, phone))
+        me = segell.citizens.me(sms_token.access_token)
+        enrolment = segell.citizens.enrol_totp(sms_token.access_token)
         totp = pyotp.TOTP(enrolment.secret)
-        confirmed_at = segell.confirm_totp(sms_token.access_token, totp.now())
-        keys = segell.json_web_keys()
+        confirmed_at = segell.citizens.confirm_totp(sms_token.access_token, totp.now())
+        keys = segell.auth.json_web_keys()
 
     assert challenge.gateway == "outbox" and challenge.phone.endswith(phone[-3:])
     assert isinstance(sms_token, CitizenToken) and sms_token.amr == ("sms", "otp")
@@ -59,13 +52,13 @@ def test_sdk_raises_the_documented_errors(segell_server: RunningServer, administ
     phone = new_phone()
     with Client(segell_server.url, key) as segell:
         with pytest.raises(ValidationError):
-            segell.request_otp("600 12 34 56")
+            segell.auth.request_otp("600 12 34 56")
         with pytest.raises(NotFoundError) as no_code:
-            segell.verify_otp(phone, "123456")
+            segell.auth.verify_otp(phone, "123456")
         for _ in range(3):
-            segell.request_otp(phone)
+            segell.auth.request_otp(phone)
         with pytest.raises(RateLimitError) as limited:
-            segell.request_otp(phone)
+            segell.auth.request_otp(phone)
 
     assert no_code.value.code == "no_pending_code"
     assert limited.value.status_code == 429 and limited.value.code == "rate_limited"
@@ -78,13 +71,13 @@ def test_sdk_outbox_is_scoped_to_the_key(segell_server: RunningServer, administr
     other_key = segell_server.admit(other_code)
     phone, other_phone = new_phone(), new_phone()
     with Client(segell_server.url, key) as ours, Client(segell_server.url, other_key) as theirs:
-        ours.request_otp(phone)
-        theirs.request_otp(other_phone)
-        own = ours.otp_outbox()
+        ours.auth.request_otp(phone)
+        theirs.auth.request_otp(other_phone)
+        own = ours.auth.otp_outbox()
         with pytest.raises(NotFoundError):
-            ours.otp_outbox(administration=other_code)
+            ours.auth.otp_outbox(administration=other_code)
     with Client(segell_server.url, segell_server.governance_key) as governance:
-        all_of_theirs = governance.otp_outbox(administration=other_code)
+        all_of_theirs = governance.auth.otp_outbox(administration=other_code)
 
     assert all(isinstance(m, SmsMessage) for m in own)
     assert [(m.administration, m.phone) for m in own] == [(code, phone)]
@@ -103,7 +96,7 @@ def test_cli_otp_outbox_reads_every_message_with_the_governance_key(
     phone = new_phone()
     env = {"SEGELL_URL": segell_server.url, "SEGELL_HOME": str(segell_server.home), "SEGELL_API_KEY": None}
     with Client(segell_server.url, key) as segell:
-        segell.request_otp(phone)
+        segell.auth.request_otp(phone)
         expected = last_code(segell, phone)
 
     table = runner.invoke(app, ["otp", "outbox", "--administration", code], env=env)

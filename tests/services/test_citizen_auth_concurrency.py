@@ -13,18 +13,29 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
-from segell.services.citizen_auth.deps import get_clock
-from tests.conftest import RunningServer, free_port, make_settings, postgres_url, serve
-from tests.services.test_citizen_auth import LIMITS, MovableClock, Tenant, enrol, new_phone, wrong_code
+from segell.services.citizen_auth.service import Limits
+from tests.helpers import (
+    CitizenApp,
+    MovableClock,
+    RunningServer,
+    enrol,
+    free_port,
+    make_settings,
+    movable_clock,
+    new_phone,
+    serve,
+    wrong_code,
+)
 
 CONCURRENT = 50
+
+
+LIMITS = Limits()
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -33,39 +44,22 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "sqlite":
         yield from serve(make_settings(home))
         return
-    url = postgres_url()
-    if not url:
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL")
-    schema = f"segell_limits_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    database_url = (
-        make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    )
-    try:
+    with request.getfixturevalue("postgres").schema("segell_limits") as database_url:
         yield from serve(make_settings(home, database_url=database_url))
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture
 def clock(server: RunningServer) -> Iterator[MovableClock]:
-    clock = MovableClock()
-    app: Any = server.app
-    app.dependency_overrides[get_clock] = lambda: clock
-    yield clock
-    app.dependency_overrides.pop(get_clock, None)
+    with movable_clock(server) as clock:
+        yield clock
 
 
 @pytest.fixture
-def tenant(server: RunningServer) -> Iterator[Tenant]:
+def tenant(server: RunningServer) -> Iterator[CitizenApp]:
     code = f"CC{secrets.token_hex(4).upper()}"
     key = server.admit(code)
     with server.client(key) as http:
-        yield Tenant(code, key, http)
+        yield CitizenApp(code, key, http)
 
 
 def post_at_once(server: RunningServer, key: str, path: str, bodies: list[dict[str, str]]) -> list[httpx.Response]:
@@ -93,7 +87,7 @@ def address(n: int) -> str:
 
 
 def test_request_otp_to_one_number_at_once_sends_exactly_three_codes(
-    server: RunningServer, tenant: Tenant, clock: MovableClock
+    server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     bodies = [{"phone": phone, "client_address": address(n)} for n in range(CONCURRENT)]
@@ -109,7 +103,7 @@ def test_request_otp_to_one_number_at_once_sends_exactly_three_codes(
 
 
 def test_request_otp_from_one_address_at_once_sends_exactly_ten_codes(
-    server: RunningServer, tenant: Tenant, clock: MovableClock
+    server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     bodies = [{"phone": new_phone(), "client_address": "203.0.113.50"} for _ in range(CONCURRENT)]
 
@@ -124,7 +118,7 @@ def test_request_otp_from_one_address_at_once_sends_exactly_ten_codes(
 
 
 def test_verify_otp_from_one_address_at_once_tries_exactly_thirty_codes(
-    server: RunningServer, tenant: Tenant, clock: MovableClock
+    server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     tries = 2 * LIMITS.logins_per_address
     bodies = [{"phone": new_phone(), "code": "123456", "client_address": "203.0.113.60"} for _ in range(tries)]
@@ -145,7 +139,7 @@ def wrong_totp_codes(totp: pyotp.TOTP, clock: MovableClock, count: int) -> list[
 
 
 def test_verify_totp_at_once_evaluates_exactly_five_wrong_codes(
-    server: RunningServer, tenant: Tenant, clock: MovableClock
+    server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     _, totp = enrol(server, tenant, phone, clock)
@@ -165,7 +159,7 @@ def test_verify_totp_at_once_evaluates_exactly_five_wrong_codes(
 
 
 def test_confirm_totp_at_once_evaluates_exactly_five_wrong_codes(
-    server: RunningServer, tenant: Tenant, clock: MovableClock
+    server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     token = tenant.login(new_phone())
     with server.client(token) as http:
@@ -181,7 +175,7 @@ def test_confirm_totp_at_once_evaluates_exactly_five_wrong_codes(
 
 
 def test_verify_totp_at_once_after_eight_failures_evaluates_exactly_two_before_the_lockout(
-    server: RunningServer, tenant: Tenant, clock: MovableClock
+    server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     _, totp = enrol(server, tenant, phone, clock)
@@ -207,7 +201,7 @@ def test_verify_totp_at_once_after_eight_failures_evaluates_exactly_two_before_t
 
 
 def test_verify_otp_at_once_after_nine_failures_evaluates_exactly_one_before_the_lockout(
-    server: RunningServer, tenant: Tenant, clock: MovableClock
+    server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     phone = new_phone()
     for failures in (4, 4, 1):
@@ -267,7 +261,7 @@ def second_process(server: RunningServer, tmp_path_factory: pytest.TempPathFacto
 
 
 def test_request_otp_at_once_through_two_api_processes_sends_exactly_three_codes(
-    server: RunningServer, second_process: str, tenant: Tenant
+    server: RunningServer, second_process: str, tenant: CitizenApp
 ) -> None:
     phone = new_phone()
     bodies = [{"phone": phone, "client_address": address(n)} for n in range(CONCURRENT)]

@@ -9,60 +9,48 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
-from segell.services.citizen_auth.deps import get_clock
-from tests.conftest import RunningServer, make_settings, postgres_url, serve
-from tests.services.test_citizen_auth import (
-    LIMITS,
+from segell.services.citizen_auth.service import Limits
+from tests.helpers import (
+    CitizenApp,
     MovableClock,
-    Tenant,
+    PostgresSchemas,
+    RunningServer,
     enrol,
+    make_settings,
+    movable_clock,
     new_phone,
     raw_outbox,
+    serve,
     wrong_code,
 )
 
 pytestmark = pytest.mark.postgres
 
 
+LIMITS = Limits()
+
+
 @pytest.fixture(scope="module")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    url = postgres_url()
-    if not url:
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL")
-    schema = f"segell_citizen_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    database_url = (
-        make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    )
-    try:
+def pg_server(postgres: PostgresSchemas, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with postgres.schema("segell_citizen") as database_url:
         yield from serve(make_settings(tmp_path_factory.mktemp("segell-pg"), database_url=database_url))
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture
 def clock(pg_server: RunningServer) -> Iterator[MovableClock]:
-    clock = MovableClock()
-    app: Any = pg_server.app
-    app.dependency_overrides[get_clock] = lambda: clock
-    yield clock
-    app.dependency_overrides.pop(get_clock, None)
+    with movable_clock(pg_server) as clock:
+        yield clock
 
 
 @pytest.fixture
 def tenants(pg_server: RunningServer) -> Iterator[Any]:
-    made: list[Tenant] = []
+    made: list[CitizenApp] = []
 
-    def admit() -> Tenant:
+    def admit() -> CitizenApp:
         code = f"PG{secrets.token_hex(4).upper()}"
         key = pg_server.admit(code)
-        made.append(Tenant(code, key, pg_server.client(key)))
+        made.append(CitizenApp(code, key, pg_server.client(key)))
         return made[-1]
 
     yield admit

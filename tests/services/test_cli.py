@@ -4,7 +4,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import AuthenticationError, Client, SegellError
 from segell.services.cli import app
-from tests.conftest import make_settings, serve
+from tests.helpers import closed_port, make_settings, serve
 
 KEY_PATTERN = re.compile(r"sgl_\S+")
 
@@ -29,12 +28,6 @@ def runner() -> CliRunner:
 def env(segell_server) -> dict[str, str | None]:
     """What an operator's shell holds after `segell up`: the URL and the server's SEGELL_HOME, no API key."""
     return {"SEGELL_URL": segell_server.url, "SEGELL_HOME": str(segell_server.home), "SEGELL_API_KEY": None}
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_status_prints_chain_contracts_and_database(segell_server, runner: CliRunner, env) -> None:
@@ -122,18 +115,18 @@ def test_admin_list_shows_admitted_administrations(runner: CliRunner, env) -> No
     assert by_code["L01081136"]["status"] == "active"
 
 
-def test_admin_show_prints_chain_id_and_accounts(segell_server, runner: CliRunner, env) -> None:
+def test_admin_show_prints_registry_id_and_accounts(segell_server, runner: CliRunner, env) -> None:
     runner.invoke(app, ["admin", "add", "Ajuntament de Figueres", "--code", "L01170669"], env=env)
     with Client(segell_server.url, segell_server.governance_key) as client:
-        administration = client.get_administration("L01170669")
+        administration = client.administrations.get("L01170669")
 
     shown = runner.invoke(app, ["admin", "show", "L01170669"], env=env)
     shown_json = runner.invoke(app, ["admin", "show", "L01170669", "--json"], env=env)
 
     assert shown.exit_code == 0, shown.output
-    assert administration.chain_id in shown.stdout
+    assert administration.registry_id in shown.stdout
     assert administration.accounts[0] in shown.stdout
-    assert json.loads(shown_json.stdout)["chain_id"] == administration.chain_id
+    assert json.loads(shown_json.stdout)["registry_id"] == administration.registry_id
 
 
 def test_admin_suspend_and_reinstate(segell_server, runner: CliRunner, env) -> None:
@@ -141,7 +134,7 @@ def test_admin_suspend_and_reinstate(segell_server, runner: CliRunner, env) -> N
 
     suspended = runner.invoke(app, ["admin", "suspend", "L01170235"], env=env)
     with Client(segell_server.url, segell_server.governance_key) as client:
-        status_after_suspend = client.get_administration("L01170235").status
+        status_after_suspend = client.administrations.get("L01170235").status
     reinstated = runner.invoke(app, ["admin", "reinstate", "L01170235"], env=env)
 
     assert suspended.exit_code == 0, suspended.output

@@ -3,7 +3,6 @@
 import json
 import re
 import secrets
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import Client, verify_bundle
 from segell.services.cli import app
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer, closed_port
 
 RECEIPT_LINE = re.compile(
     r"(?P<file>\S+)  id (?P<id>[0-9a-f]{32})  code (?P<code>[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-\S)  (?P<status>\w+)"
@@ -26,7 +25,7 @@ def runner() -> CliRunner:
 @pytest.fixture(scope="module")
 def administration_key(segell_server: RunningServer) -> str:
     with Client(segell_server.url, segell_server.governance_key) as governance:
-        admitted = governance.admit_administration(f"C{secrets.token_hex(4).upper()}", "Consell Comarcal de Prova")
+        admitted = governance.administrations.admit(f"C{secrets.token_hex(4).upper()}", "Consell Comarcal de Prova")
     return admitted.api_key.key
 
 
@@ -62,12 +61,6 @@ def write_documents(directory: Path, count: int) -> list[Path]:
         path.write_text(f"Certificat {number} {secrets.token_hex(8)}\n")
         paths.append(path)
     return paths
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_notarise_files_with_wait_writes_a_bundle_next_to_each(
@@ -121,7 +114,7 @@ def test_notarise_public_salted_files_show_their_kind_to_verification_by_hash(
 
     assert result.exit_code == 0, result.output
     with Client(segell_server.url) as citizen:
-        matches = [citizen.verify(path=path).matches[0] for path in paths]
+        matches = [citizen.documents.verify(path=path).matches[0] for path in paths]
     assert [(m.status, m.kind) for m in matches] == [("authentic", "certificat")] * count
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from segell.services.connections import MAX_HEAD_BYTES, RESERVED_FILE_DESCRIPTORS, connection_cap
 from segell.services.settings import Settings
-from tests.conftest import RunningServer, free_port, make_settings, serve
+from tests.helpers import RunningServer, free_port, make_settings, serve
 
 SHORT = 1.0  # seconds: the head, body and keep-alive timeouts of the server these tests talk to
 CAP = 20

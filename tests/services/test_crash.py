@@ -32,7 +32,7 @@ from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.nodes import AnvilNotFound
 from segell.chain.notary import NotaryClient
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 API_KILLS = 20
 WORKER_KILLS = 10
@@ -251,7 +251,7 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
                 "batch_id, leaf_index, leaf FROM documents"
             ).fetchall()
             batches = connection.execute("SELECT id, root, size, transaction_hash FROM batches").fetchall()
-            chain_id = connection.execute("SELECT chain_id FROM administrations").fetchone()[0]
+            registry_id = connection.execute("SELECT registry_id FROM administrations").fetchone()[0]
         stored = {row[0] for row in documents}
 
         lost = [i for i in acknowledged.values() if i not in stored]
@@ -265,7 +265,7 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
             members.setdefault(batch_id, []).append((leaf_index, document_hash, leaf))
         assert sum(size for _, _, size, _ in batches) == len(documents)
         assert len({row[5] for row in documents}) == len(documents)
-        administration = bytes.fromhex(chain_id[2:])
+        administration = bytes.fromhex(registry_id[2:])
         for batch_id, root, size, _ in batches:
             leaves = sorted(members[batch_id])
             assert [index for index, _, _ in leaves] == list(range(size))

@@ -8,8 +8,7 @@ from sqlalchemy import update
 
 from segell.sdk import Client, TrustedNotary
 from segell.services.notary.repository import batches
-from tests.conftest import RunningServer, make_settings, serve
-from tests.services.test_documents import new_hash, wait_anchored
+from tests.helpers import RunningServer, make_settings, new_hash, serve, wait_anchored
 
 
 @pytest.fixture(scope="module")

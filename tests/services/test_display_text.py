@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from segell.services.display_text import DISPLAY_TEXT_PATTERN, DisplayText
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 HIDDEN = {
     "LRE": "\u202a",

@@ -15,42 +15,28 @@ from urllib.parse import quote
 import httpx
 import pytest
 from eth_account import Account
-from sqlalchemy import create_engine, make_url, select, text, update
+from sqlalchemy import select, update
 
 from segell.chain.keys import open_private_key
 from segell.chain.merkle import MerkleTree, verify_document
 from segell.chain.notary import NotaryClient
+from segell.services.administrations.models import Administration, ChainAccount
 from segell.services.administrations.service import authenticate
 from segell.services.errors import Conflict, Forbidden
 from segell.services.limits import MAX_BODY_BYTES
-from segell.services.models import Administration, ChainAccount, Document, OutboxEntry
 from segell.services.notary import repository, service
 from segell.services.notary.anchoring import AnchoringAccounts, build_batch, finish_batch
 from segell.services.notary.anchoring_repository import mark_anchored
 from segell.services.notary.codes import format_code, generate_code, parse_code
 from segell.services.notary.committer import GroupCommitter
+from segell.services.notary.models import Document, OutboxEntry
 from segell.services.notary.repository import batches
 from segell.services.notary.schemas import MAX_BATCH_HASHES
 from segell.services.notary.service import Submission, submit
-from tests.conftest import RunningServer, make_settings, postgres_url, serve
+from tests.helpers import PostgresSchemas, RunningServer, make_settings, new_hash, runtime_of, serve, wait_anchored
 
 CODE_SHAPE = r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]$"
 SMALL_LIMIT = 64 * 1024
-
-
-def new_hash() -> str:
-    return secrets.token_hex(32)
-
-
-def wait_anchored(client: httpx.Client, document_id: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        receipt = client.get(f"/v1/documents/{document_id}").json()
-        if receipt["status"] != "pending":
-            return receipt
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"document {document_id} not anchored after {timeout} s")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +64,6 @@ def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
 def quiet_issuer(quiet_server: RunningServer) -> Iterator[httpx.Client]:
     with quiet_server.client(quiet_server.admit()) as client:
         yield client
-
-
-def runtime_of(server: RunningServer):  # type: ignore[no-untyped-def]
-    return server.app.state.runtime  # type: ignore[attr-defined]
 
 
 # --- submission by hash -----------------------------------------------------------------------------------------
@@ -300,9 +282,9 @@ def test_idempotency_key_reused_for_another_payload_answers_409(issuer: httpx.Cl
 # --- a verification code allocated beforehand --------------------------------------------------------------------
 
 
-def _chain_id_of(server: RunningServer, code: str) -> str:
+def _registry_id_of(server: RunningServer, code: str) -> str:
     with runtime_of(server).transaction() as session:
-        return str(session.execute(select(Administration.chain_id).where(Administration.code == code)).scalar_one())
+        return str(session.execute(select(Administration.registry_id).where(Administration.code == code)).scalar_one())
 
 
 def _administration_id(server: RunningServer, code: str) -> int:
@@ -520,26 +502,11 @@ def test_concurrent_single_submissions_are_all_stored_and_answered(quiet_server:
 
 
 @pytest.fixture(scope="module")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def postgres_server(postgres: PostgresSchemas, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server on a PostgreSQL schema of its own (SEGELL_TEST_POSTGRES_URL), without an anchoring worker."""
-    url = postgres_url()
-    if not url:
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL")
-    schema = f"segell_documents_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    database_url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
+    with postgres.schema("segell_documents") as database_url:
         home = tmp_path_factory.mktemp("segell-postgres")
-        settings = make_settings(
-            home, database_url=database_url.render_as_string(hide_password=False), anchoring_worker=False
-        )
-        yield from serve(settings)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+        yield from serve(make_settings(home, database_url=database_url, anchoring_worker=False))
 
 
 @pytest.mark.postgres
@@ -566,8 +533,8 @@ def test_single_and_batch_submissions_are_anchored_on_postgresql(postgres_server
         bundle = client.get(f"/v1/documents/{ids[0]}/bundle")
         assert bundle.status_code == 200 and bundle.json()["root"] == receipts[0]["anchor"]["root"]
     # Full batches built when accepted; the same request again finds the batch taken and answers the receipts.
-    chain_id = str(_chain_id_of(postgres_server, administration_code))
-    batching = service.Batching(size=4, chain_id=chain_id)
+    registry_id = str(_registry_id_of(postgres_server, administration_code))
+    batching = service.Batching(size=4, registry_id=registry_id)
     hashes = [new_hash() for _ in range(10)]
     answers = []
     for _ in range(2):
@@ -883,7 +850,7 @@ def test_anchored_receipt_and_bundle_prove_inclusion_on_chain(
         anchor["tree_size"],
     )
     me = issuer.get("/v1/me").json()["administration"]
-    assert bundle["administration"] == me["chain_id"]
+    assert bundle["administration"] == me["registry_id"]
     assert bundle["issuer"] == {"code": me["code"], "name": me["name"], "account": me["accounts"][0]}
     assert bundle["receipt"] == {
         "id": receipt["id"],

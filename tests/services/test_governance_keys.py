@@ -1,29 +1,23 @@
 """The operator's governance API keys: listed, rotated and revoked over real HTTP, on SQLite and PostgreSQL."""
 
-import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import select
 
+from segell.services.administrations.models import ApiKey
 from segell.services.administrations.service import issue_key
-from segell.services.models import ApiKey
 from segell.services.runtime import Runtime
-from tests.conftest import RunningServer, make_settings, postgres_url, serve
+from tests.helpers import RunningServer, make_settings, runtime_of, serve
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
     """A server of its own: these tests change the governance keys the other tests rely on."""
     yield from serve(make_settings(tmp_path / "home"))
-
-
-def runtime_of(server: RunningServer) -> Runtime:
-    runtime: Runtime = server.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
 
 
 def key_id(key: str) -> str:
@@ -122,31 +116,10 @@ def test_governance_keys_not_enough_permissions(server: RunningServer) -> None:
 
 
 @pytest.fixture
-def pg_database_url() -> Iterator[str]:
-    url = postgres_url()
-    if not url:
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL")
-    schema = f"segell_keys_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield (
-            make_url(url)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-@pytest.fixture
-def two_processes(tmp_path: Path, pg_database_url: str) -> Iterator[tuple[RunningServer, RunningServer]]:
+def two_processes(tmp_path: Path, postgres_database: str) -> Iterator[tuple[RunningServer, RunningServer]]:
     """Two API servers on one PostgreSQL database; each wrote a governance key of its own at start."""
-    first_settings = make_settings(tmp_path / "first", database_url=pg_database_url)
-    second_settings = make_settings(tmp_path / "second", database_url=pg_database_url)
+    first_settings = make_settings(tmp_path / "first", database_url=postgres_database)
+    second_settings = make_settings(tmp_path / "second", database_url=postgres_database)
     second_settings.master_key = first_settings.master_key  # one database, one master key
     first, second = serve(first_settings), serve(second_settings)
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 
 from segell.services import db
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 
 def test_health_reports_backend_contracts_and_database(segell_server: RunningServer) -> None:

@@ -18,7 +18,7 @@ from segell.chain.transactions import send_transaction
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.service import SandboxService
 from tests.chain.test_anvil import listening_ports
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 pytestmark = pytest.mark.anvil
 
@@ -212,7 +212,7 @@ def test_administration_admitted_just_before_the_node_dies_is_on_chain_after_it_
     killed = node.pid
     assert killed is not None
     os.kill(killed, signal.SIGKILL)  # most likely before anvil's next state save (every second)
-    registry_id = bytes.fromhex(admitted.json()["administration"]["chain_id"][2:])
+    registry_id = bytes.fromhex(admitted.json()["administration"]["registry_id"][2:])
 
     def admitted_on_chain() -> bool:
         try:

@@ -4,7 +4,7 @@ import pytest
 
 from segell.services.administrations.service import reconcile_with_chain
 from segell.services.runtime import Runtime
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 
 @pytest.mark.anvil

@@ -11,7 +11,7 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from segell.chain.gateway import json_depth
 from segell.services.limits import MAX_JSON_DEPTH
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from segell.services.limits import MAX_BODY_BYTES
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,6 @@
 """`segell up` as a real process: kill -9 it, start it again, and everything is still there."""
 
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,59 +11,10 @@ from web3 import HTTPProvider, Web3
 
 from segell.chain.anvil import find_anvil
 from segell.chain.nodes import AnvilNotFound
-from tests.conftest import free_port
+from tests.helpers import SegellProcess
 
-
-class SegellProcess:
-    def __init__(self, home: Path, chain: str, master_key: str) -> None:
-        self.home, self.chain, self.master_key = home, chain, master_key
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 60) -> dict:
-        env = {
-            **os.environ,
-            "SEGELL_HOME": str(self.home),
-            "SEGELL_MASTER_KEY": self.master_key,
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "segell.services.cli",
-            "up",
-            "--chain",
-            self.chain,
-            "--port",
-            str(self.port),
-        ]
-        with open(self.home / f"segell-{self.port}.log", "ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, (self.home / f"segell-{self.port}.log").read_text()
-            try:
-                response = httpx.get(f"{self.url}/health", timeout=2)
-                if response.status_code == 200:
-                    return response.json()
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("segell up did not answer /health in time")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def terminate(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def governance(self) -> httpx.Client:
-        key = (self.home / "governance.key").read_text().strip()
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+# Each test starts `segell up` as a process, kills it and starts it again.
+pytestmark = pytest.mark.slow
 
 
 def _anvil_available() -> bool:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from web3 import HTTPProvider, Web3
 
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 CAST = Path(__file__).resolve().parents[2] / "node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
 
@@ -29,7 +29,7 @@ def test_cast_reads_the_registry_through_rpc(segell_server: RunningServer, gover
 
     assert cast("call", registry, "isActiveMember(address)(bool)", account, "--rpc-url", rpc) == "true"
     member_of = cast("call", registry, "administrationOf(address)(bytes32)", account, "--rpc-url", rpc)
-    assert member_of == admitted["administration"]["chain_id"]
+    assert member_of == admitted["administration"]["registry_id"]
     receipt = json.loads(cast("receipt", admitted["administration"]["admission_tx"], "--json", "--rpc-url", rpc))
     assert receipt["status"] == "0x1"
     assert receipt["to"].lower() == registry.lower()
@@ -41,7 +41,7 @@ def test_web3_reads_admission_events_through_rpc(segell_server: RunningServer, g
     registry_address = governance.get("/health").json()["contracts"]["registry"]
     topic = Web3.keccak(text="AdministrationAdmitted(bytes32,string)")
     logs = w3.eth.get_logs({"address": registry_address, "fromBlock": 0, "topics": [topic]})
-    assert admitted["administration"]["chain_id"] in [log["topics"][1].to_0x_hex() for log in logs]
+    assert admitted["administration"]["registry_id"] in [log["topics"][1].to_0x_hex() for log in logs]
 
 
 def test_rpc_refuses_writes_and_node_administration(segell_server: RunningServer) -> None:

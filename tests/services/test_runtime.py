@@ -12,7 +12,7 @@ from segell.chain.nodes import AnvilNotFound, start_node
 from segell.sdk import Client
 from segell.services.runtime import GovernanceUnfunded, Runtime, _require_funds
 from segell.services.settings import Settings
-from tests.services.test_restart import SegellProcess
+from tests.helpers import SegellProcess
 
 
 def _start(home: Path, chain: str, master_key: str) -> str:
@@ -54,6 +54,7 @@ def _readable_by_others(home: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_home_is_private_to_its_owner_after_start_and_activity(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -68,10 +69,10 @@ def test_home_is_private_to_its_owner_after_start_and_activity(tmp_path: Path) -
         with segell.governance() as governance:
             admitted = governance.post("/v1/administrations", json={"code": "L01080193", "name": "Barcelona"})
         with Client(segell.url, admitted.json()["api_key"]["key"], timeout=60) as client:
-            receipt = client.notarise(b"acta del ple", kind="minutes", salted=True)
-            client.wait_until_anchored(receipt.id)
-            sandbox = client.create_sandbox("permits-poc", backend="embedded")
-            client.snapshot_sandbox(sandbox.id, "before")
+            receipt = client.documents.notarise(b"acta del ple", kind="minutes", salted=True)
+            client.documents.wait_until_anchored(receipt.id)
+            sandbox = client.sandboxes.create("permits-poc", backend="embedded")
+            client.sandboxes.snapshot(sandbox.id, "before")
 
         files = {path.name for path in home.rglob("*")}
         assert {"segell.db", "segell.db-wal", "segell.db-shm", "governance.key"} <= files

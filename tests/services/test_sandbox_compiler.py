@@ -15,7 +15,7 @@ import pytest
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.compile_queue import CompileQueue, CompilerBusy
 from segell.services.sandboxes.contracts_service import compiler
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 MAX_SOURCE_BYTES = 6_000
 CRASH_MESSAGE = "Internal compiler error: out of stack in the optimiser"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import Client, ConflictError
 from segell.services.cli import app
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 COUNTER = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
@@ -237,16 +237,16 @@ def test_sdk_deploys_calls_sends_and_reads_events(
     owner_key: str, segell_server: RunningServer, sandbox: dict[str, Any]
 ) -> None:
     with Client(segell_server.url, owner_key, timeout=60) as segell:
-        deployed = segell.deploy_contract(sandbox["id"], {"Counter.sol": COUNTER}, args={"start": 100})
+        deployed = segell.contracts.deploy(sandbox["id"], {"Counter.sol": COUNTER}, args={"start": 100})
         assert deployed.deployment.status == "success" and deployed.origin == "deployed"
-        sent = segell.send_contract_transaction(sandbox["id"], deployed.address, "add(uint256)", [5])
+        sent = segell.contracts.send(sandbox["id"], deployed.address, "add(uint256)", [5])
         assert sent.events[0].args["value"] == "105"
-        assert segell.call_contract(sandbox["id"], deployed.address, "count").result == "105"
-        events = segell.contract_events(sandbox["id"], deployed.address, "Counted", from_block=sent.block_number)
+        assert segell.contracts.call(sandbox["id"], deployed.address, "count").result == "105"
+        events = segell.contracts.events(sandbox["id"], deployed.address, "Counted", from_block=sent.block_number)
         assert [e.transaction_hash for e in events] == [sent.transaction_hash]
-        assert deployed.address in {c.address for c in segell.list_contracts(sandbox["id"])}
+        assert deployed.address in {c.address for c in segell.contracts.list(sandbox["id"])}
         with pytest.raises(ConflictError) as caught:
-            segell.call_contract(sandbox["id"], deployed.address, "add(uint256)", [1], sender="0x" + "12" * 20)
+            segell.contracts.call(sandbox["id"], deployed.address, "add(uint256)", [1], sender="0x" + "12" * 20)
         assert caught.value.code == "execution_reverted"
         assert caught.value.details["error"] == "OwnableUnauthorizedAccount"
 

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
+from segell.chain.abi import signature
 from segell.chain.nodes import AnvilNotFound, ChainNode, start_node
 from segell.services.sandboxes import contracts
 from segell.services.sandboxes.contracts import (
@@ -81,7 +83,7 @@ library Kinds {
 """
 
 SOURCES = {"contracts/Permits.sol": PERMITS, "contracts/lib/Kinds.sol": KINDS}
-WORKS = "0x" + contracts.keccak(text="works").hex()
+WORKS = "0x" + keccak(text="works").hex()
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +124,7 @@ def test_compile_with_openzeppelin_and_relative_imports_gives_abi_and_bytecode(c
     compilation = compiler.compile(SOURCES)
     permits = compilation.select(None, list(SOURCES))  # the only deployable contract of the request's own files
     assert permits.qualified_name == "contracts/Permits.sol:Permits"
-    assert {contracts.signature(e) for e in permits.abi if e["type"] == "function"} >= {
+    assert {signature(e) for e in permits.abi if e["type"] == "function"} >= {
         "issue(uint256,address,bytes32,uint64,string)",
         "issue(uint256,address)",
         "owner()",
@@ -223,47 +225,34 @@ def test_overloaded_function_by_name_is_chosen_by_argument_count(
     assert function == "issue(uint256,address)"
     assert outcome.events[0].args["kind"] == WORKS
     with pytest.raises(UnknownFunction, match="overloaded") as caught:
-        contracts.find_function(abi, "issue", None)
+        contracts.call(node.w3, address, abi, "issue", None)
+    assert caught.value.code == "ambiguous_function"
     assert caught.value.details == {
         "functions": ["issue(uint256,address)", "issue(uint256,address,bytes32,uint64,string)"]
     }
 
 
-@pytest.mark.parametrize(
-    ("arguments", "argument", "expected"),
-    [
-        ([1.5, "0x" + "11" * 20], "id", "uint256"),
-        (["-1", "0x" + "11" * 20], "id", "uint256"),
-        ([True, "0x" + "11" * 20], "id", "uint256"),
-        ([1, "0x1234"], "holder", "address"),
-        ([1, "0x" + "aB" * 20], "holder", "checksum"),
-    ],
-    ids=["float", "negative", "bool", "short-address", "bad-checksum"],
-)
-def test_wrong_argument_types_name_the_argument_and_the_type(
-    permits: tuple[str, list[dict[str, Any]]], arguments: list[Any], argument: str, expected: str
+def test_arguments_that_do_not_fit_the_abi_are_refused_as_invalid_arguments(
+    chain: tuple[ChainNode, LocalAccount], permits: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    _, abi = permits
-    entry = contracts.find_function(abi, "issue(uint256,address)", None)
+    node, account = chain
+    address, abi = permits
     with pytest.raises(InvalidArguments) as caught:
-        contracts.encode_arguments(entry["inputs"], arguments, "issue(uint256,address)")
-    assert caught.value.details[0]["argument"] == argument
-    assert expected in caught.value.message
+        contracts.transact(node.w3, account, address, abi, "issue(uint256,address)", [1.5, account.address])
+    assert caught.value.details[0]["argument"] == "id"
+    assert caught.value.status_code == 422
+    with pytest.raises(InvalidArguments, match=r"takes 1 argument\(s\).*got 2"):
+        contracts.call(node.w3, address, abi, "permit", [1, 2])
 
 
-def test_wrong_argument_count_and_bytes32_length_are_refused(permits: tuple[str, list[dict[str, Any]]]) -> None:
-    _, abi = permits
-    entry = contracts.find_function(abi, "issue(uint256,address,bytes32,uint64,string)", None)
-    with pytest.raises(InvalidArguments, match=r"takes 5 argument\(s\).*got 2"):
-        contracts.encode_arguments(entry["inputs"], [1, "0x" + "11" * 20], "issue")
-    with pytest.raises(InvalidArguments, match="32 bytes as 0x followed by 64 hex digits"):
-        contracts.encode_arguments(entry["inputs"], [1, "0x" + "11" * 20, "0x1234", 1, ""], "issue")
-
-
-def test_unknown_function_lists_the_functions_there_are(permits: tuple[str, list[dict[str, Any]]]) -> None:
-    _, abi = permits
+def test_unknown_function_lists_the_functions_there_are(
+    chain: tuple[ChainNode, LocalAccount], permits: tuple[str, list[dict[str, Any]]]
+) -> None:
+    node, _ = chain
+    address, abi = permits
     with pytest.raises(UnknownFunction) as caught:
-        contracts.find_function(abi, "approve", 2)
+        contracts.call(node.w3, address, abi, "approve", [1, 2])
+    assert caught.value.code == "unknown_function"
     assert "permit(uint256)" in caught.value.details["functions"]
 
 

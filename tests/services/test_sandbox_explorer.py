@@ -9,7 +9,7 @@ import pytest
 from eth_utils import keccak
 from playwright.sync_api import Playwright, expect
 
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 from tests.web.conftest import launch, playwright  # noqa: F401  (the session's Chromium driver)
 
 REGISTER = """// SPDX-License-Identifier: MIT

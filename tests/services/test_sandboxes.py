@@ -22,7 +22,7 @@ from segell.chain.nodes import AnvilNotFound
 from segell.chain.registry import RegistryClient
 from segell.chain.transactions import send_transaction
 from segell.services.sandboxes.service import ACCOUNT_FUNDS_WEI, SandboxService, owned_sandbox
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 
 try:
     find_anvil()

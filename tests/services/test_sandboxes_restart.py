@@ -16,8 +16,7 @@ from eth_account import Account
 from segell.chain.transactions import send_transaction
 from segell.services.sandboxes.models import Sandbox
 from segell.services.settings import Settings
-from tests.conftest import RunningServer, free_port, serve
-from tests.services.test_restart import SegellProcess
+from tests.helpers import RunningServer, SegellProcess, free_port, serve
 from tests.services.test_sandboxes import (
     BACKENDS,
     HAVE_ANVIL,
@@ -123,6 +122,7 @@ def test_a_sandbox_that_cannot_be_restored_answers_503_and_spares_the_others(tmp
         assert http.delete(f"/v1/sandboxes/{damaged['id']}").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.anvil
 @pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed (make setup installs it from npm)")
 def test_kill_9_of_the_api_stops_its_sandbox_nodes_which_come_back_at_restart(tmp_path: Path) -> None:

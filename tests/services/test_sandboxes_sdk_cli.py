@@ -12,51 +12,51 @@ from segell.chain.registry import RegistryClient
 from segell.chain.transactions import send_transaction
 from segell.sdk import Client, ConflictError, NotFoundError, RPCError, Sandbox
 from segell.services.cli import app
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 
 @pytest.fixture
 def segell(segell_server: RunningServer) -> Iterator[Client]:
     with Client(segell_server.url, api_key=segell_server.admit(), timeout=60) as client:
         yield client
-        for sandbox in client.list_sandboxes():
-            client.delete_sandbox(sandbox.id)
+        for sandbox in client.sandboxes.list():
+            client.sandboxes.delete(sandbox.id)
 
 
 def test_sdk_covers_a_sandbox_life_cycle(segell: Client) -> None:
-    sandbox = segell.create_sandbox("sdk-poc", ttl_seconds=600, backend="embedded")
+    sandbox = segell.sandboxes.create("sdk-poc", ttl_seconds=600, backend="embedded")
     assert isinstance(sandbox, Sandbox) and sandbox.status == "running" and len(sandbox.accounts) == 3
-    assert [listed.id for listed in segell.list_sandboxes()] == [sandbox.id]
+    assert [listed.id for listed in segell.sandboxes.list()] == [sandbox.id]
 
-    w3 = segell.sandbox_web3(sandbox.id)
+    w3 = segell.sandboxes.web3(sandbox.id)
     assert w3.eth.chain_id == sandbox.chain_id
     assert RegistryClient(w3, sandbox.contracts.registry).is_active_member(sandbox.accounts[0])
-    accounts = segell.export_sandbox_accounts(sandbox.id)
+    accounts = segell.sandboxes.export_accounts(sandbox.id)
     assert [account.address for account in accounts] == list(sandbox.accounts)
     assert "0x…" in repr(accounts[0]) and accounts[0].private_key not in repr(accounts[0])
 
-    snapshot = segell.snapshot_sandbox(sandbox.id, "clean")
+    snapshot = segell.sandboxes.snapshot(sandbox.id, "clean")
     sender = Account.from_key(accounts[1].private_key)
     send_transaction(w3, sender, {"to": sandbox.accounts[0], "value": 1})
-    assert segell.get_sandbox(sandbox.id).head_block == snapshot.head_block + 1
-    assert [item.name for item in segell.list_sandbox_snapshots(sandbox.id)] == ["clean"]
-    assert segell.revert_sandbox(sandbox.id, snapshot.id).head_block == snapshot.head_block
-    assert segell.reset_sandbox(sandbox.id).transaction_count == 4
-    extended = segell.extend_sandbox(sandbox.id, 60)
+    assert segell.sandboxes.get(sandbox.id).head_block == snapshot.head_block + 1
+    assert [item.name for item in segell.sandboxes.list_snapshots(sandbox.id)] == ["clean"]
+    assert segell.sandboxes.revert(sandbox.id, snapshot.id).head_block == snapshot.head_block
+    assert segell.sandboxes.reset(sandbox.id).transaction_count == 4
+    extended = segell.sandboxes.extend(sandbox.id, 60)
     assert (extended.expires_at - sandbox.expires_at).total_seconds() == 60
 
-    assert segell.sandbox_rpc(sandbox.id, "eth_chainId") == hex(sandbox.chain_id)
+    assert segell.sandboxes.rpc(sandbox.id, "eth_chainId") == hex(sandbox.chain_id)
     with pytest.raises(RPCError) as refused:
-        segell.sandbox_rpc(sandbox.id, "anvil_setBalance", [sandbox.accounts[0], "0x1"])
+        segell.sandboxes.rpc(sandbox.id, "anvil_setBalance", [sandbox.accounts[0], "0x1"])
     assert refused.value.code == -32601
 
-    assert segell.delete_sandbox(sandbox.id).status == "deleted"
+    assert segell.sandboxes.delete(sandbox.id).status == "deleted"
     with pytest.raises(ConflictError) as deleted:
-        segell.reset_sandbox(sandbox.id)
+        segell.sandboxes.reset(sandbox.id)
     assert deleted.value.code == "sandbox_deleted"
     with pytest.raises(NotFoundError):
-        segell.get_sandbox("sbx_0000000000000000")
-    assert [s.status for s in segell.list_sandboxes(include_ended=True)] == ["deleted"]
+        segell.sandboxes.get("sbx_0000000000000000")
+    assert [s.status for s in segell.sandboxes.list(include_ended=True)] == ["deleted"]
 
 
 def test_cli_creates_shows_snapshots_reverts_resets_and_deletes(segell_server: RunningServer) -> None:

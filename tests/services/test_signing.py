@@ -5,14 +5,8 @@ import base64
 import hashlib
 import io
 import re
-import secrets
-import subprocess
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,99 +15,16 @@ import qrcode.constants
 from asn1crypto import cms, pem
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import PdfFileWriter
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
 
-from segell.services.models import Administration, Document
+from segell.services.administrations.models import Administration
 from segell.services.notary.codes import parse_code
+from segell.services.notary.models import Document
 from segell.services.runtime import Runtime
-from tests.citizens import log_in_citizen
-from tests.conftest import RunningServer
-
-NATIONAL_ID = "47111222K"
-
-
-def make_pdf(text: str) -> bytes:
-    """A one-page PDF showing `text` (ASCII), written by pyHanko's writer."""
-    writer = PdfFileWriter()
-    font = generic.DictionaryObject(
-        {
-            generic.NameObject("/Type"): generic.NameObject("/Font"),
-            generic.NameObject("/Subtype"): generic.NameObject("/Type1"),
-            generic.NameObject("/BaseFont"): generic.NameObject("/Helvetica"),
-        }
-    )
-    resources = generic.DictionaryObject(
-        {generic.NameObject("/Font"): generic.DictionaryObject({generic.NameObject("/F1"): writer.add_object(font)})}
-    )
-    content = generic.StreamObject(stream_data=f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode("ascii"))
-    page = generic.DictionaryObject(
-        {
-            generic.NameObject("/Type"): generic.NameObject("/Page"),
-            generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-            generic.NameObject("/Contents"): writer.add_object(content),
-            generic.NameObject("/Resources"): resources,
-        }
-    )
-    writer.insert_page(page)
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
-
-
-@dataclass
-class Tenant:
-    key: str
-    http: httpx.Client
-    code: str
-
-    def issue(self, profile: str = "employee", **body: Any) -> str:
-        return str(self.issued(profile, **body)["serial"])
-
-    def issued(self, profile: str = "employee", **body: Any) -> dict[str, Any]:
-        """The answer of issuing a certificate; a citizen's comes with a citizen of its own, logged in to consent."""
-        body = {"profile": profile, **body}
-        if profile in ("employee", "citizen"):
-            body.setdefault("name", "Joana Puig i Ferrer")
-            body.setdefault("national_id", NATIONAL_ID if profile == "employee" else f"{secrets.randbelow(10**8):08d}Z")
-        if profile == "citizen":
-            body.setdefault("citizen_token", log_in_citizen(self.http))
-        response = self.http.post("/v1/certificates", json=body)
-        assert response.status_code == 201, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def sign(self, data: bytes, filename: str, **form: str) -> httpx.Response:
-        form.setdefault("as", "employee")
-        return self.http.post("/v1/signatures", files={"file": (filename, data)}, data=form)
-
-    def signed(self, data: bytes, filename: str, **form: str) -> dict[str, Any]:
-        response = self.sign(data, filename, **form)
-        assert response.status_code == 201, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def wait_until_anchored(self, document_id: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            receipt: dict[str, Any] = self.http.get(f"/v1/documents/{document_id}").json()
-            if receipt["status"] != "pending":
-                return receipt
-            if time.monotonic() > deadline:
-                raise AssertionError(f"document {document_id} was not anchored: {receipt}")
-            time.sleep(0.1)
-
-
-@contextmanager
-def admit(server: RunningServer, name: str) -> Iterator[Tenant]:
-    key = server.admit(name=name)
-    with server.client(key) as http:
-        code = http.get("/v1/me").json()["administration"]["code"]
-        yield Tenant(key, http, code)
+from tests.helpers import RunningServer, Tenant, admit, make_pdf, openssl
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +73,6 @@ def expected_qr_modules(url: str) -> set[tuple[int, int]]:
     code.add_data(url)
     code.make()
     return {(r, c) for r, row in enumerate(code.modules) for c, dark in enumerate(row) if dark}
-
-
-def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, check=False)
 
 
 def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
@@ -221,6 +128,53 @@ def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
     assert by_code["document_hash"] == signed["signed_hash"]
     assert by_code["matches"][0]["administration"]["name"] == "Ajuntament de Girona"
     assert parse_code(code) == parse_code(receipt["verification_code"])
+
+
+def test_sign_pdf_notarised_before_links_the_signed_pdf_to_the_originals_receipt(
+    tenant: Tenant, employee: str, segell_server: RunningServer
+) -> None:
+    pdf = make_pdf("Decret 7/2026 de l'Alcaldia")
+    original = tenant.http.post("/v1/documents", json={"hash": hashlib.sha256(pdf).hexdigest(), "title": "Decret"})
+    assert original.status_code == 202, original.text
+
+    signed = tenant.signed(pdf, "decret.pdf", certificate=employee)
+
+    original_anchored = tenant.wait_until_anchored(original.json()["id"])
+    tenant.wait_until_anchored(signed["receipt"]["id"])
+    with httpx.Client(base_url=segell_server.url) as anyone:
+        bundle = anyone.get(f"/v1/verify/{signed['verification_code']}/bundle").json()
+        verification = anyone.get("/v1/verify", params={"code": signed["verification_code"]}).json()
+    (source,) = bundle["derived_from"]
+    assert source == {
+        "receipt_id": original_anchored["id"],
+        "verification_code": original_anchored["verification_code"],
+        "kind": None,
+        "title": "Decret",
+        "document_hash": "0x" + signed["document_hash"],
+        "administration": bundle["administration"],
+        "issuer": {"code": tenant.code, "name": "Ajuntament de Girona"},
+        "leaf": original_anchored["anchor"]["leaf"],
+        "leaf_index": original_anchored["anchor"]["leaf_index"],
+        "root": original_anchored["anchor"]["root"],
+        "tree_size": original_anchored["anchor"]["tree_size"],
+        "chain_id": original_anchored["anchor"]["chain_id"],
+        "contract": original_anchored["anchor"]["contract"],
+        "block_number": original_anchored["anchor"]["block_number"],
+        "bundle": f"/v1/verify/{original_anchored['verification_code']}/bundle",
+    }
+    (match,) = verification["matches"]
+    assert [link["verification_code"] for link in match["derived_from"]] == [original_anchored["verification_code"]]
+
+
+def test_sign_pdf_never_notarised_links_no_original(
+    tenant: Tenant, employee: str, segell_server: RunningServer
+) -> None:
+    signed = tenant.signed(make_pdf("Esborrany sense registre"), "esborrany.pdf", certificate=employee)
+
+    tenant.wait_until_anchored(signed["receipt"]["id"])
+    with httpx.Client(base_url=segell_server.url) as anyone:
+        bundle = anyone.get(f"/v1/verify/{signed['verification_code']}/bundle").json()
+    assert bundle["derived_from"] == []
 
 
 def test_signed_pdf_validates_with_pyhanko_as_an_independent_reader(
@@ -367,7 +321,7 @@ def test_governance_key_cannot_sign(segell_server: RunningServer) -> None:
     with segell_server.client(segell_server.governance_key) as governance:
         response = governance.post("/v1/signatures", files={"file": ("a.txt", b"a")}, data={"as": "seal"})
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "forbidden"
+    assert response.json()["error"]["code"] == "administration_key_required"
 
 
 def test_sign_without_api_key_is_401(segell_server: RunningServer) -> None:

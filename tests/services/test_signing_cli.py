@@ -9,17 +9,16 @@ from typer.testing import CliRunner
 
 from segell.sdk import Client, NotFoundError, SignatureValidation, SignedDocument
 from segell.services.cli import app
-from tests.conftest import RunningServer
-from tests.services.test_signing import make_pdf
+from tests.helpers import RunningServer, make_pdf
 
 
 @pytest.fixture(scope="module")
 def administration_key(segell_server: RunningServer) -> str:
     with Client(segell_server.url, segell_server.governance_key) as governance:
-        admitted = governance.admit_administration(f"S{secrets.token_hex(4).upper()}", "Ajuntament de Vic")
+        admitted = governance.administrations.admit(f"S{secrets.token_hex(4).upper()}", "Ajuntament de Vic")
     key = admitted.api_key.key
     with Client(segell_server.url, key) as segell:
-        segell.issue_certificate("seal")
+        segell.certificates.issue("seal")
     return key
 
 
@@ -30,15 +29,15 @@ def env(segell_server: RunningServer, administration_key: str) -> dict[str, str 
 
 def test_sdk_signs_a_pdf_and_validates_it(segell_server: RunningServer, administration_key: str) -> None:
     with Client(segell_server.url, administration_key, timeout=60) as segell:
-        signed = segell.sign(make_pdf("Ban de l'alcaldia"), sign_as="seal", filename="ban.pdf")
-        receipt = segell.wait_until_anchored(signed.receipt.id, timeout=60)
+        signed = segell.signatures.sign(make_pdf("Ban de l'alcaldia"), sign_as="seal", filename="ban.pdf")
+        receipt = segell.documents.wait_until_anchored(signed.receipt.id, timeout=60)
     assert isinstance(signed, SignedDocument)
     assert signed.format == "PAdES" and signed.filename == "ban-signed.pdf"
     assert signed.signer.kind == "seal" and signed.signer.name == "Ajuntament de Vic"
     assert signed.receipt.verification_code == signed.verification_code
 
     with Client(segell_server.url) as anyone:
-        report = anyone.validate_signature(signed.content)
+        report = anyone.signatures.validate(signed.content)
     assert isinstance(report, SignatureValidation)
     assert report.passed and report.signed
     (signature,) = report.signatures
@@ -54,7 +53,7 @@ def test_sdk_sign_with_an_unknown_certificate_raises_not_found(
     segell_server: RunningServer, administration_key: str
 ) -> None:
     with Client(segell_server.url, administration_key) as segell, pytest.raises(NotFoundError):
-        segell.sign(b"acta", sign_as="employee", certificate="ab" * 20)
+        segell.signatures.sign(b"acta", sign_as="employee", certificate="ab" * 20)
 
 
 def test_cli_signs_a_pdf_then_validates_it(env: dict[str, str | None], tmp_path: Path) -> None:

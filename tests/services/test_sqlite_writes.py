@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from segell.services import db
-from segell.services.models import Administration
+from segell.services.administrations.models import Administration
 from segell.services.notary import repository
 
 WAIT = 10.0  # seconds a writer that must not be held up gets; it is held up forever when the lock is not handed on
@@ -121,7 +121,7 @@ def test_many_rows_keep_their_values_through_one_statement(tmp_path: Path) -> No
     ]
     try:
         with Session(engine) as session, session.begin():
-            session.add(Administration(id=1, code="L01", chain_id="0x" + "01" * 32, name="Ajuntament"))
+            session.add(Administration(id=1, code="L01", registry_id="0x" + "01" * 32, name="Ajuntament"))
             session.flush()
             assert repository.insert_documents(session, rows) == 300
             # Again: every row is refused by the unique constraints, and none goes in twice.

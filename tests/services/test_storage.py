@@ -1,38 +1,17 @@
 """Migrations and storage on SQLite (always) and PostgreSQL (when SEGELL_TEST_POSTGRES_URL is set, as in CI)."""
 
-import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from segell.services import db
 from segell.services.administrations import repository, service
 from segell.services.models import Base
-from tests.conftest import postgres_url
-
-
-def _postgres_engine() -> Iterator[Engine]:
-    url = postgres_url()
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("SEGELL_TEST_POSTGRES_URL must be set in CI (.ci/run sets it)")
-        pytest.skip("PostgreSQL not configured: set SEGELL_TEST_POSTGRES_URL to run the storage tests on it")
-    schema = f"segell_test_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -42,7 +21,10 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
         yield engine
         engine.dispose()
     else:
-        yield from _postgres_engine()
+        with request.getfixturevalue("postgres").schema() as url:
+            engine = create_engine(url)
+            yield engine
+            engine.dispose()
 
 
 def test_migrate_creates_the_schema_of_the_models(engine: Engine) -> None:
@@ -53,11 +35,43 @@ def test_migrate_creates_the_schema_of_the_models(engine: Engine) -> None:
     assert differences == []
 
 
+def test_migrate_renames_the_administrations_chain_id_to_registry_id_keeping_rows(engine: Engine) -> None:
+    config = db._migrations_config()
+    registry_id = service.registry_id_for("L01080193")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009")
+        connection.execute(
+            text(
+                "INSERT INTO administrations (id, code, chain_id, name, status, admitted_at)"
+                " VALUES (1, 'L01080193', :registry_id, 'Ajuntament', 'active', CURRENT_TIMESTAMP)"
+            ),
+            {"registry_id": registry_id},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO chain_accounts (address, administration_id, sealed_key, created_at)"
+                " VALUES ('0x01', 1, 'sealed', CURRENT_TIMESTAMP)"
+            )
+        )
+
+    assert db.migrate(engine) == db.head_revision()
+
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT code, registry_id FROM administrations")).all()
+        accounts = connection.execute(text("SELECT administration_id FROM chain_accounts")).scalars().all()
+    assert rows == [("L01080193", registry_id)]
+    assert accounts == [1]
+    sessions = db.session_factory(engine)
+    with pytest.raises(IntegrityError), db.transaction(sessions) as session:
+        repository.add_administration(session, code="L2", registry_id=registry_id, name="Two", admission_tx=None)
+
+
 def test_migrate_twice_changes_nothing(engine: Engine) -> None:
     db.migrate(engine)
     sessions = db.session_factory(engine)
     with db.transaction(sessions) as session:
-        repository.add_administration(session, code="L1", chain_id="0x01", name="One", admission_tx=None)
+        repository.add_administration(session, code="L1", registry_id="0x01", name="One", admission_tx=None)
     assert db.migrate(engine) == db.head_revision()
     with db.transaction(sessions) as session:
         assert [a.code for a in repository.list_all(session)] == ["L1"]
@@ -67,7 +81,7 @@ def test_failed_transaction_keeps_nothing(engine: Engine) -> None:
     db.migrate(engine)
     sessions = db.session_factory(engine)
     with pytest.raises(RuntimeError), db.transaction(sessions) as session:
-        repository.add_administration(session, code="L2", chain_id="0x02", name="Two", admission_tx=None)
+        repository.add_administration(session, code="L2", registry_id="0x02", name="Two", admission_tx=None)
         raise RuntimeError("fails before commit")
     with db.transaction(sessions) as session:
         assert repository.get_by_code(session, "L2") is None
@@ -78,7 +92,7 @@ def test_api_key_round_trip_authenticates(engine: Engine) -> None:
     sessions = db.session_factory(engine)
     with db.transaction(sessions) as session:
         administration = repository.add_administration(
-            session, code="L3", chain_id="0x03", name="Three", admission_tx=None
+            session, code="L3", registry_id="0x03", name="Three", admission_tx=None
         )
         issued = service.issue_key(session, administration)
     with db.transaction(sessions) as session:
@@ -93,6 +107,6 @@ def test_code_is_unique(engine: Engine) -> None:
     db.migrate(engine)
     sessions = db.session_factory(engine)
     with db.transaction(sessions) as session:
-        repository.add_administration(session, code="L4", chain_id="0x04", name="Four", admission_tx=None)
+        repository.add_administration(session, code="L4", registry_id="0x04", name="Four", admission_tx=None)
     with pytest.raises(Exception, match="(?i)unique|duplicate"), db.transaction(sessions) as session:
-        repository.add_administration(session, code="L4", chain_id="0x05", name="Again", admission_tx=None)
+        repository.add_administration(session, code="L4", registry_id="0x05", name="Again", admission_tx=None)

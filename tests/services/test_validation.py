@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from segell.services.administrations.models import Administration
 from segell.services.identity.ca import CertificateAuthority
 from segell.services.identity.certificates import (
     IssueRequest,
@@ -32,10 +33,8 @@ from segell.services.identity.certificates import (
 from segell.services.identity.models import IssuedCertificate
 from segell.services.identity.registration import Registration, registration_extension, registration_of
 from segell.services.identity.signing import SigningIdentity, sign_detached, sign_pdf
-from segell.services.models import Administration
 from segell.services.runtime import Runtime
-from tests.conftest import RunningServer, free_port
-from tests.services.test_signing import Tenant, admit, make_pdf
+from tests.helpers import RunningServer, Tenant, admit, free_port, make_pdf
 
 Report = dict[str, Any]
 
@@ -380,6 +379,7 @@ def test_revoked_before_signing_fails_revoked(tenant: Tenant, runtime: Runtime, 
     assert "after the signing certificate was revoked" in signature["message"]
 
 
+@pytest.mark.slow
 def test_revoked_after_signing_passes_with_the_notarised_proof(tenant: Tenant, anyone: httpx.Client) -> None:
     serial = tenant.issue("employee", name="Carla Bosch")
     signed = tenant.signed(make_pdf("Contracte menor 55/2026"), "contracte.pdf", certificate=serial)
@@ -445,6 +445,7 @@ def test_expired_without_proof_is_indeterminate_out_of_bounds_no_poe(
     assert result["proof_of_existence"] is None
 
 
+@pytest.mark.slow
 def test_expired_after_a_notarised_signature_passes(tenant: Tenant, runtime: Runtime, anyone: httpx.Client) -> None:
     # A certificate that expires seconds from now by the chain's clock (block timestamps may run ahead of ours).
     chain_now = datetime.fromtimestamp(int(runtime.node.w3.eth.get_block("latest")["timestamp"]), UTC)

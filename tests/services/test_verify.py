@@ -14,8 +14,7 @@ from segell.chain.notary import NotaryClient
 from segell.services.notary.codes import format_code, generate_code, parse_code
 from segell.services.notary.repository import batches
 from segell.services.notary.service import AnchoredRoots
-from tests.conftest import RunningServer, make_settings, serve
-from tests.services.test_documents import new_hash, wait_anchored
+from tests.helpers import RunningServer, make_settings, new_hash, serve, wait_anchored
 
 SMALL_LIMIT = 16 * 1024
 
@@ -74,6 +73,7 @@ def test_verify_pending_document_answers_pending(quiet_server: RunningServer) ->
         "chain_id": None,
         "contract": None,
         "revocation": None,
+        "derived_from": [],
     }
 
 

@@ -10,7 +10,6 @@ import secrets
 import socket
 import socketserver
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve, wait_anchored
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -100,17 +99,6 @@ def notarise(
     receipt = response.json()
     assert receipt["document_hash"] == hashlib.sha256(content).hexdigest()
     return Notarised(content, wait_anchored(issuer, receipt["id"]))
-
-
-def wait_anchored(issuer: httpx.Client, document_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        receipt: dict[str, Any] = issuer.get(f"/v1/documents/{document_id}").json()
-        if receipt["status"] != "pending":
-            return receipt
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"document {document_id} not anchored after {timeout} s")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from segell.sdk import Client, ValidationError
 from segell.services.notary.codes import CHECK_SYMBOLS, SYMBOLS
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve
 from tests.web.conftest import notarise
 
 
@@ -136,8 +136,8 @@ def test_pages_stay_out_of_the_api_schema_and_the_bundle_is_in_it(citizen: httpx
 def test_sdk_downloads_the_bundle_by_code_without_a_key(web_server: RunningServer, issuer: httpx.Client) -> None:
     document = notarise(issuer)
     with Client(web_server.url) as anyone:
-        bundle = anyone.bundle_by_code(document.code.lower())
+        bundle = anyone.documents.bundle_by_code(document.code.lower())
         with pytest.raises(ValidationError) as mistyped:
-            anyone.bundle_by_code(mistype(document.code))
+            anyone.documents.bundle_by_code(mistype(document.code))
     assert bundle == issuer.get(f"/v1/documents/{document.receipt['id']}/bundle").json()
     assert mistyped.value.code == "invalid_code"

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.services.test_signing import make_pdf
-from tests.web.conftest import Browser, notarise, wait_anchored
+from tests.helpers import make_pdf, wait_anchored
+from tests.web.conftest import Browser, notarise
 
 RESULT = "#result"
 

@@ -11,9 +11,11 @@ import pytest
 from playwright.sync_api import Page, Playwright, expect
 from sqlalchemy import update
 
+from segell.services.notary import api as notary
 from segell.services.notary.anchoring import AnchoringWorker
+from segell.services.notary.models import Document
 from segell.services.notary.repository import batches
-from tests.conftest import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, make_settings, serve, wait_anchored
 from tests.web.conftest import Browser, launch, notarise
 
 RESULT = "#result"
@@ -332,6 +334,51 @@ def test_language_switch_is_applied_at_once_and_remembered_across_reload(
     expect(page.locator("h1")).to_have_text("Check a document")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     browser.screenshot("language-en")
+
+
+def test_document_made_from_another_shows_the_chain_with_a_link_to_check_each(
+    browser: Browser, issuer: httpx.Client, web_server: RunningServer
+) -> None:
+    original = notarise(issuer, title="Decret 4/2026")
+    runtime = web_server.app.state.runtime  # type: ignore[attr-defined]
+    administration_id = runtime_administration_id(web_server, original.receipt["id"])
+    with runtime.transaction() as session:
+        signed = notary.notarise(
+            session,
+            administration_id,
+            hashlib.sha256(original.content + b"signed").hexdigest(),
+            kind="signed-pdf",
+            title="Decret 4/2026 signat",
+            derived_from=[original.receipt["id"]],
+        )
+    wait_anchored(issuer, signed.id)
+
+    page = browser.open(f"/verify/{signed.verification_code}")
+    wait_result(page, "authentic")
+    match = page.locator(f"{RESULT} .match")
+    expect(match).to_contain_text("Document PDF signat — Decret 4/2026 signat")
+    source = match.locator(f".derived li[data-code='{original.code}']")
+    expect(match.locator(".derived h4")).to_have_text("Fet a partir de")
+    expect(source).to_contain_text("Decret 4/2026 · Ajuntament de Girona")
+    expect(source).to_contain_text(original.code)
+    page.click("text=Español")
+    expect(match).to_contain_text("Documento PDF firmado")
+    expect(match.locator(".derived h4")).to_have_text("Hecho a partir de")
+    browser.screenshot("derived-from")
+
+    source.locator("a").click()
+    expect(page).to_have_url(f"{browser.base_url}/verify/{original.code}")
+    wait_result(page, "authentic")
+    expect(page.locator(RESULT)).to_contain_text("Decret 4/2026")
+    expect(page.locator(f"{RESULT} .derived")).to_have_count(0)
+
+
+def runtime_administration_id(server: RunningServer, receipt_id: str) -> int:
+    runtime = server.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.transaction() as session:
+        document = session.get(Document, receipt_id)
+        assert document is not None
+        return int(document.administration_id)
 
 
 def test_no_request_leaves_127_0_0_1(browser: Browser, issuer: httpx.Client, tmp_path: Path) -> None:

@@ -17,8 +17,10 @@ down_revision = "0006"
 _BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _administration(**options: bool) -> "sa.Column[int]":
-    return sa.Column("administration_id", sa.Integer, sa.ForeignKey("administrations.id"), nullable=False, **options)
+def _administration(*, primary_key: bool = False) -> "sa.Column[int]":
+    return sa.Column(
+        "administration_id", sa.Integer, sa.ForeignKey("administrations.id"), nullable=False, primary_key=primary_key
+    )
 
 
 def upgrade() -> None:

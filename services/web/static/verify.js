@@ -202,7 +202,7 @@
         revocation ? `${t("field_reason")}: ${revocation.reason}` : null));
     }
     for (const match of answer.matches) {
-      const document_ = [match.kind, match.title].filter(Boolean).join(" — ");
+      const document_ = [kindLabel(match.kind), match.title].filter(Boolean).join(" — ");
       const rows = [
         ["field_issuer", `${match.administration.name} (${match.administration.code})`],
         ["field_document", document_],
@@ -215,7 +215,7 @@
         rows.push(["field_revoked_at", formatDate(match.revocation.revoked_at)]);
         rows.push(["field_reason", match.revocation.reason]);
       }
-      nodes.push(el("div", { class: "match", "data-status": match.status }, facts(rows)));
+      nodes.push(el("div", { class: "match", "data-status": match.status }, facts(rows), drawSources(match.derived_from)));
     }
     if (answer.document_hash) nodes.push(facts([["field_fingerprint", el("code", {}, answer.document_hash)]]));
     if (answer.status === "authentic" || answer.status === "revoked") {
@@ -232,6 +232,33 @@
     }
     nodes.push(drawSignature(source));
     return nodes;
+  }
+
+  // The notary's label of a kind of document in this language; a kind it does not list, as the issuer wrote it.
+  function kindLabel(kind) {
+    if (!kind) return null;
+    return I18N[language][`kind_${kind}`] ?? kind;
+  }
+
+  // The documents this one was made from (a signed PDF: its original), each with a link to check it on its own
+  // page, whose own sources lead further along the chain.
+  function drawSources(sources) {
+    if (!sources || sources.length === 0) return null;
+    const list = el("ul", { class: "derived-list" });
+    for (const source of sources) {
+      const shownCode = source.verification_code;
+      const what = [kindLabel(source.kind), source.title].filter(Boolean).join(" — ");
+      list.append(el("li", { "data-code": shownCode },
+        what ? el("span", { class: "derived-what" }, what) : null,
+        what ? " · " : null,
+        `${source.administration.name} (${source.administration.code})`,
+        " · ",
+        el("code", {}, shownCode),
+        " ",
+        el("a", { href: `/verify/${shownCode}`, class: "derived-link" }, t("derived_verify"))));
+    }
+    return el("section", { class: "derived" },
+      el("h4", {}, t("derived_heading")), el("p", { class: "help" }, t("derived_help")), list);
   }
 
   function drawSignature(source) {

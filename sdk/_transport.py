@@ -1,0 +1,163 @@
+"""How every part of :class:`sdk.Client` reaches the server: one ``httpx.Client`` and the error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import IO, Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from ._version import __version__
+from .errors import APIError, TransportError, UnexpectedResponseError, _error_class_for
+
+__all__ = ["Transport", "bearer", "segment"]
+
+_T = TypeVar("_T")
+
+
+class Transport:
+    """The connection a :class:`sdk.Client` and its groups (``client.documents``, ...) share.
+
+    It sends a request, turns an error status into the matching :class:`sdk.APIError` and a success into a
+    typed result with the parser it is given.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
+        headers = {"Accept": "application/json", "User-Agent": f"segell-sdk/{__version__}"}
+        if api_key is not None:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.timeout = timeout
+        try:
+            self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"Invalid Segell base URL {base_url!r}: {exc}") from exc
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, without a trailing slash."""
+        return str(self._http.base_url).rstrip("/")
+
+    @property
+    def authorization(self) -> dict[str, str]:
+        """The ``Authorization`` header of the client's API key, empty without one (for web3.py)."""
+        return {name: value for name, value in self._http.headers.items() if name.lower() == "authorization"}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[Any], _T],
+        *,
+        json: dict[str, Any] | None = None,
+        content: bytes | IO[bytes] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes]] | None = None,
+        data: Mapping[str, str] | None = None,
+        report_statuses: frozenset[int] = frozenset(),
+    ) -> _T:
+        """Send one request; return ``parse`` of the JSON answer, or raise the :class:`sdk.SegellError` it calls for.
+
+        ``report_statuses`` are error statuses whose body is still the result (``/health`` answers 503 degraded).
+        """
+        url = f"{self.base_url}{path}"
+        try:
+            response = self._http.request(
+                method,
+                path,
+                json=json,
+                content=content,  # a binary file is streamed in chunks, with its Content-Length
+                params=params,
+                headers=headers,
+                files=files,  # multipart/form-data, with `data` as its other fields
+                data=data,
+            )
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                f"The Segell server at {self.base_url} did not answer {method} {path} within "
+                f"{self.timeout:g} seconds ({type(exc).__name__}). Check that it is running "
+                "(`segell status`) or raise the client's timeout.",
+                url=url,
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransportError(
+                f"Cannot reach the Segell server at {self.base_url} ({str(exc) or type(exc).__name__}). "
+                "Start one with `segell up`, or point SEGELL_URL (the client's base_url) "
+                "at a running server.",
+                url=url,
+            ) from exc
+
+        if response.is_error:
+            if response.status_code in report_statuses:
+                try:
+                    return parse(response.json())
+                except (ValueError, KeyError, TypeError):
+                    pass  # not the report: an ordinary error body
+            raise _api_error(response)
+        try:
+            return parse(response.json())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnexpectedResponseError(
+                f"{method} {url} answered HTTP {response.status_code} with a body this client cannot read "
+                f"({type(exc).__name__}: {exc}). Is {self.base_url} a Segell server of a compatible version?",
+                status_code=response.status_code,
+                url=url,
+            ) from exc
+
+
+def segment(value: str) -> str:
+    """``value`` as one segment of a URL path."""
+    if not value:
+        raise ValueError("an administration code, key id or document id must not be empty")
+    # Quoting "/" too keeps a value from reaching another route.
+    return quote(value, safe="")
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The header that sends ``token`` (a citizen's) instead of the client's API key."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _api_error(response: httpx.Response) -> APIError:
+    """Build the exception for an error response, whatever its body."""
+    status = response.status_code
+    error_class = _error_class_for(status)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        code = error.get("code")
+        return error_class(
+            status,
+            code if isinstance(code, str) else f"http_{status}",
+            error["message"],
+            error.get("details"),
+        )
+
+    # Not Segell's error envelope: a proxy, another server, or a framework default.
+    request = response.request
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str):
+        message = detail
+    else:
+        text = response.text.strip()
+        excerpt = f": {text[:200]!r}" if text else ""
+        message = (
+            f"{request.method} {request.url} answered HTTP {status} {response.reason_phrase} "
+            f"without a Segell error body{excerpt}"
+        )
+    return error_class(status, f"http_{status}", message, detail if detail is not None else None)

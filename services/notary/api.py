@@ -1,0 +1,186 @@
+"""The notarisation API: how every other domain notarises its outputs and reads the notary, in process.
+
+The one door into the notary for the other domains (`tests/services/test_domain_boundaries.py` holds them to it):
+
+- `notarise` a hash inside the caller's transaction: the document, its outbox entry and its links to the receipts
+  it was made from (`derived_from`) are written in the caller's session, so the output and its notarisation
+  commit or roll back together;
+- `reserve_code` before the output exists, for a code printed on the document it identifies;
+- `first_anchoring`: whether and when a hash was first anchored on chain (a proof of existence);
+- `KINDS` / `kinds()`: what the notary is asked to notarise, with labels for people in Catalan, Spanish, English;
+- read-only lookups: a receipt, its proof bundle, a bundle by verification code.
+
+Example, in a domain's service::
+
+    with runtime.transaction() as session:
+        code = notary.reserve_code(session)
+        output = make_output(printed_code=code.shown)
+        receipt = notary.notarise(
+            session, administration.id, sha256(output), kind="signed-pdf", code=code, derived_from=[original_id]
+        )
+        session.add(MyRecord(..., receipt_id=receipt.id))
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from segell.services.notary import repository, service
+from segell.services.notary.codes import format_code, generate_code
+from segell.services.notary.schemas import Anchor, ProofBundle, Receipt, VerificationCode
+from segell.services.notary.service import AnchoredRoots, Anchoring, Submission
+from segell.services.runtime import Runtime
+
+__all__ = [
+    "KINDS",
+    "Anchor",
+    "AnchoredRoots",
+    "Anchoring",
+    "NotarisedKind",
+    "ProofBundle",
+    "Receipt",
+    "ReservedCode",
+    "VerificationCode",
+    "bundle",
+    "bundle_by_code",
+    "first_anchoring",
+    "kinds",
+    "linkable_receipt",
+    "notarise",
+    "receipt",
+    "reserve_code",
+]
+
+
+@dataclass(frozen=True)
+class NotarisedKind:
+    """A kind of output the notary is asked for, and how people read it: ``labels[language]`` (ca, es, en)."""
+
+    kind: str
+    labels: Mapping[str, str]
+
+
+KINDS: Final[Mapping[str, NotarisedKind]] = {
+    entry.kind: entry
+    for entry in (
+        NotarisedKind("document", {"ca": "Document", "es": "Documento", "en": "Document"}),
+        NotarisedKind(
+            "signed-pdf", {"ca": "Document PDF signat", "es": "Documento PDF firmado", "en": "Signed PDF document"}
+        ),
+        NotarisedKind(
+            "cms-signature",
+            {
+                "ca": "Signatura electrònica separada (CAdES)",
+                "es": "Firma electrónica separada (CAdES)",
+                "en": "Detached electronic signature (CAdES)",
+            },
+        ),
+        NotarisedKind(
+            "certificate",
+            {"ca": "Certificat electrònic", "es": "Certificado electrónico", "en": "Electronic certificate"},
+        ),
+        NotarisedKind(
+            "certificate-revocation",
+            {
+                "ca": "Revocació d'un certificat electrònic",
+                "es": "Revocación de un certificado electrónico",
+                "en": "Revocation of an electronic certificate",
+            },
+        ),
+    )
+}
+
+
+def kinds() -> list[NotarisedKind]:
+    """Every kind the other domains notarise, with its labels in Catalan, Spanish and English."""
+    return list(KINDS.values())
+
+
+@dataclass(frozen=True)
+class ReservedCode:
+    """A verification code chosen before the output it identifies exists: `shown` is printed on the output
+    (``XXXX-XXXX-XXXX-XXXX-C``), and the output is notarised with ``notarise(..., code=this)``."""
+
+    stored: str
+    shown: str
+
+
+def reserve_code(session: Session) -> ReservedCode:
+    """A verification code no document holds, to print on an output before notarising it.
+
+    The code is 80 random bits: another document taking it before the output is notarised is not to be expected,
+    and would be refused then (`Conflict` `verification_code_in_use`) rather than shared.
+    """
+    code = generate_code()
+    while repository.code_in_use(session, code):
+        code = generate_code()
+    return ReservedCode(stored=code, shown=format_code(code))
+
+
+def notarise(
+    session: Session,
+    administration_id: int,
+    document_hash: str,
+    *,
+    kind: str,
+    title: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    salted: bool = False,
+    public: bool = False,
+    code: ReservedCode | None = None,
+    derived_from: Sequence[str] = (),
+) -> Receipt:
+    """Notarise an output of `administration_id` in the caller's transaction: its receipt (pending until the
+    anchoring worker anchors it, after the caller commits).
+
+    `document_hash` is the output's SHA-256 (64 hex digits); `kind` one of `KINDS`; `salted` for content that
+    could be guessed, `public` to show kind and title to verification by hash even so; `code` a reserved code;
+    `derived_from` the ids of the receipts the output was made from: the administration's own, or other
+    administrations' public ones (`NotFound` `unknown_source` for any other). An output notarised before keeps
+    its receipt, code and links. Refusals (`SegellError`) are raised before anything is written.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}: add it to services.notary.api.KINDS, with its labels")
+    submission = Submission(
+        document_hash=document_hash,
+        kind=kind,
+        title=title,
+        metadata=metadata,
+        salted=salted,
+        public=public,
+        verification_code=code.stored if code is not None else None,
+    )
+    notarised, _ = service.accept_derived(session, administration_id, submission, derived_from)
+    return notarised
+
+
+def linkable_receipt(session: Session, administration_id: int, document_hash: str) -> str | None:
+    """The receipt of `document_hash` an output of `administration_id` would name in `derived_from`: its own,
+    else the first public one of another administration; None when the hash was not notarised so."""
+    return service.linkable_receipt_of_hash(session, administration_id, document_hash)
+
+
+def first_anchoring(
+    session: Session, runtime: Runtime, anchored_roots: AnchoredRoots, hashes: Sequence[str]
+) -> Anchoring | None:
+    """When any of `hashes` was first anchored, by any administration, its root checked on the chain: a proof of
+    existence at that time. None when none of them is anchored."""
+    return service.first_anchoring(session, runtime.notary, anchored_roots, hashes)
+
+
+def receipt(session: Session, administration_id: int, receipt_id: str) -> Receipt:
+    """A receipt of `administration_id`; `NotFound` for any other."""
+    return service.get_receipt(session, administration_id, receipt_id)
+
+
+def bundle(session: Session, administration_id: int, receipt_id: str) -> ProofBundle:
+    """The proof bundle of a receipt of `administration_id`; `Conflict` `not_anchored` (409) while pending."""
+    return service.bundle(session, administration_id, receipt_id)
+
+
+def bundle_by_code(session: Session, code: str, *, location: str = "code") -> ProofBundle:
+    """The proof bundle of the document with this verification code as a person typed it, whoever issued it:
+    `ValidationFailed` for a malformed code (at `location`), `NotFound`, or `Conflict` while pending."""
+    return service.bundle_by_code(session, service.stored_code(code, location=location))

@@ -1,0 +1,113 @@
+"""The notary domain's tables: documents (receipts), the outbox, batches (anchored Merkle trees), revocations."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from segell.services.administrations.models import Administration
+from segell.services.models import Base, utcnow
+
+
+class Document(Base):
+    """A notarised item (a receipt): the SHA-256 of a document, accepted for an administration.
+
+    Hashes are stored as 64 lower-case hex digits without 0x. `leaf` and `leaf_index` are set when the item is
+    placed in a batch; `status` is "pending" or "revoked": a receipt is anchored when its batch is (not written here).
+    """
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        # Hash first: the one index serves both a lookup by hash (public verification) and by (hash, issuer).
+        UniqueConstraint("document_hash", "administration_id", name="uq_documents_hash_administration"),
+        UniqueConstraint("administration_id", "idempotency_key", name="uq_documents_administration_idempotency"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"))
+    document_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str | None] = mapped_column(String(64))
+    # Marked public by the issuer: verification by hash shows its kind and title even when it is salted.
+    public: Mapped[bool] = mapped_column(default=False, server_default=false())
+    kind: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(300))
+    metadata_json: Mapped[str | None] = mapped_column(Text)
+    verification_code: Mapped[str] = mapped_column(String(20), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    leaf_index: Mapped[int | None] = mapped_column()
+    leaf: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    administration: Mapped[Administration] = relationship()
+    batch: Mapped["Batch | None"] = relationship(back_populates="documents")
+
+
+class OutboxEntry(Base):
+    """A document accepted but not yet placed in a batch; written in the same transaction as the document."""
+
+    __tablename__ = "notary_outbox"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Batch(Base):
+    """One Merkle tree of one administration's documents, anchored as one root by one transaction.
+
+    `tree` holds the 2n-1 node hashes (32 bytes each) in OpenZeppelin StandardMerkleTree array order, so any
+    proof can be derived without recomputing the tree. `status` goes anchoring -> anchored; a batch filled when its
+    documents were accepted starts as built (-> anchoring once a worker takes it).
+    """
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
+    root: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column()
+    tree: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="anchoring", index=True)
+    account: Mapped[str | None] = mapped_column(String(42))
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    contract: Mapped[str | None] = mapped_column(String(42))
+    transaction_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    block_timestamp: Mapped[int | None] = mapped_column(BigInteger)
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    anchored_at: Mapped[datetime | None] = mapped_column()
+
+    administration: Mapped[Administration] = relationship()
+    documents: Mapped[list[Document]] = relationship(back_populates="batch")
+
+
+class Revocation(Base):
+    """A revocation of an anchored document by its issuer, as recorded on chain."""
+
+    __tablename__ = "revocations"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    transaction_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentSource(Base):
+    """A link from a notarised output to a receipt it was made from: a signed PDF from its original, a dataset
+    version from the previous one, a tally from the ballots' root. Written with the output, never changed."""
+
+    __tablename__ = "document_sources"
+
+    document_id: Mapped[str] = mapped_column(String(32), ForeignKey("documents.id"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(32), ForeignKey("documents.id"), primary_key=True, index=True)
+    # The order the sources were named in.
+    position: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,101 @@
+"""Build Segell's two wheels (segell-sdk from sdk/, segell from the root) and install them into fresh virtualenvs.
+
+The wheels are built once per test run, from a copy of the sources (so no build/ or egg-info left in the checkout can
+slip into them), and shared with the virtualenvs by every test and xdist worker of the run, through locks in
+pytest's shared temp root.
+"""
+
+import fcntl
+import shutil
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# What the two pyproject.toml files build from; contracts/artifacts is behind the chain/compiled link.
+SOURCES = ("pyproject.toml", "README.md", "segell", "chain", "services", "sdk", "contracts/artifacts")
+BUILD_TIMEOUT_S = 300
+INSTALL_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Wheels:
+    sdk: Path
+    server: Path
+
+
+def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist every worker's basetemp is a child of one folder of the run.
+    return base.parent if base.name.startswith("popen-gw") else base
+
+
+def build_wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
+    """The segell-sdk and segell wheels of this checkout, built with `pip wheel --no-deps` once per run."""
+    root = _shared_root(tmp_path_factory) / "segell-wheels"
+    root.mkdir(exist_ok=True)
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        out = root / "dist"
+        if not out.is_dir():
+            source = root / "source"
+            shutil.rmtree(source, ignore_errors=True)
+            for name in SOURCES:
+                origin, copy = ROOT / name, source / name
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                if origin.is_dir():
+                    shutil.copytree(origin, copy, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy2(origin, copy)
+            building = root / "dist.partial"
+            shutil.rmtree(building, ignore_errors=True)
+            pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(building), str(source / "sdk"), str(source))
+            building.rename(out)
+        (sdk,) = out.glob("segell_sdk-*.whl")
+        (server,) = out.glob("segell-*.whl")
+        return Wheels(sdk=sdk, server=server)
+
+
+def pip(python: str | Path, *arguments: str) -> None:
+    result = subprocess.run(
+        [str(python), "-m", "pip", "--quiet", "--disable-pip-version-check", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_S,
+    )
+    assert result.returncode == 0, f"pip {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory, name: str, *wheels: Path) -> Path:
+    """A new virtualenv with `wheels` and their dependencies installed (from pip's cache or PyPI); returns its python.
+
+    Made once per test run and name, like the wheels: xdist may tear a module's fixtures down between its tests.
+    """
+    root = _shared_root(tmp_path_factory) / "segell-venvs"
+    root.mkdir(exist_ok=True)
+    path = root / name
+    python = path / "bin" / "python"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / f"{name}.installed"
+        if not done.is_file():
+            shutil.rmtree(path, ignore_errors=True)
+            venv.create(path, with_pip=True, symlinks=True)
+            # No byte-compiling of the dependencies: the venv lives for one test run.
+            pip(python, "install", "--no-compile", *map(str, wheels))
+            done.touch()
+    return python
+
+
+def site_packages(python: Path) -> Path:
+    result = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(result.stdout.strip())
