@@ -225,6 +225,22 @@ def wait_anchored(client: httpx.Client, document_id: str, timeout: float = 30) -
         time.sleep(0.05)
 
 
+def one_page_pdf(writer: PdfFileWriter, content: generic.StreamObject, resources: generic.DictionaryObject) -> bytes:
+    """The PDF `writer` makes with one A4 page drawing `content` with `resources`."""
+    page = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Page"),
+            generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
+            generic.NameObject("/Contents"): writer.add_object(content),
+            generic.NameObject("/Resources"): resources,
+        }
+    )
+    writer.insert_page(page)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
 def make_pdf(text: str) -> bytes:
     """A one-page PDF showing `text` (ASCII), written by pyHanko's writer."""
     writer = PdfFileWriter()
@@ -239,18 +255,7 @@ def make_pdf(text: str) -> bytes:
         {generic.NameObject("/Font"): generic.DictionaryObject({generic.NameObject("/F1"): writer.add_object(font)})}
     )
     content = generic.StreamObject(stream_data=f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode("ascii"))
-    page = generic.DictionaryObject(
-        {
-            generic.NameObject("/Type"): generic.NameObject("/Page"),
-            generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-            generic.NameObject("/Contents"): writer.add_object(content),
-            generic.NameObject("/Resources"): resources,
-        }
-    )
-    writer.insert_page(page)
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
+    return one_page_pdf(writer, content, resources)
 
 
 def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:

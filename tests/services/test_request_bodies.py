@@ -1,6 +1,5 @@
 """The JSON nesting limit against a real server: it refuses JSON text nested too deep, never a file that is not JSON."""
 
-import io
 import random
 from collections.abc import Iterator
 
@@ -11,7 +10,7 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from segell.chain.gateway import json_depth
 from segell.services.limits import MAX_JSON_DEPTH
-from tests.helpers import RunningServer
+from tests.helpers import RunningServer, one_page_pdf
 
 TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
 
@@ -48,18 +47,7 @@ def pdf_with_binary_image(size: int) -> bytes:
     images = generic.DictionaryObject({generic.NameObject("/Im1"): writer.add_object(image)})
     resources = generic.DictionaryObject({generic.NameObject("/XObject"): images})
     content = generic.StreamObject(stream_data=b"q 500 0 0 500 50 300 cm /Im1 Do Q")
-    page = generic.DictionaryObject(
-        {
-            generic.NameObject("/Type"): generic.NameObject("/Page"),
-            generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-            generic.NameObject("/Contents"): writer.add_object(content),
-            generic.NameObject("/Resources"): resources,
-        }
-    )
-    writer.insert_page(page)
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
+    return one_page_pdf(writer, content, resources)
 
 
 def test_validate_random_binary_files_answers_a_report_not_a_nesting_error(anyone: httpx.Client) -> None:
