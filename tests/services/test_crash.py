@@ -213,8 +213,15 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
         anchored_batches = _anchored_batches(home / "segell.db")
         _wait_for(lambda: _anchored_batches(home / "segell.db") > anchored_batches, 60, "an anchoring")
         anvil.kill()
+        node_socket.unlink(missing_ok=True)  # as a managed node's restart does: the socket of a killed anvil stays
         anvil.start()
-        _wait_for(w3.is_connected, 15, "anvil after its kill")
+
+        def node_back() -> bool:
+            assert anvil.alive(), (logs / f"anvil-{anvil.starts}.log").read_text()[-3000:]
+            return bool(w3.is_connected())
+
+        # Loading the state file of a long chain takes seconds, many more on a loaded machine: a generous bound.
+        _wait_for(node_back, 60, "anvil after its kill")
         api_killer.join(timeout=300)
         worker_killer.join(timeout=300)
         assert not api_killer.is_alive() and not worker_killer.is_alive()
