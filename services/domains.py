@@ -6,11 +6,13 @@ A domain is one package under `services/` and one `Domain` in its `domain.py`::
         name="participation",
         routers=(router,),
         models=("segell.services.participation.models",),
+        settings=ParticipationSettings,
     )
 
 The app includes the routers of every domain in the list's order, runs their start hooks in that order once the
 runtime is up (each in a worker thread, given the app and the runtime), and their stop hooks in the opposite
-order when it shuts down. Alembic imports every domain's `models` (`services/migrations/env.py`).
+order when it shuts down. The app reads every domain's `settings` section when it is created, so a bad
+``SEGELL_*`` value stops it before it serves. Alembic imports every domain's `models` (`services/migrations/env.py`).
 """
 
 from collections.abc import Callable, Iterable
@@ -20,6 +22,7 @@ from fastapi import APIRouter, FastAPI
 
 from segell.services.deps import ApiKeyAuthenticator, Authenticators, CitizenTokenVerifier
 from segell.services.runtime import Runtime
+from segell.services.settings import SettingsSection
 
 #: Run at start-up, in order, with the runtime open: create what the domain needs, start its workers.
 StartHook = Callable[[FastAPI, Runtime], None]
@@ -36,6 +39,8 @@ class Domain:
     #: (method, path) of routes that read an octet-stream body themselves as it arrives: `RequestBodyLimits` leaves
     #: those bodies to them.
     streamed_uploads: frozenset[tuple[str, str]] = frozenset()
+    #: The domain's own settings, read from the environment under its own prefix (`services.settings`).
+    settings: type[SettingsSection] | None = None
     #: The modules holding the domain's tables (SQLAlchemy models on `services.models.Base`), for Alembic.
     models: tuple[str, ...] = ()
     #: The administrations domain: how an API key is authenticated, for `CallerDep` and the others.

@@ -59,6 +59,9 @@ def _announce(runtime: Runtime) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    for domain in DOMAINS:
+        if domain.settings is not None:
+            settings.section(domain.settings)  # a bad SEGELL_* value of a domain stops the app here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,14 +1,31 @@
-"""The one place where Segell reads its configuration (environment variables prefixed ``SEGELL_``)."""
+"""Where Segell reads its configuration: environment variables prefixed ``SEGELL_``.
+
+`Settings` holds what the platform itself needs (the data directory, the database, the chain, the HTTP server).
+Each domain that has settings of its own declares them as a `SettingsSection` in its package and names it in its
+`Domain`; code reads one with ``runtime.settings.section(SandboxSettings)``. A section is read from the environment
+the first time it is asked for (``create_app`` asks for every domain's at start, so a bad value stops the start);
+tests and embedders give one explicitly with ``settings.with_sections(SandboxSettings(max_running=1))``.
+"""
 
 from functools import cached_property
 from pathlib import Path
+from typing import Self, TypeVar, cast
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class SettingsSection(BaseSettings):
+    """A domain's own settings. Subclasses set their own ``env_prefix`` (``SEGELL_<DOMAIN>_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SEGELL_", extra="forbid", frozen=True)
+
+
+Section = TypeVar("Section", bound=SettingsSection)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEGELL_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SEGELL_", extra="forbid")
 
     home: Path = Field(default=Path(".segell"), description="Data directory: database, keys, chain state.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under `home` when unset.")
@@ -21,16 +38,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(default=None, description="URL clients reach the API at, when not host:port.")
-    deployment_name: str = Field(
-        default="Segell sandbox",
-        min_length=1,
-        description="The name /.well-known/segell.json gives this deployment; `segell trust add` pins it under it.",
-    )
-    max_document_bytes: int = Field(default=100 * 2**20, gt=0, description="Largest file `POST /v1/documents` hashes.")
-    batch_max_size: int = Field(default=10_000, gt=0, description="Most documents anchored under one root.")
-    batch_max_wait: float = Field(
-        default=0.5, ge=0, description="Seconds a pending document waits for others to share its batch."
-    )
     # Connections (services/connections.py).
     http_head_timeout: float = Field(
         default=10.0, gt=0, le=60, description="Seconds a connection has to send its request head (<= 60)."
@@ -46,40 +53,20 @@ class Settings(BaseSettings):
         ge=1,
         description="Connections served at once (the next is answered 503); unset: as many as file descriptors allow.",
     )
-    anchoring_worker: bool = Field(
-        default=True, description="Run the anchoring worker inside the API process (off when `segell worker` runs it)."
-    )
-    # Citizen authentication (services/citizen_auth).
-    citizen_sms_gateway: str = Field(
-        default="outbox", description="How one-time codes reach phones: `outbox` (the sandbox's) or a registered name."
-    )
-    citizen_code_ttl: int = Field(default=300, gt=0, le=300, description="Seconds a one-time code is valid (<= 5 min).")
-    citizen_token_ttl: int = Field(default=600, gt=0, le=3600, description="Seconds a citizen token is valid.")
-    # Sandboxes (services/sandboxes).
-    sandbox_default_ttl: int = Field(default=3600, ge=60, description="Seconds a sandbox lives when none is asked.")
-    sandbox_max_lifetime: int = Field(
-        default=7 * 24 * 3600, ge=60, description="Most seconds a sandbox may live in all, extensions included."
-    )
-    sandbox_max_per_administration: int = Field(default=3, ge=0, description="Sandboxes one administration may run.")
-    sandbox_max_running: int = Field(default=20, ge=0, description="Sandboxes this server runs at most, all tenants.")
-    sandbox_reaper_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps for expired ones.")
-    sandbox_max_snapshots: int = Field(default=20, ge=1, description="Snapshots one sandbox may keep.")
-    # Contracts compiled for sandboxes (services/sandboxes/contracts.py); one compilation at a time per API process.
-    solc_binary: Path | None = Field(
-        default=None, description="The solc that compiles sandbox contracts; the pinned one found by itself when unset."
-    )
-    sandbox_compile_timeout: float = Field(
-        default=30.0, gt=0, description="Seconds one compilation may take; the compiler is killed past it."
-    )
-    sandbox_compile_max_source_bytes: int = Field(
-        default=256 * 1024, gt=0, description="Most bytes of Solidity one compilation takes, every file together."
-    )
-    sandbox_compile_max_waiting: int = Field(
-        default=4, ge=1, description="Compilations one administration may have waiting for the compiler."
-    )
-    sandbox_compile_max_wait: float = Field(
-        default=60.0, gt=0, description="Seconds a compilation waits for its turn before answering 503."
-    )
+    _sections: dict[type[SettingsSection], SettingsSection] = PrivateAttr(default_factory=dict)
+
+    def section(self, kind: type[Section]) -> Section:
+        """The domain settings ``kind``: the one given to `with_sections`, else read from the environment once."""
+        found = self._sections.get(kind)
+        if found is None:
+            found = self._sections.setdefault(kind, kind())
+        return cast(Section, found)
+
+    def with_sections(self, *sections: SettingsSection) -> Self:
+        """A copy of these settings holding ``sections`` in place of what the environment says for them."""
+        copy = self.model_copy()
+        copy._sections = {**self._sections, **{type(section): section for section in sections}}
+        return copy
 
     @cached_property
     def home_dir(self) -> Path:

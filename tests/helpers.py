@@ -35,7 +35,7 @@ from segell.services.citizen_auth.deps import get_clock
 from segell.services.connections import server_config
 from segell.services.main import create_app
 from segell.services.runtime import Runtime
-from segell.services.settings import Settings
+from segell.services.settings import Settings, SettingsSection
 
 # -- ports and servers -------------------------------------------------------------------------------------------
 
@@ -96,14 +96,16 @@ class ServerThread:
         self.thread.join(timeout=30)
 
 
-def make_settings(home: Path, chain: str = "embedded", **overrides: object) -> Settings:
-    return Settings(
+def make_settings(home: Path, *sections: SettingsSection, chain: str = "embedded", **overrides: object) -> Settings:
+    """Settings for a test server in ``home``, holding the domain settings ``sections`` given."""
+    settings = Settings(
         home=home,
         chain=chain,
         master_key=secrets.token_hex(32),
         port=free_port(),
         **overrides,  # type: ignore[arg-type]
     )
+    return settings.with_sections(*sections)
 
 
 def serve(settings: Settings) -> Iterator[RunningServer]:

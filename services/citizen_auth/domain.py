@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from segell.services.citizen_auth import service
 from segell.services.citizen_auth.deps import verify_citizen_token
 from segell.services.citizen_auth.router import router
+from segell.services.citizen_auth.settings import CitizenAuthSettings
 from segell.services.domains import Domain
 from segell.services.runtime import Runtime
 
@@ -19,4 +20,5 @@ domain = Domain(
     start=(_start,),
     models=("segell.services.citizen_auth.models",),
     verifies_citizen_tokens=verify_citizen_token,
+    settings=CitizenAuthSettings,
 )

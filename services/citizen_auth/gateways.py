@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from segell.services.citizen_auth import repository
 from segell.services.citizen_auth.keyring import Keyring
+from segell.services.citizen_auth.settings import CitizenAuthSettings
 from segell.services.settings import Settings
 
 
@@ -78,9 +79,9 @@ def register_gateway(name: str, factory: Callable[[Settings], SmsGateway]) -> No
 
 def gateway_for(settings: Settings, keyring: Keyring) -> SmsGateway:
     """The gateway `SEGELL_CITIZEN_SMS_GATEWAY` names; the sandbox's outbox seals its messages with `keyring`."""
-    name = settings.citizen_sms_gateway
+    name = settings.section(CitizenAuthSettings).sms_gateway
     if name == OutboxGateway.name:
-        return OutboxGateway(keyring, timedelta(seconds=settings.citizen_code_ttl))
+        return OutboxGateway(keyring, timedelta(seconds=settings.section(CitizenAuthSettings).code_ttl))
     if name not in _GATEWAYS:
         raise ValueError(
             f"SEGELL_CITIZEN_SMS_GATEWAY={name!r} names no SMS gateway; the registered ones are "

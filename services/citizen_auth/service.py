@@ -29,6 +29,7 @@ from segell.services.citizen_auth import repository, tokens
 from segell.services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, gateway_for, outbox_label
 from segell.services.citizen_auth.keyring import Keyring
 from segell.services.citizen_auth.models import OtpChallenge, TotpEnrolment
+from segell.services.citizen_auth.settings import CitizenAuthSettings
 from segell.services.errors import Conflict, InvalidInput, NotFound, SegellError, TooManyRequests, Unavailable
 from segell.services.runtime import Runtime
 
@@ -76,7 +77,7 @@ class CitizenAuth:
             runtime=runtime,
             keyring=keyring,
             gateway=gateway_for(settings, keyring),
-            limits=limits or Limits(code_ttl=timedelta(seconds=settings.citizen_code_ttl)),
+            limits=limits or Limits(code_ttl=timedelta(seconds=settings.section(CitizenAuthSettings).code_ttl)),
             clock=clock,
         )
 
@@ -245,7 +246,7 @@ def _issue(
         audience=administration.code,
         citizen_id=auth.keyring.citizen_id(administration.id, phone),
         amr=amr,
-        ttl=timedelta(seconds=settings.citizen_token_ttl),
+        ttl=timedelta(seconds=settings.section(CitizenAuthSettings).token_ttl),
         now=now,
     )
 

@@ -1,4 +1,5 @@
 from segell.services.deployment.schemas import DeploymentDescription
+from segell.services.deployment.settings import DeploymentSettings
 from segell.services.runtime import Runtime
 
 
@@ -6,7 +7,7 @@ def describe(runtime: Runtime) -> DeploymentDescription:
     """The deployment's own contracts, as recorded when they were deployed: nothing a request can change."""
     deployment, api = runtime.deployment, runtime.settings.api_url
     return DeploymentDescription(
-        name=runtime.settings.deployment_name,
+        name=runtime.settings.section(DeploymentSettings).name,
         chain_id=deployment.chain_id,
         notary=deployment.notary,
         registry=deployment.registry,

@@ -38,6 +38,7 @@ from segell.chain.keys import open_private_key
 from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.services.notary import anchoring_repository as repository
 from segell.services.notary.anchoring_repository import BatchToAnchor
+from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
 
 log = logging.getLogger("segell")
@@ -90,7 +91,7 @@ def build_batch(runtime: Runtime, administration_id: int, limit: int | None = No
     Returns the batch, in status "anchoring", or None when the administration has nothing in the outbox (or
     another worker holds every entry).
     """
-    limit = limit or runtime.settings.batch_max_size
+    limit = limit or runtime.settings.section(NotarySettings).batch_max_size
     with runtime.transaction() as session:
         code, registry_id = repository.administration_identity(session, administration_id)
         items = repository.take_outbox(session, administration_id, limit)
@@ -372,7 +373,7 @@ class AnchoringWorker:
         return anchored
 
     def _anchor_due(self) -> int:
-        settings = self.runtime.settings
+        settings = self.runtime.settings.section(NotarySettings)
         with self.runtime.transaction() as session:
             pending = repository.pending_by_administration(session)
         now, clock = datetime.now(UTC), time.monotonic()
@@ -457,14 +458,14 @@ def serve_worker(runtime_factory: Callable[[], Runtime], *, reconcile_every: flo
     worker = AnchoringWorker(runtime, reconcile_every=reconcile_every)
     try:
         worker.start()
-        node = runtime.node
+        node, notary = runtime.node, runtime.settings.section(NotarySettings)
         print(
             f"Segell anchoring worker is up\n"
             f"  chain      {node.backend} (chain id {node.chain_id}, node {node.endpoint})\n"
             f"  notary     {runtime.deployment.notary}\n"
             f"  database   {runtime.engine.url.render_as_string(hide_password=True)}\n"
-            f"  batches    up to {runtime.settings.batch_max_size} documents, "
-            f"or after {runtime.settings.batch_max_wait} s",
+            f"  batches    up to {notary.batch_max_size} documents, "
+            f"or after {notary.batch_max_wait} s",
             file=sys.stderr,
             flush=True,
         )

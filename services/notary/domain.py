@@ -6,6 +6,7 @@ from segell.services.domains import Domain
 from segell.services.notary.anchoring import AnchoringWorker
 from segell.services.notary.router import new_committer, public, router
 from segell.services.notary.service import AnchoredRoots
+from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
 
 
@@ -13,7 +14,7 @@ def _start_committer_and_worker(app: FastAPI, runtime: Runtime) -> None:
     app.state.anchored_roots = AnchoredRoots()
     app.state.notary_committer = new_committer(runtime)
     # The embedded chain lives in this process, so its worker must too; `segell worker` runs one apart.
-    worker = AnchoringWorker(runtime) if runtime.settings.anchoring_worker else None
+    worker = AnchoringWorker(runtime) if runtime.settings.section(NotarySettings).anchoring_worker else None
     app.state.anchoring_worker = worker
     if worker is not None:
         worker.start()
@@ -33,4 +34,5 @@ domain = Domain(
     # Routes that hash an octet-stream body as it arrives; the generic body limits leave those bodies to them.
     streamed_uploads=frozenset({("POST", "/v1/documents"), ("POST", "/v1/verify")}),
     models=("segell.services.notary.models",),
+    settings=NotarySettings,
 )

@@ -45,6 +45,7 @@ from segell.services.notary.schemas import (
     check_metadata,
 )
 from segell.services.notary.service import AnchoredRoots, Submission
+from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
 
 OCTET_STREAM = "application/octet-stream"
@@ -120,7 +121,7 @@ async def _hash_body(request: Request, runtime: RuntimeDep) -> str:
         return await service.hash_upload(
             request.stream(),
             declared_length=request.headers.get("content-length"),
-            limit=runtime.settings.max_document_bytes,
+            limit=runtime.settings.section(NotarySettings).max_document_bytes,
         )
     except ClientDisconnect:
         # Nobody is left to read the answer; it only keeps an aborted upload out of the error log.
@@ -278,7 +279,9 @@ def submit_documents(
     body: BatchRequest, runtime: RuntimeDep, session: SessionDep, caller: CallerDep, administration: AdministrationDep
 ) -> Response:
     """Notarise up to 10,000 hashes at once; one receipt per hash, in order."""
-    batching = service.Batching(size=runtime.settings.batch_max_size, registry_id=administration.registry_id)
+    batching = service.Batching(
+        size=runtime.settings.section(NotarySettings).batch_max_size, registry_id=administration.registry_id
+    )
     # Already JSON text: validating ten thousand receipts again would take longer than storing them.
     content = service.submit_many_json(
         session,

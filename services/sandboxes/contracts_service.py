@@ -30,6 +30,7 @@ from segell.services.sandboxes.compile_queue import CompileQueue
 from segell.services.sandboxes.contracts import CallResult, Compilation, SolidityCompiler, TransactionOutcome
 from segell.services.sandboxes.contracts_models import SandboxContract
 from segell.services.sandboxes.service import SandboxHandle, owned_sandbox
+from segell.services.sandboxes.settings import SandboxSettings
 
 SEGELL_CONTRACTS = {"AdministrationRegistry": "registry", "Notary": "notary"}
 
@@ -54,14 +55,14 @@ def compiler_for(
 
 
 def compiler(runtime: Runtime) -> SolidityCompiler:
-    settings = runtime.settings
+    settings, sandboxes = runtime.settings, runtime.settings.section(SandboxSettings)
     return compiler_for(
         settings.home_dir / "solc-cache",
-        settings.solc_binary,
-        settings.sandbox_compile_timeout,
-        settings.sandbox_compile_max_source_bytes,
-        settings.sandbox_compile_max_waiting,
-        settings.sandbox_compile_max_wait,
+        sandboxes.solc_binary,
+        sandboxes.compile_timeout,
+        sandboxes.compile_max_source_bytes,
+        sandboxes.compile_max_waiting,
+        sandboxes.compile_max_wait,
     )
 
 

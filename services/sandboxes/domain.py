@@ -7,6 +7,7 @@ from segell.services.runtime import Runtime
 from segell.services.sandboxes import contracts_router, explorer
 from segell.services.sandboxes.router import router
 from segell.services.sandboxes.service import SandboxService
+from segell.services.sandboxes.settings import SandboxSettings
 
 
 def _start_sandboxes(app: FastAPI, runtime: Runtime) -> None:
@@ -27,4 +28,5 @@ domain = Domain(
     start=(_start_sandboxes,),
     stop=(_stop_sandboxes,),
     models=("segell.services.sandboxes.models", "segell.services.sandboxes.contracts_models"),
+    settings=SandboxSettings,
 )

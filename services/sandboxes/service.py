@@ -50,6 +50,7 @@ from segell.services.sandboxes.manager import (
     anvil_available,
 )
 from segell.services.sandboxes.models import Sandbox, SandboxAccount, SandboxSnapshot
+from segell.services.sandboxes.settings import SandboxSettings
 
 __all__ = [
     "ACCOUNT_FUNDS_WEI",
@@ -187,7 +188,7 @@ class SandboxService:
 
     def __init__(self, runtime: Runtime, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.runtime = runtime
-        self.settings = runtime.settings
+        self.settings = runtime.settings.section(SandboxSettings)
         self.clock = clock
         anvil_binary = Path(runtime.settings.anvil_binary) if runtime.settings.anvil_binary else None
         self.manager = SandboxManager(runtime.settings.home_dir / "sandboxes", anvil_binary=anvil_binary)
@@ -233,7 +234,7 @@ class SandboxService:
 
     def _reap_periodically(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait(self.settings.sandbox_reaper_interval)
+            self._wake.wait(self.settings.reaper_interval)
             self._wake.clear()
             if self._stopping.is_set():
                 return
@@ -270,8 +271,8 @@ class SandboxService:
         """A new sandbox for the caller's administration, ready to use when this returns."""
         administration = _administration_of(caller)
         backend = self._choose_backend(backend)
-        ttl = ttl_seconds if ttl_seconds is not None else self.settings.sandbox_default_ttl
-        limit = self.settings.sandbox_max_lifetime
+        ttl = ttl_seconds if ttl_seconds is not None else self.settings.default_ttl
+        limit = self.settings.max_lifetime
         if ttl > limit:
             # This server's limit, not the API's: a conflict with its configuration, as an extension past it is.
             raise Conflict(
@@ -321,7 +322,7 @@ class SandboxService:
                 total = session.scalar(select(func.count()).select_from(Sandbox).where(Sandbox.status == "running"))
             own = (own or 0) + self._reservations[administration_id]
             total = (total or 0) + sum(self._reservations.values())
-            limit = self.settings.sandbox_max_per_administration
+            limit = self.settings.max_per_administration
             if own >= limit:
                 raise Conflict(
                     f"Administration {code} already runs {own} sandboxes, the most it may run at once ({limit}). "
@@ -330,12 +331,12 @@ class SandboxService:
                     code="sandbox_quota_exhausted",
                     details={"running": own, "limit": limit},
                 )
-            if total >= self.settings.sandbox_max_running:
+            if total >= self.settings.max_running:
                 raise Conflict(
                     f"This server already runs {total} sandboxes, its limit. Try again later, or delete one of "
                     "yours you no longer need.",
                     code="sandbox_capacity_exhausted",
-                    details={"running": total, "limit": self.settings.sandbox_max_running},
+                    details={"running": total, "limit": self.settings.max_running},
                 )
             self._reservations[administration_id] += 1
         try:
@@ -505,7 +506,7 @@ class SandboxService:
 
     def extend(self, caller: Caller, sandbox_id: str, seconds: int) -> Sandbox:
         administration = _administration_of(caller)
-        limit = self.settings.sandbox_max_lifetime
+        limit = self.settings.max_lifetime
         with self.runtime.transaction() as session:
             sandbox = _owned_row(session, administration.id, sandbox_id)
             self._require_running(sandbox)
@@ -527,7 +528,7 @@ class SandboxService:
 
     def snapshot(self, caller: Caller, sandbox_id: str, name: str | None) -> SandboxSnapshot:
         sandbox, instance = self.running(caller, sandbox_id)
-        limit = self.settings.sandbox_max_snapshots
+        limit = self.settings.max_snapshots
         if len(sandbox.snapshots) >= limit:
             raise Conflict(
                 f"Sandbox {sandbox_id} already keeps {limit} snapshots, the most it may. Reset it, or create a new "

@@ -21,6 +21,7 @@ from segell.sdk import (
     Receipt,
     SegellError,
 )
+from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, serve
 
 CODE_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z*~$=U]")
@@ -257,7 +258,7 @@ def test_governance_key_cannot_notarise(segell_server: RunningServer) -> None:
 @pytest.fixture(scope="module")
 def pending_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     home = tmp_path_factory.mktemp("no-worker")
-    yield from serve(make_settings(home, anchoring_worker=False, max_document_bytes=1024))
+    yield from serve(make_settings(home, NotarySettings(anchoring_worker=False, max_document_bytes=1024)))
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from segell.services.administrations.models import Administration
 from segell.services.notary import repository
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
 from segell.services.notary.models import Batch, Document, OutboxEntry
+from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
 from tests.helpers import RunningServer, make_settings, serve
 
@@ -86,7 +87,7 @@ def _independent_root(hashes: list[bytes], administration: bytes, salts: list[by
 @pytest.fixture(scope="module")
 def small_batches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """The embedded chain with batches of at most 100 documents, so 1,000 documents make several."""
-    yield from serve(make_settings(tmp_path_factory.mktemp("segell-anchoring"), batch_max_size=100))
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-anchoring"), NotarySettings(batch_max_size=100)))
 
 
 def test_lone_submission_is_anchored_within_two_seconds(small_batches: RunningServer) -> None:
@@ -188,7 +189,7 @@ def _registry_id(runtime: Runtime, code: str) -> str:
 @pytest.fixture(scope="module")
 def manual(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """The embedded chain with no worker running: the tests run each step themselves."""
-    yield from serve(make_settings(tmp_path_factory.mktemp("segell-manual"), anchoring_worker=False))
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-manual"), NotarySettings(anchoring_worker=False)))
 
 
 def test_batch_left_in_anchoring_is_finished_by_a_new_worker(manual: RunningServer) -> None:
@@ -243,7 +244,9 @@ def test_batch_whose_root_is_already_on_chain_counts_as_anchored(manual: Running
 @pytest.fixture(scope="module")
 def manual_small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """No worker running, and batches of 8 documents."""
-    settings = make_settings(tmp_path_factory.mktemp("segell-small"), anchoring_worker=False, batch_max_size=8)
+    settings = make_settings(
+        tmp_path_factory.mktemp("segell-small"), NotarySettings(anchoring_worker=False, batch_max_size=8)
+    )
     yield from serve(settings)
 
 
@@ -289,7 +292,7 @@ def test_full_batches_of_a_request_are_built_when_accepted_and_anchored_by_the_w
     assert {statuses[document_id] for document_id in ids[:16]} == {"anchored"}
     for batch in built:
         assert runtime.notary.anchor_of(bytes.fromhex(batch.root)).size == 8
-    time.sleep(runtime.settings.batch_max_wait)
+    time.sleep(runtime.settings.section(NotarySettings).batch_max_wait)
     worker.run_once()
     assert set(_statuses(runtime, ids).values()) == {"anchored"}
     assert worker.run_once() == 0

@@ -33,6 +33,7 @@ from segell.services.citizen_auth.gateways import SmsNotDelivered, gateway_for, 
 from segell.services.citizen_auth.keyring import Keyring
 from segell.services.citizen_auth.models import OtpChallenge, TokenSigningKey, TotpEnrolment
 from segell.services.citizen_auth.service import CitizenAuth, Limits, request_code
+from segell.services.citizen_auth.settings import CitizenAuthSettings
 from segell.services.errors import Unavailable
 from segell.services.settings import Settings
 from tests.helpers import (
@@ -181,7 +182,11 @@ def test_verify_otp_issues_an_es256_token_that_the_jwks_verifies(
     assert claims["sub"] == body["citizen_id"] and claims["sub"].startswith("cit_")
     assert phone[1:] not in claims["sub"] and phone[-6:] not in token
     assert claims["amr"] == body["amr"] == ["sms", "otp"]
-    assert claims["exp"] - claims["iat"] == body["expires_in"] == segell_server.settings.citizen_token_ttl
+    assert (
+        claims["exp"] - claims["iat"]
+        == body["expires_in"]
+        == segell_server.settings.section(CitizenAuthSettings).token_ttl
+    )
     assert claims["iat"] == int(clock.now.timestamp())
 
 
@@ -604,7 +609,7 @@ def test_citizens_me_rejects_an_expired_token(
     segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
     token = tenant.login(new_phone())
-    clock.advance(seconds=segell_server.settings.citizen_token_ttl - 1)
+    clock.advance(seconds=segell_server.settings.section(CitizenAuthSettings).token_ttl - 1)
     assert citizen(segell_server, token).status_code == 200
     clock.advance(seconds=1)
 
@@ -810,7 +815,7 @@ def test_outbox_keeps_neither_the_code_nor_the_number_readable_in_the_database(
 def test_outbox_messages_are_deleted_when_their_code_expires(
     segell_server: RunningServer, tenant: CitizenApp, clock: MovableClock
 ) -> None:
-    ttl = timedelta(seconds=segell_server.settings.citizen_code_ttl)
+    ttl = timedelta(seconds=segell_server.settings.section(CitizenAuthSettings).code_ttl)
     early, late = new_phone(), new_phone()
     tenant.send(early)
     clock.advance(seconds=1)
@@ -833,7 +838,7 @@ def test_request_otp_deletes_every_expired_outbox_message(
 ) -> None:
     ours, theirs = tenants(), tenants()
     ours.send(new_phone())
-    clock.advance(seconds=segell_server.settings.citizen_code_ttl)
+    clock.advance(seconds=segell_server.settings.section(CitizenAuthSettings).code_ttl)
 
     assert theirs.send(new_phone()).status_code == 202
 
@@ -911,14 +916,14 @@ class FileGateway:
 
 def test_an_unknown_gateway_name_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="outbox"):
-        gateway_for(Settings(citizen_sms_gateway="carrier-pigeon"), Keyring(bytes(32)))
+        gateway_for(Settings().with_sections(CitizenAuthSettings(sms_gateway="carrier-pigeon")), Keyring(bytes(32)))
 
 
 def test_a_registered_gateway_is_selected_by_name_and_replaces_the_outbox(
     segell_server: RunningServer, tenant: CitizenApp, tmp_path: Path
 ) -> None:
     register_gateway("file", lambda settings: FileGateway(tmp_path / "sms.log"))
-    gateway = gateway_for(Settings(citizen_sms_gateway="file"), Keyring(bytes(32)))
+    gateway = gateway_for(Settings().with_sections(CitizenAuthSettings(sms_gateway="file")), Keyring(bytes(32)))
     auth = dataclasses.replace(CitizenAuth.of(runtime_of(segell_server)), gateway=gateway)
     administration = administration_record(segell_server, tenant.code)
     phone = new_phone()

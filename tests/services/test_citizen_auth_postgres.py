@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from segell.services.citizen_auth.service import Limits
+from segell.services.citizen_auth.settings import CitizenAuthSettings
 from tests.helpers import (
     CitizenApp,
     MovableClock,
@@ -135,7 +136,7 @@ def test_outbox_on_postgresql_is_sealed_and_deleted_when_the_code_expires(
     code = tenant.last_code(phone)
     rows = raw_outbox(pg_server, tenant.code)
     stored = " ".join(str(value) for value in rows[0].values())
-    clock.advance(seconds=pg_server.settings.citizen_code_ttl)
+    clock.advance(seconds=pg_server.settings.section(CitizenAuthSettings).code_ttl)
 
     listed = tenant.http.get("/v1/auth/otp/outbox").json()["items"]
 

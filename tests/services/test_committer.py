@@ -11,13 +11,14 @@ from segell.services.errors import Unauthenticated
 from segell.services.notary.committer import GroupCommitter
 from segell.services.notary.router import new_committer
 from segell.services.notary.service import Submission
+from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, new_hash, serve
 
 
 @pytest.fixture(scope="module")
 def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """No anchoring worker: nothing but the committer writes."""
-    yield from serve(make_settings(tmp_path_factory.mktemp("segell-committer"), anchoring_worker=False))
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-committer"), NotarySettings(anchoring_worker=False)))
 
 
 def committer_of(server: RunningServer) -> GroupCommitter:

@@ -7,13 +7,16 @@ import pytest
 from sqlalchemy import update
 
 from segell.sdk import Client, TrustedNotary
+from segell.services.deployment.settings import DeploymentSettings
 from segell.services.notary.repository import batches
 from tests.helpers import RunningServer, make_settings, new_hash, serve, wait_anchored
 
 
 @pytest.fixture(scope="module")
 def named_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from serve(make_settings(tmp_path_factory.mktemp("segell-named"), deployment_name="Segell del Consorci"))
+    yield from serve(
+        make_settings(tmp_path_factory.mktemp("segell-named"), DeploymentSettings(name="Segell del Consorci"))
+    )
 
 
 def test_well_known_describes_the_deployments_chain_and_contracts_without_a_key(named_server: RunningServer) -> None:

@@ -33,6 +33,7 @@ from segell.services.notary.models import Document, OutboxEntry
 from segell.services.notary.repository import batches
 from segell.services.notary.schemas import MAX_BATCH_HASHES
 from segell.services.notary.service import Submission, submit
+from segell.services.notary.settings import NotarySettings
 from tests.helpers import PostgresSchemas, RunningServer, make_settings, new_hash, runtime_of, serve, wait_anchored
 
 CODE_SHAPE = r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]$"
@@ -55,7 +56,7 @@ def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
 def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """No anchoring worker, so documents stay pending; files over 64 KiB are refused."""
     settings = make_settings(
-        tmp_path_factory.mktemp("segell-quiet"), anchoring_worker=False, max_document_bytes=SMALL_LIMIT
+        tmp_path_factory.mktemp("segell-quiet"), NotarySettings(anchoring_worker=False, max_document_bytes=SMALL_LIMIT)
     )
     yield from serve(settings)
 
@@ -506,7 +507,7 @@ def postgres_server(postgres: PostgresSchemas, tmp_path_factory: pytest.TempPath
     """A server on a PostgreSQL schema of its own (SEGELL_TEST_POSTGRES_URL), without an anchoring worker."""
     with postgres.schema("segell_documents") as database_url:
         home = tmp_path_factory.mktemp("segell-postgres")
-        yield from serve(make_settings(home, database_url=database_url, anchoring_worker=False))
+        yield from serve(make_settings(home, NotarySettings(anchoring_worker=False), database_url=database_url))
 
 
 @pytest.mark.postgres

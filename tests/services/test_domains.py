@@ -2,11 +2,16 @@
 
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from segell.services import main
+from segell.services.citizen_auth.settings import CitizenAuthSettings
 from segell.services.domains import Domain, authenticators_of, streamed_uploads_of
 from segell.services.limits import RequestBodyLimits
+from segell.services.notary.settings import NotarySettings
+from segell.services.sandboxes.settings import SandboxSettings
 
 SERVICES = Path(main.__file__).resolve().parent
 # The CLI is a client of the API, not a part of it.
@@ -64,3 +69,37 @@ def test_streamed_uploads_of_domains_is_the_union_of_theirs() -> None:
     other = Domain(name="other", streamed_uploads=frozenset({("PUT", "/v1/b")}))
 
     assert streamed_uploads_of([one, other, Domain(name="none")]) == {("POST", "/v1/a"), ("PUT", "/v1/b")}
+
+
+def test_a_bad_value_in_a_domains_section_stops_the_app_before_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGELL_SANDBOX_MAX_RUNNING", "many")
+
+    with pytest.raises(ValidationError, match="max_running"):
+        main.create_app(main.Settings())
+
+
+def test_each_domain_reads_its_section_under_its_own_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGELL_SANDBOX_MAX_RUNNING", "7")
+    monkeypatch.setenv("SEGELL_CITIZEN_CODE_TTL", "120")
+    monkeypatch.setenv("SEGELL_ANCHORING_WORKER", "false")
+    monkeypatch.setenv("SEGELL_SOLC_BINARY", "/opt/solc")
+    settings = main.Settings()
+
+    assert settings.section(SandboxSettings).max_running == 7
+    assert settings.section(SandboxSettings).solc_binary == Path("/opt/solc")
+    assert settings.section(CitizenAuthSettings).code_ttl == 120
+    assert settings.section(NotarySettings).anchoring_worker is False
+    assert {domain.settings for domain in main.DOMAINS} >= {SandboxSettings, CitizenAuthSettings, NotarySettings}
+
+
+def test_sections_given_explicitly_win_over_the_environment_and_misspelt_ones_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEGELL_SANDBOX_MAX_RUNNING", "7")
+    settings = main.Settings().with_sections(SandboxSettings(max_running=2))
+
+    assert settings.section(SandboxSettings).max_running == 2
+    with pytest.raises(ValidationError, match="sandbox_max_running"):
+        main.Settings(sandbox_max_running=2)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="max_runing"):
+        SandboxSettings(max_runing=2)  # type: ignore[call-arg]

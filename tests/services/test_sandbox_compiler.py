@@ -15,6 +15,7 @@ import pytest
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.compile_queue import CompileQueue, CompilerBusy
 from segell.services.sandboxes.contracts_service import compiler
+from segell.services.sandboxes.settings import SandboxSettings
 from tests.helpers import RunningServer, make_settings, serve
 
 MAX_SOURCE_BYTES = 6_000
@@ -79,14 +80,14 @@ def solc_children() -> list[psutil.Process]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = make_settings(
-        tmp_path_factory.mktemp("compiler"), sandbox_compile_max_source_bytes=MAX_SOURCE_BYTES, sandbox_max_running=50
+        tmp_path_factory.mktemp("compiler"), SandboxSettings(compile_max_source_bytes=MAX_SOURCE_BYTES, max_running=50)
     )
     yield from serve(settings)
 
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from serve(make_settings(tmp_path_factory.mktemp("compiler-slow"), sandbox_compile_timeout=0.3))
+    yield from serve(make_settings(tmp_path_factory.mktemp("compiler-slow"), SandboxSettings(compile_timeout=0.3)))
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def crashing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
     solc = home / "crashing-solc"
     solc.write_text(f"#!/bin/sh\ncat > /dev/null\necho '{CRASH_MESSAGE}' >&2\nexit 3\n")
     solc.chmod(0o755)
-    yield from serve(make_settings(home, solc_binary=solc))
+    yield from serve(make_settings(home, SandboxSettings(solc_binary=solc)))
 
 
 def test_compile_takes_administrations_in_turns_while_one_floods(server: RunningServer) -> None:

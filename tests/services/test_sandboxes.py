@@ -22,6 +22,7 @@ from segell.chain.nodes import AnvilNotFound
 from segell.chain.registry import RegistryClient
 from segell.chain.transactions import send_transaction
 from segell.services.sandboxes.service import ACCOUNT_FUNDS_WEI, SandboxService, owned_sandbox
+from segell.services.sandboxes.settings import SandboxSettings
 from tests.helpers import RunningServer, make_settings, serve
 
 try:
@@ -37,7 +38,7 @@ BACKENDS = [pytest.param("anvil", marks=[pytest.mark.anvil, needs_anvil]), "embe
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = make_settings(
-        tmp_path_factory.mktemp("segell-sandboxes"), sandbox_max_lifetime=7200, sandbox_max_snapshots=3
+        tmp_path_factory.mktemp("segell-sandboxes"), SandboxSettings(max_lifetime=7200, max_snapshots=3)
     )
     yield from serve(settings)
 
@@ -432,7 +433,7 @@ def test_ttl_over_the_maximum_lifetime_answers_409(tenant: Tenant) -> None:
 
 
 def test_quota_of_sandboxes_at_once_answers_409_saying_what_to_do(server: RunningServer, tenant: Tenant) -> None:
-    limit = server.settings.sandbox_max_per_administration
+    limit = server.settings.section(SandboxSettings).max_per_administration
     created = [tenant.create("embedded") for _ in range(limit)]
     message = assert_error(
         tenant.http.post("/v1/sandboxes", json={"name": "one too many", "backend": "embedded"}),
@@ -599,7 +600,7 @@ def test_owned_sandbox_gives_the_owner_a_handle_and_nobody_else(
 
 
 def test_concurrent_creations_cannot_exceed_the_quota(server: RunningServer, tenant: Tenant) -> None:
-    limit = server.settings.sandbox_max_per_administration
+    limit = server.settings.section(SandboxSettings).max_per_administration
     statuses: list[int] = []
 
     def create() -> None:

@@ -14,6 +14,7 @@ from segell.chain.notary import NotaryClient
 from segell.services.notary.codes import format_code, generate_code, parse_code
 from segell.services.notary.repository import batches
 from segell.services.notary.service import AnchoredRoots
+from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, new_hash, serve, wait_anchored
 
 SMALL_LIMIT = 16 * 1024
@@ -41,7 +42,7 @@ def citizen(segell_server: RunningServer) -> Iterator[httpx.Client]:
 def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """No anchoring worker: what is submitted stays pending. Files over 16 KiB are refused."""
     settings = make_settings(
-        tmp_path_factory.mktemp("segell-verify"), anchoring_worker=False, max_document_bytes=SMALL_LIMIT
+        tmp_path_factory.mktemp("segell-verify"), NotarySettings(anchoring_worker=False, max_document_bytes=SMALL_LIMIT)
     )
     yield from serve(settings)
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 
+from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, serve, wait_anchored
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,7 +62,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A Segell server on the embedded chain that anchors within a fraction of a second."""
-    yield from serve(make_settings(tmp_path_factory.mktemp("segell-web"), batch_max_wait=0.05))
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-web"), NotarySettings(batch_max_wait=0.05)))
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pytest
 
 from segell.sdk import Client, ValidationError
 from segell.services.notary.codes import CHECK_SYMBOLS, SYMBOLS
+from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, serve
 from tests.web.conftest import notarise
 
@@ -21,7 +22,7 @@ def citizen(web_server: RunningServer) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """No anchoring worker: what is submitted stays pending."""
-    yield from serve(make_settings(tmp_path_factory.mktemp("segell-web-quiet"), anchoring_worker=False))
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-web-quiet"), NotarySettings(anchoring_worker=False)))
 
 
 def mistype(code: str) -> str:

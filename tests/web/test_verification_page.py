@@ -15,6 +15,7 @@ from segell.services.notary import api as notary
 from segell.services.notary.anchoring import AnchoringWorker
 from segell.services.notary.models import Document
 from segell.services.notary.repository import batches
+from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, serve, wait_anchored
 from tests.web.conftest import Browser, launch, notarise
 
@@ -212,7 +213,7 @@ def test_well_formed_code_of_no_document_is_shown_unknown(browser: Browser) -> N
 def test_pending_document_is_shown_pending_then_authentic_without_reload(
     playwright: Playwright, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path_factory.mktemp("segell-web-pending"), anchoring_worker=False)
+    settings = make_settings(tmp_path_factory.mktemp("segell-web-pending"), NotarySettings(anchoring_worker=False))
     with contextmanager(serve)(settings) as server:
         with server.client(server.admit(name="Consell Comarcal del Gironès")) as issuer:
             receipt = issuer.post("/v1/documents", json={"hash": hashlib.sha256(b"pending").hexdigest()}).json()

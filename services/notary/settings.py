@@ -1,0 +1,20 @@
+"""The notary's settings: ``SEGELL_MAX_DOCUMENT_BYTES``, ``SEGELL_BATCH_MAX_SIZE``, ``SEGELL_BATCH_MAX_WAIT`` and
+``SEGELL_ANCHORING_WORKER``."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from segell.services.settings import SettingsSection
+
+
+class NotarySettings(SettingsSection):
+    model_config = SettingsConfigDict(env_prefix="SEGELL_")
+
+    max_document_bytes: int = Field(default=100 * 2**20, gt=0, description="Largest file `POST /v1/documents` hashes.")
+    batch_max_size: int = Field(default=10_000, gt=0, description="Most documents anchored under one root.")
+    batch_max_wait: float = Field(
+        default=0.5, ge=0, description="Seconds a pending document waits for others to share its batch."
+    )
+    anchoring_worker: bool = Field(
+        default=True, description="Run the anchoring worker inside the API process (off when `segell worker` runs it)."
+    )
