@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# How long the first `make up` takes on a machine that has never set Segell up: from a fresh clone (no .venv, no
+# node_modules, no .segell) to the first /health that answers 200.
+#
+#   bench/first_make_up.sh [REPOSITORY]        # default: the repository this script is in (its committed HEAD)
+#
+# The clone goes to a temporary folder and is removed afterwards, with everything `make up` started. What the
+# package clients keep in their own caches (pip's, npm's) is used as it is: run it once with them emptied
+# (PIP_NO_CACHE_DIR=1 npm_config_cache=$(mktemp -d)) to count the downloads too. Prints what each step of the
+# set-up took and, last, one line for scripts: first_make_up_s=NN
+set -euo pipefail
+
+repository="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
+timeout_s="${FIRST_MAKE_UP_TIMEOUT:-300}"
+work="$(mktemp -d)"
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+make_pid=""
+
+stop() {
+	if [[ -n "$make_pid" ]] && kill -0 "$make_pid" 2>/dev/null; then
+		# make runs in a process group of its own (set -m below): stop it with segell and anvil.
+		kill -TERM -- "-$make_pid" 2>/dev/null || true
+		for _ in $(seq 100); do
+			kill -0 "$make_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL -- "-$make_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap stop EXIT
+
+git clone --quiet "$repository" "$work/segell"
+cd "$work/segell"
+
+start=$(date +%s.%N)
+set -m
+SEGELL_PORT="$port" SEGELL_HOME="$work/home" make up >"$work/make-up.log" 2>&1 &
+make_pid=$!
+set +m
+
+answered=""
+while kill -0 "$make_pid" 2>/dev/null; do
+	if python3 - "$port" <<-'EOF' 2>/dev/null; then
+		import sys, urllib.request
+		with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1) as response:
+		    sys.exit(0 if response.status == 200 else 1)
+	EOF
+		answered=yes
+		break
+	fi
+	if (($(date +%s) - ${start%.*} > timeout_s)); then
+		break
+	fi
+	sleep 0.2
+done
+end=$(date +%s.%N)
+
+if [[ -z "$answered" ]]; then
+	echo "make up did not answer /health within ${timeout_s} s; its log:" >&2
+	tail -n 30 "$work/make-up.log" >&2
+	exit 1
+fi
+
+# The steps' own durations, from the files each one leaves (the order in which make ran them).
+step() { # name, file that marks the step as done
+	[[ -e "$2" ]] && printf '  %-24s done %5.1f s after the start\n' "$1" "$(echo "$(stat -c %.3Y "$2") - $start" | bc)"
+}
+echo "first make up in $work/segell:"
+step ".venv (pip)" .venv/.runtime || true
+step "node_modules (npm ci)" node_modules/.installed || true
+printf 'first_make_up_s=%.0f\n' "$(echo "$end - $start" | bc)"
