@@ -11,15 +11,19 @@ PYTEST_WORKERS ?= 2
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# uv (a PyPI package, installed into .venv by pip) installs the dependencies: it fetches the index pages and wheels
+# in parallel, where pip takes a minute on a fresh machine (bench/first_make_up.sh, docs/benchmarks.md).
+UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python
+
 # Two distributions in one command: the SDK (sdk/, segell-sdk) and the server (segell), which depends on it.
 $(VENV)/.runtime: pyproject.toml sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ./sdk -e .
+	$(BIN)/pip install --quiet 'uv>=0.9,<1'
+	$(UV_INSTALL) -e ./sdk -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime
-	$(BIN)/pip install --quiet -e ./sdk -e '.[dev]'
+	$(UV_INSTALL) -e ./sdk -e '.[dev]'
 	touch $@
 
 # anvil, forge and the Solidity compiler come from npm; without npm Segell still runs on the embedded chain.
@@ -30,7 +34,9 @@ node_modules/.installed: package.json package-lock.json
 		echo "npm not found: skipping anvil and the Solidity compiler (Segell will use the embedded chain)"; \
 	fi
 
-setup: $(VENV)/.runtime node_modules/.installed ## Create .venv and install Segell (and anvil/solc from npm when npm exists)
+# The two installs wait on the network, not on each other: run them side by side.
+setup: ## Create .venv and install Segell (and anvil, cast and solc from npm when npm exists)
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.runtime node_modules/.installed
 
 # The page tests drive Debian's chromium through Playwright; no browser is ever downloaded by Playwright itself.
 chromium: ## Install Debian's chromium (for the page tests) when /usr/bin/chromium is missing
@@ -41,7 +47,7 @@ chromium: ## Install Debian's chromium (for the page tests) when /usr/bin/chromi
 
 setup-dev: setup $(VENV)/.dev chromium ## setup + test and lint tools (and chromium for the page tests)
 
-up: setup ## Start Segell (anvil when installed, else the embedded chain) on http://127.0.0.1:8000
+up: setup ## Start Segell (anvil when installed, else the embedded chain) on http://127.0.0.1:8000 (port: SEGELL_PORT)
 	$(BIN)/segell up
 
 # Whole modules go to one worker each (--dist loadfile): a module's server starts once, not once per worker.
