@@ -12,8 +12,10 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 # uv (a PyPI package, installed into .venv by pip) installs the dependencies: it fetches the index pages and wheels
-# in parallel, where pip takes a minute on a fresh machine (bench/first_make_up.sh, docs/benchmarks.md).
-UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python
+# in parallel, where pip takes a minute on a fresh machine (bench/first_make_up.sh, docs/benchmarks.md). It compiles
+# the bytecode at install time, as pip does, so that no start of Segell compiles it (never kept where
+# PYTHONDONTWRITEBYTECODE is set).
+UV_INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 
 # Two distributions in one command: the SDK (sdk/, segell-sdk) and the server (segell), which depends on it.
 $(VENV)/.runtime: pyproject.toml sdk/pyproject.toml
