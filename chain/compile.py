@@ -4,9 +4,10 @@
     python -m segell.chain.compile --check    # recompile; exit 1 naming every artifact that differs
 
 The compiler version, EVM version and OpenZeppelin version are pinned in ``[tool.segell]`` of
-``pyproject.toml``. The compiler is, in order of preference: the exact version installed by py-solc-x, a
-``solc`` on ``PATH`` that reports exactly that version, or ``tools/solc`` (the npm build of the same compiler,
-run with Node). All three produce the same bytecode.
+``pyproject.toml``. The compiler is looked up by path, never as a bare ``solc`` on ``PATH`` (there it may be any
+version, or solc-select's wrapper, which downloads compilers): the exact version installed by py-solc-x, else
+``tools/solc`` (the npm build of the same compiler, run with Node). Both produce the same bytecode. Whichever is
+used, it must report exactly the pinned version.
 
 Every source is handed to the compiler inline under a fixed name (``contracts/...`` for Segell's sources,
 ``@openzeppelin/contracts/...`` for the library), so the metadata hash embedded in the bytecode does not
@@ -21,6 +22,7 @@ import json
 import posixpath
 import re
 import shutil
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +34,7 @@ import solcx
 from packaging.version import Version
 from solcx.exceptions import SolcError
 from solcx.install import get_executable
-from solcx.wrapper import get_solc_version
+from solcx.wrapper import VERSION_REGEX
 
 from segell.chain.artifacts import load_artifact
 
@@ -40,7 +42,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
 NODE_MODULES = REPO_ROOT / "node_modules"
-NPM_SOLC_COMMAND = REPO_ROOT / "tools" / "solc"
+# The npm compiler takes about a second to load; a command that needs far longer is not a working compiler.
+VERSION_TIMEOUT_S = 30.0
 
 GENERATED_BY = "python -m segell.chain.compile"
 CONTRACT_NAMES = ("AdministrationRegistry", "Notary")
@@ -84,33 +87,77 @@ def read_toolchain(pyproject: Path = REPO_ROOT / "pyproject.toml") -> Toolchain:
     return Toolchain(solc=pins["solc"], evm_version=pins["evm_version"], openzeppelin=pins["openzeppelin"])
 
 
-def find_solc(version: str) -> Path:
-    """Return a compiler command that is exactly ``version``.
+def solc_version(command: Path, *, timeout: float = VERSION_TIMEOUT_S) -> Version:
+    """The version ``command --version`` reports, with its commit hash (``0.8.37+commit.f401782d``).
 
-    Example: ``find_solc("0.8.37")`` returns ``~/.solcx/solc-v0.8.37`` if py-solc-x installed it,
-    else a matching ``solc`` on ``PATH``, else ``tools/solc``.
+    Raises `CompileError`, saying why, when the command cannot be run, fails, takes longer than `timeout` seconds or
+    names no solc version.
+
+    Example: ``solc_version(Path("tools/solc")).base_version`` is ``"0.8.37"``.
+    """
+    try:
+        answer = subprocess.run(
+            [str(command), "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise CompileError(f"{command} --version did not answer within {timeout:g} s") from None
+    except OSError as error:
+        raise CompileError(f"{command} cannot be run: {error.strerror or error}") from None
+    if answer.returncode != 0:
+        said = (answer.stderr.strip() or answer.stdout.strip() or "no message").splitlines()[-1][:300]
+        raise CompileError(f"{command} --version failed with exit status {answer.returncode}: {said}")
+    match = re.search(VERSION_REGEX, answer.stdout)
+    if match is None:
+        raise CompileError(f"{command} --version names no solc version: {answer.stdout.strip()[:300]!r}")
+    return Version("".join(match.groups()).replace("-nightly", ""))
+
+
+def check_solc(command: Path, version: str) -> Version:
+    """`command`'s version (with its commit hash) if it is exactly ``version``; `CompileError` otherwise."""
+    found = solc_version(command)
+    if found.base_version != version:
+        raise CompileError(f"{command} is solc {found}, not the pinned {version}")
+    return found
+
+
+def find_solc(version: str, *, toolchain_dir: Path = REPO_ROOT) -> Path:
+    """Return the compiler command of exactly ``version``, checked by running it with ``--version``.
+
+    The first of: py-solc-x's install of that version, then ``tools/solc`` under `toolchain_dir` (a Segell checkout
+    after ``npm ci``, or a folder laid out like one) run with Node. A ``solc`` on ``PATH`` is never used. Raises
+    `CompileError` saying what to install when there is none, or when the one found is another version.
+
+    Example: ``find_solc("0.8.37")`` returns ``~/.solcx/solc-v0.8.37`` if py-solc-x installed it, else
+    ``tools/solc`` of this checkout.
     """
     wanted = Version(version)
     if wanted in solcx.get_installed_solc_versions():
-        return Path(get_executable(wanted))
-    on_path = shutil.which("solc")
-    if on_path is not None and get_solc_version(on_path) == wanted:
-        return Path(on_path)
+        installed = Path(get_executable(wanted))
+        check_solc(installed, version)
+        return installed
+    npm_command = toolchain_dir / "tools" / "solc"
+    node_modules = toolchain_dir / "node_modules"
+    install_native = f"install it with `python -c \"import solcx; solcx.install_solc('{version}')\"`"
+    if not npm_command.is_file():
+        raise CompileError(
+            f"no solc {version} found: {install_native}, or point SEGELL_TOOLCHAIN_DIR at a Segell checkout where"
+            f" `npm ci` ran ({npm_command} is missing)"
+        )
     if shutil.which("node") is None:
         raise CompileError(
-            f"no solc {version} found: install it with"
-            f" `python -c \"import solcx; solcx.install_solc('{version}')\"`,"
-            " or install Node.js and run `npm ci` so that tools/solc can use the npm compiler"
+            f"no solc {version} found: {install_native}, or install Node.js so that {npm_command} can run the npm"
+            " compiler"
         )
-    if not NPM_SOLC_COMMAND.is_file():
-        raise CompileError(
-            f"no solc {version} found: install it with"
-            f" `python -c \"import solcx; solcx.install_solc('{version}')\"` or put it on PATH"
-            " (tools/solc, the npm compiler's wrapper, comes only with a Segell checkout)"
-        )
-    if not (NODE_MODULES / "solc" / "package.json").is_file():
-        raise CompileError(f"{NODE_MODULES / 'solc'} is missing: run `npm ci` in {REPO_ROOT}")
-    return NPM_SOLC_COMMAND
+    if not (node_modules / "solc" / "package.json").is_file():
+        raise CompileError(f"{node_modules / 'solc'} is missing: run `npm ci` in {toolchain_dir}")
+    check_solc(npm_command, version)
+    return npm_command
 
 
 def source_unit_path(unit: str, *, contracts_dir: Path, node_modules: Path) -> Path:
@@ -220,9 +267,7 @@ def compile_contracts(
     toolchain = toolchain or read_toolchain()
     _check_openzeppelin(node_modules, toolchain.openzeppelin)
     solc_binary = solc_binary or find_solc(toolchain.solc)
-    compiler_version = get_solc_version(solc_binary, with_commit_hash=True)
-    if compiler_version.base_version != toolchain.solc:
-        raise CompileError(f"{solc_binary} is solc {compiler_version}, not the pinned {toolchain.solc}")
+    compiler_version = check_solc(solc_binary, toolchain.solc)
 
     roots = [f"{_PROJECT_PREFIX}{name}.sol" for name in CONTRACT_NAMES]
     sources = collect_sources(roots, contracts_dir=contracts_dir, node_modules=node_modules)

@@ -3,10 +3,11 @@
 Nothing here knows about HTTP or the database; `contracts_service` puts it behind sandboxes and tenants.
 
 - `SolidityCompiler` compiles with the pinned solc (``[tool.segell]``: native through py-solc-x, else the npm
-  build through ``tools/solc``), with imports limited to the request's own files and OpenZeppelin from
-  ``node_modules``. Output is cached by the hash of the compiler input, in memory and on disk: the same source
-  compiles once. Failures are cached too, so a broken contract sent again costs nothing. Sources are limited in
-  size, compilations take turns by administration (`CompileQueue`) and are killed past a time limit.
+  build through ``tools/solc``; never a ``solc`` from ``PATH``, and always checked to be that version), with
+  imports limited to the request's own files and OpenZeppelin from ``node_modules``. Output is cached by the hash
+  of the compiler input, in memory and on disk: the same source compiles once. Failures are cached too, so a
+  broken contract sent again costs nothing. Sources are limited in size, compilations take turns by
+  administration (`CompileQueue`) and are killed past a time limit.
 - `deploy`, `call`, `transact`, `events` act on a `Web3` with a funded local account, converting JSON arguments
   and answers with `chain.abi`, whose errors they answer as `InvalidArguments`, `UnknownFunction` and
   `ExecutionReverted`.
@@ -51,7 +52,15 @@ from segell.chain.abi import (
     selector,
     signature,
 )
-from segell.chain.compile import CompileError, find_solc, read_toolchain, with_library_sources, without_comments
+from segell.chain.compile import (
+    REPO_ROOT,
+    CompileError,
+    check_solc,
+    find_solc,
+    read_toolchain,
+    with_library_sources,
+    without_comments,
+)
 from segell.chain.transactions import send_transaction
 from segell.services.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
 from segell.services.sandboxes.compile_queue import CompileQueue
@@ -234,7 +243,10 @@ class SolidityCompiler:
 
     Args:
         cache_dir: where compilations are kept on disk (none when None).
-        solc_binary: the compiler to run; the pinned one found by `chain.compile.find_solc` when None.
+        solc_binary: the compiler to run; the pinned one found by `chain.compile.find_solc` when None. Either way
+            it must report the pinned version, or compiling answers 503 `compiler_unavailable`.
+        toolchain_dir: where ``tools/solc`` and ``node_modules`` (the npm solc, OpenZeppelin) are; this checkout's
+            when None.
         timeout: seconds one compilation may take; the compiler is killed past it.
         max_source_bytes: most bytes of Solidity (UTF-8, every file together) one compilation takes.
         queue: the turns at the compiler; a queue of its own when None.
@@ -251,6 +263,7 @@ class SolidityCompiler:
         *,
         cache_dir: Path | None = None,
         solc_binary: Path | None = None,
+        toolchain_dir: Path | None = None,
         memory_entries: int = 128,
         disk_entries: int = 2_000,
         timeout: float = COMPILE_TIMEOUT_S,
@@ -258,7 +271,10 @@ class SolidityCompiler:
         queue: CompileQueue | None = None,
     ) -> None:
         self.toolchain = read_toolchain()
-        self._solc_binary = solc_binary
+        self.toolchain_dir = toolchain_dir or REPO_ROOT
+        self._given_solc = solc_binary
+        self._solc_binary: Path | None = None
+        self._solc_guard = threading.Lock()
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.max_source_bytes = max_source_bytes
@@ -268,20 +284,31 @@ class SolidityCompiler:
 
     @property
     def solc_binary(self) -> Path:
-        if self._solc_binary is None:
-            try:
-                self._solc_binary = find_solc(self.toolchain.solc)
-            except CompileError as exc:
-                raise Unavailable(
-                    f"This server has no Solidity compiler: {exc}. Its operator must install one.",
-                    code="compiler_unavailable",
-                ) from None
-        return self._solc_binary
+        """The pinned compiler, found and checked on first use (503 `compiler_unavailable` when there is none)."""
+        with self._solc_guard:
+            if self._solc_binary is None:
+                try:
+                    if self._given_solc is None:
+                        found = find_solc(self.toolchain.solc, toolchain_dir=self.toolchain_dir)
+                    else:
+                        check_solc(self._given_solc, self.toolchain.solc)
+                        found = self._given_solc
+                except CompileError as exc:
+                    raise Unavailable(
+                        f"This server has no working Solidity compiler {self.toolchain.solc}: {exc}. Its operator"
+                        " must install it.",
+                        code="compiler_unavailable",
+                    ) from None
+                self._solc_binary = found
+            return self._solc_binary
 
     def standard_input(self, sources: Mapping[str, str]) -> dict[str, Any]:
         return {
             "language": "Solidity",
-            "sources": {unit: {"content": text} for unit, text in with_library_sources(sources).items()},
+            "sources": {
+                unit: {"content": text}
+                for unit, text in with_library_sources(sources, self.toolchain_dir / "node_modules").items()
+            },
             "settings": {
                 "evmVersion": self.toolchain.evm_version,
                 "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
@@ -373,31 +400,32 @@ class SolidityCompiler:
         except BaseException:
             _kill_session(process)
             raise
+        sources = {unit: entry["content"] for unit, entry in standard_input["sources"].items()}
+        libraries = {
+            (unit, name) for unit, text in sources.items() for name in _LIBRARY.findall(without_comments(text))
+        }
         try:
             output = json.loads(stdout)
-        except ValueError:
+            messages = _messages(output.get("errors", []), sources)
+            contracts = tuple(
+                CompiledContract(
+                    name=name,
+                    source_unit=unit,
+                    abi=entry["abi"],
+                    bytecode="0x" + entry["evm"]["bytecode"]["object"],
+                    kind="library" if (unit, name) in libraries else "contract",
+                )
+                for unit, by_name in sorted(output.get("contracts", {}).items())
+                for name, entry in sorted(by_name.items())
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # No JSON, or JSON that is not solc's output: the compiler stopped part-way or is not solc at all.
             said = (stderr.strip() or stdout.strip() or "no message")[-MAX_CRASH_MESSAGE:]
             raise CompilerCrashed(
                 f"The Solidity compiler stopped without compiling (exit status {process.returncode}): {said}. "
                 "Change the sources around what it names, or send them in smaller parts.",
                 details={"exit_status": process.returncode, "message": said},
             ) from None
-        sources = {unit: entry["content"] for unit, entry in standard_input["sources"].items()}
-        messages = _messages(output.get("errors", []), sources)
-        libraries = {
-            (unit, name) for unit, text in sources.items() for name in _LIBRARY.findall(without_comments(text))
-        }
-        contracts = tuple(
-            CompiledContract(
-                name=name,
-                source_unit=unit,
-                abi=entry["abi"],
-                bytecode="0x" + entry["evm"]["bytecode"]["object"],
-                kind="library" if (unit, name) in libraries else "contract",
-            )
-            for unit, by_name in sorted(output.get("contracts", {}).items())
-            for name, entry in sorted(by_name.items())
-        )
         compilation = Compilation(
             source_hash=key,
             compiler_version=self.toolchain.solc,

@@ -39,6 +39,7 @@ SEGELL_CONTRACTS = {"AdministrationRegistry": "registry", "Notary": "notary"}
 def compiler_for(
     cache_dir: Path,
     solc_binary: Path | None,
+    toolchain_dir: Path | None,
     timeout: float,
     max_source_bytes: int,
     max_waiting: int,
@@ -48,6 +49,7 @@ def compiler_for(
     return SolidityCompiler(
         cache_dir=cache_dir,
         solc_binary=solc_binary,
+        toolchain_dir=toolchain_dir,
         timeout=timeout,
         max_source_bytes=max_source_bytes,
         queue=CompileQueue(max_waiting_per_owner=max_waiting, max_wait=max_wait),
@@ -59,6 +61,7 @@ def compiler(runtime: Runtime) -> SolidityCompiler:
     return compiler_for(
         settings.home_dir / "solc-cache",
         sandboxes.solc_binary,
+        sandboxes.toolchain_dir,
         sandboxes.compile_timeout,
         sandboxes.compile_max_source_bytes,
         sandboxes.compile_max_waiting,

@@ -1,4 +1,5 @@
-"""The sandboxes' settings: ``SEGELL_SANDBOX_*``, and ``SEGELL_SOLC_BINARY`` for the compiler of their contracts."""
+"""The sandboxes' settings: ``SEGELL_SANDBOX_*``, and ``SEGELL_SOLC_BINARY`` and ``SEGELL_TOOLCHAIN_DIR`` for the
+compiler of their contracts."""
 
 from pathlib import Path
 
@@ -24,7 +25,14 @@ class SandboxSettings(SettingsSection):
     solc_binary: Path | None = Field(
         default=None,
         validation_alias="SEGELL_SOLC_BINARY",
-        description="The solc that compiles sandbox contracts; the pinned one found by itself when unset.",
+        description="The solc that compiles sandbox contracts; the pinned one found by itself when unset. Either way"
+        " it must report the pinned version.",
+    )
+    toolchain_dir: Path | None = Field(
+        default=None,
+        validation_alias="SEGELL_TOOLCHAIN_DIR",
+        description="A folder holding tools/solc and node_modules/ (the npm solc, @openzeppelin/contracts), laid out"
+        " as a Segell checkout after `npm ci`; the checkout Segell runs from when unset.",
     )
     compile_timeout: float = Field(
         default=30.0, gt=0, description="Seconds one compilation may take; the compiler is killed past it."

@@ -1,11 +1,14 @@
 """The sandbox compiler's limits through a real server and the real solc: the size of the sources, the time one
-compilation may take, a compiler that crashes, and administrations taking turns at it."""
+compilation may take, a compiler that crashes, administrations taking turns at it, and a `solc` on PATH that is
+not the pinned compiler."""
 
+import os
 import secrets
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +23,8 @@ from tests.helpers import RunningServer, make_settings, serve
 
 MAX_SOURCE_BYTES = 6_000
 CRASH_MESSAGE = "Internal compiler error: out of stack in the optimiser"
+# What the pinned compiler says to `--version`: a fake compiler must say it too before it is ever run.
+PINNED_VERSION_ANSWER = "solc, the solidity compiler commandline interface\nVersion: 0.8.37+commit.f401782d.Linux.g++"
 
 
 def counter_source(tag: str) -> str:
@@ -78,7 +83,21 @@ def solc_children() -> list[psutil.Process]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def solc_on_path_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """For the whole module, the first `solc` on PATH is a wrapper like solc-select's, which fails without a
+    download; it notes each run in the file yielded."""
+    folder = tmp_path_factory.mktemp("path")
+    runs = folder / "runs"
+    wrapper = folder / "solc"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> "{runs}"\necho "No solc version set; run solc-select" >&2\nexit 1\n')
+    wrapper.chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+        yield runs
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, solc_on_path_runs: Path) -> Iterator[RunningServer]:
     settings = make_settings(
         tmp_path_factory.mktemp("compiler"), SandboxSettings(compile_max_source_bytes=MAX_SOURCE_BYTES, max_running=50)
     )
@@ -94,7 +113,14 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
 def crashing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     home = tmp_path_factory.mktemp("compiler-crash")
     solc = home / "crashing-solc"
-    solc.write_text(f"#!/bin/sh\ncat > /dev/null\necho '{CRASH_MESSAGE}' >&2\nexit 3\n")
+    solc.write_text(
+        f"""#!/bin/sh
+if [ "$1" = --version ]; then printf '{PINNED_VERSION_ANSWER}\\n'; exit 0; fi
+cat > /dev/null
+echo '{CRASH_MESSAGE}' >&2
+exit 3
+"""
+    )
     solc.chmod(0o755)
     yield from serve(make_settings(home, SandboxSettings(solc_binary=solc)))
 
@@ -159,6 +185,18 @@ def test_compile_with_a_crashing_compiler_answers_422_with_its_message(crashing_
         assert error["code"] == "compiler_crashed"
         assert error["details"] == {"exit_status": 3, "message": CRASH_MESSAGE}
         assert f"(exit status 3): {CRASH_MESSAGE}" in error["message"]
+
+
+def test_deploy_uses_the_pinned_compiler_whatever_solc_comes_first_on_path(
+    server: RunningServer, solc_on_path_runs: Path
+) -> None:
+    with owners(server, 1) as (owner,):
+        response = owner.deploy(counter_source(secrets.token_hex(8)))
+        assert response.status_code == 201, response.text
+    assert response.json()["compiler_version"] == "0.8.37"
+    assert not solc_on_path_runs.exists(), "the solc on PATH was run"
+    used = compiler(server.app.state.runtime).solc_binary  # type: ignore[attr-defined]
+    assert used.name in {"solc", "solc-v0.8.37"} and used.parent != solc_on_path_runs.parent
 
 
 def test_compiler_settings_build_one_compiler_per_process(server: RunningServer) -> None:

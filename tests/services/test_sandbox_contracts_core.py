@@ -1,5 +1,6 @@
 """Compiling, deploying, calling and transacting contracts of one's own, on a real chain with the pinned solc."""
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from eth_utils.crypto import keccak
 
 from segell.chain.abi import signature
 from segell.chain.nodes import AnvilNotFound, ChainNode, start_node
+from segell.services.errors import Unavailable
 from segell.services.sandboxes import contracts
 from segell.services.sandboxes.contracts import (
     CompilationFailed,
@@ -138,6 +140,30 @@ def test_compile_again_is_answered_from_the_cache_on_disk(compiler: SolidityComp
     fresh = SolidityCompiler(cache_dir=compiler.cache_dir, solc_binary=Path("/nonexistent/solc"))
     # A compiler that cannot run answers from the cache directory the first one wrote.
     assert fresh.compile(SOURCES) == first
+
+
+@pytest.mark.parametrize(
+    ("script", "problem"),
+    [
+        ("echo 'Version: 0.8.20+commit.a1b79de6.Linux.g++'", "is solc 0.8.20+commit.a1b79de6, not the pinned 0.8.37"),
+        ("echo 'No solc version set; run solc-select' >&2; exit 1", "--version failed with exit status 1"),
+        (None, "cannot be run: No such file or directory"),
+    ],
+)
+def test_compile_with_a_wrong_or_missing_compiler_answers_503_compiler_unavailable(
+    tmp_path: Path, script: str | None, problem: str
+) -> None:
+    solc = tmp_path / "solc"
+    if script is not None:
+        solc.write_text(f"#!/bin/sh\n{script}\n")
+        solc.chmod(0o755)
+    compiler = SolidityCompiler(cache_dir=tmp_path / "cache", solc_binary=solc)
+
+    with pytest.raises(Unavailable) as caught:
+        compiler.compile({"Fresh.sol": f"pragma solidity ^0.8.20;\ncontract Fresh{secrets.token_hex(4)} {{}}\n"})
+
+    assert (caught.value.status_code, caught.value.code) == (503, "compiler_unavailable")
+    assert problem in caught.value.message and str(solc) in caught.value.message
 
 
 def test_disk_cache_keeps_only_the_newest_entries(tmp_path: Path) -> None:
