@@ -6,13 +6,16 @@ pytest's shared temp root.
 """
 
 import fcntl
+import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "segell", "chain", "services", "sdk", "contracts/artifacts")
 BUILD_TIMEOUT_S = 300
 INSTALL_TIMEOUT_S = 600
+START_TIMEOUT_S = 90
 
 
 @dataclass(frozen=True)
@@ -99,3 +103,32 @@ def site_packages(python: Path) -> Path:
         check=True,
     )
     return Path(result.stdout.strip())
+
+
+def clean_environment(home: Path) -> dict[str, str]:
+    """This process's environment without Segell's settings, Python's and the virtualenv's, and with `home`."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SEGELL_", "PYTHON", "VIRTUAL_ENV")) and name != "PYTEST_CURRENT_TEST"
+    }
+    return environment | {"SEGELL_HOME": str(home)}
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[str]) -> dict[str, object]:
+    """The first /health of `url` that says ok; fails the test if `process` exits or START_TIMEOUT_S passes."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"segell up exited with {process.returncode} before it was healthy")
+        try:
+            answer = httpx.get(f"{url}/health", timeout=5)
+            health: dict[str, object] = answer.json()
+            if health.get("status") == "ok":
+                return health
+            last = answer.text
+        except httpx.TransportError as error:
+            last = repr(error)
+        time.sleep(0.2)
+    pytest.fail(f"segell up was not healthy within {START_TIMEOUT_S} s: {last}")

@@ -2,22 +2,18 @@
 pages and migrations travel as package data, and site-packages gets `segell` and nothing else of ours."""
 
 import json
-import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.distributions import build_wheels, fresh_venv, site_packages
+from tests.distributions import build_wheels, clean_environment, fresh_venv, site_packages, wait_until_healthy
 from tests.helpers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="wheels")]
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 30
 
 
@@ -25,33 +21,6 @@ STOP_TIMEOUT_S = 30
 def server_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheels = build_wheels(tmp_path_factory)
     return fresh_venv(tmp_path_factory, "server", wheels.server, wheels.sdk)
-
-
-def clean_environment(home: Path) -> dict[str, str]:
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SEGELL_", "PYTHON", "VIRTUAL_ENV")) and name != "PYTEST_CURRENT_TEST"
-    }
-    return environment | {"SEGELL_HOME": str(home)}
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[str]) -> dict[str, object]:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"segell up exited with {process.returncode} before it was healthy")
-        try:
-            answer = httpx.get(f"{url}/health", timeout=5)
-            health: dict[str, object] = answer.json()
-            if health.get("status") == "ok":
-                return health
-            last = answer.text
-        except httpx.TransportError as error:
-            last = repr(error)
-        time.sleep(0.2)
-    pytest.fail(f"segell up was not healthy within {START_TIMEOUT_S} s: {last}")
 
 
 def test_wheel_installs_only_the_segell_namespace(server_python: Path) -> None:
