@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
+import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +31,10 @@ from segell.sdk import (
 
 CHAIN_CHOICES = ("embedded", "anvil", "auto")
 DEFAULT_HOME = Path(".segell")
+DEFAULT_PORT = 8000
 GOVERNANCE_KEY_FILE = "governance.key"
+# Output that is not a terminal (a pipe, a file) is not wrapped at all: ids, codes and hashes are never cut or folded.
+UNWRAPPED_WIDTH = 100_000
 
 # Panels of `segell --help`; commands of no panel (running Segell) come first.
 DOCUMENTS_PANEL = "Documents"
@@ -75,12 +81,36 @@ class Credential:
     source: str  # where the key came from, named in authentication errors
 
 
+def default_url() -> str:
+    """Where `segell up` listens when started in this environment: 127.0.0.1 on SEGELL_PORT (default 8000)."""
+    port = os.environ.get("SEGELL_PORT", "").strip()
+    if not port:
+        return DEFAULT_BASE_URL
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise typer.BadParameter(f"{port!r} is not a port number (1-65535).", param_hint="SEGELL_PORT")
+    return f"http://127.0.0.1:{int(port)}"
+
+
+def console(*, stderr: bool = False) -> Console:
+    """Rich output on stdout or stderr: wrapped to a terminal's width, never wrapped (nor cut) when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else UNWRAPPED_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
     url: Annotated[
-        str, typer.Option("--url", envvar="SEGELL_URL", help="Base URL of the Segell API.")
-    ] = DEFAULT_BASE_URL,
+        str | None,
+        typer.Option(
+            "--url",
+            envvar="SEGELL_URL",
+            help="Base URL of the Segell API; by default http://127.0.0.1:$SEGELL_PORT, where `segell up` listens"
+            " in the same environment (port 8000 when SEGELL_PORT is unset).",
+            show_default=False,
+        ),
+    ] = None,
     api_key: Annotated[
         str | None,
         typer.Option(
@@ -93,11 +123,11 @@ def _global_options(
 ) -> None:
     home = Path(os.environ.get("SEGELL_HOME") or DEFAULT_HOME)
     ctx.obj = Invocation(
-        url=url.rstrip("/"),
+        url=(url or default_url()).rstrip("/"),
         api_key=api_key or None,
         home=home,
-        out=Console(highlight=False, soft_wrap=True),
-        err=Console(stderr=True, highlight=False, soft_wrap=True),
+        out=console(),
+        err=console(stderr=True),
     )
 
 
@@ -184,12 +214,72 @@ def governance_credential(invocation: Invocation) -> Credential:
     return Credential(key, str(path.resolve()))
 
 
+# The API's messages name its routes; a command line user is told the command that does the same instead. An id in
+# the route is carried over; `{id}` (a route's placeholder) becomes ID. Routes with no command are left as they are.
+_ID = r"(?P<id>[^/\s`.,;)]+)"
+_ROUTE_COMMANDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(rf"`?{route}`?"), command)
+    for route, command in (
+        (rf"GET /v1/sandboxes/{_ID}/snapshots", "segell sandbox show {id}"),
+        (rf"GET /v1/sandboxes/{_ID}/contracts", "segell contract list --sandbox {id}"),
+        (rf"POST /v1/sandboxes/{_ID}/extend", "segell sandbox extend {id} SECONDS"),
+        (rf"DELETE /v1/sandboxes/{_ID}", "segell sandbox delete {id}"),
+        (r"GET /v1/sandboxes", "segell sandbox list"),
+        (r"POST /v1/sandboxes", "segell sandbox create NAME"),
+        (r"GET /v1/administrations", "segell admin list"),
+        (r"POST /v1/certificates \(profile (?P<profile>[a-z_]+)\)", "segell cert issue --profile {profile}"),
+        (r"POST /v1/certificates", "segell cert issue"),
+        (r"POST /v1/auth/otp/verify", "segell otp verify PHONE CODE"),
+        (r"POST /v1/auth/otp", "segell otp send PHONE"),
+    )
+)
+# What a path that matches no route of the API was meant to name, by its start: the id in it is malformed.
+_NO_ROUTE = re.compile(r"^No route (?P<path>/\S*); /docs lists them\.$")
+_MALFORMED_IDS = (
+    (
+        re.compile(r"^/v1/documents/(?P<id>[^/]+)"),
+        "No document {id!r} was found: a receipt id is 32 hexadecimal digits, as `segell notarise` prints it.",
+    ),
+    (
+        re.compile(r"^/v1/certificates/(?P<id>[^/]+)"),
+        "No certificate {id!r} was found: a serial is 40 hexadecimal digits, as `segell cert list` prints it.",
+    ),
+)
+
+
+def command_line_message(message: str, url: str) -> str:
+    """An API error message in the command line's words: the commands to run rather than the routes to call.
+
+    Example: ``command_line_message("No sandbox 'x'. GET /v1/sandboxes lists yours.", url)`` is
+    ``"No sandbox 'x'. `segell sandbox list` lists yours."``
+    """
+    no_route = _NO_ROUTE.match(message)
+    if no_route:
+        path = no_route["path"]
+        for pattern, said in _MALFORMED_IDS:
+            malformed = pattern.match(path)
+            if malformed:
+                return said.format(id=malformed["id"])
+        return (
+            f"Not found: {url} has no {path}. Check the values you gave, and that --url / SEGELL_URL is Segell's API."
+        )
+
+    for pattern, command in _ROUTE_COMMANDS:
+        message = pattern.sub(functools.partial(_command_for, command), message)
+    return message
+
+
+def _command_for(command: str, route: re.Match[str]) -> str:
+    named = {name: "ID" if value == "{id}" else value for name, value in route.groupdict().items()}
+    return f"`{command.format(**named)}`"
+
+
 def fail_with(invocation: Invocation, exc: SegellError, *, key_source: str | None) -> NoReturn:
     if isinstance(exc, APIError):
         hint = f"HTTP {exc.status_code}, {exc.code}"
         if isinstance(exc, AuthenticationError) and key_source:
             hint += f"; the API key came from {key_source}"
-        fail(invocation, exc.message, hint=hint, details=exc.details)
+        fail(invocation, command_line_message(exc.message, invocation.url), hint=hint, details=exc.details)
     fail(invocation, exc.message)
 
 

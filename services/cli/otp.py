@@ -57,7 +57,8 @@ def otp_outbox(
         return
     if not messages:
         invocation.out.print(
-            "The outbox is empty. Codes land here when an app calls POST /v1/auth/otp, and leave when they expire."
+            "The outbox is empty. Codes land here when an app sends one (as `segell otp send PHONE` does), and leave"
+            " when they expire."
         )
         return
     table = Table("sent", "administration", "phone", "message", highlight=False)

@@ -37,7 +37,16 @@ def up(
         ),
     ] = "auto",
     host: Annotated[str, typer.Option(envvar="SEGELL_HOST", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="SEGELL_PORT", help="Port to listen on.", min=1, max=65535)] = 8000,
+    port: Annotated[
+        int,
+        typer.Option(
+            envvar="SEGELL_PORT",
+            help="Port to listen on. The other segell commands call http://127.0.0.1:$SEGELL_PORT unless --url or "
+            "SEGELL_URL says otherwise, so `export SEGELL_PORT=8100` moves the server and the commands together.",
+            min=1,
+            max=65535,
+        ),
+    ] = 8000,
 ) -> None:
     """Start the Segell API and its chain in the foreground (Ctrl+C stops both)."""
     from segell.chain.nodes import is_ipc_spec

@@ -77,7 +77,7 @@ def _default_certificate(runtime: Runtime, administration_id: int, profile: Sign
     if not usable:
         raise Conflict(
             f"This administration has no valid {profile} certificate whose key the server holds. Issue one "
-            f"(`segell cert issue --profile {profile}`, or POST /v1/certificates), then sign.",
+            f"with POST /v1/certificates (profile {profile}), then sign.",
             code="no_certificate",
         )
     if profile == "employee" and len(usable) > 1:

@@ -326,7 +326,7 @@ class SandboxService:
             if own >= limit:
                 raise Conflict(
                     f"Administration {code} already runs {own} sandboxes, the most it may run at once ({limit}). "
-                    "Delete one it no longer needs (DELETE /v1/sandboxes/{id} or `segell sandbox delete ID`) "
+                    "Delete one it no longer needs (DELETE /v1/sandboxes/{id}) "
                     "or wait until one expires, then try again.",
                     code="sandbox_quota_exhausted",
                     details={"running": own, "limit": limit},

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from segell.sdk import AuthenticationError, Client, SegellError
 from segell.services.cli import app
+from segell.services.cli.common import command_line_message
 from tests.helpers import closed_port, make_settings, serve
 
 KEY_PATTERN = re.compile(r"sgl_\S+")
@@ -253,12 +254,53 @@ def test_admin_add_invalid_code_prints_the_validation_details(runner: CliRunner,
     assert "code" in result.stderr
 
 
-def test_admin_show_unknown_code_exits_1(runner: CliRunner, env) -> None:
+def test_admin_show_unknown_code_exits_1_and_names_the_command_that_lists_them(runner: CliRunner, env) -> None:
     result = runner.invoke(app, ["admin", "show", "L09999999"], env=env)
 
     assert result.exit_code == 1
     assert "L09999999" in result.stderr
     assert "HTTP 404" in result.stderr
+    assert "`segell admin list` lists them" in result.stderr
+    assert "/v1/" not in result.stderr
+
+
+def test_piped_tables_keep_every_value_whole(runner: CliRunner, env) -> None:
+    # A name far wider than any terminal, listed with a narrow terminal width: piped output is never wrapped or cut.
+    name = "Consorci " + " ".join(["Administració Oberta de Catalunya i dels seus Ens Locals Associats"] * 2)
+    added = runner.invoke(app, ["admin", "add", name, "--code", "L01171234", "--json"], env=env)
+    assert added.exit_code == 0, added.output
+    key_id = json.loads(added.stdout)["api_key"]["id"]
+
+    listed = runner.invoke(app, ["admin", "list"], env={**env, "COLUMNS": "40"})
+    keys = runner.invoke(app, ["admin", "key", "list", "L01171234"], env={**env, "COLUMNS": "40"})
+
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.stdout.splitlines() if "L01171234" in line)
+    assert name in row and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00", row)
+    assert "…" not in listed.stdout
+    assert keys.exit_code == 0, keys.output
+    assert any(key_id in line and f"sgl_{key_id}_" in line for line in keys.stdout.splitlines())
+
+
+def test_default_url_follows_segell_port(segell_server, runner: CliRunner, env) -> None:
+    port = segell_server.url.rsplit(":", 1)[1]
+
+    followed = runner.invoke(app, ["status"], env={**env, "SEGELL_URL": None, "SEGELL_PORT": port})
+    refused = runner.invoke(app, ["status"], env={**env, "SEGELL_URL": None, "SEGELL_PORT": "eighty"})
+
+    assert followed.exit_code == 0, followed.output
+    assert f"at http://127.0.0.1:{port}: ok" in followed.stdout
+    assert refused.exit_code == 2
+    assert "'eighty' is not a port number" in refused.stderr
+
+
+def test_up_help_documents_the_port_and_where_the_commands_look(runner: CliRunner) -> None:
+    up = runner.invoke(app, ["up", "--help"], env={"COLUMNS": "200"})
+    top = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+
+    assert "--port" in up.stdout and "env var: SEGELL_PORT" in up.stdout
+    assert "http://127.0.0.1:$SEGELL_PORT unless --url or SEGELL_URL says otherwise" in up.stdout
+    assert "by default http://127.0.0.1:$SEGELL_PORT" in top.stdout
 
 
 def test_usage_error_exits_2(runner: CliRunner) -> None:
@@ -352,3 +394,47 @@ def test_help_starts_with_running_segell_and_groups_the_rest(runner: CliRunner) 
     assert panels == ["Options", "Commands", "Documents", "Consortium", "Identity", "Sandboxes"]
     commands = result.stdout.split("╭─ Commands ")[1].split("╰")[0]
     assert re.findall(r"│ (\w+) ", commands) == ["up", "worker", "status"]
+
+
+@pytest.mark.parametrize(
+    ("said", "meant"),
+    [
+        ("No sandbox 'x'. GET /v1/sandboxes lists yours.", "No sandbox 'x'. `segell sandbox list` lists yours."),
+        (
+            "Sandbox sbx_1 has no snapshot 'y'. GET /v1/sandboxes/sbx_1/snapshots lists them.",
+            "Sandbox sbx_1 has no snapshot 'y'. `segell sandbox show sbx_1` lists them.",
+        ),
+        (
+            "Sandbox sbx_1 has no contract at 0xAB deployed through this API; GET /v1/sandboxes/sbx_1/contracts lists"
+            " those there are.",
+            "Sandbox sbx_1 has no contract at 0xAB deployed through this API; `segell contract list --sandbox sbx_1`"
+            " lists those there are.",
+        ),
+        (
+            "Create another with POST /v1/sandboxes (extend a sandbox's time to live before it ends with"
+            " POST /v1/sandboxes/{id}/extend).",
+            "Create another with `segell sandbox create NAME` (extend a sandbox's time to live before it ends with"
+            " `segell sandbox extend ID SECONDS`).",
+        ),
+        ("Delete one (DELETE /v1/sandboxes/{id}) or wait.", "Delete one (`segell sandbox delete ID`) or wait."),
+        ("`GET /v1/administrations` lists them.", "`segell admin list` lists them."),
+        (
+            "Issue one with POST /v1/certificates (profile seal), then sign.",
+            "Issue one with `segell cert issue --profile seal`, then sign.",
+        ),
+        ("Ask for a new one with POST /v1/auth/otp.", "Ask for a new one with `segell otp send PHONE`."),
+        (
+            "Send the token `POST /v1/auth/otp/verify` returned.",
+            "Send the token `segell otp verify PHONE CODE` returned.",
+        ),
+        # No command logs a citizen in with an authenticator: the route stays.
+        ("Log in with it (POST /v1/auth/totp/verify).", "Log in with it (POST /v1/auth/totp/verify)."),
+        (
+            "No route /v1/nothing/here; /docs lists them.",
+            "Not found: http://127.0.0.1:8000 has no /v1/nothing/here. Check the values you gave, and that --url /"
+            " SEGELL_URL is Segell's API.",
+        ),
+    ],
+)
+def test_api_messages_name_commands_instead_of_routes(said: str, meant: str) -> None:
+    assert command_line_message(said, "http://127.0.0.1:8000") == meant

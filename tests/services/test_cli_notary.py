@@ -221,6 +221,16 @@ def test_revoke_unknown_document_fails_with_the_server_error(runner: CliRunner, 
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("document_id", ["nonexistent", "0123"])
+def test_revoke_of_a_malformed_id_says_no_such_document(runner: CliRunner, env, document_id: str) -> None:
+    result = runner.invoke(app, ["revoke", document_id, "--reason", "no"], env=env)
+
+    assert result.exit_code == 1
+    assert f"No document {document_id!r} was found" in result.stderr
+    assert "`segell notarise`" in result.stderr
+    assert "No route" not in result.stderr and "/docs" not in result.stderr
+
+
 def test_trust_add_pins_the_deployment_then_list_and_remove(
     segell_server: RunningServer, runner: CliRunner, env, trust_store: Path
 ) -> None:
