@@ -12,20 +12,21 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 # uv (a PyPI package, installed into .venv by pip) installs the dependencies: it fetches the index pages and wheels
-# in parallel, where pip takes a minute on a fresh machine (bench/first_make_up.sh, docs/benchmarks.md). It compiles
-# the bytecode at install time, as pip does, so that no start of Segell compiles it (never kept where
-# PYTHONDONTWRITEBYTECODE is set).
-UV_INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
+# in parallel, where pip fetches one after the other (bench/first_make_up.sh, docs/benchmarks.md).
+UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python
 
 # Two distributions in one command: the SDK (sdk/, segell-sdk) and the server (segell), which depends on it.
+# Python compiles the bytecode of what `segell up` imports when it first imports it, not every file installed.
 $(VENV)/.runtime: pyproject.toml sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet 'uv>=0.9,<1'
 	$(UV_INSTALL) -e ./sdk -e .
 	touch $@
 
+# The suite starts hundreds of Python processes: all the bytecode is compiled once, here, so that none compiles it
+# again, also where PYTHONDONTWRITEBYTECODE is set (Python then never writes what it compiles).
 $(VENV)/.dev: $(VENV)/.runtime
-	$(UV_INSTALL) -e ./sdk -e '.[dev]'
+	$(UV_INSTALL) --compile-bytecode -e ./sdk -e '.[dev]'
 	touch $@
 
 # anvil, forge and the Solidity compiler come from npm; without npm Segell still runs on the embedded chain.

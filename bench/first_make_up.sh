@@ -2,17 +2,25 @@
 # How long the first `make up` takes on a machine that has never set Segell up: from a fresh clone (no .venv, no
 # node_modules, no .segell) to the first /health that answers 200.
 #
-#   bench/first_make_up.sh [REPOSITORY]        # default: the repository this script is in (its committed HEAD)
+#   bench/first_make_up.sh [--cold] [REPOSITORY]   # default: the repository this script is in (its committed HEAD)
 #
-# The clone goes to a temporary folder and is removed afterwards, with everything `make up` started. What the
-# package clients keep in their own caches (pip's, npm's) is used as it is: run it once with them emptied
-# (PIP_NO_CACHE_DIR=1 npm_config_cache=$(mktemp -d)) to count the downloads too. Prints what each step of the
-# set-up took and, last, one line for scripts: first_make_up_s=NN
+# The clone goes to a temporary folder and is removed afterwards, with everything `make up` started. The package
+# clients' caches (pip's, uv's, npm's) are used as they are, as on a machine that set up another project before;
+# with --cold they are new and empty, so every package is downloaded, as on a machine that never installed any.
+# Prints when each step of the set-up was done and, last, one line for scripts: first_make_up_s=NN
 set -euo pipefail
 
+cold=""
+if [[ "${1:-}" == "--cold" ]]; then
+	cold=yes
+	shift
+fi
 repository="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
 timeout_s="${FIRST_MAKE_UP_TIMEOUT:-300}"
 work="$(mktemp -d)"
+if [[ -n "$cold" ]]; then
+	export PIP_NO_CACHE_DIR=1 UV_CACHE_DIR="$work/uv-cache" npm_config_cache="$work/npm-cache"
+fi
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 make_pid=""
 
@@ -66,7 +74,7 @@ fi
 step() { # name, file that marks the step as done
 	[[ -e "$2" ]] && printf '  %-24s done %5.1f s after the start\n' "$1" "$(echo "$(stat -c %.3Y "$2") - $start" | bc)"
 }
-echo "first make up in $work/segell:"
-step ".venv (pip)" .venv/.runtime || true
+echo "first make up in $work/segell${cold:+, with empty package caches}:"
+step ".venv (pip, then uv)" .venv/.runtime || true
 step "node_modules (npm ci)" node_modules/.installed || true
 printf 'first_make_up_s=%.0f\n' "$(echo "$end - $start" | bc)"
