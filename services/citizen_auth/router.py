@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
-from segell.services.administrations import repository as administrations
-from segell.services.administrations.schemas import AdministrationCode
+from segell.services.administrations import api as administrations
+from segell.services.administrations.api import AdministrationCode
 from segell.services.citizen_auth import service, tokens
 from segell.services.citizen_auth.deps import CitizenAuthDep
 from segell.services.citizen_auth.schemas import (

@@ -24,7 +24,7 @@ from ipaddress import IPv4Address, IPv6Address
 import pyotp
 from sqlalchemy.orm import Session
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.citizen_auth import repository, tokens
 from segell.services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, gateway_for, outbox_label
 from segell.services.citizen_auth.keyring import Keyring

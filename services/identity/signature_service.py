@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.orm import Session
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.errors import Conflict, InvalidInput, ValidationFailed
 from segell.services.identity import ca, certificates
 from segell.services.identity.models import IssuedCertificate

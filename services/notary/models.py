@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.models import Base, utcnow
 
 

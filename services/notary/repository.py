@@ -15,7 +15,7 @@ from sqlalchemy import Insert, Row, Table, and_, case, delete, insert, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from segell.services.administrations.models import Administration, ChainAccount
+from segell.services.administrations.api import Administration, ChainAccount
 from segell.services.models import utcnow
 from segell.services.notary.models import Batch, Document, DocumentSource, OutboxEntry, Revocation
 

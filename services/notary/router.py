@@ -11,8 +11,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
 from segell.chain.gateway import MAX_JSON_DEPTH, json_depth
-from segell.services.administrations.models import Administration
-from segell.services.administrations.service import authenticate, hold_caller
+from segell.services.administrations.api import Administration, authenticate, hold_caller
 from segell.services.deps import (
     AdministrationDep,
     Authenticators,

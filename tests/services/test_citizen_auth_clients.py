@@ -84,11 +84,6 @@ def test_sdk_outbox_is_scoped_to_the_key(segell_server: RunningServer, administr
     assert [(m.administration, m.phone) for m in all_of_theirs] == [(other_code, other_phone)]
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
 def test_cli_otp_outbox_reads_every_message_with_the_governance_key(
     segell_server: RunningServer, administration: tuple[str, str], runner: CliRunner
 ) -> None:

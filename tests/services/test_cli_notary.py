@@ -17,11 +17,6 @@ RECEIPT_LINE = re.compile(
 )
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
 @pytest.fixture(scope="module")
 def administration_key(segell_server: RunningServer) -> str:
     with Client(segell_server.url, segell_server.governance_key) as governance:

@@ -20,18 +20,6 @@ from tests.helpers import RunningServer, make_settings, new_hash, serve, wait_an
 SMALL_LIMIT = 16 * 1024
 
 
-@pytest.fixture(scope="module")
-def issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(segell_server.admit()) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(segell_server.admit()) as client:
-        yield client
-
-
 @pytest.fixture
 def citizen(segell_server: RunningServer) -> Iterator[httpx.Client]:
     with segell_server.client() as client:
