@@ -1,5 +1,7 @@
 """Build Segell's two wheels (segell-sdk from sdk/, segell from the root) and install them into fresh virtualenvs.
 
+uv builds and installs (from its cache, else from PyPI): what pip does in minutes, it does in seconds.
+
 The wheels are built once per test run, from a copy of the sources (so no build/ or egg-info left in the checkout can
 slip into them), and shared with the virtualenvs by every test and xdist worker of the run, through locks in
 pytest's shared temp root.
@@ -9,13 +11,14 @@ import fcntl
 import shutil
 import subprocess
 import sys
-import venv
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The dev dependencies install uv beside this interpreter.
+UV = Path(sys.executable).parent / "uv"
 # What the two pyproject.toml files build from; contracts/artifacts is behind the chain/compiled link.
 SOURCES = ("pyproject.toml", "README.md", "segell", "chain", "services", "sdk", "contracts/artifacts")
 BUILD_TIMEOUT_S = 300
@@ -53,21 +56,22 @@ def build_wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
                     shutil.copy2(origin, copy)
             building = root / "dist.partial"
             shutil.rmtree(building, ignore_errors=True)
-            pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(building), str(source / "sdk"), str(source))
+            for project in (source / "sdk", source):
+                uv("build", "--wheel", "--out-dir", str(building), str(project))
             building.rename(out)
         (sdk,) = out.glob("segell_sdk-*.whl")
         (server,) = out.glob("segell-*.whl")
         return Wheels(sdk=sdk, server=server)
 
 
-def pip(python: str | Path, *arguments: str) -> None:
+def uv(*arguments: str) -> None:
     result = subprocess.run(
-        [str(python), "-m", "pip", "--quiet", "--disable-pip-version-check", *arguments],
+        [str(UV), "--quiet", *arguments],
         capture_output=True,
         text=True,
         timeout=INSTALL_TIMEOUT_S,
     )
-    assert result.returncode == 0, f"pip {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"uv {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}"
 
 
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory, name: str, *wheels: Path) -> Path:
@@ -84,9 +88,9 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory, name: str, *wheels: Pat
         done = root / f"{name}.installed"
         if not done.is_file():
             shutil.rmtree(path, ignore_errors=True)
-            venv.create(path, with_pip=True, symlinks=True)
+            uv("venv", "--python", sys.executable, str(path))
             # No byte-compiling of the dependencies: the venv lives for one test run.
-            pip(python, "install", "--no-compile", *map(str, wheels))
+            uv("pip", "install", "--python", str(python), "--no-compile", *map(str, wheels))
             done.touch()
     return python
 
