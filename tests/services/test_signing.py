@@ -108,9 +108,10 @@ def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
     widget = signature.sig_field
     appearance = widget["/AP"]["/N"].get_object()
     shown = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), appearance.data.decode("latin-1"))
-    assert f"(Verification code: {code}) Tj" in shown
-    assert f"(Verify at {url}) Tj" in shown
-    assert "(Signed electronically by Joana Puig i Ferrer) Tj" in shown
+    # In the administration's language, Catalan unless it has one; each line's text is its marked span's.
+    assert f"/ActualText (Codi segur de verificació: {code})" in shown
+    assert f"/ActualText ({url})" in shown
+    assert "/ActualText (Signat per: Joana Puig i Ferrer)" in shown
     assert "/QR Do" in shown
     assert "/QR" in appearance["/Resources"]["/XObject"]
     # The QR code's modules are exactly those of a QR code of the verification URL.
