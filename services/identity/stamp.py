@@ -89,12 +89,10 @@ def stamp_language(administration: object) -> StampLanguage:
 # --- placement ------------------------------------------------------------------------------------------------------
 
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
-CORNERS: Final[tuple[Corner, ...]] = get_args(Corner)
-MAX_PAGE_NUMBER: Final = 9999
-_PLACEMENT = re.compile(
-    r"^(?:(?P<word>auto|new-page)|(?P<page>first|last|[1-9][0-9]{0,3}):(?P<corner>(?:top|bottom)-(?:left|right)))$",
-    re.IGNORECASE,
+_PLACEMENT_SOURCE: Final = (
+    r"^(?:(?P<word>auto|new-page)|(?P<page>first|last|[1-9][0-9]{0,3}):(?P<corner>(?:top|bottom)-(?:left|right)))$"
 )
+_PLACEMENT: Final = re.compile(_PLACEMENT_SOURCE, re.IGNORECASE)
 PLACEMENT_CHOICES: Final = (
     "auto (where the last page has room, else on an added page), new-page, or PAGE:CORNER, where PAGE is first, "
     "last or a page number and CORNER is top-left, top-right, bottom-left or bottom-right (e.g. last:bottom-right)"
@@ -106,8 +104,8 @@ def _any_case(pattern: str) -> str:
     return re.sub(r"[a-z]", lambda letter: f"[{letter[0]}{letter[0].upper()}]", pattern)
 
 
-# What `parse_placement` accepts, as a JSON Schema pattern (ECMA 262 has no case-insensitive flag).
-PLACEMENT_PATTERN: Final = _any_case(r"^(auto|new-page|(first|last|[1-9][0-9]{0,3}):(top|bottom)-(left|right))$")
+# What `parse_placement` accepts, as a JSON Schema pattern: ECMA 262 has neither Python's named groups nor flags.
+PLACEMENT_PATTERN: Final = _any_case(re.sub(r"\?P<[a-z]+>", "", _PLACEMENT_SOURCE))
 
 
 @dataclass(frozen=True)
@@ -117,11 +115,6 @@ class Placement:
     kind: Literal["auto", "new-page", "corner"]
     page: int = -1
     corner: Corner | None = None
-
-    def __str__(self) -> str:
-        if self.kind != "corner":
-            return self.kind
-        return f"{'last' if self.page == -1 else self.page}:{self.corner}"
 
 
 AUTO: Final = Placement("auto")
@@ -248,7 +241,7 @@ class _EmbeddedFont(GlyphAccumulatorFactory):
 
 # --- layout ---------------------------------------------------------------------------------------------------------
 
-# Whole points: pyHanko lays text out in fractions of them.
+# Whole points: pyHanko's layout computes with exact fractions, which take integers only.
 FONT_SIZE: Final = 7
 MIN_FONT_SIZE: Final = 5
 LEADING: Final = 9
@@ -313,7 +306,7 @@ def stamp_layout(text: StampText, *, max_width: float) -> StampLayout:
     height = side + 2 * INNER_SEPARATION
     margins = TEXT_MARGINS.left + TEXT_MARGINS.right + 2 * BORDER_WIDTH
     room_for_text = max_width - height - margins
-    # 3% over the measured width: HarfBuzz's shaping never draws wider, but rounding must not wrap a line.
+    # 3% over the measured width, so that no rounding makes pyHanko shrink the stamp's content to fit.
     natural = max(text_width(line, FONT_SIZE) for line in text.lines) * 1.03
     font_size = FONT_SIZE
     while font_size > MIN_FONT_SIZE and natural * font_size / FONT_SIZE > room_for_text:
@@ -344,11 +337,14 @@ class StampSpot:
 
 # pdfium renders one page at a time for the whole process: it is not thread-safe.
 _PDFIUM = threading.Lock()
-# 36 dpi: a 6 pt clearance is 3 pixels, and the faintest hairline still greys a pixel.
+# 36 dpi: a 6 pt clearance is 3 pixels, and the faintest hairline still greys a pixel. A page larger than A0 is
+# rendered coarser, to at most `MAX_PIXELS`, and searched in coarser steps (a 200th of its longer side).
 RENDER_SCALE: Final = 0.5
+MAX_PIXELS: Final = 2_000_000
 # A pixel lighter than this is paper; anything darker (text, rules, a tint, a scanned background) is content.
 PAPER: Final = 250
 SEARCH_STEP: Final = 6
+SEARCH_STEPS_ACROSS: Final = 200
 _INK_OF_GREY: Final = bytes(1 if grey < PAPER else 0 for grey in range(256))
 
 
@@ -363,11 +359,16 @@ class _RenderedPage:
     width: float
     height: float
     rotation: int
+    scale: float  # pixels a point
     to_user: Callable[[float, float], tuple[float, float]]
     _ink: list[list[int]]  # summed-area table of ink pixels, one row and one column more than the bitmap
 
+    @property
+    def search_step(self) -> float:
+        return max(SEARCH_STEP, max(self.width, self.height) / SEARCH_STEPS_ACROSS)
+
     def is_blank(self, left: float, bottom: float, right: float, top: float) -> bool:
-        scale, rows = RENDER_SCALE, len(self._ink) - 1
+        scale, rows = self.scale, len(self._ink) - 1
         columns = len(self._ink[0]) - 1
         x0, x1 = max(0, int(left * scale)), min(columns, int(right * scale + 0.999))
         y0, y1 = max(0, int((self.height - top) * scale)), min(rows, int((self.height - bottom) * scale + 0.999))
@@ -383,8 +384,11 @@ class _RenderedPage:
 def _render(document: pypdfium2.PdfDocument, index: int) -> _RenderedPage:
     page = document[index]
     try:
-        bitmap = page.render(scale=RENDER_SCALE, grayscale=True, draw_annots=True, may_draw_forms=True)
         width, height = page.get_width(), page.get_height()  # as shown: rotated and cropped
+        if width < 1 or height < 1:
+            raise UnrenderablePdf(f"page {index + 1} has no area ({width} x {height} pt)")
+        scale = min(RENDER_SCALE, (MAX_PIXELS / (width * height)) ** 0.5)
+        bitmap = page.render(scale=scale, grayscale=True, draw_annots=True, may_draw_forms=True)
         rotation = page.get_rotation() % 360
         try:
             # pdfium's own mapping of the shown page (y down, in pixels) to user space, read off three points
@@ -402,13 +406,13 @@ def _render(document: pypdfium2.PdfDocument, index: int) -> _RenderedPage:
         ink.append(list(map(operator.add, ink[-1], accumulate(counts, initial=0))))
 
     def to_user(x: float, y: float) -> tuple[float, float]:
-        column, row = x * RENDER_SCALE, (height - y) * RENDER_SCALE
+        column, row = x * scale, (height - y) * scale
         return (
             origin[0] + column * (x_unit[0] - origin[0]) + row * (y_unit[0] - origin[0]),
             origin[1] + column * (x_unit[1] - origin[1]) + row * (y_unit[1] - origin[1]),
         )
 
-    return _RenderedPage(width, height, rotation, to_user, ink)
+    return _RenderedPage(width, height, rotation, scale, to_user, ink)
 
 
 def _corner_position(page: _RenderedPage, corner: Corner, size: StampLayout) -> tuple[float, float]:
@@ -428,10 +432,9 @@ def _blank_at(page: _RenderedPage, left: float, bottom: float, size: StampLayout
     )
 
 
-def _steps(start: float, stop: float) -> list[float]:
-    """From `start` to `stop` (either way) every `SEARCH_STEP` points, `stop` included."""
-    step = SEARCH_STEP if stop >= start else -SEARCH_STEP
-    positions = [start + step * n for n in range(int(abs(stop - start) // SEARCH_STEP) + 1)]
+def _steps(start: float, stop: float, step: float) -> list[float]:
+    """From `start` to `stop` (either way) every `step` points, `stop` included."""
+    positions = [start + (step if stop >= start else -step) * n for n in range(int(abs(stop - start) // step) + 1)]
     return positions if positions[-1] == stop else [*positions, stop]
 
 
@@ -440,8 +443,8 @@ def _blank_spot(page: _RenderedPage, size: StampLayout) -> tuple[float, float] |
     if not _fits(page, size):
         return None
     rightmost, top = page.width - PAGE_MARGIN - size.width, page.height - PAGE_MARGIN - size.height
-    for bottom in _steps(PAGE_MARGIN, top):
-        for left in _steps(rightmost, PAGE_MARGIN):
+    for bottom in _steps(PAGE_MARGIN, top, page.search_step):
+        for left in _steps(rightmost, PAGE_MARGIN, page.search_step):
             if _blank_at(page, left, bottom, size):
                 return left, bottom
     return None

@@ -5,6 +5,7 @@ Each fixture PDF (a full last page, a half-empty one, a rotated one; A4 and Lett
 """
 
 import io
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 from segell.services.administrations.models import Administration
 from segell.services.identity.signing import SigningIdentity, sign_pdf
 from segell.services.identity.stamp import (
+    PLACEMENT_PATTERN,
     Placement,
     StampPlacementRefused,
     parse_placement,
@@ -335,6 +337,32 @@ def test_stamp_of_a_second_signature_avoids_the_first(workdir: Path, identity: S
     assert report.count("Signature #") == 2 and report.count("Signature is Valid.") == 2
 
 
+def test_stamp_on_a_page_too_small_for_it_goes_on_a_page_added_large_enough(
+    workdir: Path, identity: SigningIdentity
+) -> None:
+    a7 = (210, 298)
+    document = sign_file(workdir, identity, "a7", text_pdf(a7, filled=0.1), "ca")
+
+    assert page_count(document.content) == 2
+    reader = PdfFileReader(io.BytesIO(document.content))
+    _, _, width, height = (float(n) for n in reader.find_page_for_modification(1)[0].get_object()["/MediaBox"])
+    assert width > a7[0] and height == a7[1]
+    (qr_code,) = render(document.path, 2, 80).qr_codes()
+    assert qr_code.text == document.url
+
+
+def test_stamp_on_a_poster_goes_in_its_blank_bottom_right(workdir: Path, identity: SigningIdentity) -> None:
+    a0_landscape = (3370, 2384)
+    document = sign_file(workdir, identity, "a0", text_pdf(a0_landscape, filled=0.5), "en")
+
+    assert page_count(document.content) == 1
+    (signature,) = PdfFileReader(io.BytesIO(document.content)).embedded_signatures
+    left, bottom, right, top = (float(n) for n in signature.sig_field["/Rect"])
+    assert a0_landscape[0] - 24 - 20 <= right <= a0_landscape[0] - 24  # within a search step of the margin
+    assert 24 <= bottom <= 24 + 20
+    assert right - left < 400 and top - bottom < 120  # the stamp's own size, whatever the page's
+
+
 def test_stamp_in_a_corner_with_content_is_refused(identity: SigningIdentity) -> None:
     with pytest.raises(StampPlacementRefused) as refused:
         sign_pdf(
@@ -385,6 +413,20 @@ def test_placement_refused_lists_the_valid_ones(text: str) -> None:
         ValueError, match="auto .*new-page.*PAGE:CORNER.*top-left, top-right, bottom-left or bottom-right"
     ):
         parse_placement(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["auto", "Auto", "new-page", "NEW-PAGE", "last:top-left", "9999:Bottom-Right", "10000:top-left", "x", ""]
+)
+def test_placement_schema_pattern_accepts_what_the_server_accepts(text: str) -> None:
+    # The pattern is matched as JSON Schema validators do (ECMA 262, no flags); [a-z] classes read alike in Python.
+    try:
+        parse_placement(text)
+        accepted = True
+    except ValueError:
+        accepted = False
+
+    assert (re.search(PLACEMENT_PATTERN, text) is not None) == accepted
 
 
 def test_stamp_language_is_the_administrations_or_catalan() -> None:
