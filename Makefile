@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup setup-dev chromium up test test-fast lint compile migration forge slither bench clean
+.PHONY: help setup setup-dev chromium poppler up test test-fast lint compile migration forge slither bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,14 @@ chromium: ## Install Debian's chromium (for the page tests) when /usr/bin/chromi
 		$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; \
 	fi
 
-setup-dev: setup $(VENV)/.dev chromium ## setup + test and lint tools (and chromium for the page tests)
+# The stamp tests read signed PDFs as readers do: pdftoppm renders them, pdfsig and pdftotext check them.
+poppler: ## Install Debian's poppler-utils (for the signature stamp tests) when pdftoppm is missing
+	@if ! command -v pdftoppm >/dev/null || ! command -v pdfsig >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+		$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends poppler-utils; \
+	fi
+
+setup-dev: setup $(VENV)/.dev chromium poppler ## setup + test and lint tools (chromium, poppler-utils for the tests)
 
 up: setup ## Start Segell (anvil when installed, else the embedded chain) on http://127.0.0.1:8000
 	$(BIN)/segell up

@@ -242,11 +242,14 @@ class Signatures:
         certificate: str | None = None,
         format: Literal["auto", "pades", "cades"] = "auto",
         filename: str | None = None,
+        placement: str = "auto",
+        lang: Literal["ca", "es", "en"] | None = None,
     ) -> SignedDocument:
         """Sign a document with one of the administration's certificates; the signed output is notarised.
 
         A PDF is signed as PAdES: it gets a visible stamp with the verification code, the verification page's
-        URL and a QR code of it. Any other file gets a detached CAdES signature (``.p7s``).
+        URL and a QR code of it, which never covers the document's content. Any other file gets a detached
+        CAdES signature (``.p7s``).
 
         Arguments:
             document: the file's path, or its bytes.
@@ -255,15 +258,21 @@ class Signatures:
                 certificate.
             format: ``"auto"`` (PAdES for PDFs), ``"pades"`` or ``"cades"``.
             filename: the name the server records (defaults to the path's name).
+            placement: where a PDF's stamp goes: ``"auto"`` (where the last page has room, else on a page
+                added for it), ``"new-page"``, or ``"PAGE:CORNER"`` such as ``"last:bottom-right"`` or
+                ``"1:top-left"`` (PAGE ``first``, ``last`` or a number; any case).
+            lang: the stamp's language, ``"ca"``, ``"es"`` or ``"en"``; omitted: the administration's.
 
         Raises:
             NotFoundError: no such certificate for this administration.
-            ConflictError: the certificate is revoked or expired, or there is none to sign with.
-            ValidationError: ``sign_as`` does not match the certificate, or several employees could sign.
+            ConflictError: the certificate is revoked or expired, or there is none to sign with; or the
+                ``PAGE:CORNER`` placement names a page the PDF lacks, or a corner with content in it.
+            ValidationError: ``sign_as`` does not match the certificate, several employees could sign, or
+                ``placement`` or ``lang`` is not one of the values above.
 
         Example::
 
-            signed = segell.signatures.sign(Path("resolucio.pdf"), sign_as="seal")
+            signed = segell.signatures.sign(Path("resolucio.pdf"), sign_as="seal", lang="es")
             signed.save(Path("resolucio-signed.pdf"))
             print(signed.verification_code, signed.verification_url)
         """
@@ -271,9 +280,11 @@ class Signatures:
             name, data = filename or "document", bytes(document)
         else:
             name, data = filename or Path(document).name, Path(document).read_bytes()
-        form: dict[str, str] = {"as": sign_as, "format": format}
+        form: dict[str, str] = {"as": sign_as, "format": format, "placement": placement}
         if certificate is not None:
             form["certificate"] = certificate
+        if lang is not None:
+            form["lang"] = lang
         return self._transport.call(
             "POST", "/v1/signatures", SignedDocument._from_json, files={"file": (name, data)}, data=form
         )

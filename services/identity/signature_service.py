@@ -37,6 +37,7 @@ from segell.services.identity.signing import (
     sign_detached,
     sign_pdf,
 )
+from segell.services.identity.stamp import AUTO, Placement, StampLanguage, StampPlacementRefused, stamp_language
 from segell.services.identity.validation import (
     RevocationUnavailable,
     TrustContext,
@@ -135,12 +136,15 @@ def sign_document(
     sign_as: SignAs,
     certificate_id: str | None,
     requested_format: RequestedFormat = "auto",
+    placement: Placement = AUTO,
+    language: StampLanguage | None = None,
 ) -> SignedDocument:
     """Sign `data` with one of the administration's own certificates, then notarise the signed output.
 
     A PDF is signed as PAdES, with the verification code, the verification page's URL and its QR code stamped
-    in it before signing; any other file (or a PDF with `requested_format="cades"`) gets a detached CAdES
-    signature. The signed output is notarised under that verification code.
+    in it before signing, where `placement` says and in `language` (by default the administration's); any other
+    file (or a PDF with `requested_format="cades"`) gets a detached CAdES signature, which has no stamp. The
+    signed output is notarised under that verification code.
     """
     if not data:
         raise InvalidInput("The file is empty; send the document to sign.", code="empty_file")
@@ -157,9 +161,18 @@ def sign_document(
     verification_url = f"{runtime.settings.api_url}/verify/{code.shown}"
     if requested_format == "pades" or (requested_format == "auto" and is_pdf(data)):
         try:
-            output = sign_pdf(data, identity, verification_code=code.shown, verification_url=verification_url)
+            output = sign_pdf(
+                data,
+                identity,
+                verification_code=code.shown,
+                verification_url=verification_url,
+                language=language or stamp_language(administration),
+                placement=placement,
+            )
         except UnreadablePdf as exc:
             raise InvalidInput(str(exc), code="unreadable_pdf") from None
+        except StampPlacementRefused as exc:
+            raise Conflict(str(exc), code=exc.code) from None
     else:
         output = sign_detached(data, identity)
     with runtime.transaction() as session:
