@@ -63,7 +63,7 @@ def test_explorer_json_shows_blocks_transactions_segell_events_and_contracts(
     )
     anchor = by_hash[activity["anchored"]["transaction_hash"]]
     assert (anchor["contract"], anchor["function"]) == ("Notary", "anchorRoot(bytes32,uint64)")
-    events = [(e["event"], e["args"].get("root") or e["args"].get("id")) for e in view["segell_events"]]
+    events = [(e["event"], e["args"].get("root") or e["args"].get("id")) for e in view["events"]]
     assert events[0] == ("RootAnchored", activity["root"])
     # The owner's admission into the sandbox's registry, when the sandbox was created.
     assert ("AdministrationAdmitted", None) in [(name, None) for name, _ in events]
