@@ -38,7 +38,7 @@ class RuntimeMatch:
     """How compiled code matched the chain's: `kind` ``exact`` or ``partial`` (all but the metadata)."""
 
     kind: MatchKind
-    immutables: int  # how many immutable values were taken from the chain
+    immutables: int  # how many immutable variables' values were taken from the chain
 
 
 def _metadata_length(code: bytes) -> int:
@@ -78,15 +78,14 @@ def _with_chain_immutables(
     compiled: bytes, on_chain: bytes, immutable_references: Mapping[str, Sequence[Mapping[str, int]]]
 ) -> tuple[bytes, int] | None:
     code = bytearray(compiled)
-    count = 0
+    # One variable may be read in several places: each holds its value.
     for references in immutable_references.values():
         for reference in references:
             start, length = int(reference["start"]), int(reference["length"])
             if start < 0 or length <= 0 or start + length > min(len(code), len(on_chain)):
                 return None
             code[start : start + length] = on_chain[start : start + length]
-            count += 1
-    return bytes(code), count
+    return bytes(code), sum(1 for references in immutable_references.values() if references)
 
 
 def match_runtime_code(
