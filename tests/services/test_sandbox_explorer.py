@@ -608,7 +608,7 @@ def test_explorer_fits_a_phone_screen(
     tmp_path: Path,
 ) -> None:
     sandbox, issued = activity["sandbox"], registered["issued"]
-    phone = {"viewport": {"width": 360, "height": 780}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+    phone = {"viewport": {"width": 360, "height": 780}, "is_mobile": True, "has_touch": True}
     browser = launch(playwright, tmp_path / "profile", segell_server.url, **phone)
     try:
         page = browser.page
