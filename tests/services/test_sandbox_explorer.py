@@ -6,12 +6,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from playwright.sync_api import Page, Playwright, expect
 from typer.testing import CliRunner
 from web3 import HTTPProvider, Web3
@@ -306,6 +309,66 @@ def test_every_explorer_view_is_404_for_another_administration_and_401_without_a
         answers = [stranger.get(path) for path in paths]
     assert [(a.status_code, a.json()["error"]["code"]) for a in answers] == [(404, "not_found")] * len(paths)
     assert [httpx.get(segell_server.url + path).status_code for path in paths] == [401] * len(paths)
+
+
+HEX = "0123456789abcdefABCDEF"
+VIEW_PATHS = st.one_of(
+    st.integers(min_value=0, max_value=2**63 - 1).map(lambda n: f"/blocks/{n}"),
+    st.text(HEX, min_size=64, max_size=64).map(lambda h: f"/transactions/0x{h}"),
+    st.text(HEX, min_size=40, max_size=40).map(lambda a: f"/addresses/0x{a}"),
+    st.integers(min_value=-5, max_value=600).map(lambda n: f"/activity?blocks={n}"),
+    st.integers(min_value=-5, max_value=60).map(lambda n: f"?blocks={n}"),
+    st.text(min_size=1, max_size=70).map(lambda t: f"/blocks/{quote(t, safe='')}"),
+    st.text(min_size=1, max_size=70).map(lambda t: f"/addresses/{quote(t, safe='')}"),
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(path=VIEW_PATHS)
+def test_explorer_views_of_a_real_sandbox_answer_200_404_or_422_in_the_error_format(
+    segell_server: RunningServer, owner_key: str, activity: dict[str, Any], path: str
+) -> None:
+    with segell_server.client(owner_key) as owner:
+        answer = owner.get(f"/v1/sandboxes/{activity['sandbox']['id']}/explorer{path}")
+    assert answer.status_code in (200, 404, 422), answer.text
+    if answer.status_code != 200:
+        assert set(answer.json()["error"]) == {"code", "message", "details"}
+    elif path.startswith("/addresses/"):
+        assert answer.json()["address"].lower() == path.removeprefix("/addresses/").lower()
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    address=st.one_of(st.text(HEX, min_size=40, max_size=40).map(lambda a: f"0x{a}"), st.sampled_from(["permits"])),
+    transaction_hash=st.one_of(st.none(), st.text(HEX, min_size=64, max_size=64).map(lambda h: f"0x{h}")),
+    contract=st.one_of(st.none(), st.sampled_from(["Permits", "Permits.sol:Permits", "Nope", "Other.sol:Permits"])),
+)
+def test_registering_a_real_sandbox_contract_answers_as_documented(
+    segell_server: RunningServer,
+    owner_key: str,
+    activity: dict[str, Any],
+    address: str,
+    transaction_hash: str | None,
+    contract: str | None,
+) -> None:
+    target = activity["permits"] if address == "permits" else address
+    body: dict[str, Any] = {"sources": {"Permits.sol": PERMITS}, "compiler": {"optimizer": False}}
+    if transaction_hash is not None:
+        body["transaction_hash"] = transaction_hash
+    if contract is not None:
+        body["contract"] = contract
+    with segell_server.client(owner_key) as owner:
+        answer = owner.post(f"/v1/sandboxes/{activity['sandbox']['id']}/contracts/{target}/register", json=body)
+    assert answer.status_code in (201, 409, 422), answer.text
+    if answer.status_code == 201:
+        assert (answer.json()["address"].lower(), answer.json()["verification"]) == (target.lower(), "exact")
+        assert (
+            target == activity["permits"]
+            and transaction_hash is None
+            and contract in (None, "Permits", "Permits.sol:Permits")
+        )
+    else:
+        assert set(answer.json()["error"]) == {"code", "message", "details"}
 
 
 # -- contracts deployed outside the API ----------------------------------------------------------------------------
