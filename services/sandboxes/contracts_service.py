@@ -335,7 +335,7 @@ def register_contract(
             advice = (
                 "Send the sources it was compiled from, the contract's name, and the settings it was compiled with "
                 "(`compiler`: `optimizer`, `optimizer_runs`, `evm_version`, `via_ir`; Foundry leaves the optimizer "
-                "off unless told otherwise)."
+                "off unless told otherwise and compiles for its own default EVM version: `forge config` shows both)."
             )
         raise BytecodeMismatch(
             f"The code at {wanted} is not what {chosen.qualified_name} compiles to with solc "
