@@ -53,6 +53,7 @@ from .citizen_auth import (
 from .client import DEFAULT_BASE_URL, Client
 from .contracts import (
     CompilerMessage,
+    CompilerSettings,
     ContractCall,
     ContractDetails,
     ContractEvent,
@@ -60,6 +61,7 @@ from .contracts import (
     Contracts,
     ContractTransaction,
     DeployedContract,
+    RegisteredContract,
     SandboxContract,
 )
 from .documents import BATCH_LIMIT, Documents
@@ -178,6 +180,7 @@ __all__ = [
     "CitizenToken",
     "Client",
     "CompilerMessage",
+    "CompilerSettings",
     "ConflictError",
     "ContractAddresses",
     "ContractCall",
@@ -210,6 +213,7 @@ __all__ = [
     "ProofOfExistence",
     "RateLimitError",
     "Receipt",
+    "RegisteredContract",
     "RegistrationAuthority",
     "Revocation",
     "RevocationReason",

@@ -62,6 +62,7 @@ def _sandbox_out(request: Request, sandbox: Sandbox) -> dict[str, Any]:
             registry=sandbox.registry_address, notary=sandbox.notary_address, deployment_block=sandbox.deployment_block
         ),
         "rpc_url": _rpc_url(request, sandbox.id),
+        "explorer_url": str(request.url_for("explorer_page", sandbox_id=sandbox.id)),
         "node_admin": sandbox.node_admin,
         "accounts": [account.address for account in sandbox.accounts],
         "governance": sandbox.governance_address,

@@ -67,7 +67,7 @@ GROUPS = {
             "web3",
         },
     ),
-    "contracts": (sdk.Contracts, {"deploy", "list", "get", "call", "send", "events"}),
+    "contracts": (sdk.Contracts, {"deploy", "register", "list", "get", "call", "send", "events"}),
     "auth": (sdk.CitizenAuth, {"request_otp", "verify_otp", "verify_totp", "otp_outbox", "json_web_keys"}),
     "citizens": (sdk.Citizens, {"me", "enrol_totp", "confirm_totp"}),
     "administrations": (
