@@ -225,7 +225,11 @@ def _is_local(url: str) -> bool:
     return parts.scheme in ("data", "blob") or (parts.scheme == "http" and parts.hostname == "127.0.0.1")
 
 
-def launch(playwright: Playwright, profile: Path, base_url: str, **options: object) -> Browser:
+def launch(
+    playwright: Playwright, profile: Path, base_url: str, *, locale: str = "ca-ES", **options: object
+) -> Browser:
+    """Chromium with a fresh profile in `profile`, its requests recorded. `locale` is the browser's language: its
+    `Accept-Language`, which the page follows on a first visit (Catalan unless a test says otherwise)."""
     proxy = RecordingProxy()
     context = playwright.chromium.launch_persistent_context(
         str(profile),
@@ -239,6 +243,7 @@ def launch(playwright: Playwright, profile: Path, base_url: str, **options: obje
             "--proxy-bypass-list=<-loopback>",
         ],
         timezone_id="UTC",
+        locale=locale,
         accept_downloads=True,
         **options,  # type: ignore[arg-type]
     )
