@@ -46,9 +46,9 @@ AMR_TOTP = ["totp", "otp"]
 # The SMS with a one-time code, where the administration has no text of its own in that language. `{minutes}` is
 # how long the code works; an administration's own text has only `{code}` and `{administration}`.
 DEFAULT_SMS_TEXTS: dict[Language, str] = {
-    "ca": "{code} és el teu codi de {administration}. Caduca en {minutes} min. No el comparteixis: ningú de "
+    "ca": "{administration}: el teu codi és {code}. Caduca d'aquí a {minutes} min. No el comparteixis: ningú de "
     "l'administració te'l demanarà.",
-    "es": "{code} es tu código de {administration}. Caduca en {minutes} min. No lo compartas: nadie de la "
+    "es": "{administration}: tu código es {code}. Caduca en {minutes} min. No lo compartas: nadie de la "
     "administración te lo pedirá.",
     "en": "{code} is your {administration} code. It expires in {minutes} minutes. Never share it: nobody from the "
     "administration will ask for it.",
