@@ -86,6 +86,7 @@ def notarise(
     content: bytes | None = None,
     *,
     title: str = "Certificat de residència",
+    kind: str = "certificat",
     salted: bool = False,
 ) -> Notarised:
     """Notarise a file through the API and wait until it is anchored."""
@@ -93,7 +94,7 @@ def notarise(
     response = issuer.post(
         "/v1/documents",
         content=content,
-        params={"kind": "certificat", "title": title, "salted": str(salted).lower()},
+        params={"kind": kind, "title": title, "salted": str(salted).lower()},
         headers={"Content-Type": "application/octet-stream"},
     )
     assert response.status_code == 202, response.text

@@ -337,6 +337,73 @@ def test_language_switch_is_applied_at_once_and_remembered_across_reload(
     browser.screenshot("language-en")
 
 
+@pytest.mark.parametrize(
+    ("locale", "lang", "heading", "authentic", "document_label", "kind"),
+    [
+        ("es-ES", "es", "Comprueba un documento", "Documento auténtico", "Documento", "Certificado electrónico"),
+        ("en-GB", "en", "Check a document", "Authentic document", "Document", "Electronic certificate"),
+    ],
+)
+def test_first_visit_follows_the_browsers_language_then_the_citizens_choice(
+    playwright: Playwright,
+    web_server: RunningServer,
+    issuer: httpx.Client,
+    tmp_path: Path,
+    locale: str,
+    lang: str,
+    heading: str,
+    authentic: str,
+    document_label: str,
+    kind: str,
+) -> None:
+    document = notarise(issuer, kind="certificate", title="Segell electrònic de l'Ajuntament")
+    opened = launch(playwright, tmp_path / "profile", web_server.url, locale=locale)
+    try:
+        page = opened.open(f"/verify/{document.code}")
+        wait_result(page, "authentic")
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        expect(page.locator("h1")).to_have_text(heading)
+        expect(page.locator(RESULT).locator("h3").first).to_have_text(authentic)
+        row = page.locator(f"{RESULT} .match dt:text-is('{document_label}') + dd")
+        expect(row).to_have_text(f"{kind} — Segell electrònic de l'Ajuntament")
+        # The citizen's choice is kept, and wins over the browser's language from then on.
+        page.click("text=Català")
+        wait_remembered(opened, "ca")
+        page.reload()
+        wait_result(page, "authentic")
+        expect(page.locator("html")).to_have_attribute("lang", "ca")
+        expect(page.locator("h1")).to_have_text("Comprova un document")
+        expect(page.locator(f"{RESULT} .match dt:text-is('Document') + dd")).to_have_text(
+            "Certificat electrònic — Segell electrònic de l'Ajuntament"
+        )
+        assert opened.requests_elsewhere() == []
+    finally:
+        opened.close()
+
+
+def test_page_in_each_language_on_a_desktop_and_a_phone(browser: Browser, issuer: httpx.Client) -> None:
+    document = notarise(issuer, kind="signed-pdf", title="Resolució 2026/118")
+    shown = [
+        ("ca", "Document", "Document PDF signat", "Document autèntic"),
+        ("es", "Documento", "Documento PDF firmado", "Documento auténtico"),
+        ("en", "Document", "Signed PDF document", "Authentic document"),
+    ]
+    for lang, document_label, kind, authentic in shown:
+        browser.page.set_viewport_size({"width": 1280, "height": 800})
+        page = browser.open(f"/verify/{document.code}?lang={lang}")
+        wait_result(page, "authentic")
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        expect(page.locator(RESULT).locator("h3").first).to_have_text(authentic)
+        row = page.locator(f"{RESULT} .match dt:text-is('{document_label}') + dd")
+        expect(row).to_have_text(f"{kind} — Resolució 2026/118")
+        expect(page.locator(RESULT)).not_to_contain_text("signed-pdf")
+        browser.screenshot(f"verify-{lang}-desktop")
+        page.set_viewport_size({"width": 360, "height": 780})
+        expect(row).to_have_text(f"{kind} — Resolució 2026/118")
+        assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0, lang
+        browser.screenshot(f"verify-{lang}-phone")
+
+
 def test_document_made_from_another_shows_the_chain_with_a_link_to_check_each(
     browser: Browser, issuer: httpx.Client, web_server: RunningServer
 ) -> None:
