@@ -201,12 +201,13 @@ def test_otp_sms_uses_the_administrations_own_text_in_its_language(
     assert default_catalan.startswith("Consorci {code}: el teu codi és ")
 
 
-@pytest.mark.parametrize("lang", ["fr", "CA", "", "es-ES", 1])
-def test_request_otp_refuses_a_language_it_does_not_speak_with_422(tenant: CitizenApp, lang: object) -> None:
-    response = tenant.send(new_phone(), lang=lang)
+def test_request_otp_refuses_a_language_it_does_not_speak_with_422(tenant: CitizenApp) -> None:
+    for lang in ("fr", "CA", "", "es-ES", 1):
+        response = tenant.send(new_phone(), lang=lang)
 
-    assert response.status_code == 422
-    assert response.json()["error"]["details"][0]["location"] == "body.lang"
+        assert response.status_code == 422, lang
+        assert response.json()["error"]["details"][0]["location"] == "body.lang"
+    assert tenant.http.get("/v1/auth/otp/outbox").json()["items"] == []
 
 
 @pytest.mark.parametrize(
