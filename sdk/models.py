@@ -6,7 +6,7 @@ Timestamps are timezone-aware :class:`datetime.datetime` objects in UTC.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
@@ -29,6 +29,7 @@ __all__ = [
     "Identity",
     "IssuedApiKey",
     "Issuer",
+    "Language",
     "Receipt",
     "Revocation",
     "Role",
@@ -229,6 +230,15 @@ class Health:
         )
 
 
+#: The languages citizens read Segell in: Catalan, Spanish, English.
+Language = Literal["ca", "es", "en"]
+
+
+def _labels(data: Json) -> Mapping[str, str] | None:
+    labels = data.get("kind_labels")
+    return None if labels is None else {str(language): str(label) for language, label in labels.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Administration:
     """A member administration of the consortium.
@@ -241,6 +251,10 @@ class Administration:
         accounts: the chain accounts that act for it.
         admitted_at: when it was admitted.
         admission_tx: hash of the admission transaction, if it has been sent.
+        language: the language of its citizens' SMS (``"ca"``, ``"es"`` or ``"en"``), unless an app asks for
+            another.
+        sms_templates: its own SMS text by language (``{code}``, ``{administration}``); ``None`` for a language
+            where Segell's default text is used.
     """
 
     code: str
@@ -250,6 +264,8 @@ class Administration:
     accounts: tuple[str, ...]
     admitted_at: datetime
     admission_tx: str | None
+    language: Language = "ca"
+    sms_templates: Mapping[Language, str | None] = field(default_factory=lambda: dict.fromkeys(("ca", "es", "en")))
 
     @property
     def is_active(self) -> bool:
@@ -266,6 +282,11 @@ class Administration:
             accounts=tuple(str(account) for account in data["accounts"]),
             admitted_at=parse_datetime(data["admitted_at"]),
             admission_tx=data["admission_tx"],
+            language=cast(Language, str(data.get("language", "ca"))),
+            sms_templates={
+                cast(Language, language): optional_str(text)
+                for language, text in (data.get("sms_templates") or {}).items()
+            },
         )
 
 
@@ -525,12 +546,15 @@ class VerificationSource:
         administration: who notarised the source.
         kind: the source's kind, if given.
         title: its title, if given.
+        kind_labels: how people read the kind, by language (``"ca"``, ``"es"``, ``"en"``), for the kinds Segell
+            itself notarises (``signed-pdf``, ``certificate``, ...); ``None`` for any other kind.
     """
 
     verification_code: str
     administration: Issuer
     kind: str | None
     title: str | None
+    kind_labels: Mapping[str, str] | None = None
 
     @classmethod
     def _from_json(cls, data: Json) -> VerificationSource:
@@ -539,6 +563,7 @@ class VerificationSource:
             administration=Issuer._from_json(data["administration"]),
             kind=optional_str(data.get("kind")),
             title=optional_str(data.get("title")),
+            kind_labels=_labels(data),
         )
 
 
@@ -556,6 +581,8 @@ class VerificationMatch:
         block_number, transaction_hash, chain_id, contract: where, once anchored.
         revocation: the revocation, if revoked.
         derived_from: the documents it was made from, where its kind and title are shown.
+        kind_labels: how people read the kind, by language (``"ca"``, ``"es"``, ``"en"``), for the kinds Segell
+            itself notarises; ``None`` for any other kind, or where the kind is not shown.
     """
 
     status: VerificationStatus
@@ -569,6 +596,7 @@ class VerificationMatch:
     contract: str | None
     revocation: Revocation | None
     derived_from: tuple[VerificationSource, ...] = ()
+    kind_labels: Mapping[str, str] | None = None
 
     @classmethod
     def _from_json(cls, data: Json) -> VerificationMatch:
@@ -586,6 +614,7 @@ class VerificationMatch:
             contract=optional_str(data.get("contract")),
             revocation=None if revocation is None else Revocation._from_json(revocation),
             derived_from=tuple(VerificationSource._from_json(source) for source in data.get("derived_from") or ()),
+            kind_labels=_labels(data),
         )
 
 

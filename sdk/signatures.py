@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from ._convert import Json, optional, optional_datetime, optional_str, parse_datetime
 from ._transport import Transport
@@ -165,6 +166,10 @@ class SignatureReport:
         signer: whose certificate signed; ``None`` when the signature does not carry it.
         signing_time: when the signer says it signed (not proof).
         proof_of_existence: the earliest anchoring of the signed output, if it was notarised.
+        reason: why it got its indication, a stable code (``"valid"``, ``"changed_after_signing"``,
+            ``"signed_after_revocation"``, ...) to say ``message`` in the reader's language.
+        reason_details: the facts the reason speaks of (``certificate``, ``revoked_at``, ``proven_at``, ...),
+            as the server sent them; only those it gave.
     """
 
     format: SignatureFormat
@@ -174,6 +179,8 @@ class SignatureReport:
     signer: Signer | None
     signing_time: datetime | None
     proof_of_existence: ProofOfExistence | None
+    reason: str | None = None
+    reason_details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -190,6 +197,10 @@ class SignatureReport:
             signer=optional(Signer._from_json, signer),
             signing_time=optional_datetime(signing_time),
             proof_of_existence=optional(ProofOfExistence._from_json, proof),
+            reason=optional_str(data.get("reason")),
+            reason_details={
+                name: value for name, value in (data.get("reason_details") or {}).items() if value is not None
+            },
         )
 
 

@@ -78,8 +78,10 @@ def _token(issued: tokens.IssuedToken) -> CitizenToken:
 def request_otp(
     body: OtpRequest, request: Request, tenant: AdministrationDep, citizen_auth: CitizenAuthDep
 ) -> OtpChallenge:
-    """Send a one-time code to a citizen's mobile number (it replaces any code sent to it before)."""
-    sent = service.request_code(citizen_auth, tenant, body.phone, _client_address(request, body.client_address))
+    """Send a one-time code to a citizen's mobile number (it replaces any code sent to it before), in `lang` or the
+    administration's language."""
+    address = _client_address(request, body.client_address)
+    sent = service.request_code(citizen_auth, tenant, body.phone, address, language=body.lang)
     return OtpChallenge(
         challenge_id=sent.challenge_id, phone=sent.phone, expires_at=sent.expires_at, gateway=sent.gateway
     )

@@ -21,14 +21,15 @@ Example, in a domain's service::
         session.add(MyRecord(..., receipt_id=receipt.id))
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from segell.services.notary import repository, service
 from segell.services.notary.codes import format_code, generate_code
+from segell.services.notary.kinds import KINDS, NotarisedKind, kinds
 from segell.services.notary.schemas import Anchor, ProofBundle, Receipt, VerificationCode
 from segell.services.notary.service import AnchoredRoots, Anchoring, Submission
 from segell.services.runtime import Runtime
@@ -52,50 +53,6 @@ __all__ = [
     "receipt",
     "reserve_code",
 ]
-
-
-@dataclass(frozen=True)
-class NotarisedKind:
-    """A kind of output the notary is asked for, and how people read it: ``labels[language]`` (ca, es, en)."""
-
-    kind: str
-    labels: Mapping[str, str]
-
-
-KINDS: Final[Mapping[str, NotarisedKind]] = {
-    entry.kind: entry
-    for entry in (
-        NotarisedKind("document", {"ca": "Document", "es": "Documento", "en": "Document"}),
-        NotarisedKind(
-            "signed-pdf", {"ca": "Document PDF signat", "es": "Documento PDF firmado", "en": "Signed PDF document"}
-        ),
-        NotarisedKind(
-            "cms-signature",
-            {
-                "ca": "Signatura electrònica separada (CAdES)",
-                "es": "Firma electrónica separada (CAdES)",
-                "en": "Detached electronic signature (CAdES)",
-            },
-        ),
-        NotarisedKind(
-            "certificate",
-            {"ca": "Certificat electrònic", "es": "Certificado electrónico", "en": "Electronic certificate"},
-        ),
-        NotarisedKind(
-            "certificate-revocation",
-            {
-                "ca": "Revocació d'un certificat electrònic",
-                "es": "Revocación de un certificado electrónico",
-                "en": "Revocation of an electronic certificate",
-            },
-        ),
-    )
-}
-
-
-def kinds() -> list[NotarisedKind]:
-    """Every kind the other domains notarise, with its labels in Catalan, Spanish and English."""
-    return list(KINDS.values())
 
 
 @dataclass(frozen=True)

@@ -273,12 +273,27 @@ MatchStatus = Literal["authentic", "pending", "revoked"]
 VerificationStatus = Literal["authentic", "pending", "revoked", "unknown"]
 
 
+class KindLabels(BaseModel):
+    """How people read a kind of document, in Catalan, Spanish and English."""
+
+    ca: str
+    es: str
+    en: str
+
+
+KIND_LABELS_DESCRIPTION = (
+    "How people read `kind`, by language, for the kinds Segell itself notarises (`signed-pdf`, `certificate`, ...); "
+    "null for a kind its issuer named itself, and wherever `kind` is null."
+)
+
+
 class MatchSource(BaseModel):
     """A receipt the verified document was made from: verify it by its code."""
 
     verification_code: str
     administration: MatchAdministration
     kind: str | None
+    kind_labels: KindLabels | None = Field(description=KIND_LABELS_DESCRIPTION)
     title: str | None
 
 
@@ -289,6 +304,7 @@ class VerificationMatch(BaseModel):
         description="Null when none was given, or when a salted document is looked up by hash and its issuer did not "
         "mark it public."
     )
+    kind_labels: KindLabels | None = Field(description=KIND_LABELS_DESCRIPTION)
     title: str | None = Field(description="As `kind`.")
     anchored_at: datetime | None
     block_number: int | None

@@ -40,6 +40,7 @@ from segell.services.errors import Conflict, NotFound, PayloadTooLarge, SegellEr
 from segell.services.models import utcnow
 from segell.services.notary import repository
 from segell.services.notary.codes import CHECK_SYMBOLS, InvalidCodeError, format_code, generate_codes, parse_code
+from segell.services.notary.kinds import labels_of
 from segell.services.notary.repository import ReceiptRow
 from segell.services.notary.schemas import (
     Anchor,
@@ -47,6 +48,7 @@ from segell.services.notary.schemas import (
     BundleSource,
     ChainInfo,
     IssuerInfo,
+    KindLabels,
     MatchAdministration,
     MatchRevocation,
     MatchSource,
@@ -807,6 +809,11 @@ def _described(row: ReceiptRow, *, by_hash: bool) -> bool:
     return not by_hash or row.salt is None or bool(row.public)
 
 
+def _kind_labels(kind: str | None) -> KindLabels | None:
+    labels = labels_of(kind)
+    return None if labels is None else KindLabels.model_validate(labels)
+
+
 def _match(
     row: ReceiptRow,
     notary: NotaryClient,
@@ -830,6 +837,7 @@ def _match(
         status=status,
         administration=MatchAdministration(code=row.administration_code, name=row.administration_name),
         kind=row.kind if described else None,
+        kind_labels=_kind_labels(row.kind) if described else None,
         title=row.title if described else None,
         anchored_at=_from_timestamp(row.block_timestamp) if show_anchor else None,
         block_number=row.block_number if show_anchor else None,
@@ -848,6 +856,7 @@ def _match(
                 verification_code=format_code(source.verification_code),
                 administration=MatchAdministration(code=source.administration_code, name=source.administration_name),
                 kind=source.kind,
+                kind_labels=_kind_labels(source.kind),
                 title=source.title,
             )
             for source in (sources if described else ())

@@ -43,7 +43,9 @@ def read_bundle_by_code(
 
 
 def _page(request: Request, code: str | None, language: str | None) -> HTMLResponse:
-    chosen = pages.choose_language(language, request.cookies.get(pages.LANGUAGE_COOKIE))
+    chosen = pages.choose_language(
+        language, request.cookies.get(pages.LANGUAGE_COOKIE), request.headers.get("accept-language")
+    )
     response = HTMLResponse(pages.render_page(chosen, code=code), headers=pages.PAGE_HEADERS)
     if language is not None and language == chosen:
         # A link such as `/?lang=es` works without JavaScript, and the choice is kept for the next visit.

@@ -72,7 +72,7 @@ GROUPS = {
     "citizens": (sdk.Citizens, {"me", "enrol_totp", "confirm_totp"}),
     "administrations": (
         sdk.Administrations,
-        {"admit", "list", "get", "suspend", "reinstate", "issue_api_key", "list_api_keys", "revoke_api_key"},
+        {"admit", "list", "get", "update", "suspend", "reinstate", "issue_api_key", "list_api_keys", "revoke_api_key"},
     ),
     "governance_keys": (sdk.GovernanceKeys, {"list", "rotate", "revoke"}),
 }

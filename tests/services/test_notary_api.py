@@ -159,6 +159,7 @@ def test_notarise_derived_from_a_public_receipt_of_another_administration_links_
             "verification_code": theirs.verification_code,
             "administration": {"code": other.code, "name": "Ajuntament de Reus"},
             "kind": "document",
+            "kind_labels": {"ca": "Document", "es": "Documento", "en": "Document"},
             "title": "Padró",
         }
     ]

@@ -55,6 +55,7 @@ def test_verify_pending_document_answers_pending(quiet_server: RunningServer) ->
         "status": "pending",
         "administration": {"code": "L00000001", "name": "Ajuntament L00000001"},
         "kind": "certificat",
+        "kind_labels": None,
         "title": "Títol",
         "anchored_at": None,
         "block_number": None,

@@ -86,6 +86,7 @@ def notarise(
     content: bytes | None = None,
     *,
     title: str = "Certificat de residència",
+    kind: str = "certificat",
     salted: bool = False,
 ) -> Notarised:
     """Notarise a file through the API and wait until it is anchored."""
@@ -93,7 +94,7 @@ def notarise(
     response = issuer.post(
         "/v1/documents",
         content=content,
-        params={"kind": "certificat", "title": title, "salted": str(salted).lower()},
+        params={"kind": kind, "title": title, "salted": str(salted).lower()},
         headers={"Content-Type": "application/octet-stream"},
     )
     assert response.status_code == 202, response.text
@@ -225,7 +226,11 @@ def _is_local(url: str) -> bool:
     return parts.scheme in ("data", "blob") or (parts.scheme == "http" and parts.hostname == "127.0.0.1")
 
 
-def launch(playwright: Playwright, profile: Path, base_url: str, **options: object) -> Browser:
+def launch(
+    playwright: Playwright, profile: Path, base_url: str, *, locale: str = "ca-ES", **options: object
+) -> Browser:
+    """Chromium with a fresh profile in `profile`, its requests recorded. `locale` is the browser's language: its
+    `Accept-Language`, which the page follows on a first visit (Catalan unless a test says otherwise)."""
     proxy = RecordingProxy()
     context = playwright.chromium.launch_persistent_context(
         str(profile),
@@ -239,6 +244,7 @@ def launch(playwright: Playwright, profile: Path, base_url: str, **options: obje
             "--proxy-bypass-list=<-loopback>",
         ],
         timezone_id="UTC",
+        locale=locale,
         accept_downloads=True,
         **options,  # type: ignore[arg-type]
     )

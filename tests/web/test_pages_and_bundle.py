@@ -2,13 +2,18 @@
 
 import re
 from collections.abc import Iterator
+from typing import get_args
 
 import httpx
 import pytest
+from cryptography import x509
 
 from segell.sdk import Client, ValidationError
+from segell.services.identity.signature_schemas import Indication, SignatureReason, SubIndication
+from segell.services.notary import api as notary
 from segell.services.notary.codes import CHECK_SYMBOLS, SYMBOLS
 from segell.services.notary.settings import NotarySettings
+from segell.services.web import pages
 from tests.helpers import RunningServer, make_settings, serve
 from tests.web.conftest import notarise
 
@@ -107,6 +112,75 @@ def test_page_language_comes_from_the_query_then_the_cookie(web_server: RunningS
         unknown = citizen.get("/", params={"lang": "fr"}, headers={"Cookie": "segell_lang=xx"})
         assert '<html lang="ca">' in unknown.text
         assert "segell_lang" not in unknown.cookies
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "expected"),
+    [
+        ("es-ES,es;q=0.9,en;q=0.8", "es"),
+        ("en-GB,en;q=0.9", "en"),
+        ("ca", "ca"),
+        ("fr-FR,fr;q=0.9,es;q=0.5,en;q=0.4", "es"),
+        ("de;q=0.9, en;q=0.1, es;q=0.2", "es"),
+        ("es;q=0, en", "en"),
+        ("EN-us", "en"),
+        ("en;q=abc, es;q=0.3", "es"),
+        ("fr, de", "ca"),
+        ("*", "ca"),
+        ("", "ca"),
+        (";;, ,q=;,", "ca"),
+    ],
+)
+def test_first_visit_follows_accept_language(citizen: httpx.Client, accept_language: str, expected: str) -> None:
+    for path in ("/", "/verify/0000-0000-0000-0000-0"):
+        response = citizen.get(path, headers={"Accept-Language": accept_language})
+        assert response.status_code == 200
+        assert f'<html lang="{expected}">' in response.text, path
+        assert "segell_lang" not in response.cookies  # the browser's language is not a choice to remember
+        assert set(response.headers["vary"].split(", ")) == {"Cookie", "Accept-Language"}
+
+
+def test_the_citizens_choice_wins_over_accept_language(web_server: RunningServer) -> None:
+    spanish_browser = {"Accept-Language": "es-ES,es;q=0.9"}
+    with web_server.client() as citizen:
+        assert '<html lang="en">' in citizen.get("/", params={"lang": "en"}, headers=spanish_browser).text
+        assert '<html lang="en">' in citizen.get("/", headers=spanish_browser).text  # remembered
+    with web_server.client() as citizen:
+        remembered = citizen.get("/", headers={**spanish_browser, "Cookie": "segell_lang=ca"})
+        assert '<html lang="ca">' in remembered.text
+        assert '<h1 data-i18n="heading">Comprova un document</h1>' in remembered.text
+        unknown = citizen.get("/", headers={**spanish_browser, "Cookie": "segell_lang=xx"})
+        assert '<html lang="es">' in unknown.text
+        assert '<h1 data-i18n="heading">Comprueba un documento</h1>' in unknown.text
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(re.findall(r"\{(\w+)\}", text))
+
+
+def test_every_text_of_the_page_is_in_every_language_with_the_same_placeholders() -> None:
+    texts = pages.translations()
+    assert set(texts) == {"ca", "es", "en"}
+    for language in ("es", "en"):
+        assert set(texts[language]) == set(texts["ca"]), language
+        for key, text in texts["ca"].items():
+            assert text.strip(), key
+            assert _placeholders(texts[language][key]) == _placeholders(text), (language, key)
+
+
+def test_every_signature_result_the_server_can_answer_has_words_in_every_language() -> None:
+    # Every reason, indication and sub-indication of ETSI EN 319 102-1 the reports may carry, and every CRL reason.
+    needed = [
+        *(f"signature_reason_{reason}" for reason in get_args(SignatureReason)),
+        *(f"signature_indication_{indication}" for indication in get_args(Indication)),
+        *(f"signature_sub_{sub}" for sub in get_args(SubIndication)),
+        *(f"crl_reason_{flag.value}" for flag in x509.ReasonFlags),
+        *(f"kind_{kind}" for kind in notary.KINDS),
+    ]
+    for language, texts in pages.translations().items():
+        missing = [key for key in needed if key not in texts]
+        assert missing == [], language
+        assert texts["signature_reason_valid"] != texts["signature_indication_TOTAL_PASSED"]
 
 
 def test_verify_url_puts_the_code_in_the_page_escaped(citizen: httpx.Client) -> None:

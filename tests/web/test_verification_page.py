@@ -17,7 +17,7 @@ from segell.services.notary.models import Document
 from segell.services.notary.repository import batches
 from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, serve, wait_anchored
-from tests.web.conftest import Browser, launch, notarise
+from tests.web.conftest import Browser, Notarised, launch, notarise
 
 RESULT = "#result"
 
@@ -335,6 +335,72 @@ def test_language_switch_is_applied_at_once_and_remembered_across_reload(
     expect(page.locator("h1")).to_have_text("Check a document")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     browser.screenshot("language-en")
+
+
+@pytest.fixture(scope="module")
+def certificate_document(issuer: httpx.Client) -> Notarised:
+    """A document of a kind Segell itself notarises, whose label the page shows in each language."""
+    return notarise(issuer, kind="certificate", title="Segell electrònic de l'Ajuntament")
+
+
+def test_first_visit_follows_the_browsers_language_then_the_citizens_choice(
+    playwright: Playwright, web_server: RunningServer, certificate_document: Notarised, tmp_path: Path
+) -> None:
+    spanish = launch(playwright, tmp_path / "profile", web_server.url, locale="es-ES")
+    try:
+        page = spanish.open(f"/verify/{certificate_document.code}")
+        wait_result(page, "authentic")
+        expect(page.locator("html")).to_have_attribute("lang", "es")
+        expect(page.locator("h1")).to_have_text("Comprueba un documento")
+        expect(page.locator(RESULT).locator("h3").first).to_have_text("Documento auténtico")
+        expect(page.locator(f"{RESULT} .match dt:text-is('Documento') + dd")).to_have_text(
+            "Certificado electrónico — Segell electrònic de l'Ajuntament"
+        )
+        # The citizen's choice is kept, and wins over the browser's language from then on.
+        page.click("text=Català")
+        wait_remembered(spanish, "ca")
+        page.reload()
+        wait_result(page, "authentic")
+        expect(page.locator("html")).to_have_attribute("lang", "ca")
+        expect(page.locator("h1")).to_have_text("Comprova un document")
+        expect(page.locator(f"{RESULT} .match dt:text-is('Document') + dd")).to_have_text(
+            "Certificat electrònic — Segell electrònic de l'Ajuntament"
+        )
+        assert spanish.requests_elsewhere() == []
+    finally:
+        spanish.close()
+
+
+def test_page_in_each_language_on_a_desktop_and_a_phone(
+    playwright: Playwright, web_server: RunningServer, certificate_document: Notarised, tmp_path: Path
+) -> None:
+    # A browser in British English: the first visit is in English, then the citizen picks the other two.
+    english = launch(playwright, tmp_path / "profile", web_server.url, locale="en-GB")
+    shown = [
+        ("en", None, "Check a document", "Document", "Electronic certificate", "Authentic document"),
+        ("es", "Español", "Comprueba un documento", "Documento", "Certificado electrónico", "Documento auténtico"),
+        ("ca", "Català", "Comprova un document", "Document", "Certificat electrònic", "Document autèntic"),
+    ]
+    try:
+        page = english.open(f"/verify/{certificate_document.code}")
+        wait_result(page, "authentic")
+        for lang, link, heading, document_label, kind, authentic in shown:
+            page.set_viewport_size({"width": 1280, "height": 800})
+            if link:
+                page.click(f"text={link}")
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+            expect(page.locator("h1")).to_have_text(heading)
+            expect(page.locator(RESULT).locator("h3").first).to_have_text(authentic)
+            row = page.locator(f"{RESULT} .match dt:text-is('{document_label}') + dd")
+            expect(row).to_have_text(f"{kind} — Segell electrònic de l'Ajuntament")
+            english.screenshot(f"verify-{lang}-desktop")
+            page.set_viewport_size({"width": 360, "height": 780})
+            expect(row).to_be_visible()
+            assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0, lang
+            english.screenshot(f"verify-{lang}-phone")
+        assert english.requests_elsewhere() == []
+    finally:
+        english.close()
 
 
 def test_document_made_from_another_shows_the_chain_with_a_link_to_check_each(

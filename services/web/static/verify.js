@@ -132,10 +132,11 @@
 
   // --- rendering -----------------------------------------------------------------------------------------------
 
+  const dateText = (iso) =>
+    new Intl.DateTimeFormat(language, { dateStyle: "long", timeStyle: "long" }).format(new Date(iso));
+
   function formatDate(iso) {
-    const date = new Date(iso);
-    const text = new Intl.DateTimeFormat(language, { dateStyle: "long", timeStyle: "long" }).format(date);
-    return el("time", { datetime: iso }, text);
+    return el("time", { datetime: iso }, dateText(iso));
   }
 
   function facts(rows) {
@@ -202,7 +203,7 @@
         revocation ? `${t("field_reason")}: ${revocation.reason}` : null));
     }
     for (const match of answer.matches) {
-      const document_ = [kindLabel(match.kind), match.title].filter(Boolean).join(" — ");
+      const document_ = [kindLabel(match), match.title].filter(Boolean).join(" — ");
       const rows = [
         ["field_issuer", `${match.administration.name} (${match.administration.code})`],
         ["field_document", document_],
@@ -234,10 +235,11 @@
     return nodes;
   }
 
-  // The notary's label of a kind of document in this language; a kind it does not list, as the issuer wrote it.
-  function kindLabel(kind) {
+  // How people read a kind of document, in this language: the labels the server answers with it, else those the
+  // page knows; a kind the issuer named itself, as the issuer wrote it.
+  function kindLabel({ kind, kind_labels: labels }) {
     if (!kind) return null;
-    return I18N[language][`kind_${kind}`] ?? kind;
+    return labels?.[language] ?? I18N[language][`kind_${kind}`] ?? kind;
   }
 
   // The documents this one was made from (a signed PDF: its original), each with a link to check it on its own
@@ -247,7 +249,7 @@
     const list = el("ul", { class: "derived-list" });
     for (const source of sources) {
       const shownCode = source.verification_code;
-      const what = [kindLabel(source.kind), source.title].filter(Boolean).join(" — ");
+      const what = [kindLabel(source), source.title].filter(Boolean).join(" — ");
       list.append(el("li", { "data-code": shownCode },
         what ? el("span", { class: "derived-what" }, what) : null,
         what ? " · " : null,
@@ -322,7 +324,7 @@
       ["signature_format", item.format],
       ["signature_issuer", signer.issuer],
       ["signature_serial", signer.certificate_serial ? el("code", {}, signer.certificate_serial) : null],
-      ["signature_indication", el("code", {}, [item.indication, item.sub_indication].filter(Boolean).join(" / "))],
+      ["signature_indication", indicationText(item)],
     ];
     const existence = item.proof_of_existence;
     if (existence) {
@@ -333,8 +335,37 @@
     }
     // With one signature, the section's own status line already says it.
     const status = several ? el("p", { class: `signature-status signature-${itemKey}` }, t(`signature_${itemKey}`)) : null;
-    return el("div", { class: "signature-item", "data-indication": item.indication ?? "" },
-      status, item.message ? el("p", {}, item.message) : null, facts(rows));
+    return el("div", { class: "signature-item", "data-indication": item.indication ?? "", "data-reason": item.reason ?? "" },
+      status, el("p", { class: "signature-reason" }, reasonText(item)), facts(rows));
+  }
+
+  // ETSI EN 319 102-1's result in words, with its codes: "Failed: the signed content was changed (TOTAL_FAILED /
+  // HASH_FAILURE)".
+  function indicationText(item) {
+    const words = [t(`signature_indication_${item.indication}`)];
+    if (item.sub_indication) words.push(t(`signature_sub_${item.sub_indication}`));
+    const codes = [item.indication, item.sub_indication].filter(Boolean).join(" / ");
+    return el("span", {}, `${words.join(": ")} `, el("code", {}, `(${codes})`));
+  }
+
+  // Why the signature got its result, in this language: the server's reason code and the facts it names. A reason
+  // this page does not know is said by its ETSI sub-indication.
+  function reasonText(item) {
+    const details = item.reason_details ?? {};
+    const key = `signature_reason_${item.reason}`;
+    if (!item.reason || !(key in I18N[language])) {
+      return item.sub_indication ? t(`signature_sub_${item.sub_indication}`) : t(`signature_indication_${item.indication}`);
+    }
+    const params = { certificate: details.certificate ?? "", issuer: details.issuer ?? "", revocation: "" };
+    for (const name of ["signed_at", "revoked_at", "proven_at", "expired_at", "valid_from"]) {
+      if (details[name]) params[name] = dateText(details[name]);
+    }
+    const revocationReason = details.revocation_reason;
+    if (revocationReason) {
+      const words = I18N[language][`crl_reason_${revocationReason}`] ?? revocationReason;
+      params.revocation = ` (${t("signature_revocation_reason", { reason: words })})`;
+    }
+    return t(key, params);
   }
 
   // --- actions -------------------------------------------------------------------------------------------------
