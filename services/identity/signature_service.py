@@ -37,13 +37,14 @@ from segell.services.identity.signing import (
     sign_detached,
     sign_pdf,
 )
-from segell.services.identity.stamp import AUTO, Placement, StampLanguage, StampPlacementRefused, stamp_language
+from segell.services.identity.stamp import AUTO, Placement, StampPlacementRefused, stamp_language
 from segell.services.identity.validation import (
     RevocationUnavailable,
     TrustContext,
     UnreadableInput,
     validate,
 )
+from segell.services.languages import Language
 from segell.services.notary import api as notary
 from segell.services.notary.api import AnchoredRoots
 from segell.services.runtime import Runtime
@@ -137,7 +138,7 @@ def sign_document(
     certificate_id: str | None,
     requested_format: RequestedFormat = "auto",
     placement: Placement = AUTO,
-    language: StampLanguage | None = None,
+    language: Language | None = None,
 ) -> SignedDocument:
     """Sign `data` with one of the administration's own certificates, then notarise the signed output.
 

@@ -11,7 +11,8 @@ from segell.services.deps import AdministrationDep, RuntimeDep
 from segell.services.errors import error_responses
 from segell.services.identity import signature_service as service
 from segell.services.identity.signature_schemas import SignedDocument, ValidationReport
-from segell.services.identity.stamp import PLACEMENT_PATTERN, StampLanguage, parse_placement
+from segell.services.identity.stamp import PLACEMENT_PATTERN, parse_placement
+from segell.services.languages import Language
 from segell.services.notary.api import AnchoredRoots
 
 # A serial as tools print it: hex, optionally with 0x or colons.
@@ -99,7 +100,7 @@ async def sign_document(
     ] = "auto",
     # Without `| None`, as `certificate`: omitted, the stamp speaks the administration's language.
     lang: Annotated[
-        StampLanguage,
+        Language,
         Form(description="The language of a signed PDF's stamp: ca, es or en; omitted: the administration's."),
     ] = None,  # type: ignore[assignment]
 ) -> SignedDocument:

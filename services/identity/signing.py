@@ -32,10 +32,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from segell.services.identity.stamp import (
     AUTO,
-    DEFAULT_STAMP_LANGUAGE,
     STAMP_TIME_FORMAT,
     Placement,
-    StampLanguage,
     StampPlacementRefused,
     UnrenderablePdf,
     add_blank_page,
@@ -43,6 +41,7 @@ from segell.services.identity.stamp import (
     stamp_style,
     stamp_text,
 )
+from segell.services.languages import DEFAULT_LANGUAGE, Language
 
 SignatureFormat = Literal["PAdES", "CAdES"]
 PDF_MEDIA_TYPE = "application/pdf"
@@ -123,7 +122,7 @@ def sign_pdf(
     verification_code: str,
     verification_url: str,
     reason: str | None = None,
-    language: StampLanguage = DEFAULT_STAMP_LANGUAGE,
+    language: Language = DEFAULT_LANGUAGE,
     placement: Placement = AUTO,
 ) -> SignedOutput:
     """A PAdES B-B signature of `pdf`, added as an incremental update with a visible stamp.

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Final, Literal, cast, get_args
+from typing import Any, Final, Literal, cast
 
 import pypdfium2
 import qrcode
@@ -37,11 +37,10 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import QRStamp, QRStampStyle
 
-# --- language -------------------------------------------------------------------------------------------------------
+from segell.services.administrations.api import Administration
+from segell.services.languages import DEFAULT_LANGUAGE, LANGUAGES, Language
 
-StampLanguage = Literal["ca", "es", "en"]
-STAMP_LANGUAGES: Final[tuple[StampLanguage, ...]] = get_args(StampLanguage)
-DEFAULT_STAMP_LANGUAGE: Final[StampLanguage] = "ca"
+# --- language -------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class StampWording:
     verify_at: str
 
 
-WORDING: Final[dict[StampLanguage, StampWording]] = {
+WORDING: Final[dict[Language, StampWording]] = {
     "ca": StampWording(
         heading="Document signat electrònicament",
         signed_by="Signat per",
@@ -78,12 +77,10 @@ WORDING: Final[dict[StampLanguage, StampWording]] = {
 }
 
 
-def stamp_language(administration: object) -> StampLanguage:
+def stamp_language(administration: Administration) -> Language:
     """The language an administration's stamps speak when a signing names none: its own, else Catalan."""
-    language = getattr(administration, "language", None)
-    if isinstance(language, str) and language.lower() in STAMP_LANGUAGES:
-        return cast(StampLanguage, language.lower())
-    return DEFAULT_STAMP_LANGUAGE
+    language = administration.language
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
 # --- placement ------------------------------------------------------------------------------------------------------
@@ -265,9 +262,7 @@ class StampText:
     lines: tuple[str, ...]
 
 
-def stamp_text(
-    language: StampLanguage, *, signer: str, organisation: str, code: str, url: str, timestamp: str
-) -> StampText:
+def stamp_text(language: Language, *, signer: str, organisation: str, code: str, url: str, timestamp: str) -> StampText:
     """The stamp's lines in `language`; `timestamp` stands for how the signing time will be shown."""
     wording = WORDING[language]
     signer, organisation = shown_in_font(signer), shown_in_font(organisation)

@@ -432,7 +432,7 @@ def test_placement_schema_pattern_accepts_what_the_server_accepts(text: str) -> 
 def test_stamp_language_is_the_administrations_or_catalan() -> None:
     administration = Administration(code="L01080193", name="Ajuntament de Barcelona")
     assert stamp_language(administration) == "ca"
-    administration.language = "es"  # type: ignore[attr-defined]  # where administrations have a language
+    administration.language = "es"
     assert stamp_language(administration) == "es"
-    administration.language = "fr"  # type: ignore[attr-defined]  # one the stamp does not speak
+    administration.language = "fr"  # one the stamp does not speak
     assert stamp_language(administration) == "ca"
