@@ -264,6 +264,17 @@ def test_sign_pdf_stamp_goes_where_placement_says_in_the_lang_asked(tenant: Tena
     assert f"/ActualText (Código Seguro de Verificación: {signed['verification_code']})" in stamp_words(content)
 
 
+def test_sign_pdf_without_lang_stamps_in_the_administrations_language(segell_server: RunningServer) -> None:
+    with admit(segell_server, "Ajuntament de Tremp") as tremp:
+        changed = tremp.http.patch(f"/v1/administrations/{tremp.code}", json={"language": "en"})
+        assert changed.status_code == 200, changed.text
+        signed = tremp.signed(make_pdf("Edicte"), "edicte.pdf", certificate=tremp.issue("employee", name="Pere Roca"))
+
+    words = stamp_words(base64.b64decode(signed["content"]))
+    assert "/ActualText (Document signed electronically)" in words
+    assert f"/ActualText (Verification code: {signed['verification_code']})" in words
+
+
 @pytest.mark.parametrize("placement", ["bottom-right", "last:middle", "0:top-left", "last : top-left", "nova-pàgina"])
 def test_sign_with_an_invalid_placement_answers_422_listing_the_valid_ones(
     tenant: Tenant, employee: str, placement: str
