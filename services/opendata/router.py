@@ -89,8 +89,6 @@ async def _answer(request: Request, runtime: Runtime, name: str, posted: bool) -
         if not posted:
             params = dict(request.query_params)
         elif request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            if name not in UPLOAD_ACTIONS:
-                raise BadRequest(f"{name} takes a JSON object, not a multipart form.")
             limit = runtime.settings.section(OpendataSettings).max_resource_bytes
             incoming = runtime.settings.home_dir / "opendata" / "incoming"
             form = await read_form(request.headers["content-type"], request.stream(), incoming, limit)
@@ -124,7 +122,7 @@ _REQUEST_BODY = {
                 "schema": {
                     "type": "object",
                     "properties": {"upload": {"type": "string", "format": "binary"}},
-                    "description": "resource_create and resource_update: the fields, and the file in `upload`.",
+                    "description": "The parameters as form fields; for resource_create and resource_update, the file in `upload`.",
                 }
             },
         },
