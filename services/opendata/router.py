@@ -122,7 +122,7 @@ _REQUEST_BODY = {
                 "schema": {
                     "type": "object",
                     "properties": {"upload": {"type": "string", "format": "binary"}},
-                    "description": "The parameters as form fields; resource_create and resource_update: the file in `upload`.",
+                    "description": "The parameters as form fields; a resource's file in `upload`.",
                 }
             },
         },

@@ -9,13 +9,13 @@ THEMES: Final[dict[str, dict[str, str]]] = {
         "ca": "Agricultura, pesca, silvicultura i alimentació",
         "es": "Agricultura, pesca, silvicultura y alimentación",
         "en": "Agriculture, fisheries, forestry and food",
-    },  # noqa: E501
+    },
     "ECON": {"ca": "Economia i finances", "es": "Economía y finanzas", "en": "Economy and finance"},
     "EDUC": {
         "ca": "Educació, cultura i esport",
         "es": "Educación, cultura y deporte",
         "en": "Education, culture and sport",
-    },  # noqa: E501
+    },
     "ENER": {"ca": "Energia", "es": "Energía", "en": "Energy"},
     "ENVI": {"ca": "Medi ambient", "es": "Medio ambiente", "en": "Environment"},
     "GOVE": {"ca": "Govern i sector públic", "es": "Gobierno y sector público", "en": "Government and public sector"},
@@ -25,7 +25,7 @@ THEMES: Final[dict[str, dict[str, str]]] = {
         "ca": "Justícia, sistema jurídic i seguretat pública",
         "es": "Justicia, sistema jurídico y seguridad pública",
         "en": "Justice, legal system and public safety",
-    },  # noqa: E501
+    },
     "REGI": {"ca": "Regions i ciutats", "es": "Regiones y ciudades", "en": "Regions and cities"},
     "SOCI": {"ca": "Població i societat", "es": "Población y sociedad", "en": "Population and society"},
     "TECH": {"ca": "Ciència i tecnologia", "es": "Ciencia y tecnología", "en": "Science and technology"},
