@@ -99,7 +99,7 @@ def notarise(
     its receipt, code and links. Refusals (`SegellError`) are raised before anything is written.
     """
     if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}: add it to services.notary.api.KINDS, with its labels")
+        raise ValueError(f"unknown kind {kind!r}: add it to services.notary.kinds.KINDS, with its labels")
     submission = Submission(
         document_hash=document_hash,
         kind=kind,

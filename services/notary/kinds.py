@@ -46,6 +46,10 @@ KINDS: Final[Mapping[str, NotarisedKind]] = {
                 "en": "Revocation of an electronic certificate",
             },
         ),
+        NotarisedKind(
+            "dataset-version",
+            {"ca": "Versió d'un conjunt de dades", "es": "Versión de un conjunto de datos", "en": "Dataset version"},
+        ),
     )
 }
 
