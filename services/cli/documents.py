@@ -245,9 +245,17 @@ def write_bundle(invocation: Invocation, path: Path, bundle: Mapping[str, Any]) 
             "w", encoding="utf-8", dir=path.parent, prefix=".", suffix=".tmp", delete=False
         ) as stream:
             temporary = Path(stream.name)
+            # A bundle is for handing out: the permissions any new file gets, not the temporary file's 0600.
+            os.fchmod(stream.fileno(), 0o666 & ~_umask())
             stream.write(text)
         os.replace(temporary, path)
     except OSError as exc:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
         fail(invocation, f"Cannot write the proof bundle {path}: {exc.strerror or exc}.")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

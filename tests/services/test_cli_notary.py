@@ -1,6 +1,7 @@
 """`segell notarise`, `segell verify` and `segell revoke` against a real Segell server (tests/conftest.py)."""
 
 import json
+import os
 import re
 import secrets
 from pathlib import Path
@@ -427,7 +428,11 @@ def test_documents_bundles_writes_one_safe_file_per_document(
     # A link where a bundle goes is replaced, never followed.
     (out / f"acta-del-ple-num-3-2026--{receipts[2].verification_code[:19]}.segell.json").symlink_to(outside)
 
-    result = runner.invoke(app, ["documents", "bundles", "--kind", kind, "--out", str(out), "--json"], env=env)
+    previous = os.umask(0o022)  # a user's usual umask (the server in this process set its own)
+    try:
+        result = runner.invoke(app, ["documents", "bundles", "--kind", kind, "--out", str(out), "--json"], env=env)
+    finally:
+        os.umask(previous)
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -435,6 +440,7 @@ def test_documents_bundles_writes_one_safe_file_per_document(
     files = sorted(out.iterdir())
     assert len(files) == len(titles) == len(report["written"])
     assert all(SAFE_NAME.fullmatch(path.name) and not path.is_symlink() for path in files), [p.name for p in files]
+    assert {path.stat().st_mode & 0o777 for path in files} == {0o644}  # for handing out, as any new file
     by_id = {bundle["receipt"]["id"]: bundle for bundle in expected}
     for written in report["written"]:
         path = Path(written["file"])
