@@ -17,7 +17,7 @@ from segell.services.notary import repository
 from segell.services.notary.anchoring import AnchoringWorker
 from segell.services.notary.repository import ReceiptFilter
 from segell.services.notary.settings import NotarySettings
-from tests.helpers import RunningServer, make_settings, runtime_of, serve
+from tests.helpers import PostgresSchemas, RunningServer, make_settings, runtime_of, serve
 
 
 @pytest.fixture(scope="module")
@@ -326,3 +326,38 @@ def test_a_page_is_read_through_the_index_by_administration_and_time(server: Run
 
     assert "ix_documents_administration_created" in steps, steps
     assert "TEMP B-TREE" not in steps, steps  # no sort: the index gives the order
+
+
+@pytest.fixture(scope="module")
+def postgres_server(postgres: PostgresSchemas, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server on a PostgreSQL schema of its own (SEGELL_TEST_POSTGRES_URL), anchoring when a test says."""
+    with postgres.schema("segell_listing") as database_url:
+        home = tmp_path_factory.mktemp("segell-listing-postgres")
+        settings = make_settings(
+            home, NotarySettings(anchoring_worker=False, batch_max_wait=0), database_url=database_url
+        )
+        yield from serve(settings)
+
+
+@pytest.mark.postgres
+def test_pages_filters_and_bulk_bundles_on_postgresql(postgres_server: RunningServer) -> None:
+    with (
+        postgres_server.client(postgres_server.admit()) as client,
+        postgres_server.client(postgres_server.admit()) as other,
+    ):
+        anchored = submit(client, 7, kind="acta") + [submit_one(client, kind="acta") for _ in range(2)]
+        anchor(postgres_server)
+        pending = submit_one(client, kind="acta")
+        theirs = submit_one(other, kind="acta")
+
+        pages = every_page(client, limit=4, kind="acta")
+        found = client.post("/v1/documents/bundles", json={"ids": [r["id"] for r in [*anchored, pending, theirs]]})
+        bundles, pending_count = exported(client, since=anchored[0]["created_at"])
+
+        assert [item["id"] for page in pages for item in page["items"]] == newest_first([*anchored, pending])
+        assert listed_ids(client, status="pending") == [pending["id"]]
+        assert listed_ids(client, until=anchored[-1]["created_at"]) == newest_first(anchored[:-1])
+        assert listed_ids(other) == [theirs["id"]]
+        assert [bundle["receipt"]["id"] for bundle in found.json()["items"]] == [r["id"] for r in anchored]
+        assert (found.json()["pending"], found.json()["missing"]) == ([pending["id"]], [theirs["id"]])
+        assert [bundle["receipt"]["id"] for bundle in bundles] == newest_first(anchored) and pending_count == 1
