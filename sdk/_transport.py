@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
@@ -83,20 +84,8 @@ class Transport:
                 files=files,  # multipart/form-data, with `data` as its other fields
                 data=data,
             )
-        except httpx.TimeoutException as exc:
-            raise TransportError(
-                f"The Segell server at {self.base_url} did not answer {method} {path} within "
-                f"{self.timeout:g} seconds ({type(exc).__name__}). Check that it is running "
-                "(`segell status`) or raise the client's timeout.",
-                url=url,
-            ) from exc
         except httpx.TransportError as exc:
-            raise TransportError(
-                f"Cannot reach the Segell server at {self.base_url} ({str(exc) or type(exc).__name__}). "
-                "Start one with `segell up`, or point SEGELL_URL (the client's base_url) "
-                "at a running server.",
-                url=url,
-            ) from exc
+            raise self._unreachable(exc, method, path) from exc
 
         if response.is_error:
             if response.status_code in report_statuses:
@@ -114,6 +103,36 @@ class Transport:
                 status_code=response.status_code,
                 url=url,
             ) from exc
+
+    @contextmanager
+    def stream(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Iterator[httpx.Response]:
+        """Send one request and hand over its response while the body is still arriving (to read it as it comes);
+        an error status raises the :class:`sdk.APIError` it calls for, and a connection lost on the way a
+        :class:`sdk.TransportError`."""
+        try:
+            with self._http.stream(method, path, params=params) as response:
+                if response.is_error:
+                    response.read()
+                    raise _api_error(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc, method, path) from exc
+
+    def _unreachable(self, exc: httpx.TransportError, method: str, path: str) -> TransportError:
+        url = f"{self.base_url}{path}"
+        if isinstance(exc, httpx.TimeoutException):
+            return TransportError(
+                f"The Segell server at {self.base_url} did not answer {method} {path} within "
+                f"{self.timeout:g} seconds ({type(exc).__name__}). Check that it is running "
+                "(`segell status`) or raise the client's timeout.",
+                url=url,
+            )
+        return TransportError(
+            f"Cannot reach the Segell server at {self.base_url} ({str(exc) or type(exc).__name__}). "
+            "Start one with `segell up`, or point SEGELL_URL (the client's base_url) "
+            "at a running server.",
+            url=url,
+        )
 
 
 def segment(value: str) -> str:

@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import builtins  # the group has a method named `list`
 import json as _json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from . import _proof
 from ._convert import items, json_object
 from ._transport import Transport, segment
-from .errors import AnchorTimeoutError
-from .models import Receipt, Verification
+from .errors import AnchorTimeoutError, NotFoundError
+from .models import BundleSet, DocumentPage, DocumentStatus, Receipt, Verification
 
-__all__ = ["BATCH_LIMIT", "Documents"]
+__all__ = ["BATCH_LIMIT", "BUNDLES_LIMIT", "PAGE_LIMIT", "BundleExport", "Documents"]
 
 BATCH_LIMIT = 10_000
 """The most hashes ``POST /v1/documents/batch`` takes at once; :meth:`Documents.notarise_many` sends chunks of it."""
 BATCHES_IN_FLIGHT = 2
 """Chunks :meth:`Documents.notarise_many` sends at once."""
+BUNDLES_LIMIT = 1000
+"""The most ids, and the most hashes, ``POST /v1/documents/bundles`` takes at once; :meth:`Documents.bundles` sends
+chunks of it."""
+PAGE_LIMIT = 1000
+"""The most receipts a page of :meth:`Documents.list` holds."""
+
+Moment = datetime | date | str
+"""A date or a date and time for the filters of :meth:`Documents.list`: a :class:`datetime.datetime` (without a time
+zone it is taken as UTC), a :class:`datetime.date`, or RFC 3339 text (``"2026-03-01"``,
+``"2026-03-01T09:30:00+01:00"``)."""
 
 
 class Documents:
@@ -165,6 +180,181 @@ class Documents:
         """
         return self._transport.call("GET", f"/v1/documents/{segment(document_id)}/bundle", json_object)
 
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        status: DocumentStatus | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> DocumentPage:
+        """One page of the administration's documents, newest first.
+
+        Arguments:
+            kind: only documents of this kind.
+            status: only ``"pending"``, ``"anchored"`` or ``"revoked"`` documents.
+            since: only documents accepted at or after this moment; a date alone is its midnight in UTC.
+            until: only documents accepted before this moment; a date alone takes that whole day (UTC).
+            limit: receipts per page, 1 to :data:`PAGE_LIMIT` (1,000).
+            cursor: the ``next_cursor`` of the previous page, with the same filters; none for the first page.
+
+        Raises:
+            ValidationError: a filter or the cursor is not valid (``code == "invalid_cursor"`` for the cursor).
+
+        Example::
+
+            page = segell.documents.list(kind="minutes", since=date(2026, 3, 1))
+            while True:
+                for receipt in page.items:
+                    print(receipt.created_at, receipt.verification_code, receipt.status)
+                if page.next_cursor is None:
+                    break
+                page = segell.documents.list(kind="minutes", since=date(2026, 3, 1), cursor=page.next_cursor)
+        """
+        params = _filters(kind=kind, since=since, until=until)
+        params["limit"] = str(limit)
+        if status is not None:
+            params["status"] = status
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._transport.call("GET", "/v1/documents", DocumentPage._from_json, params=params)
+
+    def iterate(
+        self,
+        *,
+        kind: str | None = None,
+        status: DocumentStatus | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        page_size: int = PAGE_LIMIT,
+    ) -> Iterator[Receipt]:
+        """Every document the filters take, newest first, over as many pages as it takes (:meth:`list`).
+
+        Pages are fetched as the iteration reaches them, ``page_size`` receipts each. Documents accepted while it
+        runs are newer than its first page, and so not among those it yields.
+
+        Example::
+
+            pending = [receipt.id for receipt in segell.documents.iterate(status="pending")]
+        """
+        cursor: str | None = None
+        while True:
+            page = self.list(kind=kind, status=status, since=since, until=until, limit=page_size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def bundles(self, ids: Iterable[str] = (), hashes: Iterable[str] = ()) -> BundleSet:
+        """The proof bundles of many documents at once, by receipt id and by SHA-256, as parsed JSON.
+
+        Documents not anchored yet are named in ``pending``, and ids or hashes the administration has no document
+        for in ``missing``, rather than raising. Sent in requests of :data:`BUNDLES_LIMIT` ids and as many
+        hashes.
+
+        Example::
+
+            found = segell.documents.bundles(ids=[receipt.id for receipt in receipts])
+            for bundle in found.items:
+                Path(f"{bundle['receipt']['id']}.segell.json").write_text(json.dumps(bundle, indent=2))
+        """
+        wanted_ids, wanted_hashes = list(ids), [_hash_text(h) for h in hashes]
+        found: list[dict[str, Any]] = []
+        pending: list[str] = []
+        missing: list[str] = []
+        seen: set[str] = set()
+        for start in range(0, max(len(wanted_ids), len(wanted_hashes)), BUNDLES_LIMIT):
+            body = {
+                "ids": wanted_ids[start : start + BUNDLES_LIMIT],
+                "hashes": wanted_hashes[start : start + BUNDLES_LIMIT],
+            }
+            chunk = self._transport.call("POST", "/v1/documents/bundles", BundleSet._from_json, json=body)
+            for bundle in chunk.items:
+                receipt_id = str(bundle["receipt"]["id"])
+                if receipt_id not in seen:
+                    seen.add(receipt_id)
+                    found.append(bundle)
+            pending += [receipt_id for receipt_id in chunk.pending if receipt_id not in seen]
+            seen.update(chunk.pending)
+            missing += chunk.missing
+        return BundleSet(items=tuple(found), pending=tuple(pending), missing=tuple(missing))
+
+    def wait_for_bundles(
+        self, document_ids: Sequence[str], timeout: float = 120.0, *, poll_interval: float = 0.25
+    ) -> builtins.list[dict[str, Any]]:
+        """Wait until every document is anchored and return their proof bundles, in the order of ``document_ids``.
+
+        It asks for the bundles of the documents still pending (:meth:`bundles`), in a few requests however many
+        they are, every ``poll_interval`` seconds at most: a batch of documents anchored together comes back in
+        one answer.
+
+        Arguments:
+            document_ids: receipt ids, e.g. those :meth:`notarise_many` returned.
+            timeout: seconds to wait at most.
+            poll_interval: the longest pause between two rounds of asking; the first pauses are shorter.
+
+        Raises:
+            AnchorTimeoutError: some documents were still pending after ``timeout`` seconds.
+            NotFoundError: the administration has no document with one of the ids.
+
+        Example::
+
+            receipts = segell.documents.notarise_many(paths)
+            bundles = segell.documents.wait_for_bundles([receipt.id for receipt in receipts])
+        """
+        deadline = time.monotonic() + timeout
+        interval = min(0.05, poll_interval)
+        found: dict[str, dict[str, Any]] = {}
+        waiting = list(dict.fromkeys(document_ids))
+        while True:
+            answer = self.bundles(ids=waiting)
+            if answer.missing:
+                raise NotFoundError(
+                    404,
+                    "not_found",
+                    f"No document {answer.missing[0]} for this administration"
+                    + (f" (nor {len(answer.missing) - 1} more)." if len(answer.missing) > 1 else "."),
+                    {"missing": list(answer.missing)},
+                )
+            found.update((str(bundle["receipt"]["id"]), bundle) for bundle in answer.items)
+            waiting = list(answer.pending)
+            if not waiting:
+                return [found[document_id] for document_id in document_ids]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AnchorTimeoutError(
+                    f"{len(waiting)} of {len(found) + len(waiting)} documents are still pending after {timeout:g} "
+                    f"seconds (the first: {waiting[0]}). Anchoring runs in batches: wait longer, or check that the "
+                    "server's anchoring worker is running.",
+                    document_id=waiting[0],
+                    status="pending",
+                )
+            time.sleep(min(interval, remaining))
+            interval = min(interval * 2, poll_interval)
+
+    @contextmanager
+    def export_bundles(
+        self, *, kind: str | None = None, since: Moment | None = None, until: Moment | None = None
+    ) -> Iterator[BundleExport]:
+        """Stream the proof bundles of the administration's anchored documents, newest first, as they arrive.
+
+        A context manager: iterate over what it gives for each bundle (parsed JSON); its ``pending`` says how many
+        documents the filters take that are not anchored yet, and so not exported. The filters are those of
+        :meth:`list`.
+
+        Example::
+
+            with segell.documents.export_bundles(since="2026-03-01") as export:
+                for bundle in export:
+                    save(bundle)
+            print(f"{export.pending} still pending")
+        """
+        params = _filters(kind=kind, since=since, until=until)
+        with self._transport.stream("GET", "/v1/documents/bundles", params=params) as response:
+            yield BundleExport(response)
+
     def wait_until_anchored(self, document_id: str, timeout: float = 30.0) -> Receipt:
         """Poll a receipt until its root is on chain; return the anchored (or revoked) receipt.
 
@@ -252,6 +442,49 @@ class Documents:
             ValidationError: not a verification code; ``code == "invalid_code"`` when one character is mistyped.
         """
         return self._transport.call("GET", f"/v1/verify/{segment(code)}/bundle", json_object)
+
+
+class BundleExport:
+    """Proof bundles as :meth:`Documents.export_bundles` streams them: iterate over it for each bundle (parsed JSON).
+
+    Attributes:
+        pending: how many documents the export's filters take that are not anchored yet, and so not in it.
+    """
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.pending = int(response.headers.get("X-Segell-Pending", "0"))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for line in self._response.iter_lines():
+            if line.strip():
+                yield json_object(_json.loads(line))
+
+
+def _moment(value: Moment) -> str:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _filters(*, kind: str | None, since: Moment | None, until: Moment | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if kind is not None:
+        params["kind"] = kind
+    if since is not None:
+        params["since"] = _moment(since)
+    if until is not None:
+        params["until"] = _moment(until)
+    return params
+
+
+def _hash_text(value: str) -> str:
+    parsed = _proof.parse_hash(value)
+    if parsed is None:
+        raise ValueError(f"hashes must be SHA-256 digests in hex (64 digits), got {value!r}")
+    return parsed.hex()
 
 
 def _hash_of(item: str | os.PathLike[str]) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from ._convert import Json, moment, optional_datetime, optional_int, optional_str, parse_datetime
+from ._convert import Json, moment, optional_datetime, optional_int, optional_str, parse_datetime, strings
 from .trust import PinnedDeployment, TrustedNotary
 
 __all__ = [
@@ -19,11 +19,13 @@ __all__ = [
     "AdmittedAdministration",
     "Anchor",
     "ApiKeyInfo",
+    "BundleSet",
     "ChainBackend",
     "ChainStatus",
     "ContractAddresses",
     "DatabaseStatus",
     "DeploymentInfo",
+    "DocumentPage",
     "DocumentStatus",
     "Health",
     "Identity",
@@ -518,6 +520,50 @@ class Receipt:
             links={str(name): str(url) for name, url in (data.get("links") or {}).items()},
             public=bool(data.get("public", False)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    """A page of the administration's documents, newest first (:meth:`Documents.list`).
+
+    Attributes:
+        items: the receipts of this page.
+        next_cursor: pass it as ``cursor=`` (with the same filters) for the next page; ``None`` on the last one.
+    """
+
+    items: tuple[Receipt, ...]
+    next_cursor: str | None
+
+    @classmethod
+    def _from_json(cls, data: Json) -> DocumentPage:
+        return cls(
+            items=tuple(Receipt._from_json(item) for item in data["items"]),
+            next_cursor=optional_str(data["next_cursor"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BundleSet:
+    """Proof bundles fetched in bulk (:meth:`Documents.bundles`).
+
+    Attributes:
+        items: the bundles of the anchored (or revoked) documents asked for, as parsed JSON, each document once:
+            those asked by id first, then by hash, in the order asked.
+        pending: receipt ids of the documents asked for that are not anchored yet.
+        missing: the ids and hashes asked for that match none of the administration's documents (hashes as 64
+            lower-case hex digits).
+    """
+
+    items: tuple[dict[str, Any], ...]
+    pending: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @classmethod
+    def _from_json(cls, data: Json) -> BundleSet:
+        items = data["items"]
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise TypeError("items must be a list of proof bundles")
+        return cls(items=tuple(items), pending=strings(data["pending"]), missing=strings(data["missing"]))
 
 
 @dataclass(frozen=True, slots=True)

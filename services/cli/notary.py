@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,11 +31,10 @@ from segell.services.cli.common import (
     require_value,
     timestamp,
 )
+from segell.services.cli.documents import BUNDLE_SUFFIX, write_bundle
 from segell.services.cli.trust import trusted_notaries
 
 # -- segell notarise, verify, revoke ----------------------------------------------------------------
-
-BUNDLE_SUFFIX = ".segell.json"
 
 FileArgument = Annotated[
     Path,
@@ -69,7 +67,9 @@ def notarise(
         Path | None,
         typer.Option(help="Write the proof bundles into this directory instead.", file_okay=False, show_default=False),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds --wait waits for each document.", min=0)] = 120.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds --wait waits for the documents to be anchored.", min=0)
+    ] = 120.0,
     as_json: JsonOption = False,
 ) -> None:
     """Notarise documents with the administration's API key; print each receipt's id, code and status.
@@ -106,15 +106,22 @@ def notarise(
                 progress.update(task, description="Notarising")
                 receipts = client.documents.notarise_many(hashes, kind=kind, salted=salted, public=public)
             if wait:
-                task = progress.add_task("Waiting for anchoring", total=len(receipts))
-                for path, receipt in zip(files, receipts, strict=True):
-                    receipt = client.documents.wait_until_anchored(receipt.id, timeout=timeout)
+                # A few requests for any number of documents: those anchored together come back together.
+                progress.add_task("Waiting for anchoring", total=None)
+                bundles = client.documents.wait_for_bundles([receipt.id for receipt in receipts], timeout=timeout)
+                task = progress.add_task("Writing proof bundles", total=len(receipts))
+                for path, receipt, bundle in zip(files, receipts, bundles, strict=True):
                     bundle_path = (out or path.parent) / f"{path.name}{BUNDLE_SUFFIX}"
-                    _write_bundle(invocation, bundle_path, client.documents.bundle(receipt.id))
-                    results.append(_notarised(path, receipt, bundle_path))
+                    write_bundle(invocation, bundle_path, bundle)
+                    # Anchored now, unless it was notarised before and has been revoked since.
+                    status = receipt.status if receipt.status != "pending" else "anchored"
+                    results.append(_notarised(path, receipt, bundle_path, status))
                     progress.advance(task)
             else:
-                results = [_notarised(path, receipt, None) for path, receipt in zip(files, receipts, strict=True)]
+                results = [
+                    _notarised(path, receipt, None, receipt.status)
+                    for path, receipt in zip(files, receipts, strict=True)
+                ]
 
     if as_json:
         print_json(results)
@@ -221,19 +228,12 @@ def revoke(
         )
 
 
-def _write_bundle(invocation: Invocation, path: Path, bundle: dict[str, Any]) -> None:
-    try:
-        path.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        fail(invocation, f"Cannot write the proof bundle {path}: {exc.strerror or exc}.")
-
-
-def _notarised(path: Path, receipt: Receipt, bundle_path: Path | None) -> dict[str, Any]:
+def _notarised(path: Path, receipt: Receipt, bundle_path: Path | None, status: str) -> dict[str, Any]:
     return {
         "file": str(path),
         "id": receipt.id,
         "verification_code": receipt.verification_code,
-        "status": receipt.status,
+        "status": status,
         "document_hash": receipt.document_hash,
         "bundle": None if bundle_path is None else str(bundle_path),
     }

@@ -2,7 +2,17 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from segell.services.administrations.api import Administration
@@ -21,6 +31,8 @@ class Document(Base):
         # Hash first: the one index serves both a lookup by hash (public verification) and by (hash, issuer).
         UniqueConstraint("document_hash", "administration_id", name="uq_documents_hash_administration"),
         UniqueConstraint("administration_id", "idempotency_key", name="uq_documents_administration_idempotency"),
+        # An administration's documents by time: listing and exporting them page by page (keyset pagination).
+        Index("ix_documents_administration_created", "administration_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -9,9 +9,26 @@ answer the same receipt instead of one failing.
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, Table, and_, case, delete, insert, or_, select, update
+from sqlalchemy import (
+    Insert,
+    Row,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,6 +47,13 @@ sources: Table = DocumentSource.__table__  # type: ignore[assignment]
 # Well under SQLite's and PostgreSQL's limits on bound parameters per statement.
 _IN_CHUNK = 5_000
 
+# Anchored is the batch's status, not written into each document: the worker writes one row per batch.
+_STATUS = case(
+    (or_(revocations.c.document_id.is_not(None), documents.c.status == "revoked"), "revoked"),
+    (batches.c.id.is_not(None), "anchored"),
+    else_="pending",
+)
+
 _RECEIPT_COLUMNS = (
     documents.c.id,
     documents.c.administration_id,
@@ -42,12 +66,7 @@ _RECEIPT_COLUMNS = (
     documents.c.verification_code,
     documents.c.idempotency_key,
     documents.c.request_fingerprint,
-    # Anchored is the batch's status, not written into each document: the worker writes one row per batch.
-    case(
-        (or_(revocations.c.document_id.is_not(None), documents.c.status == "revoked"), "revoked"),
-        (batches.c.id.is_not(None), "anchored"),
-        else_="pending",
-    ).label("status"),
+    _STATUS.label("status"),
     documents.c.leaf,
     documents.c.leaf_index,
     documents.c.created_at,
@@ -131,6 +150,80 @@ def receipts_by_hashes(session: Session, administration_id: int, hashes: Sequenc
         )
         found.update((row.document_hash, row) for row in session.execute(query))
     return found
+
+
+@dataclass(frozen=True)
+class ReceiptFilter:
+    """Which of an administration's receipts a listing or an export takes: `since` inclusive, `until` exclusive."""
+
+    kind: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    anchored: bool = False  # only documents whose batch is anchored (anchored or revoked): those with a bundle
+
+
+def _filtered(query: Select[Any], administration_id: int, where: ReceiptFilter) -> Select[Any]:
+    query = query.where(documents.c.administration_id == administration_id)
+    if where.kind is not None:
+        query = query.where(documents.c.kind == where.kind)
+    if where.status is not None:
+        query = query.where(_STATUS == where.status)
+    if where.since is not None:
+        query = query.where(documents.c.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(documents.c.created_at < where.until)
+    if where.anchored:
+        query = query.where(batches.c.id.is_not(None))
+    return query
+
+
+def receipts_page(
+    session: Session, administration_id: int, where: ReceiptFilter, *, before: tuple[datetime, str] | None, limit: int
+) -> list[ReceiptRow]:
+    """Up to `limit` receipts of the administration, newest first (by acceptance time, then id), those after the
+    position `before` (the time and id of the last receipt of the previous page) only."""
+    return list(session.execute(page_query(administration_id, where, before=before, limit=limit)))
+
+
+def page_query(
+    administration_id: int, where: ReceiptFilter, *, before: tuple[datetime, str] | None, limit: int
+) -> Select[Any]:
+    """`receipts_page`'s query: keyset pagination over the index on (administration_id, created_at, id), so that a
+    page costs the same however deep it is."""
+    query = _filtered(_RECEIPTS, administration_id, where)
+    if before is not None:
+        moment, document_id = before
+        position = tuple_(literal(moment, documents.c.created_at.type), literal(document_id, documents.c.id.type))
+        query = query.where(tuple_(documents.c.created_at, documents.c.id) < position)
+    return query.order_by(documents.c.created_at.desc(), documents.c.id.desc()).limit(limit)
+
+
+def count_receipts(session: Session, administration_id: int, where: ReceiptFilter) -> int:
+    query = (
+        select(func.count())
+        .select_from(documents)
+        .outerjoin(batches, and_(batches.c.id == documents.c.batch_id, batches.c.status == "anchored"))
+        .outerjoin(revocations, revocations.c.document_id == documents.c.id)
+    )
+    return int(session.execute(_filtered(query, administration_id, where)).scalar_one())
+
+
+def owned_receipts(
+    session: Session, administration_id: int, *, ids: Sequence[str] = (), hashes: Sequence[str] = ()
+) -> tuple[dict[str, ReceiptRow], dict[str, ReceiptRow]]:
+    """The administration's receipts among `ids` and among `hashes`: (by id, by hash)."""
+    by_id: dict[str, ReceiptRow] = {}
+    for chunk in _chunks(ids):
+        query = _RECEIPTS.where(documents.c.administration_id == administration_id, documents.c.id.in_(chunk))
+        by_id.update((row.id, row) for row in session.execute(query))
+    return by_id, receipts_by_hashes(session, administration_id, hashes)
+
+
+def trees_of_batches(session: Session, batch_ids: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+    """The Merkle trees of batches, one at a time: a tree of 10,000 documents takes 640 kB."""
+    for batch_id in sorted(set(batch_ids)):
+        yield batch_id, tree_of_batch(session, batch_id)
 
 
 def statuses(session: Session, document_ids: Sequence[str]) -> dict[str, str]:

@@ -3,8 +3,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError, WithJsonSchema
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
@@ -24,18 +25,23 @@ from segell.services.deps import (
     get_authenticators,
 )
 from segell.services.errors import InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
-from segell.services.notary import service
+from segell.services.notary import listing, service
 from segell.services.notary.committer import GroupCommitter
 from segell.services.notary.schemas import (
     MAX_METADATA_BYTES,
+    MAX_PAGE,
     BatchRequest,
+    BundleSet,
+    BundlesRequest,
     DocumentHash,
     DocumentId,
+    DocumentStatus,
     IdempotencyKey,
     Kind,
     ProofBundle,
     Receipt,
     ReceiptList,
+    ReceiptPage,
     RevokeRequest,
     SubmitRequest,
     Title,
@@ -295,6 +301,85 @@ def submit_documents(
     # the batch was being stored leaves nothing of it.
     hold_caller(session, caller)
     return Response(content, status_code=status.HTTP_202_ACCEPTED, media_type=JSON)
+
+
+# --- an administration's documents, listed and exported -------------------------------------------------------
+
+Moment = Annotated[str, WithJsonSchema(listing.MOMENT_SCHEMA)]
+Cursor = Annotated[str, WithJsonSchema({"type": "string", "format": listing.CURSOR_FORMAT})]
+NDJSON = "application/x-ndjson"
+PENDING_HEADER = "X-Segell-Pending"
+
+KindFilter = Annotated[Kind | None, Query(description="Only documents of this kind.")]
+SinceFilter = Annotated[
+    Moment | None,
+    Query(description="Only documents accepted at or after this date (midnight UTC) or date and time (RFC 3339)."),
+]
+UntilFilter = Annotated[
+    Moment | None,
+    Query(description="Only documents accepted before this date and time; a date alone takes that whole day (UTC)."),
+]
+
+
+@router.get("/documents", response_model=ReceiptPage, responses=error_responses(422))
+def list_documents(
+    session: SessionDep,
+    administration: AdministrationDep,
+    kind: KindFilter = None,
+    status: Annotated[DocumentStatus | None, Query(description="Only documents in this status.")] = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    cursor: Annotated[
+        Cursor | None, Query(description="The `next_cursor` of the previous page; none for the first page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Receipts per page, at most {MAX_PAGE}.")] = 100,
+) -> Response:
+    """The administration's documents, newest first, a page at a time; filter by kind, status and date."""
+    where = listing.receipt_filter(kind, status, since, until)
+    page = listing.list_receipts(session, administration.id, where, cursor=cursor, limit=limit)
+    return Response(ReceiptPage(items=page.items, next_cursor=page.next_cursor).model_dump_json(), media_type=JSON)
+
+
+_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One proof bundle per line (JSON Lines), newest document first; pending documents are left "
+        "out, and counted in `X-Segell-Pending`.",
+        "content": {NDJSON: {"schema": {"type": "string"}}},
+        "headers": {
+            PENDING_HEADER: {
+                "description": "How many documents the filters take that are not anchored yet, and so not sent.",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            }
+        },
+    },
+    **error_responses(422),
+}
+
+
+@router.get("/documents/bundles", response_class=StreamingResponse, responses=_EXPORT_RESPONSES)
+def export_bundles(
+    runtime: RuntimeDep,
+    administration: AdministrationDep,
+    kind: KindFilter = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+) -> StreamingResponse:
+    """The proof bundles of the administration's anchored documents, streamed one per line; filter by kind and date."""
+    where = listing.receipt_filter(kind, None, since, until)
+    with runtime.transaction() as session:
+        pending = listing.count_pending(session, administration.id, where)
+    return StreamingResponse(
+        listing.export_bundles(runtime, administration.id, where),
+        media_type=NDJSON,
+        headers={PENDING_HEADER: str(pending)},
+    )
+
+
+@router.post("/documents/bundles", response_model=BundleSet, responses=error_responses(413, 422))
+def fetch_bundles(body: BundlesRequest, session: SessionDep, administration: AdministrationDep) -> Response:
+    """The proof bundles of up to 1,000 documents by id and 1,000 by hash; those still pending are named."""
+    found = listing.bundles_of(session, administration.id, ids=body.ids, hashes=body.hashes)
+    return Response(json.dumps(found, ensure_ascii=False, separators=(",", ":")), media_type=JSON)
 
 
 @one_document.get("", response_model=Receipt)

@@ -12,6 +12,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 from segell.services.display_text import WHITE_SPACE, DisplayText
@@ -19,6 +20,10 @@ from segell.services.notary import codes
 
 MAX_BATCH_HASHES = 10_000
 MAX_METADATA_BYTES = 16 * 1024
+# The most receipts a page of `GET /v1/documents` holds, and the most ids (and hashes) `POST /v1/documents/bundles`
+# takes at once.
+MAX_PAGE = 1000
+MAX_BUNDLES_ASKED = 1000
 
 _HASH = re.compile(r"(0[xX])?[0-9a-fA-F]{64}")
 
@@ -167,9 +172,12 @@ class ReceiptLinks(BaseModel):
     verify: str
 
 
+DocumentStatus = Literal["pending", "anchored", "revoked"]
+
+
 class Receipt(BaseModel):
     id: str
-    status: Literal["pending", "anchored", "revoked"]
+    status: DocumentStatus
     document_hash: str = Field(description="SHA-256 of the document, 64 lower-case hex digits.")
     verification_code: str = Field(description="What a citizen types to check the document: XXXX-XXXX-XXXX-XXXX-C.")
     kind: str | None
@@ -185,6 +193,13 @@ class Receipt(BaseModel):
 
 class ReceiptList(BaseModel):
     items: list[Receipt] = Field(description="One receipt per submitted hash, in the order submitted.")
+
+
+class ReceiptPage(BaseModel):
+    items: list[Receipt] = Field(description="Receipts, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass it as `cursor` for the next page, with the same filters; null on the last page."
+    )
 
 
 class ChainInfo(BaseModel):
@@ -256,6 +271,43 @@ class ProofBundle(BaseModel):
         default_factory=list,
         description="Informative: the receipts the document was made from, as its issuer linked them (provenance). "
         "Each is checked with its own bundle.",
+    )
+
+
+class BundlesRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["ids"], "properties": {"ids": {"minItems": 1}}},
+                {"required": ["hashes"], "properties": {"hashes": {"minItems": 1}}},
+            ]
+        },
+    )
+
+    ids: list[DocumentId] = Field(
+        default_factory=list, max_length=MAX_BUNDLES_ASKED, description="Receipt ids (32 hex digits)."
+    )
+    hashes: list[DocumentHash] = Field(
+        default_factory=list, max_length=MAX_BUNDLES_ASKED, description="SHA-256 digests of documents."
+    )
+
+    @model_validator(mode="after")
+    def _asks_for_something(self) -> "BundlesRequest":
+        if not self.ids and not self.hashes:
+            raise ValueError("give at least one receipt id in `ids` or one SHA-256 in `hashes`")
+        return self
+
+
+class BundleSet(BaseModel):
+    items: list[ProofBundle] = Field(
+        description="The bundles of the anchored (or revoked) documents asked for: those asked by id first, then by "
+        "hash, each document once, in the order asked."
+    )
+    pending: list[str] = Field(description="Receipt ids of the documents asked for that are not anchored yet.")
+    missing: list[str] = Field(
+        description="Ids and hashes asked for that match none of this administration's documents (hashes as 64 "
+        "lower-case hex digits)."
     )
 
 

@@ -44,10 +44,7 @@ from segell.services.notary.kinds import labels_of
 from segell.services.notary.repository import ReceiptRow
 from segell.services.notary.schemas import (
     Anchor,
-    BundleReceipt,
     BundleSource,
-    ChainInfo,
-    IssuerInfo,
     KindLabels,
     MatchAdministration,
     MatchRevocation,
@@ -650,34 +647,59 @@ def bundle(session: Session, administration_id: int, document_id: str) -> ProofB
     row = _owned(session, administration_id, document_id)
     if row.root is None:
         raise not_anchored(document_id)
-    tree, leaf = _tree_and_leaf(session, row)
-    return ProofBundle(
-        format="segell-proof-bundle",
-        version=1,
-        hash_algorithm="sha-256",
-        document_hash=_0x(row.document_hash),
-        salt=_0x(row.salt or "00" * 32),
-        administration=row.administration_registry_id,
-        leaf_encoding=LEAF_ENCODING,
-        leaf_index=row.leaf_index,
-        leaf=_0x(leaf.hex()),
-        proof=[_0x(node.hex()) for node in tree.proof(row.leaf_index)],
-        root=_0x(tree.root.hex()),
-        tree_size=tree.size,
-        chain=ChainInfo(
-            chain_id=row.chain_id,
-            contract=row.contract,
-            transaction_hash=row.transaction_hash,
-            block_number=row.block_number,
-            block_hash=row.block_hash,
-            timestamp=row.block_timestamp,
-        ),
-        issuer=IssuerInfo(code=row.administration_code, name=row.administration_name, account=row.account),
-        receipt=BundleReceipt(
-            id=row.id, verification_code=format_code(row.verification_code), kind=row.kind, title=row.title
-        ),
-        derived_from=[_bundle_source(source) for source in repository.sources_of(session, [row.id]).get(row.id, [])],
-    )
+    tree, _ = _tree_and_leaf(session, row)
+    sources = repository.sources_of(session, [row.id]).get(row.id, [])
+    return ProofBundle.model_validate(bundle_json(row, tree, sources))
+
+
+def bundles_json(session: Session, rows: Sequence[ReceiptRow]) -> list[dict[str, Any]]:
+    """The proof bundles of anchored documents, in the order of `rows`, in their JSON form (as `bundle` answers
+    them): each batch's tree is read once, whatever number of its documents are asked for."""
+    by_batch: dict[int, list[int]] = {}
+    for position, row in enumerate(rows):
+        by_batch.setdefault(row.batch_id, []).append(position)
+    sources = repository.sources_of(session, [row.id for row in rows])
+    found: list[dict[str, Any] | None] = [None] * len(rows)
+    for batch_id, blob in repository.trees_of_batches(session, by_batch):
+        tree = MerkleTree.from_bytes(blob)
+        for position in by_batch[batch_id]:
+            row = rows[position]
+            found[position] = bundle_json(row, tree, sources.get(row.id, []))
+    return [item for item in found if item is not None]
+
+
+def bundle_json(row: ReceiptRow, tree: MerkleTree, sources: Sequence[ReceiptRow]) -> dict[str, Any]:
+    """The proof bundle of an anchored document whose batch has `tree`, with its fields in `ProofBundle`'s order."""
+    return {
+        "format": "segell-proof-bundle",
+        "version": 1,
+        "hash_algorithm": "sha-256",
+        "document_hash": _0x(row.document_hash),
+        "salt": _0x(row.salt or "00" * 32),
+        "administration": row.administration_registry_id,
+        "leaf_encoding": LEAF_ENCODING,
+        "leaf_index": row.leaf_index,
+        "leaf": _0x(row.leaf),
+        "proof": [_0x(node.hex()) for node in tree.proof(row.leaf_index)],
+        "root": _0x(tree.root.hex()),
+        "tree_size": tree.size,
+        "chain": {
+            "chain_id": row.chain_id,
+            "contract": row.contract,
+            "transaction_hash": row.transaction_hash,
+            "block_number": row.block_number,
+            "block_hash": row.block_hash,
+            "timestamp": row.block_timestamp,
+        },
+        "issuer": {"code": row.administration_code, "name": row.administration_name, "account": row.account},
+        "receipt": {
+            "id": row.id,
+            "verification_code": format_code(row.verification_code),
+            "kind": row.kind,
+            "title": row.title,
+        },
+        "derived_from": [_bundle_source(source).model_dump(mode="json") for source in sources],
+    }
 
 
 def bundle_by_code(session: Session, code: str) -> ProofBundle:

@@ -50,7 +50,7 @@ from segell.services.identity.certificate_schemas import CERTIFICATE_FORMAT, CSR
 from segell.services.identity.signatures_router import CMS_FORMAT, PDF_FORMAT
 from segell.services.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from segell.services.main import create_app
-from segell.services.notary import codes
+from segell.services.notary import codes, listing
 from tests.helpers import RunningServer, make_pdf, make_settings, serve
 
 CHECKS = [
@@ -170,6 +170,14 @@ schemathesis.openapi.format(
 schemathesis.openapi.format(CSR_FORMAT, st.sampled_from([certificate_request(f"Fuzz {n}") for n in range(3)]))
 schemathesis.openapi.format(
     CERTIFICATE_FORMAT, st.sampled_from([self_signed_certificate(f"Fuzz {n}") for n in range(3)])
+)
+schemathesis.openapi.format(
+    listing.CURSOR_FORMAT,
+    st.builds(
+        listing.Position,
+        st.datetimes(timezones=st.just(UTC)),
+        st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+    ).map(listing.encode_cursor),
 )
 schemathesis.openapi.format(PDF_FORMAT, st.sampled_from([make_pdf("Fuzz")]))
 schemathesis.openapi.format(CMS_FORMAT, st.sampled_from([detached_signature(b"0"), detached_signature(b"Fuzz")]))

@@ -1,7 +1,7 @@
 """The open-data catalogue: datasets, their resources and their notarised versions.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from segell.services.models import UTCDateTime
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 
 
 def upgrade() -> None:
