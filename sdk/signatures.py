@@ -242,6 +242,7 @@ class Signatures:
         certificate: str | None = None,
         format: Literal["auto", "pades", "cades"] = "auto",
         filename: str | None = None,
+        public_copy: bool = False,
     ) -> SignedDocument:
         """Sign a document with one of the administration's certificates; the signed output is notarised.
 
@@ -255,6 +256,8 @@ class Signatures:
                 certificate.
             format: ``"auto"`` (PAdES for PDFs), ``"pades"`` or ``"cades"``.
             filename: the name the server records (defaults to the path's name).
+            public_copy: let whoever holds the verification code download the signed output (the signed PDF, or
+                the ``.p7s``) with :meth:`Documents.download` and on the verification page, until it is revoked.
 
         Raises:
             NotFoundError: no such certificate for this administration.
@@ -274,6 +277,8 @@ class Signatures:
         form: dict[str, str] = {"as": sign_as, "format": format}
         if certificate is not None:
             form["certificate"] = certificate
+        if public_copy:
+            form["public_copy"] = "true"
         return self._transport.call(
             "POST", "/v1/signatures", SignedDocument._from_json, files={"file": (name, data)}, data=form
         )

@@ -1,7 +1,8 @@
 """File names made from what people typed (titles, uploaded file names) or from verification codes, safe to save
 under on any common system and to send in a ``Content-Disposition`` header.
 
-`safe_file_name` keeps letters and digits of any script, ``. _ - ( ) , +`` and spaces; anything else (path
+`safe_file_name` keeps letters and digits of any script, ``. _ - ( ) , +``, apostrophes (``d'obres``) and spaces;
+anything else (path
 separators, control and formatting characters, ``* ? : " < > | $ ~ =`` and the like) becomes a hyphen, so a name
 never leads out of the folder it is saved in. It never starts with a dot (no hidden files, no ``..``), never ends
 with a dot or a space (Windows drops them), avoids the device names Windows reserves (``CON``, ``NUL``, ``COM1``,
@@ -22,7 +23,7 @@ __all__ = ["MAX_FILE_NAME_BYTES", "content_disposition", "safe_file_name"]
 
 # Most file systems allow 255 bytes; what is left is room for a browser's " (1)" or a tool's suffix.
 MAX_FILE_NAME_BYTES: Final = 200
-_KEPT_PUNCTUATION: Final = frozenset("._-(),+")
+_KEPT_PUNCTUATION: Final = frozenset("._-(),+'\u2019")
 _RESERVED_ON_WINDOWS: Final = frozenset(
     {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)), *(f"LPT{n}" for n in range(10))}
 )

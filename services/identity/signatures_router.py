@@ -71,6 +71,13 @@ async def sign_document(
         Literal["auto", "pades", "cades"],
         Form(description="auto: PAdES for a PDF, CAdES for anything else; cades: a detached signature even of a PDF."),
     ] = "auto",
+    public_copy: Annotated[
+        bool,
+        Form(
+            description="Keep the signed output, for whoever holds its verification code to download "
+            "(`GET /v1/verify/{code}/document`) until it is revoked: the signed PDF, or the detached signature."
+        ),
+    ] = False,
 ) -> SignedDocument:
     """Sign a document with one of the administration's own certificates; the signed output is notarised (201)."""
     data = await file.read()
@@ -83,6 +90,7 @@ async def sign_document(
         sign_as=sign_as,
         certificate_id=certificate,
         requested_format=format,
+        public_copy=public_copy,
     )
 
 

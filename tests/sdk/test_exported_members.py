@@ -46,7 +46,17 @@ def test_notary_api_is_exported() -> None:
 GROUPS = {
     "documents": (
         sdk.Documents,
-        {"notarise", "notarise_many", "get", "bundle", "wait_until_anchored", "revoke", "verify", "bundle_by_code"},
+        {
+            "notarise",
+            "notarise_many",
+            "get",
+            "bundle",
+            "wait_until_anchored",
+            "revoke",
+            "verify",
+            "bundle_by_code",
+            "download",
+        },
     ),
     "certificates": (sdk.Certificates, {"issue", "list", "get", "revoke", "status", "log", "log_bundle", "authority"}),
     "signatures": (sdk.Signatures, {"sign", "validate"}),

@@ -11,7 +11,7 @@ from segell.services.file_names import MAX_FILE_NAME_BYTES, content_disposition,
 
 # Characters no name of ours may carry: path separators, Windows' reserved ones, shell-awkward ones, controls and
 # bidirectional formatting characters (which can make "fdp.exe" read as "exe.pdf").
-UNSAFE = set("/\\:*?\"<>|$~=`&;!#%{}[]'@^") | {chr(c) for c in range(32)} | {"\x7f", "\u202e", "\u2066", "\u200f"}
+UNSAFE = set('/\\:*?"<>|$~=`&;!#%{}[]@^') | {chr(c) for c in range(32)} | {"\x7f", "\u202e", "\u2066", "\u200f"}
 RESERVED_ON_WINDOWS = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)), *(f"LPT{n}" for n in range(10))}
 
 
@@ -33,6 +33,7 @@ RESERVED_ON_WINDOWS = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10
         ("x\x00y\ttab.pdf", "x-y-tab.pdf"),
         ("résumé   (1).PDF", "résumé (1).PDF"),
         ("Αίτηση.pdf", "Αίτηση.pdf"),
+        ("Llicència d'obres.pdf", "Llicència d'obres.pdf"),
     ],
 )
 def test_unsafe_characters_become_hyphens_and_names_stay_readable(name: str, safe: str) -> None:
