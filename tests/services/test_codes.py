@@ -86,7 +86,7 @@ def test_check_of_known_values() -> None:
     assert check_symbol("1" + "0" * 15) == SYMBOLS[0b11011]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(codes_from_bits())
 def test_every_single_substitution_is_caught(code: str) -> None:
     assert parse_code(code) == code

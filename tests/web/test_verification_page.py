@@ -272,6 +272,9 @@ def tab_to(page: Page, limit: int = 20, **wanted: str) -> dict[str, str]:
 def test_keyboard_only_use_with_visible_focus(browser: Browser, issuer: httpx.Client, tmp_path: Path) -> None:
     document = notarise(issuer)
     page = browser.open()
+    # On the plain page the two ways to check come first, the (empty) result after them.
+    assert box_of(page, "#code")["y"] < box_of(page, RESULT)["y"]
+    expect(page.locator(RESULT)).to_have_text("Encara no s'ha comprovat cap document.")
     first = tab_to(page, limit=1)
     assert first["text"] == "Vés a la comprovació" and first["outline"] == "solid 3px"
     # A file chosen from the keyboard: Space on the file field opens the chooser.
@@ -420,9 +423,17 @@ def test_no_request_leaves_127_0_0_1(browser: Browser, issuer: httpx.Client, tmp
 
 
 def test_accessibility_basics_in_the_dom(browser: Browser, issuer: httpx.Client) -> None:
-    document = notarise(issuer)
+    document = notarise(issuer, public_copy=True)
     page = browser.open(f"/verify/{document.code}")
     wait_result(page, "authentic")
+    # A code's page reads result first, on the first screen of a desktop too, with the document to download; the
+    # two ways to check another document follow, side by side.
+    assert visible_without_scrolling(page, "#verdict") and visible_without_scrolling(page, "#document-link")
+    assert box_of(page, RESULT)["y"] < box_of(page, "#code")["y"]
+    by_file, by_code = box_of(page, "#drop-zone"), box_of(page, "#code-form")
+    assert abs(by_file["y"] - by_code["y"]) < 80 and by_code["x"] > by_file["x"] + by_file["width"]
+    browser.screenshot("desktop-code-first-screen", full_page=False)
+    browser.screenshot("desktop-code")
     audit = page.evaluate(
         """() => {
             const visible = (node) => node.getClientRects().length > 0;
@@ -539,60 +550,6 @@ def test_scanned_code_shows_the_result_and_the_document_on_a_phones_first_screen
         phone.close()
 
 
-def test_code_page_puts_the_result_first_and_the_plain_page_the_ways_to_check(
-    browser: Browser, issuer: httpx.Client
-) -> None:
-    document = notarise(issuer, public_copy=True)
-    page = browser.open("/")
-    assert box_of(page, "#code")["y"] < box_of(page, RESULT)["y"]
-    expect(page.locator(RESULT)).to_have_text("Encara no s'ha comprovat cap document.")
-    browser.screenshot("desktop-plain-page", full_page=False)
-
-    page = browser.open(f"/verify/{document.code}")
-    expect(page.locator(RESULT)).to_have_attribute("data-state", "authentic")
-    assert visible_without_scrolling(page, "#verdict")
-    assert visible_without_scrolling(page, "#document-link")
-    assert box_of(page, RESULT)["y"] < box_of(page, "#code")["y"]
-    # On a wide screen the two ways to check stay side by side.
-    by_file, by_code = box_of(page, "#drop-zone"), box_of(page, "#code-form")
-    assert abs(by_file["y"] - by_code["y"]) < 80 and by_code["x"] > by_file["x"] + by_file["width"]
-    browser.screenshot("desktop-code-first-screen", full_page=False)
-    browser.screenshot("desktop-code")
-
-
-def test_legacy_code_still_opens_and_the_page_checks_codes_as_the_server(
-    browser: Browser, issuer: httpx.Client, web_server: RunningServer
-) -> None:
-    content = secrets.token_bytes(64)
-    legacy = legacy_code("$")
-    with runtime_of(web_server).transaction() as session:
-        receipt = notary.notarise(
-            session,
-            runtime_administration_id(web_server, notarise(issuer).receipt["id"]),
-            hashlib.sha256(content).hexdigest(),
-            kind="document",
-            title="Certificat de 2025",
-            code=notary.ReservedCode(stored=legacy, shown=codes.format_code(legacy)),
-        )
-    wait_anchored(issuer, receipt.id)
-    assert receipt.verification_code == codes.format_code(legacy)
-    page = browser.open(f"/verify/{receipt.verification_code}")
-    wait_result(page, "authentic")
-    expect(page.locator(RESULT)).to_contain_text("Certificat de 2025")
-    with page.expect_download() as download_info:
-        page.click("#bundle-link")
-    # The check symbol "$" stays out of the file name.
-    assert download_info.value.suggested_filename == f"{receipt.verification_code[:-2]}.segell.json"
-    page.fill("#code", legacy.lower())
-    page.press("#code", "Enter")
-    wait_result(page, "authentic")
-    # New codes take their check symbol from their own alphabet, computed alike here and in the page.
-    generated = [*codes.generate_codes(300), "0" * 17, "Z" * 16 + codes.check_symbol("Z" * 16)]
-    checks = page.evaluate("(all) => all.map((code) => window.segellCheckSymbol(code.slice(0, 16)))", generated)
-    assert checks == [code[16] for code in generated]
-    assert {code[16] for code in generated} <= set(codes.SYMBOLS)
-
-
 def legacy_code(check: str) -> str:
     """A code as issued before, whose modulo-37 check symbol is `check` (one of * ~ $ = U, or a data symbol)."""
     while True:
@@ -607,9 +564,36 @@ def runtime_of(server: RunningServer) -> Runtime:
     return runtime
 
 
-def test_pure_javascript_sha256_matches_web_crypto(browser: Browser) -> None:
-    # Used where the browser offers no Web Crypto (plain http away from localhost).
+def test_page_computes_check_symbols_and_sha256_as_the_server_and_web_crypto(
+    browser: Browser, issuer: httpx.Client, web_server: RunningServer
+) -> None:
+    # A document issued with a legacy code ending in "$" (the check before codes took it from their alphabet).
+    legacy, content = legacy_code("$"), secrets.token_bytes(64)
+    with runtime_of(web_server).transaction() as session:
+        receipt = notary.notarise(
+            session,
+            runtime_administration_id(web_server, notarise(issuer).receipt["id"]),
+            hashlib.sha256(content).hexdigest(),
+            kind="document",
+            title="Certificat de 2025",
+            code=notary.ReservedCode(stored=legacy, shown=codes.format_code(legacy)),
+        )
+    wait_anchored(issuer, receipt.id)
     page = browser.open()
+    # New codes take their check symbol from their own alphabet, computed alike here and in the page.
+    generated = [*codes.generate_codes(300), "0" * 17, "Z" * 16 + codes.check_symbol("Z" * 16)]
+    checks = page.evaluate("(all) => all.map((code) => window.segellCheckSymbol(code.slice(0, 16)))", generated)
+    assert checks == [code[16] for code in generated]
+    assert {code[16] for code in generated} <= set(codes.SYMBOLS)
+    # The legacy code is still read, typed by hand, and its bundle is named without the "$".
+    page.fill("#code", legacy.lower())
+    page.press("#code", "Enter")
+    wait_result(page, "authentic")
+    expect(page.locator(RESULT)).to_contain_text("Certificat de 2025")
+    with page.expect_download() as download_info:
+        page.click("#bundle-link")
+    assert download_info.value.suggested_filename == f"{receipt.verification_code[:-2]}.segell.json"
+    # The fallback SHA-256, used where the browser offers no Web Crypto (plain http away from localhost).
     mismatches = page.evaluate(
         """async () => {
             const bad = [];
