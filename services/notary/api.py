@@ -22,6 +22,7 @@ Example, in a domain's service::
         session.add(MyRecord(..., receipt_id=receipt.id))
 """
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -162,6 +163,8 @@ def notarise(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: add it to services.notary.api.KINDS, with its labels")
+    if public_copy is not None and hashlib.sha256(public_copy.content).hexdigest() != document_hash:
+        raise ValueError("the public copy is not the output whose hash is notarised")
     submission = Submission(
         document_hash=document_hash,
         kind=kind,
