@@ -261,7 +261,10 @@ async def submit_document(
         header_metadata = _metadata_from_header(metadata)
         content = bytearray() if public_copy else None
         document_hash = await _hash_body(request, runtime, keep=content)
-        copy = None if content is None else _public_copy(bytes(content), filename)
+        copy = None
+        if content is not None:
+            copy = _public_copy(bytes(content), filename)
+            content.clear()  # one copy of the file in memory, not two
         submission = Submission(document_hash, kind, title, header_metadata, bool(salted), bool(public), copy=copy)
         # Checked again in the transaction that stores it, shared with the submissions that arrived meanwhile: an
         # administration suspended while its file was arriving is refused. Answered once committed.
