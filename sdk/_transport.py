@@ -73,20 +73,9 @@ class Transport:
         ``report_statuses`` are error statuses whose body is still the result (``/health`` answers 503 degraded).
         """
         url = f"{self.base_url}{path}"
-        try:
-            response = self._http.request(
-                method,
-                path,
-                json=json,
-                content=content,  # a binary file is streamed in chunks, with its Content-Length
-                params=params,
-                headers=headers,
-                files=files,  # multipart/form-data, with `data` as its other fields
-                data=data,
-            )
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc, method, path) from exc
-
+        response = self._send(
+            method, path, json=json, content=content, params=params, headers=headers, files=files, data=data
+        )
         if response.is_error:
             if response.status_code in report_statuses:
                 try:
@@ -94,15 +83,22 @@ class Transport:
                 except (ValueError, KeyError, TypeError):
                     pass  # not the report: an ordinary error body
             raise _api_error(response)
+        return _parsed(parse, response.json, method, url, response.status_code, self.base_url)
+
+    def download(self, path: str, parse: Callable[[httpx.Response], _T]) -> _T:
+        """GET a file (any media type); return ``parse`` of the successful response, or raise its error."""
+        response = self._send("GET", path, headers={"Accept": "*/*"})
+        if response.is_error:
+            raise _api_error(response)
+        return _parsed(parse, lambda: response, "GET", f"{self.base_url}{path}", response.status_code, self.base_url)
+
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
         try:
-            return parse(response.json())
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UnexpectedResponseError(
-                f"{method} {url} answered HTTP {response.status_code} with a body this client cannot read "
-                f"({type(exc).__name__}: {exc}). Is {self.base_url} a Segell server of a compatible version?",
-                status_code=response.status_code,
-                url=url,
-            ) from exc
+            # A binary `content` is streamed in chunks, with its Content-Length; `files` is multipart/form-data,
+            # with `data` as its other fields.
+            return self._http.request(method, path, **options)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc, method, path) from exc
 
     @contextmanager
     def stream(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Iterator[httpx.Response]:
@@ -133,6 +129,18 @@ class Transport:
             "at a running server.",
             url=url,
         )
+
+
+def _parsed(parse: Callable[[Any], _T], read: Callable[[], Any], method: str, url: str, status: int, base: str) -> _T:
+    try:
+        return parse(read())
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnexpectedResponseError(
+            f"{method} {url} answered HTTP {status} with a body this client cannot read "
+            f"({type(exc).__name__}: {exc}). Is {base} a Segell server of a compatible version?",
+            status_code=status,
+            url=url,
+        ) from exc
 
 
 def segment(value: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins  # the group has a method named `list`
 import json as _json
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -19,7 +21,7 @@ from . import _proof
 from ._convert import items, json_object
 from ._transport import Transport, segment
 from .errors import AnchorTimeoutError, NotFoundError
-from .models import BundleSet, DocumentPage, DocumentStatus, Receipt, Verification
+from .models import BundleSet, DocumentCopy, DocumentPage, DocumentStatus, Receipt, Verification
 
 __all__ = ["BATCH_LIMIT", "BUNDLES_LIMIT", "PAGE_LIMIT", "BundleExport", "Documents"]
 
@@ -56,6 +58,8 @@ class Documents:
         metadata: Mapping[str, Any] | None = None,
         salted: bool = False,
         public: bool = False,
+        public_copy: bool = False,
+        filename: str | None = None,
         idempotency_key: str | None = None,
     ) -> Receipt:
         """Notarise one document and return its receipt (``status == "pending"`` until anchored).
@@ -71,6 +75,11 @@ class Documents:
             salted: hide the hash in the tree behind 32 random bytes, for documents whose content could be
                 guessed. Public verification by hash then names the issuer and the date, not the kind or title.
             public: show the kind and title to public verification by hash even so.
+            public_copy: let whoever holds the verification code download the document itself
+                (:meth:`download`, and the verification page), until it is revoked. The file is sent and kept by
+                the server: ``source`` must be the file, not its hash.
+            filename: with ``public_copy``, the name to offer the file under (default: the path's name, else the
+                title).
             idempotency_key: a key of your own for this submission; sending it again returns the same receipt
                 rather than notarising twice (safe retries).
 
@@ -79,6 +88,7 @@ class Documents:
         Raises:
             PayloadTooLargeError: the file is over the server's size limit; send its hash instead.
             OSError: the file cannot be read.
+            ValueError: ``public_copy`` with a hash: a copy needs the file.
 
         Example::
 
@@ -87,6 +97,8 @@ class Documents:
         """
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
         if isinstance(source, str) and (document_hash := _proof.parse_hash(source)) is not None:
+            if public_copy:
+                raise ValueError("public_copy needs the document itself: pass its path or its bytes, not its hash")
             body: dict[str, Any] = {"hash": document_hash.hex(), "salted": salted}
             if public:
                 body["public"] = True
@@ -102,6 +114,11 @@ class Documents:
             params["kind"] = kind
         if title is not None:
             params["title"] = title
+        if public_copy:
+            params["public_copy"] = "true"
+            offered = filename or (Path(source).name if isinstance(source, str | os.PathLike) else None)
+            if offered:
+                params["filename"] = offered
         headers["Content-Type"] = "application/octet-stream"
         if metadata is not None:
             headers["X-Segell-Metadata"] = _json.dumps(metadata, separators=(",", ":"))
@@ -410,7 +427,7 @@ class Documents:
 
         Example::
 
-            result = segell.documents.verify(code="7GQK-2M4B-XW9D-1RTC-K")
+            result = segell.documents.verify(code="7GQK-2M4B-XW9D-1RTC-N")
             if result.is_authentic:
                 print(result.matches[0].administration.name)
         """
@@ -434,7 +451,7 @@ class Documents:
         Needs no API key: whoever holds the code holds the document. It is the bundle the issuer gets from
         :meth:`bundle`; check it with :func:`sdk.verify_bundle`::
 
-            bundle = Client("http://127.0.0.1:8000").documents.bundle_by_code("7GQK-2M4B-XW9D-1RTC-K")
+            bundle = Client("http://127.0.0.1:8000").documents.bundle_by_code("7GQK-2M4B-XW9D-1RTC-N")
 
         Raises:
             ConflictError: with ``code == "not_anchored"`` while the document is pending.
@@ -442,6 +459,40 @@ class Documents:
             ValidationError: not a verification code; ``code == "invalid_code"`` when one character is mistyped.
         """
         return self._transport.call("GET", f"/v1/verify/{segment(code)}/bundle", json_object)
+
+    def download(self, code: str) -> DocumentCopy:
+        """Download a document by the verification code printed on it, when its issuer kept a public copy.
+
+        Needs no API key, as on the verification page. :attr:`VerificationMatch.public_copy` says beforehand
+        whether there is one::
+
+            copy = Client("http://127.0.0.1:8000").documents.download("7GQK-2M4B-XW9D-1RTC-N")
+            copy.save(Path("."))  # under copy.file_name
+
+        Raises:
+            NotFoundError: no document has this code, or (``code == "no_public_copy"``) its issuer kept no copy.
+            GoneError: with ``code == "document_revoked"``: the document was revoked, and its copy is no longer
+                served.
+            ValidationError: not a verification code; ``code == "invalid_code"`` when one character is mistyped.
+        """
+        return self._transport.download(f"/v1/verify/{segment(code)}/document", _document_copy)
+
+
+# `filename*=UTF-8''...` (RFC 6266) first, then a plain `filename="..."`.
+_FILENAME_STAR = re.compile(r"filename\*\s*=\s*UTF-8''([^;\s]+)", re.IGNORECASE)
+_FILENAME = re.compile(r'filename\s*=\s*"([^"]*)"', re.IGNORECASE)
+
+
+def _document_copy(response: httpx.Response) -> DocumentCopy:
+    disposition = response.headers.get("content-disposition", "")
+    if match := _FILENAME_STAR.search(disposition):
+        name = unquote(match.group(1))
+    elif match := _FILENAME.search(disposition):
+        name = match.group(1)
+    else:
+        name = "document"
+    media_type = response.headers.get("content-type", "application/octet-stream").partition(";")[0].strip()
+    return DocumentCopy(file_name=name, media_type=media_type, content=response.content)
 
 
 class BundleExport:

@@ -5,9 +5,11 @@ Timestamps are timezone-aware :class:`datetime.datetime` objects in UTC.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from ._convert import Json, moment, optional_datetime, optional_int, optional_str, parse_datetime, strings
@@ -26,18 +28,21 @@ __all__ = [
     "DatabaseStatus",
     "DeploymentInfo",
     "DocumentPage",
+    "DocumentCopy",
     "DocumentStatus",
     "Health",
     "Identity",
     "IssuedApiKey",
     "Issuer",
     "Language",
+    "PublicCopyInfo",
     "Receipt",
     "Revocation",
     "Role",
     "ServiceUrls",
     "Verification",
     "VerificationMatch",
+    "VerificationSigner",
     "VerificationSource",
     "VerificationStatus",
 ]
@@ -479,6 +484,8 @@ class Receipt:
         revocation: the revocation, once revoked.
         links: related URLs of the API (``self``, ``bundle``, ``verify``, ...).
         public: whether public verification by hash shows its kind and title even though it is salted.
+        public_copy: whether a copy of the file is kept for whoever holds the verification code to download
+            (:meth:`Documents.download`), until the document is revoked.
     """
 
     id: str
@@ -494,6 +501,7 @@ class Receipt:
     revocation: Revocation | None
     links: Mapping[str, str]
     public: bool = False
+    public_copy: bool = False
 
     @property
     def is_anchored(self) -> bool:
@@ -519,6 +527,7 @@ class Receipt:
             revocation=None if revocation is None else Revocation._from_json(revocation),
             links={str(name): str(url) for name, url in (data.get("links") or {}).items()},
             public=bool(data.get("public", False)),
+            public_copy=bool(data.get("public_copy", False)),
         )
 
 
@@ -614,6 +623,87 @@ class VerificationSource:
 
 
 @dataclass(frozen=True, slots=True)
+class VerificationSigner:
+    """Who signed a signed output Segell made, as it checked when it signed: the certificate was the issuing
+    administration's own, valid and not revoked then.
+
+    Attributes:
+        name: the signing certificate's common name: a person, or the seal's name.
+        organisation: the certificate's organisation, for employees and seals.
+        kind: ``"employee"``, ``"seal"`` or ``"citizen"``.
+        signed_at: when it was signed.
+        issuer: who issued the signing certificate (RFC 4514).
+    """
+
+    name: str
+    organisation: str | None
+    kind: str | None
+    signed_at: datetime
+    issuer: str
+
+    @classmethod
+    def _from_json(cls, data: Json) -> VerificationSigner:
+        return cls(
+            name=str(data["name"]),
+            organisation=optional_str(data.get("organisation")),
+            kind=optional_str(data.get("kind")),
+            signed_at=parse_datetime(data["signed_at"]),
+            issuer=str(data["issuer"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PublicCopyInfo:
+    """The copy of a document its issuer made available to whoever holds its code: :meth:`Documents.download`.
+
+    Attributes:
+        file_name: the name it is offered under.
+        media_type: e.g. ``application/pdf``.
+        size: its size in bytes.
+        url: where it is served, relative to the server.
+    """
+
+    file_name: str
+    media_type: str
+    size: int
+    url: str
+
+    @classmethod
+    def _from_json(cls, data: Json) -> PublicCopyInfo:
+        return cls(
+            file_name=str(data["file_name"]),
+            media_type=str(data["media_type"]),
+            size=int(data["size"]),
+            url=str(data["url"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCopy:
+    """A document downloaded by its verification code (:meth:`Documents.download`).
+
+    Attributes:
+        file_name: the name the server offers it under (already safe to save under on any system).
+        media_type: e.g. ``application/pdf``.
+        content: the file.
+    """
+
+    file_name: str
+    media_type: str
+    content: bytes = field(repr=False)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :attr:`content` to ``path`` (a directory: under :attr:`file_name` in it); return the file's path."""
+        target = Path(path)
+        if target.is_dir():
+            # Only the name: a name from the server never leads the file out of `path`.
+            name = Path(self.file_name.replace("\\", "/")).name
+            target = target / (name if name not in ("", ".", "..") else "document")
+        target.write_bytes(self.content)
+        return target
+
+
+@dataclass(frozen=True, slots=True)
 class VerificationMatch:
     """One notarisation of the hash that was verified (several administrations may notarise the same file).
 
@@ -629,6 +719,8 @@ class VerificationMatch:
         derived_from: the documents it was made from, where its kind and title are shown.
         kind_labels: how people read the kind, by language (``"ca"``, ``"es"``, ``"en"``), for the kinds Segell
             itself notarises; ``None`` for any other kind, or where the kind is not shown.
+        signers: who signed it, for a signed output Segell made, where its kind and title are shown.
+        public_copy: the copy its issuer made available, when looked up by code and not revoked.
     """
 
     status: VerificationStatus
@@ -643,6 +735,8 @@ class VerificationMatch:
     revocation: Revocation | None
     derived_from: tuple[VerificationSource, ...] = ()
     kind_labels: Mapping[str, str] | None = None
+    signers: tuple[VerificationSigner, ...] = ()
+    public_copy: PublicCopyInfo | None = None
 
     @classmethod
     def _from_json(cls, data: Json) -> VerificationMatch:
@@ -661,6 +755,8 @@ class VerificationMatch:
             revocation=None if revocation is None else Revocation._from_json(revocation),
             derived_from=tuple(VerificationSource._from_json(source) for source in data.get("derived_from") or ()),
             kind_labels=_labels(data),
+            signers=tuple(VerificationSigner._from_json(signer) for signer in data.get("signers") or ()),
+            public_copy=None if data.get("public_copy") is None else PublicCopyInfo._from_json(data["public_copy"]),
         )
 
 

@@ -255,6 +255,7 @@ class Signatures:
         filename: str | None = None,
         placement: str = "auto",
         lang: Literal["ca", "es", "en"] | None = None,
+        public_copy: bool = False,
     ) -> SignedDocument:
         """Sign a document with one of the administration's certificates; the signed output is notarised.
 
@@ -273,6 +274,8 @@ class Signatures:
                 added for it), ``"new-page"``, or ``"PAGE:CORNER"`` such as ``"last:bottom-right"`` or
                 ``"1:top-left"`` (PAGE ``first``, ``last`` or a number; any case).
             lang: the stamp's language, ``"ca"``, ``"es"`` or ``"en"``; omitted: the administration's.
+            public_copy: let whoever holds the verification code download the signed output (the signed PDF, or
+                the ``.p7s``) with :meth:`Documents.download` and on the verification page, until it is revoked.
 
         Raises:
             NotFoundError: no such certificate for this administration.
@@ -296,6 +299,8 @@ class Signatures:
             form["certificate"] = certificate
         if lang is not None:
             form["lang"] = lang
+        if public_copy:
+            form["public_copy"] = "true"
         return self._transport.call(
             "POST", "/v1/signatures", SignedDocument._from_json, files={"file": (name, data)}, data=form
         )

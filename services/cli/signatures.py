@@ -23,6 +23,7 @@ from segell.services.cli.common import (
     print_json,
     timestamp,
 )
+from segell.services.file_names import safe_file_name
 
 # -- segell sign, validate ---------------------------------------------------------------------------------
 
@@ -76,6 +77,14 @@ def sign(
             show_default=False,
         ),
     ] = None,
+    public_copy: Annotated[
+        bool,
+        typer.Option(
+            "--public-copy",
+            help="Keep the signed output on the server, for whoever holds its verification code to download "
+            "(`segell download CODE`, the verification page) until it is revoked.",
+        ),
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the signed output is anchored.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds --wait waits.", min=0)] = 120.0,
     as_json: JsonOption = False,
@@ -98,8 +107,10 @@ def sign(
             filename=file.name,
             placement=placement,
             lang=lang,
+            public_copy=public_copy,
         )
-        target = output or file.parent / (Path(signed.filename).name or f"{file.name}.signed")
+        # The server's name, made safe: no answer can name a file outside FILE's folder.
+        target = output or file.parent / safe_file_name(signed.filename, fallback=f"{file.name}.signed")
         try:
             signed.save(target)
         except OSError as exc:

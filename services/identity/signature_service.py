@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
 from segell.services.errors import Conflict, InvalidInput, ValidationFailed
+from segell.services.file_names import safe_file_name
 from segell.services.identity import ca, certificates
 from segell.services.identity.models import IssuedCertificate
 from segell.services.identity.registration import registration_of
@@ -101,8 +102,8 @@ def _output_filename(filename: str | None, output: SignedOutput) -> str:
     name = _title(filename) or "document"
     if output.format == "PAdES":
         stem = name[:-4] if name.lower().endswith(".pdf") else name
-        return f"{stem}-signed.pdf"
-    return f"{name}.p7s"
+        return safe_file_name(f"{stem}-signed.pdf")
+    return safe_file_name(f"{name}.p7s")
 
 
 def _registration_authority_named(certificate: x509.Certificate) -> RegistrationAuthority | None:
@@ -139,13 +140,15 @@ def sign_document(
     requested_format: RequestedFormat = "auto",
     placement: Placement = AUTO,
     language: Language | None = None,
+    public_copy: bool = False,
 ) -> SignedDocument:
     """Sign `data` with one of the administration's own certificates, then notarise the signed output.
 
     A PDF is signed as PAdES, with the verification code, the verification page's URL and its QR code stamped
     in it before signing, where `placement` says and in `language` (by default the administration's); any other
     file (or a PDF with `requested_format="cades"`) gets a detached CAdES signature, which has no stamp. The
-    signed output is notarised under that verification code.
+    signed output is notarised under that verification code, with its signer as checked here (public metadata for
+    verification), and, with `public_copy`, kept for whoever holds the code to download.
     """
     if not data:
         raise InvalidInput("The file is empty; send the document to sign.", code="empty_file")
@@ -176,6 +179,8 @@ def sign_document(
             raise Conflict(str(exc), code=exc.code) from None
     else:
         output = sign_detached(data, identity)
+    signer = _signer_of(held, administration)
+    filename_out = _output_filename(filename, output)
     with runtime.transaction() as session:
         # The signed output names its original's receipt when the administration notarised the original (or
         # another administration did, publicly): the bundle and the verification page lead from one to the other.
@@ -193,17 +198,32 @@ def sign_document(
             },
             code=code,
             derived_from=[original] if original is not None else [],
+            # What was checked above: the certificate is the administration's own, valid and not revoked.
+            signers=[
+                notary.PublicSigner(
+                    name=signer.name,
+                    signed_at=output.signing_time,
+                    issuer=signer.issuer,
+                    organisation=signer.organisation,
+                    kind=signer.kind,
+                )
+            ],
+            public_copy=(
+                notary.PublicCopy(output.content, file_name=filename_out, media_type=output.media_type)
+                if public_copy
+                else None
+            ),
         )
     return SignedDocument(
         format=output.format,
-        filename=_output_filename(filename, output),
+        filename=filename_out,
         media_type=output.media_type,
         content=base64.b64encode(output.content).decode(),
         document_hash=document_hash,
         signed_hash=output.sha256,
         verification_code=receipt.verification_code,
         verification_url=verification_url,
-        signer=_signer_of(held, administration),
+        signer=signer,
         signing_time=output.signing_time,
         receipt=receipt,
     )

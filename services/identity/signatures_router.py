@@ -103,6 +103,13 @@ async def sign_document(
         Language,
         Form(description="The language of a signed PDF's stamp: ca, es or en; omitted: the administration's."),
     ] = None,  # type: ignore[assignment]
+    public_copy: Annotated[
+        bool,
+        Form(
+            description="Keep the signed output, for whoever holds its verification code to download "
+            "(`GET /v1/verify/{code}/document`) until it is revoked: the signed PDF, or the detached signature."
+        ),
+    ] = False,
 ) -> SignedDocument:
     """Sign a document with one of the administration's own certificates; the signed output is notarised (201)."""
     data = await file.read()
@@ -117,6 +124,7 @@ async def sign_document(
         requested_format=format,
         placement=parse_placement(placement),
         language=lang,
+        public_copy=public_copy,
     )
 
 

@@ -34,7 +34,15 @@ from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration, ChainAccount
 from segell.services.models import utcnow
-from segell.services.notary.models import Batch, Document, DocumentSource, OutboxEntry, Revocation
+from segell.services.notary.models import (
+    Batch,
+    Document,
+    DocumentCopy,
+    DocumentSigner,
+    DocumentSource,
+    OutboxEntry,
+    Revocation,
+)
 
 documents: Table = Document.__table__  # type: ignore[assignment]
 outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]
@@ -43,6 +51,8 @@ revocations: Table = Revocation.__table__  # type: ignore[assignment]
 administrations: Table = Administration.__table__  # type: ignore[assignment]
 accounts: Table = ChainAccount.__table__  # type: ignore[assignment]
 sources: Table = DocumentSource.__table__  # type: ignore[assignment]
+copies: Table = DocumentCopy.__table__  # type: ignore[assignment]
+signers: Table = DocumentSigner.__table__  # type: ignore[assignment]
 
 # Well under SQLite's and PostgreSQL's limits on bound parameters per statement.
 _IN_CHUNK = 5_000
@@ -87,6 +97,7 @@ _RECEIPT_COLUMNS = (
     administrations.c.code.label("administration_code"),
     administrations.c.name.label("administration_name"),
     administrations.c.registry_id.label("administration_registry_id"),
+    copies.c.document_id.is_not(None).label("has_public_copy"),
 )
 
 # A batch counts only once anchored: between the worker's two transactions it exists but has no chain data yet.
@@ -95,6 +106,7 @@ _RECEIPTS = (
     .join(administrations, administrations.c.id == documents.c.administration_id)
     .outerjoin(batches, and_(batches.c.id == documents.c.batch_id, batches.c.status == "anchored"))
     .outerjoin(revocations, revocations.c.document_id == documents.c.id)
+    .outerjoin(copies, copies.c.document_id == documents.c.id)
 )
 
 ReceiptRow = Row[*tuple[Any, ...]]
@@ -418,4 +430,62 @@ def sources_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[
         )
         for row in session.execute(query):
             found.setdefault(row.derived_id, []).append(row)
+    return found
+
+
+# --- public copies and signers ----------------------------------------------------------------------------------
+
+
+def add_copy(session: Session, document_id: str, *, content: bytes, file_name: str | None, media_type: str) -> None:
+    """Keep the file of a document for whoever holds its code; a copy already kept stays as it is."""
+    session.execute(
+        insert_skipping_conflicts(session, copies),
+        {
+            "document_id": document_id,
+            "file_name": file_name,
+            "media_type": media_type,
+            "size": len(content),
+            "content": content,
+            "created_at": utcnow(),
+        },
+    )
+
+
+def copies_of(session: Session, document_ids: Sequence[str]) -> dict[str, ReceiptRow]:
+    """(file name, media type, size) of the copies kept of these documents, without their content."""
+    found: dict[str, ReceiptRow] = {}
+    query = select(copies.c.document_id, copies.c.file_name, copies.c.media_type, copies.c.size)
+    for chunk in _chunks(document_ids):
+        found.update((row.document_id, row) for row in session.execute(query.where(copies.c.document_id.in_(chunk))))
+    return found
+
+
+def copy_content(session: Session, document_id: str) -> ReceiptRow | None:
+    """The copy of a document: file name, media type and content; None when none is kept."""
+    query = select(copies.c.file_name, copies.c.media_type, copies.c.content).where(copies.c.document_id == document_id)
+    return session.execute(query).first()
+
+
+def add_signers(session: Session, document_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Record who signed a document just stored, in the order given (name, organisation, kind, issuer, signed_at)."""
+    if rows:
+        now = utcnow()
+        session.execute(
+            insert(signers),
+            [
+                {**row, "document_id": document_id, "position": position, "created_at": now}
+                for position, row in enumerate(rows)
+            ],
+        )
+
+
+def signers_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
+    """Who signed each document, in order; documents without signers are left out."""
+    found: dict[str, list[ReceiptRow]] = {}
+    for chunk in _chunks(document_ids):
+        query = (
+            select(signers).where(signers.c.document_id.in_(chunk)).order_by(signers.c.document_id, signers.c.position)
+        )
+        for row in session.execute(query):
+            found.setdefault(row.document_id, []).append(row)
     return found

@@ -36,6 +36,7 @@ from segell.services.notary.schemas import (
     DocumentHash,
     DocumentId,
     DocumentStatus,
+    FileName,
     IdempotencyKey,
     Kind,
     ProofBundle,
@@ -121,12 +122,13 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
-async def _hash_body(request: Request, runtime: RuntimeDep) -> str:
+async def _hash_body(request: Request, runtime: RuntimeDep, keep: bytearray | None = None) -> str:
     try:
         return await service.hash_upload(
             request.stream(),
             declared_length=request.headers.get("content-length"),
             limit=runtime.settings.section(NotarySettings).max_document_bytes,
+            keep=keep,
         )
     except ClientDisconnect:
         # Nobody is left to read the answer; it only keeps an aborted upload out of the error log.
@@ -152,6 +154,20 @@ def _metadata_from_header(value: str | None) -> dict[str, Any] | None:
         return check_metadata(metadata)
     except ValueError as exc:
         raise invalid(str(exc) if "must" in str(exc) else "must be a JSON object") from None
+
+
+def _copy_needs_the_file() -> ValidationFailed:
+    problem = f"a public copy needs the file itself: send it as {OCTET_STREAM}, not its hash"
+    location = "query.public_copy"
+    return ValidationFailed(
+        f"Invalid request. {location}: {problem}.", details=[{"location": location, "message": problem}]
+    )
+
+
+def _public_copy(content: bytes, filename: str | None) -> service.PublicCopy:
+    # Served as an attachment whatever it is; a PDF as one, so that it opens where it is saved.
+    media_type = "application/pdf" if content[:1024].find(b"%PDF-") >= 0 else OCTET_STREAM
+    return service.PublicCopy(content, file_name=filename, media_type=media_type)
 
 
 def _parse_body(body: bytes) -> SubmitRequest:
@@ -215,6 +231,17 @@ async def submit_document(
         bool | None,
         Query(description="For file uploads: show kind and title to verification by hash (with JSON, either one)."),
     ] = None,
+    public_copy: Annotated[
+        bool | None,
+        Query(
+            description="For file uploads only: keep the file, for whoever holds the verification code to download "
+            "(`GET /v1/verify/{code}/document`) until the document is revoked. A JSON hash carries no file: 422."
+        ),
+    ] = None,
+    filename: Annotated[
+        FileName | None,
+        Query(description="With `public_copy`: the name to offer the file under (made safe); default the title."),
+    ] = None,
     # Documented in _SUBMIT_BODY as what it is, a JSON object, rather than as the text FastAPI reads.
     metadata: Annotated[str | None, Header(alias="X-Segell-Metadata", include_in_schema=False)] = None,
     idempotency_key: Annotated[
@@ -237,8 +264,13 @@ async def submit_document(
     if media_type == OCTET_STREAM and credentials is not None:
         await submitter()  # before the file is read: refused at once if it may not submit
         header_metadata = _metadata_from_header(metadata)
-        document_hash = await _hash_body(request, runtime)
-        submission = Submission(document_hash, kind, title, header_metadata, bool(salted), bool(public))
+        content = bytearray() if public_copy else None
+        document_hash = await _hash_body(request, runtime, keep=content)
+        copy = None
+        if content is not None:
+            copy = _public_copy(bytes(content), filename)
+            content.clear()  # one copy of the file in memory, not two
+        submission = Submission(document_hash, kind, title, header_metadata, bool(salted), bool(public), copy=copy)
         # Checked again in the transaction that stores it, shared with the submissions that arrived meanwhile: an
         # administration suspended while its file was arriving is refused. Answered once committed.
         receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
@@ -246,6 +278,8 @@ async def submit_document(
         try:
             header_metadata = _metadata_from_header(metadata)
             body = _parse_body(await request.body())
+            if public_copy:
+                raise _copy_needs_the_file()
         except (ValidationFailed, RequestValidationError):
             await submitter()  # a caller who may not submit is told that first
             raise

@@ -51,7 +51,7 @@ VerificationCode = Annotated[
             "maxLength": 64,
             "pattern": codes.PATTERN,
             "format": codes.OPENAPI_FORMAT,
-            "examples": ["V8KC-24VN-NTPW-8Q1C-E"],
+            "examples": ["V8KC-24VN-NTPW-8Q1C-H"],
         }
     ),
 ]
@@ -61,6 +61,8 @@ DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 Kind = Annotated[str, DisplayText(max_length=64, one_word=True)]
 Title = Annotated[str, DisplayText(max_length=300)]
+# A name to offer a public copy under: stored made safe (`services.file_names.safe_file_name`).
+FileName = Annotated[str, DisplayText(max_length=255)]
 # Printable ASCII, as HTTP header values travel.
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 # Any text but NUL and DEL, with something in it once trimmed.
@@ -185,6 +187,10 @@ class Receipt(BaseModel):
     metadata: dict[str, Any] | None
     salted: bool
     public: bool = Field(description="Kind and title shown by public verification by hash, even when salted.")
+    public_copy: bool = Field(
+        description="A copy of the file is kept, for whoever holds the verification code to download "
+        "(`GET /v1/verify/{code}/document`) until the document is revoked."
+    )
     created_at: datetime
     anchor: Anchor | None = Field(description="Where the document is anchored; null while pending.")
     revocation: RevocationOut | None
@@ -349,6 +355,29 @@ class MatchSource(BaseModel):
     title: str | None
 
 
+SignerKind = Literal["employee", "seal", "citizen"]
+
+
+class MatchSigner(BaseModel):
+    """Who signed a signed output, as Segell checked when it signed it: the certificate was the administration's
+    own, valid and not revoked at that time."""
+
+    name: str = Field(description="The signing certificate's common name: a person, or the seal's name.")
+    organisation: str | None = Field(description="The certificate's organisation, for employees and seals.")
+    kind: SignerKind | None = Field(description="employee, seal or citizen: the certificate's profile.")
+    signed_at: datetime = Field(description="When it was signed, as the signature records it.")
+    issuer: str = Field(description="Who issued the signing certificate (RFC 4514).")
+
+
+class MatchCopy(BaseModel):
+    """A copy of the document its issuer allowed whoever holds the verification code to download."""
+
+    file_name: str = Field(description="The name it is offered under.")
+    media_type: str
+    size: int = Field(description="Its size in bytes.")
+    url: str = Field(description="Where to download it: `/v1/verify/{code}/document`.")
+
+
 class VerificationMatch(BaseModel):
     status: MatchStatus
     administration: MatchAdministration
@@ -368,6 +397,15 @@ class VerificationMatch(BaseModel):
         default_factory=list,
         description="The receipts this document was made from (a signed PDF: its original), shown where its kind "
         "and title are.",
+    )
+    signers: list[MatchSigner] = Field(
+        default_factory=list,
+        description="Who signed it, for a signed output Segell made, shown where its kind and title are.",
+    )
+    public_copy: MatchCopy | None = Field(
+        default=None,
+        description="The copy of the document its issuer made available: looked up by verification code only, and "
+        "null once the document is revoked.",
     )
 
 

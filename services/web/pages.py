@@ -3,6 +3,10 @@
 The template marks text as ``{{t.key}}`` (the key's translation, HTML-escaped) and values as ``{{name}}``. All three
 translations travel with the page as JSON, so that switching language keeps a result on screen; the choice is kept
 in a cookie, read here on the next visit. A first visit follows the browser's `Accept-Language`.
+
+The result area (`templates/result.html`) comes right after the heading on a code's page (``/verify/{code}``, the
+URL a QR code on a document leads to), so that a phone shows the answer on its first screen; on the plain page it
+follows the two ways to check, which are what a visitor comes for.
 """
 
 import hashlib
@@ -73,8 +77,8 @@ def static_files() -> dict[str, StaticFile]:
 
 
 @cache
-def _template() -> str:
-    return (_HERE / "templates" / "verify.html").read_text(encoding="utf-8")
+def _template(name: str = "verify.html") -> str:
+    return (_HERE / "templates" / name).read_text(encoding="utf-8")
 
 
 def choose_language(requested: str | None, remembered: str | None, accepted: str | None = None) -> Language:
@@ -99,12 +103,15 @@ def _json_for_script(value: object) -> str:
 def render_page(language: str, *, code: str | None = None) -> str:
     texts = translations()[language]
     assets = static_files()
+    waiting = "checking" if code else "result_empty"
     values = {
         "lang": language,
         "code": code or "",
         "autocheck": "true" if code else "false",
         "js_version": assets["verify.js"].etag,
         "css_version": assets["verify.css"].etag,
+        "result_waiting": waiting,
+        "result_waiting_text": texts[waiting],
     }
     for other in LANGUAGES:
         values[f"current_{other}"] = 'aria-current="true"' if other == language else ""
@@ -115,6 +122,9 @@ def render_page(language: str, *, code: str | None = None) -> str:
             return _json_for_script(translations())
         if key.startswith("current_"):
             return values[key]
+        if key in ("result_first", "result_after_ways"):
+            first = key == "result_first"
+            return _PLACEHOLDER.sub(substitute, _template("result.html")) if first == bool(code) else ""
         return html.escape(texts[key] if is_text else values[key])
 
     return _PLACEHOLDER.sub(substitute, _template())

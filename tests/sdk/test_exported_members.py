@@ -60,6 +60,7 @@ GROUPS = {
             "revoke",
             "verify",
             "bundle_by_code",
+            "download",
         },
     ),
     "certificates": (sdk.Certificates, {"issue", "list", "get", "revoke", "status", "log", "log_bundle", "authority"}),

@@ -115,6 +115,39 @@ def test_notarise_public_salted_files_show_their_kind_to_verification_by_hash(
     assert [(m.status, m.kind) for m in matches] == [("authentic", "certificat")] * count
 
 
+def test_notarise_with_public_copy_then_anyone_downloads_it_by_code(runner: CliRunner, env, tmp_path: Path) -> None:
+    # A name no file should carry: the bundle written next to it is named safely.
+    path = tmp_path / "acta$1.txt"
+    path.write_text(f"Acta {secrets.token_hex(8)}\n")
+    notarised = runner.invoke(app, ["notarise", str(path), "--public-copy", "--wait", "--json"], env=env)
+    assert notarised.exit_code == 0, notarised.output
+    (result,) = json.loads(notarised.stdout)
+    assert result["public_copy"] is True
+    assert result["bundle"] == str(tmp_path / "acta-1.txt.segell.json") and Path(result["bundle"]).is_file()
+
+    target = tmp_path / "downloads"
+    target.mkdir()
+    fetched = runner.invoke(
+        app, ["download", result["verification_code"].lower(), "-o", str(target)], env={**env, "SEGELL_API_KEY": None}
+    )
+    assert fetched.exit_code == 0, fetched.output
+    (saved,) = target.iterdir()
+    assert saved.name == "acta-1.txt" and saved.read_bytes() == path.read_bytes()
+    assert f"Saved {saved}" in fetched.stdout.replace("\n", "")
+
+
+def test_download_of_a_document_without_a_copy_says_so(runner: CliRunner, env, tmp_path: Path) -> None:
+    (path,) = write_documents(tmp_path, 1)
+    notarised = runner.invoke(app, ["notarise", str(path), "--json"], env=env)
+    code = json.loads(notarised.stdout)[0]["verification_code"]
+    result = runner.invoke(
+        app, ["download", code, "-o", str(tmp_path / "copy.txt")], env={**env, "SEGELL_API_KEY": None}
+    )
+    assert result.exit_code == 1
+    assert "kept no copy" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "copy.txt").exists()
+
+
 def test_notarise_without_wait_prints_pending_receipts(runner: CliRunner, env, tmp_path: Path) -> None:
     paths = write_documents(tmp_path, 2)
 

@@ -6,6 +6,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
 
+from segell.sdk import Client
 from segell.services.administrations.models import Administration
 from segell.services.notary.codes import parse_code
 from segell.services.notary.models import Document
@@ -129,6 +131,20 @@ def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
     assert by_code["document_hash"] == signed["signed_hash"]
     assert by_code["matches"][0]["administration"]["name"] == "Ajuntament de Girona"
     assert parse_code(code) == parse_code(receipt["verification_code"])
+    # Who signed it, as checked when it was signed; no copy, as none was asked for.
+    assert by_code["matches"][0]["signers"] == [
+        {
+            "name": "Joana Puig i Ferrer",
+            "organisation": "Ajuntament de Girona",
+            "kind": "employee",
+            "signed_at": by_code["matches"][0]["signers"][0]["signed_at"],
+            "issuer": signed["signer"]["issuer"],
+        }
+    ]
+    assert datetime.fromisoformat(by_code["matches"][0]["signers"][0]["signed_at"]) == datetime.fromisoformat(
+        signed["signing_time"]
+    )
+    assert by_code["matches"][0]["public_copy"] is None and receipt["public_copy"] is False
 
 
 def test_sign_pdf_notarised_before_links_the_signed_pdf_to_the_originals_receipt(
@@ -236,6 +252,22 @@ def test_cms_signature_verifies_with_openssl_cms(
     refused = openssl(*verify, "-content", tmp_path / "altered.csv")
     assert refused.returncode != 0
     assert "content verify error" in refused.stderr
+
+
+def test_signed_output_kept_as_a_public_copy_is_downloaded_by_its_code(
+    tenant: Tenant, employee: str, segell_server: RunningServer, tmp_path: Path
+) -> None:
+    signed = tenant.signed(b"id;nom\n1;Padro\n", "padró: 2026*.csv", certificate=employee, public_copy="true")
+    assert signed["format"] == "CAdES" and signed["filename"] == "padró- 2026.csv.p7s"
+    assert signed["receipt"]["public_copy"] is True
+    with Client(segell_server.url) as anyone:
+        (match,) = anyone.documents.verify(code=signed["verification_code"]).matches
+        copy = anyone.documents.download(signed["verification_code"])
+    assert [signer.name for signer in match.signers] == ["Joana Puig i Ferrer"]
+    assert match.public_copy is not None and match.public_copy.file_name == "padró- 2026.csv.p7s"
+    assert copy.content == base64.b64decode(signed["content"])
+    assert copy.media_type == "application/pkcs7-signature" and copy.file_name == "padró- 2026.csv.p7s"
+    assert copy.save(tmp_path).name == "padró- 2026.csv.p7s"
 
 
 def test_sign_pdf_as_cades_when_asked(tenant: Tenant, employee: str) -> None:

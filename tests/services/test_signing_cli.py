@@ -90,11 +90,23 @@ def test_cli_signs_any_file_detached_and_validates_with_the_signature(
     data = tmp_path / "padro.csv"
     data.write_text("nom;any\nJoan;1980\n")
 
-    signed = runner.invoke(app, ["sign", str(data), "--as", "seal", "--wait"], env=env)
+    signed = runner.invoke(app, ["sign", str(data), "--as", "seal", "--wait", "--public-copy", "--json"], env=env)
     assert signed.exit_code == 0, signed.output
+    summary = json.loads(signed.stdout)
     signature = tmp_path / "padro.csv.p7s"
-    assert signature.is_file()
-    assert "anchored" in signed.output
+    assert signature.is_file() and summary["file"] == str(signature)
+    assert summary["receipt"]["status"] == "anchored" and summary["receipt"]["public_copy"] is True
+
+    # Anyone with the code downloads the signature; verifying it names who signed.
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    anyone = {"SEGELL_URL": env["SEGELL_URL"], "SEGELL_API_KEY": None}
+    fetched = runner.invoke(app, ["download", summary["verification_code"], "-o", str(downloads)], env=anyone)
+    assert fetched.exit_code == 0, fetched.output
+    assert (downloads / "padro.csv.p7s").read_bytes() == signature.read_bytes()
+    checked = runner.invoke(app, ["verify", str(downloads / "padro.csv.p7s")], env=anyone)
+    assert checked.exit_code == 0, checked.output
+    assert "signed by" in checked.output and "certificate issued by" in checked.output
 
     validated = runner.invoke(
         app, ["validate", str(data), "--signature", str(signature)], env={"SEGELL_URL": env["SEGELL_URL"]}

@@ -22,13 +22,15 @@ RESULT = "#result"
 
 @pytest.fixture(scope="module")
 def signed_pdf(issuer: httpx.Client) -> dict[str, Any]:
-    """A PDF signed with the administration's seal, its verification code stamped in it, notarised and anchored."""
+    """A PDF signed with the administration's seal, its verification code stamped in it, notarised and anchored,
+    and kept for whoever holds its code to download."""
     issued = issuer.post("/v1/certificates", json={"profile": "seal"})
     assert issued.status_code == 201, issued.text
     response = issuer.post(
         "/v1/signatures",
-        files={"file": ("resolucio.pdf", make_pdf("Resolucio de l'alcaldia 2026/118"))},
-        data={"as": "seal"},
+        # A file name with characters no file name should carry: the copy is offered under a safe one.
+        files={"file": ("Resolució 2026-118: llicència*.pdf", make_pdf("Resolucio de l'alcaldia 2026/118"))},
+        data={"as": "seal", "public_copy": "true"},
     )
     assert response.status_code == 201, response.text
     signed: dict[str, Any] = response.json()
@@ -117,14 +119,44 @@ def test_signature_result_says_why_in_the_pages_language_and_names_the_registrat
     browser.screenshot(f"signature-valid-{lang}")
 
 
-def test_verification_url_stamped_in_the_signed_pdf_opens_the_result(
-    browser: Browser, signed_pdf: dict[str, Any]
+def test_verification_url_stamped_in_the_signed_pdf_shows_who_signed_it_and_offers_the_document(
+    browser: Browser, web_server: RunningServer, signed_pdf: dict[str, Any], tmp_path: Path
 ) -> None:
     assert signed_pdf["verification_url"] == f"{browser.base_url}/verify/{signed_pdf['verification_code']}"
-    page = browser.open(signed_pdf["verification_url"].removeprefix(browser.base_url))
+    with web_server.client() as citizen:
+        (match,) = citizen.get("/v1/verify", params={"code": signed_pdf["verification_code"]}).json()["matches"]
+    page = browser.open(signed_pdf["verification_url"].removeprefix(browser.base_url) + "?lang=en")
     expect(page.locator(RESULT)).to_have_attribute("data-state", "authentic")
     expect(page.locator(RESULT)).to_contain_text("Ajuntament de Girona")
-    expect(page.locator("#signature-status")).to_have_text("No s'ha comprovat cap signatura.")
+    # Who signed it, as Segell checked when it signed: nothing to upload for that.
+    signer, signers = signed_pdf["signer"], page.locator("#signers")
+    expect(signers.locator("h4")).to_have_text("Who signed it")
+    expect(signers.locator("dt:text-is('Signed by') + dd")).to_have_text(signer["name"])
+    expect(signers.locator("dt:text-is('Signatory') + dd")).to_have_text("administration's seal")
+    expect(signers.locator("dt:text-is('Certificate issued by') + dd")).to_have_text(signer["issuer"])
+    expect(signers.locator("dt:text-is('Signed on') + dd time")).to_have_attribute(
+        "datetime", match["signers"][0]["signed_at"]
+    )
+    assert datetime.fromisoformat(match["signers"][0]["signed_at"]) == datetime.fromisoformat(
+        signed_pdf["signing_time"]
+    )
+    expect(page.locator("#signature")).to_have_count(0)
+    assert uploads(browser) == []
+    # The signed PDF itself, under a name safe on any system.
+    with page.expect_download() as download_info:
+        page.click("#document-link")
+    download = download_info.value
+    assert download.suggested_filename == "Resolució 2026-118- llicència-signed.pdf"
+    saved = tmp_path / "downloaded.pdf"
+    download.save_as(saved)
+    assert saved.read_bytes() == signed_pdf["bytes"]
+    browser.screenshot("signed-pdf-by-code")
+    page.click("text=Español")
+    expect(signers.locator("h4")).to_have_text("Quién lo firmó")
+    expect(page.locator("#document-link")).to_have_text("Descarga el documento")
+    page.click("text=Català")
+    expect(signers.locator("h4")).to_have_text("Qui l'ha signat")
+    expect(page.locator("#document-link")).to_have_text("Descarrega el document")
 
 
 def test_signed_pdf_changed_after_signing_shows_an_invalid_signature(

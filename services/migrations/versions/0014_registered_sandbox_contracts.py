@@ -2,14 +2,14 @@
 a registered contract's creation transaction may be unknown.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 
 
 # No table points to sandbox_contracts, so SQLite may recreate it to make the columns nullable.
