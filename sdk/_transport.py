@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
@@ -72,32 +73,9 @@ class Transport:
         ``report_statuses`` are error statuses whose body is still the result (``/health`` answers 503 degraded).
         """
         url = f"{self.base_url}{path}"
-        try:
-            response = self._http.request(
-                method,
-                path,
-                json=json,
-                content=content,  # a binary file is streamed in chunks, with its Content-Length
-                params=params,
-                headers=headers,
-                files=files,  # multipart/form-data, with `data` as its other fields
-                data=data,
-            )
-        except httpx.TimeoutException as exc:
-            raise TransportError(
-                f"The Segell server at {self.base_url} did not answer {method} {path} within "
-                f"{self.timeout:g} seconds ({type(exc).__name__}). Check that it is running "
-                "(`segell status`) or raise the client's timeout.",
-                url=url,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TransportError(
-                f"Cannot reach the Segell server at {self.base_url} ({str(exc) or type(exc).__name__}). "
-                "Start one with `segell up`, or point SEGELL_URL (the client's base_url) "
-                "at a running server.",
-                url=url,
-            ) from exc
-
+        response = self._send(
+            method, path, json=json, content=content, params=params, headers=headers, files=files, data=data
+        )
         if response.is_error:
             if response.status_code in report_statuses:
                 try:
@@ -105,15 +83,64 @@ class Transport:
                 except (ValueError, KeyError, TypeError):
                     pass  # not the report: an ordinary error body
             raise _api_error(response)
+        return _parsed(parse, response.json, method, url, response.status_code, self.base_url)
+
+    def download(self, path: str, parse: Callable[[httpx.Response], _T]) -> _T:
+        """GET a file (any media type); return ``parse`` of the successful response, or raise its error."""
+        response = self._send("GET", path, headers={"Accept": "*/*"})
+        if response.is_error:
+            raise _api_error(response)
+        return _parsed(parse, lambda: response, "GET", f"{self.base_url}{path}", response.status_code, self.base_url)
+
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
         try:
-            return parse(response.json())
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UnexpectedResponseError(
-                f"{method} {url} answered HTTP {response.status_code} with a body this client cannot read "
-                f"({type(exc).__name__}: {exc}). Is {self.base_url} a Segell server of a compatible version?",
-                status_code=response.status_code,
+            # A binary `content` is streamed in chunks, with its Content-Length; `files` is multipart/form-data,
+            # with `data` as its other fields.
+            return self._http.request(method, path, **options)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc, method, path) from exc
+
+    @contextmanager
+    def stream(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Iterator[httpx.Response]:
+        """Send one request and hand over its response while the body is still arriving (to read it as it comes);
+        an error status raises the :class:`sdk.APIError` it calls for, and a connection lost on the way a
+        :class:`sdk.TransportError`."""
+        try:
+            with self._http.stream(method, path, params=params) as response:
+                if response.is_error:
+                    response.read()
+                    raise _api_error(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc, method, path) from exc
+
+    def _unreachable(self, exc: httpx.TransportError, method: str, path: str) -> TransportError:
+        url = f"{self.base_url}{path}"
+        if isinstance(exc, httpx.TimeoutException):
+            return TransportError(
+                f"The Segell server at {self.base_url} did not answer {method} {path} within "
+                f"{self.timeout:g} seconds ({type(exc).__name__}). Check that it is running "
+                "(`segell status`) or raise the client's timeout.",
                 url=url,
-            ) from exc
+            )
+        return TransportError(
+            f"Cannot reach the Segell server at {self.base_url} ({str(exc) or type(exc).__name__}). "
+            "Start one with `segell up`, or point SEGELL_URL (the client's base_url) "
+            "at a running server.",
+            url=url,
+        )
+
+
+def _parsed(parse: Callable[[Any], _T], read: Callable[[], Any], method: str, url: str, status: int, base: str) -> _T:
+    try:
+        return parse(read())
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnexpectedResponseError(
+            f"{method} {url} answered HTTP {status} with a body this client cannot read "
+            f"({type(exc).__name__}: {exc}). Is {base} a Segell server of a compatible version?",
+            status_code=status,
+            url=url,
+        ) from exc
 
 
 def segment(value: str) -> str:

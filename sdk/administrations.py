@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import builtins  # the group has a method named `list`
+from collections.abc import Mapping
+from typing import Any
 
 from ._convert import items
 from ._transport import Transport, segment
-from .models import Administration, AdmittedAdministration, ApiKeyInfo, IssuedApiKey
+from .models import Administration, AdmittedAdministration, ApiKeyInfo, IssuedApiKey, Language
 
 __all__ = ["Administrations", "GovernanceKeys"]
 
@@ -19,12 +21,13 @@ class Administrations:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
-    def admit(self, code: str, name: str) -> AdmittedAdministration:
+    def admit(self, code: str, name: str, *, language: Language = "ca") -> AdmittedAdministration:
         """Admit an administration to the consortium and issue its first API key. Governance only.
 
         Arguments:
             code: the administration's public code, e.g. ``"L01080193"``.
             name: its display name, e.g. ``"Ajuntament de Barcelona"``.
+            language: the language of its citizens' SMS: ``"ca"`` (the default), ``"es"`` or ``"en"``.
 
         The returned ``api_key.key`` is shown only once.
 
@@ -36,7 +39,7 @@ class Administrations:
             "POST",
             "/v1/administrations",
             AdmittedAdministration._from_json,
-            json={"code": code, "name": name},
+            json={"code": code, "name": name, "language": language},
         )
 
     def list(self) -> list[Administration]:
@@ -50,6 +53,41 @@ class Administrations:
             NotFoundError: no administration has this code.
         """
         return self._transport.call("GET", f"/v1/administrations/{segment(code)}", Administration._from_json)
+
+    def update(
+        self,
+        code: str,
+        *,
+        language: Language | None = None,
+        sms_templates: Mapping[Language, str | None] | None = None,
+    ) -> Administration:
+        """Change what an administration's citizens read. Governance, or that administration's own key.
+
+        Arguments:
+            language: the language of its citizens' SMS, unless an app asks for another; ``None`` leaves it.
+            sms_templates: its own SMS text by language, with ``{code}`` (required) and ``{administration}``
+                (its name) to fill in, at most 160 characters; ``None`` for a language gives it Segell's default
+                text again; a language left out is unchanged.
+
+        Example::
+
+            segell.administrations.update(
+                "L01170792",
+                language="es",
+                sms_templates={"es": "{code} es tu código para la sede electrónica de {administration}."},
+            )
+
+        Raises:
+            NotFoundError: no administration has this code (or it is another administration's).
+            ValidationError: a text without ``{code}``, with another placeholder or brace, or too long.
+        """
+        body: dict[str, Any] = {}
+        if language is not None:
+            body["language"] = language
+        if sms_templates is not None:
+            body["sms_templates"] = dict(sms_templates)
+        path = f"/v1/administrations/{segment(code)}"
+        return self._transport.call("PATCH", path, Administration._from_json, json=body)
 
     def suspend(self, code: str) -> Administration:
         """Suspend an administration: its accounts can no longer anchor. Governance only."""

@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 
 from ._convert import Json, items, json_object, parse_datetime, strings
 from ._transport import Transport, bearer
+from .models import Language
 
 __all__ = [
     "Citizen",
@@ -176,12 +177,16 @@ class CitizenAuth:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
-    def request_otp(self, phone: str, *, client_address: str | None = None) -> OtpChallenge:
+    def request_otp(
+        self, phone: str, *, client_address: str | None = None, lang: Language | None = None
+    ) -> OtpChallenge:
         """Send a one-time code to a citizen's mobile number. An administration's key.
 
         Arguments:
             phone: the number in international E.164 form, e.g. ``"+34600123456"``.
             client_address: the citizen's IP address as your app sees it, for the per-address rate limits.
+            lang: the language of the SMS (``"ca"``, ``"es"`` or ``"en"``) as the citizen chose it; by default the
+                administration's.
 
         A code sent before to the same number stops working. In the sandbox the message goes to the outbox
         (:meth:`otp_outbox`).
@@ -196,9 +201,10 @@ class CitizenAuth:
             segell.auth.request_otp("+34600123456")
             token = segell.auth.verify_otp("+34600123456", input("Code: "))
         """
-        return self._transport.call(
-            "POST", "/v1/auth/otp", OtpChallenge._from_json, json=_login(phone, None, client_address)
-        )
+        body = _login(phone, None, client_address)
+        if lang is not None:
+            body["lang"] = lang
+        return self._transport.call("POST", "/v1/auth/otp", OtpChallenge._from_json, json=body)
 
     def verify_otp(self, phone: str, code: str, *, client_address: str | None = None) -> CitizenToken:
         """Check the code a citizen typed and return their token. An administration's key.

@@ -35,8 +35,9 @@ class Client:
     The groups share the client's connection:
 
     ==========================  ==============================================================================
-    ``client.documents``        notarise, notarise_many, get, bundle, wait_until_anchored, revoke, verify,
-                                bundle_by_code (:class:`sdk.Documents`)
+    ``client.documents``        notarise, notarise_many, get, list, iterate, bundle, bundles, wait_for_bundles,
+                                export_bundles, wait_until_anchored, revoke, verify, bundle_by_code
+                                (:class:`sdk.Documents`)
     ``client.certificates``     issue, list, get, revoke, status, log, log_bundle, authority
                                 (:class:`sdk.Certificates`)
     ``client.signatures``       sign, validate (:class:`sdk.Signatures`)

@@ -20,6 +20,7 @@ from ._transport import Transport, segment
 
 __all__ = [
     "CompilerMessage",
+    "CompilerSettings",
     "ContractCall",
     "ContractDetails",
     "ContractEvent",
@@ -27,10 +28,11 @@ __all__ = [
     "Contracts",
     "ContractTransaction",
     "DeployedContract",
+    "RegisteredContract",
     "SandboxContract",
 ]
 
-ContractOrigin = Literal["deployed", "segell"]
+ContractOrigin = Literal["deployed", "registered", "segell"]
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,36 @@ class ContractCall:
 
 
 @dataclass(frozen=True)
+class CompilerSettings:
+    """The solc settings a contract deployed elsewhere was compiled with, for :meth:`Contracts.register`.
+
+    The defaults are those of :meth:`Contracts.deploy`; Foundry's own default is ``optimizer=False``. The compiler
+    is always the server's pinned solc; ``evm_version`` None is its pinned EVM version.
+    """
+
+    optimizer: bool = True
+    optimizer_runs: int = 200
+    evm_version: str | None = None
+    via_ir: bool = False
+
+    def _as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "optimizer": self.optimizer,
+            "optimizer_runs": self.optimizer_runs,
+            "via_ir": self.via_ir,
+        }
+        if self.evm_version is not None:
+            body["evm_version"] = self.evm_version
+        return body
+
+
+@dataclass(frozen=True)
 class SandboxContract:
-    """A contract of a sandbox: one deployed through the API, or one of the sandbox's Segell contracts."""
+    """A contract of a sandbox: deployed through the API, registered, or one of the sandbox's Segell contracts.
+
+    ``verification`` is how a registered contract's sources matched its code: ``"exact"``, or ``"partial"`` when
+    only the metadata hash differs (sources that differ in comments or whitespace); None for the others.
+    """
 
     address: str
     name: str
@@ -144,11 +174,12 @@ class SandboxContract:
     block_number: int | None
     deployed_at: datetime | None
     on_chain: bool
+    verification: Literal["exact", "partial"] | None
 
     @classmethod
     def _fields(cls, data: Json) -> dict[str, Any]:
         origin = data["origin"]
-        if origin not in ("deployed", "segell"):
+        if origin not in ("deployed", "registered", "segell"):
             raise ValueError(f"unknown contract origin {origin!r}")
         block = data.get("block_number")
         return {
@@ -160,6 +191,7 @@ class SandboxContract:
             "block_number": None if block is None else int(block),
             "deployed_at": optional_datetime(data.get("deployed_at")),
             "on_chain": bool(data["on_chain"]),
+            "verification": data.get("verification"),
         }
 
     @classmethod
@@ -178,6 +210,7 @@ class ContractDetails(SandboxContract):
     source_hash: str | None
     sources: dict[str, str] | None
     constructor_args: Any
+    compiler_settings: dict[str, Any] | None
 
     @classmethod
     def _details(cls, data: Json) -> dict[str, Any]:
@@ -191,6 +224,7 @@ class ContractDetails(SandboxContract):
             "source_hash": data.get("source_hash"),
             "sources": None if sources is None else dict(sources),
             "constructor_args": data.get("constructor_args"),
+            "compiler_settings": data.get("compiler_settings"),
         }
 
     @classmethod
@@ -210,6 +244,26 @@ class DeployedContract(ContractDetails):
         return cls(
             **cls._details(data),
             deployment=ContractTransaction._from_json(data["deployment"]),
+            warnings=tuple(CompilerMessage._from_json(message) for message in data["warnings"]),
+        )
+
+
+@dataclass(frozen=True)
+class RegisteredContract(ContractDetails):
+    """A contract deployed elsewhere, registered with sources that compile to its code (``verification`` says how
+    closely); ``immutables`` is how many immutable values were read from the chain, ``on_chain_compiler`` the solc
+    version its own metadata names."""
+
+    immutables: int
+    on_chain_compiler: str | None
+    warnings: tuple[CompilerMessage, ...]
+
+    @classmethod
+    def _from_json(cls, data: Json) -> RegisteredContract:
+        return cls(
+            **cls._details(data),
+            immutables=int(data["immutables"]),
+            on_chain_compiler=data.get("on_chain_compiler"),
             warnings=tuple(CompilerMessage._from_json(message) for message in data["warnings"]),
         )
 
@@ -267,8 +321,54 @@ class Contracts:
         path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts"
         return self._transport.call("POST", path, DeployedContract._from_json, json=body)
 
+    def register(
+        self,
+        sandbox_id: str,
+        address: str,
+        sources: Mapping[str, str] | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        *,
+        contract: str | None = None,
+        compiler: CompilerSettings | None = None,
+        transaction_hash: str | None = None,
+    ) -> RegisteredContract:
+        """Register a contract deployed without the API (``forge create``, a raw transaction) by its sources.
+
+        The server compiles them with its pinned solc and the ``compiler`` settings, and keeps them only if their
+        runtime code is the code at ``address``, as a block explorer's "verify contract" does. Then
+        :meth:`call`, :meth:`send` and :meth:`events` work on it, and the explorer decodes it.
+
+        Arguments:
+            sandbox_id: the sandbox.
+            address: where the contract is.
+            sources: as for :meth:`deploy`.
+            contract: ``Name`` or ``path.sol:Name``; needed only when the sources hold several contracts.
+            compiler: the settings it was compiled with (the API's deploy settings when None).
+            transaction_hash: the transaction that deployed it, to record its block, gas and constructor arguments.
+
+        Raises:
+            ValidationError: ``code == "bytecode_mismatch"`` when the sources do not make that code (the message
+                says how they differ), ``"no_contract_code"`` when nothing is deployed at ``address``.
+            ConflictError: ``code == "segell_contract"`` for the sandbox's own registry or notary.
+
+        Example::
+
+            registered = segell.contracts.register(
+                sandbox.id, address, Path("Permits.sol"), compiler=CompilerSettings(optimizer=False)
+            )
+            print(registered.verification)  # "exact"
+        """
+        body: dict[str, Any] = {"sources": _solidity_sources(sources)}
+        if contract is not None:
+            body["contract"] = contract
+        if compiler is not None:
+            body["compiler"] = compiler._as_json()
+        if transaction_hash is not None:
+            body["transaction_hash"] = transaction_hash
+        path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts/{segment(address)}/register"
+        return self._transport.call("POST", path, RegisteredContract._from_json, json=body)
+
     def list(self, sandbox_id: str) -> list[SandboxContract]:
-        """The sandbox's Segell contracts (registry, notary) and those deployed in it through the API."""
+        """The sandbox's Segell contracts (registry, notary) and those deployed in it through the API or registered."""
         path = f"/v1/sandboxes/{segment(sandbox_id)}/contracts"
         return self._transport.call("GET", path, items(SandboxContract._from_json))
 

@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import builtins  # the group has a method named `list`
 import json as _json
 import os
+import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
+
+import httpx
 
 from . import _proof
 from ._convert import items, json_object
 from ._transport import Transport, segment
-from .errors import AnchorTimeoutError
-from .models import Receipt, Verification
+from .errors import AnchorTimeoutError, NotFoundError
+from .models import BundleSet, DocumentCopy, DocumentPage, DocumentStatus, Receipt, Verification
 
-__all__ = ["BATCH_LIMIT", "Documents"]
+__all__ = ["BATCH_LIMIT", "BUNDLES_LIMIT", "PAGE_LIMIT", "BundleExport", "Documents"]
 
 BATCH_LIMIT = 10_000
 """The most hashes ``POST /v1/documents/batch`` takes at once; :meth:`Documents.notarise_many` sends chunks of it."""
 BATCHES_IN_FLIGHT = 2
 """Chunks :meth:`Documents.notarise_many` sends at once."""
+BUNDLES_LIMIT = 1000
+"""The most ids, and the most hashes, ``POST /v1/documents/bundles`` takes at once; :meth:`Documents.bundles` sends
+chunks of it."""
+PAGE_LIMIT = 1000
+"""The most receipts a page of :meth:`Documents.list` holds."""
+
+Moment = datetime | date | str
+"""A date or a date and time for the filters of :meth:`Documents.list`: a :class:`datetime.datetime` (without a time
+zone it is taken as UTC), a :class:`datetime.date`, or RFC 3339 text (``"2026-03-01"``,
+``"2026-03-01T09:30:00+01:00"``)."""
 
 
 class Documents:
@@ -41,6 +58,8 @@ class Documents:
         metadata: Mapping[str, Any] | None = None,
         salted: bool = False,
         public: bool = False,
+        public_copy: bool = False,
+        filename: str | None = None,
         idempotency_key: str | None = None,
     ) -> Receipt:
         """Notarise one document and return its receipt (``status == "pending"`` until anchored).
@@ -56,6 +75,11 @@ class Documents:
             salted: hide the hash in the tree behind 32 random bytes, for documents whose content could be
                 guessed. Public verification by hash then names the issuer and the date, not the kind or title.
             public: show the kind and title to public verification by hash even so.
+            public_copy: let whoever holds the verification code download the document itself
+                (:meth:`download`, and the verification page), until it is revoked. The file is sent and kept by
+                the server: ``source`` must be the file, not its hash.
+            filename: with ``public_copy``, the name to offer the file under (default: the path's name, else the
+                title).
             idempotency_key: a key of your own for this submission; sending it again returns the same receipt
                 rather than notarising twice (safe retries).
 
@@ -64,6 +88,7 @@ class Documents:
         Raises:
             PayloadTooLargeError: the file is over the server's size limit; send its hash instead.
             OSError: the file cannot be read.
+            ValueError: ``public_copy`` with a hash: a copy needs the file.
 
         Example::
 
@@ -72,6 +97,8 @@ class Documents:
         """
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
         if isinstance(source, str) and (document_hash := _proof.parse_hash(source)) is not None:
+            if public_copy:
+                raise ValueError("public_copy needs the document itself: pass its path or its bytes, not its hash")
             body: dict[str, Any] = {"hash": document_hash.hex(), "salted": salted}
             if public:
                 body["public"] = True
@@ -87,6 +114,11 @@ class Documents:
             params["kind"] = kind
         if title is not None:
             params["title"] = title
+        if public_copy:
+            params["public_copy"] = "true"
+            offered = filename or (Path(source).name if isinstance(source, str | os.PathLike) else None)
+            if offered:
+                params["filename"] = offered
         headers["Content-Type"] = "application/octet-stream"
         if metadata is not None:
             headers["X-Segell-Metadata"] = _json.dumps(metadata, separators=(",", ":"))
@@ -165,6 +197,181 @@ class Documents:
         """
         return self._transport.call("GET", f"/v1/documents/{segment(document_id)}/bundle", json_object)
 
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        status: DocumentStatus | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> DocumentPage:
+        """One page of the administration's documents, newest first.
+
+        Arguments:
+            kind: only documents of this kind.
+            status: only ``"pending"``, ``"anchored"`` or ``"revoked"`` documents.
+            since: only documents accepted at or after this moment; a date alone is its midnight in UTC.
+            until: only documents accepted before this moment; a date alone takes that whole day (UTC).
+            limit: receipts per page, 1 to :data:`PAGE_LIMIT` (1,000).
+            cursor: the ``next_cursor`` of the previous page, with the same filters; none for the first page.
+
+        Raises:
+            ValidationError: a filter or the cursor is not valid (``code == "invalid_cursor"`` for the cursor).
+
+        Example::
+
+            page = segell.documents.list(kind="minutes", since=date(2026, 3, 1))
+            while True:
+                for receipt in page.items:
+                    print(receipt.created_at, receipt.verification_code, receipt.status)
+                if page.next_cursor is None:
+                    break
+                page = segell.documents.list(kind="minutes", since=date(2026, 3, 1), cursor=page.next_cursor)
+        """
+        params = _filters(kind=kind, since=since, until=until)
+        params["limit"] = str(limit)
+        if status is not None:
+            params["status"] = status
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._transport.call("GET", "/v1/documents", DocumentPage._from_json, params=params)
+
+    def iterate(
+        self,
+        *,
+        kind: str | None = None,
+        status: DocumentStatus | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        page_size: int = PAGE_LIMIT,
+    ) -> Iterator[Receipt]:
+        """Every document the filters take, newest first, over as many pages as it takes (:meth:`list`).
+
+        Pages are fetched as the iteration reaches them, ``page_size`` receipts each. Documents accepted while it
+        runs are newer than its first page, and so not among those it yields.
+
+        Example::
+
+            pending = [receipt.id for receipt in segell.documents.iterate(status="pending")]
+        """
+        cursor: str | None = None
+        while True:
+            page = self.list(kind=kind, status=status, since=since, until=until, limit=page_size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def bundles(self, ids: Iterable[str] = (), hashes: Iterable[str] = ()) -> BundleSet:
+        """The proof bundles of many documents at once, by receipt id and by SHA-256, as parsed JSON.
+
+        Documents not anchored yet are named in ``pending``, and ids or hashes the administration has no document
+        for in ``missing``, rather than raising. Sent in requests of :data:`BUNDLES_LIMIT` ids and as many
+        hashes.
+
+        Example::
+
+            found = segell.documents.bundles(ids=[receipt.id for receipt in receipts])
+            for bundle in found.items:
+                Path(f"{bundle['receipt']['id']}.segell.json").write_text(json.dumps(bundle, indent=2))
+        """
+        wanted_ids, wanted_hashes = list(ids), [_hash_text(h) for h in hashes]
+        found: list[dict[str, Any]] = []
+        pending: list[str] = []
+        missing: list[str] = []
+        seen: set[str] = set()
+        for start in range(0, max(len(wanted_ids), len(wanted_hashes)), BUNDLES_LIMIT):
+            body = {
+                "ids": wanted_ids[start : start + BUNDLES_LIMIT],
+                "hashes": wanted_hashes[start : start + BUNDLES_LIMIT],
+            }
+            chunk = self._transport.call("POST", "/v1/documents/bundles", BundleSet._from_json, json=body)
+            for bundle in chunk.items:
+                receipt_id = str(bundle["receipt"]["id"])
+                if receipt_id not in seen:
+                    seen.add(receipt_id)
+                    found.append(bundle)
+            pending += [receipt_id for receipt_id in chunk.pending if receipt_id not in seen]
+            seen.update(chunk.pending)
+            missing += chunk.missing
+        return BundleSet(items=tuple(found), pending=tuple(pending), missing=tuple(missing))
+
+    def wait_for_bundles(
+        self, document_ids: Sequence[str], timeout: float = 120.0, *, poll_interval: float = 0.25
+    ) -> builtins.list[dict[str, Any]]:
+        """Wait until every document is anchored and return their proof bundles, in the order of ``document_ids``.
+
+        It asks for the bundles of the documents still pending (:meth:`bundles`), in a few requests however many
+        they are, every ``poll_interval`` seconds at most: a batch of documents anchored together comes back in
+        one answer.
+
+        Arguments:
+            document_ids: receipt ids, e.g. those :meth:`notarise_many` returned.
+            timeout: seconds to wait at most.
+            poll_interval: the longest pause between two rounds of asking; the first pauses are shorter.
+
+        Raises:
+            AnchorTimeoutError: some documents were still pending after ``timeout`` seconds.
+            NotFoundError: the administration has no document with one of the ids.
+
+        Example::
+
+            receipts = segell.documents.notarise_many(paths)
+            bundles = segell.documents.wait_for_bundles([receipt.id for receipt in receipts])
+        """
+        deadline = time.monotonic() + timeout
+        interval = min(0.05, poll_interval)
+        found: dict[str, dict[str, Any]] = {}
+        waiting = list(dict.fromkeys(document_ids))
+        while True:
+            answer = self.bundles(ids=waiting)
+            if answer.missing:
+                raise NotFoundError(
+                    404,
+                    "not_found",
+                    f"No document {answer.missing[0]} for this administration"
+                    + (f" (nor {len(answer.missing) - 1} more)." if len(answer.missing) > 1 else "."),
+                    {"missing": list(answer.missing)},
+                )
+            found.update((str(bundle["receipt"]["id"]), bundle) for bundle in answer.items)
+            waiting = list(answer.pending)
+            if not waiting:
+                return [found[document_id] for document_id in document_ids]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AnchorTimeoutError(
+                    f"{len(waiting)} of {len(found) + len(waiting)} documents are still pending after {timeout:g} "
+                    f"seconds (the first: {waiting[0]}). Anchoring runs in batches: wait longer, or check that the "
+                    "server's anchoring worker is running.",
+                    document_id=waiting[0],
+                    status="pending",
+                )
+            time.sleep(min(interval, remaining))
+            interval = min(interval * 2, poll_interval)
+
+    @contextmanager
+    def export_bundles(
+        self, *, kind: str | None = None, since: Moment | None = None, until: Moment | None = None
+    ) -> Iterator[BundleExport]:
+        """Stream the proof bundles of the administration's anchored documents, newest first, as they arrive.
+
+        A context manager: iterate over what it gives for each bundle (parsed JSON); its ``pending`` says how many
+        documents the filters take that are not anchored yet, and so not exported. The filters are those of
+        :meth:`list`.
+
+        Example::
+
+            with segell.documents.export_bundles(since="2026-03-01") as export:
+                for bundle in export:
+                    save(bundle)
+            print(f"{export.pending} still pending")
+        """
+        params = _filters(kind=kind, since=since, until=until)
+        with self._transport.stream("GET", "/v1/documents/bundles", params=params) as response:
+            yield BundleExport(response)
+
     def wait_until_anchored(self, document_id: str, timeout: float = 30.0) -> Receipt:
         """Poll a receipt until its root is on chain; return the anchored (or revoked) receipt.
 
@@ -220,7 +427,7 @@ class Documents:
 
         Example::
 
-            result = segell.documents.verify(code="7GQK-2M4B-XW9D-1RTC-K")
+            result = segell.documents.verify(code="7GQK-2M4B-XW9D-1RTC-N")
             if result.is_authentic:
                 print(result.matches[0].administration.name)
         """
@@ -244,7 +451,7 @@ class Documents:
         Needs no API key: whoever holds the code holds the document. It is the bundle the issuer gets from
         :meth:`bundle`; check it with :func:`sdk.verify_bundle`::
 
-            bundle = Client("http://127.0.0.1:8000").documents.bundle_by_code("7GQK-2M4B-XW9D-1RTC-K")
+            bundle = Client("http://127.0.0.1:8000").documents.bundle_by_code("7GQK-2M4B-XW9D-1RTC-N")
 
         Raises:
             ConflictError: with ``code == "not_anchored"`` while the document is pending.
@@ -252,6 +459,83 @@ class Documents:
             ValidationError: not a verification code; ``code == "invalid_code"`` when one character is mistyped.
         """
         return self._transport.call("GET", f"/v1/verify/{segment(code)}/bundle", json_object)
+
+    def download(self, code: str) -> DocumentCopy:
+        """Download a document by the verification code printed on it, when its issuer kept a public copy.
+
+        Needs no API key, as on the verification page. :attr:`VerificationMatch.public_copy` says beforehand
+        whether there is one::
+
+            copy = Client("http://127.0.0.1:8000").documents.download("7GQK-2M4B-XW9D-1RTC-N")
+            copy.save(Path("."))  # under copy.file_name
+
+        Raises:
+            NotFoundError: no document has this code, or (``code == "no_public_copy"``) its issuer kept no copy.
+            GoneError: with ``code == "document_revoked"``: the document was revoked, and its copy is no longer
+                served.
+            ValidationError: not a verification code; ``code == "invalid_code"`` when one character is mistyped.
+        """
+        return self._transport.download(f"/v1/verify/{segment(code)}/document", _document_copy)
+
+
+# `filename*=UTF-8''...` (RFC 6266) first, then a plain `filename="..."`.
+_FILENAME_STAR = re.compile(r"filename\*\s*=\s*UTF-8''([^;\s]+)", re.IGNORECASE)
+_FILENAME = re.compile(r'filename\s*=\s*"([^"]*)"', re.IGNORECASE)
+
+
+def _document_copy(response: httpx.Response) -> DocumentCopy:
+    disposition = response.headers.get("content-disposition", "")
+    if match := _FILENAME_STAR.search(disposition):
+        name = unquote(match.group(1))
+    elif match := _FILENAME.search(disposition):
+        name = match.group(1)
+    else:
+        name = "document"
+    media_type = response.headers.get("content-type", "application/octet-stream").partition(";")[0].strip()
+    return DocumentCopy(file_name=name, media_type=media_type, content=response.content)
+
+
+class BundleExport:
+    """Proof bundles as :meth:`Documents.export_bundles` streams them: iterate over it for each bundle (parsed JSON).
+
+    Attributes:
+        pending: how many documents the export's filters take that are not anchored yet, and so not in it.
+    """
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.pending = int(response.headers.get("X-Segell-Pending", "0"))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for line in self._response.iter_lines():
+            if line.strip():
+                yield json_object(_json.loads(line))
+
+
+def _moment(value: Moment) -> str:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _filters(*, kind: str | None, since: Moment | None, until: Moment | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if kind is not None:
+        params["kind"] = kind
+    if since is not None:
+        params["since"] = _moment(since)
+    if until is not None:
+        params["until"] = _moment(until)
+    return params
+
+
+def _hash_text(value: str) -> str:
+    parsed = _proof.parse_hash(value)
+    if parsed is None:
+        raise ValueError(f"hashes must be SHA-256 digests in hex (64 digits), got {value!r}")
+    return parsed.hex()
 
 
 def _hash_of(item: str | os.PathLike[str]) -> str:

@@ -16,6 +16,7 @@ Every exception the client raises derives from :class:`SegellError`, so one
         ├── NotFoundError               404
         ├── ConflictError               409  e.g. an administration code already admitted, a bundle
         │                                    asked for before anchoring (code "not_anchored")
+        ├── GoneError                   410  e.g. the copy of a document its issuer revoked
         ├── PayloadTooLargeError        413
         ├── ValidationError             422  the request body or parameters are invalid
         ├── RateLimitError              429  too many requests for now; ``retry_after`` seconds to wait
@@ -37,6 +38,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "GoneError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -180,6 +182,10 @@ class ConflictError(APIError):
     """HTTP 409: the request conflicts with the current state, e.g. a duplicate code."""
 
 
+class GoneError(APIError):
+    """HTTP 410: it existed and is no longer served, e.g. the copy of a document its issuer revoked."""
+
+
 class PayloadTooLargeError(APIError):
     """HTTP 413: the request body is larger than the server accepts."""
 
@@ -212,6 +218,7 @@ _ERROR_BY_STATUS: dict[int, type[APIError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
+    410: GoneError,
     413: PayloadTooLargeError,
     422: ValidationError,
     429: RateLimitError,

@@ -5,12 +5,14 @@ Timestamps are timezone-aware :class:`datetime.datetime` objects in UTC.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, cast
 
-from ._convert import Json, moment, optional_datetime, optional_int, optional_str, parse_datetime
+from ._convert import Json, moment, optional_datetime, optional_int, optional_str, parse_datetime, strings
 from .trust import PinnedDeployment, TrustedNotary
 
 __all__ = [
@@ -19,22 +21,28 @@ __all__ = [
     "AdmittedAdministration",
     "Anchor",
     "ApiKeyInfo",
+    "BundleSet",
     "ChainBackend",
     "ChainStatus",
     "ContractAddresses",
     "DatabaseStatus",
     "DeploymentInfo",
+    "DocumentPage",
+    "DocumentCopy",
     "DocumentStatus",
     "Health",
     "Identity",
     "IssuedApiKey",
     "Issuer",
+    "Language",
+    "PublicCopyInfo",
     "Receipt",
     "Revocation",
     "Role",
     "ServiceUrls",
     "Verification",
     "VerificationMatch",
+    "VerificationSigner",
     "VerificationSource",
     "VerificationStatus",
 ]
@@ -229,6 +237,15 @@ class Health:
         )
 
 
+#: The languages citizens read Segell in: Catalan, Spanish, English.
+Language = Literal["ca", "es", "en"]
+
+
+def _labels(data: Json) -> Mapping[str, str] | None:
+    labels = data.get("kind_labels")
+    return None if labels is None else {str(language): str(label) for language, label in labels.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Administration:
     """A member administration of the consortium.
@@ -241,6 +258,10 @@ class Administration:
         accounts: the chain accounts that act for it.
         admitted_at: when it was admitted.
         admission_tx: hash of the admission transaction, if it has been sent.
+        language: the language of its citizens' SMS (``"ca"``, ``"es"`` or ``"en"``), unless an app asks for
+            another.
+        sms_templates: its own SMS text by language (``{code}``, ``{administration}``); ``None`` for a language
+            where Segell's default text is used.
     """
 
     code: str
@@ -250,6 +271,8 @@ class Administration:
     accounts: tuple[str, ...]
     admitted_at: datetime
     admission_tx: str | None
+    language: Language = "ca"
+    sms_templates: Mapping[Language, str | None] = field(default_factory=lambda: dict.fromkeys(("ca", "es", "en")))
 
     @property
     def is_active(self) -> bool:
@@ -266,6 +289,11 @@ class Administration:
             accounts=tuple(str(account) for account in data["accounts"]),
             admitted_at=parse_datetime(data["admitted_at"]),
             admission_tx=data["admission_tx"],
+            language=cast(Language, str(data.get("language", "ca"))),
+            sms_templates={
+                cast(Language, language): optional_str(text)
+                for language, text in (data.get("sms_templates") or {}).items()
+            },
         )
 
 
@@ -456,6 +484,8 @@ class Receipt:
         revocation: the revocation, once revoked.
         links: related URLs of the API (``self``, ``bundle``, ``verify``, ...).
         public: whether public verification by hash shows its kind and title even though it is salted.
+        public_copy: whether a copy of the file is kept for whoever holds the verification code to download
+            (:meth:`Documents.download`), until the document is revoked.
     """
 
     id: str
@@ -471,6 +501,7 @@ class Receipt:
     revocation: Revocation | None
     links: Mapping[str, str]
     public: bool = False
+    public_copy: bool = False
 
     @property
     def is_anchored(self) -> bool:
@@ -496,7 +527,52 @@ class Receipt:
             revocation=None if revocation is None else Revocation._from_json(revocation),
             links={str(name): str(url) for name, url in (data.get("links") or {}).items()},
             public=bool(data.get("public", False)),
+            public_copy=bool(data.get("public_copy", False)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    """A page of the administration's documents, newest first (:meth:`Documents.list`).
+
+    Attributes:
+        items: the receipts of this page.
+        next_cursor: pass it as ``cursor=`` (with the same filters) for the next page; ``None`` on the last one.
+    """
+
+    items: tuple[Receipt, ...]
+    next_cursor: str | None
+
+    @classmethod
+    def _from_json(cls, data: Json) -> DocumentPage:
+        return cls(
+            items=tuple(Receipt._from_json(item) for item in data["items"]),
+            next_cursor=optional_str(data["next_cursor"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BundleSet:
+    """Proof bundles fetched in bulk (:meth:`Documents.bundles`).
+
+    Attributes:
+        items: the bundles of the anchored (or revoked) documents asked for, as parsed JSON, each document once:
+            those asked by id first, then by hash, in the order asked.
+        pending: receipt ids of the documents asked for that are not anchored yet.
+        missing: the ids and hashes asked for that match none of the administration's documents (hashes as 64
+            lower-case hex digits).
+    """
+
+    items: tuple[dict[str, Any], ...]
+    pending: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @classmethod
+    def _from_json(cls, data: Json) -> BundleSet:
+        items = data["items"]
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise TypeError("items must be a list of proof bundles")
+        return cls(items=tuple(items), pending=strings(data["pending"]), missing=strings(data["missing"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,12 +601,15 @@ class VerificationSource:
         administration: who notarised the source.
         kind: the source's kind, if given.
         title: its title, if given.
+        kind_labels: how people read the kind, by language (``"ca"``, ``"es"``, ``"en"``), for the kinds Segell
+            itself notarises (``signed-pdf``, ``certificate``, ...); ``None`` for any other kind.
     """
 
     verification_code: str
     administration: Issuer
     kind: str | None
     title: str | None
+    kind_labels: Mapping[str, str] | None = None
 
     @classmethod
     def _from_json(cls, data: Json) -> VerificationSource:
@@ -539,7 +618,89 @@ class VerificationSource:
             administration=Issuer._from_json(data["administration"]),
             kind=optional_str(data.get("kind")),
             title=optional_str(data.get("title")),
+            kind_labels=_labels(data),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationSigner:
+    """Who signed a signed output Segell made, as it checked when it signed: the certificate was the issuing
+    administration's own, valid and not revoked then.
+
+    Attributes:
+        name: the signing certificate's common name: a person, or the seal's name.
+        organisation: the certificate's organisation, for employees and seals.
+        kind: ``"employee"``, ``"seal"`` or ``"citizen"``.
+        signed_at: when it was signed.
+        issuer: who issued the signing certificate (RFC 4514).
+    """
+
+    name: str
+    organisation: str | None
+    kind: str | None
+    signed_at: datetime
+    issuer: str
+
+    @classmethod
+    def _from_json(cls, data: Json) -> VerificationSigner:
+        return cls(
+            name=str(data["name"]),
+            organisation=optional_str(data.get("organisation")),
+            kind=optional_str(data.get("kind")),
+            signed_at=parse_datetime(data["signed_at"]),
+            issuer=str(data["issuer"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PublicCopyInfo:
+    """The copy of a document its issuer made available to whoever holds its code: :meth:`Documents.download`.
+
+    Attributes:
+        file_name: the name it is offered under.
+        media_type: e.g. ``application/pdf``.
+        size: its size in bytes.
+        url: where it is served, relative to the server.
+    """
+
+    file_name: str
+    media_type: str
+    size: int
+    url: str
+
+    @classmethod
+    def _from_json(cls, data: Json) -> PublicCopyInfo:
+        return cls(
+            file_name=str(data["file_name"]),
+            media_type=str(data["media_type"]),
+            size=int(data["size"]),
+            url=str(data["url"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCopy:
+    """A document downloaded by its verification code (:meth:`Documents.download`).
+
+    Attributes:
+        file_name: the name the server offers it under (already safe to save under on any system).
+        media_type: e.g. ``application/pdf``.
+        content: the file.
+    """
+
+    file_name: str
+    media_type: str
+    content: bytes = field(repr=False)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :attr:`content` to ``path`` (a directory: under :attr:`file_name` in it); return the file's path."""
+        target = Path(path)
+        if target.is_dir():
+            # Only the name: a name from the server never leads the file out of `path`.
+            name = Path(self.file_name.replace("\\", "/")).name
+            target = target / (name if name not in ("", ".", "..") else "document")
+        target.write_bytes(self.content)
+        return target
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +717,10 @@ class VerificationMatch:
         block_number, transaction_hash, chain_id, contract: where, once anchored.
         revocation: the revocation, if revoked.
         derived_from: the documents it was made from, where its kind and title are shown.
+        kind_labels: how people read the kind, by language (``"ca"``, ``"es"``, ``"en"``), for the kinds Segell
+            itself notarises; ``None`` for any other kind, or where the kind is not shown.
+        signers: who signed it, for a signed output Segell made, where its kind and title are shown.
+        public_copy: the copy its issuer made available, when looked up by code and not revoked.
     """
 
     status: VerificationStatus
@@ -569,6 +734,9 @@ class VerificationMatch:
     contract: str | None
     revocation: Revocation | None
     derived_from: tuple[VerificationSource, ...] = ()
+    kind_labels: Mapping[str, str] | None = None
+    signers: tuple[VerificationSigner, ...] = ()
+    public_copy: PublicCopyInfo | None = None
 
     @classmethod
     def _from_json(cls, data: Json) -> VerificationMatch:
@@ -586,6 +754,9 @@ class VerificationMatch:
             contract=optional_str(data.get("contract")),
             revocation=None if revocation is None else Revocation._from_json(revocation),
             derived_from=tuple(VerificationSource._from_json(source) for source in data.get("derived_from") or ()),
+            kind_labels=_labels(data),
+            signers=tuple(VerificationSigner._from_json(signer) for signer in data.get("signers") or ()),
+            public_copy=None if data.get("public_copy") is None else PublicCopyInfo._from_json(data["public_copy"]),
         )
 
 

@@ -59,7 +59,8 @@ class SandboxSnapshot:
 class Sandbox:
     """An isolated chain of one administration.
 
-    ``rpc_url`` is the JSON-RPC endpoint behind the owner's API key (see :meth:`Sandboxes.web3`).
+    ``rpc_url`` is the JSON-RPC endpoint behind the owner's API key (see :meth:`Sandboxes.web3`);
+    ``explorer_url`` the sandbox's explorer page, which asks for that key in the browser.
     ``accounts[0]`` is admitted for the owner in the sandbox's registry; all are funded. The fields from
     ``head_block`` on are filled by :meth:`Sandboxes.get` (and revert/reset) and are None elsewhere.
     """
@@ -71,6 +72,7 @@ class Sandbox:
     chain_id: int
     contracts: SandboxContracts
     rpc_url: str
+    explorer_url: str
     node_admin: bool
     accounts: tuple[str, ...]
     governance: str
@@ -94,6 +96,7 @@ class Sandbox:
             chain_id=int(data["chain_id"]),
             contracts=SandboxContracts._from_json(data["contracts"]),
             rpc_url=str(data["rpc_url"]),
+            explorer_url=str(data["explorer_url"]),
             node_admin=bool(data["node_admin"]),
             accounts=tuple(str(address) for address in data["accounts"]),
             governance=str(data["governance"]),

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from ._convert import Json, optional, optional_datetime, optional_str, parse_datetime
 from ._transport import Transport
@@ -165,6 +166,10 @@ class SignatureReport:
         signer: whose certificate signed; ``None`` when the signature does not carry it.
         signing_time: when the signer says it signed (not proof).
         proof_of_existence: the earliest anchoring of the signed output, if it was notarised.
+        reason: why it got its indication, a stable code (``"valid"``, ``"changed_after_signing"``,
+            ``"signed_after_revocation"``, ...) to say ``message`` in the reader's language.
+        reason_details: the facts the reason speaks of (``certificate``, ``revoked_at``, ``proven_at``, ...),
+            as the server sent them; only those it gave.
     """
 
     format: SignatureFormat
@@ -174,6 +179,8 @@ class SignatureReport:
     signer: Signer | None
     signing_time: datetime | None
     proof_of_existence: ProofOfExistence | None
+    reason: str | None = None
+    reason_details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -190,6 +197,10 @@ class SignatureReport:
             signer=optional(Signer._from_json, signer),
             signing_time=optional_datetime(signing_time),
             proof_of_existence=optional(ProofOfExistence._from_json, proof),
+            reason=optional_str(data.get("reason")),
+            reason_details={
+                name: value for name, value in (data.get("reason_details") or {}).items() if value is not None
+            },
         )
 
 
@@ -242,11 +253,15 @@ class Signatures:
         certificate: str | None = None,
         format: Literal["auto", "pades", "cades"] = "auto",
         filename: str | None = None,
+        placement: str = "auto",
+        lang: Literal["ca", "es", "en"] | None = None,
+        public_copy: bool = False,
     ) -> SignedDocument:
         """Sign a document with one of the administration's certificates; the signed output is notarised.
 
         A PDF is signed as PAdES: it gets a visible stamp with the verification code, the verification page's
-        URL and a QR code of it. Any other file gets a detached CAdES signature (``.p7s``).
+        URL and a QR code of it, which never covers the document's content. Any other file gets a detached
+        CAdES signature (``.p7s``).
 
         Arguments:
             document: the file's path, or its bytes.
@@ -255,15 +270,23 @@ class Signatures:
                 certificate.
             format: ``"auto"`` (PAdES for PDFs), ``"pades"`` or ``"cades"``.
             filename: the name the server records (defaults to the path's name).
+            placement: where a PDF's stamp goes: ``"auto"`` (where the last page has room, else on a page
+                added for it), ``"new-page"``, or ``"PAGE:CORNER"`` such as ``"last:bottom-right"`` or
+                ``"1:top-left"`` (PAGE ``first``, ``last`` or a number; any case).
+            lang: the stamp's language, ``"ca"``, ``"es"`` or ``"en"``; omitted: the administration's.
+            public_copy: let whoever holds the verification code download the signed output (the signed PDF, or
+                the ``.p7s``) with :meth:`Documents.download` and on the verification page, until it is revoked.
 
         Raises:
             NotFoundError: no such certificate for this administration.
-            ConflictError: the certificate is revoked or expired, or there is none to sign with.
-            ValidationError: ``sign_as`` does not match the certificate, or several employees could sign.
+            ConflictError: the certificate is revoked or expired, or there is none to sign with; or the
+                ``PAGE:CORNER`` placement names a page the PDF lacks, or a corner with content in it.
+            ValidationError: ``sign_as`` does not match the certificate, several employees could sign, or
+                ``placement`` or ``lang`` is not one of the values above.
 
         Example::
 
-            signed = segell.signatures.sign(Path("resolucio.pdf"), sign_as="seal")
+            signed = segell.signatures.sign(Path("resolucio.pdf"), sign_as="seal", lang="es")
             signed.save(Path("resolucio-signed.pdf"))
             print(signed.verification_code, signed.verification_url)
         """
@@ -271,9 +294,13 @@ class Signatures:
             name, data = filename or "document", bytes(document)
         else:
             name, data = filename or Path(document).name, Path(document).read_bytes()
-        form: dict[str, str] = {"as": sign_as, "format": format}
+        form: dict[str, str] = {"as": sign_as, "format": format, "placement": placement}
         if certificate is not None:
             form["certificate"] = certificate
+        if lang is not None:
+            form["lang"] = lang
+        if public_copy:
+            form["public_copy"] = "true"
         return self._transport.call(
             "POST", "/v1/signatures", SignedDocument._from_json, files={"file": (name, data)}, data=form
         )

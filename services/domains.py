@@ -39,6 +39,9 @@ class Domain:
     #: (method, path) of routes that read an octet-stream body themselves as it arrives: `RequestBodyLimits` leaves
     #: those bodies to them.
     streamed_uploads: frozenset[tuple[str, str]] = frozenset()
+    #: (method, path) of routes that read a ``multipart/form-data`` body themselves as it arrives, writing its file
+    #: to disk under a limit of their own: `RequestBodyLimits` leaves those bodies to them too.
+    streamed_forms: frozenset[tuple[str, str]] = frozenset()
     #: The domain's own settings, read from the environment under its own prefix (`services.settings`).
     settings: type[SettingsSection] | None = None
     #: The modules holding the domain's tables (SQLAlchemy models on `services.models.Base`), for Alembic.
@@ -62,3 +65,7 @@ def authenticators_of(domains: Iterable[Domain]) -> Authenticators:
 
 def streamed_uploads_of(domains: Iterable[Domain]) -> frozenset[tuple[str, str]]:
     return frozenset().union(*(domain.streamed_uploads for domain in domains))
+
+
+def streamed_forms_of(domains: Iterable[Domain]) -> frozenset[tuple[str, str]]:
+    return frozenset().union(*(domain.streamed_forms for domain in domains))

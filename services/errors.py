@@ -6,6 +6,7 @@
     ├── Forbidden (403)
     ├── NotFound (404)
     ├── Conflict (409)
+    ├── Gone (410)               it existed, and is no longer served
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
     ├── ValidationFailed (422)   the parameters or body are invalid
@@ -84,6 +85,10 @@ class Conflict(SegellError):
     status_code, code = 409, "conflict"
 
 
+class Gone(SegellError):
+    status_code, code = 410, "gone"
+
+
 class PayloadTooLarge(SegellError):
     status_code, code = 413, "payload_too_large"
 
@@ -131,6 +136,7 @@ _RESPONSE_DESCRIPTIONS = {
     403: "The API key may not do this, or its administration is suspended.",
     404: "No such resource, or none this API key may see.",
     409: "The request conflicts with the current state, e.g. an administration code already admitted.",
+    410: "It existed, and is no longer served, e.g. the copy of a document its issuer revoked.",
     413: "The request body is larger than the server accepts.",
     415: "The request body is of a media type this operation does not take; the schema lists those it does.",
     422: "Invalid parameters or body; `details` lists each problem.",

@@ -7,7 +7,8 @@ is not used: it answers from outside the error handlers, in another format, and 
 
 Files sent as ``application/octet-stream`` to the routes that hash them as they arrive (`streamed_uploads`) pass
 through untouched: they are never parsed, may be far larger than any JSON request, and those routes count them
-against their own limit.
+against their own limit, and so do ``multipart/form-data`` bodies sent to the routes that stream forms
+(`streamed_forms`: a resource's file in the open-data catalogue).
 """
 
 import json
@@ -55,18 +56,28 @@ class RequestBodyLimits:
 
     The nesting is measured only in bodies a JSON parser could nest in (`_opens_json_array_or_object`).
 
-    `streamed_uploads` lists the (method, path) pairs whose ``application/octet-stream`` bodies are left to the route.
+    `streamed_uploads` lists the (method, path) pairs whose ``application/octet-stream`` bodies are left to the route,
+    `streamed_forms` those whose ``multipart/form-data`` bodies are.
     """
 
-    def __init__(self, app: ASGIApp, streamed_uploads: Collection[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        streamed_uploads: Collection[tuple[str, str]] = (),
+        streamed_forms: Collection[tuple[str, str]] = (),
+    ) -> None:
         self.app = app
         self.streamed_uploads = frozenset(streamed_uploads)
+        self.streamed_forms = frozenset(streamed_forms)
 
     def _is_streamed_upload(self, scope: Scope) -> bool:
-        if (scope["method"], scope["path"]) not in self.streamed_uploads:
+        route = (scope["method"], scope["path"])
+        if route not in self.streamed_uploads and route not in self.streamed_forms:
             return False
         media_type = Headers(scope=scope).get("content-type", "").partition(";")[0].strip().lower()
-        return media_type == "application/octet-stream"
+        if route in self.streamed_forms and media_type == "multipart/form-data":
+            return True
+        return route in self.streamed_uploads and media_type == "application/octet-stream"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self._is_streamed_upload(scope):

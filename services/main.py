@@ -16,12 +16,13 @@ from segell.services.api_docs import serve_api_docs
 from segell.services.citizen_auth.domain import domain as citizen_auth
 from segell.services.content_type_options import NoSniff
 from segell.services.deployment.domain import domain as deployment
-from segell.services.domains import Domain, authenticators_of, streamed_uploads_of
+from segell.services.domains import Domain, authenticators_of, streamed_forms_of, streamed_uploads_of
 from segell.services.errors import install_error_handlers
 from segell.services.health.domain import domain as health
 from segell.services.identity.domain import domain as identity
 from segell.services.limits import RequestBodyLimits
 from segell.services.notary.domain import domain as notary
+from segell.services.opendata.domain import domain as opendata
 from segell.services.rpc.domain import domain as rpc
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.domain import domain as sandboxes
@@ -31,7 +32,18 @@ from segell.services.web.domain import domain as web
 #: Every domain the API serves. Start-up runs in this order (the governance key and the reconciliation, the
 #: certificate authorities, the notary's committer and worker, citizen authentication, the sandboxes), shutdown in
 #: the opposite one; routes are matched in it too.
-DOMAINS: tuple[Domain, ...] = (administrations, identity, notary, citizen_auth, sandboxes, health, deployment, rpc, web)
+DOMAINS: tuple[Domain, ...] = (
+    administrations,
+    identity,
+    notary,
+    citizen_auth,
+    sandboxes,
+    opendata,
+    health,
+    deployment,
+    rpc,
+    web,
+)
 
 log = logging.getLogger("segell")
 
@@ -95,7 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Segell", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     install_error_handlers(app)
-    app.add_middleware(RequestBodyLimits, streamed_uploads=streamed_uploads_of(DOMAINS))
+    app.add_middleware(
+        RequestBodyLimits, streamed_uploads=streamed_uploads_of(DOMAINS), streamed_forms=streamed_forms_of(DOMAINS)
+    )
     app.add_middleware(NoSniff)  # outermost: errors answered by the body limits get it too
     app.state.authenticators = authenticators_of(DOMAINS)
     for domain in DOMAINS:

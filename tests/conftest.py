@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
 
 from segell.chain.anvil import find_anvil
 from segell.chain.nodes import AnvilNotFound
@@ -37,6 +38,26 @@ def anvil_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
 def governance(segell_server: RunningServer) -> Iterator[httpx.Client]:
     with segell_server.client(segell_server.governance_key) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
+    """An HTTP client of an administration admitted for the module's tests."""
+    with segell_server.client(segell_server.admit()) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
+    """Another administration's client, for what one tenant must not see or change of another's."""
+    with segell_server.client(segell_server.admit()) as client:
+        yield client
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """Runs the `segell` CLI in process."""
+    return CliRunner()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Build Segell's two wheels (segell-sdk from sdk/, segell from the root) and install them into fresh virtualenvs.
 
+uv builds and installs (from its cache, else from PyPI): what pip does in minutes, it does in seconds.
+
 The wheels are built once per test run, from a copy of the sources (so no build/ or egg-info left in the checkout can
 slip into them), and shared with the virtualenvs by every test and xdist worker of the run, through locks in
 pytest's shared temp root.
@@ -11,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import time
-import venv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,14 +20,13 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The dev dependencies install uv beside this interpreter.
+UV = Path(sys.executable).parent / "uv"
 # What the two pyproject.toml files build from; contracts/artifacts is behind the chain/compiled link.
 SOURCES = ("pyproject.toml", "README.md", "segell", "chain", "services", "sdk", "contracts/artifacts")
 BUILD_TIMEOUT_S = 300
 INSTALL_TIMEOUT_S = 600
 START_TIMEOUT_S = 90
-# `make setup` installs uv into the virtualenv: it builds and installs several times faster than pip, which is used
-# where uv is missing.
-UV = Path(sys.executable).parent / "uv"
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def build_wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
-    """The segell-sdk and segell wheels of this checkout, built once per run (`uv build`, else `pip wheel`)."""
+    """The segell-sdk and segell wheels of this checkout, built with `pip wheel --no-deps` once per run."""
     root = _shared_root(tmp_path_factory) / "segell-wheels"
     root.mkdir(exist_ok=True)
     with (root / ".lock").open("w") as lock:
@@ -60,12 +60,8 @@ def build_wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
                     shutil.copy2(origin, copy)
             building = root / "dist.partial"
             shutil.rmtree(building, ignore_errors=True)
-            if UV.is_file():
-                for project in (source / "sdk", source):
-                    uv("build", "--wheel", "--out-dir", str(building), str(project))
-            else:
-                projects = (str(source / "sdk"), str(source))
-                pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(building), *projects)
+            for project in (source / "sdk", source):
+                uv("build", "--wheel", "--out-dir", str(building), str(project))
             building.rename(out)
         (sdk,) = out.glob("segell_sdk-*.whl")
         (server,) = out.glob("segell-*.whl")
@@ -74,24 +70,16 @@ def build_wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
 
 def uv(*arguments: str) -> None:
     result = subprocess.run(
-        [str(UV), arguments[0], "--quiet", *arguments[1:]], capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S
-    )
-    assert result.returncode == 0, f"uv {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}"
-
-
-def pip(python: str | Path, *arguments: str) -> None:
-    result = subprocess.run(
-        [str(python), "-m", "pip", "--quiet", "--disable-pip-version-check", *arguments],
+        [str(UV), "--quiet", *arguments],
         capture_output=True,
         text=True,
         timeout=INSTALL_TIMEOUT_S,
     )
-    assert result.returncode == 0, f"pip {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"uv {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}"
 
 
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory, name: str, *wheels: Path) -> Path:
-    """A new virtualenv with `wheels` and their dependencies installed (from uv's or pip's cache, or PyPI); returns its
-    python.
+    """A new virtualenv with `wheels` and their dependencies installed (from pip's cache or PyPI); returns its python.
 
     Made once per test run and name, like the wheels: xdist may tear a module's fixtures down between its tests.
     """
@@ -104,12 +92,9 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory, name: str, *wheels: Pat
         done = root / f"{name}.installed"
         if not done.is_file():
             shutil.rmtree(path, ignore_errors=True)
-            venv.create(path, with_pip=not UV.is_file(), symlinks=True)
+            uv("venv", "--python", sys.executable, str(path))
             # No byte-compiling of the dependencies: the venv lives for one test run.
-            if UV.is_file():
-                uv("pip", "install", "--python", str(python), *map(str, wheels))
-            else:
-                pip(python, "install", "--no-compile", *map(str, wheels))
+            uv("pip", "install", "--python", str(python), "--no-compile", *map(str, wheels))
             done.touch()
     return python
 

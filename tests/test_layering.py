@@ -61,7 +61,7 @@ def test_segell_package_is_made_of_the_three_folders() -> None:
         assert (package / part).resolve() == (ROOT / part).resolve()
 
 
-KERNEL = ("deps", "errors", "db", "settings", "runtime", "models", "limits")
+KERNEL = ("deps", "errors", "db", "settings", "runtime", "models", "limits", "file_names")
 
 
 def services_domains() -> list[str]:

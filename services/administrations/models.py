@@ -20,6 +20,11 @@ class Administration(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     admitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     admission_tx: Mapped[str | None] = mapped_column(String(66))
+    # What its citizens read: the language of its SMS, and its own SMS texts (None: Segell's default text).
+    language: Mapped[str] = mapped_column(String(2), default="ca", server_default="ca")
+    sms_template_ca: Mapped[str | None] = mapped_column(String(160))
+    sms_template_es: Mapped[str | None] = mapped_column(String(160))
+    sms_template_en: Mapped[str | None] = mapped_column(String(160))
 
     accounts: Mapped[list["ChainAccount"]] = relationship(
         back_populates="administration", order_by="ChainAccount.created_at"

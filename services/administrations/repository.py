@@ -18,10 +18,10 @@ def list_all(session: Session) -> list[Administration]:
 
 
 def add_administration(
-    session: Session, *, code: str, registry_id: str, name: str, admission_tx: str | None
+    session: Session, *, code: str, registry_id: str, name: str, admission_tx: str | None, language: str = "ca"
 ) -> Administration:
     administration = Administration(
-        code=code, registry_id=registry_id, name=name, status="active", admission_tx=admission_tx
+        code=code, registry_id=registry_id, name=name, status="active", admission_tx=admission_tx, language=language
     )
     session.add(administration)
     session.flush()

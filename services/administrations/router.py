@@ -1,4 +1,7 @@
+from typing import cast
+
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from segell.services.administrations import repository, service
 from segell.services.administrations.models import Administration, ApiKey
@@ -6,6 +9,7 @@ from segell.services.administrations.schemas import (
     AdministrationCode,
     AdministrationList,
     AdministrationOut,
+    AdministrationUpdate,
     AdmissionOut,
     AdmissionRequest,
     ApiKeyId,
@@ -13,9 +17,11 @@ from segell.services.administrations.schemas import (
     ApiKeyIssued,
     ApiKeyList,
     Identity,
+    SmsTemplates,
 )
-from segell.services.deps import CallerDep, GovernanceDep, RuntimeDep, SessionDep
+from segell.services.deps import Caller, CallerDep, GovernanceDep, RuntimeDep, SessionDep
 from segell.services.errors import NotFound, error_responses
+from segell.services.languages import Language
 
 # Every route needs an API key, and an administration's key stops working while it is suspended.
 router = APIRouter(prefix="/v1", tags=["administrations"], responses=error_responses(401, 403))
@@ -34,6 +40,8 @@ def _administration_out(administration: Administration) -> AdministrationOut:
         accounts=[account.address for account in administration.accounts],
         admitted_at=administration.admitted_at,
         admission_tx=administration.admission_tx,
+        language=administration.language,  # type: ignore[arg-type]
+        sms_templates=SmsTemplates.model_validate(service.sms_templates_of(administration)),
     )
 
 
@@ -68,7 +76,7 @@ def admit_administration(
 ) -> AdmissionOut:
     """Admit an administration on chain and issue its first API key (shown once)."""
     with runtime.governance_lock:
-        administration, issued = service.admit(runtime, session, code=body.code, name=body.name)
+        administration, issued = service.admit(runtime, session, code=body.code, name=body.name, language=body.language)
     return AdmissionOut(administration=_administration_out(administration), api_key=_issued(issued))
 
 
@@ -81,11 +89,30 @@ def list_administrations(session: SessionDep, _: GovernanceDep) -> Administratio
 @one_administration.get("", response_model=AdministrationOut)
 def read_administration(code: AdministrationCode, session: SessionDep, caller: CallerDep) -> AdministrationOut:
     """One administration: governance sees all, an administration only itself."""
+    return _administration_out(_visible(session, caller, code))
+
+
+@one_administration.patch("", response_model=AdministrationOut)
+def update_administration(
+    code: AdministrationCode, body: AdministrationUpdate, session: SessionDep, caller: CallerDep
+) -> AdministrationOut:
+    """Change the language of the administration's SMS and its own SMS texts: governance, or the administration."""
+    administration = _visible(session, caller, code)
+    changed: dict[Language, str | None] | None = None
+    if body.sms_templates is not None:
+        # A language given as null goes back to the default text; one left out is unchanged.
+        given = body.sms_templates.model_fields_set
+        changed = {cast(Language, language): getattr(body.sms_templates, language) for language in given}
+    return _administration_out(service.update(administration, language=body.language, sms_templates=changed))
+
+
+def _visible(session: Session, caller: Caller, code: str) -> Administration:
+    """The administration with this code, if the caller may see it: governance sees all, an administration itself."""
     administration = service.get(session, code)
     if not caller.is_governance and (caller.administration is None or caller.administration.id != administration.id):
         # Another tenant's existence is not disclosed.
         raise NotFound(f"No administration with code {code!r}.")
-    return _administration_out(administration)
+    return administration
 
 
 @one_administration.post("/suspend", response_model=AdministrationOut, responses=error_responses(503))

@@ -4,7 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from segell.services.display_text import DisplayText
+from segell.services.display_text import DisplayText, refuse_hidden_characters
+from segell.services.languages import Language
 
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]{1,31}")
 
@@ -32,11 +33,82 @@ ApiKeyId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,16}$")]
 AdministrationName = Annotated[str, DisplayText(max_length=200)]
 
 
+# An SMS text of the administration's own: `{code}` where the one-time code goes, `{administration}` where its name
+# goes, and no other brace. At most one SMS (160 characters) as written.
+SMS_TEMPLATE_MAX_LENGTH = 160
+SMS_PLACEHOLDERS = ("{code}", "{administration}")
+_BRACED = re.compile(r"\{[^{}]*\}?|\}")
+_HIDDEN = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_PLAIN = rf"[^{{}}{_HIDDEN}]"
+SMS_TEMPLATE_PATTERN = rf"^(?:{_PLAIN}|\{{administration\}})*\{{code\}}(?:{_PLAIN}|\{{code\}}|\{{administration\}})*$"
+
+
+def _check_sms_template(template: str) -> str:
+    refuse_hidden_characters(template)
+    for match in _BRACED.finditer(template):
+        if match.group() not in SMS_PLACEHOLDERS:
+            raise ValueError(
+                f"{match.group()!r} at position {match.start()} is not a placeholder: only {{code}} and "
+                "{administration} are filled in, and the text has no other brace"
+            )
+    if "{code}" not in template:
+        raise ValueError("must contain {code}, where the one-time code goes")
+    return template
+
+
+SmsTemplate = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=SMS_TEMPLATE_MAX_LENGTH),
+    AfterValidator(_check_sms_template),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": SMS_TEMPLATE_MAX_LENGTH,
+            "pattern": SMS_TEMPLATE_PATTERN,
+            "examples": ["{code} és el teu codi per a la seu electrònica de {administration}."],
+        }
+    ),
+]
+LANGUAGE_DESCRIPTION = "The language its citizens' SMS are written in, unless a citizen's app asks for another."
+
+
 class AdmissionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: AdministrationCode = Field(description="Stable id of the administration: its DIR3 code or tax code.")
     name: AdministrationName
+    language: Language = Field(default="ca", description=LANGUAGE_DESCRIPTION)
+
+
+class SmsTemplates(BaseModel):
+    """The administration's own SMS text in each language; null where Segell's default text is used."""
+
+    ca: str | None
+    es: str | None
+    en: str | None
+
+
+class SmsTemplatesUpdate(BaseModel):
+    """SMS texts to set (a text) or to give back to Segell's default (null); a language left out is unchanged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ca: SmsTemplate | None = None
+    es: SmsTemplate | None = None
+    en: SmsTemplate | None = None
+
+
+class AdministrationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: Language | None = Field(default=None, description=LANGUAGE_DESCRIPTION + " Null or absent: unchanged.")
+    sms_templates: SmsTemplatesUpdate | None = Field(
+        default=None,
+        description="The one-time code's SMS text by language: `{code}` is replaced by the code (required) and "
+        "`{administration}` by the administration's name; no other brace. "
+        f"At most {SMS_TEMPLATE_MAX_LENGTH} characters as written. Null for a language: Segell's default text again.",
+    )
 
 
 class AdministrationOut(BaseModel):
@@ -47,6 +119,8 @@ class AdministrationOut(BaseModel):
     accounts: list[str]
     admitted_at: datetime
     admission_tx: str | None
+    language: Language = Field(description=LANGUAGE_DESCRIPTION)
+    sms_templates: SmsTemplates
 
 
 class AdministrationList(BaseModel):

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ from segell.services.administrations import repository
 from segell.services.administrations.models import Administration, ApiKey
 from segell.services.deps import Caller
 from segell.services.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from segell.services.languages import LANGUAGES, Language
 from segell.services.runtime import Runtime
 
 KEY_PREFIX = "sgl"
@@ -99,7 +101,9 @@ def get(session: Session, code: str) -> Administration:
     return administration
 
 
-def admit(runtime: Runtime, session: Session, *, code: str, name: str) -> tuple[Administration, IssuedKey]:
+def admit(
+    runtime: Runtime, session: Session, *, code: str, name: str, language: Language = "ca"
+) -> tuple[Administration, IssuedKey]:
     """Admit on chain (registry entry, one funded account), then record it with a first API key."""
     if repository.get_by_code(session, code) is not None:
         raise Conflict(f"Administration {code} is already admitted.", code="already_admitted")
@@ -115,13 +119,48 @@ def admit(runtime: Runtime, session: Session, *, code: str, name: str) -> tuple[
     registry.add_account(runtime.governance, bytes.fromhex(registry_id[2:]), account.address)
     runtime.fund(account.address)
     administration = repository.add_administration(
-        session, code=code, registry_id=registry_id, name=name, admission_tx=admission_tx
+        session, code=code, registry_id=registry_id, name=name, admission_tx=admission_tx, language=language
     )
     sealed = seal_private_key(account.key, runtime.master_key, label=account.address)
     repository.add_account(session, administration=administration, address=account.address, sealed_key=sealed)
     issued = issue_key(session, administration)
     session.refresh(administration)
     return administration, issued
+
+
+def update(
+    administration: Administration,
+    *,
+    language: Language | None = None,
+    sms_templates: Mapping[Language, str | None] | None = None,
+) -> Administration:
+    """Change what the administration's citizens read: the language of their SMS, and its own SMS texts (a text per
+    language in `sms_templates`; None gives that language back to Segell's default text)."""
+    if language is not None:
+        administration.language = language
+    for template_language, template in (sms_templates or {}).items():
+        setattr(administration, f"sms_template_{template_language}", template)
+    return administration
+
+
+def sms_templates_of(administration: Administration) -> dict[Language, str | None]:
+    """The administration's own SMS text in each language; None where Segell's default text is used."""
+    return {language: getattr(administration, f"sms_template_{language}") for language in LANGUAGES}
+
+
+@dataclass(frozen=True)
+class SmsTemplate:
+    """What a citizen's SMS is written with: its language, and the administration's own text in it (`text`: with
+    `{code}` and `{administration}` to fill in), or None for Segell's default text of that language."""
+
+    language: Language
+    text: str | None
+
+
+def sms_template_for(administration: Administration, requested: Language | None) -> SmsTemplate:
+    """The SMS text for one of the administration's citizens: in the language asked for, else the administration's."""
+    language: Language = requested or administration.language  # type: ignore[assignment]
+    return SmsTemplate(language, sms_templates_of(administration)[language])
 
 
 def suspend(runtime: Runtime, session: Session, code: str) -> Administration:

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
-from segell.services.administrations import repository as administrations
+from segell.services.administrations import api as administrations
 from segell.services.citizen_auth import tokens
 from segell.services.citizen_auth.service import CitizenAuth
 from segell.services.deps import AuthenticatedCitizen, ClockDep, RuntimeDep, get_clock

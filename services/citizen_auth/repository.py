@@ -8,7 +8,7 @@ from sqlalchemy import CursorResult, Select, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.citizen_auth.models import AuthEvent, LimitTurn, OtpChallenge, SmsOutboxEntry, TotpEnrolment
 
 RowT = TypeVar("RowT")

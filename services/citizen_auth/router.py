@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
-from segell.services.administrations import repository as administrations
-from segell.services.administrations.schemas import AdministrationCode
+from segell.services.administrations import api as administrations
+from segell.services.administrations.api import AdministrationCode
 from segell.services.citizen_auth import service, tokens
 from segell.services.citizen_auth.deps import CitizenAuthDep
 from segell.services.citizen_auth.schemas import (
@@ -78,8 +78,10 @@ def _token(issued: tokens.IssuedToken) -> CitizenToken:
 def request_otp(
     body: OtpRequest, request: Request, tenant: AdministrationDep, citizen_auth: CitizenAuthDep
 ) -> OtpChallenge:
-    """Send a one-time code to a citizen's mobile number (it replaces any code sent to it before)."""
-    sent = service.request_code(citizen_auth, tenant, body.phone, _client_address(request, body.client_address))
+    """Send a one-time code to a citizen's mobile number (it replaces any code sent to it before), in `lang` or the
+    administration's language."""
+    address = _client_address(request, body.client_address)
+    sent = service.request_code(citizen_auth, tenant, body.phone, address, language=body.lang)
     return OtpChallenge(
         challenge_id=sent.challenge_id, phone=sent.phone, expires_at=sent.expires_at, gateway=sent.gateway
     )

@@ -4,6 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, WithJsonSchema
 
+from segell.services.languages import Language
+
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _SEPARATORS = re.compile(r"[ ().-]")
 _CODE = re.compile(r"[0-9]{6}")
@@ -62,6 +64,11 @@ class OtpRequest(BaseModel):
 
     phone: Phone = Field(description="The citizen's mobile number, E.164.")
     client_address: ClientAddress = None
+    lang: Language | None = Field(
+        default=None,
+        description="The language of the SMS (ca, es or en), as the citizen chose it in your app; when absent, the "
+        "administration's language.",
+    )
 
 
 class CodeLogin(BaseModel):

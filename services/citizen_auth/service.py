@@ -15,6 +15,7 @@ committed.
 import hmac
 import json
 import math
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,13 +25,15 @@ from ipaddress import IPv4Address, IPv6Address
 import pyotp
 from sqlalchemy.orm import Session
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations import api as administrations
+from segell.services.administrations.api import Administration
 from segell.services.citizen_auth import repository, tokens
 from segell.services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, gateway_for, outbox_label
 from segell.services.citizen_auth.keyring import Keyring
 from segell.services.citizen_auth.models import OtpChallenge, TotpEnrolment
 from segell.services.citizen_auth.settings import CitizenAuthSettings
 from segell.services.errors import Conflict, InvalidInput, NotFound, SegellError, TooManyRequests, Unavailable
+from segell.services.languages import Language
 from segell.services.runtime import Runtime
 
 Clock = Callable[[], datetime]
@@ -39,6 +42,18 @@ TOTP_STEP_SECONDS = 30
 TOTP_DIGITS = 6
 AMR_SMS = ["sms", "otp"]
 AMR_TOTP = ["totp", "otp"]
+
+# The SMS with a one-time code, where the administration has no text of its own in that language. `{minutes}` is
+# how long the code works; an administration's own text has only `{code}` and `{administration}`.
+DEFAULT_SMS_TEXTS: dict[Language, str] = {
+    "ca": "{administration}: el teu codi és {code}. Caduca d'aquí a {minutes} min. No el comparteixis: ningú de "
+    "l'administració te'l demanarà.",
+    "es": "{administration}: tu código es {code}. Caduca en {minutes} min. No lo compartas: nadie de la "
+    "administración te lo pedirá.",
+    "en": "{code} is your {administration} code. It expires in {minutes} minutes. Never share it: nobody from the "
+    "administration will ask for it.",
+}
+_SMS_PLACEHOLDER = re.compile(r"\{(code|administration|minutes)\}")
 
 
 def system_clock() -> datetime:
@@ -171,10 +186,29 @@ def _refuse_busy_address(
     )
 
 
+def sms_text(administration: Administration, code: str, code_ttl: timedelta, language: Language | None = None) -> str:
+    """The SMS that carries `code`: in `language`, else the administration's, with its own text where it has one."""
+    template = administrations.sms_template_for(administration, language)
+    values = {
+        "code": code,
+        "administration": administration.name,
+        "minutes": str(_seconds(code_ttl) // 60 or 1),
+    }
+    # In one pass: a name holding "{code}" stays as it is.
+    text = template.text or DEFAULT_SMS_TEXTS[template.language]
+    return _SMS_PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+
 def request_code(
-    auth: CitizenAuth, administration: Administration, phone: str, address: str | IPv4Address | IPv6Address
+    auth: CitizenAuth,
+    administration: Administration,
+    phone: str,
+    address: str | IPv4Address | IPv6Address,
+    *,
+    language: Language | None = None,
 ) -> SentCode:
-    """Send a new 6-digit code to `phone`; any code sent before to that number stops working."""
+    """Send a new 6-digit code to `phone`, in `language` or the administration's; any code sent before to that
+    number stops working."""
     now, limits = auth.clock(), auth.limits
     subjects = _Subjects(auth, administration, phone, str(address))
     with auth.runtime.transaction() as session:
@@ -222,10 +256,7 @@ def request_code(
         )
         repository.add_event(session, administration.id, "sent", subjects.phone, now)
         repository.add_event(session, administration.id, "sent", subjects.address, now)
-        message = (
-            f"{code} is your {administration.name} code. It expires in {_seconds(limits.code_ttl) // 60 or 1} "
-            "minutes. Never share it: nobody from the administration will ask for it."
-        )
+        message = sms_text(administration, code, limits.code_ttl, language)
         try:
             auth.gateway.send(session, administration_id=administration.id, phone=phone, message=message, now=now)
         except SmsNotDelivered as exc:

@@ -9,6 +9,8 @@
     segell verify FILE --bundle B      check a document against its bundle and any node of the chain
     segell trust add URL               pin a deployment's Notary, so that its bundles can be authentic
     segell revoke ID --reason R        revoke a notarised document on chain
+    segell documents list [--all]      the administration's documents, newest first, by kind, status and date
+    segell documents bundles --out DIR export the proof bundles of its anchored documents, one file each
     segell cert issue --profile P ...  a certificate of the sandbox CA; writes its PKCS#12 file
     segell cert show|revoke SERIAL     show (public status without a key) or revoke a certificate
     segell sign FILE --as employee|seal  sign (PDF: PAdES with a stamped code; else CAdES .p7s), notarised
@@ -30,6 +32,7 @@ from segell.services.cli import (  # noqa: F401
     admin,
     certificates,
     contracts,
+    documents,
     notary,
     otp,
     sandboxes,

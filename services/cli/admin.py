@@ -21,6 +21,7 @@ from segell.services.cli.common import (
     CodeArgument,
     Invocation,
     JsonOption,
+    LanguageChoice,
     app,
     current_invocation,
     fail,
@@ -52,12 +53,15 @@ def admin_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Display name, e.g. 'Ajuntament de Barcelona'.", show_default=False)],
     code: Annotated[str, typer.Option("--code", help="The administration's DIR3 or tax code.", show_default=False)],
+    language: Annotated[
+        LanguageChoice, typer.Option("--language", help="The language of its citizens' SMS.")
+    ] = LanguageChoice.ca,
     as_json: JsonOption = False,
 ) -> None:
     """Admit an administration on chain and print its first API key (shown only once)."""
     invocation = current_invocation(ctx)
     with governance_client(invocation) as client:
-        admitted = client.administrations.admit(code, name)
+        admitted = client.administrations.admit(code, name, language=language.value)
     if as_json:
         print_json(admitted)
         return
@@ -104,6 +108,56 @@ def admin_show(ctx: typer.Context, code: CodeArgument, as_json: JsonOption = Fal
     _print_administration(invocation, administration)
 
 
+@admin_app.command("set")
+def admin_set(
+    ctx: typer.Context,
+    code: CodeArgument,
+    language: Annotated[
+        LanguageChoice | None,
+        typer.Option("--language", help="The language of its citizens' SMS, unless an app asks for another."),
+    ] = None,
+    sms_templates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sms-template",
+            help="LANG=TEXT: its own SMS text in that language, with {code} (required) and {administration}; "
+            "repeat for several languages.",
+            show_default=False,
+        ),
+    ] = None,
+    default_sms: Annotated[
+        list[LanguageChoice] | None,
+        typer.Option("--default-sms", help="Use Segell's default SMS text again in this language (repeatable)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change an administration's language and SMS texts (the governance key, or the administration's own with
+    --api-key)."""
+    invocation = current_invocation(ctx)
+    templates: dict[str, str | None] = {choice.value: None for choice in default_sms or []}
+    for given in sms_templates or []:
+        lang, separator, text = given.partition("=")
+        if not separator or lang not in LanguageChoice.__members__:
+            raise typer.BadParameter(
+                f"{given!r} is not LANG=TEXT with LANG one of ca, es, en, e.g. 'es={{code}} es tu código'",
+                param_hint="'--sms-template'",
+            )
+        templates[lang] = text
+    if language is None and not templates:
+        fail(invocation, "Nothing to change: give --language, --sms-template LANG=TEXT or --default-sms LANG.")
+    with governance_client(invocation) as client:
+        administration = client.administrations.update(
+            code,
+            language=language.value if language is not None else None,
+            sms_templates=templates or None,  # type: ignore[arg-type]
+        )
+    if as_json:
+        print_json(administration)
+        return
+    invocation.out.print(f"[bold]{escape(administration.code)}[/bold]: {escape(administration.name)}")
+    _print_administration(invocation, administration)
+
+
 @admin_app.command("suspend")
 def admin_suspend(ctx: typer.Context, code: CodeArgument) -> None:
     """Suspend an administration: it can no longer anchor and its API keys stop working."""
@@ -131,6 +185,11 @@ def _print_administration(invocation: Invocation, administration: Administration
             ("accounts", ", ".join(administration.accounts) or "none"),
             ("admitted", timestamp(administration.admitted_at)),
             ("admission tx", administration.admission_tx or "not sent yet"),
+            ("language", administration.language),
+            *(
+                (f"SMS text {language}", escape(text) if text else "[dim]Segell's default[/dim]")
+                for language, text in administration.sms_templates.items()
+            ),
         ],
     )
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -58,6 +59,16 @@ def require_value(value: str) -> str:
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a human-readable view.")]
+
+
+class LanguageChoice(StrEnum):
+    """The languages citizens read Segell in."""
+
+    ca = "ca"
+    es = "es"
+    en = "en"
+
+
 CodeArgument = Annotated[
     str,
     typer.Argument(help="The administration's code, e.g. L01080193.", show_default=False, callback=require_value),
@@ -311,6 +322,8 @@ def jsonable(value: Any) -> Any:
         return {field.name: jsonable(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
     if isinstance(value, datetime):
         return value.isoformat()
     return value

@@ -1,4 +1,5 @@
-"""`segell contract ...`: deploy Solidity into a sandbox, list, show, call, send and read events."""
+"""`segell contract ...`: deploy Solidity into a sandbox, register one deployed elsewhere, list, show, call, send and
+read events."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from segell.sdk import Client, ContractEvent, ContractTransaction, SegellError
+from segell.sdk import Client, CompilerSettings, ContractEvent, ContractTransaction, SegellError
 from segell.services.cli.common import (
     SANDBOXES_PANEL,
     Invocation,
@@ -31,7 +32,9 @@ from segell.services.cli.common import (
 DEPLOY_TIMEOUT_S = 180.0
 
 contract_app = typer.Typer(
-    help="Contracts of your own in a sandbox: deploy from Solidity, call, send, events.", no_args_is_help=True
+    help="Contracts of your own in a sandbox: deploy from Solidity, register one deployed elsewhere, call, send,"
+    " events.",
+    no_args_is_help=True,
 )
 app.add_typer(contract_app, name="contract", rich_help_panel=SANDBOXES_PANEL)
 
@@ -82,10 +85,10 @@ def _client(ctx: typer.Context, command: str) -> tuple[Invocation, Any]:
 
 
 @contextmanager
-def _deploying_client(ctx: typer.Context) -> Iterator[tuple[Invocation, Client]]:
+def _deploying_client(ctx: typer.Context, command: str = "contract deploy") -> Iterator[tuple[Invocation, Client]]:
     """Like `open_client`, with time for a first compilation (seconds of the npm compiler on a busy server)."""
     invocation = current_invocation(ctx)
-    credential = administration_credential(invocation, "contract deploy")
+    credential = administration_credential(invocation, command)
     try:
         client = Client(invocation.url, credential.key, timeout=DEPLOY_TIMEOUT_S)
     except ValueError as exc:
@@ -161,6 +164,78 @@ def deploy(
         ],
     )
     for warning in deployed.warnings:
+        invocation.err.print(f"[yellow]{escape(str(warning))}[/yellow]")
+
+
+@contract_app.command("register")
+def register(
+    ctx: typer.Context,
+    address: AddressArgument,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The Solidity files it was compiled from; several are sent by their paths relative to their common"
+            " folder.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ],
+    sandbox: SandboxOption,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            help="Which contract is at the address (Name or path.sol:Name), when several can be.", show_default=False
+        ),
+    ] = None,
+    optimizer: Annotated[
+        bool,
+        typer.Option("--optimizer/--no-optimizer", help="Whether it was compiled with the optimizer (forge: off)."),
+    ] = True,
+    optimizer_runs: Annotated[int, typer.Option("--optimizer-runs", min=0, help="The optimizer's runs.")] = 200,
+    evm_version: Annotated[
+        str | None,
+        typer.Option(
+            "--evm-version",
+            help="The EVM version compiled for (the server's pinned one by default).",
+            show_default=False,
+        ),
+    ] = None,
+    via_ir: Annotated[bool, typer.Option("--via-ir", help="It was compiled through the IR pipeline.")] = False,
+    transaction: Annotated[
+        str | None,
+        typer.Option(
+            "--transaction", help="The hash of the transaction that deployed it, if known.", show_default=False
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a contract deployed elsewhere (forge create, a raw transaction) with the sources it was compiled from.
+
+    The server compiles them with its pinned solc and keeps them only if they make the code at the address.
+    """
+    settings = CompilerSettings(
+        optimizer=optimizer, optimizer_runs=optimizer_runs, evm_version=evm_version, via_ir=via_ir
+    )
+    with _deploying_client(ctx, "contract register") as (invocation, segell):
+        registered = segell.contracts.register(
+            sandbox, address, files, contract=contract, compiler=settings, transaction_hash=transaction
+        )
+    if as_json:
+        print_json(registered)
+        return
+    print_fields(
+        invocation.out,
+        [
+            ("contract", escape(registered.source_unit or registered.name)),
+            ("address", registered.address),
+            ("match", f"{registered.verification} (the code on chain is what these sources compile to)"),
+            ("functions", escape(", ".join(registered.functions))),
+            ("events", escape(", ".join(registered.events))),
+        ],
+    )
+    for warning in registered.warnings:
         invocation.err.print(f"[yellow]{escape(str(warning))}[/yellow]")
 
 

@@ -1,8 +1,8 @@
-"""`segell notarise`, `segell verify` and `segell revoke`: documents for an administration or anyone."""
+"""`segell notarise`, `segell verify`, `segell download` and `segell revoke`: documents for an administration or
+anyone."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,11 +32,11 @@ from segell.services.cli.common import (
     require_value,
     timestamp,
 )
+from segell.services.cli.documents import BUNDLE_SUFFIX, write_bundle
 from segell.services.cli.trust import trusted_notaries
+from segell.services.file_names import safe_file_name
 
 # -- segell notarise, verify, revoke ----------------------------------------------------------------
-
-BUNDLE_SUFFIX = ".segell.json"
 
 FileArgument = Annotated[
     Path,
@@ -62,6 +62,14 @@ def notarise(
         bool,
         typer.Option("--public", help="Show kind and title to anyone who verifies by hash, even for salted documents."),
     ] = False,
+    public_copy: Annotated[
+        bool,
+        typer.Option(
+            "--public-copy",
+            help="Keep each file on the server, for whoever holds its verification code to download (`segell "
+            "download CODE`, the verification page) until it is revoked. Sends each file.",
+        ),
+    ] = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until anchored and save each proof bundle next to its file.")
     ] = False,
@@ -69,12 +77,15 @@ def notarise(
         Path | None,
         typer.Option(help="Write the proof bundles into this directory instead.", file_okay=False, show_default=False),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds --wait waits for each document.", min=0)] = 120.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds --wait waits for the documents to be anchored.", min=0)
+    ] = 120.0,
     as_json: JsonOption = False,
 ) -> None:
     """Notarise documents with the administration's API key; print each receipt's id, code and status.
 
-    One file, or --title, sends each file (streamed); several files send only their SHA-256 hashes, in batches.
+    One file, --title or --public-copy sends each file (streamed); several files send only their SHA-256 hashes,
+    in batches.
     """
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "notarise")
@@ -86,13 +97,15 @@ def notarise(
     results: list[dict[str, Any]] = []
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
         with progress_bar(invocation) as progress:
-            if len(files) == 1 or title is not None:
+            if len(files) == 1 or title is not None or public_copy:
                 task = progress.add_task("Notarising", total=len(files))
                 receipts = []
                 for path in files:
                     try:
                         receipts.append(
-                            client.documents.notarise(path, kind=kind, title=title, salted=salted, public=public)
+                            client.documents.notarise(
+                                path, kind=kind, title=title, salted=salted, public=public, public_copy=public_copy
+                            )
                         )
                     except OSError as exc:
                         fail(invocation, f"Cannot read {path}: {exc.strerror or exc}.")
@@ -106,15 +119,22 @@ def notarise(
                 progress.update(task, description="Notarising")
                 receipts = client.documents.notarise_many(hashes, kind=kind, salted=salted, public=public)
             if wait:
-                task = progress.add_task("Waiting for anchoring", total=len(receipts))
-                for path, receipt in zip(files, receipts, strict=True):
-                    receipt = client.documents.wait_until_anchored(receipt.id, timeout=timeout)
-                    bundle_path = (out or path.parent) / f"{path.name}{BUNDLE_SUFFIX}"
-                    _write_bundle(invocation, bundle_path, client.documents.bundle(receipt.id))
-                    results.append(_notarised(path, receipt, bundle_path))
+                # A few requests for any number of documents: those anchored together come back together.
+                progress.add_task("Waiting for anchoring", total=None)
+                bundles = client.documents.wait_for_bundles([receipt.id for receipt in receipts], timeout=timeout)
+                task = progress.add_task("Writing proof bundles", total=len(receipts))
+                for path, receipt, bundle in zip(files, receipts, bundles, strict=True):
+                    bundle_path = (out or path.parent) / safe_file_name(f"{path.name}{BUNDLE_SUFFIX}")
+                    write_bundle(invocation, bundle_path, bundle)
+                    # Anchored now, unless it was notarised before and has been revoked since.
+                    status = receipt.status if receipt.status != "pending" else "anchored"
+                    results.append(_notarised(path, receipt, bundle_path, status))
                     progress.advance(task)
             else:
-                results = [_notarised(path, receipt, None) for path, receipt in zip(files, receipts, strict=True)]
+                results = [
+                    _notarised(path, receipt, None, receipt.status)
+                    for path, receipt in zip(files, receipts, strict=True)
+                ]
 
     if as_json:
         print_json(results)
@@ -191,6 +211,45 @@ def verify(
 
 
 @app.command(rich_help_panel=DOCUMENTS_PANEL)
+def download(
+    ctx: typer.Context,
+    code: Annotated[
+        str,
+        typer.Argument(
+            help="The verification code printed on the document.", callback=require_value, show_default=False
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write it: a file, or a directory to write it in under the name the server offers "
+            "[default: that name, in the current directory].",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Download a document by its verification code, when its issuer kept a public copy. Needs no API key."""
+    invocation = current_invocation(ctx)
+    with open_client(invocation, api_key=None) as client:
+        copy = client.documents.download(code)
+    # The server's name is safe already; made safe here too, so that no answer can name a file elsewhere.
+    name = safe_file_name(copy.file_name)
+    target = output if output is not None and not output.is_dir() else (output or Path.cwd()) / name
+    try:
+        target.write_bytes(copy.content)
+    except OSError as exc:
+        fail(invocation, f"Cannot write {target}: {exc.strerror or exc}.")
+    if as_json:
+        print_json({"file": str(target), "media_type": copy.media_type, "size": len(copy.content)})
+        return
+    invocation.out.print(f"Saved {escape(str(target))} ({len(copy.content)} bytes, {escape(copy.media_type)}).")
+    invocation.out.print(f"Check it: segell verify {escape(str(target))}")
+
+
+@app.command(rich_help_panel=DOCUMENTS_PANEL)
 def revoke(
     ctx: typer.Context,
     document_id: Annotated[str, typer.Argument(help="The receipt id.", callback=require_value, show_default=False)],
@@ -221,20 +280,14 @@ def revoke(
         )
 
 
-def _write_bundle(invocation: Invocation, path: Path, bundle: dict[str, Any]) -> None:
-    try:
-        path.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        fail(invocation, f"Cannot write the proof bundle {path}: {exc.strerror or exc}.")
-
-
-def _notarised(path: Path, receipt: Receipt, bundle_path: Path | None) -> dict[str, Any]:
+def _notarised(path: Path, receipt: Receipt, bundle_path: Path | None, status: str) -> dict[str, Any]:
     return {
         "file": str(path),
         "id": receipt.id,
         "verification_code": receipt.verification_code,
-        "status": receipt.status,
+        "status": status,
         "document_hash": receipt.document_hash,
+        "public_copy": receipt.public_copy,
         "bundle": None if bundle_path is None else str(bundle_path),
     }
 
@@ -269,6 +322,12 @@ def _verify_with_server(invocation: Invocation, file: Path, as_json: bool) -> No
             )
             if match.revocation is not None:
                 out.print(f"  revoked {timestamp(match.revocation.revoked_at)}: {escape(match.revocation.reason)}")
+            for signer in match.signers:
+                organisation = f", {signer.organisation}" if signer.organisation else ""
+                out.print(
+                    f"  signed by {escape(signer.name + organisation)} {timestamp(signer.signed_at)}, "
+                    f"certificate issued by {escape(signer.issuer)}"
+                )
         if verification.status == "unknown":
             out.print("No administration has notarised this document.")
     if not verification.is_authentic:

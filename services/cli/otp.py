@@ -11,6 +11,7 @@ from rich.table import Table
 from segell.services.cli.common import (
     IDENTITY_PANEL,
     JsonOption,
+    LanguageChoice,
     administration_credential,
     app,
     current_invocation,
@@ -73,12 +74,20 @@ def otp_outbox(
 
 
 @otp_app.command("send")
-def otp_send(ctx: typer.Context, phone: PhoneArgument, as_json: JsonOption = False) -> None:
+def otp_send(
+    ctx: typer.Context,
+    phone: PhoneArgument,
+    lang: Annotated[
+        LanguageChoice | None,
+        typer.Option("--lang", help="The language of the SMS; by default the administration's.", show_default=False),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Send a one-time code to a number, as an administration's app does (needs its API key)."""
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "otp send")
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
-        challenge = client.auth.request_otp(phone)
+        challenge = client.auth.request_otp(phone, lang=lang.value if lang is not None else None)
     if as_json:
         print_json(challenge)
         return

@@ -208,6 +208,7 @@ def _print_sandbox(invocation: Invocation, sandbox: Sandbox) -> None:
         ("backend", sandbox.backend),
         ("chain id", str(sandbox.chain_id)),
         ("JSON-RPC", f"{escape(sandbox.rpc_url)}  (send your API key as a bearer token)"),
+        ("explorer", f"{escape(sandbox.explorer_url)}  (open it in a browser; it asks for your API key)"),
         ("registry", sandbox.contracts.registry),
         ("notary", sandbox.contracts.notary),
         ("accounts", ", ".join(sandbox.accounts) + "  (the first is admitted for you)"),

@@ -23,6 +23,7 @@ from segell.services.cli.common import (
     print_json,
     timestamp,
 )
+from segell.services.file_names import safe_file_name
 
 # -- segell sign, validate ---------------------------------------------------------------------------------
 
@@ -54,6 +55,19 @@ def sign(
         ),
     ] = None,
     cades: Annotated[bool, typer.Option("--cades", help="A detached CAdES signature (.p7s) even of a PDF.")] = False,
+    placement: Annotated[
+        str,
+        typer.Option(
+            help="Where a PDF's stamp goes: auto (where the last page has room, else on an added page), new-page, "
+            "or PAGE:CORNER such as last:bottom-right or 1:top-left (PAGE first, last or a number).",
+        ),
+    ] = "auto",
+    lang: Annotated[
+        Literal["ca", "es", "en"] | None,
+        typer.Option(
+            "--lang", help="The stamp's language: ca, es or en (by default the administration's).", show_default=False
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -63,23 +77,40 @@ def sign(
             show_default=False,
         ),
     ] = None,
+    public_copy: Annotated[
+        bool,
+        typer.Option(
+            "--public-copy",
+            help="Keep the signed output on the server, for whoever holds its verification code to download "
+            "(`segell download CODE`, the verification page) until it is revoked.",
+        ),
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the signed output is anchored.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds --wait waits.", min=0)] = 120.0,
     as_json: JsonOption = False,
 ) -> None:
     """Sign FILE with one of the administration's certificates; the signed output is notarised.
 
-    A PDF is signed as PAdES, with the verification code, the verification page's URL and a QR code stamped on
-    its last page (written as NAME-signed.pdf); any other file gets a detached CAdES signature (NAME.p7s).
+    A PDF is signed as PAdES, with the verification code, the verification page's URL and a QR code stamped where
+    its last page has room, or on a page added for it (written as NAME-signed.pdf); any other file gets a detached
+    CAdES signature (NAME.p7s).
     """
     invocation = current_invocation(ctx)
     credential = administration_credential(invocation, "sign")
     data = _read(invocation, file)
     with open_client(invocation, api_key=credential.key, key_source=credential.source) as client:
         signed = client.signatures.sign(
-            data, sign_as=sign_as, certificate=certificate, format="cades" if cades else "auto", filename=file.name
+            data,
+            sign_as=sign_as,
+            certificate=certificate,
+            format="cades" if cades else "auto",
+            filename=file.name,
+            placement=placement,
+            lang=lang,
+            public_copy=public_copy,
         )
-        target = output or file.parent / (Path(signed.filename).name or f"{file.name}.signed")
+        # The server's name, made safe: no answer can name a file outside FILE's folder.
+        target = output or file.parent / safe_file_name(signed.filename, fallback=f"{file.name}.signed")
         try:
             signed.save(target)
         except OSError as exc:

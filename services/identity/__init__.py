@@ -1,1 +1,1 @@
-"""Identity: the sandbox certificate authority, document signing and validation, citizen authentication."""
+"""Identity: the sandbox certificate authority, document signing and validation."""

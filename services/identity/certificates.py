@@ -39,9 +39,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from segell.chain.keys import KeySealError
-from segell.services.administrations.models import Administration
-from segell.services.citizen_auth import tokens
-from segell.services.citizen_auth.service import Clock, system_clock
+from segell.services.administrations.api import Administration
+from segell.services.citizen_auth.api import Clock, InvalidToken, system_clock, verify_token
 from segell.services.errors import (
     Conflict,
     Forbidden,
@@ -393,8 +392,8 @@ def _verified_citizen(runtime: Runtime, administration: Administration, token: s
         )
     with runtime.transaction() as session:
         try:
-            claims = tokens.verify(session, token, issuer=runtime.settings.api_url, now=now)
-        except tokens.InvalidToken as exc:
+            claims = verify_token(session, token, issuer=runtime.settings.api_url, now=now)
+        except InvalidToken as exc:
             raise Unauthenticated(f"The citizen token was refused: {exc.message}", code=exc.code) from None
     if claims.audience != administration.code:
         raise Forbidden(

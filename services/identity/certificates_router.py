@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.deps import AdministrationDep, ClockDep, RuntimeDep, SessionDep
 from segell.services.errors import InvalidInput, UnsupportedMediaType, error_responses
 from segell.services.identity import ca

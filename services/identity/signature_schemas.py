@@ -33,6 +33,28 @@ SubIndication = Literal[
     "SIGNED_DATA_NOT_FOUND",
     "GENERIC",
 ]
+# Why a signature got its indication, for showing it in the reader's language (`message` says it in English).
+SignatureReason = Literal[
+    # TOTAL_PASSED
+    "valid",
+    "valid_revoked_later",
+    "valid_expired_later",
+    # TOTAL_FAILED
+    "changed_after_signing",
+    "pdf_changed_after_signing",
+    "signature_value_wrong",
+    "signature_undecodable",
+    "signed_after_revocation",
+    # INDETERMINATE (or TOTAL_FAILED, as the malformation says)
+    "signature_malformed",
+    "no_signing_certificate",
+    "untrusted_certificate",
+    "not_for_signing",
+    "not_yet_valid",
+    "expired_without_proof",
+    "revocation_unknown",
+    "revoked_without_proof",
+]
 SignatureFormat = Literal["PAdES", "CAdES"]
 SignerKind = Literal["employee", "seal", "citizen"]
 
@@ -68,11 +90,42 @@ class ProofOfExistence(BaseModel):
     transaction_hash: str
 
 
+class ReasonDetails(BaseModel):
+    """The facts `reason` speaks of; each is null where the reason has none."""
+
+    certificate: str | None = Field(
+        default=None, description="Whose certificate the reason is about (its common name): the signer's or a CA's."
+    )
+    signed_at: datetime | None = Field(default=None, description="When the signer says it signed (not proven).")
+    revoked_at: datetime | None = Field(default=None, description="When that certificate was revoked.")
+    revocation_reason: str | None = Field(
+        default=None, description="The revocation's reason code (RFC 5280 CRLReason, e.g. `keyCompromise`)."
+    )
+    proven_at: datetime | None = Field(
+        default=None, description="When the notary proves the signature existed (its first anchoring)."
+    )
+    expired_at: datetime | None = Field(default=None, description="When the certificate path expired.")
+    valid_from: datetime | None = Field(default=None, description="When that certificate became valid.")
+    issuer: str | None = Field(default=None, description="Who issued the untrusted signing certificate (RFC 4514).")
+    problem: str | None = Field(
+        default=None, description="What the decoder or the revocation check said, in English (technical)."
+    )
+
+
 class SignatureReport(BaseModel):
     format: SignatureFormat
     indication: Indication
     sub_indication: SubIndication | None = Field(description="Why the signature did not pass; null when it passed.")
-    message: str = Field(description="What the result means, in plain words.")
+    message: str = Field(description="What the result means, in plain words (English).")
+    reason: SignatureReason = Field(
+        description="Why the signature got its indication, a stable code to say `message` in another language: "
+        "`valid`; `valid_revoked_later` and `valid_expired_later` (valid, proven to exist before); "
+        "`changed_after_signing`, `pdf_changed_after_signing`, `signature_value_wrong`, `signature_undecodable`, "
+        "`signed_after_revocation` (failed); `signature_malformed`, `no_signing_certificate`, "
+        "`untrusted_certificate`, `not_for_signing`, `not_yet_valid`, `expired_without_proof`, "
+        "`revocation_unknown`, `revoked_without_proof` (cannot be confirmed)."
+    )
+    reason_details: ReasonDetails = Field(description="The facts `reason` speaks of.")
     signer: Signer | None = Field(description="Null only when the signature names no certificate it carries.")
     signing_time: datetime | None = Field(description="When the signer says it signed (not proven).")
     proof_of_existence: ProofOfExistence | None = Field(

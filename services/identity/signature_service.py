@@ -15,8 +15,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.orm import Session
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.errors import Conflict, InvalidInput, ValidationFailed
+from segell.services.file_names import safe_file_name
 from segell.services.identity import ca, certificates
 from segell.services.identity.models import IssuedCertificate
 from segell.services.identity.registration import registration_of
@@ -37,12 +38,14 @@ from segell.services.identity.signing import (
     sign_detached,
     sign_pdf,
 )
+from segell.services.identity.stamp import AUTO, Placement, StampPlacementRefused, stamp_language
 from segell.services.identity.validation import (
     RevocationUnavailable,
     TrustContext,
     UnreadableInput,
     validate,
 )
+from segell.services.languages import Language
 from segell.services.notary import api as notary
 from segell.services.notary.api import AnchoredRoots
 from segell.services.runtime import Runtime
@@ -99,8 +102,8 @@ def _output_filename(filename: str | None, output: SignedOutput) -> str:
     name = _title(filename) or "document"
     if output.format == "PAdES":
         stem = name[:-4] if name.lower().endswith(".pdf") else name
-        return f"{stem}-signed.pdf"
-    return f"{name}.p7s"
+        return safe_file_name(f"{stem}-signed.pdf")
+    return safe_file_name(f"{name}.p7s")
 
 
 def _registration_authority_named(certificate: x509.Certificate) -> RegistrationAuthority | None:
@@ -135,12 +138,17 @@ def sign_document(
     sign_as: SignAs,
     certificate_id: str | None,
     requested_format: RequestedFormat = "auto",
+    placement: Placement = AUTO,
+    language: Language | None = None,
+    public_copy: bool = False,
 ) -> SignedDocument:
     """Sign `data` with one of the administration's own certificates, then notarise the signed output.
 
     A PDF is signed as PAdES, with the verification code, the verification page's URL and its QR code stamped
-    in it before signing; any other file (or a PDF with `requested_format="cades"`) gets a detached CAdES
-    signature. The signed output is notarised under that verification code.
+    in it before signing, where `placement` says and in `language` (by default the administration's); any other
+    file (or a PDF with `requested_format="cades"`) gets a detached CAdES signature, which has no stamp. The
+    signed output is notarised under that verification code, with its signer as checked here (public metadata for
+    verification), and, with `public_copy`, kept for whoever holds the code to download.
     """
     if not data:
         raise InvalidInput("The file is empty; send the document to sign.", code="empty_file")
@@ -157,11 +165,22 @@ def sign_document(
     verification_url = f"{runtime.settings.api_url}/verify/{code.shown}"
     if requested_format == "pades" or (requested_format == "auto" and is_pdf(data)):
         try:
-            output = sign_pdf(data, identity, verification_code=code.shown, verification_url=verification_url)
+            output = sign_pdf(
+                data,
+                identity,
+                verification_code=code.shown,
+                verification_url=verification_url,
+                language=language or stamp_language(administration),
+                placement=placement,
+            )
         except UnreadablePdf as exc:
             raise InvalidInput(str(exc), code="unreadable_pdf") from None
+        except StampPlacementRefused as exc:
+            raise Conflict(str(exc), code=exc.code) from None
     else:
         output = sign_detached(data, identity)
+    signer = _signer_of(held, administration)
+    filename_out = _output_filename(filename, output)
     with runtime.transaction() as session:
         # The signed output names its original's receipt when the administration notarised the original (or
         # another administration did, publicly): the bundle and the verification page lead from one to the other.
@@ -179,17 +198,32 @@ def sign_document(
             },
             code=code,
             derived_from=[original] if original is not None else [],
+            # What was checked above: the certificate is the administration's own, valid and not revoked.
+            signers=[
+                notary.PublicSigner(
+                    name=signer.name,
+                    signed_at=output.signing_time,
+                    issuer=signer.issuer,
+                    organisation=signer.organisation,
+                    kind=signer.kind,
+                )
+            ],
+            public_copy=(
+                notary.PublicCopy(output.content, file_name=filename_out, media_type=output.media_type)
+                if public_copy
+                else None
+            ),
         )
     return SignedDocument(
         format=output.format,
-        filename=_output_filename(filename, output),
+        filename=filename_out,
         media_type=output.media_type,
         content=base64.b64encode(output.content).decode(),
         document_hash=document_hash,
         signed_hash=output.sha256,
         verification_code=receipt.verification_code,
         verification_url=verification_url,
-        signer=_signer_of(held, administration),
+        signer=signer,
         signing_time=output.signing_time,
         receipt=receipt,
     )

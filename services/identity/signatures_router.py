@@ -3,17 +3,32 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
-from pydantic import StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from segell.services.deps import AdministrationDep, RuntimeDep
 from segell.services.errors import error_responses
 from segell.services.identity import signature_service as service
 from segell.services.identity.signature_schemas import SignedDocument, ValidationReport
+from segell.services.identity.stamp import PLACEMENT_PATTERN, parse_placement
+from segell.services.languages import Language
 from segell.services.notary.api import AnchoredRoots
 
 # A serial as tools print it: hex, optionally with 0x or colons.
 CertificateSerial = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^(0[xX])?[0-9a-fA-F:]+$")]
+
+
+def _valid_placement(text: str) -> str:
+    try:
+        parse_placement(text)
+    except ValueError as exc:
+        raise PydanticCustomError("placement", str(exc)) from None
+    return text
+
+
+# `auto`, `new-page` or `PAGE:CORNER`, in any case; the message of a 422 lists them.
+StampPlacement = Annotated[str, AfterValidator(_valid_placement)]
 
 
 def get_anchored_roots(request: Request) -> AnchoredRoots:
@@ -46,6 +61,7 @@ _PADES_SIGNS_PDFS = {
     "",
     response_model=SignedDocument,
     status_code=status.HTTP_201_CREATED,
+    # 409 also when a PAGE:CORNER placement names a page the PDF lacks, or a corner with content in it.
     responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
     openapi_extra=_PADES_SIGNS_PDFS,
 )
@@ -71,6 +87,29 @@ async def sign_document(
         Literal["auto", "pades", "cades"],
         Form(description="auto: PAdES for a PDF, CAdES for anything else; cades: a detached signature even of a PDF."),
     ] = "auto",
+    placement: Annotated[
+        StampPlacement,
+        Form(
+            description="Where a signed PDF's stamp goes, in any case. auto: where the last page has room for it "
+            "(found by rendering the page), else on a page added after it; new-page: on an added page; "
+            "PAGE:CORNER, PAGE first, last or a page number, CORNER top-left, top-right, bottom-left or "
+            "bottom-right (e.g. last:bottom-right): there, or 409 if the PDF has no such page or that corner "
+            "has content. The stamp never covers the document's content.",
+            json_schema_extra={"pattern": PLACEMENT_PATTERN},
+        ),
+    ] = "auto",
+    # Without `| None`, as `certificate`: omitted, the stamp speaks the administration's language.
+    lang: Annotated[
+        Language,
+        Form(description="The language of a signed PDF's stamp: ca, es or en; omitted: the administration's."),
+    ] = None,  # type: ignore[assignment]
+    public_copy: Annotated[
+        bool,
+        Form(
+            description="Keep the signed output, for whoever holds its verification code to download "
+            "(`GET /v1/verify/{code}/document`) until it is revoked: the signed PDF, or the detached signature."
+        ),
+    ] = False,
 ) -> SignedDocument:
     """Sign a document with one of the administration's own certificates; the signed output is notarised (201)."""
     data = await file.read()
@@ -83,6 +122,9 @@ async def sign_document(
         sign_as=sign_as,
         certificate_id=certificate,
         requested_format=format,
+        placement=parse_placement(placement),
+        language=lang,
+        public_copy=public_copy,
     )
 
 

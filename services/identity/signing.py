@@ -12,40 +12,41 @@ anchoring time later proves that the signature existed (`services.identity.valid
 import asyncio
 import hashlib
 import io
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+import tzlocal
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import NameOID
-from pyhanko.pdf_utils.generic import encode_pdfdocencoding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko.stamp import QRStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from segell.services.identity.stamp import (
+    AUTO,
+    STAMP_TIME_FORMAT,
+    Placement,
+    StampPlacementRefused,
+    UnrenderablePdf,
+    add_blank_page,
+    find_spot,
+    stamp_style,
+    stamp_text,
+)
+from segell.services.languages import DEFAULT_LANGUAGE, Language
 
 SignatureFormat = Literal["PAdES", "CAdES"]
 PDF_MEDIA_TYPE = "application/pdf"
 CMS_MEDIA_TYPE = "application/pkcs7-signature"
 DIGEST_ALGORITHM = "sha256"
-
-# Where the stamp goes: the bottom-left margin of the last page, in points (1/72 inch).
-STAMP_BOX = (36, 24, 396, 104)
-STAMP_TEXT = (
-    "Signed electronically by %(signer)s\n"
-    "%(organisation)s\n"
-    "Date: %(ts)s\n"
-    "Verification code: %(code)s\n"
-    "Verify at %(url)s"
-)
 
 
 class UnreadablePdf(ValueError):
@@ -81,19 +82,6 @@ def is_pdf(data: bytes) -> bool:
 def name_attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     values = name.get_attributes_for_oid(oid)
     return str(values[0].value) if values else None
-
-
-def _stamp_text(text: str) -> str:
-    """`text` in the characters the stamp's standard font can show: others lose their accents, or become '?'."""
-    shown = []
-    for character in text:
-        try:
-            encode_pdfdocencoding(character)
-        except (UnicodeError, KeyError, ValueError):
-            base = unicodedata.normalize("NFKD", character)[:1]
-            character = base if base.isascii() and base.isprintable() else "?"
-        shown.append(character)
-    return "".join(shown)
 
 
 def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
@@ -134,46 +122,54 @@ def sign_pdf(
     verification_code: str,
     verification_url: str,
     reason: str | None = None,
+    language: Language = DEFAULT_LANGUAGE,
+    placement: Placement = AUTO,
 ) -> SignedOutput:
-    """A PAdES B-B signature of `pdf`, added as an incremental update with a visible stamp on the last page.
+    """A PAdES B-B signature of `pdf`, added as an incremental update with a visible stamp.
 
-    The stamp shows the signer, the verification code and the verification page's URL, with a QR code of
-    that URL; it is part of what is signed.
+    The stamp shows, in `language`, the signer, the verification code and the verification page's URL, with a
+    QR code of that URL; it goes where `placement` says without covering the document's content (on a page added
+    for it if need be), and it is part of what is signed. A page or corner `placement` cannot use raises
+    `StampPlacementRefused`.
     """
     subject = identity.certificate.subject
-    signer_name = _stamp_text(name_attribute(subject, NameOID.COMMON_NAME) or subject.rfc4514_string())
-    organisation = _stamp_text(name_attribute(subject, NameOID.ORGANIZATION_NAME) or "")
+    signer_name = name_attribute(subject, NameOID.COMMON_NAME) or subject.rfc4514_string()
+    organisation = name_attribute(subject, NameOID.ORGANIZATION_NAME) or ""
     field_name = f"Segell-{verification_code.replace('-', '')[:16]}"
-    metadata = signers.PdfSignatureMetadata(
-        field_name=field_name,
-        md_algorithm=DIGEST_ALGORITHM,
-        subfilter=fields.SigSeedSubFilter.PADES,
-        reason=reason or f"Verification code {verification_code}",
-        name=signer_name,
+    text = stamp_text(
+        language,
+        signer=signer_name,
+        organisation=organisation,
+        code=verification_code,
+        url=verification_url,
+        timestamp=datetime.now(tzlocal.get_localzone()).strftime(STAMP_TIME_FORMAT),
     )
-    pdf_signer = signers.PdfSigner(
-        metadata,
-        signer=_signer(identity),
-        stamp_style=QRStampStyle(stamp_text=STAMP_TEXT, border_width=1),
-        new_field_spec=fields.SigFieldSpec(field_name, on_page=-1, box=STAMP_BOX),
-    )
-    output = io.BytesIO()
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
         if writer.security_handler is not None:
             raise UnreadablePdf("The PDF is encrypted; sign an unencrypted copy.")
-        pdf_signer.sign_pdf(
-            writer,
-            output=output,
-            appearance_text_params={
-                "signer": signer_name,
-                "organisation": organisation,
-                "code": verification_code,
-                "url": verification_url,
-            },
+        spot = find_spot(pdf, placement, text)
+        if spot.new_page is not None:
+            add_blank_page(writer, spot.new_page)
+        metadata = signers.PdfSignatureMetadata(
+            field_name=field_name,
+            md_algorithm=DIGEST_ALGORITHM,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            reason=reason or f"Verification code {verification_code}",
+            name=text.params["signer"],
         )
-    except UnreadablePdf:
+        pdf_signer = signers.PdfSigner(
+            metadata,
+            signer=_signer(identity),
+            stamp_style=stamp_style(text, spot),
+            new_field_spec=fields.SigFieldSpec(field_name, on_page=spot.page_index, box=spot.box),
+        )
+        output = io.BytesIO()
+        pdf_signer.sign_pdf(writer, output=output, appearance_text_params=dict(text.params))
+    except (UnreadablePdf, StampPlacementRefused):
         raise
+    except UnrenderablePdf as exc:
+        raise UnreadablePdf(f"The PDF cannot be read to sign it ({exc}); send an intact, unencrypted PDF.") from exc
     except Exception as exc:  # noqa: BLE001
         # A damaged PDF makes the parser raise nearly anything (zlib errors, NotImplementedError for unknown
         # filters, ValueError, ...): the upload cannot be signed, which is not a server error.

@@ -41,8 +41,10 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from segell.services.identity.signature_schemas import (
     Indication,
     ProofOfExistence,
+    ReasonDetails,
     RegistrationAuthority,
     SignatureFormat,
+    SignatureReason,
     SignatureReport,
     Signer,
     SignerKind,
@@ -111,10 +113,12 @@ class _Verdict:
     indication: Indication
     sub_indication: SubIndication | None
     message: str
+    reason: SignatureReason
+    details: ReasonDetails = field(default_factory=ReasonDetails)
 
 
-def _passed(message: str) -> _Verdict:
-    return _Verdict("TOTAL_PASSED", None, message)
+def _passed(message: str, reason: SignatureReason, details: ReasonDetails) -> _Verdict:
+    return _Verdict("TOTAL_PASSED", None, message, reason, details)
 
 
 # --- reading the upload -------------------------------------------------------------------------------------------
@@ -335,25 +339,42 @@ def _integrity(signature: _Signature, certificate: asn1_x509.Certificate) -> _Ve
         name = str(getattr(exc.ades_subindication, "name", "GENERIC"))
         sub = cast(SubIndication, name if name in _KNOWN_SUBS else "GENERIC")
         indication: Indication = "TOTAL_FAILED" if name in _FAILED_SUBS else "INDETERMINATE"
-        return _Verdict(indication, sub, f"The signature is malformed: {exc.failure_message}")
+        return _Verdict(
+            indication,
+            sub,
+            f"The signature is malformed: {exc.failure_message}",
+            "signature_malformed",
+            ReasonDetails(problem=str(exc.failure_message)),
+        )
     except Exception as exc:  # noqa: BLE001  (a damaged signature makes the CMS decoder raise anything)
-        return _Verdict("TOTAL_FAILED", "FORMAT_FAILURE", f"The signature cannot be decoded: {exc}")
+        return _Verdict(
+            "TOTAL_FAILED",
+            "FORMAT_FAILURE",
+            f"The signature cannot be decoded: {exc}",
+            "signature_undecodable",
+            ReasonDetails(problem=str(exc)),
+        )
     if not intact:
         what = "document" if signature.format == "PAdES" else "file"
         return _Verdict(
             "TOTAL_FAILED",
             "HASH_FAILURE",
             f"The {what} was changed after it was signed: its digest is not the one the signature covers.",
+            "changed_after_signing",
         )
     if not valid:
         return _Verdict(
-            "TOTAL_FAILED", "SIG_CRYPTO_FAILURE", "The signature value does not verify with the signer's public key."
+            "TOTAL_FAILED",
+            "SIG_CRYPTO_FAILURE",
+            "The signature value does not verify with the signer's public key.",
+            "signature_value_wrong",
         )
     if signature.modified_after_signing:
         return _Verdict(
             "TOTAL_FAILED",
             "HASH_FAILURE",
             "The PDF was changed after it was signed, in a way a signed PDF may not be changed.",
+            "pdf_changed_after_signing",
         )
     return None
 
@@ -377,6 +398,10 @@ def _judge_certificates(
                 "NOT_YET_VALID",
                 f"The certificate of {_describe(certificate)} was not yet valid when the signature says it was made "
                 f"(valid from {_when(certificate.not_valid_before_utc)}).",
+                "not_yet_valid",
+                ReasonDetails(
+                    certificate=_describe(certificate), valid_from=certificate.not_valid_before_utc, signed_at=claimed
+                ),
             )
     expires = min(certificate.not_valid_after_utc for certificate in path)
     if expires < now and (proven_at is None or proven_at >= expires):
@@ -385,6 +410,8 @@ def _judge_certificates(
             "OUT_OF_BOUNDS_NO_POE",
             f"The signing certificate's path expired on {_when(expires)}, and there is no proof that the signature "
             "existed before then (it was never notarised, or only later).",
+            "expired_without_proof",
+            ReasonDetails(expired_at=expires, proven_at=proven_at),
         )
     revocations: list[tuple[x509.Certificate, RevocationEntry]] = []
     for certificate, issuer in zip(path, path[1:], strict=False):
@@ -396,6 +423,8 @@ def _judge_certificates(
                 "TRY_LATER",
                 f"Whether the certificate of {_describe(certificate)} is revoked cannot be told now: {exc}. "
                 "Validate again later.",
+                "revocation_unknown",
+                ReasonDetails(certificate=_describe(certificate), problem=str(exc)),
             )
         if entry is not None:
             revocations.append((certificate, entry))
@@ -404,17 +433,28 @@ def _judge_certificates(
         revoked_at = entry.revoked_at
         reason = f" ({entry.reason})" if entry.reason else ""
         whose = "signing certificate" if certificate is signer else f"certificate of {_describe(certificate)}"
+        revoked = ReasonDetails(
+            certificate=_describe(certificate),
+            revoked_at=revoked_at,
+            revocation_reason=entry.reason,
+            signed_at=claimed,
+            proven_at=proven_at,
+        )
         if claimed is not None and claimed >= revoked_at:
             return _Verdict(
                 "TOTAL_FAILED",
                 "REVOKED",
                 f"The document was signed on {_when(claimed)}, after the {whose} was revoked on {_when(revoked_at)}"
                 f"{reason}.",
+                "signed_after_revocation",
+                revoked,
             )
         if proven_at is not None and proven_at < revoked_at:
             return _passed(
                 f"The signature is valid: the {whose} was revoked on {_when(revoked_at)}{reason}, but the notary "
-                f"proves that the signature existed before, on {_when(proven_at)}."
+                f"proves that the signature existed before, on {_when(proven_at)}.",
+                "valid_revoked_later",
+                revoked,
             )
         sub: SubIndication = "REVOKED_NO_POE" if certificate is signer else "REVOKED_CA_NO_POE"
         return _Verdict(
@@ -422,14 +462,22 @@ def _judge_certificates(
             sub,
             f"The {whose} was revoked on {_when(revoked_at)}{reason}, and there is no proof that the signature "
             "existed before then.",
+            "revoked_without_proof",
+            revoked,
         )
     if expires < now:
         assert proven_at is not None
         return _passed(
             f"The signature is valid: its certificate expired on {_when(expires)}, but the notary proves that the "
-            f"signature existed before, on {_when(proven_at)}."
+            f"signature existed before, on {_when(proven_at)}.",
+            "valid_expired_later",
+            ReasonDetails(expired_at=expires, proven_at=proven_at),
         )
-    return _passed(f"The signature is valid: signed by {_describe(signer)}, with a certificate in good standing.")
+    return _passed(
+        f"The signature is valid: signed by {_describe(signer)}, with a certificate in good standing.",
+        "valid",
+        ReasonDetails(certificate=_describe(signer)),
+    )
 
 
 def _judge(signature: _Signature, context: TrustContext) -> SignatureReport:
@@ -441,6 +489,8 @@ def _judge(signature: _Signature, context: TrustContext) -> SignatureReport:
             indication=verdict.indication,
             sub_indication=verdict.sub_indication,
             message=verdict.message,
+            reason=verdict.reason,
+            reason_details=verdict.details,
             signer=signer,
             signing_time=signature.claimed_time,
             proof_of_existence=proof,
@@ -453,6 +503,7 @@ def _judge(signature: _Signature, context: TrustContext) -> SignatureReport:
             "INDETERMINATE",
             "NO_SIGNING_CERTIFICATE_FOUND",
             "The signature does not carry the certificate it was made with.",
+            "no_signing_certificate",
         )
         return report(verdict, None)
     signer = _signer(certificate, context)
@@ -467,11 +518,17 @@ def _judge(signature: _Signature, context: TrustContext) -> SignatureReport:
             "NO_CERTIFICATE_CHAIN_FOUND",
             f"The signing certificate (issued by {certificate.issuer.rfc4514_string()}) does not lead to a "
             "certificate authority this service trusts.",
+            "untrusted_certificate",
+            ReasonDetails(certificate=_describe(certificate), issuer=certificate.issuer.rfc4514_string()),
         )
         return report(verdict, signer)
     if not _may_sign(certificate):
         verdict = _Verdict(
-            "INDETERMINATE", "SIG_CONSTRAINTS_FAILURE", "The signing certificate is not meant for signing."
+            "INDETERMINATE",
+            "SIG_CONSTRAINTS_FAILURE",
+            "The signing certificate is not meant for signing.",
+            "not_for_signing",
+            ReasonDetails(certificate=_describe(certificate)),
         )
         return report(verdict, signer)
     return report(_judge_certificates(path, signature.claimed_time, proof, context), signer)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from segell.services.administrations.models import Administration, ChainAccount
+from segell.services.administrations.api import Administration, ChainAccount
 from segell.services.models import utcnow
 from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.notary.repository import parameter_marker

@@ -2,13 +2,14 @@
 
 The one door into the notary for the other domains (`tests/services/test_domain_boundaries.py` holds them to it):
 
-- `notarise` a hash inside the caller's transaction: the document, its outbox entry and its links to the receipts
-  it was made from (`derived_from`) are written in the caller's session, so the output and its notarisation
-  commit or roll back together;
+- `notarise` a hash inside the caller's transaction: the document, its outbox entry, its links to the receipts
+  it was made from (`derived_from`), who signed it (`signers`, public metadata) and the copy of it its holders may
+  download (`public_copy`) are written in the caller's session, so the output and its notarisation commit or roll
+  back together;
 - `reserve_code` before the output exists, for a code printed on the document it identifies;
 - `first_anchoring`: whether and when a hash was first anchored on chain (a proof of existence);
 - `KINDS` / `kinds()`: what the notary is asked to notarise, with labels for people in Catalan, Spanish, English;
-- read-only lookups: a receipt, its proof bundle, a bundle by verification code.
+- read-only lookups: a receipt, its proof bundle, a bundle or a public copy by verification code.
 
 Example, in a domain's service::
 
@@ -21,25 +22,39 @@ Example, in a domain's service::
         session.add(MyRecord(..., receipt_id=receipt.id))
 """
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from segell.services.notary import repository, service
 from segell.services.notary.codes import format_code, generate_code
+from segell.services.notary.kinds import KINDS, NotarisedKind, kinds
 from segell.services.notary.schemas import Anchor, ProofBundle, Receipt, VerificationCode
-from segell.services.notary.service import AnchoredRoots, Anchoring, Submission
+from segell.services.notary.service import (
+    COPY_MEDIA_TYPES,
+    AnchoredRoots,
+    Anchoring,
+    CopyFile,
+    PublicCopy,
+    PublicSigner,
+    Submission,
+)
 from segell.services.runtime import Runtime
 
 __all__ = [
+    "COPY_MEDIA_TYPES",
     "KINDS",
     "Anchor",
     "AnchoredRoots",
     "Anchoring",
+    "CopyFile",
     "NotarisedKind",
     "ProofBundle",
+    "PublicCopy",
+    "PublicSigner",
     "Receipt",
     "ReservedCode",
     "VerificationCode",
@@ -49,53 +64,10 @@ __all__ = [
     "kinds",
     "linkable_receipt",
     "notarise",
+    "public_copy_by_code",
     "receipt",
     "reserve_code",
 ]
-
-
-@dataclass(frozen=True)
-class NotarisedKind:
-    """A kind of output the notary is asked for, and how people read it: ``labels[language]`` (ca, es, en)."""
-
-    kind: str
-    labels: Mapping[str, str]
-
-
-KINDS: Final[Mapping[str, NotarisedKind]] = {
-    entry.kind: entry
-    for entry in (
-        NotarisedKind("document", {"ca": "Document", "es": "Documento", "en": "Document"}),
-        NotarisedKind(
-            "signed-pdf", {"ca": "Document PDF signat", "es": "Documento PDF firmado", "en": "Signed PDF document"}
-        ),
-        NotarisedKind(
-            "cms-signature",
-            {
-                "ca": "Signatura electrònica separada (CAdES)",
-                "es": "Firma electrónica separada (CAdES)",
-                "en": "Detached electronic signature (CAdES)",
-            },
-        ),
-        NotarisedKind(
-            "certificate",
-            {"ca": "Certificat electrònic", "es": "Certificado electrónico", "en": "Electronic certificate"},
-        ),
-        NotarisedKind(
-            "certificate-revocation",
-            {
-                "ca": "Revocació d'un certificat electrònic",
-                "es": "Revocación de un certificado electrónico",
-                "en": "Revocation of an electronic certificate",
-            },
-        ),
-    )
-}
-
-
-def kinds() -> list[NotarisedKind]:
-    """Every kind the other domains notarise, with its labels in Catalan, Spanish and English."""
-    return list(KINDS.values())
 
 
 @dataclass(frozen=True)
@@ -131,6 +103,8 @@ def notarise(
     public: bool = False,
     code: ReservedCode | None = None,
     derived_from: Sequence[str] = (),
+    signers: Sequence[PublicSigner] = (),
+    public_copy: PublicCopy | None = None,
 ) -> Receipt:
     """Notarise an output of `administration_id` in the caller's transaction: its receipt (pending until the
     anchoring worker anchors it, after the caller commits).
@@ -138,11 +112,16 @@ def notarise(
     `document_hash` is the output's SHA-256 (64 hex digits); `kind` one of `KINDS`; `salted` for content that
     could be guessed, `public` to show kind and title to verification by hash even so; `code` a reserved code;
     `derived_from` the ids of the receipts the output was made from: the administration's own, or other
-    administrations' public ones (`NotFound` `unknown_source` for any other). An output notarised before keeps
-    its receipt, code and links. Refusals (`SegellError`) are raised before anything is written.
+    administrations' public ones (`NotFound` `unknown_source` for any other); `signers` who signed it, as the
+    caller checked (public verification shows them where it shows kind and title); `public_copy` the output's
+    bytes, for whoever holds its code to download until it is revoked. An output notarised before keeps its
+    receipt, code, links and signers (a copy is added if it had none). Refusals (`SegellError`) are raised before
+    anything is written.
     """
     if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}: add it to services.notary.api.KINDS, with its labels")
+        raise ValueError(f"unknown kind {kind!r}: add it to services.notary.kinds.KINDS, with its labels")
+    if public_copy is not None and hashlib.sha256(public_copy.content).hexdigest() != document_hash:
+        raise ValueError("the public copy is not the output whose hash is notarised")
     submission = Submission(
         document_hash=document_hash,
         kind=kind,
@@ -151,8 +130,9 @@ def notarise(
         salted=salted,
         public=public,
         verification_code=code.stored if code is not None else None,
+        copy=public_copy,
     )
-    notarised, _ = service.accept_derived(session, administration_id, submission, derived_from)
+    notarised, _ = service.accept_derived(session, administration_id, submission, derived_from, signers)
     return notarised
 
 
@@ -183,4 +163,11 @@ def bundle(session: Session, administration_id: int, receipt_id: str) -> ProofBu
 def bundle_by_code(session: Session, code: str, *, location: str = "code") -> ProofBundle:
     """The proof bundle of the document with this verification code as a person typed it, whoever issued it:
     `ValidationFailed` for a malformed code (at `location`), `NotFound`, or `Conflict` while pending."""
-    return service.bundle_by_code(session, service.stored_code(code, location=location))
+    return service.bundle_by_code(session, service.stored_code(code, location=location), location=location)
+
+
+def public_copy_by_code(session: Session, code: str, *, location: str = "code") -> CopyFile:
+    """The copy of the document with this verification code as a person typed it, when its issuer kept one:
+    `ValidationFailed` for a malformed code, `NotFound` (`not_found`, `no_public_copy`), or `Gone`
+    (`document_revoked`) once the document is revoked."""
+    return service.public_copy_by_code(session, service.stored_code(code, location=location), location=location)

@@ -178,8 +178,8 @@ class GroupCommitter:
         identified: dict[str, int | SegellError],
         new: set[tuple[int, str]],
     ) -> tuple[list[_Answer], list[_Pending]]:
-        """Store the group's plain new documents (no `Idempotency-Key`, no pre-allocated code, first of their
-        hash in the group) in one statement: their answers, and the submissions left to accept one by one."""
+        """Store the group's plain new documents (no `Idempotency-Key`, no pre-allocated code, no public copy, first
+        of their hash in the group) in one statement: their answers, and the submissions left to accept one by one."""
         plain: list[tuple[_Pending, int]] = []
         rest: list[_Pending] = []
         for pending in group:
@@ -190,6 +190,7 @@ class GroupCommitter:
                 and (administration, submission.document_hash) in new
                 and pending.idempotency_key is None
                 and submission.verification_code is None
+                and submission.copy is None
             ):
                 # A later submission of the same document in this group finds this one's row.
                 new.discard((administration, submission.document_hash))

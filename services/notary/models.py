@@ -1,11 +1,22 @@
-"""The notary domain's tables: documents (receipts), the outbox, batches (anchored Merkle trees), revocations."""
+"""The notary domain's tables: documents (receipts), the outbox, batches (anchored Merkle trees), revocations,
+provenance links, public copies and the signers of signed outputs."""
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.models import Base, utcnow
 
 
@@ -21,6 +32,8 @@ class Document(Base):
         # Hash first: the one index serves both a lookup by hash (public verification) and by (hash, issuer).
         UniqueConstraint("document_hash", "administration_id", name="uq_documents_hash_administration"),
         UniqueConstraint("administration_id", "idempotency_key", name="uq_documents_administration_idempotency"),
+        # An administration's documents by time: listing and exporting them page by page (keyset pagination).
+        Index("ix_documents_administration_created", "administration_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -110,4 +123,41 @@ class DocumentSource(Base):
     source_id: Mapped[str] = mapped_column(String(32), ForeignKey("documents.id"), primary_key=True, index=True)
     # The order the sources were named in.
     position: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentCopy(Base):
+    """The file itself, kept because its issuer allowed whoever holds its verification code to download it (as the
+    Spanish CSV sites serve a document by its code). Written with the document or when it is submitted again with
+    a copy; served by code, and not once the document is revoked."""
+
+    __tablename__ = "document_copies"
+
+    document_id: Mapped[str] = mapped_column(String(32), ForeignKey("documents.id"), primary_key=True)
+    # The name the issuer gave it, made safe (`services.file_names.safe_file_name`); None: from the title or code.
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    # Deferred: lookups of whether a copy exists never read the file.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentSigner(Base):
+    """Who signed a signed output, as the domain that signed it checked when it did (the certificate was the
+    administration's own, valid and not revoked): public metadata, shown where the document's kind and title are.
+    Written with the output, never changed."""
+
+    __tablename__ = "document_signers"
+
+    document_id: Mapped[str] = mapped_column(String(32), ForeignKey("documents.id"), primary_key=True)
+    # The order the signatures were made in.
+    position: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    organisation: Mapped[str | None] = mapped_column(String(300))
+    # employee, seal or citizen: the certificate's profile.
+    kind: Mapped[str | None] = mapped_column(String(16))
+    # Who issued the signing certificate (RFC 4514).
+    issuer: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

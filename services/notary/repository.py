@@ -9,15 +9,40 @@ answer the same receipt instead of one failing.
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, Table, and_, case, delete, insert, or_, select, update
+from sqlalchemy import (
+    Insert,
+    Row,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from segell.services.administrations.models import Administration, ChainAccount
+from segell.services.administrations.api import Administration, ChainAccount
 from segell.services.models import utcnow
-from segell.services.notary.models import Batch, Document, DocumentSource, OutboxEntry, Revocation
+from segell.services.notary.models import (
+    Batch,
+    Document,
+    DocumentCopy,
+    DocumentSigner,
+    DocumentSource,
+    OutboxEntry,
+    Revocation,
+)
 
 documents: Table = Document.__table__  # type: ignore[assignment]
 outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]
@@ -26,9 +51,18 @@ revocations: Table = Revocation.__table__  # type: ignore[assignment]
 administrations: Table = Administration.__table__  # type: ignore[assignment]
 accounts: Table = ChainAccount.__table__  # type: ignore[assignment]
 sources: Table = DocumentSource.__table__  # type: ignore[assignment]
+copies: Table = DocumentCopy.__table__  # type: ignore[assignment]
+signers: Table = DocumentSigner.__table__  # type: ignore[assignment]
 
 # Well under SQLite's and PostgreSQL's limits on bound parameters per statement.
 _IN_CHUNK = 5_000
+
+# Anchored is the batch's status, not written into each document: the worker writes one row per batch.
+_STATUS = case(
+    (or_(revocations.c.document_id.is_not(None), documents.c.status == "revoked"), "revoked"),
+    (batches.c.id.is_not(None), "anchored"),
+    else_="pending",
+)
 
 _RECEIPT_COLUMNS = (
     documents.c.id,
@@ -42,12 +76,7 @@ _RECEIPT_COLUMNS = (
     documents.c.verification_code,
     documents.c.idempotency_key,
     documents.c.request_fingerprint,
-    # Anchored is the batch's status, not written into each document: the worker writes one row per batch.
-    case(
-        (or_(revocations.c.document_id.is_not(None), documents.c.status == "revoked"), "revoked"),
-        (batches.c.id.is_not(None), "anchored"),
-        else_="pending",
-    ).label("status"),
+    _STATUS.label("status"),
     documents.c.leaf,
     documents.c.leaf_index,
     documents.c.created_at,
@@ -68,6 +97,7 @@ _RECEIPT_COLUMNS = (
     administrations.c.code.label("administration_code"),
     administrations.c.name.label("administration_name"),
     administrations.c.registry_id.label("administration_registry_id"),
+    copies.c.document_id.is_not(None).label("has_public_copy"),
 )
 
 # A batch counts only once anchored: between the worker's two transactions it exists but has no chain data yet.
@@ -76,6 +106,7 @@ _RECEIPTS = (
     .join(administrations, administrations.c.id == documents.c.administration_id)
     .outerjoin(batches, and_(batches.c.id == documents.c.batch_id, batches.c.status == "anchored"))
     .outerjoin(revocations, revocations.c.document_id == documents.c.id)
+    .outerjoin(copies, copies.c.document_id == documents.c.id)
 )
 
 ReceiptRow = Row[*tuple[Any, ...]]
@@ -131,6 +162,80 @@ def receipts_by_hashes(session: Session, administration_id: int, hashes: Sequenc
         )
         found.update((row.document_hash, row) for row in session.execute(query))
     return found
+
+
+@dataclass(frozen=True)
+class ReceiptFilter:
+    """Which of an administration's receipts a listing or an export takes: `since` inclusive, `until` exclusive."""
+
+    kind: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    anchored: bool = False  # only documents whose batch is anchored (anchored or revoked): those with a bundle
+
+
+def _filtered(query: Select[Any], administration_id: int, where: ReceiptFilter) -> Select[Any]:
+    query = query.where(documents.c.administration_id == administration_id)
+    if where.kind is not None:
+        query = query.where(documents.c.kind == where.kind)
+    if where.status is not None:
+        query = query.where(_STATUS == where.status)
+    if where.since is not None:
+        query = query.where(documents.c.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(documents.c.created_at < where.until)
+    if where.anchored:
+        query = query.where(batches.c.id.is_not(None))
+    return query
+
+
+def receipts_page(
+    session: Session, administration_id: int, where: ReceiptFilter, *, before: tuple[datetime, str] | None, limit: int
+) -> list[ReceiptRow]:
+    """Up to `limit` receipts of the administration, newest first (by acceptance time, then id), those after the
+    position `before` (the time and id of the last receipt of the previous page) only."""
+    return list(session.execute(page_query(administration_id, where, before=before, limit=limit)))
+
+
+def page_query(
+    administration_id: int, where: ReceiptFilter, *, before: tuple[datetime, str] | None, limit: int
+) -> Select[Any]:
+    """`receipts_page`'s query: keyset pagination over the index on (administration_id, created_at, id), so that a
+    page costs the same however deep it is."""
+    query = _filtered(_RECEIPTS, administration_id, where)
+    if before is not None:
+        moment, document_id = before
+        position = tuple_(literal(moment, documents.c.created_at.type), literal(document_id, documents.c.id.type))
+        query = query.where(tuple_(documents.c.created_at, documents.c.id) < position)
+    return query.order_by(documents.c.created_at.desc(), documents.c.id.desc()).limit(limit)
+
+
+def count_receipts(session: Session, administration_id: int, where: ReceiptFilter) -> int:
+    query = (
+        select(func.count())
+        .select_from(documents)
+        .outerjoin(batches, and_(batches.c.id == documents.c.batch_id, batches.c.status == "anchored"))
+        .outerjoin(revocations, revocations.c.document_id == documents.c.id)
+    )
+    return int(session.execute(_filtered(query, administration_id, where)).scalar_one())
+
+
+def owned_receipts(
+    session: Session, administration_id: int, *, ids: Sequence[str] = (), hashes: Sequence[str] = ()
+) -> tuple[dict[str, ReceiptRow], dict[str, ReceiptRow]]:
+    """The administration's receipts among `ids` and among `hashes`: (by id, by hash)."""
+    by_id: dict[str, ReceiptRow] = {}
+    for chunk in _chunks(ids):
+        query = _RECEIPTS.where(documents.c.administration_id == administration_id, documents.c.id.in_(chunk))
+        by_id.update((row.id, row) for row in session.execute(query))
+    return by_id, receipts_by_hashes(session, administration_id, hashes)
+
+
+def trees_of_batches(session: Session, batch_ids: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+    """The Merkle trees of batches, one at a time: a tree of 10,000 documents takes 640 kB."""
+    for batch_id in sorted(set(batch_ids)):
+        yield batch_id, tree_of_batch(session, batch_id)
 
 
 def statuses(session: Session, document_ids: Sequence[str]) -> dict[str, str]:
@@ -325,4 +430,62 @@ def sources_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[
         )
         for row in session.execute(query):
             found.setdefault(row.derived_id, []).append(row)
+    return found
+
+
+# --- public copies and signers ----------------------------------------------------------------------------------
+
+
+def add_copy(session: Session, document_id: str, *, content: bytes, file_name: str | None, media_type: str) -> None:
+    """Keep the file of a document for whoever holds its code; a copy already kept stays as it is."""
+    session.execute(
+        insert_skipping_conflicts(session, copies),
+        {
+            "document_id": document_id,
+            "file_name": file_name,
+            "media_type": media_type,
+            "size": len(content),
+            "content": content,
+            "created_at": utcnow(),
+        },
+    )
+
+
+def copies_of(session: Session, document_ids: Sequence[str]) -> dict[str, ReceiptRow]:
+    """(file name, media type, size) of the copies kept of these documents, without their content."""
+    found: dict[str, ReceiptRow] = {}
+    query = select(copies.c.document_id, copies.c.file_name, copies.c.media_type, copies.c.size)
+    for chunk in _chunks(document_ids):
+        found.update((row.document_id, row) for row in session.execute(query.where(copies.c.document_id.in_(chunk))))
+    return found
+
+
+def copy_content(session: Session, document_id: str) -> ReceiptRow | None:
+    """The copy of a document: file name, media type and content; None when none is kept."""
+    query = select(copies.c.file_name, copies.c.media_type, copies.c.content).where(copies.c.document_id == document_id)
+    return session.execute(query).first()
+
+
+def add_signers(session: Session, document_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Record who signed a document just stored, in the order given (name, organisation, kind, issuer, signed_at)."""
+    if rows:
+        now = utcnow()
+        session.execute(
+            insert(signers),
+            [
+                {**row, "document_id": document_id, "position": position, "created_at": now}
+                for position, row in enumerate(rows)
+            ],
+        )
+
+
+def signers_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
+    """Who signed each document, in order; documents without signers are left out."""
+    found: dict[str, list[ReceiptRow]] = {}
+    for chunk in _chunks(document_ids):
+        query = (
+            select(signers).where(signers.c.document_id.in_(chunk)).order_by(signers.c.document_id, signers.c.position)
+        )
+        for row in session.execute(query):
+            found.setdefault(row.document_id, []).append(row)
     return found

@@ -3,16 +3,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError, WithJsonSchema
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
 from segell.chain.gateway import MAX_JSON_DEPTH, json_depth
-from segell.services.administrations.models import Administration
-from segell.services.administrations.service import authenticate, hold_caller
+from segell.services.administrations.api import Administration, authenticate, hold_caller
 from segell.services.deps import (
     AdministrationDep,
     Authenticators,
@@ -25,18 +25,24 @@ from segell.services.deps import (
     get_authenticators,
 )
 from segell.services.errors import InvalidInput, UnsupportedMediaType, ValidationFailed, error_responses
-from segell.services.notary import service
+from segell.services.notary import listing, service
 from segell.services.notary.committer import GroupCommitter
 from segell.services.notary.schemas import (
     MAX_METADATA_BYTES,
+    MAX_PAGE,
     BatchRequest,
+    BundleSet,
+    BundlesRequest,
     DocumentHash,
     DocumentId,
+    DocumentStatus,
+    FileName,
     IdempotencyKey,
     Kind,
     ProofBundle,
     Receipt,
     ReceiptList,
+    ReceiptPage,
     RevokeRequest,
     SubmitRequest,
     Title,
@@ -116,12 +122,13 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
-async def _hash_body(request: Request, runtime: RuntimeDep) -> str:
+async def _hash_body(request: Request, runtime: RuntimeDep, keep: bytearray | None = None) -> str:
     try:
         return await service.hash_upload(
             request.stream(),
             declared_length=request.headers.get("content-length"),
             limit=runtime.settings.section(NotarySettings).max_document_bytes,
+            keep=keep,
         )
     except ClientDisconnect:
         # Nobody is left to read the answer; it only keeps an aborted upload out of the error log.
@@ -147,6 +154,20 @@ def _metadata_from_header(value: str | None) -> dict[str, Any] | None:
         return check_metadata(metadata)
     except ValueError as exc:
         raise invalid(str(exc) if "must" in str(exc) else "must be a JSON object") from None
+
+
+def _copy_needs_the_file() -> ValidationFailed:
+    problem = f"a public copy needs the file itself: send it as {OCTET_STREAM}, not its hash"
+    location = "query.public_copy"
+    return ValidationFailed(
+        f"Invalid request. {location}: {problem}.", details=[{"location": location, "message": problem}]
+    )
+
+
+def _public_copy(content: bytes, filename: str | None) -> service.PublicCopy:
+    # Served as an attachment whatever it is; a PDF as one, so that it opens where it is saved.
+    media_type = "application/pdf" if content[:1024].find(b"%PDF-") >= 0 else OCTET_STREAM
+    return service.PublicCopy(content, file_name=filename, media_type=media_type)
 
 
 def _parse_body(body: bytes) -> SubmitRequest:
@@ -210,6 +231,17 @@ async def submit_document(
         bool | None,
         Query(description="For file uploads: show kind and title to verification by hash (with JSON, either one)."),
     ] = None,
+    public_copy: Annotated[
+        bool | None,
+        Query(
+            description="For file uploads only: keep the file, for whoever holds the verification code to download "
+            "(`GET /v1/verify/{code}/document`) until the document is revoked. A JSON hash carries no file: 422."
+        ),
+    ] = None,
+    filename: Annotated[
+        FileName | None,
+        Query(description="With `public_copy`: the name to offer the file under (made safe); default the title."),
+    ] = None,
     # Documented in _SUBMIT_BODY as what it is, a JSON object, rather than as the text FastAPI reads.
     metadata: Annotated[str | None, Header(alias="X-Segell-Metadata", include_in_schema=False)] = None,
     idempotency_key: Annotated[
@@ -232,8 +264,13 @@ async def submit_document(
     if media_type == OCTET_STREAM and credentials is not None:
         await submitter()  # before the file is read: refused at once if it may not submit
         header_metadata = _metadata_from_header(metadata)
-        document_hash = await _hash_body(request, runtime)
-        submission = Submission(document_hash, kind, title, header_metadata, bool(salted), bool(public))
+        content = bytearray() if public_copy else None
+        document_hash = await _hash_body(request, runtime, keep=content)
+        copy = None
+        if content is not None:
+            copy = _public_copy(bytes(content), filename)
+            content.clear()  # one copy of the file in memory, not two
+        submission = Submission(document_hash, kind, title, header_metadata, bool(salted), bool(public), copy=copy)
         # Checked again in the transaction that stores it, shared with the submissions that arrived meanwhile: an
         # administration suspended while its file was arriving is refused. Answered once committed.
         receipt, created = await committer.accept_as(credentials.credentials, submission, idempotency_key)
@@ -241,6 +278,8 @@ async def submit_document(
         try:
             header_metadata = _metadata_from_header(metadata)
             body = _parse_body(await request.body())
+            if public_copy:
+                raise _copy_needs_the_file()
         except (ValidationFailed, RequestValidationError):
             await submitter()  # a caller who may not submit is told that first
             raise
@@ -296,6 +335,85 @@ def submit_documents(
     # the batch was being stored leaves nothing of it.
     hold_caller(session, caller)
     return Response(content, status_code=status.HTTP_202_ACCEPTED, media_type=JSON)
+
+
+# --- an administration's documents, listed and exported -------------------------------------------------------
+
+Moment = Annotated[str, WithJsonSchema(listing.MOMENT_SCHEMA)]
+Cursor = Annotated[str, WithJsonSchema({"type": "string", "format": listing.CURSOR_FORMAT})]
+NDJSON = "application/x-ndjson"
+PENDING_HEADER = "X-Segell-Pending"
+
+KindFilter = Annotated[Kind | None, Query(description="Only documents of this kind.")]
+SinceFilter = Annotated[
+    Moment | None,
+    Query(description="Only documents accepted at or after this date (midnight UTC) or date and time (RFC 3339)."),
+]
+UntilFilter = Annotated[
+    Moment | None,
+    Query(description="Only documents accepted before this date and time; a date alone takes that whole day (UTC)."),
+]
+
+
+@router.get("/documents", response_model=ReceiptPage, responses=error_responses(422))
+def list_documents(
+    session: SessionDep,
+    administration: AdministrationDep,
+    kind: KindFilter = None,
+    status: Annotated[DocumentStatus | None, Query(description="Only documents in this status.")] = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    cursor: Annotated[
+        Cursor | None, Query(description="The `next_cursor` of the previous page; none for the first page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Receipts per page, at most {MAX_PAGE}.")] = 100,
+) -> Response:
+    """The administration's documents, newest first, a page at a time; filter by kind, status and date."""
+    where = listing.receipt_filter(kind, status, since, until)
+    page = listing.list_receipts(session, administration.id, where, cursor=cursor, limit=limit)
+    return Response(ReceiptPage(items=page.items, next_cursor=page.next_cursor).model_dump_json(), media_type=JSON)
+
+
+_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One proof bundle per line (JSON Lines), newest document first; pending documents are left "
+        "out, and counted in `X-Segell-Pending`.",
+        "content": {NDJSON: {"schema": {"type": "string"}}},
+        "headers": {
+            PENDING_HEADER: {
+                "description": "How many documents the filters take that are not anchored yet, and so not sent.",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            }
+        },
+    },
+    **error_responses(422),
+}
+
+
+@router.get("/documents/bundles", response_class=StreamingResponse, responses=_EXPORT_RESPONSES)
+def export_bundles(
+    runtime: RuntimeDep,
+    administration: AdministrationDep,
+    kind: KindFilter = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+) -> StreamingResponse:
+    """The proof bundles of the administration's anchored documents, streamed one per line; filter by kind and date."""
+    where = listing.receipt_filter(kind, None, since, until)
+    with runtime.transaction() as session:
+        pending = listing.count_pending(session, administration.id, where)
+    return StreamingResponse(
+        listing.export_bundles(runtime, administration.id, where),
+        media_type=NDJSON,
+        headers={PENDING_HEADER: str(pending)},
+    )
+
+
+@router.post("/documents/bundles", response_model=BundleSet, responses=error_responses(413, 422))
+def fetch_bundles(body: BundlesRequest, session: SessionDep, administration: AdministrationDep) -> Response:
+    """The proof bundles of up to 1,000 documents by id and 1,000 by hash; those still pending are named."""
+    found = listing.bundles_of(session, administration.id, ids=body.ids, hashes=body.hashes)
+    return Response(json.dumps(found, ensure_ascii=False, separators=(",", ":")), media_type=JSON)
 
 
 @one_document.get("", response_model=Receipt)

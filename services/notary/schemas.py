@@ -12,6 +12,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 from segell.services.display_text import WHITE_SPACE, DisplayText
@@ -19,6 +20,10 @@ from segell.services.notary import codes
 
 MAX_BATCH_HASHES = 10_000
 MAX_METADATA_BYTES = 16 * 1024
+# The most receipts a page of `GET /v1/documents` holds, and the most ids (and hashes) `POST /v1/documents/bundles`
+# takes at once.
+MAX_PAGE = 1000
+MAX_BUNDLES_ASKED = 1000
 
 _HASH = re.compile(r"(0[xX])?[0-9a-fA-F]{64}")
 
@@ -46,7 +51,7 @@ VerificationCode = Annotated[
             "maxLength": 64,
             "pattern": codes.PATTERN,
             "format": codes.OPENAPI_FORMAT,
-            "examples": ["V8KC-24VN-NTPW-8Q1C-E"],
+            "examples": ["V8KC-24VN-NTPW-8Q1C-H"],
         }
     ),
 ]
@@ -56,6 +61,8 @@ DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 Kind = Annotated[str, DisplayText(max_length=64, one_word=True)]
 Title = Annotated[str, DisplayText(max_length=300)]
+# A name to offer a public copy under: stored made safe (`services.file_names.safe_file_name`).
+FileName = Annotated[str, DisplayText(max_length=255)]
 # Printable ASCII, as HTTP header values travel.
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 # Any text but NUL and DEL, with something in it once trimmed.
@@ -167,9 +174,12 @@ class ReceiptLinks(BaseModel):
     verify: str
 
 
+DocumentStatus = Literal["pending", "anchored", "revoked"]
+
+
 class Receipt(BaseModel):
     id: str
-    status: Literal["pending", "anchored", "revoked"]
+    status: DocumentStatus
     document_hash: str = Field(description="SHA-256 of the document, 64 lower-case hex digits.")
     verification_code: str = Field(description="What a citizen types to check the document: XXXX-XXXX-XXXX-XXXX-C.")
     kind: str | None
@@ -177,6 +187,10 @@ class Receipt(BaseModel):
     metadata: dict[str, Any] | None
     salted: bool
     public: bool = Field(description="Kind and title shown by public verification by hash, even when salted.")
+    public_copy: bool = Field(
+        description="A copy of the file is kept, for whoever holds the verification code to download "
+        "(`GET /v1/verify/{code}/document`) until the document is revoked."
+    )
     created_at: datetime
     anchor: Anchor | None = Field(description="Where the document is anchored; null while pending.")
     revocation: RevocationOut | None
@@ -185,6 +199,13 @@ class Receipt(BaseModel):
 
 class ReceiptList(BaseModel):
     items: list[Receipt] = Field(description="One receipt per submitted hash, in the order submitted.")
+
+
+class ReceiptPage(BaseModel):
+    items: list[Receipt] = Field(description="Receipts, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass it as `cursor` for the next page, with the same filters; null on the last page."
+    )
 
 
 class ChainInfo(BaseModel):
@@ -259,6 +280,43 @@ class ProofBundle(BaseModel):
     )
 
 
+class BundlesRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["ids"], "properties": {"ids": {"minItems": 1}}},
+                {"required": ["hashes"], "properties": {"hashes": {"minItems": 1}}},
+            ]
+        },
+    )
+
+    ids: list[DocumentId] = Field(
+        default_factory=list, max_length=MAX_BUNDLES_ASKED, description="Receipt ids (32 hex digits)."
+    )
+    hashes: list[DocumentHash] = Field(
+        default_factory=list, max_length=MAX_BUNDLES_ASKED, description="SHA-256 digests of documents."
+    )
+
+    @model_validator(mode="after")
+    def _asks_for_something(self) -> "BundlesRequest":
+        if not self.ids and not self.hashes:
+            raise ValueError("give at least one receipt id in `ids` or one SHA-256 in `hashes`")
+        return self
+
+
+class BundleSet(BaseModel):
+    items: list[ProofBundle] = Field(
+        description="The bundles of the anchored (or revoked) documents asked for: those asked by id first, then by "
+        "hash, each document once, in the order asked."
+    )
+    pending: list[str] = Field(description="Receipt ids of the documents asked for that are not anchored yet.")
+    missing: list[str] = Field(
+        description="Ids and hashes asked for that match none of this administration's documents (hashes as 64 "
+        "lower-case hex digits)."
+    )
+
+
 class MatchAdministration(BaseModel):
     code: str
     name: str
@@ -273,13 +331,51 @@ MatchStatus = Literal["authentic", "pending", "revoked"]
 VerificationStatus = Literal["authentic", "pending", "revoked", "unknown"]
 
 
+class KindLabels(BaseModel):
+    """How people read a kind of document, in Catalan, Spanish and English."""
+
+    ca: str
+    es: str
+    en: str
+
+
+KIND_LABELS_DESCRIPTION = (
+    "How people read `kind`, by language, for the kinds Segell itself notarises (`signed-pdf`, `certificate`, ...); "
+    "null for a kind its issuer named itself, and wherever `kind` is null."
+)
+
+
 class MatchSource(BaseModel):
     """A receipt the verified document was made from: verify it by its code."""
 
     verification_code: str
     administration: MatchAdministration
     kind: str | None
+    kind_labels: KindLabels | None = Field(description=KIND_LABELS_DESCRIPTION)
     title: str | None
+
+
+SignerKind = Literal["employee", "seal", "citizen"]
+
+
+class MatchSigner(BaseModel):
+    """Who signed a signed output, as Segell checked when it signed it: the certificate was the administration's
+    own, valid and not revoked at that time."""
+
+    name: str = Field(description="The signing certificate's common name: a person, or the seal's name.")
+    organisation: str | None = Field(description="The certificate's organisation, for employees and seals.")
+    kind: SignerKind | None = Field(description="employee, seal or citizen: the certificate's profile.")
+    signed_at: datetime = Field(description="When it was signed, as the signature records it.")
+    issuer: str = Field(description="Who issued the signing certificate (RFC 4514).")
+
+
+class MatchCopy(BaseModel):
+    """A copy of the document its issuer allowed whoever holds the verification code to download."""
+
+    file_name: str = Field(description="The name it is offered under.")
+    media_type: str
+    size: int = Field(description="Its size in bytes.")
+    url: str = Field(description="Where to download it: `/v1/verify/{code}/document`.")
 
 
 class VerificationMatch(BaseModel):
@@ -289,6 +385,7 @@ class VerificationMatch(BaseModel):
         description="Null when none was given, or when a salted document is looked up by hash and its issuer did not "
         "mark it public."
     )
+    kind_labels: KindLabels | None = Field(description=KIND_LABELS_DESCRIPTION)
     title: str | None = Field(description="As `kind`.")
     anchored_at: datetime | None
     block_number: int | None
@@ -300,6 +397,15 @@ class VerificationMatch(BaseModel):
         default_factory=list,
         description="The receipts this document was made from (a signed PDF: its original), shown where its kind "
         "and title are.",
+    )
+    signers: list[MatchSigner] = Field(
+        default_factory=list,
+        description="Who signed it, for a signed output Segell made, shown where its kind and title are.",
+    )
+    public_copy: MatchCopy | None = Field(
+        default=None,
+        description="The copy of the document its issuer made available: looked up by verification code only, and "
+        "null once the document is revoked.",
     )
 
 

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,19 +36,29 @@ from segell.chain.errors import LeafAlreadyRevoked, UnknownRoot
 from segell.chain.keys import open_private_key
 from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.notary import NotaryClient
-from segell.services.errors import Conflict, NotFound, PayloadTooLarge, SegellError, ValidationFailed
+from segell.services.errors import Conflict, Gone, NotFound, PayloadTooLarge, SegellError, ValidationFailed
+from segell.services.file_names import safe_file_name
 from segell.services.models import utcnow
 from segell.services.notary import repository
-from segell.services.notary.codes import CHECK_SYMBOLS, InvalidCodeError, format_code, generate_codes, parse_code
+from segell.services.notary.codes import (
+    LEGACY_CHECK_SYMBOLS,
+    MISTYPED,
+    InvalidCodeError,
+    format_code,
+    generate_codes,
+    is_legacy,
+    parse_code,
+)
+from segell.services.notary.kinds import labels_of
 from segell.services.notary.repository import ReceiptRow
 from segell.services.notary.schemas import (
     Anchor,
-    BundleReceipt,
     BundleSource,
-    ChainInfo,
-    IssuerInfo,
+    KindLabels,
     MatchAdministration,
+    MatchCopy,
     MatchRevocation,
+    MatchSigner,
     MatchSource,
     MatchStatus,
     ProofBundle,
@@ -81,6 +91,38 @@ def reserve_outbox_seq(count: int) -> int:
         return first
 
 
+# What a public copy is served as (always as an attachment): a PDF, a detached signature, or any other file.
+COPY_MEDIA_TYPES = ("application/pdf", "application/pkcs7-signature", "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class PublicCopy:
+    """The file of a document, kept for whoever holds its verification code to download (`public_copy`).
+
+    `file_name` is the name to offer it under (made safe when stored; None: from the title, or the code);
+    `media_type` what it is served as, one of `COPY_MEDIA_TYPES`.
+    """
+
+    content: bytes = field(repr=False)
+    file_name: str | None = None
+    media_type: str = "application/octet-stream"
+
+    def __post_init__(self) -> None:
+        if self.media_type not in COPY_MEDIA_TYPES:
+            raise ValueError(f"a public copy is served as one of {', '.join(COPY_MEDIA_TYPES)}, not {self.media_type}")
+
+
+@dataclass(frozen=True)
+class PublicSigner:
+    """Who signed a signed output, as the domain that signed it checked: shown by public verification."""
+
+    name: str
+    signed_at: datetime
+    issuer: str
+    organisation: str | None = None
+    kind: str | None = None
+
+
 @dataclass(frozen=True)
 class Submission:
     document_hash: str
@@ -93,6 +135,8 @@ class Submission:
     # A code allocated beforehand (stored form, from `services.notary.codes`), e.g. to print it inside the
     # document before it is signed; None: a new one is generated.
     verification_code: str | None = None
+    # The file itself (whose SHA-256 is `document_hash`), when its issuer lets whoever holds the code download it.
+    copy: PublicCopy | None = None
 
     def fingerprint(self) -> str:
         """What an `Idempotency-Key` is bound to: the SHA-256 of the payload in canonical JSON."""
@@ -108,6 +152,8 @@ class Submission:
             payload["verification_code"] = self.verification_code
         if self.public:
             payload["public"] = True
+        if self.copy is not None:
+            payload["public_copy"] = True
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -120,8 +166,11 @@ def not_anchored(document_id: str) -> Conflict:
     )
 
 
-async def hash_upload(chunks: AsyncIterator[bytes], *, declared_length: str | None, limit: int) -> str:
-    """SHA-256 of a file as it arrives, chunk by chunk; `PayloadTooLarge` as soon as it exceeds `limit` bytes."""
+async def hash_upload(
+    chunks: AsyncIterator[bytes], *, declared_length: str | None, limit: int, keep: bytearray | None = None
+) -> str:
+    """SHA-256 of a file as it arrives, chunk by chunk; `PayloadTooLarge` as soon as it exceeds `limit` bytes.
+    With `keep`, the file is gathered in it too (for a public copy)."""
     too_large = PayloadTooLarge(
         f"The file is larger than {limit} bytes, the most this server hashes. Hash it yourself and send "
         '`{"hash": "<sha-256 hex>"}` as JSON instead.',
@@ -136,7 +185,17 @@ async def hash_upload(chunks: AsyncIterator[bytes], *, declared_length: str | No
         if size > limit:
             raise too_large
         digest.update(chunk)
+        if keep is not None:
+            keep += chunk
     return digest.hexdigest()
+
+
+def _invalid_code(exc: InvalidCodeError, location: str) -> ValidationFailed:
+    return ValidationFailed(
+        exc.args[0],
+        code="invalid_code" if exc.mistyped else "validation_error",
+        details=[{"location": location, "message": exc.args[0]}],
+    )
 
 
 def stored_code(text: str, *, location: str) -> str:
@@ -145,11 +204,14 @@ def stored_code(text: str, *, location: str) -> str:
     try:
         return parse_code(text)
     except InvalidCodeError as exc:
-        raise ValidationFailed(
-            exc.args[0],
-            code="invalid_code" if exc.mistyped else "validation_error",
-            details=[{"location": location, "message": exc.args[0]}],
-        ) from None
+        raise _invalid_code(exc, location) from None
+
+
+def check_unknown_code(code: str, *, location: str) -> None:
+    """For a code (stored form) no document holds: `ValidationFailed` `invalid_code` when only the legacy check
+    accepts it, as a new code is then far likelier mistyped than one issued before that nobody stored."""
+    if is_legacy(code):
+        raise _invalid_code(InvalidCodeError(MISTYPED, mistyped=True), location)
 
 
 # --- receipts -------------------------------------------------------------------------------------------------
@@ -159,7 +221,7 @@ def _0x(value: str) -> str:
     return value if value.startswith("0x") else "0x" + value
 
 
-# Of all the symbols of a code, only three check symbols are not safe in a query string.
+# Of all the symbols of a code, only three legacy check symbols are not safe in a query string (in a path, all are).
 _QUERY_SAFE = str.maketrans({"*": "%2A", "$": "%24", "=": "%3D"})
 
 
@@ -209,6 +271,7 @@ def receipt_from_row(row: ReceiptRow) -> Receipt:
         metadata=json.loads(row.metadata_json) if row.metadata_json is not None else None,
         salted=row.salt is not None,
         public=row.public,
+        public_copy=bool(row.has_public_copy),
         created_at=row.created_at,
         anchor=anchor,
         revocation=revocation,
@@ -216,7 +279,9 @@ def receipt_from_row(row: ReceiptRow) -> Receipt:
     )
 
 
-def _new_receipt(row: dict[str, Any], metadata: dict[str, Any] | None, created_at: str) -> dict[str, Any]:
+def _new_receipt(
+    row: dict[str, Any], metadata: dict[str, Any] | None, created_at: str, *, public_copy: bool = False
+) -> dict[str, Any]:
     """The receipt of a document just accepted, in its JSON form: a batch answers ten thousand of these, and
     building them as dictionaries takes a tenth of the time of validating models."""
     document_id, code = row["id"], format_code(row["verification_code"])
@@ -230,6 +295,7 @@ def _new_receipt(row: dict[str, Any], metadata: dict[str, Any] | None, created_a
         "metadata": metadata,
         "salted": row["salt"] is not None,
         "public": row["public"],
+        "public_copy": public_copy,
         "created_at": created_at,
         "anchor": None,
         "revocation": None,
@@ -357,7 +423,12 @@ def accept(
         known = None if skip_lookup else _known(session, administration_id, submission, idempotency_key)
         if known is not None:
             _check_code(known, submission.verification_code)
-            return receipt_from_row(known), False
+            receipt = receipt_from_row(known)
+            if submission.copy is not None and not receipt.public_copy:
+                # Its issuer now lets the holders of the code download it: the receipt is otherwise unchanged.
+                _keep_copy(session, known.id, submission.copy)
+                receipt = receipt.model_copy(update={"public_copy": True})
+            return receipt, False
         if submission.verification_code is not None and repository.code_in_use(session, submission.verification_code):
             raise _code_in_use(submission.verification_code)
         (row,) = _new_rows(
@@ -375,14 +446,23 @@ def accept(
             row["verification_code"] = submission.verification_code
         if repository.insert_document(session, row):
             repository.add_to_outbox(session, _outbox_rows([row]))
-            receipt = _new_receipt(row, submission.metadata, _json_time(row["created_at"]))
-            return Receipt.model_validate(receipt), True
+            if submission.copy is not None:
+                _keep_copy(session, row["id"], submission.copy)
+            new = _new_receipt(
+                row, submission.metadata, _json_time(row["created_at"]), public_copy=submission.copy is not None
+            )
+            return Receipt.model_validate(new), True
     raise SegellError("Could not store the document; try again.")
+
+
+def _keep_copy(session: Session, document_id: str, copy: PublicCopy) -> None:
+    file_name = safe_file_name(copy.file_name) if copy.file_name else None
+    repository.add_copy(session, document_id, content=copy.content, file_name=file_name, media_type=copy.media_type)
 
 
 def accept_new(session: Session, documents: Sequence[tuple[int, Submission]]) -> list[Receipt | None]:
     """Store documents that have no receipt yet, as looked up in this transaction (`accept` with `known_new`, for
-    submissions with neither an `Idempotency-Key` nor a pre-allocated code), with one statement for them all and
+    submissions with neither an `Idempotency-Key`, a pre-allocated code nor a copy), with one statement for them all and
     one for their outbox entries: each one's receipt, or None where the database refused the row (a concurrent
     request stored the document meanwhile, or its code collided), for the caller to `accept` again."""
     rows = [
@@ -486,8 +566,8 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-# The check symbols that are not safe in a query string, and how a link writes them.
-_QUERY_CHECK = {symbol: symbol.translate(_QUERY_SAFE) for symbol in CHECK_SYMBOLS}
+# How a link writes each check symbol: those of legacy codes that are not safe in a query string, escaped.
+_QUERY_CHECK = {symbol: symbol.translate(_QUERY_SAFE) for symbol in LEGACY_CHECK_SYMBOLS}
 
 
 def _new_receipts_json(rows: Sequence[dict[str, Any]], kind: str | None, public: bool) -> list[str]:
@@ -504,7 +584,7 @@ def _new_receipts_json(rows: Sequence[dict[str, Any]], kind: str | None, public:
         texts.append(
             f'{{"id":"{document_id}","status":"pending","document_hash":"{row["document_hash"]}",'
             f'"verification_code":"{code}","kind":{kind_json},"title":null,"metadata":null,'
-            f'"salted":{"false" if row["salt"] is None else "true"},"public":{public_json},'
+            f'"salted":{"false" if row["salt"] is None else "true"},"public":{public_json},"public_copy":false,'
             f'"created_at":"{created_at}","anchor":null,'
             f'"revocation":null,"links":{{"self":"/v1/documents/{document_id}",'
             f'"bundle":"/v1/documents/{document_id}/bundle","verify":"/v1/verify?code={code[:-1]}'
@@ -648,46 +728,129 @@ def bundle(session: Session, administration_id: int, document_id: str) -> ProofB
     row = _owned(session, administration_id, document_id)
     if row.root is None:
         raise not_anchored(document_id)
-    tree, leaf = _tree_and_leaf(session, row)
-    return ProofBundle(
-        format="segell-proof-bundle",
-        version=1,
-        hash_algorithm="sha-256",
-        document_hash=_0x(row.document_hash),
-        salt=_0x(row.salt or "00" * 32),
-        administration=row.administration_registry_id,
-        leaf_encoding=LEAF_ENCODING,
-        leaf_index=row.leaf_index,
-        leaf=_0x(leaf.hex()),
-        proof=[_0x(node.hex()) for node in tree.proof(row.leaf_index)],
-        root=_0x(tree.root.hex()),
-        tree_size=tree.size,
-        chain=ChainInfo(
-            chain_id=row.chain_id,
-            contract=row.contract,
-            transaction_hash=row.transaction_hash,
-            block_number=row.block_number,
-            block_hash=row.block_hash,
-            timestamp=row.block_timestamp,
-        ),
-        issuer=IssuerInfo(code=row.administration_code, name=row.administration_name, account=row.account),
-        receipt=BundleReceipt(
-            id=row.id, verification_code=format_code(row.verification_code), kind=row.kind, title=row.title
-        ),
-        derived_from=[_bundle_source(source) for source in repository.sources_of(session, [row.id]).get(row.id, [])],
-    )
+    tree, _ = _tree_and_leaf(session, row)
+    sources = repository.sources_of(session, [row.id]).get(row.id, [])
+    return ProofBundle.model_validate(bundle_json(row, tree, sources))
 
 
-def bundle_by_code(session: Session, code: str) -> ProofBundle:
+def bundles_json(session: Session, rows: Sequence[ReceiptRow]) -> list[dict[str, Any]]:
+    """The proof bundles of anchored documents, in the order of `rows`, in their JSON form (as `bundle` answers
+    them): each batch's tree is read once, whatever number of its documents are asked for."""
+    by_batch: dict[int, list[int]] = {}
+    for position, row in enumerate(rows):
+        by_batch.setdefault(row.batch_id, []).append(position)
+    sources = repository.sources_of(session, [row.id for row in rows])
+    found: list[dict[str, Any] | None] = [None] * len(rows)
+    for batch_id, blob in repository.trees_of_batches(session, by_batch):
+        tree = MerkleTree.from_bytes(blob)
+        for position in by_batch[batch_id]:
+            row = rows[position]
+            found[position] = bundle_json(row, tree, sources.get(row.id, []))
+    return [item for item in found if item is not None]
+
+
+def bundle_json(row: ReceiptRow, tree: MerkleTree, sources: Sequence[ReceiptRow]) -> dict[str, Any]:
+    """The proof bundle of an anchored document whose batch has `tree`, with its fields in `ProofBundle`'s order."""
+    return {
+        "format": "segell-proof-bundle",
+        "version": 1,
+        "hash_algorithm": "sha-256",
+        "document_hash": _0x(row.document_hash),
+        "salt": _0x(row.salt or "00" * 32),
+        "administration": row.administration_registry_id,
+        "leaf_encoding": LEAF_ENCODING,
+        "leaf_index": row.leaf_index,
+        "leaf": _0x(row.leaf),
+        "proof": [_0x(node.hex()) for node in tree.proof(row.leaf_index)],
+        "root": _0x(tree.root.hex()),
+        "tree_size": tree.size,
+        "chain": {
+            "chain_id": row.chain_id,
+            "contract": row.contract,
+            "transaction_hash": row.transaction_hash,
+            "block_number": row.block_number,
+            "block_hash": row.block_hash,
+            "timestamp": row.block_timestamp,
+        },
+        "issuer": {"code": row.administration_code, "name": row.administration_name, "account": row.account},
+        "receipt": {
+            "id": row.id,
+            "verification_code": format_code(row.verification_code),
+            "kind": row.kind,
+            "title": row.title,
+        },
+        "derived_from": [_bundle_source(source).model_dump(mode="json") for source in sources],
+    }
+
+
+def _by_code(session: Session, code: str, location: str) -> ReceiptRow:
+    rows = repository.receipts_for_verification(session, code=code)
+    if not rows:
+        check_unknown_code(code, location=location)
+        raise NotFound("No document has this verification code; compare it with the one printed on the document.")
+    return rows[0]
+
+
+def bundle_by_code(session: Session, code: str, *, location: str = "code") -> ProofBundle:
     """The proof bundle of the document with this verification code (stored form), whoever issued it.
 
     The code is printed on the document, so whoever holds it holds the document: the bundle, salt included, is
     theirs to check without Segell.
     """
-    rows = repository.receipts_for_verification(session, code=code)
-    if not rows:
-        raise NotFound("No document has this verification code; compare it with the one printed on the document.")
-    return bundle(session, rows[0].administration_id, rows[0].id)
+    row = _by_code(session, code, location)
+    return bundle(session, row.administration_id, row.id)
+
+
+@dataclass(frozen=True)
+class CopyFile:
+    """A public copy as it is served: its content, the (safe) name to save it under, its media type."""
+
+    content: bytes = field(repr=False)
+    file_name: str
+    media_type: str
+
+
+# The extension a copy offered under its title or code gets, by its media type.
+_EXTENSIONS = {"application/pdf": ".pdf", "application/pkcs7-signature": ".p7s"}
+
+
+def _copy_file_name(row: ReceiptRow, stored: str | None, media_type: str) -> str:
+    if stored:
+        return stored
+    stem = row.title or format_code(row.verification_code)
+    return safe_file_name(stem + _EXTENSIONS.get(media_type, ""))
+
+
+def public_copy_by_code(session: Session, code: str, *, location: str = "code") -> CopyFile:
+    """The copy of the document with this verification code (stored form) its issuer made available.
+
+    `NotFound` for an unknown code (`not_found`) or a document without a copy (`no_public_copy`); `Gone`
+    (`document_revoked`) once its issuer revoked it: a withdrawn document is no longer handed out.
+    """
+    row = _by_code(session, code, location)
+    if row.revocation_reason is not None or row.status == "revoked":
+        revoked_on = (
+            f" on {_from_timestamp(row.revocation_block_timestamp):%Y-%m-%d}"
+            if row.revocation_block_timestamp is not None
+            else ""
+        )
+        raise Gone(
+            f"{row.administration_name} revoked this document{revoked_on}: its copy is no longer served. "
+            "Check the code to see why.",
+            code="document_revoked",
+        )
+    copy = repository.copy_content(session, row.id) if row.has_public_copy else None
+    if copy is None:
+        raise NotFound(
+            "The issuer of this document kept no copy for download. The code still checks it: ask the issuer for "
+            "the document, or check the file you have.",
+            code="no_public_copy",
+        )
+    return CopyFile(
+        content=bytes(copy.content),
+        file_name=_copy_file_name(row, copy.file_name, copy.media_type),
+        media_type=copy.media_type,
+    )
 
 
 def _bundle_source(row: ReceiptRow) -> BundleSource:
@@ -807,11 +970,18 @@ def _described(row: ReceiptRow, *, by_hash: bool) -> bool:
     return not by_hash or row.salt is None or bool(row.public)
 
 
+def _kind_labels(kind: str | None) -> KindLabels | None:
+    labels = labels_of(kind)
+    return None if labels is None else KindLabels.model_validate(labels)
+
+
 def _match(
     row: ReceiptRow,
     notary: NotaryClient,
     anchored_roots: AnchoredRoots,
     sources: Sequence[ReceiptRow],
+    signers: Sequence[Any],
+    copy: Any | None,
     *,
     by_hash: bool,
 ) -> VerificationMatch:
@@ -830,6 +1000,7 @@ def _match(
         status=status,
         administration=MatchAdministration(code=row.administration_code, name=row.administration_name),
         kind=row.kind if described else None,
+        kind_labels=_kind_labels(row.kind) if described else None,
         title=row.title if described else None,
         anchored_at=_from_timestamp(row.block_timestamp) if show_anchor else None,
         block_number=row.block_number if show_anchor else None,
@@ -848,10 +1019,32 @@ def _match(
                 verification_code=format_code(source.verification_code),
                 administration=MatchAdministration(code=source.administration_code, name=source.administration_name),
                 kind=source.kind,
+                kind_labels=_kind_labels(source.kind),
                 title=source.title,
             )
             for source in (sources if described else ())
         ],
+        signers=[
+            MatchSigner(
+                name=signer.name,
+                organisation=signer.organisation,
+                kind=signer.kind if signer.kind in ("employee", "seal", "citizen") else None,
+                signed_at=signer.signed_at,
+                issuer=signer.issuer,
+            )
+            for signer in (signers if described else ())
+        ],
+        # By code only, whose holder holds the document; and not once it is withdrawn.
+        public_copy=(
+            MatchCopy(
+                file_name=_copy_file_name(row, copy.file_name, copy.media_type),
+                media_type=copy.media_type,
+                size=copy.size,
+                url=f"/v1/verify/{format_code(row.verification_code)}/document",
+            )
+            if copy is not None and not by_hash and status != "revoked"
+            else None
+        ),
     )
 
 
@@ -862,12 +1055,29 @@ def verify(
     *,
     document_hash: str | None = None,
     code: str | None = None,
+    location: str = "query.code",
 ) -> Verification:
     """What the database says about a hash or a code, each anchored root checked on chain."""
     rows = repository.receipts_for_verification(session, document_hash=document_hash, code=code)
     by_hash = code is None
-    sources = repository.sources_of(session, [row.id for row in rows if _described(row, by_hash=by_hash)])
-    matches = [_match(row, notary, anchored_roots, sources.get(row.id, []), by_hash=by_hash) for row in rows]
+    if not rows and code is not None:
+        check_unknown_code(code, location=location)
+    described = [row.id for row in rows if _described(row, by_hash=by_hash)]
+    sources = repository.sources_of(session, described)
+    signers = repository.signers_of(session, described)
+    copies = repository.copies_of(session, [row.id for row in rows if row.has_public_copy]) if not by_hash else {}
+    matches = [
+        _match(
+            row,
+            notary,
+            anchored_roots,
+            sources.get(row.id, []),
+            signers.get(row.id, []),
+            copies.get(row.id),
+            by_hash=by_hash,
+        )
+        for row in rows
+    ]
     statuses = {match.status for match in matches}
     status: VerificationStatus = next((s for s in STATUS_PRECEDENCE if s in statuses), "unknown")
     found_hash = rows[0].document_hash if rows else document_hash
@@ -927,14 +1137,33 @@ def linkable_sources(session: Session, administration_id: int, source_ids: Seque
 
 
 def accept_derived(
-    session: Session, administration_id: int, submission: Submission, derived_from: Sequence[str]
+    session: Session,
+    administration_id: int,
+    submission: Submission,
+    derived_from: Sequence[str],
+    signers: Sequence[PublicSigner] = (),
 ) -> tuple[Receipt, bool]:
-    """`accept`, linking a new document to the receipts it was made from in the same transaction. A document
-    already notarised keeps the links it was given then: its bundles may have been handed out."""
+    """`accept`, linking a new document to the receipts it was made from, and recording who signed it, in the
+    same transaction. A document already notarised keeps the links and signers it was given then: its bundles may
+    have been handed out."""
     source_ids = linkable_sources(session, administration_id, derived_from)
     receipt, created = accept(session, administration_id, submission, None)
     if created:
         repository.add_sources(session, receipt.id, source_ids)
+        repository.add_signers(
+            session,
+            receipt.id,
+            [
+                {
+                    "name": signer.name,
+                    "organisation": signer.organisation,
+                    "kind": signer.kind,
+                    "issuer": signer.issuer,
+                    "signed_at": signer.signed_at,
+                }
+                for signer in signers
+            ],
+        )
     return receipt, created
 
 

@@ -10,7 +10,7 @@ from segell.services.errors import error_responses
 router = APIRouter(tags=["chain"])
 
 _ID = {"type": ["integer", "string", "null"]}
-_REQUEST: dict[str, Any] = {
+JSON_RPC_REQUEST: dict[str, Any] = {
     "type": "object",
     "properties": {
         "jsonrpc": {"enum": ["2.0"]},
@@ -24,7 +24,7 @@ _REQUEST: dict[str, Any] = {
     },
     "required": ["jsonrpc", "method"],
 }
-_RESPONSE: dict[str, Any] = {
+JSON_RPC_RESPONSE: dict[str, Any] = {
     "type": "object",
     "properties": {
         "jsonrpc": {"enum": ["2.0"]},
@@ -46,7 +46,7 @@ _JSON_RPC_BODY: dict[str, Any] = {
     "content": {
         "application/json": {
             "schema": {
-                "anyOf": [_REQUEST, {"type": "array", "items": _REQUEST, "minItems": 1}, {}],
+                "anyOf": [JSON_RPC_REQUEST, {"type": "array", "items": JSON_RPC_REQUEST, "minItems": 1}, {}],
                 "description": "A JSON-RPC 2.0 request or a batch of them; anything else is answered with a "
                 "JSON-RPC error object.",
             },
@@ -62,7 +62,11 @@ _JSON_RPC_BODY: dict[str, Any] = {
     responses={
         200: {
             "description": "JSON-RPC response(s); errors use JSON-RPC error objects (-32601 for refused methods).",
-            "content": {"application/json": {"schema": {"oneOf": [_RESPONSE, {"type": "array", "items": _RESPONSE}]}}},
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [JSON_RPC_RESPONSE, {"type": "array", "items": JSON_RPC_RESPONSE}]}
+                }
+            },
         },
         204: {"description": "Only notifications were sent: JSON-RPC answers nothing."},
         # Refused before the gateway sees the body (services/limits.py).

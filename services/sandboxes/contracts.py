@@ -25,7 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,8 @@ MAX_CRASH_MESSAGE = 2_000
 MAX_EVENT_BLOCK_RANGE = 10_000
 MAX_EVENTS = 1_000
 
+# What each compilation asks solc for: enough to deploy a contract, and to match it against the code on a chain.
+_OUTPUTS = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences"]
 _LIBRARY = re.compile(r"\blibrary\s+([A-Za-z_$][A-Za-z0-9_$]*)")
 
 
@@ -139,6 +141,9 @@ class CompiledContract:
     abi: list[dict[str, Any]]
     bytecode: str  # 0x-hex creation code, without constructor arguments
     kind: str = "contract"  # "contract" | "library" (solc gives libraries bytecode too)
+    runtime_bytecode: str = "0x"  # 0x-hex code the creation code leaves on chain, zeros in place of immutables
+    # solc's evm.deployedBytecode.immutableReferences: {AST id: [{"start", "length"}]} in the runtime code.
+    immutable_references: dict[str, list[dict[str, int]]] = field(default_factory=dict)
 
     @property
     def qualified_name(self) -> str:
@@ -233,6 +238,20 @@ def _messages(entries: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) 
     return messages
 
 
+@dataclass(frozen=True)
+class CompilerSettings:
+    """The solc settings a compilation uses; the defaults are those contracts are deployed with through the API.
+
+    Registering a contract deployed elsewhere compiles it with the settings it was deployed with (Foundry's
+    default, for one, is the optimizer off).
+    """
+
+    optimizer: bool = True
+    optimizer_runs: int = OPTIMIZER_RUNS
+    evm_version: str | None = None  # the pinned toolchain's when None
+    via_ir: bool = False
+
+
 # Shared by every compiler of the process: one memory cache.
 _MEMORY: OrderedDict[str, Compilation] = OrderedDict()
 _MEMORY_GUARD = threading.Lock()
@@ -302,22 +321,30 @@ class SolidityCompiler:
                 self._solc_binary = found
             return self._solc_binary
 
-    def standard_input(self, sources: Mapping[str, str]) -> dict[str, Any]:
+    def standard_input(self, sources: Mapping[str, str], settings: CompilerSettings | None = None) -> dict[str, Any]:
+        chosen = settings or CompilerSettings()
+        compiler_settings: dict[str, Any] = {
+            "evmVersion": chosen.evm_version or self.toolchain.evm_version,
+            "optimizer": {"enabled": chosen.optimizer, "runs": chosen.optimizer_runs},
+            "outputSelection": {unit: {"*": _OUTPUTS} for unit in sources},
+        }
+        if chosen.via_ir:
+            compiler_settings["viaIR"] = True
         return {
             "language": "Solidity",
             "sources": {
                 unit: {"content": text}
                 for unit, text in with_library_sources(sources, self.toolchain_dir / "node_modules").items()
             },
-            "settings": {
-                "evmVersion": self.toolchain.evm_version,
-                "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
-                "outputSelection": {unit: {"*": ["abi", "evm.bytecode.object"]} for unit in sources},
-            },
+            "settings": compiler_settings,
         }
 
-    def compile(self, sources: Mapping[str, str], *, owner: Hashable = None) -> Compilation:
+    def compile(
+        self, sources: Mapping[str, str], *, owner: Hashable = None, settings: CompilerSettings | None = None
+    ) -> Compilation:
         """Compile `sources` (``{path.sol: text}``) in `owner`'s turn, or return the cached result of the same input.
+
+        `settings` are the API's deploy settings when None (optimizer on, 200 runs, the pinned EVM version).
 
         Raises `SourcesTooLarge` (413) before anything is compiled, `CompilationFailed` with every error located,
         `CompilationTimedOut` once the compiler was stopped at `timeout`, `CompilerCrashed` with the compiler's own
@@ -330,7 +357,7 @@ class SolidityCompiler:
                 " per request. Deploy the contracts separately or make them smaller.",
                 details={"size_bytes": size, "limit_bytes": self.max_source_bytes},
             )
-        standard_input = self.standard_input(sources)
+        standard_input = self.standard_input(sources, settings)
         text = json.dumps(standard_input, sort_keys=True, separators=(",", ":"))
         key = hashlib.sha256(f"solc {self.toolchain.solc}\n{text}".encode()).hexdigest()
         compilation = self._cached(key)
@@ -414,6 +441,8 @@ class SolidityCompiler:
                     abi=entry["abi"],
                     bytecode="0x" + entry["evm"]["bytecode"]["object"],
                     kind="library" if (unit, name) in libraries else "contract",
+                    runtime_bytecode="0x" + entry["evm"]["deployedBytecode"]["object"],
+                    immutable_references=entry["evm"]["deployedBytecode"].get("immutableReferences") or {},
                 )
                 for unit, by_name in sorted(output.get("contracts", {}).items())
                 for name, entry in sorted(by_name.items())
@@ -470,7 +499,15 @@ def _compilation_to_json(compilation: Compilation) -> dict[str, Any]:
         "source_hash": compilation.source_hash,
         "compiler_version": compilation.compiler_version,
         "contracts": [
-            {"name": c.name, "source_unit": c.source_unit, "abi": c.abi, "bytecode": c.bytecode, "kind": c.kind}
+            {
+                "name": c.name,
+                "source_unit": c.source_unit,
+                "abi": c.abi,
+                "bytecode": c.bytecode,
+                "kind": c.kind,
+                "runtime_bytecode": c.runtime_bytecode,
+                "immutable_references": c.immutable_references,
+            }
             for c in compilation.contracts
         ],
         "warnings": [m.as_json() for m in compilation.warnings],

@@ -1,4 +1,5 @@
-"""Contracts over REST in a sandbox: deploy from Solidity source, list, show, call, transact, events."""
+"""Contracts over REST in a sandbox: deploy from Solidity source, register one deployed elsewhere, list, show, call,
+transact, events."""
 
 import json
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ from segell.chain.abi import DecodedEvent, signature
 from segell.services.deps import CallerDep, RuntimeDep, SessionDep
 from segell.services.errors import error_responses
 from segell.services.sandboxes import contracts_service as service
-from segell.services.sandboxes.contracts import TransactionOutcome
+from segell.services.sandboxes.contracts import CompilerSettings, TransactionOutcome
 from segell.services.sandboxes.contracts_schemas import (
     Address,
     CallOut,
@@ -24,6 +25,8 @@ from segell.services.sandboxes.contracts_schemas import (
     EventList,
     EventOut,
     OutputOut,
+    RegisterOut,
+    RegisterRequest,
     TransactionOut,
     TransactRequest,
     wei,
@@ -64,9 +67,14 @@ def _summary(known: KnownContract, on_chain: bool) -> dict[str, Any]:
         "source_unit": record.source_unit if record else None,
         "transaction_hash": record.transaction_hash if record else None,
         "block_number": record.block_number if record else None,
-        "deployed_at": record.deployed_at if record else None,
+        "deployed_at": record.deployed_at if record and record.origin == "deployed" else None,
         "on_chain": on_chain,
+        "verification": record.verification if record else None,
     }
+
+
+def contract_out(known: KnownContract, on_chain: bool) -> ContractOut:
+    return ContractOut(**_summary(known, on_chain))
 
 
 def _detail(known: KnownContract, on_chain: bool) -> dict[str, Any]:
@@ -81,6 +89,7 @@ def _detail(known: KnownContract, on_chain: bool) -> dict[str, Any]:
         "source_hash": record.source_hash if record else None,
         "sources": json.loads(record.sources) if record else None,
         "constructor_args": json.loads(record.constructor_args) if record else None,
+        "compiler_settings": json.loads(record.compiler_settings) if record and record.compiler_settings else None,
     }
 
 
@@ -124,9 +133,7 @@ def deploy_contract(
         constructor_args=body.constructor_args,
         value=wei(body.value),
     )
-    known = KnownContract(
-        deployed.record.address, deployed.record.name, "deployed", json.loads(deployed.record.abi), deployed.record
-    )
+    known = service.known_record(deployed.record)
     return DeployOut(
         **_detail(known, True),
         deployment=transaction_out(None, deployed.outcome),
@@ -134,15 +141,70 @@ def deploy_contract(
     )
 
 
+_REGISTERING = (
+    "Register a contract deployed without this API (`forge create`, a raw transaction) by its address, with the "
+    "Solidity sources it was compiled from. They are compiled with the pinned solc and the `compiler` settings given, "
+    "and kept only if the runtime code they make is the code at the address (`eth_getCode`): `exact` when it is the "
+    "same byte for byte once the constructor's immutable values are taken from the chain, `partial` when only the "
+    "metadata hash at its end differs (sources that differ in comments or whitespace). Otherwise 422 "
+    "`bytecode_mismatch`, saying how they differ. Once registered, the contract is called, transacted and its events "
+    "read like one deployed through the API, and the explorer decodes its transactions and events. Registering an "
+    "address again replaces what was registered for it.\n\n"
+    "The compiler's limits, turns and cache are those of deploying (`POST /v1/sandboxes/{sandbox_id}/contracts`)."
+)
+
+
+@router.post(
+    "/{address}/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegisterOut,
+    responses=error_responses(413, 503),
+    description=_REGISTERING,
+)
+def register_contract(
+    sandbox_id: SandboxId,
+    address: Address,
+    body: RegisterRequest,
+    request: Request,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+) -> RegisterOut:
+    """Register a contract deployed elsewhere, with sources that compile to the code at its address."""
+    handle = service.sandbox(request.app.state, caller, sandbox_id)
+    registered = service.register_contract(
+        runtime,
+        caller,
+        handle,
+        session,
+        address=address,
+        sources=body.sources,
+        contract=body.contract,
+        settings=CompilerSettings(
+            optimizer=body.compiler.optimizer,
+            optimizer_runs=body.compiler.optimizer_runs,
+            evm_version=body.compiler.evm_version,
+            via_ir=body.compiler.via_ir,
+        ),
+        transaction_hash=body.transaction_hash,
+    )
+    return RegisterOut(
+        **_detail(service.known_record(registered.record), True),
+        immutables=registered.match.immutables,
+        on_chain_compiler=registered.on_chain_compiler,
+        warnings=[CompilerMessageOut(**m.as_json()) for m in registered.compilation.warnings],
+    )
+
+
 @router.get("", response_model=ContractList)
 def list_contracts(sandbox_id: SandboxId, request: Request, caller: CallerDep, session: SessionDep) -> ContractList:
-    """The sandbox's Segell contracts and those deployed through the API, oldest first."""
+    """The sandbox's Segell contracts and those deployed through the API or registered, oldest first."""
     handle = service.sandbox(request.app.state, caller, sandbox_id)
     known = service.known_contracts(session, handle)
     with handle.lock:
         w3 = handle.web3()
         present = [service.is_on_chain(w3, contract.address) for contract in known]
-    return ContractList(items=[ContractOut(**_summary(c, p)) for c, p in zip(known, present, strict=True)])
+    return ContractList(items=[contract_out(c, p) for c, p in zip(known, present, strict=True)])
 
 
 @router.get("/{address}", response_model=ContractDetail)

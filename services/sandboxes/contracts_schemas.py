@@ -4,11 +4,16 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
-from segell.services.sandboxes.contracts import MAX_SOURCE_BYTES, MAX_SOURCE_FILES
+from segell.services.json_types import JSON_NUMBER
+from segell.services.sandboxes.contracts import MAX_SOURCE_BYTES, MAX_SOURCE_FILES, OPTIMIZER_RUNS
 
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+TransactionHash = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
+ContractName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,200}(:[A-Za-z_$][A-Za-z0-9_$]*)?$")]
+# The EVM versions solc compiles for that a sandbox's node runs.
+EvmVersion = Literal["london", "paris", "shanghai", "cancun", "prague"]
 # Amounts of wei: a JSON integer or a decimal string (JavaScript cannot hold every uint256 as a number).
 Wei = Annotated[int, Field(ge=0, lt=2**256)] | Annotated[str, StringConstraints(pattern=r"^[0-9]{1,78}$")]
 FunctionName = Annotated[
@@ -27,7 +32,7 @@ def wei(value: int | str | None) -> int:
     return int(value) if value is not None else 0
 
 
-class DeployRequest(BaseModel):
+class SourcesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: dict[str, str] = Field(
@@ -44,16 +49,6 @@ class DeployRequest(BaseModel):
             "additionalProperties": {"type": "string", "pattern": "^[^\\x00]*$"},
         },
     )
-    contract: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,200}(:[A-Za-z_$][A-Za-z0-9_$]*)?$")] | None
-    ) = Field(
-        default=None,
-        description="Which contract to deploy: `Name` or `path.sol:Name`; optional when only one can be.",
-    )
-    constructor_args: list[Any] | dict[str, Any] = Field(
-        default_factory=list, description="The constructor's arguments, in order or by name; see the call endpoint."
-    )
-    value: Wei | None = Field(default=None, description="Wei sent with the deployment (payable constructors).")
 
     @field_validator("sources")
     @classmethod
@@ -67,6 +62,47 @@ class DeployRequest(BaseModel):
             if "\x00" in text:
                 raise ValueError(f"{path} contains a NUL character; send the Solidity text as it is")
         return sources  # their size is the compiler's to limit (413, by the server's setting)
+
+
+class DeployRequest(SourcesRequest):
+    contract: ContractName | None = Field(
+        default=None,
+        description="Which contract to deploy: `Name` or `path.sol:Name`; optional when only one can be.",
+    )
+    constructor_args: list[Any] | dict[str, Any] = Field(
+        default_factory=list, description="The constructor's arguments, in order or by name; see the call endpoint."
+    )
+    value: Wei | None = Field(default=None, description="Wei sent with the deployment (payable constructors).")
+
+
+class CompilerSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    optimizer: StrictBool = Field(default=True, description="Whether the optimizer ran (Foundry's default: off).")
+    optimizer_runs: Annotated[int, Field(ge=0, lt=2**32), JSON_NUMBER] = Field(
+        default=OPTIMIZER_RUNS, description="The optimizer's `runs`."
+    )
+    evm_version: EvmVersion | None = Field(
+        default=None, description="The EVM version compiled for; the server's pinned one (`cancun`) when left out."
+    )
+    via_ir: StrictBool = Field(default=False, description="Whether it was compiled through the IR pipeline.")
+
+
+class RegisterRequest(SourcesRequest):
+    contract: ContractName | None = Field(
+        default=None,
+        description="Which contract of the sources is at the address: `Name` or `path.sol:Name`; optional when only "
+        "one can be deployed.",
+    )
+    compiler: CompilerSettingsIn = Field(
+        default_factory=CompilerSettingsIn,
+        description="The settings the contract was compiled with; the compiler itself is always the pinned solc.",
+    )
+    transaction_hash: TransactionHash | None = Field(
+        default=None,
+        description="The transaction that deployed it, if known: it must have created this address. Its block and "
+        "gas are recorded and its constructor arguments decoded.",
+    )
 
 
 class CallRequest(BaseModel):
@@ -143,14 +179,20 @@ class CallOut(BaseModel):
 class ContractOut(BaseModel):
     address: str
     name: str
-    origin: Literal["deployed", "segell"] = Field(
-        description="`deployed` through this API, or `segell`: the sandbox's own registry and notary."
+    origin: Literal["deployed", "registered", "segell"] = Field(
+        description="`deployed` through this API; `registered`: deployed elsewhere and registered with sources that "
+        "compile to its code; or `segell`: the sandbox's own registry and notary."
     )
     source_unit: str | None = Field(description="`path.sol:Name` of a deployed contract.")
     transaction_hash: str | None
     block_number: int | None
     deployed_at: datetime | None
     on_chain: bool = Field(description="False once a reset or a revert to an earlier snapshot removed its code.")
+    verification: Literal["exact", "partial"] | None = Field(
+        default=None,
+        description="A registered contract's match: `exact` (the same code, metadata included) or `partial` (the "
+        "same code; the metadata hash differs: sources that differ in comments or whitespace).",
+    )
 
 
 class ContractList(BaseModel):
@@ -165,10 +207,19 @@ class ContractDetail(ContractOut):
     source_hash: str | None
     sources: dict[str, str] | None = Field(description="The files the contract was compiled from.")
     constructor_args: list[Any] | dict[str, Any] | None
+    compiler_settings: dict[str, Any] | None = Field(
+        default=None, description="The settings a registered contract was compiled with to match."
+    )
 
 
 class DeployOut(ContractDetail):
     deployment: TransactionOut
+    warnings: list[CompilerMessageOut] = Field(description="What the compiler warned about, if anything.")
+
+
+class RegisterOut(ContractDetail):
+    immutables: int = Field(description="How many immutable values were read from the code on chain.")
+    on_chain_compiler: str | None = Field(description="The solc version the code's own metadata names, if any.")
     warnings: list[CompilerMessageOut] = Field(description="What the compiler warned about, if anything.")
 
 

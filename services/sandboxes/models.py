@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.models import Base, utcnow
 
 

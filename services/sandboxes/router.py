@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from segell.services.deps import CallerDep
 from segell.services.errors import error_responses
-from segell.services.rpc.router import _REQUEST, _RESPONSE
+from segell.services.rpc.api import JSON_RPC_REQUEST, JSON_RPC_RESPONSE
 from segell.services.sandboxes.models import Sandbox, SandboxSnapshot
 from segell.services.sandboxes.schemas import (
     AccountExport,
@@ -33,8 +33,8 @@ one_sandbox = APIRouter(prefix="/{sandbox_id}", responses=error_responses(404, 4
 
 # The shape of /rpc's requests, but any method name: the sandbox answers writes and, when enabled, node administration.
 _SANDBOX_REQUEST: dict[str, Any] = {
-    **_REQUEST,
-    "properties": {**_REQUEST["properties"], "method": {"type": "string", "minLength": 1}},
+    **JSON_RPC_REQUEST,
+    "properties": {**JSON_RPC_REQUEST["properties"], "method": {"type": "string", "minLength": 1}},
 }
 _SANDBOX_JSON_RPC_BODY: dict[str, Any] = {
     "required": True,
@@ -62,6 +62,7 @@ def _sandbox_out(request: Request, sandbox: Sandbox) -> dict[str, Any]:
             registry=sandbox.registry_address, notary=sandbox.notary_address, deployment_block=sandbox.deployment_block
         ),
         "rpc_url": _rpc_url(request, sandbox.id),
+        "explorer_url": str(request.url_for("explorer_page", sandbox_id=sandbox.id)),
         "node_admin": sandbox.node_admin,
         "accounts": [account.address for account in sandbox.accounts],
         "governance": sandbox.governance_address,
@@ -185,7 +186,11 @@ def export_accounts(sandbox_id: SandboxId, caller: CallerDep, sandboxes: Sandbox
     responses={
         200: {
             "description": "JSON-RPC response(s); refused methods get JSON-RPC error -32601.",
-            "content": {"application/json": {"schema": {"oneOf": [_RESPONSE, {"type": "array", "items": _RESPONSE}]}}},
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [JSON_RPC_RESPONSE, {"type": "array", "items": JSON_RPC_RESPONSE}]}
+                }
+            },
         },
         204: {"description": "Only notifications were sent: JSON-RPC answers nothing."},
         **error_responses(413),

@@ -68,6 +68,10 @@ class SandboxOut(BaseModel):
     chain_id: int
     contracts: Contracts
     rpc_url: str = Field(description="JSON-RPC endpoint of the sandbox's chain, behind the owner's API key.")
+    explorer_url: str = Field(
+        description="The sandbox's explorer page: blocks, transactions, addresses, events and charts; it asks for the "
+        "owner's API key."
+    )
     node_admin: bool
     accounts: list[str] = Field(description="Funded accounts; the first is admitted for the owner in the registry.")
     governance: str = Field(description="The sandbox's governance account (holds GOVERNANCE_ROLE in its registry).")

@@ -38,7 +38,7 @@ from segell.chain.gateway import NodeProxy
 from segell.chain.keys import generate_account, open_private_key, seal_private_key
 from segell.chain.nodes import NodeError
 from segell.chain.registry import RegistryClient
-from segell.services.administrations.models import Administration
+from segell.services.administrations.api import Administration
 from segell.services.deps import Caller, administration_of
 from segell.services.errors import Conflict, NotFound, Unavailable
 from segell.services.runtime import Runtime

@@ -2,7 +2,11 @@
 
 The template marks text as ``{{t.key}}`` (the key's translation, HTML-escaped) and values as ``{{name}}``. All three
 translations travel with the page as JSON, so that switching language keeps a result on screen; the choice is kept
-in a cookie, read here on the next visit.
+in a cookie, read here on the next visit. A first visit follows the browser's `Accept-Language`.
+
+The result area (`templates/result.html`) comes right after the heading on a code's page (``/verify/{code}``, the
+URL a QR code on a document leads to), so that a phone shows the answer on its first screen; on the plain page it
+follows the two ways to check, which are what a visitor comes for.
 """
 
 import hashlib
@@ -17,10 +21,9 @@ from typing import Final
 from fastapi.responses import Response
 
 from segell.services.errors import NotFound
+from segell.services.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, parse_accept_language
 from segell.services.notary import api as notary
 
-LANGUAGES: Final = ("ca", "es", "en")
-DEFAULT_LANGUAGE: Final = "ca"
 LANGUAGE_COOKIE: Final = "segell_lang"
 _ONE_YEAR: Final = 365 * 24 * 3600
 
@@ -36,7 +39,8 @@ PAGE_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
-    "Vary": "Cookie",
+    # The language follows the cookie, else the browser's languages: a cache must keep one answer for each.
+    "Vary": "Cookie, Accept-Language",
 }
 
 _STATIC_TYPES: Final = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -52,7 +56,7 @@ class StaticFile:
 @cache
 def translations() -> dict[str, dict[str, str]]:
     """The page's texts, and the notary's labels of the kinds of document (`kind_signed-pdf`, ...), by language."""
-    texts = {
+    texts: dict[str, dict[str, str]] = {
         language: json.loads((_HERE / "translations" / f"{language}.json").read_text(encoding="utf-8"))
         for language in LANGUAGES
     }
@@ -73,16 +77,18 @@ def static_files() -> dict[str, StaticFile]:
 
 
 @cache
-def _template() -> str:
-    return (_HERE / "templates" / "verify.html").read_text(encoding="utf-8")
+def _template(name: str = "verify.html") -> str:
+    return (_HERE / "templates" / name).read_text(encoding="utf-8")
 
 
-def choose_language(requested: str | None, remembered: str | None) -> str:
-    """The language asked for in the URL, else the one remembered in the cookie, else Catalan."""
+def choose_language(requested: str | None, remembered: str | None, accepted: str | None = None) -> Language:
+    """The language asked for in the URL, else the one remembered in the cookie (the citizen's choice), else the
+    first of ours the browser's `Accept-Language` prefers, else Catalan."""
     for language in (requested, remembered):
-        if language in LANGUAGES:
-            return language
-    return DEFAULT_LANGUAGE
+        for ours in LANGUAGES:
+            if language == ours:
+                return ours
+    return parse_accept_language(accepted) or DEFAULT_LANGUAGE
 
 
 def remember_language(response: Response, language: str) -> None:
@@ -97,12 +103,15 @@ def _json_for_script(value: object) -> str:
 def render_page(language: str, *, code: str | None = None) -> str:
     texts = translations()[language]
     assets = static_files()
+    waiting = "checking" if code else "result_empty"
     values = {
         "lang": language,
         "code": code or "",
         "autocheck": "true" if code else "false",
         "js_version": assets["verify.js"].etag,
         "css_version": assets["verify.css"].etag,
+        "result_waiting": waiting,
+        "result_waiting_text": texts[waiting],
     }
     for other in LANGUAGES:
         values[f"current_{other}"] = 'aria-current="true"' if other == language else ""
@@ -113,6 +122,9 @@ def render_page(language: str, *, code: str | None = None) -> str:
             return _json_for_script(translations())
         if key.startswith("current_"):
             return values[key]
+        if key in ("result_first", "result_after_ways"):
+            first = key == "result_first"
+            return _PLACEHOLDER.sub(substitute, _template("result.html")) if first == bool(code) else ""
         return html.escape(texts[key] if is_text else values[key])
 
     return _PLACEHOLDER.sub(substitute, _template())

@@ -20,6 +20,11 @@ INVARIANTS = (
 )
 
 
+# `make forge` runs foundry.toml's full campaign (1,000 runs of each); the suite runs a quarter of it.
+SUITE_FUZZ_RUNS = 256
+SUITE_INVARIANT_RUNS = 250
+
+
 def _forge() -> str | None:
     return str(FORGE) if FORGE.is_file() else shutil.which("forge")
 
@@ -36,6 +41,9 @@ def test_forge_suite_passes_including_invariants(tmp_path: Path) -> None:
         "FOUNDRY_OUT": str(tmp_path / "out"),
         "FOUNDRY_CACHE_PATH": str(tmp_path / "cache"),
         "NO_COLOR": "1",
+        # The suite's campaign: every fuzz and invariant test, with fewer runs than `make forge`'s full one.
+        "FOUNDRY_FUZZ_RUNS": str(SUITE_FUZZ_RUNS),
+        "FOUNDRY_INVARIANT_RUNS": str(SUITE_INVARIANT_RUNS),
     }
 
     result = subprocess.run(
@@ -45,8 +53,9 @@ def test_forge_suite_passes_including_invariants(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     for name in INVARIANTS:
-        passed = re.search(rf"\[PASS\] {name}\(\) \(runs: \d+, calls: \d+", output)
+        passed = re.search(rf"\[PASS\] {name}\(\) \(runs: (\d+), calls: \d+", output)
         assert passed, f"{name} did not pass:\n{output}"
+        assert int(passed[1]) == SUITE_INVARIANT_RUNS, passed[0]
     summary = re.search(r"(\d+) tests passed, (\d+) failed, (\d+) skipped", output)
     assert summary is not None, output
     assert (int(summary[2]), int(summary[3])) == (0, 0), output

@@ -58,6 +58,23 @@ def run_notebook(path: Path, kernel_specs: KernelSpecManager, env: dict[str, str
     return notebook
 
 
+@pytest.fixture(scope="module")
+def font_cache() -> None:
+    """Matplotlib's font cache, built here if it is not yet: a kernel that builds it says so on stderr."""
+    import matplotlib.font_manager  # noqa: F401  (builds the cache on import)
+
+
+def images(notebook: NotebookNode) -> int:
+    """How many PNG images (charts) the code cells displayed."""
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type in ("display_data", "execute_result")
+    )
+
+
 def stream(notebook: NotebookNode, name: str = "stdout") -> str:
     """Everything the code cells wrote to stdout (or stderr), in order."""
     return "".join(
@@ -111,6 +128,12 @@ def assert_notarise_and_verify_tour(text: str, server: RunningServer) -> None:
     assert "Receipt status: revoked" in text
     assert "After revocation: revoked, valid False" in text
     assert "reason   Substituïda per l'acta corregida" in text
+    gas = [int(g.replace(",", "")) for g in re.findall(r"documents: 1 anchoring transaction, +([\d,]+) gas", text)]
+    assert len(gas) == 4 and gas == sorted(gas, reverse=True), text
+    assert re.search(r"One root for 1000 documents: [\d,]+ times less gas each", text)
+    assert re.search(r"Newest anchored certificates: \S+-\S+", text)
+    listed = re.search(r"Certificates notarised by this administration: (\d+)", text)
+    assert listed and int(listed[1]) == 1 + sum([1, 10, 100, 1000])  # the salted certificate, then the batches
     code = re.search(r"Admitted (DEMO-[0-9A-F]{8})", text)
     assert code is not None
     with server.client(server.governance_key) as governance:
@@ -131,7 +154,7 @@ def test_notebooks_are_stored_without_outputs() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs_against_segell_with_api_key(
-    path: Path, segell_server: RunningServer, kernel_specs: KernelSpecManager
+    path: Path, segell_server: RunningServer, kernel_specs: KernelSpecManager, font_cache: None
 ) -> None:
     env = kernel_environment(SEGELL_URL=segell_server.url, SEGELL_API_KEY=segell_server.governance_key)
     notebook = run_notebook(path, kernel_specs, env)
@@ -141,6 +164,14 @@ def test_notebook_runs_against_segell_with_api_key(
         assert_first_steps_tour(stream(notebook), segell_server)
     if path.name == "01-notarise-and-verify.ipynb":
         assert_notarise_and_verify_tour(stream(notebook), segell_server)
+        assert images(notebook) == 1  # gas per document and throughput, side by side
+    if path.name == "02-sandbox-poc.ipynb":
+        text = stream(notebook)
+        counts = {label: int(count) for label, count in re.findall(r"^(\w[\w ]+?) +(\d+) transactions, ", text, re.M)}
+        # The permits contract deployed, 1 + 6 permits issued in it, the document anchored in the sandbox's notary.
+        assert counts["contract deployed"] >= 1 and counts["permits register"] == 7, text
+        assert counts["Segell registry or notary"] >= 2, text  # the administration admitted, the anchoring
+        assert images(notebook) == 1
 
 
 @pytest.mark.slow

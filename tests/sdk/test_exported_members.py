@@ -46,7 +46,22 @@ def test_notary_api_is_exported() -> None:
 GROUPS = {
     "documents": (
         sdk.Documents,
-        {"notarise", "notarise_many", "get", "bundle", "wait_until_anchored", "revoke", "verify", "bundle_by_code"},
+        {
+            "notarise",
+            "notarise_many",
+            "get",
+            "list",
+            "iterate",
+            "bundle",
+            "bundles",
+            "wait_for_bundles",
+            "export_bundles",
+            "wait_until_anchored",
+            "revoke",
+            "verify",
+            "bundle_by_code",
+            "download",
+        },
     ),
     "certificates": (sdk.Certificates, {"issue", "list", "get", "revoke", "status", "log", "log_bundle", "authority"}),
     "signatures": (sdk.Signatures, {"sign", "validate"}),
@@ -67,12 +82,12 @@ GROUPS = {
             "web3",
         },
     ),
-    "contracts": (sdk.Contracts, {"deploy", "list", "get", "call", "send", "events"}),
+    "contracts": (sdk.Contracts, {"deploy", "register", "list", "get", "call", "send", "events"}),
     "auth": (sdk.CitizenAuth, {"request_otp", "verify_otp", "verify_totp", "otp_outbox", "json_web_keys"}),
     "citizens": (sdk.Citizens, {"me", "enrol_totp", "confirm_totp"}),
     "administrations": (
         sdk.Administrations,
-        {"admit", "list", "get", "suspend", "reinstate", "issue_api_key", "list_api_keys", "revoke_api_key"},
+        {"admit", "list", "get", "update", "suspend", "reinstate", "issue_api_key", "list_api_keys", "revoke_api_key"},
     ),
     "governance_keys": (sdk.GovernanceKeys, {"list", "rotate", "revoke"}),
 }

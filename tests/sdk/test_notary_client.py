@@ -13,18 +13,23 @@ import pytest
 
 from segell.sdk import (
     BATCH_LIMIT,
+    BUNDLES_LIMIT,
     AnchorTimeoutError,
     Client,
     ConflictError,
+    NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     Receipt,
     SegellError,
+    ValidationError,
+    verify_bundle_proof,
 )
 from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, serve
 
-CODE_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z*~$=U]")
+# New codes end in a symbol of their own alphabet: no `* ~ $ = U`.
+CODE_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z]")
 ANCHOR_TIMEOUT_S = 60
 
 
@@ -191,6 +196,68 @@ def test_wait_until_anchored_then_status_and_bundle(issuer: Client, tmp_path: Pa
     assert bundle["receipt"]["verification_code"] == anchored.verification_code
 
 
+def test_wait_for_bundles_of_many_documents_takes_a_few_requests(segell_server: RunningServer, issuer_key: str) -> None:
+    hashes = [secrets.token_hex(32) for _ in range(BUNDLES_LIMIT + 1)]
+    transport = RecordingTransport()
+    with Client(segell_server.url, issuer_key, timeout=60, transport=transport) as client:
+        receipts = client.documents.notarise_many(hashes, kind="certificat")
+        transport.requests.clear()
+
+        bundles = client.documents.wait_for_bundles([receipt.id for receipt in receipts], timeout=ANCHOR_TIMEOUT_S)
+
+    assert [bundle["receipt"]["id"] for bundle in bundles] == [receipt.id for receipt in receipts]
+    assert [bundle["document_hash"] for bundle in bundles] == ["0x" + h for h in hashes]
+    assert verify_bundle_proof(bundles[-1], hashes[-1]).status == "proof_valid"
+    # Two requests a round (a thousand ids each), a round every quarter of a second at most: not two per document.
+    assert {(request.method, request.url.path) for request in transport.requests} == {("POST", "/v1/documents/bundles")}
+    assert len(transport.requests) <= 40, len(transport.requests)
+
+
+def test_list_pages_and_iterate_over_them_newest_first(issuer: Client) -> None:
+    kind = f"k{secrets.token_hex(6)}"
+    receipts = issuer.documents.notarise_many([secrets.token_hex(32) for _ in range(7)], kind=kind)
+    newest_first = sorted(receipts, key=lambda receipt: (receipt.created_at, receipt.id), reverse=True)
+    today = receipts[0].created_at.date()
+
+    first = issuer.documents.list(kind=kind, limit=3)
+    second = issuer.documents.list(kind=kind, limit=3, cursor=first.next_cursor)
+    every = list(issuer.documents.iterate(kind=kind, page_size=3))
+    # Dates and datetimes as Python objects; a datetime without a time zone is UTC.
+    that_day = list(issuer.documents.iterate(kind=kind, since=today, until=today))
+    before = issuer.documents.list(kind=kind, until=datetime.combine(today, datetime.min.time()))
+
+    assert [r.id for r in first.items + second.items] == [r.id for r in newest_first[:6]]
+    assert first.next_cursor is not None and second.next_cursor is not None
+    assert [r.id for r in every] == [r.id for r in that_day] == [r.id for r in newest_first]
+    assert all(r.kind == kind and r.status in ("pending", "anchored") for r in every)
+    assert before.items == () and before.next_cursor is None
+
+
+def test_list_with_a_bad_cursor_raises_validation_error(issuer: Client) -> None:
+    with pytest.raises(ValidationError) as raised:
+        issuer.documents.list(cursor="not-a-cursor")
+
+    assert raised.value.code == "invalid_cursor"
+
+
+def test_export_bundles_streams_anchored_documents(issuer: Client) -> None:
+    kind = f"k{secrets.token_hex(6)}"
+    receipts = issuer.documents.notarise_many([secrets.token_hex(32) for _ in range(3)], kind=kind)
+    issuer.documents.wait_for_bundles([receipt.id for receipt in receipts], timeout=ANCHOR_TIMEOUT_S)
+
+    with issuer.documents.export_bundles(kind=kind) as export:
+        bundles = list(export)
+
+    assert export.pending == 0
+    assert sorted(bundle["receipt"]["id"] for bundle in bundles) == sorted(receipt.id for receipt in receipts)
+    assert bundles == [issuer.documents.bundle(bundle["receipt"]["id"]) for bundle in bundles]
+
+
+def test_bundles_refuse_a_hash_that_is_not_one_before_sending(issuer: Client) -> None:
+    with pytest.raises(ValueError, match="64 digits"):
+        issuer.documents.bundles(hashes=["acta.pdf"])
+
+
 def test_revoke_makes_status_and_public_verification_say_revoked(issuer: Client) -> None:
     digest = secrets.token_hex(32)
     receipt = issuer.documents.wait_until_anchored(issuer.documents.notarise(digest).id, timeout=ANCHOR_TIMEOUT_S)
@@ -299,3 +366,28 @@ def test_file_over_the_size_limit_raises_payload_too_large(pending_issuer: Clien
     assert raised.value.status_code == 413
     accepted = pending_issuer.documents.notarise(hashlib.sha256(big.read_bytes()).hexdigest())  # its hash is fine
     assert accepted.document_hash == hashlib.sha256(big.read_bytes()).hexdigest()
+
+
+def test_pending_documents_are_named_then_waited_for_until_the_timeout(pending_issuer: Client) -> None:
+    receipts = pending_issuer.documents.notarise_many([secrets.token_hex(32) for _ in range(2)], kind="acta")
+
+    found = pending_issuer.documents.bundles(ids=[receipts[0].id], hashes=[receipts[1].document_hash])
+    with pending_issuer.documents.export_bundles(kind="acta") as export:
+        exported = list(export)
+    with pytest.raises(AnchorTimeoutError) as raised:
+        pending_issuer.documents.wait_for_bundles([receipt.id for receipt in receipts], timeout=0.3)
+
+    assert found.items == () and found.missing == ()
+    assert found.pending == (receipts[0].id, receipts[1].id)
+    assert exported == [] and export.pending == 2
+    assert raised.value.document_id == receipts[0].id and raised.value.status == "pending"
+    assert "2 of 2 documents are still pending after 0.3 seconds" in raised.value.message
+
+
+def test_wait_for_bundles_of_an_unknown_document_raises_not_found(pending_issuer: Client) -> None:
+    unknown = secrets.token_hex(16)
+
+    with pytest.raises(NotFoundError) as raised:
+        pending_issuer.documents.wait_for_bundles([unknown], timeout=1)
+
+    assert raised.value.details == {"missing": [unknown]}

@@ -1,6 +1,7 @@
 """Administration management over real HTTP against the embedded chain."""
 
 import httpx
+import pytest
 
 from segell.chain.registry import RegistryClient
 from segell.services.administrations.service import registry_id_for
@@ -143,3 +144,105 @@ def test_administration_sees_only_itself(segell_server: RunningServer, governanc
         assert client.post("/v1/administrations/L46000002/suspend").status_code == 403
         assert client.delete("/v1/administrations/L46000002/api-keys/abc").status_code == 403
     assert governance.get("/v1/administrations/L46000002").json()["status"] == "active"
+
+
+NO_TEMPLATES = {"ca": None, "es": None, "en": None}
+
+
+def test_admitted_administration_speaks_catalan_unless_told_otherwise(governance: httpx.Client) -> None:
+    catalan = admit(governance, "L08000101")["administration"]
+    response = governance.post("/v1/administrations", json={"code": "L08000102", "name": "N", "language": "es"})
+
+    assert (catalan["language"], catalan["sms_templates"]) == ("ca", NO_TEMPLATES)
+    assert response.status_code == 201, response.text
+    assert response.json()["administration"]["language"] == "es"
+    assert governance.get("/v1/administrations/L08000102").json()["language"] == "es"
+
+
+def test_governance_changes_the_language_and_sms_texts_and_null_gives_the_default_back(
+    governance: httpx.Client,
+) -> None:
+    admit(governance, "L08000103")
+    own = "{code} és el teu codi de {administration}. {code}"
+
+    changed = governance.patch("/v1/administrations/L08000103", json={"language": "en", "sms_templates": {"ca": own}})
+    partly = governance.patch("/v1/administrations/L08000103", json={"sms_templates": {"es": "Código {code}"}})
+    reset = governance.patch("/v1/administrations/L08000103", json={"sms_templates": {"ca": None}})
+    unchanged = governance.patch("/v1/administrations/L08000103", json={})
+
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["language"], changed.json()["sms_templates"]) == ("en", {**NO_TEMPLATES, "ca": own})
+    assert partly.json()["sms_templates"] == {**NO_TEMPLATES, "ca": own, "es": "Código {code}"}
+    assert reset.json()["sms_templates"] == {**NO_TEMPLATES, "es": "Código {code}"}
+    assert unchanged.json() == reset.json()
+    assert governance.get("/v1/administrations/L08000103").json() == reset.json()
+
+
+def test_an_administration_changes_its_own_language_but_not_anothers(
+    segell_server: RunningServer, governance: httpx.Client
+) -> None:
+    key = admit(governance, "L08000104")["api_key"]["key"]
+    other_key = admit(governance, "L08000105")["api_key"]["key"]
+    governance.post("/v1/administrations/L08000105/suspend")
+    with segell_server.client(key) as client:
+        own = client.patch("/v1/administrations/L08000104", json={"language": "es"})
+        another = client.patch("/v1/administrations/L08000105", json={"language": "en"})
+        unknown = client.patch("/v1/administrations/L08009999", json={"language": "en"})
+        me = client.get("/v1/me").json()["administration"]
+    with segell_server.client(other_key) as suspended:
+        while_suspended = suspended.patch("/v1/administrations/L08000105", json={"language": "en"})
+    with segell_server.client() as anonymous:
+        without_key = anonymous.patch("/v1/administrations/L08000104", json={"language": "en"})
+
+    assert own.status_code == 200 and me["language"] == "es"
+    # Another tenant's administration is not disclosed: the same answer as for one that does not exist.
+    assert (another.status_code, unknown.status_code) == (404, 404)
+    assert another.json()["error"]["message"] == "No administration with code 'L08000105'."
+    assert while_suspended.status_code == 403
+    assert while_suspended.json()["error"]["code"] == "administration_suspended"
+    assert without_key.status_code == 401
+    assert governance.get("/v1/administrations/L08000105").json()["language"] == "ca"
+
+
+@pytest.mark.parametrize(
+    ("body", "location", "says"),
+    [
+        ({"sms_templates": {"ca": "El teu codi"}}, "body.sms_templates.ca", "must contain {code}"),
+        ({"sms_templates": {"es": "{code} de {nombre}"}}, "body.sms_templates.es", "'{nombre}' at position 10"),
+        ({"sms_templates": {"en": "{code} {{x}}"}}, "body.sms_templates.en", "no other brace"),
+        ({"sms_templates": {"en": "{code} }"}}, "body.sms_templates.en", "'}' at position 7"),
+        ({"sms_templates": {"en": "{CODE}"}}, "body.sms_templates.en", "not a placeholder"),
+        ({"sms_templates": {"ca": "{code}\nadeu"}}, "body.sms_templates.ca", "U+000A"),
+        ({"sms_templates": {"ca": "{code}\u202e"}}, "body.sms_templates.ca", "U+202E"),
+        ({"sms_templates": {"ca": "{code}" + "x" * 155}}, "body.sms_templates.ca", "160 characters"),
+        ({"sms_templates": {"ca": ""}}, "body.sms_templates.ca", "at least 1 character"),
+        ({"sms_templates": {"fr": "{code}"}}, "body.sms_templates.fr", "Extra inputs"),
+        ({"language": "fr"}, "body.language", "'ca', 'es' or 'en'"),
+        ({"language": "ES"}, "body.language", "'ca', 'es' or 'en'"),
+        ({"name": "Nou nom"}, "body.name", "Extra inputs"),
+    ],
+)
+def test_update_refuses_what_it_cannot_send_with_422(
+    governance: httpx.Client, body: dict, location: str, says: str
+) -> None:
+    if governance.get("/v1/administrations/L08000106").status_code == 404:
+        admit(governance, "L08000106")
+
+    response = governance.patch("/v1/administrations/L08000106", json=body)
+
+    assert response.status_code == 422, response.text
+    detail = response.json()["error"]["details"][0]
+    assert detail["location"] == location
+    assert says in detail["message"]
+    after = governance.get("/v1/administrations/L08000106").json()
+    assert (after["language"], after["sms_templates"]) == ("ca", NO_TEMPLATES)
+
+
+def test_a_template_of_160_characters_is_accepted(governance: httpx.Client) -> None:
+    admit(governance, "L08000107")
+    longest = "{code}" + "x" * 154
+
+    response = governance.patch("/v1/administrations/L08000107", json={"sms_templates": {"en": longest}})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["sms_templates"]["en"] == longest

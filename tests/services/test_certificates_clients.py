@@ -32,11 +32,6 @@ from segell.services.cli import app
 from tests.helpers import RunningServer, openssl
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
 @pytest.fixture(scope="module")
 def administration_key(segell_server: RunningServer) -> str:
     with Client(segell_server.url, segell_server.governance_key) as governance:

@@ -129,6 +129,87 @@ def test_request_otp_accepts_separators_and_stores_the_e164_form(tenant: Citizen
     assert [item["phone"] for item in outbox] == [phone]
 
 
+def outbox_message(tenant: CitizenApp, phone: str) -> str:
+    """The last SMS the sandbox gateway kept for `phone`, as the citizen reads it."""
+    items = tenant.http.get("/v1/auth/otp/outbox", params={"phone": phone, "limit": 1}).json()["items"]
+    assert len(items) == 1, items
+    return str(items[0]["message"])
+
+
+def test_otp_sms_is_in_the_administrations_language_catalan_by_default(tenant: CitizenApp, clock: MovableClock) -> None:
+    phone = new_phone()
+
+    assert tenant.send(phone).status_code == 202
+
+    code = tenant.last_code(phone)
+    assert outbox_message(tenant, phone) == (
+        f"Ajuntament {tenant.code}: el teu codi és {code}. Caduca d'aquí a 5 min. No el comparteixis: ningú de "
+        "l'administració te'l demanarà."
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("es", "Ajuntament {name}: tu código es {code}. Caduca en 5 min. No lo compartas: nadie de la administración "
+         "te lo pedirá."),
+        ("en", "{code} is your Ajuntament {name} code. It expires in 5 minutes. Never share it: nobody from the "
+         "administration will ask for it."),
+        ("ca", "Ajuntament {name}: el teu codi és {code}. Caduca d'aquí a 5 min. No el comparteixis: ningú de "
+         "l'administració te'l demanarà."),
+    ],
+)  # fmt: skip
+def test_otp_sms_is_in_the_language_the_app_asks_for(
+    segell_server: RunningServer, tenants: Any, clock: MovableClock, lang: str, expected: str
+) -> None:
+    tenant = tenants()
+    with segell_server.client(segell_server.governance_key) as governance:
+        # The administration speaks another language: the citizen's choice wins.
+        other = "en" if lang != "en" else "es"
+        assert governance.patch(f"/v1/administrations/{tenant.code}", json={"language": other}).status_code == 200
+    phone = new_phone()
+
+    assert tenant.send(phone, lang=lang).status_code == 202
+
+    code = tenant.last_code(phone)
+    assert outbox_message(tenant, phone) == expected.format(name=tenant.code, code=code)
+
+
+def test_otp_sms_uses_the_administrations_own_text_in_its_language(
+    segell_server: RunningServer, clock: MovableClock
+) -> None:
+    code = f"CA{secrets.token_hex(4).upper()}"
+    # A name that looks like a placeholder stays as it is.
+    key = segell_server.admit(code, name="Consorci {code}")
+    own = "{code}: codi de la seu electrònica de {administration}. Vàlid 5 minuts."
+    with segell_server.client(key) as http:
+        tenant = CitizenApp(code, key, http)
+        changed = http.patch(f"/v1/administrations/{code}", json={"language": "es", "sms_templates": {"ca": own}})
+        assert changed.status_code == 200, changed.text
+        phones = [new_phone() for _ in range(3)]
+
+        assert tenant.send(phones[0]).status_code == 202
+        assert tenant.send(phones[1], lang="ca").status_code == 202
+        http.patch(f"/v1/administrations/{code}", json={"sms_templates": {"ca": None}})
+        assert tenant.send(phones[2], lang="ca").status_code == 202
+
+        spanish, own_catalan, default_catalan = (outbox_message(tenant, phone) for phone in phones)
+    assert spanish.startswith("Consorci {code}: tu código es ")
+    sent_code = CODE_IN_MESSAGE.search(own_catalan)
+    assert sent_code is not None
+    assert own_catalan == f"{sent_code.group(1)}: codi de la seu electrònica de Consorci {{code}}. Vàlid 5 minuts."
+    assert default_catalan.startswith("Consorci {code}: el teu codi és ")
+
+
+def test_request_otp_refuses_a_language_it_does_not_speak_with_422(tenant: CitizenApp) -> None:
+    for lang in ("fr", "CA", "", "es-ES", 1):
+        response = tenant.send(new_phone(), lang=lang)
+
+        assert response.status_code == 422, lang
+        assert response.json()["error"]["details"][0]["location"] == "body.lang"
+    assert tenant.http.get("/v1/auth/otp/outbox").json()["items"] == []
+
+
 @pytest.mark.parametrize(
     "phone",
     [

@@ -1,6 +1,7 @@
 """Citizen authentication through the SDK and `segell otp` against a real Segell server (tests/conftest.py)."""
 
 import json
+import re
 import secrets
 
 import pyotp
@@ -84,11 +85,6 @@ def test_sdk_outbox_is_scoped_to_the_key(segell_server: RunningServer, administr
     assert [(m.administration, m.phone) for m in all_of_theirs] == [(other_code, other_phone)]
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
 def test_cli_otp_outbox_reads_every_message_with_the_governance_key(
     segell_server: RunningServer, administration: tuple[str, str], runner: CliRunner
 ) -> None:
@@ -138,3 +134,79 @@ def test_cli_otp_send_without_a_key_says_how_to_get_one(segell_server: RunningSe
 
     assert result.exit_code == 1
     assert "SEGELL_API_KEY" in result.output
+
+
+def test_sdk_sets_the_sms_language_and_text_and_asks_for_a_language(
+    segell_server: RunningServer, administration: tuple[str, str]
+) -> None:
+    code, key = administration
+    own = "{code}: tu código para la sede electrónica de {administration}."
+    english, spanish = new_phone(), new_phone()
+    with Client(segell_server.url, key) as segell:
+        updated = segell.administrations.update(code, language="en", sms_templates={"es": own})
+        segell.auth.request_otp(english)
+        segell.auth.request_otp(spanish, lang="es")
+        sent = {phone: segell.auth.otp_outbox(phone=phone, limit=1)[0].message for phone in (english, spanish)}
+        with pytest.raises(ValidationError) as no_code:
+            segell.administrations.update(code, sms_templates={"ca": "El teu codi"})
+        reset = segell.administrations.update(code, sms_templates={"es": None})
+
+    assert (updated.language, dict(updated.sms_templates)) == ("en", {"ca": None, "es": own, "en": None})
+    assert sent[english].endswith(f" is your Ajuntament {code} code. It expires in 5 minutes. Never share it: "
+                                  "nobody from the administration will ask for it.")  # fmt: skip
+    assert sent[spanish] == f"{last_code_in(sent[spanish])}: tu código para la sede electrónica de Ajuntament {code}."
+    assert "{code}" in no_code.value.message
+    assert reset.sms_templates["es"] is None and reset.language == "en"
+
+
+def last_code_in(message: str) -> str:
+    match = CODE_IN_MESSAGE.search(message)
+    assert match is not None
+    return match.group(1)
+
+
+def test_cli_admin_set_changes_the_sms_language_and_text_and_otp_send_asks_for_one(
+    segell_server: RunningServer, administration: tuple[str, str], runner: CliRunner
+) -> None:
+    code, key = administration
+    phone = new_phone()
+    env = {"SEGELL_URL": segell_server.url, "SEGELL_API_KEY": key}
+
+    changed = runner.invoke(
+        app,
+        ["admin", "set", code, "--language", "es", "--sms-template", "en=Code {code} from {administration}"],
+        env=env,
+    )
+    sent = runner.invoke(app, ["otp", "send", phone, "--lang", "en"], env=env)
+    outbox = runner.invoke(app, ["otp", "outbox", "--phone", phone, "--json"], env=env)
+    refused = runner.invoke(app, ["admin", "set", code, "--sms-template", "en=Code {codi}"], env=env)
+    unknown_language = runner.invoke(app, ["admin", "set", code, "--sms-template", "fr=Code {code}"], env=env)
+    reset = runner.invoke(app, ["admin", "set", code, "--default-sms", "en", "--json"], env=env)
+    nothing = runner.invoke(app, ["admin", "set", code], env=env)
+
+    assert changed.exit_code == 0, changed.output
+    assert re.search(r"language\s+es\b", changed.output)
+    assert re.search(r"SMS text en\s+Code \{code\} from \{administration\}", changed.output)
+    assert sent.exit_code == 0, sent.output
+    message = json.loads(outbox.output)[0]["message"]
+    assert message == f"Code {last_code_in(message)} from Ajuntament {code}"
+    assert refused.exit_code == 1 and "'{codi}' at position 5 is not a placeholder" in refused.output
+    assert unknown_language.exit_code == 2 and "LANG=TEXT" in unknown_language.output
+    assert reset.exit_code == 0, reset.output
+    assert json.loads(reset.output)["sms_templates"] == {"ca": None, "es": None, "en": None}
+    assert nothing.exit_code == 1 and "Nothing to change" in nothing.output
+
+
+def test_cli_admin_add_admits_with_a_language(segell_server: RunningServer, runner: CliRunner) -> None:
+    code = f"CL{secrets.token_hex(4).upper()}"
+    env = {"SEGELL_URL": segell_server.url, "SEGELL_HOME": str(segell_server.home), "SEGELL_API_KEY": None}
+
+    admitted = runner.invoke(
+        app, ["admin", "add", "Ayuntamiento de Prueba", "--code", code, "--language", "es"], env=env
+    )
+    shown = runner.invoke(app, ["admin", "show", code], env=env)
+
+    assert admitted.exit_code == 0, admitted.output
+    assert shown.exit_code == 0, shown.output
+    assert re.search(r"language\s+es\b", shown.output)
+    assert re.search(r"SMS text es\s+Segell's default", shown.output)

@@ -21,11 +21,6 @@ KEY_PATTERN = re.compile(r"sgl_\S+")
 
 
 @pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
 def env(segell_server) -> dict[str, str | None]:
     """What an operator's shell holds after `segell up`: the URL and the server's SEGELL_HOME, no API key."""
     return {"SEGELL_URL": segell_server.url, "SEGELL_HOME": str(segell_server.home), "SEGELL_API_KEY": None}

@@ -1,6 +1,7 @@
 """`segell notarise`, `segell verify` and `segell revoke` against a real Segell server (tests/conftest.py)."""
 
 import json
+import os
 import re
 import secrets
 from pathlib import Path
@@ -8,18 +9,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from segell.sdk import Client, verify_bundle
+from segell.sdk import Client, Receipt, verify_bundle
 from segell.services.cli import app
+from segell.services.cli.documents import bundle_file_name, unique_name
 from tests.helpers import RunningServer, closed_port
 
 RECEIPT_LINE = re.compile(
     r"(?P<file>\S+)  id (?P<id>[0-9a-f]{32})  code (?P<code>[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-\S)  (?P<status>\w+)"
 )
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +113,39 @@ def test_notarise_public_salted_files_show_their_kind_to_verification_by_hash(
     with Client(segell_server.url) as citizen:
         matches = [citizen.documents.verify(path=path).matches[0] for path in paths]
     assert [(m.status, m.kind) for m in matches] == [("authentic", "certificat")] * count
+
+
+def test_notarise_with_public_copy_then_anyone_downloads_it_by_code(runner: CliRunner, env, tmp_path: Path) -> None:
+    # A name no file should carry: the bundle written next to it is named safely.
+    path = tmp_path / "acta$1.txt"
+    path.write_text(f"Acta {secrets.token_hex(8)}\n")
+    notarised = runner.invoke(app, ["notarise", str(path), "--public-copy", "--wait", "--json"], env=env)
+    assert notarised.exit_code == 0, notarised.output
+    (result,) = json.loads(notarised.stdout)
+    assert result["public_copy"] is True
+    assert result["bundle"] == str(tmp_path / "acta-1.txt.segell.json") and Path(result["bundle"]).is_file()
+
+    target = tmp_path / "downloads"
+    target.mkdir()
+    fetched = runner.invoke(
+        app, ["download", result["verification_code"].lower(), "-o", str(target)], env={**env, "SEGELL_API_KEY": None}
+    )
+    assert fetched.exit_code == 0, fetched.output
+    (saved,) = target.iterdir()
+    assert saved.name == "acta-1.txt" and saved.read_bytes() == path.read_bytes()
+    assert f"Saved {saved}" in fetched.stdout.replace("\n", "")
+
+
+def test_download_of_a_document_without_a_copy_says_so(runner: CliRunner, env, tmp_path: Path) -> None:
+    (path,) = write_documents(tmp_path, 1)
+    notarised = runner.invoke(app, ["notarise", str(path), "--json"], env=env)
+    code = json.loads(notarised.stdout)[0]["verification_code"]
+    result = runner.invoke(
+        app, ["download", code, "-o", str(tmp_path / "copy.txt")], env={**env, "SEGELL_API_KEY": None}
+    )
+    assert result.exit_code == 1
+    assert "kept no copy" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "copy.txt").exists()
 
 
 def test_notarise_without_wait_prints_pending_receipts(runner: CliRunner, env, tmp_path: Path) -> None:
@@ -373,3 +403,128 @@ def test_verify_malformed_bundles_exits_1_with_the_reason_and_no_traceback(
         assert result.stdout.startswith("malformed_bundle: The bundle is malformed: "), result.stdout
         assert words in result.stdout
         assert "Traceback" not in result.output
+
+
+# -- segell documents list, segell documents bundles ------------------------------------------------
+
+TABLE_ROW = re.compile(r"(?P<id>[0-9a-f]{32})\s+(?P<code>[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-\S)\s+(?P<status>\w+)")
+SAFE_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*--[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}(?:-\d+)?\.segell\.json")
+
+
+def notarised(segell_server: RunningServer, key: str, count: int, kind: str, **fields) -> list[Receipt]:  # type: ignore[no-untyped-def]
+    with Client(segell_server.url, key) as client:
+        return [client.documents.notarise(secrets.token_hex(32), kind=kind, **fields) for _ in range(count)]
+
+
+def test_documents_list_prints_a_page_then_every_page_with_all(
+    segell_server: RunningServer, administration_key: str, runner: CliRunner, env
+) -> None:
+    env = {**env, "COLUMNS": "200"}  # a terminal wide enough for every column
+    kind = f"k{secrets.token_hex(6)}"
+    receipts = notarised(segell_server, administration_key, 3, kind, title="Decret d'alcaldia")
+    newest_first = [r.id for r in sorted(receipts, key=lambda r: (r.created_at, r.id), reverse=True)]
+
+    first = runner.invoke(app, ["documents", "list", "--kind", kind, "--limit", "2"], env=env)
+    cursor = re.search(r"--cursor (\S+)", first.stderr)
+    assert cursor, first.output
+    second = runner.invoke(app, ["documents", "list", "--kind", kind, "--limit", "2", "--cursor", cursor[1]], env=env)
+    every = runner.invoke(app, ["documents", "list", "--kind", kind, "--limit", "1", "--all", "--json"], env=env)
+
+    assert first.exit_code == second.exit_code == every.exit_code == 0, first.output + second.output + every.output
+    rows = [match["id"] for match in TABLE_ROW.finditer(first.stdout + second.stdout)]
+    assert rows == newest_first
+    assert "Decret d'alcaldia" in first.stdout and kind in first.stdout
+    assert "--cursor" not in second.stderr
+    listed = json.loads(every.stdout)
+    assert [item["id"] for item in listed["items"]] == newest_first and listed["next_cursor"] is None
+    assert (
+        listed["items"][0]["verification_code"]
+        == next(r for r in receipts if r.id == newest_first[0]).verification_code
+    )
+
+
+def test_documents_list_with_a_bad_date_says_what_a_date_looks_like(runner: CliRunner, env) -> None:
+    result = runner.invoke(app, ["documents", "list", "--since", "1/3/2026"], env=env)
+
+    assert result.exit_code == 1
+    assert "2026-03-01T09:30:00Z" in result.stderr and "HTTP 422" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_documents_bundles_writes_one_safe_file_per_document(
+    segell_server: RunningServer, administration_key: str, runner: CliRunner, env, tmp_path: Path
+) -> None:
+    kind = f"k{secrets.token_hex(6)}"
+    titles = ["../../fora", "..", "Acta del Ple núm. 3/2026", "C:\\Windows\\system32", "CON", "   .ocult"]
+    receipts = [notarised(segell_server, administration_key, 1, kind, title=title)[0] for title in titles]
+    with Client(segell_server.url, administration_key) as client:
+        expected = client.documents.wait_for_bundles([r.id for r in receipts], timeout=60)
+    out = tmp_path / "export"
+    out.mkdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched\n")
+    # A link where a bundle goes is replaced, never followed.
+    (out / f"acta-del-ple-num-3-2026--{receipts[2].verification_code[:19]}.segell.json").symlink_to(outside)
+
+    previous = os.umask(0o022)  # a user's usual umask (the server in this process set its own)
+    try:
+        result = runner.invoke(app, ["documents", "bundles", "--kind", kind, "--out", str(out), "--json"], env=env)
+    finally:
+        os.umask(previous)
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["pending"] == 0
+    files = sorted(out.iterdir())
+    assert len(files) == len(titles) == len(report["written"])
+    assert all(SAFE_NAME.fullmatch(path.name) and not path.is_symlink() for path in files), [p.name for p in files]
+    assert {path.stat().st_mode & 0o777 for path in files} == {0o644}  # for handing out, as any new file
+    by_id = {bundle["receipt"]["id"]: bundle for bundle in expected}
+    for written in report["written"]:
+        path = Path(written["file"])
+        assert path.parent == out
+        assert json.loads(path.read_text()) == by_id[written["id"]]
+        assert written["verification_code"][:19] in path.name
+    assert outside.read_text() == "untouched\n"
+    names = {Path(w["file"]).name.split("--")[0] for w in report["written"]}
+    # A title with nothing readable in it gives way to the kind.
+    assert names == {"fora", kind, "acta-del-ple-num-3-2026", "c-windows-system32", "con", "ocult"}
+
+
+@pytest.mark.parametrize(
+    ("bundle", "name"),
+    [
+        (
+            {"receipt": {"title": "../../../etc/passwd", "verification_code": "7GQK-2M4B-XW9D-1RTC-*"}},
+            "etc-passwd--7GQK-2M4B-XW9D-1RTC.segell.json",
+        ),
+        (
+            {"receipt": {"title": "\u202egpj.exe", "kind": None, "verification_code": "../../x", "id": "../ab/CD"}},
+            "gpj-exe--abcd.segell.json",
+        ),
+        (
+            {"receipt": {"title": "..", "kind": "../..", "verification_code": None, "id": None}},
+            "document--unnamed.segell.json",
+        ),
+        ({"receipt": "not an object"}, "document--unnamed.segell.json"),
+        (
+            {"receipt": {"title": "x" * 500, "verification_code": "7gqk 2m4b xw9d 1rtc k"}},
+            "x" * 60 + "--7GQK-2M4B-XW9D-1RTC.segell.json",
+        ),
+    ],
+    ids=["traversal", "bidi-and-bad-code", "dots-only", "no-receipt", "long-title"],
+)
+def test_bundle_file_names_are_safe_whatever_a_bundle_says(bundle: dict, name: str) -> None:
+    assert bundle_file_name(bundle) == name
+
+
+def test_bundle_names_taken_in_one_export_get_a_number() -> None:
+    taken: set[str] = set()
+
+    names = [unique_name("acta--7GQK-2M4B-XW9D-1RTC.segell.json", taken) for _ in range(3)]
+
+    assert names == [
+        "acta--7GQK-2M4B-XW9D-1RTC.segell.json",
+        "acta--7GQK-2M4B-XW9D-1RTC-2.segell.json",
+        "acta--7GQK-2M4B-XW9D-1RTC-3.segell.json",
+    ]

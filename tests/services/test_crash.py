@@ -34,8 +34,9 @@ from segell.chain.notary import NotaryClient
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC
 from tests.helpers import free_port
 
-API_KILLS = 20
-WORKER_KILLS = 10
+# The suite's run; `bench/crash_soak.sh` runs the same test with 20 API and 10 worker kills.
+API_KILLS = int(os.environ.get("SEGELL_CRASH_API_KILLS", "6"))
+WORKER_KILLS = int(os.environ.get("SEGELL_CRASH_WORKER_KILLS", "3"))
 # Documents whose batch is anchored: the anchoring worker records that once per batch, not per document.
 ANCHORED_IDS = "SELECT d.id FROM documents d JOIN batches b ON b.id = d.batch_id WHERE b.status = 'anchored'"
 ANCHOR_ROOT_SELECTOR = bytes.fromhex(Web3.keccak(text="anchorRoot(bytes32,uint64)").hex()[:8])
@@ -233,7 +234,7 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
             submitter.join(timeout=10)
         acknowledged = {h: i for submitter in submitters for h, i in submitter.acknowledged.items()}
         assert [m for submitter in submitters for m in submitter.mismatches] == []
-        assert len(acknowledged) > 1000
+        assert len(acknowledged) > 100 * API_KILLS
 
         database = home / "segell.db"
 

@@ -41,18 +41,6 @@ SMALL_LIMIT = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(segell_server.admit()) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(segell_server.admit()) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """No anchoring worker, so documents stay pending; files over 64 KiB are refused."""
     settings = make_settings(

@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from segell.services.administrations.models import Administration
 from segell.services.errors import NotFound
 from segell.services.notary import api as notary
-from segell.services.notary.models import Document, DocumentSource, OutboxEntry
+from segell.services.notary.models import Document, DocumentSigner, DocumentSource, OutboxEntry
 from segell.services.runtime import Runtime
 from tests.helpers import RunningServer
 
@@ -113,6 +114,41 @@ def test_notarise_with_an_unknown_kind_is_refused(runtime: Runtime, tenant: Tena
         notary.notarise(session, tenant.id, new_hash(), kind="acta")
 
 
+def test_notarise_with_signers_and_a_public_copy_writes_them_with_the_output(runtime: Runtime, tenant: Tenant) -> None:
+    content = b"%PDF-1.7\nsigned output"
+    signer = notary.PublicSigner(
+        name="Joana Puig", signed_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC), issuer="CN=Segell Sandbox Issuing CA"
+    )
+    copy = notary.PublicCopy(content, file_name="acta: signada*.pdf", media_type="application/pdf")
+    with runtime.transaction() as session:
+        receipt = notary.notarise(
+            session,
+            tenant.id,
+            hashlib.sha256(content).hexdigest(),
+            kind="signed-pdf",
+            signers=[signer],
+            public_copy=copy,
+        )
+    assert receipt.public_copy is True
+    with runtime.transaction() as session:
+        kept = notary.public_copy_by_code(session, receipt.verification_code)
+        (row,) = session.execute(select(DocumentSigner).where(DocumentSigner.document_id == receipt.id)).scalars()
+    assert (kept.content, kept.file_name, kept.media_type) == (content, "acta- signada.pdf", "application/pdf")
+    assert (row.name, row.signed_at, row.issuer, row.kind) == (signer.name, signer.signed_at, signer.issuer, None)
+
+
+def test_notarise_with_a_public_copy_of_another_file_is_refused_before_writing(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    document_hash = new_hash()
+    with pytest.raises(ValueError, match="public copy"), runtime.transaction() as session:
+        notary.notarise(session, tenant.id, document_hash, kind="document", public_copy=notary.PublicCopy(b"other"))
+    with pytest.raises(ValueError, match="served as one of"):
+        notary.PublicCopy(b"<html>", media_type="text/html")
+    with runtime.transaction() as session:
+        assert session.execute(select(func.count()).where(Document.document_hash == document_hash)).scalar() == 0
+
+
 def test_notarise_derived_from_links_the_sources_in_order(runtime: Runtime, tenant: Tenant) -> None:
     with runtime.transaction() as session:
         first = notary.notarise(session, tenant.id, new_hash(), kind="document", title="Primer")
@@ -159,6 +195,7 @@ def test_notarise_derived_from_a_public_receipt_of_another_administration_links_
             "verification_code": theirs.verification_code,
             "administration": {"code": other.code, "name": "Ajuntament de Reus"},
             "kind": "document",
+            "kind_labels": {"ca": "Document", "es": "Documento", "en": "Document"},
             "title": "Padró",
         }
     ]

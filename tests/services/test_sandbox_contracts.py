@@ -175,8 +175,9 @@ def test_another_administration_gets_404_for_every_contract_endpoint(
             stranger.post(f"{base}/{counter['address']}/call", json={"function": "count"}),
             stranger.post(f"{base}/{counter['address']}/transact", json={"function": "add(uint256)", "args": [1]}),
             stranger.get(f"{base}/{counter['address']}/events"),
+            stranger.post(f"{base}/{counter['address']}/register", json={"sources": {"Counter.sol": COUNTER}}),
         ]
-    assert [a.status_code for a in answers] == [404] * 6
+    assert [a.status_code for a in answers] == [404] * 7
     assert {a.json()["error"]["code"] for a in answers} == {"not_found"}
     with segell_server.client(segell_server.governance_key) as governance:
         assert governance.get(base).status_code == 403  # sandboxes belong to administrations

@@ -26,6 +26,7 @@ def segell(segell_server: RunningServer) -> Iterator[Client]:
 def test_sdk_covers_a_sandbox_life_cycle(segell: Client) -> None:
     sandbox = segell.sandboxes.create("sdk-poc", ttl_seconds=600, backend="embedded")
     assert isinstance(sandbox, Sandbox) and sandbox.status == "running" and len(sandbox.accounts) == 3
+    assert sandbox.explorer_url == f"{segell.base_url}/sandboxes/{sandbox.id}/explorer"
     assert [listed.id for listed in segell.sandboxes.list()] == [sandbox.id]
 
     w3 = segell.sandboxes.web3(sandbox.id)
@@ -70,6 +71,7 @@ def test_cli_creates_shows_snapshots_reverts_resets_and_deletes(segell_server: R
 
     created = json.loads(segell("sandbox", "create", "cli-poc", "--backend", "embedded", "--ttl", "600", "--json"))
     sandbox_id = created["id"]
+    assert created["explorer_url"] == f"{segell_server.url}/sandboxes/{sandbox_id}/explorer"
     assert created["backend"] == "embedded"
     assert sandbox_id in segell("sandbox", "list")
     shown = segell("sandbox", "show", sandbox_id)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
 
+from segell.sdk import Client
 from segell.services.administrations.models import Administration
 from segell.services.notary.codes import parse_code
 from segell.services.notary.models import Document
@@ -108,9 +110,10 @@ def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
     widget = signature.sig_field
     appearance = widget["/AP"]["/N"].get_object()
     shown = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), appearance.data.decode("latin-1"))
-    assert f"(Verification code: {code}) Tj" in shown
-    assert f"(Verify at {url}) Tj" in shown
-    assert "(Signed electronically by Joana Puig i Ferrer) Tj" in shown
+    # In the administration's language, Catalan unless it has one; each line's text is its marked span's.
+    assert f"/ActualText (Codi segur de verificació: {code})" in shown
+    assert f"/ActualText ({url})" in shown
+    assert "/ActualText (Signat per: Joana Puig i Ferrer)" in shown
     assert "/QR Do" in shown
     assert "/QR" in appearance["/Resources"]["/XObject"]
     # The QR code's modules are exactly those of a QR code of the verification URL.
@@ -128,6 +131,20 @@ def test_sign_pdf_stamps_code_url_and_qr_code_then_notarises_the_signed_pdf(
     assert by_code["document_hash"] == signed["signed_hash"]
     assert by_code["matches"][0]["administration"]["name"] == "Ajuntament de Girona"
     assert parse_code(code) == parse_code(receipt["verification_code"])
+    # Who signed it, as checked when it was signed; no copy, as none was asked for.
+    assert by_code["matches"][0]["signers"] == [
+        {
+            "name": "Joana Puig i Ferrer",
+            "organisation": "Ajuntament de Girona",
+            "kind": "employee",
+            "signed_at": by_code["matches"][0]["signers"][0]["signed_at"],
+            "issuer": signed["signer"]["issuer"],
+        }
+    ]
+    assert datetime.fromisoformat(by_code["matches"][0]["signers"][0]["signed_at"]) == datetime.fromisoformat(
+        signed["signing_time"]
+    )
+    assert by_code["matches"][0]["public_copy"] is None and receipt["public_copy"] is False
 
 
 def test_sign_pdf_notarised_before_links_the_signed_pdf_to_the_originals_receipt(
@@ -237,11 +254,92 @@ def test_cms_signature_verifies_with_openssl_cms(
     assert "content verify error" in refused.stderr
 
 
+def test_signed_output_kept_as_a_public_copy_is_downloaded_by_its_code(
+    tenant: Tenant, employee: str, segell_server: RunningServer, tmp_path: Path
+) -> None:
+    signed = tenant.signed(b"id;nom\n1;Padro\n", "padró: 2026*.csv", certificate=employee, public_copy="true")
+    assert signed["format"] == "CAdES" and signed["filename"] == "padró- 2026.csv.p7s"
+    assert signed["receipt"]["public_copy"] is True
+    with Client(segell_server.url) as anyone:
+        (match,) = anyone.documents.verify(code=signed["verification_code"]).matches
+        copy = anyone.documents.download(signed["verification_code"])
+    assert [signer.name for signer in match.signers] == ["Joana Puig i Ferrer"]
+    assert match.public_copy is not None and match.public_copy.file_name == "padró- 2026.csv.p7s"
+    assert copy.content == base64.b64decode(signed["content"])
+    assert copy.media_type == "application/pkcs7-signature" and copy.file_name == "padró- 2026.csv.p7s"
+    assert copy.save(tmp_path).name == "padró- 2026.csv.p7s"
+
+
 def test_sign_pdf_as_cades_when_asked(tenant: Tenant, employee: str) -> None:
     pdf = make_pdf("Annex")
     signed = tenant.signed(pdf, "annex.pdf", certificate=employee, format="cades")
     assert signed["format"] == "CAdES"
     assert signed["filename"] == "annex.pdf.p7s"
+
+
+def stamp_words(content: bytes) -> str:
+    """The stamp's lines as the marked spans of its appearance give them (PDF string escapes decoded)."""
+    (signature,) = PdfFileReader(io.BytesIO(content)).embedded_signatures
+    drawing = signature.sig_field["/AP"]["/N"].get_object().data.decode("latin-1")
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), drawing)
+
+
+def test_sign_pdf_stamp_goes_where_placement_says_in_the_lang_asked(tenant: Tenant, employee: str) -> None:
+    signed = tenant.signed(make_pdf("Ban 3/2026"), "ban.pdf", certificate=employee, placement="New-Page", lang="es")
+
+    content = base64.b64decode(signed["content"])
+    reader = PdfFileReader(io.BytesIO(content))
+    (signature,) = reader.embedded_signatures
+    assert reader.root["/Pages"]["/Count"] == 2
+    assert signature.sig_field["/P"].get_object() == reader.find_page_for_modification(1)[0].get_object()
+    assert "/ActualText (Documento firmado electrónicamente)" in stamp_words(content)
+    assert f"/ActualText (Código Seguro de Verificación: {signed['verification_code']})" in stamp_words(content)
+
+
+def test_sign_pdf_without_lang_stamps_in_the_administrations_language(segell_server: RunningServer) -> None:
+    with admit(segell_server, "Ajuntament de Tremp") as tremp:
+        changed = tremp.http.patch(f"/v1/administrations/{tremp.code}", json={"language": "en"})
+        assert changed.status_code == 200, changed.text
+        signed = tremp.signed(make_pdf("Edicte"), "edicte.pdf", certificate=tremp.issue("employee", name="Pere Roca"))
+
+    words = stamp_words(base64.b64decode(signed["content"]))
+    assert "/ActualText (Document signed electronically)" in words
+    assert f"/ActualText (Verification code: {signed['verification_code']})" in words
+
+
+@pytest.mark.parametrize("placement", ["bottom-right", "last:middle", "0:top-left", "last : top-left", "nova-pàgina"])
+def test_sign_with_an_invalid_placement_answers_422_listing_the_valid_ones(
+    tenant: Tenant, employee: str, placement: str
+) -> None:
+    response = tenant.sign(make_pdf("Acta"), "acta.pdf", certificate=employee, placement=placement)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"][0]["location"] == "body.placement"
+    for valid in ("auto", "new-page", "PAGE:CORNER", "first, last or a page number", "top-left", "bottom-right"):
+        assert valid in error["message"]
+
+
+def test_sign_with_an_unknown_lang_answers_422(tenant: Tenant, employee: str) -> None:
+    response = tenant.sign(make_pdf("Acta"), "acta.pdf", certificate=employee, lang="fr")
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["location"] == "body.lang"
+
+
+@pytest.mark.parametrize(
+    ("placement", "code", "problem"),
+    [("first:top-left", "no_room_for_stamp", "top-left corner"), ("2:bottom-right", "no_such_page", "no page 2")],
+)
+def test_sign_with_a_stamp_placement_the_pdf_cannot_take_answers_409(
+    tenant: Tenant, employee: str, placement: str, code: str, problem: str
+) -> None:
+    # make_pdf writes its line at the top left of its only page.
+    response = tenant.sign(make_pdf("Acta de la sessio"), "acta.pdf", certificate=employee, placement=placement)
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == code
+    assert problem in response.json()["error"]["message"]
 
 
 def test_sign_as_seal_takes_the_administrations_seal(tenant: Tenant) -> None:

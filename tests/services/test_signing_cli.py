@@ -1,10 +1,12 @@
 """`segell sign`, `segell validate` and the SDK's `sign` / `validate_signature` against a real Segell server."""
 
+import io
 import json
 import secrets
 from pathlib import Path
 
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
 from typer.testing import CliRunner
 
 from segell.sdk import Client, NotFoundError, SignatureValidation, SignedDocument
@@ -88,11 +90,23 @@ def test_cli_signs_any_file_detached_and_validates_with_the_signature(
     data = tmp_path / "padro.csv"
     data.write_text("nom;any\nJoan;1980\n")
 
-    signed = runner.invoke(app, ["sign", str(data), "--as", "seal", "--wait"], env=env)
+    signed = runner.invoke(app, ["sign", str(data), "--as", "seal", "--wait", "--public-copy", "--json"], env=env)
     assert signed.exit_code == 0, signed.output
+    summary = json.loads(signed.stdout)
     signature = tmp_path / "padro.csv.p7s"
-    assert signature.is_file()
-    assert "anchored" in signed.output
+    assert signature.is_file() and summary["file"] == str(signature)
+    assert summary["receipt"]["status"] == "anchored" and summary["receipt"]["public_copy"] is True
+
+    # Anyone with the code downloads the signature; verifying it names who signed.
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    anyone = {"SEGELL_URL": env["SEGELL_URL"], "SEGELL_API_KEY": None}
+    fetched = runner.invoke(app, ["download", summary["verification_code"], "-o", str(downloads)], env=anyone)
+    assert fetched.exit_code == 0, fetched.output
+    assert (downloads / "padro.csv.p7s").read_bytes() == signature.read_bytes()
+    checked = runner.invoke(app, ["verify", str(downloads / "padro.csv.p7s")], env=anyone)
+    assert checked.exit_code == 0, checked.output
+    assert "signed by" in checked.output and "certificate issued by" in checked.output
 
     validated = runner.invoke(
         app, ["validate", str(data), "--signature", str(signature)], env={"SEGELL_URL": env["SEGELL_URL"]}
@@ -117,3 +131,30 @@ def test_cli_sign_needs_an_administration_key(segell_server: RunningServer, tmp_
     )
     assert result.exit_code == 1
     assert "--api-key" in result.output
+
+
+def test_cli_sign_puts_the_stamp_where_asked_in_the_language_asked(env: dict[str, str | None], tmp_path: Path) -> None:
+    pdf = tmp_path / "edicte.pdf"
+    pdf.write_bytes(make_pdf("Edicte 4/2026"))  # one A4 page, its line at the top left
+
+    signed = CliRunner().invoke(
+        app, ["sign", str(pdf), "--as", "seal", "--lang", "en", "--placement", "LAST:bottom-right"], env=env
+    )
+
+    assert signed.exit_code == 0, signed.output
+    (signature,) = PdfFileReader(io.BytesIO((tmp_path / "edicte-signed.pdf").read_bytes())).embedded_signatures
+    left, bottom, right, top = (float(n) for n in signature.sig_field["/Rect"])
+    assert right > 595 / 2 and top < 842 / 2
+    drawing = signature.sig_field["/AP"]["/N"].get_object().data
+    assert b"/ActualText (Document signed electronically)" in drawing
+
+
+def test_cli_sign_with_an_invalid_placement_lists_the_valid_ones(env: dict[str, str | None], tmp_path: Path) -> None:
+    pdf = tmp_path / "edicte.pdf"
+    pdf.write_bytes(make_pdf("Edicte 5/2026"))
+
+    refused = CliRunner().invoke(app, ["sign", str(pdf), "--as", "seal", "--placement", "centre"], env=env)
+
+    assert refused.exit_code == 1
+    assert "new-page" in refused.output and "last:bottom-right" in refused.output
+    assert not (tmp_path / "edicte-signed.pdf").exists()

@@ -112,6 +112,8 @@ def test_valid_signed_pdf_passes_and_gains_proof_of_existence_once_anchored(
     signature = only_signature(report)
     assert report["document_hash"] == signed["signed_hash"]
     assert (signature["indication"], signature["sub_indication"]) == ("TOTAL_PASSED", None)
+    assert signature["reason"] == "valid"
+    assert signature["reason_details"]["certificate"] == "Jordi Casals"
     assert signature["format"] == "PAdES"
     assert signature["signer"] == signed["signer"]
     assert signature["signer"]["kind"] == "employee"
@@ -196,6 +198,7 @@ def test_altered_pdf_fails_with_hash_failure(tenant: Tenant, anyone: httpx.Clien
     signature = only_signature(report)
     assert (report["indication"], report["sub_indication"]) == ("TOTAL_FAILED", "HASH_FAILURE")
     assert "changed after it was signed" in signature["message"]
+    assert signature["reason"] in {"changed_after_signing", "pdf_changed_after_signing"}
     assert signature["proof_of_existence"] is None
 
 
@@ -206,6 +209,7 @@ def test_altered_file_fails_its_cms_signature_with_hash_failure(tenant: Tenant, 
     report = validate(anyone, b"Subvencio: 50.000 EUR", base64.b64decode(signed["content"]))
 
     assert (report["indication"], report["sub_indication"]) == ("TOTAL_FAILED", "HASH_FAILURE")
+    assert only_signature(report)["reason"] == "changed_after_signing"
 
 
 def test_forged_signature_value_fails_with_sig_crypto_failure(tenant: Tenant, anyone: httpx.Client) -> None:
@@ -221,6 +225,7 @@ def test_forged_signature_value_fails_with_sig_crypto_failure(tenant: Tenant, an
 
     assert (report["indication"], report["sub_indication"]) == ("TOTAL_FAILED", "SIG_CRYPTO_FAILURE")
     assert only_signature(report)["signer"]["name"] == "Rosa Ferrer"
+    assert only_signature(report)["reason"] == "signature_value_wrong"
 
 
 # --- INDETERMINATE / NO_CERTIFICATE_CHAIN_FOUND -------------------------------------------------------------------
@@ -285,6 +290,8 @@ def test_untrusted_chain_is_indeterminate_no_certificate_chain_found(anyone: htt
     for report in (validate(anyone, pdf), validate(anyone, b"fals", sign_detached(b"fals", identity).content)):
         signature = only_signature(report)
         assert (report["indication"], report["sub_indication"]) == ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
+        assert signature["reason"] == "untrusted_certificate"
+        assert signature["reason_details"]["certificate"] == "Impostor"
         assert signature["signer"]["name"] == "Impostor"
         assert signature["signer"]["kind"] is None
         assert signature["signer"]["registration_authority"] is None
@@ -377,6 +384,11 @@ def test_revoked_before_signing_fails_revoked(tenant: Tenant, runtime: Runtime, 
     assert forged.signing_time >= revoked_at
     assert (report["indication"], report["sub_indication"]) == ("TOTAL_FAILED", "REVOKED")
     assert "after the signing certificate was revoked" in signature["message"]
+    assert signature["reason"] == "signed_after_revocation"
+    details = signature["reason_details"]
+    assert details["certificate"] == "Oriol Mas"
+    assert datetime.fromisoformat(details["revoked_at"]) == revoked_at
+    assert datetime.fromisoformat(details["signed_at"]) == forged.signing_time
 
 
 @pytest.mark.slow
@@ -395,6 +407,8 @@ def test_revoked_after_signing_passes_with_the_notarised_proof(tenant: Tenant, a
     assert proof["verification_code"] == signed["verification_code"]
     assert datetime.fromisoformat(proof["anchored_at"]) < revoked_at
     assert "revoked on" in signature["message"] and "existed before" in signature["message"]
+    assert signature["reason"] == "valid_revoked_later"
+    assert signature["reason_details"]["proven_at"] == proof["anchored_at"]
 
 
 def test_revoked_after_signing_without_proof_is_indeterminate_revoked_no_poe(
@@ -411,6 +425,8 @@ def test_revoked_after_signing_without_proof_is_indeterminate_revoked_no_poe(
     signature = only_signature(report)
     assert (report["indication"], report["sub_indication"]) == ("INDETERMINATE", "REVOKED_NO_POE")
     assert "(affiliationChanged)" in signature["message"]
+    assert signature["reason"] == "revoked_without_proof"
+    assert signature["reason_details"]["revocation_reason"] == "affiliationChanged"
 
 
 # --- INDETERMINATE / OUT_OF_BOUNDS_NO_POE -------------------------------------------------------------------------
@@ -443,6 +459,8 @@ def test_expired_without_proof_is_indeterminate_out_of_bounds_no_poe(
     assert (report["indication"], report["sub_indication"]) == ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE")
     assert result["signer"]["certificate_serial"] == f"{certificate.serial_number:040x}"
     assert result["proof_of_existence"] is None
+    assert result["reason"] == "expired_without_proof"
+    assert datetime.fromisoformat(result["reason_details"]["expired_at"]) == certificate.not_valid_after_utc
 
 
 @pytest.mark.slow
@@ -462,6 +480,7 @@ def test_expired_after_a_notarised_signature_passes(tenant: Tenant, runtime: Run
     signature = only_signature(report)
     assert (report["indication"], report["sub_indication"]) == ("TOTAL_PASSED", None)
     assert "expired on" in signature["message"] and "existed before" in signature["message"]
+    assert signature["reason"] == "valid_expired_later"
     assert signature["proof_of_existence"]["verification_code"] == signed["verification_code"]
 
 
@@ -543,6 +562,8 @@ def test_revocation_information_unavailable_is_try_later(runtime: Runtime, anyon
         signature_report = only_signature(report)
         assert (report["indication"], report["sub_indication"]) == ("INDETERMINATE", "TRY_LATER")
         assert problem in signature_report["message"]
+        assert signature_report["reason"] == "revocation_unknown"
+        assert problem in signature_report["reason_details"]["problem"]
     # Once the CRL is served, fresh and signed by its issuer, the same signature passes.
     assert (fresh["indication"], fresh["sub_indication"]) == ("TOTAL_PASSED", None)
 

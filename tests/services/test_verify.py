@@ -11,25 +11,22 @@ import pytest
 from sqlalchemy import update
 
 from segell.chain.notary import NotaryClient
-from segell.services.notary.codes import format_code, generate_code, parse_code
+from segell.services.notary import api as notary_api
+from segell.services.notary.codes import (
+    LEGACY_CHECK_SYMBOLS,
+    SYMBOLS,
+    check_symbol,
+    format_code,
+    generate_code,
+    parse_code,
+)
+from segell.services.notary.models import Document
 from segell.services.notary.repository import batches
 from segell.services.notary.service import AnchoredRoots
 from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, make_settings, new_hash, serve, wait_anchored
 
 SMALL_LIMIT = 16 * 1024
-
-
-@pytest.fixture(scope="module")
-def issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(segell_server.admit()) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def other_issuer(segell_server: RunningServer) -> Iterator[httpx.Client]:
-    with segell_server.client(segell_server.admit()) as client:
-        yield client
 
 
 @pytest.fixture
@@ -67,6 +64,7 @@ def test_verify_pending_document_answers_pending(quiet_server: RunningServer) ->
         "status": "pending",
         "administration": {"code": "L00000001", "name": "Ajuntament L00000001"},
         "kind": "certificat",
+        "kind_labels": None,
         "title": "Títol",
         "anchored_at": None,
         "block_number": None,
@@ -75,6 +73,8 @@ def test_verify_pending_document_answers_pending(quiet_server: RunningServer) ->
         "contract": None,
         "revocation": None,
         "derived_from": [],
+        "signers": [],
+        "public_copy": None,
     }
 
 
@@ -305,3 +305,123 @@ def test_anchored_roots_cache_only_positive_answers(segell_server: RunningServer
     time.sleep(0.6)
     assert roots.is_anchored(notary, root[2:])
     assert notary.calls == 4
+
+
+# --- public copies and codes issued before ---------------------------------------------------------------------
+
+
+def test_public_copy_needs_the_file_not_its_hash(issuer: httpx.Client) -> None:
+    response = issuer.post("/v1/documents", params={"public_copy": "true"}, json={"hash": new_hash()})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"][0]["location"] == "query.public_copy"
+    assert "application/octet-stream" in error["message"]
+
+
+def test_document_submitted_again_with_a_public_copy_keeps_its_receipt_and_gains_the_copy(
+    issuer: httpx.Client, citizen: httpx.Client
+) -> None:
+    content = secrets.token_bytes(2_000)
+    upload = {"content": content, "headers": {"Content-Type": "application/octet-stream"}}
+    first = issuer.post("/v1/documents", params={"title": "Padró"}, **upload).json()  # type: ignore[arg-type]
+    assert first["public_copy"] is False
+    assert citizen.get(f"/v1/verify/{first['verification_code']}/document").status_code == 404
+    again = issuer.post(
+        "/v1/documents",
+        params={"public_copy": "true", "filename": "../padró$*.bin"},
+        **upload,  # type: ignore[arg-type]
+    )
+    assert again.status_code == 200, again.text
+    assert {**again.json(), "public_copy": False} == first
+    assert again.json()["public_copy"] is True
+    download = citizen.get(f"/v1/verify/{first['verification_code']}/document")
+    assert download.content == content
+    assert download.headers["content-type"] == "application/octet-stream"
+    # The name the issuer gave, made safe.
+    assert download.headers["content-disposition"].endswith("filename*=UTF-8''padr%C3%B3.bin")
+
+
+def test_public_copy_is_within_the_size_limit_of_uploads(quiet_server: RunningServer) -> None:
+    with quiet_server.client(quiet_server.admit()) as issuer:
+        response = issuer.post(
+            "/v1/documents",
+            params={"public_copy": "true"},
+            content=secrets.token_bytes(SMALL_LIMIT + 1),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["details"] == {"limit_bytes": SMALL_LIMIT}
+
+
+def test_file_name_with_hidden_characters_answers_422(issuer: httpx.Client) -> None:
+    response = issuer.post(
+        "/v1/documents",
+        params={"public_copy": "true", "filename": "acta\u202efdp.exe"},
+        content=b"acta",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["location"] == "query.filename"
+
+
+def legacy_code(check: str) -> str:
+    """A code as issued before: 16 symbols and their modulo-37 check symbol `check`."""
+    while True:
+        data = generate_code()[:16]
+        value = int("".join(f"{SYMBOLS.index(symbol):05b}" for symbol in data), 2)
+        if LEGACY_CHECK_SYMBOLS[value % 37] == check and check_symbol(data) != check:
+            return data + check
+
+
+def test_documents_stored_with_legacy_codes_are_verified_by_them(
+    segell_server: RunningServer, issuer: httpx.Client, citizen: httpx.Client
+) -> None:
+    runtime = segell_server.app.state.runtime  # type: ignore[attr-defined]
+    administration_id = administration_id_of(segell_server, issuer)
+    stored = {check: legacy_code(check) for check in ["*", "$", "=", "~", "U", "7"]}
+    hashes = {check: new_hash() for check in stored}
+    # As documents notarised before the check symbols changed, stored with their codes then.
+    with runtime.transaction() as session:
+        receipts = {
+            check: notary_api.notarise(
+                session,
+                administration_id,
+                hashes[check],
+                kind="document",
+                code=notary_api.ReservedCode(stored=code, shown=format_code(code)),
+            )
+            for check, code in stored.items()
+        }
+    anchored = {check: wait_anchored(issuer, receipt.id) for check, receipt in receipts.items()}
+    for check, code in stored.items():
+        shown = receipts[check].verification_code
+        assert parse_code(shown) == code
+        for typed in (shown, code.lower(), " ".join(code)):
+            answer = citizen.get("/v1/verify", params={"code": typed})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status"] == "authentic" and answer.json()["document_hash"] == hashes[check]
+        # The receipt's own link escapes what a query string cannot hold as it is.
+        assert citizen.get(anchored[check]["links"]["verify"]).json()["status"] == "authentic"
+        bundle = citizen.get(f"/v1/verify/{shown}/bundle")
+        assert bundle.status_code == 200 and bundle.json()["receipt"]["verification_code"] == shown
+        # Its file name leaves out a check symbol no file name should carry.
+        name = shown[:-2] if check in "*$=~" else shown
+        assert bundle.headers["content-disposition"] == (
+            f"attachment; filename=\"{name}.segell.json\"; filename*=UTF-8''{name}.segell.json"
+        )
+
+
+def test_code_only_the_legacy_check_takes_is_mistyped_when_no_document_holds_it(citizen: httpx.Client) -> None:
+    code = format_code(legacy_code("K"))
+    for path, params in (("/v1/verify", {"code": code}), (f"/v1/verify/{code}/bundle", {})):
+        response = citizen.get(path, params=params)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_code"
+
+
+def administration_id_of(server: RunningServer, issuer: httpx.Client) -> int:
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    with server.app.state.runtime.transaction() as session:  # type: ignore[attr-defined]
+        document = session.get(Document, receipt["id"])
+        assert document is not None
+        return int(document.administration_id)

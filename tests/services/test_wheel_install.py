@@ -39,6 +39,11 @@ def test_wheel_installs_only_the_segell_namespace(server_python: Path) -> None:
         "AdministrationRegistry.json",
         "Notary.json",
     ]
+    # The signature stamp's font, so that the server never depends on the system's fonts.
+    assert sorted(path.name for path in (ours / "services" / "identity" / "fonts").iterdir()) == [
+        "DejaVuSans.ttf",
+        "LICENSE",
+    ]
     top_level = {
         dist: (packages / f"{dist}-0.1.0.dist-info" / "top_level.txt").read_text().split()
         for dist in ("segell", "segell_sdk")

@@ -86,14 +86,20 @@ def notarise(
     content: bytes | None = None,
     *,
     title: str = "Certificat de residència",
+    kind: str = "certificat",
     salted: bool = False,
+    public_copy: bool = False,
 ) -> Notarised:
-    """Notarise a file through the API and wait until it is anchored."""
+    """Notarise a file through the API and wait until it is anchored; with `public_copy`, the file is kept for
+    whoever holds its code to download."""
     content = content if content is not None else b"%PDF-1.7\n" + secrets.token_bytes(64)
+    params = {"kind": kind, "title": title, "salted": str(salted).lower()}
+    if public_copy:
+        params["public_copy"] = "true"
     response = issuer.post(
         "/v1/documents",
         content=content,
-        params={"kind": "certificat", "title": title, "salted": str(salted).lower()},
+        params=params,
         headers={"Content-Type": "application/octet-stream"},
     )
     assert response.status_code == 202, response.text
@@ -199,10 +205,11 @@ class Browser:
         self.page.goto(self.base_url + path)
         return self.page
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, *, full_page: bool = True) -> Path:
+        """The page, whole or (`full_page=False`) as much of it as the screen shows, in test-artifacts/web/."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def requests_elsewhere(self) -> list[str]:
@@ -225,7 +232,11 @@ def _is_local(url: str) -> bool:
     return parts.scheme in ("data", "blob") or (parts.scheme == "http" and parts.hostname == "127.0.0.1")
 
 
-def launch(playwright: Playwright, profile: Path, base_url: str, **options: object) -> Browser:
+def launch(
+    playwright: Playwright, profile: Path, base_url: str, *, locale: str = "ca-ES", **options: object
+) -> Browser:
+    """Chromium with a fresh profile in `profile`, its requests recorded. `locale` is the browser's language: its
+    `Accept-Language`, which the page follows on a first visit (Catalan unless a test says otherwise)."""
     proxy = RecordingProxy()
     context = playwright.chromium.launch_persistent_context(
         str(profile),
@@ -239,6 +250,7 @@ def launch(playwright: Playwright, profile: Path, base_url: str, **options: obje
             "--proxy-bypass-list=<-loopback>",
         ],
         timezone_id="UTC",
+        locale=locale,
         accept_downloads=True,
         **options,  # type: ignore[arg-type]
     )

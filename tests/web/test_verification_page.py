@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,14 +13,17 @@ from playwright.sync_api import Page, Playwright, expect
 from sqlalchemy import update
 
 from segell.services.notary import api as notary
+from segell.services.notary import codes
 from segell.services.notary.anchoring import AnchoringWorker
 from segell.services.notary.models import Document
 from segell.services.notary.repository import batches
 from segell.services.notary.settings import NotarySettings
+from segell.services.runtime import Runtime
 from tests.helpers import RunningServer, make_settings, serve, wait_anchored
-from tests.web.conftest import Browser, launch, notarise
+from tests.web.conftest import Browser, Notarised, launch, notarise
 
 RESULT = "#result"
+PHONE = {"width": 360, "height": 780}
 
 
 def check_file(page: Page, tmp_path: Path, content: bytes, name: str = "document.pdf") -> None:
@@ -111,7 +115,7 @@ def test_tampered_file_is_shown_unknown(browser: Browser, issuer: httpx.Client, 
 def test_revoked_document_shows_the_date_and_the_reason(
     browser: Browser, issuer: httpx.Client, web_server: RunningServer
 ) -> None:
-    document = notarise(issuer)
+    document = notarise(issuer, public_copy=True)
     reason = "Substituït per una nova versió amb l'adreça corregida"
     revoked = issuer.post(f"/v1/documents/{document.receipt['id']}/revoke", json={"reason": reason})
     assert revoked.status_code == 200, revoked.text
@@ -128,6 +132,8 @@ def test_revoked_document_shows_the_date_and_the_reason(
     catalan_months = ["gener", "febrer", "març", "abril", "maig", "juny", "juliol", "agost", "setembre", "octubre",
                       "novembre", "desembre"]  # fmt: skip
     expect(revoked_at).to_contain_text(re.compile(rf"\b{day}\b.*{catalan_months[month - 1]}.*\b{year}\b"))
+    # Its issuer kept a copy for download; withdrawn, the document is no longer offered.
+    expect(page.locator("#document-link")).to_have_count(0)
     browser.screenshot("revoked-document")
 
 
@@ -184,8 +190,9 @@ def test_mistyped_code_is_caught_by_its_check_character_before_any_lookup(
     document = notarise(issuer)
     # Two adjacent characters swapped: the commonest slip; the check character catches every one.
     code = document.code.replace("-", "")
-    first = next(i for i in range(15) if code[i] != code[i + 1])
-    swapped = code[:first] + code[first + 1] + code[first] + code[first + 2 :]
+    swaps = [code[:i] + code[i + 1] + code[i] + code[i + 2 :] for i in range(15) if code[i] != code[i + 1]]
+    # One the legacy check does not take either: a code only that check takes is asked about (the server tells it).
+    swapped = next(swap for swap in swaps if not codes.is_valid_code(swap))
     page = browser.open()
     page.fill("#code", swapped)
     page.press("#code", "Enter")
@@ -203,7 +210,7 @@ def test_mistyped_code_is_caught_by_its_check_character_before_any_lookup(
 
 def test_well_formed_code_of_no_document_is_shown_unknown(browser: Browser) -> None:
     page = browser.open()
-    page.fill("#code", "0000-0000-0000-0000-0")  # a valid check character: 0 mod 37
+    page.fill("#code", "0000-0000-0000-0000-0")  # a valid check character: all zeros weigh zero
     page.press("#code", "Enter")
     wait_result(page, "unknown")
     expect(page.locator(RESULT)).to_contain_text("Cap document no té aquest codi de verificació.")
@@ -265,6 +272,9 @@ def tab_to(page: Page, limit: int = 20, **wanted: str) -> dict[str, str]:
 def test_keyboard_only_use_with_visible_focus(browser: Browser, issuer: httpx.Client, tmp_path: Path) -> None:
     document = notarise(issuer)
     page = browser.open()
+    # On the plain page the two ways to check come first, the (empty) result after them.
+    assert box_of(page, "#code")["y"] < box_of(page, RESULT)["y"]
+    expect(page.locator(RESULT)).to_have_text("Encara no s'ha comprovat cap document.")
     first = tab_to(page, limit=1)
     assert first["text"] == "Vés a la comprovació" and first["outline"] == "solid 3px"
     # A file chosen from the keyboard: Space on the file field opens the chooser.
@@ -335,6 +345,72 @@ def test_language_switch_is_applied_at_once_and_remembered_across_reload(
     expect(page.locator("h1")).to_have_text("Check a document")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     browser.screenshot("language-en")
+
+
+@pytest.fixture(scope="module")
+def certificate_document(issuer: httpx.Client) -> Notarised:
+    """A document of a kind Segell itself notarises, whose label the page shows in each language."""
+    return notarise(issuer, kind="certificate", title="Segell electrònic de l'Ajuntament")
+
+
+def test_first_visit_follows_the_browsers_language_then_the_citizens_choice(
+    playwright: Playwright, web_server: RunningServer, certificate_document: Notarised, tmp_path: Path
+) -> None:
+    spanish = launch(playwright, tmp_path / "profile", web_server.url, locale="es-ES")
+    try:
+        page = spanish.open(f"/verify/{certificate_document.code}")
+        wait_result(page, "authentic")
+        expect(page.locator("html")).to_have_attribute("lang", "es")
+        expect(page.locator("h1")).to_have_text("Comprueba un documento")
+        expect(page.locator(RESULT).locator("h3").first).to_have_text("Documento auténtico")
+        expect(page.locator(f"{RESULT} .match dt:text-is('Documento') + dd")).to_have_text(
+            "Certificado electrónico — Segell electrònic de l'Ajuntament"
+        )
+        # The citizen's choice is kept, and wins over the browser's language from then on.
+        page.click("text=Català")
+        wait_remembered(spanish, "ca")
+        page.reload()
+        wait_result(page, "authentic")
+        expect(page.locator("html")).to_have_attribute("lang", "ca")
+        expect(page.locator("h1")).to_have_text("Comprova un document")
+        expect(page.locator(f"{RESULT} .match dt:text-is('Document') + dd")).to_have_text(
+            "Certificat electrònic — Segell electrònic de l'Ajuntament"
+        )
+        assert spanish.requests_elsewhere() == []
+    finally:
+        spanish.close()
+
+
+def test_page_in_each_language_on_a_desktop_and_a_phone(
+    playwright: Playwright, web_server: RunningServer, certificate_document: Notarised, tmp_path: Path
+) -> None:
+    # A browser in British English: the first visit is in English, then the citizen picks the other two.
+    english = launch(playwright, tmp_path / "profile", web_server.url, locale="en-GB")
+    shown = [
+        ("en", None, "Check a document", "Document", "Electronic certificate", "Authentic document"),
+        ("es", "Español", "Comprueba un documento", "Documento", "Certificado electrónico", "Documento auténtico"),
+        ("ca", "Català", "Comprova un document", "Document", "Certificat electrònic", "Document autèntic"),
+    ]
+    try:
+        page = english.open(f"/verify/{certificate_document.code}")
+        wait_result(page, "authentic")
+        for lang, link, heading, document_label, kind, authentic in shown:
+            page.set_viewport_size({"width": 1280, "height": 800})
+            if link:
+                page.click(f"text={link}")
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+            expect(page.locator("h1")).to_have_text(heading)
+            expect(page.locator(RESULT).locator("h3").first).to_have_text(authentic)
+            row = page.locator(f"{RESULT} .match dt:text-is('{document_label}') + dd")
+            expect(row).to_have_text(f"{kind} — Segell electrònic de l'Ajuntament")
+            english.screenshot(f"verify-{lang}-desktop")
+            page.set_viewport_size({"width": 360, "height": 780})
+            expect(row).to_be_visible()
+            assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0, lang
+            english.screenshot(f"verify-{lang}-phone")
+        assert english.requests_elsewhere() == []
+    finally:
+        english.close()
 
 
 def test_document_made_from_another_shows_the_chain_with_a_link_to_check_each(
@@ -413,9 +489,17 @@ def test_no_request_leaves_127_0_0_1(browser: Browser, issuer: httpx.Client, tmp
 
 
 def test_accessibility_basics_in_the_dom(browser: Browser, issuer: httpx.Client) -> None:
-    document = notarise(issuer)
+    document = notarise(issuer, public_copy=True)
     page = browser.open(f"/verify/{document.code}")
     wait_result(page, "authentic")
+    # A code's page reads result first, on the first screen of a desktop too, with the document to download; the
+    # two ways to check another document follow, side by side.
+    assert visible_without_scrolling(page, "#verdict") and visible_without_scrolling(page, "#document-link")
+    assert box_of(page, RESULT)["y"] < box_of(page, "#code")["y"]
+    by_file, by_code = box_of(page, "#drop-zone"), box_of(page, "#code-form")
+    assert abs(by_file["y"] - by_code["y"]) < 80 and by_code["x"] > by_file["x"] + by_file["width"]
+    browser.screenshot("desktop-code-first-screen", full_page=False)
+    browser.screenshot("desktop-code")
     audit = page.evaluate(
         """() => {
             const visible = (node) => node.getClientRects().length > 0;
@@ -484,24 +568,98 @@ def test_accessibility_basics_in_the_dom(browser: Browser, issuer: httpx.Client)
     expect(page.locator("#result[aria-live='polite'] h3").first).to_have_text("Document autèntic")
 
 
-def test_page_fits_a_phone_width(playwright: Playwright, web_server: RunningServer, issuer: httpx.Client,
-                                 tmp_path: Path) -> None:  # fmt: skip
-    document = notarise(issuer)
-    phone = launch(playwright, tmp_path / "profile", web_server.url, viewport={"width": 360, "height": 740})
+def box_of(page: Page, selector: str) -> dict[str, float]:
+    box = page.locator(selector).bounding_box()
+    assert box is not None, f"{selector} is not rendered"
+    return dict(box)
+
+
+def visible_without_scrolling(page: Page, selector: str) -> bool:
+    """Whether the page is at its top and the middle of `selector` is the element itself, on screen and uncovered."""
+    return bool(
+        page.evaluate(
+            """(selector) => {
+                const node = document.querySelector(selector);
+                const box = node.getBoundingClientRect();
+                const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+                return window.scrollY === 0 && box.top >= 0 && box.bottom <= window.innerHeight && node.contains(hit);
+            }""",
+            selector,
+        )
+    )
+
+
+def test_scanned_code_shows_the_result_and_the_document_on_a_phones_first_screen(
+    playwright: Playwright, web_server: RunningServer, issuer: httpx.Client, tmp_path: Path
+) -> None:
+    document = notarise(issuer, title="Certificat d'empadronament de la unitat familiar", public_copy=True)
+    phone = launch(playwright, tmp_path / "profile", web_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         page = phone.open(f"/verify/{document.code}")
         wait_result(page, "authentic")
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0
-        phone.screenshot("phone-width")
+        expect(page.locator("#verdict h3")).to_have_text("Document autèntic")
+        expect(page.locator("#verdict")).to_contain_text("Certificat d'empadronament de la unitat familiar")
+        # The result, whole, on the first screen: the page opened where a QR code leads.
+        verdict = box_of(page, "#verdict")
+        assert verdict["y"] >= 0 and verdict["y"] + verdict["height"] <= PHONE["height"], verdict
+        assert visible_without_scrolling(page, "#verdict")
+        link = box_of(page, "#document-link")
+        assert link["y"] + link["height"] <= PHONE["height"], link
+        assert visible_without_scrolling(page, "#document-link")
+        # The ways to check another document follow; nothing is wider than the screen.
+        assert box_of(page, "#code")["y"] > verdict["y"] + verdict["height"]
+        assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0
+        phone.screenshot("phone-360x780-code-first-screen", full_page=False)
+        phone.screenshot("phone-360x780-code")
         assert phone.requests_elsewhere() == []
     finally:
         phone.close()
 
 
-def test_pure_javascript_sha256_matches_web_crypto(browser: Browser) -> None:
-    # Used where the browser offers no Web Crypto (plain http away from localhost).
+def legacy_code(check: str) -> str:
+    """A code as issued before, whose modulo-37 check symbol is `check` (one of * ~ $ = U, or a data symbol)."""
+    while True:
+        data = codes.generate_code()[:16]
+        value = int("".join(f"{codes.SYMBOLS.index(symbol):05b}" for symbol in data), 2)
+        if codes.LEGACY_CHECK_SYMBOLS[value % 37] == check and codes.check_symbol(data) != check:
+            return data + check
+
+
+def runtime_of(server: RunningServer) -> Runtime:
+    runtime: Runtime = server.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+def test_page_computes_check_symbols_and_sha256_as_the_server_and_web_crypto(
+    browser: Browser, issuer: httpx.Client, web_server: RunningServer
+) -> None:
+    # A document issued with a legacy code ending in "$" (the check before codes took it from their alphabet).
+    legacy, content = legacy_code("$"), secrets.token_bytes(64)
+    with runtime_of(web_server).transaction() as session:
+        receipt = notary.notarise(
+            session,
+            runtime_administration_id(web_server, notarise(issuer).receipt["id"]),
+            hashlib.sha256(content).hexdigest(),
+            kind="document",
+            title="Certificat de 2025",
+            code=notary.ReservedCode(stored=legacy, shown=codes.format_code(legacy)),
+        )
+    wait_anchored(issuer, receipt.id)
     page = browser.open()
+    # New codes take their check symbol from their own alphabet, computed alike here and in the page.
+    generated = [*codes.generate_codes(300), "0" * 17, "Z" * 16 + codes.check_symbol("Z" * 16)]
+    checks = page.evaluate("(all) => all.map((code) => window.segellCheckSymbol(code.slice(0, 16)))", generated)
+    assert checks == [code[16] for code in generated]
+    assert {code[16] for code in generated} <= set(codes.SYMBOLS)
+    # The legacy code is still read, typed by hand, and its bundle is named without the "$".
+    page.fill("#code", legacy.lower())
+    page.press("#code", "Enter")
+    wait_result(page, "authentic")
+    expect(page.locator(RESULT)).to_contain_text("Certificat de 2025")
+    with page.expect_download() as download_info:
+        page.click("#bundle-link")
+    assert download_info.value.suggested_filename == f"{receipt.verification_code[:-2]}.segell.json"
+    # The fallback SHA-256, used where the browser offers no Web Crypto (plain http away from localhost).
     mismatches = page.evaluate(
         """async () => {
             const bad = [];

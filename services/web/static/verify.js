@@ -35,7 +35,22 @@
   // --- verification codes (as services/notary/codes.py) ------------------------------------------------------
 
   const SYMBOLS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  const CHECK_SYMBOLS = SYMBOLS + "*~$=U";
+  // Codes issued before carry a check of the 80 bits modulo 37, with 5 symbols of its own; they are still valid.
+  const LEGACY_CHECK_SYMBOLS = SYMBOLS + "*~$=U";
+  // Multiplying by α in GF(2^5) (x^5 + x^2 + 1): the check makes the sum of α^(n-i) · symbol_i zero.
+  const TIMES_ALPHA = Array.from({ length: 32 }, (_, value) => ((value << 1) & 32 ? (value << 1) ^ 0b100101 : value << 1));
+
+  function checkSymbol(data) {
+    let total = 0;
+    for (const symbol of data) total = TIMES_ALPHA[total] ^ SYMBOLS.indexOf(symbol);
+    return SYMBOLS[TIMES_ALPHA[total]];
+  }
+
+  function legacyCheckSymbol(data) {
+    let value = 0;
+    for (const symbol of data) value = (value * 32 + SYMBOLS.indexOf(symbol)) % 37;
+    return LEGACY_CHECK_SYMBOLS[value];
+  }
 
   function parseCode(text) {
     const code = text.toUpperCase().replace(/[IL]/g, "1").replace(/O/g, "0").replace(/[\s-]/g, "");
@@ -43,16 +58,16 @@
     const data = code.slice(0, 16);
     const check = code[16];
     const wrong = new Set([...data].filter((symbol) => !SYMBOLS.includes(symbol)));
-    if (!CHECK_SYMBOLS.includes(check)) wrong.add(check);
+    if (!LEGACY_CHECK_SYMBOLS.includes(check)) wrong.add(check);
     if (wrong.size) {
       const symbols = [...wrong].sort().map((symbol) => `“${symbol}”`).join(", ");
       return { problem: "code_wrong_symbols", params: { symbols } };
     }
-    let value = 0;
-    for (const symbol of data) value = (value * 32 + SYMBOLS.indexOf(symbol)) % 37;
-    if (CHECK_SYMBOLS[value] !== check) return { problem: "code_mistyped", params: {} };
+    // A code valid only under the legacy check that no document holds is told mistyped by the server.
+    if (checkSymbol(data) !== check && legacyCheckSymbol(data) !== check) return { problem: "code_mistyped", params: {} };
     return { code };
   }
+  window.segellCheckSymbol = checkSymbol;
 
   const formatCode = (code) => `${code.slice(0, 4)}-${code.slice(4, 8)}-${code.slice(8, 12)}-${code.slice(12, 16)}-${code[16]}`;
 
@@ -132,10 +147,11 @@
 
   // --- rendering -----------------------------------------------------------------------------------------------
 
+  const dateText = (iso) =>
+    new Intl.DateTimeFormat(language, { dateStyle: "long", timeStyle: "long" }).format(new Date(iso));
+
   function formatDate(iso) {
-    const date = new Date(iso);
-    const text = new Intl.DateTimeFormat(language, { dateStyle: "long", timeStyle: "long" }).format(date);
-    return el("time", { datetime: iso }, text);
+    return el("time", { datetime: iso }, dateText(iso));
   }
 
   function facts(rows) {
@@ -148,8 +164,14 @@
   }
 
   function verdict(kind, title, ...paragraphs) {
-    return el("div", { class: `verdict verdict-${kind}` }, el("h3", { id: "verdict-title" }, title),
+    return el("div", { class: `verdict verdict-${kind}`, id: "verdict" }, el("h3", { id: "verdict-title" }, title),
       ...paragraphs.filter(Boolean).map((text) => el("p", {}, text)));
+  }
+
+  function formatSize(bytes) {
+    const unit = bytes < 1000 ? "byte" : bytes < 1000000 ? "kilobyte" : "megabyte";
+    const value = unit === "byte" ? bytes : unit === "kilobyte" ? bytes / 1000 : bytes / 1000000;
+    return new Intl.NumberFormat(language, { style: "unit", unit, maximumFractionDigits: 1 }).format(value);
   }
 
   function render(state) {
@@ -198,11 +220,22 @@
       nodes.push(verdict("unknown", t("status_unknown"), t(source === "file" ? "status_unknown_file" : "status_unknown_code")));
     } else {
       const revocation = answer.status === "revoked" ? first.revocation : null;
-      nodes.push(verdict(answer.status, t(`status_${answer.status}`), t(`status_${answer.status}_text`, { administration: issuer }),
-        revocation ? `${t("field_reason")}: ${revocation.reason}` : null));
+      const card = verdict(answer.status, t(`status_${answer.status}`), t(`status_${answer.status}_text`, { administration: issuer }),
+        revocation ? `${t("field_reason")}: ${revocation.reason}` : null);
+      // What a citizen who scanned a code came for, on the first screen: what the document is, and the document.
+      const what = [kindLabel(first), first.title].filter(Boolean).join(" — ");
+      if (code && what) card.append(el("p", { class: "verdict-document" }, `${t("field_document")}: ${what}`));
+      const copy = code ? first.public_copy : null;
+      if (copy) {
+        // The file name comes from the server's Content-Disposition, made safe there.
+        const link = el("a", { href: copy.url, download: "", id: "document-link", class: "document-link" }, t("copy_download"));
+        card.append(el("div", { class: "document-copy" }, link,
+          el("p", { class: "help" }, `${copy.file_name} · ${formatSize(copy.size)}. ${t("copy_help")}`)));
+      }
+      nodes.push(card);
     }
     for (const match of answer.matches) {
-      const document_ = [kindLabel(match.kind), match.title].filter(Boolean).join(" — ");
+      const document_ = [kindLabel(match), match.title].filter(Boolean).join(" — ");
       const rows = [
         ["field_issuer", `${match.administration.name} (${match.administration.code})`],
         ["field_document", document_],
@@ -215,14 +248,15 @@
         rows.push(["field_revoked_at", formatDate(match.revocation.revoked_at)]);
         rows.push(["field_reason", match.revocation.reason]);
       }
-      nodes.push(el("div", { class: "match", "data-status": match.status }, facts(rows), drawSources(match.derived_from)));
+      nodes.push(el("div", { class: "match", "data-status": match.status }, facts(rows), drawSigners(match.signers),
+        drawSources(match.derived_from)));
     }
     if (answer.document_hash) nodes.push(facts([["field_fingerprint", el("code", {}, answer.document_hash)]]));
     if (answer.status === "authentic" || answer.status === "revoked") {
       if (code) {
         const link = el("a", {
           href: `/v1/verify/${formatCode(code)}/bundle`, // as in the address bar: see checkCode
-          download: `${formatCode(code)}.segell.json`,
+          download: "", // named by the server's Content-Disposition: CODE.segell.json, made safe
           id: "bundle-link",
         }, t("bundle_download"));
         nodes.push(el("div", { class: "bundle" }, link, el("p", { class: "help" }, t("bundle_help"))));
@@ -230,14 +264,33 @@
         nodes.push(el("p", { class: "help bundle" }, t("bundle_by_code_only")));
       }
     }
-    nodes.push(drawSignature(source));
+    // Signers Segell recorded when it signed say who signed; the file's own validation stays a step away, above.
+    if (source === "file" || !answer.matches.some((match) => match.signers?.length)) nodes.push(drawSignature(source));
     return nodes;
   }
 
-  // The notary's label of a kind of document in this language; a kind it does not list, as the issuer wrote it.
-  function kindLabel(kind) {
+  // Who signed a signed output, as Segell checked when it signed it (public verification records it then).
+  function drawSigners(signers) {
+    if (!signers || signers.length === 0) return null;
+    const list = el("ul", { class: "signers-list" });
+    for (const signer of signers) {
+      list.append(el("li", { class: "signer" }, facts([
+        ["signature_signed_by", signer.name],
+        ["signature_organisation", signer.organisation],
+        ["signature_kind", signer.kind ? t(`signature_kind_${signer.kind}`) : null],
+        ["signature_time", formatDate(signer.signed_at)],
+        ["signature_issuer", signer.issuer],
+      ])));
+    }
+    return el("section", { class: "signers", id: "signers" },
+      el("h4", {}, t("signers_heading")), el("p", { class: "help" }, t("signers_help")), list);
+  }
+
+  // How people read a kind of document, in this language: the labels the server answers with it, else those the
+  // page knows; a kind the issuer named itself, as the issuer wrote it.
+  function kindLabel({ kind, kind_labels: labels }) {
     if (!kind) return null;
-    return I18N[language][`kind_${kind}`] ?? kind;
+    return labels?.[language] ?? I18N[language][`kind_${kind}`] ?? kind;
   }
 
   // The documents this one was made from (a signed PDF: its original), each with a link to check it on its own
@@ -247,7 +300,7 @@
     const list = el("ul", { class: "derived-list" });
     for (const source of sources) {
       const shownCode = source.verification_code;
-      const what = [kindLabel(source.kind), source.title].filter(Boolean).join(" — ");
+      const what = [kindLabel(source), source.title].filter(Boolean).join(" — ");
       list.append(el("li", { "data-code": shownCode },
         what ? el("span", { class: "derived-what" }, what) : null,
         what ? " · " : null,
@@ -322,7 +375,7 @@
       ["signature_format", item.format],
       ["signature_issuer", signer.issuer],
       ["signature_serial", signer.certificate_serial ? el("code", {}, signer.certificate_serial) : null],
-      ["signature_indication", el("code", {}, [item.indication, item.sub_indication].filter(Boolean).join(" / "))],
+      ["signature_indication", indicationText(item)],
     ];
     const existence = item.proof_of_existence;
     if (existence) {
@@ -333,8 +386,37 @@
     }
     // With one signature, the section's own status line already says it.
     const status = several ? el("p", { class: `signature-status signature-${itemKey}` }, t(`signature_${itemKey}`)) : null;
-    return el("div", { class: "signature-item", "data-indication": item.indication ?? "" },
-      status, item.message ? el("p", {}, item.message) : null, facts(rows));
+    return el("div", { class: "signature-item", "data-indication": item.indication ?? "", "data-reason": item.reason ?? "" },
+      status, el("p", { class: "signature-reason" }, reasonText(item)), facts(rows));
+  }
+
+  // ETSI EN 319 102-1's result in words, with its codes: "Failed: the signed content was changed (TOTAL_FAILED /
+  // HASH_FAILURE)".
+  function indicationText(item) {
+    const words = [t(`signature_indication_${item.indication}`)];
+    if (item.sub_indication) words.push(t(`signature_sub_${item.sub_indication}`));
+    const codes = [item.indication, item.sub_indication].filter(Boolean).join(" / ");
+    return el("span", {}, `${words.join(": ")} `, el("code", {}, `(${codes})`));
+  }
+
+  // Why the signature got its result, in this language: the server's reason code and the facts it names. A reason
+  // this page does not know is said by its ETSI sub-indication.
+  function reasonText(item) {
+    const details = item.reason_details ?? {};
+    const key = `signature_reason_${item.reason}`;
+    if (!item.reason || !(key in I18N[language])) {
+      return item.sub_indication ? t(`signature_sub_${item.sub_indication}`) : t(`signature_indication_${item.indication}`);
+    }
+    const params = { certificate: details.certificate ?? "", issuer: details.issuer ?? "", revocation: "" };
+    for (const name of ["signed_at", "revoked_at", "proven_at", "expired_at", "valid_from"]) {
+      if (details[name]) params[name] = dateText(details[name]);
+    }
+    const revocationReason = details.revocation_reason;
+    if (revocationReason) {
+      const words = I18N[language][`crl_reason_${revocationReason}`] ?? revocationReason;
+      params.revocation = ` (${t("signature_revocation_reason", { reason: words })})`;
+    }
+    return t(key, params);
   }
 
   // --- actions -------------------------------------------------------------------------------------------------
@@ -354,8 +436,8 @@
     const answer = await getJson(`/v1/verify?code=${encodeURIComponent(parsed.code)}`);
     if (answer.ok) {
       render({ kind: "verification", source: "code", code: parsed.code, answer: answer.body });
-      // The code's characters (letters, digits, "-" and the check symbols * ~ $ = U) are all valid in a path as
-      // they are, so the address bar shows the very URL printed on the document.
+      // The code's characters (letters, digits, "-", and the legacy check symbols * ~ $ = U) are all valid in a
+      // path as they are, so the address bar shows the very URL printed on the document.
       const path = `/verify/${formatCode(parsed.code)}`;
       if (location.pathname !== path) history.replaceState(null, "", path);
     } else if (answer.body?.error?.code === "invalid_code") {

@@ -1,0 +1,13 @@
+"""The open-data domain: a CKAN-compatible catalogue whose every dataset version is notarised."""
+
+from segell.services.domains import Domain
+from segell.services.opendata.router import ACTION_PREFIXES, UPLOAD_ACTIONS, router
+from segell.services.opendata.settings import OpendataSettings
+
+domain = Domain(
+    name="opendata",
+    routers=(router,),
+    models=("segell.services.opendata.models",),
+    settings=OpendataSettings,
+    streamed_forms=frozenset(("POST", f"{prefix}/{name}") for prefix in ACTION_PREFIXES for name in UPLOAD_ACTIONS),
+)

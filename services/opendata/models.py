@@ -1,0 +1,66 @@
+"""The open-data domain's tables: datasets, their resources (files kept under ``$SEGELL_HOME/opendata``) and the
+immutable versions each change makes, each notarised."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from segell.services.models import Base, utcnow
+
+
+class Dataset(Base):
+    __tablename__ = "opendata_datasets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
+    title: Mapped[dict[str, str]] = mapped_column(JSON)
+    description: Mapped[dict[str, str]] = mapped_column(JSON)
+    themes: Mapped[list[str]] = mapped_column(JSON)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    licence: Mapped[str] = mapped_column(String(40))
+    temporal_start: Mapped[date | None] = mapped_column()
+    temporal_end: Mapped[date | None] = mapped_column()
+    spatial: Mapped[str | None] = mapped_column(String(300))
+    frequency: Mapped[str | None] = mapped_column(String(20))
+    private: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(10), default="active")
+    #: Lower-case name, titles, descriptions and keywords, for `package_search`'s `q`.
+    search_text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Resource(Base):
+    __tablename__ = "opendata_resources"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("opendata_datasets.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    format: Mapped[str] = mapped_column(String(10))
+    filename: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetVersion(Base):
+    """What a dataset was after one change: its metadata and its resources' hashes, never changed again."""
+
+    __tablename__ = "opendata_dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("opendata_datasets.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    activity: Mapped[str] = mapped_column(String(20))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    receipt_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

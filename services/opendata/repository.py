@@ -1,0 +1,85 @@
+"""The catalogue's SQL, as keyword-only functions."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from segell.services.administrations.api import Administration
+from segell.services.opendata.models import Dataset, DatasetVersion, Resource
+
+
+def dataset_by_id_or_name(session: Session, *, id_or_name: str, for_update: bool = False) -> Dataset | None:
+    query = select(Dataset).where(or_(Dataset.id == id_or_name, Dataset.name == id_or_name))
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def name_taken(session: Session, *, name: str, other_than: str | None = None) -> bool:
+    query = select(Dataset.id).where(Dataset.name == name)
+    if other_than is not None:
+        query = query.where(Dataset.id != other_than)
+    return session.scalars(query).first() is not None
+
+
+def visible_datasets(
+    session: Session, *, administration_id: int | None, include_private: bool, words: Sequence[str] = ()
+) -> list[Dataset]:
+    """Active datasets: public ones, and `administration_id`'s private ones when `include_private`; each of
+    `words` (lower case) somewhere in the dataset's text."""
+    query = select(Dataset).where(Dataset.state == "active")
+    if include_private and administration_id is not None:
+        query = query.where(or_(Dataset.private.is_(False), Dataset.administration_id == administration_id))
+    else:
+        query = query.where(Dataset.private.is_(False))
+    for word in words:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Dataset.search_text.like(f"%{escaped}%", escape="\\"))
+    return list(session.scalars(query.order_by(Dataset.name)))
+
+
+def resources_of(session: Session, *, dataset_ids: Sequence[str]) -> list[Resource]:
+    if not dataset_ids:
+        return []
+    query = select(Resource).where(Resource.dataset_id.in_(dataset_ids)).order_by(Resource.position)
+    return list(session.scalars(query))
+
+
+def resource_by_id(session: Session, *, resource_id: str) -> Resource | None:
+    return session.get(Resource, resource_id)
+
+
+def next_resource_position(session: Session, *, dataset_id: str) -> int:
+    last = session.scalar(select(func.max(Resource.position)).where(Resource.dataset_id == dataset_id))
+    return 0 if last is None else last + 1
+
+
+def versions_of(session: Session, *, dataset_id: str) -> list[DatasetVersion]:
+    query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
+    return list(session.scalars(query.order_by(DatasetVersion.number.desc())))
+
+
+def latest_version(session: Session, *, dataset_id: str) -> DatasetVersion | None:
+    query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
+    return session.scalars(query.order_by(DatasetVersion.number.desc()).limit(1)).first()
+
+
+def administrations(session: Session, *, ids: Sequence[int] | None = None) -> list[Administration]:
+    query = select(Administration).order_by(Administration.code)
+    if ids is not None:
+        query = query.where(Administration.id.in_(ids))
+    return list(session.scalars(query))
+
+
+def administration_by_code(session: Session, *, code: str) -> Administration | None:
+    return session.scalars(select(Administration).where(func.lower(Administration.code) == code.lower())).first()
+
+
+def dataset_counts_by_administration(session: Session) -> dict[int, int]:
+    query = (
+        select(Dataset.administration_id, func.count())
+        .where(Dataset.state == "active", Dataset.private.is_(False))
+        .group_by(Dataset.administration_id)
+    )
+    return {row[0]: row[1] for row in session.execute(query)}

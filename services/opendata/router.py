@@ -1,0 +1,205 @@
+"""CKAN's Action API (`/api/3/action/{name}`, and `/api/action/{name}` as CKAN also answers it) and the download of
+a resource's file. Answers are CKAN's envelope ``{"help", "success", "result"}``; refusals its ``error.__type``."""
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import RootModel
+from starlette.concurrency import run_in_threadpool
+
+from segell.services.deps import RuntimeDep, get_authenticators
+from segell.services.errors import ErrorBody, NotFound, SegellError, error_responses
+from segell.services.opendata import service
+from segell.services.opendata.errors import ActionFailed, AuthorizationError, BadRequest
+from segell.services.opendata.schemas import ActionErrorBody, ActionResultBody
+from segell.services.opendata.settings import OpendataSettings
+from segell.services.opendata.uploads import Form, read_form
+from segell.services.opendata.vocabularies import FORMATS
+from segell.services.runtime import Runtime
+
+ACTION_PREFIXES = ("/api/3/action", "/api/action")
+#: The actions that take a file: their multipart bodies are streamed to disk rather than held by the body limits.
+UPLOAD_ACTIONS = ("resource_create", "resource_update")
+READ_ACTIONS = [name for name, spec in service.ACTIONS.items() if not spec.writes]
+
+router = APIRouter(tags=["opendata"])
+
+
+class TooLargeBody(RootModel[ActionErrorBody | ErrorBody]):
+    pass
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "`Bad request` (a body that is not a JSON object, a write action sent with GET) or `Search Query Error`.",
+        403: "`Authorization Error`: no valid administration API key, or a dataset of another administration.",
+        404: "`Not Found Error`.",
+        409: "`Validation Error`: each invalid field with its messages.",
+    }
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {"model": ActionErrorBody, "description": descriptions[status]} for status in statuses
+    }
+    return responses
+
+
+def _help(request: Request, name: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/api/3/action/help_show?name={name}"
+
+
+def _api_key(request: Request) -> str | None:
+    authorization = request.headers.get("authorization", "").strip()
+    if authorization:
+        scheme, _, rest = authorization.partition(" ")
+        return rest.strip() if scheme.lower() == "bearer" and rest else authorization
+    return request.headers.get("x-ckan-api-key", "").strip() or None
+
+
+def _run(request: Request, runtime: Runtime, name: str, params: dict[str, Any], form: Form | None, posted: bool) -> Any:
+    settings = runtime.settings
+    administration = None
+    key = _api_key(request)
+    if key is not None:
+        authenticate = get_authenticators(request).api_keys
+        if authenticate is None:
+            raise AuthorizationError("This server authenticates no API keys.")
+        try:
+            with runtime.transaction() as session:
+                administration = authenticate(session, key).administration
+        except SegellError as error:
+            raise AuthorizationError(error.message) from None
+    with runtime.transaction() as session:
+        context = service.Context(
+            session=session,
+            administration=administration,
+            files=settings.home_dir / "opendata",
+            api_url=settings.api_url,
+            upload=form.upload if form is not None else None,
+        )
+        return service.run_action(context, name, params, posted=posted)
+
+
+async def _answer(request: Request, runtime: Runtime, name: str, posted: bool) -> JSONResponse:
+    form: Form | None = None
+    try:
+        params: dict[str, Any]
+        if not posted:
+            params = dict(request.query_params)
+        elif request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            limit = runtime.settings.section(OpendataSettings).max_resource_bytes
+            incoming = runtime.settings.home_dir / "opendata" / "incoming"
+            form = await read_form(request.headers["content-type"], request.stream(), incoming, limit)
+            params = dict(form.fields)
+        else:
+            raw = await request.body()
+            try:
+                params = json.loads(raw) if raw.strip() else {}
+            except (ValueError, UnicodeDecodeError):
+                raise BadRequest("The body is not JSON: send a JSON object of the action's parameters.") from None
+            if not isinstance(params, dict):
+                raise BadRequest("The body is not a JSON object: send the action's parameters as one.")
+        result = await run_in_threadpool(_run, request, runtime, name, params, form, posted)
+    except ActionFailed as failure:
+        refusal = {"help": _help(request, name), "success": False, "error": failure.error()}
+        return JSONResponse(refusal, failure.status_code)
+    finally:
+        if form is not None:
+            form.discard()
+    return JSONResponse({"help": _help(request, name), "success": True, "result": result})
+
+
+ReadName = Annotated[str, PathParam(description="A read action.", json_schema_extra={"enum": READ_ACTIONS})]
+AnyName = Annotated[str, PathParam(description="An action.", json_schema_extra={"enum": list(service.ACTIONS)})]
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": {"type": "object", "description": "The action's parameters."}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"upload": {"type": "string", "format": "binary"}},
+                    "description": "The parameters as form fields; a resource's file in `upload`.",
+                }
+            },
+        },
+    }
+}
+
+
+for prefix in ACTION_PREFIXES:
+    documented = prefix == ACTION_PREFIXES[0]
+
+    @router.get(
+        f"{prefix}/{{name}}",
+        response_model=ActionResultBody,
+        responses=_documented(400, 403, 404, 409),
+        include_in_schema=documented,
+        name=f"read_action{prefix.replace('/', '_')}",
+    )
+    async def read_action(name: ReadName, request: Request, runtime: RuntimeDep) -> JSONResponse:
+        """Run a read action of CKAN's Action API with the query's parameters."""
+        return await _answer(request, runtime, name, posted=False)
+
+    @router.post(
+        f"{prefix}/{{name}}",
+        response_model=ActionResultBody,
+        responses={
+            **_documented(400, 403, 404, 409),
+            413: {"model": TooLargeBody, "description": "The body, or the file in `upload`, is too large."},
+            422: {"model": ErrorBody, "description": "A JSON body nested too deeply."},
+        },
+        include_in_schema=documented,
+        openapi_extra=_REQUEST_BODY,
+        name=f"action{prefix.replace('/', '_')}",
+    )
+    async def action(name: AnyName, request: Request, runtime: RuntimeDep) -> JSONResponse:
+        """Run an action of CKAN's Action API with a JSON object's parameters (a multipart form with a file for
+        resource_create and resource_update)."""
+        return await _answer(request, runtime, name, posted=True)
+
+
+def _download(runtime: Runtime, request: Request, dataset_id: str, resource_id: str) -> tuple[Path, str]:
+    try:
+        return _run_download(runtime, request, dataset_id, resource_id)
+    except ActionFailed as failure:
+        raise NotFound(failure.message or "Resource was not found.") from None
+
+
+def _run_download(runtime: Runtime, request: Request, dataset_id: str, resource_id: str) -> tuple[Path, str]:
+    administration = None
+    key = _api_key(request)
+    authenticate = get_authenticators(request).api_keys
+    if key is not None and authenticate is not None:
+        try:
+            with runtime.transaction() as session:
+                administration = authenticate(session, key).administration
+        except SegellError:
+            administration = None
+    with runtime.transaction() as session:
+        context = service.Context(session, administration, runtime.settings.home_dir / "opendata", "")
+        return service.resource_file(context, dataset_id, resource_id)
+
+
+@router.get(
+    "/dataset/{dataset_id}/resource/{resource_id}/download/{filename}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file, with its format's media type.",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in FORMATS.values()
+            },
+        },
+        **error_responses(404),
+    },
+)
+async def download_resource(
+    dataset_id: str, resource_id: str, filename: str, request: Request, runtime: RuntimeDep
+) -> FileResponse:
+    """A resource's file, as uploaded."""
+    path, media_type = await run_in_threadpool(_download, runtime, request, dataset_id, resource_id)
+    return FileResponse(path, media_type=media_type, filename=filename)

@@ -1,0 +1,804 @@
+"""The catalogue's rules: datasets and resources of an administration, a new notarised version for every change,
+and the CKAN actions that read and change them.
+
+Every change (`package_create`, `package_update`, `package_patch`, `package_delete`, `resource_create`,
+`resource_update`, `resource_delete`) writes an immutable version of the dataset: its metadata and its resources'
+SHA-256, hashed and notarised (kind ``dataset-version``) in the same transaction, derived from the previous
+version's receipt.
+"""
+
+import hashlib
+import json
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.orm import Session
+
+from segell.services.administrations.api import Administration
+from segell.services.notary import api as notary
+from segell.services.opendata import repository
+from segell.services.opendata.errors import (
+    AuthorizationError,
+    BadRequest,
+    NotFoundError,
+    SearchQueryError,
+    ValidationError,
+)
+from segell.services.opendata.models import Dataset, DatasetVersion, Resource
+from segell.services.opendata.schemas import DatasetFields, ResourceFields
+from segell.services.opendata.uploads import Upload, check_content, resource_format
+from segell.services.opendata.vocabularies import FORMATS, FREQUENCIES, FREQUENCY_URI, LICENCES, THEME_URI, THEMES
+
+VERSION_KIND = "dataset-version"
+CKAN_API_VERSION = 3
+FACET_FIELDS = ("organization", "groups", "tags", "res_format", "license_id", "frequency")
+SORT_FIELDS = ("score", "name", "title_string", "metadata_modified", "metadata_created")
+
+
+@dataclass
+class Context:
+    """Who asks, and where the catalogue keeps its files and is reached."""
+
+    session: Session
+    administration: Administration | None
+    files: Path
+    api_url: str
+    upload: Upload | None = None
+
+
+def _field_errors(error: PydanticValidationError) -> ValidationError:
+    fields: dict[str, list[str]] = {}
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"]) or "__all__"
+        fields.setdefault(location, []).append(problem["msg"])
+    return ValidationError(fields=fields)
+
+
+def _ckan_time(moment: datetime) -> str:
+    # CKAN answers naive UTC timestamps.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat()
+
+
+def _organization(administration: Administration, package_count: int | None = None) -> dict[str, Any]:
+    organization = {
+        "id": administration.code.lower(),
+        "name": administration.code.lower(),
+        "title": administration.name,
+        "display_name": administration.name,
+        "description": "",
+        "image_url": "",
+        "type": "organization",
+        "is_organization": True,
+        "state": "active",
+        "approval_status": "approved",
+        "created": _ckan_time(administration.admitted_at),
+    }
+    if package_count is not None:
+        organization["package_count"] = package_count
+    return organization
+
+
+def _group(theme: str, package_count: int | None = None) -> dict[str, Any]:
+    group = {
+        "id": theme.lower(),
+        "name": theme.lower(),
+        "title": THEMES[theme]["en"],
+        "title_translated": THEMES[theme],
+        "display_name": THEMES[theme]["en"],
+        "description": "",
+        "type": "group",
+        "is_organization": False,
+        "state": "active",
+        "uri": THEME_URI + theme,
+    }
+    if package_count is not None:
+        group["package_count"] = package_count
+    return group
+
+
+def _resource_dict(context: Context, dataset: Dataset, resource: Resource) -> dict[str, Any]:
+    return {
+        "id": resource.id,
+        "package_id": dataset.id,
+        "name": resource.name,
+        "description": resource.description,
+        "format": "GeoJSON" if resource.format == "GEOJSON" else resource.format,
+        "mimetype": FORMATS[resource.format],
+        "url": f"{context.api_url}/dataset/{dataset.id}/resource/{resource.id}/download/{resource.filename}",
+        "url_type": "upload",
+        "hash": resource.sha256,
+        "hash_algorithm": "SHA-256",
+        "size": resource.size,
+        "position": resource.position,
+        "state": "active",
+        "created": _ckan_time(resource.created_at),
+        "last_modified": _ckan_time(resource.modified_at),
+        "metadata_modified": _ckan_time(resource.modified_at),
+    }
+
+
+def package_dict(
+    context: Context,
+    dataset: Dataset,
+    resources: list[Resource],
+    administration: Administration,
+    version: DatasetVersion | None,
+) -> dict[str, Any]:
+    licence_title, licence_url = LICENCES[dataset.licence]
+    tags = [
+        {"name": keyword, "display_name": keyword, "state": "active", "vocabulary_id": None}
+        for keyword in dataset.keywords
+    ]
+    code = None
+    if version is not None:
+        code = notary.receipt(context.session, dataset.administration_id, version.receipt_id).verification_code
+    return {
+        "id": dataset.id,
+        "name": dataset.name,
+        "type": "dataset",
+        "title": dataset.title["ca"],
+        "title_translated": dataset.title,
+        "notes": dataset.description["ca"],
+        "notes_translated": dataset.description,
+        "owner_org": administration.code.lower(),
+        "organization": _organization(administration),
+        "publisher_name": administration.name,
+        "author": None,
+        "maintainer": None,
+        "private": dataset.private,
+        "state": dataset.state,
+        "license_id": dataset.licence,
+        "license_title": licence_title,
+        "license_url": licence_url,
+        "theme": [THEME_URI + theme for theme in dataset.themes],
+        "groups": [_group(theme) for theme in dataset.themes],
+        "tags": tags,
+        "num_tags": len(tags),
+        "temporal_start": dataset.temporal_start.isoformat() if dataset.temporal_start else None,
+        "temporal_end": dataset.temporal_end.isoformat() if dataset.temporal_end else None,
+        "spatial_uri": dataset.spatial,
+        "frequency": FREQUENCY_URI + dataset.frequency if dataset.frequency else None,
+        "resources": [_resource_dict(context, dataset, resource) for resource in resources],
+        "num_resources": len(resources),
+        "extras": [],
+        "version": str(dataset.version),
+        "verification_code": code,
+        "metadata_created": _ckan_time(dataset.created_at),
+        "metadata_modified": _ckan_time(dataset.modified_at),
+    }
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+
+
+def _param(params: Mapping[str, Any], name: str, *, required: bool = True) -> str:
+    value = params.get(name)
+    if value is None or value == "":
+        if required:
+            raise ValidationError(fields={name: ["Missing value"]})
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(fields={name: ["Must be a string"]})
+    return value
+
+
+def _integer(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = params.get(name, default)
+    if isinstance(value, bool):
+        raise ValidationError(fields={name: ["Invalid integer"]})
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(fields={name: ["Invalid integer"]}) from None
+    if not low <= number <= high:
+        raise ValidationError(fields={name: [f"Must be between {low} and {high}"]})
+    return number
+
+
+def _boolean(params: Mapping[str, Any], name: str) -> bool:
+    value = params.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise ValidationError(fields={name: ["Must be true or false"]})
+
+
+def _may_see(context: Context, dataset: Dataset) -> bool:
+    if dataset.state != "active":
+        return context.administration is not None and context.administration.id == dataset.administration_id
+    return not dataset.private or (
+        context.administration is not None and context.administration.id == dataset.administration_id
+    )
+
+
+def _visible_dataset(context: Context, id_or_name: str) -> Dataset:
+    dataset = repository.dataset_by_id_or_name(context.session, id_or_name=id_or_name)
+    if dataset is None or not _may_see(context, dataset):
+        raise NotFoundError("Not found")
+    return dataset
+
+
+def _packages(context: Context, datasets: list[Dataset]) -> list[dict[str, Any]]:
+    resources: dict[str, list[Resource]] = {}
+    for resource in repository.resources_of(context.session, dataset_ids=[dataset.id for dataset in datasets]):
+        resources.setdefault(resource.dataset_id, []).append(resource)
+    publishers = {
+        administration.id: administration
+        for administration in repository.administrations(
+            context.session, ids=sorted({dataset.administration_id for dataset in datasets})
+        )
+    }
+    return [
+        package_dict(
+            context,
+            dataset,
+            resources.get(dataset.id, []),
+            publishers[dataset.administration_id],
+            repository.latest_version(context.session, dataset_id=dataset.id),
+        )
+        for dataset in datasets
+    ]
+
+
+def package_show(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    dataset = _visible_dataset(context, _param(params, "id"))
+    return _packages(context, [dataset])[0]
+
+
+def package_list(context: Context, params: Mapping[str, Any]) -> list[str]:
+    limit = _integer(params, "limit", 1000, 0, 100_000)
+    offset = _integer(params, "offset", 0, 0, 10**9)
+    names = [
+        dataset.name
+        for dataset in repository.visible_datasets(context.session, administration_id=None, include_private=False)
+    ]
+    return names[offset : offset + limit]
+
+
+def resource_show(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    resource = repository.resource_by_id(context.session, resource_id=_param(params, "id"))
+    if resource is None:
+        raise NotFoundError("Resource was not found.")
+    dataset = _visible_dataset(context, resource.dataset_id)
+    return _resource_dict(context, dataset, resource)
+
+
+def resource_file(context: Context, dataset_id: str, resource_id: str) -> tuple[Path, str]:
+    """The stored file of a resource a caller may see, and its media type."""
+    resource = repository.resource_by_id(context.session, resource_id=resource_id)
+    if resource is None or resource.dataset_id != dataset_id:
+        raise NotFoundError("Resource was not found.")
+    _visible_dataset(context, dataset_id)
+    return _stored_path(context.files, resource.sha256), FORMATS[resource.format]
+
+
+def _terms(text: str, what: str) -> list[tuple[str, str]]:
+    """`field:value` terms of a Solr-like filter (`+field:value`, `field:"two words"`, joined by spaces or AND)."""
+    terms: list[tuple[str, str]] = []
+    rest = text.strip()
+    while rest:
+        if rest.startswith("AND ") or rest == "AND":
+            rest = rest[3:].lstrip()
+            continue
+        rest = rest.removeprefix("+")
+        field, colon, after = rest.partition(":")
+        if not colon or not field or " " in field:
+            raise SearchQueryError(f"Cannot read {what} {text!r}: write field:value terms.")
+        if after.startswith('"'):
+            value, quote, rest = after[1:].partition('"')
+            if not quote:
+                raise SearchQueryError(f"Cannot read {what} {text!r}: a quote is not closed.")
+        else:
+            value, _, rest = after.partition(" ")
+        if field not in FACET_FIELDS + ("name", "private"):
+            raise SearchQueryError(f"Cannot filter on {field!r}; use {', '.join(FACET_FIELDS + ('name',))}.")
+        terms.append((field, value))
+        rest = rest.lstrip()
+    return terms
+
+
+def _values(package: dict[str, Any], field: str) -> list[str]:
+    if field == "organization":
+        return [package["organization"]["name"]]
+    if field == "groups":
+        return [group["name"] for group in package["groups"]]
+    if field == "tags":
+        return [tag["name"] for tag in package["tags"]]
+    if field == "res_format":
+        return [resource["format"] for resource in package["resources"]]
+    if field == "frequency":
+        return [package["frequency"].removeprefix(FREQUENCY_URI)] if package["frequency"] else []
+    if field == "private":
+        return [str(package["private"]).lower()]
+    return [str(package[field])]
+
+
+def _sort_key(field: str) -> Callable[[dict[str, Any]], str]:
+    key = {"score": "name", "title_string": "title"}.get(field, field)
+    return lambda package: str(package[key]).lower()
+
+
+def _sort(packages: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    orders: list[tuple[str, bool]] = []
+    for clause in sort.split(","):
+        parts = clause.split()
+        if not parts:
+            continue
+        direction = parts[1].lower() if len(parts) > 1 else "asc"
+        if parts[0] not in SORT_FIELDS or direction not in ("asc", "desc") or len(parts) > 2:
+            raise SearchQueryError(
+                f"Cannot sort by {clause.strip()!r}: use one of {', '.join(SORT_FIELDS)} with asc or desc."
+            )
+        orders.append((parts[0], direction == "desc"))
+    for field, descending in reversed(orders):
+        packages.sort(key=_sort_key(field), reverse=descending)
+    return packages
+
+
+def _facet_fields(params: Mapping[str, Any]) -> list[str]:
+    value = params.get("facet.field", [])
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except ValueError:
+            raise ValidationError(fields={"facet.field": ["Must be a JSON list of field names"]}) from None
+    if not isinstance(value, list) or not all(isinstance(field, str) for field in value):
+        raise ValidationError(fields={"facet.field": ["Must be a JSON list of field names"]})
+    unknown = [field for field in value if field not in FACET_FIELDS]
+    if unknown:
+        raise SearchQueryError(f"Cannot facet on {', '.join(unknown)}; use {', '.join(FACET_FIELDS)}.")
+    return list(value)
+
+
+def _display_name(field: str, name: str) -> str:
+    if field == "groups" and name.upper() in THEMES:
+        return THEMES[name.upper()]["en"]
+    if field == "frequency" and name in FREQUENCIES:
+        return FREQUENCIES[name]["en"]
+    return name
+
+
+def package_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    query = _param(params, "q", required=False)
+    filters = _param(params, "fq", required=False)
+    rows = _integer(params, "rows", 10, 0, 1000)
+    start = _integer(params, "start", 0, 0, 10**9)
+    sort = _param(params, "sort", required=False) or "score desc, metadata_modified desc"
+    facet_limit = _integer(params, "facet.limit", 50, -1, 10_000)
+    facet_mincount = _integer(params, "facet.mincount", 1, 0, 10**9)
+    include_private = _boolean(params, "include_private")
+    fields = _facet_fields(params)
+    words: list[str] = []
+    terms = _terms(filters, "fq")
+    for word in query.split():
+        if word in ("*:*", "*"):
+            continue
+        if ":" in word:
+            terms.extend(_terms(word, "q"))
+        else:
+            words.append(word.lower())
+    administration_id = context.administration.id if context.administration is not None else None
+    datasets = repository.visible_datasets(
+        context.session, administration_id=administration_id, include_private=include_private, words=words
+    )
+    packages = [
+        package
+        for package in _packages(context, datasets)
+        if all(value.lower() in (found.lower() for found in _values(package, field)) for field, value in terms)
+    ]
+    facets: dict[str, dict[str, int]] = {}
+    search_facets: dict[str, Any] = {}
+    for field in fields:
+        counts = Counter(value for package in packages for value in set(_values(package, field)))
+        ranked = [(name, count) for name, count in counts.most_common() if count >= facet_mincount]
+        if facet_limit >= 0:
+            ranked = ranked[:facet_limit]
+        facets[field] = dict(ranked)
+        search_facets[field] = {
+            "title": field,
+            "items": [
+                {"name": name, "display_name": _display_name(field, name), "count": count} for name, count in ranked
+            ],
+        }
+    ordered = _sort(packages, sort)
+    return {
+        "count": len(ordered),
+        "results": ordered[start : start + rows],
+        "facets": facets,
+        "search_facets": search_facets,
+        "sort": sort,
+    }
+
+
+def organization_list(context: Context, params: Mapping[str, Any]) -> list[Any]:
+    counts = repository.dataset_counts_by_administration(context.session)
+    organizations = repository.administrations(context.session)
+    if _boolean(params, "all_fields"):
+        return [_organization(administration, counts.get(administration.id, 0)) for administration in organizations]
+    return [administration.code.lower() for administration in organizations]
+
+
+def organization_show(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    administration = repository.administration_by_code(context.session, code=_param(params, "id"))
+    if administration is None:
+        raise NotFoundError("Organization was not found.")
+    count = repository.dataset_counts_by_administration(context.session).get(administration.id, 0)
+    return _organization(administration, count)
+
+
+def _theme_counts(context: Context) -> Counter[str]:
+    datasets = repository.visible_datasets(context.session, administration_id=None, include_private=False)
+    return Counter(theme for dataset in datasets for theme in dataset.themes)
+
+
+def group_list(context: Context, params: Mapping[str, Any]) -> list[Any]:
+    if _boolean(params, "all_fields"):
+        counts = _theme_counts(context)
+        return [_group(theme, counts.get(theme, 0)) for theme in THEMES]
+    return [theme.lower() for theme in THEMES]
+
+
+def group_show(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    theme = _param(params, "id").removeprefix(THEME_URI).upper()
+    if theme not in THEMES:
+        raise NotFoundError("Group was not found.")
+    return _group(theme, _theme_counts(context).get(theme, 0))
+
+
+def tag_list(context: Context, params: Mapping[str, Any]) -> list[str]:
+    query = _param(params, "query", required=False).lower()
+    datasets = repository.visible_datasets(context.session, administration_id=None, include_private=False)
+    return sorted({keyword for dataset in datasets for keyword in dataset.keywords if query in keyword.lower()})
+
+
+def package_activity_list(context: Context, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The dataset's versions, newest first, each with its notarisation."""
+    dataset = _visible_dataset(context, _param(params, "id"))
+    limit = _integer(params, "limit", 31, 1, 1000)
+    offset = _integer(params, "offset", 0, 0, 10**9)
+    versions = repository.versions_of(context.session, dataset_id=dataset.id)[offset : offset + limit]
+    activities = []
+    for version in versions:
+        receipt = notary.receipt(context.session, dataset.administration_id, version.receipt_id)
+        activities.append(
+            {
+                "id": f"{dataset.id}-{version.number}",
+                "timestamp": _ckan_time(version.created_at),
+                "object_id": dataset.id,
+                "activity_type": version.activity,
+                "version": version.number,
+                "sha256": version.sha256,
+                "receipt_id": receipt.id,
+                "verification_code": receipt.verification_code,
+                "notarisation_status": receipt.status,
+                "data": {"package": version.snapshot},
+            }
+        )
+    return activities
+
+
+def status_show(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    from segell.services import __version__
+
+    return {
+        "site_title": "Segell open data",
+        "site_url": context.api_url,
+        "site_description": "A CKAN-compatible catalogue whose every dataset version is notarised on chain.",
+        "ckan_version": "2.11.0",
+        "segell_version": __version__,
+        "api_version": CKAN_API_VERSION,
+        "locale_default": "ca",
+        "extensions": ["dcat", "fluent"],
+    }
+
+
+def site_read(context: Context, params: Mapping[str, Any]) -> bool:
+    return True
+
+
+# -- changing --------------------------------------------------------------------------------------------------
+
+
+def _publisher(context: Context) -> Administration:
+    if context.administration is None:
+        raise AuthorizationError("Send an administration's API key in Authorization or X-CKAN-API-Key.")
+    return context.administration
+
+
+def _own_dataset(context: Context, id_or_name: str) -> Dataset:
+    publisher = _publisher(context)
+    dataset = repository.dataset_by_id_or_name(context.session, id_or_name=id_or_name, for_update=True)
+    if dataset is None or (dataset.private and dataset.administration_id != publisher.id):
+        raise NotFoundError("Not found")
+    if dataset.administration_id != publisher.id:
+        raise AuthorizationError(f"Dataset {dataset.name} belongs to another administration; only it may change it.")
+    return dataset
+
+
+def _check_owner_org(context: Context, fields: DatasetFields) -> None:
+    publisher = _publisher(context)
+    if fields.owner_org is not None and fields.owner_org.lower() != publisher.code.lower():
+        raise AuthorizationError(f"An administration publishes in its own organization, {publisher.code.lower()}.")
+
+
+def _apply(dataset: Dataset, fields: DatasetFields) -> None:
+    dataset.name = fields.name
+    dataset.title = fields.title_translated.model_dump()
+    dataset.description = fields.notes_translated.model_dump()
+    dataset.themes = fields.theme
+    dataset.keywords = sorted({tag.name for tag in fields.tags})
+    dataset.licence = fields.license_id
+    dataset.temporal_start = fields.temporal_start
+    dataset.temporal_end = fields.temporal_end
+    dataset.spatial = fields.spatial_uri
+    dataset.frequency = fields.frequency
+    dataset.private = fields.private
+    texts = [fields.name, *dataset.title.values(), *dataset.description.values(), *dataset.keywords]
+    dataset.search_text = " ".join(texts).lower()
+
+
+def _dataset_fields(values: Mapping[str, Any]) -> DatasetFields:
+    try:
+        return DatasetFields.model_validate(values)
+    except PydanticValidationError as error:
+        raise _field_errors(error) from None
+
+
+def _new_version(context: Context, dataset: Dataset, activity: str) -> dict[str, Any]:
+    """Record what the dataset is now as its next version, notarised and derived from the one before."""
+    now = datetime.now(UTC)
+    dataset.version += 1
+    dataset.modified_at = now
+    context.session.flush()
+    resources = repository.resources_of(context.session, dataset_ids=[dataset.id])
+    publisher = _publisher(context)
+    package = package_dict(context, dataset, resources, publisher, None)
+    snapshot = {
+        "dataset": dataset.id,
+        "version": dataset.version,
+        "activity": activity,
+        "publisher": publisher.code,
+        "recorded_at": now.isoformat(),
+        "metadata": {key: value for key, value in package.items() if key not in ("resources", "verification_code")},
+        "resources": [
+            {"id": r.id, "name": r.name, "format": r.format, "size": r.size, "sha256": r.sha256} for r in resources
+        ],
+    }
+    digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    previous = repository.latest_version(context.session, dataset_id=dataset.id)
+    receipt = notary.notarise(
+        context.session,
+        publisher.id,
+        digest,
+        kind=VERSION_KIND,
+        title=f"{dataset.title['ca']} (v{dataset.version})",
+        metadata={"dataset": dataset.name, "version": dataset.version},
+        public=not dataset.private,
+        derived_from=[previous.receipt_id] if previous is not None else [],
+    )
+    context.session.add(
+        DatasetVersion(
+            dataset_id=dataset.id,
+            number=dataset.version,
+            activity=activity,
+            snapshot=snapshot,
+            sha256=digest,
+            receipt_id=receipt.id,
+            created_at=now,
+        )
+    )
+    context.session.flush()
+    package["verification_code"] = receipt.verification_code
+    return package
+
+
+def package_create(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    fields = _dataset_fields(params)
+    _check_owner_org(context, fields)
+    if params.get("resources"):
+        raise ValidationError(
+            fields={"resources": ["Add each resource with resource_create and its file in `upload`."]}
+        )
+    if repository.name_taken(context.session, name=fields.name):
+        raise ValidationError(fields={"name": ["That URL is already in use."]})
+    dataset = Dataset(id=str(uuid.uuid4()), administration_id=_publisher(context).id, state="active", version=0)
+    _apply(dataset, fields)
+    context.session.add(dataset)
+    return _new_version(context, dataset, "new package")
+
+
+def _update(context: Context, dataset: Dataset, values: Mapping[str, Any]) -> dict[str, Any]:
+    fields = _dataset_fields(values)
+    _check_owner_org(context, fields)
+    if repository.name_taken(context.session, name=fields.name, other_than=dataset.id):
+        raise ValidationError(fields={"name": ["That URL is already in use."]})
+    _apply(dataset, fields)
+    return _new_version(context, dataset, "changed package")
+
+
+def _current_values(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "name": dataset.name,
+        "title_translated": dataset.title,
+        "notes_translated": dataset.description,
+        "theme": dataset.themes,
+        "tags": [{"name": keyword} for keyword in dataset.keywords],
+        "license_id": dataset.licence,
+        "temporal_start": dataset.temporal_start,
+        "temporal_end": dataset.temporal_end,
+        "spatial_uri": dataset.spatial,
+        "frequency": dataset.frequency,
+        "private": dataset.private,
+    }
+
+
+def package_update(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    dataset = _own_dataset(context, _param(params, "id", required=False) or _param(params, "name"))
+    return _update(context, dataset, params)
+
+
+def package_patch(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    dataset = _own_dataset(context, _param(params, "id", required=False) or _param(params, "name"))
+    changes = {key: value for key, value in params.items() if key != "id"}
+    return _update(context, dataset, {**_current_values(dataset), **changes})
+
+
+def package_delete(context: Context, params: Mapping[str, Any]) -> None:
+    dataset = _own_dataset(context, _param(params, "id"))
+    if dataset.state != "deleted":
+        dataset.state = "deleted"
+        _new_version(context, dataset, "deleted package")
+    return None
+
+
+def _stored_path(files: Path, sha256: str) -> Path:
+    return files / "resources" / sha256[:2] / sha256
+
+
+def _store(context: Context, upload: Upload, declared_format: str | None) -> str:
+    file_format = resource_format(declared_format, upload.filename)
+    check_content(upload.path, file_format)
+    target = _stored_path(context.files, upload.sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        upload.path.unlink(missing_ok=True)
+    else:
+        shutil.move(upload.path, target)
+    return file_format
+
+
+def _resource_fields(params: Mapping[str, Any]) -> ResourceFields:
+    try:
+        return ResourceFields.model_validate(params)
+    except PydanticValidationError as error:
+        raise _field_errors(error) from None
+
+
+def _safe_filename(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:200].strip("._")
+    return cleaned or "file"
+
+
+def resource_create(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    dataset = _own_dataset(context, _param(params, "package_id"))
+    fields = _resource_fields(params)
+    if context.upload is None:
+        raise ValidationError(fields={"upload": ["Send the file as the multipart part `upload`."]})
+    upload = context.upload
+    file_format = _store(context, upload, fields.format)
+    resource = Resource(
+        id=str(uuid.uuid4()),
+        dataset_id=dataset.id,
+        position=repository.next_resource_position(context.session, dataset_id=dataset.id),
+        name=fields.name or upload.filename,
+        description=fields.description,
+        format=file_format,
+        filename=_safe_filename(upload.filename),
+        size=upload.size,
+        sha256=upload.sha256,
+    )
+    context.session.add(resource)
+    _new_version(context, dataset, "changed package")
+    return _resource_dict(context, dataset, resource)
+
+
+def _own_resource(context: Context, params: Mapping[str, Any]) -> tuple[Dataset, Resource]:
+    resource = repository.resource_by_id(context.session, resource_id=_param(params, "id"))
+    if resource is None:
+        raise NotFoundError("Resource was not found.")
+    return _own_dataset(context, resource.dataset_id), resource
+
+
+def resource_update(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    dataset, resource = _own_resource(context, params)
+    fields = _resource_fields(params)
+    if context.upload is not None:
+        upload = context.upload
+        resource.format = _store(context, upload, fields.format)
+        resource.filename = _safe_filename(upload.filename)
+        resource.size, resource.sha256 = upload.size, upload.sha256
+    elif fields.format is not None and resource_format(fields.format, "") != resource.format:
+        raise ValidationError(fields={"format": ["Send the file again to change its format."]})
+    resource.name = fields.name or resource.name
+    if "description" in params:
+        resource.description = fields.description
+    resource.modified_at = datetime.now(UTC)
+    _new_version(context, dataset, "changed package")
+    return _resource_dict(context, dataset, resource)
+
+
+def resource_delete(context: Context, params: Mapping[str, Any]) -> None:
+    dataset, resource = _own_resource(context, params)
+    context.session.delete(resource)
+    context.session.flush()
+    _new_version(context, dataset, "changed package")
+    return None
+
+
+# -- the actions -----------------------------------------------------------------------------------------------
+
+Action = Callable[[Context, Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    run: Action
+    writes: bool
+    help: str
+
+
+def help_show(context: Context, params: Mapping[str, Any]) -> str:
+    name = _param(params, "name")
+    if name not in ACTIONS:
+        raise NotFoundError(f"Action {name!r} not found.")
+    return ACTIONS[name].help
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    "status_show": ActionSpec(status_show, False, "The site's title, URL and CKAN API version."),
+    "site_read": ActionSpec(site_read, False, "Whether the catalogue may be read: always true."),
+    "package_list": ActionSpec(package_list, False, "The names of the public datasets (`limit`, `offset`)."),
+    "package_show": ActionSpec(package_show, False, "A dataset by its `id` or name."),
+    "package_search": ActionSpec(
+        package_search,
+        False,
+        "Datasets matching `q` and `fq` (field:value terms on organization, groups, tags, res_format, license_id,"
+        " frequency, name), `rows` (at most 1000) from `start`, in `sort` order, with `facet.field` counts.",
+    ),
+    "resource_show": ActionSpec(resource_show, False, "A resource by its `id`."),
+    "organization_list": ActionSpec(organization_list, False, "The publishing administrations (`all_fields`)."),
+    "organization_show": ActionSpec(organization_show, False, "An administration by its `id` (its code)."),
+    "group_list": ActionSpec(group_list, False, "The EU data themes (`all_fields`)."),
+    "group_show": ActionSpec(group_show, False, "An EU data theme by its `id` (gove, econ, ...)."),
+    "tag_list": ActionSpec(tag_list, False, "The keywords of the public datasets (`query`)."),
+    "package_activity_list": ActionSpec(
+        package_activity_list, False, "A dataset's versions, newest first, each with its verification code."
+    ),
+    "help_show": ActionSpec(help_show, False, "What an action (`name`) does."),
+    "package_create": ActionSpec(package_create, True, "Create a dataset of the caller's administration."),
+    "package_update": ActionSpec(package_update, True, "Replace a dataset's metadata."),
+    "package_patch": ActionSpec(package_patch, True, "Change some of a dataset's metadata."),
+    "package_delete": ActionSpec(package_delete, True, "Delete a dataset (its versions stay)."),
+    "resource_create": ActionSpec(resource_create, True, "Add a file (`upload`, multipart) to a dataset."),
+    "resource_update": ActionSpec(resource_update, True, "Change a resource, or replace its file."),
+    "resource_delete": ActionSpec(resource_delete, True, "Remove a resource from a dataset."),
+}
+
+
+def run_action(context: Context, name: str, params: Mapping[str, Any], *, posted: bool) -> Any:
+    spec = ACTIONS.get(name)
+    if spec is None:
+        raise BadRequest(f"Action name not known: {name}")
+    if spec.writes and not posted:
+        raise BadRequest(f"{name} changes the catalogue: send it as a POST.")
+    if spec.writes:
+        _publisher(context)
+    return spec.run(context, params)
