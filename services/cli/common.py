@@ -229,8 +229,12 @@ def governance_credential(invocation: Invocation) -> Credential:
 # the route is carried over; `{id}` (a route's placeholder) becomes ID. Routes with no command are left as they are.
 _ID = r"(?P<id>[^/\s`.,;)]+)"
 _ROUTE_COMMANDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(rf"`?{route}`?"), command)
+    (re.compile(rf"`?{route}(?![/\w])`?"), command)
     for route, command in (
+        (
+            rf"POST /v1/sandboxes/{_ID}/contracts/(?P<address>0x[0-9a-fA-F]+)/register",
+            "segell contract register {address} FILE.sol... --sandbox {id}",
+        ),
         (rf"GET /v1/sandboxes/{_ID}/snapshots", "segell sandbox show {id}"),
         (rf"GET /v1/sandboxes/{_ID}/contracts", "segell contract list --sandbox {id}"),
         (rf"POST /v1/sandboxes/{_ID}/extend", "segell sandbox extend {id} SECONDS"),
@@ -238,6 +242,7 @@ _ROUTE_COMMANDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"GET /v1/sandboxes", "segell sandbox list"),
         (r"POST /v1/sandboxes", "segell sandbox create NAME"),
         (r"GET /v1/administrations", "segell admin list"),
+        (r"GET /v1/documents", "segell documents list"),
         (r"POST /v1/certificates \(profile (?P<profile>[a-z_]+)\)", "segell cert issue --profile {profile}"),
         (r"POST /v1/certificates", "segell cert issue"),
         (r"POST /v1/auth/otp/verify", "segell otp verify PHONE CODE"),

@@ -412,6 +412,13 @@ def test_help_starts_with_running_segell_and_groups_the_rest(runner: CliRunner) 
             " `segell sandbox extend ID SECONDS`).",
         ),
         ("Delete one (DELETE /v1/sandboxes/{id}) or wait.", "Delete one (`segell sandbox delete ID`) or wait."),
+        (
+            "Register one deployed elsewhere with POST /v1/sandboxes/sbx_1/contracts/0xAB12/register and its sources.",
+            "Register one deployed elsewhere with `segell contract register 0xAB12 FILE.sol... --sandbox sbx_1` and its"
+            " sources.",
+        ),
+        # A route that names more than one with no command is left whole, not cut at the one it starts with.
+        ("See GET /v1/documents/bundles.", "See GET /v1/documents/bundles."),
         ("`GET /v1/administrations` lists them.", "`segell admin list` lists them."),
         (
             "Issue one with POST /v1/certificates (profile seal), then sign.",
