@@ -10,6 +10,7 @@ The rest of the module sends what a schema-driven generator never does: unknown 
 bodies too large or nested too deeply, and requests while the chain node is down.
 """
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -83,6 +84,7 @@ class InProcessApp:
     asgi: ASGIApp
     portal: BlockingPortal
     governance_key: str
+    database: str
 
     def request(self, method: str, path: str, *, api_key: str | None = None, **kwargs: Any) -> httpx.Response:
         return self.portal.call(partial(self._request, method, path, api_key=api_key, **kwargs))
@@ -111,7 +113,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         app = create_app(make_settings(tmp_path_factory.mktemp("segell-home"), database_url=database_url))
         with start_blocking_portal() as portal, portal.wrap_async_context_manager(app.router.lifespan_context(app)):
             governance_key = app.state.runtime.settings.governance_key_path.read_text().strip()
-            yield InProcessApp(app, requests_only(app), portal, governance_key)
+            yield InProcessApp(app, requests_only(app), portal, governance_key, request.param)
 
 
 @pytest.fixture
@@ -119,6 +121,10 @@ def api_key(request: pytest.FixtureRequest, api: InProcessApp) -> str | None:
     """The key a fuzzing pass sends. An administration is admitted afresh for each pass, so that suspensions and
     revocations fuzzed as the governance cannot leave it without a working key."""
     caller = request.param
+    if caller == "anonymous" and api.database == "postgresql":
+        # Without a key, every route either refuses before it reads the database or is a public read that the
+        # two passes with a key make on PostgreSQL too; the anonymous pass runs on SQLite.
+        pytest.skip("the anonymous pass runs on SQLite only")
     if caller == "governance":
         return api.governance_key
     if caller == "administration":
@@ -229,9 +235,13 @@ def filter_case(context: Any, case: Any) -> bool:
     return not mutations or any(set(mutation.keywords) - {"format"} for mutation in mutations)
 
 
+# Cases per operation and pass; `bench/fuzz_soak.sh` runs the same passes with many more.
+EXAMPLES = int(os.environ.get("SEGELL_FUZZ_EXAMPLES", "30"))
+
+
 @pytest.mark.parametrize("api_key", ["governance", "administration", "anonymous"], indirect=True)
 @schema.parametrize()
-@settings(max_examples=50, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_operations_answer_as_documented(case: Any, api_key: str | None, api: InProcessApp) -> None:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     case.call_and_validate(headers=headers, checks=CHECKS, app=api.asgi)
