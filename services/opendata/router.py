@@ -5,15 +5,15 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import RootModel
 from starlette.concurrency import run_in_threadpool
 
 from segell.services.deps import RuntimeDep, get_authenticators
 from segell.services.errors import ErrorBody, NotFound, SegellError, error_responses
-from segell.services.opendata import service
+from segell.services.opendata import dcat, service
 from segell.services.opendata.errors import ActionFailed, AuthorizationError, BadRequest
 from segell.services.opendata.schemas import ActionErrorBody, ActionResultBody
 from segell.services.opendata.settings import OpendataSettings
@@ -203,3 +203,75 @@ async def download_resource(
     """A resource's file, as uploaded."""
     path, media_type = await run_in_threadpool(_download, runtime, request, dataset_id, resource_id)
     return FileResponse(path, media_type=media_type, filename=filename)
+
+
+# -- DCAT-AP 3 ----------------------------------------------------------------------------------------------------
+
+PageQuery = Annotated[
+    int, Query(ge=1, le=10**9, description=f"The page, from 1; each holds {dcat.PAGE_SIZE} datasets, by name.")
+]
+
+
+def _rdf_responses(what: str, missing: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": what,
+            "content": {
+                media_type: {"schema": {"type": "object" if extension == "jsonld" else "string"}}
+                for extension, (_, media_type) in dcat.SERIALISATIONS.items()
+            },
+        },
+        404: {"model": ErrorBody, "description": missing},
+        422: {"model": ErrorBody, "description": "Invalid parameters; `details` lists each problem."},
+    }
+
+
+def _catalogue(runtime: Runtime, page: int, extension: str) -> bytes:
+    with runtime.transaction() as session:
+        try:
+            graph = dcat.catalogue_graph(session, runtime.settings.api_url, page, extension)
+        except dcat.PageNotFound as missing:
+            raise NotFound(str(missing)) from None
+        return dcat.serialise(graph, extension)
+
+
+def _dataset(runtime: Runtime, dataset_id: str, extension: str) -> bytes:
+    with runtime.transaction() as session:
+        graph = dcat.dataset_graph(session, runtime.settings.api_url, dataset_id)
+        if graph is None:
+            raise NotFound(f"No public dataset {dataset_id!r}: see the catalogue at /catalog.ttl for the datasets.")
+        return dcat.serialise(graph, extension)
+
+
+def _rdf_routes(extension: str, media_type: str) -> None:
+    @router.get(
+        f"/catalog.{extension}",
+        response_class=Response,
+        responses=_rdf_responses(
+            f"One page of the catalogue as DCAT-AP 3 ({media_type}), with a `hydra:PartialCollectionView`.",
+            "A page past the last.",
+        ),
+        name=f"catalogue_{extension}",
+    )
+    async def catalogue(runtime: RuntimeDep, page: PageQuery = 1) -> Response:
+        """The catalogue's public datasets as DCAT-AP 3, a page at a time."""
+        body = await run_in_threadpool(_catalogue, runtime, page, extension)
+        return Response(body, media_type=media_type)
+
+    @router.get(
+        f"/dataset/{{dataset_id}}.{extension}",
+        response_class=Response,
+        responses=_rdf_responses(
+            f"The dataset and its distributions as DCAT-AP 3 ({media_type}).",
+            "No public dataset with that id or name.",
+        ),
+        name=f"dataset_{extension}",
+    )
+    async def dataset(dataset_id: Annotated[str, PathParam(max_length=100)], runtime: RuntimeDep) -> Response:
+        """A public dataset, by id or name, as DCAT-AP 3."""
+        body = await run_in_threadpool(_dataset, runtime, dataset_id, extension)
+        return Response(body, media_type=media_type)
+
+
+for _extension, (_, _media_type) in dcat.SERIALISATIONS.items():
+    _rdf_routes(_extension, _media_type)

@@ -1,0 +1,128 @@
+"""The catalogue's DCAT-AP 3 export (Turtle, JSON-LD, RDF/XML), validated with pySHACL against the official
+DCAT-AP 3.0.1 shapes, against one real server (embedded chain, SQLite) for the whole module."""
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ckanapi
+import httpx
+import pytest
+from pyshacl import validate
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
+
+from tests.helpers import RunningServer, make_settings, serve
+
+# rdflib's own JSON-LD parser builds a ConjunctiveGraph, which rdflib itself deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
+SHAPES = Graph().parse(Path(__file__).parents[1] / "data" / "dcat-ap-3.0.1-SHACL.ttl", format="turtle")
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
+CSV = b"municipi,habitants\nGirona,103369\nFigueres,47813\n"
+FORMATS = {
+    "ttl": ("turtle", "text/turtle"),
+    "jsonld": ("json-ld", "application/ld+json"),
+    "rdf": ("xml", "application/rdf+xml"),
+}
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from serve(make_settings(tmp_path_factory.mktemp("segell-home")))
+
+
+@pytest.fixture(scope="module")
+def published(catalogue: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A public dataset with a CSV resource, and a private one, published through the CKAN API."""
+    portal = ckanapi.RemoteCKAN(catalogue.url, apikey=catalogue.admit(name="Ajuntament de Girona"))
+    fields = {
+        "title_translated": {"ca": "Padró municipal", "es": "Padrón municipal", "en": "Municipal register"},
+        "notes_translated": {"ca": "Habitants per municipi", "es": "Habitantes por municipio", "en": "Inhabitants"},
+        "theme": ["SOCI", "GOVE"],
+        "tags": [{"name": "padró"}, {"name": "població"}],
+        "license_id": "CC-BY-4.0",
+        "temporal_start": "2024-01-01",
+        "temporal_end": "2024-12-31",
+        "spatial_uri": "http://publications.europa.eu/resource/authority/atu/ESP_CT_GIR",
+        "frequency": "ANNUAL",
+    }
+    portal.action.package_create(name="padro-dcat", **fields)
+    path = tmp_path_factory.mktemp("files") / "padro.csv"
+    path.write_bytes(CSV)
+    with path.open("rb") as file:
+        resource = portal.action.resource_create(package_id="padro-dcat", name="Padró", upload=file)
+    private = portal.action.package_create(name="padro-intern", private=True, **fields)
+    return {"dataset": portal.action.package_show(id="padro-dcat"), "resource": resource, "private": private}
+
+
+def fetch(catalogue: RunningServer, path: str, extension: str) -> Graph:
+    answer = httpx.get(f"{catalogue.url}{path}")
+    assert answer.status_code == 200, answer.text
+    rdflib_format, media_type = FORMATS[extension]
+    assert answer.headers["content-type"].startswith(media_type)
+    return Graph().parse(data=answer.content, format=rdflib_format)
+
+
+def assert_conforms(graph: Graph) -> None:
+    conforms, _, report = validate(graph, shacl_graph=SHAPES, inference="none")
+    assert conforms, report
+
+
+@pytest.mark.parametrize("extension", list(FORMATS))
+def test_catalogue_conforms_to_dcat_ap_3(catalogue: RunningServer, published: dict[str, Any], extension: str) -> None:
+    graph = fetch(catalogue, f"/catalog.{extension}", extension)
+    assert_conforms(graph)
+    dataset = URIRef(f"{catalogue.url}/dataset/{published['dataset']['id']}")
+    catalog = next(graph.subjects(RDF.type, DCAT.Catalog))
+    assert (catalog, DCAT.dataset, dataset) in graph
+    assert {literal.language for literal in graph.objects(dataset, DCTERMS.title)} == {"ca", "es", "en"}
+    assert URIRef(f"{catalogue.url}/dataset/{published['private']['id']}") not in set(graph.subjects())
+    assert published["private"]["id"] not in graph.serialize(format="nt")
+    view = next(graph.objects(catalog, HYDRA.view))
+    assert (view, RDF.type, HYDRA.PartialCollectionView) in graph
+    assert graph.value(view, HYDRA.last) == URIRef(f"{catalogue.url}/catalog.{extension}?page=1")
+    assert graph.value(view, HYDRA.next) is None
+
+
+@pytest.mark.parametrize("extension", list(FORMATS))
+def test_dataset_export_carries_the_notarised_checksum(
+    catalogue: RunningServer, published: dict[str, Any], extension: str
+) -> None:
+    shown, resource = published["dataset"], published["resource"]
+    graph = fetch(catalogue, f"/dataset/{shown['name']}.{extension}", extension)
+    assert_conforms(graph)
+    dataset = URIRef(f"{catalogue.url}/dataset/{shown['id']}")
+    assert (dataset, DCTERMS.publisher, None) in graph
+    assert graph.value(dataset, DCTERMS.accrualPeriodicity) == URIRef(shown["frequency"])
+    assert set(graph.objects(dataset, DCAT.theme)) == {URIRef(theme) for theme in shown["theme"]}
+    assert graph.value(dataset, DCTERMS.issued).datatype == XSD.dateTime  # type: ignore[union-attr]
+    distribution = graph.value(dataset, DCAT.distribution)
+    assert graph.value(distribution, DCAT.downloadURL) == URIRef(resource["url"])
+    checksum = graph.value(distribution, SPDX.checksum)
+    assert graph.value(checksum, SPDX.algorithm) == SPDX.checksumAlgorithm_sha256
+    value = graph.value(checksum, SPDX.checksumValue)
+    assert isinstance(value, Literal) and value.datatype == XSD.hexBinary
+    assert str(value).lower() == resource["hash"] == hashlib.sha256(CSV).hexdigest()
+    page = graph.value(distribution, FOAF.page)
+    assert page == URIRef(f"{catalogue.url}/verify/{shown['verification_code']}")
+    assert httpx.get(str(page)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dataset/padro-intern.ttl",
+        "/dataset/no-such-dataset.jsonld",
+        "/dataset/padro-intern.rdf",
+        "/catalog.ttl?page=2",
+    ],
+)
+def test_private_unknown_datasets_and_pages_past_the_last_are_404(
+    catalogue: RunningServer, published: dict[str, Any], path: str
+) -> None:
+    answer = httpx.get(f"{catalogue.url}{path}")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
+    assert answer.json()["error"]["message"]
