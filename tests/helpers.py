@@ -439,3 +439,23 @@ def administration_record(server: RunningServer, code: str) -> Administration:
         record = administrations.get_by_code(session, code)
         assert record is not None
         return record
+
+
+# -- open data ---------------------------------------------------------------------------------------------------
+
+
+def dataset(name: str, **fields: Any) -> dict[str, Any]:
+    """The fields of a sample open-data dataset for `package_create`, ``fields`` added or replacing them."""
+    return {
+        "name": name,
+        "title_translated": {"ca": "Padró municipal", "es": "Padrón municipal", "en": "Municipal register"},
+        "notes_translated": {"ca": "Habitants per municipi", "es": "Habitantes por municipio", "en": "Inhabitants"},
+        "theme": ["SOCI", "GOVE"],
+        "tags": [{"name": "padró"}, {"name": "població"}],
+        "license_id": "CC-BY-4.0",
+        "temporal_start": "2024-01-01",
+        "temporal_end": "2024-12-31",
+        "spatial_uri": "http://publications.europa.eu/resource/authority/atu/ESP_CT_GIR",
+        "frequency": "ANNUAL",
+        **fields,
+    }

@@ -9,14 +9,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import ckanapi
 import httpx
 import pytest
 
 from segell.services.opendata.settings import OpendataSettings
-from tests.helpers import RunningServer, make_settings, serve, wait_anchored
+from tests.helpers import RunningServer, dataset, make_settings, serve, wait_anchored
 
 CSV = b"municipi,habitants\nGirona,103369\nFigueres,47813\n"
 GEOJSON = json.dumps({"type": "FeatureCollection", "features": []}).encode()
@@ -38,22 +37,6 @@ def council(catalogue: RunningServer) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def publisher(catalogue: RunningServer, council: tuple[str, str]) -> ckanapi.RemoteCKAN:
     return ckanapi.RemoteCKAN(catalogue.url, apikey=council[1])
-
-
-def dataset(name: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "title_translated": {"ca": "Padró municipal", "es": "Padrón municipal", "en": "Municipal register"},
-        "notes_translated": {"ca": "Habitants per municipi", "es": "Habitantes por municipio", "en": "Inhabitants"},
-        "theme": ["SOCI", "GOVE"],
-        "tags": [{"name": "padró"}, {"name": "població"}],
-        "license_id": "CC-BY-4.0",
-        "temporal_start": "2024-01-01",
-        "temporal_end": "2024-12-31",
-        "spatial_uri": "http://publications.europa.eu/resource/authority/atu/ESP_CT_GIR",
-        "frequency": "ANNUAL",
-        **fields,
-    }
 
 
 def upload(tmp_path: Path, name: str, content: bytes) -> Path:

@@ -13,7 +13,7 @@ from pyshacl import validate
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 
-from tests.helpers import RunningServer, make_settings, serve
+from tests.helpers import RunningServer, dataset, make_settings, serve
 
 # rdflib's own JSON-LD parser builds a ConjunctiveGraph, which rdflib itself deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
@@ -37,23 +37,12 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServe
 def published(catalogue: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A public dataset with a CSV resource, and a private one, published through the CKAN API."""
     portal = ckanapi.RemoteCKAN(catalogue.url, apikey=catalogue.admit(name="Ajuntament de Girona"))
-    fields = {
-        "title_translated": {"ca": "Padró municipal", "es": "Padrón municipal", "en": "Municipal register"},
-        "notes_translated": {"ca": "Habitants per municipi", "es": "Habitantes por municipio", "en": "Inhabitants"},
-        "theme": ["SOCI", "GOVE"],
-        "tags": [{"name": "padró"}, {"name": "població"}],
-        "license_id": "CC-BY-4.0",
-        "temporal_start": "2024-01-01",
-        "temporal_end": "2024-12-31",
-        "spatial_uri": "http://publications.europa.eu/resource/authority/atu/ESP_CT_GIR",
-        "frequency": "ANNUAL",
-    }
-    portal.action.package_create(name="padro-dcat", **fields)
+    portal.action.package_create(**dataset("padro-dcat"))
     path = tmp_path_factory.mktemp("files") / "padro.csv"
     path.write_bytes(CSV)
     with path.open("rb") as file:
         resource = portal.action.resource_create(package_id="padro-dcat", name="Padró", upload=file)
-    private = portal.action.package_create(name="padro-intern", private=True, **fields)
+    private = portal.action.package_create(**dataset("padro-intern", private=True))
     return {"dataset": portal.action.package_show(id="padro-dcat"), "resource": resource, "private": private}
 
 
