@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import RootModel
 from starlette.concurrency import run_in_threadpool
 
+from segell.services.administrations.api import Administration
 from segell.services.deps import RuntimeDep, get_authenticators
 from segell.services.errors import ErrorBody, NotFound, SegellError, error_responses
 from segell.services.opendata import dcat, service
@@ -58,19 +59,25 @@ def _api_key(request: Request) -> str | None:
     return request.headers.get("x-ckan-api-key", "").strip() or None
 
 
+def _caller(request: Request, runtime: Runtime) -> Administration | None:
+    """The administration whose API key the request carries, None without a key; `SegellError` for a bad key."""
+    key = _api_key(request)
+    if key is None:
+        return None
+    authenticate = get_authenticators(request).api_keys
+    if authenticate is None:
+        raise AuthorizationError("This server authenticates no API keys.")
+    with runtime.transaction() as session:
+        administration: Administration | None = authenticate(session, key).administration
+    return administration
+
+
 def _run(request: Request, runtime: Runtime, name: str, params: dict[str, Any], form: Form | None, posted: bool) -> Any:
     settings = runtime.settings
-    administration = None
-    key = _api_key(request)
-    if key is not None:
-        authenticate = get_authenticators(request).api_keys
-        if authenticate is None:
-            raise AuthorizationError("This server authenticates no API keys.")
-        try:
-            with runtime.transaction() as session:
-                administration = authenticate(session, key).administration
-        except SegellError as error:
-            raise AuthorizationError(error.message) from None
+    try:
+        administration = _caller(request, runtime)
+    except SegellError as error:
+        raise AuthorizationError(error.message) from None
     with runtime.transaction() as session:
         context = service.Context(
             session=session,
@@ -170,15 +177,10 @@ def _download(runtime: Runtime, request: Request, dataset_id: str, resource_id: 
 
 
 def _run_download(runtime: Runtime, request: Request, dataset_id: str, resource_id: str) -> tuple[Path, str]:
-    administration = None
-    key = _api_key(request)
-    authenticate = get_authenticators(request).api_keys
-    if key is not None and authenticate is not None:
-        try:
-            with runtime.transaction() as session:
-                administration = authenticate(session, key).administration
-        except SegellError:
-            administration = None
+    try:
+        administration = _caller(request, runtime)
+    except (SegellError, AuthorizationError):
+        administration = None  # a file of a public dataset is served whatever key comes with the request
     with runtime.transaction() as session:
         context = service.Context(session, administration, runtime.settings.home_dir / "opendata", "")
         return service.resource_file(context, dataset_id, resource_id)
