@@ -64,3 +64,51 @@ class DatasetVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     receipt_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Submission(Base):
+    """One structured submission of a mandatory publication (Llei 19/2014): an administration's block for a
+    period, validated against the block's Table Schema, notarised and published. A correction is the next
+    version of the same (administration, block, period); the one it replaces stays, marked superseded."""
+
+    __tablename__ = "opendata_submissions"
+    __table_args__ = (UniqueConstraint("administration_id", "block", "period", "version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
+    #: ``budget``, ``salaries``, ``personnel``, ``contracts``, ``agreements``, ``subsidies`` or ``debt``.
+    block: Mapped[str] = mapped_column(String(20))
+    #: The year the submission covers.
+    period: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    #: ``current`` or ``superseded``.
+    status: Mapped[str] = mapped_column(String(12), default="current")
+    superseded_by: Mapped[str | None] = mapped_column(String(36))
+    #: Inhabitants the administration serves in that period, for figures per inhabitant.
+    inhabitants: Mapped[int | None] = mapped_column(Integer)
+    row_count: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: The submitted file's SHA-256: the file stored under the catalogue's files, and the hash notarised.
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: Totals the portal charts, computed from the typed rows at submission (for a budget: per direction and
+    #: chapter, ``{"expense": {"1": {"initial": ..., "final": ..., "executed": ...}}, "income": {...}}``).
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The administration's dataset for this block and the resource holding this version's file.
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("opendata_datasets.id"))
+    resource_id: Mapped[str] = mapped_column(String(36))
+    receipt_id: Mapped[str] = mapped_column(String(32))
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubmissionAccess(Base):
+    """A recipient configured for the deployment read a submission: who, what and when."""
+
+    __tablename__ = "opendata_submission_accesses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("opendata_submissions.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(60))
+    #: ``metadata``, ``file`` or ``rows``.
+    what: Mapped[str] = mapped_column(String(20))
+    accessed_at: Mapped[datetime] = mapped_column(default=utcnow)
