@@ -116,6 +116,7 @@ def _resource_dict(context: Context, dataset: Dataset, resource: Resource) -> di
         "hash": resource.sha256,
         "hash_algorithm": "SHA-256",
         "size": resource.size,
+        "schema": resource.table_schema,
         "position": resource.position,
         "state": "active",
         "created": _ckan_time(resource.created_at),
@@ -569,7 +570,9 @@ def _new_version(context: Context, dataset: Dataset, activity: str) -> dict[str,
         "recorded_at": now.isoformat(),
         "metadata": {key: value for key, value in package.items() if key not in ("resources", "verification_code")},
         "resources": [
-            {"id": r.id, "name": r.name, "format": r.format, "size": r.size, "sha256": r.sha256} for r in resources
+            {"id": r.id, "name": r.name, "format": r.format, "size": r.size, "sha256": r.sha256}
+            | ({"schema": r.table_schema} if r.table_schema is not None else {})
+            for r in resources
         ],
     }
     digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -704,6 +707,7 @@ def resource_create(context: Context, params: Mapping[str, Any]) -> dict[str, An
         filename=_safe_filename(upload.filename),
         size=upload.size,
         sha256=upload.sha256,
+        table_schema=fields.table_schema,
     )
     context.session.add(resource)
     _new_version(context, dataset, "changed package")
@@ -730,6 +734,8 @@ def resource_update(context: Context, params: Mapping[str, Any]) -> dict[str, An
     resource.name = fields.name or resource.name
     if "description" in params:
         resource.description = fields.description
+    if "schema" in params:
+        resource.table_schema = fields.table_schema
     resource.modified_at = datetime.now(UTC)
     _new_version(context, dataset, "changed package")
     return _resource_dict(context, dataset, resource)
