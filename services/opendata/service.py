@@ -479,6 +479,7 @@ def package_activity_list(context: Context, params: Mapping[str, Any]) -> list[d
                 "sha256": version.sha256,
                 "receipt_id": receipt.id,
                 "verification_code": receipt.verification_code,
+                "verification_url": f"{context.api_url}/verify/{receipt.verification_code}",
                 "notarisation_status": receipt.status,
                 "data": {"package": version.snapshot},
             }
@@ -761,6 +762,15 @@ class ActionSpec:
     help: str
 
 
+def _versions_action(name: str) -> Action:
+    def run(context: Context, params: Mapping[str, Any]) -> Any:
+        from segell.services.opendata import versions  # it builds on this module's helpers
+
+        return getattr(versions, name)(context, params)
+
+    return run
+
+
 def help_show(context: Context, params: Mapping[str, Any]) -> str:
     name = _param(params, "name")
     if name not in ACTIONS:
@@ -787,6 +797,25 @@ ACTIONS: dict[str, ActionSpec] = {
     "tag_list": ActionSpec(tag_list, False, "The keywords of the public datasets (`query`)."),
     "package_activity_list": ActionSpec(
         package_activity_list, False, "A dataset's versions, newest first, each with its verification code."
+    ),
+    "dataset_version_list": ActionSpec(
+        _versions_action("dataset_version_list"),
+        False,
+        "A dataset's (`id`) notarised versions, newest first (`limit`, `offset`), each with its verification code"
+        " and URL.",
+    ),
+    "dataset_version_show": ActionSpec(
+        _versions_action("dataset_version_show"),
+        False,
+        "One version (`version`, the latest if absent) of a dataset (`id`): its metadata, its resources with their"
+        " SHA-256, its notarised receipt and verification code.",
+    ),
+    "dataset_version_diff": ActionSpec(
+        _versions_action("dataset_version_diff"),
+        False,
+        "What changed in a dataset (`id`) from `from_version` to `to_version` (the latest and the one before if"
+        " absent): metadata fields old and new, resources added, removed and changed, and for tables (CSV, XLSX,"
+        " JSON arrays of objects) the rows added, removed and changed, at most `limit` (1000) of each listed.",
     ),
     "help_show": ActionSpec(help_show, False, "What an action (`name`) does."),
     "package_create": ActionSpec(package_create, True, "Create a dataset of the caller's administration."),
