@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ class Table:
 
     columns: list[str]
     rows: RowSource
+    #: Whether a value may be a list or an object (JSON files), to be compared as canonical JSON text.
+    nested: bool = False
 
 
 @dataclass
@@ -174,7 +177,7 @@ def _json_table(path: Path) -> Table:
         for item in document:
             yield {column: item.get(column) for column in columns}
 
-    return Table(columns, rows)
+    return Table(columns, rows, nested=True)
 
 
 def _column_names(header: Sequence[str]) -> list[str]:
@@ -188,16 +191,36 @@ def _column_names(header: Sequence[str]) -> list[str]:
     return names
 
 
-def _digest(row: Row, columns: Sequence[str]) -> bytes:
-    values = json.dumps([row.get(column) for column in columns], sort_keys=True, default=str).encode()
-    return hashlib.blake2b(values, digest_size=16).digest()
+def _canonical(value: Any) -> Any:
+    """The value itself when it is a scalar; a nested JSON value as its text with sorted keys, so equal ones match."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
 
 
-def _key_of(row: Row, key: Sequence[str]) -> tuple[Any, ...] | None:
-    values = tuple(row.get(column) for column in key)
-    if any(value is None or (isinstance(value, str) and not value.strip()) for value in values):
-        return None
-    return tuple(json.dumps(value, sort_keys=True, default=str) for value in values)
+RowValues = Callable[[Row], tuple[Any, ...]]
+
+
+def _values_of(columns: Sequence[str], nested: bool) -> RowValues:
+    """A function answering a row's values in `columns`, comparable and hashable; a C getter on the hot path."""
+    if not columns:
+        return lambda row: ()
+    getter = itemgetter(*columns)
+    values: RowValues = getter if len(columns) > 1 else lambda row: (getter(row),)
+    if nested:
+        return lambda row: tuple(_canonical(value) for value in values(row))
+    return values
+
+
+def _digest(values: tuple[Any, ...]) -> bytes:
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).digest()
+
+
+def _identity(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row's key values; `_KeyNotUnique` when one is empty, since such a row cannot be told apart."""
+    if None in values or "" in values:
+        raise _KeyNotUnique
+    return values
 
 
 class _KeyNotUnique(Exception):
@@ -232,19 +255,20 @@ def diff_tables(old: Table, new: Table, *, schema_key: Sequence[str] = (), limit
 
 
 def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit: int) -> None:
-    key = result.key
+    nested = old.nested or new.nested
+    key_of, values_of = _values_of(result.key, nested), _values_of(common, nested)
     old_digests: dict[tuple[Any, ...], bytes] = {}
     for row in old.rows():
-        identity = _key_of(row, key)
-        if identity is None or identity in old_digests:
+        identity = _identity(key_of(row))
+        if identity in old_digests:
             raise _KeyNotUnique
-        old_digests[identity] = _digest(row, common)
+        old_digests[identity] = _digest(values_of(row))
     result.old_rows = len(old_digests)
     seen: set[tuple[Any, ...]] = set()
     changed_new: dict[tuple[Any, ...], Row] = {}
     for row in new.rows():
-        identity = _key_of(row, key)
-        if identity is None or identity in seen:
+        identity = _identity(key_of(row))
+        if identity in seen:
             raise _KeyNotUnique
         seen.add(identity)
         before = old_digests.get(identity)
@@ -252,7 +276,7 @@ def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit
             result.added += 1
             if len(result.added_rows) < limit:
                 result.added_rows.append(row)
-        elif before != _digest(row, common):
+        elif before != _digest(values_of(row)):
             result.changed += 1
             if len(changed_new) < limit:
                 changed_new[identity] = row
@@ -264,7 +288,7 @@ def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit
         return
     changed_old: dict[tuple[Any, ...], Row] = {}
     for row in old.rows():
-        identity = _key_of(row, key)
+        identity = key_of(row)
         if identity in wanted_removed:
             result.removed_rows.append(row)
         elif identity in changed_new:
@@ -274,19 +298,20 @@ def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit
         changes = {
             column: {"old": before_row.get(column), "new": row.get(column)}
             for column in common
-            if before_row.get(column) != row.get(column)
+            if _canonical(before_row.get(column)) != _canonical(row.get(column))
         }
-        result.changed_rows.append(RowChange({column: row.get(column) for column in key}, changes))
+        result.changed_rows.append(RowChange({column: row.get(column) for column in result.key}, changes))
 
 
 def _whole_rows(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit: int) -> None:
+    values_of = _values_of(common, old.nested or new.nested)
     remaining: Counter[bytes] = Counter()
     for row in old.rows():
-        remaining[_digest(row, common)] += 1
+        remaining[_digest(values_of(row))] += 1
         result.old_rows += 1
     for row in new.rows():
         result.new_rows += 1
-        digest = _digest(row, common)
+        digest = _digest(values_of(row))
         if remaining[digest] > 0:
             remaining[digest] -= 1
             continue
@@ -297,7 +322,7 @@ def _whole_rows(result: RowDiff, old: Table, new: Table, common: Sequence[str], 
     if not result.removed or not limit:
         return
     for row in old.rows():
-        digest = _digest(row, common)
+        digest = _digest(values_of(row))
         if remaining[digest] > 0:
             remaining[digest] -= 1
             result.removed_rows.append(row)

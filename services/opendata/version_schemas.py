@@ -15,7 +15,7 @@ class DatasetRef(BaseModel):
 
 class VersionSummary(BaseModel):
     version: int = Field(description="1 for the dataset's creation, one more for each change.")
-    activity: Literal["new package", "changed package", "deleted package"]
+    activity: str = Field(description="`new package`, `changed package` or `deleted package`, as CKAN names them.")
     created: str = Field(description="When the version was recorded: UTC, ISO 8601 without a zone, as CKAN answers.")
     sha256: str = Field(description="SHA-256 of the version's snapshot, the hash notarised.")
     receipt_id: str

@@ -230,6 +230,11 @@ def test_dataset_version_actions_refuse_unknown_datasets_and_versions(
         not_a_number = anyone.get(f"{ACTIONS}/dataset_version_diff", params={"id": name, "to_version": "dos"})
         rest_missing = anyone.get(f"/v1/opendata/datasets/{name}/versions/9")
         rest_backwards = anyone.get(f"/v1/opendata/datasets/{name}/versions/3/diff/1")
+    bad_schema = council.post(
+        f"{ACTIONS}/resource_create",
+        data={"package_id": name, "schema": json.dumps({"fields": [{"name": "codi"}], "primaryKey": ["nom"]})},
+        files={"upload": ("c.csv", csv_of("codi", "1"))},
+    )
     assert (unknown.status_code, unknown.json()["error"]["__type"]) == (404, "Not Found Error")
     assert (missing.status_code, missing.json()["error"]["__type"]) == (404, "Not Found Error")
     assert "has no version 9" in missing.json()["error"]["message"]
@@ -237,6 +242,10 @@ def test_dataset_version_actions_refuse_unknown_datasets_and_versions(
     assert (not_a_number.status_code, not_a_number.json()["error"]["to_version"]) == (409, ["Invalid integer"])
     assert (rest_missing.status_code, rest_missing.json()["error"]["code"]) == (404, "not_found")
     assert (rest_backwards.status_code, rest_backwards.json()["error"]["code"]) == (422, "validation_error")
+    assert (bad_schema.status_code, bad_schema.json()["error"]["schema"]) == (
+        409,
+        ["Value error, `primaryKey` must name one or more of its `fields`"],
+    )
 
 
 def test_private_datasets_versions_are_seen_only_by_their_administration(
