@@ -6,7 +6,8 @@ rows are compared as multisets (so a row that changed is one removed and one add
 columns both files have; the columns added and removed are listed apart.
 
 Files are read as streams (CSV, XLSX in openpyxl's read-only mode), a few times over: memory grows with the number
-of rows (a key and a 16-byte digest each), never with their width, and at most `limit` rows of each kind are held.
+of rows (a key and a 16-byte digest each), never with their width, and at most `limit` rows of each kind are held;
+files of more than `max_rows` rows are not compared (`TooManyRows`).
 A JSON file is tabular when it is an array of objects, and is read whole.
 """
 
@@ -36,6 +37,13 @@ RowSource = Callable[[], Iterator[Row]]
 
 class NotTabular(Exception):
     """The file cannot be read as a table; the message says why."""
+
+
+class TooManyRows(NotTabular):
+    """A file has more rows than a difference compares."""
+
+    def __init__(self, max_rows: int) -> None:
+        super().__init__(f"A file has more than {max_rows:,} rows: too many to compare row by row.")
 
 
 @dataclass
@@ -237,24 +245,27 @@ def _candidate_keys(schema_key: Sequence[str], old: Table, new: Table) -> list[t
     return candidates
 
 
-def diff_tables(old: Table, new: Table, *, schema_key: Sequence[str] = (), limit: int = 1000) -> RowDiff:
-    """How `new` differs from `old`, row by row; at most `limit` rows of each kind listed, all counted."""
+def diff_tables(
+    old: Table, new: Table, *, schema_key: Sequence[str] = (), limit: int = 1000, max_rows: int = 1_000_000
+) -> RowDiff:
+    """How `new` differs from `old`, row by row; at most `limit` rows of each kind listed, all counted.
+    `TooManyRows` when either file has more than `max_rows` rows: memory grows with the rows compared."""
     common = [column for column in new.columns if column in old.columns]
     columns_added = [column for column in new.columns if column not in old.columns]
     columns_removed = [column for column in old.columns if column not in new.columns]
     for key, matched_by in _candidate_keys(schema_key, old, new):
         result = RowDiff(key, matched_by, columns_added, columns_removed)
         try:
-            _keyed(result, old, new, common, limit)
+            _keyed(result, old, new, common, limit, max_rows)
         except _KeyNotUnique:
             continue
         return result
     result = RowDiff([], "whole rows", columns_added, columns_removed)
-    _whole_rows(result, old, new, common, limit)
+    _whole_rows(result, old, new, common, limit, max_rows)
     return result
 
 
-def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit: int) -> None:
+def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit: int, max_rows: int) -> None:
     nested = old.nested or new.nested
     key_of, values_of = _values_of(result.key, nested), _values_of(common, nested)
     old_digests: dict[tuple[Any, ...], bytes] = {}
@@ -262,6 +273,8 @@ def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit
         identity = _identity(key_of(row))
         if identity in old_digests:
             raise _KeyNotUnique
+        if len(old_digests) == max_rows:
+            raise TooManyRows(max_rows)
         old_digests[identity] = _digest(values_of(row))
     result.old_rows = len(old_digests)
     seen: set[tuple[Any, ...]] = set()
@@ -270,6 +283,8 @@ def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit
         identity = _identity(key_of(row))
         if identity in seen:
             raise _KeyNotUnique
+        if len(seen) == max_rows:
+            raise TooManyRows(max_rows)
         seen.add(identity)
         before = old_digests.get(identity)
         if before is None:
@@ -303,13 +318,17 @@ def _keyed(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit
         result.changed_rows.append(RowChange({column: row.get(column) for column in result.key}, changes))
 
 
-def _whole_rows(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit: int) -> None:
+def _whole_rows(result: RowDiff, old: Table, new: Table, common: Sequence[str], limit: int, max_rows: int) -> None:
     values_of = _values_of(common, old.nested or new.nested)
     remaining: Counter[bytes] = Counter()
     for row in old.rows():
+        if result.old_rows == max_rows:
+            raise TooManyRows(max_rows)
         remaining[_digest(values_of(row))] += 1
         result.old_rows += 1
     for row in new.rows():
+        if result.new_rows == max_rows:
+            raise TooManyRows(max_rows)
         result.new_rows += 1
         digest = _digest(values_of(row))
         if remaining[digest] > 0:

@@ -19,6 +19,8 @@ from segell.services.opendata.models import Dataset, DatasetVersion
 
 #: Most rows listed for each kind (added, removed, changed) of one resource's difference; all are counted.
 MAX_DIFF_ROWS = 1000
+#: Most rows a file may have to be compared row by row: what bounds a difference's memory (a few hundred bytes a row).
+MAX_COMPARED_ROWS = 1_000_000
 #: Fields of a version's metadata that change with every version, and so say nothing about what changed.
 _EVERY_VERSION = ("version", "metadata_modified")
 
@@ -98,7 +100,9 @@ def _rows(context: service.Context, old: dict[str, Any], new: dict[str, Any], li
         after = row_diff.read_table(service._stored_path(context.files, new["sha256"]), new["format"])
         schema = new.get("schema") or old.get("schema") or {}
         key = schema.get("primaryKey") or []
-        difference = row_diff.diff_tables(before, after, schema_key=[key] if isinstance(key, str) else key, limit=limit)
+        difference = row_diff.diff_tables(
+            before, after, schema_key=[key] if isinstance(key, str) else key, limit=limit, max_rows=MAX_COMPARED_ROWS
+        )
     except row_diff.NotTabular as reason:
         return {"compared": False, "reason": str(reason)}
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:

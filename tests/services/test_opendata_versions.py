@@ -6,6 +6,7 @@ import io
 import json
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import ckanapi
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
+from segell.services.opendata import row_diff
 from tests.helpers import RunningServer, dataset, make_settings, serve, wait_anchored
 
 ACTIONS = "/api/3/action"
@@ -271,3 +273,15 @@ def test_ckanapi_calls_the_version_actions(catalogue: RunningServer, api_key: st
     assert versions["count"] == 3 and versions["versions"][0]["verification_code"] == diff["to"]["verification_code"]
     with pytest.raises(ckanapi.NotFound):
         portal.action.dataset_version_show(id=name, version=4)
+
+
+def test_diff_tables_compares_no_file_over_the_row_limit(tmp_path: Path) -> None:
+    (tmp_path / "old.csv").write_bytes(csv_of("id,x", "1,a", "2,b"))
+    (tmp_path / "new.csv").write_bytes(csv_of("id,x", "1,a", "2,b", "3,c"))
+    old, new = (row_diff.read_table(tmp_path / name, "CSV") for name in ("old.csv", "new.csv"))
+
+    assert row_diff.diff_tables(old, new, max_rows=3).added == 1
+    with pytest.raises(row_diff.TooManyRows, match="more than 2 rows"):
+        row_diff.diff_tables(old, new, max_rows=2)
+    with pytest.raises(row_diff.TooManyRows):
+        row_diff.diff_tables(old, new, max_rows=2, schema_key=["x"])
