@@ -3,10 +3,11 @@
 from segell.services.domains import Domain
 from segell.services.opendata.router import ACTION_PREFIXES, UPLOAD_ACTIONS, router
 from segell.services.opendata.settings import OpendataSettings
+from segell.services.opendata.versions_router import router as versions_router
 
 domain = Domain(
     name="opendata",
-    routers=(router,),
+    routers=(router, versions_router),
     models=("segell.services.opendata.models",),
     settings=OpendataSettings,
     streamed_forms=frozenset(("POST", f"{prefix}/{name}") for prefix in ACTION_PREFIXES for name in UPLOAD_ACTIONS),

@@ -46,6 +46,9 @@ class Resource(Base):
     filename: Mapped[str] = mapped_column(String(300))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    #: The file's Table Schema as its publisher gave it (CKAN's resource `schema`); its `primaryKey` matches rows
+    #: between versions.
+    table_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -60,6 +60,11 @@ def versions_of(session: Session, *, dataset_id: str) -> list[DatasetVersion]:
     return list(session.scalars(query.order_by(DatasetVersion.number.desc())))
 
 
+def version_of(session: Session, *, dataset_id: str, number: int) -> DatasetVersion | None:
+    query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id, DatasetVersion.number == number)
+    return session.scalars(query).first()
+
+
 def latest_version(session: Session, *, dataset_id: str) -> DatasetVersion | None:
     query = select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
     return session.scalars(query.order_by(DatasetVersion.number.desc()).limit(1)).first()

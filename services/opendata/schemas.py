@@ -1,11 +1,13 @@
 """What the catalogue's actions take: a dataset's and a resource's fields as CKAN clients send them, checked
 against DCAT-AP 3's vocabularies, and the answers' envelope."""
 
+import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from segell.chain.gateway import MAX_JSON_DEPTH, json_depth
 from segell.services.display_text import DisplayText
 from segell.services.opendata.vocabularies import FREQUENCIES, FREQUENCY_URI, LICENCES, THEME_URI, THEMES
 
@@ -99,6 +101,40 @@ class ResourceFields(BaseModel):
     name: Title | None = None
     description: Description = ""
     format: str | None = Field(default=None, description="CSV, JSON, XLSX or GeoJSON; from the file's name if absent.")
+    table_schema: dict[str, Any] | None = Field(
+        default=None,
+        alias="schema",
+        description="The file's Table Schema (a JSON object, or its text): `fields`, and a `primaryKey` that names "
+        "the rows a version difference matches.",
+    )
+
+    @field_validator("table_schema", mode="before")
+    @classmethod
+    def _table_schema(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if json_depth(value.encode()) > MAX_JSON_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError("not a JSON object") from None
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError("a Table Schema is a JSON object")
+        fields = value.get("fields")
+        if not isinstance(fields, list) or not all(
+            isinstance(field, dict) and isinstance(field.get("name"), str) and field["name"] for field in fields
+        ):
+            raise ValueError("`fields` must be a list of objects, each with a `name`")
+        names = [field["name"] for field in fields]
+        key = value.get("primaryKey", [])
+        key = [key] if isinstance(key, str) else key
+        if not isinstance(key, list) or not all(isinstance(name, str) and name in names for name in key):
+            raise ValueError("`primaryKey` must name one or more of its `fields`")
+        return value
 
 
 class ActionErrorBody(BaseModel):

@@ -116,6 +116,7 @@ def _resource_dict(context: Context, dataset: Dataset, resource: Resource) -> di
         "hash": resource.sha256,
         "hash_algorithm": "SHA-256",
         "size": resource.size,
+        "schema": resource.table_schema,
         "position": resource.position,
         "state": "active",
         "created": _ckan_time(resource.created_at),
@@ -478,6 +479,7 @@ def package_activity_list(context: Context, params: Mapping[str, Any]) -> list[d
                 "sha256": version.sha256,
                 "receipt_id": receipt.id,
                 "verification_code": receipt.verification_code,
+                "verification_url": f"{context.api_url}/verify/{receipt.verification_code}",
                 "notarisation_status": receipt.status,
                 "data": {"package": version.snapshot},
             }
@@ -569,7 +571,9 @@ def _new_version(context: Context, dataset: Dataset, activity: str) -> dict[str,
         "recorded_at": now.isoformat(),
         "metadata": {key: value for key, value in package.items() if key not in ("resources", "verification_code")},
         "resources": [
-            {"id": r.id, "name": r.name, "format": r.format, "size": r.size, "sha256": r.sha256} for r in resources
+            {"id": r.id, "name": r.name, "format": r.format, "size": r.size, "sha256": r.sha256}
+            | ({"schema": r.table_schema} if r.table_schema is not None else {})
+            for r in resources
         ],
     }
     digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -704,6 +708,7 @@ def resource_create(context: Context, params: Mapping[str, Any]) -> dict[str, An
         filename=_safe_filename(upload.filename),
         size=upload.size,
         sha256=upload.sha256,
+        table_schema=fields.table_schema,
     )
     context.session.add(resource)
     _new_version(context, dataset, "changed package")
@@ -730,6 +735,8 @@ def resource_update(context: Context, params: Mapping[str, Any]) -> dict[str, An
     resource.name = fields.name or resource.name
     if "description" in params:
         resource.description = fields.description
+    if "schema" in params:
+        resource.table_schema = fields.table_schema
     resource.modified_at = datetime.now(UTC)
     _new_version(context, dataset, "changed package")
     return _resource_dict(context, dataset, resource)
@@ -753,6 +760,15 @@ class ActionSpec:
     run: Action
     writes: bool
     help: str
+
+
+def _versions_action(name: str) -> Action:
+    def run(context: Context, params: Mapping[str, Any]) -> Any:
+        from segell.services.opendata import versions  # it builds on this module's helpers
+
+        return getattr(versions, name)(context, params)
+
+    return run
 
 
 def help_show(context: Context, params: Mapping[str, Any]) -> str:
@@ -781,6 +797,25 @@ ACTIONS: dict[str, ActionSpec] = {
     "tag_list": ActionSpec(tag_list, False, "The keywords of the public datasets (`query`)."),
     "package_activity_list": ActionSpec(
         package_activity_list, False, "A dataset's versions, newest first, each with its verification code."
+    ),
+    "dataset_version_list": ActionSpec(
+        _versions_action("dataset_version_list"),
+        False,
+        "A dataset's (`id`) notarised versions, newest first (`limit`, `offset`), each with its verification code"
+        " and URL.",
+    ),
+    "dataset_version_show": ActionSpec(
+        _versions_action("dataset_version_show"),
+        False,
+        "One version (`version`, the latest if absent) of a dataset (`id`): its metadata, its resources with their"
+        " SHA-256, its notarised receipt and verification code.",
+    ),
+    "dataset_version_diff": ActionSpec(
+        _versions_action("dataset_version_diff"),
+        False,
+        "What changed in a dataset (`id`) from `from_version` to `to_version` (the latest and the one before if"
+        " absent): metadata fields old and new, resources added, removed and changed, and for tables (CSV, XLSX,"
+        " JSON arrays of objects) the rows added, removed and changed, at most `limit` (1000) of each listed.",
     ),
     "help_show": ActionSpec(help_show, False, "What an action (`name`) does."),
     "package_create": ActionSpec(package_create, True, "Create a dataset of the caller's administration."),
