@@ -3,7 +3,7 @@ to it): the mandatory publications, for the transparency portal. Read-only, in p
 
 - `published_administrations`: who publishes;
 - `submissions_of`: every version of every block an administration published, each with its verification code;
-- `current_submissions`: the current version of a block across administrations, to compare them;
+- `current_figures`: the figures of the current version of a block across administrations, to compare them;
 - `submission`: one block of one period (its current version, or a given one);
 - `submission_file`, `submission_rows`: what was submitted, as the file and as rows typed by the block's Table
   Schema (`table_schema`) when there is one, from the catalogue's `files_directory`.
@@ -17,11 +17,12 @@ Example, in the web domain::
 
 from segell.services.opendata.transparency import (
     BLOCKS,
+    BlockFigures,
     Cell,
     PublishedSubmission,
     PublishingAdministration,
     SubmissionTable,
-    current_submissions,
+    current_figures,
     files_directory,
     published_administrations,
     submission,
@@ -33,11 +34,12 @@ from segell.services.opendata.transparency import (
 
 __all__ = [
     "BLOCKS",
+    "BlockFigures",
     "Cell",
     "PublishedSubmission",
     "PublishingAdministration",
     "SubmissionTable",
-    "current_submissions",
+    "current_figures",
     "files_directory",
     "published_administrations",
     "submission",

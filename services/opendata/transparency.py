@@ -75,6 +75,19 @@ class PublishedSubmission:
 
 
 @dataclass(frozen=True)
+class BlockFigures:
+    """The totals of one administration's current version of a block for a period."""
+
+    administration_code: str
+    administration_name: str
+    block: str
+    period: int
+    version: int
+    inhabitants: int | None
+    figures: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SubmissionTable:
     fields: tuple[str, ...]
     rows: list[dict[str, Cell]]
@@ -151,11 +164,23 @@ def submissions_of(session: Session, code: str) -> list[PublishedSubmission]:
     return [_published(session, submission, administration) for submission in found]
 
 
-def current_submissions(session: Session, block: str) -> list[PublishedSubmission]:
-    """The current version of `block` of every administration, for every period: to compare them."""
+def current_figures(session: Session, block: str) -> list[BlockFigures]:
+    """The figures of the current version of `block` of every administration, for every period: to compare them
+    (without the notarisation of each, which comparing does not need)."""
     administrations = {a.id: a for a in repository.publishing_administrations(session)}
     found = repository.submissions(session, administration_ids=list(administrations), block=block, current_only=True)
-    return [_published(session, s, administrations[s.administration_id]) for s in found]
+    return [
+        BlockFigures(
+            administration_code=administrations[s.administration_id].code,
+            administration_name=administrations[s.administration_id].name,
+            block=s.block,
+            period=s.period,
+            version=s.version,
+            inhabitants=s.inhabitants,
+            figures=dict(s.figures),
+        )
+        for s in found
+    ]
 
 
 def submission(session: Session, code: str, block: str, period: int, version: int | None = None) -> PublishedSubmission:

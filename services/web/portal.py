@@ -208,7 +208,7 @@ def years_chart(budgets: Sequence[opendata.PublishedSubmission], language: str) 
     )
 
 
-def per_inhabitant_chart(budgets: Sequence[opendata.PublishedSubmission], year: int, language: str) -> Chart:
+def per_inhabitant_chart(budgets: Sequence[opendata.BlockFigures], year: int, language: str) -> Chart:
     """Each administration's expense budget for `year` per inhabitant (those that gave their inhabitants)."""
     texts = translations()[language]
     chosen = sorted(
@@ -237,7 +237,7 @@ def _page(language: str, title: str, content: str, *, query: dict[str, str] | No
     assets = pages.static_files()
     values = {
         "lang": language,
-        "page_title": f"{title} · Segell" if title != texts["heading"] else texts["title"],
+        "page_title": f"{title} · {texts['heading']} · Segell" if title != texts["heading"] else texts["title"],
         "content": content,
         "number_locale": texts["number_locale"],
         "verify_css_version": assets["verify.css"].etag,
@@ -276,7 +276,7 @@ def _administration_href(code: str) -> str:
 def overview_page(
     language: str,
     administrations: Sequence[opendata.PublishingAdministration],
-    budgets: Sequence[opendata.PublishedSubmission],
+    budgets: Sequence[opendata.BlockFigures],
     year: int | None,
 ) -> str:
     """`/transparency`: who publishes, and their spending per inhabitant in `year` (the latest one by default)."""

@@ -52,7 +52,7 @@ def transparency_page(
     body = portal.overview_page(
         language,
         opendata.published_administrations(session),
-        opendata.current_submissions(session, "budget"),
+        opendata.current_figures(session, "budget"),
         chosen,
     )
     return _html(request, lang, language, body)

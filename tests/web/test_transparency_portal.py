@@ -259,6 +259,8 @@ class Visit:
     #: Every request the pages made, and those of another host, refused (route interception).
     requests: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
+    #: What the pages logged as errors: a script failing, or the content security policy refusing something.
+    errors: list[str] = field(default_factory=list)
 
     def open(self, path: str) -> Page:
         self.page.goto(self.base_url + path)
@@ -276,6 +278,8 @@ def new_visit(chromium: Browser, base_url: str, *, locale: str = "ca-ES", phone:
     context = chromium.new_context(locale=locale, timezone_id="UTC", **options)  # type: ignore[arg-type]
     context.set_default_timeout(15_000)
     visit = Visit(context, context.new_page(), base_url)
+    visit.page.on("console", lambda message: visit.errors.append(message.text) if message.type == "error" else None)
+    visit.page.on("pageerror", lambda error: visit.errors.append(str(error)))
 
     def route(route: Route) -> None:
         url = route.request.url
@@ -300,6 +304,7 @@ def visit(chromium: Browser, portal: Portal) -> Iterator[Visit]:
         opened.context.close()
     assert opened.requests, "the route interception saw no request"
     assert opened.elsewhere == [], "requests left 127.0.0.1"
+    assert opened.errors == []
 
 
 def chart_data(page: Page, canvas: str) -> dict[str, object]:
@@ -417,7 +422,7 @@ def test_pages_fit_a_phone_in_each_language(chromium: Browser, portal: Portal, l
             phone.screenshot(f"{name}-{lang}-phone")
     finally:
         phone.context.close()
-    assert phone.elsewhere == []
+    assert phone.elsewhere == [] and phone.errors == []
 
 
 def test_no_request_leaves_the_server(visit: Visit, portal: Portal) -> None:
@@ -440,11 +445,14 @@ def test_no_request_leaves_the_server(visit: Visit, portal: Portal) -> None:
     # The page's policy stops a script asking another host before any request is made...
     refused = visit.page.evaluate("() => fetch('https://cdn.example.org/chart.js').then(() => 'sent', () => 'refused')")
     assert refused == "refused" and visit.elsewhere == []
+    assert any("Content Security Policy" in error for error in visit.errors), visit.errors
+    visit.errors.clear()
     # ...and the interception refuses, and records, whatever would get past it.
     with pytest.raises(PlaywrightError):
         visit.page.goto("https://cdn.example.org/chart.js")
     assert visit.elsewhere == ["https://cdn.example.org/chart.js"]
     visit.elsewhere.clear()
+    visit.errors.clear()
 
 
 def test_accessibility_basics_and_keyboard_use(visit: Visit, portal: Portal) -> None:
