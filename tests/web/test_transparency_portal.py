@@ -181,28 +181,6 @@ def test_json_download_holds_the_rows_typed_by_the_table_schema_or_as_strings(
     assert (old["version"], old["status"], old["sha256"]) == (1, "superseded", portal.girona_superseded.sha256)
 
 
-def test_typed_row_follows_the_field_types_of_a_table_schema() -> None:
-    from segell.services.opendata.transparency import typed_row
-
-    schema = {
-        "fields": [
-            {"name": "chapter", "type": "integer"},
-            {"name": "executed", "type": "number"},
-            {"name": "amount", "type": "number", "decimalChar": ",", "groupChar": "."},
-            {"name": "closed", "type": "boolean"},
-            {"name": "description", "type": "string"},
-        ],
-        "missingValues": ["", "NA"],
-    }
-    row = {"chapter": "6", "executed": "1200.5", "amount": "1.234,5", "closed": "true", "description": "Obres"}
-    assert typed_row(row, schema) == {
-        "chapter": 6, "executed": 1200.5, "amount": 1234.5, "closed": True, "description": "Obres"
-    }  # fmt: skip
-    assert typed_row({"chapter": "NA", "executed": "x", "extra": "kept"}, schema) == {
-        "chapter": None, "executed": "x", "extra": "kept"
-    }  # fmt: skip
-
-
 @pytest.mark.parametrize(
     "path",
     [
