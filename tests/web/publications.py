@@ -18,7 +18,8 @@ from sqlalchemy import select
 from segell.services.administrations import api as administrations
 from segell.services.notary import api as notary
 from segell.services.opendata.models import Submission
-from tests.helpers import RunningServer, dataset, runtime_of, wait_anchored
+from tests.helpers import RunningServer, dataset, runtime_of
+from tests.helpers import wait_anchored as until_anchored
 
 BUDGET_FIELDS = ("direction", "chapter", "description", "initial_credit", "final_credit", "executed")
 #: Shares of a municipal budget by economic chapter, as Catalan town councils' budgets roughly split.
@@ -120,9 +121,10 @@ def publish(
     rows: list[dict[str, str]],
     *,
     inhabitants: int | None = None,
+    wait_anchored: bool = True,
 ) -> Published:
-    """Publish `rows` as `code`'s `block` for `period` (the next version when there is one already) and wait until
-    it is anchored."""
+    """Publish `rows` as `code`'s `block` for `period` (the next version when there is one already) and, unless
+    told not to, wait until it is anchored."""
     content = as_csv(rows, BUDGET_FIELDS if block == "budget" else None)
     sha256 = hashlib.sha256(content).hexdigest()
     figures = budget_figures(rows) if block == "budget" else {}
@@ -183,5 +185,8 @@ def publish(
                 before.superseded_by = submission.id
             session.add(submission)
             submission_id, version = submission.id, submission.version
-        anchored = wait_anchored(client, receipt.id)
-    return Published(submission_id, code, block, period, version, content, rows, figures, inhabitants, anchored)
+        if wait_anchored:
+            notarised = until_anchored(client, receipt.id)
+        else:
+            notarised = client.get(f"/v1/documents/{receipt.id}").json()
+    return Published(submission_id, code, block, period, version, content, rows, figures, inhabitants, notarised)

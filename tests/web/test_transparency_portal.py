@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -140,6 +141,18 @@ def test_administration_page_shows_every_version_with_its_status_and_verificatio
     assert "/transparency/L01170792/budget/2025.csv?version=1" in page
     assert '/transparency/L01170792/budget/2025.csv"' in page
     assert "Contractes" in page and "Encara no s&#x27;ha publicat." in page
+
+
+def test_version_not_yet_anchored_is_shown_being_anchored(tmp_path: Path) -> None:
+    quiet = make_settings(tmp_path / "quiet", NotarySettings(anchoring_worker=False))
+    with contextmanager(serve)(quiet) as server:
+        key = server.admit(code="L01250907", name="Ajuntament de Lleida")
+        published = publish(server, key, "L01250907", "budget", 2026, budget_rows(214_000_000.5), wait_anchored=False)
+        with server.client() as citizen:
+            page = citizen.get("/transparency/L01250907", params={"lang": "en"}).text
+    assert published.receipt["status"] == "pending"
+    assert f'<a class="verify verify-pending" href="/verify/{published.verification_code}"' in page
+    assert ">Being anchored</a>" in page and "Verified on chain</a>" not in page
 
 
 def test_csv_download_is_the_notarised_file_of_the_current_version(portal: Portal, citizen: httpx.Client) -> None:
