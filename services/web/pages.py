@@ -43,7 +43,12 @@ PAGE_HEADERS: Final = {
     "Vary": "Cookie, Accept-Language",
 }
 
-_STATIC_TYPES: Final = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_STATIC_TYPES: Final = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    # Chart.js's licence travels with it (chart.js-LICENSE.md).
+    ".md": "text/markdown; charset=utf-8",
+}
 
 
 @dataclass(frozen=True)

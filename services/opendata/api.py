@@ -1,0 +1,50 @@
+"""What the other domains may read of the open-data domain (`tests/services/test_domain_boundaries.py` holds them
+to it): the mandatory publications, for the transparency portal. Read-only, in plain dataclasses.
+
+- `published_administrations`: who publishes;
+- `submissions_of`: every version of every block an administration published, each with its verification code;
+- `current_figures`: the figures of the current version of a block across administrations, to compare them;
+- `submission`: one block of one period (its current version, or a given one);
+- `submission_file`, `submission_rows`: what was submitted, as the file and as rows typed by the block's Table
+  Schema (`table_schema`) when there is one, from the catalogue's `files_directory`.
+
+Example, in the web domain::
+
+    with runtime.transaction() as session:
+        budget = opendata.submission(session, "L08019060", "budget", 2025)
+    table = opendata.submission_rows(opendata.files_directory(settings), budget)
+"""
+
+from segell.services.opendata.transparency import (
+    BLOCKS,
+    BlockFigures,
+    Cell,
+    PublishedSubmission,
+    PublishingAdministration,
+    SubmissionTable,
+    current_figures,
+    files_directory,
+    published_administrations,
+    submission,
+    submission_file,
+    submission_rows,
+    submissions_of,
+    table_schema,
+)
+
+__all__ = [
+    "BLOCKS",
+    "BlockFigures",
+    "Cell",
+    "PublishedSubmission",
+    "PublishingAdministration",
+    "SubmissionTable",
+    "current_figures",
+    "files_directory",
+    "published_administrations",
+    "submission",
+    "submission_file",
+    "submission_rows",
+    "submissions_of",
+    "table_schema",
+]
