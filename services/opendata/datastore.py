@@ -349,6 +349,16 @@ def _dates(column: Sequence[str]) -> list[str | None]:
     return [v or None for v in column]
 
 
+def _datetimes(column: Sequence[str]) -> list[str | None]:
+    if "" not in column and set(map(len, column)) <= {19, 20}:
+        # Read in C without a Python call per value; when each is `YYYY-MM-DDThh:mm:ss`, naive or `Z`, its first
+        # 19 characters are what is kept.
+        moments = list(map(datetime.fromisoformat, column))
+        if {moment.tzinfo for moment in moments} <= {None, UTC} and {value[10] for value in column} == {"T"}:
+            return [value[:19] for value in column]
+    return [_datetime(v) if v else None for v in column]
+
+
 def _finite(number: float) -> float:
     if not math.isfinite(number):
         raise ValueError
@@ -400,7 +410,7 @@ def _casts(field: Mapping[str, Any], postgres: bool) -> tuple[ColumnCast, ValueC
     if kind == "date":
         return _dates, _date
     if kind == "datetime":
-        return (lambda column: [_datetime(v) if v else None for v in column]), _datetime
+        return _datetimes, _datetime
     if postgres:
         # PostgreSQL's text holds no NUL character.
         def text(value: str) -> str:
