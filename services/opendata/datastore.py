@@ -132,6 +132,7 @@ class _Table:
     header: list[str]
     batches: Iterator[Batch]
     check: Callable[[], None]
+    close: Callable[[], None] = lambda: None
 
 
 def _delimiter(path: Path) -> str:
@@ -174,7 +175,7 @@ def _read_csv(path: Path, sha256: str) -> _Table:
         if hashing.digest.hexdigest() != sha256:
             raise Unloadable("the stored file no longer matches its SHA-256")
 
-    return _Table(header, batches(), check)
+    return _Table(header, batches(), check, raw.close)
 
 
 def _text(value: Any) -> str:
@@ -243,7 +244,7 @@ def _read_xlsx(path: Path, sha256: str) -> _Table:
             if any(cells):
                 yield line, cells
 
-    return _Table(header, _in_batches(rows()), workbook.close)
+    return _Table(header, _in_batches(rows()), lambda: None, workbook.close)
 
 
 def _read_json(path: Path, sha256: str) -> _Table:
@@ -649,7 +650,11 @@ def load(session: Session, *, resource_id: str, path: Path, file_format: str, sh
     failure: str | None = None
     try:
         with _collector_paused():
-            fields, loaded, rejected = _load_rows(session, READERS[file_format](path, sha256), name, postgres, errors)
+            source = READERS[file_format](path, sha256)
+            try:
+                fields, loaded, rejected = _load_rows(session, source, name, postgres, errors)
+            finally:
+                source.close()
     except Unloadable as unloadable:
         session.connection().execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
         fields, loaded, rejected, errors, failure = [], 0, 0, [], str(unloadable)

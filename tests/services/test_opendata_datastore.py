@@ -270,3 +270,11 @@ def test_datastore_loads_and_searches_on_postgresql(postgres_database: str, tmp_
         portal.action.resource_delete(id=resource["id"])
         with pytest.raises(ckanapi.NotFound):
             search(resource_id=resource["id"])
+
+
+def test_a_file_that_holds_no_table_says_why(publisher: ckanapi.RemoteCKAN, tmp_path: Path) -> None:
+    resource = _create(publisher, tmp_path, "config.json", b'{"versio": 2}')
+    assert resource["datastore_active"] is False
+    assert resource["datastore_load"]["failure"] == "the file is not an array of objects"
+    header_only = _create(publisher, tmp_path, "buit.csv", b"municipi,habitants\n")
+    assert (header_only["datastore_active"], header_only["datastore_load"]["rows_loaded"]) == (True, 0)
