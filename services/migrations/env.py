@@ -16,11 +16,24 @@ for domain in DOMAINS:
     for module in domain.models:
         importlib.import_module(module)
 
+#: Tables made at run time, not by migrations: the open-data datastore's table of each tabular resource.
+RUNTIME_TABLE_PREFIXES = ("datastore_",)
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave out of autogenerate the tables the app makes at run time (and their indexes)."""
+    table = getattr(obj, "table", None)
+    table_name = name if type_ == "table" else getattr(table, "name", None)
+    return not (reflected and compare_to is None and (table_name or "").startswith(RUNTIME_TABLE_PREFIXES))
+
+
 connection = context.config.attributes.get("connection")
 if connection is None:  # `alembic -x url=... upgrade head` from the command line
     url = context.get_x_argument(as_dictionary=True)["url"]
     connection = create_engine(url).connect()
 
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+context.configure(
+    connection=connection, target_metadata=Base.metadata, render_as_batch=True, include_object=include_object
+)
 with context.begin_transaction():
     context.run_migrations()

@@ -8,7 +8,7 @@ from segell.services.opendata.versions_router import router as versions_router
 domain = Domain(
     name="opendata",
     routers=(router, versions_router),
-    models=("segell.services.opendata.models",),
+    models=("segell.services.opendata.models", "segell.services.opendata.datastore_models"),
     settings=OpendataSettings,
     streamed_forms=frozenset(("POST", f"{prefix}/{name}") for prefix in ACTION_PREFIXES for name in UPLOAD_ACTIONS),
 )

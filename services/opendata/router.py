@@ -1,20 +1,23 @@
 """CKAN's Action API (`/api/3/action/{name}`, and `/api/action/{name}` as CKAN also answers it) and the download of
 a resource's file. Answers are CKAN's envelope ``{"help", "success", "result"}``; refusals its ``error.__type``."""
 
+import csv
+import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import RootModel
 from starlette.concurrency import run_in_threadpool
 
 from segell.services.administrations.api import Administration
 from segell.services.deps import RuntimeDep, get_authenticators
 from segell.services.errors import ErrorBody, NotFound, SegellError, error_responses
-from segell.services.opendata import dcat, service
+from segell.services.opendata import datastore, dcat, service
 from segell.services.opendata.errors import ActionFailed, AuthorizationError, BadRequest
 from segell.services.opendata.schemas import ActionErrorBody, ActionResultBody
 from segell.services.opendata.settings import OpendataSettings
@@ -205,6 +208,88 @@ async def download_resource(
     """A resource's file, as uploaded."""
     path, media_type = await run_in_threadpool(_download, runtime, request, dataset_id, resource_id)
     return FileResponse(path, media_type=media_type, filename=filename)
+
+
+# -- datastore dumps ---------------------------------------------------------------------------------------------
+
+
+def _dump_fields(runtime: Runtime, request: Request, resource_id: str) -> list[dict[str, Any]]:
+    try:
+        administration = _caller(request, runtime)
+    except (SegellError, AuthorizationError):
+        administration = None
+    try:
+        with runtime.transaction() as session:
+            context = service.Context(session, administration, runtime.settings.home_dir / "opendata", "")
+            return service.datastore_dump_header(context, resource_id)
+    except ActionFailed as failure:
+        raise NotFound(failure.message or "Resource was not found.") from None
+
+
+def _dump(runtime: Runtime, resource_id: str, fields: list[dict[str, Any]], as_csv: bool) -> Iterator[bytes]:
+    """The table's rows in `_id` order, read a slice at a time (each in a short transaction of its own)."""
+    names = [field["id"] for field in fields]
+    if as_csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(names)
+    else:
+        yield (json.dumps({"fields": fields}, ensure_ascii=False)[:-1] + ', "records": [').encode()
+    after, first = 0, True
+    while True:
+        with runtime.transaction() as session:
+            try:
+                rows = datastore.dump_rows(session, resource_id, after)
+            except ActionFailed:
+                rows = []  # dropped while it was being read: the dump ends there
+        if not rows:
+            break
+        after = rows[-1][0]
+        if as_csv:
+            writer.writerows([datastore.csv_text(value) for value in row] for row in rows)
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+        else:
+            text = ",".join(json.dumps(row, default=datastore.csv_text, ensure_ascii=False) for row in rows)
+            yield (text if first else "," + text).encode()
+            first = False
+    if as_csv:
+        yield buffer.getvalue().encode()
+    else:
+        yield b"]}"
+
+
+@router.get(
+    "/datastore/dump/{resource_id}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The rows of the resource's datastore table, `_id` first: CSV with a header row, or JSON"
+            ' `{"fields", "records"}` with each record a list.',
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        },
+        404: {"model": ErrorBody, "description": "No such resource, or it has no datastore table."},
+        422: {"model": ErrorBody, "description": "Invalid parameters; `details` lists each problem."},
+    },
+)
+async def datastore_dump(
+    resource_id: Annotated[str, PathParam(max_length=36)],
+    request: Request,
+    runtime: RuntimeDep,
+    format: Annotated[Literal["csv", "json"], Query(description="`csv` (the default) or `json`.")] = "csv",
+) -> StreamingResponse:
+    """A resource's datastore table, whole, streamed (CKAN's dump)."""
+    fields = await run_in_threadpool(_dump_fields, runtime, request, resource_id)
+    as_csv = format == "csv"
+    return StreamingResponse(
+        _dump(runtime, resource_id, fields, as_csv),
+        media_type="text/csv; charset=utf-8" if as_csv else "application/json",
+        headers={"Content-Disposition": f'attachment; filename="{resource_id}.{format}"'},
+    )
 
 
 # -- DCAT-AP 3 ----------------------------------------------------------------------------------------------------

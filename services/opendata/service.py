@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
 from segell.services.notary import api as notary
-from segell.services.opendata import repository
+from segell.services.opendata import datastore, repository
 from segell.services.opendata.errors import (
     AuthorizationError,
     BadRequest,
@@ -122,6 +122,7 @@ def _resource_dict(context: Context, dataset: Dataset, resource: Resource) -> di
         "created": _ckan_time(resource.created_at),
         "last_modified": _ckan_time(resource.modified_at),
         "metadata_modified": _ckan_time(resource.modified_at),
+        **datastore.resource_fields(context.session, resource.id),
     }
 
 
@@ -231,6 +232,7 @@ def _packages(context: Context, datasets: list[Dataset]) -> list[dict[str, Any]]
     resources: dict[str, list[Resource]] = {}
     for resource in repository.resources_of(context.session, dataset_ids=[dataset.id for dataset in datasets]):
         resources.setdefault(resource.dataset_id, []).append(resource)
+    datastore.preload(context.session, [r.id for rs in resources.values() for r in rs])
     publishers = {
         administration.id: administration
         for administration in repository.administrations(
@@ -711,8 +713,17 @@ def resource_create(context: Context, params: Mapping[str, Any]) -> dict[str, An
         table_schema=fields.table_schema,
     )
     context.session.add(resource)
+    _load_datastore(context, resource)
     _new_version(context, dataset, "changed package")
     return _resource_dict(context, dataset, resource)
+
+
+def _load_datastore(context: Context, resource: Resource) -> None:
+    """Load a tabular resource's rows into its datastore table (a file replaced drops the old table first)."""
+    path = _stored_path(context.files, resource.sha256)
+    datastore.load(
+        context.session, resource_id=resource.id, path=path, file_format=resource.format, sha256=resource.sha256
+    )
 
 
 def _own_resource(context: Context, params: Mapping[str, Any]) -> tuple[Dataset, Resource]:
@@ -730,6 +741,7 @@ def resource_update(context: Context, params: Mapping[str, Any]) -> dict[str, An
         resource.format = _store(context, upload, fields.format)
         resource.filename = _safe_filename(upload.filename)
         resource.size, resource.sha256 = upload.size, upload.sha256
+        _load_datastore(context, resource)
     elif fields.format is not None and resource_format(fields.format, "") != resource.format:
         raise ValidationError(fields={"format": ["Send the file again to change its format."]})
     resource.name = fields.name or resource.name
@@ -744,10 +756,37 @@ def resource_update(context: Context, params: Mapping[str, Any]) -> dict[str, An
 
 def resource_delete(context: Context, params: Mapping[str, Any]) -> None:
     dataset, resource = _own_resource(context, params)
+    datastore.drop(context.session, resource_id=resource.id)
     context.session.delete(resource)
     context.session.flush()
     _new_version(context, dataset, "changed package")
     return None
+
+
+def datastore_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    resource = repository.resource_by_id(context.session, resource_id=_param(params, "resource_id"))
+    if resource is None:
+        raise NotFoundError("Resource was not found.")
+    _visible_dataset(context, resource.dataset_id)
+    return datastore.search(context.session, resource.id, params, context.api_url)
+
+
+def datastore_info(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    resource_id = _param(params, "resource_id", required=False) or _param(params, "id")
+    resource = repository.resource_by_id(context.session, resource_id=resource_id)
+    if resource is None:
+        raise NotFoundError("Resource was not found.")
+    _visible_dataset(context, resource.dataset_id)
+    return datastore.info(context.session, resource.id)
+
+
+def datastore_dump_header(context: Context, resource_id: str) -> list[dict[str, Any]]:
+    """The fields of a visible resource's datastore table, for a dump."""
+    resource = repository.resource_by_id(context.session, resource_id=resource_id)
+    if resource is None:
+        raise NotFoundError("Resource was not found.")
+    _visible_dataset(context, resource.dataset_id)
+    return datastore.dump_header(context.session, resource.id)
 
 
 # -- the actions -----------------------------------------------------------------------------------------------
@@ -825,6 +864,16 @@ ACTIONS: dict[str, ActionSpec] = {
     "resource_create": ActionSpec(resource_create, True, "Add a file (`upload`, multipart) to a dataset."),
     "resource_update": ActionSpec(resource_update, True, "Change a resource, or replace its file."),
     "resource_delete": ActionSpec(resource_delete, True, "Remove a resource from a dataset."),
+    "datastore_search": ActionSpec(
+        datastore_search,
+        False,
+        "Rows of a resource's datastore table (`resource_id`): `filters` (field: value or values), `q` (words, or"
+        ' field: words), `fields`, `sort` ("field asc, other desc"), `limit` (at most 32000), `offset`,'
+        " `include_total`.",
+    ),
+    "datastore_info": ActionSpec(
+        datastore_info, False, "A resource's datastore table (`id`): its row count, Table Schema and load report."
+    ),
 }
 
 
