@@ -2,10 +2,12 @@
 the deployment's recipients read it with their own tokens (each read recorded), and the submitting administration
 sees those reads."""
 
-import re
+import hashlib
+import secrets
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Security, status
+from fastapi import APIRouter, Depends, File, Form, Query, Security, UploadFile, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,18 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from segell.services.administrations.api import Administration, AdministrationCode
 from segell.services.deps import AdministrationDep, AuthenticatorsDep, RuntimeDep, authenticate_api_key
-from segell.services.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    PayloadTooLarge,
-    Unauthenticated,
-    UnsupportedMediaType,
-    ValidationFailed,
-    error_responses,
-)
+from segell.services.errors import Conflict, Forbidden, PayloadTooLarge, Unauthenticated, error_responses
 from segell.services.opendata import publications
-from segell.services.opendata.errors import ActionFailed, UploadTooLarge
 from segell.services.opendata.publications_schemas import (
     SubmissionAccesses,
     SubmissionOut,
@@ -34,7 +26,7 @@ from segell.services.opendata.publications_schemas import (
 )
 from segell.services.opendata.publications_tables import BLOCKS, Block
 from segell.services.opendata.settings import OpendataSettings
-from segell.services.opendata.uploads import Form, Upload, read_form
+from segell.services.opendata.uploads import Upload
 from segell.services.runtime import Runtime
 
 PREFIX = "/v1/transparency"
@@ -44,7 +36,6 @@ FIRST_PERIOD, LAST_PERIOD = 2000, 2100
 MAX_INHABITANTS = 100_000_000
 #: A submitted file, as the fuzzing strategies (and any client) must make it: one format per block.
 FILE_FORMATS = {block: f"segell-transparency-{block}" for block in BLOCKS}
-_WHOLE_NUMBER = re.compile(r"^[0-9]{1,10}$")
 
 router = APIRouter(prefix=PREFIX, tags=["transparency"])
 recipient_scheme = HTTPBearer(
@@ -58,86 +49,34 @@ SubmissionId = Annotated[
     str,
     PathParam(
         description="The submission's id.",
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
-        r"[0-9a-f]{12}$",
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
     ),
 ]
-_SUBMISSION_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["block", "period", FILE_PART],
-                    "properties": {
-                        "block": {"type": "string", "enum": list(BLOCKS), "description": "Which publication."},
-                        "period": {
-                            "type": "integer",
-                            "minimum": FIRST_PERIOD,
-                            "maximum": LAST_PERIOD,
-                            "description": "The year it covers.",
-                        },
-                        "inhabitants": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "maximum": MAX_INHABITANTS,
-                            "description": "Inhabitants the administration serves that year, for figures per "
-                            "inhabitant.",
-                        },
-                        FILE_PART: {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "The block as CSV (UTF-8, a header of the block's columns), XLSX (the "
-                            "first sheet) or JSON (an array of objects), with every row valid against the block's "
-                            "Table Schema.",
-                        },
-                    },
-                    "allOf": [
-                        {
-                            "if": {"properties": {"block": {"const": block}}, "required": ["block"]},
-                            "then": {"properties": {FILE_PART: {"format": file_format}}},
-                        }
-                        for block, file_format in FILE_FORMATS.items()
-                    ],
-                }
-            }
-        },
+
+
+def _file_format_by_block() -> dict[str, Any]:
+    """One variant a block: the block, and the file that block takes."""
+    return {
+        "oneOf": [
+            {"properties": {"block": {"const": block}, FILE_PART: {"format": file_format}}, "required": ["block"]}
+            for block, file_format in FILE_FORMATS.items()
+        ]
     }
+
+
+# The file each block takes, as the schema says it (a format per block, which fuzzing draws real files for).
+_FILE_BY_BLOCK = {
+    "requestBody": {"content": {"multipart/form-data": {"schema": _file_format_by_block()}}, "required": True}
 }
+_FILE_DESCRIPTION = (
+    "The block as CSV (UTF-8, a header of the block's columns), XLSX (the first sheet) or JSON (an array of "
+    "objects), with every row valid against the block's Table Schema."
+)
 
 
 def _place(runtime: Runtime) -> publications.Place:
     settings = runtime.settings
     return publications.Place(settings.home_dir / "opendata", settings.api_url, settings.section(OpendataSettings))
-
-
-def _invalid(location: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"Invalid request. {location}: {message}", details=[{"location": location, "message": message}]
-    )
-
-
-def _whole_number(fields: dict[str, str], name: str, low: int, high: int) -> int | None:
-    text = fields.get(name)
-    if text is None:
-        return None
-    if not _WHOLE_NUMBER.match(text.strip()) or not low <= int(text) <= high:
-        raise _invalid(f"body.{name}", f"give a whole number from {low} to {high}")
-    return int(text)
-
-
-def _fields(form: Form) -> tuple[str, int, int | None, Upload]:
-    block = form.fields.get("block")
-    if block not in BLOCKS:
-        raise _invalid("body.block", f"give one of {', '.join(BLOCKS)}")
-    period = _whole_number(form.fields, "period", FIRST_PERIOD, LAST_PERIOD)
-    if period is None:
-        raise _invalid("body.period", "give the year the submission covers, e.g. 2026")
-    inhabitants = _whole_number(form.fields, "inhabitants", 1, MAX_INHABITANTS)
-    if form.upload is None:
-        raise _invalid(f"body.{FILE_PART}", f"send the file (CSV, XLSX or JSON) in the part {FILE_PART!r}")
-    return block, period, inhabitants, form.upload
 
 
 def _record(
@@ -168,31 +107,55 @@ def _record(
     "/submissions",
     response_model=SubmissionOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(400, 401, 403, 409, 413, 415, 422, 503),
-    openapi_extra=_SUBMISSION_FORM,
+    responses=error_responses(401, 403, 409, 413, 422, 503),
+    openapi_extra=_FILE_BY_BLOCK,
 )
-async def submit_publication(request: Request, runtime: RuntimeDep, administration: AdministrationDep) -> Any:
+async def submit_publication(
+    runtime: RuntimeDep,
+    administration: AdministrationDep,
+    block: Annotated[Block, Form(description="Which publication.")],
+    period: Annotated[int, Form(ge=FIRST_PERIOD, le=LAST_PERIOD, description="The year it covers.")],
+    file: Annotated[UploadFile, File(description=_FILE_DESCRIPTION, json_schema_extra={"minLength": 1})],
+    # Without `| None`, which the schema would publish as a null: a form field is a number, or left out.
+    inhabitants: Annotated[
+        int,
+        Form(
+            ge=1,
+            le=MAX_INHABITANTS,
+            description="Inhabitants the administration serves that year, for figures per inhabitant.",
+        ),
+    ] = None,  # type: ignore[assignment]
+) -> Any:
     """Submit a block of mandatory publication for a year: checked, notarised and published (201); a correction
     when the block and year have one. 409 for a file that is already the current one; 422 lists every bad row."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise UnsupportedMediaType("Send a multipart/form-data form: block, period, file and, optionally, inhabitants.")
     limit = runtime.settings.section(OpendataSettings).max_resource_bytes
-    incoming = runtime.settings.home_dir / "opendata" / "incoming"
+    upload = await _received_upload(file, runtime.settings.home_dir / "opendata" / "incoming", limit)
     try:
-        form = await read_form(content_type, request.stream(), incoming, limit, file_part=FILE_PART)
-    except UploadTooLarge:
-        raise PayloadTooLarge(
-            f"The file is larger than {limit} bytes (SEGELL_OPENDATA_MAX_RESOURCE_BYTES).",
-            details={"limit_bytes": limit},
-        ) from None
-    except ActionFailed as error:
-        raise InvalidInput(error.message or str(error), code="bad_form") from None
-    try:
-        block, period, inhabitants, upload = _fields(form)
         return await run_in_threadpool(_record, runtime, administration, block, period, inhabitants, upload)
     finally:
-        form.discard()
+        upload.path.unlink(missing_ok=True)
+
+
+async def _received_upload(file: UploadFile, incoming: Path, limit: int) -> Upload:
+    """The form's file written where the catalogue takes uploads from, hashed; 413 past `limit` bytes."""
+    incoming.mkdir(parents=True, exist_ok=True)
+    path = incoming / secrets.token_hex(16)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with path.open("wb") as target:
+            while chunk := await file.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"The file is larger than {limit} bytes (SEGELL_OPENDATA_MAX_RESOURCE_BYTES).",
+                        details={"limit_bytes": limit},
+                    )
+                digest.update(chunk)
+                target.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Upload(path, file.filename or "file", size, digest.hexdigest())
 
 
 BlockQuery = Annotated[Block | None, Query(description="Only this block.")]

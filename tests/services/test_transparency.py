@@ -14,7 +14,11 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import Workbook
+from typer.testing import CliRunner
 
+from segell.sdk import Client
+from segell.services.cli import app
+from segell.services.opendata.sample import load_sample
 from segell.services.opendata.settings import OpendataSettings
 from tests.helpers import RunningServer, make_settings, serve, wait_anchored
 
@@ -241,3 +245,53 @@ def test_submit_needs_an_administrations_key(server: RunningServer) -> None:
     with server.client(server.governance_key) as governance:
         consortium = submit(governance, "budget", 2026, BUDGET)
     assert (nobody.status_code, consortium.status_code) == (401, 403)
+
+
+def test_cli_publishes_lists_and_reports_bad_rows(
+    server: RunningServer, council: tuple[str, str], runner: CliRunner, tmp_path: Path
+) -> None:
+    env = {"SEGELL_URL": server.url, "SEGELL_API_KEY": council[1]}
+    good = tmp_path / "personal.csv"
+    good.write_bytes((SAMPLE / "L01252331" / "personnel-2025.csv").read_bytes())
+    bad = tmp_path / "personal-malament.csv"
+    bad.write_text("employment,group,positions,filled,women,annual_cost\ncivil_servant,A1,2,3,1,100\n")
+    published = runner.invoke(app, ["publish", "personnel", str(good), "--year", "2025", "--json"], env=env)
+    refused = runner.invoke(app, ["publish", "personnel", str(bad), "--year", "2024"], env=env)
+    listed = runner.invoke(app, ["publish", "list", "--block", "personnel", "--json"], env=env)
+    assert published.exit_code == 0, published.output
+    submission = json.loads(published.stdout)
+    assert (submission["block"], submission["period"], submission["status"]) == ("personnel", 2025, "current")
+    assert refused.exit_code == 1
+    assert "personal-malament.csv: line 2: filled: 3 exceeds the 2 positions." in refused.stderr
+    assert [item["id"] for item in json.loads(listed.stdout)] == [submission["id"]]
+
+
+def test_sdk_submits_gets_and_reads_as_a_recipient(server: RunningServer, council: tuple[str, str]) -> None:
+    content = (SAMPLE / "L01252331" / "contracts-2025.csv").read_bytes()
+    with Client(server.url, council[1]) as segell:
+        submitted = segell.transparency.submit("contracts", content, year=2025, inhabitants=6297)
+        fetched = segell.transparency.get(submitted.id)
+    with Client(server.url, RECIPIENT_TOKEN) as recipient:
+        received = recipient.transparency.received(block="contracts", administration=council[0])
+        file = recipient.transparency.received_file(submitted.id)
+    with Client(server.url, council[1]) as segell:
+        reads = segell.transparency.accesses(submitted.id)
+    assert fetched == submitted
+    assert (submitted.block, submitted.period, submitted.inhabitants) == ("contracts", 2025, 6297)
+    assert submitted.figures["count"] == 6
+    assert [item.id for item in received] == [submitted.id]
+    assert hashlib.sha256(file).hexdigest() == submitted.sha256
+    assert [(read.recipient, read.what) for read in reads] == [("generalitat", "metadata"), ("generalitat", "file")]
+
+
+def test_load_sample_submits_every_file_once(server: RunningServer) -> None:
+    first = load_sample(server.url, server.governance_key, ["L01170327"])
+    again = load_sample(server.url, server.governance_key, ["L01170327"])
+    with server.client() as public:
+        budgets = public.get(
+            "/v1/transparency/submissions", params={"administration": "L01170327", "block": "budget"}
+        ).json()
+    assert len(first.submitted) == 9
+    assert (len(again.submitted), again.unchanged) == (0, 9)
+    assert sorted(item["period"] for item in budgets["items"]) == [2023, 2024, 2025]
+    assert all(item["inhabitants"] for item in budgets["items"])
