@@ -268,9 +268,8 @@ def submit(
     checked: CheckedTable,
 ) -> dict[str, Any]:
     """Record, notarise and publish a checked submission; a correction when the block and year have one."""
-    previous = repository.current_submission(
-        session, administration_id=administration.id, block=block, period=period, for_update=True
-    )
+    repository.lock_submissions(session, administration_id=administration.id, block=block, period=period)
+    previous = repository.current_submission(session, administration_id=administration.id, block=block, period=period)
     if previous is not None and previous.sha256 == upload.sha256:
         raise Conflict(
             f"This file is already the current {block} submission for {period} (version {previous.version}): "

@@ -23,6 +23,15 @@ def current_submission(
     return session.scalars(query).first()
 
 
+def lock_submissions(session: Session, *, administration_id: int, block: str, period: int) -> None:
+    """Lock every version of the block and year: a concurrent correction waits here until the one before it
+    commits, then reads what that one left current (a fresh statement sees its new row)."""
+    query = select(Submission.id).where(
+        Submission.administration_id == administration_id, Submission.block == block, Submission.period == period
+    )
+    session.execute(query.with_for_update())
+
+
 def last_version(session: Session, *, administration_id: int, block: str, period: int) -> int:
     query = select(func.max(Submission.version)).where(
         Submission.administration_id == administration_id, Submission.block == block, Submission.period == period

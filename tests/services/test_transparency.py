@@ -8,6 +8,7 @@ import io
 import json
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from segell.sdk import Client
 from segell.services.cli import app
 from segell.services.opendata.sample import load_sample
 from segell.services.opendata.settings import OpendataSettings
-from tests.helpers import RunningServer, make_settings, serve, wait_anchored
+from tests.helpers import PostgresSchemas, RunningServer, make_settings, serve, wait_anchored
 
 SAMPLE = Path(__file__).resolve().parents[2] / "services" / "opendata" / "sample"
 RECIPIENT_TOKEN = "generalitat-" + secrets.token_hex(16)
@@ -295,3 +296,31 @@ def test_load_sample_submits_every_file_once(server: RunningServer) -> None:
     assert (len(again.submitted), again.unchanged) == (0, 9)
     assert sorted(item["period"] for item in budgets["items"]) == [2023, 2024, 2025]
     assert all(item["inhabitants"] for item in budgets["items"])
+
+
+@pytest.mark.postgres
+def test_submissions_on_postgresql_correct_concurrently_and_consolidate(
+    postgres: PostgresSchemas, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    first = (BUDGET_HEADER + "expense,1,Personal,10,10,10\nincome,1,Impostos,10,10,10\n").encode()
+    corrections = [
+        (BUDGET_HEADER + f"expense,1,Personal,10,{11 + n},10\nincome,1,Impostos,10,10,10\n").encode() for n in range(3)
+    ]
+    with postgres.schema("segell_transparency") as database_url:
+        settings = make_settings(tmp_path_factory.mktemp("segell-pg"), database_url=database_url)
+        for pg in serve(settings):
+            keys = [pg.admit(), pg.admit()]
+            with pg.client(keys[0]) as council, pg.client(keys[1]) as other:
+                assert submit(council, "budget", 2026, first).status_code == 201
+                assert submit(other, "budget", 2026, first).status_code == 201
+                with ThreadPoolExecutor(3) as pool:
+                    answers = list(pool.map(lambda body: submit(council, "budget", 2026, body), corrections))
+                listed = council.get("/v1/transparency/submissions", params={"block": "budget"}).json()
+                consolidated = package(council, "consolidated-budget")
+                rows = list(csv.DictReader(io.StringIO(httpx.get(consolidated["resources"][0]["url"]).text)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses[0] == 201 and set(statuses) <= {201, 409}
+    current = [item for item in listed["items"] if item["status"] == "current"]
+    assert len(current) == 2 and listed["total"] == 2 + statuses.count(201)
+    assert {row["administration"] for row in rows} == {item["administration"]["code"] for item in current}
+    assert len(rows) == 4
