@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from segell.services.administrations.api import Administration, AdministrationCode
 from segell.services.deps import AdministrationDep, AuthenticatorsDep, RuntimeDep, authenticate_api_key
 from segell.services.errors import Conflict, Forbidden, PayloadTooLarge, Unauthenticated, error_responses
+from segell.services.file_names import safe_file_name
 from segell.services.opendata import publications
 from segell.services.opendata.publications_schemas import (
     SubmissionAccesses,
@@ -155,7 +156,7 @@ async def _received_upload(file: UploadFile, incoming: Path, limit: int) -> Uplo
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return Upload(path, file.filename or "file", size, digest.hexdigest())
+    return Upload(path, safe_file_name(file.filename or "", fallback="file")[:200], size, digest.hexdigest())
 
 
 BlockQuery = Annotated[Block | None, Query(description="Only this block.")]
