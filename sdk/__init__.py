@@ -136,6 +136,14 @@ from .signatures import (
     Signer,
     SignerKind,
 )
+from .transparency import (
+    PublicationBlock,
+    PublishedDataset,
+    Submission,
+    SubmissionAccess,
+    SubmissionStatus,
+    Transparency,
+)
 from .trust import PinnedDeployment, TrustedNotary, TrustStore, default_trust_store_path
 from .verification import (
     BUNDLE_FORMAT,
@@ -226,7 +234,9 @@ __all__ = [
     "PermissionDeniedError",
     "PinnedDeployment",
     "ProofOfExistence",
+    "PublicationBlock",
     "PublicCopyInfo",
+    "PublishedDataset",
     "RateLimitError",
     "Receipt",
     "RegisteredContract",
@@ -254,8 +264,12 @@ __all__ = [
     "Signer",
     "SignerKind",
     "SmsMessage",
+    "Submission",
+    "SubmissionAccess",
+    "SubmissionStatus",
     "TotpEnrolment",
     "TotpState",
+    "Transparency",
     "TransportError",
     "TrustedNotary",
     "TrustStore",

@@ -15,6 +15,7 @@ from .documents import Documents
 from .models import DeploymentInfo, Health, Identity
 from .sandboxes import Sandboxes
 from .signatures import Signatures
+from .transparency import Transparency
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
@@ -50,6 +51,7 @@ class Client:
     ``client.administrations``  admit, list, get, suspend, reinstate, issue_api_key, list_api_keys,
                                 revoke_api_key (:class:`sdk.Administrations`)
     ``client.governance_keys``  list, rotate, revoke (:class:`sdk.GovernanceKeys`)
+    ``client.transparency``     submit, list, get, accesses, received, received_file (:class:`sdk.Transparency`)
     ==========================  ==============================================================================
 
     An unparseable ``base_url`` raises :class:`ValueError`. Every method raises a subclass of
@@ -85,6 +87,8 @@ class Client:
     """The consortium's administrations and their API keys (governance)."""
     governance_keys: GovernanceKeys
     """The governance API keys (governance)."""
+    transparency: Transparency
+    """Mandatory publications (Llei 19/2014) submitted once, and their recipients' reads."""
 
     def __init__(
         self,
@@ -104,6 +108,7 @@ class Client:
         self.citizens = Citizens(self._transport)
         self.administrations = Administrations(self._transport)
         self.governance_keys = GovernanceKeys(self._transport)
+        self.transparency = Transparency(self._transport)
 
     @property
     def base_url(self) -> str:

@@ -19,6 +19,9 @@
     segell sandbox snapshot|revert|reset ID ...  save, restore or reset a sandbox's chain
     segell contract deploy F.sol --sandbox ID   compile and deploy a contract of your own in a sandbox
     segell contract call|send ADDR FN ARGS...   call (eth_call) or send a transaction; events, list, show
+    segell publish budget FILE --year 2026   submit a mandatory publication once (budget, salaries, ...)
+    segell publish list                list the administration's submissions (--all: everyone's)
+    segell transparency sample         admit five sample municipalities and submit their publications
     segell otp outbox                  the sandbox SMS outbox (governance: all; a key: its own); otp send|verify
 
 `notarise` and `revoke` act for an administration with its key in --api-key / SEGELL_API_KEY; `verify` needs no
@@ -38,6 +41,7 @@ from segell.services.cli import (  # noqa: F401
     sandboxes,
     server,
     signatures,
+    transparency,
     trust,
 )
 from segell.services.cli.common import app

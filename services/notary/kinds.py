@@ -50,6 +50,14 @@ KINDS: Final[Mapping[str, NotarisedKind]] = {
             "dataset-version",
             {"ca": "Versió d'un conjunt de dades", "es": "Versión de un conjunto de datos", "en": "Dataset version"},
         ),
+        NotarisedKind(
+            "transparency-publication",
+            {
+                "ca": "Publicació obligatòria de transparència",
+                "es": "Publicación obligatoria de transparencia",
+                "en": "Mandatory transparency publication",
+            },
+        ),
     )
 }
 

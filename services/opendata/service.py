@@ -51,6 +51,8 @@ class Context:
     files: Path
     api_url: str
     upload: Upload | None = None
+    #: Receipts the next versions are also made from, besides the dataset's previous version (a submission's).
+    derived_from: tuple[str, ...] = ()
 
 
 def _field_errors(error: PydanticValidationError) -> ValidationError:
@@ -588,7 +590,7 @@ def _new_version(context: Context, dataset: Dataset, activity: str) -> dict[str,
         title=f"{dataset.title['ca']} (v{dataset.version})",
         metadata={"dataset": dataset.name, "version": dataset.version},
         public=not dataset.private,
-        derived_from=[previous.receipt_id] if previous is not None else [],
+        derived_from=([previous.receipt_id] if previous is not None else []) + list(context.derived_from),
     )
     context.session.add(
         DatasetVersion(
@@ -886,3 +888,8 @@ def run_action(context: Context, name: str, params: Mapping[str, Any], *, posted
     if spec.writes:
         _publisher(context)
     return spec.run(context, params)
+
+
+def stored_path(files: Path, sha256: str) -> Path:
+    """Where the catalogue keeps the file with this SHA-256 (every file a resource ever held stays there)."""
+    return _stored_path(files, sha256)

@@ -54,8 +54,11 @@ class Form:
             self.upload.path.unlink(missing_ok=True)
 
 
-async def read_form(content_type: str, body: AsyncIterator[bytes], incoming: Path, max_bytes: int) -> Form:
-    """The fields of a multipart form and its file part `upload`, written to `incoming` as it arrives."""
+async def read_form(
+    content_type: str, body: AsyncIterator[bytes], incoming: Path, max_bytes: int, file_part: str = UPLOAD_PART
+) -> Form:
+    """The fields of a multipart form and its one file, in the part `file_part`, written to `incoming` as it
+    arrives."""
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if not boundary:
@@ -97,8 +100,8 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], incoming: Pat
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
         state["name"] = name
         if b"filename" in disposition:
-            if name != UPLOAD_PART or form.upload is not None or writer is not None:
-                raise BadRequest(f"Send one file, in the part named {UPLOAD_PART!r}.")
+            if name != file_part or form.upload is not None or writer is not None:
+                raise BadRequest(f"Send one file, in the part named {file_part!r}.")
             incoming.mkdir(parents=True, exist_ok=True)
             path = incoming / secrets.token_hex(16)
             state["path"] = path
@@ -111,7 +114,7 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], incoming: Pat
         if writer is not None:
             size += len(chunk)
             if size > max_bytes:
-                raise UploadTooLarge(fields={"upload": [f"The file is larger than {max_bytes} bytes."]})
+                raise UploadTooLarge(fields={file_part: [f"The file is larger than {max_bytes} bytes."]})
             digest.update(chunk)
             writer.write(chunk)
         else:

@@ -90,6 +90,7 @@ GROUPS = {
         {"admit", "list", "get", "update", "suspend", "reinstate", "issue_api_key", "list_api_keys", "revoke_api_key"},
     ),
     "governance_keys": (sdk.GovernanceKeys, {"list", "rotate", "revoke"}),
+    "transparency": (sdk.Transparency, {"submit", "list", "get", "accesses", "received", "received_file"}),
 }
 
 
