@@ -66,6 +66,7 @@ _CANDIDATES = [{"type": name} for name in ("datetime", "date", "integer", "numbe
 _TRUE = ["true", "True", "TRUE", "1"]
 _FALSE = ["false", "False", "FALSE", "0"]
 _NOT_FINITE = re.compile("[nN]")
+_LEADING_ZERO = re.compile(r"^[+-]?0\d")
 _COMMA_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
 
 
@@ -306,6 +307,8 @@ def infer_fields(names: Sequence[str], sample: Sequence[Sequence[str]]) -> list[
                 field = {"name": name, "type": "number", "decimalChar": ","}
                 if any("." in value for value in values):
                     field["groupChar"] = "."
+        if field["type"] == "integer" and any(_LEADING_ZERO.match(row[position]) for row in rows):
+            field["type"] = "string"  # codes such as 001 or 08001 keep their zeros
         if field["type"] == "boolean":
             field.update(trueValues=_TRUE, falseValues=_FALSE)
         fields.append(field)
@@ -608,13 +611,46 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
+_DECLARED_KEYS = ("decimalChar", "groupChar", "trueValues", "falseValues")
+
+
+def declared_fields(inferred: Sequence[dict[str, Any]], table_schema: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The inferred fields, each replaced by the field of the same name the publisher's Table Schema declares with a
+    type the datastore holds: what the publisher says of a column wins over what a sample suggests."""
+    declared = {
+        field["name"]: field
+        for field in (table_schema or {}).get("fields", [])
+        if isinstance(field, Mapping) and isinstance(field.get("name"), str) and field.get("type") in TYPES
+    }
+    fields = []
+    for field in inferred:
+        given = declared.get(field["name"])
+        if given is None:
+            fields.append(field)
+            continue
+        chosen = {"name": field["name"], "type": given["type"]}
+        chosen.update({key: given[key] for key in _DECLARED_KEYS if key in given})
+        if chosen["type"] == "boolean":
+            chosen.setdefault("trueValues", _TRUE)
+            chosen.setdefault("falseValues", _FALSE)
+        fields.append(chosen)
+    return fields
+
+
 def _load_rows(
-    session: Session, source: _Table, name: str, postgres: bool, errors: list[dict[str, Any]]
+    session: Session,
+    source: _Table,
+    name: str,
+    postgres: bool,
+    errors: list[dict[str, Any]],
+    table_schema: Mapping[str, Any] | None,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """Make the table `name` for the source's inferred fields and load its rows: the fields, the rows loaded and
-    the rows rejected (the first `MAX_ERRORS` of them added to `errors`)."""
+    """Make the table `name` for the source's fields (declared by the resource's Table Schema, else inferred) and
+    load its rows: the fields, the rows loaded and the rows rejected (the first `MAX_ERRORS` of them added to
+    `errors`)."""
     first = next(source.batches, None)
-    fields = infer_fields(_names(source.header), first[0][:SAMPLE_ROWS] if first else [])
+    inferred = infer_fields(_names(source.header), first[0][:SAMPLE_ROWS] if first else [])
+    fields = declared_fields(inferred, table_schema)
     table = _table(name, fields, postgres)
     table.create(session.connection())
     casts = [_casts(field, postgres) for field in fields]
@@ -636,9 +672,18 @@ def _load_rows(
     return fields, loaded, rejected
 
 
-def load(session: Session, *, resource_id: str, path: Path, file_format: str, sha256: str) -> LoadReport | None:
-    """Load a resource's file into its table (made anew) and record the report, in the session's transaction.
-    None for a format the datastore does not hold (GeoJSON)."""
+def load(
+    session: Session,
+    *,
+    resource_id: str,
+    path: Path,
+    file_format: str,
+    sha256: str,
+    table_schema: Mapping[str, Any] | None = None,
+) -> LoadReport | None:
+    """Load a resource's file into its table (made anew) and record the report, in the session's transaction;
+    `table_schema` is the resource's own, whose declared field types win over inferred ones. None for a format the
+    datastore does not hold (GeoJSON)."""
     drop(session, resource_id=resource_id)
     if file_format not in READERS:
         return None
@@ -652,7 +697,7 @@ def load(session: Session, *, resource_id: str, path: Path, file_format: str, sh
         with _collector_paused():
             source = READERS[file_format](path, sha256)
             try:
-                fields, loaded, rejected = _load_rows(session, source, name, postgres, errors)
+                fields, loaded, rejected = _load_rows(session, source, name, postgres, errors, table_schema)
             finally:
                 source.close()
     except Unloadable as unloadable:

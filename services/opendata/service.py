@@ -724,7 +724,12 @@ def _load_datastore(context: Context, resource: Resource) -> None:
     """Load a tabular resource's rows into its datastore table (a file replaced drops the old table first)."""
     path = _stored_path(context.files, resource.sha256)
     datastore.load(
-        context.session, resource_id=resource.id, path=path, file_format=resource.format, sha256=resource.sha256
+        context.session,
+        resource_id=resource.id,
+        path=path,
+        file_format=resource.format,
+        sha256=resource.sha256,
+        table_schema=resource.table_schema,
     )
 
 

@@ -278,3 +278,37 @@ def test_a_file_that_holds_no_table_says_why(publisher: ckanapi.RemoteCKAN, tmp_
     assert resource["datastore_load"]["failure"] == "the file is not an array of objects"
     header_only = _create(publisher, tmp_path, "buit.csv", b"municipi,habitants\n")
     assert (header_only["datastore_active"], header_only["datastore_load"]["rows_loaded"]) == (True, 0)
+
+
+def test_codes_with_leading_zeros_stay_text(publisher: ckanapi.RemoteCKAN, tmp_path: Path) -> None:
+    rows = "".join(f"{n:05},{n}\n" for n in range(8001, 8031))
+    resource = _create(publisher, tmp_path, "codis.csv", f"codi_postal,habitants\n{rows}".encode())
+    info = publisher.action.datastore_info(id=resource["id"])
+    assert [field["type"] for field in info["schema"]["fields"]] == ["string", "integer"]
+    first = publisher.action.datastore_search(resource_id=resource["id"], limit=1)["records"][0]
+    assert (first["codi_postal"], first["habitants"]) == ("08001", 8001)
+
+
+def test_the_resource_table_schema_declares_the_types(publisher: ckanapi.RemoteCKAN, tmp_path: Path) -> None:
+    name = f"ds-{secrets.token_hex(4)}"
+    publisher.action.package_create(**dataset(name))
+    path = tmp_path / "seccions.csv"
+    # Inferred from so few rows, `habitants` would be text and `codi` an integer; the publisher says otherwise.
+    path.write_bytes(b"codi,habitants,actiu\n1,1200,si\n2,dos mil,no\n3,900,si\n")
+    schema = {
+        "fields": [
+            {"name": "codi", "type": "string"},
+            {"name": "habitants", "type": "integer"},
+            {"name": "actiu", "type": "boolean", "trueValues": ["si"], "falseValues": ["no"]},
+        ]
+    }
+    with path.open("rb") as file:
+        resource = publisher.action.resource_create(package_id=name, schema=json.dumps(schema), upload=file)
+
+    assert resource["datastore_load"]["rows_loaded"] == 2
+    assert [(error["line"], error["column"]) for error in resource["datastore_load"]["errors"]] == [(3, "habitants")]
+    records = publisher.action.datastore_search(resource_id=resource["id"])["records"]
+    assert [(record["codi"], record["habitants"], record["actiu"]) for record in records] == [
+        ("1", 1200, True),
+        ("3", 900, True),
+    ]
