@@ -140,6 +140,36 @@ def assert_notarise_and_verify_tour(text: str, server: RunningServer) -> None:
         assert governance.get(f"/v1/administrations/{code.group(1)}").json()["status"] == "active"
 
 
+def assert_open_data_tour(text: str, server: RunningServer) -> None:
+    """Check what 04-open-data-and-transparency printed: the catalogue through ckanapi, the datastore, a version's
+    difference and verification, DCAT-AP, search, and a budget submitted once found everywhere it is published."""
+    match = re.search(r"Admitted (DEMO-[0-9A-F]{8}); the catalogue says: Segell open data", text)
+    assert match, text
+    code = match.group(1)
+    assert "The checksum is the file's SHA-256: True" in text
+    assert "loaded 23 rows, refused 1\n  line 6, column habitants: 'dos mil' is not an integer" in text
+    assert "types    {'seccio': 'text', 'districte': 'text', 'habitants': 'int'}" in text
+    assert "versions [(3, 'changed package'), (2, 'changed package'), (1, 'new package')]" in text
+    assert "rows matched by primaryKey ['seccio']\nadded    ['025']\nremoved  ['024']" in text
+    assert re.search(r"changed  001: habitants (\d+) → (\d+)\nchanged  005: habitants dos mil → 2011\n", text)
+    assert re.search(r"verdict authentic: Dataset version by Ajuntament de Demostració", text)
+    assert "The export carries the current file's notarised hash: True" in text
+    assert f"found 1: ['padro-{code.lower()}']" in text
+    assert "res_format [('CSV', 1)]" in text
+    assert "submitted  budget 2026, version 1, current" in text
+    assert f"published  {code.lower()}-budget" in text
+    assert "verified   authentic: Mandatory transparency publication by Ajuntament de Demostració" in text
+    assert re.search(
+        r"consolidated-budget: \d+ rows from \d+ administrations, 10 of them ours\n  as submitted: True", text
+    )
+    assert f"portal     /transparency/{code}: HTTP 200, names the administration: True" in text
+    with server.client() as anonymous:
+        submissions = anonymous.get("/v1/transparency/submissions", params={"administration": code}).json()
+    assert [(item["block"], item["period"], item["status"]) for item in submissions["items"]] == [
+        ("budget", 2026, "current")
+    ]
+
+
 def test_notebooks_are_stored_without_outputs() -> None:
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOKS_DIR}"
     for path in NOTEBOOKS:
@@ -165,6 +195,9 @@ def test_notebook_runs_against_segell_with_api_key(
     if path.name == "01-notarise-and-verify.ipynb":
         assert_notarise_and_verify_tour(stream(notebook), segell_server)
         assert images(notebook) == 1  # gas per document and throughput, side by side
+    if path.name == "04-open-data-and-transparency.ipynb":
+        assert_open_data_tour(stream(notebook), segell_server)
+        assert images(notebook) == 1  # the budget by chapter
     if path.name == "02-sandbox-poc.ipynb":
         text = stream(notebook)
         counts = {label: int(count) for label, count in re.findall(r"^(\w[\w ]+?) +(\d+) transactions, ", text, re.M)}
