@@ -210,7 +210,7 @@ class CitizenAuth:
         """Check the code a citizen typed and return their token. An administration's key.
 
         Raises:
-            BadRequestError: the code is wrong (``details["attempts_left"]``).
+            PermissionDeniedError: the code is wrong (``code == "wrong_code"``, ``details["attempts_left"]``).
             NotFoundError: no code is pending for the number (expired, used, replaced, never sent).
             RateLimitError: too many codes were tried; ``retry_after`` says how many seconds to wait.
         """
@@ -221,7 +221,7 @@ class CitizenAuth:
         """Log a citizen in with their number and a code of their authenticator app. An administration's key.
 
         Raises:
-            BadRequestError: the code is wrong, or was already used.
+            PermissionDeniedError: the code is wrong, or was already used (``code == "wrong_code"``).
             NotFoundError: no authenticator is enrolled for the number.
             RateLimitError: too many codes were tried; ``retry_after`` says how many seconds to wait.
         """

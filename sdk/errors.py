@@ -12,7 +12,7 @@ Every exception the client raises derives from :class:`SegellError`, so one
     └── APIError                        the server answered with an error status
         ├── BadRequestError             400
         ├── AuthenticationError         401  missing, unknown or revoked API key
-        ├── PermissionDeniedError       403  the key's role may not do this
+        ├── PermissionDeniedError       403  the key's role may not do this, or a citizen's code is wrong
         ├── NotFoundError               404
         ├── ConflictError               409  e.g. an administration code already admitted, a bundle
         │                                    asked for before anchoring (code "not_anchored")
@@ -171,7 +171,8 @@ class AuthenticationError(APIError):
 
 
 class PermissionDeniedError(APIError):
-    """HTTP 403: the API key is valid but its role may not perform this call."""
+    """HTTP 403: the API key is valid but its role may not perform this call, or a citizen's code is wrong
+    (``code == "wrong_code"``)."""
 
 
 class NotFoundError(APIError):

@@ -31,21 +31,29 @@ from segell.services.deps import AdministrationDep, CallerDep, CitizenDep, Runti
 from segell.services.errors import NotFound, error_responses
 
 _DESCRIPTIONS = {
-    400: "The code is wrong, or was already used; `details.attempts_left` says how many tries the code has left.",
     404: "No code is pending for this number (expired, used, replaced, or never sent), or nothing is enrolled.",
     409: "An authenticator is already enrolled; replacing it needs a login with it.",
     429: "A rate limit or lock-out applies: too many codes asked for or tried for this number or from this client "
     "address. `Retry-After` says when to try again.",
     503: "The SMS gateway did not take the message; try again later.",
 }
+# A wrong code is a well-formed request whose credential grants nothing: 403, as for the other refusals of a caller.
+_WRONG_CODE_403 = (
+    "`wrong_code`: the code is wrong, or was already used; `details.attempts_left` says how many tries the code has "
+    "left. Any other code: the caller may not do this (the governance key, a suspended administration)."
+)
 _CITIZEN_401 = "Missing, invalid or expired citizen token, or one for an audience this server does not serve."
 
 
-def _responses(*status_codes: int, citizen: bool = False) -> dict[int | str, dict[str, Any]]:
+def _responses(
+    *status_codes: int, citizen: bool = False, checks_a_code: bool = False
+) -> dict[int | str, dict[str, Any]]:
     responses = error_responses(*status_codes)
     for code in status_codes:
         if code in _DESCRIPTIONS:
             responses[code] = {**responses[code], "description": _DESCRIPTIONS[code]}
+    if checks_a_code:
+        responses[403] = {**error_responses(403)[403], "description": _WRONG_CODE_403}
     if citizen and 401 in responses:
         responses[401] = {**responses[401], "description": _CITIZEN_401}
     return responses
@@ -87,7 +95,7 @@ def request_otp(
     )
 
 
-@auth.post("/otp/verify", response_model=CitizenToken, responses=_responses(400, 404, 422, 429))
+@auth.post("/otp/verify", response_model=CitizenToken, responses=_responses(404, 422, 429, checks_a_code=True))
 def verify_otp(
     body: CodeLogin, request: Request, tenant: AdministrationDep, citizen_auth: CitizenAuthDep
 ) -> CitizenToken:
@@ -129,7 +137,7 @@ def read_outbox(
     )
 
 
-@auth.post("/totp/verify", response_model=CitizenToken, responses=_responses(400, 404, 422, 429))
+@auth.post("/totp/verify", response_model=CitizenToken, responses=_responses(404, 422, 429, checks_a_code=True))
 def verify_totp(
     body: CodeLogin, request: Request, tenant: AdministrationDep, citizen_auth: CitizenAuthDep
 ) -> CitizenToken:
@@ -160,7 +168,7 @@ def enrol_totp(citizen: CitizenDep, citizen_auth: CitizenAuthDep) -> TotpEnrolme
     return TotpEnrolment(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, created_at=enrolment.created_at)
 
 
-@citizens.post("/totp/confirm", response_model=TotpStatus, responses=_responses(400, 404, 422, 429))
+@citizens.post("/totp/confirm", response_model=TotpStatus, responses=_responses(404, 422, 429, checks_a_code=True))
 def confirm_totp(body: TotpConfirmRequest, citizen: CitizenDep, citizen_auth: CitizenAuthDep) -> TotpStatus:
     """Confirm the enrolment with the first code the app shows; from then on the citizen can log in with it."""
     confirmed_at = service.confirm_totp(citizen_auth, citizen.administration, citizen.citizen_id, body.code)

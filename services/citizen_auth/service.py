@@ -32,7 +32,7 @@ from segell.services.citizen_auth.gateways import SmsGateway, SmsNotDelivered, g
 from segell.services.citizen_auth.keyring import Keyring
 from segell.services.citizen_auth.models import OtpChallenge, TotpEnrolment
 from segell.services.citizen_auth.settings import CitizenAuthSettings
-from segell.services.errors import Conflict, InvalidInput, NotFound, SegellError, TooManyRequests, Unavailable
+from segell.services.errors import Conflict, Forbidden, NotFound, SegellError, TooManyRequests, Unavailable
 from segell.services.languages import Language
 from segell.services.runtime import Runtime
 
@@ -282,9 +282,10 @@ def _issue(
     )
 
 
-def _wrong_code(message: str, attempts_left: int | None = None) -> InvalidInput:
+def _wrong_code(message: str, attempts_left: int | None = None) -> Forbidden:
+    # 403, not 400: the request is well formed; the credential it carries does not grant a login.
     details = None if attempts_left is None else {"attempts_left": attempts_left}
-    return InvalidInput(message, code="wrong_code", details=details)
+    return Forbidden(message, code="wrong_code", details=details)
 
 
 def verify_code(

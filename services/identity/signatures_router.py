@@ -8,7 +8,7 @@ from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from segell.services.deps import AdministrationDep, RuntimeDep
-from segell.services.errors import error_responses
+from segell.services.errors import ValidationFailed, error_responses
 from segell.services.identity import signature_service as service
 from segell.services.identity.signature_schemas import SignedDocument, ValidationReport
 from segell.services.identity.stamp import PLACEMENT_PATTERN, parse_placement
@@ -36,12 +36,25 @@ def get_anchored_roots(request: Request) -> AnchoredRoots:
     return anchored_roots
 
 
+async def refuse_empty_options(request: Request) -> None:
+    """An option sent as an empty part is refused (422), as the schema says: FastAPI would take it for the part left
+    out, so that an empty `certificate` signed with the seal or the only employee certificate."""
+    form = await request.form()  # parsed once already for the parameters: Starlette keeps it
+    empty = [name for name in SIGNING_OPTIONS if form.get(name) == ""]
+    if empty:
+        problems = [{"location": f"body.{name}", "message": "must not be empty; leave the part out"} for name in empty]
+        summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
+        raise ValidationFailed(f"Invalid request. {summary}", details=problems)
+
+
 router = APIRouter(prefix="/v1/signatures", tags=["signatures"])
 # An empty file is refused (400 `empty_file`): the schema says so.
 NOT_EMPTY = {"minLength": 1}
 PDF_FORMAT = "pdf"
 # A CMS SignedData structure, DER or PEM: anything else is 400 `invalid_signature`.
 CMS_FORMAT = "cms-signature"
+# The text parts of `POST /v1/signatures`, none of which the schema allows empty.
+SIGNING_OPTIONS = ("as", "certificate", "format", "placement", "lang", "public_copy")
 # `format: pades` takes a PDF only (422 otherwise): a file with `%PDF-` in its first kilobyte, as readers take it.
 _PADES_SIGNS_PDFS = {
     "requestBody": {
@@ -64,6 +77,7 @@ _PADES_SIGNS_PDFS = {
     # 409 also when a PAGE:CORNER placement names a page the PDF lacks, or a corner with content in it.
     responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
     openapi_extra=_PADES_SIGNS_PDFS,
+    dependencies=[Depends(refuse_empty_options)],
 )
 async def sign_document(
     runtime: RuntimeDep,

@@ -322,7 +322,7 @@ def test_a_new_code_replaces_the_one_sent_before(tenant: CitizenApp, clock: Mova
     if first == second:
         pytest.skip("the two codes drawn happen to be equal")
 
-    assert tenant.verify(phone, first).status_code == 400
+    assert tenant.verify(phone, first).status_code == 403
     assert tenant.verify(phone, second).status_code == 200
 
 
@@ -336,7 +336,7 @@ def test_five_wrong_codes_spend_the_challenge_even_for_the_right_code_after(
     answers = [tenant.verify(phone, wrong_code(code, offset)) for offset in range(1, LIMITS.tries_per_code + 1)]
     after = tenant.verify(phone, code)
 
-    assert [a.status_code for a in answers] == [400] * LIMITS.tries_per_code
+    assert [a.status_code for a in answers] == [403] * LIMITS.tries_per_code
     assert [a.json()["error"]["details"]["attempts_left"] for a in answers] == [4, 3, 2, 1, 0]
     assert after.status_code == 404
     assert error_code(after) == "no_pending_code"
@@ -357,7 +357,7 @@ def test_concurrent_wrong_codes_cannot_exceed_the_tries_of_a_code(
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(attempt, range(1, 17)))
 
-    assert sorted(statuses) == [400] * LIMITS.tries_per_code + [404] * (16 - LIMITS.tries_per_code)
+    assert sorted(statuses) == [403] * LIMITS.tries_per_code + [404] * (16 - LIMITS.tries_per_code)
     assert tenant.verify(phone, right).status_code == 404
 
 
@@ -411,7 +411,7 @@ def test_repeated_failures_lock_the_number_out_until_the_lockout_ends(tenant: Ci
         tenant.send(phone)
         code = tenant.last_code(phone)
         for _ in range(min(3, LIMITS.lockout_failures - failures)):
-            assert tenant.verify(phone, wrong_code(code)).status_code == 400
+            assert tenant.verify(phone, wrong_code(code)).status_code == 403
             failures += 1
 
     locked_send, locked_verify = tenant.send(phone), tenant.verify(phone, code)
@@ -431,7 +431,7 @@ def test_a_success_clears_the_failures_counted_towards_lockout(tenant: CitizenAp
         tenant.send(phone)
         code = tenant.last_code(phone)
         for offset in range(1, LIMITS.lockout_failures // 2):
-            assert tenant.verify(phone, wrong_code(code, offset)).status_code == 400
+            assert tenant.verify(phone, wrong_code(code, offset)).status_code == 403
         assert tenant.verify(phone, code).status_code == 200
 
     clock.advance(minutes=6)
@@ -551,7 +551,7 @@ def test_totp_confirmation_needs_the_right_code(
         right = http.post("/v1/citizens/me/totp/confirm", json={"code": totp.at(clock.now)})
         status = http.get("/v1/citizens/me").json()["totp"]
 
-    assert wrong.status_code == 400 and error_code(wrong) == "wrong_code"
+    assert wrong.status_code == 403 and error_code(wrong) == "wrong_code"
     assert right.status_code == 200 and right.json()["status"] == "active"
     assert status == "active"
 
@@ -572,7 +572,7 @@ def test_totp_login_issues_a_token_with_amr_totp_and_refuses_a_replayed_code(
     assert login.status_code == 200, login.text
     assert login.json()["amr"] == ["totp", "otp"]
     assert jwt.decode(login.json()["access_token"], options={"verify_signature": False})["amr"] == ["totp", "otp"]
-    assert replay.status_code == 400 and "already used" in replay.json()["error"]["message"]
+    assert replay.status_code == 403 and "already used" in replay.json()["error"]["message"]
     assert next_step.status_code == 200
 
 
@@ -582,7 +582,7 @@ def test_totp_login_refuses_the_code_used_to_confirm_the_enrolment(
     phone = new_phone()
     _, totp = enrol(segell_server, tenant, phone, clock)
 
-    assert tenant.verify_totp(phone, totp.at(clock.now)).status_code == 400
+    assert tenant.verify_totp(phone, totp.at(clock.now)).status_code == 403
 
 
 def test_totp_login_accepts_one_step_of_clock_drift_and_no_more(
@@ -595,7 +595,7 @@ def test_totp_login_accepts_one_step_of_clock_drift_and_no_more(
     too_old = tenant.verify_totp(phone, totp.at(clock.now - timedelta(seconds=60)))
     one_behind = tenant.verify_totp(phone, totp.at(clock.now - timedelta(seconds=30)))
 
-    assert too_old.status_code == 400
+    assert too_old.status_code == 403
     assert one_behind.status_code == 200
 
 
@@ -613,7 +613,7 @@ def test_totp_wrong_codes_are_limited_and_count_towards_lockout(
     wrong = [tenant.verify_totp(phone, candidate).status_code for candidate in candidates[: LIMITS.tries_per_code]]
     limited = tenant.verify_totp(phone, right)
 
-    assert wrong == [400] * LIMITS.tries_per_code
+    assert wrong == [403] * LIMITS.tries_per_code
     assert limited.status_code == 429 and "Retry-After" in limited.headers
     clock.advance(minutes=5)
     assert tenant.verify_totp(phone, totp.at(clock.now)).status_code == 200

@@ -152,7 +152,7 @@ def test_verify_totp_at_once_evaluates_exactly_five_wrong_codes(
     answers = post_at_once(server, tenant.key, "/v1/auth/totp/verify", bodies)
 
     assert outcomes(answers) == {
-        (400, "wrong_code"): LIMITS.tries_per_code,
+        (403, "wrong_code"): LIMITS.tries_per_code,
         (429, "rate_limited"): CONCURRENT - LIMITS.tries_per_code,
     }
     assert tenant.verify_totp(phone, totp.at(clock.now)).status_code == 429
@@ -169,7 +169,7 @@ def test_confirm_totp_at_once_evaluates_exactly_five_wrong_codes(
     answers = post_at_once(server, token, "/v1/citizens/me/totp/confirm", bodies)
 
     assert outcomes(answers) == {
-        (400, "wrong_code"): LIMITS.tries_per_code,
+        (403, "wrong_code"): LIMITS.tries_per_code,
         (429, "rate_limited"): CONCURRENT - LIMITS.tries_per_code,
     }
 
@@ -185,7 +185,7 @@ def test_verify_totp_at_once_after_eight_failures_evaluates_exactly_two_before_t
         tenant.send(phone)
         code = tenant.last_code(phone)
         for offset in range(1, failures_before // 2 + 1):
-            assert tenant.verify(phone, wrong_code(code, offset)).status_code == 400
+            assert tenant.verify(phone, wrong_code(code, offset)).status_code == 403
     clock.advance(seconds=30)
     bodies = [
         {"phone": phone, "code": code, "client_address": address(n)}
@@ -194,7 +194,7 @@ def test_verify_totp_at_once_after_eight_failures_evaluates_exactly_two_before_t
 
     answers = post_at_once(server, tenant.key, "/v1/auth/totp/verify", bodies)
 
-    assert outcomes(answers) == {(400, "wrong_code"): 2, (429, "locked_out"): CONCURRENT - 2}
+    assert outcomes(answers) == {(403, "wrong_code"): 2, (429, "locked_out"): CONCURRENT - 2}
     locked = tenant.verify_totp(phone, totp.at(clock.now))
     assert locked.status_code == 429 and locked.json()["error"]["code"] == "locked_out"
     assert locked.headers["Retry-After"] == str(60 * 60)
@@ -209,14 +209,14 @@ def test_verify_otp_at_once_after_nine_failures_evaluates_exactly_one_before_the
         tenant.send(phone)
         code = tenant.last_code(phone)
         for offset in range(1, failures + 1):
-            assert tenant.verify(phone, wrong_code(code, offset)).status_code == 400
+            assert tenant.verify(phone, wrong_code(code, offset)).status_code == 403
     bodies = [
         {"phone": phone, "code": wrong_code(code, 100 + n), "client_address": address(n)} for n in range(CONCURRENT)
     ]
 
     answers = post_at_once(server, tenant.key, "/v1/auth/otp/verify", bodies)
 
-    assert outcomes(answers) == {(400, "wrong_code"): 1, (429, "locked_out"): CONCURRENT - 1}
+    assert outcomes(answers) == {(403, "wrong_code"): 1, (429, "locked_out"): CONCURRENT - 1}
     assert tenant.verify(phone, code).status_code == 429
 
 

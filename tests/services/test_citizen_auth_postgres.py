@@ -71,7 +71,7 @@ def test_sms_login_on_postgresql_is_single_use_and_counts_tries(tenants: Any, cl
 
     wrong = [tenant.verify(other, wrong_code(right, n)).status_code for n in range(1, LIMITS.tries_per_code + 1)]
 
-    assert wrong == [400] * LIMITS.tries_per_code
+    assert wrong == [403] * LIMITS.tries_per_code
     assert tenant.verify(other, right).status_code == 404
 
 
@@ -89,7 +89,7 @@ def test_limits_and_lockout_on_postgresql(tenants: Any, clock: MovableClock) -> 
         tenant.send(phone)
         code = tenant.last_code(phone)
         for _ in range(min(4, LIMITS.lockout_failures - failures)):
-            assert tenant.verify(phone, wrong_code(code)).status_code == 400
+            assert tenant.verify(phone, wrong_code(code)).status_code == 403
             failures += 1
 
     locked = tenant.verify(phone, code)
@@ -105,7 +105,7 @@ def test_totp_replay_and_tenancy_on_postgresql(pg_server: RunningServer, tenants
 
     assert theirs.verify_totp(phone, code).status_code == 404
     assert ours.verify_totp(phone, code).status_code == 200
-    assert ours.verify_totp(phone, code).status_code == 400
+    assert ours.verify_totp(phone, code).status_code == 403
 
 
 def test_concurrent_wrong_codes_on_postgresql_cannot_exceed_the_tries(
@@ -124,7 +124,7 @@ def test_concurrent_wrong_codes_on_postgresql_cannot_exceed_the_tries(
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(attempt, range(1, 17)))
 
-    assert sorted(statuses) == [400] * LIMITS.tries_per_code + [404] * (16 - LIMITS.tries_per_code)
+    assert sorted(statuses) == [403] * LIMITS.tries_per_code + [404] * (16 - LIMITS.tries_per_code)
 
 
 def test_outbox_on_postgresql_is_sealed_and_deleted_when_the_code_expires(
