@@ -135,7 +135,7 @@ def index(session: Session, entries: Sequence[IndexEntry]) -> None:
         inserted = session.execute(
             insert(_ENTRIES).returning(_ENTRIES.c.dataset_id, _ENTRIES.c.id, sort_by_parameter_order=True), new
         )
-        ids.update(inserted.tuples().all())
+        ids.update((row[0], row[1]) for row in inserted)
     value_ids = _value_ids(session, {pair for entry in entries for pair in entry.facets})
     facets = [
         {"entry_id": ids[entry.dataset_id], "field": field, "value_id": value_ids[(field, value)]}
@@ -304,7 +304,8 @@ def _browse(session: Session, request: SearchRequest) -> SearchResult:
         if not own and request.facet_limit >= 0:
             query = query.where(_VALUES.c.public_datasets >= request.facet_mincount)
             query = query.order_by(_VALUES.c.public_datasets.desc(), _VALUES.c.value).limit(request.facet_limit)
-        counts.update(dict(session.execute(query).tuples().all()))
+        for value, n in session.execute(query):
+            counts[value] += n
         for chunk in _chunks(own):
             private = (
                 select(_VALUES.c.value, text("count(*)"))
@@ -312,7 +313,8 @@ def _browse(session: Session, request: SearchRequest) -> SearchResult:
                 .where(_FACETS.c.field == number, _FACETS.c.entry_id.in_(chunk))
                 .group_by(_VALUES.c.value)
             )
-            counts.update(dict(session.execute(private).tuples().all()))
+            for value, n in session.execute(private):
+                counts[value] += n
         ranked = sorted(
             ((value, n) for value, n in counts.items() if n >= max(request.facet_mincount, 1)),
             key=lambda item: (-item[1], item[0]),
