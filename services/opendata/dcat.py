@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
 from segell.services.notary import api as notary
-from segell.services.opendata import repository
+from segell.services.opendata import repository, search_repository
 from segell.services.opendata.models import Dataset, Resource
 from segell.services.opendata.vocabularies import FORMATS, FREQUENCIES, FREQUENCY_URI, LICENCES, THEME_URI, THEMES
 
@@ -61,8 +61,8 @@ CATALOGUE_DESCRIPTION: Final = {
 class PageNotFound(Exception):
     """A page past the catalogue's last."""
 
-    def __init__(self, page: int, pages: int) -> None:
-        super().__init__(f"The catalogue has {pages} page(s) of {PAGE_SIZE} datasets; ask for page 1 to {pages}.")
+    def __init__(self, page: int, pages: int, size: int) -> None:
+        super().__init__(f"The catalogue has {pages} page(s) of {size} datasets; ask for page 1 to {pages}.")
         self.page, self.pages = page, pages
 
 
@@ -205,7 +205,9 @@ def _dataset(
     return subject
 
 
-def _add_datasets(session: Session, graph: Graph, links: Links, datasets: list[Dataset]) -> list[URIRef]:
+def _add_datasets(
+    session: Session, graph: Graph, links: Links, datasets: list[Dataset], codes: Mapping[str, str | None]
+) -> list[URIRef]:
     resources: dict[str, list[Resource]] = {}
     for resource in repository.resources_of(session, dataset_ids=[dataset.id for dataset in datasets]):
         resources.setdefault(resource.dataset_id, []).append(resource)
@@ -217,21 +219,17 @@ def _add_datasets(session: Session, graph: Graph, links: Links, datasets: list[D
     }
     subjects = []
     for dataset in datasets:
-        version = repository.latest_version(session, dataset_id=dataset.id)
-        code = None
-        if version is not None:
-            code = notary.receipt(session, dataset.administration_id, version.receipt_id).verification_code
         publisher = publishers[dataset.administration_id]
-        subjects.append(_dataset(graph, links, dataset, resources.get(dataset.id, []), publisher, code))
+        subjects.append(_dataset(graph, links, dataset, resources.get(dataset.id, []), publisher, codes[dataset.id]))
     return subjects
 
 
-def catalogue_graph(session: Session, base: str, page: int, extension: str) -> Graph:
+def catalogue_graph(session: Session, base: str, page: int, extension: str, page_size: int = PAGE_SIZE) -> Graph:
     """One page of the catalogue: the `dcat:Catalog`, the public datasets of that page, and the page's links."""
-    public = repository.visible_datasets(session, administration_id=None, include_private=False)
-    pages = max(1, math.ceil(len(public) / PAGE_SIZE))
+    total, chosen = search_repository.public_page(session, offset=(page - 1) * page_size, limit=page_size)
+    pages = max(1, math.ceil(total / page_size))
     if page > pages:
-        raise PageNotFound(page, pages)
+        raise PageNotFound(page, pages, page_size)
     links = Links(base)
     graph = _graph()
     catalogue = links.catalogue()
@@ -244,13 +242,15 @@ def catalogue_graph(session: Session, base: str, page: int, extension: str) -> G
     graph.add((catalogue, DCTERMS.publisher, operator))
     graph.add((operator, RDF.type, FOAF.Document))
     graph.add((catalogue, FOAF.homepage, operator))
-    chosen = public[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    for subject in _add_datasets(session, graph, links, chosen):
+    codes = dict(chosen)
+    datasets = {dataset.id: dataset for dataset in repository.datasets_by_ids(session, ids=list(codes))}
+    ordered = [datasets[dataset_id] for dataset_id in codes if dataset_id in datasets]
+    for subject in _add_datasets(session, graph, links, ordered, codes):
         graph.add((catalogue, DCAT.dataset, subject))
     view = links.page(page, extension)
     graph.add((catalogue, HYDRA.view, view))
     graph.add((view, RDF.type, HYDRA.PartialCollectionView))
-    graph.add((view, HYDRA.totalItems, Literal(len(public), datatype=XSD.nonNegativeInteger)))
+    graph.add((view, HYDRA.totalItems, Literal(total, datatype=XSD.nonNegativeInteger)))
     graph.add((view, HYDRA.first, links.page(1, extension)))
     graph.add((view, HYDRA.last, links.page(pages, extension)))
     if page > 1:
@@ -266,7 +266,11 @@ def dataset_graph(session: Session, base: str, id_or_name: str) -> Graph | None:
     if dataset is None or dataset.private or dataset.state != "active":
         return None
     graph = _graph()
-    _add_datasets(session, graph, Links(base), [dataset])
+    version = repository.latest_version(session, dataset_id=dataset.id)
+    code = None
+    if version is not None:
+        code = notary.receipt(session, dataset.administration_id, version.receipt_id).verification_code
+    _add_datasets(session, graph, Links(base), [dataset], {dataset.id: code})
     return graph
 
 
