@@ -233,7 +233,7 @@ def _catalogue(runtime: Runtime, page: int, extension: str) -> bytes:
     with runtime.transaction() as session:
         try:
             page_size = runtime.settings.section(OpendataSettings).dcat_page_size
-            graph = dcat.catalogue_graph(session, runtime.settings.api_url, page, extension, page_size)
+            graph = dcat.catalogue_document(session, runtime.settings.api_url, page, extension, page_size)
         except dcat.PageNotFound as missing:
             raise NotFound(str(missing)) from None
         return dcat.serialise(graph, extension)
@@ -241,7 +241,7 @@ def _catalogue(runtime: Runtime, page: int, extension: str) -> bytes:
 
 def _dataset(runtime: Runtime, dataset_id: str, extension: str) -> bytes:
     with runtime.transaction() as session:
-        graph = dcat.dataset_graph(session, runtime.settings.api_url, dataset_id)
+        graph = dcat.dataset_document(session, runtime.settings.api_url, dataset_id)
         if graph is None:
             raise NotFound(f"No public dataset {dataset_id!r}: see the catalogue at /catalog.ttl for the datasets.")
         return dcat.serialise(graph, extension)
