@@ -92,7 +92,7 @@ class SearchEntry(Base):
     created_at: Mapped[datetime] = mapped_column()
     modified_at: Mapped[datetime] = mapped_column()
     #: The current version's verification code, so that a page of results needs no look-up per dataset.
-    verification_code: Mapped[str | None] = mapped_column(String(20))
+    verification_code: Mapped[str | None] = mapped_column(String(40))
     #: Name, titles and descriptions in ca/es/en, keywords and publisher: lower case, accents folded, words
     #: separated by one space.
     text: Mapped[str] = mapped_column(Text)

@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("modified_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("verification_code", sa.String(length=20), nullable=True),
+        sa.Column("verification_code", sa.String(length=40), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["dataset_id"],
