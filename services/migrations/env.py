@@ -21,10 +21,18 @@ RUNTIME_TABLE_PREFIXES = ("datastore_",)
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Leave out of autogenerate the tables the app makes at run time (and their indexes)."""
+    """Leave out of autogenerate what no model describes: the tables the app makes at run time (and their
+    indexes), and the full-text search structures of migration 0020 (SQLite's FTS5 table and its shadow tables,
+    PostgreSQL's generated tsvector column and its GIN index)."""
+    if not reflected or compare_to is not None:
+        return True
     table = getattr(obj, "table", None)
     table_name = name if type_ == "table" else getattr(table, "name", None)
-    return not (reflected and compare_to is None and (table_name or "").startswith(RUNTIME_TABLE_PREFIXES))
+    if (table_name or "").startswith(RUNTIME_TABLE_PREFIXES):
+        return False
+    if type_ == "table":
+        return not (name or "").startswith("opendata_search_fts")
+    return name not in ("text_vector", "ix_opendata_search_text_vector")
 
 
 connection = context.config.attributes.get("connection")

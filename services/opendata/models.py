@@ -4,7 +4,7 @@ immutable versions each change makes, each notarised."""
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from segell.services.models import Base, utcnow
@@ -67,6 +67,68 @@ class DatasetVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     receipt_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SearchEntry(Base):
+    """One active dataset as `package_search` finds it: its folded text (matched by the database's own full-text
+    search: an FTS5 table on SQLite, a ``tsvector`` column with a GIN index on PostgreSQL, both made by the
+    migration), and what it is sorted and shown by. Written with every change of the dataset, in its transaction;
+    a deleted dataset has none."""
+
+    __tablename__ = "opendata_search"
+    __table_args__ = (
+        Index("ix_opendata_search_modified", "modified_at", "id"),
+        Index("ix_opendata_search_created", "created_at", "id"),
+        Index("ix_opendata_search_name", "name", "id"),
+        Index("ix_opendata_search_title", "title", "id"),
+        Index("ix_opendata_search_administration", "administration_id", "private"),
+    )
+
+    #: The integer the full-text index and the facet rows know the dataset by.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("opendata_datasets.id"), unique=True)
+    administration_id: Mapped[int] = mapped_column(Integer)
+    private: Mapped[bool] = mapped_column()
+    name: Mapped[str] = mapped_column(String(100))
+    #: The Catalan title, folded, for `title_string` sorting.
+    title: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column()
+    modified_at: Mapped[datetime] = mapped_column()
+    #: The current version's verification code, so that a page of results needs no look-up per dataset.
+    verification_code: Mapped[str | None] = mapped_column(String(40))
+    #: Name, titles and descriptions in ca/es/en, keywords and publisher: lower case, accents folded, words
+    #: separated by one space.
+    text: Mapped[str] = mapped_column(Text)
+
+
+class SearchValue(Base):
+    """A value one of the facet fields takes (an organization, a theme, a keyword, a format...), by integer id,
+    with how many public datasets hold it (the facet counts of a search with no `q` and no `fq`)."""
+
+    __tablename__ = "opendata_search_values"
+    __table_args__ = (
+        UniqueConstraint("field", "value"),
+        Index("ix_opendata_search_values_folded", "field", "folded"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The facet field's number (`search.FACET_FIELDS`).
+    field: Mapped[int] = mapped_column(SmallInteger)
+    value: Mapped[str] = mapped_column(String(300))
+    #: The value in lower case, as `fq` terms are matched.
+    folded: Mapped[str] = mapped_column(String(300))
+    public_datasets: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SearchFacet(Base):
+    """A dataset holds a facet value: what `fq` filters on and facets count, by integers only."""
+
+    __tablename__ = "opendata_search_facets"
+    __table_args__ = (Index("ix_opendata_search_facets_value", "value_id", "entry_id"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("opendata_search.id"), primary_key=True)
+    field: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    value_id: Mapped[int] = mapped_column(ForeignKey("opendata_search_values.id"), primary_key=True)
 
 
 class Submission(Base):

@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
-from segell.services.opendata.models import Dataset, DatasetVersion, Resource
+from segell.services.opendata.models import Dataset, DatasetVersion, Resource, SearchEntry
 
 
 def dataset_by_id_or_name(session: Session, *, id_or_name: str, for_update: bool = False) -> Dataset | None:
@@ -37,6 +37,19 @@ def visible_datasets(
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Dataset.search_text.like(f"%{escaped}%", escape="\\"))
     return list(session.scalars(query.order_by(Dataset.name)))
+
+
+def datasets_by_ids(session: Session, *, ids: Sequence[str]) -> list[Dataset]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Dataset).where(Dataset.id.in_(ids))))
+
+
+def unindexed_datasets(session: Session) -> list[Dataset]:
+    """Active datasets without a search entry."""
+    indexed = select(SearchEntry.dataset_id).where(SearchEntry.dataset_id == Dataset.id)
+    query = select(Dataset).where(Dataset.state == "active", ~indexed.exists()).order_by(Dataset.name)
+    return list(session.scalars(query))
 
 
 def resources_of(session: Session, *, dataset_ids: Sequence[str]) -> list[Resource]:

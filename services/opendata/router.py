@@ -295,7 +295,8 @@ async def datastore_dump(
 # -- DCAT-AP 3 ----------------------------------------------------------------------------------------------------
 
 PageQuery = Annotated[
-    int, Query(ge=1, le=10**9, description=f"The page, from 1; each holds {dcat.PAGE_SIZE} datasets, by name.")
+    int,
+    Query(ge=1, le=10**9, description="The page, from 1, of `SEGELL_OPENDATA_DCAT_PAGE_SIZE` datasets by name."),
 ]
 
 
@@ -316,7 +317,8 @@ def _rdf_responses(what: str, missing: str) -> dict[int | str, dict[str, Any]]:
 def _catalogue(runtime: Runtime, page: int, extension: str) -> bytes:
     with runtime.transaction() as session:
         try:
-            graph = dcat.catalogue_graph(session, runtime.settings.api_url, page, extension)
+            page_size = runtime.settings.section(OpendataSettings).dcat_page_size
+            graph = dcat.catalogue_document(session, runtime.settings.api_url, page, extension, page_size)
         except dcat.PageNotFound as missing:
             raise NotFound(str(missing)) from None
         return dcat.serialise(graph, extension)
@@ -324,7 +326,7 @@ def _catalogue(runtime: Runtime, page: int, extension: str) -> bytes:
 
 def _dataset(runtime: Runtime, dataset_id: str, extension: str) -> bytes:
     with runtime.transaction() as session:
-        graph = dcat.dataset_graph(session, runtime.settings.api_url, dataset_id)
+        graph = dcat.dataset_document(session, runtime.settings.api_url, dataset_id)
         if graph is None:
             raise NotFound(f"No public dataset {dataset_id!r}: see the catalogue at /catalog.ttl for the datasets.")
         return dcat.serialise(graph, extension)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
 from segell.services.notary import api as notary
-from segell.services.opendata import datastore, repository
+from segell.services.opendata import datastore, repository, search, search_repository
 from segell.services.opendata.errors import (
     AuthorizationError,
     BadRequest,
@@ -38,8 +38,6 @@ from segell.services.opendata.vocabularies import FORMATS, FREQUENCIES, FREQUENC
 
 VERSION_KIND = "dataset-version"
 CKAN_API_VERSION = 3
-FACET_FIELDS = ("organization", "groups", "tags", "res_format", "license_id", "frequency")
-SORT_FIELDS = ("score", "name", "title_string", "metadata_modified", "metadata_created")
 
 
 @dataclass
@@ -105,13 +103,17 @@ def _group(theme: str, package_count: int | None = None) -> dict[str, Any]:
     return group
 
 
+def _format_name(file_format: str) -> str:
+    return "GeoJSON" if file_format == "GEOJSON" else file_format
+
+
 def _resource_dict(context: Context, dataset: Dataset, resource: Resource) -> dict[str, Any]:
     return {
         "id": resource.id,
         "package_id": dataset.id,
         "name": resource.name,
         "description": resource.description,
-        "format": "GeoJSON" if resource.format == "GEOJSON" else resource.format,
+        "format": _format_name(resource.format),
         "mimetype": FORMATS[resource.format],
         "url": f"{context.api_url}/dataset/{dataset.id}/resource/{resource.id}/download/{resource.filename}",
         "url_type": "upload",
@@ -133,16 +135,13 @@ def package_dict(
     dataset: Dataset,
     resources: list[Resource],
     administration: Administration,
-    version: DatasetVersion | None,
+    code: str | None,
 ) -> dict[str, Any]:
     licence_title, licence_url = LICENCES[dataset.licence]
     tags = [
         {"name": keyword, "display_name": keyword, "state": "active", "vocabulary_id": None}
         for keyword in dataset.keywords
     ]
-    code = None
-    if version is not None:
-        code = notary.receipt(context.session, dataset.administration_id, version.receipt_id).verification_code
     return {
         "id": dataset.id,
         "name": dataset.name,
@@ -230,7 +229,18 @@ def _visible_dataset(context: Context, id_or_name: str) -> Dataset:
     return dataset
 
 
-def _packages(context: Context, datasets: list[Dataset]) -> list[dict[str, Any]]:
+def _current_code(context: Context, dataset: Dataset) -> str | None:
+    version = repository.latest_version(context.session, dataset_id=dataset.id)
+    if version is None:
+        return None
+    return notary.receipt(context.session, dataset.administration_id, version.receipt_id).verification_code
+
+
+def _packages(
+    context: Context, datasets: list[Dataset], codes: Mapping[str, str | None] | None = None
+) -> list[dict[str, Any]]:
+    """The package dicts of `datasets`, in three queries; `codes` are their current versions' verification codes
+    when the caller has them (the search index holds them), else they are looked up one by one."""
     resources: dict[str, list[Resource]] = {}
     for resource in repository.resources_of(context.session, dataset_ids=[dataset.id for dataset in datasets]):
         resources.setdefault(resource.dataset_id, []).append(resource)
@@ -247,7 +257,7 @@ def _packages(context: Context, datasets: list[Dataset]) -> list[dict[str, Any]]
             dataset,
             resources.get(dataset.id, []),
             publishers[dataset.administration_id],
-            repository.latest_version(context.session, dataset_id=dataset.id),
+            codes[dataset.id] if codes is not None else _current_code(context, dataset),
         )
         for dataset in datasets
     ]
@@ -285,69 +295,6 @@ def resource_file(context: Context, dataset_id: str, resource_id: str) -> tuple[
     return _stored_path(context.files, resource.sha256), FORMATS[resource.format]
 
 
-def _terms(text: str, what: str) -> list[tuple[str, str]]:
-    """`field:value` terms of a Solr-like filter (`+field:value`, `field:"two words"`, joined by spaces or AND)."""
-    terms: list[tuple[str, str]] = []
-    rest = text.strip()
-    while rest:
-        if rest.startswith("AND ") or rest == "AND":
-            rest = rest[3:].lstrip()
-            continue
-        rest = rest.removeprefix("+")
-        field, colon, after = rest.partition(":")
-        if not colon or not field or " " in field:
-            raise SearchQueryError(f"Cannot read {what} {text!r}: write field:value terms.")
-        if after.startswith('"'):
-            value, quote, rest = after[1:].partition('"')
-            if not quote:
-                raise SearchQueryError(f"Cannot read {what} {text!r}: a quote is not closed.")
-        else:
-            value, _, rest = after.partition(" ")
-        if field not in FACET_FIELDS + ("name", "private"):
-            raise SearchQueryError(f"Cannot filter on {field!r}; use {', '.join(FACET_FIELDS + ('name',))}.")
-        terms.append((field, value))
-        rest = rest.lstrip()
-    return terms
-
-
-def _values(package: dict[str, Any], field: str) -> list[str]:
-    if field == "organization":
-        return [package["organization"]["name"]]
-    if field == "groups":
-        return [group["name"] for group in package["groups"]]
-    if field == "tags":
-        return [tag["name"] for tag in package["tags"]]
-    if field == "res_format":
-        return [resource["format"] for resource in package["resources"]]
-    if field == "frequency":
-        return [package["frequency"].removeprefix(FREQUENCY_URI)] if package["frequency"] else []
-    if field == "private":
-        return [str(package["private"]).lower()]
-    return [str(package[field])]
-
-
-def _sort_key(field: str) -> Callable[[dict[str, Any]], str]:
-    key = {"score": "name", "title_string": "title"}.get(field, field)
-    return lambda package: str(package[key]).lower()
-
-
-def _sort(packages: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
-    orders: list[tuple[str, bool]] = []
-    for clause in sort.split(","):
-        parts = clause.split()
-        if not parts:
-            continue
-        direction = parts[1].lower() if len(parts) > 1 else "asc"
-        if parts[0] not in SORT_FIELDS or direction not in ("asc", "desc") or len(parts) > 2:
-            raise SearchQueryError(
-                f"Cannot sort by {clause.strip()!r}: use one of {', '.join(SORT_FIELDS)} with asc or desc."
-            )
-        orders.append((parts[0], direction == "desc"))
-    for field, descending in reversed(orders):
-        packages.sort(key=_sort_key(field), reverse=descending)
-    return packages
-
-
 def _facet_fields(params: Mapping[str, Any]) -> list[str]:
     value = params.get("facet.field", [])
     if isinstance(value, str):
@@ -357,10 +304,24 @@ def _facet_fields(params: Mapping[str, Any]) -> list[str]:
             raise ValidationError(fields={"facet.field": ["Must be a JSON list of field names"]}) from None
     if not isinstance(value, list) or not all(isinstance(field, str) for field in value):
         raise ValidationError(fields={"facet.field": ["Must be a JSON list of field names"]})
-    unknown = [field for field in value if field not in FACET_FIELDS]
+    unknown = [field for field in value if field not in search.FACET_FIELDS]
     if unknown:
-        raise SearchQueryError(f"Cannot facet on {', '.join(unknown)}; use {', '.join(FACET_FIELDS)}.")
-    return list(value)
+        raise SearchQueryError(f"Cannot facet on {', '.join(unknown)}; use {', '.join(search.FACET_FIELDS)}.")
+    return list(dict.fromkeys(value))
+
+
+def _filters(params: Mapping[str, Any]) -> list[str]:
+    """`fq` and each of `fq_list` (a list, or a JSON list in a query string)."""
+    filters = [_param(params, "fq", required=False)]
+    listed = params.get("fq_list", [])
+    if isinstance(listed, str):
+        try:
+            listed = json.loads(listed) if listed.strip() else []
+        except ValueError:
+            listed = [listed]
+    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+        raise ValidationError(fields={"fq_list": ["Must be a list of filters"]})
+    return [text for text in [*filters, *listed] if text.strip()]
 
 
 def _display_name(field: str, name: str) -> str:
@@ -371,55 +332,47 @@ def _display_name(field: str, name: str) -> str:
     return name
 
 
-def package_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
-    query = _param(params, "q", required=False)
-    filters = _param(params, "fq", required=False)
-    rows = _integer(params, "rows", 10, 0, 1000)
-    start = _integer(params, "start", 0, 0, 10**9)
-    sort = _param(params, "sort", required=False) or "score desc, metadata_modified desc"
-    facet_limit = _integer(params, "facet.limit", 50, -1, 10_000)
-    facet_mincount = _integer(params, "facet.mincount", 1, 0, 10**9)
+def _search_request(context: Context, params: Mapping[str, Any]) -> search.SearchRequest:
+    phrases, terms = search.parse(_param(params, "q", required=False), "q")
+    for text in _filters(params):
+        terms.extend(search.parse(text, "fq")[1])
     include_private = _boolean(params, "include_private")
-    fields = _facet_fields(params)
-    words: list[str] = []
-    terms = _terms(filters, "fq")
-    for word in query.split():
-        if word in ("*:*", "*"):
-            continue
-        if ":" in word:
-            terms.extend(_terms(word, "q"))
-        else:
-            words.append(word.lower())
-    administration_id = context.administration.id if context.administration is not None else None
-    datasets = repository.visible_datasets(
-        context.session, administration_id=administration_id, include_private=include_private, words=words
+    return search.SearchRequest(
+        phrases=tuple(phrases),
+        terms=tuple(terms),
+        order=tuple(search.order(_param(params, "sort", required=False) or search.DEFAULT_SORT)),
+        rows=_integer(params, "rows", 10, 0, 1000),
+        start=_integer(params, "start", 0, 0, 10**9),
+        facet_fields=tuple(_facet_fields(params)),
+        facet_limit=_integer(params, "facet.limit", 50, -1, 10_000),
+        facet_mincount=_integer(params, "facet.mincount", 1, 0, 10**9),
+        private_of=context.administration.id if include_private and context.administration is not None else None,
     )
-    packages = [
-        package
-        for package in _packages(context, datasets)
-        if all(value.lower() in (found.lower() for found in _values(package, field)) for field, value in terms)
-    ]
-    facets: dict[str, dict[str, int]] = {}
-    search_facets: dict[str, Any] = {}
-    for field in fields:
-        counts = Counter(value for package in packages for value in set(_values(package, field)))
-        ranked = [(name, count) for name, count in counts.most_common() if count >= facet_mincount]
-        if facet_limit >= 0:
-            ranked = ranked[:facet_limit]
-        facets[field] = dict(ranked)
-        search_facets[field] = {
+
+
+def package_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Datasets found by the search index: the match evaluated once, then counted, faceted and paged by the
+    database; only the page's datasets are read."""
+    request = _search_request(context, params)
+    found = search_repository.search(context.session, request)
+    codes = dict(found.page)
+    datasets = {dataset.id: dataset for dataset in repository.datasets_by_ids(context.session, ids=list(codes))}
+    packages = _packages(context, [datasets[dataset_id] for dataset_id in codes if dataset_id in datasets], codes)
+    search_facets = {
+        field: {
             "title": field,
             "items": [
-                {"name": name, "display_name": _display_name(field, name), "count": count} for name, count in ranked
+                {"name": name, "display_name": _display_name(field, name), "count": count} for name, count in items
             ],
         }
-    ordered = _sort(packages, sort)
+        for field, items in found.facets.items()
+    }
     return {
-        "count": len(ordered),
-        "results": ordered[start : start + rows],
-        "facets": facets,
+        "count": found.count,
+        "results": packages,
+        "facets": {field: dict(items) for field, items in found.facets.items()},
         "search_facets": search_facets,
-        "sort": sort,
+        "sort": _param(params, "sort", required=False) or search.DEFAULT_SORT,
     }
 
 
@@ -605,7 +558,68 @@ def _new_version(context: Context, dataset: Dataset, activity: str) -> dict[str,
     )
     context.session.flush()
     package["verification_code"] = receipt.verification_code
+    _index(context, dataset, resources, publisher, receipt.verification_code)
     return package
+
+
+def _index(
+    context: Context, dataset: Dataset, resources: list[Resource], publisher: Administration, code: str | None
+) -> None:
+    """Bring the dataset's search entry up to date, in the change's transaction."""
+    if dataset.state != "active":
+        search_repository.unindex(context.session, [dataset.id])
+        return
+    search_repository.index(context.session, [search_entry(dataset, resources, publisher, code)])
+
+
+def search_entry(
+    dataset: Dataset, resources: list[Resource], publisher: Administration, code: str | None
+) -> search.IndexEntry:
+    """What the search index holds of an active dataset."""
+    return search.index_entry(
+        dataset_id=dataset.id,
+        administration_id=dataset.administration_id,
+        private=dataset.private,
+        name=dataset.name,
+        titles=dataset.title,
+        descriptions=dataset.description,
+        keywords=dataset.keywords,
+        organization=publisher.code.lower(),
+        organization_name=publisher.name,
+        themes=dataset.themes,
+        formats=[_format_name(resource.format) for resource in resources],
+        licence=dataset.licence,
+        frequency=dataset.frequency,
+        created_at=dataset.created_at,
+        modified_at=dataset.modified_at,
+        verification_code=code,
+    )
+
+
+def index_missing(session: Session) -> int:
+    """Index the active datasets the search index lacks (those published before it existed); how many."""
+    missing = repository.unindexed_datasets(session)
+    for start in range(0, len(missing), 1000):
+        chunk = missing[start : start + 1000]
+        resources: dict[str, list[Resource]] = {}
+        for resource in repository.resources_of(session, dataset_ids=[dataset.id for dataset in chunk]):
+            resources.setdefault(resource.dataset_id, []).append(resource)
+        publishers = {
+            administration.id: administration
+            for administration in repository.administrations(
+                session, ids=sorted({dataset.administration_id for dataset in chunk})
+            )
+        }
+        entries = []
+        for dataset in chunk:
+            version = repository.latest_version(session, dataset_id=dataset.id)
+            code = None
+            if version is not None:
+                code = notary.receipt(session, dataset.administration_id, version.receipt_id).verification_code
+            publisher = publishers[dataset.administration_id]
+            entries.append(search_entry(dataset, resources.get(dataset.id, []), publisher, code))
+        search_repository.index(session, entries)
+    return len(missing)
 
 
 def package_create(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:

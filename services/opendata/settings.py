@@ -50,6 +50,9 @@ class OpendataSettings(SettingsSection):
     max_search_rows: int = Field(
         default=1000, ge=1, le=100_000, description="Most datasets `package_search` answers in one page."
     )
+    dcat_page_size: int = Field(
+        default=100, ge=1, le=10_000, description="Datasets in one page of the DCAT-AP catalogue (`/catalog.ttl`)."
+    )
     recipients: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description="Who reads mandatory publications for the deployment: `name=<SHA-256 of its token>,...`, "

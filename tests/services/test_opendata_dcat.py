@@ -13,6 +13,7 @@ from pyshacl import validate
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 
+from segell.services.opendata.settings import OpendataSettings
 from tests.helpers import RunningServer, dataset, make_settings, serve
 
 # rdflib's own JSON-LD parser builds a ConjunctiveGraph, which rdflib itself deprecates.
@@ -115,3 +116,31 @@ def test_private_unknown_datasets_and_pages_past_the_last_are_404(
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
     assert answer.json()["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def paged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A catalogue of two datasets a page, holding three public datasets and a private one."""
+    home = tmp_path_factory.mktemp("segell-paged")
+    for server in serve(make_settings(home, OpendataSettings(dcat_page_size=2))):
+        portal = ckanapi.RemoteCKAN(server.url, apikey=server.admit(name="Ajuntament de Figueres"))
+        for name in ("pagina-c", "pagina-a", "pagina-b"):
+            portal.action.package_create(**dataset(name))
+        portal.action.package_create(**dataset("pagina-0-intern", private=True))
+        yield server
+
+
+@pytest.mark.parametrize("extension", ["ttl", "jsonld"])
+def test_second_page_of_the_catalogue_conforms_and_links_back(paged: RunningServer, extension: str) -> None:
+    graph = fetch(paged, f"/catalog.{extension}?page=2", extension)
+    assert_conforms(graph)
+    catalog = next(graph.subjects(RDF.type, DCAT.Catalog))
+    names = {str(graph.value(subject, DCTERMS.identifier)) for subject in graph.objects(catalog, DCAT.dataset)}
+    shown = ckanapi.RemoteCKAN(paged.url).action.package_show(id="pagina-c")
+    assert names == {shown["id"]}
+    view = graph.value(catalog, HYDRA.view)
+    assert int(str(graph.value(view, HYDRA.totalItems))) == 3
+    assert graph.value(view, HYDRA.previous) == URIRef(f"{paged.url}/catalog.{extension}?page=1")
+    assert graph.value(view, HYDRA.last) == URIRef(f"{paged.url}/catalog.{extension}?page=2")
+    assert graph.value(view, HYDRA.next) is None
+    assert httpx.get(f"{paged.url}/catalog.{extension}?page=3").status_code == 404

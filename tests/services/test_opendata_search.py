@@ -1,0 +1,233 @@
+"""`package_search` on the full-text index, on SQLite and on PostgreSQL (when SEGELL_TEST_POSTGRES_URL is set): one
+real server per database for the whole module, a handful of datasets published through CKAN's own client."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import ckanapi
+import httpx
+import pytest
+
+from tests.helpers import PostgresSchemas, RunningServer, dataset, make_settings, serve
+
+CSV = b"any,import\n2024,1500\n"
+
+
+def texts(ca: str, es: str, en: str) -> dict[str, str]:
+    return {"ca": ca, "es": es, "en": en}
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    home = tmp_path_factory.mktemp(f"segell-search-{request.param}")
+    if request.param == "sqlite":
+        yield from serve(make_settings(home))
+        return
+    postgres: PostgresSchemas = request.getfixturevalue("postgres")
+    with postgres.schema("segell_search") as database_url:
+        yield from serve(make_settings(home, database_url=database_url))
+
+
+@pytest.fixture(scope="module")
+def catalogue(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two administrations' datasets: Girona's four public ones (one with a CSV), a private one and a deleted one;
+    Figueres's one public and one private."""
+    girona_key, figueres_key = server.admit(code="L01700792"), server.admit(code="L01700669")
+    girona = ckanapi.RemoteCKAN(server.url, apikey=girona_key)
+    figueres = ckanapi.RemoteCKAN(server.url, apikey=figueres_key)
+    girona.action.package_create(
+        **dataset(
+            "padro-2024",
+            title_translated=texts("Padró d'habitants 2024", "Padrón de habitantes 2024", "Population register 2024"),
+            tags=[{"name": "padró"}, {"name": "població"}],
+        )
+    )
+    girona.action.package_create(
+        **dataset(
+            "pressupost-2025",
+            title_translated=texts("Pressupost municipal", "Presupuesto municipal", "Municipal budget"),
+            notes_translated=texts("Despeses per capítol", "Gastos por capítulo", "Expenses by chapter"),
+            theme=["ECON"],
+            tags=[{"name": "pressupost"}, {"name": "salut publica"}],
+            license_id="CC0-1.0",
+        )
+    )
+    girona.action.package_create(
+        **dataset(
+            "qualitat-aire",
+            title_translated=texts("Qualitat de l'aire", "Calidad del aire", "Air quality"),
+            notes_translated=texts("Mesures diàries de NO2", "Medidas diarias de NO2", "Daily NO2 readings"),
+            theme=["ENVI", "HEAL"],
+            tags=[{"name": "salut publica"}],
+            frequency="DAILY",
+        )
+    )
+    path = tmp_path_factory.mktemp("files") / "pressupost.csv"
+    path.write_bytes(CSV)
+    with path.open("rb") as file:
+        girona.action.resource_create(package_id="pressupost-2025", upload=file)
+    girona.action.package_create(
+        **dataset("arbrat-viari", title_translated=texts("Arbrat", "Arbolado", "Trees"), tags=[{"name": "arbres"}])
+    )
+    girona.action.package_create(**dataset("padro-intern", private=True))
+    girona.action.package_create(**dataset("padro-esborrat"))
+    girona.action.package_delete(id="padro-esborrat")
+    figueres.action.package_create(
+        **dataset("padro-figueres", title_translated=texts("Padró de Figueres", "Padrón de Figueres", "Register"))
+    )
+    figueres.action.package_create(**dataset("padro-figueres-intern", private=True))
+    return {"girona": girona, "figueres": figueres, "anyone": ckanapi.RemoteCKAN(server.url)}
+
+
+def names(found: dict[str, Any]) -> list[str]:
+    return [package["name"] for package in found["results"]]
+
+
+def search(client: ckanapi.RemoteCKAN, **params: Any) -> dict[str, Any]:
+    found: dict[str, Any] = client.action.package_search(**params)
+    return found
+
+
+def test_package_search_finds_every_word_without_accents_or_case(catalogue: dict[str, Any]) -> None:
+    anyone = catalogue["anyone"]
+    assert names(search(anyone, q="PADRO", sort="name asc")) == ["padro-2024", "padro-figueres"]
+    assert names(search(anyone, q="padró 2024")) == ["padro-2024"]
+    assert names(search(anyone, q="habitantes 2024")) == ["padro-2024"]  # the Spanish title
+    assert names(search(anyone, q="Expenses")) == ["pressupost-2025"]  # the English description
+    assert names(search(anyone, q="pressu*")) == ["pressupost-2025"]
+    assert names(search(anyone, q="qualitat-aire")) == ["qualitat-aire"]  # a name: its words in order
+    assert names(search(anyone, q="air-quality")) == ["qualitat-aire"]
+    assert names(search(anyone, q="quality-air")) == []
+    assert search(anyone, q="padro pressupost")["count"] == 0
+
+
+def test_package_search_filters_with_every_fq_form(catalogue: dict[str, Any]) -> None:
+    anyone = catalogue["anyone"]
+    girona = "organization:l01700792"
+    assert names(search(anyone, fq=girona, sort="name asc")) == [
+        "arbrat-viari", "padro-2024", "pressupost-2025", "qualitat-aire",
+    ]  # fmt: skip
+    assert names(search(anyone, fq='tags:"salut publica"', sort="name asc")) == ["pressupost-2025", "qualitat-aire"]
+    assert names(search(anyone, fq="res_format:csv")) == ["pressupost-2025"]
+    assert names(search(anyone, fq="groups:envi")) == ["qualitat-aire"]
+    assert names(search(anyone, fq="license_id:CC0-1.0")) == ["pressupost-2025"]
+    assert names(search(anyone, fq="frequency:DAILY")) == ["qualitat-aire"]
+    assert names(search(anyone, fq="name:arbrat-viari")) == ["arbrat-viari"]
+    assert names(search(anyone, fq=f"+{girona} AND groups:heal")) == ["qualitat-aire"]
+    assert names(search(anyone, fq_list=[girona, 'tags:"salut publica"', "groups:econ"])) == ["pressupost-2025"]
+    assert names(search(anyone, q=f'tags:"salut publica" {girona} mesures')) == ["qualitat-aire"]
+    assert search(anyone, fq="tags:inexistent")["count"] == 0
+
+
+def test_package_search_counts_facets_over_the_matches(catalogue: dict[str, Any]) -> None:
+    fields = {"facet.field": json.dumps(["organization", "groups", "tags", "res_format", "license_id"])}
+    found = search(catalogue["anyone"], fq="organization:l01700792", **fields)
+    assert found["count"] == 4
+    assert found["facets"] == {
+        "organization": {"l01700792": 4},
+        "groups": {"gove": 2, "soci": 2, "econ": 1, "envi": 1, "heal": 1},
+        "tags": {"salut publica": 2, "arbres": 1, "padró": 1, "població": 1, "pressupost": 1},
+        "res_format": {"CSV": 1},
+        "license_id": {"CC-BY-4.0": 3, "CC0-1.0": 1},
+    }
+    first_group = found["search_facets"]["groups"]["items"][0]
+    assert first_group == {"name": "gove", "display_name": "Government and public sector", "count": 2}
+    matched = search(catalogue["anyone"], q="padro", **fields)
+    assert matched["facets"]["organization"] == {"l01700669": 1, "l01700792": 1}
+    assert matched["facets"]["groups"] == {"gove": 2, "soci": 2}
+    limited = search(
+        catalogue["anyone"], **{"facet.field": '["tags", "organization"]', "facet.limit": 1, "facet.mincount": 2}
+    )
+    assert limited["count"] == 5
+    assert limited["facets"] == {"tags": {"padró": 2}, "organization": {"l01700792": 4}}
+
+
+def test_package_search_sorts_and_pages(catalogue: dict[str, Any]) -> None:
+    anyone = catalogue["anyone"]
+    by_name = ["arbrat-viari", "padro-2024", "padro-figueres", "pressupost-2025", "qualitat-aire"]
+    assert names(search(anyone, sort="name asc", rows=100)) == by_name
+    assert names(search(anyone, sort="name desc", rows=2, start=1)) == by_name[::-1][1:3]
+    assert names(search(anyone, sort="title_string asc", rows=2)) == ["arbrat-viari", "padro-2024"]
+    newest = search(anyone, sort="metadata_modified desc", rows=100)
+    assert names(newest)[0] == "padro-figueres"
+    assert [p["metadata_modified"] for p in newest["results"]] == sorted(
+        (p["metadata_modified"] for p in newest["results"]), reverse=True
+    )
+    assert names(search(anyone, rows=0)) == [] and search(anyone, rows=0)["count"] == 5
+    assert names(search(anyone, sort="name asc", start=4)) == ["qualitat-aire"]
+
+
+def test_package_search_ranks_by_relevance_by_default(catalogue: dict[str, Any]) -> None:
+    found = search(catalogue["anyone"], q="padro")
+    assert set(names(found)) == {"padro-2024", "padro-figueres"}
+    assert found["results"][0]["verification_code"]  # the page carries each dataset's current code
+    assert found["sort"] == "score desc, metadata_modified desc"
+
+
+def test_private_datasets_are_searched_only_by_their_administration(catalogue: dict[str, Any]) -> None:
+    girona, figueres, anyone = catalogue["girona"], catalogue["figueres"], catalogue["anyone"]
+    assert names(search(girona, q="padro", include_private=True, sort="name asc")) == [
+        "padro-2024", "padro-figueres", "padro-intern",
+    ]  # fmt: skip
+    assert "padro-intern" not in names(search(girona, q="padro"))
+    assert names(search(figueres, q="intern", include_private=True)) == ["padro-figueres-intern"]
+    assert search(anyone, q="intern", include_private=True)["count"] == 0
+    browsed = search(girona, include_private=True, **{"facet.field": '["organization"]'})
+    assert browsed["count"] == 6
+    assert browsed["facets"]["organization"] == {"l01700792": 5, "l01700669": 1}
+    assert search(girona, fq="private:true", include_private=True)["count"] == 1
+
+
+def test_changes_reach_the_index_in_their_transaction(catalogue: dict[str, Any]) -> None:
+    girona, anyone = catalogue["girona"], catalogue["anyone"]
+    assert search(anyone, q="esborrat")["count"] == 0  # deleted
+    girona.action.package_create(**dataset("fonts-publiques", title_translated=texts("Fonts", "Fuentes", "Fountains")))
+    girona.action.package_patch(id="fonts-publiques", title_translated=texts("Fonts d'aigua", "Agua", "Water"))
+    assert names(search(anyone, q="aigua")) == ["fonts-publiques"]
+    assert search(anyone, q="fuentes")["count"] == 0
+    organizations = {"facet.field": '["organization"]'}
+    assert search(anyone, **organizations)["facets"]["organization"]["l01700792"] == 5
+    girona.action.package_patch(id="fonts-publiques", private=True)
+    assert search(anyone, q="aigua")["count"] == 0
+    assert search(anyone, **organizations)["facets"]["organization"]["l01700792"] == 4
+    girona.action.package_delete(id="fonts-publiques")
+    assert search(girona, q="aigua", include_private=True)["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "colour:blue"},
+        {"q": 'tags:"salut'},
+        {"fq": "padro"},
+        {"fq": "tags:"},
+        {"fq": "private:maybe"},
+        {"sort": "colour asc"},
+        {"sort": "name sideways"},
+        {"facet.field": '["colour"]'},
+    ],
+)
+def test_package_search_answers_400_to_what_it_cannot_read(
+    server: RunningServer, catalogue: dict[str, Any], params: dict[str, str]
+) -> None:
+    answer = httpx.get(f"{server.url}/api/3/action/package_search", params=params)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["__type"] == "Search Query Error"
+
+
+def test_search_index_is_rebuilt_for_datasets_it_lacks(server: RunningServer, catalogue: dict[str, Any]) -> None:
+    from sqlalchemy import text
+
+    from segell.services.opendata import service
+    from tests.helpers import runtime_of
+
+    runtime = runtime_of(server)
+    with runtime.transaction() as session:
+        session.execute(text("DELETE FROM opendata_search_facets"))
+        session.execute(text("DELETE FROM opendata_search"))
+        session.execute(text("UPDATE opendata_search_values SET public_datasets = 0"))
+    with runtime.transaction() as session:
+        assert service.index_missing(session) == 7
+    assert names(search(catalogue["anyone"], q="padro", sort="name asc")) == ["padro-2024", "padro-figueres"]
+    assert search(catalogue["anyone"], rows=0)["count"] == 5
