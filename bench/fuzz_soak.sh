@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The schemathesis passes of the suite (tests/services/test_api_fuzz.py) as a soak: many more cases per operation.
+# The schemathesis test of the suite (tests/services/test_api_fuzz.py) as a soak: many more cases per operation.
 # Prints pytest's summary, then `fuzz_soak_s=SECONDS`. Usage: bench/fuzz_soak.sh [EXAMPLES]   (default 300)
-# With SEGELL_TEST_POSTGRES_URL set, the PostgreSQL passes run too.
+# With SEGELL_TEST_POSTGRES_URL set, each case goes to PostgreSQL too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)

@@ -1,10 +1,11 @@
 """The API answers only what its OpenAPI schema documents.
 
 Every operation of the schema is fuzzed (schemathesis) against the real app on the embedded chain and SQLite (and
-PostgreSQL when configured), called in-process over ASGI, as the governance, as an administration and without a key:
-a 5xx is a bug, and so is a status code, content type, header or body the schema does not document. Each operation
-gets input its schema allows (positive) and input its schema forbids (negative): refusing the first with a 4xx that
-is not about authorisation or state, or accepting the second, is a schema that says something the API does not do.
+PostgreSQL when configured), called in-process over ASGI, as the governance, as an administration and without a key,
+each case drawn once and sent to all of them: a 5xx is a bug, and so is a status code, content type, header or body
+the schema does not document. Each operation gets input its schema allows (positive) and input its schema forbids
+(negative): refusing the first with a 4xx that is not about authorisation or state, or accepting the second, is a
+schema that says something the API does not do.
 
 The rest of the module sends what a schema-driven generator never does: unknown routes, wrong methods, broken JSON,
 bodies too large or nested too deeply, and requests while the chain node is down.
@@ -13,10 +14,11 @@ bodies too large or nested too deeply, and requests while the chain node is down
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -52,7 +54,7 @@ from segell.services.identity.signatures_router import CMS_FORMAT, PDF_FORMAT
 from segell.services.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from segell.services.main import create_app
 from segell.services.notary import codes, listing
-from tests.helpers import RunningServer, make_pdf, make_settings, serve
+from tests.helpers import PostgresSchemas, RunningServer, make_pdf, make_settings, serve
 
 CHECKS = [
     not_a_server_error,
@@ -104,32 +106,71 @@ class InProcessApp:
         return str(response.json()["api_key"]["key"])
 
 
+@contextmanager
+def running_app(home: Path, database: str, database_url: str | None = None) -> Iterator[InProcessApp]:
+    app = create_app(make_settings(home, database_url=database_url))
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(app.router.lifespan_context(app)):
+        governance_key = app.state.runtime.settings.governance_key_path.read_text().strip()
+        yield InProcessApp(app, requests_only(app), portal, governance_key, database)
+
+
+@pytest.fixture(scope="module")
+def sqlite_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
+    with running_app(tmp_path_factory.mktemp("segell-home"), "sqlite") as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def postgresql_api(postgres: PostgresSchemas, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
+    with (
+        postgres.schema("segell_fuzz") as database_url,
+        running_app(tmp_path_factory.mktemp("segell-home"), "postgresql", database_url) as api,
+    ):
+        yield api
+
+
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
-    with ExitStack() as stack:
-        database_url = None
-        if request.param == "postgresql":
-            database_url = stack.enter_context(request.getfixturevalue("postgres").schema("segell_fuzz"))
-        app = create_app(make_settings(tmp_path_factory.mktemp("segell-home"), database_url=database_url))
-        with start_blocking_portal() as portal, portal.wrap_async_context_manager(app.router.lifespan_context(app)):
-            governance_key = app.state.runtime.settings.governance_key_path.read_text().strip()
-            yield InProcessApp(app, requests_only(app), portal, governance_key, request.param)
+def api(request: pytest.FixtureRequest) -> InProcessApp:
+    """The app on one database, for the tests that send requests of their own."""
+    app: InProcessApp = request.getfixturevalue(f"{request.param}_api")
+    return app
+
+
+@dataclass
+class Target:
+    """An app and the key a fuzzed case is sent with."""
+
+    caller: str
+    api: InProcessApp
+    api_key: str | None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def __str__(self) -> str:
+        return f"{self.caller} on {self.api.database}"
 
 
 @pytest.fixture
-def api_key(request: pytest.FixtureRequest, api: InProcessApp) -> str | None:
-    """The key a fuzzing pass sends. An administration is admitted afresh for each pass, so that suspensions and
-    revocations fuzzed as the governance cannot leave it without a working key."""
-    caller = request.param
-    if caller == "anonymous" and api.database == "postgresql":
-        # Without a key, every route either refuses before it reads the database or is a public read that the
-        # two passes with a key make on PostgreSQL too; the anonymous pass runs on SQLite.
-        pytest.skip("the anonymous pass runs on SQLite only")
-    if caller == "governance":
-        return api.governance_key
-    if caller == "administration":
-        return api.admit_administration()
-    return None
+def targets(request: pytest.FixtureRequest, sqlite_api: InProcessApp) -> list[Target]:
+    """Where each fuzzed case goes: the app on SQLite (and on PostgreSQL when configured) as the governance, as an
+    administration and without a key. An administration is admitted afresh for each operation, so that suspensions
+    and revocations fuzzed as the governance cannot leave it without a working key."""
+    apis = [sqlite_api]
+    try:
+        apis.append(request.getfixturevalue("postgresql_api"))
+    except pytest.skip.Exception:
+        pass  # PostgreSQL not configured: SQLite only (the `postgres` fixture fails where it must be configured)
+    targets = []
+    for api in apis:
+        targets.append(Target("governance", api, api.governance_key))
+        targets.append(Target("administration", api, api.admit_administration()))
+        if api.database == "sqlite":
+            # Without a key, every route either refuses before it reads the database or is a public read that the
+            # callers with a key make on PostgreSQL too; the anonymous caller is fuzzed on SQLite.
+            targets.append(Target("anonymous", api, None))
+    return targets
 
 
 def certificate_request(common_name: str) -> str:
@@ -191,7 +232,7 @@ schemathesis.openapi.format(CMS_FORMAT, st.sampled_from([detached_signature(b"0"
 # The document the production app object serves; loading it starts nothing (no chain, no database).
 schema = schemathesis.openapi.from_asgi("/openapi.json", requests_only(services_main.app))
 # Stated rather than left to the default: every operation is fuzzed with valid and with invalid input. The caller's
-# key comes from the `api_key` fixture, so the generator must not draw (or, in negative mode, leave out) its own.
+# key comes from the `targets` fixture, so the generator must not draw (or, in negative mode, leave out) its own.
 schema.config.generation.update(
     modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], with_security_parameters=False
 )
@@ -235,16 +276,20 @@ def filter_case(context: Any, case: Any) -> bool:
     return not mutations or any(set(mutation.keywords) - {"format"} for mutation in mutations)
 
 
-# Cases per operation and pass; `bench/fuzz_soak.sh` runs the same passes with many more.
+# Cases per operation, each sent to every target; `bench/fuzz_soak.sh` runs the same test with many more.
 EXAMPLES = int(os.environ.get("SEGELL_FUZZ_EXAMPLES", "30"))
 
 
-@pytest.mark.parametrize("api_key", ["governance", "administration", "anonymous"], indirect=True)
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
-def test_operations_answer_as_documented(case: Any, api_key: str | None, api: InProcessApp) -> None:
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    case.call_and_validate(headers=headers, checks=CHECKS, app=api.asgi)
+def test_operations_answer_as_documented(case: Any, targets: list[Target]) -> None:
+    # Each case is drawn once and sent to every target: drawing it costs more than sending it.
+    for target in targets:
+        try:
+            case.call_and_validate(headers=target.headers, checks=CHECKS, app=target.api.asgi)
+        except Exception as failure:
+            failure.add_note(f"sent as {target}")
+            raise
 
 
 def assert_error(response: httpx.Response, status_code: int, code: str) -> dict[str, Any]:

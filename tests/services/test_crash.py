@@ -34,9 +34,10 @@ from segell.chain.notary import NotaryClient
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC
 from tests.helpers import free_port
 
-# The suite's run; `bench/crash_soak.sh` runs the same test with 20 API and 10 worker kills.
-API_KILLS = int(os.environ.get("SEGELL_CRASH_API_KILLS", "6"))
-WORKER_KILLS = int(os.environ.get("SEGELL_CRASH_WORKER_KILLS", "3"))
+# The suite's run, each moment of a kill at least once; `bench/crash_soak.sh` runs the same test with 20 API and
+# 10 worker kills.
+API_KILLS = int(os.environ.get("SEGELL_CRASH_API_KILLS", "4"))
+WORKER_KILLS = int(os.environ.get("SEGELL_CRASH_WORKER_KILLS", "2"))
 # Documents whose batch is anchored: the anchoring worker records that once per batch, not per document.
 ANCHORED_IDS = "SELECT d.id FROM documents d JOIN batches b ON b.id = d.batch_id WHERE b.status = 'anchored'"
 ANCHOR_ROOT_SELECTOR = bytes.fromhex(Web3.keccak(text="anchorRoot(bytes32,uint64)").hex()[:8])
@@ -134,7 +135,7 @@ def _anchored_batches(database: Path) -> int:
 
 def _kill_api_repeatedly(api: Process, url: str) -> None:
     while api.kills < API_KILLS:
-        if random.random() < 0.5:  # once it serves, or at any moment of its start
+        if api.kills % 2 == 0:  # once it serves, then at any moment of its start, in turn
             _wait_for(lambda: _healthy(url), 60, "the API")
             time.sleep(random.uniform(0.1, 0.8))
         else:
@@ -147,7 +148,8 @@ def _kill_worker_repeatedly(worker: Process) -> None:
     while worker.kills < WORKER_KILLS:
         log = worker.logs / f"worker-{worker.starts}.log"
         _wait_for(lambda: b"worker is up" in log.read_bytes(), 60, "the worker")  # noqa: B023
-        time.sleep(random.uniform(0.05, 1.5))
+        # Soon after it is up, then later (most likely amid an anchoring), in turn.
+        time.sleep(random.uniform(0.05, 0.3) if worker.kills % 2 == 0 else random.uniform(0.5, 1.5))
         worker.kill()
         worker.start()
 

@@ -15,7 +15,8 @@ from eth_account import Account
 from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import Page, Playwright, expect
+from playwright.sync_api import Browser as Chromium
+from playwright.sync_api import Page, expect
 from typer.testing import CliRunner
 from web3 import HTTPProvider, Web3
 
@@ -24,7 +25,7 @@ from segell.services.cli import app
 from segell.services.sandboxes.contracts import CompilerSettings as ServerCompilerSettings
 from segell.services.sandboxes.contracts import SolidityCompiler
 from tests.helpers import RunningServer
-from tests.web.conftest import Browser, launch, playwright  # noqa: F401  (the session's Chromium driver)
+from tests.web.conftest import Browser, headless_chromium, launch, playwright  # noqa: F401  (the module's Chromium)
 
 REGISTER = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
@@ -560,12 +561,11 @@ def assert_accessible(page: Page) -> None:
 
 @pytest.fixture(scope="module")
 def chromium(
-    playwright: Playwright,  # noqa: F811
+    headless_chromium: Chromium,  # noqa: F811
     segell_server: RunningServer,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Browser]:
     """One Chromium for the module's page tests, each in a tab of its own; no request of any may leave 127.0.0.1."""
-    browser = launch(playwright, tmp_path_factory.mktemp("chromium"), segell_server.url)
+    browser = launch(headless_chromium, segell_server.url)
     try:
         yield browser
     finally:

@@ -1,8 +1,10 @@
 """Real headless Chromium (Debian's `chromium`, driven by Playwright) against a real Segell server on 127.0.0.1.
 
-Every test gets a browser with a fresh profile whose every HTTP(S) request goes through a recording proxy (loopback
-included, so nothing bypasses it): the proxy forwards requests for 127.0.0.1, refuses any other, and the test fails
-if there was one. Screenshots go to test-artifacts/web/.
+One Chromium per module; every test gets a fresh browser context of it (its own cookies and storage) whose every
+HTTP(S) request goes through a recording proxy of its own (loopback included, so nothing bypasses it): the proxy
+forwards requests for 127.0.0.1, refuses any other, and the test fails if there was one. Chromium's own requests go
+through the module's recording proxy, checked the same way when the module ends. Screenshots go to
+test-artifacts/web/.
 """
 
 import hashlib
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Browser as Chromium
 from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 
 from segell.services.notary.settings import NotarySettings
@@ -232,14 +235,12 @@ def _is_local(url: str) -> bool:
     return parts.scheme in ("data", "blob") or (parts.scheme == "http" and parts.hostname == "127.0.0.1")
 
 
-def launch(
-    playwright: Playwright, profile: Path, base_url: str, *, locale: str = "ca-ES", **options: object
-) -> Browser:
-    """Chromium with a fresh profile in `profile`, its requests recorded. `locale` is the browser's language: its
-    `Accept-Language`, which the page follows on a first visit (Catalan unless a test says otherwise)."""
+@pytest.fixture(scope="module")
+def headless_chromium(playwright: Playwright) -> Iterator[Chromium]:
+    """One Chromium for the module (starting one takes longer than most page tests); each test opens a context of
+    its own in it. Chromium's own requests (not a page's) go through a recording proxy of the module's."""
     proxy = RecordingProxy()
-    context = playwright.chromium.launch_persistent_context(
-        str(profile),
+    chromium = playwright.chromium.launch(
         executable_path=str(CHROMIUM),
         headless=True,
         # `<-loopback>`: Chromium sends even its requests for 127.0.0.1 through the proxy, so it sees them all.
@@ -249,13 +250,33 @@ def launch(
             f"--proxy-server={proxy.url}",
             "--proxy-bypass-list=<-loopback>",
         ],
+    )
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        proxy.stop()
+    elsewhere = [
+        url for url in proxy.targets if not _is_local(url) and urlsplit(url).hostname not in CHROMIUM_START_UP_SERVICES
+    ]
+    assert elsewhere == [], "Chromium sent requests away from 127.0.0.1"
+
+
+def launch(chromium: Chromium, base_url: str, *, locale: str = "ca-ES", **options: object) -> Browser:
+    """A fresh context (no cookies, no storage) of the module's Chromium, its requests recorded. `locale` is the
+    browser's language: its `Accept-Language`, which the page follows on a first visit (Catalan unless a test says
+    otherwise)."""
+    proxy = RecordingProxy()
+    # Playwright adds `<-loopback>` to a context's proxy bypass list: requests for 127.0.0.1 go through the proxy too.
+    context = chromium.new_context(
+        proxy={"server": proxy.url},
         timezone_id="UTC",
         locale=locale,
         accept_downloads=True,
         **options,  # type: ignore[arg-type]
     )
     context.set_default_timeout(15_000)
-    page = context.pages[0] if context.pages else context.new_page()
+    page = context.new_page()
     browser = Browser(context, page, base_url, proxy)
     context.on("request", lambda request: browser.requests.append(request.url))
     # A download (the proof bundle) is fetched by the browser, not the page: no request event.
@@ -264,9 +285,9 @@ def launch(
 
 
 @pytest.fixture
-def browser(playwright: Playwright, web_server: RunningServer, tmp_path: Path) -> Iterator[Browser]:
-    """Chromium with a fresh profile; fails the test if any request left 127.0.0.1."""
-    opened = launch(playwright, tmp_path / "chromium-profile", web_server.url)
+def browser(headless_chromium: Chromium, web_server: RunningServer) -> Iterator[Browser]:
+    """A fresh context of the module's Chromium; fails the test if any request left 127.0.0.1."""
+    opened = launch(headless_chromium, web_server.url)
     try:
         yield opened
     finally:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Playwright, expect
+from playwright.sync_api import Browser as Chromium
+from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from segell.services.notary import api as notary
@@ -218,13 +219,13 @@ def test_well_formed_code_of_no_document_is_shown_unknown(browser: Browser) -> N
 
 
 def test_pending_document_is_shown_pending_then_authentic_without_reload(
-    playwright: Playwright, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+    headless_chromium: Chromium, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     settings = make_settings(tmp_path_factory.mktemp("segell-web-pending"), NotarySettings(anchoring_worker=False))
     with contextmanager(serve)(settings) as server:
         with server.client(server.admit(name="Consell Comarcal del Gironès")) as issuer:
             receipt = issuer.post("/v1/documents", json={"hash": hashlib.sha256(b"pending").hexdigest()}).json()
-        pending = launch(playwright, tmp_path / "profile", server.url)
+        pending = launch(headless_chromium, server.url)
         try:
             page = pending.open(f"/verify/{receipt['verification_code']}")
             wait_result(page, "pending")
@@ -354,9 +355,9 @@ def certificate_document(issuer: httpx.Client) -> Notarised:
 
 
 def test_first_visit_follows_the_browsers_language_then_the_citizens_choice(
-    playwright: Playwright, web_server: RunningServer, certificate_document: Notarised, tmp_path: Path
+    headless_chromium: Chromium, web_server: RunningServer, certificate_document: Notarised
 ) -> None:
-    spanish = launch(playwright, tmp_path / "profile", web_server.url, locale="es-ES")
+    spanish = launch(headless_chromium, web_server.url, locale="es-ES")
     try:
         page = spanish.open(f"/verify/{certificate_document.code}")
         wait_result(page, "authentic")
@@ -382,10 +383,10 @@ def test_first_visit_follows_the_browsers_language_then_the_citizens_choice(
 
 
 def test_page_in_each_language_on_a_desktop_and_a_phone(
-    playwright: Playwright, web_server: RunningServer, certificate_document: Notarised, tmp_path: Path
+    headless_chromium: Chromium, web_server: RunningServer, certificate_document: Notarised
 ) -> None:
     # A browser in British English: the first visit is in English, then the citizen picks the other two.
-    english = launch(playwright, tmp_path / "profile", web_server.url, locale="en-GB")
+    english = launch(headless_chromium, web_server.url, locale="en-GB")
     shown = [
         ("en", None, "Check a document", "Document", "Electronic certificate", "Authentic document"),
         ("es", "Español", "Comprueba un documento", "Documento", "Certificado electrónico", "Documento auténtico"),
@@ -590,10 +591,10 @@ def visible_without_scrolling(page: Page, selector: str) -> bool:
 
 
 def test_scanned_code_shows_the_result_and_the_document_on_a_phones_first_screen(
-    playwright: Playwright, web_server: RunningServer, issuer: httpx.Client, tmp_path: Path
+    headless_chromium: Chromium, web_server: RunningServer, issuer: httpx.Client
 ) -> None:
     document = notarise(issuer, title="Certificat d'empadronament de la unitat familiar", public_copy=True)
-    phone = launch(playwright, tmp_path / "profile", web_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
+    phone = launch(headless_chromium, web_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         page = phone.open(f"/verify/{document.code}")
         wait_result(page, "authentic")
@@ -676,10 +677,10 @@ def test_page_computes_check_symbols_and_sha256_as_the_server_and_web_crypto(
 
 
 def test_request_recorder_catches_a_page_asking_another_host(
-    playwright: Playwright, web_server: RunningServer, tmp_path: Path
+    headless_chromium: Chromium, web_server: RunningServer
 ) -> None:
     # The API's JSON has no Content-Security-Policy: there a script can try to reach another host.
-    other = launch(playwright, tmp_path / "profile", web_server.url)
+    other = launch(headless_chromium, web_server.url)
     try:
         page = other.open("/openapi.json")
         page.evaluate("() => fetch('http://segell-elsewhere.invalid/leak').catch(() => null)")
