@@ -29,7 +29,6 @@ import os
 import random
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,11 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from startup import ROOT, free_port, stop, wait_for_health  # noqa: E402
+import opendata_load  # noqa: E402
+from opendata_load import postgres_schema  # noqa: E402
 
 from segell.services.administrations.api import Administration  # noqa: E402
 from segell.services.db import create_db_engine  # noqa: E402
@@ -110,41 +110,8 @@ class Server:
 @contextlib.contextmanager
 def segell_up(home: Path, database_url: str, page_size: int) -> Iterator[Server]:
     """`segell up` on the embedded chain and `database_url`, as a process of its own."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SEGELL_")}
-    env.update(
-        SEGELL_HOME=str(home),
-        SEGELL_MASTER_KEY=secrets.token_hex(32),
-        SEGELL_DATABASE_URL=database_url,
-        SEGELL_OPENDATA_DCAT_PAGE_SIZE=str(page_size),
-    )
-    command = [sys.executable, "-m", "segell.services.cli", "up", "--chain", "embedded", "--port", str(port)]
-    log_path = home.parent / f"{home.name}-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            wait_for_health(process, url, 120, log_path)
-            yield Server(url, database_url, (home / "governance.key").read_text().strip())
-        finally:
-            stop(process)
-
-
-@contextlib.contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    """A database URL on a fresh schema of the benchmark's own, dropped with everything in it afterwards."""
-    admin = create_engine(url)
-    name = f"bench_opendata_{secrets.token_hex(4)}"
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {name}"))
-    try:
-        yield make_url(url).update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        admin.dispose()
+    with opendata_load.segell_up(home, database_url, SEGELL_OPENDATA_DCAT_PAGE_SIZE=str(page_size)) as (url, _):
+        yield Server(url, database_url, (home / "governance.key").read_text().strip())
 
 
 # -- loading ------------------------------------------------------------------------------------------------------
@@ -332,7 +299,7 @@ def dcat_export(server: Server, datasets: int, page_size: int) -> dict[str, floa
     with httpx.Client(base_url=server.url, timeout=600) as http:
         for extension in ("ttl", "jsonld", "rdf"):
             started = time.perf_counter()
-            for page in range(1, datasets // page_size + 1):
+            for page in range(1, -(-datasets // page_size) + 1):  # every page holding one of them
                 answer = http.get(f"/catalog.{extension}", params={"page": page})
                 answer.raise_for_status()
             seconds[extension] = time.perf_counter() - started
@@ -397,10 +364,14 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("SEGELL_TEST_POSTGRES_URL"), help="a PostgreSQL URL")
     parser.add_argument("--no-sqlite", dest="sqlite", action="store_false", help="PostgreSQL only")
     parser.add_argument("--no-dcat", dest="dcat", action="store_false", help="skip the DCAT-AP export")
+    parser.add_argument(
+        "--load-rows", type=int, default=1_000_000, help="rows of the CSV loaded by bench/opendata_load.py (0: skip)"
+    )
     args = parser.parse_args()
     figures: dict[str, float | None] = {
         "search_p99_ms_sqlite": None,
         "search_p99_ms_postgres": None,
+        "load_rows_per_s": None,
         "dcat_export_s": None,
     }
     with tempfile.TemporaryDirectory(prefix="segell-bench-opendata-") as scratch:
@@ -417,6 +388,10 @@ def main() -> None:
             with postgres_schema(args.postgres) as database_url:
                 postgres = bench_database("PostgreSQL", database_url, home, args)
             figures["search_p99_ms_postgres"] = round(postgres["search"]["p99"], 1)
+    if args.load_rows:
+        rows_per_s = opendata_load.measure_load(None, args.load_rows)
+        print(f"SQLite: loaded a {args.load_rows:,}-row CSV through resource_create at {rows_per_s:,.0f} rows/s")
+        figures["load_rows_per_s"] = round(rows_per_s)
     print(summary_line(figures))
 
 

@@ -109,7 +109,9 @@ def postgres_schema(url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def segell_up(home: Path, database_url: str | None) -> Iterator[tuple[str, int]]:
+def segell_up(home: Path, database_url: str | None, **settings: str) -> Iterator[tuple[str, int]]:
+    """`segell up` on the embedded chain (and `database_url`, else SQLite in `home`) as a process of its own, with
+    `settings` as more `SEGELL_*` variables: its URL and process id."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {name: value for name, value in os.environ.items() if not name.startswith("SEGELL_")}
@@ -117,6 +119,7 @@ def segell_up(home: Path, database_url: str | None) -> Iterator[tuple[str, int]]
         SEGELL_HOME=str(home),
         SEGELL_MASTER_KEY=secrets.token_hex(32),
         SEGELL_OPENDATA_MAX_RESOURCE_BYTES=str(2**31),
+        **settings,
     )
     if database_url:
         env["SEGELL_DATABASE_URL"] = database_url
