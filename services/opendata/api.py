@@ -6,7 +6,7 @@ to it): the mandatory publications, for the transparency portal. Read-only, in p
 - `current_figures`: the figures of the current version of a block across administrations, to compare them;
 - `submission`: one block of one period (its current version, or a given one);
 - `submission_file`, `submission_rows`: what was submitted, as the file and as rows typed by the block's Table
-  Schema (`table_schema`) when there is one, from the catalogue's `files_directory`.
+  Schema (`table_schema`, the one the submission API checks files against), from the catalogue's `files_directory`.
 
 Example, in the web domain::
 
@@ -15,8 +15,8 @@ Example, in the web domain::
     table = opendata.submission_rows(opendata.files_directory(settings), budget)
 """
 
+from segell.services.opendata.publications_tables import BLOCKS
 from segell.services.opendata.transparency import (
-    BLOCKS,
     BlockFigures,
     Cell,
     PublishedSubmission,
