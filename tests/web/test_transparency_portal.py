@@ -18,12 +18,14 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect
 from playwright.sync_api import Error as PlaywrightError
+from typer.testing import CliRunner
 
 from segell.sdk import Client
 from segell.sdk.transparency import Submission
+from segell.services.cli import app
 from segell.services.notary.settings import NotarySettings
 from segell.services.opendata import api as opendata
-from segell.services.opendata.sample import load_sample, municipalities
+from segell.services.opendata.sample import SAMPLE_DIR, load_sample, municipalities
 from tests.helpers import RunningServer, make_settings, serve, wait_anchored
 from tests.web.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DISABLED_FEATURES
 
@@ -396,6 +398,61 @@ def test_budget_charts_are_drawn_from_the_published_figures(visit: Visit, portal
     expect(canvas).to_have_attribute("role", "img")
     expect(canvas).to_have_attribute("aria-label", re.compile("The table that follows gives the same figures"))
     visit.screenshot("administration-en-desktop")
+
+
+def test_budget_submitted_once_appears_in_the_portal_and_the_consolidated_dataset_and_verifies(
+    visit: Visit, portal: Portal, runner: CliRunner, tmp_path: Path
+) -> None:
+    """The feature end to end, over real HTTP: a budget submitted once with `segell publish` is listed on its
+    administration's page with its chart, its rows are in the consolidated dataset, and its version verifies on the
+    citizen page. Submitted without inhabitants, it leaves the overview's comparison as it was."""
+    [cadaques] = municipalities(["L01170327"])
+    key = portal.server.admit(code=cadaques.code, name=cadaques.name)
+    budget = tmp_path / "pressupost-2026.csv"
+    budget.write_bytes((SAMPLE_DIR / cadaques.code / "budget-2025.csv").read_bytes())
+    env = {"SEGELL_URL": portal.server.url, "SEGELL_API_KEY": key}
+    published = runner.invoke(app, ["publish", "budget", str(budget), "--year", "2026", "--json"], env=env)
+    assert published.exit_code == 0, published.output
+    submission = json.loads(published.stdout)
+    code = submission["verification_code"]
+    with portal.server.client(key) as council:
+        wait_anchored(council, submission["receipt_id"])
+    figures = submission["figures"]["expense"]
+    assert submission["sha256"] == hashlib.sha256(budget.read_bytes()).hexdigest()
+
+    # The portal lists it, current and anchored, and charts its figures.
+    page = visit.open(f"/transparency/{cadaques.code}?lang=en")
+    row = page.locator("#publications-budget tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_have_attribute("data-status", "current")
+    expect(row.locator("a.verify")).to_have_attribute("href", f"/verify/{code}")
+    expect(row.locator("a.verify")).to_have_text("Verified on chain")
+    chapters = chart_data(page, "chapters-chart")
+    for dataset, key_ in zip(chapters["datasets"], SERIES, strict=True):  # type: ignore[call-overload]
+        assert dataset["data"] == [figures[chapter][key_] for chapter in sorted(figures, key=int)]
+
+    # The consolidated dataset's CSV holds its rows, as the CKAN Action API gives it.
+    with portal.server.client() as citizen:
+        shown = citizen.get("/api/3/action/package_show", params={"id": "consolidated-budget"}).json()
+        assert shown["success"] is True
+        [resource] = shown["result"]["resources"]
+        consolidated = citizen.get(resource["url"])
+        by_code = citizen.get("/v1/verify", params={"code": code}).json()
+    assert consolidated.status_code == 200
+    ours = [row for row in csv.DictReader(io.StringIO(consolidated.text)) if row["administration"] == cadaques.code]
+    submitted = list(csv.DictReader(io.StringIO(budget.read_text(encoding="utf-8"))))
+    assert [{k: v for k, v in row.items() if k != "administration"} for row in ours] == [
+        {"period": "2026", **row} for row in submitted
+    ]
+    assert by_code["status"] == "authentic"
+    [match] = by_code["matches"]
+    assert (match["kind"], match["administration"]["code"]) == ("transparency-publication", cadaques.code)
+
+    # Its verification link opens the citizen page, which finds it authentic.
+    row.locator("a.verify").click()
+    expect(page).to_have_url(f"{visit.base_url}/verify/{code}")
+    expect(page.locator("#result")).to_have_attribute("data-state", "authentic")
+    expect(page.locator("#result")).to_contain_text(cadaques.name)
 
 
 def test_administrations_are_compared_per_inhabitant(visit: Visit, portal: Portal) -> None:
