@@ -1,6 +1,7 @@
 """What the other domains may read of the open-data domain (`tests/services/test_domain_boundaries.py` holds them
 to it): the mandatory publications, for the transparency portal. Read-only, in plain dataclasses.
 
+- `BLOCKS`, `block_title`: the blocks, and their names in Catalan, Spanish and English;
 - `published_administrations`: who publishes;
 - `submissions_of`: every version of every block an administration published, each with its verification code;
 - `current_figures`: the figures of the current version of a block across administrations, to compare them;
@@ -22,6 +23,7 @@ from segell.services.opendata.transparency import (
     PublishedSubmission,
     PublishingAdministration,
     SubmissionTable,
+    block_title,
     current_figures,
     files_directory,
     published_administrations,
@@ -39,6 +41,7 @@ __all__ = [
     "PublishedSubmission",
     "PublishingAdministration",
     "SubmissionTable",
+    "block_title",
     "current_figures",
     "files_directory",
     "published_administrations",

@@ -20,6 +20,7 @@ from segell.services.opendata import publications_repository as repository
 from segell.services.opendata import publications_tables as tables
 from segell.services.opendata import repository as catalogue_repository
 from segell.services.opendata.models import Submission
+from segell.services.opendata.publications import BLOCK_TEXTS
 from segell.services.opendata.publications_tables import BLOCKS
 from segell.services.opendata.service import stored_path
 from segell.services.settings import Settings
@@ -189,6 +190,11 @@ def submission(session: Session, code: str, block: str, period: int, version: in
         which = f"version {version} of " if version is not None else ""
         raise NotFound(f"{administration.code} has published no {which}{block} for {period}.", code="not_published")
     return _published(session, chosen[0], administration)
+
+
+def block_title(block: str, language: str) -> str:
+    """The block's name in `language` (``ca``, ``es`` or ``en``), as its datasets in the catalogue are titled."""
+    return BLOCK_TEXTS[block].title[language]
 
 
 def table_schema(block: str) -> dict[str, Any] | None:

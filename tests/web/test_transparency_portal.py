@@ -191,7 +191,7 @@ def test_administration_page_shows_every_version_with_its_status_and_verificatio
     assert "/transparency/L01170792/budget/2025.csv?version=1" in page
     assert '/transparency/L01170792/budget/2025.csv"' in page
     # Every block the sample submitted is listed, none as not published yet.
-    assert "Contractes" in page and "Encara no s&#x27;ha publicat." not in page
+    assert "Contractes adjudicats" in page and "Encara no s&#x27;ha publicat." not in page
     assert f'href="/verify/{portal.contracts.verification_code}"' in page
 
 
