@@ -453,6 +453,9 @@ def test_budget_submitted_once_appears_in_the_portal_and_the_consolidated_datase
     expect(page).to_have_url(f"{visit.base_url}/verify/{code}")
     expect(page.locator("#result")).to_have_attribute("data-state", "authentic")
     expect(page.locator("#result")).to_contain_text(cadaques.name)
+    # ...and leads back to the administration's publications on the portal.
+    page.click("#portal-link")
+    expect(page).to_have_url(f"{visit.base_url}/transparency/{cadaques.code}")
 
 
 def test_administrations_are_compared_per_inhabitant(visit: Visit, portal: Portal) -> None:
