@@ -1,12 +1,13 @@
 """What the other domains may read of the open-data domain (`tests/services/test_domain_boundaries.py` holds them
 to it): the mandatory publications, for the transparency portal. Read-only, in plain dataclasses.
 
+- `BLOCKS`, `block_title`: the blocks, and their names in Catalan, Spanish and English;
 - `published_administrations`: who publishes;
 - `submissions_of`: every version of every block an administration published, each with its verification code;
 - `current_figures`: the figures of the current version of a block across administrations, to compare them;
 - `submission`: one block of one period (its current version, or a given one);
 - `submission_file`, `submission_rows`: what was submitted, as the file and as rows typed by the block's Table
-  Schema (`table_schema`) when there is one, from the catalogue's `files_directory`.
+  Schema (`table_schema`, the one the submission API checks files against), from the catalogue's `files_directory`.
 
 Example, in the web domain::
 
@@ -15,13 +16,14 @@ Example, in the web domain::
     table = opendata.submission_rows(opendata.files_directory(settings), budget)
 """
 
+from segell.services.opendata.publications_tables import BLOCKS
 from segell.services.opendata.transparency import (
-    BLOCKS,
     BlockFigures,
     Cell,
     PublishedSubmission,
     PublishingAdministration,
     SubmissionTable,
+    block_title,
     current_figures,
     files_directory,
     published_administrations,
@@ -39,6 +41,7 @@ __all__ = [
     "PublishedSubmission",
     "PublishingAdministration",
     "SubmissionTable",
+    "block_title",
     "current_figures",
     "files_directory",
     "published_administrations",

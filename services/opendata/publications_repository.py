@@ -65,10 +65,11 @@ def submissions(
     block: str | None = None,
     period: int | None = None,
     status: str | None = None,
-    limit: int,
-    offset: int,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> tuple[list[tuple[Submission, Administration]], int]:
-    """Submissions matching the filters, newest first, and how many match in all."""
+    """Submissions matching the filters, newest first (`limit` of them from `offset`, or all), and how many match
+    in all."""
     query = select(Submission, Administration).join(Administration, Administration.id == Submission.administration_id)
     if administration_id is not None:
         query = query.where(Submission.administration_id == administration_id)

@@ -370,6 +370,11 @@ def aligned_rows(block: str, path: Path, file_format: FileFormat) -> list[list[s
     return [cells for _, cells in rows]
 
 
+def stored_rows(block: str, path: Path) -> list[dict[str, Any]]:
+    """The rows of a file already checked (CSV, XLSX or JSON), typed by the block's Table Schema, as JSON values."""
+    return jsonable_rows([_typed(block, cells) for cells in aligned_rows(block, path, file_format_of(path))])
+
+
 # -- figures ------------------------------------------------------------------------------------------------------
 
 

@@ -285,7 +285,7 @@ def overview_page(
     if administrations:
         rows = []
         for administration in administrations:
-            blocks = ", ".join(texts[f"block_{block}"] for block in administration.blocks)
+            blocks = ", ".join(opendata.block_title(block, language) for block in administration.blocks)
             inhabitants = administration.inhabitants
             rows.append(
                 f'<tr><th scope="row"><a href="{_administration_href(administration.code)}">'
@@ -328,7 +328,7 @@ def overview_page(
 
 def _publication_row(submission: opendata.PublishedSubmission, versions: dict[str, int], language: str) -> str:
     texts = translations()[language]
-    block = texts[f"block_{submission.block}"]
+    block = opendata.block_title(submission.block, language)
     if submission.status == "current":
         status = texts["status_current"]
         query = ""
@@ -396,7 +396,7 @@ def administration_page(language: str, submissions: Sequence[opendata.PublishedS
     for block in opendata.BLOCKS:
         heading_id = f"block-{block}"
         own = [s for s in submissions if s.block == block]
-        blocks.append(f'<h3 id="{heading_id}">{_e(texts[f"block_{block}"])}</h3>')
+        blocks.append(f'<h3 id="{heading_id}">{_e(opendata.block_title(block, language))}</h3>')
         if not own:
             blocks.append(f'<p class="muted">{_e(texts["block_not_published"])}</p>')
             continue

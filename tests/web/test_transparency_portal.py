@@ -1,5 +1,6 @@
 """The transparency portal: its pages over plain HTTP and in real headless Chromium (a desktop and a 360x780 phone),
-its downloads, against a real Segell server on the embedded chain with publications of three municipalities."""
+its downloads, against a real Segell server on the embedded chain with the sample publications of three municipalities
+submitted through the submission API (`load_sample`), and a correction submitted with the SDK."""
 
 import csv
 import hashlib
@@ -10,39 +11,89 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, expect
 from playwright.sync_api import Error as PlaywrightError
+from typer.testing import CliRunner
 
+from segell.sdk import Client
+from segell.sdk.transparency import Submission
+from segell.services.cli import app
 from segell.services.notary.settings import NotarySettings
 from segell.services.opendata import api as opendata
-from tests.helpers import RunningServer, make_settings, serve
+from segell.services.opendata.sample import SAMPLE_DIR, load_sample, municipalities
+from tests.helpers import RunningServer, make_settings, serve, wait_anchored
 from tests.web.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DISABLED_FEATURES
-from tests.web.publications import Published, budget_rows, publish
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 780}
 SERIES = ("initial", "final", "executed")
+GIRONA, VIC, OLOT = "L01170792", "L01082981", "L01171143"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A submission as the submission API answered it, and the bytes submitted."""
+
+    submission: Submission
+    content: bytes
+
+    @property
+    def version(self) -> int:
+        return self.submission.version
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        return dict(self.submission.figures)
+
+    @property
+    def inhabitants(self) -> int | None:
+        return self.submission.inhabitants
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def verification_code(self) -> str:
+        return self.submission.verification_code
+
+    @property
+    def rows(self) -> list[dict[str, str]]:
+        return list(csv.DictReader(io.StringIO(self.content.decode("utf-8-sig"))))
 
 
 @dataclass
 class Portal:
     server: RunningServer
+    #: Each municipality's budgets by year, oldest first.
     girona: list[Published]
     vic: list[Published]
     olot: list[Published]
     contracts: Published
+    #: Girona's 2025 budget as first submitted, superseded by `girona_budget_2025`.
+    girona_superseded: Published
 
     @property
     def girona_budget_2025(self) -> Published:
         return self.girona[-1]
 
-    @property
-    def girona_superseded(self) -> Published:
-        return self.girona[-2]
+
+def corrected(content: bytes) -> bytes:
+    """The budget with its executed expense lowered by 5% (a correction of wrongly reported execution)."""
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    for row in rows:
+        if row["direction"] == "expense":
+            row["executed"] = f"{float(row['executed']) * 0.95:.2f}"
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
 
 
 @pytest.fixture(scope="module")
@@ -52,35 +103,34 @@ def portal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
 
 @pytest.fixture(scope="module")
 def portal(portal_server: RunningServer) -> Portal:
-    """Girona's budgets for 2023-2025 (2025 corrected once) and its contracts for 2025; Vic's for 2024-2025;
-    Olot's for 2025."""
-    girona_key = portal_server.admit(code="L01170792", name="Ajuntament de Girona")
-    vic_key = portal_server.admit(code="L01082981", name="Ajuntament de Vic")
-    olot_key = portal_server.admit(code="L01171143", name="Ajuntament d'Olot")
+    """The sample publications of Girona, Vic and Olot (budgets for 2023-2025, every other block for 2025), submitted
+    through the API once for the module; then Girona's 2025 budget corrected once with the SDK; all anchored."""
+    codes = [GIRONA, VIC, OLOT]
+    loaded = load_sample(portal_server.url, portal_server.governance_key, codes)
+    files = {(m.code, block, year): path for m in municipalities(codes) for block, year, path in m.files}
+    published = {
+        (s.administration_code, s.block, s.period): Published(
+            s, files[s.administration_code, s.block, s.period].read_bytes()
+        )
+        for s in loaded.submitted
+    }
+    first = published[GIRONA, "budget", 2025]
+    with Client(portal_server.url, loaded.api_keys[GIRONA]) as girona:
+        content = corrected(first.content)
+        correction = Published(
+            girona.transparency.submit("budget", content, year=2025, inhabitants=first.inhabitants), content
+        )
+    for item in [*published.values(), correction]:
+        with portal_server.client(loaded.api_keys[item.submission.administration_code]) as client:
+            wait_anchored(client, item.submission.receipt_id)
 
-    def girona_budget(year: int, total: float, inhabitants: int, **ratios: float) -> Published:
-        rows = budget_rows(total, **ratios)
-        return publish(portal_server, girona_key, "L01170792", "budget", year, rows, inhabitants=inhabitants)
+    def budgets(code: str) -> list[Published]:
+        return [published[code, "budget", year] for year in (2023, 2024, 2025)]
 
-    girona = [
-        girona_budget(2023, 148_012_345.67, 103_369),
-        girona_budget(2024, 156_498_731.21, 104_920),
-        girona_budget(2025, 161_003_517.89, 106_476),
-        # A correction: 2025's executed figures were wrong.
-        girona_budget(2025, 161_003_517.89, 106_476, executed_ratio=0.955),
-    ]
-    contract_rows = [
-        {"reference": "2025/CONT/0014", "object": "Manteniment de l'enllumenat públic", "amount": "1284500.00"},
-        {"reference": "2025/CONT/0031", "object": "Servei de neteja viària", "amount": "5420000.50"},
-    ]
-    contracts = publish(portal_server, girona_key, "L01170792", "contracts", 2025, contract_rows)
-    vic = [
-        publish(portal_server, vic_key, "L01082981", "budget", 2024, budget_rows(62_304_118.40), inhabitants=48_965),
-        publish(portal_server, vic_key, "L01082981", "budget", 2025, budget_rows(64_797_506.13), inhabitants=49_621),
-    ]
-    olot_rows = budget_rows(53_911_274.58)
-    olot = [publish(portal_server, olot_key, "L01171143", "budget", 2025, olot_rows, inhabitants=37_620)]
-    return Portal(portal_server, girona, vic, olot, contracts)
+    girona_budgets = [*budgets(GIRONA)[:2], correction]
+    return Portal(
+        portal_server, girona_budgets, budgets(VIC), budgets(OLOT), published[GIRONA, "contracts", 2025], first
+    )
 
 
 @pytest.fixture(scope="module")
@@ -140,19 +190,26 @@ def test_administration_page_shows_every_version_with_its_status_and_verificatio
     assert page.count('data-status="superseded"') == 1
     assert "/transparency/L01170792/budget/2025.csv?version=1" in page
     assert '/transparency/L01170792/budget/2025.csv"' in page
-    assert "Contractes" in page and "Encara no s&#x27;ha publicat." in page
+    # Every block the sample submitted is listed, none as not published yet.
+    assert "Contractes adjudicats" in page and "Encara no s&#x27;ha publicat." not in page
+    assert f'href="/verify/{portal.contracts.verification_code}"' in page
 
 
 def test_version_not_yet_anchored_is_shown_being_anchored(tmp_path: Path) -> None:
     quiet = make_settings(tmp_path / "quiet", NotarySettings(anchoring_worker=False))
+    [lleida] = municipalities(["L01252331"])
+    budget = next(path for block, year, path in lleida.files if (block, year) == ("budget", 2025))
     with contextmanager(serve)(quiet) as server:
-        key = server.admit(code="L01250907", name="Ajuntament de Lleida")
-        published = publish(server, key, "L01250907", "budget", 2026, budget_rows(214_000_000.5), wait_anchored=False)
+        key = server.admit(code=lleida.code, name=lleida.name)
+        with Client(server.url, key) as council:
+            submitted = council.transparency.submit("budget", budget, year=2026)
         with server.client() as citizen:
-            page = citizen.get("/transparency/L01250907", params={"lang": "en"}).text
-    assert published.receipt["status"] == "pending"
-    assert f'<a class="verify verify-pending" href="/verify/{published.verification_code}"' in page
+            page = citizen.get(f"/transparency/{lleida.code}", params={"lang": "en"}).text
+    assert submitted.notarisation_status == "pending"
+    assert f'<a class="verify verify-pending" href="/verify/{submitted.verification_code}"' in page
     assert ">Being anchored</a>" in page and "Verified on chain</a>" not in page
+    # Its other blocks are not submitted.
+    assert page.count("Not published yet.") == len(opendata.BLOCKS) - 1
 
 
 def test_csv_download_is_the_notarised_file_of_the_current_version(portal: Portal, citizen: httpx.Client) -> None:
@@ -165,7 +222,8 @@ def test_csv_download_is_the_notarised_file_of_the_current_version(portal: Porta
     verified = citizen.get("/v1/verify", params={"hash": hashlib.sha256(response.content).hexdigest()}).json()
     assert verified["status"] == "authentic"
     [match] = verified["matches"]
-    assert (match["administration"]["code"], match["title"]) == ("L01170792", "budget 2025")
+    assert (match["administration"]["code"], match["kind"]) == ("L01170792", "transparency-publication")
+    assert match["title"] == "Pressupost 2025 — Ajuntament de Girona (v2)"
     # The correction names the version it replaced.
     assert [source["verification_code"] for source in match["derived_from"]] == [
         portal.girona_superseded.verification_code
@@ -183,12 +241,9 @@ def test_json_download_holds_the_rows_typed_by_the_table_schema_or_as_strings(
     assert (body["status"], body["sha256"]) == ("current", current.sha256)
     assert body["verification_code"] == current.verification_code
     assert body["fields"] == ["direction", "chapter", "description", "initial_credit", "final_credit", "executed"]
-    schema = opendata.table_schema("budget")
-    assert body["typed"] is (schema is not None)
-    if schema is None:
-        assert body["rows"] == current.rows
-    else:
-        assert [row["executed"] for row in body["rows"]] == [float(row["executed"]) for row in current.rows]
+    assert body["typed"] is True
+    assert [row["executed"] for row in body["rows"]] == [float(row["executed"]) for row in current.rows]
+    assert [row["chapter"] for row in body["rows"]] == [int(row["chapter"]) for row in current.rows]
     assert sum(row["direction"] == "expense" for row in body["rows"]) == 9
     old = citizen.get("/transparency/L01170792/budget/2025.json", params={"version": 1}).json()
     assert (old["version"], old["status"], old["sha256"]) == (1, "superseded", portal.girona_superseded.sha256)
@@ -200,7 +255,7 @@ def test_json_download_holds_the_rows_typed_by_the_table_schema_or_as_strings(
         "/transparency/L99999999/budget/2025.csv",
         "/transparency/L01170792/pressupost/2025.csv",
         "/transparency/L01170792/budget/2019.json",
-        "/transparency/L01170792/debt/2025.json",
+        "/transparency/L01170792/debt/2024.json",
         "/transparency/L01170792/budget/2025.json?version=7",
     ],
 )
@@ -345,10 +400,68 @@ def test_budget_charts_are_drawn_from_the_published_figures(visit: Visit, portal
     visit.screenshot("administration-en-desktop")
 
 
+def test_budget_submitted_once_appears_in_the_portal_and_the_consolidated_dataset_and_verifies(
+    visit: Visit, portal: Portal, runner: CliRunner, tmp_path: Path
+) -> None:
+    """The feature end to end, over real HTTP: a budget submitted once with `segell publish` is listed on its
+    administration's page with its chart, its rows are in the consolidated dataset, and its version verifies on the
+    citizen page. Submitted without inhabitants, it leaves the overview's comparison as it was."""
+    [cadaques] = municipalities(["L01170327"])
+    key = portal.server.admit(code=cadaques.code, name=cadaques.name)
+    budget = tmp_path / "pressupost-2026.csv"
+    budget.write_bytes((SAMPLE_DIR / cadaques.code / "budget-2025.csv").read_bytes())
+    env = {"SEGELL_URL": portal.server.url, "SEGELL_API_KEY": key}
+    published = runner.invoke(app, ["publish", "budget", str(budget), "--year", "2026", "--json"], env=env)
+    assert published.exit_code == 0, published.output
+    submission = json.loads(published.stdout)
+    code = submission["verification_code"]
+    with portal.server.client(key) as council:
+        wait_anchored(council, submission["receipt_id"])
+    figures = submission["figures"]["expense"]
+    assert submission["sha256"] == hashlib.sha256(budget.read_bytes()).hexdigest()
+
+    # The portal lists it, current and anchored, and charts its figures.
+    page = visit.open(f"/transparency/{cadaques.code}?lang=en")
+    row = page.locator("#publications-budget tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_have_attribute("data-status", "current")
+    expect(row.locator("a.verify")).to_have_attribute("href", f"/verify/{code}")
+    expect(row.locator("a.verify")).to_have_text("Verified on chain")
+    chapters = chart_data(page, "chapters-chart")
+    for dataset, key_ in zip(chapters["datasets"], SERIES, strict=True):  # type: ignore[call-overload]
+        assert dataset["data"] == [figures[chapter][key_] for chapter in sorted(figures, key=int)]
+
+    # The consolidated dataset's CSV holds its rows, as the CKAN Action API gives it.
+    with portal.server.client() as citizen:
+        shown = citizen.get("/api/3/action/package_show", params={"id": "consolidated-budget"}).json()
+        assert shown["success"] is True
+        [resource] = shown["result"]["resources"]
+        consolidated = citizen.get(resource["url"])
+        by_code = citizen.get("/v1/verify", params={"code": code}).json()
+    assert consolidated.status_code == 200
+    ours = [row for row in csv.DictReader(io.StringIO(consolidated.text)) if row["administration"] == cadaques.code]
+    submitted = list(csv.DictReader(io.StringIO(budget.read_text(encoding="utf-8"))))
+    assert [{k: v for k, v in row.items() if k != "administration"} for row in ours] == [
+        {"period": "2026", **row} for row in submitted
+    ]
+    assert by_code["status"] == "authentic"
+    [match] = by_code["matches"]
+    assert (match["kind"], match["administration"]["code"]) == ("transparency-publication", cadaques.code)
+
+    # Its verification link opens the citizen page, which finds it authentic.
+    row.locator("a.verify").click()
+    expect(page).to_have_url(f"{visit.base_url}/verify/{code}")
+    expect(page.locator("#result")).to_have_attribute("data-state", "authentic")
+    expect(page.locator("#result")).to_contain_text(cadaques.name)
+    # ...and leads back to the administration's publications on the portal.
+    page.click("#portal-link")
+    expect(page).to_have_url(f"{visit.base_url}/transparency/{cadaques.code}")
+
+
 def test_administrations_are_compared_per_inhabitant(visit: Visit, portal: Portal) -> None:
     page = visit.open("/transparency?lang=es")
     compared = chart_data(page, "compare-chart")
-    budgets = {"Ajuntament d'Olot": portal.olot[0], "Ajuntament de Girona": portal.girona[-1],
+    budgets = {"Ajuntament d'Olot": portal.olot[-1], "Ajuntament de Girona": portal.girona[-1],
                "Ajuntament de Vic": portal.vic[-1]}  # fmt: skip
     assert compared["labels"] == list(budgets)
     for dataset, key in zip(compared["datasets"], SERIES, strict=True):  # type: ignore[call-overload]
@@ -356,11 +469,13 @@ def test_administrations_are_compared_per_inhabitant(visit: Visit, portal: Porta
         assert dataset["data"] == pytest.approx(per)
     expect(page.locator(".years a[aria-current='page']")).to_have_text("2025")
     visit.screenshot("overview-es-desktop")
-    # 2024: Girona and Vic only.
+    # 2024: each municipality's 2024 budget, by its 2024 inhabitants.
     page.click(".years a:text-is('2024')")
     compared = chart_data(page, "compare-chart")
-    assert compared["labels"] == ["Ajuntament de Girona", "Ajuntament de Vic"]
-    assert compared["datasets"][0]["data"][1] == round(totals(portal.vic[0].figures)["initial"] / 48_965, 2)  # type: ignore[index]
+    assert compared["labels"] == list(budgets)
+    vic_2024 = portal.vic[1]
+    assert vic_2024.inhabitants is not None
+    assert compared["datasets"][0]["data"][2] == round(totals(vic_2024.figures)["initial"] / vic_2024.inhabitants, 2)  # type: ignore[index]
 
 
 def test_verified_on_chain_link_opens_the_versions_verification(visit: Visit, portal: Portal) -> None:
@@ -395,8 +510,9 @@ def test_csv_is_downloaded_from_the_page(visit: Visit, portal: Portal, tmp_path:
         page.click("#publications-contracts a:text-is('JSON')")
     download.value.save_as(saved)
     rows = json.loads(saved.read_text())["rows"]
-    assert [row["reference"] for row in rows] == ["2025/CONT/0014", "2025/CONT/0031"]
-    assert list(csv.DictReader(io.StringIO(portal.contracts.content.decode())))[1]["amount"] == "5420000.50"
+    submitted = portal.contracts.rows
+    assert [row["reference"] for row in rows] == [row["reference"] for row in submitted]
+    assert [row["amount_incl_vat"] for row in rows] == [float(row["amount_incl_vat"]) for row in submitted]
 
 
 @pytest.mark.parametrize("lang", ["ca", "es", "en"])

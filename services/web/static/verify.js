@@ -232,6 +232,12 @@
         card.append(el("div", { class: "document-copy" }, link,
           el("p", { class: "help" }, `${copy.file_name} · ${formatSize(copy.size)}. ${t("copy_help")}`)));
       }
+      // A mandatory publication: the administration's other publications, and its other versions, on the portal.
+      if (first.kind === "transparency-publication") {
+        const portal = el("a", { href: `/transparency/${encodeURIComponent(first.administration.code)}`, id: "portal-link" },
+          t("portal_link", { administration: issuer }));
+        card.append(el("p", { class: "portal-link" }, portal));
+      }
       nodes.push(card);
     }
     for (const match of answer.matches) {
