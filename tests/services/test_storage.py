@@ -4,14 +4,11 @@ from collections.abc import Iterator
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from segell.services import db
 from segell.services.administrations import repository, service
-from segell.services.models import Base
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -30,9 +27,8 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # typ
 def test_migrate_creates_the_schema_of_the_models(engine: Engine) -> None:
     assert db.current_revision(engine) is None
     assert db.migrate(engine) == db.head_revision()
-    with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert differences == []
+    # Autogenerate's own comparison, as `make migration` runs it: what the app makes at run time is left out.
+    assert db.migration_diff(engine) == []
 
 
 def test_migrate_renames_the_administrations_chain_id_to_registry_id_keeping_rows(engine: Engine) -> None:
