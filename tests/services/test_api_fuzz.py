@@ -277,7 +277,7 @@ def filter_case(context: Any, case: Any) -> bool:
 
 
 # Cases per operation, each sent to every target; `bench/fuzz_soak.sh` runs the same test with many more.
-EXAMPLES = int(os.environ.get("SEGELL_FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("SEGELL_FUZZ_EXAMPLES", "20"))
 
 
 @schema.parametrize()
