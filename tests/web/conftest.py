@@ -294,3 +294,39 @@ def browser(headless_chromium: Chromium, web_server: RunningServer) -> Iterator[
         opened.close()
     assert opened.proxy.targets, "the browser sent nothing through the recording proxy"
     assert opened.requests_elsewhere() == [], "requests left 127.0.0.1"
+
+
+def low_contrast(page: Page, selector: str) -> dict[str, float]:
+    """WCAG AA: the texts (`selector`) drawn under 4.5:1 against the background they are on, with their ratio. The
+    page must show more than 20 texts, so that an empty page does not pass."""
+    ratios: dict[str, float] = page.evaluate(
+        """(selector) => {
+            const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+            const luminance = ([r, g, b]) => {
+                const [R, G, B] = [r, g, b].map((v) => {
+                    v /= 255;
+                    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+                });
+                return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+            };
+            const background = (node) => {
+                for (; node; node = node.parentElement) {
+                    const colour = rgb(getComputedStyle(node).backgroundColor);
+                    if (colour.length < 4 || colour[3] > 0) return colour.slice(0, 3);
+                }
+                return [255, 255, 255];
+            };
+            const ratios = {};
+            for (const node of document.querySelectorAll(selector)) {
+                if (!node.getClientRects().length || !node.textContent.trim()) continue;
+                const a = luminance(rgb(getComputedStyle(node).color));
+                const b = luminance(background(node));
+                const name = node.id || node.textContent.trim().slice(0, 40);
+                ratios[name] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+            }
+            return ratios;
+        }""",
+        selector,
+    )
+    assert len(ratios) > 20, ratios
+    return {text: round(ratio, 2) for text, ratio in ratios.items() if ratio < 4.5}

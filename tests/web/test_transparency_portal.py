@@ -27,7 +27,7 @@ from segell.services.notary.settings import NotarySettings
 from segell.services.opendata import api as opendata
 from segell.services.opendata.sample import SAMPLE_DIR, load_sample, municipalities
 from tests.helpers import RunningServer, make_settings, serve, wait_anchored
-from tests.web.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DISABLED_FEATURES
+from tests.web.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DISABLED_FEATURES, low_contrast
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 780}
@@ -599,7 +599,7 @@ def test_accessibility_basics_and_keyboard_use(visit: Visit, portal: Portal) -> 
         assert audit["canvases"] and all(canvas == ["img", True] for canvas in audit["canvases"])
         assert audit["tables"] and all(table == [True, True] for table in audit["tables"])
         assert audit["labelled"] == []
-        low = low_contrast(page)
+        low = low_contrast(page, "h1, h2, h3, p, a, th, td, li, figcaption, time")
         assert low == {}
     # From the keyboard: the skip link first, then to the first verification link, with a visible focus.
     page = visit.open("/transparency/L01170792")
@@ -618,40 +618,6 @@ def test_accessibility_basics_and_keyboard_use(visit: Visit, portal: Portal) -> 
     assert page.evaluate("() => getComputedStyle(document.activeElement).outlineWidth") == "3px"
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/verify/"))
-
-
-def low_contrast(page: Page) -> dict[str, float]:
-    """Texts under 4.5:1 against the background they are drawn on (WCAG AA), as the verification page's test."""
-    ratios: dict[str, float] = page.evaluate(
-        """() => {
-            const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
-            const luminance = ([r, g, b]) => {
-                const [R, G, B] = [r, g, b].map((v) => {
-                    v /= 255;
-                    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-                });
-                return 0.2126 * R + 0.7152 * G + 0.0722 * B;
-            };
-            const background = (node) => {
-                for (; node; node = node.parentElement) {
-                    const colour = rgb(getComputedStyle(node).backgroundColor);
-                    if (colour.length < 4 || colour[3] > 0) return colour.slice(0, 3);
-                }
-                return [255, 255, 255];
-            };
-            const ratios = {};
-            for (const node of document.querySelectorAll("h1, h2, h3, p, a, th, td, li, figcaption, time")) {
-                if (!node.getClientRects().length || !node.textContent.trim()) continue;
-                const a = luminance(rgb(getComputedStyle(node).color));
-                const b = luminance(background(node));
-                const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-                ratios[node.id || node.textContent.trim().slice(0, 40)] = ratio;
-            }
-            return ratios;
-        }"""
-    )
-    assert len(ratios) > 20
-    return {text: round(ratio, 2) for text, ratio in ratios.items() if ratio < 4.5}
 
 
 def test_every_text_of_the_portal_is_in_every_language_with_the_same_placeholders() -> None:

@@ -21,7 +21,7 @@ from segell.services.notary.repository import batches
 from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
 from tests.helpers import RunningServer, make_settings, serve, wait_anchored
-from tests.web.conftest import Browser, Notarised, launch, notarise
+from tests.web.conftest import Browser, Notarised, launch, low_contrast, notarise
 
 RESULT = "#result"
 PHONE = {"width": 360, "height": 780}
@@ -533,37 +533,7 @@ def test_accessibility_basics_in_the_dom(browser: Browser, issuer: httpx.Client)
     assert audit["images"] == 0
     assert "width=device-width" in audit["viewport"]
     # WCAG AA: at least 4.5:1 between every text and the background it is drawn on.
-    contrasts = page.evaluate(
-        """() => {
-            const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
-            const luminance = ([r, g, b]) => {
-                const [R, G, B] = [r, g, b].map((v) => {
-                    v /= 255;
-                    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-                });
-                return 0.2126 * R + 0.7152 * G + 0.0722 * B;
-            };
-            const background = (node) => {
-                for (; node; node = node.parentElement) {
-                    const colour = rgb(getComputedStyle(node).backgroundColor);
-                    if (colour.length < 4 || colour[3] > 0) return colour.slice(0, 3);
-                }
-                return [255, 255, 255];
-            };
-            const ratios = {};
-            const texts = "h1, h2, h3, p, label, a, button, dt, dd, li, code, summary";
-            for (const node of document.querySelectorAll(texts)) {
-                if (!node.getClientRects().length || !node.textContent.trim()) continue;
-                const a = luminance(rgb(getComputedStyle(node).color));
-                const b = luminance(background(node));
-                const name = node.id || node.textContent.trim().slice(0, 40);
-                ratios[name] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-            }
-            return ratios;
-        }"""
-    )
-    assert len(contrasts) > 20
-    low = {text: round(ratio, 2) for text, ratio in contrasts.items() if ratio < 4.5}
+    low = low_contrast(page, "h1, h2, h3, p, label, a, button, dt, dd, li, code, summary")
     assert low == {}
     # The result region is announced: its text changes inside the aria-live element.
     expect(page.locator("#result[aria-live='polite'] h3").first).to_have_text("Document autèntic")
