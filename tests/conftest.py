@@ -17,20 +17,6 @@ from tests.helpers import PostgresSchemas, RunningServer, make_settings, serve
 POSTGRES_URL_VARIABLE = "SEGELL_TEST_POSTGRES_URL"
 POSTGRES_URL_EXAMPLE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
-#: The modules that take longest, longest first. Run first (`make test` hands whole modules to its workers in
-#: collection order), they finish while the other worker goes through the short ones, instead of one of them
-#: starting last and running alone.
-LONGEST_MODULES = ("tests/services/test_api_fuzz.py", "tests/services/test_crash.py")
-
-
-@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled the order
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        module = item.nodeid.split("::", 1)[0]
-        return LONGEST_MODULES.index(module) if module in LONGEST_MODULES else len(LONGEST_MODULES)
-
-    items.sort(key=rank)  # stable: the order within each group stays as it was
-
 
 @pytest.fixture(scope="module")
 def segell_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
