@@ -39,6 +39,7 @@ from typing import Any, Final, Protocol
 import httpx
 from eth_abi import abi
 from eth_bloom.bloom import BloomFilter
+from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, HTTPProvider
 from web3.exceptions import ContractLogicError
 
@@ -699,7 +700,12 @@ class _EmbeddedBackend(_ProviderBackend):
         if result is None:
             return None
         if method in ("eth_getBlockByNumber", "eth_getBlockByHash"):
-            return _shape_block(result)
+            shaped = _shape_block(result)
+            # eth-tester pads extraData to 32 bytes; the header's own value is what the block hash covers.
+            chain = self.provider.ethereum_tester.backend.chain  # type: ignore[attr-defined]
+            header = chain.chaindb.get_block_header_by_hash(HexBytes(result["hash"]))
+            shaped["extraData"] = header.extra_data
+            return shaped
         if method.startswith("eth_getTransactionBy"):
             return _shape_transaction(result)
         if method == "eth_getTransactionReceipt":

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import httpx
 
-from . import _proof
+from . import _proof, blocks
 from ._version import __version__
 from .errors import RPCError, TransportError, UnexpectedResponseError
 from .trust import TrustedNotary
@@ -935,6 +935,13 @@ def _verify_on_chain(
         return fail(
             "root_not_on_chain",
             f"Chain {chain_id} has no block {parsed.block_number}, where the root {root} says it was anchored.",
+        )
+    if not blocks.header_hash_matches(block):
+        return fail(
+            "root_not_on_chain",
+            f"Block {parsed.block_number} as {rpc.url} serves it does not hash to the hash it gives "
+            f"({_excerpt(block_hash)}), by Ethereum's rule or QBFT's: that node's answer cannot be relied on. "
+            "Ask another node of the chain.",
         )
     if str(block_hash).lower() != _hex(parsed.block_hash):
         return fail(

@@ -5,6 +5,7 @@
     segell worker --chain URL          anchor documents in a process of its own
     segell admin add NAME --code CODE  admit an administration and print its first API key
     segell admin key issue CODE        another API key for it
+    segell network init --out DIR      a QBFT network of Besu validators: genesis, keys, allowlists, compose
     segell notarise FILE... --wait     notarise documents, save each proof bundle next to its file
     segell verify FILE --bundle B      check a document against its bundle and any node of the chain
     segell trust add URL               pin a deployment's Notary, so that its bundles can be authentic
@@ -36,6 +37,7 @@ from segell.services.cli import (  # noqa: F401
     certificates,
     contracts,
     documents,
+    network,
     notary,
     otp,
     sandboxes,
