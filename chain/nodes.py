@@ -41,6 +41,7 @@ from typing import Literal, Self
 from eth_typing import ChecksumAddress
 from eth_utils.address import is_address, to_checksum_address
 from web3 import HTTPProvider, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 
 __all__ = [
     "LOCAL_DEV_CHAIN_IDS",
@@ -55,6 +56,7 @@ __all__ = [
     "RpcNode",
     "StateDirInUse",
     "answers_development_methods",
+    "has_long_extra_data",
     "is_ipc_spec",
     "start_node",
 ]
@@ -110,6 +112,11 @@ class ChainNode(ABC):
         chain_id: the EIP-155 chain id.
         is_local_dev: True for a throw-away development chain, on which the well-known development keys may
             be used (see `chain.keys.refuse_development_key`).
+        confirmations: blocks that must follow a transaction's block before its receipt counts as final
+            (`chain.transactions.wait_for_confirmations`); 0 on chains with immediate finality (QBFT, a
+            managed node).
+        proof_of_authority: the chain's blocks carry more than 32 bytes of ``extraData`` (QBFT, IBFT, Clique),
+            so ``w3`` reads them through web3's ``ExtraDataToPOAMiddleware``.
     """
 
     backend: Backend
@@ -118,6 +125,8 @@ class ChainNode(ABC):
     ipc_path: Path | None = None
     chain_id: int
     is_local_dev: bool
+    confirmations: int = 0
+    proof_of_authority: bool = False
 
     @abstractmethod
     def stop(self) -> None:
@@ -156,9 +165,15 @@ class RpcNode(ChainNode):
     backend: Backend = "rpc"
 
     def __init__(
-        self, url: str, *, timeout: float = 10.0, genesis_accounts: Mapping[ChecksumAddress, int] | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        genesis_accounts: Mapping[ChecksumAddress, int] | None = None,
+        confirmations: int = 0,
     ) -> None:
         self.rpc_url = url
+        self.confirmations = confirmations
         self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
         # The first contact is made without web3's retries so that a wrong URL fails in seconds.
         probe = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
@@ -171,6 +186,10 @@ class RpcNode(ChainNode):
                 "(Besu: --rpc-http-enabled --rpc-http-api=ETH,NET,WEB3), or use --chain embedded|anvil."
             ) from exc
         self.is_local_dev = answers_development_methods(probe)
+        self.proof_of_authority = has_long_extra_data(probe)
+        if self.proof_of_authority:
+            # web3 refuses blocks whose extraData exceeds 32 bytes unless this middleware reads it first.
+            self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         if self.is_local_dev:
             set_balances(self.w3, genesis_accounts or {})
 
@@ -189,6 +208,17 @@ def set_balances(w3: Web3, accounts: Mapping[ChecksumAddress, int]) -> None:
                 break
         else:
             raise NodeStartFailed(f"the development node refused to fund {address}: {response['error']}")
+
+
+def has_long_extra_data(w3: Web3) -> bool:
+    """Whether the node's latest block has more than 32 bytes of ``extraData``, as QBFT and Clique blocks do.
+
+    Read raw, since web3 itself refuses such a block without ``ExtraDataToPOAMiddleware``.
+    """
+    response = w3.provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
+    block = response.get("result")
+    extra = block.get("extraData") if isinstance(block, dict) else None
+    return isinstance(extra, str) and len(extra) > 2 + 2 * 32
 
 
 def answers_development_methods(w3: Web3) -> bool:
@@ -210,6 +240,7 @@ def start_node(
     genesis_accounts: Mapping[str, int] = _NO_ACCOUNTS,
     anvil_binary: Path | None = None,
     startup_timeout: float = 15.0,
+    confirmations: int = 0,
 ) -> ChainNode:
     """Start (or connect to) a chain and return it connected.
 
@@ -225,6 +256,8 @@ def start_node(
         anvil_binary: an explicit anvil executable; otherwise PATH, then ``node_modules`` are searched. With
             ``"auto"``, an anvil that cannot be isolated (`NodeIsolationUnavailable`) means the embedded chain.
         startup_timeout: seconds to wait for a managed node to answer.
+        confirmations: for a URL, blocks that must follow a transaction's block before its receipt counts as
+            final (a managed node and a socket have one producer, so their blocks are final at once).
 
     Raises:
         AnvilNotFound, NodeStartFailed (NodeIsolationUnavailable for ``"anvil"``), NodeUnreachable (see the
@@ -240,7 +273,9 @@ def start_node(
     """
     accounts = normalize_genesis_accounts(genesis_accounts)
     if spec.startswith(("http://", "https://")):
-        return RpcNode(spec, timeout=startup_timeout, genesis_accounts=accounts)
+        if confirmations < 0:
+            raise NodeError(f"confirmations must be 0 or more, not {confirmations}")
+        return RpcNode(spec, timeout=startup_timeout, genesis_accounts=accounts, confirmations=confirmations)
     if is_ipc_spec(spec):
         from segell.chain.ipc import IpcNode
 

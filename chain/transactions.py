@@ -6,15 +6,17 @@ Every contract client sends through `send_transaction`; no node ever holds a Seg
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import TimeExhausted
 from web3.types import TxParams, TxReceipt
 
-__all__ = ["GAS_MARGIN", "send_transaction"]
+__all__ = ["GAS_MARGIN", "ReceiptNotFinal", "send_transaction", "wait_for_confirmations"]
 
 #: Gas limit = estimate x GAS_MARGIN: an estimate is exact for the state it ran on, and state moves on.
 GAS_MARGIN = 1.2
@@ -49,6 +51,46 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: TxParams, *, timeout: 
         signed = account.sign_transaction(cast(dict[str, Any], filled))
         tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     return w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout, poll_latency=0.05)
+
+
+class ReceiptNotFinal(TimeoutError):
+    """A transaction did not get its confirmations in time (the chain stalled, or reorganised it away)."""
+
+
+def wait_for_confirmations(
+    w3: Web3, transaction_hash: bytes, confirmations: int, *, timeout: float = 120.0, poll_seconds: float = 0.2
+) -> TxReceipt:
+    """The transaction's receipt once ``confirmations`` blocks follow the block that holds it.
+
+    The receipt is read again at the end, so a transaction that a reorganisation moved to another block is
+    waited for in its new block. With ``confirmations == 0`` the current receipt is returned at once.
+
+    Raises:
+        ReceiptNotFinal: no confirmed receipt within ``timeout`` seconds.
+
+    Example::
+
+        receipt = send_transaction(w3, account, tx)
+        final = wait_for_confirmations(w3, receipt["transactionHash"], 2)
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            receipt = w3.eth.wait_for_transaction_receipt(
+                HexBytes(transaction_hash), timeout=max(deadline - time.monotonic(), 0.01), poll_latency=poll_seconds
+            )
+        except TimeExhausted:
+            receipt = None
+        if receipt is not None and w3.eth.block_number >= int(receipt["blockNumber"]) + confirmations:
+            final = w3.eth.get_transaction_receipt(HexBytes(transaction_hash))
+            if final["blockHash"] == receipt["blockHash"]:
+                return final
+        if time.monotonic() >= deadline:
+            raise ReceiptNotFinal(
+                f"transaction 0x{bytes(transaction_hash).hex()} has not had {confirmations} confirmations within "
+                f"{timeout:.0f} s: is the chain producing blocks?"
+            )
+        time.sleep(poll_seconds)
 
 
 def _fill(w3: Web3, account: LocalAccount, tx: TxParams) -> TxParams:

@@ -67,6 +67,7 @@ class Runtime:
             state_dir=settings.chain_dir,
             genesis_accounts={governance.address: GOVERNANCE_FUNDS_WEI},
             anvil_binary=Path(settings.anvil_binary) if settings.anvil_binary else None,
+            confirmations=settings.chain_confirmations,
         )
         try:
             refuse_development_key(governance.key, is_local_dev=node.is_local_dev)

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         default="auto",
         description="embedded, anvil, auto (anvil when installed), a JSON-RPC URL or a node's IPC socket (*.ipc).",
     )
+    chain_confirmations: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Blocks that must follow an anchoring transaction's block before it counts as final, on a chain "
+        "reached by URL (0 for QBFT, whose blocks are final once sealed).",
+    )
     anvil_binary: str | None = Field(default=None, description="Path to anvil when it is not on PATH.")
     master_key: str | None = Field(default=None, description="32-byte key (hex or base64) sealing private keys.")
     host: str = "127.0.0.1"

@@ -36,6 +36,7 @@ from hexbytes import HexBytes
 from segell.chain.errors import NotActiveMember, RootAlreadyAnchored, TransactionReverted
 from segell.chain.keys import open_private_key
 from segell.chain.merkle import MerkleTree, leaf_hashes
+from segell.chain.transactions import wait_for_confirmations
 from segell.services.notary import anchoring_repository as repository
 from segell.services.notary.anchoring_repository import BatchToAnchor
 from segell.services.notary.settings import NotarySettings
@@ -149,6 +150,10 @@ def anchor_on_chain(runtime: Runtime, account: LocalAccount, batch: BatchToAncho
     else:
         transaction_hash, gas_used = sent.transaction_hash, sent.gas_used
         sender, block_number = account.address, sent.block_number
+        if runtime.node.confirmations:
+            # Final only once enough blocks follow; a reorganisation may have moved it to another block.
+            final = wait_for_confirmations(w3, HexBytes(transaction_hash), runtime.node.confirmations)
+            block_number = int(final["blockNumber"])
     block = w3.eth.get_block(block_number)
     return {
         "account": sender,
