@@ -255,8 +255,8 @@ def _compose(settings: NetworkSettings, validators: Sequence[_Validator]) -> str
         f"# A QBFT network of {len(validators)} Hyperledger Besu validators (chain id {settings.chain_id}),",
         "# PostgreSQL, two Segell API processes and an anchoring worker.",
         "# Build Segell's image first: docker build -t segell .",
-        "# The validators' JSON-RPC (APIs " + apis + " only) is reachable on the internal `chain` network alone;",
-        "# no port of a validator is published. Each operator of a real consortium runs its own validator.",
+        "# The validators serve JSON-RPC with the APIs " + apis + " only, on the internal `chain` network; the",
+        "# first one also on 127.0.0.1:8545 of this machine. Each member of a real consortium runs its own validator.",
         "services:",
     ]
     for validator in validators:
@@ -279,7 +279,7 @@ def _compose(settings: NetworkSettings, validators: Sequence[_Validator]) -> str
             "      - --rpc-http-host=0.0.0.0",
             f"      - --rpc-http-port={_RPC_PORT}",
             f"      - --rpc-http-api={apis}",
-            f"      - --host-allowlist={validator.ip}",
+            f"      - --host-allowlist={validator.ip}" + (",127.0.0.1,localhost" if validator is validators[0] else ""),
             "      - --min-gas-price=0",
             "      - --sync-mode=FULL",
             "    volumes:",
@@ -291,8 +291,11 @@ def _compose(settings: NetworkSettings, validators: Sequence[_Validator]) -> str
             "    networks:",
             "      chain:",
             f"        ipv4_address: {validator.ip}",
-            "    restart: unless-stopped",
         ]
+        if validator is validators[0]:
+            # The operator's own door to the chain (ETH, NET, WEB3 only): funding, and checking bundles by hand.
+            lines += ["      default: {}", "    ports:", f'      - "127.0.0.1:{_RPC_PORT}:{_RPC_PORT}"']
+        lines += ["    restart: unless-stopped"]
     first, second, third = (validators[i % len(validators)] for i in range(3))
     lines += [
         "  init-volumes:",  # a new named volume belongs to root; Segell runs as uid 1000

@@ -134,7 +134,7 @@ def test_no_validator_serves_admin_or_signing_methods(compose: dict[str, Any]) -
         assert flags["--rpc-http-api"].split(",") == list(BESU_RPC_APIS)
         assert set(BESU_RPC_APIS) <= {"ETH", "NET", "WEB3"}
         assert not {"--rpc-ws-enabled", "--graphql-http-enabled", "--engine-rpc-enabled"} & set(flags)
-        assert "ports" not in service  # reachable on the internal chain network only
+        assert service.get("ports", []) == (["127.0.0.1:8545:8545"] if n == 1 else [])  # loopback only
         assert flags["--permissions-nodes-config-file-enabled"] == "true"
         assert flags["--permissions-accounts-config-file-enabled"] == "true"
     assert compose["networks"]["chain"]["internal"] is True
@@ -143,7 +143,11 @@ def test_no_validator_serves_admin_or_signing_methods(compose: dict[str, Any]) -
 def test_only_api_ports_are_published_on_loopback(compose: dict[str, Any]) -> None:
     published = {name: service.get("ports") for name, service in compose["services"].items() if service.get("ports")}
 
-    assert published == {"api-1": ["127.0.0.1:8000:8000"], "api-2": ["127.0.0.1:8001:8001"]}
+    assert published == {
+        "validator-1": ["127.0.0.1:8545:8545"],
+        "api-1": ["127.0.0.1:8000:8000"],
+        "api-2": ["127.0.0.1:8001:8001"],
+    }
 
 
 @pytest.mark.parametrize(
