@@ -5,6 +5,8 @@ provider's seal certificate, registers a built-in RESIDENCE service with 10,000 
 consumer, then measures:
 
 - the baseline: exchanges sent one after another by one client;
+- a reference: the notary's single `POST /v1/documents` from the same clients, on the same machine at the same
+  time (its quiet-machine figure is in docs/benchmarks.md), to read the exchanges' figure against the load;
 - end to end: `--exchanges` exchanges (`POST /v1/interop/requests`: the checks, the provider's sealed answer, both
   hashes notarised, the access logged) from `--threads` concurrent clients, timed until the last answer's receipt
   is anchored on chain (every earlier batch then is);
@@ -151,6 +153,26 @@ def run(url: str, consumer_key: str, provider_key: str, provider_code: str, coun
     return count / seconds
 
 
+def notary_reference(url: str, key: str, count: int, threads: int) -> float:
+    """Single `POST /v1/documents` per second from the same clients: the notary's figure on this machine now, to
+    read the exchanges' against (docs/benchmarks.md has it on a quiet machine)."""
+    clients = [
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) for _ in range(threads)
+    ]
+
+    def send(client: httpx.Client) -> None:
+        for _ in range(count // threads):
+            ok(client.post("/v1/documents", json={"hash": secrets.token_hex(32)}))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, clients))
+    seconds = time.perf_counter() - started
+    for client in clients:
+        client.close()
+    return (count // threads) * threads / seconds
+
+
 def evidence_figure(url: str, consumer_key: str, provider_code: str, samples: int) -> float:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {consumer_key}"}, timeout=120) as consumer:
         done = exchange(consumer, provider_code, 7)
@@ -205,6 +227,11 @@ def main() -> None:
         print(
             f"end to end, {args.threads} clients, {args.exchanges} exchanges: {rate:.0f} exchanges/s, "
             f"server CPU {cpu_ms:.2f} ms per exchange (API and anchoring worker; not anvil nor the clients)",
+            flush=True,
+        )
+        reference = notary_reference(url, consumer_key, args.exchanges, args.threads)
+        print(
+            f"reference, the notary's single POST /v1/documents, {args.threads} clients: {reference:.0f} req/s",
             flush=True,
         )
         verify_ms = evidence_figure(url, consumer_key, provider_code, args.samples)
