@@ -109,6 +109,18 @@ class Unavailable(SegellError):
     status_code, code = 503, "unavailable"
 
 
+class BadGateway(SegellError):
+    """502: a server Segell called for the request (a provider's endpoint) failed or answered wrongly."""
+
+    status_code, code = 502, "bad_gateway"
+
+
+class GatewayTimeout(SegellError):
+    """504: a server Segell called for the request did not answer in time."""
+
+    status_code, code = 504, "gateway_timeout"
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="A stable snake_case identifier: `not_found`, `already_admitted`, ...")
     message: str = Field(description="What went wrong and what to do about it.")
@@ -141,7 +153,10 @@ _RESPONSE_DESCRIPTIONS = {
     415: "The request body is of a media type this operation does not take; the schema lists those it does.",
     422: "Invalid parameters or body; `details` lists each problem.",
     429: "Too many requests; `Retry-After` says in how many seconds to try again.",
+    502: "An upstream server (a data provider's endpoint) failed or answered wrongly; `Retry-After` when it may "
+    "succeed later.",
     503: "The chain node cannot be reached; try again later.",
+    504: "An upstream server (a data provider's endpoint) did not answer in time; `Retry-After` says when to retry.",
 }
 
 
@@ -152,7 +167,7 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         response: dict[str, Any] = {"model": ErrorBody, "description": _RESPONSE_DESCRIPTIONS[status_code]}
         if status_code == 401:
             response["headers"] = {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}}
-        if status_code == 429:
+        if status_code in (429, 502, 504):
             response["headers"] = {
                 "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "string"}}
             }

@@ -20,6 +20,7 @@ from segell.services.domains import Domain, authenticators_of, streamed_forms_of
 from segell.services.errors import install_error_handlers
 from segell.services.health.domain import domain as health
 from segell.services.identity.domain import domain as identity
+from segell.services.interop.domain import domain as interop
 from segell.services.limits import RequestBodyLimits
 from segell.services.notary.domain import domain as notary
 from segell.services.opendata.domain import domain as opendata
@@ -39,6 +40,7 @@ DOMAINS: tuple[Domain, ...] = (
     citizen_auth,
     sandboxes,
     opendata,
+    interop,
     health,
     deployment,
     rpc,

@@ -58,6 +58,30 @@ KINDS: Final[Mapping[str, NotarisedKind]] = {
                 "en": "Mandatory transparency publication",
             },
         ),
+        NotarisedKind(
+            "interop-request",
+            {
+                "ca": "Petició de dades entre administracions",
+                "es": "Petición de datos entre administraciones",
+                "en": "Data request between administrations",
+            },
+        ),
+        NotarisedKind(
+            "interop-answer",
+            {
+                "ca": "Resposta segellada a una petició de dades",
+                "es": "Respuesta sellada a una petición de datos",
+                "en": "Sealed answer to a data request",
+            },
+        ),
+        NotarisedKind(
+            "interop-access-log",
+            {
+                "ca": "Registre diari d'accessos a dades de la ciutadania",
+                "es": "Registro diario de accesos a datos de la ciudadanía",
+                "en": "Daily log of accesses to citizens' data",
+            },
+        ),
     )
 }
 

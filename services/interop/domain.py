@@ -1,0 +1,26 @@
+"""The interoperability domain: data exchanged between administrations with a purpose, sealed answers, evidence
+anyone can check, and an access log citizens can read."""
+
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from segell.services.domains import Domain
+from segell.services.interop import service
+from segell.services.interop.router import router
+from segell.services.interop.settings import InteropSettings
+from segell.services.runtime import Runtime
+
+
+def _close_past_days(app: FastAPI, runtime: Runtime) -> None:
+    """Notarise the access log of the days that ended while no exchange closed them."""
+    service.close_days(runtime, datetime.now(UTC).date())
+
+
+domain = Domain(
+    name="interop",
+    routers=(router,),
+    models=("segell.services.interop.models",),
+    settings=InteropSettings,
+    start=(_close_past_days,),
+)

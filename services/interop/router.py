@@ -1,0 +1,134 @@
+"""The interoperability routes: the catalogue, authorisations, exchanges and their evidence, the log's days."""
+
+import json
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from segell.services.deps import AdministrationDep, CallerDep, RuntimeDep, SessionDep
+from segell.services.errors import error_responses
+from segell.services.interop import service
+from segell.services.interop.schemas import (
+    AuthorisationDecision,
+    AuthorisationList,
+    AuthorisationOut,
+    AuthorisationRequest,
+    ExchangeOut,
+    ExchangeRequest,
+    LogDayVerification,
+    RecordUpload,
+    RecordUploadOut,
+    RegisteredService,
+    ServiceList,
+    ServiceOut,
+    ServiceRegistration,
+)
+
+router = APIRouter(prefix="/v1/interop", tags=["interop"], responses=error_responses(401, 403))
+
+ResourceId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="32 lower-case hex digits.")]
+
+
+@router.post(
+    "/services",
+    response_model=RegisteredService,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409, 422),
+)
+def register_service(body: ServiceRegistration, runtime: RuntimeDep, provider: AdministrationDep) -> RegisteredService:
+    """Register a data service the administration provides, sealed with its seal certificate."""
+    return service.register_service(runtime, provider, body)
+
+
+@router.get("/services", response_model=ServiceList)
+def list_services(session: SessionDep, caller: CallerDep) -> ServiceList:
+    """The catalogue of every administration's data services."""
+    return ServiceList(items=service.list_services(session))
+
+
+@router.get("/services/{service_id}", response_model=ServiceOut, responses=error_responses(404, 422))
+def get_service(service_id: ResourceId, session: SessionDep, caller: CallerDep) -> ServiceOut:
+    """One data service of the catalogue."""
+    return service.get_service(session, service_id)
+
+
+@router.put("/services/{service_id}/records", response_model=RecordUploadOut, responses=error_responses(404, 409, 422))
+def upload_records(
+    service_id: ResourceId, body: RecordUpload, runtime: RuntimeDep, provider: AdministrationDep
+) -> RecordUploadOut:
+    """Upload records a built-in service answers from (its register); national ids are kept only hashed."""
+    return RecordUploadOut(stored=service.upload_records(runtime, provider, service_id, body))
+
+
+@router.post(
+    "/authorisations",
+    response_model=AuthorisationOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409, 422),
+)
+def request_authorisation(
+    body: AuthorisationRequest, session: SessionDep, consumer: AdministrationDep
+) -> AuthorisationOut:
+    """Ask a provider for access to its service for one procedure."""
+    return service.request_authorisation(session, consumer, body)
+
+
+@router.get("/authorisations", response_model=AuthorisationList)
+def list_authorisations(session: SessionDep, administration: AdministrationDep) -> AuthorisationList:
+    """The authorisations the administration asked for, and those asked of it."""
+    return AuthorisationList(items=service.list_authorisations(session, administration))
+
+
+@router.post(
+    "/authorisations/{authorisation_id}/decision",
+    response_model=AuthorisationOut,
+    responses=error_responses(404, 422),
+)
+def decide_authorisation(
+    authorisation_id: ResourceId, body: AuthorisationDecision, session: SessionDep, provider: AdministrationDep
+) -> AuthorisationOut:
+    """Grant or refuse an authorisation to one of the administration's services."""
+    return service.decide_authorisation(session, provider, authorisation_id, body)
+
+
+@router.post(
+    "/requests",
+    response_model=ExchangeOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409, 422, 502, 504),
+)
+def exchange(body: ExchangeRequest, runtime: RuntimeDep, consumer: AdministrationDep) -> ExchangeOut:
+    """Ask a provider's service about a citizen, for a procedure: the answer, sealed by the provider."""
+    return service.exchange(runtime, consumer, body, runtime.settings.api_url)
+
+
+@router.get("/requests/{exchange_id}", response_model=ExchangeOut, responses=error_responses(404, 422))
+def get_exchange(
+    exchange_id: ResourceId, runtime: RuntimeDep, session: SessionDep, administration: AdministrationDep
+) -> ExchangeOut:
+    """An exchange, for its consumer or its provider."""
+    return service.get_exchange(session, administration, exchange_id, runtime.settings.api_url)
+
+
+@router.get(
+    "/requests/{exchange_id}/evidence",
+    responses={
+        **error_responses(404, 409, 422),
+        200: {"content": {"application/json": {}}, "description": "The evidence file (`segell-interop-evidence`)."},
+    },
+)
+def evidence(exchange_id: ResourceId, session: SessionDep, administration: AdministrationDep) -> Response:
+    """The exchange's evidence file, once both sides are anchored (409 `not_anchored` until then)."""
+    content = service.evidence_file(session, administration, exchange_id)
+    return Response(
+        json.dumps(content, ensure_ascii=False, indent=1),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{exchange_id}.evidence.json"'},
+    )
+
+
+@router.get("/log/{day}", response_model=LogDayVerification, responses=error_responses(422))
+def verify_log_day(day: date, session: SessionDep, consumer: AdministrationDep) -> LogDayVerification:
+    """Whether the administration's access log of a day is still exactly what was notarised."""
+    return service.verify_day(session, consumer.id, day)
