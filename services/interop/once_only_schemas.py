@@ -21,7 +21,14 @@ FileName = Annotated[str, DisplayText(max_length=200)]
 MediaType = Annotated[
     str, StringConstraints(max_length=100, pattern=r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 ]
-Base64 = Annotated[str, StringConstraints(min_length=4, max_length=4_000_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+Base64 = Annotated[
+    str,
+    StringConstraints(
+        min_length=4,
+        max_length=4_200_000,
+        pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$",
+    ),
+]
 RequestStatus = Literal["consent_pending", "refused", "authorised", "delivered"]
 
 
