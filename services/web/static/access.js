@@ -214,7 +214,7 @@
       drawRequests(requests.requests);
       drawAccesses(log.accesses);
       $("signed-in").hidden = false;
-      setStatus("loaded", t("loaded", { count: log.accesses.length }));
+      setStatus("loaded", t(log.accesses.length === 1 ? "loaded_one" : "loaded", { count: log.accesses.length }));
     } catch (error) {
       const [state, text] = explain(error, "load_failed");
       setStatus(state, text);
