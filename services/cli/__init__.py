@@ -15,6 +15,7 @@
     segell cert show|revoke SERIAL     show (public status without a key) or revoke a certificate
     segell sign FILE --as employee|seal  sign (PDF: PAdES with a stamped code; else CAdES .p7s), notarised
     segell validate FILE [--signature SIG]  validate signatures (ETSI EN 319 102-1); no key needed
+    segell interop verify FILE --root R  check an exchange's evidence file offline (seal, chain, request, bundles)
     segell sandbox create NAME         a chain of your own with the Segell contracts; list, show, delete
     segell sandbox snapshot|revert|reset ID ...  save, restore or reset a sandbox's chain
     segell contract deploy F.sol --sandbox ID   compile and deploy a contract of your own in a sandbox
@@ -36,6 +37,7 @@ from segell.services.cli import (  # noqa: F401
     certificates,
     contracts,
     documents,
+    interop,
     notary,
     otp,
     sandboxes,

@@ -43,6 +43,7 @@ from segell.services.errors import (
 )
 from segell.services.identity import api as identity
 from segell.services.interop import repository
+from segell.services.interop.committer import group_writer
 from segell.services.interop.evidence import build_evidence
 from segell.services.interop.models import AccessLogEntry, Authorisation, DataService, Exchange, LogDigest
 from segell.services.interop.schemas import (
@@ -67,6 +68,15 @@ ANSWER_FORMAT = "segell-interop-answer/1"
 LOG_DAY_FORMAT = "segell-interop-access-log-day/1"
 SIGNATURE_HEADER = "Segell-Signature"
 _SUBJECT_LABEL = b"segell.interop.subject"
+# Copied into fresh rows for each attempt at writing an exchange: a group that failed leaves its rows behind.
+_EXCHANGE_COLUMNS: tuple[str, ...] = tuple(
+    "id service_id consumer_id provider_id subject_key request_document request_hash answer_jws answer_hash "
+    "created_at".split()
+)
+_ENTRY_COLUMNS: tuple[str, ...] = tuple(
+    "exchange_id subject_key consumer_id provider_id service_code officer procedure_code case_id legal_basis "
+    "consent_reference at day hidden_until entry_hash".split()
+)
 
 
 # --- subjects ---------------------------------------------------------------------------------------------------
@@ -534,42 +544,40 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
         hidden_until=body.hidden_until,
     )
     entry.entry_hash = sha256_hex(canonical_json(access_entry_document(entry, consumer.code, provider.code)))
-    with runtime.transaction() as session:
+    exchange_row = Exchange(
+        id=exchange_id,
+        service_id=service.id,
+        consumer_id=consumer.id,
+        provider_id=provider.id,
+        subject_key=key,
+        request_document=request_bytes.decode(),
+        request_hash=request_hash,
+        answer_jws=jws,
+        answer_hash=answer_hash,
+        created_at=now,
+    )
+    title = f"{provider.code} {service.code}"
+
+    def write(session: Session) -> tuple[str, str]:
         request_receipt = notary.notarise(
-            session,
-            consumer.id,
-            request_hash,
-            kind="interop-request",
-            title=f"{provider.code} {service.code}",
-            public=True,
+            session, consumer.id, request_hash, kind="interop-request", title=title, public=True
         )
         answer_receipt = notary.notarise(
             session,
             provider.id,
             answer_hash,
             kind="interop-answer",
-            title=f"{provider.code} {service.code}",
+            title=title,
             public=True,
             derived_from=[request_receipt.id],
         )
-        repository.add_exchange(
-            session,
-            Exchange(
-                id=exchange_id,
-                service_id=service.id,
-                consumer_id=consumer.id,
-                provider_id=provider.id,
-                subject_key=key,
-                request_document=request_bytes.decode(),
-                request_hash=request_hash,
-                answer_jws=jws,
-                answer_hash=answer_hash,
-                request_receipt_id=request_receipt.id,
-                answer_receipt_id=answer_receipt.id,
-                created_at=now,
-            ),
-            entry,
-        )
+        row = Exchange(**{column: getattr(exchange_row, column) for column in _EXCHANGE_COLUMNS})
+        row.request_receipt_id, row.answer_receipt_id = request_receipt.id, answer_receipt.id
+        log_entry = AccessLogEntry(**{column: getattr(entry, column) for column in _ENTRY_COLUMNS})
+        repository.add_exchange(session, row, log_entry)
+        return request_receipt.id, answer_receipt.id
+
+    request_receipt_id, answer_receipt_id = group_writer(runtime).write(write)
     close_days(runtime, now.date())
     return ExchangeOut(
         id=exchange_id,
@@ -578,8 +586,8 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
         answer=answer_document,
         answer_hash=answer_hash,
         answer_jws=jws,
-        request_receipt_id=request_receipt.id,
-        answer_receipt_id=answer_receipt.id,
+        request_receipt_id=request_receipt_id,
+        answer_receipt_id=answer_receipt_id,
         evidence_url=f"{api_url}/v1/interop/requests/{exchange_id}/evidence",
     )
 
