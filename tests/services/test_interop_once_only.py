@@ -8,11 +8,14 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from segell.services.cli import app as cli
 from segell.services.interop import api as interop
 from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, Tenant, admit, log_in_citizen, make_pdf, make_settings, serve
@@ -104,7 +107,7 @@ def evidence_when_anchored(once_only: OnceOnly, request_id: str) -> dict[str, An
 
 
 def test_consent_bound_fetch_is_refused_until_the_citizen_consents_on_their_page_then_delivered(
-    once_only: OnceOnly,
+    once_only: OnceOnly, runner: CliRunner, tmp_path: Path
 ) -> None:
     subject = national_id()
     content = make_pdf("Titol de graduat en ESO: Nuria Serra")
@@ -152,10 +155,20 @@ def test_consent_bound_fetch_is_refused_until_the_citizen_consents_on_their_page
     checked = interop.verify_evidence(evidence)
     assert checked.valid, checked.problems
     assert checked.answer is not None and checked.answer["data"]["sha256"] == kept["sha256"]
-    # An altered request is no longer the one whose hash the sealed answer names.
+    # With the command anyone runs offline, trusting the deployment's root certificate; an altered request is no
+    # longer the one whose hash the sealed answer names.
+    (tmp_path / "root.pem").write_text(once_only.consumer.http.get("/v1/ca/root.pem").text)
     tampered = json.loads(json.dumps(evidence))
     tampered["request_json"] = tampered["request_json"].replace("BEQUES-2027", "BEQUES-2028")
-    assert not interop.verify_evidence(tampered).valid
+    for name, document in (("evidence", evidence), ("tampered", tampered)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(document))
+    root = str(tmp_path / "root.pem")
+    offline = runner.invoke(cli, ["interop", "verify", str(tmp_path / "evidence.json"), "--root", root, "--json"])
+    assert offline.exit_code == 0, offline.output
+    assert json.loads(offline.output)["valid"] is True
+    altered = runner.invoke(cli, ["interop", "verify", str(tmp_path / "tampered.json"), "--root", root, "--json"])
+    assert altered.exit_code == 1
+    assert any("request" in problem for problem in json.loads(altered.output)["problems"])
 
 
 def test_citizen_refusal_keeps_the_document_from_the_consumer(once_only: OnceOnly) -> None:
