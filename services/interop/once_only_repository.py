@@ -70,19 +70,37 @@ def add_request(session: Session, row: OnceOnlyRequest) -> OnceOnlyRequest:
     return row
 
 
-def request(session: Session, request_id: str, *, for_update: bool = False) -> OnceOnlyRequest | None:
-    statement = select(OnceOnlyRequest).where(OnceOnlyRequest.id == request_id)
-    if for_update:
-        statement = statement.with_for_update()
-    return session.scalars(statement).first()
+def request(session: Session, request_id: str) -> OnceOnlyRequest | None:
+    return session.get(OnceOnlyRequest, request_id)
 
 
-def decide(session: Session, request_id: str, *, status: str, now: datetime) -> bool:
-    """Record the citizen's decision on a request still waiting for it; False when it no longer waits."""
+def decide(session: Session, request_id: str, subject_key: str, *, status: str, now: datetime) -> bool:
+    """Record the citizen's decision on a request for their document still waiting for it, as the transaction's
+    first statement (it waits for a decision being taken at the same time); False when there is none."""
+    theirs = select(ReusableDocument.id).where(ReusableDocument.subject_key == subject_key)
     result = session.execute(
         update(OnceOnlyRequest)
-        .where(OnceOnlyRequest.id == request_id, OnceOnlyRequest.status == "consent_pending")
+        .where(
+            OnceOnlyRequest.id == request_id,
+            OnceOnlyRequest.status == "consent_pending",
+            OnceOnlyRequest.document_id.in_(theirs),
+        )
         .values(status=status, decided_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_delivery(session: Session, request_id: str, consumer_id: int, now: datetime) -> bool:
+    """Mark an authorised request of the consumer delivered, as the transaction's first statement, so that one
+    delivery only is made of it however many fetch it at once; False when it is not (or no longer) authorised."""
+    result = session.execute(
+        update(OnceOnlyRequest)
+        .where(
+            OnceOnlyRequest.id == request_id,
+            OnceOnlyRequest.consumer_id == consumer_id,
+            OnceOnlyRequest.status == "authorised",
+        )
+        .values(status="delivered", delivered_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -106,11 +124,8 @@ def deliver(
     answer_jws: str,
     request_receipt_id: str,
     answer_receipt_id: str,
-    now: datetime,
 ) -> None:
-    """Record a request's delivery and its access-log entry, in the caller's transaction."""
-    row.status = "delivered"
-    row.delivered_at = now
+    """Record a claimed request's delivery and its access-log entry, in the caller's transaction."""
     row.request_document = request_document
     row.answer_jws = answer_jws
     row.request_receipt_id = request_receipt_id

@@ -270,9 +270,9 @@ def request_document(
 
 
 def _consumers_request(
-    session: Session, consumer: Administration, request_id: str, *, for_update: bool = False
+    session: Session, consumer: Administration, request_id: str
 ) -> tuple[OnceOnlyRequest, ReusableDocument]:
-    row = repository.request(session, request_id, for_update=for_update)
+    row = repository.request(session, request_id)
     if row is None or row.consumer_id != consumer.id:
         raise NotFound(f"No once-only request {request_id} of {consumer.code}.", code="once_only_request_not_found")
     document = repository.document(session, row.document_id)
@@ -414,9 +414,12 @@ def fetch_document(runtime: Runtime, consumer: Administration, request_id: str, 
         canonical_json(interop_service.access_entry_document(entry, consumer.code, holder_code))
     )
     with runtime.transaction() as session:
-        row, document = _consumers_request(session, consumer, request_id, for_update=True)
-        if row.status == "delivered":  # delivered meanwhile, by a request of the same consumer
+        if not repository.claim_delivery(session, request_id, consumer.id, now):
+            # Delivered meanwhile, by another fetch of the same consumer: that delivery is the one.
+            row, document = _consumers_request(session, consumer, request_id)
+            _refuse_unless_authorised(row)
             return _delivery(session, row, document, api_url)
+        row, document = _consumers_request(session, consumer, request_id)
         request_receipt = notary.notarise(
             session,
             consumer.id,
@@ -442,7 +445,6 @@ def fetch_document(runtime: Runtime, consumer: Administration, request_id: str, 
             answer_jws=jws,
             request_receipt_id=request_receipt.id,
             answer_receipt_id=answer_receipt.id,
-            now=now,
         )
         delivery = _delivery(session, row, document, api_url)
     interop_service.close_days(runtime, now.date())
@@ -506,9 +508,9 @@ def preview(session: Session, subject_key: str, request_id: str) -> ReusableDocu
 
 def decide(session: Session, subject_key: str, request_id: str, decision: str, now: datetime) -> CitizenOnceOnlyRequest:
     """The citizen consents to a request, or refuses it; `Conflict` `already_decided` once decided."""
-    row, _document = _citizens_request(session, subject_key, request_id)
     status = "authorised" if decision == "consent" else "refused"
-    if not repository.decide(session, row.id, status=status, now=now):
+    decided = repository.decide(session, request_id, subject_key, status=status, now=now)
+    row, _document = _citizens_request(session, subject_key, request_id)
+    if not decided:
         raise Conflict(f"This request is already {row.status}: a decision is taken once.", code="already_decided")
-    session.refresh(row)
     return next(entry for entry in citizen_requests(session, subject_key) if entry.id == row.id)
