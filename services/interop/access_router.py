@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from segell.services.deps import CitizenDep, ClockDep, SessionDep
+from segell.services.deps import CitizenDep, ClockDep, RuntimeDep, SessionDep
 from segell.services.errors import error_responses
 from segell.services.file_names import content_disposition
 from segell.services.interop import access_service, once_only_service
@@ -94,8 +94,12 @@ def preview_once_only_document(request_id: RequestPath, citizen: CitizenDep, ses
     "/once-only/{request_id}/decision", response_model=CitizenOnceOnlyRequest, responses=error_responses(409, 422)
 )
 def decide_once_only_request(
-    request_id: RequestPath, body: ConsentDecision, citizen: CitizenDep, session: SessionDep, clock: ClockDep
+    request_id: RequestPath, body: ConsentDecision, citizen: CitizenDep, runtime: RuntimeDep, clock: ClockDep
 ) -> CitizenOnceOnlyRequest:
     """The citizen consents to sending their document, or refuses; a decision is taken once."""
-    subject = once_only_service.subject_of(session, citizen)
-    return once_only_service.decide(session, subject, request_id, body.decision, clock())
+    # The transaction is the handler's own, committed in its thread: a decision waiting for another's row lock
+    # never waits for a thread of the pool to commit that other one.
+    with runtime.transaction() as session:
+        subject = once_only_service.subject_of(session, citizen)
+    with runtime.transaction() as session:
+        return once_only_service.decide(session, subject, request_id, body.decision, clock())
