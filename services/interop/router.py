@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from segell.services.deps import AdministrationDep, CallerDep, RuntimeDep, SessionDep
-from segell.services.errors import error_responses
+from segell.services.errors import ValidationFailed, error_responses
 from segell.services.interop import service
 from segell.services.interop.schemas import (
     AuthorisationDecision,
@@ -27,6 +27,7 @@ from segell.services.interop.schemas import (
 
 router = APIRouter(prefix="/v1/interop", tags=["interop"], responses=error_responses(401, 403))
 
+Day = Annotated[str, Path(description="A day, YYYY-MM-DD (UTC).", json_schema_extra={"format": "date"})]
 ResourceId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="32 lower-case hex digits.")]
 
 
@@ -129,6 +130,15 @@ def evidence(exchange_id: ResourceId, session: SessionDep, administration: Admin
 
 
 @router.get("/log/{day}", response_model=LogDayVerification, responses=error_responses(422))
-def verify_log_day(day: date, session: SessionDep, consumer: AdministrationDep) -> LogDayVerification:
+def verify_log_day(day: Day, session: SessionDep, consumer: AdministrationDep) -> LogDayVerification:
     """Whether the administration's access log of a day is still exactly what was notarised."""
-    return service.verify_day(session, consumer.id, day)
+    try:
+        parsed = date.fromisoformat(day) if len(day) == 10 else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationFailed(
+            f"Invalid request. path.day: {day} is not a date; write it YYYY-MM-DD.",
+            details=[{"location": "path.day", "message": "not a date"}],
+        )
+    return service.verify_day(session, consumer.id, parsed)

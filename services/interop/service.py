@@ -239,6 +239,32 @@ def upload_records(runtime: Runtime, provider: Administration, service_id: str, 
 # --- authorisations ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Provided:
+    """A provider and one of its services as an exchange reads them: services never change once registered."""
+
+    provider_id: int
+    provider_code: str
+    service: DataService
+
+
+_catalogue: "weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], _Provided]]" = weakref.WeakKeyDictionary()
+
+
+def _provided(runtime: Runtime, session: Session, provider_code: str, service_code: str) -> _Provided:
+    """The provider and its service, read once per process."""
+    with _seals_lock:
+        known = _catalogue.setdefault(runtime.engine, {}).get((provider_code, service_code))
+    if known is not None:
+        return known
+    provider, service = _provider_service(session, provider_code, service_code)
+    session.expunge(service)
+    found = _Provided(provider.id, provider.code, service)
+    with _seals_lock:
+        _catalogue.setdefault(runtime.engine, {})[(provider_code, service_code)] = found
+    return found
+
+
 def _provider_service(session: Session, provider_code: str, service_code: str) -> tuple[Administration, DataService]:
     provider = get_by_code(session, provider_code)
     row = repository.service_by_code(session, provider_id=provider.id, code=service_code) if provider else None
@@ -485,22 +511,26 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
     now = datetime.now(UTC)
     key = subject_key(runtime.master_key, body.subject.national_id)
     with runtime.transaction() as session:
-        provider, service = _provider_service(session, body.provider, body.service)
-        authorisation = repository.authorisation_for(
-            session, service_id=service.id, consumer_id=consumer.id, procedure_code=body.purpose.procedure_code
-        )
-        if provider.id != consumer.id:
+        provided = _provided(runtime, session, body.provider, body.service)
+        service = provided.service
+        if provided.provider_id != consumer.id:
+            authorisation = repository.authorisation_for(
+                session, service_id=service.id, consumer_id=consumer.id, procedure_code=body.purpose.procedure_code
+            )
             _check_purpose(service, authorisation, body)
-        record = repository.record_of(session, service_id=service.id, subject_key=key)
+        record = (
+            repository.record_of(session, service_id=service.id, subject_key=key)
+            if service.routing == "builtin"
+            else None
+        )
         record_data = dict(record.data) if record is not None else None
-        session.expunge(service)
     exchange_id = secrets.token_hex(16)
     purpose = body.purpose.model_dump()
     request_document = {
         "format": REQUEST_FORMAT,
         "id": exchange_id,
         "consumer": consumer.code,
-        "provider": provider.code,
+        "provider": provided.provider_code,
         "service": service.code,
         "subject_key": key,
         "purpose": purpose,
@@ -511,15 +541,15 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
     request_bytes = canonical_json(request_document)
     request_hash = sha256_hex(request_bytes)
     if service.routing == "webhook":
-        found, data = _ask_webhook(runtime, service, provider.code, request_document, body.subject.national_id)
+        found, data = _ask_webhook(runtime, service, provided.provider_code, request_document, body.subject.national_id)
     else:
         found, data = record_data is not None, record_data
-    held = _seal_of(runtime, provider.id, service.seal_certificate_id)
+    held = _seal_of(runtime, provided.provider_id, service.seal_certificate_id)
     answer_document = {
         "format": ANSWER_FORMAT,
         "exchange_id": exchange_id,
         "request_hash": request_hash,
-        "provider": provider.code,
+        "provider": provided.provider_code,
         "service": service.code,
         "found": found,
         "data": data,
@@ -532,7 +562,7 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
         exchange_id=exchange_id,
         subject_key=key,
         consumer_id=consumer.id,
-        provider_id=provider.id,
+        provider_id=provided.provider_id,
         service_code=service.code,
         officer=body.officer,
         procedure_code=body.purpose.procedure_code,
@@ -543,12 +573,12 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
         day=now.date(),
         hidden_until=body.hidden_until,
     )
-    entry.entry_hash = sha256_hex(canonical_json(access_entry_document(entry, consumer.code, provider.code)))
+    entry.entry_hash = sha256_hex(canonical_json(access_entry_document(entry, consumer.code, provided.provider_code)))
     exchange_row = Exchange(
         id=exchange_id,
         service_id=service.id,
         consumer_id=consumer.id,
-        provider_id=provider.id,
+        provider_id=provided.provider_id,
         subject_key=key,
         request_document=request_bytes.decode(),
         request_hash=request_hash,
@@ -556,7 +586,7 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
         answer_hash=answer_hash,
         created_at=now,
     )
-    title = f"{provider.code} {service.code}"
+    title = f"{provided.provider_code} {service.code}"
 
     def write(session: Session) -> tuple[str, str]:
         request_receipt = notary.notarise(
@@ -564,7 +594,7 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
         )
         answer_receipt = notary.notarise(
             session,
-            provider.id,
+            provided.provider_id,
             answer_hash,
             kind="interop-answer",
             title=title,
