@@ -26,10 +26,13 @@ RequestId = Annotated[str, Path(pattern=r"^oo_[0-9a-f]{24}$", description="The o
 
 @router.post("/citizens", response_model=CitizenBound, responses=error_responses(409, 422))
 def bind_citizen(
-    body: CitizenBinding, session: SessionDep, runtime: RuntimeDep, administration: AdministrationDep, clock: ClockDep
+    body: CitizenBinding, runtime: RuntimeDep, administration: AdministrationDep, clock: ClockDep
 ) -> CitizenBound:
     """Bind a citizen's login with this administration to their national id, so they can read their accesses."""
-    return service.bind_citizen(session, runtime, administration, body, clock())
+    # Committed in the handler's own thread: a binding waiting on another's insert of the same login never waits
+    # for a thread of the pool to commit that one.
+    with runtime.transaction() as session:
+        return service.bind_citizen(session, runtime, administration, body, clock())
 
 
 @router.post(
