@@ -7,6 +7,8 @@ from fastapi import FastAPI
 
 from segell.services.domains import Domain
 from segell.services.interop import service
+from segell.services.interop.access_router import router as access_router
+from segell.services.interop.once_only_router import router as once_only_router
 from segell.services.interop.router import router
 from segell.services.interop.settings import InteropSettings
 from segell.services.runtime import Runtime
@@ -19,8 +21,8 @@ def _close_past_days(app: FastAPI, runtime: Runtime) -> None:
 
 domain = Domain(
     name="interop",
-    routers=(router,),
-    models=("segell.services.interop.models",),
+    routers=(router, once_only_router, access_router),
+    models=("segell.services.interop.models", "segell.services.interop.once_only_models"),
     settings=InteropSettings,
     start=(_close_past_days,),
 )

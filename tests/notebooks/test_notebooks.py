@@ -170,6 +170,35 @@ def assert_open_data_tour(text: str, server: RunningServer) -> None:
     ]
 
 
+def assert_interoperability_tour(text: str, server: RunningServer) -> None:
+    """Check what 06-interoperability printed: a residence exchange sealed and verified offline (a tampered copy
+    failing), the citizen's log without the hidden access, and a once-only delivery refused, then consented to."""
+    match = re.search(r"provider (DEMO-[0-9A-F]{8}), consumer (DEMO-[0-9A-F]{8}), school (DEMO-[0-9A-F]{8})", text)
+    assert match, text
+    town, council, school = match.groups()
+    assert f"service RESIDENCE of {town}" in text
+    assert "records stored: 1" in text
+    assert "authorisation for AJUTS-MENJADOR: pending → granted" in text
+    assert "answer    {'municipality': 'Girona', 'since': '2019-03-01'}" in text
+    assert "names the request's hash: True" in text
+    assert re.search(r"evidence  valid True, sealed by .*Ajuntament de Demostració", text)
+    assert "tampered  valid False: the answer's seal" in text
+    assert "Consell Comarcal de Demostració asked Ajuntament de Demostració for RESIDENCE" in text
+    assert "procedure AJUTS-MENJADOR, case 2026-000417, https://www.boe.es/eli/es/l/1985/04/02/7" in text
+    assert "the hidden access is shown: False" in text
+    assert "CSV export: 1 row(s), columns at, consumer_code" in text
+    assert "request consent_pending; fetched now: HTTP 403 consent_missing" in text
+    assert "the citizen sees: Consell Comarcal de Demostració asks for 'Títol de batxillerat' (consent_pending)" in text
+    assert "preview is the kept file: True" in text
+    assert "decision: authorised" in text
+    assert "SHA-256 as sealed by the school: True" in text
+    assert re.search(r"once-only evidence valid True, sealed by .*Institut de Demostració", text)
+    assert "obtained DIPLOMA from Institut de Demostració, basis http://data.europa.eu/eli/reg/2016/679/oj" in text
+    with server.client(server.governance_key) as governance:
+        for code in (town, council, school):
+            assert governance.get(f"/v1/administrations/{code}").json()["status"] == "active"
+
+
 def test_notebooks_are_stored_without_outputs() -> None:
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOKS_DIR}"
     for path in NOTEBOOKS:
@@ -200,6 +229,8 @@ def test_notebook_runs_against_segell_with_api_key(
     if path.name == "04-open-data-and-transparency.ipynb":
         assert_open_data_tour(stream(notebook), segell_server)
         assert images(notebook) == 1  # the budget by chapter
+    if path.name == "06-interoperability.ipynb":
+        assert_interoperability_tour(stream(notebook), segell_server)
     if path.name == "02-sandbox-poc.ipynb":
         text = stream(notebook)
         counts = {label: int(count) for label, count in re.findall(r"^(\w[\w ]+?) +(\d+) transactions, ", text, re.M)}
