@@ -57,7 +57,9 @@ def test_limits_are_exact_under_50_concurrent_requests_on_postgresql(pg_server: 
         replacements = at_once(
             pg_server,
             50,
-            lambda c: c.post(f"{PREFIX}/processes/{replacing}/ballots", json={"choices": ["P3", "P4"]}, headers=headers),
+            lambda c: c.post(
+                f"{PREFIX}/processes/{replacing}/ballots", json={"choices": ["P3", "P4"]}, headers=headers
+            ),
         )
         refused_tally = admin.post(f"{PREFIX}/processes/{refusing}/close").json()["tally"]
         replaced_tally = admin.post(f"{PREFIX}/processes/{replacing}/close").json()["tally"]
