@@ -44,7 +44,7 @@ CITIZEN_ERRORS = (401, 403, 404, 409, 422)
     "/processes",
     response_model=ProcessOut,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(401, 403, 409, 422),
 )
 def open_process(
     body: ProcessRequest, session: SessionDep, runtime: RuntimeDep, administration: AdministrationDep
