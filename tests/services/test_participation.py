@@ -366,3 +366,26 @@ def test_ballots_outside_the_voting_phase_are_refused(
     with citizen(segell_server, citizen_token(segell_server, code, phone)) as voter:
         early = voter.post(f"{PREFIX}/processes/{process_id}/ballots", json={"choices": ["P1", "P2"]})
     assert early.status_code == 409 and early.json()["error"]["code"] == "outside_phase"
+
+
+def test_recount_in_the_docs_runs_with_standard_python_and_one_json_rpc_call(
+    segell_server: RunningServer, council: tuple[str, httpx.Client], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, admin = council
+    phones = [new_phone(), new_phone()]
+    process_id = open_with_census(admin, budget_process(), phones)
+    for phone, choices in zip(phones, (["P1", "P2"], ["P3", "P4", "C1"]), strict=True):
+        with citizen(segell_server, citizen_token(segell_server, code, phone)) as voter:
+            assert voter.post(f"{PREFIX}/processes/{process_id}/ballots", json={"choices": choices}).status_code == 201
+    tally = admin.post(f"{PREFIX}/processes/{process_id}/close").json()["tally"]
+    wait_anchored(admin, tally["ballots_receipt"]["id"])
+    wait_anchored(admin, tally["result_receipt"]["id"])
+    text = (Path(__file__).parents[2] / "docs" / "participation.md").read_text()
+    snippet = next(block for block in text.split("```python\n")[1:] if "eth_call" in block).split("```")[0]
+    notary = admin.get("/.well-known/segell.json").json()["notary"]
+
+    exec(
+        snippet, {"API": segell_server.url, "PROCESS": process_id, "RPC": f"{segell_server.url}/rpc", "NOTARY": notary}
+    )
+
+    assert capsys.readouterr().out.strip() == "2 ballots recounted; root and result anchored"
