@@ -3,10 +3,11 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from segell.services.citizen_auth.api import Phone
 from segell.services.display_text import DisplayText
+from segell.services.json_types import JSON_NUMBER
 from segell.services.notary.api import Receipt
 
 ProcessType = Literal["ideas", "challenge", "budget"]
@@ -30,6 +31,8 @@ def _date_time_text(value: object) -> object:
 
 
 Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+Euros = Annotated[int, Field(ge=0, le=10**15), JSON_NUMBER]
+Count = Annotated[int, Field(ge=1, le=1000), JSON_NUMBER]
 PHASE_ORDER: tuple[PhaseName, ...] = ("proposals", "evaluation", "voting", "results")
 
 
@@ -106,7 +109,7 @@ class ProjectIn(BaseModel):
     id: OptionId
     title: Texts
     description: LongTexts | None = None
-    cost: StrictInt = Field(ge=0, le=10**15, description="What the project costs, in whole euros.")
+    cost: Euros = Field(description="What the project costs, in whole euros.")
     district: District | None = Field(default=None, description="Where; none for a city-wide project.")
 
 
@@ -115,18 +118,14 @@ class BallotRulesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    budget_cap: StrictInt | None = Field(
-        default=None, ge=0, le=10**15, description="The most a ballot's projects may cost."
+    budget_cap: Euros | None = Field(default=None, description="The most a ballot's projects may cost.")
+    min_projects: Count = 1
+    max_projects: Count | None = None
+    min_projects_per_district: Count | None = Field(
+        default=None, description="In each district a ballot chooses, at least this many projects."
     )
-    min_projects: StrictInt = Field(default=1, ge=1, le=1000)
-    max_projects: StrictInt | None = Field(default=None, ge=1, le=1000)
-    min_projects_per_district: StrictInt | None = Field(
-        default=None, ge=1, le=1000, description="In each district a ballot chooses, at least this many projects."
-    )
-    max_projects_per_district: StrictInt | None = Field(default=None, ge=1, le=1000)
-    max_districts: StrictInt | None = Field(
-        default=None, ge=1, le=1000, description="The most districts a ballot spans."
-    )
+    max_projects_per_district: Count | None = None
+    max_districts: Count | None = Field(default=None, description="The most districts a ballot spans.")
 
 
 class ProcessFields(BaseModel):
@@ -171,7 +170,7 @@ class BudgetProcessRequest(VoteFields):
     phases: Phases = Phases()
     projects: list[ProjectIn] = Field(min_length=1, max_length=1000)
     rules: BallotRulesIn = BallotRulesIn()
-    available_budget: StrictInt = Field(ge=0, le=10**15, description="The money to fund projects, whole euros.")
+    available_budget: Euros = Field(description="The money to fund projects, whole euros.")
 
 
 ProcessRequest = Annotated[
