@@ -24,6 +24,7 @@ from segell.services.interop.domain import domain as interop
 from segell.services.limits import RequestBodyLimits
 from segell.services.notary.domain import domain as notary
 from segell.services.opendata.domain import domain as opendata
+from segell.services.participation.domain import domain as participation
 from segell.services.rpc.domain import domain as rpc
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.domain import domain as sandboxes
@@ -41,6 +42,7 @@ DOMAINS: tuple[Domain, ...] = (
     sandboxes,
     opendata,
     interop,
+    participation,
     health,
     deployment,
     rpc,

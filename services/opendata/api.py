@@ -7,7 +7,9 @@ to it): the mandatory publications, for the transparency portal. Read-only, in p
 - `current_figures`: the figures of the current version of a block across administrations, to compare them;
 - `submission`: one block of one period (its current version, or a given one);
 - `submission_file`, `submission_rows`: what was submitted, as the file and as rows typed by the block's Table
-  Schema (`table_schema`, the one the submission API checks files against), from the catalogue's `files_directory`.
+  Schema (`table_schema`, the one the submission API checks files against), from the catalogue's `files_directory`;
+- `publish_dataset`: a dataset of files in an administration's name, each change a notarised version derived from
+  the receipts given (`FileToPublish`, `PublishedDataset`, `PublishedFile`; `dataset_name` names it).
 
 Example, in the web domain::
 
@@ -17,6 +19,13 @@ Example, in the web domain::
 """
 
 from segell.services.opendata.publications_tables import BLOCKS
+from segell.services.opendata.publishing import (
+    FileToPublish,
+    PublishedDataset,
+    PublishedFile,
+    dataset_name,
+    publish_dataset,
+)
 from segell.services.opendata.transparency import (
     BlockFigures,
     Cell,
@@ -38,12 +47,17 @@ __all__ = [
     "BLOCKS",
     "BlockFigures",
     "Cell",
+    "FileToPublish",
+    "PublishedDataset",
+    "PublishedFile",
     "PublishedSubmission",
     "PublishingAdministration",
     "SubmissionTable",
     "block_title",
     "current_figures",
+    "dataset_name",
     "files_directory",
+    "publish_dataset",
     "published_administrations",
     "submission",
     "submission_file",

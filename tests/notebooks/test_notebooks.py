@@ -197,6 +197,17 @@ def assert_interoperability_tour(text: str, server: RunningServer) -> None:
     with server.client(server.governance_key) as governance:
         for code in (town, council, school):
             assert governance.get(f"/v1/administrations/{code}").json()["status"] == "active"
+def assert_participation_tour(text: str) -> None:
+    """Check what 05-participation printed: the refused ballot, the receipts, the tally, the recount and the checks."""
+    assert "refused: HTTP 422, The ballot breaks the process's rules: choose at least 2 projects in Gràcia" in text
+    assert len(re.findall(r"receipt [A-Z2-7]{5}-[A-Z2-7]{5}  commitment [0-9a-f]{16}", text)) == 3
+    assert "second ballot: HTTP 409 already_voted" in text
+    assert "  P4: 2 votes, funded\n  P1: 2 votes, funded\n  P3: 2 votes, funded\n  P2: 2 votes\n" in text
+    assert "recount valid True: 3 ballots recounted" in text
+    assert "my ballot counted True" in text
+    assert "leads to the root: True" in text
+    assert "root recomputed here: True" in text
+    assert "a ballot altered: ballot " in text and "its commitment is not the hash of its record" in text
 
 
 def test_notebooks_are_stored_without_outputs() -> None:
@@ -231,6 +242,8 @@ def test_notebook_runs_against_segell_with_api_key(
         assert images(notebook) == 1  # the budget by chapter
     if path.name == "06-interoperability.ipynb":
         assert_interoperability_tour(stream(notebook), segell_server)
+    if path.name == "05-participation.ipynb":
+        assert_participation_tour(stream(notebook))
     if path.name == "02-sandbox-poc.ipynb":
         text = stream(notebook)
         counts = {label: int(count) for label, count in re.findall(r"^(\w[\w ]+?) +(\d+) transactions, ", text, re.M)}
