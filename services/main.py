@@ -23,6 +23,7 @@ from segell.services.identity.domain import domain as identity
 from segell.services.limits import RequestBodyLimits
 from segell.services.notary.domain import domain as notary
 from segell.services.opendata.domain import domain as opendata
+from segell.services.participation.domain import domain as participation
 from segell.services.rpc.domain import domain as rpc
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.domain import domain as sandboxes
@@ -39,6 +40,7 @@ DOMAINS: tuple[Domain, ...] = (
     citizen_auth,
     sandboxes,
     opendata,
+    participation,
     health,
     deployment,
     rpc,
