@@ -13,6 +13,7 @@ from .citizen_auth import CitizenAuth, Citizens
 from .contracts import Contracts
 from .documents import Documents
 from .models import DeploymentInfo, Health, Identity
+from .participation import Participation
 from .sandboxes import Sandboxes
 from .signatures import Signatures
 from .transparency import Transparency
@@ -52,6 +53,7 @@ class Client:
                                 revoke_api_key (:class:`sdk.Administrations`)
     ``client.governance_keys``  list, rotate, revoke (:class:`sdk.GovernanceKeys`)
     ``client.transparency``     submit, list, get, accesses, received, received_file (:class:`sdk.Transparency`)
+    ``client.participation``    process, inclusion, check_ballot, verify_tally (:class:`sdk.Participation`)
     ==========================  ==============================================================================
 
     An unparseable ``base_url`` raises :class:`ValueError`. Every method raises a subclass of
@@ -89,6 +91,8 @@ class Client:
     """The governance API keys (governance)."""
     transparency: Transparency
     """Mandatory publications (Llei 19/2014) submitted once, and their recipients' reads."""
+    participation: Participation
+    """Participation processes: a voter's ballot check and the recount of a tally from published data and the chain."""
 
     def __init__(
         self,
@@ -109,6 +113,7 @@ class Client:
         self.administrations = Administrations(self._transport)
         self.governance_keys = GovernanceKeys(self._transport)
         self.transparency = Transparency(self._transport)
+        self.participation = Participation(self._transport)
 
     @property
     def base_url(self) -> str:

@@ -1,9 +1,19 @@
 """What the other domains may use of citizen authentication (`tests/services/test_domain_boundaries.py` holds them
 to it): `verify_token` and its `InvalidToken` for a citizen token that arrives outside the kernel's `CitizenDep` (in
-a form, say), and the `Clock` type with the `system_clock` that limits and expiries are measured with."""
+a form, say), the `Clock` type with the `system_clock` that limits and expiries are measured with, and
+`citizen_id_of`: the citizen id a login with a phone number gives, for a census kept by pseudonym
+(the participation domain's)."""
 
+from segell.services.citizen_auth.keyring import Keyring
+from segell.services.citizen_auth.schemas import Phone
 from segell.services.citizen_auth.service import Clock, system_clock
 from segell.services.citizen_auth.tokens import InvalidToken
 from segell.services.citizen_auth.tokens import verify as verify_token
 
-__all__ = ["Clock", "InvalidToken", "system_clock", "verify_token"]
+__all__ = ["Clock", "InvalidToken", "Phone", "citizen_id_of", "system_clock", "verify_token"]
+
+
+def citizen_id_of(master_key: bytes, administration_id: int, phone: str) -> str:
+    """The citizen id (``cit_...``, a token's ``sub``) that a login of `phone` (E.164, as `Phone` normalises it) with
+    `administration_id` gives: a keyed hash, the same for every login of that number with that administration."""
+    return Keyring(master_key).citizen_id(administration_id, phone)

@@ -22,6 +22,7 @@
     segell publish budget FILE --year 2026   submit a mandatory publication once (budget, salaries, ...)
     segell publish list                list the administration's submissions (--all: everyone's)
     segell transparency sample         admit five sample municipalities and submit their publications
+    segell tally verify PROCESS        recount a closed participation process from its published ballots and the chain
     segell otp outbox                  the sandbox SMS outbox (governance: all; a key: its own); otp send|verify
 
 `notarise` and `revoke` act for an administration with its key in --api-key / SEGELL_API_KEY; `verify` needs no
@@ -41,6 +42,7 @@ from segell.services.cli import (  # noqa: F401
     sandboxes,
     server,
     signatures,
+    tally,
     transparency,
     trust,
 )

@@ -58,6 +58,38 @@ KINDS: Final[Mapping[str, NotarisedKind]] = {
                 "en": "Mandatory transparency publication",
             },
         ),
+        NotarisedKind(
+            "participation-proposal",
+            {
+                "ca": "Versió d'una proposta ciutadana",
+                "es": "Versión de una propuesta ciudadana",
+                "en": "Version of a citizen proposal",
+            },
+        ),
+        NotarisedKind(
+            "participation-moderation",
+            {
+                "ca": "Proposta ciutadana amagada per moderació, amb el motiu",
+                "es": "Propuesta ciudadana ocultada por moderación, con el motivo",
+                "en": "Citizen proposal hidden by moderation, with the reason",
+            },
+        ),
+        NotarisedKind(
+            "participation-ballots",
+            {
+                "ca": "Arrel de Merkle de les paperetes d'una votació",
+                "es": "Raíz de Merkle de las papeletas de una votación",
+                "en": "Merkle root of a vote's ballots",
+            },
+        ),
+        NotarisedKind(
+            "participation-result",
+            {
+                "ca": "Resultat d'una votació, calculat a partir de les paperetes publicades",
+                "es": "Resultado de una votación, calculado a partir de las papeletas publicadas",
+                "en": "Result of a vote, computed from the published ballots",
+            },
+        ),
     )
 }
 

@@ -9,7 +9,9 @@ to it): the mandatory publications, for the transparency portal. Read-only, in p
 - `publish_table` (with `TableText`, answering `PublishedTable`): another domain's table published as a dataset
   of the administration's, each publication its next version (the participation domain's ratings per procedure);
 - `submission_file`, `submission_rows`: what was submitted, as the file and as rows typed by the block's Table
-  Schema (`table_schema`, the one the submission API checks files against), from the catalogue's `files_directory`.
+  Schema (`table_schema`, the one the submission API checks files against), from the catalogue's `files_directory`;
+- `publish_dataset`: a dataset of files in an administration's name, each change a notarised version derived from
+  the receipts given (`FileToPublish`, `PublishedDataset`, `PublishedFile`; `dataset_name` names it).
 
 Example, in the web domain::
 
@@ -20,6 +22,13 @@ Example, in the web domain::
 
 from segell.services.opendata.publications_tables import BLOCKS
 from segell.services.opendata.published_tables import PublishedTable, TableText, publish_table
+from segell.services.opendata.publishing import (
+    FileToPublish,
+    PublishedDataset,
+    PublishedFile,
+    dataset_name,
+    publish_dataset,
+)
 from segell.services.opendata.transparency import (
     BlockFigures,
     Cell,
@@ -41,6 +50,9 @@ __all__ = [
     "BLOCKS",
     "BlockFigures",
     "Cell",
+    "FileToPublish",
+    "PublishedDataset",
+    "PublishedFile",
     "PublishedSubmission",
     "PublishedTable",
     "PublishingAdministration",
@@ -48,7 +60,9 @@ __all__ = [
     "TableText",
     "block_title",
     "current_figures",
+    "dataset_name",
     "files_directory",
+    "publish_dataset",
     "publish_table",
     "published_administrations",
     "submission",

@@ -1,1 +1,3 @@
-"""The participation domain: citizens' ideas, supports and votes, with tallies anyone can recount."""
+"""The participation domain: processes (ideas, challenges, participatory budgets) opened by an administration, their
+census, citizens' proposals in versions linked by hash and their supports, and ballots whose tally anyone can recount
+from the published ballots and the chain (docs/participation.md)."""

@@ -2,8 +2,9 @@
 participation pages."""
 
 from segell.services.domains import Domain
+from segell.services.web.participation_router import router as participation_router
 from segell.services.web.participation_survey_router import router as participation_survey_router
 from segell.services.web.portal_router import router as portal_router
 from segell.services.web.router import router
 
-domain = Domain(name="web", routers=(router, portal_router, participation_survey_router))
+domain = Domain(name="web", routers=(router, portal_router, participation_router, participation_survey_router))

@@ -7,10 +7,12 @@ API with the citizen's token.
 
 import re
 import secrets
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from segell.services.deps import ClockDep, SessionDep
 from segell.services.errors import Conflict, NotFound
@@ -45,9 +47,9 @@ def processes_page(request: Request, session: SessionDep, clock: ClockDep, lang:
     return _html(request, lang, language, render.processes_page(language, participation.processes(session, clock())))
 
 
-def _process(session: SessionDep, process_id: str, now: object) -> participation.ProcessOut | None:
+def _process(session: Session, process_id: str, now: datetime) -> participation.ProcessOut | None:
     try:
-        return participation.process(session, process_id, now)  # type: ignore[arg-type]
+        return participation.process(session, process_id, now)
     except NotFound:
         return None
 

@@ -1,7 +1,7 @@
 """The after-transaction survey: single-use invitations and the ratings given through them.
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from segell.services.models import UTCDateTime
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0022"
 
 
 def upgrade() -> None:
