@@ -7,6 +7,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from segell.services.participation.models import Process
 from segell.services.participation.survey_models import ServiceRating, SurveyInvitation
 
 
@@ -76,5 +77,22 @@ def ideas_without_proposal(session: Session, *, administration_id: int, limit: i
         )
         .order_by(ServiceRating.created_at)
         .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def open_ideas_processes(session: Session, *, administration_id: int) -> list[Process]:
+    """The administration's open ideas processes that take an idea from anyone with a link (no census, no factor),
+    newest first."""
+    query = (
+        select(Process)
+        .where(
+            Process.administration_id == administration_id,
+            Process.process_type == "ideas",
+            Process.status == "open",
+            Process.eligibility == "citizens",
+            Process.required_factor.is_(None),
+        )
+        .order_by(Process.created_at.desc())
     )
     return list(session.scalars(query))

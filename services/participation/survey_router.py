@@ -10,6 +10,7 @@ from segell.services.errors import error_responses
 from segell.services.participation import survey_service as service
 from segell.services.participation.survey_schemas import (
     SURVEY_TOKEN_PATTERN,
+    IdeasLinked,
     InvitationOut,
     InvitationRequest,
     RatingsOut,
@@ -56,7 +57,14 @@ def answer_survey(token: TokenPath, body: SurveyAnswer, runtime: RuntimeDep) -> 
     # The transaction begins and ends in this thread: with answers racing for one link, the one holding the
     # database's writer lock never waits for a free worker thread to commit.
     with runtime.transaction() as session:
-        return service.answer_survey(session, token, body)
+        return service.answer_survey(session, runtime.master_key, token, body)
+
+
+@router.post("/invitations/ideas", response_model=IdeasLinked, responses=error_responses(401, 403))
+def link_waiting_ideas(runtime: RuntimeDep, administration: AdministrationDep) -> IdeasLinked:
+    """Turn the survey ideas left while you had no open ideas process into proposals of the one you have now."""
+    with runtime.transaction() as session:
+        return IdeasLinked(linked=service.link_waiting_ideas(session, runtime.master_key, administration))
 
 
 @router.get("/ratings/{administration}", response_model=RatingsOut, responses=error_responses(404, 422))

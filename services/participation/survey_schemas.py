@@ -98,3 +98,7 @@ class RatingsPublication(BaseModel):
     download_url: str
     procedures: int
     answers: int
+
+
+class IdeasLinked(BaseModel):
+    linked: int = Field(description="Survey ideas that became proposals now.")

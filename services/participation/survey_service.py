@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration, get_by_code
-from segell.services.errors import Conflict, Gone, NotFound
+from segell.services.deps import AuthenticatedCitizen
+from segell.services.errors import Conflict, Gone, NotFound, SegellError
 from segell.services.opendata import api as opendata
+from segell.services.participation import service as participation
 from segell.services.participation import survey_repository as repository
+from segell.services.participation.schemas import ProposalRequest
 from segell.services.participation.survey_models import ServiceRating, SurveyInvitation
 from segell.services.participation.survey_schemas import (
     InvitationOut,
@@ -118,7 +121,7 @@ def survey_view(session: Session, token: str) -> SurveyView:
     )
 
 
-def answer_survey(session: Session, token: str, answer: SurveyAnswer) -> SurveyAnswerOut:
+def answer_survey(session: Session, master_key: bytes, token: str, answer: SurveyAnswer) -> SurveyAnswerOut:
     """Record the one answer a link takes: 409 `survey_answered` once it has one, 410 `survey_expired` after it
     expired, 404 `survey_not_found` for a link that never was."""
     now = datetime.now(UTC)
@@ -139,12 +142,71 @@ def answer_survey(session: Session, token: str, answer: SurveyAnswer) -> SurveyA
         created_at=now,
     )
     repository.add_rating(session, rating)
+    if idea is not None:
+        rating.proposal_id = _idea_as_proposal(session, master_key, invitation, rating, now)
     return SurveyAnswerOut(
         procedure=invitation.procedure,
         rating=rating.rating,
         idea_recorded=idea is not None,
         proposal_id=rating.proposal_id,
     )
+
+
+def _one_line(text: str, limit: int) -> str:
+    # Proposals' titles and texts are display text: one line, no control characters.
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _idea_as_proposal(
+    session: Session, master_key: bytes, invitation: SurveyInvitation, rating: ServiceRating, now: datetime
+) -> str | None:
+    """The idea as a proposal of the administration's open ideas process for the procedure (one listing the
+    procedure among its services, else one for every service), in its author's name: the survey link, a respondent
+    of its own in no census. None while the administration has no such process: the idea waits, kept with the
+    rating, until `link_waiting_ideas`."""
+    assert rating.idea is not None
+    processes = repository.open_ideas_processes(session, administration_id=invitation.administration_id)
+    chosen = next((p for p in processes if invitation.procedure in p.services), None)
+    chosen = chosen or next((p for p in processes if not p.services), None)
+    if chosen is None:
+        return None
+    administration = session.get(Administration, invitation.administration_id)
+    respondent = AuthenticatedCitizen(
+        citizen_id=f"survey_{invitation.id}",
+        administration=administration,
+        amr=["survey-link"],
+        issued_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        token_id=invitation.id,
+    )
+    request = ProposalRequest.model_validate(
+        {
+            "title": _one_line(rating.idea, 120),
+            "body": _one_line(rating.idea, 10_000),
+            "language": invitation.language or "ca",
+            "service": invitation.procedure if invitation.procedure in chosen.services else None,
+        }
+    )
+    try:
+        with session.begin_nested():
+            return participation.create_proposal(session, master_key, respondent, chosen.id, request, now).id
+    except SegellError:
+        # Outside the process's proposals phase, say: the idea waits with the rating.
+        return None
+
+
+def link_waiting_ideas(session: Session, master_key: bytes, administration: Administration) -> int:
+    """Turn the survey ideas still waiting for an ideas process into its proposals: how many were."""
+    now = datetime.now(UTC)
+    linked = 0
+    for rating in repository.ideas_without_proposal(session, administration_id=administration.id, limit=1000):
+        invitation = session.get(SurveyInvitation, rating.invitation_id)
+        assert invitation is not None
+        rating.proposal_id = _idea_as_proposal(session, master_key, invitation, rating, now)
+        linked += rating.proposal_id is not None
+    session.flush()
+    return linked
 
 
 def _procedure_ratings(session: Session, administration: Administration) -> list[ProcedureRatings]:

@@ -86,7 +86,7 @@ def answer_survey_page(
         return _html(request, lang, language, body, status_code=422)
     try:
         with runtime.transaction() as session:
-            answered = participation.answer_survey(session, token, answer)
+            answered = participation.answer_survey(session, runtime.master_key, token, answer)
     except (Conflict, Gone):
         with runtime.transaction() as session:
             view = participation.survey_view(session, token)

@@ -116,3 +116,37 @@ def test_ratings_per_procedure_are_published_as_an_open_dataset_that_verifies(
     ]
     assert verified.status_code == 200, verified.text
     assert verified.json()["matches"][0]["kind"] == "dataset-version"
+
+
+def open_ideas_process(client: httpx.Client, services: list[str]) -> str:
+    text = {"ca": "Idees per als tràmits", "es": "Ideas para los trámites", "en": "Ideas for the procedures"}
+    response = client.post(
+        "/v1/participation/processes",
+        json={"type": "ideas", "title": text, "description": text, "services": services, "eligibility": "citizens"},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_survey_idea_becomes_a_proposal_of_the_ideas_process_for_the_procedure(
+    segell_server: RunningServer,
+) -> None:
+    with segell_server.client(segell_server.admit(name="Ajuntament de Reus")) as reus:
+        waiting = invite(reus, "PADRO-CERT")["token"]
+        before = answer(segell_server, waiting, rating=3, idea="Poder demanar-lo\nsense cita prèvia.")
+        process_id = open_ideas_process(reus, ["PADRO-CERT", "LLICENCIA-OBRES"])
+        after = answer(segell_server, invite(reus, "LLICENCIA-OBRES")["token"], rating=2, idea="Menys paper.")
+        without_idea = answer(segell_server, invite(reus, "LLICENCIA-OBRES")["token"], rating=5)
+        linked = reus.post("/v1/participation/invitations/ideas")
+        linked_again = reus.post("/v1/participation/invitations/ideas")
+        proposals = reus.get(f"/v1/participation/processes/{process_id}/proposals", params={"sort": "newest"}).json()
+
+    assert before.json()["proposal_id"] is None
+    assert after.json()["proposal_id"] is not None
+    assert without_idea.json()["proposal_id"] is None
+    assert (linked.json()["linked"], linked_again.json()["linked"]) == (1, 0)
+    assert sorted((p["title"], p["body"], p["service"]) for p in proposals["items"]) == [
+        ("Menys paper.", "Menys paper.", "LLICENCIA-OBRES"),
+        ("Poder demanar-lo sense cita prèvia.", "Poder demanar-lo sense cita prèvia.", "PADRO-CERT"),
+    ]
+    assert after.json()["proposal_id"] in {p["id"] for p in proposals["items"]}

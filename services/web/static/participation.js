@@ -164,6 +164,7 @@
     const message = document.getElementById('ballot-message');
 
     function update() {
+      message.textContent = '';
       const chosen = boxes.filter((box) => box.checked);
       const { problems, total, count } = ballotProblems(chosen, rules);
       let line = say('total_label', { total: money.format(total), count });
