@@ -60,7 +60,7 @@ def answer_survey(token: TokenPath, body: SurveyAnswer, runtime: RuntimeDep) -> 
         return service.answer_survey(session, runtime.master_key, token, body)
 
 
-@router.post("/invitations/ideas", response_model=IdeasLinked, responses=error_responses(401, 403))
+@router.post("/survey-ideas", response_model=IdeasLinked, responses=error_responses(401, 403))
 def link_waiting_ideas(runtime: RuntimeDep, administration: AdministrationDep) -> IdeasLinked:
     """Turn the survey ideas left while you had no open ideas process into proposals of the one you have now."""
     with runtime.transaction() as session:
@@ -77,7 +77,7 @@ def read_ratings(
 
 
 @router.post(
-    "/ratings/publication",
+    "/ratings",
     response_model=RatingsPublication,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 409),

@@ -93,7 +93,7 @@ def test_ratings_per_procedure_are_published_as_an_open_dataset_that_verifies(
                 token = invite(girona, procedure, procedure_name=procedure.title())["token"]
                 assert answer(segell_server, token, rating=value).status_code == 201
         invite(girona, "NEVER-ANSWERED")
-        published = girona.post("/v1/participation/ratings/publication")
+        published = girona.post("/v1/participation/ratings")
 
     assert published.status_code == 201, published.text
     publication = published.json()
@@ -137,8 +137,8 @@ def test_survey_idea_becomes_a_proposal_of_the_ideas_process_for_the_procedure(
         process_id = open_ideas_process(reus, ["PADRO-CERT", "LLICENCIA-OBRES"])
         after = answer(segell_server, invite(reus, "LLICENCIA-OBRES")["token"], rating=2, idea="Menys paper.")
         without_idea = answer(segell_server, invite(reus, "LLICENCIA-OBRES")["token"], rating=5)
-        linked = reus.post("/v1/participation/invitations/ideas")
-        linked_again = reus.post("/v1/participation/invitations/ideas")
+        linked = reus.post("/v1/participation/survey-ideas")
+        linked_again = reus.post("/v1/participation/survey-ideas")
         proposals = reus.get(f"/v1/participation/processes/{process_id}/proposals", params={"sort": "newest"}).json()
 
     assert before.json()["proposal_id"] is None
