@@ -517,7 +517,8 @@ def check_page(
     content.append(f'<p class="intro">{_e(texts["check_intro"])}</p>')
     invalid = ' aria-invalid="true"' if problem == "check_malformed" else ""
     content.append(
-        f'<form class="card" method="get" action="{_process_href(process.id, "/check")}" id="check-form">'
+        f'<form class="card" method="get" action="{_process_href(process.id, "/check")}" id="check-form" '
+        f'data-process="{_e(process.id)}">'
         f'<input type="hidden" name="lang" value="{language}">'
         f'<label for="receipt-input">{_e(texts["check_label"])}</label>'
         f'<p class="help" id="receipt-help">{_e(texts["check_help"])}</p>'

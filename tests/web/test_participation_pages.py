@@ -187,7 +187,8 @@ def test_budget_vote_end_to_end_in_chromium(
         browser.screenshot("participation-results-desktop")
 
         page.goto(f"{web_server.url}/participation/processes/{budget.id}/check")
-        page.get_by_label("El teu comprovant").fill(commitment)
+        # The receipt kept on this device fills the form in.
+        expect(page.get_by_label("El teu comprovant")).to_have_value(commitment)
         page.get_by_role("button", name="Comprova").click()
         result = page.locator("#check-result")
         expect(result).to_contain_text("El teu vot és entre els publicats")
@@ -244,7 +245,9 @@ def test_pages_fit_a_phone_and_read_well_in_each_language(
         page = browser.page
         for path in (
             f"/participation/processes/{budget.id}",
+            f"/participation/processes/{budget.id}/ballot",
             f"/participation/processes/{ideas}/proposals",
+            f"/participation/processes/{budget.id}/results",
             f"/participation/processes/{budget.id}/check",
         ):
             page.goto(f"{web_server.url}{path}?lang={lang}")
@@ -274,3 +277,13 @@ def test_check_page_says_a_receipt_is_malformed(web_server: RunningServer, budge
     assert page.status_code == 200
     assert "Eso no es un comprobante" in page.text
     assert 'aria-invalid="true"' in page.text
+
+
+def test_processes_page_lists_the_open_processes(web_server: RunningServer, budget: Budget, ideas: str) -> None:
+    with web_server.client() as anyone:
+        page = anyone.get("/participation", params={"lang": "es"})
+
+    assert page.status_code == 200
+    assert f'href="/participation/processes/{budget.id}"' in page.text
+    assert f'href="/participation/processes/{ideas}"' in page.text
+    assert "Presupuesto participativo" in page.text

@@ -210,8 +210,18 @@
         return;
       }
       message.textContent = '';
+      // Kept on this device too, so that "check my ballot" can fill it in after the close.
+      localStorage.setItem(`segell_receipt_${form.dataset.process}`, result.answer.commitment);
       showReceipt(form, result.answer);
     });
+  }
+
+  function fillKeptReceipt() {
+    const form = document.getElementById('check-form');
+    if (!form) return;
+    const input = form.querySelector('input[name="receipt"]');
+    const kept = localStorage.getItem(`segell_receipt_${form.dataset.process}`);
+    if (kept && !input.value) input.value = kept;
   }
 
   // -- results -------------------------------------------------------------------------------------------------------
@@ -251,6 +261,7 @@
     showSession();
     setUpSupports();
     setUpBallot();
+    fillKeptReceipt();
     drawResults();
   }
 
