@@ -119,8 +119,8 @@ def add_support(
     }
     dialect = session.get_bind().dialect.name
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Support).values(values)
-    result = session.execute(statement.on_conflict_do_nothing())
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING says whether the row went in: psycopg answers rowcount -1 for INSERT ... ON CONFLICT.
+    return session.execute(statement.on_conflict_do_nothing().returning(Support.supporter)).first() is not None
 
 
 def support_counts(session: Session, *, proposal_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, int]]]:
@@ -220,7 +220,7 @@ def cast_ballot(
     }
     dialect = session.get_bind().dialect.name
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Ballot).values(values)
-    if session.execute(statement.on_conflict_do_nothing()).rowcount:  # type: ignore[attr-defined]
+    if session.execute(statement.on_conflict_do_nothing().returning(Ballot.pseudonym)).first() is not None:
         return "new"
     if not replace:
         return None

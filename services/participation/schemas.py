@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from segell.services.citizen_auth.api import Phone
 from segell.services.display_text import DisplayText
@@ -46,19 +46,50 @@ class LongTexts(BaseModel):
 
 
 class Phase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A phase as a process shows it."""
 
     phase: PhaseName
     starts_at: datetime
     ends_at: datetime
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "Phase":
-        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
-            raise ValueError("give the phase's dates with their time zone, e.g. 2026-03-01T00:00:00Z")
-        if self.ends_at <= self.starts_at:
-            raise ValueError(f"the {self.phase} phase must end after it starts")
-        return self
+
+class Period(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime = Field(description="After starts_at, and no later than the next phase starts.")
+
+
+class Phases(BaseModel):
+    """A process's dated phases, each optional; in this order, none overlapping the next."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proposals: Period | None = None
+    evaluation: Period | None = None
+    voting: Period | None = None
+    results: Period | None = None
+
+
+class IdeasPhases(BaseModel):
+    """An ideas process has no vote: only proposals, evaluation and results may be dated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proposals: Period | None = None
+    evaluation: Period | None = None
+    results: Period | None = None
+
+
+class ChallengePhases(BaseModel):
+    """A challenge's four phases, each dated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proposals: Period
+    evaluation: Period
+    voting: Period
+    results: Period
 
 
 class ProjectIn(BaseModel):
@@ -67,7 +98,7 @@ class ProjectIn(BaseModel):
     id: OptionId
     title: Texts
     description: LongTexts | None = None
-    cost: int = Field(ge=0, le=10**15, description="What the project costs, in whole euros.")
+    cost: StrictInt = Field(ge=0, le=10**15, description="What the project costs, in whole euros.")
     district: District | None = Field(default=None, description="Where; none for a city-wide project.")
 
 
@@ -76,75 +107,68 @@ class BallotRulesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    budget_cap: int | None = Field(default=None, ge=0, le=10**15, description="The most a ballot's projects may cost.")
-    min_projects: int = Field(default=1, ge=1, le=1000)
-    max_projects: int | None = Field(default=None, ge=1, le=1000)
-    min_projects_per_district: int | None = Field(
+    budget_cap: StrictInt | None = Field(
+        default=None, ge=0, le=10**15, description="The most a ballot's projects may cost."
+    )
+    min_projects: StrictInt = Field(default=1, ge=1, le=1000)
+    max_projects: StrictInt | None = Field(default=None, ge=1, le=1000)
+    min_projects_per_district: StrictInt | None = Field(
         default=None, ge=1, le=1000, description="In each district a ballot chooses, at least this many projects."
     )
-    max_projects_per_district: int | None = Field(default=None, ge=1, le=1000)
-    max_districts: int | None = Field(default=None, ge=1, le=1000, description="The most districts a ballot spans.")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "BallotRulesIn":
-        if self.max_projects is not None and self.max_projects < self.min_projects:
-            raise ValueError("max_projects is below min_projects")
-        low, high = self.min_projects_per_district, self.max_projects_per_district
-        if low is not None and high is not None and high < low:
-            raise ValueError("max_projects_per_district is below min_projects_per_district")
-        return self
+    max_projects_per_district: StrictInt | None = Field(default=None, ge=1, le=1000)
+    max_districts: StrictInt | None = Field(
+        default=None, ge=1, le=1000, description="The most districts a ballot spans."
+    )
 
 
-class ProcessRequest(BaseModel):
-    """A process to open: `ideas` (continuous), `challenge` (dated phases: proposals, evaluation, voting, results)
-    or `budget` (projects with costs and districts, ballot rules, the budget available)."""
-
+class ProcessFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: ProcessType
     title: Texts
     description: LongTexts
-    phases: list[Phase] = Field(default=[], max_length=4)
-    services: list[ServiceCode] = Field(
-        default=[], max_length=100, description="The procedures an ideas process is for."
-    )
-    projects: list[ProjectIn] = Field(default=[], max_length=1000)
-    rules: BallotRulesIn = BallotRulesIn()
-    available_budget: int | None = Field(default=None, ge=0, le=10**15, description="A budget's money, whole euros.")
     required_factor: Literal["totp"] | None = Field(
         default=None, description="Proposals, supports and ballots need a citizen login with this factor."
     )
     eligibility: Literal["census", "citizens"] = Field(
         default="census", description="`census`: only the census uploaded; `citizens`: any of the administration's."
     )
-    ballot_replacement: bool = Field(
+
+
+class IdeasProcessRequest(ProcessFields):
+    """Ideas: continuous (or dated), optionally tied to the administration's services (procedure codes)."""
+
+    type: Literal["ideas"]
+    phases: IdeasPhases = IdeasPhases()
+    services: list[ServiceCode] = Field(default=[], max_length=100, description="The procedures it is about.")
+
+
+class VoteFields(ProcessFields):
+    ballot_replacement: StrictBool = Field(
         default=False, description="A later ballot replaces the voter's earlier one until close (else it is refused)."
     )
 
-    @model_validator(mode="after")
-    def _by_type(self) -> "ProcessRequest":
-        names = [phase.phase for phase in self.phases]
-        if len(set(names)) != len(names):
-            raise ValueError("each phase may be given once")
-        ordered = sorted(self.phases, key=lambda phase: PHASE_ORDER.index(phase.phase))
-        for before, after in zip(ordered, ordered[1:], strict=False):
-            if after.starts_at < before.ends_at:
-                raise ValueError(f"the {after.phase} phase starts before the {before.phase} phase ends")
-        if self.type == "challenge" and set(names) != set(PHASE_ORDER):
-            raise ValueError("a challenge has the four phases: proposals, evaluation, voting, results")
-        if self.type == "budget":
-            if not self.projects:
-                raise ValueError("a budget needs its projects")
-            if self.available_budget is None:
-                raise ValueError("a budget needs its available_budget")
-        elif self.projects:
-            raise ValueError("only a budget has projects")
-        if self.type == "ideas" and "voting" in names:
-            raise ValueError("an ideas process has no vote: leave out the voting phase")
-        ids = [project.id for project in self.projects]
-        if len(set(ids)) != len(ids):
-            raise ValueError("two projects have the same id")
-        return self
+
+class ChallengeProcessRequest(VoteFields):
+    """A challenge: proposals, evaluation, a vote on the proposals' versions, results; each phase dated."""
+
+    type: Literal["challenge"]
+    phases: ChallengePhases
+    rules: BallotRulesIn = BallotRulesIn()
+
+
+class BudgetProcessRequest(VoteFields):
+    """A participatory budget: projects with costs and districts, the ballot's rules, the money available."""
+
+    type: Literal["budget"]
+    phases: Phases = Phases()
+    projects: list[ProjectIn] = Field(min_length=1, max_length=1000)
+    rules: BallotRulesIn = BallotRulesIn()
+    available_budget: StrictInt = Field(ge=0, le=10**15, description="The money to fund projects, whole euros.")
+
+
+ProcessRequest = Annotated[
+    IdeasProcessRequest | ChallengeProcessRequest | BudgetProcessRequest, Field(discriminator="type")
+]
 
 
 class ProjectOut(BaseModel):

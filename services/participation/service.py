@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from segell.chain.merkle import MerkleTree
@@ -33,8 +34,10 @@ from segell.services.participation.schemas import (
     PHASE_ORDER,
     BallotReceipt,
     BallotRulesIn,
+    BudgetProcessRequest,
     CensusOut,
     CitizenIdsOut,
+    IdeasProcessRequest,
     InclusionOut,
     LongTexts,
     Phase,
@@ -115,28 +118,60 @@ def _in_phase(process: Process, name: str, now: datetime) -> None:
         )
 
 
+def _inconsistent(problem: str) -> Conflict:
+    return Conflict(f"The process does not hold together: {problem}.", code="inconsistent_process")
+
+
+def _checked_phases(phases: BaseModel) -> list[dict[str, str]]:
+    """The phases given, in order, each ending after it starts and before the next starts: 409 otherwise."""
+    dated = [(name, getattr(phases, name, None)) for name in PHASE_ORDER]
+    given = [(name, period) for name, period in dated if period is not None]
+    for name, period in given:
+        if period.ends_at <= period.starts_at:
+            raise _inconsistent(f"the {name} phase must end after it starts")
+    for (before, first), (after, second) in zip(given, given[1:], strict=False):
+        if second.starts_at < first.ends_at:
+            raise _inconsistent(f"the {after} phase starts before the {before} phase ends")
+    return [
+        {"phase": name, "starts_at": period.starts_at.isoformat(), "ends_at": period.ends_at.isoformat()}
+        for name, period in given
+    ]
+
+
+def _checked_rules(rules: BallotRulesIn) -> dict[str, Any]:
+    if rules.max_projects is not None and rules.max_projects < rules.min_projects:
+        raise _inconsistent("max_projects is below min_projects")
+    low, high = rules.min_projects_per_district, rules.max_projects_per_district
+    if low is not None and high is not None and high < low:
+        raise _inconsistent("max_projects_per_district is below min_projects_per_district")
+    return rules.model_dump()
+
+
 def open_process(
     session: Session, administration: Any, request: ProcessRequest, settings: ParticipationSettings
 ) -> ProcessOut:
-    """Open a process of `administration`."""
-    if len(request.projects) > settings.max_projects:
-        raise ValidationFailed.in_body(f"a budget holds at most {settings.max_projects} projects")
+    """Open a process of `administration`: 409 `inconsistent_process` when its phases or rules contradict."""
+    phases = _checked_phases(request.phases)
+    projects = request.projects if isinstance(request, BudgetProcessRequest) else []
+    if len(projects) > settings.max_projects:
+        raise _inconsistent(f"a budget holds at most {settings.max_projects} projects")
+    ids = [project.id for project in projects]
+    if len(set(ids)) != len(ids):
+        raise _inconsistent("two projects have the same id")
+    voting = not isinstance(request, IdeasProcessRequest)
     process = Process(
         id=_new_id("prc_"),
         administration_id=administration.id,
         process_type=request.type,
         title=request.title.model_dump(),
         description=request.description.model_dump(),
-        phases=[
-            {"phase": p.phase, "starts_at": p.starts_at.isoformat(), "ends_at": p.ends_at.isoformat()}
-            for p in sorted(request.phases, key=lambda p: PHASE_ORDER.index(p.phase))
-        ],
-        rules=request.rules.model_dump(),
-        available_budget=request.available_budget,
-        services=list(request.services),
+        phases=phases,
+        rules=_checked_rules(request.rules) if voting else BallotRulesIn().model_dump(),  # type: ignore[union-attr]
+        available_budget=request.available_budget if isinstance(request, BudgetProcessRequest) else None,
+        services=list(request.services) if isinstance(request, IdeasProcessRequest) else [],
         required_factor=request.required_factor,
         eligibility=request.eligibility,
-        ballot_replacement=request.ballot_replacement,
+        ballot_replacement=request.ballot_replacement if voting else False,  # type: ignore[union-attr]
         status="open",
     )
     session.add(process)
@@ -153,7 +188,7 @@ def open_process(
                 "cost": project.cost,
                 "district": project.district,
             }
-            for position, project in enumerate(request.projects)
+            for position, project in enumerate(projects)
         ],
     )
     return process_view(session, process, administration.code)

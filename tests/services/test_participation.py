@@ -333,13 +333,59 @@ def test_a_login_with_another_administration_cannot_vote(
     assert refused.json()["error"]["code"] == "other_administration"
 
 
-def test_opening_a_budget_without_projects_or_a_challenge_without_its_phases_is_refused(
-    council: tuple[str, httpx.Client],
-) -> None:
+def test_opening_a_process_that_does_not_hold_together_is_refused(council: tuple[str, httpx.Client]) -> None:
     _, admin = council
     no_projects = admin.post(f"{PREFIX}/processes", json=budget_process(projects=[]))
     no_phases = admin.post(
         f"{PREFIX}/processes", json={"type": "challenge", "title": texts("R"), "description": texts("R")}
     )
+    backwards = admin.post(
+        f"{PREFIX}/processes",
+        json=budget_process(
+            phases={
+                "proposals": {"starts_at": "2026-03-01T00:00:00Z", "ends_at": "2026-04-01T00:00:00Z"},
+                "voting": {"starts_at": "2026-03-15T00:00:00Z", "ends_at": "2026-05-01T00:00:00Z"},
+            }
+        ),
+    )
     assert (no_projects.status_code, no_phases.status_code) == (422, 422)
-    assert "needs its projects" in no_projects.text and "four phases" in no_phases.text
+    assert [d["location"] for d in no_phases.json()["error"]["details"]] == ["body.challenge.phases"]
+    assert backwards.status_code == 409
+    assert backwards.json()["error"]["message"] == (
+        "The process does not hold together: the voting phase starts before the proposals phase ends."
+    )
+
+
+def test_ballots_outside_the_voting_phase_are_refused(
+    segell_server: RunningServer, council: tuple[str, httpx.Client]
+) -> None:
+    code, admin = council
+    phone = new_phone()
+    later = {"voting": {"starts_at": "2099-01-01T00:00:00Z", "ends_at": "2099-02-01T00:00:00Z"}}
+    process_id = open_with_census(admin, budget_process(phases=later), [phone])
+    with citizen(segell_server, citizen_token(segell_server, code, phone)) as voter:
+        early = voter.post(f"{PREFIX}/processes/{process_id}/ballots", json={"choices": ["P1", "P2"]})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "outside_phase"
+
+
+def test_recount_in_the_docs_runs_with_standard_python_and_one_json_rpc_call(
+    segell_server: RunningServer, council: tuple[str, httpx.Client], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, admin = council
+    phones = [new_phone(), new_phone()]
+    process_id = open_with_census(admin, budget_process(), phones)
+    for phone, choices in zip(phones, (["P1", "P2"], ["P3", "P4", "C1"]), strict=True):
+        with citizen(segell_server, citizen_token(segell_server, code, phone)) as voter:
+            assert voter.post(f"{PREFIX}/processes/{process_id}/ballots", json={"choices": choices}).status_code == 201
+    tally = admin.post(f"{PREFIX}/processes/{process_id}/close").json()["tally"]
+    wait_anchored(admin, tally["ballots_receipt"]["id"])
+    wait_anchored(admin, tally["result_receipt"]["id"])
+    text = (Path(__file__).parents[2] / "docs" / "participation.md").read_text()
+    snippet = next(block for block in text.split("```python\n")[1:] if "eth_call" in block).split("```")[0]
+    notary = admin.get("/.well-known/segell.json").json()["notary"]
+
+    exec(
+        snippet, {"API": segell_server.url, "PROCESS": process_id, "RPC": f"{segell_server.url}/rpc", "NOTARY": notary}
+    )
+
+    assert capsys.readouterr().out.strip() == "2 ballots recounted; root and result anchored"
