@@ -4,10 +4,13 @@ it, and the ratings per procedure, read by anyone and published as an open datas
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, update
 
+from segell.services.participation.survey_models import SurveyInvitation
 from tests.helpers import RunningServer
 
 
@@ -150,3 +153,22 @@ def test_survey_idea_becomes_a_proposal_of_the_ideas_process_for_the_procedure(
         ("Poder demanar-lo sense cita prèvia.", "Poder demanar-lo sense cita prèvia.", "PADRO-CERT"),
     ]
     assert after.json()["proposal_id"] in {p["id"] for p in proposals["items"]}
+
+
+def test_survey_link_past_its_expiry_answers_410(segell_server: RunningServer, council: httpx.Client) -> None:
+    invitation = invite(council, expires_in_days=1)
+    # A day later, as the database sees it.
+    engine = create_engine(segell_server.settings.sqlalchemy_url)
+    with engine.begin() as connection:
+        connection.execute(
+            update(SurveyInvitation)
+            .where(SurveyInvitation.id == invitation["id"])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    engine.dispose()
+
+    response = answer(segell_server, invitation["token"], rating=5)
+
+    assert (response.status_code, response.json()["error"]["code"]) == (410, "survey_expired")
+    with segell_server.client() as anyone:
+        assert anyone.get(f"/v1/participation/invitations/{invitation['token']}").json()["status"] == "expired"
