@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from segell.services.citizen_auth.api import Phone
 from segell.services.display_text import DisplayText
@@ -22,6 +22,14 @@ OptionId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", examples=["P-
 CitizenId = Annotated[str, Field(pattern=r"^cit_[0-9a-f]{40}$", examples=["cit_" + "0" * 40])]
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
+
+def _date_time_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be a date-time as text with its offset, e.g. 2026-03-01T00:00:00Z")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 PHASE_ORDER: tuple[PhaseName, ...] = ("proposals", "evaluation", "voting", "results")
 
 
@@ -56,8 +64,8 @@ class Phase(BaseModel):
 class Period(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime = Field(description="After starts_at, and no later than the next phase starts.")
+    starts_at: Moment
+    ends_at: Moment = Field(description="After starts_at, and no later than the next phase starts.")
 
 
 class Phases(BaseModel):

@@ -626,13 +626,38 @@ def rules_of(process: Process) -> tally.BallotRules:
     )
 
 
+class _BudgetOptions:
+    """Budgets' projects, kept per API process: a process's projects are fixed when it opens."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._options: OrderedDict[str, dict[str, tally.Option]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, process_id: str) -> dict[str, tally.Option] | None:
+        with self._lock:
+            return self._options.get(process_id)
+
+    def put(self, process_id: str, options: dict[str, tally.Option]) -> None:
+        with self._lock:
+            self._options[process_id] = options
+            while len(self._options) > self._size:
+                self._options.popitem(last=False)
+
+
+_budget_options = _BudgetOptions()
+
+
 def ballot_options(session: Session, process: Process) -> dict[str, tally.Option]:
     """What a ballot of the process may choose now: a budget's projects, a challenge's visible proposals' current
     versions (by hash)."""
     if process.process_type == "budget":
-        return {
-            p.id: tally.Option(p.id, p.cost, p.district) for p in repository.projects_of(session, process_id=process.id)
-        }
+        cached = _budget_options.get(process.id)
+        if cached is None:
+            projects = repository.projects_of(session, process_id=process.id)
+            cached = {p.id: tally.Option(p.id, p.cost, p.district) for p in projects}
+            _budget_options.put(process.id, cached)
+        return cached
     return {digest: tally.Option(digest) for _, digest in repository.current_versions(session, process_id=process.id)}
 
 

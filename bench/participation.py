@@ -1,0 +1,280 @@
+"""A participatory budget at Barcelona's scale: 50,000 voters, 237 projects, 103,297 supports (choices on ballots).
+
+Run from the repository root::
+
+    .venv/bin/python bench/participation.py [--voters 50000] [--threads 32] [--postgres URL]
+
+Starts `segell up` (embedded chain; SQLite, or PostgreSQL with `--postgres`) on a fresh SEGELL_HOME with a master
+key of its own, opens a budget of 237 projects in 10 districts (Barcelona's rules: at least 2 projects in each
+district chosen, at most 2 districts), computes the census ids of the voters' phone numbers and uploads them, and
+issues each voter a citizen token as a login does (the server's token key, read from its database). Then:
+
+- **casting**: every voter casts one ballot through the API (`POST .../ballots`), from `--threads` connections;
+  2 projects of one district, 3,297 of them also a city-wide project: 103,297 choices in all;
+- **close**: `POST .../close` (ballots published as open data, root and result notarised) until both receipts are
+  anchored on chain;
+- **recount**: `client.participation.verify_tally` (downloads ballots.json and result.json, recomputes every
+  commitment, the root and the tally, checks both bundles on chain);
+- **inclusion**: a voter's proof checked offline (`verify_ballot_inclusion`), averaged over 1,000 receipts.
+
+Baseline, side by side: `GET /health` from the same threads (the server's floor for a request), and the commitments
+and root computed in this process (the floor of close and recount). The last line:
+``ballots_per_s=<N> close_s=<N> recount_s=<N> inclusion_ms=<N>``.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from startup import ROOT, free_port, stop, wait_for_health  # noqa: E402
+
+from segell.sdk import Client, ballot_commitment, ballots_root, verify_ballot_inclusion  # noqa: E402
+from segell.services.citizen_auth import tokens  # noqa: E402
+from segell.services.citizen_auth.keyring import Keyring  # noqa: E402
+from segell.services.db import create_db_engine, session_factory, transaction  # noqa: E402
+
+PROJECTS, DISTRICTS, SUPPORTS = 237, 10, 103_297
+PREFIX = "/v1/participation"
+
+
+def texts(text: str) -> dict[str, str]:
+    return {"ca": text, "es": text, "en": text}
+
+
+def projects() -> list[dict]:
+    """227 projects in 10 districts and 10 city-wide ones, 237 in all."""
+    made = []
+    for number in range(PROJECTS - 10):
+        district = f"D{number % DISTRICTS:02d}"
+        made.append({"id": f"P{number:03d}", "title": texts(f"Projecte {number}"), "cost": 50_000 + number * 997,
+                     "district": district})  # fmt: skip
+    made += [{"id": f"C{n:02d}", "title": texts(f"Ciutat {n}"), "cost": 400_000, "district": None} for n in range(10)]
+    return made
+
+
+def ballots(voters: int) -> list[list[str]]:
+    """Two projects of one district each; the first SUPPORTS - 2*voters also a city-wide one (103,297 at 50,000)."""
+    by_district: dict[str, list[str]] = {}
+    for project in projects():
+        if project["district"]:
+            by_district.setdefault(project["district"], []).append(project["id"])
+    districts = sorted(by_district)
+    extra = max(0, min(voters, SUPPORTS - 2 * voters)) if voters == 50_000 else voters // 15
+    chosen = []
+    for n in range(voters):
+        ids = by_district[districts[n % DISTRICTS]]
+        pair = [ids[n % len(ids)], ids[(n // DISTRICTS + 1) % len(ids)]]
+        if pair[0] == pair[1]:
+            pair[1] = ids[(n + 1) % len(ids)]
+        chosen.append(pair + ([f"C{n % 10:02d}"] if n < extra else []))
+    return chosen
+
+
+def issue_tokens(
+    database_url: str, master_key: str, url: str, code: str, administration_id: int, phones: list[str]
+) -> list[str]:
+    """A token for each phone's login with the administration: the claims and key `tokens.issue` uses, the key
+    opened once (opening it for each token would take most of the time)."""
+    keyring = Keyring(bytes.fromhex(master_key))
+    engine = create_db_engine(database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            record = tokens.ensure_signing_key(session, keyring, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    scalar = keyring.open(record.sealed_key, label=f"citizen-token-key:{record.kid}")
+    private_key = ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
+    issued_at = int(datetime.now(UTC).timestamp())
+    headers = {"kid": record.kid, "typ": "JWT"}
+    return [
+        jwt.encode(
+            {
+                "iss": url,
+                "aud": code,
+                "sub": keyring.citizen_id(administration_id, phone),
+                "amr": ["sms", "otp"],
+                "iat": issued_at,
+                "exp": issued_at + 7200,
+                "jti": secrets.token_hex(16),
+            },
+            private_key,
+            algorithm=tokens.ALGORITHM,
+            headers=headers,
+        )
+        for phone in phones
+    ]
+
+
+def hammer(url: str, threads: int, requests: list[tuple[str, str, dict | None, dict]]) -> tuple[float, dict[int, int]]:
+    """Send every (method, path, json, headers) from `threads` connections; seconds taken and statuses counted."""
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+    with httpx.Client(base_url=url, timeout=120, limits=limits) as client:
+
+        def send(request: tuple[str, str, dict | None, dict]) -> None:
+            method, path, body, headers = request
+            status = client.request(method, path, json=body, headers=headers).status_code
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(send, requests))
+        return time.perf_counter() - started, statuses
+
+
+def wait_anchored(admin: httpx.Client, receipt_id: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while admin.get(f"/v1/documents/{receipt_id}").json()["status"] == "pending":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{receipt_id} not anchored in {timeout} s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def segell_up(home: Path, database_url: str | None, master_key: str) -> Iterator[str]:
+    """`segell up` on the embedded chain with `master_key` (to issue citizen tokens as its logins do): its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SEGELL_")}
+    env.update(SEGELL_HOME=str(home), SEGELL_MASTER_KEY=master_key)
+    if database_url:
+        env["SEGELL_DATABASE_URL"] = database_url
+    command = [sys.executable, "-m", "segell.services.cli", "up", "--chain", "embedded", "--port", str(port)]
+    log_path = home.parent / f"segell-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            wait_for_health(process, url, 120, log_path)
+            yield url
+        finally:
+            stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--voters", type=int, default=50_000)
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--postgres", default=None, help="PostgreSQL URL (default: SQLite in SEGELL_HOME)")
+    args = parser.parse_args()
+    master_key = secrets.token_hex(32)
+    with TemporaryDirectory(prefix="segell-participation-") as scratch:
+        home = Path(scratch) / "home"
+        database_url = args.postgres or f"sqlite:///{home}/segell.db"
+        home.mkdir()
+        with segell_up(home, args.postgres, master_key) as url:
+            run(url, home, database_url, master_key, args.voters, args.threads)
+
+
+def run(url: str, home: Path, database_url: str, master_key: str, voters: int, threads: int) -> None:
+    governance = (home / "governance.key").read_text().strip()
+    code = "L08019030"
+    with httpx.Client(base_url=url, timeout=600, headers={"Authorization": f"Bearer {governance}"}) as gov:
+        admitted = gov.post("/v1/administrations", json={"code": code, "name": "Ajuntament de Barcelona"})
+        key = admitted.json()["api_key"]["key"]
+    admin = httpx.Client(base_url=url, timeout=600, headers={"Authorization": f"Bearer {key}"})
+    body = {
+        "type": "budget", "title": texts("Pressupost participatiu 2025"), "description": texts("30 milions d'euros."),
+        "projects": projects(), "available_budget": 30_000_000,
+        "rules": {"min_projects": 2, "max_projects": 5, "min_projects_per_district": 2, "max_districts": 2},
+    }  # fmt: skip
+    process_id = admin.post(f"{PREFIX}/processes", json=body).json()["id"]
+    phones = [f"+3460{n:07d}" for n in range(voters)]
+    census: list[str] = []
+    for start in range(0, voters, 10_000):
+        census += admin.post(f"{PREFIX}/census/citizen-ids", json={"phones": phones[start : start + 10_000]}).json()[
+            "citizen_ids"
+        ]
+    uploaded = admin.post(f"{PREFIX}/processes/{process_id}/census", json={"citizen_ids": census}).json()
+    print(f"process {process_id}: {len(body['projects'])} projects, census {uploaded['census_size']}", flush=True)
+    engine_id = _administration_id(database_url, code)
+    started = time.perf_counter()
+    citizen_tokens = issue_tokens(database_url, master_key, url, code, engine_id, phones)
+    print(f"{voters} tokens issued in {time.perf_counter() - started:.1f} s", flush=True)
+
+    health_s, _ = hammer(url, threads, [("GET", "/health", None, {})] * min(voters, 5_000))
+    health_per_s = min(voters, 5_000) / health_s
+    choices = ballots(voters)
+    requests = [
+        ("POST", f"{PREFIX}/processes/{process_id}/ballots", {"choices": c}, {"Authorization": f"Bearer {t}"})
+        for c, t in zip(choices, citizen_tokens, strict=True)
+    ]
+    cast_s, statuses = hammer(url, threads, requests)
+    assert statuses == {201: voters}, statuses
+    ballots_per_s = voters / cast_s
+    print(f"cast {voters} ballots ({sum(map(len, choices))} choices) in {cast_s:.1f} s: {ballots_per_s:.0f}/s "
+          f"(baseline GET /health: {health_per_s:.0f}/s)", flush=True)  # fmt: skip
+
+    started = time.perf_counter()
+    closed = admin.post(f"{PREFIX}/processes/{process_id}/close")
+    assert closed.status_code == 200, closed.text
+    published_s = time.perf_counter() - started
+    tally = closed.json()["tally"]
+    wait_anchored(admin, tally["ballots_receipt"]["id"])
+    wait_anchored(admin, tally["result_receipt"]["id"])
+    close_s = time.perf_counter() - started
+    print(f"close: published in {published_s:.1f} s, root and result anchored at {close_s:.1f} s", flush=True)
+
+    with Client(url) as anyone:
+        trusted = [anyone.deployment().trusted_notary]
+        started = time.perf_counter()
+        check = anyone.participation.verify_tally(process_id, trusted_notaries=trusted)
+        recount_s = time.perf_counter() - started
+        assert check.valid, check.reason
+        print(f"recount: {check.reason} in {recount_s:.2f} s", flush=True)
+        ballots_file = httpx.get(tally["ballots_url"]).content
+        published = json.loads(ballots_file)
+        started = time.perf_counter()
+        for ballot in published:
+            assert ballot_commitment(ballot["pseudonym"], ballot["choices"], ballot["nonce"]) == ballot["commitment"]
+        floor_root = ballots_root(b["commitment"] for b in published)
+        floor_s = time.perf_counter() - started
+        assert floor_root == tally["ballots_root"]
+        print(f"baseline: commitments and root of {len(published)} ballots in this process: {floor_s:.2f} s")
+        sample = published[:: max(1, len(published) // 1000)][:1000]
+        proofs = [anyone.participation.inclusion(process_id, b["commitment"]) for b in sample]
+    started = time.perf_counter()
+    for proof in proofs:
+        assert verify_ballot_inclusion(proof.commitment, proof.proof, tally["ballots_root"])
+    inclusion_ms = (time.perf_counter() - started) * 1000 / len(proofs)
+    print(f"inclusion: {len(proofs)} receipts checked offline, {inclusion_ms:.3f} ms each", flush=True)
+    admin.close()
+    figures = f"ballots_per_s={ballots_per_s:.0f} close_s={close_s:.1f} recount_s={recount_s:.2f}"
+    print(f"{figures} inclusion_ms={inclusion_ms:.3f}")
+
+
+def _administration_id(database_url: str, code: str) -> int:
+    from sqlalchemy import text
+
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(text("SELECT id FROM administrations WHERE code = :c"), {"c": code}).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
