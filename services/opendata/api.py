@@ -6,6 +6,8 @@ to it): the mandatory publications, for the transparency portal. Read-only, in p
 - `submissions_of`: every version of every block an administration published, each with its verification code;
 - `current_figures`: the figures of the current version of a block across administrations, to compare them;
 - `submission`: one block of one period (its current version, or a given one);
+- `publish_table` (with `TableText`, answering `PublishedTable`): another domain's table published as a dataset
+  of the administration's, each publication its next version (the participation domain's ratings per procedure);
 - `submission_file`, `submission_rows`: what was submitted, as the file and as rows typed by the block's Table
   Schema (`table_schema`, the one the submission API checks files against), from the catalogue's `files_directory`;
 - `publish_dataset`: a dataset of files in an administration's name, each change a notarised version derived from
@@ -19,6 +21,7 @@ Example, in the web domain::
 """
 
 from segell.services.opendata.publications_tables import BLOCKS
+from segell.services.opendata.published_tables import PublishedTable, TableText, publish_table
 from segell.services.opendata.publishing import (
     FileToPublish,
     PublishedDataset,
@@ -51,13 +54,16 @@ __all__ = [
     "PublishedDataset",
     "PublishedFile",
     "PublishedSubmission",
+    "PublishedTable",
     "PublishingAdministration",
     "SubmissionTable",
+    "TableText",
     "block_title",
     "current_figures",
     "dataset_name",
     "files_directory",
     "publish_dataset",
+    "publish_table",
     "published_administrations",
     "submission",
     "submission_file",

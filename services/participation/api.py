@@ -19,6 +19,8 @@ Acting for a citizen (an `AuthenticatedCitizen` from `CitizenDep`; `master_key` 
 `Forbidden` `other_administration` / `factor_required` / `not_in_census`, `Conflict` `already_voted` /
 `already_supported` / `proposal_changed` / `process_closed` / `outside_phase`, `ValidationFailed` `ballot_rules`).
 `pseudonym(master_key, process_id, citizen_id)` is a citizen's pseudonym in a process.
+
+The survey page: `survey_view(session, token)` → `SurveyView`, `answer_survey(session, token, SurveyAnswer)`.
 """
 
 from datetime import datetime
@@ -53,9 +55,16 @@ from segell.services.participation.service import (
     support,
 )
 from segell.services.participation.service import search_proposals as _search_proposals
+from segell.services.participation.survey_schemas import SurveyAnswer, SurveyAnswerOut, SurveyView
+from segell.services.participation.survey_service import answer_survey, survey_view
 from segell.services.participation.tally import BallotRules, Option, check_choices, short_code
 
 __all__ = [
+    "SurveyAnswer",
+    "SurveyAnswerOut",
+    "SurveyView",
+    "answer_survey",
+    "survey_view",
     "BallotReceipt",
     "BallotRules",
     "InclusionOut",

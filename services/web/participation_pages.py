@@ -1,0 +1,652 @@
+"""Rendering the participation pages: a process, its proposals (search, filter, sort, support), the budget ballot
+with its running total and rule checks, "check my ballot" with the receipt, the results with charts, and the
+after-transaction survey.
+
+Pages are rendered whole on the server in the language chosen as on the verification page (`pages.choose_language`)
+and read without JavaScript; acting as a citizen (supporting, casting a ballot) is done by `static/participation.js`
+through the JSON API with the citizen's token, which the administration's app hands over in the page address's
+fragment (``#token=...``: never sent to any server) and the page keeps in the tab's session storage. The server
+checks every ballot again: the page's checks only spare the citizen a refused ballot. Charts are drawn by Chart.js
+(served from this server) and each is followed by a table with the same numbers.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+from segell.services.languages import LANGUAGES
+from segell.services.participation import api as participation
+from segell.services.web import pages, portal
+
+_HERE: Final = Path(__file__).parent
+_PLACEHOLDER: Final = re.compile(r"\{\{(t\.)?([a-z0-9_]+)\}\}")
+#: The texts the page's script needs, sent with each page in its language.
+SCRIPT_TEXTS: Final = (
+    "signed_in",
+    "signed_out",
+    "sign_out",
+    "supporting",
+    "supported",
+    "supports_count",
+    "support_failed",
+    "total_label",
+    "remaining_label",
+    "ballot_ok",
+    "rule_min_projects",
+    "rule_max_projects",
+    "rule_budget_cap",
+    "rule_max_districts",
+    "rule_min_per_district",
+    "rule_max_per_district",
+    "casting",
+    "cast_failed",
+    "need_login",
+    "receipt_heading",
+    "receipt_commitment",
+    "receipt_code",
+    "receipt_keep",
+    "receipt_check",
+    "replaced_note",
+    "chart_votes",
+)
+
+
+@cache
+def translations() -> dict[str, dict[str, str]]:
+    """The participation pages' texts, by language."""
+    return {
+        language: json.loads((_HERE / "translations" / f"participation.{language}.json").read_text(encoding="utf-8"))
+        for language in LANGUAGES
+    }
+
+
+@cache
+def _template() -> str:
+    return (_HERE / "templates" / "participation.html").read_text(encoding="utf-8")
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _json_for_script(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _say(texts: Mapping[str, str], key: str, **values: object) -> str:
+    text = texts[key]
+    for name, value in values.items():
+        text = text.replace(f"{{{name}}}", str(value))
+    return text
+
+
+def _page(language: str, title: str, content: str, *, query: Mapping[str, str] | None = None) -> str:
+    texts = translations()[language]
+    assets = pages.static_files()
+    values = {
+        "lang": language,
+        "page_title": f"{title} · {texts['heading']} · Segell",
+        "content": content,
+        "number_locale": texts["number_locale"],
+        "verify_css_version": assets["verify.css"].etag,
+        "portal_css_version": assets["transparency.css"].etag,
+        "css_version": assets["participation.css"].etag,
+        "js_version": assets["participation.js"].etag,
+        "chart_version": assets["chart.umd.min.js"].etag,
+        "texts_json": _json_for_script({key: texts[key] for key in SCRIPT_TEXTS}),
+    }
+    raw = {"content", "texts_json"}
+    for other in LANGUAGES:
+        values[f"current_{other}"] = 'aria-current="true"' if other == language else ""
+        values[f"href_{other}"] = "?" + urlencode({**(query or {}), "lang": other})
+        raw.add(f"current_{other}")
+
+    def substitute(match: re.Match[str]) -> str:
+        is_text, key = match.group(1), match.group(2)
+        if is_text:
+            return _e(texts[key])
+        return values[key] if key in raw else _e(values[key])
+
+    return _PLACEHOLDER.sub(substitute, _template())
+
+
+def _section(heading_id: str, heading: str, body: Iterable[str], *, extra_class: str = "") -> str:
+    return (
+        f'<section class="card {extra_class}" aria-labelledby="{heading_id}">\n'
+        f'<h2 id="{heading_id}">{_e(heading)}</h2>\n' + "\n".join(body) + "\n</section>"
+    )
+
+
+def _time(moment: datetime, language: str) -> str:
+    return f'<time datetime="{_e(moment.isoformat())}">{_e(portal.format_date(moment, language))}</time>'
+
+
+def _amount(value: int, language: str) -> str:
+    return portal.format_amount(value, language, 0)
+
+
+def _process_href(process_id: str, part: str = "") -> str:
+    return f"/participation/processes/{quote(process_id, safe='')}{part}"
+
+
+def _title(texts_by_language: Any, language: str) -> str:
+    return str(getattr(texts_by_language, language))
+
+
+# -- the survey -----------------------------------------------------------------------------------------------------
+
+
+def survey_page(
+    language: str,
+    token: str,
+    view: participation.SurveyView,
+    *,
+    answered: participation.SurveyAnswerOut | None = None,
+    problem: str | None = None,
+) -> str:
+    """`/participation/survey/{token}`: rate the procedure just completed, and maybe leave an idea."""
+    texts = translations()[language]
+    procedure = view.procedure_name or view.procedure
+    content = [f"<h1>{_e(texts['survey_heading'])}</h1>"]
+    intro = _say(texts, "survey_intro", administration=view.administration, procedure=procedure)
+    content.append(f'<p class="intro">{_e(intro)}</p>')
+    if answered is not None:
+        thanks = texts["survey_thanks_idea"] if answered.idea_recorded else texts["survey_thanks"]
+        content.append(f'<div class="notice notice-ok" role="status" id="survey-done"><p>{_e(thanks)}</p></div>')
+        return _page(language, texts["survey_heading"], "\n".join(content))
+    if view.status != "open":
+        key = "survey_answered" if view.status == "answered" else "survey_expired"
+        content.append(
+            f'<div class="notice notice-warn" role="status" id="survey-closed"><p>{_e(texts[key])}</p></div>'
+        )
+        return _page(language, texts["survey_heading"], "\n".join(content))
+    error = ""
+    if problem is not None:
+        error = f'<div class="notice notice-bad" role="alert" id="survey-error"><p>{_e(texts[problem])}</p></div>'
+    stars = "".join(
+        f'<label class="rating-choice"><input type="radio" name="rating" value="{value}" required> '
+        f"<span>{value} · {_e(texts[f'rating_{value}'])}</span></label>"
+        for value in range(1, 6)
+    )
+    action = f"/participation/survey/{quote(token, safe='')}?{urlencode({'lang': language})}"
+    content.append(
+        _section(
+            "survey-form-heading",
+            texts["survey_form_heading"],
+            [
+                error,
+                f'<form method="post" action="{_e(action)}" id="survey-form">',
+                f'<fieldset class="rating"><legend>{_e(_say(texts, "rating_legend", procedure=procedure))}</legend>'
+                f"{stars}</fieldset>",
+                f'<label for="idea">{_e(texts["idea_label"])}</label>',
+                f'<p class="help" id="idea-help">{_e(texts["idea_help"])}</p>',
+                '<textarea id="idea" name="idea" rows="5" maxlength="2000" aria-describedby="idea-help"></textarea>',
+                f'<p><button type="submit">{_e(texts["survey_send"])}</button></p>',
+                "</form>",
+            ],
+        )
+    )
+    return _page(language, texts["survey_heading"], "\n".join(content), query={})
+
+
+def survey_not_found_page(language: str) -> str:
+    texts = translations()[language]
+    content = f"<h1>{_e(texts['survey_heading'])}</h1><p>{_e(texts['survey_not_found'])}</p>"
+    return _page(language, texts["survey_heading"], content)
+
+
+# -- processes ------------------------------------------------------------------------------------------------------
+
+
+def _session_box(language: str) -> str:
+    """Who acts: filled in by the script from the token in the tab's session storage."""
+    texts = translations()[language]
+    return f'<div class="session" data-session role="status"><p>{_e(texts["signed_out"])}</p></div>'
+
+
+def _process_nav(language: str, process: participation.ProcessOut, current: str) -> str:
+    texts = translations()[language]
+    links = [("", "nav_process")]
+    if process.type != "budget":
+        links.append(("/proposals", "nav_proposals"))
+    if process.type in ("budget", "challenge"):
+        if process.status == "open":
+            if process.type == "budget":
+                links.append(("/ballot", "nav_ballot"))
+        links.append(("/check", "nav_check"))
+        if process.status == "closed":
+            links.append(("/results", "nav_results"))
+    here = ' aria-current="page"'
+    items = "".join(
+        f'<li><a href="{_process_href(process.id, part)}"{here if part == current else ""}>{_e(texts[key])}</a></li>'
+        for part, key in links
+    )
+    return f'<nav class="process-nav" aria-label="{_e(texts["process_nav"])}"><ul>{items}</ul></nav>'
+
+
+def _process_header(language: str, process: participation.ProcessOut, current: str) -> list[str]:
+    texts = translations()[language]
+    return [
+        f'<p class="back"><a href="/participation">{_e(texts["back"])}</a></p>',
+        f'<h1 id="process-title">{_e(_title(process.title, language))}</h1>',
+        _process_nav(language, process, current),
+        _session_box(language),
+    ]
+
+
+def processes_page(language: str, processes: participation.ProcessList) -> str:
+    """`/participation`: the processes, newest first."""
+    texts = translations()[language]
+    content = [f"<h1>{_e(texts['heading'])}</h1>", f'<p class="intro">{_e(texts["intro"])}</p>']
+    if not processes.items:
+        content.append(f"<p>{_e(texts['no_processes'])}</p>")
+    items = []
+    for process in processes.items:
+        status = texts[f"status_{process.status}"]
+        items.append(
+            f'<li class="card process-item"><h2><a href="{_process_href(process.id)}">'
+            f"{_e(_title(process.title, language))}</a></h2>"
+            f'<p class="muted">{_e(texts[f"type_{process.type}"])} · {_e(process.administration)} · {_e(status)}</p>'
+            f"<p>{_e(_title(process.description, language))}</p></li>"
+        )
+    if items:
+        content.append(f'<ul class="processes">{"".join(items)}</ul>')
+    return _page(language, texts["heading"], "\n".join(content))
+
+
+def process_page(language: str, process: participation.ProcessOut) -> str:
+    """`/participation/processes/{id}`: what the process is, its phases and rules, and where to take part."""
+    texts = translations()[language]
+    content = _process_header(language, process, "")
+    facts = [
+        (texts["fact_type"], texts[f"type_{process.type}"]),
+        (texts["fact_administration"], process.administration),
+        (texts["fact_status"], texts[f"status_{process.status}"]),
+    ]
+    if process.current_phase is not None:
+        facts.append((texts["fact_phase"], texts[f"phase_{process.current_phase}"]))
+    if process.available_budget is not None:
+        facts.append((texts["fact_budget"], _amount(process.available_budget, language)))
+    if process.required_factor is not None:
+        facts.append((texts["fact_factor"], texts["factor_totp"]))
+    facts_html = "".join(f"<dt>{_e(name)}</dt><dd>{_e(value)}</dd>" for name, value in facts)
+    content.append(f'<p class="intro">{_e(_title(process.description, language))}</p>')
+    content.append(f'<dl class="facts">{facts_html}</dl>')
+    if process.phases:
+        rows = "".join(
+            f'<tr><th scope="row">{_e(texts[f"phase_{phase.phase}"])}</th>'
+            f"<td>{_time(phase.starts_at, language)}</td><td>{_time(phase.ends_at, language)}</td></tr>"
+            for phase in process.phases
+        )
+        content.append(
+            _section(
+                "phases-heading",
+                texts["phases_heading"],
+                [
+                    '<div class="table-wrap" role="region" tabindex="0" aria-labelledby="phases-heading">'
+                    f'<table aria-labelledby="phases-heading"><thead><tr><th scope="col">{_e(texts["col_phase"])}</th>'
+                    f'<th scope="col">{_e(texts["col_starts"])}</th><th scope="col">{_e(texts["col_ends"])}</th>'
+                    f"</tr></thead><tbody>{rows}</tbody></table></div>"
+                ],
+            )
+        )
+    if process.type == "budget":
+        content.append(_section("rules-heading", texts["rules_heading"], [_rules_list(language, process)]))
+        content.append(_projects_table(language, process))
+    next_steps = []
+    if process.type == "budget" and process.status == "open":
+        next_steps.append(
+            f'<a class="button-link" href="{_process_href(process.id, "/ballot")}">{_e(texts["go_ballot"])}</a>'
+        )
+    if process.type != "budget":
+        next_steps.append(
+            f'<a class="button-link" href="{_process_href(process.id, "/proposals")}">{_e(texts["go_proposals"])}</a>'
+        )
+    if process.status == "closed":
+        next_steps.append(
+            f'<a class="button-link" href="{_process_href(process.id, "/results")}">{_e(texts["go_results"])}</a>'
+        )
+    if next_steps:
+        content.append(f'<p class="actions">{" ".join(next_steps)}</p>')
+    return _page(language, _title(process.title, language), "\n".join(content))
+
+
+def _rules_list(language: str, process: participation.ProcessOut) -> str:
+    texts = translations()[language]
+    rules = process.rules
+    items = []
+    if rules.budget_cap is not None:
+        items.append(_say(texts, "rule_text_budget_cap", amount=_amount(rules.budget_cap, language)))
+    items.append(_say(texts, "rule_text_min_projects", count=rules.min_projects))
+    if rules.max_projects is not None:
+        items.append(_say(texts, "rule_text_max_projects", count=rules.max_projects))
+    if rules.min_projects_per_district is not None:
+        items.append(_say(texts, "rule_text_min_per_district", count=rules.min_projects_per_district))
+    if rules.max_projects_per_district is not None:
+        items.append(_say(texts, "rule_text_max_per_district", count=rules.max_projects_per_district))
+    if rules.max_districts is not None:
+        items.append(_say(texts, "rule_text_max_districts", count=rules.max_districts))
+    return '<ul class="rules">' + "".join(f"<li>{_e(item)}</li>" for item in items) + "</ul>"
+
+
+def _projects_table(language: str, process: participation.ProcessOut) -> str:
+    texts = translations()[language]
+    rows = "".join(
+        f'<tr><th scope="row">{_e(_title(project.title, language))}</th>'
+        f"<td>{_e(project.district or texts['citywide'])}</td>"
+        f'<td class="number">{_e(_amount(project.cost, language))}</td></tr>'
+        for project in process.projects
+    )
+    return _section(
+        "projects-heading",
+        texts["projects_heading"],
+        [
+            '<div class="table-wrap" role="region" tabindex="0" aria-labelledby="projects-heading">'
+            f'<table aria-labelledby="projects-heading"><thead><tr><th scope="col">{_e(texts["col_project"])}</th>'
+            f'<th scope="col">{_e(texts["col_district"])}</th><th scope="col">{_e(texts["col_cost"])}</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>"
+        ],
+    )
+
+
+# -- proposals ------------------------------------------------------------------------------------------------------
+
+SORTS: Final = ("supports", "newest", "random")
+
+
+def proposals_page(
+    language: str,
+    process: participation.ProcessOut,
+    page: participation.ProposalPage,
+    *,
+    text: str | None,
+    service: str | None,
+    sort: str,
+    seed: str,
+    offset: int,
+    limit: int,
+) -> str:
+    """`/participation/processes/{id}/proposals`: search, filter by service, sort, and support."""
+    texts = translations()[language]
+    content = _process_header(language, process, "/proposals")
+    services = "".join(
+        f'<option value="{_e(code)}"{" selected" if code == service else ""}>{_e(code)}</option>'
+        for code in process.services
+    )
+    sorts = "".join(
+        f'<option value="{name}"{" selected" if name == sort else ""}>{_e(texts[f"sort_{name}"])}</option>'
+        for name in SORTS
+    )
+    service_filter = (
+        f'<div class="field"><label for="service">{_e(texts["filter_service"])}</label>'
+        f'<select id="service" name="service"><option value="">{_e(texts["filter_any"])}</option>'
+        f"{services}</select></div>"
+        if process.services
+        else ""
+    )
+    content.append(
+        f'<form class="search card" method="get" action="{_process_href(process.id, "/proposals")}" role="search" '
+        f'aria-label="{_e(texts["search_label"])}">'
+        f'<input type="hidden" name="lang" value="{language}"><input type="hidden" name="seed" value="{_e(seed)}">'
+        f'<div class="field"><label for="q">{_e(texts["search_words"])}</label>'
+        f'<input type="search" id="q" name="q" value="{_e(text or "")}" maxlength="200"></div>'
+        f"{service_filter}"
+        f'<div class="field"><label for="sort">{_e(texts["sort_label"])}</label>'
+        f'<select id="sort" name="sort">{sorts}</select></div>'
+        f'<div class="field"><button type="submit">{_e(texts["search_button"])}</button></div></form>'
+    )
+    content.append(f'<p id="proposals-count" role="status">{_e(_say(texts, "proposals_count", count=page.total))}</p>')
+    items = []
+    for proposal in page.items:
+        heading_id = f"proposal-{proposal.id}"
+        if proposal.hidden:
+            items.append(
+                f'<li class="card proposal proposal-hidden" aria-labelledby="{heading_id}">'
+                f'<h2 id="{heading_id}">{_e(texts["hidden_title"])}</h2>'
+                f"<p>{_e(_say(texts, 'hidden_reason', reason=proposal.hidden_reason or ''))}</p></li>"
+            )
+            continue
+        support_label = _say(texts, "support_label", title=proposal.title or "")
+        service_note = f" · {_e(texts['col_service'])}: {_e(proposal.service)}" if proposal.service else ""
+        items.append(
+            f'<li class="card proposal" aria-labelledby="{heading_id}" data-proposal="{_e(proposal.id)}">'
+            f'<h2 id="{heading_id}">{_e(proposal.title or "")}</h2>'
+            f'<p class="muted">{_e(_say(texts, "proposal_meta", version=proposal.version))} · '
+            f"{_time(proposal.created_at, language)}{service_note}</p>"
+            f'<p class="proposal-body">{_e(proposal.body or "")}</p>'
+            f'<p class="supports"><span class="support-count" data-support-count>'
+            f"{_e(_say(texts, 'supports_count', count=proposal.supports))}</span> "
+            f'<button type="button" data-support="{_e(proposal.id)}" data-version="{_e(proposal.version_hash)}" '
+            f'aria-label="{_e(support_label)}">{_e(texts["support"])}</button></p>'
+            f'<p class="support-message" data-support-message role="status"></p>'
+            f'<p class="muted small">{_e(texts["version_code"])}: '
+            f'<a href="/verify/{quote(proposal.verification_code)}">{_e(proposal.verification_code)}</a></p></li>'
+        )
+    if items:
+        content.append(f'<ol class="proposals">{"".join(items)}</ol>')
+    pager = []
+    base = {
+        "lang": language,
+        "sort": sort,
+        "seed": seed,
+        **({"q": text} if text else {}),
+        **({"service": service} if service else {}),
+    }
+    if offset > 0:
+        previous = urlencode({**base, "offset": max(0, offset - limit)})
+        pager.append(f'<a href="?{_e(previous)}" rel="prev">{_e(texts["previous_page"])}</a>')
+    if offset + limit < page.total:
+        following = urlencode({**base, "offset": offset + limit})
+        pager.append(f'<a href="?{_e(following)}" rel="next">{_e(texts["next_page"])}</a>')
+    if pager:
+        content.append(f'<nav class="pager" aria-label="{_e(texts["pages_label"])}">{" ".join(pager)}</nav>')
+    query = {key: str(value) for key, value in base.items() if key != "lang"}
+    return _page(language, texts["nav_proposals"], "\n".join(content), query=query)
+
+
+# -- the budget ballot ----------------------------------------------------------------------------------------------
+
+
+def ballot_page(language: str, process: participation.ProcessOut) -> str:
+    """`/participation/processes/{id}/ballot`: choose projects, with the running total and the rules checked as
+    you go; the script casts the ballot with the citizen's token and shows the receipt."""
+    texts = translations()[language]
+    content = _process_header(language, process, "/ballot")
+    if process.type != "budget" or process.status != "open":
+        content.append(f'<p role="status">{_e(texts["ballot_unavailable"])}</p>')
+        return _page(language, texts["nav_ballot"], "\n".join(content))
+    content.append(_section("rules-heading", texts["rules_heading"], [_rules_list(language, process)]))
+    districts: dict[str, list[Any]] = {}
+    for project in process.projects:
+        districts.setdefault(project.district or "", []).append(project)
+    groups = []
+    for index, district in enumerate(sorted(districts, key=lambda name: (name == "", name.lower()))):
+        legend = district or texts["citywide"]
+        boxes = "".join(
+            f'<div class="project"><input type="checkbox" id="project-{_e(project.id)}" name="project" '
+            f'value="{_e(project.id)}" data-cost="{project.cost}" data-district="{_e(project.district or "")}" '
+            f'aria-describedby="project-{_e(project.id)}-cost">'
+            f'<label for="project-{_e(project.id)}">{_e(_title(project.title, language))}</label>'
+            f'<span class="cost" id="project-{_e(project.id)}-cost">{_e(_amount(project.cost, language))}</span></div>'
+            for project in districts[district]
+        )
+        groups.append(
+            f'<fieldset class="district" id="district-{index}"><legend>{_e(legend)}</legend>{boxes}</fieldset>'
+        )
+    rules = process.rules.model_dump(mode="json")
+    nothing_chosen = _say(texts, "total_label", total=_amount(0, language), count=0)
+    content.append(
+        f'<form id="ballot" class="ballot" data-process="{_e(process.id)}" '
+        f'data-check-url="{_process_href(process.id, "/check")}?{urlencode({"lang": language})}" novalidate>'
+        f'<script type="application/json" id="ballot-rules">{_json_for_script(rules)}</script>'
+        + "".join(groups)
+        + '<div class="ballot-summary card" id="ballot-summary">'
+        f'<p class="total" id="ballot-total" aria-live="polite">{_e(nothing_chosen)}</p>'
+        f'<ul class="problems" id="ballot-problems" aria-live="polite"></ul>'
+        f'<p><button type="submit" id="cast">{_e(texts["cast"])}</button></p>'
+        f'<div id="ballot-message" role="status"></div>'
+        "</div></form>"
+    )
+    content.append(
+        '<section id="receipt" class="card receipt" hidden tabindex="-1" aria-labelledby="receipt-heading"></section>'
+    )
+    return _page(language, texts["nav_ballot"], "\n".join(content))
+
+
+# -- check my ballot --------------------------------------------------------------------------------------------------
+
+
+def check_page(
+    language: str,
+    process: participation.ProcessOut,
+    receipt: str | None,
+    inclusion: participation.InclusionOut | None,
+    problem: str | None,
+) -> str:
+    """`/participation/processes/{id}/check?receipt=...`: is my ballot among the published ones?"""
+    texts = translations()[language]
+    content = _process_header(language, process, "/check")
+    content.append(f'<p class="intro">{_e(texts["check_intro"])}</p>')
+    invalid = ' aria-invalid="true"' if problem == "check_malformed" else ""
+    content.append(
+        f'<form class="card" method="get" action="{_process_href(process.id, "/check")}" id="check-form" '
+        f'data-process="{_e(process.id)}">'
+        f'<input type="hidden" name="lang" value="{language}">'
+        f'<label for="receipt-input">{_e(texts["check_label"])}</label>'
+        f'<p class="help" id="receipt-help">{_e(texts["check_help"])}</p>'
+        f'<input type="text" id="receipt-input" name="receipt" value="{_e(receipt or "")}" maxlength="64" '
+        f'autocomplete="off" spellcheck="false" aria-describedby="receipt-help"{invalid}>'
+        f'<p><button type="submit">{_e(texts["check_button"])}</button></p></form>'
+    )
+    if problem is not None:
+        tone = "warn" if problem == "check_not_closed" else "bad"
+        content.append(
+            f'<div class="notice notice-{tone}" role="alert" id="check-result"><p>{_e(texts[problem])}</p></div>'
+        )
+    elif inclusion is not None:
+        choices = ", ".join(str(choice) for choice in inclusion.ballot.get("choices", []))
+        rows = [
+            (texts["receipt_code"], inclusion.code),
+            (texts["receipt_commitment"], inclusion.commitment),
+            (texts["check_choices"], choices),
+            (texts["check_root"], inclusion.ballots_root),
+            (texts["check_count"], str(inclusion.ballots_count)),
+            (texts["check_proof_length"], str(len(inclusion.proof))),
+        ]
+        facts = "".join(f"<dt>{_e(name)}</dt><dd><code>{_e(value)}</code></dd>" for name, value in rows)
+        code = inclusion.ballots_verification_code
+        verify = f'<a href="/verify/{quote(code)}">{_e(code)}</a>'
+        content.append(
+            f'<div class="notice notice-ok" role="status" id="check-result">'
+            f"<p><strong>{_e(texts['check_included'])}</strong></p>"
+            f'<dl class="facts">{facts}</dl>'
+            f"<p>{_e(texts['check_anchor'])} {verify}</p></div>"
+        )
+    query = {"receipt": receipt} if receipt else {}
+    return _page(language, texts["nav_check"], "\n".join(content), query=query)
+
+
+# -- results --------------------------------------------------------------------------------------------------------
+
+
+def results_page(language: str, process: participation.ProcessOut) -> str:
+    """`/participation/processes/{id}/results`: the result computed from the published ballots, as a chart and a
+    table, with where to download both and recount them."""
+    texts = translations()[language]
+    content = _process_header(language, process, "/results")
+    tally = process.tally
+    if tally is None:
+        content.append(f'<p role="status">{_e(texts["results_not_yet"])}</p>')
+        return _page(language, texts["nav_results"], "\n".join(content))
+    names = {project.id: _title(project.title, language) for project in process.projects}
+    costs = {project.id: project.cost for project in process.projects}
+    entries = list(tally.tally)
+    labels = [names.get(entry.option, entry.option[:12]) for entry in entries]
+    chart_data = {
+        "labels": labels,
+        "votes": [entry.votes for entry in entries],
+        "funded": [bool(entry.funded) for entry in entries],
+        "label": texts["chart_votes"],
+    }
+    head = [texts["col_project"], texts["col_votes"]]
+    if process.type == "budget":
+        head += [texts["col_cost"], texts["col_funded"]]
+    head_html = "".join(f'<th scope="col">{_e(text)}</th>' for text in head)
+    body = []
+    for entry, label in zip(entries, labels, strict=True):
+        cells = [f'<td class="number">{_e(portal.format_number(entry.votes, language))}</td>']
+        if process.type == "budget":
+            cells.append(f'<td class="number">{_e(_amount(costs.get(entry.option, 0), language))}</td>')
+            cells.append(f"<td>{_e(texts['yes'] if entry.funded else texts['no'])}</td>")
+        funded = ' data-funded="true"' if entry.funded else ""
+        body.append(
+            f'<tr data-option="{_e(entry.option)}"{funded}><th scope="row">{_e(label)}</th>{"".join(cells)}</tr>'
+        )
+    caption_id = "results-caption"
+    content.append(
+        _section(
+            "results-heading",
+            texts["results_heading"],
+            [
+                f"<p>{_e(_say(texts, 'results_intro', count=portal.format_number(tally.ballots_count, language)))}</p>",
+                f'<figure class="chart" aria-labelledby="{caption_id}"><figcaption id="{caption_id}">'
+                f"{_e(texts['results_caption'])}</figcaption>"
+                f'<div class="chart-box"><canvas id="results-chart" role="img" '
+                f'aria-label="{_e(texts["results_chart_label"])}" '
+                f'data-votes-chart="results-chart-data"></canvas></div>'
+                f'<script type="application/json" id="results-chart-data">{_json_for_script(chart_data)}</script>'
+                f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{caption_id}">'
+                f'<table class="figures" id="results-table" aria-labelledby="{caption_id}">'
+                f"<thead><tr>{head_html}</tr></thead>"
+                f"<tbody>{''.join(body)}</tbody></table></div></figure>",
+            ],
+        )
+    )
+    proof = [
+        (texts["check_root"], f"<code>{_e(tally.ballots_root)}</code>"),
+        (
+            texts["results_ballots_code"],
+            f'<a href="/verify/{quote(tally.ballots_receipt.verification_code)}">'
+            f"{_e(tally.ballots_receipt.verification_code)}</a>",
+        ),
+        (
+            texts["results_result_code"],
+            f'<a href="/verify/{quote(tally.result_receipt.verification_code)}">'
+            f"{_e(tally.result_receipt.verification_code)}</a>",
+        ),
+        (
+            texts["results_downloads"],
+            f'<a href="{_e(tally.ballots_url)}">ballots.json</a> · <a href="{_e(tally.result_url)}">result.json</a>',
+        ),
+    ]
+    content.append(
+        _section(
+            "recount-heading",
+            texts["recount_heading"],
+            [
+                f"<p>{_e(texts['recount_intro'])}</p>",
+                '<dl class="facts">'
+                + "".join(f"<dt>{_e(name)}</dt><dd>{value}</dd>" for name, value in proof)
+                + "</dl>",
+                f"<p><code>segell tally verify {_e(process.id)}</code></p>",
+            ],
+        )
+    )
+    return _page(language, texts["nav_results"], "\n".join(content))
+
+
+def not_found_page(language: str) -> str:
+    texts = translations()[language]
+    content = (
+        f'<p class="back"><a href="/participation">{_e(texts["back"])}</a></p>'
+        f"<h1>{_e(texts['not_found_heading'])}</h1><p>{_e(texts['not_found_text'])}</p>"
+    )
+    return _page(language, texts["not_found_heading"], content)
