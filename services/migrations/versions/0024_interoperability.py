@@ -2,7 +2,7 @@
 records, exchanges with their sealed answers, the access log and its notarised daily digests.
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0023
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from segell.services.models import UTCDateTime
 
 revision = "0024"
-down_revision = "0020"
+down_revision = "0023"
 
 
 def upgrade() -> None:
