@@ -197,6 +197,8 @@ def assert_interoperability_tour(text: str, server: RunningServer) -> None:
     with server.client(server.governance_key) as governance:
         for code in (town, council, school):
             assert governance.get(f"/v1/administrations/{code}").json()["status"] == "active"
+
+
 def assert_participation_tour(text: str) -> None:
     """Check what 05-participation printed: the refused ballot, the receipts, the tally, the recount and the checks."""
     assert "refused: HTTP 422, The ballot breaks the process's rules: choose at least 2 projects in Gràcia" in text
