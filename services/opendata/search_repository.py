@@ -321,6 +321,22 @@ def _ids(session: Session, statement: Any, params: dict[str, Any]) -> Ints:
     return np.fromiter(session.scalars(statement, params), dtype=np.int64)
 
 
+def _id_set(session: Session, sql: str, params: dict[str, Any], expanding: Sequence[str] = ()) -> Ints:
+    """The ids `sql` selects (as `id`), in no order: joined into one string by the database, which is much quicker
+    to hand over and read than a row per id."""
+    if session.get_bind().dialect.name == "sqlite":
+        joined = f"SELECT group_concat(id) FROM ({sql})"
+    else:
+        joined = f"SELECT string_agg(id::text, ',') FROM ({sql}) AS found"
+    statement = text(joined)
+    if expanding:
+        statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
+    found = session.scalar(statement, params)
+    if not found:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(found, dtype=np.int64, sep=",")
+
+
 def _full_text(session: Session, request: SearchRequest, *, limit: int | None = None) -> list[tuple[int, float]]:
     """(entry id, score) of the entries the words of `q` match, best first when `limit` (then only so many)."""
     dialect = session.get_bind().dialect.name
@@ -346,10 +362,10 @@ def _matching_ids(session: Session, request: SearchRequest) -> Ints:
     dialect = session.get_bind().dialect.name
     params: dict[str, Any] = {"match": _match_expression(request, dialect)}
     if dialect == "sqlite":
-        sql = "SELECT rowid FROM opendata_search_fts WHERE opendata_search_fts MATCH :match"
+        sql = "SELECT rowid AS id FROM opendata_search_fts WHERE opendata_search_fts MATCH :match"
     else:
         sql = "SELECT id FROM opendata_search WHERE text_vector @@ to_tsquery('simple', :match)"
-    return _ids(session, text(sql), params)
+    return _id_set(session, sql, params)
 
 
 def _term_values(session: Session, field: int, value: str) -> tuple[list[int], int]:
@@ -384,8 +400,8 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
     elif names:
         candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
     elif facet_terms:
-        holders = select(_FACETS.c.entry_id).where(_FACETS.c.value_id.in_(facet_terms[0][1]))
-        candidates = np.unique(_ids(session, holders, {}))
+        holders = "SELECT DISTINCT entry_id AS id FROM opendata_search_facets WHERE value_id IN :values"
+        candidates = _id_set(session, holders, {"values": facet_terms[0][1]}, ["values"])
     else:
         candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
     entries = _entries_of(session)
