@@ -1,9 +1,15 @@
 """The search index's SQL: writing a dataset's entry and facet rows, and answering a `SearchRequest` with the
 database's own full-text search (FTS5 on SQLite, a GIN-indexed ``tsvector`` on PostgreSQL; migration 0020).
 
-A search evaluates its match once, as a materialised common table expression, and one statement answers from it
-the count, the facet counts (by integer value ids) and the page of dataset ids. A search with no `q` and no `fq`
-reads its count and facets from the values' counters and its page straight from a sort column's index.
+The database finds the candidates: the entry ids the words of `q` match (or, for `fq` alone, those holding its
+rarest facet value), handed over as one joined string. What each entry holds (visibility, facet values, sort
+keys, dataset id and code) is read once per process into arrays indexed by entry id (`_Entries`), which filter
+the candidates by `fq` and visibility and count the facets of the matches in one pass. An entry id names one
+content forever: a changed dataset's entry is deleted and written again under a new id, and ids are never reused
+(migration 0021), so what a process holds is never stale, whichever process wrote the change. The page comes from
+the database's relevance score (ties at the cut read again), from the database sorting the matches' ids, or from
+walking a sort column's index. A search with no `q` and no `fq` reads its count and facets from the values'
+counters and its page straight from a sort column's index.
 """
 
 import threading
