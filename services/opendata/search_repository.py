@@ -171,6 +171,9 @@ _MOST_IDS = 4_000_000
 #: Up to this many matches are sorted by the database from their ids; more, by walking the sort column's index
 #: (which reads at most as many index rows as there are entries) and keeping the matches.
 _SORT_IN_DATABASE = 5000
+#: Up to this many entries not read yet are read by id; more, by ranges of this many ids.
+_READ_BY_ID = 1000
+_READ_RANGE = 20_000
 
 Ints = NDArray[np.int64]
 
@@ -239,41 +242,54 @@ class _Entries:
         return first
 
     def ensure(self, session: Session, ids: Ints) -> None:
-        """Read the entries among `ids` not read yet."""
+        """Read the entries among `ids` not read yet: by id when they are few, else every entry in their range of
+        ids at once (a process's first searches read most of the catalogue so, in a few statements)."""
         if not len(ids):
             return
         self._grow(int(ids.max()))
-        missing = ids[~self.known[ids]]
-        for chunk in _chunks(sorted(set(missing.tolist())), 5000):
-            facets: dict[int, tuple[list[int], list[int]]] = {entry_id: ([], []) for entry_id in chunk}
-            query = (
-                select(_FACETS.c.entry_id, _FACETS.c.field, _FACETS.c.value_id)
-                .where(_FACETS.c.entry_id.in_(chunk))
-                .order_by(_FACETS.c.entry_id, _FACETS.c.field, _FACETS.c.value_id)
-            )
-            for entry_id, field, value_id in session.execute(query):
-                facets[entry_id][0].append(value_id)
-                facets[entry_id][1].append(field)
-            columns = (
-                _ENTRIES.c.id, _ENTRIES.c.private, _ENTRIES.c.administration_id, _ENTRIES.c.modified_at,
-                _ENTRIES.c.created_at, _ENTRIES.c.name, _ENTRIES.c.title, _ENTRIES.c.dataset_id,
-                _ENTRIES.c.verification_code,
-            )  # fmt: skip
-            for entry_id, private, administration, modified, created, name, title, dataset, code in session.execute(
-                select(*columns).where(_ENTRIES.c.id.in_(chunk))
-            ):
-                values, fields = facets[entry_id]
-                self.start[entry_id] = self._append_values(values, fields)
-                self.length[entry_id] = len(values)
-                self.private[entry_id] = private
-                self.administration[entry_id] = administration
-                self.keys["modified_at"][entry_id] = _microseconds(modified)
-                self.keys["created_at"][entry_id] = _microseconds(created)
-                self.texts["name"][entry_id] = name
-                self.texts["title"][entry_id] = title
-                self.texts["dataset_id"][entry_id] = dataset
-                self.codes[entry_id] = code
-                self.known[entry_id] = True
+        missing = np.unique(ids[~self.known[ids]]).tolist()
+        if len(missing) <= _READ_BY_ID:
+            for chunk in _chunks(missing, _READ_BY_ID):
+                self._read(session, _FACETS.c.entry_id.in_(chunk), _ENTRIES.c.id.in_(chunk))
+            return
+        for low in range(missing[0], missing[-1] + 1, _READ_RANGE):
+            high = min(low + _READ_RANGE, missing[-1] + 1)
+            facets = _FACETS.c.entry_id.between(low, high - 1)
+            self._read(session, facets, _ENTRIES.c.id.between(low, high - 1))
+
+    def _read(self, session: Session, facets_where: Any, entries_where: Any) -> None:
+        facets: dict[int, tuple[list[int], list[int]]] = {}
+        query = (
+            select(_FACETS.c.entry_id, _FACETS.c.field, _FACETS.c.value_id)
+            .where(facets_where)
+            .order_by(_FACETS.c.entry_id, _FACETS.c.field, _FACETS.c.value_id)
+        )
+        for entry_id, field, value_id in session.execute(query):
+            held = facets.setdefault(entry_id, ([], []))
+            held[0].append(value_id)
+            held[1].append(field)
+        columns = (
+            _ENTRIES.c.id, _ENTRIES.c.private, _ENTRIES.c.administration_id, _ENTRIES.c.modified_at,
+            _ENTRIES.c.created_at, _ENTRIES.c.name, _ENTRIES.c.title, _ENTRIES.c.dataset_id,
+            _ENTRIES.c.verification_code,
+        )  # fmt: skip
+        for entry_id, private, administration, modified, created, name, title, dataset, code in session.execute(
+            select(*columns).where(entries_where)
+        ):
+            if self.known[entry_id]:
+                continue
+            values, fields = facets.get(entry_id, ([], []))
+            self.start[entry_id] = self._append_values(values, fields)
+            self.length[entry_id] = len(values)
+            self.private[entry_id] = private
+            self.administration[entry_id] = administration
+            self.keys["modified_at"][entry_id] = _microseconds(modified)
+            self.keys["created_at"][entry_id] = _microseconds(created)
+            self.texts["name"][entry_id] = name
+            self.texts["title"][entry_id] = title
+            self.texts["dataset_id"][entry_id] = dataset
+            self.codes[entry_id] = code
+            self.known[entry_id] = True
 
     def value_names(self, session: Session, value_ids: Iterable[int]) -> dict[int, str]:
         wanted = set(value_ids)
