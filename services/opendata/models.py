@@ -82,9 +82,12 @@ class SearchEntry(Base):
         Index("ix_opendata_search_name", "name", "id"),
         Index("ix_opendata_search_title", "title", "id"),
         Index("ix_opendata_search_administration", "administration_id", "private"),
+        # Ids are never reused, so that an id names one entry's content forever (search_repository.index).
+        {"sqlite_autoincrement": True},
     )
 
-    #: The integer the full-text index and the facet rows know the dataset by.
+    #: The integer the full-text index and the facet rows know the dataset by; a changed dataset's entry is written
+    #: again under a new one.
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("opendata_datasets.id"), unique=True)
     administration_id: Mapped[int] = mapped_column(Integer)

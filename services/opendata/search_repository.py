@@ -1,17 +1,28 @@
 """The search index's SQL: writing a dataset's entry and facet rows, and answering a `SearchRequest` with the
 database's own full-text search (FTS5 on SQLite, a GIN-indexed ``tsvector`` on PostgreSQL; migration 0020).
 
-A search evaluates its match once, as a materialised common table expression, and one statement answers from it
-the count, the facet counts (by integer value ids) and the page of dataset ids. A search with no `q` and no `fq`
-reads its count and facets from the values' counters and its page straight from a sort column's index.
+The database finds the candidates: the entry ids the words of `q` match (or, for `fq` alone, those holding its
+rarest facet value), handed over as one joined string. What each entry holds (visibility, facet values, sort
+keys, dataset id and code) is read once per process into arrays indexed by entry id (`_Entries`), which filter
+the candidates by `fq` and visibility and count the facets of the matches in one pass. An entry id names one
+content forever: a changed dataset's entry is deleted and written again under a new id, and ids are never reused
+(migration 0021), so what a process holds is never stale, whichever process wrote the change. The page comes from
+the database's relevance score (ties at the cut read again), from the database sorting the matches' ids, or from
+walking a sort column's index. A search with no `q` and no `fq` reads its count and facets from the values'
+counters and its page straight from a sort column's index.
 """
 
+import threading
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, text, tuple_, update
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from segell.services.opendata.models import SearchEntry, SearchFacet, SearchValue
@@ -98,11 +109,17 @@ def _existing(session: Session, dataset_ids: Sequence[str]) -> dict[str, tuple[i
 
 
 def index(session: Session, entries: Sequence[IndexEntry]) -> None:
-    """Write the entries (new, or replacing a dataset's entry) and their facet rows, in the caller's transaction."""
+    """Write the entries (new, or replacing a dataset's entry) and their facet rows, in the caller's transaction.
+
+    A replaced entry is deleted and written again under a new id, never updated in place: an entry id names one
+    content forever (ids are never reused: AUTOINCREMENT on SQLite, a sequence on PostgreSQL), which is what lets
+    every process keep what it has read of an entry (`_Entries`) without ever being wrong."""
     if not entries:
         return
     existing = _existing(session, [entry.dataset_id for entry in entries])
     _drop_facets(session, list(existing.values()))
+    for chunk in _chunks([entry_id for entry_id, _ in existing.values()]):
+        session.execute(delete(_ENTRIES).where(_ENTRIES.c.id.in_(chunk)))
     rows: list[dict[str, Any]] = [
         {
             "dataset_id": entry.dataset_id,
@@ -117,25 +134,10 @@ def index(session: Session, entries: Sequence[IndexEntry]) -> None:
         }
         for entry in entries
     ]
-    ids = {dataset_id: entry_id for dataset_id, (entry_id, _) in existing.items()}
-    changed = [
-        {"entry": ids[row["dataset_id"]], **{f"new_{name}": value for name, value in row.items()}}
-        for row in rows
-        if row["dataset_id"] in ids
-    ]
-    if changed:
-        session.execute(
-            update(_ENTRIES)
-            .where(_ENTRIES.c.id == bindparam("entry"))
-            .values({name: bindparam(f"new_{name}") for name in rows[0] if name != "dataset_id"}),
-            changed,
-        )
-    new = [row for row in rows if row["dataset_id"] not in ids]
-    if new:
-        inserted = session.execute(
-            insert(_ENTRIES).returning(_ENTRIES.c.dataset_id, _ENTRIES.c.id, sort_by_parameter_order=True), new
-        )
-        ids.update((row[0], row[1]) for row in inserted)
+    inserted = session.execute(
+        insert(_ENTRIES).returning(_ENTRIES.c.dataset_id, _ENTRIES.c.id, sort_by_parameter_order=True), rows
+    )
+    ids = {row[0]: row[1] for row in inserted}
     value_ids = _value_ids(session, {pair for entry in entries for pair in entry.facets})
     facets = [
         {"entry_id": ids[entry.dataset_id], "field": field, "value_id": value_ids[(field, value)]}
@@ -162,6 +164,166 @@ def entry_count(session: Session) -> int:
 
 # -- searching ---------------------------------------------------------------------------------------------------
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+#: Past this many entry ids, a process forgets what it has read and starts again (ids grow with every change).
+_MOST_IDS = 4_000_000
+#: Up to this many matches are sorted by the database from their ids; more, by walking the sort column's index
+#: (which reads at most as many index rows as there are entries) and keeping the matches.
+_SORT_IN_DATABASE = 5000
+#: Up to this many entries not read yet are read by id; more, by ranges of this many ids.
+_READ_BY_ID = 1000
+_READ_RANGE = 20_000
+
+Ints = NDArray[np.int64]
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+class _Entries:
+    """What one process has read of the search entries, by entry id, and of the facet values, by value id.
+
+    Both are written once and never changed (`index` gives a changed dataset a new entry id), so what is held here
+    is never stale: a search takes its matches from the database, in its own transaction, and reads here only what
+    those ids have held since they were written; ids it has not seen yet are read first. Entries no longer in the
+    database are never matched again, and are forgotten when ids outgrow `_MOST_IDS`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._reset(1024)
+
+    def _reset(self, capacity: int) -> None:
+        self.known = np.zeros(capacity, dtype=np.bool_)
+        self.private = np.zeros(capacity, dtype=np.bool_)
+        self.administration = np.zeros(capacity, dtype=np.int64)
+        self.keys = {key: np.zeros(capacity, dtype=np.int64) for key in ("modified_at", "created_at")}
+        self.start = np.zeros(capacity, dtype=np.int64)
+        self.length = np.zeros(capacity, dtype=np.int64)
+        self.value_ids = np.zeros(8192, dtype=np.int64)
+        self.value_fields = np.zeros(8192, dtype=np.int64)
+        self.used = 0
+        self.texts: dict[str, list[str]] = {key: [""] * capacity for key in ("name", "title", "dataset_id")}
+        self.codes: list[str | None] = [None] * capacity
+        self.values: dict[int, str] = {}
+
+    def _grow(self, largest: int) -> None:
+        capacity = len(self.known)
+        if largest < capacity:
+            return
+        if largest >= _MOST_IDS:
+            self._reset(largest + 1)
+            return
+        size = max(largest + 1, capacity * 2)
+        for name in ("known", "private", "administration", "start", "length"):
+            old = getattr(self, name)
+            grown = np.zeros(size, dtype=old.dtype)
+            grown[:capacity] = old
+            setattr(self, name, grown)
+        for key, old in self.keys.items():
+            self.keys[key] = np.concatenate([old, np.zeros(size - capacity, dtype=np.int64)])
+        for strings in self.texts.values():
+            strings.extend([""] * (size - capacity))
+        self.codes.extend([None] * (size - capacity))
+
+    def _append_values(self, values: list[int], fields: list[int]) -> int:
+        first = self.used
+        end = first + len(values)
+        if end > len(self.value_ids):
+            size = max(end, len(self.value_ids) * 2)
+            self.value_ids = np.concatenate([self.value_ids, np.zeros(size - len(self.value_ids), dtype=np.int64)])
+            self.value_fields = np.concatenate(
+                [self.value_fields, np.zeros(size - len(self.value_fields), dtype=np.int64)]
+            )
+        self.value_ids[first:end] = values
+        self.value_fields[first:end] = fields
+        self.used = end
+        return first
+
+    def ensure(self, session: Session, ids: Ints) -> None:
+        """Read the entries among `ids` not read yet: by id when they are few, else every entry in their range of
+        ids at once (a process's first searches read most of the catalogue so, in a few statements)."""
+        if not len(ids):
+            return
+        self._grow(int(ids.max()))
+        missing = np.unique(ids[~self.known[ids]]).tolist()
+        if len(missing) <= _READ_BY_ID:
+            for chunk in _chunks(missing, _READ_BY_ID):
+                self._read(session, _FACETS.c.entry_id.in_(chunk), _ENTRIES.c.id.in_(chunk))
+            return
+        for low in range(missing[0], missing[-1] + 1, _READ_RANGE):
+            high = min(low + _READ_RANGE, missing[-1] + 1)
+            facets = _FACETS.c.entry_id.between(low, high - 1)
+            self._read(session, facets, _ENTRIES.c.id.between(low, high - 1))
+
+    def _read(self, session: Session, facets_where: Any, entries_where: Any) -> None:
+        facets: dict[int, tuple[list[int], list[int]]] = {}
+        query = (
+            select(_FACETS.c.entry_id, _FACETS.c.field, _FACETS.c.value_id)
+            .where(facets_where)
+            .order_by(_FACETS.c.entry_id, _FACETS.c.field, _FACETS.c.value_id)
+        )
+        for entry_id, field, value_id in session.execute(query):
+            held = facets.setdefault(entry_id, ([], []))
+            held[0].append(value_id)
+            held[1].append(field)
+        columns = (
+            _ENTRIES.c.id, _ENTRIES.c.private, _ENTRIES.c.administration_id, _ENTRIES.c.modified_at,
+            _ENTRIES.c.created_at, _ENTRIES.c.name, _ENTRIES.c.title, _ENTRIES.c.dataset_id,
+            _ENTRIES.c.verification_code,
+        )  # fmt: skip
+        for entry_id, private, administration, modified, created, name, title, dataset, code in session.execute(
+            select(*columns).where(entries_where)
+        ):
+            if self.known[entry_id]:
+                continue
+            values, fields = facets.get(entry_id, ([], []))
+            self.start[entry_id] = self._append_values(values, fields)
+            self.length[entry_id] = len(values)
+            self.private[entry_id] = private
+            self.administration[entry_id] = administration
+            self.keys["modified_at"][entry_id] = _microseconds(modified)
+            self.keys["created_at"][entry_id] = _microseconds(created)
+            self.texts["name"][entry_id] = name
+            self.texts["title"][entry_id] = title
+            self.texts["dataset_id"][entry_id] = dataset
+            self.codes[entry_id] = code
+            self.known[entry_id] = True
+
+    def value_names(self, session: Session, value_ids: Iterable[int]) -> dict[int, str]:
+        wanted = set(value_ids)
+        missing = sorted(wanted - self.values.keys())
+        for chunk in _chunks(missing):
+            query = select(_VALUES.c.id, _VALUES.c.value).where(_VALUES.c.id.in_(chunk))
+            self.values.update((value_id, value) for value_id, value in session.execute(query))
+        return {value_id: self.values[value_id] for value_id in wanted}
+
+    def facet_rows(self, ids: Ints) -> tuple[Ints, Ints, Ints]:
+        """(position in `ids`, field, value id) of every facet value the entries hold."""
+        lengths = self.length[ids]
+        total = int(lengths.sum())
+        owners = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
+        offsets = np.arange(total, dtype=np.int64) + np.repeat(
+            self.start[ids] - (np.cumsum(lengths) - lengths), lengths
+        )
+        return owners, self.value_fields[offsets], self.value_ids[offsets]
+
+
+_CACHES: "weakref.WeakKeyDictionary[Engine | Connection, _Entries]" = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _entries_of(session: Session) -> _Entries:
+    """The entries this process has read from the session's database (one store per engine)."""
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    with _CACHES_LOCK:
+        entries = _CACHES.get(engine)
+        if entries is None:
+            entries = _CACHES[engine] = _Entries()
+    return entries
+
 
 def _match_expression(request: SearchRequest, dialect: str) -> str:
     """The full-text query of `request.phrases`, in the dialect's syntax (the words are letters and digits only)."""
@@ -171,6 +333,142 @@ def _match_expression(request: SearchRequest, dialect: str) -> str:
         "(" + " <-> ".join(f"'{word}'" for word in phrase.words) + (":*" if phrase.prefix else "") + ")"
         for phrase in request.phrases
     )
+
+
+def _facet_fields(request: SearchRequest) -> list[int]:
+    return [FACET_FIELDS.index(name) for name in request.facet_fields]
+
+
+def _ids(session: Session, statement: Any, params: dict[str, Any]) -> Ints:
+    return np.fromiter(session.scalars(statement, params), dtype=np.int64)
+
+
+def _id_set(session: Session, sql: str, params: dict[str, Any], expanding: Sequence[str] = ()) -> Ints:
+    """The ids `sql` selects (as `id`), in no order: joined into one string by the database, which is much quicker
+    to hand over and read than a row per id."""
+    if session.get_bind().dialect.name == "sqlite":
+        joined = f"SELECT group_concat(id) FROM ({sql})"
+    else:
+        joined = f"SELECT string_agg(id::text, ',') FROM ({sql}) AS found"
+    statement = text(joined)
+    if expanding:
+        statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
+    found = session.scalar(statement, params)
+    if not found:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(found, dtype=np.int64, sep=",")
+
+
+def _full_text(session: Session, request: SearchRequest, *, limit: int | None = None) -> list[tuple[int, float]]:
+    """(entry id, score) of the entries the words of `q` match, best first when `limit` (then only so many)."""
+    dialect = session.get_bind().dialect.name
+    params: dict[str, Any] = {"match": _match_expression(request, dialect)}
+    if dialect == "sqlite":
+        sql = (
+            "SELECT rowid, -bm25(opendata_search_fts) AS score FROM opendata_search_fts"
+            " WHERE opendata_search_fts MATCH :match"
+        )
+    else:
+        sql = (
+            "SELECT id, ts_rank(text_vector, to_tsquery('simple', :match)) AS score FROM opendata_search"
+            " WHERE text_vector @@ to_tsquery('simple', :match)"
+        )
+    if limit is not None:
+        sql += " ORDER BY score DESC LIMIT :limit"
+        params["limit"] = limit
+    return [(entry_id, score) for entry_id, score in session.execute(text(sql), params)]
+
+
+def _matching_ids(session: Session, request: SearchRequest) -> Ints:
+    """The entry ids the words of `q` match."""
+    dialect = session.get_bind().dialect.name
+    params: dict[str, Any] = {"match": _match_expression(request, dialect)}
+    if dialect == "sqlite":
+        sql = "SELECT rowid AS id FROM opendata_search_fts WHERE opendata_search_fts MATCH :match"
+    else:
+        sql = "SELECT id FROM opendata_search WHERE text_vector @@ to_tsquery('simple', :match)"
+    return _id_set(session, sql, params)
+
+
+def _term_values(session: Session, field: int, value: str) -> tuple[list[int], int]:
+    """The ids of the values a facet term matches (case aside), and how many public datasets hold them."""
+    query = select(_VALUES.c.id, _VALUES.c.public_datasets).where(
+        _VALUES.c.field == field, _VALUES.c.folded == value.lower()
+    )
+    found = session.execute(query).all()
+    return [value_id for value_id, _ in found], sum(held for _, held in found)
+
+
+def search(session: Session, request: SearchRequest) -> SearchResult:
+    """Count, facets and one page of the datasets `request` finds: the database's full-text search (or the facet
+    index, for `fq` alone) gives the candidate entry ids; what those entries hold, read once per process, filters,
+    counts and sorts them."""
+    if not request.phrases and not request.terms:
+        return _browse(session, request)
+    # Each term as (kind, argument): facet terms by their value ids, the rarest first.
+    facet_terms: list[tuple[int, list[int], int]] = []
+    for name, value in request.terms:
+        if name in FACET_FIELDS:
+            field = FACET_FIELDS.index(name)
+            value_ids, held = _term_values(session, field, value)
+            if not value_ids:
+                return SearchResult(0, [], {field_name: [] for field_name in request.facet_fields})
+            facet_terms.append((field, value_ids, held))
+    facet_terms.sort(key=lambda term: term[2])
+    names = [value.lower() for name, value in request.terms if name == "name"]
+    privates = [value.lower() == "true" for name, value in request.terms if name == "private"]
+    if request.phrases:
+        candidates = _matching_ids(session, request)
+    elif names:
+        candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
+    elif facet_terms:
+        holders = "SELECT DISTINCT entry_id AS id FROM opendata_search_facets WHERE value_id IN :values"
+        candidates = _id_set(session, holders, {"values": facet_terms[0][1]}, ["values"])
+    else:
+        candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
+    entries = _entries_of(session)
+    with entries.lock:
+        entries.ensure(session, candidates)
+        keep = ~entries.private[candidates]
+        if request.private_of is not None:
+            keep |= entries.administration[candidates] == request.private_of
+        for private in privates:
+            keep &= entries.private[candidates] == private
+        for name in names:
+            keep &= np.array([entries.texts["name"][entry_id] == name for entry_id in candidates.tolist()], bool)
+        owners, fields, values = entries.facet_rows(candidates)
+        for field, value_ids, _ in facet_terms:
+            holds = np.zeros(len(candidates), dtype=np.bool_)
+            holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
+            keep &= holds
+        matched = candidates[keep]
+        facets = _count_facets(session, entries, request, keep[owners], fields, values)
+        page = _page(session, entries, request, matched, len(candidates)) if request.rows else []
+        return SearchResult(
+            len(matched),
+            [(entries.texts["dataset_id"][entry_id], entries.codes[entry_id]) for entry_id in page],
+            facets,
+        )
+
+
+def _count_facets(
+    session: Session, entries: _Entries, request: SearchRequest, kept: NDArray[np.bool_], fields: Ints, values: Ints
+) -> dict[str, list[tuple[str, int]]]:
+    facets: dict[str, list[tuple[str, int]]] = {}
+    for name in request.facet_fields:
+        held = values[kept & (fields == FACET_FIELDS.index(name))]
+        value_ids, counts = np.unique(held, return_counts=True)
+        chosen = counts >= max(request.facet_mincount, 1)
+        labels = entries.value_names(session, value_ids[chosen].tolist())
+        ranked = sorted(
+            (
+                (labels[value_id], count)
+                for value_id, count in zip(value_ids[chosen].tolist(), counts[chosen].tolist(), strict=True)
+            ),
+            key=lambda item: (-item[1], item[0]),
+        )
+        facets[name] = ranked if request.facet_limit < 0 else ranked[: request.facet_limit]
+    return facets
 
 
 def _order(request: SearchRequest, prefix: str = "") -> str:
@@ -189,93 +487,97 @@ def _visible(request: SearchRequest, params: dict[str, Any]) -> str:
     return "(s.private = false OR s.administration_id = :me)"
 
 
-def _facet_fields(request: SearchRequest) -> list[int]:
-    return [FACET_FIELDS.index(name) for name in request.facet_fields]
+def _clauses(request: SearchRequest) -> list[tuple[str, bool]]:
+    clauses = [(column, descending) for column, descending in request.order if column != "score" or request.by_score]
+    return clauses or [("modified_at", True)]
 
 
-def search(session: Session, request: SearchRequest) -> SearchResult:
-    """Count, facets and one page of the datasets `request` finds."""
-    if not request.phrases and not request.terms:
-        return _browse(session, request)
-    dialect = session.get_bind().dialect.name
-    params: dict[str, Any] = {}
-    expanding: list[str] = []
-    conditions = [_visible(request, params)]
-    for number, (name, value) in enumerate(request.terms):
-        if name == "name":
-            conditions.append(f"s.name = :name{number}")
-            params[f"name{number}"] = value.lower()
-        elif name == "private":
-            conditions.append(f"s.private = :private{number}")
-            params[f"private{number}"] = value.lower() == "true"
+def _page(session: Session, entries: _Entries, request: SearchRequest, matched: Ints, candidates: int) -> list[int]:
+    """The entry ids of the page, in order: by the sort's columns, the last tie broken by entry id in the last
+    column's direction (as `_browse` and the sort indexes order them)."""
+    wanted = request.start + request.rows
+    if request.start >= len(matched):
+        return []
+    clauses = _clauses(request)
+    if clauses[0][0] == "score":
+        return _page_by_score(session, entries, request, matched, clauses, candidates)
+    if len(matched) <= _SORT_IN_DATABASE:
+        statement = text(f"SELECT id FROM opendata_search WHERE id IN :ids ORDER BY {_order(request)} LIMIT :limit")
+        statement = statement.bindparams(bindparam("ids", expanding=True))
+        ordered: list[int] = _ids(session, statement, {"ids": matched.tolist(), "limit": wanted}).tolist()
+        return ordered[request.start :]
+    if len(clauses) == 1:
+        return _walk(session, entries, clauses[0], matched, wanted)[request.start : wanted]
+    return _sort_keys(entries, matched, clauses)[request.start : wanted]
+
+
+def _sort_keys(
+    entries: _Entries, matched: Ints, clauses: Sequence[tuple[str, bool]], scores: dict[int, float] | None = None
+) -> list[int]:
+    """`matched` sorted by the clauses in Python (string columns by Python's order of `str`, as the indexes')."""
+    ordered: list[int] = matched.tolist()
+    last_descending = clauses[-1][1]
+    ordered.sort(reverse=last_descending)
+    for column, descending in reversed(clauses):
+        if column == "score":
+            assert scores is not None
+            key: Any = scores.__getitem__
+        elif column in entries.keys:
+            key = entries.keys[column].__getitem__
         else:
-            field = FACET_FIELDS.index(name)
-            found = session.scalars(
-                select(_VALUES.c.id).where(_VALUES.c.field == field, _VALUES.c.folded == value.lower())
-            ).all()
-            if not found:
-                return SearchResult(0, [], {field: [] for field in request.facet_fields})
-            holders = f"SELECT entry_id FROM opendata_search_facets WHERE value_id IN :values{number}"
-            conditions.append(f"s.id IN ({holders})")
-            params[f"values{number}"] = list(found)
-            expanding.append(f"values{number}")
-    columns = "s.id, s.dataset_id, s.verification_code, s.name, s.title, s.created_at, s.modified_at"
-    if not request.phrases:
-        matched = f"SELECT {columns}, 0 AS score FROM opendata_search s WHERE {' AND '.join(conditions)}"
-    elif dialect == "sqlite":
-        params["match"] = _match_expression(request, dialect)
-        score = "-bm25(opendata_search_fts)" if request.by_score else "0"
-        matched = (
-            f"SELECT {columns}, {score} AS score FROM opendata_search_fts"
-            " JOIN opendata_search s ON s.id = opendata_search_fts.rowid"
-            f" WHERE opendata_search_fts MATCH :match AND {' AND '.join(conditions)}"
+            key = entries.texts[column].__getitem__
+        ordered.sort(key=key, reverse=descending)
+    return ordered
+
+
+def _walk(session: Session, entries: _Entries, clause: tuple[str, bool], matched: Ints, wanted: int) -> list[int]:
+    """The first `wanted` of `matched` in the order of one sort column, read off that column's index."""
+    column, descending = clause
+    inside = np.zeros(len(entries.known), dtype=np.bool_)
+    inside[matched] = True
+    direction = "DESC" if descending else "ASC"
+    found: list[int] = []
+    offset, batch = 0, max(wanted * 2, 200)
+    while True:
+        statement = text(
+            f"SELECT id FROM opendata_search ORDER BY {column} {direction}, id {direction} LIMIT :limit OFFSET :offset"
         )
-    else:
-        params["match"] = _match_expression(request, dialect)
-        score = "ts_rank(s.text_vector, to_tsquery('simple', :match))" if request.by_score else "0"
-        matched = (
-            f"SELECT {columns}, {score} AS score FROM opendata_search s"
-            f" WHERE s.text_vector @@ to_tsquery('simple', :match) AND {' AND '.join(conditions)}"
-        )
-    parts = ["SELECT 0 AS part, 0 AS n, COUNT(*) AS c, NULL AS label, NULL AS code FROM matched"]
-    if request.facet_fields:
-        params.update(fields=_facet_fields(request), mincount=max(request.facet_mincount, 1))
-        expanding.append("fields")
-        ranked = (
-            "SELECT t.field, t.c, v.value,"
-            " ROW_NUMBER() OVER (PARTITION BY t.field ORDER BY t.c DESC, v.value) AS position"
-            " FROM (SELECT f.field AS field, f.value_id AS value_id, COUNT(*) AS c"
-            " FROM matched m JOIN opendata_search_facets f ON f.entry_id = m.id WHERE f.field IN :fields"
-            " GROUP BY f.field, f.value_id HAVING COUNT(*) >= :mincount) t"
-            " JOIN opendata_search_values v ON v.id = t.value_id"
-        )
-        limit = ""
-        if request.facet_limit >= 0:
-            params["facet_limit"] = request.facet_limit
-            limit = " WHERE r.position <= :facet_limit"
-        parts.append(f"SELECT 1, r.field, r.c, r.value, NULL FROM ({ranked}) r{limit}")
-    if request.rows:
-        params.update(rows=request.rows, start=request.start)
-        parts.append(
-            f"SELECT 2, ROW_NUMBER() OVER (ORDER BY {_order(request, 'p.')}), 0, p.dataset_id, p.verification_code"
-            f" FROM (SELECT * FROM matched ORDER BY {_order(request)} LIMIT :rows OFFSET :start) p"
-        )
-    statement = text(f"WITH matched AS MATERIALIZED ({matched}) " + " UNION ALL ".join(parts))
-    if expanding:
-        statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
-    count = 0
-    page: list[tuple[int, str, str | None]] = []
-    facets: dict[str, list[tuple[str, int]]] = {field: [] for field in request.facet_fields}
-    for part, number, counted, label, code in session.execute(statement, params):
-        if part == 0:
-            count = counted
-        elif part == 1:
-            facets[FACET_FIELDS[number]].append((label, counted))
-        else:
-            page.append((number, label, code))
-    for items in facets.values():
-        items.sort(key=lambda item: (-item[1], item[0]))
-    return SearchResult(count, [(dataset_id, code) for _, dataset_id, code in sorted(page)], facets)
+        walked = _ids(session, statement, {"limit": batch, "offset": offset})
+        walked = walked[walked < len(inside)]
+        found.extend(walked[inside[walked]].tolist())
+        if len(found) >= wanted or len(walked) < batch:
+            return found[:wanted]
+        offset += batch
+        batch *= 2
+
+
+def _page_by_score(
+    session: Session,
+    entries: _Entries,
+    request: SearchRequest,
+    matched: Ints,
+    clauses: Sequence[tuple[str, bool]],
+    candidates: int,
+) -> list[int]:
+    """The page by relevance: the database scores the matches and hands over the best; ties at the cut are read
+    again with more rows until the last row wanted is better than the last row read."""
+    wanted = request.start + request.rows
+    inside = np.zeros(len(entries.known), dtype=np.bool_)
+    inside[matched] = True
+    limit = int(wanted * 1.25 * candidates / len(matched)) + 20
+    while True:
+        scored = _full_text(session, request, limit=limit)
+        chosen = {entry_id: score for entry_id, score in scored if entry_id < len(inside) and inside[entry_id]}
+        complete = len(scored) < limit
+        if not complete and scored:
+            cut = scored[-1][1]
+            better = {entry_id: score for entry_id, score in chosen.items() if score > cut}
+            if len(better) >= wanted:
+                chosen, complete = better, True
+        if complete:
+            ordered = _sort_keys(entries, np.fromiter(chosen, dtype=np.int64), clauses, chosen)
+            return ordered[request.start : wanted]
+        limit *= 4
 
 
 def _browse(session: Session, request: SearchRequest) -> SearchResult:

@@ -231,3 +231,92 @@ def test_search_index_is_rebuilt_for_datasets_it_lacks(server: RunningServer, ca
         assert service.index_missing(session) == 7
     assert names(search(catalogue["anyone"], q="padro", sort="name asc")) == ["padro-2024", "padro-figueres"]
     assert search(catalogue["anyone"], rows=0)["count"] == 5
+
+
+def test_facets_filters_and_sorts_stay_exact_through_changes(
+    server: RunningServer, catalogue: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Multi-valued facets, mincount and limit, `fq` on facets, private and deleted datasets, and changes (each
+    one re-indexed under a new entry id, never reused), with every way a page is sorted giving the same page."""
+    from sqlalchemy import text
+
+    from segell.services.opendata import search_repository
+    from tests.helpers import runtime_of
+
+    lleida = ckanapi.RemoteCKAN(server.url, apikey=server.admit(code="L02512100"))
+    anyone, mine = catalogue["anyone"], {"fq": "organization:l02512100"}
+    made = [
+        ("cens-a", ["SOCI", "GOVE"], ["cens", "població"], "ANNUAL", False),
+        ("cens-b", ["SOCI"], ["cens", "Població"], "ANNUAL", False),
+        ("cens-c", ["ECON", "GOVE"], ["cens"], "MONTHLY", False),
+        ("cens-d", ["SOCI"], ["cens", "secret"], "DAILY", True),
+    ]
+    for name, themes, tags, frequency, private in made:
+        lleida.action.package_create(
+            **dataset(
+                name,
+                title_translated=texts(f"Cens {name[-1]}", "Censo", "Census"),
+                theme=themes,
+                tags=[{"name": tag} for tag in tags],
+                frequency=frequency,
+                private=private,
+            )
+        )
+    fields = {"facet.field": json.dumps(["groups", "tags", "frequency", "organization"])}
+
+    def ids() -> dict[str, int]:
+        with runtime_of(server).transaction() as session:
+            rows = session.execute(text("SELECT name, id FROM opendata_search WHERE name LIKE 'cens-%'"))
+            return {str(name): int(entry_id) for name, entry_id in rows}
+
+    try:
+        found = search(anyone, **mine, **fields)
+        assert found["count"] == 3
+        assert found["facets"] == {
+            "groups": {"gove": 2, "soci": 2, "econ": 1},  # each dataset counted once in each of its themes
+            "tags": {"cens": 3, "Població": 1, "població": 1},  # values as written; fq matches either case
+            "frequency": {"ANNUAL": 2, "MONTHLY": 1},
+            "organization": {"l02512100": 3},
+        }
+        assert search(anyone, fq_list=["tags:població", mine["fq"]])["count"] == 2
+        assert search(anyone, q="cens", fq_list=["groups:gove", "frequency:annual"])["count"] == 1
+        limited = search(anyone, **mine, **fields, **{"facet.limit": 1, "facet.mincount": 2})
+        assert limited["facets"] == {"groups": {"gove": 2}, "tags": {"cens": 3}, "frequency": {"ANNUAL": 2},
+                                     "organization": {"l02512100": 3}}  # fmt: skip
+        assert search(anyone, **mine, **fields, **{"facet.limit": 0})["facets"]["tags"] == {}
+        assert len(search(anyone, **mine, **fields, **{"facet.limit": -1})["facets"]["tags"]) == 3
+        own = search(lleida, q="cens", include_private=True, **fields)
+        assert own["count"] == 4 and own["facets"]["tags"]["secret"] == 1 and own["facets"]["groups"]["soci"] == 3
+        assert search(anyone, q="secret")["count"] == 0 and search(lleida, q="secret")["count"] == 0
+
+        # Every strategy sorts alike: by the database over the ids, walking a sort index, and in Python.
+        for sort in ("name asc", "name desc", "title_string desc", "metadata_modified desc", "metadata_created asc",
+                     "name desc, metadata_modified desc", "score desc, name asc"):  # fmt: skip
+            pages = []
+            for threshold in (5000, 0):
+                monkeypatch.setattr(search_repository, "_SORT_IN_DATABASE", threshold)
+                pages.append([names(search(lleida, q="cens", include_private=True, sort=sort, rows=rows, start=start))
+                              for rows, start in ((100, 0), (2, 1))])  # fmt: skip
+            assert pages[0] == pages[1], sort
+            assert sorted(pages[0][0]) == ["cens-a", "cens-b", "cens-c", "cens-d"]
+        monkeypatch.undo()
+
+        before = ids()
+        lleida.action.package_patch(id="cens-a", tags=[{"name": "padró"}], theme=["ECON"])
+        after = ids()
+        assert after["cens-a"] > max(before.values())  # written again under a new id
+        changed = search(anyone, **mine, **fields)
+        assert changed["facets"]["tags"] == {"cens": 2, "Població": 1, "padró": 1}
+        assert changed["facets"]["groups"] == {"econ": 2, "gove": 1, "soci": 1}
+        assert search(anyone, fq_list=["tags:padró", mine["fq"]])["count"] == 1
+        newest = max(after, key=after.__getitem__)
+        lleida.action.package_delete(id=newest)
+        lleida.action.package_create(**dataset("cens-e", theme=["TRAN"], tags=[{"name": "cens"}]))
+        assert ids()["cens-e"] > after[newest]  # the deleted newest entry's id is not reused
+        gone = search(anyone, **mine, **fields)
+        assert gone["count"] == 3 and gone["facets"]["groups"]["tran"] == 1 and "econ" in gone["facets"]["groups"]
+        assert names(search(anyone, q="cens", sort="name asc", **mine)) == ["cens-b", "cens-c", "cens-e"]
+    finally:
+        for name in ("cens-a", "cens-b", "cens-c", "cens-d", "cens-e"):
+            if name in ids():
+                lleida.action.package_delete(id=name)
