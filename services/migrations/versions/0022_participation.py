@@ -2,7 +2,7 @@
 citizen per proposal) and ballots (one per voter per process), both kept exact by their primary keys.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from segell.services.models import UTCDateTime
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 
 
 def upgrade() -> None:
