@@ -41,6 +41,7 @@ from segell.chain.registry import RegistryClient
 from segell.services.administrations.api import Administration
 from segell.services.deps import Caller, administration_of
 from segell.services.errors import Conflict, NotFound, Unavailable
+from segell.services.locks import CrossProcessLock, is_shared_database
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.manager import (
     INITIAL_SNAPSHOT,
@@ -195,6 +196,7 @@ class SandboxService:
         self.anvil_available = anvil_available(anvil_binary)
         self._reservations: Counter[int] = Counter()
         self._reservation_guard = threading.Lock()
+        self._creation_lock = CrossProcessLock(runtime.engine, "sandbox-creation")
         self._tx_counts: dict[str, tuple[int, int, int]] = {}  # sandbox id -> (node id, block, transactions)
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -311,39 +313,52 @@ class SandboxService:
 
     @contextmanager
     def _reserve(self, administration_id: int, code: str) -> Iterator[None]:
-        """Hold a place within the quotas while a sandbox is being built (two creations cannot both take the last)."""
+        """Hold a place within the quotas while a sandbox is being built (two creations cannot both take the last).
+
+        With several API processes on PostgreSQL, the places being built in another process are not counted
+        here: creations then take turns across the processes instead (`_creation_lock`), each checking the quotas
+        against the sandboxes the database holds.
+        """
+        if is_shared_database(self.runtime.engine):
+            with self._creation_lock:
+                self._check_quotas(administration_id, code)
+                yield
+            return
         with self._reservation_guard:
-            with self.runtime.transaction() as session:
-                own = session.scalar(
-                    select(func.count())
-                    .select_from(Sandbox)
-                    .where(Sandbox.administration_id == administration_id, Sandbox.status == "running")
-                )
-                total = session.scalar(select(func.count()).select_from(Sandbox).where(Sandbox.status == "running"))
-            own = (own or 0) + self._reservations[administration_id]
-            total = (total or 0) + sum(self._reservations.values())
-            limit = self.settings.max_per_administration
-            if own >= limit:
-                raise Conflict(
-                    f"Administration {code} already runs {own} sandboxes, the most it may run at once ({limit}). "
-                    "Delete one it no longer needs (DELETE /v1/sandboxes/{id}) "
-                    "or wait until one expires, then try again.",
-                    code="sandbox_quota_exhausted",
-                    details={"running": own, "limit": limit},
-                )
-            if total >= self.settings.max_running:
-                raise Conflict(
-                    f"This server already runs {total} sandboxes, its limit. Try again later, or delete one of "
-                    "yours you no longer need.",
-                    code="sandbox_capacity_exhausted",
-                    details={"running": total, "limit": self.settings.max_running},
-                )
+            self._check_quotas(administration_id, code)
             self._reservations[administration_id] += 1
         try:
             yield
         finally:
             with self._reservation_guard:
                 self._reservations[administration_id] -= 1
+
+    def _check_quotas(self, administration_id: int, code: str) -> None:
+        with self.runtime.transaction() as session:
+            own = session.scalar(
+                select(func.count())
+                .select_from(Sandbox)
+                .where(Sandbox.administration_id == administration_id, Sandbox.status == "running")
+            )
+            total = session.scalar(select(func.count()).select_from(Sandbox).where(Sandbox.status == "running"))
+        own = (own or 0) + self._reservations[administration_id]
+        total = (total or 0) + sum(self._reservations.values())
+        limit = self.settings.max_per_administration
+        if own >= limit:
+            raise Conflict(
+                f"Administration {code} already runs {own} sandboxes, the most it may run at once ({limit}). "
+                "Delete one it no longer needs (DELETE /v1/sandboxes/{id}) "
+                "or wait until one expires, then try again.",
+                code="sandbox_quota_exhausted",
+                details={"running": own, "limit": limit},
+            )
+        if total >= self.settings.max_running:
+            raise Conflict(
+                f"This server already runs {total} sandboxes, its limit. Try again later, or delete one of "
+                "yours you no longer need.",
+                code="sandbox_capacity_exhausted",
+                details={"running": total, "limit": self.settings.max_running},
+            )
 
     def _build(
         self, sandbox_id: str, administration_id: int, name: str, backend: str, ttl: int, node_admin: bool
