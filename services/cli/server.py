@@ -71,6 +71,7 @@ def up(
     os.environ["SEGELL_CHAIN"] = chain
     os.environ["SEGELL_HOST"] = host
     os.environ["SEGELL_PORT"] = str(port)
+    os.environ["SEGELL_WORKERS"] = str(workers)
 
     import uvicorn  # only `up` needs the server stack
 
