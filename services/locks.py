@@ -241,12 +241,16 @@ def wait_for(engine: Engine, name: str, timeout: float) -> HeldLock | None:
         )
         try:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            taken = True
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: the timeout passed
                 raise
+            taken = False
+        # The connection goes back to the pool: no other use of it may inherit the timeout.
+        connection.execute(text("RESET lock_timeout"))
+        if not taken:
             connection.close()
             return None
-        connection.execute(text("RESET lock_timeout"))
     except BaseException:
         connection.invalidate()
         connection.close()

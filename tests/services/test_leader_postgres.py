@@ -241,21 +241,34 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
             process.stop()
 
 
-def test_up_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
-    env = {**os.environ, "SEGELL_HOME": str(tmp_path), "SEGELL_DATABASE_URL": ""}
-    env.pop("SEGELL_DATABASE_URL")
+@pytest.mark.parametrize(
+    ("database_url", "chain", "refusal"),
+    [
+        (None, "anvil", ["--workers 2 needs PostgreSQL", "SEGELL_DATABASE_URL=postgresql+psycopg://"]),
+        # Refused before connecting: nothing listens on port 1.
+        ("postgresql+psycopg://segell@127.0.0.1:1/segell", "embedded", ["the embedded chain lives inside one process"]),
+    ],
+    ids=["sqlite", "embedded-chain"],
+)
+def test_up_refuses_several_workers_where_processes_cannot_share(
+    tmp_path: Path, database_url: str | None, chain: str, refusal: list[str]
+) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SEGELL_")}
+    env["SEGELL_HOME"] = str(tmp_path)
+    if database_url is not None:
+        env["SEGELL_DATABASE_URL"] = database_url
     result = subprocess.run(
-        [sys.executable, "-m", "segell.services.cli", "up", "--workers", "2", "--chain", "anvil"],
+        [sys.executable, "-m", "segell.services.cli", "up", "--workers", "2", "--chain", chain],
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert result.returncode == 2
-    message = " ".join(result.stderr.split())
-    assert "--workers 2 needs PostgreSQL" in message
-    assert "SEGELL_DATABASE_URL=postgresql+psycopg://" in message
-    assert not (tmp_path / "segell.db").exists()  # refused before anything started
+    message = " ".join(result.stderr.replace("│", " ").split())
+    for words in refusal:
+        assert words in message
+    assert list(tmp_path.iterdir()) == []  # refused before anything started
 
 
 def test_compiler_and_waiting_places_hold_across_processes(postgres_database: str) -> None:
