@@ -84,10 +84,10 @@ def up(
 
         try:
             check_workers(settings, workers)
+            with contextlib.suppress(KeyboardInterrupt):
+                serve_workers(settings, workers)
         except WorkersRefused as refused:
             raise typer.BadParameter(str(refused), param_hint="--workers") from None
-        with contextlib.suppress(KeyboardInterrupt):
-            serve_workers(settings, workers)
         return
 
     from segell.services.main import create_app
