@@ -11,6 +11,9 @@ anchored a batch, while it anchors the next; another process must take the lead 
 - every hash in exactly one batch, each batch's recomputed tree giving its root;
 - no nonce gaps: the transactions of the anchoring and governance accounts on chain have the nonces 0..n-1, each
   once, and n is the account's transaction count.
+
+A sandbox made before the kills answers whichever process serves it, before and after the process that ran its
+node may have been killed, and a revert asked of any process reverts it for all.
 """
 
 import os
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eth_account import Account
 from sqlalchemy import create_engine, text
 from web3 import Web3
 
@@ -69,6 +73,35 @@ def _contenders(api: Process, worker: Process) -> set[int]:
     return {pid for pid in up if pid != api.process.pid and _alive(pid)}
 
 
+def _sandbox_rpc(client: httpx.Client, sandbox_id: str, method: str, params: list[object]) -> str:
+    call = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    answer = client.post(f"/v1/sandboxes/{sandbox_id}/rpc", json=call)
+    assert answer.status_code == 200, answer.text
+    assert "result" in answer.json(), answer.text
+    return str(answer.json()["result"])
+
+
+def _sandbox_heads(client: httpx.Client, sandbox_id: str) -> set[int]:
+    """The sandbox's head block as several requests see it: the port's processes serve them in turn."""
+    return {int(_sandbox_rpc(client, sandbox_id, "eth_blockNumber", []), 16) for _ in range(8)}
+
+
+def _send_in_sandbox(client: httpx.Client, sandbox_id: str, key: str, chain_id: int) -> None:
+    account = Account.from_key(key)
+    nonce = int(_sandbox_rpc(client, sandbox_id, "eth_getTransactionCount", [account.address, "pending"]), 16)
+    transaction = {
+        "to": Account.create().address,
+        "value": 1,
+        "gas": 21_000,
+        "maxFeePerGas": 100 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "nonce": nonce,
+        "chainId": chain_id,
+    }
+    raw = account.sign_transaction(transaction).raw_transaction.to_0x_hex()
+    _sandbox_rpc(client, sandbox_id, "eth_sendRawTransaction", [raw])
+
+
 def _anchored_batches(engine) -> int:  # type: ignore[no-untyped-def]
     with engine.connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM batches WHERE status = 'anchored'")).scalar_one())
@@ -109,6 +142,7 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
     engine = create_engine(postgres_database)
     stop = threading.Event()
     submitters: list[Submitter] = []
+    owner: httpx.Client | None = None
     provider = IpcProvider(node_socket)
     w3 = Web3(provider)
     try:
@@ -129,6 +163,18 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
         key = admitted.json()["api_key"]["key"]
         notary = httpx.get(f"{api_url}/health").json()["contracts"]["notary"]
         worker.start()
+
+        owner = httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        created = owner.post("/v1/sandboxes", json={"name": "Shared", "backend": "anvil"})
+        assert created.status_code == 201, created.text
+        sandbox_id, sandbox_chain = created.json()["id"], created.json()["chain_id"]
+        sandbox_key = owner.post(f"/v1/sandboxes/{sandbox_id}/accounts/export").json()["accounts"][0]["private_key"]
+        _send_in_sandbox(owner, sandbox_id, sandbox_key, sandbox_chain)
+        snapshot = owner.post(f"/v1/sandboxes/{sandbox_id}/snapshots", json={"name": "one"}).json()
+        for _ in range(2):
+            _send_in_sandbox(owner, sandbox_id, sandbox_key, sandbox_chain)
+        assert _sandbox_heads(owner, sandbox_id) == {snapshot["head_block"] + 2}
+
         submitters = [Submitter(api_url, key, stop) for _ in range(2)]
         for submitter in submitters:
             submitter.start()
@@ -226,6 +272,15 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
             assert sorted(sent) == list(range(len(sent))), sender
             assert w3.eth.get_transaction_count(sender) == len(sent)
 
+        # The sandbox: as it was (a node whose process is killed saves its state as it stops), then reverted for
+        # every process.
+        assert owner.get(f"/v1/sandboxes/{sandbox_id}").json()["head_block"] == snapshot["head_block"] + 2
+        reverted = owner.post(f"/v1/sandboxes/{sandbox_id}/snapshots/{snapshot['id']}/revert")
+        assert reverted.status_code == 200, reverted.text
+        assert _sandbox_heads(owner, sandbox_id) == {snapshot["head_block"]}
+        _send_in_sandbox(owner, sandbox_id, sandbox_key, sandbox_chain)
+        assert _sandbox_heads(owner, sandbox_id) == {snapshot["head_block"] + 1}
+
         assert sum(killed.values()) == LEADER_KILLS
         assert max(takeovers) <= TAKEOVER_SECONDS, takeovers
         print(
@@ -235,6 +290,8 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
         )
     finally:
         stop.set()
+        if owner is not None:
+            owner.close()
         provider.transport.close()
         engine.dispose()
         for process in (worker, api, anvil):
