@@ -32,7 +32,7 @@ log = logging.getLogger("segell")
 APP_FACTORY = "segell.services.main:create_app"
 #: Seconds an API process has to answer its supervisor's health check, starting included (it imports the whole
 #: application first: seconds, far more on a loaded machine) before it is taken for hung and replaced.
-HEALTHCHECK_SECONDS = 60
+HEALTHCHECK_SECONDS = 120
 
 
 class WorkersRefused(ValueError):
