@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
@@ -16,13 +18,31 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted
 from web3.types import TxParams, TxReceipt
 
-__all__ = ["GAS_MARGIN", "ReceiptNotFinal", "send_transaction", "wait_for_confirmations"]
+__all__ = ["GAS_MARGIN", "ReceiptNotFinal", "guard_nonces", "send_transaction", "wait_for_confirmations"]
 
 #: Gas limit = estimate x GAS_MARGIN: an estimate is exact for the state it ran on, and state moves on.
 GAS_MARGIN = 1.2
 
 _locks_guard = threading.Lock()
 _nonce_locks: weakref.WeakKeyDictionary[object, dict[str, threading.Lock]] = weakref.WeakKeyDictionary()
+_nonce_guards: weakref.WeakKeyDictionary[object, Callable[[str], AbstractContextManager[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def guard_nonces(w3: Web3, guard: Callable[[str], AbstractContextManager[Any]]) -> None:
+    """Send every transaction through `w3` under ``guard(address)`` too, taken inside the thread lock.
+
+    The thread lock keeps one process's threads from reusing a nonce; processes that send from the same account
+    through their own connections to one node (several API processes and a worker) need a lock they all see,
+    which `guard` gives (Segell's services pass a PostgreSQL advisory lock per address).
+
+    Example::
+
+        guard_nonces(node.w3, lambda address: file_lock(f"/run/nonce-{address}"))
+    """
+    with _locks_guard:
+        _nonce_guards[w3.provider] = guard
 
 
 def _nonce_lock(w3: Web3, address: str) -> threading.Lock:
@@ -35,7 +55,8 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: TxParams, *, timeout: 
     """Fill in, sign locally and send ``tx`` from ``account``; return its receipt once mined.
 
     Missing fields are filled: ``chainId``, ``nonce`` (the node's pending count, taken under a per-account
-    lock so that threads sending from one account never reuse a nonce), ``gas`` (estimate x `GAS_MARGIN`) and
+    lock so that threads sending from one account never reuse a nonce, and under the `guard_nonces` guard of
+    the provider when one was given, so that processes do not either), ``gas`` (estimate x `GAS_MARGIN`) and
     fees (EIP-1559 ``maxFeePerGas = 2 x base fee + tip`` when the chain has a base fee, else ``gasPrice``).
 
     A reverted transaction is returned with ``status == 0``; a revert found while estimating gas raises web3's
@@ -46,7 +67,7 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: TxParams, *, timeout: 
         receipt = send_transaction(node.w3, account, {"to": other.address, "value": 10**18})
         assert receipt["status"] == 1
     """
-    with _nonce_lock(w3, account.address):
+    with _nonce_lock(w3, account.address), _nonce_guard(w3, account.address):
         filled = _fill(w3, account, tx)
         signed = account.sign_transaction(cast(dict[str, Any], filled))
         tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -91,6 +112,12 @@ def wait_for_confirmations(
                 f"{timeout:.0f} s: is the chain producing blocks?"
             )
         time.sleep(poll_seconds)
+
+
+def _nonce_guard(w3: Web3, address: str) -> AbstractContextManager[Any]:
+    with _locks_guard:
+        guard = _nonce_guards.get(w3.provider)
+    return nullcontext() if guard is None else guard(address)
 
 
 def _fill(w3: Web3, account: LocalAccount, tx: TxParams) -> TxParams:

@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -62,7 +63,7 @@ def _announce(runtime: Runtime) -> None:
     settings, node = runtime.settings, runtime.node
     chain = f"{node.backend} (chain id {node.chain_id}, node {node.endpoint})"
     print(
-        f"Segell {__version__} is up\n"
+        f"Segell {__version__} is up (process {os.getpid()})\n"
         f"  chain      {chain}\n"
         f"  contracts  registry {runtime.deployment.registry}, notary {runtime.deployment.notary}\n"
         f"  database   {runtime.engine.url.render_as_string(hide_password=True)}\n"

@@ -3,10 +3,9 @@
 import logging
 import os
 import stat
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
@@ -28,8 +27,9 @@ from segell.chain.keys import (
 from segell.chain.nodes import ChainNode, start_node
 from segell.chain.notary import NotaryClient
 from segell.chain.registry import RegistryClient
-from segell.chain.transactions import send_transaction
+from segell.chain.transactions import guard_nonces, send_transaction
 from segell.services import db
+from segell.services.locks import CrossProcessLock, account_lock
 from segell.services.settings import Settings
 
 log = logging.getLogger("segell")
@@ -52,7 +52,8 @@ class Runtime:
     notary: NotaryClient
     database_revision: str
     gateway: ReadOnlyGateway
-    governance_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Held around the governance account's sequences of transactions, by one thread of one process at a time.
+    governance_lock: CrossProcessLock
 
     @classmethod
     def start(cls, settings: Settings) -> "Runtime":
@@ -63,12 +64,15 @@ class Runtime:
         revision = db.migrate(engine)
         governance = _load_or_create_governance(settings.keys_dir / "governance.json", master_key)
         node = start_node(
-            _chain_spec(settings),
+            chain_spec(settings),
             state_dir=settings.chain_dir,
             genesis_accounts={governance.address: GOVERNANCE_FUNDS_WEI},
             anvil_binary=Path(settings.anvil_binary) if settings.anvil_binary else None,
             confirmations=settings.chain_confirmations,
         )
+        # Several processes may send from one account (API processes and the worker): nonces are read and used
+        # under a lock they all share (a PostgreSQL advisory lock per account).
+        guard_nonces(node.w3, account_lock(engine))
         try:
             refuse_development_key(governance.key, is_local_dev=node.is_local_dev)
             _require_funds(node, governance.address)
@@ -89,6 +93,7 @@ class Runtime:
             database_revision=revision,
             # The managed anvil is read over its IPC socket, a remote node over HTTP, the embedded one in-process.
             gateway=ReadOnlyGateway(node.w3.provider),
+            governance_lock=CrossProcessLock(engine, "governance"),
         )
 
     def stop(self) -> None:
@@ -164,7 +169,7 @@ def _deployment_record(directory: Path, node: ChainNode) -> Path:
     return own
 
 
-def _chain_spec(settings: Settings) -> str:
+def chain_spec(settings: Settings) -> str:
     """`auto` keeps a SEGELL_HOME on the managed chain it already holds; a new home takes anvil, else embedded."""
     if settings.chain != "auto":
         return settings.chain

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(default=None, description="URL clients reach the API at, when not host:port.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API processes serving the port (`segell up --workers`); above 1 needs PostgreSQL.",
+    )
     # Connections (services/connections.py).
     http_head_timeout: float = Field(
         default=10.0, gt=0, le=60, description="Seconds a connection has to send its request head (<= 60)."

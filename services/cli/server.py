@@ -47,6 +47,16 @@ def up(
             max=65535,
         ),
     ] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="SEGELL_WORKERS",
+            help="API processes serving the port. Above 1 needs PostgreSQL (SEGELL_DATABASE_URL) and a chain the "
+            "processes share (anvil, a URL or an IPC socket); one process at a time anchors.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Start the Segell API and its chain in the foreground (Ctrl+C stops both)."""
     from segell.chain.nodes import is_ipc_spec
@@ -61,14 +71,27 @@ def up(
     os.environ["SEGELL_CHAIN"] = chain
     os.environ["SEGELL_HOST"] = host
     os.environ["SEGELL_PORT"] = str(port)
+    os.environ["SEGELL_WORKERS"] = str(workers)
 
     import uvicorn  # only `up` needs the server stack
 
     from segell.services.connections import server_config
-    from segell.services.main import create_app
     from segell.services.settings import Settings
 
     settings = Settings()
+    if workers > 1:
+        from segell.services.processes import WorkersRefused, check_workers, serve_workers
+
+        try:
+            check_workers(settings, workers)
+            with contextlib.suppress(KeyboardInterrupt):
+                serve_workers(settings, workers)
+        except WorkersRefused as refused:
+            raise typer.BadParameter(str(refused), param_hint="--workers") from None
+        return
+
+    from segell.services.main import create_app
+
     server = uvicorn.Server(server_config(create_app(settings), settings))
     # uvicorn raises Ctrl+C again once it has shut down cleanly; that is the normal way to stop, so exit 0.
     with contextlib.suppress(KeyboardInterrupt):

@@ -17,9 +17,15 @@ A batch request with at least `batch_max_size` new documents does T1 itself, in 
 A crash between T1 and T2 leaves the batch in "anchoring"; a worker finishes such batches when it starts and
 retries failed ones with a growing delay, so nothing accepted is lost and nothing is anchored twice (roots are
 write-once on chain). `reconcile_anchors` anchors again the roots a node lost, and reports divergences.
+
+On PostgreSQL every API process and every `segell worker` runs a worker, and one of them at a time anchors: the
+leader, which holds the advisory lock `anchoring` (`services.locks.LeaderLock`) on a connection of its own. The
+others try to take it every `LEADER_POLL_SECONDS`; when the leader dies its connection closes, the server frees the
+lock, and the next try takes over: it first finishes every batch its predecessor left in "anchoring".
 """
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -37,6 +43,7 @@ from segell.chain.errors import NotActiveMember, RootAlreadyAnchored, Transactio
 from segell.chain.keys import open_private_key
 from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.transactions import wait_for_confirmations
+from segell.services.locks import LeaderLock, is_shared_database
 from segell.services.notary import anchoring_repository as repository
 from segell.services.notary.anchoring_repository import BatchToAnchor
 from segell.services.notary.settings import NotarySettings
@@ -54,6 +61,11 @@ FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 0.5, 30.0
 RECONCILE_EVERY_SECONDS = 300.0
 #: Anchored batches read per query by the reconciler.
 RECONCILE_PAGE = 1_000
+#: Seconds between two tries of a worker that does not lead to take the lead (PostgreSQL), and between two checks
+#: by the leader that its lock's connection still lives.
+LEADER_POLL_SECONDS = 0.5
+#: The name of the advisory lock the anchoring leader holds.
+LEADER_LOCK = "anchoring"
 
 ZERO_SALT = bytes(32)
 ROOT_ANCHORED_TOPIC = "0x" + keccak(text="RootAnchored(bytes32,bytes32,address,uint64)").hex()
@@ -277,6 +289,9 @@ class AnchoringWorker:
         self._retries: dict[int, tuple[float, int]] = {}  # batch id -> (monotonic time of next try, failures)
         self._waiting: dict[int, float] = {}  # administration id -> monotonic time its outbox is looked at again
         self._said: set[str] = set()
+        # One leader anchors among the processes that share a PostgreSQL database; on SQLite there is one process.
+        self._leader = LeaderLock(runtime.engine, LEADER_LOCK) if is_shared_database(runtime.engine) else None
+        self._leader_checked = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -296,6 +311,8 @@ class AnchoringWorker:
             if self._thread.is_alive():
                 log.warning("the anchoring worker did not stop within %.0f s", timeout)
             self._thread = None
+        if self._leader is not None:
+            self._leader.resign()
 
     def notify(self) -> None:
         """Look at the outbox now rather than at the next poll (documents were just accepted)."""
@@ -305,9 +322,45 @@ class AnchoringWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def leading(self) -> bool:
+        """Whether this worker anchors: it holds the leader lock, or it is the only one (SQLite)."""
+        return self._leader is None or self._leader.leading
+
+    def _lead(self) -> bool:
+        """Take or keep the lead; True when this worker is to anchor now. A worker that takes over starts as a
+        worker that starts does: it finishes every batch left in "anchoring", whatever its age."""
+        if self._leader is None:
+            return True
+        now = time.monotonic()
+        if self._leader.leading and now < self._leader_checked + LEADER_POLL_SECONDS:
+            return True
+        self._leader_checked = now
+        was_leading = self._leader.leading
+        try:
+            leading = self._leader.try_lead()
+        except Exception as exc:
+            self._say_once("leader", f"could not ask the database for the anchoring lead ({type(exc).__name__}: {exc})")
+            return False
+        if leading and not was_leading:
+            self._said.discard("leader")
+            self._resumed_all = False
+            self._retries.clear()
+            self._waiting.clear()
+            log.info("process %s leads the anchoring", os.getpid())
+        elif was_leading and not leading:
+            log.warning("process %s no longer leads the anchoring", os.getpid())
+        return leading
+
     def _run(self) -> None:
         next_reconcile = time.monotonic()  # reconcile at start, once interrupted batches are finished
         while not self._stopping.is_set():
+            was_leading = self.leading
+            if not self._lead():
+                self._stopping.wait(LEADER_POLL_SECONDS)
+                continue
+            if not was_leading:
+                next_reconcile = time.monotonic()  # a new leader reconciles as a starting worker does
             try:
                 anchored = self.run_once()
             except Exception:
@@ -465,7 +518,7 @@ def serve_worker(runtime_factory: Callable[[], Runtime], *, reconcile_every: flo
         worker.start()
         node, notary = runtime.node, runtime.settings.section(NotarySettings)
         print(
-            f"Segell anchoring worker is up\n"
+            f"Segell anchoring worker is up (process {os.getpid()})\n"
             f"  chain      {node.backend} (chain id {node.chain_id}, node {node.endpoint})\n"
             f"  notary     {runtime.deployment.notary}\n"
             f"  database   {runtime.engine.url.render_as_string(hide_password=True)}\n"

@@ -23,7 +23,7 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
@@ -60,15 +60,17 @@ def compiler_for(
     max_source_bytes: int,
     max_waiting: int,
     max_wait: float,
+    engine: Engine,
 ) -> SolidityCompiler:
-    # One per API process (and per SEGELL_HOME): its queue is what makes administrations take turns.
+    # One per API process (and per SEGELL_HOME): its queue is what makes administrations take turns, and on
+    # PostgreSQL holds the compiler and the waiting limits across the processes.
     return SolidityCompiler(
         cache_dir=cache_dir,
         solc_binary=solc_binary,
         toolchain_dir=toolchain_dir,
         timeout=timeout,
         max_source_bytes=max_source_bytes,
-        queue=CompileQueue(max_waiting_per_owner=max_waiting, max_wait=max_wait),
+        queue=CompileQueue(max_waiting_per_owner=max_waiting, max_wait=max_wait, engine=engine),
     )
 
 
@@ -82,6 +84,7 @@ def compiler(runtime: Runtime) -> SolidityCompiler:
         sandboxes.compile_max_source_bytes,
         sandboxes.compile_max_waiting,
         sandboxes.compile_max_wait,
+        runtime.engine,
     )
 
 

@@ -41,10 +41,12 @@ from segell.chain.registry import RegistryClient
 from segell.services.administrations.api import Administration
 from segell.services.deps import Caller, administration_of
 from segell.services.errors import Conflict, NotFound, Unavailable
+from segell.services.locks import CrossProcessLock, is_shared_database
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.manager import (
     INITIAL_SNAPSHOT,
     SandboxInstance,
+    SandboxLock,
     SandboxManager,
     SandboxNodeError,
     anvil_available,
@@ -108,7 +110,7 @@ class SandboxHandle:
         return self._instance.node.rpc_url
 
     @property
-    def lock(self) -> threading.RLock:
+    def lock(self) -> SandboxLock:
         return self._instance.lock
 
     def web3(self) -> Web3:
@@ -191,10 +193,15 @@ class SandboxService:
         self.settings = runtime.settings.section(SandboxSettings)
         self.clock = clock
         anvil_binary = Path(runtime.settings.anvil_binary) if runtime.settings.anvil_binary else None
-        self.manager = SandboxManager(runtime.settings.home_dir / "sandboxes", anvil_binary=anvil_binary)
+        # Several API processes: a sandbox's node runs in one of them and the others reach it (manager.py).
+        self.shared = runtime.settings.workers > 1
+        self.manager = SandboxManager(
+            runtime.settings.home_dir / "sandboxes", anvil_binary=anvil_binary, shared=self.shared
+        )
         self.anvil_available = anvil_available(anvil_binary)
         self._reservations: Counter[int] = Counter()
         self._reservation_guard = threading.Lock()
+        self._creation_lock = CrossProcessLock(runtime.engine, "sandbox-creation")
         self._tx_counts: dict[str, tuple[int, int, int]] = {}  # sandbox id -> (node id, block, transactions)
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -213,7 +220,10 @@ class SandboxService:
             to_restore = [(s.id, s.backend, s.chain_id) for s in running]
         for sandbox_id, backend, chain_id in to_restore:
             try:
-                self.manager.start(sandbox_id, backend, chain_id=chain_id)
+                if self.shared:
+                    self.manager.open(sandbox_id, backend, chain_id=chain_id)
+                else:
+                    self.manager.start(sandbox_id, backend, chain_id=chain_id)
             except Exception as exc:  # one damaged sandbox must not keep the API (or the others) from starting
                 log.error("sandbox %s could not be restored: %s", sandbox_id, exc)
         self._reaper = threading.Thread(target=self._reap_periodically, name="segell-sandbox-reaper", daemon=True)
@@ -240,6 +250,8 @@ class SandboxService:
                 return
             try:
                 self.reap_expired()
+                if self.shared:
+                    self.release_ended()
             except Exception:
                 log.exception("sandbox reaper: a sweep failed")
             with self.reaped:
@@ -262,6 +274,22 @@ class SandboxService:
             self._tx_counts.pop(sandbox_id, None)
             log.info("sandbox %s expired and was reaped", sandbox_id)
         return ids
+
+    def release_ended(self) -> list[str]:
+        """Stop and delete the nodes this process runs of sandboxes another process deleted or reaped (several API
+        processes); return their ids."""
+        owned = [instance.sandbox_id for instance in self.manager.running() if instance.owned]
+        if not owned:
+            return []
+        with self.runtime.transaction() as session:
+            still = set(
+                session.scalars(select(Sandbox.id).where(Sandbox.id.in_(owned), Sandbox.status == "running")).all()
+            )
+        ended = [sandbox_id for sandbox_id in owned if sandbox_id not in still]
+        for sandbox_id in ended:
+            self.manager.remove(sandbox_id)
+            log.info("sandbox %s ended in another process; its node was stopped and removed", sandbox_id)
+        return ended
 
     # -- creating --------------------------------------------------------------------------------
 
@@ -296,6 +324,16 @@ class SandboxService:
                 raise
 
     def _choose_backend(self, backend: str | None) -> str:
+        if self.shared and backend != "anvil":
+            if backend is None and self.anvil_available:
+                return "anvil"
+            raise Conflict(
+                "backend: this server runs several API processes, and an embedded sandbox's chain would live inside "
+                "one of them, out of the others' reach. Ask for backend `anvil` (operators install it with `make "
+                "setup`), or run the server with one process.",
+                code="backend_unavailable",
+                details=[{"location": "body.backend", "message": "only anvil sandboxes run with several processes"}],
+            )
         if backend is None:
             return "anvil" if self.anvil_available else "embedded"
         if backend == "anvil" and not self.anvil_available:
@@ -311,39 +349,52 @@ class SandboxService:
 
     @contextmanager
     def _reserve(self, administration_id: int, code: str) -> Iterator[None]:
-        """Hold a place within the quotas while a sandbox is being built (two creations cannot both take the last)."""
+        """Hold a place within the quotas while a sandbox is being built (two creations cannot both take the last).
+
+        With several API processes on PostgreSQL, the places being built in another process are not counted
+        here: creations then take turns across the processes instead (`_creation_lock`), each checking the quotas
+        against the sandboxes the database holds.
+        """
+        if is_shared_database(self.runtime.engine):
+            with self._creation_lock:
+                self._check_quotas(administration_id, code)
+                yield
+            return
         with self._reservation_guard:
-            with self.runtime.transaction() as session:
-                own = session.scalar(
-                    select(func.count())
-                    .select_from(Sandbox)
-                    .where(Sandbox.administration_id == administration_id, Sandbox.status == "running")
-                )
-                total = session.scalar(select(func.count()).select_from(Sandbox).where(Sandbox.status == "running"))
-            own = (own or 0) + self._reservations[administration_id]
-            total = (total or 0) + sum(self._reservations.values())
-            limit = self.settings.max_per_administration
-            if own >= limit:
-                raise Conflict(
-                    f"Administration {code} already runs {own} sandboxes, the most it may run at once ({limit}). "
-                    "Delete one it no longer needs (DELETE /v1/sandboxes/{id}) "
-                    "or wait until one expires, then try again.",
-                    code="sandbox_quota_exhausted",
-                    details={"running": own, "limit": limit},
-                )
-            if total >= self.settings.max_running:
-                raise Conflict(
-                    f"This server already runs {total} sandboxes, its limit. Try again later, or delete one of "
-                    "yours you no longer need.",
-                    code="sandbox_capacity_exhausted",
-                    details={"running": total, "limit": self.settings.max_running},
-                )
+            self._check_quotas(administration_id, code)
             self._reservations[administration_id] += 1
         try:
             yield
         finally:
             with self._reservation_guard:
                 self._reservations[administration_id] -= 1
+
+    def _check_quotas(self, administration_id: int, code: str) -> None:
+        with self.runtime.transaction() as session:
+            own = session.scalar(
+                select(func.count())
+                .select_from(Sandbox)
+                .where(Sandbox.administration_id == administration_id, Sandbox.status == "running")
+            )
+            total = session.scalar(select(func.count()).select_from(Sandbox).where(Sandbox.status == "running"))
+        own = (own or 0) + self._reservations[administration_id]
+        total = (total or 0) + sum(self._reservations.values())
+        limit = self.settings.max_per_administration
+        if own >= limit:
+            raise Conflict(
+                f"Administration {code} already runs {own} sandboxes, the most it may run at once ({limit}). "
+                "Delete one it no longer needs (DELETE /v1/sandboxes/{id}) "
+                "or wait until one expires, then try again.",
+                code="sandbox_quota_exhausted",
+                details={"running": own, "limit": limit},
+            )
+        if total >= self.settings.max_running:
+            raise Conflict(
+                f"This server already runs {total} sandboxes, its limit. Try again later, or delete one of "
+                "yours you no longer need.",
+                code="sandbox_capacity_exhausted",
+                details={"running": total, "limit": self.settings.max_running},
+            )
 
     def _build(
         self, sandbox_id: str, administration_id: int, name: str, backend: str, ttl: int, node_admin: bool
@@ -425,6 +476,12 @@ class SandboxService:
 
     def status(self, sandbox: Sandbox) -> SandboxStatus:
         instance = self.manager.get(sandbox.id) if sandbox.status == "running" else None
+        if self.shared and sandbox.status == "running":
+            try:
+                instance = self.manager.open(sandbox.id, sandbox.backend, chain_id=sandbox.chain_id)
+            except (SandboxNodeError, NodeError) as exc:
+                log.warning("sandbox %s: its node could not be reached: %s", sandbox.id, exc)
+                instance = None
         if instance is None:
             return SandboxStatus(None, None, None, None, False)
         with instance.lock:
@@ -435,8 +492,9 @@ class SandboxService:
         return SandboxStatus(head, transactions, started, max(0.0, time.time() - instance.started_at), True)
 
     def _transaction_count(self, instance: SandboxInstance, head: int) -> int:
-        # Counted block by block once, then only the new blocks; a revert starts a new node and a new count.
-        node_key = id(instance.node)
+        # Counted block by block once, then only the new blocks; a revert starts a new node (or, in another
+        # process, a new anvil behind the same one) and a new count.
+        node_key = hash((id(instance.node), instance.pid))
         cached_node, counted_to, count = self._tx_counts.get(instance.sandbox_id, (node_key, -1, 0))
         if cached_node != node_key or counted_to > head:
             counted_to, count = -1, 0
@@ -457,7 +515,7 @@ class SandboxService:
             )
             governance = _open_account(sandbox.governance_sealed_key, sandbox.governance_address, master_key)
             name, backend, chain_id = sandbox.name, sandbox.backend, sandbox.chain_id
-        instance = self._instance(sandbox_id)
+        instance = self._instance(sandbox_id, backend, chain_id)
         deployment = load_record(instance.directory / "deployment.json")
         if deployment is None:
             raise Unavailable(f"Sandbox {sandbox_id} has lost its deployment record; delete it and create another.")
@@ -474,8 +532,24 @@ class SandboxService:
             _instance=instance,
         )
 
-    def _instance(self, sandbox_id: str) -> SandboxInstance:
+    def _instance(self, sandbox_id: str, backend: str, chain_id: int) -> SandboxInstance:
         instance = self.manager.get(sandbox_id)
+        if self.shared:
+            if backend != "anvil" and instance is None:
+                raise Unavailable(
+                    f"Sandbox {sandbox_id} runs on an embedded chain, inside one process of this server, which runs "
+                    "several: it cannot be reached from this one. Create an anvil sandbox instead.",
+                    code="sandbox_not_running",
+                )
+            if backend == "anvil":
+                try:
+                    instance = self.manager.open(sandbox_id, backend, chain_id=chain_id)
+                except (SandboxNodeError, NodeError) as exc:
+                    raise Unavailable(
+                        f"The node of sandbox {sandbox_id} could not be reached or started ({exc}). Try again in a "
+                        "moment; if it persists, delete the sandbox and create another.",
+                        code="sandbox_not_running",
+                    ) from exc
         if instance is None:
             raise Unavailable(
                 f"The node of sandbox {sandbox_id} is not running (it could not be restored when the server "
@@ -487,7 +561,7 @@ class SandboxService:
     def running(self, caller: Caller, sandbox_id: str) -> tuple[Sandbox, SandboxInstance]:
         sandbox = self.get(caller, sandbox_id)
         self._require_running(sandbox)
-        return sandbox, self._instance(sandbox_id)
+        return sandbox, self._instance(sandbox_id, sandbox.backend, sandbox.chain_id)
 
     # -- changing --------------------------------------------------------------------------------
 
