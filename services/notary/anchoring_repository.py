@@ -132,11 +132,12 @@ def place_documents(session: Session, batch_id: int, items: Sequence[OutboxItem]
     cursor = session.connection().connection.cursor()
     try:
         if session.get_bind().dialect.name == "sqlite":
-            placements = json.dumps([[item.document_id, leaf.hex()] for item, leaf in zip(items, leaves, strict=True)])
+            # Leaves as one blob of 32 bytes each, document k's at offset 32 k: JSON holds no bytes.
+            placements = json.dumps([item.document_id for item in items])
             cursor.execute(
-                "UPDATE documents SET batch_id = ?, leaf = json_extract(placed.value, '$[1]'), leaf_index = placed.key"
-                " FROM json_each(?) AS placed WHERE documents.id = json_extract(placed.value, '$[0]')",
-                (batch_id, placements),
+                "UPDATE documents SET batch_id = ?, leaf = substr(?, placed.key * 32 + 1, 32), leaf_index = placed.key"
+                " FROM json_each(?) AS placed WHERE documents.id = placed.value",
+                (batch_id, b"".join(leaves), placements),
             )
             cursor.execute(
                 "DELETE FROM notary_outbox WHERE document_id IN (SELECT value FROM json_each(?))",
@@ -147,7 +148,7 @@ def place_documents(session: Session, batch_id: int, items: Sequence[OutboxItem]
         cursor.executemany(
             f"UPDATE documents SET batch_id = {mark}, leaf = {mark}, leaf_index = {mark} WHERE id = {mark}",
             [
-                (batch_id, leaf.hex(), index, item.document_id)
+                (batch_id, leaf, index, item.document_id)
                 for index, (item, leaf) in enumerate(zip(items, leaves, strict=True))
             ],
         )

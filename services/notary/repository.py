@@ -325,21 +325,30 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
 
 def _insert_from_json(table: str, names: list[str], columns: list[list[Any]], conflicts: str) -> tuple[str, list[Any]]:
     """`INSERT ... SELECT ... FROM json_each(?)` and its parameters: the values every row shares are bound once,
-    the others (text, numbers or NULL) are read from one JSON array of rows."""
+    the others (text, numbers or NULL) are read from one JSON array of rows, and binary values of one width (the
+    32-byte hashes) from one blob of them all, row k's at offset k * width (JSON holds no bytes, and SQLite before
+    3.41 has no `unhex`)."""
     selected: list[str] = []
-    shared: list[Any] = []
+    bound: list[Any] = []
     varying: list[list[Any]] = []
-    for values in columns:
-        if values.count(values[0]) == len(values):
+    for name, values in zip(names, columns, strict=True):
+        first = values[0]
+        if values.count(first) == len(values):
             selected.append("?")
-            shared.append(values[0])
+            bound.append(first)
+        elif isinstance(first, bytes | memoryview):
+            width = len(first)
+            if not all(isinstance(value, bytes | memoryview) and len(value) == width for value in values):
+                raise ValueError(f"column {name}: binary values of one width, without NULL, are inserted together")
+            selected.append(f"substr(?, key * {width} + 1, {width})")
+            bound.append(b"".join(values))
         else:
             selected.append(f"json_extract(value, '$[{len(varying)}]')")
             varying.append(values)
     rows = json.dumps([*zip(*varying, strict=True)] if varying else [0] * len(columns[0]), ensure_ascii=False)
     # `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
     source = f"SELECT {', '.join(selected)} FROM json_each(?) WHERE true"
-    return f"INSERT INTO {table} ({', '.join(names)}) {source}{conflicts}", [*shared, rows]
+    return f"INSERT INTO {table} ({', '.join(names)}) {source}{conflicts}", [*bound, rows]
 
 
 def insert_built_batch(session: Session, *, administration_id: int, root: str, size: int, tree: bytes) -> int | None:
