@@ -183,10 +183,20 @@ def deployment(processes: int, database_url: str, use_workers_option: bool) -> I
                     other, other_url = children.api(f"api-{number}", socket, free_port())
                     urls.append(other_url)
                     api_pids.append(other.pid)
-            worker, _ = children.start("worker", ["worker", "--chain", str(home / "chain" / "anvil.ipc")])
+            worker, worker_log = children.start("worker", ["worker", "--chain", str(home / "chain" / "anvil.ipc")])
+            wait_for_worker(worker, worker_log, 180)
             yield Deployment(urls, api_pids, worker.pid, home)
         finally:
             children.stop_all()
+
+
+def wait_for_worker(process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+    """Until the worker says it is up: the first batch must not wait for its start."""
+    deadline = time.monotonic() + timeout
+    while "anchoring worker is up" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the anchoring worker did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.05)
 
 
 def admit(deployed: Deployment) -> str:
