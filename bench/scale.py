@@ -436,7 +436,8 @@ def main() -> None:
     row("GET /v1/verify req/s", lambda f: f.verify.rps, f">={TARGETS['verify_rps']:,}")
     row("GET /v1/verify p99 ms", lambda f: f.verify.p99_ms, f"<={TARGETS['verify_p99_ms']}")
     row(f"bulk docs/s at {args.bulk:,}", lambda f: f.bulk, f">={TARGETS['bulk']:,}")
-    row(f"docs/s over {args.million:,} more", lambda f: f.million, f">={TARGETS['1m']:,}")
+    large = f"docs/s over {args.million:,} more" if args.million else "1M docs/s (not run)"
+    row(large, lambda f: f.million, f">={TARGETS['1m']:,}")
     row("API CPU ms per POST", lambda f: f.post.server_cpu_ms, "")
     row("API CPU ms per verify", lambda f: f.verify.server_cpu_ms, "")
     row("client CPU ms per POST", lambda f: f.post.client_cpu_ms, "")
