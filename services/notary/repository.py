@@ -303,7 +303,7 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     single step of the statement, during which the driver lets other threads run. An executemany instead hands the
     interpreter back and forth once per row, and any other busy thread then stalls it for a switch interval per row.
     On PostgreSQL they travel as one array per column read by `unnest`: one statement, where an executemany sends
-    and executes one per row (10,000 rows took 2 s that way, against a tenth of that).
+    and executes one per row (10,000 documents: 1.4-1.6 s against 1.7-2.7 s, measured on a loaded machine).
     """
     if not rows:
         return 0
