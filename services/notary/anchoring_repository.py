@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from segell.services.administrations.api import Administration, ChainAccount
 from segell.services.models import utcnow
 from segell.services.notary.models import Batch, Document, OutboxEntry
-from segell.services.notary.repository import parameter_marker
 
 documents: Table = Document.__table__  # type: ignore[assignment]
 outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]
@@ -132,28 +131,27 @@ def place_documents(session: Session, batch_id: int, items: Sequence[OutboxItem]
     cursor = session.connection().connection.cursor()
     try:
         if session.get_bind().dialect.name == "sqlite":
-            placements = json.dumps([[item.document_id, leaf.hex()] for item, leaf in zip(items, leaves, strict=True)])
+            # Leaves as one blob of 32 bytes each, document k's at offset 32 k: JSON holds no bytes.
+            placements = json.dumps([item.document_id for item in items])
             cursor.execute(
-                "UPDATE documents SET batch_id = ?, leaf = json_extract(placed.value, '$[1]'), leaf_index = placed.key"
-                " FROM json_each(?) AS placed WHERE documents.id = json_extract(placed.value, '$[0]')",
-                (batch_id, placements),
+                "UPDATE documents SET batch_id = ?, leaf = substr(?, placed.key * 32 + 1, 32), leaf_index = placed.key"
+                " FROM json_each(?) AS placed WHERE documents.id = placed.value",
+                (batch_id, b"".join(leaves), placements),
             )
             cursor.execute(
                 "DELETE FROM notary_outbox WHERE document_id IN (SELECT value FROM json_each(?))",
                 (json.dumps([item.document_id for item in items]),),
             )
             return
-        mark = parameter_marker(session)
-        cursor.executemany(
-            f"UPDATE documents SET batch_id = {mark}, leaf = {mark}, leaf_index = {mark} WHERE id = {mark}",
-            [
-                (batch_id, leaf.hex(), index, item.document_id)
-                for index, (item, leaf) in enumerate(zip(items, leaves, strict=True))
-            ],
+        # PostgreSQL: one statement each over arrays, where an executemany runs one statement per document.
+        ids = [item.document_id for item in items]
+        cursor.execute(
+            "UPDATE documents SET batch_id = %s, leaf = placed.leaf, leaf_index = placed.ord - 1"
+            " FROM unnest(%s::varchar[], %s::bytea[]) WITH ORDINALITY AS placed(id, leaf, ord)"
+            " WHERE documents.id = placed.id",
+            (batch_id, ids, list(leaves)),
         )
-        cursor.executemany(
-            f"DELETE FROM notary_outbox WHERE document_id = {mark}", [(item.document_id,) for item in items]
-        )
+        cursor.execute("DELETE FROM notary_outbox WHERE document_id = ANY(%s::varchar[])", (ids,))
     finally:
         cursor.close()
 

@@ -17,14 +17,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from segell.services.administrations.api import Administration
-from segell.services.models import Base, utcnow
+from segell.services.models import Base, Hash32, utcnow
 
 
 class Document(Base):
     """A notarised item (a receipt): the SHA-256 of a document, accepted for an administration.
 
-    Hashes are stored as 64 lower-case hex digits without 0x. `leaf` and `leaf_index` are set when the item is
-    placed in a batch; `status` is "pending" or "revoked": a receipt is anchored when its batch is (not written here).
+    Hashes are stored as their 32 bytes and read as 64 lower-case hex digits without 0x (`Hash32`). `leaf` and
+    `leaf_index` are set when the item is placed in a batch; `status` is "pending" or "revoked": a receipt is
+    anchored when its batch is (not written here).
     """
 
     __tablename__ = "documents"
@@ -38,7 +39,7 @@ class Document(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"))
-    document_hash: Mapped[str] = mapped_column(String(64))
+    document_hash: Mapped[str] = mapped_column(Hash32)
     salt: Mapped[str | None] = mapped_column(String(64))
     # Marked public by the issuer: verification by hash shows its kind and title even when it is salted.
     public: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -51,7 +52,7 @@ class Document(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     leaf_index: Mapped[int | None] = mapped_column()
-    leaf: Mapped[str | None] = mapped_column(String(64))
+    leaf: Mapped[str | None] = mapped_column(Hash32)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     administration: Mapped[Administration] = relationship()
@@ -81,7 +82,7 @@ class Batch(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
-    root: Mapped[str] = mapped_column(String(64), unique=True)
+    root: Mapped[str] = mapped_column(Hash32, unique=True)
     size: Mapped[int] = mapped_column()
     tree: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default="anchoring", index=True)

@@ -246,14 +246,22 @@ def statuses(session: Session, document_ids: Sequence[str]) -> dict[str, str]:
     return found
 
 
+# Whether a receipt has sources or signers: verification reads them only then, one query instead of three.
+_VERIFICATION = _RECEIPTS.add_columns(
+    select(sources.c.document_id).where(sources.c.document_id == documents.c.id).exists().label("has_sources"),
+    select(signers.c.document_id).where(signers.c.document_id == documents.c.id).exists().label("has_signers"),
+)
+
+
 def receipts_for_verification(
     session: Session, *, document_hash: str | None = None, code: str | None = None
 ) -> list[ReceiptRow]:
-    """Every administration's receipt of a hash, or the one receipt with a verification code."""
+    """Every administration's receipt of a hash, or the one receipt with a verification code, each with whether it
+    has sources (`has_sources`) and signers (`has_signers`)."""
     if code is not None:
-        query = _RECEIPTS.where(documents.c.verification_code == code)
+        query = _VERIFICATION.where(documents.c.verification_code == code)
     else:
-        query = _RECEIPTS.where(documents.c.document_hash == document_hash).order_by(administrations.c.code)
+        query = _VERIFICATION.where(documents.c.document_hash == document_hash).order_by(administrations.c.code)
     return list(session.execute(query))
 
 
@@ -294,6 +302,8 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     On SQLite the rows travel as one JSON array read by `json_each`, with the values all rows share bound once: a
     single step of the statement, during which the driver lets other threads run. An executemany instead hands the
     interpreter back and forth once per row, and any other busy thread then stalls it for a switch interval per row.
+    On PostgreSQL they travel as one array per column read by `unnest`: one statement, where an executemany sends
+    and executes one per row (10,000 documents: 1.4-1.6 s against 1.7-2.7 s, measured on a loaded machine).
     """
     if not rows:
         return 0
@@ -314,6 +324,9 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     try:
         if dialect.name == "sqlite":
             cursor.execute(*_insert_from_json(table.name, names, columns, conflicts))
+        elif dialect.name == "postgresql":
+            types = [table.c[name].type.compile(dialect) for name in names]
+            cursor.execute(*_insert_from_arrays(table.name, names, types, columns, conflicts))
         else:
             mark = parameter_marker(session)
             sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))}){conflicts}"
@@ -325,21 +338,55 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
 
 def _insert_from_json(table: str, names: list[str], columns: list[list[Any]], conflicts: str) -> tuple[str, list[Any]]:
     """`INSERT ... SELECT ... FROM json_each(?)` and its parameters: the values every row shares are bound once,
-    the others (text, numbers or NULL) are read from one JSON array of rows."""
+    the others (text, numbers or NULL) are read from one JSON array of rows, and binary values of one width (the
+    32-byte hashes) from one blob of them all, row k's at offset k * width (JSON holds no bytes, and SQLite before
+    3.41 has no `unhex`)."""
     selected: list[str] = []
-    shared: list[Any] = []
+    bound: list[Any] = []
     varying: list[list[Any]] = []
-    for values in columns:
-        if values.count(values[0]) == len(values):
+    for name, values in zip(names, columns, strict=True):
+        first = values[0]
+        if values.count(first) == len(values):
             selected.append("?")
-            shared.append(values[0])
+            bound.append(first)
+        elif isinstance(first, bytes | memoryview):
+            width = len(first)
+            if not all(isinstance(value, bytes | memoryview) and len(value) == width for value in values):
+                raise ValueError(f"column {name}: binary values of one width, without NULL, are inserted together")
+            selected.append(f"substr(?, key * {width} + 1, {width})")
+            bound.append(b"".join(values))
         else:
             selected.append(f"json_extract(value, '$[{len(varying)}]')")
             varying.append(values)
     rows = json.dumps([*zip(*varying, strict=True)] if varying else [0] * len(columns[0]), ensure_ascii=False)
     # `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
     source = f"SELECT {', '.join(selected)} FROM json_each(?) WHERE true"
-    return f"INSERT INTO {table} ({', '.join(names)}) {source}{conflicts}", [*shared, rows]
+    return f"INSERT INTO {table} ({', '.join(names)}) {source}{conflicts}", [*bound, rows]
+
+
+def _insert_from_arrays(
+    table: str, names: list[str], types: list[str], columns: list[list[Any]], conflicts: str
+) -> tuple[str, list[Any]]:
+    """PostgreSQL: `INSERT ... SELECT ... FROM unnest(...)` and its parameters: the values every row shares are bound
+    once, the others as one array per column, cast to the column's type."""
+    selected: list[str] = []
+    shared: list[Any] = []
+    arrays: list[str] = []
+    varying: list[list[Any]] = []
+    for values, type_ in zip(columns, types, strict=True):
+        if values.count(values[0]) == len(values):
+            selected.append(f"%s::{type_}")
+            shared.append(values[0])
+        else:
+            selected.append(f"rows.c{len(arrays)}")
+            arrays.append(f"%s::{type_}[]")
+            varying.append(values)
+    if not arrays:  # every row alike: as many of them as there are
+        arrays.append("%s::integer[]")
+        varying.append(list(range(len(columns[0]))))
+    aliases = ", ".join(f"c{i}" for i in range(len(arrays)))
+    source = f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS rows({aliases})"
+    return f"INSERT INTO {table} ({', '.join(names)}) {source}{conflicts}", [*shared, *varying]
 
 
 def insert_built_batch(session: Session, *, administration_id: int, root: str, size: int, tree: bytes) -> int | None:

@@ -506,21 +506,28 @@ _CODE_DESCRIPTION = "Verification code printed on the document: XXXX-XXXX-XXXX-X
     responses=error_responses(422, 503),
     openapi_extra=_one_of(hash=(DocumentHash, _HASH_DESCRIPTION), code=(VerificationCode, _CODE_DESCRIPTION)),
 )
-def verify_document(
-    runtime: RuntimeDep,
-    session: SessionDep,
-    anchored_roots: AnchoredRootsDep,
+async def verify_document(
+    request: Request,
     hash: Annotated[DocumentHash | None, Query(include_in_schema=False, description=_HASH_DESCRIPTION)] = None,
     code: Annotated[VerificationCode | None, Query(include_in_schema=False, description=_CODE_DESCRIPTION)] = None,
 ) -> Verification:
     """Is this document authentic? Look it up by its SHA-256 or by its verification code; no API key needed."""
     lookup = _verification_lookup(hash, code)
-    return service.verify(session, runtime.notary, anchored_roots, **lookup)
+    # The runtime and the roots' cache read here and the transaction run in one worker thread, rather than as
+    # plain-function dependencies: FastAPI runs each of those in a worker thread of its own, and the four thread
+    # hops cost more than the lookup.
+    runtime: Runtime = request.app.state.runtime
+    anchored_roots: AnchoredRoots = request.app.state.anchored_roots
+    return await run_in_threadpool(_verify_lookup, runtime, anchored_roots, lookup)
+
+
+def _verify_lookup(runtime: Runtime, anchored_roots: AnchoredRoots, lookup: dict[str, str]) -> Verification:
+    with runtime.transaction() as session:
+        return service.verify(session, runtime.notary, anchored_roots, **lookup)
 
 
 def _verify_file(runtime: Runtime, anchored_roots: AnchoredRoots, document_hash: str) -> Verification:
-    with runtime.transaction() as session:
-        return service.verify(session, runtime.notary, anchored_roots, document_hash=document_hash)
+    return _verify_lookup(runtime, anchored_roots, {"document_hash": document_hash})
 
 
 @public.post(

@@ -1062,9 +1062,9 @@ def verify(
     by_hash = code is None
     if not rows and code is not None:
         check_unknown_code(code, location=location)
-    described = [row.id for row in rows if _described(row, by_hash=by_hash)]
-    sources = repository.sources_of(session, described)
-    signers = repository.signers_of(session, described)
+    described = [row for row in rows if _described(row, by_hash=by_hash)]
+    sources = repository.sources_of(session, [row.id for row in described if row.has_sources])
+    signers = repository.signers_of(session, [row.id for row in described if row.has_signers])
     copies = repository.copies_of(session, [row.id for row in rows if row.has_public_copy]) if not by_hash else {}
     matches = [
         _match(

@@ -35,8 +35,9 @@ def hold_write_lock(server: RunningServer) -> sqlite3.Connection:
 def stored(server: RunningServer, hashes: list[str]) -> set[str]:
     with sqlite3.connect(server.home / "segell.db") as connection:
         marks = ",".join("?" * len(hashes))
-        query = f"SELECT document_hash FROM documents WHERE document_hash IN ({marks})"
-        return {row[0] for row in connection.execute(query, hashes)}
+        # Hashes are stored as their 32 bytes.
+        query = f"SELECT lower(hex(document_hash)) FROM documents WHERE document_hash IN ({marks})"
+        return {row[0] for row in connection.execute(query, [bytes.fromhex(h) for h in hashes])}
 
 
 def test_awaited_submissions_are_answered_after_their_shared_commit(quiet_server: RunningServer) -> None:

@@ -247,7 +247,7 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
                     f"SELECT count(*) FROM documents WHERE id NOT IN ({ANCHORED_IDS})"
                 ).fetchone()
                 anchoring = connection.execute("SELECT count(*) FROM batches WHERE status != 'anchored'").fetchone()
-                roots = [row[0] for row in connection.execute("SELECT root FROM batches")]
+                roots = [row[0] for row in connection.execute("SELECT lower(hex(root)) FROM batches")]
             if pending[0] or anchoring[0]:
                 return False
             return all(NotaryClient(w3, notary).is_anchored(bytes.fromhex(root)) for root in roots)
@@ -257,10 +257,10 @@ def test_kills_of_api_worker_and_node_lose_nothing_and_anchor_everything_once(tm
         with sqlite3.connect(database) as connection:
             # A document is anchored when its batch is: the status column keeps "pending" (or "revoked").
             documents = connection.execute(
-                "SELECT id, document_hash, CASE WHEN id IN (" + ANCHORED_IDS + ") THEN 'anchored' ELSE status END, "
-                "batch_id, leaf_index, leaf FROM documents"
+                "SELECT id, lower(hex(document_hash)), CASE WHEN id IN (" + ANCHORED_IDS + ") THEN 'anchored' ELSE "
+                "status END, batch_id, leaf_index, lower(hex(leaf)) FROM documents"
             ).fetchall()
-            batches = connection.execute("SELECT id, root, size, transaction_hash FROM batches").fetchall()
+            batches = connection.execute("SELECT id, lower(hex(root)), size, transaction_hash FROM batches").fetchall()
             registry_id = connection.execute("SELECT registry_id FROM administrations").fetchone()[0]
         stored = {row[0] for row in documents}
 

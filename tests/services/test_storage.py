@@ -5,10 +5,11 @@ from collections.abc import Iterator
 import pytest
 from alembic import command
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from segell.services import db
 from segell.services.administrations import repository, service
+from tests.helpers import PostgresSchemas
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -106,3 +107,40 @@ def test_code_is_unique(engine: Engine) -> None:
         repository.add_administration(session, code="L4", registry_id="0x04", name="Four", admission_tx=None)
     with pytest.raises(Exception, match="(?i)unique|duplicate"), db.transaction(sessions) as session:
         repository.add_administration(session, code="L4", registry_id="0x05", name="Again", admission_tx=None)
+
+
+@pytest.mark.postgres
+def test_postgres_connection_closed_by_the_server_while_idle_is_replaced(
+    postgres: PostgresSchemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = db.create_db_engine(postgres.url)
+    try:
+        with engine.connect() as connection:
+            first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # Back in the pool; the server closes it (a restart, an idle timeout) while nobody uses it.
+        with postgres.admin.begin() as admin:
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar_one() is True
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+        with engine.connect() as connection:
+            second = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert second != first
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_connection_in_steady_use_is_used_without_a_ping(postgres: PostgresSchemas) -> None:
+    """No round trip is spent checking a connection that was in use a moment ago: one the server killed meanwhile
+    fails its next statement (and the pool is then renewed), as any connection lost in use does."""
+    engine = db.create_db_engine(postgres.url)
+    try:
+        with engine.connect() as connection:
+            first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with postgres.admin.begin() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        with pytest.raises(OperationalError), engine.connect() as connection:
+            connection.execute(text("SELECT pg_backend_pid()"))
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+    finally:
+        engine.dispose()
