@@ -8,7 +8,7 @@ tables with foreign keys off (as SQLite's documentation prescribes for a table o
 checking every foreign key before committing.
 
 Revision ID: 0027
-Revises: 0020
+Revises: 0025
 """
 
 from typing import Any
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027"
-down_revision = "0020"
+down_revision = "0025"
 
 # (table, column, nullable)
 COLUMNS = (("documents", "document_hash", False), ("documents", "leaf", True), ("batches", "root", False))
