@@ -1,4 +1,4 @@
-"""Migration 0027: a database with documents at 0020 keeps every hash, leaf and root when they become 32-byte
+"""Migration 0026: a database with documents at 0020 keeps every hash, leaf and root when they become 32-byte
 values, and every document stays verifiable (its leaf in its batch's tree, whose root is the batch's), on SQLite and
 PostgreSQL; and back down to 0020."""
 

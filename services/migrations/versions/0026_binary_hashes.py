@@ -7,7 +7,7 @@ before 3.41 and cannot change a column's type in place, by converting the values
 tables with foreign keys off (as SQLite's documentation prescribes for a table other tables' foreign keys point to),
 checking every foreign key before committing.
 
-Revision ID: 0027
+Revision ID: 0026
 Revises: 0025
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0027"
+revision = "0026"
 down_revision = "0025"
 
 # (table, column, nullable)
