@@ -7,15 +7,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from segell.sdk import AuthenticationError, Client, SegellError
+from segell.services.administrations.models import ApiKey
+from segell.services.administrations.service import issue_key
 from segell.services.cli import app
 from segell.services.cli.common import command_line_message
-from tests.helpers import closed_port, make_settings, serve
+from tests.helpers import RunningServer, closed_port, make_settings, runtime_of, serve
 
 KEY_PATTERN = re.compile(r"sgl_\S+")
 
@@ -161,10 +166,21 @@ def test_admin_key_issue_list_revoke(segell_server, runner: CliRunner, env) -> N
         client.me()
 
 
-@pytest.fixture
-def own_server(tmp_path: Path):
+@pytest.fixture(scope="module")
+def module_own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server of its own, for commands that change the governance key the module's other tests use."""
-    yield from serve(make_settings(tmp_path / "own-home"))
+    yield from serve(make_settings(tmp_path_factory.mktemp("own-home")))
+
+
+@pytest.fixture
+def own_server(module_own_server: RunningServer) -> RunningServer:
+    """That server with a single governance key, issued for this test and written to its home as at a first start:
+    the keys earlier tests rotated or revoked are gone from the database."""
+    with runtime_of(module_own_server).transaction() as session:
+        session.execute(delete(ApiKey).where(ApiKey.role == "governance"))
+        key = issue_key(session, None).secret
+    module_own_server.settings.governance_key_path.write_text(key + "\n")
+    return replace(module_own_server, governance_key=key)
 
 
 def test_admin_keys_rotate_writes_the_new_key_to_the_home(own_server, runner: CliRunner) -> None:

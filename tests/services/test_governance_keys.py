@@ -2,11 +2,12 @@
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from segell.services.administrations.models import ApiKey
 from segell.services.administrations.service import issue_key
@@ -14,10 +15,20 @@ from segell.services.runtime import Runtime
 from tests.helpers import RunningServer, make_settings, runtime_of, serve
 
 
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server of this module's own: these tests change the governance keys the other modules rely on."""
+    yield from serve(make_settings(tmp_path_factory.mktemp("home")))
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
-    """A server of its own: these tests change the governance keys the other tests rely on."""
-    yield from serve(make_settings(tmp_path / "home"))
+def server(module_server: RunningServer) -> RunningServer:
+    """The module's server with a single governance key, issued for this test: the keys earlier tests issued,
+    rotated or revoked are gone from the database, as on a server that has just started."""
+    with runtime_of(module_server).transaction() as session:
+        session.execute(delete(ApiKey).where(ApiKey.role == "governance"))
+        key = issue_key(session, None).secret
+    return replace(module_server, governance_key=key)
 
 
 def key_id(key: str) -> str:
