@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlencode
 
-from fastapi.responses import Response
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
 
 from segell.services.errors import NotFound
 from segell.services.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, parse_accept_language
@@ -82,8 +84,40 @@ def static_files() -> dict[str, StaticFile]:
 
 
 @cache
-def _template(name: str = "verify.html") -> str:
+def page_texts(name: str) -> dict[str, dict[str, str]]:
+    """A page's texts by language, from ``translations/<name>.<language>.json``."""
+    return {
+        language: json.loads((_HERE / "translations" / f"{name}.{language}.json").read_text(encoding="utf-8"))
+        for language in LANGUAGES
+    }
+
+
+@cache
+def template(name: str) -> str:
     return (_HERE / "templates" / name).read_text(encoding="utf-8")
+
+
+def fill_template(name: str, texts: dict[str, str], values: dict[str, str], raw: set[str]) -> str:
+    """Template `name` with ``{{t.key}}`` as ``texts[key]`` and ``{{key}}`` as ``values[key]``, HTML-escaped
+    unless the key is in `raw` (markup the caller built, or JSON for a script element)."""
+
+    def substitute(match: re.Match[str]) -> str:
+        is_text, key = match.group(1), match.group(2)
+        if is_text:
+            return html.escape(texts[key])
+        return values[key] if key in raw else html.escape(values[key])
+
+    return _PLACEHOLDER.sub(substitute, template(name))
+
+
+def language_links(language: str, query: dict[str, str] | None = None) -> dict[str, str]:
+    """``current_<lang>`` (raw markup: ``aria-current`` on the language shown) and ``href_<lang>`` (the same page
+    in each language) for a page's language switcher."""
+    links = {}
+    for other in LANGUAGES:
+        links[f"current_{other}"] = 'aria-current="true"' if other == language else ""
+        links[f"href_{other}"] = "?" + urlencode({**(query or {}), "lang": other})
+    return links
 
 
 def choose_language(requested: str | None, remembered: str | None, accepted: str | None = None) -> Language:
@@ -100,7 +134,22 @@ def remember_language(response: Response, language: str) -> None:
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=_ONE_YEAR, path="/", samesite="lax")
 
 
-def _json_for_script(value: object) -> str:
+def request_language(request: Request, requested: str | None) -> Language:
+    """`choose_language` for a page's request: `requested` from its ``lang``, then the cookie, then the browser's."""
+    return choose_language(requested, request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+
+
+def html_page(
+    request: Request, requested: str | None, language: str, body: str, status_code: int = 200
+) -> HTMLResponse:
+    """A page's answer, with its headers; the language is remembered when the visitor chose it (``lang``)."""
+    response = HTMLResponse(body, status_code=status_code, headers=PAGE_HEADERS)
+    if requested is not None and requested == language:
+        remember_language(response, language)
+    return response
+
+
+def json_for_script(value: object) -> str:
     # Inside <script type="application/json">, only "</" could end the element early.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
@@ -124,15 +173,15 @@ def render_page(language: str, *, code: str | None = None) -> str:
     def substitute(match: re.Match[str]) -> str:
         is_text, key = match.group(1), match.group(2)
         if key == "i18n_json":
-            return _json_for_script(translations())
+            return json_for_script(translations())
         if key.startswith("current_"):
             return values[key]
         if key in ("result_first", "result_after_ways"):
             first = key == "result_first"
-            return _PLACEHOLDER.sub(substitute, _template("result.html")) if first == bool(code) else ""
+            return _PLACEHOLDER.sub(substitute, template("result.html")) if first == bool(code) else ""
         return html.escape(texts[key] if is_text else values[key])
 
-    return _PLACEHOLDER.sub(substitute, _template())
+    return _PLACEHOLDER.sub(substitute, template("verify.html"))
 
 
 def static_response(name: str, if_none_match: str | None) -> Response:

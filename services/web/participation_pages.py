@@ -13,21 +13,14 @@ checks every ballot again: the page's checks only spare the citizen a refused ba
 from __future__ import annotations
 
 import html
-import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from segell.services.languages import LANGUAGES
 from segell.services.participation import api as participation
 from segell.services.web import pages, portal
 
-_HERE: Final = Path(__file__).parent
-_PLACEHOLDER: Final = re.compile(r"\{\{(t\.)?([a-z0-9_]+)\}\}")
 #: The texts the page's script needs, sent with each page in its language.
 SCRIPT_TEXTS: Final = (
     "signed_in",
@@ -59,26 +52,13 @@ SCRIPT_TEXTS: Final = (
 )
 
 
-@cache
 def translations() -> dict[str, dict[str, str]]:
     """The participation pages' texts, by language."""
-    return {
-        language: json.loads((_HERE / "translations" / f"participation.{language}.json").read_text(encoding="utf-8"))
-        for language in LANGUAGES
-    }
-
-
-@cache
-def _template() -> str:
-    return (_HERE / "templates" / "participation.html").read_text(encoding="utf-8")
+    return pages.page_texts("participation")
 
 
 def _e(value: object) -> str:
     return html.escape(str(value))
-
-
-def _json_for_script(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
 def _say(texts: Mapping[str, str], key: str, **values: object) -> str:
@@ -101,21 +81,11 @@ def _page(language: str, title: str, content: str, *, query: Mapping[str, str] |
         "css_version": assets["participation.css"].etag,
         "js_version": assets["participation.js"].etag,
         "chart_version": assets["chart.umd.min.js"].etag,
-        "texts_json": _json_for_script({key: texts[key] for key in SCRIPT_TEXTS}),
+        "texts_json": pages.json_for_script({key: texts[key] for key in SCRIPT_TEXTS}),
     }
-    raw = {"content", "texts_json"}
-    for other in LANGUAGES:
-        values[f"current_{other}"] = 'aria-current="true"' if other == language else ""
-        values[f"href_{other}"] = "?" + urlencode({**(query or {}), "lang": other})
-        raw.add(f"current_{other}")
-
-    def substitute(match: re.Match[str]) -> str:
-        is_text, key = match.group(1), match.group(2)
-        if is_text:
-            return _e(texts[key])
-        return values[key] if key in raw else _e(values[key])
-
-    return _PLACEHOLDER.sub(substitute, _template())
+    links = pages.language_links(language, dict(query or {}))
+    raw = {"content", "texts_json", *(key for key in links if key.startswith("current_"))}
+    return pages.fill_template("participation.html", texts, values | links, raw)
 
 
 def _section(heading_id: str, heading: str, body: Iterable[str], *, extra_class: str = "") -> str:
@@ -486,7 +456,7 @@ def ballot_page(language: str, process: participation.ProcessOut) -> str:
     content.append(
         f'<form id="ballot" class="ballot" data-process="{_e(process.id)}" '
         f'data-check-url="{_process_href(process.id, "/check")}?{urlencode({"lang": language})}" novalidate>'
-        f'<script type="application/json" id="ballot-rules">{_json_for_script(rules)}</script>'
+        f'<script type="application/json" id="ballot-rules">{pages.json_for_script(rules)}</script>'
         + "".join(groups)
         + '<div class="ballot-summary card" id="ballot-summary">'
         f'<p class="total" id="ballot-total" aria-live="polite">{_e(nothing_chosen)}</p>'
@@ -602,7 +572,7 @@ def results_page(language: str, process: participation.ProcessOut) -> str:
                 f'<div class="chart-box"><canvas id="results-chart" role="img" '
                 f'aria-label="{_e(texts["results_chart_label"])}" '
                 f'data-votes-chart="results-chart-data"></canvas></div>'
-                f'<script type="application/json" id="results-chart-data">{_json_for_script(chart_data)}</script>'
+                f'<script type="application/json" id="results-chart-data">{pages.json_for_script(chart_data)}</script>'
                 f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{caption_id}">'
                 f'<table class="figures" id="results-table" aria-labelledby="{caption_id}">'
                 f"<thead><tr>{head_html}</tr></thead>"

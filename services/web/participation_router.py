@@ -27,24 +27,13 @@ ProcessPath = Annotated[str, Path(max_length=64)]
 _COMMITMENT = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _language(request: Request, requested: str | None) -> str:
-    return pages.choose_language(
-        requested, request.cookies.get(pages.LANGUAGE_COOKIE), request.headers.get("accept-language")
-    )
-
-
-def _html(request: Request, requested: str | None, language: str, body: str, status_code: int = 200) -> HTMLResponse:
-    response = HTMLResponse(body, status_code=status_code, headers=pages.PAGE_HEADERS)
-    if requested is not None and requested == language:
-        pages.remember_language(response, language)
-    return response
-
-
 @site.get("/participation", response_class=HTMLResponse)
 def processes_page(request: Request, session: SessionDep, clock: ClockDep, lang: LanguageQuery = None) -> HTMLResponse:
     """Every participation process, newest first."""
-    language = _language(request, lang)
-    return _html(request, lang, language, render.processes_page(language, participation.processes(session, clock())))
+    language = pages.request_language(request, lang)
+    return pages.html_page(
+        request, lang, language, render.processes_page(language, participation.processes(session, clock()))
+    )
 
 
 def _process(session: Session, process_id: str, now: datetime) -> participation.ProcessOut | None:
@@ -59,11 +48,11 @@ def process_page(
     request: Request, process_id: ProcessPath, session: SessionDep, clock: ClockDep, lang: LanguageQuery = None
 ) -> HTMLResponse:
     """A process: what it is, its phases and rules, and where to take part."""
-    language = _language(request, lang)
+    language = pages.request_language(request, lang)
     process = _process(session, process_id, clock())
     if process is None:
-        return _html(request, lang, language, render.not_found_page(language), status_code=404)
-    return _html(request, lang, language, render.process_page(language, process))
+        return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
+    return pages.html_page(request, lang, language, render.process_page(language, process))
 
 
 @site.get("/participation/processes/{process_id}/proposals", response_class=HTMLResponse)
@@ -80,10 +69,10 @@ def proposals_page(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> HTMLResponse:
     """A process's proposals: search, filter by service, sort by supports, newest or at random (a stable seed)."""
-    language = _language(request, lang)
+    language = pages.request_language(request, lang)
     process = _process(session, process_id, clock())
     if process is None:
-        return _html(request, lang, language, render.not_found_page(language), status_code=404)
+        return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
     chosen_sort = sort if sort in render.SORTS else "supports"
     # The seed travels in the page's links and form, so that paging a random order keeps it.
     chosen_seed = seed if seed and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", seed) else secrets.token_hex(4)
@@ -111,7 +100,7 @@ def proposals_page(
         offset=offset,
         limit=limit,
     )
-    return _html(request, lang, language, body)
+    return pages.html_page(request, lang, language, body)
 
 
 @site.get("/participation/processes/{process_id}/ballot", response_class=HTMLResponse)
@@ -119,11 +108,11 @@ def ballot_page(
     request: Request, process_id: ProcessPath, session: SessionDep, clock: ClockDep, lang: LanguageQuery = None
 ) -> HTMLResponse:
     """The budget ballot: choose projects within the rules; the page casts it with the citizen's token."""
-    language = _language(request, lang)
+    language = pages.request_language(request, lang)
     process = _process(session, process_id, clock())
     if process is None:
-        return _html(request, lang, language, render.not_found_page(language), status_code=404)
-    return _html(request, lang, language, render.ballot_page(language, process))
+        return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
+    return pages.html_page(request, lang, language, render.ballot_page(language, process))
 
 
 @site.get("/participation/processes/{process_id}/check", response_class=HTMLResponse)
@@ -136,10 +125,10 @@ def check_page(
     receipt: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     """Check my ballot: the receipt's commitment, looked up among the published ballots with its proof."""
-    language = _language(request, lang)
+    language = pages.request_language(request, lang)
     process = _process(session, process_id, clock())
     if process is None:
-        return _html(request, lang, language, render.not_found_page(language), status_code=404)
+        return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
     given = receipt.strip().lower() if receipt and receipt.strip() else None
     inclusion, problem = None, None
     if given is not None:
@@ -152,7 +141,7 @@ def check_page(
                 problem = "check_not_closed"
             except NotFound:
                 problem = "check_not_found"
-    return _html(request, lang, language, render.check_page(language, process, given, inclusion, problem))
+    return pages.html_page(request, lang, language, render.check_page(language, process, given, inclusion, problem))
 
 
 @site.get("/participation/processes/{process_id}/results", response_class=HTMLResponse)
@@ -160,11 +149,11 @@ def results_page(
     request: Request, process_id: ProcessPath, session: SessionDep, clock: ClockDep, lang: LanguageQuery = None
 ) -> HTMLResponse:
     """The result, computed from the published ballots: a chart and its table, and how to recount it."""
-    language = _language(request, lang)
+    language = pages.request_language(request, lang)
     process = _process(session, process_id, clock())
     if process is None:
-        return _html(request, lang, language, render.not_found_page(language), status_code=404)
-    return _html(request, lang, language, render.results_page(language, process))
+        return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
+    return pages.html_page(request, lang, language, render.results_page(language, process))
 
 
 router = APIRouter()

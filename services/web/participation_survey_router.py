@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from segell.services.deps import RuntimeDep, SessionDep
 from segell.services.errors import Conflict, Gone, NotFound
+from segell.services.languages import Language
 from segell.services.participation import api as participation
 from segell.services.web import pages
 from segell.services.web import participation_pages as render
@@ -21,20 +22,7 @@ LanguageQuery = Annotated[str | None, Query(alias="lang", max_length=8)]
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
 
-def _language(request: Request, requested: str | None) -> str:
-    return pages.choose_language(
-        requested, request.cookies.get(pages.LANGUAGE_COOKIE), request.headers.get("accept-language")
-    )
-
-
-def _html(request: Request, requested: str | None, language: str, body: str, status_code: int = 200) -> HTMLResponse:
-    response = HTMLResponse(body, status_code=status_code, headers=pages.PAGE_HEADERS)
-    if requested is not None and requested == language:
-        pages.remember_language(response, language)
-    return response
-
-
-def _survey_language(request: Request, requested: str | None, view: participation.SurveyView) -> str:
+def _survey_language(request: Request, requested: str | None, view: participation.SurveyView) -> Language:
     # The language the citizen completed the procedure in, unless they chose another here.
     remembered = request.cookies.get(pages.LANGUAGE_COOKIE)
     return pages.choose_language(requested, view.language or remembered, request.headers.get("accept-language"))
@@ -56,10 +44,10 @@ def survey_page(
     """The survey a single-use link leads to."""
     view = _view(session, token)
     if view is None:
-        language = _language(request, lang)
-        return _html(request, lang, language, render.survey_not_found_page(language), status_code=404)
+        language = pages.request_language(request, lang)
+        return pages.html_page(request, lang, language, render.survey_not_found_page(language), status_code=404)
     language = _survey_language(request, lang, view)
-    return _html(request, lang, language, render.survey_page(language, token, view))
+    return pages.html_page(request, lang, language, render.survey_page(language, token, view))
 
 
 @site.post("/participation/survey/{token}", response_class=HTMLResponse)
@@ -75,23 +63,23 @@ def answer_survey_page(
     with runtime.transaction() as session:
         view = _view(session, token)
     if view is None:
-        language = _language(request, lang)
-        return _html(request, lang, language, render.survey_not_found_page(language), status_code=404)
+        language = pages.request_language(request, lang)
+        return pages.html_page(request, lang, language, render.survey_not_found_page(language), status_code=404)
     language = _survey_language(request, lang, view)
     try:
         answer = participation.SurveyAnswer(rating=int(rating) if rating.isdigit() else 0, idea=idea or None)
     except ValidationError as error:
         problem = "survey_idea_too_long" if any(e["loc"] == ("idea",) for e in error.errors()) else "survey_no_rating"
         body = render.survey_page(language, token, view, problem=problem)
-        return _html(request, lang, language, body, status_code=422)
+        return pages.html_page(request, lang, language, body, status_code=422)
     try:
         with runtime.transaction() as session:
             answered = participation.answer_survey(session, runtime.master_key, token, answer)
     except (Conflict, Gone):
         with runtime.transaction() as session:
             view = participation.survey_view(session, token)
-        return _html(request, lang, language, render.survey_page(language, token, view), status_code=409)
-    return _html(request, lang, language, render.survey_page(language, token, view, answered=answered), 201)
+        return pages.html_page(request, lang, language, render.survey_page(language, token, view), status_code=409)
+    return pages.html_page(request, lang, language, render.survey_page(language, token, view, answered=answered), 201)
 
 
 router = site

@@ -8,49 +8,28 @@ the numbers the page carries in ``<script type="application/json">`` next to eac
 """
 
 import html
-import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from segell.services.languages import LANGUAGES
 from segell.services.opendata import api as opendata
 from segell.services.web import pages
 
-_HERE: Final = Path(__file__).parent
-_PLACEHOLDER: Final = re.compile(r"\{\{(t\.)?([a-z0-9_]+)\}\}")
 #: The three sums of a budget line the charts draw, in their order.
 SERIES: Final = ("initial", "final", "executed")
 #: The expense budget: how the money is spent.
 EXPENSE: Final = "expense"
 
 
-@cache
 def translations() -> dict[str, dict[str, str]]:
     """The portal's texts, by language."""
-    return {
-        language: json.loads((_HERE / "translations" / f"portal.{language}.json").read_text(encoding="utf-8"))
-        for language in LANGUAGES
-    }
-
-
-@cache
-def _template() -> str:
-    return (_HERE / "templates" / "portal.html").read_text(encoding="utf-8")
+    return pages.page_texts("portal")
 
 
 def _e(value: object) -> str:
     return html.escape(str(value))
-
-
-def _json_for_script(value: object) -> str:
-    # Inside <script type="application/json">, only "</" could end the element early.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
 def _say(texts: dict[str, str], key: str, **values: object) -> str:
@@ -146,7 +125,7 @@ def _chart(chart: Chart, language: str) -> str:
         f'<figcaption id="{caption_id}">{_e(chart.caption)}</figcaption>\n'
         f'<div class="chart-box"><canvas id="{chart.id}" role="img" aria-label="{_e(chart.description)}" '
         f'data-chart="{chart.id}-data"></canvas></div>\n'
-        f'<script type="application/json" id="{chart.id}-data">{_json_for_script(chart.data())}</script>\n'
+        f'<script type="application/json" id="{chart.id}-data">{pages.json_for_script(chart.data())}</script>\n'
         f'<div class="table-wrap" role="region" tabindex="0" aria-labelledby="{caption_id}">\n'
         f'<table class="figures" id="{chart.id}-table" aria-labelledby="{caption_id}">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>{foot}</table>\n"
@@ -246,19 +225,9 @@ def _page(language: str, title: str, content: str, *, query: dict[str, str] | No
         "chart_version": assets["chart.umd.min.js"].etag,
         "current_portal": 'aria-current="page"',
     }
-    raw = {"content", "current_portal"}
-    for other in LANGUAGES:
-        values[f"current_{other}"] = 'aria-current="true"' if other == language else ""
-        values[f"href_{other}"] = "?" + urlencode({**(query or {}), "lang": other})
-        raw.add(f"current_{other}")
-
-    def substitute(match: re.Match[str]) -> str:
-        is_text, key = match.group(1), match.group(2)
-        if is_text:
-            return _e(texts[key])
-        return values[key] if key in raw else _e(values[key])
-
-    return _PLACEHOLDER.sub(substitute, _template())
+    links = pages.language_links(language, query)
+    raw = {"content", "current_portal", *(key for key in links if key.startswith("current_"))}
+    return pages.fill_template("portal.html", texts, values | links, raw)
 
 
 def _section(heading_id: str, heading: str, body: Iterable[str]) -> str:

@@ -29,25 +29,12 @@ _CONTENT_DISPOSITION = {
 }
 
 
-def _language(request: Request, requested: str | None) -> str:
-    return pages.choose_language(
-        requested, request.cookies.get(pages.LANGUAGE_COOKIE), request.headers.get("accept-language")
-    )
-
-
-def _html(request: Request, requested: str | None, language: str, body: str, status_code: int = 200) -> HTMLResponse:
-    response = HTMLResponse(body, status_code=status_code, headers=pages.PAGE_HEADERS)
-    if requested is not None and requested == language:
-        pages.remember_language(response, language)
-    return response
-
-
 @site.get("/transparency", response_class=HTMLResponse)
 def transparency_page(
     request: Request, session: SessionDep, lang: LanguageQuery = None, year: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:
     """The administrations that publish, and their spending per inhabitant compared."""
-    language = _language(request, lang)
+    language = pages.request_language(request, lang)
     chosen = int(year) if year is not None and year.isdigit() and len(year) <= 4 else None
     body = portal.overview_page(
         language,
@@ -55,7 +42,7 @@ def transparency_page(
         opendata.current_figures(session, "budget"),
         chosen,
     )
-    return _html(request, lang, language, body)
+    return pages.html_page(request, lang, language, body)
 
 
 @site.get("/transparency/{code}", response_class=HTMLResponse)
@@ -63,12 +50,12 @@ def administration_page(
     request: Request, code: Annotated[str, Path(max_length=64)], session: SessionDep, lang: LanguageQuery = None
 ) -> HTMLResponse:
     """An administration's publications: every block, its versions and their verification, and its budget."""
-    language = _language(request, lang)
+    language = pages.request_language(request, lang)
     try:
         submissions = opendata.submissions_of(session, code)
     except NotFound:
-        return _html(request, lang, language, portal.not_found_page(language, code), status_code=404)
-    return _html(request, lang, language, portal.administration_page(language, submissions))
+        return pages.html_page(request, lang, language, portal.not_found_page(language, code), status_code=404)
+    return pages.html_page(request, lang, language, portal.administration_page(language, submissions))
 
 
 def _file_name(submission: opendata.PublishedSubmission, extension: str) -> str:
