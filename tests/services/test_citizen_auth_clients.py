@@ -101,7 +101,7 @@ def test_cli_otp_outbox_reads_every_message_with_the_governance_key(
     assert table.exit_code == 0, table.output
     assert phone in table.output and expected in table.output and code in table.output
     assert as_json.exit_code == 0, as_json.output
-    messages = json.loads(as_json.output)
+    messages = json.loads(as_json.stdout)
     assert [(m["administration"], m["phone"]) for m in messages] == [(code, phone)]
     assert expected in messages[0]["message"]
 
@@ -115,7 +115,7 @@ def test_cli_otp_send_and_verify_with_an_administrations_key(
 
     sent = runner.invoke(app, ["otp", "send", phone], env=env)
     outbox = runner.invoke(app, ["otp", "outbox", "--json"], env=env)
-    code = CODE_IN_MESSAGE.search(json.loads(outbox.output)[0]["message"])
+    code = CODE_IN_MESSAGE.search(json.loads(outbox.stdout)[0]["message"])
     assert code is not None
     wrong = runner.invoke(app, ["otp", "verify", phone, f"{(int(code.group(1)) + 1) % 10**6:06d}"], env=env)
     right = runner.invoke(app, ["otp", "verify", phone, code.group(1), "--json"], env=env)
@@ -124,7 +124,7 @@ def test_cli_otp_send_and_verify_with_an_administrations_key(
     assert "outbox" in sent.output
     assert wrong.exit_code == 1 and "Wrong code" in wrong.output
     assert right.exit_code == 0, right.output
-    assert json.loads(right.output)["amr"] == ["sms", "otp"]
+    assert json.loads(right.stdout)["amr"] == ["sms", "otp"]
 
 
 def test_cli_otp_send_without_a_key_says_how_to_get_one(segell_server: RunningServer, runner: CliRunner) -> None:
@@ -188,12 +188,12 @@ def test_cli_admin_set_changes_the_sms_language_and_text_and_otp_send_asks_for_o
     assert re.search(r"language\s+es\b", changed.output)
     assert re.search(r"SMS text en\s+Code \{code\} from \{administration\}", changed.output)
     assert sent.exit_code == 0, sent.output
-    message = json.loads(outbox.output)[0]["message"]
+    message = json.loads(outbox.stdout)[0]["message"]
     assert message == f"Code {last_code_in(message)} from Ajuntament {code}"
     assert refused.exit_code == 1 and "'{codi}' at position 5 is not a placeholder" in refused.output
     assert unknown_language.exit_code == 2 and "LANG=TEXT" in unknown_language.output
     assert reset.exit_code == 0, reset.output
-    assert json.loads(reset.output)["sms_templates"] == {"ca": None, "es": None, "en": None}
+    assert json.loads(reset.stdout)["sms_templates"] == {"ca": None, "es": None, "en": None}
     assert nothing.exit_code == 1 and "Nothing to change" in nothing.output
 
 

@@ -428,14 +428,14 @@ def test_evidence_verifies_offline_and_on_chain_and_a_tampered_answer_fails(
     tampered = runner.invoke(cli, ["interop", "verify", str(evidence_files["tampered"]), "--root", root, "--json"])
 
     assert offline.exit_code == 0, offline.output
-    assert {name: check["status"] for name, check in json.loads(offline.output)["bundles"].items()} == {
+    assert {name: check["status"] for name, check in json.loads(offline.stdout)["bundles"].items()} == {
         "request": "proof_valid",
         "answer": "proof_valid",
     }
     assert on_chain.exit_code == 0, on_chain.output
-    assert {check["status"] for check in json.loads(on_chain.output)["bundles"].values()} == {"authentic"}
+    assert {check["status"] for check in json.loads(on_chain.stdout)["bundles"].values()} == {"authentic"}
     assert tampered.exit_code == 1
-    assert any("signature does not match" in problem for problem in json.loads(tampered.output)["problems"])
+    assert any("signature does not match" in problem for problem in json.loads(tampered.stdout)["problems"])
 
 
 def test_evidence_checks_by_hand_with_openssl_as_the_docs_show(evidence_files: dict[str, Path]) -> None:

@@ -165,10 +165,10 @@ def test_consent_bound_fetch_is_refused_until_the_citizen_consents_on_their_page
     root = str(tmp_path / "root.pem")
     offline = runner.invoke(cli, ["interop", "verify", str(tmp_path / "evidence.json"), "--root", root, "--json"])
     assert offline.exit_code == 0, offline.output
-    assert json.loads(offline.output)["valid"] is True
+    assert json.loads(offline.stdout)["valid"] is True
     altered = runner.invoke(cli, ["interop", "verify", str(tmp_path / "tampered.json"), "--root", root, "--json"])
     assert altered.exit_code == 1
-    assert any("request" in problem for problem in json.loads(altered.output)["problems"])
+    assert any("request" in problem for problem in json.loads(altered.stdout)["problems"])
 
 
 def test_citizen_refusal_keeps_the_document_from_the_consumer(once_only: OnceOnly) -> None:

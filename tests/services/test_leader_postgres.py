@@ -340,7 +340,7 @@ def test_compiler_and_waiting_places_hold_across_processes(postgres_database: st
     def compile_in_first() -> None:
         with first.turn("a"):
             compiling.set()
-            release.wait(10)
+            release.wait(60)  # set by the test; a slow machine must not see the compiler let go early
 
     def wait_in_second() -> None:
         while True:  # the main thread may hold b's place for a moment

@@ -65,7 +65,7 @@ def test_cli_signs_a_pdf_then_validates_it(env: dict[str, str | None], tmp_path:
 
     signed = runner.invoke(app, ["sign", str(pdf), "--as", "seal", "--json"], env=env)
     assert signed.exit_code == 0, signed.output
-    result = json.loads(signed.output)
+    result = json.loads(signed.stdout)
     target = tmp_path / "acord-signed.pdf"
     assert result["file"] == str(target) and target.is_file()
     assert result["format"] == "PAdES"
@@ -80,7 +80,7 @@ def test_cli_signs_a_pdf_then_validates_it(env: dict[str, str | None], tmp_path:
     altered.write_bytes(target.read_bytes().replace(b"Acord de Ple 9/2026", b"Acord de Ple 8/2026"))
     refused = runner.invoke(app, ["validate", str(altered), "--json"], env={"SEGELL_URL": env["SEGELL_URL"]})
     assert refused.exit_code == 1
-    assert json.loads(refused.output)["sub_indication"] == "HASH_FAILURE"
+    assert json.loads(refused.stdout)["sub_indication"] == "HASH_FAILURE"
 
 
 def test_cli_signs_any_file_detached_and_validates_with_the_signature(
