@@ -2,23 +2,29 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/participation.py [--voters 50000] [--threads 32] [--postgres URL]
+    .venv/bin/python bench/participation.py [--voters 50000] [--connections 32] [--postgres [URL]]
+    .venv/bin/python bench/participation.py --postgres --chain anvil --workers 2
 
-Starts `segell up` (embedded chain; SQLite, or PostgreSQL with `--postgres`) on a fresh SEGELL_HOME with a master
-key of its own, opens a budget of 237 projects in 10 districts (Barcelona's rules: at least 2 projects in each
-district chosen, at most 2 districts), computes the census ids of the voters' phone numbers and uploads them, and
-issues each voter a citizen token as a login does (the server's token key, read from its database). Then:
+Starts `segell up` (embedded chain; SQLite, or PostgreSQL with `--postgres`, in a schema of its own) on a fresh
+SEGELL_HOME with a master key of its own, opens a budget of 237 projects in 10 districts (Barcelona's rules: at
+least 2 projects in each district chosen, at most 2 districts), computes the census ids of the voters' phone numbers
+through the API and uploads them, and gives each voter the citizen token their login would: the server's own
+signing key and claims (`citizen_auth.tokens.TokenSigner`, the code a login issues its token with), the key opened
+once for all of them. Then:
 
-- **casting**: every voter casts one ballot through the API (`POST .../ballots`), from `--threads` connections;
-  2 projects of one district, 3,297 of them also a city-wide project: 103,297 choices in all;
+- **casting**: every voter casts one ballot through the API (`POST .../ballots`), from `--connections` kept-alive
+  connections of the benchmarks' asyncio client (`bench/loadgen.py`): 2 projects of one district each, 3,297 of
+  them also a city-wide project: 103,297 supports in all;
 - **close**: `POST .../close` (ballots published as open data, root and result notarised) until both receipts are
   anchored on chain;
 - **recount**: `client.participation.verify_tally` (downloads ballots.json and result.json, recomputes every
   commitment, the root and the tally, checks both bundles on chain);
 - **inclusion**: a voter's proof checked offline (`verify_ballot_inclusion`), averaged over 1,000 receipts.
 
-Baseline, side by side: `GET /health` from the same threads (the server's floor for a request), and the commitments
-and root computed in this process (the floor of close and recount). The last line:
+Baseline, side by side: `GET /health` from the same connections (the server's floor for a request), and the
+commitments and root computed in this process (the floor of close and recount). Casting and the baseline print the
+CPU time per request of the server's processes and of the client: on a shared machine they tell the rate a quiet one
+reaches. The last line:
 ``ballots_per_s=<N> close_s=<N> recount_s=<N> inclusion_ms=<N>``.
 """
 
@@ -29,19 +35,18 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # this checkout's segell, as the server it starts
+from loadgen import LoadRun, http_request, load, process_tree  # noqa: E402
+from scale import POSTGRES_URL, postgres_schema  # noqa: E402
 from startup import ROOT, free_port, stop, wait_for_health  # noqa: E402
 
 from segell.sdk import Client, ballot_commitment, ballots_root, verify_ballot_inclusion  # noqa: E402
@@ -86,58 +91,22 @@ def ballots(voters: int) -> list[list[str]]:
     return chosen
 
 
-def issue_tokens(
-    database_url: str, master_key: str, url: str, code: str, administration_id: int, phones: list[str]
-) -> list[str]:
-    """A token for each phone's login with the administration: the claims and key `tokens.issue` uses, the key
-    opened once (opening it for each token would take most of the time)."""
+def issue_tokens(database_url: str, master_key: str, url: str, code: str, citizen_ids: list[str]) -> list[str]:
+    """The token a login of each citizen with the administration gets (`tokens.TokenSigner.issue`, as the login's
+    `tokens.issue`), with the server's signing key, opened once for all of them."""
     keyring = Keyring(bytes.fromhex(master_key))
     engine = create_db_engine(database_url)
+    now = datetime.now(UTC)
     try:
         with transaction(session_factory(engine)) as session:
-            record = tokens.ensure_signing_key(session, keyring, datetime.now(UTC))
+            signer = tokens.signer(session, keyring, now)
     finally:
         engine.dispose()
-    scalar = keyring.open(record.sealed_key, label=f"citizen-token-key:{record.kid}")
-    private_key = ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
-    issued_at = int(datetime.now(UTC).timestamp())
-    headers = {"kid": record.kid, "typ": "JWT"}
+    ttl = timedelta(hours=2)
     return [
-        jwt.encode(
-            {
-                "iss": url,
-                "aud": code,
-                "sub": keyring.citizen_id(administration_id, phone),
-                "amr": ["sms", "otp"],
-                "iat": issued_at,
-                "exp": issued_at + 7200,
-                "jti": secrets.token_hex(16),
-            },
-            private_key,
-            algorithm=tokens.ALGORITHM,
-            headers=headers,
-        )
-        for phone in phones
+        signer.issue(issuer=url, audience=code, citizen_id=citizen, amr=["sms", "otp"], ttl=ttl, now=now).token
+        for citizen in citizen_ids
     ]
-
-
-def hammer(url: str, threads: int, requests: list[tuple[str, str, dict | None, dict]]) -> tuple[float, dict[int, int]]:
-    """Send every (method, path, json, headers) from `threads` connections; seconds taken and statuses counted."""
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
-    with httpx.Client(base_url=url, timeout=120, limits=limits) as client:
-
-        def send(request: tuple[str, str, dict | None, dict]) -> None:
-            method, path, body, headers = request
-            status = client.request(method, path, json=body, headers=headers).status_code
-            with lock:
-                statuses[status] = statuses.get(status, 0) + 1
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(send, requests))
-        return time.perf_counter() - started, statuses
 
 
 def wait_anchored(admin: httpx.Client, receipt_id: str, timeout: float = 300) -> None:
@@ -149,23 +118,27 @@ def wait_anchored(admin: httpx.Client, receipt_id: str, timeout: float = 300) ->
 
 
 @contextlib.contextmanager
-def segell_up(home: Path, database_url: str | None, master_key: str) -> Iterator[str]:
-    """`segell up` on the embedded chain with `master_key` (to issue citizen tokens as its logins do): its URL."""
+def segell_up(
+    home: Path, database_url: str | None, master_key: str, chain: str, workers: int
+) -> Iterator[tuple[str, list[int]]]:
+    """`segell up` with `master_key` (to issue citizen tokens as its logins do): its URL and its processes' ids."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {name: value for name, value in os.environ.items() if not name.startswith("SEGELL_")}
     env.update(SEGELL_HOME=str(home), SEGELL_MASTER_KEY=master_key)
     if database_url:
         env["SEGELL_DATABASE_URL"] = database_url
-    command = [sys.executable, "-m", "segell.services.cli", "up", "--chain", "embedded", "--port", str(port)]
+    command = [sys.executable, "-m", "segell.services.cli", "up", "--chain", chain, "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     log_path = home.parent / f"segell-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            wait_for_health(process, url, 120, log_path)
-            yield url
+            wait_for_health(process, url, 180, log_path)
+            yield url, process_tree(process.pid)
         finally:
             stop(process)
 
@@ -173,19 +146,37 @@ def segell_up(home: Path, database_url: str | None, master_key: str) -> Iterator
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--voters", type=int, default=50_000)
-    parser.add_argument("--threads", type=int, default=32)
-    parser.add_argument("--postgres", default=None, help="PostgreSQL URL (default: SQLite in SEGELL_HOME)")
+    parser.add_argument("--connections", type=int, default=32, help="kept-alive connections casting ballots")
+    parser.add_argument(
+        "--postgres", nargs="?", const=POSTGRES_URL, default=None, help=f"PostgreSQL (default URL {POSTGRES_URL})"
+    )
+    parser.add_argument("--chain", default="embedded", help="embedded (default) or anvil")
+    parser.add_argument("--workers", type=int, default=1, help="API processes (above 1: --postgres, --chain anvil)")
     args = parser.parse_args()
     master_key = secrets.token_hex(32)
-    with TemporaryDirectory(prefix="segell-participation-") as scratch:
+    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}", flush=True)
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(TemporaryDirectory(prefix="segell-participation-"))
         home = Path(scratch) / "home"
-        database_url = args.postgres or f"sqlite:///{home}/segell.db"
         home.mkdir()
-        with segell_up(home, args.postgres, master_key) as url:
-            run(url, home, database_url, master_key, args.voters, args.threads)
+        postgres = stack.enter_context(postgres_schema(args.postgres)) if args.postgres else None
+        database_url = postgres or f"sqlite:///{home}/segell.db"
+        url, pids = stack.enter_context(segell_up(home, postgres, master_key, args.chain, args.workers))
+        print(f"segell up: {args.workers} API process(es), {'PostgreSQL' if postgres else 'SQLite'}, {args.chain}")
+        run(url, pids, home, database_url, master_key, args.voters, args.connections)
 
 
-def run(url: str, home: Path, database_url: str, master_key: str, voters: int, threads: int) -> None:
+def report(label: str, run: LoadRun) -> str:
+    return (
+        f"{label}: {run.requests:,} in {run.seconds:.1f} s, {run.rps:,.0f}/s, p50 {run.p50_ms:.1f} ms, "
+        f"p99 {run.p99_ms:.1f} ms; CPU per request: server {run.server_cpu_ms:.2f} ms, "
+        f"client {run.client_cpu_ms:.3f} ms"
+    )
+
+
+def run(
+    url: str, pids: list[int], home: Path, database_url: str, master_key: str, voters: int, connections: int
+) -> None:
     governance = (home / "governance.key").read_text().strip()
     code = "L08019030"
     with httpx.Client(base_url=url, timeout=600, headers={"Authorization": f"Bearer {governance}"}) as gov:
@@ -199,30 +190,34 @@ def run(url: str, home: Path, database_url: str, master_key: str, voters: int, t
     }  # fmt: skip
     process_id = admin.post(f"{PREFIX}/processes", json=body).json()["id"]
     phones = [f"+3460{n:07d}" for n in range(voters)]
+    started = time.perf_counter()
     census: list[str] = []
     for start in range(0, voters, 10_000):
         census += admin.post(f"{PREFIX}/census/citizen-ids", json={"phones": phones[start : start + 10_000]}).json()[
             "citizen_ids"
         ]
     uploaded = admin.post(f"{PREFIX}/processes/{process_id}/census", json={"citizen_ids": census}).json()
-    print(f"process {process_id}: {len(body['projects'])} projects, census {uploaded['census_size']}", flush=True)
-    engine_id = _administration_id(database_url, code)
+    print(f"process {process_id}: {len(body['projects'])} projects, census {uploaded['census_size']} "
+          f"in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
     started = time.perf_counter()
-    citizen_tokens = issue_tokens(database_url, master_key, url, code, engine_id, phones)
-    print(f"{voters} tokens issued in {time.perf_counter() - started:.1f} s", flush=True)
+    citizen_tokens = issue_tokens(database_url, master_key, url, code, census)
+    print(f"{voters} citizen tokens issued in {time.perf_counter() - started:.1f} s", flush=True)
 
-    health_s, _ = hammer(url, threads, [("GET", "/health", None, {})] * min(voters, 5_000))
-    health_per_s = min(voters, 5_000) / health_s
+    health = load([url], [http_request("GET", url, "/health")] * min(voters, 10_000), connections, pids)
+    print(report("baseline GET /health", health), flush=True)
     choices = ballots(voters)
+    path = f"{PREFIX}/processes/{process_id}/ballots"
     requests = [
-        ("POST", f"{PREFIX}/processes/{process_id}/ballots", {"choices": c}, {"Authorization": f"Bearer {t}"})
-        for c, t in zip(choices, citizen_tokens, strict=True)
+        http_request(
+            "POST", url, path, body=json.dumps({"choices": c}).encode(), headers=[f"Authorization: Bearer {token}"]
+        )
+        for c, token in zip(choices, citizen_tokens, strict=True)
     ]
-    cast_s, statuses = hammer(url, threads, requests)
-    assert statuses == {201: voters}, statuses
-    ballots_per_s = voters / cast_s
-    print(f"cast {voters} ballots ({sum(map(len, choices))} choices) in {cast_s:.1f} s: {ballots_per_s:.0f}/s "
-          f"(baseline GET /health: {health_per_s:.0f}/s)", flush=True)  # fmt: skip
+    cast = load([url], requests, connections, pids)
+    assert cast.statuses == {201: voters}, cast.statuses
+    supports = sum(map(len, choices))
+    print(report(f"cast {voters:,} ballots ({supports:,} supports)", cast), flush=True)
+    ballots_per_s = cast.rps
 
     started = time.perf_counter()
     closed = admin.post(f"{PREFIX}/processes/{process_id}/close")
@@ -243,6 +238,7 @@ def run(url: str, home: Path, database_url: str, master_key: str, voters: int, t
         print(f"recount: {check.reason} in {recount_s:.2f} s", flush=True)
         ballots_file = httpx.get(tally["ballots_url"]).content
         published = json.loads(ballots_file)
+        assert sum(len(b["choices"]) for b in published) == supports
         started = time.perf_counter()
         for ballot in published:
             assert ballot_commitment(ballot["pseudonym"], ballot["choices"], ballot["nonce"]) == ballot["commitment"]
@@ -260,19 +256,6 @@ def run(url: str, home: Path, database_url: str, master_key: str, voters: int, t
     admin.close()
     figures = f"ballots_per_s={ballots_per_s:.0f} close_s={close_s:.1f} recount_s={recount_s:.2f}"
     print(f"{figures} inclusion_ms={inclusion_ms:.3f}")
-
-
-def _administration_id(database_url: str, code: str) -> int:
-    from sqlalchemy import text
-
-    engine = create_db_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return int(
-                connection.execute(text("SELECT id FROM administrations WHERE code = :c"), {"c": code}).scalar_one()
-            )
-    finally:
-        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def verify_citizen_token(session: Session, token: str, issuer: str, now: datetim
         claims = tokens.verify(session, token, issuer=issuer, now=now)
     except tokens.InvalidToken as exc:
         raise Unauthenticated(exc.message, code=exc.code) from None
-    administration = administrations.get_by_code(session, claims.audience)
+    # The administration's own record, for its id, code, name and status: its chain accounts are nobody's business here.
+    administration = administrations.get_by_code(session, claims.audience, with_accounts=False)
     if administration is None:
         raise Unauthenticated(
             f"The token is for {claims.audience!r}, which is no administration of this server.", code="invalid_token"

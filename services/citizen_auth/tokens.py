@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import secrets
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,6 +97,38 @@ def json_web_key_set(session: Session) -> list[dict[str, Any]]:
     return [json.loads(key.public_jwk) for key in keys]
 
 
+class TokenSigner:
+    """The newest signing key, opened once, issuing tokens with it: a login issues one (`issue`), a census of test
+    voters many."""
+
+    def __init__(self, record: TokenSigningKey, keyring: Keyring) -> None:
+        scalar = keyring.open(record.sealed_key, label=_label(record.kid))
+        self._private_key = ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
+        self._headers = {"kid": record.kid, "typ": "JWT"}
+
+    def issue(
+        self, *, issuer: str, audience: str, citizen_id: str, amr: list[str], ttl: timedelta, now: datetime
+    ) -> IssuedToken:
+        issued_at = now.replace(microsecond=0)
+        expires_at = issued_at + ttl
+        claims = {
+            "iss": issuer,
+            "aud": audience,
+            "sub": citizen_id,
+            "amr": amr,
+            "iat": int(issued_at.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "jti": secrets.token_hex(16),
+        }
+        token = jwt.encode(claims, self._private_key, algorithm=ALGORITHM, headers=self._headers)
+        return IssuedToken(token, citizen_id, amr, issued_at, expires_at)
+
+
+def signer(session: Session, keyring: Keyring, now: datetime) -> TokenSigner:
+    """A signer with the newest signing key (made at the first start when there is none)."""
+    return TokenSigner(ensure_signing_key(session, keyring, now), keyring)
+
+
 def issue(
     session: Session,
     keyring: Keyring,
@@ -107,22 +140,30 @@ def issue(
     ttl: timedelta,
     now: datetime,
 ) -> IssuedToken:
-    record = ensure_signing_key(session, keyring, now)
-    scalar = keyring.open(record.sealed_key, label=_label(record.kid))
-    private_key = ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
-    issued_at = now.replace(microsecond=0)
-    expires_at = issued_at + ttl
-    claims = {
-        "iss": issuer,
-        "aud": audience,
-        "sub": citizen_id,
-        "amr": amr,
-        "iat": int(issued_at.timestamp()),
-        "exp": int(expires_at.timestamp()),
-        "jti": secrets.token_hex(16),
-    }
-    token = jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": record.kid, "typ": "JWT"})
-    return IssuedToken(token, citizen_id, amr, issued_at, expires_at)
+    return signer(session, keyring, now).issue(
+        issuer=issuer, audience=audience, citizen_id=citizen_id, amr=amr, ttl=ttl, now=now
+    )
+
+
+# Public keys by database and kid, read once per process: a kid is the thumbprint of its key, and a key is never
+# changed nor removed, so what was read stays true (a kid not found is looked up again each time).
+_public_keys: "weakref.WeakKeyDictionary[object, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _public_key(session: Session, kid: str) -> Any:
+    """The public key named `kid` in the session's database, or None."""
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    known = _public_keys.get(engine)
+    if known is None:
+        known = _public_keys.setdefault(engine, {})
+    key = known.get(kid)
+    if key is None:
+        record = session.get(TokenSigningKey, kid)
+        if record is None:
+            return None
+        key = known[kid] = jwt.PyJWK(json.loads(record.public_jwk)).key
+    return key
 
 
 def verify(session: Session, token: str, *, issuer: str, now: datetime) -> TokenClaims:
@@ -134,12 +175,11 @@ def verify(session: Session, token: str, *, issuer: str, now: datetime) -> Token
     if header.get("alg") != ALGORITHM:
         raise InvalidToken(f"Citizen tokens are signed with {ALGORITHM}; this one says {header.get('alg')!r}.")
     kid = header.get("kid")
-    record = session.get(TokenSigningKey, kid) if isinstance(kid, str) and len(kid) <= 64 else None
-    if record is None:
+    public_key = _public_key(session, kid) if isinstance(kid, str) and len(kid) <= 64 else None
+    if public_key is None:
         raise InvalidToken(
             "The token's signing key (kid) is not one of this server's; /.well-known/jwks.json lists them."
         )
-    public_key = jwt.PyJWK(json.loads(record.public_jwk)).key
     try:
         claims = jwt.decode(
             token,

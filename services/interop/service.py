@@ -41,9 +41,9 @@ from segell.services.errors import (
     SegellError,
     ValidationFailed,
 )
+from segell.services.group_writes import group_writer
 from segell.services.identity import api as identity
 from segell.services.interop import repository
-from segell.services.interop.committer import group_writer
 from segell.services.interop.evidence import build_evidence
 from segell.services.interop.models import AccessLogEntry, Authorisation, DataService, Exchange, LogDigest
 from segell.services.interop.schemas import (
@@ -607,7 +607,7 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
         repository.add_exchange(session, row, log_entry)
         return request_receipt.id, answer_receipt.id
 
-    request_receipt_id, answer_receipt_id = group_writer(runtime).write(write)
+    request_receipt_id, answer_receipt_id = group_writer(runtime, "exchanges").write(write)
     close_days(runtime, now.date())
     return ExchangeOut(
         id=exchange_id,

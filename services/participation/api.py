@@ -15,7 +15,8 @@ Reading (any caller; `now` is the time the rules use, `ClockDep` in a route):
   `ballot_options(session, process_id)` and `ballot_rules(session, process_id)`: what is wrong with a ballot.
 
 Acting for a citizen (an `AuthenticatedCitizen` from `CitizenDep`; `master_key` is `runtime.master_key`):
-`create_proposal`, `edit_proposal`, `support`, `cast_ballot` (the same rules and errors as the JSON API:
+`create_proposal`, `edit_proposal`, `support`, `cast_ballot(runtime, citizen, process_id, choices, now)`, which
+commits the ballot itself (the same rules and errors as the JSON API:
 `Forbidden` `other_administration` / `factor_required` / `not_in_census`, `Conflict` `already_voted` /
 `already_supported` / `proposal_changed` / `process_closed` / `outside_phase`, `ValidationFailed` `ballot_rules`).
 `pseudonym(master_key, process_id, citizen_id)` is a citizen's pseudonym in a process.

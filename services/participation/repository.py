@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -208,7 +209,7 @@ def cast_ballot(
     record: str,
     cast_at: datetime,
     replace: bool,
-) -> str | None:
+) -> Literal["new", "replaced"] | None:
     """Insert a voter's ballot. Without `replace`, None when the voter has one already (the primary key decides);
     with it, the earlier ballot is replaced in the same statement. Answers "new" or "replaced"."""
     values = {

@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from segell.chain.merkle import MerkleTree
 from segell.services.citizen_auth.api import citizen_id_of
 from segell.services.deps import AuthenticatedCitizen
 from segell.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from segell.services.group_writes import group_writer
 from segell.services.notary import api as notary
 from segell.services.opendata import api as opendata
 from segell.services.participation import repository, tally
@@ -287,9 +288,8 @@ def citizen_ids(master_key: bytes, administration: Any, phones: Sequence[str]) -
     return CitizenIdsOut(citizen_ids=[citizen_id_of(master_key, administration.id, phone) for phone in phones])
 
 
-def _admit(session: Session, master_key: bytes, process: Process, citizen: AuthenticatedCitizen) -> str:
-    """The citizen's pseudonym in the process, once their login is of the process's administration, with the
-    factor the process asks for, and they are in its census (when it has one): 403 otherwise."""
+def _check_login(process: Process, citizen: AuthenticatedCitizen) -> None:
+    """403 unless the citizen's login is of the process's administration, with the factor the process asks for."""
     if getattr(citizen.administration, "id", None) != process.administration_id:
         raise Forbidden(
             "This login is for another administration: log in with the administration that runs the process.",
@@ -300,10 +300,20 @@ def _admit(session: Session, master_key: bytes, process: Process, citizen: Authe
             f"This process needs a login with {process.required_factor}; the token says {', '.join(citizen.amr)}.",
             code="factor_required",
         )
+
+
+def _not_in_census() -> Forbidden:
+    return Forbidden("You are not in this process's census.", code="not_in_census")
+
+
+def _admit(session: Session, master_key: bytes, process: Process, citizen: AuthenticatedCitizen) -> str:
+    """The citizen's pseudonym in the process, once their login is of the process's administration, with the
+    factor the process asks for, and they are in its census (when it has one): 403 otherwise."""
+    _check_login(process, citizen)
     if process.eligibility == "census" and not repository.in_census(
         session, process_id=process.id, citizen_id=citizen.citizen_id
     ):
-        raise Forbidden("You are not in this process's census.", code="not_in_census")
+        raise _not_in_census()
     return pseudonym(master_key, process.id, citizen.citizen_id)
 
 
@@ -661,37 +671,58 @@ def ballot_options(session: Session, process: Process) -> dict[str, tally.Option
     return {digest: tally.Option(digest) for _, digest in repository.current_versions(session, process_id=process.id)}
 
 
-def cast_ballot(
-    session: Session,
-    master_key: bytes,
-    citizen: AuthenticatedCitizen,
-    process_id: str,
-    choices: Sequence[str],
-    now: datetime,
-) -> BallotReceipt:
-    """Cast a citizen's ballot: checked against the rules, committed, one per voter (a later one replaces it when
-    the process says so, else 409 `already_voted`). The receipt is the commitment and its short code."""
-    process = _process(session, process_id)
-    if process.process_type == "ideas":
-        raise Conflict("An ideas process has no vote: support proposals instead.", code="no_vote")
-    _open(process)
-    voter = _admit(session, master_key, process, citizen)
-    _in_phase(process, "voting", now)
-    options = ballot_options(session, process)
-    if process.process_type == "challenge":
-        for choice in choices:
-            if choice not in options and (old := repository.version_by_hash(session, version_hash=choice)) is not None:
-                raise _changed(_proposal(session, old.proposal_id), choice)
-    problems = tally.check_choices(options, rules_of(process), choices)
-    if problems:
-        raise ValidationFailed(
-            "The ballot breaks the process's rules: " + "; ".join(problems) + ".",
-            code="ballot_rules",
-            details=[{"location": "body.choices", "message": problem} for problem in problems],
-        )
-    nonce = tally.new_nonce()
-    record = tally.canonical_record(voter, choices, nonce)
-    commitment = tally.commitment_of(record)
+class _VotingProcesses:
+    """Processes read for their ballots, kept per API process: what a ballot is checked against (type,
+    administration, factor, eligibility, phases, rules) is fixed when a process opens. Only the status changes, and
+    only from open to closed: a ballot's write reads it again, in the transaction that stores the ballot."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._processes: OrderedDict[str, Process] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, process_id: str) -> Process | None:
+        with self._lock:
+            return self._processes.get(process_id)
+
+    def put(self, process: Process) -> None:
+        with self._lock:
+            self._processes[process.id] = process
+            while len(self._processes) > self._size:
+                self._processes.popitem(last=False)
+
+    def forget(self, process_id: str) -> None:
+        with self._lock:
+            self._processes.pop(process_id, None)
+
+
+_voting = _VotingProcesses()
+
+
+def _voting_process(runtime: Runtime, process_id: str) -> Process:
+    process = _voting.get(process_id)
+    if process is None:
+        with runtime.transaction() as session:
+            process = _process(session, process_id)
+            if process.process_type == "budget":
+                ballot_options(session, process)  # its projects, read once as well
+        _voting.put(process)  # detached, every column loaded (sessions keep them after commit)
+    return process
+
+
+#: What a ballot's write answers when it wrote nothing (its request then refuses), or how it stored the ballot.
+_BallotOutcome = Literal["new", "replaced", "already_voted", "not_in_census"]
+
+
+def _write_ballot(
+    session: Session, process: Process, citizen_id: str, voter: str, commitment: str, record: bytes, now: datetime
+) -> _BallotOutcome:
+    """Store a ballot in the (shared) transaction `session`: a refusal is returned, having written nothing, so that
+    the other ballots of the group are committed all the same. A process no longer open raises `process_closed`."""
+    if process.eligibility == "census" and not repository.in_census(
+        session, process_id=process.id, citizen_id=citizen_id
+    ):
+        return "not_in_census"
     outcome = repository.cast_ballot(
         session,
         process_id=process.id,
@@ -702,10 +733,60 @@ def cast_ballot(
         replace=process.ballot_replacement,
     )
     if outcome is None:
+        return "already_voted"
+    # Read after a ballot's insert (FOR SHARE on PostgreSQL), once per process and transaction: on SQLite the insert
+    # took the write lock, and on PostgreSQL the row lock holds a close back until the commit; a close in progress
+    # is waited for, and then refuses the ballots (the group is then written again one by one, each refused).
+    checked = session.info.setdefault("participation_open_processes", set())
+    if process.id not in checked:
+        if repository.status_for_ballot(session, process_id=process.id) != "open":
+            _voting.forget(process.id)
+            raise Conflict("The process closed before the ballot was recorded.", code="process_closed")
+        checked.add(process.id)
+    return outcome
+
+
+def cast_ballot(
+    runtime: Runtime,
+    citizen: AuthenticatedCitizen,
+    process_id: str,
+    choices: Sequence[str],
+    now: datetime,
+) -> BallotReceipt:
+    """Cast a citizen's ballot: checked against the rules, committed, one per voter (a later one replaces it when
+    the process says so, else 409 `already_voted`). The receipt is the commitment and its short code, answered once
+    the ballot is committed; the ballots cast meanwhile share a commit (`group_writes`)."""
+    process = _voting_process(runtime, process_id)
+    if process.process_type == "ideas":
+        raise Conflict("An ideas process has no vote: support proposals instead.", code="no_vote")
+    _open(process)
+    _check_login(process, citizen)
+    _in_phase(process, "voting", now)
+    options = _budget_options.get(process.id) if process.process_type == "budget" else None
+    if options is None:
+        with runtime.transaction() as session:  # a challenge's options change with its proposals' versions
+            options = ballot_options(session, process)
+            for choice in choices if process.process_type == "challenge" else ():
+                if choice not in options and (old := repository.version_by_hash(session, version_hash=choice)):
+                    raise _changed(_proposal(session, old.proposal_id), choice)
+    problems = tally.check_choices(options, rules_of(process), choices)
+    if problems:
+        raise ValidationFailed(
+            "The ballot breaks the process's rules: " + "; ".join(problems) + ".",
+            code="ballot_rules",
+            details=[{"location": "body.choices", "message": problem} for problem in problems],
+        )
+    voter = pseudonym(runtime.master_key, process.id, citizen.citizen_id)
+    nonce = tally.new_nonce()
+    record = tally.canonical_record(voter, choices, nonce)
+    commitment = tally.commitment_of(record)
+    outcome: _BallotOutcome = group_writer(runtime, "ballots").write(
+        lambda session: _write_ballot(session, process, citizen.citizen_id, voter, commitment, record, now)
+    )
+    if outcome == "not_in_census":
+        raise _not_in_census()
+    if outcome == "already_voted":
         raise Conflict("You have voted in this process already: one ballot per voter.", code="already_voted")
-    # Read after the insert (FOR SHARE on PostgreSQL): a close in progress is waited for, and then refuses this.
-    if repository.status_for_ballot(session, process_id=process.id) != "open":
-        raise Conflict("The process closed before the ballot was recorded.", code="process_closed")
     return BallotReceipt(
         process=process.id, commitment=commitment, code=tally.short_code(commitment), replaced=outcome == "replaced"
     )
@@ -730,6 +811,7 @@ def close_process(
         raise Conflict("An ideas process has no vote to close.", code="no_vote")
     if not repository.start_closing(session, process_id=process.id):
         raise Conflict("The process is closed already.", code="process_closed")
+    _voting.forget(process.id)
     records = repository.ballot_records(session, process_id=process.id)
     if not records:
         raise Conflict("No ballot was cast: there is nothing to tally.", code="no_ballots")

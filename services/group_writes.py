@@ -1,11 +1,14 @@
-"""Group commit of exchanges: the exchanges whose answers are ready while one commit runs share the next one.
+"""Group commit of writes: the writes that arrive while one commit runs share the next one.
 
-An exchange is acknowledged only once its request, answer, access-log entry and both notarisations are committed,
-and with SQLite (`synchronous=FULL`) a commit is an fsync that concurrent requests would otherwise queue for one
-by one. A committer thread takes every exchange waiting, writes them all in one transaction, commits once, and
-only then answers each. The group is whatever arrived during the previous commit, so a lone exchange waits for
-nobody. If a group fails, each of its exchanges is written again in a transaction of its own, so that one bad
-exchange answers its own error and the others are still written.
+A write that is acknowledged must be durable first (an interoperability exchange with its access-log entry and
+notarisations, a ballot), and with SQLite (`synchronous=FULL`) a commit is an fsync that concurrent requests would
+otherwise queue for one by one. A committer thread takes every write waiting, runs them all in one transaction,
+commits once, and only then answers each. The group is whatever arrived during the previous commit, so a lone write
+waits for nobody. If a group fails, each of its writes runs again in a transaction of its own, so that one bad
+write answers its own error and the others are still committed. A write that refuses should therefore return its
+refusal rather than raise it, once it has written nothing: the rest of its group then commits as it is.
+
+Each use has a writer of its own per database (`group_writer(runtime, "ballots")`).
 """
 
 import logging
@@ -23,9 +26,9 @@ from segell.services.runtime import Runtime
 
 log = logging.getLogger("segell")
 
-#: Most exchanges in one transaction.
+#: Most writes in one transaction.
 MAX_GROUP = 256
-#: Seconds the committer thread waits idle before it ends; the next exchange starts it again.
+#: Seconds the committer thread waits idle before it ends; the next write starts it again.
 IDLE_SECONDS = 5.0
 
 Write = Callable[[Session], Any]
@@ -35,8 +38,11 @@ class GroupWriter:
     """Runs writes in shared transactions: `write` returns the write's result once it is committed, or raises the
     write's own error."""
 
-    def __init__(self, runtime: Runtime, *, max_group: int = MAX_GROUP, idle_seconds: float = IDLE_SECONDS) -> None:
+    def __init__(
+        self, runtime: Runtime, name: str = "writes", *, max_group: int = MAX_GROUP, idle_seconds: float = IDLE_SECONDS
+    ) -> None:
         self.runtime = runtime
+        self.name = name
         self.max_group = max_group
         self.idle_seconds = idle_seconds
         self._waiting: deque[tuple[Write, Future[Any]]] = deque()
@@ -50,7 +56,7 @@ class GroupWriter:
             self._waiting.append((job, future))
             if not self._running:
                 self._running = True
-                threading.Thread(target=self._run, name="segell-interop-commits", daemon=True).start()
+                threading.Thread(target=self._run, name=f"segell-{self.name}-commits", daemon=True).start()
             self._changed.notify()
         return future.result()
 
@@ -68,7 +74,7 @@ class GroupWriter:
                 for _, future in group:
                     if not future.done():
                         future.set_exception(exc)
-                log.exception("writing a group of %s exchanges failed", len(group))
+                log.exception("writing a group of %s %s failed", len(group), self.name)
 
     def _commit(self, group: list[tuple[Write, "Future[Any]"]]) -> None:
         try:
@@ -77,7 +83,7 @@ class GroupWriter:
             self.groups += 1
         except Exception:
             if len(group) > 1:
-                log.warning("a group of %s exchanges failed; writing each alone", len(group), exc_info=True)
+                log.warning("a group of %s %s failed; writing each alone", len(group), self.name, exc_info=True)
             for job, future in group:
                 try:
                     with self.runtime.transaction() as session:
@@ -91,14 +97,15 @@ class GroupWriter:
             future.set_result(result)
 
 
-_writers: "weakref.WeakKeyDictionary[Engine, GroupWriter]" = weakref.WeakKeyDictionary()
+_writers: "weakref.WeakKeyDictionary[Engine, dict[str, GroupWriter]]" = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
 
 
-def group_writer(runtime: Runtime) -> GroupWriter:
-    """The one group writer of the runtime's database in this process."""
+def group_writer(runtime: Runtime, name: str) -> GroupWriter:
+    """The one group writer called `name` of the runtime's database in this process."""
     with _writers_lock:
-        writer = _writers.get(runtime.engine)
+        writers = _writers.setdefault(runtime.engine, {})
+        writer = writers.get(name)
         if writer is None:
-            writer = _writers[runtime.engine] = GroupWriter(runtime)
+            writer = writers[name] = GroupWriter(runtime, name)
     return writer
