@@ -21,7 +21,8 @@ once for all of them. Then:
   commitment, the root and the tally, checks both bundles on chain);
 - **inclusion**: a voter's proof checked offline (`verify_ballot_inclusion`), averaged over 1,000 receipts.
 
-Baseline, side by side: `GET /health` from the same connections (the server's floor for a request), and the
+Baseline, side by side: a `GET` of a proposal that does not exist (routed, one query, a 404 in JSON: the
+server's floor for a request) from the same connections, and the
 commitments and root computed in this process (the floor of close and recount). Casting and the baseline print the
 CPU time per request of the server's processes and of the client: on a shared machine they tell the rate a quiet one
 reaches. The last line:
@@ -203,8 +204,10 @@ def run(
     citizen_tokens = issue_tokens(database_url, master_key, url, code, census)
     print(f"{voters} citizen tokens issued in {time.perf_counter() - started:.1f} s", flush=True)
 
-    health = load([url], [http_request("GET", url, "/health")] * min(voters, 10_000), connections, pids)
-    print(report("baseline GET /health", health), flush=True)
+    # The floor of a request: routed, one query in a transaction, answered (404) in JSON.
+    missing = http_request("GET", url, f"{PREFIX}/proposals/prp_{'0' * 24}")
+    floor = load([url], [missing] * min(voters, 10_000), connections, pids, allow=[404])
+    print(report("baseline GET of a proposal that does not exist (404)", floor), flush=True)
     choices = ballots(voters)
     path = f"{PREFIX}/processes/{process_id}/ballots"
     requests = [
