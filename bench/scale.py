@@ -32,29 +32,25 @@ docs_per_s_1m=<N>``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import gc
 import json
 import os
-import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_load import LoadRun, http_request, load  # noqa: E402
 from startup import free_port, stop, wait_for_health  # noqa: E402
 
 from segell.sdk.documents import BATCHES_IN_FLIGHT  # noqa: E402
@@ -66,15 +62,6 @@ TARGETS = {"post_rps": 1_000, "post_p99_ms": 50, "verify_rps": 1_500, "verify_p9
 
 
 # -- processes ------------------------------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far; 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -207,94 +194,6 @@ def admit(deployed: Deployment) -> str:
     )
     answer.raise_for_status()
     return str(answer.json()["api_key"]["key"])
-
-
-# -- load generator -------------------------------------------------------------------------------------------------
-
-
-def http_request(method: str, url: str, path: str, *, body: bytes = b"", headers: Sequence[str] = ()) -> bytes:
-    host = urlsplit(url).netloc
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", *headers]
-    if body or method == "POST":
-        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-async def _connection(url: str, requests: Sequence[bytes], latencies: list[float], statuses: Counter[int]) -> None:
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=2**20)
-    clock = time.perf_counter
-    try:
-        for request in requests:
-            started = clock()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            at = head.lower().find(b"\r\ncontent-length:")
-            if at < 0:
-                raise RuntimeError(f"an answer without Content-Length: {head[:200]!r}")
-            length = int(head[at + 17 : head.index(b"\r\n", at + 2)])
-            await reader.readexactly(length)
-            latencies.append(clock() - started)
-            statuses[int(head[9:12])] += 1
-    finally:
-        writer.close()
-
-
-@dataclass(frozen=True)
-class LoadRun:
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    client_cpu_ms: float  # per request
-    server_cpu_ms: float  # per request, all API processes together
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def load(urls: Sequence[str], requests: Sequence[bytes], connections: int, api_pids: Sequence[int]) -> LoadRun:
-    """Send `requests` over `connections` kept-alive connections spread round robin over `urls`."""
-    import uvloop
-
-    shares = [list(requests[i::connections]) for i in range(connections)]
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-
-    async def run_all() -> None:
-        await asyncio.gather(
-            *(_connection(urls[i % len(urls)], share, latencies, statuses) for i, share in enumerate(shares))
-        )
-
-    gc.collect()
-    gc.freeze()  # the client's collections would otherwise pause every connection and count as the server's time
-    server_before = sum(cpu_seconds(pid) for pid in api_pids)
-    usage_before = resource.getrusage(resource.RUSAGE_SELF)
-    started = time.perf_counter()
-    uvloop.run(run_all())
-    seconds = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    server = sum(cpu_seconds(pid) for pid in api_pids) - server_before
-    gc.unfreeze()
-    refused = {status: count for status, count in statuses.items() if not 200 <= status < 300}
-    if refused:
-        raise RuntimeError(f"answers other than 2xx: {refused}")
-    client = usage.ru_utime - usage_before.ru_utime + usage.ru_stime - usage_before.ru_stime
-    count = len(latencies)
-    return LoadRun(
-        count,
-        seconds,
-        percentile(latencies, 0.5) * 1000,
-        percentile(latencies, 0.99) * 1000,
-        client * 1000 / count,
-        server * 1000 / count,
-    )
 
 
 # -- bulk -----------------------------------------------------------------------------------------------------------

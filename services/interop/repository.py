@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Table, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
@@ -87,6 +87,37 @@ def authorisation_for(
     )
 
 
+def authorisations_in(
+    session: Session, *, wanted: set[tuple[str, int, str]]
+) -> dict[tuple[str, int, str], Authorisation]:
+    """The authorisations of (service, consumer, procedure) each, those that exist, in one query."""
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(Authorisation).where(
+            Authorisation.service_id.in_({service_id for service_id, _, _ in wanted}),
+            Authorisation.consumer_id.in_({consumer_id for _, consumer_id, _ in wanted}),
+            Authorisation.procedure_code.in_({procedure for _, _, procedure in wanted}),
+        )
+    )
+    found = {(row.service_id, row.consumer_id, row.procedure_code): row for row in rows}
+    return {key: row for key, row in found.items() if key in wanted}
+
+
+def records_in(session: Session, *, service_id: str, subject_keys: set[str]) -> dict[str, dict[str, Any]]:
+    """The data of a built-in service's records for the citizens keyed `subject_keys`, those it holds."""
+    found: dict[str, dict[str, Any]] = {}
+    keys = sorted(subject_keys)
+    for start in range(0, len(keys), 500):
+        rows = session.execute(
+            select(ProviderRecord.subject_key, ProviderRecord.data).where(
+                ProviderRecord.service_id == service_id, ProviderRecord.subject_key.in_(keys[start : start + 500])
+            )
+        )
+        found.update((row[0], dict(row[1])) for row in rows)
+    return found
+
+
 def authorisations_of(session: Session, administration_id: int) -> Sequence[tuple[Authorisation, DataService]]:
     """Those the administration asked for as consumer, or decides on as provider, newest first."""
     rows = session.execute(
@@ -98,10 +129,15 @@ def authorisations_of(session: Session, administration_id: int) -> Sequence[tupl
     return [(row[0], row[1]) for row in rows]
 
 
-def add_exchange(session: Session, exchange: Exchange, entry: AccessLogEntry) -> None:
-    session.add(exchange)
-    session.add(entry)
-    session.flush()
+_exchanges: Table = Exchange.__table__  # type: ignore[assignment]
+_entries: Table = AccessLogEntry.__table__  # type: ignore[assignment]
+
+
+def add_exchanges(session: Session, exchanges: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
+    """Write exchanges and their access-log entries (numbered in this order), one statement for each table."""
+    if exchanges:
+        session.execute(insert(_exchanges), exchanges)
+        session.execute(insert(_entries), entries)
 
 
 def get_exchange(session: Session, exchange_id: str) -> Exchange | None:

@@ -465,6 +465,19 @@ def add_sources(session: Session, document_id: str, source_ids: Sequence[str]) -
         )
 
 
+def add_links(session: Session, links: Sequence[tuple[str, str, int]]) -> None:
+    """`add_sources` for many documents in one statement: (document id, source id, position) each."""
+    if links:
+        now = utcnow()
+        session.execute(
+            insert(sources),
+            [
+                {"document_id": document_id, "source_id": source_id, "position": position, "created_at": now}
+                for document_id, source_id, position in links
+            ],
+        )
+
+
 def sources_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
     """The receipts each document was made from, in the order they were named; documents without any are left out."""
     found: dict[str, list[ReceiptRow]] = {}
