@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,10 +26,13 @@ from segell.chain.anvil import find_anvil
 from segell.chain.nodes import AnvilNotFound
 from segell.services.cli import app as cli
 from segell.services.interop import api as interop
-from segell.services.interop.models import AccessLogEntry
+from segell.services.interop import service as interop_service
+from segell.services.interop.models import AccessLogEntry, ProviderRecord
+from segell.services.interop.schemas import ExchangeRequest
 from segell.services.interop.sealing import b64url, b64url_decode, open_jws
 from segell.services.interop.service import check_webhook_signature, webhook_signature
 from segell.services.interop.settings import InteropSettings
+from segell.services.notary import api as notary_api
 from tests.helpers import RunningServer, closed_port, free_port, make_settings, runtime_of, serve
 
 try:
@@ -274,6 +278,99 @@ def test_refusals_say_why(residence: dict[str, Any], town_hall: Party, register:
     assert with_consent.json()["answer"]["found"] is False
     assert consent_service["consent_required"] is True
     stranger.http.close()
+
+
+def test_concurrent_exchanges_are_each_answered_sealed_notarised_and_logged_or_refused_alone(
+    exchanged: dict[str, Any], residence: dict[str, Any], town_hall: Party, register: Party, server: RunningServer
+) -> None:
+    stranger = Party(server, "Ajuntament de Celrà")
+    wrong_key = server.client("sgl_000000000000_" + "x" * 43)
+    subjects = [f"{int.from_bytes(os.urandom(4), 'big') % 10**8:08d}C" for _ in range(12)]
+    runtime = runtime_of(server)
+    with runtime.transaction() as session:
+        session.add(
+            ProviderRecord(
+                service_id=residence["id"],
+                subject_key=interop.subject_key(runtime.master_key, subjects[0]),
+                data={"municipality": "Bescanó", "since": "2020-01-07"},
+            )
+        )
+    # Asked of a built-in service answered before: checked, answered and written in the groups' transactions.
+    body = {"provider": register.code, "service": "RESIDENCE"}
+    assert interop_service._known_builtin(runtime, ExchangeRequest.model_validate({**body, **_purpose()})) is not None
+    calls = [(town_hall.http, subject) for subject in subjects] + [(stranger.http, subjects[0])] * 3
+    calls += [(wrong_key, subjects[0])] * 2
+
+    def send(call: tuple[httpx.Client, str]) -> httpx.Response:
+        http, subject = call
+        return http.post("/v1/interop/requests", json={**body, **_purpose(), "subject": {"national_id": subject}})
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        responses = list(pool.map(send, calls))
+
+    answered = [response.json() for response in responses[: len(subjects)]]
+    assert [response.status_code for response in responses] == [201] * 12 + [403] * 3 + [401] * 2
+    assert {response.json()["error"]["code"] for response in responses[12:15]} == {"no_authorisation"}
+    assert len({item["id"] for item in answered}) == 12
+    assert [item["answer"]["found"] for item in answered] == [True] + [False] * 11
+    assert answered[0]["answer"]["data"] == {"municipality": "Bescanó", "since": "2020-01-07"}
+    for item in answered:
+        header, payload, certificates = open_jws(item["answer_jws"])
+        assert json.loads(payload) == item["answer"] and item["answer"]["request_hash"] == item["request_hash"]
+        assert hashlib.sha256(payload).hexdigest() == item["answer_hash"]
+        assert certificates[0].serial_number == int(register.seal, 16)
+    with runtime.transaction() as session:
+        for item, subject in zip(answered, subjects, strict=True):
+            (entry,) = interop.accesses_of(session, interop.subject_key(runtime.master_key, subject), datetime.now(UTC))
+            assert (entry.exchange_id, entry.case_id) == (item["id"], "2026-0099")
+        for item in answered:
+            request_receipt = notary_api.receipt(session, entry.consumer_id, item["request_receipt_id"])
+            answer_receipt = notary_api.receipt(session, entry.provider_id, item["answer_receipt_id"])
+            assert (request_receipt.document_hash, answer_receipt.document_hash) == (
+                item["request_hash"],
+                item["answer_hash"],
+            )
+    last = wait_evidence(town_hall, answered[-1]["id"])
+    assert [link["receipt_id"] for link in last["answer_bundle"]["derived_from"]] == [
+        answered[-1]["request_receipt_id"]
+    ]
+    stranger.http.close()
+    wrong_key.close()
+
+
+def test_exchange_with_a_key_revoked_or_the_governance_key_is_refused_once_the_service_is_known(
+    exchanged: dict[str, Any], register: Party, server: RunningServer
+) -> None:
+    key = server.admit(name="Ajuntament de Sarrià de Ter")
+    consumer = server.client(key)
+    code = consumer.get("/v1/me").json()["administration"]["code"]
+    authorised = consumer.post(
+        "/v1/interop/authorisations",
+        json={"provider": register.code, "service": "RESIDENCE", "procedure_code": "PADRO-ALTA", "justification": "x"},
+    )
+    register.http.post(f"/v1/interop/authorisations/{authorised.json()['id']}/decision", json={"decision": "grant"})
+    body = {"provider": register.code, "service": "RESIDENCE", **_purpose(), "subject": {"national_id": CITIZEN}}
+    assert consumer.post("/v1/interop/requests", json=body).status_code == 201
+
+    with server.client(server.governance_key) as governance:
+        revoked = governance.delete(f"/v1/administrations/{code}/api-keys/{key.split('_')[1]}")
+        as_governance = governance.post("/v1/interop/requests", json=body)
+    after = consumer.post("/v1/interop/requests", json=body)
+
+    assert revoked.status_code == 200, revoked.text
+    assert after.status_code == 401, after.text
+    assert "revoked" in after.json()["error"]["message"]
+    assert as_governance.status_code == 403, as_governance.text
+    assert as_governance.json()["error"]["code"] == "administration_key_required"
+    consumer.close()
+
+
+def _purpose() -> dict[str, Any]:
+    return {
+        "subject": {"national_id": CITIZEN},
+        "purpose": {"procedure_code": "PADRO-ALTA", "case_id": "2026-0099", "legal_basis": RESIDENCE_LAW},
+        "officer": "Pere Soler (OAC)",
+    }
 
 
 @pytest.fixture(scope="module")
