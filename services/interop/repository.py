@@ -87,21 +87,21 @@ def authorisation_for(
     )
 
 
-def authorisations_in(
-    session: Session, *, wanted: set[tuple[str, int, str]]
-) -> dict[tuple[str, int, str], Authorisation]:
-    """The authorisations of (service, consumer, procedure) each, those that exist, in one query."""
+def authorisations_in(session: Session, *, wanted: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], str]:
+    """The status of the authorisation of (service, consumer, procedure) each, those that exist, in one query."""
     if not wanted:
         return {}
-    rows = session.scalars(
-        select(Authorisation).where(
+    rows = session.execute(
+        select(
+            Authorisation.service_id, Authorisation.consumer_id, Authorisation.procedure_code, Authorisation.status
+        ).where(
             Authorisation.service_id.in_({service_id for service_id, _, _ in wanted}),
             Authorisation.consumer_id.in_({consumer_id for _, consumer_id, _ in wanted}),
             Authorisation.procedure_code.in_({procedure for _, _, procedure in wanted}),
         )
     )
-    found = {(row.service_id, row.consumer_id, row.procedure_code): row for row in rows}
-    return {key: row for key, row in found.items() if key in wanted}
+    found = {(row[0], row[1], row[2]): str(row[3]) for row in rows}
+    return {key: status for key, status in found.items() if key in wanted}
 
 
 def records_in(session: Session, *, service_id: str, subject_keys: set[str]) -> dict[str, dict[str, Any]]:

@@ -391,10 +391,12 @@ def _seal_of(runtime: Runtime, provider_id: int, certificate_id: str) -> _Seal:
     return fresh
 
 
-def _check_purpose(service: DataService, authorisation: Authorisation | None, body: ExchangeRequest) -> None:
+def _check_purpose(service: DataService, authorisation: str | None, body: ExchangeRequest) -> None:
+    """Refuse an exchange whose authorisation (its status: None when there is none), legal basis or consent does
+    not allow it."""
     purpose = body.purpose
-    if authorisation is None or authorisation.status != "granted":
-        state = "no authorisation" if authorisation is None else f"an authorisation {authorisation.status}"
+    if authorisation != "granted":
+        state = "no authorisation" if authorisation is None else f"an authorisation {authorisation}"
         raise Forbidden(
             f"{body.provider} has given this administration {state} to use {service.code} for procedure "
             f"{purpose.procedure_code}: ask for one (`POST /v1/interop/authorisations`) and wait for the provider "
@@ -765,7 +767,7 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest) 
             authorisation = repository.authorisation_for(
                 session, service_id=service.id, consumer_id=consumer.id, procedure_code=body.purpose.procedure_code
             )
-            _check_purpose(service, authorisation, body)
+            _check_purpose(service, authorisation.status if authorisation is not None else None, body)
         record = (
             repository.record_of(session, service_id=service.id, subject_key=key)
             if service.routing == "builtin"
