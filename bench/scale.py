@@ -14,11 +14,12 @@ then measures, in this order:
 - **single `POST /v1/documents`** and **`GET /v1/verify`** (of anchored hashes): req/s, p50, p99;
 - **1M**: 1,000,000 more documents in bulk, on the database of the 100k run.
 
-The load generator is this process: an asyncio HTTP/1.1 client on uvloop over kept-alive connections (16 by default,
-shared round robin by the processes), each request written ahead as bytes and the answer read by its
-`Content-Length`; a few tens of microseconds of CPU per request, a tenth of httpx's. On two cores it still competes
-with the server: every run prints the client's CPU time per request and its share of the machine, and the CPU time
-of the API processes per request, so that a quiet machine's ceiling can be told from the figures.
+The load generator is this process (`bench/http_load.py`, which `bench/interop.py` uses too): an asyncio HTTP/1.1
+client on uvloop over kept-alive connections (16 by default, shared round robin by the processes), each request
+written ahead as bytes and the answer read by its `Content-Length`; a few tens of microseconds of CPU per request, a
+tenth of httpx's. On two cores it still competes with the server: every run prints the client's CPU time per request
+and its share of the machine, and the CPU time of the API processes per request, so that a quiet machine's ceiling
+can be told from the figures.
 
 The last line, for tracking (the `_2` figures with 2 API processes; bulk and 1M with 2 as well):
 ``post_rps_1=<N> post_rps_2=<N> post_p99_ms_2=<N> verify_rps_2=<N> verify_p99_ms_2=<N> bulk_docs_per_s=<N>
