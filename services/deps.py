@@ -6,6 +6,8 @@ Who calls is declared once, here, for every domain, each with the one error it a
   administration's key while it is suspended: 403 ``administration_suspended``.
 - ``AdministrationDep``: an administration's API key, checked in a short transaction of its own. The governance
   key: 403 ``administration_key_required``.
+- ``ApiKeySentDep``: the API key a request carries, for a route that checks it in a transaction of its own (the
+  exchanges between administrations). No key: 401 ``unauthenticated``, before the body is checked.
 - ``GovernanceDep``: the consortium's governance key. An administration's key: 403 ``governance_key_required``.
 - ``CitizenDep``: a citizen token. None: 401 ``unauthenticated``; one that does not check out: 401 with the
   token's reason (``invalid_token``, ``token_expired``...). ``citizen_with_factor("totp")`` also wants a login
@@ -104,10 +106,26 @@ def authenticate_api_key(
 ) -> Caller:
     """The caller the request's API key stands for: 401 without one."""
     if credentials is None:
-        raise Unauthenticated("Missing API key. Send `Authorization: Bearer <api key>`.")
+        raise _missing_api_key()
     if by.api_keys is None:
         raise Unavailable("This server authenticates no API keys: it runs without the administrations domain.")
     return by.api_keys(session, credentials.credentials)
+
+
+def _missing_api_key() -> Unauthenticated:
+    return Unauthenticated("Missing API key. Send `Authorization: Bearer <api key>`.")
+
+
+async def api_key_sent(credentials: CredentialsDep) -> HTTPAuthorizationCredentials:
+    """The API key the request carries, not checked yet (a route that checks it in its own transaction): 401 at
+    once, before the body is checked, without one."""
+    if credentials is None:
+        raise _missing_api_key()
+    return credentials
+
+
+# Async: no worker thread for a dependency that reads only a header.
+ApiKeySentDep = Annotated[HTTPAuthorizationCredentials, Depends(api_key_sent)]
 
 
 def administration_of(caller: Caller) -> Any:

@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from segell.services.deps import (
     AdministrationDep,
+    ApiKeySentDep,
     CallerDep,
-    CredentialsDep,
     RuntimeDep,
     SessionDep,
     get_administration,
@@ -109,14 +109,12 @@ def decide_authorisation(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(404, 409, 422, 502, 504),
 )
-async def exchange(body: ExchangeRequest, request: Request, credentials: CredentialsDep) -> Response:
+async def exchange(body: ExchangeRequest, request: Request, credentials: ApiKeySentDep) -> Response:
     """Ask a provider's service about a citizen, for a procedure: the answer, sealed by the provider."""
     # Served from the event loop: a built-in service's exchange has its API key checked in the transaction that
     # writes it, shared with the exchanges that arrive meanwhile; the others take a worker thread.
     runtime = get_runtime(request)
-    answered = None
-    if credentials is not None:
-        answered = await service.exchange_from_register(runtime, credentials.credentials, body)
+    answered = await service.exchange_from_register(runtime, credentials.credentials, body)
     if answered is None:
         consumer = await run_in_threadpool(get_administration, runtime, credentials, get_authenticators(request))
         answered = await run_in_threadpool(service.exchange, runtime, consumer, body)

@@ -365,6 +365,14 @@ def test_exchange_with_a_key_revoked_or_the_governance_key_is_refused_once_the_s
     consumer.close()
 
 
+def test_exchange_without_an_api_key_answers_401_before_its_body_is_checked(server: RunningServer) -> None:
+    with server.client() as anonymous:
+        invalid = anonymous.post("/v1/interop/requests", json={"provider": "X"})
+
+    assert invalid.status_code == 401, invalid.text
+    assert invalid.json()["error"]["code"] == "unauthenticated"
+
+
 def _purpose() -> dict[str, Any]:
     return {
         "subject": {"national_id": CITIZEN},
