@@ -5,13 +5,15 @@ An exchange runs in three steps, so that no transaction waits on a provider:
 
 1. checks, in a short read transaction: the service, the consumer's authorisation for the procedure, the legal
    basis, the consent (`Forbidden` with `no_authorisation`, `wrong_legal_basis`, `consent_missing`);
-2. the answer: from the provider's uploaded records (`builtin`), or from its endpoint over a signed webhook
-   (`BadGateway` 502 / `GatewayTimeout` 504 with `Retry-After` when it is down), sealed with its seal certificate;
+2. the answer: from the provider's uploaded records (`builtin`), or from its endpoint over a signed webhook that
+   carries the national id sealed for the provider's seal certificate (`BadGateway` 502 / `GatewayTimeout` 504
+   with `Retry-After` when it is down), sealed with its seal certificate;
 3. one write transaction: the exchange, its access-log entry, and the notarisation of the request's hash (by the
    consumer) and of the answer's (by the provider, derived from the request). The notary anchors both later, in
    its batches: when the chain is down the exchange goes on, and its anchors are back-filled once it is back.
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -26,6 +28,7 @@ from typing import Any
 
 import httpx
 import jsonschema
+from cryptography import x509
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,6 +47,7 @@ from segell.services.errors import (
 from segell.services.identity import api as identity
 from segell.services.interop import repository
 from segell.services.interop.committer import group_writer
+from segell.services.interop.enveloping import envelope
 from segell.services.interop.evidence import build_evidence
 from segell.services.interop.models import AccessLogEntry, Authorisation, DataService, Exchange, LogDigest
 from segell.services.interop.schemas import (
@@ -449,13 +453,20 @@ def _down(runtime: Runtime, provider_code: str, problem: str, *, timeout: bool =
 
 
 def _ask_webhook(
-    runtime: Runtime, service: DataService, provider_code: str, request_document: dict[str, Any], national_id: str
+    runtime: Runtime,
+    service: DataService,
+    provider_code: str,
+    request_document: dict[str, Any],
+    national_id: str,
+    seal_certificate: x509.Certificate,
 ) -> tuple[bool, dict[str, Any] | None]:
-    """(found, data) from the provider's endpoint: the request and the national id, signed with the service's
-    secret; the answer must come back signed with it too and follow the response schema."""
+    """(found, data) from the provider's endpoint: the request and the national id sealed for the provider's seal
+    certificate (`enveloping.envelope`), signed with the service's secret; the answer must come back signed with
+    it too and follow the response schema."""
     assert service.endpoint_url is not None and service.sealed_webhook_secret is not None
     secret = open_secret(service.sealed_webhook_secret, runtime.master_key, label=_webhook_label(service.id)).decode()
-    body = canonical_json({"request": request_document, "national_id": national_id})
+    sealed_subject = envelope(normalised_national_id(national_id).encode(), seal_certificate)
+    body = canonical_json({"request": request_document, "sealed_subject": base64.b64encode(sealed_subject).decode()})
     settings = runtime.settings.section(InteropSettings)
     headers = {
         "Content-Type": "application/json",
@@ -540,11 +551,18 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
     }
     request_bytes = canonical_json(request_document)
     request_hash = sha256_hex(request_bytes)
+    held = _seal_of(runtime, provided.provider_id, service.seal_certificate_id)
     if service.routing == "webhook":
-        found, data = _ask_webhook(runtime, service, provided.provider_code, request_document, body.subject.national_id)
+        found, data = _ask_webhook(
+            runtime,
+            service,
+            provided.provider_code,
+            request_document,
+            body.subject.national_id,
+            held.identity.certificate,
+        )
     else:
         found, data = record_data is not None, record_data
-    held = _seal_of(runtime, provided.provider_id, service.seal_certificate_id)
     answer_document = {
         "format": ANSWER_FORMAT,
         "exchange_id": exchange_id,
