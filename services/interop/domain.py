@@ -16,7 +16,7 @@ from segell.services.runtime import Runtime
 
 def _close_past_days(app: FastAPI, runtime: Runtime) -> None:
     """Notarise the access log of the days that ended while no exchange closed them."""
-    service.close_days(runtime, datetime.now(UTC).date())
+    service.close_days(runtime, datetime.now(UTC))
 
 
 domain = Domain(

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
@@ -16,6 +16,7 @@ from segell.services.interop.models import (
     LogDigest,
     ProviderRecord,
 )
+from segell.services.locks import is_shared_database, lock_key
 
 
 def add_service(session: Session, **values: Any) -> DataService:
@@ -148,6 +149,15 @@ def days_to_close(session: Session, *, before: date) -> Sequence[tuple[int, date
         .order_by(AccessLogEntry.day)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+def lock_log_day(session: Session, *, consumer_id: int, day: date) -> None:
+    """Hold one consumer's log of one day until the transaction ends, across the processes sharing PostgreSQL (on
+    SQLite a write transaction holds the whole database already)."""
+    connection = session.connection()
+    if is_shared_database(connection.engine):
+        key = lock_key(connection, f"interop-log-day:{consumer_id}:{day.isoformat()}")
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def add_digest(session: Session, digest: LogDigest) -> None:

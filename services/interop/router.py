@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from segell.services.deps import AdministrationDep, CallerDep, RuntimeDep, SessionDep
+from segell.services.deps import AdministrationDep, CallerDep, ClockDep, RuntimeDep, SessionDep
 from segell.services.errors import ValidationFailed, error_responses
 from segell.services.interop import service
 from segell.services.interop.schemas import (
@@ -99,9 +99,9 @@ def decide_authorisation(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(404, 409, 422, 502, 504),
 )
-def exchange(body: ExchangeRequest, runtime: RuntimeDep, consumer: AdministrationDep) -> ExchangeOut:
+def exchange(body: ExchangeRequest, runtime: RuntimeDep, consumer: AdministrationDep, clock: ClockDep) -> ExchangeOut:
     """Ask a provider's service about a citizen, for a procedure: the answer, sealed by the provider."""
-    return service.exchange(runtime, consumer, body, runtime.settings.api_url)
+    return service.exchange(runtime, consumer, body, runtime.settings.api_url, clock())
 
 
 @router.get("/requests/{exchange_id}", response_model=ExchangeOut, responses=error_responses(404, 422))

@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -71,6 +71,8 @@ REQUEST_FORMAT = "segell-interop-request/1"
 ANSWER_FORMAT = "segell-interop-answer/1"
 LOG_DAY_FORMAT = "segell-interop-access-log-day/1"
 SIGNATURE_HEADER = "Segell-Signature"
+#: How long after midnight UTC the day before is closed (`last_day_to_close`).
+CLOSING_GRACE = timedelta(minutes=5)
 _SUBJECT_LABEL = b"segell.interop.subject"
 # Copied into fresh rows for each attempt at writing an exchange: a group that failed leaves its rows behind.
 _EXCHANGE_COLUMNS: tuple[str, ...] = tuple(
@@ -516,10 +518,13 @@ def access_entry_document(entry: AccessLogEntry, consumer_code: str, provider_co
     }
 
 
-def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, api_url: str) -> ExchangeOut:
-    """Ask a provider's service about a citizen for a procedure: the sealed answer, both sides notarised and the
-    access logged, or why not (`Forbidden`, `NotFound`, 502/504 when the provider is down)."""
-    now = datetime.now(UTC)
+def exchange(
+    runtime: Runtime, consumer: Administration, body: ExchangeRequest, api_url: str, now: datetime | None = None
+) -> ExchangeOut:
+    """Ask a provider's service about a citizen for a procedure at `now` (the app's clock): the sealed answer, both
+    sides notarised and the access logged, or why not (`Forbidden`, `NotFound`, 502/504 when the provider is
+    down)."""
+    now = now or datetime.now(UTC)
     key = subject_key(runtime.master_key, body.subject.national_id)
     with runtime.transaction() as session:
         provided = _provided(runtime, session, body.provider, body.service)
@@ -626,7 +631,7 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
         return request_receipt.id, answer_receipt.id
 
     request_receipt_id, answer_receipt_id = group_writer(runtime).write(write)
-    close_days(runtime, now.date())
+    close_days(runtime, now)
     return ExchangeOut(
         id=exchange_id,
         request=request_document,
@@ -709,10 +714,17 @@ def _entries_digest(session: Session, consumer_id: int, day: date) -> tuple[str,
 def close_day(session: Session, consumer_id: int, day: date) -> LogDigest:
     """Digest and notarise one consumer's access log of `day` (by that consumer): its entry count and the digest
     of its entries' hashes. Done once a day is over (`close_days`); an entry deleted or altered afterwards no
-    longer matches (`verify_day`)."""
+    longer matches (`verify_day`). Exactly once whatever the processes: the day is locked across them first, so a
+    second one finds the first one's digest and returns it."""
+    return _close_day(session, consumer_id, day)[0]
+
+
+def _close_day(session: Session, consumer_id: int, day: date) -> tuple[LogDigest, bool]:
+    """(the day's digest, whether this call made it)."""
+    repository.lock_log_day(session, consumer_id=consumer_id, day=day)
     existing = repository.digest_of(session, consumer_id=consumer_id, day=day)
     if existing is not None:
-        return existing
+        return existing, False
     entries_digest, count = _entries_digest(session, consumer_id, day)
     consumer_code = repository.administration_code(session, consumer_id)
     document_hash = sha256_hex(canonical_json(_day_document(consumer_code, day, entries_digest, count)))
@@ -734,28 +746,38 @@ def close_day(session: Session, consumer_id: int, day: date) -> LogDigest:
         created_at=datetime.now(UTC),
     )
     repository.add_digest(session, digest)
-    return digest
+    return digest, True
 
 
 _closed_through: "weakref.WeakKeyDictionary[Engine, date]" = weakref.WeakKeyDictionary()
 
 
-def close_days(runtime: Runtime, today: date) -> int:
-    """Close every day before `today` whose log is not closed yet; once a day per process does the query. Another
-    process closing the same day at the same time wins; this one leaves it."""
+def last_day_to_close(runtime: Runtime, now: datetime) -> date:
+    """The last day whose log may be closed at `now`: the day before, once `CLOSING_GRACE` (or twice the webhook
+    timeout, if longer) has passed since midnight UTC, so that an exchange under way at midnight (a provider
+    answering slowly) is written before its day is closed."""
+    timeout = runtime.settings.section(InteropSettings).webhook_timeout_seconds
+    grace = max(CLOSING_GRACE, timedelta(seconds=2 * timeout))
+    return (now.astimezone(UTC) - grace).date() - timedelta(days=1)
+
+
+def close_days(runtime: Runtime, now: datetime) -> int:
+    """Close every day whose log is not closed yet, up to `last_day_to_close`; once a day per process does the
+    query (the first exchange of the day, or the start). Returns how many this process closed: with several
+    processes at once, each day is closed by one of them, and the others find it closed."""
+    through = last_day_to_close(runtime, now)
     with _seals_lock:
-        if _closed_through.get(runtime.engine) == today:
+        if _closed_through.get(runtime.engine) == through:
             return 0
-        _closed_through[runtime.engine] = today
+        _closed_through[runtime.engine] = through
     closed = 0
     with runtime.transaction() as session:
-        pending = repository.days_to_close(session, before=today)
+        pending = repository.days_to_close(session, before=through + timedelta(days=1))
     for consumer_id, day in pending:
         try:
             with runtime.transaction() as session:
-                close_day(session, consumer_id, day)
-            closed += 1
-        except IntegrityError:
+                closed += _close_day(session, consumer_id, day)[1]
+        except IntegrityError:  # SQLite: a `close_day` of another thread of this process came first
             continue
     return closed
 
