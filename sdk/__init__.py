@@ -85,6 +85,16 @@ from .errors import (
     UnexpectedResponseError,
     ValidationError,
 )
+from .interop import (
+    Access,
+    AccessAnchor,
+    AccessAnchorCheck,
+    AccessExportFormat,
+    AccessLog,
+    AccessParty,
+    CitizenAccess,
+    verify_access_anchor,
+)
 from .models import (
     Administration,
     AdministrationStatus,
@@ -171,6 +181,12 @@ from .verification import (
 
 __all__ = [
     "__version__",
+    "Access",
+    "AccessAnchor",
+    "AccessAnchorCheck",
+    "AccessExportFormat",
+    "AccessLog",
+    "AccessParty",
     "Administration",
     "Administrations",
     "AdministrationStatus",
@@ -207,6 +223,7 @@ __all__ = [
     "ChainBackend",
     "ChainStatus",
     "Citizen",
+    "CitizenAccess",
     "CitizenAuth",
     "Citizens",
     "CitizenToken",
@@ -300,6 +317,7 @@ __all__ = [
     "VerificationSigner",
     "VerificationSource",
     "VerificationStatus",
+    "verify_access_anchor",
     "verify_ballot_inclusion",
     "verify_bundle",
     "verify_bundle_proof",

@@ -121,6 +121,17 @@ def accesses_of(session: Session, *, subject_key: str, now: datetime) -> Sequenc
     ).all()
 
 
+def access_of(session: Session, *, subject_key: str, exchange_id: str, now: datetime) -> AccessLogEntry | None:
+    """One log entry of a citizen, unless it is still hidden at `now`."""
+    return session.scalar(
+        select(AccessLogEntry).where(
+            AccessLogEntry.exchange_id == exchange_id,
+            AccessLogEntry.subject_key == subject_key,
+            or_(AccessLogEntry.hidden_until.is_(None), AccessLogEntry.hidden_until <= now),
+        )
+    )
+
+
 def administration_codes(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
     """(code, name) of each administration id."""
     rows = session.execute(
