@@ -17,12 +17,13 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -71,6 +72,7 @@ REQUEST_FORMAT = "segell-interop-request/1"
 ANSWER_FORMAT = "segell-interop-answer/1"
 LOG_DAY_FORMAT = "segell-interop-access-log-day/1"
 SIGNATURE_HEADER = "Segell-Signature"
+log = logging.getLogger("segell")
 #: How long after midnight UTC the day before is closed (`last_day_to_close`).
 CLOSING_GRACE = timedelta(minutes=5)
 _SUBJECT_LABEL = b"segell.interop.subject"
@@ -749,7 +751,18 @@ def _close_day(session: Session, consumer_id: int, day: date) -> tuple[LogDigest
     return digest, True
 
 
-_closed_through: "weakref.WeakKeyDictionary[Engine, date]" = weakref.WeakKeyDictionary()
+@dataclass
+class _Closing:
+    """Where one process stands in closing the log's days of one database."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Every day up to this one is closed (as far as this process knows).
+    closed_through: date | None = None
+    #: After a failure, no new attempt before this (time.monotonic()).
+    retry_at: float = 0.0
+
+
+_closings: "weakref.WeakKeyDictionary[Engine, _Closing]" = weakref.WeakKeyDictionary()
 
 
 def last_day_to_close(runtime: Runtime, now: datetime) -> date:
@@ -762,24 +775,50 @@ def last_day_to_close(runtime: Runtime, now: datetime) -> date:
 
 
 def close_days(runtime: Runtime, now: datetime) -> int:
-    """Close every day whose log is not closed yet, up to `last_day_to_close`; once a day per process does the
-    query (the first exchange of the day, or the start). Returns how many this process closed: with several
-    processes at once, each day is closed by one of them, and the others find it closed."""
+    """Close every day whose log is not closed yet, up to `last_day_to_close`. Cheap when there is nothing new to
+    close: a process looks once per day (at the first exchange after the day is over, at the start, or when its
+    `LogDayCloser` wakes), one thread at a time; after a failure it tries again `log_close_interval_seconds` later.
+    Failures are logged, never raised: an exchange is not failed by the closing of an earlier day. Returns how
+    many days this process closed: with several processes at once, each day is closed by one of them."""
     through = last_day_to_close(runtime, now)
     with _seals_lock:
-        if _closed_through.get(runtime.engine) == through:
+        closing = _closings.setdefault(runtime.engine, _Closing())
+    if closing.closed_through == through or time.monotonic() < closing.retry_at:
+        return 0
+    if not closing.lock.acquire(blocking=False):
+        return 0  # another thread of this process is at it
+    try:
+        if closing.closed_through == through:
             return 0
-        _closed_through[runtime.engine] = through
-    closed = 0
-    with runtime.transaction() as session:
-        pending = repository.days_to_close(session, before=through + timedelta(days=1))
+        closed, failed = _close_pending_days(runtime, through)
+        if failed:
+            closing.retry_at = time.monotonic() + runtime.settings.section(InteropSettings).log_close_interval_seconds
+        else:
+            closing.closed_through = through
+        return closed
+    finally:
+        closing.lock.release()
+
+
+def _close_pending_days(runtime: Runtime, through: date) -> tuple[int, bool]:
+    """(days closed here, whether any failed)."""
+    closed, failed = 0, False
+    try:
+        with runtime.transaction() as session:
+            pending = repository.days_to_close(session, before=through + timedelta(days=1))
+    except Exception:
+        log.exception("could not look for access-log days to close")
+        return 0, True
     for consumer_id, day in pending:
         try:
             with runtime.transaction() as session:
                 closed += _close_day(session, consumer_id, day)[1]
         except IntegrityError:  # SQLite: a `close_day` of another thread of this process came first
             continue
-    return closed
+        except Exception:
+            log.exception("could not close the access log of administration %s of %s", consumer_id, day)
+            failed = True
+    return closed, failed
 
 
 def verify_day(session: Session, consumer_id: int, day: date) -> LogDayVerification:

@@ -6,6 +6,7 @@ closable at any time of today, even within `CLOSING_GRACE` of midnight); then th
 again today."""
 
 import multiprocessing
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy import Date, bindparam, create_engine, text
 from segell.chain.anvil import find_anvil
 from segell.chain.nodes import AnvilNotFound, start_node
 from segell.services.interop import domain as interop_domain
+from segell.services.interop.settings import InteropSettings
 from segell.services.runtime import Runtime
 from segell.services.settings import Settings
 from tests.helpers import PostgresSchemas, RunningServer, ServerThread, make_settings, movable_clock
@@ -59,30 +61,34 @@ def exchange_in_the_past(settings: Settings) -> PastDay:
     thread = ServerThread(settings)
     thread.start()
     try:
-        server = running(thread, settings)
-        register = Party(server, "Consell Comarcal del Gironès")
-        service = register_service(register)
-        records = {"records": [{"national_id": CITIZEN, "data": {"municipality": "Salt", "since": "2021-06-15"}}]}
-        assert register.http.put(f"/v1/interop/services/{service['id']}/records", json=records).status_code == 200
-        town_halls = [Party(server, "Ajuntament de Salt"), Party(server, "Ajuntament de Celrà")]
-        for town_hall in town_halls:
-            authorise(town_hall, register, "RESIDENCE", "PADRO-ALTA")
-        with movable_clock(server) as clock:
-            clock.advance(days=-2)
-            made = {town_halls[0].code: 2, town_halls[1].code: 1}
-            for town_hall in town_halls:
-                for _ in range(made[town_hall.code]):
-                    assert ask(town_hall, register).status_code == 201
-            # Not closed yet: the day is not over.
-            day = clock.now.date()
-            open_day = town_halls[0].http.get(f"/v1/interop/log/{day.isoformat()}").json()
-        assert (open_day["entry_count"], open_day["notarised_count"], open_day["intact"]) == (2, None, None)
-        keys = {party.code: str(party.http.headers["Authorization"]).removeprefix("Bearer ") for party in town_halls}
-        for party in [register, *town_halls]:
-            party.http.close()
-        return PastDay(day=day, exchanges=made, keys=keys)
+        return exchanges_in_the_past(running(thread, settings))
     finally:
         thread.stop()
+
+
+def exchanges_in_the_past(server: RunningServer) -> PastDay:
+    """Two town halls ask a register about a citizen two days ago, by the app's clock (2 and 1 exchanges)."""
+    register = Party(server, "Consell Comarcal del Gironès")
+    service = register_service(register)
+    records = {"records": [{"national_id": CITIZEN, "data": {"municipality": "Salt", "since": "2021-06-15"}}]}
+    assert register.http.put(f"/v1/interop/services/{service['id']}/records", json=records).status_code == 200
+    town_halls = [Party(server, "Ajuntament de Salt"), Party(server, "Ajuntament de Celrà")]
+    for town_hall in town_halls:
+        authorise(town_hall, register, "RESIDENCE", "PADRO-ALTA")
+    with movable_clock(server) as clock:
+        clock.advance(days=-2)
+        made = {town_halls[0].code: 2, town_halls[1].code: 1}
+        for town_hall in town_halls:
+            for _ in range(made[town_hall.code]):
+                assert ask(town_hall, register).status_code == 201
+        # Not closed yet: the day is not over.
+        day = clock.now.date()
+        open_day = town_halls[0].http.get(f"/v1/interop/log/{day.isoformat()}").json()
+    assert (open_day["entry_count"], open_day["notarised_count"], open_day["intact"]) == (2, None, None)
+    keys = {party.code: str(party.http.headers["Authorization"]).removeprefix("Bearer ") for party in town_halls}
+    for party in [register, *town_halls]:
+        party.http.close()
+    return PastDay(day=day, exchanges=made, keys=keys)
 
 
 def closed_days(database_url: str, day: date) -> list[tuple[str, int, int]]:
@@ -132,11 +138,13 @@ def test_days_left_open_during_downtime_are_closed_when_the_service_starts(tmp_p
 def _start_and_close(settings: Settings, barrier: Any) -> None:
     """One process of the service starting: its runtime opened, then the interop domain's start hooks run at the
     same moment as the other processes'."""
-    runtime = Runtime.start(settings)
+    runtime, app = Runtime.start(settings), FastAPI()
     try:
         barrier.wait(timeout=60)
         for hook in interop_domain.domain.start:
-            hook(FastAPI(), runtime)
+            hook(app, runtime)
+        for stop in interop_domain.domain.stop:
+            stop(app)
     finally:
         runtime.stop()
 
@@ -167,3 +175,26 @@ def test_days_are_closed_exactly_once_when_several_processes_start_together(
             )
     finally:
         node.stop()
+
+
+def test_days_are_closed_as_they_end_without_an_exchange_or_a_restart(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home", InteropSettings(log_close_interval_seconds=0.2))
+    thread = ServerThread(settings)
+    thread.start()
+    try:
+        server = running(thread, settings)
+        past = exchanges_in_the_past(server)
+        # The clock is back to today; no exchange follows, the service keeps running: its closer closes the day.
+        deadline = time.monotonic() + 30
+        while closed_days(settings.sqlalchemy_url, past.day) != sorted(
+            (code, count, 1) for code, count in past.exchanges.items()
+        ):
+            assert time.monotonic() < deadline, "the day was not closed while the service ran"
+            time.sleep(0.1)
+        code, key = next(iter(past.keys.items()))
+        with server.client(key) as town_hall:
+            verified = town_hall.get(f"/v1/interop/log/{past.day.isoformat()}").json()
+    finally:
+        thread.stop()
+
+    assert (verified["notarised_count"], verified["intact"]) == (past.exchanges[code], True)
