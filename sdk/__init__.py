@@ -93,6 +93,10 @@ from .interop import (
     AccessLog,
     AccessParty,
     CitizenAccess,
+    DataService,
+    Interop,
+    InteropAuthorisation,
+    InteropExchange,
     verify_access_anchor,
 )
 from .models import (
@@ -239,6 +243,7 @@ __all__ = [
     "Contracts",
     "ContractTransaction",
     "DatabaseStatus",
+    "DataService",
     "DEFAULT_BASE_URL",
     "default_trust_store_path",
     "DeployedContract",
@@ -255,6 +260,9 @@ __all__ = [
     "Inclusion",
     "Indication",
     "INFORMATIVE_FIELDS",
+    "Interop",
+    "InteropAuthorisation",
+    "InteropExchange",
     "IssuedApiKey",
     "IssuedCertificate",
     "Issuer",

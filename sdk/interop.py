@@ -1,9 +1,11 @@
-"""A citizen's side of interoperability (``client.access``): who accessed their data, its export, and the check
-that an access is in its day's notarised log (:func:`verify_access_anchor`), offline or against the chain.
+"""Interoperability between administrations (``client.interop``: the catalogue, authorisations per procedure,
+exchanges with a legal purpose and their evidence files), and a citizen's side of it (``client.access``): who
+accessed their data, its export, and the check that an access is in its day's notarised log
+(:func:`verify_access_anchor`), offline or against the chain.
 
-Every method takes the citizen's token (the ``access_token`` of a login with an administration,
-:meth:`sdk.CitizenAuth.verify_otp`), not the client's API key, once that administration bound the login to the
-citizen's national id.
+``client.interop`` takes the administration's API key. ``client.access`` takes the citizen's token (the
+``access_token`` of a login with an administration, :meth:`sdk.CitizenAuth.verify_otp`) instead, once that
+administration bound the login to the citizen's national id.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from typing import Any, Literal
 
 import httpx
 
-from ._convert import Json, json_object, optional_str, parse_datetime, strings
+from ._convert import Json, items, json_object, optional_datetime, optional_str, parse_datetime, strings
 from ._transport import Transport, bearer, segment
 from .trust import TrustedNotary
 from .verification import BundleVerification, verify_bundle, verify_bundle_proof
 
 __all__ = [
+    "DataService",
+    "Interop",
+    "InteropAuthorisation",
+    "InteropExchange",
     "Access",
     "AccessAnchor",
     "AccessAnchorCheck",
@@ -362,3 +368,315 @@ class CitizenAccess:
         return self._transport.call(
             "GET", f"/v1/me/access/{segment(access_id)}/anchor", AccessAnchor._from_json, headers=bearer(token)
         )
+
+
+# -- the administrations' side ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DataService:
+    """A data service of the catalogue.
+
+    Attributes:
+        id: its id (32 hex digits).
+        provider: the code of the administration that provides it.
+        code: its code, unique for the provider (``RESIDENCE``).
+        description: what it answers.
+        response_schema: the JSON Schema (2020-12) of every answer's ``data``.
+        legal_bases: the norms (ELI URIs) a request may cite.
+        consent_required: whether a request must cite the citizen's consent.
+        routing: ``"builtin"`` (answered from records the provider uploaded) or ``"webhook"`` (its endpoint).
+        endpoint_url: the provider's endpoint, for a webhook service.
+        seal_certificate: the serial of the seal certificate its answers are sealed with.
+        created_at: when it was registered.
+        webhook_secret: the key its webhooks are signed with; only in :meth:`Interop.register_service`'s answer,
+            for a webhook service.
+    """
+
+    id: str
+    provider: str
+    code: str
+    description: str
+    response_schema: dict[str, Any]
+    legal_bases: tuple[str, ...]
+    consent_required: bool
+    routing: Literal["builtin", "webhook"]
+    endpoint_url: str | None
+    seal_certificate: str
+    created_at: datetime
+    webhook_secret: str | None = None
+
+    @classmethod
+    def _from_json(cls, data: Json) -> DataService:
+        routing = str(data["routing"])
+        if routing not in ("builtin", "webhook"):
+            raise ValueError(f"unknown routing {routing!r}")
+        return cls(
+            id=str(data["id"]),
+            provider=str(data["provider"]),
+            code=str(data["code"]),
+            description=str(data["description"]),
+            response_schema=json_object(data["response_schema"]),
+            legal_bases=strings(data["legal_bases"]),
+            consent_required=bool(data["consent_required"]),
+            routing="builtin" if routing == "builtin" else "webhook",
+            endpoint_url=optional_str(data.get("endpoint_url")),
+            seal_certificate=str(data["seal_certificate"]),
+            created_at=parse_datetime(data["created_at"]),
+            webhook_secret=optional_str(data.get("webhook_secret")),
+        )
+
+
+AuthorisationStatus = Literal["pending", "granted", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class InteropAuthorisation:
+    """A consumer's access to a provider's service for one procedure.
+
+    Attributes:
+        id: its id; the provider decides on it with :meth:`Interop.decide_authorisation`.
+        service_id, provider, service: the service and its provider's code.
+        consumer: the code of the administration that asked.
+        procedure_code: the procedure it is for.
+        justification: why the consumer asked.
+        status: ``"pending"`` until the provider decides, then ``"granted"`` or ``"refused"``.
+        reason: why it was refused.
+        requested_at, decided_at: when it was asked for and decided.
+    """
+
+    id: str
+    service_id: str
+    provider: str
+    service: str
+    consumer: str
+    procedure_code: str
+    justification: str
+    status: AuthorisationStatus
+    reason: str | None
+    requested_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def _from_json(cls, data: Json) -> InteropAuthorisation:
+        status = str(data["status"])
+        if status not in ("pending", "granted", "refused"):
+            raise ValueError(f"unknown authorisation status {status!r}")
+        return cls(
+            id=str(data["id"]),
+            service_id=str(data["service_id"]),
+            provider=str(data["provider"]),
+            service=str(data["service"]),
+            consumer=str(data["consumer"]),
+            procedure_code=str(data["procedure_code"]),
+            justification=str(data["justification"]),
+            status="pending" if status == "pending" else "granted" if status == "granted" else "refused",
+            reason=optional_str(data.get("reason")),
+            requested_at=parse_datetime(data["requested_at"]),
+            decided_at=optional_datetime(data.get("decided_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InteropExchange:
+    """A request and the provider's sealed answer.
+
+    Attributes:
+        id: the exchange's id; :meth:`Interop.evidence` takes it.
+        request: the request document as hashed and notarised (its ``subject_key``, never the national id).
+        request_hash: SHA-256 of its canonical JSON.
+        answer: the provider's answer: ``found``, ``data``, and the ``request_hash`` it answers.
+        answer_hash: SHA-256 of the answer's canonical JSON, the sealed payload.
+        answer_jws: the answer sealed by the provider: compact JWS, ES256, its certificate chain in ``x5c``.
+        request_receipt_id, answer_receipt_id: the notary's receipts of both hashes.
+        evidence_url: where the evidence file is, once both are anchored.
+    """
+
+    id: str
+    request: dict[str, Any]
+    request_hash: str
+    answer: dict[str, Any]
+    answer_hash: str
+    answer_jws: str
+    request_receipt_id: str
+    answer_receipt_id: str
+    evidence_url: str
+
+    @property
+    def found(self) -> bool:
+        """Whether the provider holds data of the citizen."""
+        return bool(self.answer.get("found"))
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        """The provider's data of the citizen, as its service's response schema says; ``None`` when not found."""
+        data = self.answer.get("data")
+        return data if isinstance(data, dict) else None
+
+    @classmethod
+    def _from_json(cls, data: Json) -> InteropExchange:
+        return cls(
+            id=str(data["id"]),
+            request=json_object(data["request"]),
+            request_hash=str(data["request_hash"]),
+            answer=json_object(data["answer"]),
+            answer_hash=str(data["answer_hash"]),
+            answer_jws=str(data["answer_jws"]),
+            request_receipt_id=str(data["request_receipt_id"]),
+            answer_receipt_id=str(data["answer_receipt_id"]),
+            evidence_url=str(data["evidence_url"]),
+        )
+
+
+class Interop:
+    """``client.interop``: data exchanged between administrations with a legal purpose. An administration's key.
+
+    Example::
+
+        with Client(url, api_key=town_hall_key) as segell:
+            segell.interop.request_authorisation("L01170792", "RESIDENCE", "PADRO-ALTA", "Registration in the census")
+            # ... once the provider granted it:
+            exchange = segell.interop.request(
+                "L01170792", "RESIDENCE", "47111222K", procedure_code="PADRO-ALTA", case_id="2026-0042",
+                legal_basis="https://www.boe.es/eli/es/l/1985/04/02/7", officer="Marta Vila (OAC)")
+            print(exchange.found, exchange.data)
+            Path(f"{exchange.id}.evidence.json").write_text(json.dumps(segell.interop.evidence(exchange.id)))
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def services(self) -> list[DataService]:
+        """The catalogue: every administration's data services."""
+        return self._transport.call("GET", "/v1/interop/services", items(DataService._from_json))
+
+    def register_service(
+        self,
+        code: str,
+        description: str,
+        response_schema: Mapping[str, Any],
+        legal_bases: Iterable[str],
+        seal_certificate: str,
+        *,
+        consent_required: bool = False,
+        endpoint_url: str | None = None,
+    ) -> DataService:
+        """Register a data service the administration provides; its answers are sealed with ``seal_certificate``
+        (the serial of its seal certificate, issued without a CSR). Without ``endpoint_url`` Segell answers from
+        the records uploaded with :meth:`upload_records`; with it, it calls that HTTPS endpoint (the answer's
+        ``webhook_secret`` signs those calls: keep it).
+
+        Raises:
+            ConflictError: (``service_exists``) the administration already offers a service of that code.
+            ValidationError: the schema is not a JSON Schema, a norm is not an ELI URI, or the certificate is not
+                a seal of the administration's.
+        """
+        body: dict[str, Any] = {
+            "code": code,
+            "description": description,
+            "response_schema": dict(response_schema),
+            "legal_bases": list(legal_bases),
+            "consent_required": consent_required,
+            "seal_certificate": seal_certificate,
+        }
+        if endpoint_url is not None:
+            body["endpoint_url"] = endpoint_url
+        return self._transport.call("POST", "/v1/interop/services", DataService._from_json, json=body)
+
+    def upload_records(self, service_id: str, records: Mapping[str, Mapping[str, Any]]) -> int:
+        """Upload the records a built-in service answers from, ``{national_id: data}`` (up to 10,000 a call; a
+        citizen's record replaces the earlier one); returns how many were stored. National ids are kept only as a
+        keyed hash."""
+        body = {"records": [{"national_id": key, "data": dict(data)} for key, data in records.items()]}
+        return self._transport.call(
+            "PUT", f"/v1/interop/services/{segment(service_id)}/records", lambda data: int(data["stored"]), json=body
+        )
+
+    def request_authorisation(
+        self, provider: str, service: str, procedure_code: str, justification: str
+    ) -> InteropAuthorisation:
+        """Ask a provider for access to one of its services for one procedure: ``pending`` until it decides."""
+        body = {
+            "provider": provider,
+            "service": service,
+            "procedure_code": procedure_code,
+            "justification": justification,
+        }
+        return self._transport.call("POST", "/v1/interop/authorisations", InteropAuthorisation._from_json, json=body)
+
+    def authorisations(self) -> list[InteropAuthorisation]:
+        """The authorisations the administration asked for, and those asked of it, newest first."""
+        return self._transport.call("GET", "/v1/interop/authorisations", items(InteropAuthorisation._from_json))
+
+    def decide_authorisation(
+        self, authorisation_id: str, decision: Literal["grant", "refuse"], reason: str | None = None
+    ) -> InteropAuthorisation:
+        """As the provider, grant or refuse an authorisation to one of its services (``reason`` required to
+        refuse); a granted one can later be refused."""
+        body: dict[str, Any] = {"decision": decision}
+        if reason is not None:
+            body["reason"] = reason
+        return self._transport.call(
+            "POST",
+            f"/v1/interop/authorisations/{segment(authorisation_id)}/decision",
+            InteropAuthorisation._from_json,
+            json=body,
+        )
+
+    def request(
+        self,
+        provider: str,
+        service: str,
+        national_id: str,
+        *,
+        procedure_code: str,
+        case_id: str,
+        legal_basis: str,
+        officer: str,
+        consent_reference: str | None = None,
+        hidden_until: datetime | None = None,
+    ) -> InteropExchange:
+        """Ask a provider's service about a citizen for a procedure, under a norm: the answer, sealed by the
+        provider, both sides notarised and the access written to the citizen's log.
+
+        Arguments:
+            national_id: the citizen's; never stored (a keyed hash), and sealed for the provider when its endpoint
+                needs it.
+            legal_basis: the norm (ELI URI) the request is made under: one the service accepts.
+            consent_reference: where the citizen's consent is recorded, for services that need it.
+            hidden_until: until then the citizen is not shown the access (an investigation).
+
+        Raises:
+            PermissionDeniedError: ``no_authorisation``, ``wrong_legal_basis`` (``details["accepted_legal_bases"]``)
+                or ``consent_missing``: the message says why.
+            ServerError: 502 ``provider_unavailable`` or 504 ``provider_timeout`` when the provider's endpoint is
+                down; ``details["retry_after"]`` says when to try again.
+        """
+        body: dict[str, Any] = {
+            "provider": provider,
+            "service": service,
+            "subject": {"national_id": national_id},
+            "purpose": {
+                "procedure_code": procedure_code,
+                "case_id": case_id,
+                "legal_basis": legal_basis,
+                "consent_reference": consent_reference,
+            },
+            "officer": officer,
+        }
+        if hidden_until is not None:
+            body["hidden_until"] = hidden_until.isoformat()
+        return self._transport.call("POST", "/v1/interop/requests", InteropExchange._from_json, json=body)
+
+    def exchange(self, exchange_id: str) -> InteropExchange:
+        """An exchange the administration took part in, as consumer or provider."""
+        return self._transport.call("GET", f"/v1/interop/requests/{segment(exchange_id)}", InteropExchange._from_json)
+
+    def evidence(self, exchange_id: str) -> dict[str, Any]:
+        """The exchange's evidence file (``segell-interop-evidence``), which ``segell interop verify`` checks
+        offline.
+
+        Raises:
+            ConflictError: (``not_anchored``) until both sides are anchored; ask again shortly.
+        """
+        return self._transport.call("GET", f"/v1/interop/requests/{segment(exchange_id)}/evidence", json_object)

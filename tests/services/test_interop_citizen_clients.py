@@ -1,6 +1,7 @@
-"""A citizen's side of interoperability through the SDK (`client.access`) and the CLI (`segell interop accesses |
-export | anchor`) against a real server: their access log, its export, and the check that an access is in its
-day's notarised log, offline and against the chain; an entry deleted since the day was closed fails the check."""
+"""Interoperability through the SDK and the CLI against a real server: two administrations exchange residence data
+with `client.interop`; a citizen reads their access log with `client.access` and `segell interop accesses |
+export | anchor`, and checks that an access is in its day's notarised log, offline and against the chain; an entry
+deleted since the day was closed fails the check."""
 
 import csv
 import io
@@ -15,13 +16,20 @@ import pytest
 from sqlalchemy import delete
 from typer.testing import CliRunner
 
-from segell.sdk import AccessAnchor, Client, ConflictError, NotFoundError, verify_access_anchor
+from segell.sdk import (
+    AccessAnchor,
+    Client,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    verify_access_anchor,
+)
 from segell.services.cli import app
 from segell.services.interop import api as interop
 from segell.services.interop.models import AccessLogEntry
 from segell.services.notary.settings import NotarySettings
 from tests.helpers import RunningServer, administration_record, admit, log_in_citizen, make_settings, runtime_of, serve
-from tests.services.test_interop_access import Exchange, national_id, set_up_exchange
+from tests.services.test_interop_access import LEGAL_BASIS, RESIDENCE_SCHEMA, Exchange, national_id, set_up_exchange
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +185,51 @@ def test_anchor_check_fails_once_another_entry_of_the_day_is_deleted(
     assert any("deleted, added or altered" in problem for problem in check.problems)
     assert any("1 entries of that day; 2 were notarised" in problem for problem in check.problems)
     assert cli.exit_code == 1 and json.loads(cli.stdout)["valid"] is False
+
+
+def test_two_administrations_exchange_residence_data_with_the_sdk(server: RunningServer) -> None:
+    provider_code, consumer_code = f"L{national_id()[:8]}", f"L{national_id()[:8]}"
+    with Client(server.url, server.governance_key) as governance:
+        provider_key = governance.administrations.admit(provider_code, "Padró de Figueres").api_key.key
+        consumer_key = governance.administrations.admit(consumer_code, "Ajuntament de Roses").api_key.key
+    subject = national_id()
+    with Client(server.url, provider_key) as provider, Client(server.url, consumer_key) as consumer:
+        seal = provider.certificates.issue("seal").serial
+        service = provider.interop.register_service(
+            "RESIDENCE", "Padró municipal", RESIDENCE_SCHEMA, [LEGAL_BASIS], seal
+        )
+        stored = provider.interop.upload_records(service.id, {subject: {"municipality": "Figueres", "since": "2020"}})
+        purpose = {"procedure_code": "BEQUES", "case_id": "B-1", "legal_basis": LEGAL_BASIS, "officer": "Pere Vidal"}
+        with pytest.raises(PermissionDeniedError) as unauthorised:
+            consumer.interop.request(provider_code, "RESIDENCE", subject, **purpose)
+        asked = consumer.interop.request_authorisation(provider_code, "RESIDENCE", "BEQUES", "Beques de menjador")
+        granted = provider.interop.decide_authorisation(asked.id, "grant")
+        exchange = consumer.interop.request(provider_code, "RESIDENCE", subject, **purpose)
+        with pytest.raises(PermissionDeniedError) as wrong_basis:
+            consumer.interop.request(
+                provider_code,
+                "RESIDENCE",
+                subject,
+                **{**purpose, "legal_basis": "https://www.boe.es/eli/es/l/2000/01/07/1"},
+            )
+        again = provider.interop.exchange(exchange.id)
+        listed = [item.id for item in provider.interop.authorisations()]
+        catalogue = [(item.provider, item.code) for item in consumer.interop.services()]
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                evidence = consumer.interop.evidence(exchange.id)
+                break
+            except ConflictError as exc:
+                assert exc.code == "not_anchored" and time.monotonic() < deadline
+                time.sleep(0.1)
+
+    assert (service.routing, service.webhook_secret, stored) == ("builtin", None, 1)
+    assert unauthorised.value.code == "no_authorisation"
+    assert (asked.status, granted.status, listed) == ("pending", "granted", [asked.id])
+    assert exchange.found and exchange.data == {"municipality": "Figueres", "since": "2020"}
+    assert exchange.answer["request_hash"] == exchange.request_hash and again == exchange
+    assert wrong_basis.value.code == "wrong_legal_basis"
+    assert wrong_basis.value.details["accepted_legal_bases"] == [LEGAL_BASIS]
+    assert (provider_code, "RESIDENCE") in catalogue
+    assert interop.verify_evidence(evidence).valid
