@@ -100,12 +100,15 @@
 
   // -- the budget ballot ---------------------------------------------------------------------------------------------
 
-  function ballotProblems(chosen, rules) {
+  // The same rules as the server's (services/participation/tally.py check_choices); a challenge's options are
+  // proposals, with no cost nor district, so only the count rules bite there.
+  function ballotProblems(chosen, rules, kind) {
     const problems = [];
     const count = chosen.length;
-    const total = chosen.reduce((sum, box) => sum + Number(box.dataset.cost), 0);
-    if (count < rules.min_projects) problems.push(say('rule_min_projects', { count: rules.min_projects }));
-    if (rules.max_projects !== null && count > rules.max_projects) problems.push(say('rule_max_projects', { count: rules.max_projects }));
+    const total = chosen.reduce((sum, box) => sum + Number(box.dataset.cost || 0), 0);
+    const [fewest, most] = kind === 'challenge' ? ['rule_min_choices', 'rule_max_choices'] : ['rule_min_projects', 'rule_max_projects'];
+    if (count < rules.min_projects) problems.push(say(fewest, { count: rules.min_projects }));
+    if (rules.max_projects !== null && count > rules.max_projects) problems.push(say(most, { count: rules.max_projects }));
     if (rules.budget_cap !== null && total > rules.budget_cap) problems.push(say('rule_budget_cap', { amount: money.format(rules.budget_cap) }));
     const perDistrict = new Map();
     chosen.forEach((box) => {
@@ -158,7 +161,8 @@
     const form = document.getElementById('ballot');
     if (!form) return;
     const rules = JSON.parse(document.getElementById('ballot-rules').textContent);
-    const boxes = Array.from(form.querySelectorAll('input[name="project"]'));
+    const kind = form.dataset.kind;
+    const boxes = Array.from(form.querySelectorAll('input[name="choice"]'));
     const totalLine = document.getElementById('ballot-total');
     const problemList = document.getElementById('ballot-problems');
     const message = document.getElementById('ballot-message');
@@ -166,9 +170,9 @@
     function update() {
       message.textContent = '';
       const chosen = boxes.filter((box) => box.checked);
-      const { problems, total, count } = ballotProblems(chosen, rules);
-      let line = say('total_label', { total: money.format(total), count });
-      if (rules.budget_cap !== null) line += ` ${say('remaining_label', { amount: money.format(rules.budget_cap - total) })}`;
+      const { problems, total, count } = ballotProblems(chosen, rules, kind);
+      let line = kind === 'challenge' ? say('total_label_challenge', { count }) : say('total_label', { total: money.format(total), count });
+      if (kind !== 'challenge' && rules.budget_cap !== null) line += ` ${say('remaining_label', { amount: money.format(rules.budget_cap - total) })}`;
       totalLine.textContent = line;
       problemList.textContent = '';
       problems.forEach((problem) => {
@@ -224,6 +228,244 @@
     if (kept && !input.value) input.value = kept;
   }
 
+
+  // -- check my ballot, in this browser ------------------------------------------------------------------------------
+  // Nothing here is taken on the server's word: the ballot's record is hashed to the receipt, its leaf and proof are
+  // hashed up to the ballots' root, that root's notarisation proof up to its batch root, and the chain is asked, at
+  // the deployment's own Notary, whether it holds that batch root. Each step is shown with what it found, and the
+  // check stops at the first that fails.
+
+  const hashes = window.segellHashes;
+  const RETRY_MS = 2000;
+  const RETRIES = 30;
+
+  async function getJson(url, options = {}) {
+    let response;
+    try {
+      response = await fetch(url, { headers: { Accept: 'application/json' }, ...options });
+    } catch (error) {
+      return { ok: false, status: 0, body: null };
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = null;
+    }
+    return { ok: response.ok, status: response.status, body };
+  }
+
+  // A step found something wrong (shown with the step), or the check could not go on (a request failed).
+  class StepFailed extends Error {}
+  class CheckStopped extends Error {}
+
+  async function rpc(calls) {
+    const request = calls.map(([method, params], id) => ({ jsonrpc: '2.0', id, method, params }));
+    const answer = await getJson('/rpc', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request) });
+    if (!answer.ok || !Array.isArray(answer.body)) throw new CheckStopped(`/rpc: HTTP ${answer.status}`);
+    return calls.map((_, id) => {
+      const reply = answer.body.find((item) => item && item.id === id);
+      if (!reply || reply.error || typeof reply.result !== 'string') throw new CheckStopped(`/rpc: ${reply && reply.error ? reply.error.message : 'no answer'}`);
+      return reply.result;
+    });
+  }
+
+  const utf8 = (text) => new TextEncoder().encode(text);
+  const selector = (signature) => hashes.toHex(hashes.keccak256(utf8(signature)).slice(0, 4));
+  const word = (bigint) => bigint.toString(16).padStart(64, '0');
+
+  function compareBytes(a, b) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+    return a.length - b.length;
+  }
+
+  // OpenZeppelin's MerkleProof: each pair hashed in byte order.
+  function hashUp(leaf, proof) {
+    return proof.reduce((node, sibling) => {
+      const other = hashes.fromHex(sibling);
+      const [low, high] = compareBytes(node, other) <= 0 ? [node, other] : [other, node];
+      return hashes.keccak256(hashes.concat(low, high));
+    }, leaf);
+  }
+
+  // In a tree stored as 2n-1 nodes, leaf k sits at 2n-2-k and its proof has floor(log2(i+1)) siblings.
+  function proofLength(index, size) {
+    let steps = 0;
+    for (let node = 2 * size - 2 - index + 1; node > 1; node = Math.floor(node / 2)) steps += 1;
+    return steps;
+  }
+
+  const doubleKeccak = (bytes) => hashes.keccak256(hashes.keccak256(bytes));
+  const isHex32 = (text) => typeof text === 'string' && /^(0x)?[0-9a-f]{64}$/i.test(text);
+  const bare = (text) => text.toLowerCase().replace(/^0x/, '');
+
+  function shortCode(commitment) {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    const bits = [...hashes.fromHex(commitment).slice(0, 7)].map((byte) => byte.toString(2).padStart(8, '0')).join('');
+    const letters = Array.from({ length: 10 }, (_, i) => alphabet[parseInt(bits.slice(5 * i, 5 * i + 5), 2)]).join('');
+    return `${letters.slice(0, 5)}-${letters.slice(5)}`;
+  }
+
+  function administrationCode(bytes32) {
+    const bytes = hashes.fromHex(bytes32);
+    let end = bytes.length;
+    while (end > 0 && bytes[end - 1] === 0) end -= 1;
+    return String.fromCharCode(...bytes.slice(0, end));
+  }
+
+  const moment = (seconds) => `${new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' }).format(new Date(seconds * 1000))} UTC`;
+
+  async function checkBallot(section, receipt) {
+    const process = section.dataset.process;
+    const steps = [];
+    const step = (name, ok, detailKey, values) => {
+      steps.push({ name, ok, detail: say(detailKey, values) });
+      if (!ok) throw new StepFailed(name);
+    };
+    const facts = [[texts.receipt_code, shortCode(receipt)], [texts.receipt_commitment, receipt]];
+    try {
+      // 1. The ballot as published: its record hashes to the receipt.
+      const inclusion = await getJson(`/v1/participation/processes/${encodeURIComponent(process)}/ballots/${receipt}`);
+      if (inclusion.status === 404) return { state: 'not-found', steps, facts };
+      if (inclusion.status === 409) return { state: 'not-closed', steps, facts };
+      if (!inclusion.ok || !inclusion.body) throw new CheckStopped(`HTTP ${inclusion.status}`);
+      const ballot = inclusion.body.ballot || {};
+      const choices = Array.isArray(ballot.choices) ? ballot.choices.map(String) : [];
+      const record = JSON.stringify({ choices: [...choices].sort(), nonce: String(ballot.nonce), pseudonym: String(ballot.pseudonym) });
+      const computed = await hashes.sha256Hex(utf8(record));
+      const names = JSON.parse((document.getElementById('option-names') || { textContent: '{}' }).textContent);
+      facts.push([texts.check_choices, choices.map((choice) => names[choice] || choice).join(' · ')]);
+      step(texts.verify_step_record, computed === receipt, computed === receipt ? 'verify_step_record_ok' : 'verify_step_record_bad', { commitment: receipt, computed });
+
+      // 2. Its leaf and proof lead to the ballots' root the process published.
+      const proof = Array.isArray(inclusion.body.proof) ? inclusion.body.proof : [];
+      const published = String(inclusion.body.ballots_root || '');
+      const wellFormed = proof.every(isHex32);
+      const root = wellFormed ? hashes.toHex(hashUp(doubleKeccak(hashes.fromHex(receipt)), proof)) : '';
+      const proofOk = wellFormed && root === bare(published);
+      step(texts.verify_step_proof, proofOk, proofOk ? 'verify_step_proof_ok' : 'verify_step_proof_bad', { count: proof.length, root: published, computed: root || '—' });
+
+      // 3. That root is the one notarised: the notary leaf binds it, and its proof leads to a batch root.
+      const code = String(inclusion.body.ballots_verification_code || '');
+      let bundle = null;
+      for (let attempt = 0; ; attempt++) {
+        const answer = await getJson(`/v1/verify/${encodeURIComponent(code)}/bundle`);
+        if (answer.ok && answer.body) {
+          bundle = answer.body;
+          break;
+        }
+        if (answer.status !== 409 || attempt >= RETRIES) throw new CheckStopped(`HTTP ${answer.status}`);
+        render(section, { state: 'pending', steps, facts });
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+      const fields = [bundle.document_hash, bundle.administration, bundle.salt];
+      const index = Number(bundle.leaf_index);
+      const size = Number(bundle.tree_size);
+      const bundleProof = Array.isArray(bundle.proof) ? bundle.proof : [];
+      const readable = fields.every(isHex32) && bundleProof.every(isHex32) && Number.isSafeInteger(index) && Number.isSafeInteger(size) && index >= 0 && index < size;
+      const sameRoot = readable && bare(bundle.document_hash) === root;
+      const fits = readable && bundleProof.length === proofLength(index, size);
+      const notaryLeaf = readable ? doubleKeccak(hashes.concat(...fields.map(hashes.fromHex), hashes.fromHex(word(BigInt(index))))) : null;
+      const batch = readable ? hashes.toHex(hashUp(notaryLeaf, bundleProof)) : '';
+      if (!sameRoot) {
+        step(texts.verify_step_notarised, false, 'verify_step_notarised_bad', { code, notarised: readable ? bare(bundle.document_hash) : '—', root });
+      }
+      step(texts.verify_step_notarised, fits, fits ? 'verify_step_notarised_ok' : 'verify_step_notarised_proof_bad', { code, count: bundleProof.length, batch });
+
+      // 4. The chain holds that batch root, at this deployment's Notary, anchored by the process's administration.
+      const deployment = await getJson('/.well-known/segell.json');
+      if (!deployment.ok || !deployment.body) throw new CheckStopped(`HTTP ${deployment.status}`);
+      const notary = String(deployment.body.notary);
+      const expectedChain = String(deployment.body.chain_id);
+      const [chainHex, anchorHex, revokedHex] = await rpc([
+        ['eth_chainId', []],
+        ['eth_call', [{ to: notary, data: `0x${selector('anchorOf(bytes32)')}${batch}` }, 'latest']],
+        ['eth_call', [{ to: notary, data: `0x${selector('isRevoked(bytes32)')}${hashes.toHex(notaryLeaf)}` }, 'latest']],
+      ]);
+      const chain = BigInt(chainHex).toString();
+      if (chain !== expectedChain) step(texts.verify_step_chain, false, 'verify_step_chain_other', { found: chain, chain: expectedChain });
+      const anchor = bare(anchorHex);
+      const slot = (n) => anchor.slice(64 * n, 64 * n + 64);
+      const anchoredBy = anchor.length >= 320 ? administrationCode(slot(0)) : '';
+      const anchoredSize = anchor.length >= 320 ? Number(BigInt(`0x${slot(2)}`)) : 0;
+      const held = anchoredSize !== 0 && anchoredSize === size && slot(0) === bare(bundle.administration) && anchoredBy === section.dataset.administration;
+      const values = {
+        notary,
+        chain,
+        batch,
+        administration: anchoredBy || '—',
+        size: anchoredSize,
+        block: held ? Number(BigInt(`0x${slot(3)}`)) : 0,
+        date: held ? moment(Number(BigInt(`0x${slot(4)}`))) : '',
+      };
+      step(texts.verify_step_chain, held, held ? 'verify_step_chain_ok' : 'verify_step_chain_bad', values);
+      if (BigInt(revokedHex) !== 0n) step(texts.verify_step_chain, false, 'verify_step_revoked', values);
+      return { state: 'verified', steps, facts };
+    } catch (error) {
+      if (error instanceof StepFailed) return { state: 'failed', steps, facts };
+      if (error instanceof CheckStopped) return { state: 'error', steps, facts, message: error.message };
+      return { state: 'error', steps, facts, message: String(error) };
+    }
+  }
+
+  function render(section, outcome) {
+    section.dataset.state = outcome.state;
+    section.textContent = '';
+    const heading = document.createElement('h2');
+    heading.id = 'check-heading';
+    const lines = [];
+    const titles = {
+      progress: ['verify_progress'],
+      pending: ['verify_progress', 'verify_pending'],
+      verified: ['verify_ok', 'verify_ok_text'],
+      failed: ['verify_failed', 'verify_failed_text'],
+      'not-found': ['verify_failed', 'verify_not_found'],
+      'not-closed': ['verify_failed', 'verify_not_closed'],
+      error: ['verify_failed', 'verify_unreachable'],
+    }[outcome.state];
+    heading.textContent = texts[titles[0]];
+    if (titles[1]) lines.push(say(titles[1], { message: outcome.message || '' }));
+    section.append(heading, ...lines.map((text) => {
+      const line = document.createElement('p');
+      line.textContent = text;
+      return line;
+    }));
+    section.className = `card check notice notice-${{ verified: 'ok', progress: 'warn', pending: 'warn' }[outcome.state] || 'bad'}`;
+    if (outcome.facts && outcome.facts.length) {
+      const list = document.createElement('dl');
+      list.className = 'facts';
+      outcome.facts.forEach(([name, value]) => {
+        const term = document.createElement('dt');
+        term.textContent = name;
+        const detail = document.createElement('dd');
+        detail.textContent = value;
+        list.append(term, detail);
+      });
+      section.append(list);
+    }
+    if (outcome.steps && outcome.steps.length) {
+      const list = document.createElement('ol');
+      list.className = 'check-steps';
+      list.id = 'check-steps';
+      outcome.steps.forEach((item) => {
+        const entry = document.createElement('li');
+        entry.dataset.ok = String(item.ok);
+        const status = document.createElement('strong');
+        status.textContent = `${item.ok ? texts.verify_step_ok : texts.verify_step_failed} · ${item.name}: `;
+        entry.append(status, item.detail);
+        list.append(entry);
+      });
+      section.append(list);
+    }
+  }
+
+  async function setUpCheck() {
+    const section = document.getElementById('check-result');
+    if (!section || !section.dataset.receipt) return;
+    render(section, { state: 'progress' });
+    render(section, await checkBallot(section, section.dataset.receipt));
+  }
+
   // -- results -------------------------------------------------------------------------------------------------------
 
   function drawResults() {
@@ -262,6 +504,7 @@
     setUpSupports();
     setUpBallot();
     fillKeptReceipt();
+    setUpCheck();
     drawResults();
   }
 
