@@ -79,6 +79,10 @@ SCRIPT_TEXTS: Final = (
     "verify_step_revoked",
     "verify_step_notarised_proof_bad",
     "check_choices",
+    "proposing",
+    "proposed",
+    "propose_see",
+    "propose_failed",
 )
 
 
@@ -112,7 +116,10 @@ def _page(language: str, title: str, content: str, *, query: Mapping[str, str] |
         "js_version": assets["participation.js"].etag,
         "hashes_version": assets["hashes.js"].etag,
         "chart_version": assets["chart.umd.min.js"].etag,
-        "texts_json": pages.json_for_script({key: texts[key] for key in SCRIPT_TEXTS}),
+        # The API's error codes a citizen may meet, said in the page's language (`error_<code>`).
+        "texts_json": pages.json_for_script(
+            {key: texts[key] for key in texts if key in SCRIPT_TEXTS or key.startswith("error_")}
+        ),
     }
     links = pages.language_links(language, dict(query or {}))
     raw = {"content", "texts_json", *(key for key in links if key.startswith("current_"))}
@@ -417,6 +424,34 @@ def _projects_table(language: str, process: participation.ProcessOut) -> str:
 SORTS: Final = ("supports", "newest", "random")
 
 
+def _propose_form(language: str, process: participation.ProcessOut) -> str:
+    """A new proposal: the script publishes it through the API with the citizen's token."""
+    texts = translations()[language]
+    services = "".join(f'<option value="{_e(code)}">{_e(code)}</option>' for code in process.services)
+    service_field = (
+        f'<label for="propose-service">{_e(texts["propose_service"])}</label>'
+        f'<select id="propose-service" name="service"><option value="">{_e(texts["filter_any"])}</option>'
+        f"{services}</select>"
+        if process.services
+        else ""
+    )
+    newest = f"{_process_href(process.id, '/proposals')}?{urlencode({'lang': language, 'sort': 'newest'})}"
+    return (
+        f'<details class="card propose"><summary>{_e(texts["propose_heading"])}</summary>'
+        f'<form id="propose" data-process="{_e(process.id)}" data-language="{language}" '
+        f'data-newest="{_e(newest)}">'
+        f'<label for="propose-title">{_e(texts["propose_title"])}</label>'
+        '<input type="text" id="propose-title" name="title" required maxlength="300">'
+        f'<label for="propose-body">{_e(texts["propose_body"])}</label>'
+        f'<p class="help" id="propose-body-help">{_e(texts["propose_body_help"])}</p>'
+        '<textarea id="propose-body" name="body" rows="5" required maxlength="10000" '
+        'aria-describedby="propose-body-help"></textarea>'
+        f"{service_field}"
+        f'<p><button type="submit">{_e(texts["propose_send"])}</button></p>'
+        '<p id="propose-message" role="status"></p></form></details>'
+    )
+
+
 def _can_support(process: participation.ProcessOut) -> bool:
     """As the API decides: while the process is open, and in its proposals phase when it has one."""
     if process.status != "open":
@@ -488,6 +523,8 @@ def proposals_page(
         content.append(
             f'<p class="notice notice-warn" id="supports-closed">{_e(_supports_closed(language, process))}</p>'
         )
+    else:
+        content.append(_propose_form(language, process))
     content.append(f'<p id="proposals-count" role="status">{_e(_say(texts, "proposals_count", count=page.total))}</p>')
     items = []
     for proposal in page.items:
@@ -496,7 +533,15 @@ def proposals_page(
             items.append(
                 f'<li class="card proposal proposal-hidden" aria-labelledby="{heading_id}">'
                 f'<h2 id="{heading_id}">{_e(texts["hidden_title"])}</h2>'
-                f"<p>{_e(_say(texts, 'hidden_reason', reason=proposal.hidden_reason or ''))}</p></li>"
+                f"<p>{_e(_say(texts, 'hidden_reason', reason=proposal.hidden_reason or ''))}</p>"
+                + (
+                    f'<p class="muted small">{_e(texts["hidden_code"])}: '
+                    f'<a href="/verify/{quote(proposal.hidden_verification_code)}">'
+                    f"{_e(proposal.hidden_verification_code)}</a></p>"
+                    if proposal.hidden_verification_code
+                    else ""
+                )
+                + "</li>"
             )
             continue
         support_label = _say(texts, "support_label", title=proposal.title or "")

@@ -275,7 +275,7 @@ def test_proposals_are_searched_sorted_and_supported_in_chromium(
         page = browser.page
         page.goto(f"{web_server.url}/participation/processes/{ideas}/proposals?sort=newest#token={token}")
         expect(page.locator("#proposals-count")).to_contain_text("Proposals found: 3")
-        page.get_by_label("Service").select_option("PADRO-CERT")
+        page.get_by_label("Service", exact=True).select_option("PADRO-CERT")
         page.get_by_label("Words").fill("correu")
         page.get_by_role("button", name="Show").click()
         expect(page.locator("#proposals-count")).to_contain_text("Proposals found: 1")
@@ -285,9 +285,26 @@ def test_proposals_are_searched_sorted_and_supported_in_chromium(
         item.get_by_role("button", name="Support “Certificats per correu”").click()
         expect(item.locator("[data-support-message]")).to_contain_text("your support is recorded")
         expect(item.locator("[data-support-count]")).to_have_text("Supports: 1")
+        # A second support is refused by the server; the page says why in its own language.
+        page.reload()
+        item.get_by_role("button", name="Support “Certificats per correu”").click()
+        expect(item.locator("[data-support-message]")).to_have_text(
+            "You already support this proposal: one support per person."
+        )
+
+        # A citizen makes a proposal from the page: published, notarised, listed among the newest.
+        page.get_by_text("Make a proposal").click()
+        page.get_by_label("Title").fill("Bústia de suggeriments")
+        page.get_by_label("Your proposal").fill("Una bústia a cada oficina.")
+        page.get_by_label("Service it is about (optional)").select_option("LLICENCIA-OBRES")
+        page.get_by_role("button", name="Publish my proposal").click()
+        expect(page.locator("#propose-message")).to_contain_text("Your proposal is published")
+        page.locator("#proposed-link").click()
+        expect(page.locator("li.proposal h2").first).to_have_text("Bústia de suggeriments")
+        expect(page.locator("#proposals-count")).to_contain_text("Proposals found: 4")
 
         page.get_by_label("Words").fill("")
-        page.get_by_label("Service").select_option("")
+        page.get_by_label("Service", exact=True).select_option("")
         page.get_by_label("Order").select_option("supports")
         page.get_by_role("button", name="Show").click()
         expect(page.locator("li.proposal h2").first).to_have_text("Certificats per correu")
@@ -297,7 +314,7 @@ def test_proposals_are_searched_sorted_and_supported_in_chromium(
         page.reload()
         assert page.locator("li.proposal h2").all_inner_texts() == first_order
     finally:
-        finish(browser)
+        finish(browser, ("Failed to load resource: the server responded with a status of 409 (Conflict)",))
     with web_server.client() as anyone:
         listed = anyone.get(f"/v1/participation/processes/{ideas}/proposals", params={"q": "correu"}).json()
     assert [(p["title"], p["supports"]) for p in listed["items"]] == [("Certificats per correu", 1)]

@@ -49,11 +49,16 @@
   }
 
   async function callApi(method, path, body) {
-    const response = await fetch(path, {
-      method,
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token()}` },
-      body: JSON.stringify(body),
-    });
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token()}` },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      return { ok: false, status: 0, answer: null };
+    }
     let answer = null;
     try {
       answer = await response.json();
@@ -63,11 +68,14 @@
     return { ok: response.ok, status: response.status, answer };
   }
 
+  // What went wrong, in the page's language: the API's error code said as the page says it (its message is in
+  // English only).
   function errorText(result, fallbackKey) {
-    const error = result.answer && result.answer.error;
-    if (!error) return texts[fallbackKey];
-    const details = Array.isArray(error.details) ? error.details.filter((item) => typeof item === 'string') : [];
-    return [error.message, ...details].join(' ');
+    const code = result.answer && result.answer.error && result.answer.error.code;
+    if (code && texts[`error_${code}`]) return texts[`error_${code}`];
+    if (result.status === 401) return texts.error_unauthenticated;
+    if (result.status === 0) return texts.error_network;
+    return texts[fallbackKey];
   }
 
   // -- supports ------------------------------------------------------------------------------------------------------
@@ -95,6 +103,39 @@
           message.textContent = errorText(result, 'support_failed');
         }
       });
+    });
+  }
+
+  // -- a new proposal ------------------------------------------------------------------------------------------------
+
+  function setUpProposing() {
+    const form = document.getElementById('propose');
+    if (!form) return;
+    const message = document.getElementById('propose-message');
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (!token()) {
+        message.textContent = texts.need_login;
+        return;
+      }
+      const button = form.querySelector('button[type="submit"]');
+      button.disabled = true;
+      message.textContent = texts.proposing;
+      const body = { title: form.elements.title.value.trim(), body: form.elements.body.value.trim(), language: form.dataset.language };
+      if (form.elements.service && form.elements.service.value) body.service = form.elements.service.value;
+      const result = await callApi('POST', `/v1/participation/processes/${form.dataset.process}/proposals`, body);
+      button.disabled = false;
+      if (!result.ok) {
+        message.textContent = errorText(result, 'propose_failed');
+        return;
+      }
+      form.reset();
+      message.textContent = `${say('proposed', { code: result.answer.verification_code })} `;
+      const link = document.createElement('a');
+      link.href = form.dataset.newest;
+      link.id = 'proposed-link';
+      link.textContent = texts.propose_see;
+      message.append(link);
     });
   }
 
@@ -502,6 +543,7 @@
     takeTokenFromAddress();
     showSession();
     setUpSupports();
+    setUpProposing();
     setUpBallot();
     fillKeptReceipt();
     setUpCheck();
