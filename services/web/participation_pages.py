@@ -96,7 +96,8 @@ def _e(value: object) -> str:
 
 
 def _say(texts: Mapping[str, str], key: str, **values: object) -> str:
-    text = texts[key]
+    # A sentence about one thing has a text of its own (`<key>_one`) where the language needs it.
+    text = texts.get(f"{key}_one", texts[key]) if values.get("count") == 1 else texts[key]
     for name, value in values.items():
         text = text.replace(f"{{{name}}}", str(value))
     return text
@@ -118,7 +119,7 @@ def _page(language: str, title: str, content: str, *, query: Mapping[str, str] |
         "chart_version": assets["chart.umd.min.js"].etag,
         # The API's error codes a citizen may meet, said in the page's language (`error_<code>`).
         "texts_json": pages.json_for_script(
-            {key: texts[key] for key in texts if key in SCRIPT_TEXTS or key.startswith("error_")}
+            {key: texts[key] for key in texts if key.removesuffix("_one") in SCRIPT_TEXTS or key.startswith("error_")}
         ),
     }
     links = pages.language_links(language, dict(query or {}))

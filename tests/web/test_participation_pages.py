@@ -322,7 +322,7 @@ def test_proposals_are_searched_sorted_and_supported_in_chromium(
 
 @pytest.mark.parametrize("lang", ["ca", "es", "en"])
 def test_pages_fit_a_phone_and_read_well_in_each_language(
-    headless_chromium: Chromium, web_server: RunningServer, budget: Budget, ideas: str, lang: str
+    headless_chromium: Chromium, web_server: RunningServer, budget: Budget, ideas: str, challenge: Challenge, lang: str
 ) -> None:
     browser = open_page(headless_chromium, web_server, locale="ca-ES", **PHONE)
     try:
@@ -333,6 +333,8 @@ def test_pages_fit_a_phone_and_read_well_in_each_language(
             f"/participation/processes/{ideas}/proposals",
             f"/participation/processes/{budget.id}/results",
             f"/participation/processes/{budget.id}/check",
+            f"/participation/processes/{challenge.id}",
+            f"/participation/processes/{challenge.id}/ballot",
         ):
             page.goto(f"{web_server.url}{path}?lang={lang}")
             assert page.evaluate("document.documentElement.lang") == lang
@@ -341,8 +343,8 @@ def test_pages_fit_a_phone_and_read_well_in_each_language(
             # for the contrast check's minimum of texts.
             if page.locator("#ballot, #results-table").count() or not path.endswith(("/ballot", "/results")):
                 assert low_contrast(page, "main *, header *, footer *") == {}, path
-        expect(page.locator("h1")).to_have_text(TEXTS[lang])
-        browser.screenshot(f"participation-check-phone-{lang}")
+        expect(page.locator("h1")).to_have_text(CHALLENGE[lang])
+        browser.screenshot(f"participation-challenge-ballot-phone-{lang}")
     finally:
         finish(browser)
 
@@ -442,6 +444,7 @@ def test_challenge_vote_end_to_end_in_chromium_on_a_phone(
             expect(page.locator("#phases tr[aria-current='step'] th")).to_have_text("Propuestas")
             expect(page.locator("#phases tbody tr")).to_have_count(4)
             expect(page.locator("#rules")).to_contain_text("Elige como máximo 2 propuestas.")
+            expect(page.locator("#rules")).to_contain_text("Elige como mínimo 1 propuesta.")
             assert_accessible(page, CHALLENGE["es"])
             page.goto(f"{base}/ballot")
             expect(page.locator("#ballot-unavailable")).to_contain_text("La votación se abre el")

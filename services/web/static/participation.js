@@ -10,7 +10,9 @@
   const main = document.querySelector('main');
   const locale = (main && main.dataset.numberLocale) || document.documentElement.lang;
   const money = new Intl.NumberFormat(locale, { style: 'currency', currency: 'EUR', maximumFractionDigits: 0 });
-  const say = (key, values = {}) => Object.entries(values).reduce((text, [name, value]) => text.split(`{${name}}`).join(String(value)), texts[key]);
+  // A sentence about one thing has a text of its own (`<key>_one`) where the language needs it.
+  const pick = (key, values) => (values.count === 1 && texts[`${key}_one`] !== undefined ? texts[`${key}_one`] : texts[key]);
+  const say = (key, values = {}) => Object.entries(values).reduce((text, [name, value]) => text.split(`{${name}}`).join(String(value)), pick(key, values));
 
   // -- the session -------------------------------------------------------------------------------------------------
 
