@@ -138,11 +138,14 @@ def _time(moment: datetime, language: str) -> str:
     return f'<time datetime="{_e(moment.isoformat())}">{_e(portal.format_date(moment, language))}</time>'
 
 
+def _plain_moment(moment: datetime, language: str) -> str:
+    utc = moment.astimezone(UTC)
+    return _say(translations()[language], "moment", date=portal.format_date(utc, language), time=utc.strftime("%H:%M"))
+
+
 def _moment(moment: datetime, language: str) -> str:
     """A phase's start or end: the day and the time, in UTC (as the process states it)."""
-    utc = moment.astimezone(UTC)
-    text = _say(translations()[language], "moment", date=portal.format_date(utc, language), time=utc.strftime("%H:%M"))
-    return f'<time datetime="{_e(utc.isoformat())}">{_e(text)}</time>'
+    return f'<time datetime="{_e(moment.astimezone(UTC).isoformat())}">{_e(_plain_moment(moment, language))}</time>'
 
 
 def _amount(value: int, language: str) -> str:
@@ -270,6 +273,8 @@ def processes_page(language: str, processes: participation.ProcessList) -> str:
     items = []
     for process in processes.items:
         status = texts[f"status_{process.status}"]
+        if process.status == "open" and process.current_phase is not None:
+            status += f" · {texts['fact_phase']}: {texts[f'phase_{process.current_phase}']}"
         items.append(
             f'<li class="card process-item"><h2><a href="{_process_href(process.id)}">'
             f"{_e(_title(process.title, language))}</a></h2>"
@@ -343,6 +348,8 @@ def process_page(language: str, process: participation.ProcessOut, now: datetime
         facts.append((texts["fact_budget"], _amount(process.available_budget, language)))
     if process.required_factor is not None:
         facts.append((texts["fact_factor"], texts["factor_totp"]))
+    if process.services:
+        facts.append((texts["fact_services"], ", ".join(process.services)))
     if _votes(process):
         facts.append(
             (texts["fact_replacement"], texts["replacement_yes" if process.ballot_replacement else "replacement_no"])
@@ -471,11 +478,6 @@ def _supports_closed(language: str, process: participation.ProcessOut) -> str:
         starts=_plain_moment(phase.starts_at, language),
         ends=_plain_moment(phase.ends_at, language),
     )
-
-
-def _plain_moment(moment: datetime, language: str) -> str:
-    utc = moment.astimezone(UTC)
-    return _say(translations()[language], "moment", date=portal.format_date(utc, language), time=utc.strftime("%H:%M"))
 
 
 def proposals_page(

@@ -368,14 +368,20 @@ def test_check_page_says_a_receipt_is_malformed(web_server: RunningServer, budge
     assert 'aria-invalid="true"' in page.text
 
 
-def test_processes_page_lists_the_open_processes(web_server: RunningServer, budget: Budget, ideas: str) -> None:
+def test_processes_page_lists_the_open_processes_with_the_phase_under_way(
+    web_server: RunningServer, budget: Budget, ideas: str, challenge: Challenge
+) -> None:
     with web_server.client() as anyone:
         page = anyone.get("/participation", params={"lang": "es"})
+        ideas_page = anyone.get(f"/participation/processes/{ideas}", params={"lang": "es"})
 
     assert page.status_code == 200
     assert f'href="/participation/processes/{budget.id}"' in page.text
     assert f'href="/participation/processes/{ideas}"' in page.text
     assert "Presupuesto participativo" in page.text
+    listed = re.search(rf'processes/{challenge.id}">.*?</li>', page.text, re.S)
+    assert listed is not None and "Reto · " in listed.group(0) and "Fase actual: Propuestas" in listed.group(0)
+    assert "<dd>PADRO-CERT, LLICENCIA-OBRES</dd>" in ideas_page.text
 
 
 # -- a challenge, voted end to end; check my ballot; accessibility ------------------------------------------------
