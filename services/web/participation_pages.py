@@ -1,9 +1,10 @@
-"""Rendering the participation pages: a process, its proposals (search, filter, sort, support), the budget ballot
-with its running total and rule checks, "check my ballot" with the receipt, the results with charts, and the
-after-transaction survey.
+"""Rendering the participation pages: a process and its phases, its proposals (search, filter, sort, propose,
+support), the ballot of a budget or a challenge with its running total and rule checks, "check my ballot" (checked
+in the browser), the results with charts, and the after-transaction survey.
 
 Pages are rendered whole on the server in the language chosen as on the verification page (`pages.choose_language`)
-and read without JavaScript; acting as a citizen (supporting, casting a ballot) is done by `static/participation.js`
+and read without JavaScript. `static/participation.js` checks a ballot's receipt against the published ballot, its
+proof, the root's notarisation and the chain, and acts as a citizen (proposing, supporting, casting a ballot)
 through the JSON API with the citizen's token, which the administration's app hands over in the page address's
 fragment (``#token=...``: never sent to any server) and the page keeps in the tab's session storage. The server
 checks every ballot again: the page's checks only spare the citizen a refused ballot. Charts are drawn by Chart.js

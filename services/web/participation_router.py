@@ -133,7 +133,7 @@ def check_page(
     lang: LanguageQuery = None,
     receipt: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    """Check my ballot: the receipt's commitment, looked up among the published ballots with its proof."""
+    """Check my ballot: the form, and for a receipt of a closed vote the place where the browser checks it."""
     language = pages.request_language(request, lang)
     process = _process(session, process_id, clock())
     if process is None:
