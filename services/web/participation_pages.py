@@ -433,6 +433,27 @@ def _projects_table(language: str, process: participation.ProcessOut) -> str:
 SORTS: Final = ("supports", "newest", "random")
 
 
+def _versions_list(
+    language: str, proposal: participation.ProposalOut, versions: list[participation.ProposalVersionOut]
+) -> str:
+    """An edited proposal's earlier versions, each with its hash, the hash it follows and its notarised code."""
+    earlier = [version for version in versions if version.version < proposal.version]
+    if not earlier:
+        return ""
+    texts = translations()[language]
+    items = "".join(
+        f"<li>{_e(_say(texts, 'proposal_meta', version=version.version))} · {_e(version.title or '')} · "
+        f'<a href="/verify/{quote(version.verification_code)}">{_e(version.verification_code)}</a>'
+        f'<br><span class="small">{_e(texts["version_hash"])}: <code>{_e(version.version_hash)}</code></span></li>'
+        for version in reversed(earlier)
+    )
+    note = _say(texts, "versions_note", hash=proposal.version_hash[:12])
+    return (
+        f'<details class="versions"><summary>{_e(_say(texts, "earlier_versions", count=len(earlier)))}</summary>'
+        f'<p class="small">{_e(note)}</p><ol>{items}</ol></details>'
+    )
+
+
 def _propose_form(language: str, process: participation.ProcessOut) -> str:
     """A new proposal: the script publishes it through the API with the citizen's token."""
     texts = translations()[language]
@@ -492,8 +513,10 @@ def proposals_page(
     seed: str,
     offset: int,
     limit: int,
+    versions: Mapping[str, list[participation.ProposalVersionOut]] | None = None,
 ) -> str:
-    """`/participation/processes/{id}/proposals`: search, filter by service, sort, and support."""
+    """`/participation/processes/{id}/proposals`: search, filter by service, sort, and support; `versions`, by
+    proposal id, the versions of those edited."""
     texts = translations()[language]
     content = _process_header(language, process, "/proposals")
     services = "".join(
@@ -549,6 +572,7 @@ def proposals_page(
             )
             continue
         support_label = _say(texts, "support_label", title=proposal.title or "")
+        of_version = _say(texts, "supports_of_version", count=proposal.supports_of_version)
         service_note = f" · {_e(texts['col_service'])}: {_e(proposal.service)}" if proposal.service else ""
         items.append(
             f'<li class="card proposal" aria-labelledby="{heading_id}" data-proposal="{_e(proposal.id)}">'
@@ -558,6 +582,7 @@ def proposals_page(
             f'<p class="proposal-body">{_e(proposal.body or "")}</p>'
             f'<p class="supports"><span class="support-count" data-support-count>'
             f"{_e(_say(texts, 'supports_count', count=proposal.supports))}</span> "
+            + (f'<span class="muted">{_e(of_version)}</span> ' if proposal.version > 1 else "")
             + (
                 f'<button type="button" data-support="{_e(proposal.id)}" data-version="{_e(proposal.version_hash)}" '
                 f'aria-label="{_e(support_label)}">{_e(texts["support"])}</button></p>'
@@ -566,7 +591,9 @@ def proposals_page(
                 else "</p>"
             )
             + f'<p class="muted small">{_e(texts["version_code"])}: '
-            f'<a href="/verify/{quote(proposal.verification_code)}">{_e(proposal.verification_code)}</a></p></li>'
+            f'<a href="/verify/{quote(proposal.verification_code)}">{_e(proposal.verification_code)}</a></p>'
+            + _versions_list(language, proposal, (versions or {}).get(proposal.id, []))
+            + "</li>"
         )
     if items:
         content.append(f'<ol class="proposals">{"".join(items)}</ol>')

@@ -90,6 +90,11 @@ def proposals_page(
         limit=limit,
         offset=offset,
     )
+    versions = {
+        proposal.id: participation.proposal_versions(session, proposal.id)
+        for proposal in page.items
+        if proposal.version > 1 and not proposal.hidden
+    }
     body = render.proposals_page(
         language,
         process,
@@ -100,6 +105,7 @@ def proposals_page(
         seed=chosen_seed,
         offset=offset,
         limit=limit,
+        versions=versions,
     )
     return pages.html_page(request, lang, language, body)
 

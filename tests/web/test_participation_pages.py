@@ -465,6 +465,12 @@ def test_challenge_vote_end_to_end_in_chromium_on_a_phone(
             page.goto(f"{base}/proposals")
             expect(page.locator("#supports-closed")).to_contain_text("durante la fase de propuestas")
             expect(page.locator("button[data-support]")).to_have_count(0)
+            # The edited proposal shows its earlier version, notarised, and the hash chain that links them.
+            edited = page.locator("li.proposal").filter(has_text=IDEAS[0])
+            edited.get_by_text("Versiones anteriores (1)").click()
+            expect(edited.locator("details.versions li")).to_have_count(1)
+            expect(edited.locator("details.versions li")).to_contain_text("Versión 1")
+            assert_accessible(page, CHALLENGE["es"])
 
             page.goto(f"{base}/ballot#token={token}")
             expect(page.locator("[data-session]")).to_contain_text("Has entrado")
