@@ -98,7 +98,7 @@ def _e(value: object) -> str:
 
 def _say(texts: Mapping[str, str], key: str, **values: object) -> str:
     # A sentence about one thing has a text of its own (`<key>_one`) where the language needs it.
-    text = texts.get(f"{key}_one", texts[key]) if values.get("count") == 1 else texts[key]
+    text = texts.get(f"{key}_one", texts[key]) if values.get("count") in (1, "1") else texts[key]
     for name, value in values.items():
         text = text.replace(f"{{{name}}}", str(value))
     return text

@@ -511,11 +511,21 @@
 
   // -- results -------------------------------------------------------------------------------------------------------
 
+  function wrapLabel(label, width) {
+    const lines = [];
+    String(label).split(/\s+/).forEach((word) => {
+      const last = lines.length ? lines[lines.length - 1] : null;
+      if (last !== null && `${last} ${word}`.length <= width) lines[lines.length - 1] = `${last} ${word}`;
+      else lines.push(word.length > width ? `${word.slice(0, width - 1)}…` : word);
+    });
+    return lines;
+  }
+
   function drawResults() {
     if (typeof window.Chart !== 'function') return;
     document.querySelectorAll('canvas[data-votes-chart]').forEach((canvas) => {
       const spec = JSON.parse(document.getElementById(canvas.dataset.votesChart).textContent);
-      canvas.parentElement.style.height = `${Math.max(240, spec.labels.length * 28 + 80)}px`;
+      canvas.parentElement.style.height = `${Math.max(240, spec.labels.length * (canvas.clientWidth < 600 ? 56 : 28) + 80)}px`;
       new window.Chart(canvas, {
         type: 'bar',
         data: {
@@ -534,7 +544,11 @@
           maintainAspectRatio: false,
           indexAxis: 'y',
           locale,
-          scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
+          scales: {
+            x: { beginAtZero: true, ticks: { precision: 0 } },
+            // Long names in lines of their own, so that a phone's narrow chart shows them whole.
+            y: { ticks: { callback(value) { return wrapLabel(this.getLabelForValue(value), canvas.clientWidth < 600 ? 18 : 40); } } },
+          },
           plugins: { legend: { display: false } },
         },
       });
