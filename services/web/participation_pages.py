@@ -301,9 +301,9 @@ def _phases_table(language: str, process: participation.ProcessOut, now: datetim
         else:
             state, current = ("phase_done" if phase.ends_at <= now else "phase_coming"), ""
         rows.append(
-            f'<tr data-phase="{phase.phase}"{current}><th scope="row">{_e(texts[f"phase_{phase.phase}"])}</th>'
-            f"<td>{_moment(phase.starts_at, language)}</td><td>{_moment(phase.ends_at, language)}</td>"
-            f"<td>{_e(texts[state])}</td></tr>"
+            f'<tr data-phase="{phase.phase}"{current}><th scope="row">{_e(texts[f"phase_{phase.phase}"])}'
+            f'<span class="phase-state"> · {_e(texts[state])}</span></th>'
+            f"<td>{_moment(phase.starts_at, language)}</td><td>{_moment(phase.ends_at, language)}</td></tr>"
         )
     return _section(
         "phases-heading",
@@ -312,7 +312,7 @@ def _phases_table(language: str, process: participation.ProcessOut, now: datetim
             '<div class="table-wrap" role="region" tabindex="0" aria-labelledby="phases-heading">'
             f'<table id="phases" aria-labelledby="phases-heading"><thead><tr>'
             f'<th scope="col">{_e(texts["col_phase"])}</th><th scope="col">{_e(texts["col_starts"])}</th>'
-            f'<th scope="col">{_e(texts["col_ends"])}</th><th scope="col">{_e(texts["col_phase_state"])}</th>'
+            f'<th scope="col">{_e(texts["col_ends"])}</th>'
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         ],
     )

@@ -447,8 +447,9 @@ def test_challenge_vote_end_to_end_in_chromium_on_a_phone(
             # In the proposals phase: the page says so, with every phase's dates; the ballot says when it opens.
             page.goto(base)
             expect(page.locator("#what-now")).to_contain_text("Ahora: propón ideas")
-            expect(page.locator("#phases tr[aria-current='step'] th")).to_have_text("Propuestas")
+            expect(page.locator("#phases tr[aria-current='step'] th")).to_have_text("Propuestas · En curso")
             expect(page.locator("#phases tbody tr")).to_have_count(4)
+            expect(page.locator("#phases tr[data-phase='voting'] th")).to_have_text("Votación · Por venir")
             expect(page.locator("#rules")).to_contain_text("Elige como máximo 2 propuestas.")
             expect(page.locator("#rules")).to_contain_text("Elige como mínimo 1 propuesta.")
             assert_accessible(page, CHALLENGE["es"])
@@ -459,7 +460,7 @@ def test_challenge_vote_end_to_end_in_chromium_on_a_phone(
             clock.advance(hours=3)
             token = log_in_citizen(council)
             page.goto(base)
-            expect(page.locator("#phases tr[aria-current='step'] th")).to_have_text("Votación")
+            expect(page.locator("#phases tr[aria-current='step'] th")).to_have_text("Votación · En curso")
             expect(page.locator("#what-now")).to_contain_text("Ahora: vota")
             # Supports belong to the proposals phase: the page no longer offers them.
             page.goto(f"{base}/proposals")
