@@ -657,5 +657,21 @@ def test_check_my_ballot_fails_for_a_tampered_published_ballot(
         expect(steps.nth(1)).to_have_attribute("data-ok", "true")
         expect(steps.nth(2)).to_have_attribute("data-ok", "false")
         expect(steps.nth(2)).to_contain_text("l'arrel notaritzada amb el codi")
+
+        # A root's bundle rewritten as a batch of one: its proof holds, but no such batch root is on the chain.
+        def batch_of_one(route: Route) -> None:
+            body = httpx.get(route.request.url).json()
+            body |= {"proof": [], "leaf_index": 0, "tree_size": 1}
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+        page.unroute(f"**/ballots/{lied_about}")
+        page.route("**/v1/verify/*/bundle", batch_of_one)
+        page.goto(f"{check}?receipt={closed_vote.receipts[0]}")
+        check_state(page, "failed")
+        steps = page.locator("#check-steps li")
+        expect(steps).to_have_count(4)
+        expect(steps.nth(2)).to_have_attribute("data-ok", "true")
+        expect(steps.nth(3)).to_have_attribute("data-ok", "false")
+        expect(steps.nth(3)).to_contain_text("no conté l'arrel del lot")
     finally:
         finish(browser)
