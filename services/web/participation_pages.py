@@ -30,6 +30,7 @@ SCRIPT_TEXTS: Final = (
     "supporting",
     "supported",
     "supports_count",
+    "supports_of_version",
     "support_failed",
     "total_label",
     "remaining_label",
@@ -582,7 +583,11 @@ def proposals_page(
             f'<p class="proposal-body">{_e(proposal.body or "")}</p>'
             f'<p class="supports"><span class="support-count" data-support-count>'
             f"{_e(_say(texts, 'supports_count', count=proposal.supports))}</span> "
-            + (f'<span class="muted">{_e(of_version)}</span> ' if proposal.version > 1 else "")
+            + (
+                f'<span class="muted" data-version-count="{proposal.supports_of_version}">{_e(of_version)}</span> '
+                if proposal.version > 1
+                else ""
+            )
             + (
                 f'<button type="button" data-support="{_e(proposal.id)}" data-version="{_e(proposal.version_hash)}" '
                 f'aria-label="{_e(support_label)}">{_e(texts["support"])}</button></p>'

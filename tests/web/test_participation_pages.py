@@ -453,6 +453,13 @@ def test_challenge_vote_end_to_end_in_chromium_on_a_phone(
             expect(page.locator("#rules")).to_contain_text("Elige como máximo 2 propuestas.")
             expect(page.locator("#rules")).to_contain_text("Elige como mínimo 1 propuesta.")
             assert_accessible(page, CHALLENGE["es"])
+            # A support of the edited proposal goes to its current version, and the page counts it there.
+            page.goto(f"{base}/proposals#token={log_in_citizen(council)}")
+            edited = page.locator("li.proposal").filter(has_text=IDEAS[0])
+            expect(edited.locator("[data-version-count]")).to_have_text("(0 a esta versión)")
+            edited.get_by_role("button", name=f"Apoyar «{IDEAS[0]}»").click()
+            expect(edited.locator("[data-version-count]")).to_have_text("(1 a esta versión)")
+            expect(edited.locator("[data-support-count]")).to_have_text("Apoyos: 1")
             page.goto(f"{base}/ballot")
             expect(page.locator("#ballot-unavailable")).to_contain_text("La votación se abre el")
             expect(page.locator("#ballot")).to_have_count(0)

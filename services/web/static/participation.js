@@ -98,6 +98,12 @@
         });
         if (result.ok) {
           item.querySelector('[data-support-count]').textContent = say('supports_count', { count: result.answer.supports });
+          // The support went to the version shown: its own count grows by one.
+          const ofVersion = item.querySelector('[data-version-count]');
+          if (ofVersion) {
+            ofVersion.dataset.versionCount = String(Number(ofVersion.dataset.versionCount) + 1);
+            ofVersion.textContent = say('supports_of_version', { count: Number(ofVersion.dataset.versionCount) });
+          }
           message.textContent = texts.supported;
           item.dataset.supported = 'true';
         } else {
