@@ -691,7 +691,7 @@ def _place_in_new_batches(
         for index, (row, leaf) in enumerate(zip(chunk, leaves, strict=True)):
             row.update(batch_id=batch_id, leaf=leaf.hex(), leaf_index=index)
     else:
-        if repository.insert_documents(session, rows) == len(rows):
+        if repository.insert_new_documents(session, rows):
             return rows
     if batch_ids:
         repository.discard_batches(session, batch_ids)
