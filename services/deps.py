@@ -181,6 +181,13 @@ def get_clock() -> Clock:
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
+def clock_of(request: Request) -> Clock:
+    """`get_clock` as the request's app has it (tests override it), for a route served from the event loop that
+    takes no sync dependency (each would cost a worker thread)."""
+    clock: Clock = request.app.dependency_overrides.get(get_clock, get_clock)()
+    return clock
+
+
 def get_citizen(
     runtime: RuntimeDep,
     clock: ClockDep,

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, or_, select
+from sqlalchemy import Table, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
@@ -16,6 +16,7 @@ from segell.services.interop.models import (
     LogDigest,
     ProviderRecord,
 )
+from segell.services.locks import is_shared_database, lock_key
 
 
 def add_service(session: Session, **values: Any) -> DataService:
@@ -156,6 +157,17 @@ def accesses_of(session: Session, *, subject_key: str, now: datetime) -> Sequenc
     ).all()
 
 
+def access_of(session: Session, *, subject_key: str, exchange_id: str, now: datetime) -> AccessLogEntry | None:
+    """One log entry of a citizen, unless it is still hidden at `now`."""
+    return session.scalar(
+        select(AccessLogEntry).where(
+            AccessLogEntry.exchange_id == exchange_id,
+            AccessLogEntry.subject_key == subject_key,
+            or_(AccessLogEntry.hidden_until.is_(None), AccessLogEntry.hidden_until <= now),
+        )
+    )
+
+
 def administration_codes(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
     """(code, name) of each administration id."""
     rows = session.execute(
@@ -184,6 +196,15 @@ def days_to_close(session: Session, *, before: date) -> Sequence[tuple[int, date
         .order_by(AccessLogEntry.day)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+def lock_log_day(session: Session, *, consumer_id: int, day: date) -> None:
+    """Hold one consumer's log of one day until the transaction ends, across the processes sharing PostgreSQL (on
+    SQLite a write transaction holds the whole database already)."""
+    connection = session.connection()
+    if is_shared_database(connection.engine):
+        key = lock_key(connection, f"interop-log-day:{consumer_id}:{day.isoformat()}")
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def add_digest(session: Session, digest: LogDigest) -> None:

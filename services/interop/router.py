@@ -13,6 +13,7 @@ from segell.services.deps import (
     CallerDep,
     RuntimeDep,
     SessionDep,
+    clock_of,
     get_administration,
     get_authenticators,
     get_runtime,
@@ -114,10 +115,11 @@ async def exchange(body: ExchangeRequest, request: Request, credentials: ApiKeyS
     # Served from the event loop: a built-in service's exchange has its API key checked in the transaction that
     # writes it, shared with the exchanges that arrive meanwhile; the others take a worker thread.
     runtime = get_runtime(request)
-    answered = await service.exchange_from_register(runtime, credentials.credentials, body)
+    api_url, now = runtime.settings.api_url, clock_of(request)()
+    answered = await service.exchange_from_register(runtime, credentials.credentials, body, api_url, now)
     if answered is None:
         consumer = await run_in_threadpool(get_administration, runtime, credentials, get_authenticators(request))
-        answered = await run_in_threadpool(service.exchange, runtime, consumer, body)
+        answered = await run_in_threadpool(service.exchange, runtime, consumer, body, api_url, now)
     return Response(
         json.dumps(answered, ensure_ascii=False, separators=(",", ":")),
         status_code=status.HTTP_201_CREATED,

@@ -5,8 +5,9 @@ An exchange runs in three steps, so that no transaction waits on a provider:
 
 1. checks: the service, the consumer's authorisation for the procedure, the legal basis, the consent (`Forbidden`
    with `no_authorisation`, `wrong_legal_basis`, `consent_missing`);
-2. the answer: from the provider's uploaded records (`builtin`), or from its endpoint over a signed webhook
-   (`BadGateway` 502 / `GatewayTimeout` 504 with `Retry-After` when it is down), sealed with its seal certificate;
+2. the answer: from the provider's uploaded records (`builtin`), or from its endpoint over a signed webhook that
+   carries the national id sealed for the provider's seal certificate (`BadGateway` 502 / `GatewayTimeout` 504
+   with `Retry-After` when it is down), sealed with its seal certificate;
 3. one write transaction, shared by the exchanges that arrive meanwhile (`committer.py`): the exchange, its
    access-log entry, and the notarisation of the request's hash (by the consumer) and of the answer's (by the
    provider, derived from the request), in one round for the group (`notary.notarise_many`). The notary anchors
@@ -16,24 +17,29 @@ An exchange runs in three steps, so that no transaction waits on a provider:
 A webhook's exchange is checked in a short read transaction of its own and asks the provider before its write.
 One of a built-in service (`exchange_from_register`) waits for nobody: its checks, its record and its seal are
 done in its group's write transaction, with one query for the group's API keys, one for their authorisations and
-one for their records.
+one for their records. Either takes its time from the app's clock (`now`), and closes the access log's days that
+are over once it is written (`close_days`).
 """
 
+import asyncio
+import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 
 import httpx
 import jsonschema
+from cryptography import x509
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -53,6 +59,7 @@ from segell.services.errors import (
 from segell.services.identity import api as identity
 from segell.services.interop import repository
 from segell.services.interop.committer import GroupWriter, group_writer
+from segell.services.interop.enveloping import envelope
 from segell.services.interop.evidence import build_evidence
 from segell.services.interop.models import AccessLogEntry, Authorisation, DataService, Exchange, LogDigest
 from segell.services.interop.schemas import (
@@ -76,6 +83,9 @@ REQUEST_FORMAT = "segell-interop-request/1"
 ANSWER_FORMAT = "segell-interop-answer/1"
 LOG_DAY_FORMAT = "segell-interop-access-log-day/1"
 SIGNATURE_HEADER = "Segell-Signature"
+log = logging.getLogger("segell")
+#: How long after midnight UTC the day before is closed (`last_day_to_close`).
+CLOSING_GRACE = timedelta(minutes=5)
 _SUBJECT_LABEL = b"segell.interop.subject"
 _ENTRY_COLUMNS: tuple[str, ...] = tuple(
     "exchange_id subject_key consumer_id provider_id service_code officer procedure_code case_id legal_basis "
@@ -459,13 +469,20 @@ def _down(runtime: Runtime, provider_code: str, problem: str, *, timeout: bool =
 
 
 def _ask_webhook(
-    runtime: Runtime, service: DataService, provider_code: str, request_document: dict[str, Any], national_id: str
+    runtime: Runtime,
+    service: DataService,
+    provider_code: str,
+    request_document: dict[str, Any],
+    national_id: str,
+    seal_certificate: x509.Certificate,
 ) -> tuple[bool, dict[str, Any] | None]:
-    """(found, data) from the provider's endpoint: the request and the national id, signed with the service's
-    secret; the answer must come back signed with it too and follow the response schema."""
+    """(found, data) from the provider's endpoint: the request and the national id sealed for the provider's seal
+    certificate (`enveloping.envelope`), signed with the service's secret; the answer must come back signed with
+    it too and follow the response schema."""
     assert service.endpoint_url is not None and service.sealed_webhook_secret is not None
     secret = open_secret(service.sealed_webhook_secret, runtime.master_key, label=_webhook_label(service.id)).decode()
-    body = canonical_json({"request": request_document, "national_id": national_id})
+    sealed_subject = envelope(normalised_national_id(national_id).encode(), seal_certificate)
+    body = canonical_json({"request": request_document, "sealed_subject": base64.b64encode(sealed_subject).decode()})
     settings = runtime.settings.section(InteropSettings)
     headers = {
         "Content-Type": "application/json",
@@ -530,6 +547,7 @@ class _Asked:
     provided: _Provided
     seal: _Seal
     requested_at: datetime
+    api_url: str
 
 
 @dataclass(frozen=True)
@@ -570,6 +588,7 @@ def _answered(
     found: bool,
     data: dict[str, Any] | None,
     now: datetime,
+    api_url: str,
 ) -> _Answered:
     """The exchange of `request_document`, answered (`found`, `data`) and sealed with the provider's seal."""
     service = provided.service
@@ -625,7 +644,7 @@ def _answered(
         "answer": answer_document,
         "answer_hash": answer_hash,
         "answer_jws": jws,
-        "evidence_url": f"{runtime.settings.api_url}/v1/interop/requests/{exchange_id}/evidence",
+        "evidence_url": f"{api_url}/v1/interop/requests/{exchange_id}/evidence",
     }
     return _Answered(exchange_row, entry, f"{provided.provider_code} {service.code}", out)
 
@@ -677,7 +696,16 @@ def _write_exchanges(runtime: Runtime, session: Session, jobs: list[_Asked | _An
                 secrets.token_hex(16), consumer, job.provided, job.subject_key, job.body, job.requested_at
             )
             answer = _answered(
-                runtime, consumer, job.provided, job.seal, job.body, request, data is not None, data, job.requested_at
+                runtime,
+                consumer,
+                job.provided,
+                job.seal,
+                job.body,
+                request,
+                data is not None,
+                data,
+                job.requested_at,
+                job.api_url,
             )
             answered.append((index, answer))
     answered.extend((index, job) for index, job in enumerate(jobs) if isinstance(job, _Answered))
@@ -720,11 +748,7 @@ def _write_exchanges(runtime: Runtime, session: Session, jobs: list[_Asked | _An
 
 
 def _writer(runtime: Runtime) -> GroupWriter:
-    return group_writer(
-        runtime,
-        partial(_write_exchanges, runtime),
-        after_commit=lambda: close_days(runtime, datetime.now(UTC).date()),
-    )
+    return group_writer(runtime, partial(_write_exchanges, runtime))
 
 
 def _known_builtin(runtime: Runtime, body: ExchangeRequest) -> tuple[_Provided, _Seal] | None:
@@ -740,25 +764,32 @@ def _known_builtin(runtime: Runtime, body: ExchangeRequest) -> tuple[_Provided, 
     return provided, held
 
 
-async def exchange_from_register(runtime: Runtime, api_key: str, body: ExchangeRequest) -> dict[str, Any] | None:
+async def exchange_from_register(
+    runtime: Runtime, api_key: str, body: ExchangeRequest, api_url: str, now: datetime | None = None
+) -> dict[str, Any] | None:
     """`exchange`, from an event loop, for a built-in service this process has answered before: the API key, the
-    checks, the record, the seal and the writes all in the transaction of the exchange's group. `ExchangeOut` as
-    JSON; None when the service is not one of those (ask `exchange` then)."""
+    checks, the record, the seal and the writes all in the transaction of the exchange's group, at `now` (the app's
+    clock). `ExchangeOut` as JSON; None when the service is not one of those (ask `exchange` then)."""
     known = _known_builtin(runtime, body)
     if known is None:
         return None
     provided, held = known
+    now = now or datetime.now(UTC)
     key = subject_key(runtime.master_key, body.subject.national_id)
-    job = _Asked(api_key, body, key, provided, held, datetime.now(UTC))
+    job = _Asked(api_key, body, key, provided, held, now, api_url)
     result: dict[str, Any] = await _writer(runtime).submit(job)
+    if closing_due(runtime, now):  # the days' closing reads and writes: in a worker thread, off the event loop
+        await asyncio.to_thread(close_days, runtime, now)
     return result
 
 
-def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest) -> dict[str, Any]:
-    """Ask a provider's service about a citizen for a procedure: the sealed answer, both sides notarised and the
-    access logged (`ExchangeOut` as JSON), or why not (`Forbidden`, `NotFound`, 502/504 when the provider is
-    down)."""
-    now = datetime.now(UTC)
+def exchange(
+    runtime: Runtime, consumer: Administration, body: ExchangeRequest, api_url: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Ask a provider's service about a citizen for a procedure at `now` (the app's clock): the sealed answer, both
+    sides notarised and the access logged (`ExchangeOut` as JSON), or why not (`Forbidden`, `NotFound`, 502/504
+    when the provider is down)."""
+    now = now or datetime.now(UTC)
     key = subject_key(runtime.master_key, body.subject.national_id)
     with runtime.transaction() as session:
         provided = _provided(runtime, session, body.provider, body.service)
@@ -775,13 +806,21 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest) 
         )
         record_data = dict(record.data) if record is not None else None
     request_document = _request_document(secrets.token_hex(16), consumer, provided, key, body, now)
+    held = _seal_of(runtime, provided.provider_id, service.seal_certificate_id)
     if service.routing == "webhook":
-        found, data = _ask_webhook(runtime, service, provided.provider_code, request_document, body.subject.national_id)
+        found, data = _ask_webhook(
+            runtime,
+            service,
+            provided.provider_code,
+            request_document,
+            body.subject.national_id,
+            held.identity.certificate,
+        )
     else:
         found, data = record_data is not None, record_data
-    held = _seal_of(runtime, provided.provider_id, service.seal_certificate_id)
-    answer = _answered(runtime, consumer, provided, held, body, request_document, found, data, now)
+    answer = _answered(runtime, consumer, provided, held, body, request_document, found, data, now, api_url)
     result: dict[str, Any] = _writer(runtime).write(answer)
+    close_days(runtime, now)
     return result
 
 
@@ -854,10 +893,17 @@ def _entries_digest(session: Session, consumer_id: int, day: date) -> tuple[str,
 def close_day(session: Session, consumer_id: int, day: date) -> LogDigest:
     """Digest and notarise one consumer's access log of `day` (by that consumer): its entry count and the digest
     of its entries' hashes. Done once a day is over (`close_days`); an entry deleted or altered afterwards no
-    longer matches (`verify_day`)."""
+    longer matches (`verify_day`). Exactly once whatever the processes: the day is locked across them first, so a
+    second one finds the first one's digest and returns it."""
+    return _close_day(session, consumer_id, day)[0]
+
+
+def _close_day(session: Session, consumer_id: int, day: date) -> tuple[LogDigest, bool]:
+    """(the day's digest, whether this call made it)."""
+    repository.lock_log_day(session, consumer_id=consumer_id, day=day)
     existing = repository.digest_of(session, consumer_id=consumer_id, day=day)
     if existing is not None:
-        return existing
+        return existing, False
     entries_digest, count = _entries_digest(session, consumer_id, day)
     consumer_code = repository.administration_code(session, consumer_id)
     document_hash = sha256_hex(canonical_json(_day_document(consumer_code, day, entries_digest, count)))
@@ -879,30 +925,91 @@ def close_day(session: Session, consumer_id: int, day: date) -> LogDigest:
         created_at=datetime.now(UTC),
     )
     repository.add_digest(session, digest)
-    return digest
+    return digest, True
 
 
-_closed_through: "weakref.WeakKeyDictionary[Engine, date]" = weakref.WeakKeyDictionary()
+@dataclass
+class _Closing:
+    """Where one process stands in closing the log's days of one database."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Every day up to this one is closed (as far as this process knows).
+    closed_through: date | None = None
+    #: After a failure, no new attempt before this (time.monotonic()).
+    retry_at: float = 0.0
 
 
-def close_days(runtime: Runtime, today: date) -> int:
-    """Close every day before `today` whose log is not closed yet; once a day per process does the query. Another
-    process closing the same day at the same time wins; this one leaves it."""
+_closings: "weakref.WeakKeyDictionary[Engine, _Closing]" = weakref.WeakKeyDictionary()
+
+
+def last_day_to_close(runtime: Runtime, now: datetime) -> date:
+    """The last day whose log may be closed at `now`: the day before, once `CLOSING_GRACE` (or twice the webhook
+    timeout, if longer) has passed since midnight UTC, so that an exchange under way at midnight (a provider
+    answering slowly) is written before its day is closed."""
+    timeout = runtime.settings.section(InteropSettings).webhook_timeout_seconds
+    grace = max(CLOSING_GRACE, timedelta(seconds=2 * timeout))
+    return (now.astimezone(UTC) - grace).date() - timedelta(days=1)
+
+
+def _closing_of(runtime: Runtime) -> _Closing:
     with _seals_lock:
-        if _closed_through.get(runtime.engine) == today:
+        return _closings.setdefault(runtime.engine, _Closing())
+
+
+def _due(closing: _Closing, through: date) -> bool:
+    return closing.closed_through != through and time.monotonic() >= closing.retry_at
+
+
+def closing_due(runtime: Runtime, now: datetime) -> bool:
+    """Whether `close_days(runtime, now)` has anything to look at (no query): a caller on an event loop calls it
+    from a worker thread then, and not at all otherwise."""
+    return _due(_closing_of(runtime), last_day_to_close(runtime, now))
+
+
+def close_days(runtime: Runtime, now: datetime) -> int:
+    """Close every day whose log is not closed yet, up to `last_day_to_close`. Cheap when there is nothing new to
+    close: a process looks once per day (at the first exchange after the day is over, at the start, or when its
+    `LogDayCloser` wakes), one thread at a time; after a failure it tries again `log_close_interval_seconds` later.
+    Failures are logged, never raised: an exchange is not failed by the closing of an earlier day. Returns how
+    many days this process closed: with several processes at once, each day is closed by one of them."""
+    through = last_day_to_close(runtime, now)
+    closing = _closing_of(runtime)
+    if not _due(closing, through):
+        return 0
+    if not closing.lock.acquire(blocking=False):
+        return 0  # another thread of this process is at it
+    try:
+        if closing.closed_through == through:
             return 0
-        _closed_through[runtime.engine] = today
-    closed = 0
-    with runtime.transaction() as session:
-        pending = repository.days_to_close(session, before=today)
+        closed, failed = _close_pending_days(runtime, through)
+        if failed:
+            closing.retry_at = time.monotonic() + runtime.settings.section(InteropSettings).log_close_interval_seconds
+        else:
+            closing.closed_through = through
+        return closed
+    finally:
+        closing.lock.release()
+
+
+def _close_pending_days(runtime: Runtime, through: date) -> tuple[int, bool]:
+    """(days closed here, whether any failed)."""
+    closed, failed = 0, False
+    try:
+        with runtime.transaction() as session:
+            pending = repository.days_to_close(session, before=through + timedelta(days=1))
+    except Exception:
+        log.exception("could not look for access-log days to close")
+        return 0, True
     for consumer_id, day in pending:
         try:
             with runtime.transaction() as session:
-                close_day(session, consumer_id, day)
-            closed += 1
-        except IntegrityError:
+                closed += _close_day(session, consumer_id, day)[1]
+        except IntegrityError:  # SQLite: a `close_day` of another thread of this process came first
             continue
-    return closed
+        except Exception:
+            log.exception("could not close the access log of administration %s of %s", consumer_id, day)
+            failed = True
+    return closed, failed
 
 
 def verify_day(session: Session, consumer_id: int, day: date) -> LogDayVerification:

@@ -2,17 +2,20 @@
 
 Receipts are read as rows of one query (documents, their batch once anchored, their revocation), never as ORM
 objects with a batch's tree attached: a batch of 10,000 documents keeps a 640 kB tree that only proofs need.
-Writes are Core statements (one statement for a batch of submissions: over `json_each` on SQLite, an executemany
-on PostgreSQL) that skip rows a concurrent request already inserted, so two identical submissions at once both
-answer the same receipt instead of one failing.
+Writes are Core statements (one statement for a batch of submissions: over `json_each` on SQLite, over `unnest` on
+PostgreSQL) that skip rows a concurrent request already inserted, so two identical submissions at once both answer
+the same receipt instead of one failing; full batches of a bulk request go in all or nothing (a binary COPY on
+PostgreSQL), and are looked up again when refused.
 """
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     Insert,
     Row,
@@ -31,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from segell.services.administrations.api import Administration, ChainAccount
 from segell.services.models import utcnow
@@ -280,6 +284,59 @@ def insert_documents(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert many documents in one executemany, skipping conflicts; how many went in, or -1 when the driver
     does not say (SQLite always does)."""
     return _insert_many(session, documents, rows, skip_conflicts=True)
+
+
+def insert_new_documents(session: Session, rows: Sequence[dict[str, Any]]) -> bool:
+    """Insert documents that must all be new, all of them or none: False, with none of them kept, when one is
+    refused (a hash the administration already notarised, or a verification code taken).
+
+    On PostgreSQL the rows go in with a binary COPY under a savepoint: the driver writes them in C, and the server
+    inserts them without the speculative insertion `ON CONFLICT` costs per row (for 10,000 documents, a tenth of the
+    client's CPU of `unnest` and a quarter less of the server's). A concurrent request inserting one of the same
+    hashes makes the COPY wait for its commit, then fail: the caller looks the hashes up. Elsewhere, an insert
+    skipping conflicts whose rows are deleted again when it did not take them all.
+    """
+    if not rows:
+        return True
+    if session.get_bind().dialect.name != "postgresql":
+        if insert_documents(session, rows) == len(rows):
+            return True
+        for chunk in _chunks([row["id"] for row in rows]):
+            session.execute(delete(documents).where(documents.c.id.in_(chunk)))
+        return False
+    try:
+        with session.begin_nested():
+            # In the order of the hash index: two requests sharing hashes wait for each other, never in a circle.
+            _copy_rows(session, documents, sorted(rows, key=itemgetter("document_hash")))
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
+
+
+def _copy_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: `COPY table FROM STDIN` in binary format. Values go through their column type's own conversion
+    (hex hashes to bytes, times to UTC), not the driver-level wrapping SQLAlchemy adds for its own statements."""
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    types = [column.type.compile(dialect).lower().partition("(")[0] for column in columns]
+    converted = [
+        (index, column.type.process_bind_param)
+        for index, column in enumerate(columns)
+        if isinstance(column.type, TypeDecorator)
+    ]
+    cursor = session.connection().connection.cursor()
+    try:
+        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            write, values_of = copy.write_row, itemgetter(*names)
+            for row in rows:
+                values = list(values_of(row))
+                for index, convert in converted:
+                    values[index] = convert(values[index], dialect)
+                write(values)
+    finally:
+        cursor.close()
 
 
 def stored_ids(session: Session, ids: Sequence[str]) -> set[str]:

@@ -689,9 +689,9 @@ def _place_in_new_batches(
             break
         batch_ids.append(batch_id)
         for index, (row, leaf) in enumerate(zip(chunk, leaves, strict=True)):
-            row.update(batch_id=batch_id, leaf=leaf.hex(), leaf_index=index)
+            row.update(batch_id=batch_id, leaf=leaf, leaf_index=index)  # stored as it is: no hex on the way
     else:
-        if repository.insert_documents(session, rows) == len(rows):
+        if repository.insert_new_documents(session, rows):
             return rows
     if batch_ids:
         repository.discard_batches(session, batch_ids)

@@ -2,6 +2,7 @@
 for a citizen's residence, answered from the provider's uploaded register or by its own HTTP server (a real second
 server here, over a signed webhook); refusals, outages, the chain stopped, the evidence and the access log."""
 
+import base64
 import hashlib
 import json
 import os
@@ -53,13 +54,15 @@ RESIDENCE_SCHEMA = {
 }
 CITIZEN = "47111222K"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "interop.md"
+#: The provider's own server opens the sealed national id with openssl (a few processes): ample on a loaded machine.
+WEBHOOK_TIMEOUT = 3.0
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = make_settings(
         tmp_path_factory.mktemp("segell-interop"),
-        InteropSettings(webhook_timeout_seconds=0.5, retry_after_seconds=7),
+        InteropSettings(webhook_timeout_seconds=WEBHOOK_TIMEOUT, retry_after_seconds=7),
         chain="anvil",
     )
     yield from serve(settings)
@@ -72,16 +75,38 @@ class Party:
         seal = self.http.post("/v1/certificates", json={"profile": "seal"})
         assert seal.status_code == 201, seal.text
         self.seal = seal.json()["serial"]
+        # The seal's key and certificate, as the administration received them once.
+        self.seal_pkcs12, self.seal_passphrase = base64.b64decode(seal.json()["pkcs12"]), seal.json()["passphrase"]
+
+
+def docs_block(starting: str) -> str:
+    """The shell block of docs/interop.md whose first line starts with `starting`."""
+    blocks: list[str] = re.findall(r"```sh\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    return next(block for block in blocks if block.startswith(starting))
+
+
+def run_docs_block(block: str, directory: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=directory,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 class Provider:
     """A provider's own HTTP server: answers residence requests signed with the service's secret, checking the
-    signature of each call. `mode` makes it fail: "error" (HTTP 500), "slow" (longer than the timeout), "unsigned"."""
+    signature of each call and opening the sealed national id with its seal's key, with openssl as docs/interop.md
+    shows. `mode` makes it fail: "error" (HTTP 500), "slow" (longer than the timeout), "unsigned"."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path) -> None:
         self.secret = ""
         self.mode = "ok"
         self.calls: list[dict[str, Any]] = []
+        self.subjects: list[str] = []
+        self.directory = directory
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,12 +121,16 @@ class Provider:
                 call = json.loads(body)
                 provider.calls.append(call)
                 if provider.mode == "slow":
-                    time.sleep(1.0)
+                    time.sleep(WEBHOOK_TIMEOUT + 0.5)
                 if provider.mode == "error":
                     self.send_response(500)
                     self.end_headers()
                     return
-                found = call["national_id"] == CITIZEN
+                (provider.directory / "body.json").write_bytes(body)
+                opened = run_docs_block(docs_block("# Each call"), provider.directory)
+                assert opened.returncode == 0, opened.stderr
+                provider.subjects.append(opened.stdout)
+                found = opened.stdout == CITIZEN
                 answer = json.dumps(
                     {"found": found, "data": {"municipality": "Girona", "since": "2019-03-01"} if found else None}
                 ).encode()
@@ -119,6 +148,16 @@ class Provider:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/residence"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def keep_seal(self, party: Party) -> None:
+        """Take the seal's key and certificate out of its PKCS#12 file, once, as docs/interop.md shows."""
+        (self.directory / "seal.p12").write_bytes(party.seal_pkcs12)
+        taken = run_docs_block(docs_block("# Once"), self.directory, SEAL_PASSPHRASE=party.seal_passphrase)
+        assert taken.returncode == 0, taken.stderr
 
 
 @pytest.fixture(scope="module")
@@ -382,20 +421,22 @@ def _purpose() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def webhook(server: RunningServer, town_hall: Party) -> Iterator[tuple[Party, Provider]]:
-    provider_server = Provider()
+def webhook(
+    server: RunningServer, town_hall: Party, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Party, Provider]]:
+    provider_server = Provider(tmp_path_factory.mktemp("provider"))
     provider = Party(server, "Agència Tributària de Catalunya")
+    provider_server.keep_seal(provider)
     registered = register_service(provider, endpoint_url=provider_server.url)
     provider_server.secret = registered["webhook_secret"]
     authorise(town_hall, provider, "RESIDENCE", "PADRO-ALTA")
     yield provider, provider_server
-    provider_server.httpd.shutdown()
-    provider_server.httpd.server_close()
+    provider_server.close()
     provider.http.close()
 
 
-def test_webhook_provider_answers_over_a_signed_call(
-    webhook: tuple[Party, Provider], town_hall: Party, server: RunningServer
+def test_webhook_provider_answers_over_a_signed_call_opening_the_sealed_national_id(
+    webhook: tuple[Party, Provider], town_hall: Party, server: RunningServer, tmp_path: Path
 ) -> None:
     provider, provider_server = webhook
     provider_server.mode = "ok"
@@ -404,9 +445,22 @@ def test_webhook_provider_answers_over_a_signed_call(
 
     assert response.status_code == 201, response.text
     assert response.json()["answer"]["data"] == {"municipality": "Girona", "since": "2019-03-01"}
-    # The provider got the national id it needs, in a call it checked the signature of, with the request.
+    # The provider got the national id it needs, sealed for it: only its seal's key opens it.
     call = provider_server.calls[-1]
-    assert call["national_id"] == CITIZEN and call["request"] == response.json()["request"]
+    assert provider_server.subjects[-1] == CITIZEN and call["request"] == response.json()["request"]
+    assert set(call) == {"request", "sealed_subject"} and CITIZEN not in json.dumps(call)
+    # Another administration's seal does not open it.
+    other = Provider(tmp_path / "other")
+    other.directory.mkdir()
+    other.keep_seal(town_hall)
+    (other.directory / "body.json").write_text(json.dumps(call))
+    opened_by_other = run_docs_block(docs_block("# Each call"), other.directory)
+    other.close()
+    assert opened_by_other.returncode != 0 and CITIZEN not in opened_by_other.stdout
+    # Nothing in the database holds the national id in clear.
+    with runtime_of(server).engine.connect() as connection:
+        dump = "\n".join(connection.connection.driver_connection.iterdump())  # type: ignore[union-attr]
+    assert "interop_access_log" in dump and CITIZEN not in dump and CITIZEN.lower() not in dump
     assert open_jws(response.json()["answer_jws"])[2][0].serial_number == int(provider.seal, 16)
 
 
@@ -544,7 +598,7 @@ def test_evidence_verifies_offline_and_on_chain_and_a_tampered_answer_fails(
 
 
 def test_evidence_checks_by_hand_with_openssl_as_the_docs_show(evidence_files: dict[str, Path]) -> None:
-    script = "\n".join(re.findall(r"```sh\n(.*?)```", DOCS.read_text(), re.DOTALL)[0:1])
+    script = docs_block("b64url()")
     ok = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=evidence_files["directory"],
