@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Insert,
     Row,
     Select,
@@ -110,6 +111,8 @@ _RECEIPTS = (
 )
 
 ReceiptRow = Row[*tuple[Any, ...]]
+#: What the read-only lookups of public verification run on: a session, or a plain connection where no ORM is needed.
+Reader = Session | Connection
 
 
 def parameter_marker(session: Session) -> str:
@@ -293,13 +296,13 @@ _MATCHES = (
 
 
 def matches_for_verification(
-    session: Session, *, document_hash: str | None = None, code: str | None = None
+    session: Reader, *, document_hash: str | None = None, code: str | None = None
 ) -> list[ReceiptRow]:
     """`receipts_for_verification` with only what public verification shows of each receipt (`service.verify`)."""
     return _lookup(session, _MATCHES, document_hash=document_hash, code=code)
 
 
-def _lookup(session: Session, query: Select[Any], *, document_hash: str | None, code: str | None) -> list[ReceiptRow]:
+def _lookup(session: Reader, query: Select[Any], *, document_hash: str | None, code: str | None) -> list[ReceiptRow]:
     if code is not None:
         query = query.where(documents.c.verification_code == code)
     else:
@@ -507,7 +510,7 @@ def add_sources(session: Session, document_id: str, source_ids: Sequence[str]) -
         )
 
 
-def sources_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
+def sources_of(session: Reader, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
     """The receipts each document was made from, in the order they were named; documents without any are left out."""
     found: dict[str, list[ReceiptRow]] = {}
     for chunk in _chunks(document_ids):
@@ -540,7 +543,7 @@ def add_copy(session: Session, document_id: str, *, content: bytes, file_name: s
     )
 
 
-def copies_of(session: Session, document_ids: Sequence[str]) -> dict[str, ReceiptRow]:
+def copies_of(session: Reader, document_ids: Sequence[str]) -> dict[str, ReceiptRow]:
     """(file name, media type, size) of the copies kept of these documents, without their content."""
     found: dict[str, ReceiptRow] = {}
     query = select(copies.c.document_id, copies.c.file_name, copies.c.media_type, copies.c.size)
@@ -568,7 +571,7 @@ def add_signers(session: Session, document_id: str, rows: Sequence[dict[str, Any
         )
 
 
-def signers_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
+def signers_of(session: Reader, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
     """Who signed each document, in order; documents without signers are left out."""
     found: dict[str, list[ReceiptRow]] = {}
     for chunk in _chunks(document_ids):

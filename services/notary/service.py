@@ -1049,7 +1049,7 @@ def _match(
 
 
 def verify(
-    session: Session,
+    session: repository.Reader,
     notary: NotaryClient,
     anchored_roots: AnchoredRoots,
     *,
