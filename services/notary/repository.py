@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import (
+    Connection,
     Insert,
     Row,
     Select,
@@ -114,6 +115,8 @@ _RECEIPTS = (
 )
 
 ReceiptRow = Row[*tuple[Any, ...]]
+#: What the read-only lookups of public verification run on: a session, or a plain connection where no ORM is needed.
+Reader = Session | Connection
 
 
 def parameter_marker(session: Session) -> str:
@@ -165,6 +168,17 @@ def receipts_by_hashes(session: Session, administration_id: int, hashes: Sequenc
             documents.c.administration_id == administration_id, documents.c.document_hash.in_(chunk)
         )
         found.update((row.document_hash, row) for row in session.execute(query))
+    return found
+
+
+def stored_hashes(session: Session, administration_id: int, hashes: Sequence[str]) -> set[str]:
+    """Which of `hashes` the administration has a receipt of: the hashes alone, read from the index."""
+    found: set[str] = set()
+    for chunk in _chunks(hashes):
+        query = select(documents.c.document_hash).where(
+            documents.c.administration_id == administration_id, documents.c.document_hash.in_(chunk)
+        )
+        found.update(session.execute(query).scalars())
     return found
 
 
@@ -262,10 +276,52 @@ def receipts_for_verification(
 ) -> list[ReceiptRow]:
     """Every administration's receipt of a hash, or the one receipt with a verification code, each with whether it
     has sources (`has_sources`) and signers (`has_signers`)."""
+    return _lookup(session, _VERIFICATION, document_hash=document_hash, code=code)
+
+
+# Public verification's own query: only the columns a match shows, 19 of the 35 above. Reading a row's columns
+# took more of a lookup's time than finding it.
+_MATCHES = (
+    select(
+        documents.c.id,
+        documents.c.document_hash,
+        documents.c.salt,
+        documents.c.public,
+        documents.c.kind,
+        documents.c.title,
+        documents.c.verification_code,
+        batches.c.root,
+        batches.c.chain_id,
+        batches.c.transaction_hash,
+        batches.c.block_number,
+        batches.c.block_timestamp,
+        revocations.c.reason.label("revocation_reason"),
+        revocations.c.block_timestamp.label("revocation_block_timestamp"),
+        administrations.c.code.label("administration_code"),
+        administrations.c.name.label("administration_name"),
+        copies.c.document_id.is_not(None).label("has_public_copy"),
+    )
+    .select_from(documents)
+    .join(administrations, administrations.c.id == documents.c.administration_id)
+    .outerjoin(batches, and_(batches.c.id == documents.c.batch_id, batches.c.status == "anchored"))
+    .outerjoin(revocations, revocations.c.document_id == documents.c.id)
+    .outerjoin(copies, copies.c.document_id == documents.c.id)
+    .add_columns(*_VERIFICATION.selected_columns[-2:])
+)
+
+
+def matches_for_verification(
+    session: Reader, *, document_hash: str | None = None, code: str | None = None
+) -> list[ReceiptRow]:
+    """`receipts_for_verification` with only what public verification shows of each receipt (`service.verify`)."""
+    return _lookup(session, _MATCHES, document_hash=document_hash, code=code)
+
+
+def _lookup(session: Reader, query: Select[Any], *, document_hash: str | None, code: str | None) -> list[ReceiptRow]:
     if code is not None:
-        query = _VERIFICATION.where(documents.c.verification_code == code)
+        query = query.where(documents.c.verification_code == code)
     else:
-        query = _VERIFICATION.where(documents.c.document_hash == document_hash).order_by(administrations.c.code)
+        query = query.where(documents.c.document_hash == document_hash).order_by(administrations.c.code)
     return list(session.execute(query))
 
 
@@ -535,7 +591,7 @@ def add_links(session: Session, links: Sequence[tuple[str, str, int]]) -> None:
         )
 
 
-def sources_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
+def sources_of(session: Reader, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
     """The receipts each document was made from, in the order they were named; documents without any are left out."""
     found: dict[str, list[ReceiptRow]] = {}
     for chunk in _chunks(document_ids):
@@ -568,7 +624,7 @@ def add_copy(session: Session, document_id: str, *, content: bytes, file_name: s
     )
 
 
-def copies_of(session: Session, document_ids: Sequence[str]) -> dict[str, ReceiptRow]:
+def copies_of(session: Reader, document_ids: Sequence[str]) -> dict[str, ReceiptRow]:
     """(file name, media type, size) of the copies kept of these documents, without their content."""
     found: dict[str, ReceiptRow] = {}
     query = select(copies.c.document_id, copies.c.file_name, copies.c.media_type, copies.c.size)
@@ -596,7 +652,7 @@ def add_signers(session: Session, document_id: str, rows: Sequence[dict[str, Any
         )
 
 
-def signers_of(session: Session, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
+def signers_of(session: Reader, document_ids: Sequence[str]) -> dict[str, list[ReceiptRow]]:
     """Who signed each document, in order; documents without signers are left out."""
     found: dict[str, list[ReceiptRow]] = {}
     for chunk in _chunks(document_ids):

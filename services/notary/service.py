@@ -1049,7 +1049,7 @@ def _match(
 
 
 def verify(
-    session: Session,
+    session: repository.Reader,
     notary: NotaryClient,
     anchored_roots: AnchoredRoots,
     *,
@@ -1058,7 +1058,7 @@ def verify(
     location: str = "query.code",
 ) -> Verification:
     """What the database says about a hash or a code, each anchored root checked on chain."""
-    rows = repository.receipts_for_verification(session, document_hash=document_hash, code=code)
+    rows = repository.matches_for_verification(session, document_hash=document_hash, code=code)
     by_hash = code is None
     if not rows and code is not None:
         check_unknown_code(code, location=location)
