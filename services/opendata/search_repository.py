@@ -204,6 +204,8 @@ class _Entries:
         self.length = np.zeros(capacity, dtype=np.int64)
         self.value_ids = np.zeros(8192, dtype=np.int64)
         self.value_fields = np.zeros(8192, dtype=np.int64)
+        #: The field of each value id read (-1: none read).
+        self.value_field = np.full(1024, -1, dtype=np.int64)
         self.used = 0
         self.texts: dict[str, list[str]] = {key: [""] * capacity for key in ("name", "title", "dataset_id")}
         self.codes: list[str | None] = [None] * capacity
@@ -242,6 +244,13 @@ class _Entries:
         self.value_ids[first:end] = values
         self.value_fields[first:end] = fields
         self.used = end
+        if values:
+            largest = max(values)
+            if largest >= len(self.value_field):
+                grown = np.full(max(largest + 1, len(self.value_field) * 2), -1, dtype=np.int64)
+                grown[: len(self.value_field)] = self.value_field
+                self.value_field = grown
+            self.value_field[values] = fields
         return first
 
     def ensure(self, session: Session, ids: Ints) -> None:
@@ -369,7 +378,7 @@ def _matches(dialect: str) -> str:
     """The condition of an entry (`id`) matching the full-text query `:match`, without scoring it."""
     if dialect == "sqlite":
         return "SELECT rowid AS id FROM opendata_search_fts WHERE opendata_search_fts MATCH :match"
-    return "SELECT id FROM opendata_search WHERE text_vector @@ to_tsquery('simple', :match)"
+    return "SELECT id FROM opendata_search_words WHERE text_vector @@ to_tsquery('simple', :match)"
 
 
 def _matching_ids(session: Session, request: SearchRequest) -> Ints:
@@ -438,13 +447,15 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             keep &= entries.private[candidates] == private
         for name in names:
             keep &= np.array([entries.texts["name"][entry_id] == name for entry_id in candidates.tolist()], bool)
-        owners, fields, values = entries.facet_rows(candidates)
-        for field, value_ids, _ in facet_terms:
-            holds = np.zeros(len(candidates), dtype=np.bool_)
-            holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
-            keep &= holds
+        facets: dict[str, list[tuple[str, int]]] = {}
+        if facet_terms or request.facet_fields:
+            owners, fields, values = entries.facet_rows(candidates)
+            for field, value_ids, _ in facet_terms:
+                holds = np.zeros(len(candidates), dtype=np.bool_)
+                holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
+                keep &= holds
+            facets = _count_facets(session, entries, request, values[keep[owners]])
         matched = candidates[keep]
-        facets = _count_facets(session, entries, request, keep[owners], fields, values)
         page = _page(session, entries, request, matched, candidates) if request.rows else []
         return SearchResult(
             len(matched),
@@ -454,20 +465,18 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
 
 
 def _count_facets(
-    session: Session, entries: _Entries, request: SearchRequest, kept: NDArray[np.bool_], fields: Ints, values: Ints
+    session: Session, entries: _Entries, request: SearchRequest, held: Ints
 ) -> dict[str, list[tuple[str, int]]]:
+    """The facets of the matches, from the value ids they hold (one per dataset and value): each value's field is
+    known from its id, so one count serves every field."""
+    counts = np.bincount(held)
+    present = np.flatnonzero(counts >= max(request.facet_mincount, 1))
     facets: dict[str, list[tuple[str, int]]] = {}
     for name in request.facet_fields:
-        held = values[kept & (fields == FACET_FIELDS.index(name))]
-        value_ids, counts = np.unique(held, return_counts=True)
-        chosen = counts >= max(request.facet_mincount, 1)
-        labels = entries.value_names(session, value_ids[chosen].tolist())
+        value_ids = present[entries.value_field[present] == FACET_FIELDS.index(name)].tolist()
+        labels = entries.value_names(session, value_ids)
         ranked = sorted(
-            (
-                (labels[value_id], count)
-                for value_id, count in zip(value_ids[chosen].tolist(), counts[chosen].tolist(), strict=True)
-            ),
-            key=lambda item: (-item[1], item[0]),
+            ((labels[value_id], int(counts[value_id])) for value_id in value_ids), key=lambda item: (-item[1], item[0])
         )
         facets[name] = ranked if request.facet_limit < 0 else ranked[: request.facet_limit]
     return facets
