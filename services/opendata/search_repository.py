@@ -1,14 +1,16 @@
 """The search index's SQL: writing a dataset's entry and facet rows, and answering a `SearchRequest` with the
-database's own full-text search (FTS5 on SQLite, a GIN-indexed ``tsvector`` on PostgreSQL; migration 0020).
+database's own full-text search (FTS5 on SQLite, migration 0020; a GIN-indexed ``tsvector`` in a narrow table of
+its own on PostgreSQL, migration 0027).
 
 The database finds the candidates: the entry ids the words of `q` match (or, for `fq` alone, those holding its
-rarest facet value), handed over as one joined string. What each entry holds (visibility, facet values, sort
-keys, dataset id and code) is read once per process into arrays indexed by entry id (`_Entries`), which filter
-the candidates by `fq` and visibility and count the facets of the matches in one pass. An entry id names one
-content forever: a changed dataset's entry is deleted and written again under a new id, and ids are never reused
-(migration 0021), so what a process holds is never stale, whichever process wrote the change. The page comes from
-the database's relevance score (ties at the cut read again), from the database sorting the matches' ids, or from
-walking a sort column's index. A search with no `q` and no `fq` reads its count and facets from the values'
+rarest facet value), handed over as one joined string; it scores none of them. What each entry holds (visibility,
+facet values, sort keys, dataset id and code, and how often each word occurs in it) is read once per process into
+arrays indexed by entry id (`_Entries`), which filter the candidates by `fq` and visibility, count the facets of
+the matches in one pass, and rank them by BM25 (`relevance`). An entry id names one content forever: a changed
+dataset's entry is deleted and written again under a new id, and ids are never reused (migration 0021), so what a
+process holds is never stale, whichever process wrote the change. The page comes from the BM25 scores (the best
+rows and all those tied with the last, sorted by every clause), from the database sorting the matches' ids, or
+from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets from the values'
 counters and its page straight from a sort column's index.
 """
 
