@@ -456,7 +456,8 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
                 holds = np.zeros(len(candidates), dtype=np.bool_)
                 holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
                 keep &= holds
-            facets = _count_facets(session, entries, request, values[keep[owners]])
+            if request.facet_fields:
+                facets = _count_facets(session, entries, request, values[keep[owners]])
         matched = candidates[keep]
         page = _page(session, entries, request, matched, candidates) if request.rows else []
         return SearchResult(
