@@ -515,6 +515,8 @@ def _page(session: Session, entries: _Entries, request: SearchRequest, matched: 
     clauses = _clauses(request)
     if any(column == "score" for column, _ in clauses):
         return _page_by_score(session, entries, request, matched, clauses, candidates)
+    if all(column in entries.keys for column, _ in clauses):  # dates only: this process holds every key
+        return _best(entries, matched, clauses, None, wanted)[request.start :]
     if len(matched) <= _SORT_IN_DATABASE:
         statement = text(f"SELECT id FROM opendata_search WHERE id IN :ids ORDER BY {_order(request)} LIMIT :limit")
         statement = statement.bindparams(bindparam("ids", expanding=True))
@@ -591,12 +593,26 @@ def _page_by_score(
     scores = bm25(
         entries.words, request.phrases, matched, matched=candidates, phrase_matches=phrase_matches, entries=public
     )
-    if len(matched) > wanted and clauses[0][0] == "score":
-        ranked = -scores if clauses[0][1] else scores
-        cut = np.partition(ranked, wanted - 1)[wanted - 1]
-        best = ranked <= cut
-        matched, scores = matched[best], scores[best]
-    return _sort_keys(entries, matched, clauses, scores)[request.start : wanted]
+    return _best(entries, matched, clauses, scores, wanted)[request.start :]
+
+
+def _best(
+    entries: _Entries,
+    matched: Ints,
+    clauses: Sequence[tuple[str, bool]],
+    scores: NDArray[np.float64] | None,
+    wanted: int,
+) -> list[int]:
+    """The first `wanted` of `matched` in the clauses' order: those whose first key is at least as good as the
+    `wanted`-th best (ties at the cut included), sorted by every clause."""
+    column, descending = clauses[0]
+    if len(matched) > wanted and (column == "score" or column in entries.keys):
+        first: Any = scores if column == "score" else entries.keys[column][matched]
+        ranked = -first if descending else first
+        best = ranked <= np.partition(ranked, wanted - 1)[wanted - 1]
+        matched = matched[best]
+        scores = scores[best] if scores is not None else None
+    return _sort_keys(entries, matched, clauses, scores)[:wanted]
 
 
 def _browse(session: Session, request: SearchRequest) -> SearchResult:

@@ -300,6 +300,7 @@ def test_facets_filters_and_sorts_stay_exact_through_changes(
                 pages.append([names(search(lleida, q="cens", include_private=True, sort=sort, rows=rows, start=start))
                               for rows, start in ((100, 0), (2, 1))])  # fmt: skip
             assert pages[0] == pages[1], sort
+            assert pages[0][1] == pages[0][0][1:3], sort  # a page of the order, its best rows chosen first
             assert sorted(pages[0][0]) == ["cens-a", "cens-b", "cens-c", "cens-d"]
         monkeypatch.undo()
 
@@ -396,6 +397,10 @@ def test_package_search_ranks_by_bm25_of_the_words(server: RunningServer, catalo
                 search(anyone, q=" ".join(words), rows=1, start=start))] == found  # fmt: skip
         assert names(search(anyone, q="riera", sort="score asc, name asc", rows=100)) == ranked[::-1]
         assert names(search(anyone, q="riera", sort="name asc, score desc", rows=100)) == sorted(ranked)
+        every = search(anyone, q="cabal", rows=100)["results"]
+        newest = [p["name"] for p in sorted(every, key=lambda package: package["metadata_modified"], reverse=True)]
+        by_date = {"q": "cabal", "sort": "metadata_modified desc", "rows": 2}
+        assert [names(search(anyone, **by_date, start=start)) for start in (0, 2)] == [newest[:2], newest[2:4]]
     finally:
         for name in made:
             client.action.package_delete(id=name)
