@@ -8,9 +8,9 @@ facet values, sort keys, dataset id and code, and how often each word occurs in 
 arrays indexed by entry id (`_Entries`), which filter the candidates by `fq` and visibility, count the facets of
 the matches in one pass, and rank them by BM25 (`relevance`). An entry id names one content forever: a changed
 dataset's entry is deleted and written again under a new id, and ids are never reused (migration 0021), so what a
-process holds is never stale, whichever process wrote the change. The page comes from the BM25 scores (the best
-rows and all those tied with the last, sorted by every clause), from the database sorting the matches' ids, or
-from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets from the values'
+process holds is never stale, whichever process wrote the change. The page comes from the BM25 scores or the dates
+held (the best rows and all those tied with the last, sorted by every clause), from the database sorting the
+matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets from the values'
 counters and its page straight from a sort column's index.
 """
 
