@@ -10,8 +10,8 @@ the matches in one pass, and rank them by BM25 (`relevance`). An entry id names 
 dataset's entry is deleted and written again under a new id, and ids are never reused (migration 0021), so what a
 process holds is never stale, whichever process wrote the change. The page comes from the BM25 scores or the dates
 held (the best rows and all those tied with the last, sorted by every clause), from the database sorting the
-matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets from the values'
-counters and its page straight from a sort column's index.
+matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets
+from the values' counters and its page straight from a sort column's index.
 """
 
 import threading
