@@ -4,29 +4,34 @@ Starts `segell up` on a fresh SEGELL_HOME (anvil by default), admits a provider 
 provider's seal certificate, registers a built-in RESIDENCE service with 10,000 uploaded records and authorises the
 consumer, then measures:
 
-- the baseline: exchanges sent one after another by one client;
-- a reference: the notary's single `POST /v1/documents` from the same clients, on the same machine at the same
-  time (its quiet-machine figure is in docs/benchmarks.md), to read the exchanges' figure against the load;
+- the baseline: exchanges sent one after another over one connection;
 - end to end: `--exchanges` exchanges (`POST /v1/interop/requests`: the checks, the provider's sealed answer, both
-  hashes notarised, the access logged) from `--threads` concurrent clients, timed until the last answer's receipt
-  is anchored on chain (every earlier batch then is);
+  hashes notarised, the access logged) over `--connections` kept-alive connections, timed until the last answer's
+  receipt is anchored on chain (every earlier batch then is);
+- a reference: the notary's single `POST /v1/documents` over the same connections, on the same machine at the same
+  time (its quiet-machine figure is in docs/benchmarks.md), to read the exchanges' figure against the load.
+
+The requests are sent by `bench/scale.py`'s load generator (`bench/http_load.py`: asyncio, requests written ahead
+as bytes), which takes a tenth of the CPU httpx would: on two cores the client must not be what is measured. Each
+run prints the server's CPU time per exchange (API and anchoring worker, not anvil) and the client's.
 - offline verification of an evidence file (`interop.evidence.verify_evidence`: the seal, the certificate chain to
   the root, the request's hash, both bundles' Merkle proofs), over `--samples` rounds.
 
 The last line is for tracking: ``exchanges_per_s=<N> evidence_verify_ms=<N>``.
 
     .venv/bin/python bench/interop.py
-    .venv/bin/python bench/interop.py --exchanges 5000 --threads 32
+    .venv/bin/python bench/interop.py --exchanges 5000 --connections 32
 """
 
 import argparse
+import json
 import os
 import secrets
 import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,7 @@ import httpx
 from cryptography import x509
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_load import LoadRun, cpu_seconds, http_request, load  # noqa: E402  (bench/scale.py's load generator)
 from startup import segell_up  # noqa: E402  (the launcher bench/startup.py uses)
 
 from segell.services.interop.evidence import verify_evidence  # noqa: E402
@@ -96,19 +102,18 @@ def set_up(provider: httpx.Client, consumer: httpx.Client, provider_code: str) -
     ok(provider.post(f"/v1/interop/authorisations/{asked['id']}/decision", json={"decision": "grant"}))
 
 
+def exchange_body(provider_code: str, index: int) -> dict[str, Any]:
+    return {
+        "provider": provider_code,
+        "service": "RESIDENCE",
+        "subject": {"national_id": national_id(index % RECORDS)},
+        "purpose": {"procedure_code": "PADRO", "case_id": f"B-{index}", "legal_basis": LAW},
+        "officer": "Benchmark",
+    }
+
+
 def exchange(consumer: httpx.Client, provider_code: str, index: int) -> dict[str, Any]:
-    return ok(
-        consumer.post(
-            "/v1/interop/requests",
-            json={
-                "provider": provider_code,
-                "service": "RESIDENCE",
-                "subject": {"national_id": national_id(index % RECORDS)},
-                "purpose": {"procedure_code": "PADRO", "case_id": f"B-{index}", "legal_basis": LAW},
-                "officer": "Benchmark",
-            },
-        )
-    )
+    return ok(consumer.post("/v1/interop/requests", json=exchange_body(provider_code, index)))
 
 
 def wait_anchored(client: httpx.Client, receipt_id: str, timeout: float) -> None:
@@ -119,58 +124,52 @@ def wait_anchored(client: httpx.Client, receipt_id: str, timeout: float) -> None
         time.sleep(0.02)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far; NaN where /proc is not there."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+@dataclass(frozen=True)
+class Run:
+    rate: float  # exchanges per second, from the first request to the last answer anchored
+    server_cpu_ms: float  # per exchange, over the same time (API and anchoring worker, not anvil)
+    client_cpu_ms: float  # per exchange, the load generator's
+    p50_ms: float
+    p99_ms: float
 
 
-def run(url: str, consumer_key: str, provider_key: str, provider_code: str, count: int, threads: int) -> float:
-    """Exchanges per second, from the first request to the last answer anchored."""
-    local = [httpx.Client(base_url=url, headers={"Authorization": f"Bearer {consumer_key}"}, timeout=120)]
-    clients = [
-        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {consumer_key}"}, timeout=120)
-        for _ in range(threads)
-    ]
-    per_client = [list(range(offset, count, threads)) for offset in range(threads)]
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        results = list(
-            pool.map(
-                lambda pair: [exchange(pair[0], provider_code, index) for index in pair[1]],
-                zip(clients, per_client, strict=True),
-            )
+def run(
+    url: str, pid: int, consumer_key: str, provider_key: str, provider_code: str, count: int, connections: int
+) -> Run:
+    """Exchanges over `connections` kept-alive connections, until the last answer's receipt is anchored."""
+    auth = [f"Authorization: Bearer {consumer_key}"]
+    requests = [
+        http_request(
+            "POST",
+            url,
+            "/v1/interop/requests",
+            body=json.dumps(exchange_body(provider_code, index)).encode(),
+            headers=auth,
         )
-    last = max((item for batch in results for item in batch), key=lambda item: item["answer"]["answered_at"])
+        for index in range(count)
+    ]
+    cpu, started = cpu_seconds(pid), time.perf_counter()
+    sent = load([url], requests, connections, [pid], keep_bodies=True)
+    # Exchanges answered together may be anchored in either order: the last one answered is waited for.
+    last = max((json.loads(body) for body in sent.bodies), key=lambda item: item["answer"]["answered_at"])
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {provider_key}"}, timeout=120) as provider:
         wait_anchored(provider, last["answer_receipt_id"], timeout=max(60.0, count / 50))
     seconds = time.perf_counter() - started
-    for client in clients + local:
-        client.close()
-    return count / seconds
+    server_cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / count
+    return Run(count / seconds, server_cpu_ms, sent.client_cpu_ms, sent.p50_ms, sent.p99_ms)
 
 
-def notary_reference(url: str, key: str, count: int, threads: int) -> float:
-    """Single `POST /v1/documents` per second from the same clients: the notary's figure on this machine now, to
-    read the exchanges' against (docs/benchmarks.md has it on a quiet machine)."""
-    clients = [
-        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) for _ in range(threads)
+def notary_reference(url: str, pid: int, key: str, count: int, connections: int) -> LoadRun:
+    """Single `POST /v1/documents` from the same load generator: the notary's figure on this machine now, to read
+    the exchanges' against (docs/benchmarks.md has it on a quiet machine)."""
+    auth = [f"Authorization: Bearer {key}"]
+    requests = [
+        http_request(
+            "POST", url, "/v1/documents", body=json.dumps({"hash": secrets.token_hex(32)}).encode(), headers=auth
+        )
+        for _ in range(count)
     ]
-
-    def send(client: httpx.Client) -> None:
-        for _ in range(count // threads):
-            ok(client.post("/v1/documents", json={"hash": secrets.token_hex(32)}))
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, clients))
-    seconds = time.perf_counter() - started
-    for client in clients:
-        client.close()
-    return (count // threads) * threads / seconds
+    return load([url], requests, connections, [pid])
 
 
 def evidence_figure(url: str, consumer_key: str, provider_code: str, samples: int) -> float:
@@ -196,7 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chain", default="anvil", help="anvil (default) or embedded")
     parser.add_argument("--exchanges", type=int, default=3_000, help="exchanges in the end-to-end run")
-    parser.add_argument("--threads", type=int, default=16, help="concurrent clients in the end-to-end run")
+    parser.add_argument("--connections", type=int, default=16, help="kept-alive connections in the end-to-end run")
     parser.add_argument("--baseline", type=int, default=300, help="exchanges sent one after another (baseline)")
     parser.add_argument("--samples", type=int, default=200, help="evidence verifications timed")
     args = parser.parse_args()
@@ -214,29 +213,28 @@ def main() -> None:
         ):
             set_up(provider, consumer, provider_code)
         print(f"chain {args.chain}, {os.cpu_count()} cores, {RECORDS} records in the built-in register", flush=True)
-        cpu = cpu_seconds(server.pid)
-        baseline = run(url, consumer_key, provider_key, provider_code, args.baseline, 1)
-        baseline_cpu_ms, cpu = (cpu_seconds(server.pid) - cpu) * 1000 / args.baseline, cpu_seconds(server.pid)
+        baseline = run(url, server.pid, consumer_key, provider_key, provider_code, args.baseline, 1)
         print(
-            f"baseline, one client, one exchange after another: {baseline:.0f} exchanges/s, "
-            f"server CPU {baseline_cpu_ms:.2f} ms per exchange",
+            f"baseline, one connection, one exchange after another: {baseline.rate:.0f} exchanges/s, "
+            f"server CPU {baseline.server_cpu_ms:.2f} ms per exchange, p50 {baseline.p50_ms:.1f} ms",
             flush=True,
         )
-        rate = run(url, consumer_key, provider_key, provider_code, args.exchanges, args.threads)
-        cpu_ms = (cpu_seconds(server.pid) - cpu) * 1000 / args.exchanges
+        done = run(url, server.pid, consumer_key, provider_key, provider_code, args.exchanges, args.connections)
         print(
-            f"end to end, {args.threads} clients, {args.exchanges} exchanges: {rate:.0f} exchanges/s, "
-            f"server CPU {cpu_ms:.2f} ms per exchange (API and anchoring worker; not anvil nor the clients)",
+            f"end to end, {args.connections} connections, {args.exchanges} exchanges: {done.rate:.0f} exchanges/s, "
+            f"server CPU {done.server_cpu_ms:.2f} ms per exchange (API and anchoring worker; not anvil), "
+            f"client CPU {done.client_cpu_ms:.2f} ms, p50 {done.p50_ms:.1f} ms, p99 {done.p99_ms:.1f} ms",
             flush=True,
         )
-        reference = notary_reference(url, consumer_key, args.exchanges, args.threads)
+        reference = notary_reference(url, server.pid, consumer_key, args.exchanges, args.connections)
         print(
-            f"reference, the notary's single POST /v1/documents, {args.threads} clients: {reference:.0f} req/s",
+            f"reference, the notary's single POST /v1/documents, {args.connections} connections: "
+            f"{reference.rps:.0f} req/s, server CPU {reference.server_cpu_ms:.2f} ms per request",
             flush=True,
         )
         verify_ms = evidence_figure(url, consumer_key, provider_code, args.samples)
         print(f"evidence verification offline (median of {args.samples}): {verify_ms:.2f} ms", flush=True)
-    print(f"exchanges_per_s={rate:.0f} evidence_verify_ms={verify_ms:.2f}")
+    print(f"exchanges_per_s={done.rate:.0f} evidence_verify_ms={verify_ms:.2f}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Last, it times the DCAT-AP export of 10,000 datasets: the first 10,000 of the ca
     .venv/bin/python bench/opendata.py                               # SQLite; PostgreSQL when SEGELL_TEST_POSTGRES_URL
     .venv/bin/python bench/opendata.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/opendata.py --datasets 10000 --queries 500  # a quicker run
+    .venv/bin/python bench/opendata.py --corpus /tmp/corpus ...      # load once, measure again on the same data
 
 The last line: ``search_p99_ms_sqlite=<N> search_p99_ms_postgres=<N> dcat_export_s=<N>``.
 """
@@ -45,7 +46,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import opendata_load  # noqa: E402
-from opendata_load import postgres_schema  # noqa: E402
+from opendata_load import postgres_schema, schema_url  # noqa: E402
 
 from segell.services.administrations.api import Administration  # noqa: E402
 from segell.services.db import create_db_engine  # noqa: E402
@@ -53,6 +54,7 @@ from segell.services.opendata import search_repository, service  # noqa: E402
 from segell.services.opendata.models import Dataset, Resource  # noqa: E402
 
 ADMINISTRATIONS = 25
+CORPUS_SCHEMA = "segell_bench_opendata_corpus"
 BATCH = 5000
 TOPICS = [
     ("pressupost", "presupuesto", "budget"), ("padró", "padrón", "register"), ("contractes", "contratos", "contracts"),
@@ -108,9 +110,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def segell_up(home: Path, database_url: str, page_size: int) -> Iterator[Server]:
+def segell_up(home: Path, database_url: str, page_size: int, master_key: str) -> Iterator[Server]:
     """`segell up` on the embedded chain and `database_url`, as a process of its own."""
-    with opendata_load.segell_up(home, database_url, SEGELL_OPENDATA_DCAT_PAGE_SIZE=str(page_size)) as (url, _):
+    settings = {"SEGELL_OPENDATA_DCAT_PAGE_SIZE": str(page_size), "SEGELL_MASTER_KEY": master_key}
+    with opendata_load.segell_up(home, database_url, **settings) as (url, _):
         yield Server(url, database_url, (home / "governance.key").read_text().strip())
 
 
@@ -328,11 +331,21 @@ def summary_line(figures: Mapping[str, float | None]) -> str:
 
 
 def bench_database(label: str, database_url: str, home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Load the catalogue (or, in a `--corpus` home that holds one of this size, keep it) and measure."""
     page_size = 1000
-    with segell_up(home, database_url, page_size) as server:
-        codes = admit(server, ADMINISTRATIONS)
-        seconds = load(database_url, codes, args.datasets)
-        print(f"{label}: loaded {args.datasets:,} datasets in {seconds:.1f} s ({args.datasets / seconds:,.0f}/s)")
+    corpus_file = home / "corpus.json"
+    corpus = json.loads(corpus_file.read_text()) if corpus_file.exists() else {"master_key": secrets.token_hex(32)}
+    if corpus.get("datasets", args.datasets) != args.datasets:
+        raise SystemExit(f"{home} holds {corpus['datasets']:,} datasets, not {args.datasets:,}: give another --corpus")
+    with segell_up(home, database_url, page_size, corpus["master_key"]) as server:
+        if "codes" in corpus:
+            codes = corpus["codes"]
+            print(f"{label}: the {args.datasets:,} datasets of {home} loaded before")
+        else:
+            codes = admit(server, ADMINISTRATIONS)
+            seconds = load(database_url, codes, args.datasets)
+            print(f"{label}: loaded {args.datasets:,} datasets in {seconds:.1f} s ({args.datasets / seconds:,.0f}/s)")
+            corpus_file.write_text(json.dumps({**corpus, "codes": codes, "datasets": args.datasets}))
         names = sample_names(database_url, 2000)
         result = run_queries(server, codes, args.queries, names)
         if args.dcat:
@@ -365,6 +378,12 @@ def main() -> None:
     parser.add_argument("--no-sqlite", dest="sqlite", action="store_false", help="PostgreSQL only")
     parser.add_argument("--no-dcat", dest="dcat", action="store_false", help="skip the DCAT-AP export")
     parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="a folder to keep the loaded catalogues in (and a PostgreSQL schema, segell_bench_opendata_corpus),"
+        " reused by later runs with the same --datasets",
+    )
+    parser.add_argument(
         "--load-rows", type=int, default=1_000_000, help="rows of the CSV loaded by bench/opendata_load.py (0: skip)"
     )
     args = parser.parse_args()
@@ -375,18 +394,23 @@ def main() -> None:
         "dcat_export_s": None,
     }
     with tempfile.TemporaryDirectory(prefix="segell-bench-opendata-") as scratch:
+        homes = args.corpus or Path(scratch)
         if args.sqlite:
-            home = Path(scratch) / "sqlite"
-            home.mkdir()
+            home = homes / "sqlite"
+            home.mkdir(parents=True, exist_ok=True)
             sqlite = bench_database("SQLite", f"sqlite:///{home / 'segell.db'}", home, args)
             figures["search_p99_ms_sqlite"] = round(sqlite["search"]["p99"], 1)
             if "dcat" in sqlite:
                 figures["dcat_export_s"] = round(max(sqlite["dcat"].values()), 2)
         if args.postgres:
-            home = Path(scratch) / "postgres"
-            home.mkdir()
-            with postgres_schema(args.postgres) as database_url:
-                postgres = bench_database("PostgreSQL", database_url, home, args)
+            home = homes / "postgres"
+            home.mkdir(parents=True, exist_ok=True)
+            if args.corpus and (home / "corpus.json").exists():
+                postgres = bench_database("PostgreSQL", schema_url(args.postgres, CORPUS_SCHEMA), home, args)
+            else:
+                keep = args.corpus is not None
+                with postgres_schema(args.postgres, CORPUS_SCHEMA if keep else None, keep=keep) as database_url:
+                    postgres = bench_database("PostgreSQL", database_url, home, args)
             figures["search_p99_ms_postgres"] = round(postgres["search"]["p99"], 1)
     if args.load_rows:
         rows_per_s = opendata_load.measure_load(None, args.load_rows)

@@ -93,18 +93,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def schema_url(url: str, name: str) -> str:
+    """`url` with its search_path set to the schema `name`."""
+    return make_url(url).update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(False)
+
+
 @contextlib.contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    """A URL whose search_path is a fresh schema of this benchmark's own, dropped afterwards."""
+def postgres_schema(url: str, name: str | None = None, *, keep: bool = False) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema of this benchmark's own (`name`, else a random one), dropped
+    afterwards unless `keep`."""
     admin = create_engine(url)
-    name = f"segell_bench_load_{secrets.token_hex(4)}"
+    name = name or f"segell_bench_load_{secrets.token_hex(4)}"
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {name}"))
     try:
-        yield make_url(url).update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(False)
+        yield schema_url(url, name)
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        if not keep:
+            with admin.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
         admin.dispose()
 
 
@@ -116,11 +123,9 @@ def segell_up(home: Path, database_url: str | None, **settings: str) -> Iterator
     url = f"http://127.0.0.1:{port}"
     env = {name: value for name, value in os.environ.items() if not name.startswith("SEGELL_")}
     env.update(
-        SEGELL_HOME=str(home),
-        SEGELL_MASTER_KEY=secrets.token_hex(32),
-        SEGELL_OPENDATA_MAX_RESOURCE_BYTES=str(2**31),
-        **settings,
+        SEGELL_HOME=str(home), SEGELL_MASTER_KEY=secrets.token_hex(32), SEGELL_OPENDATA_MAX_RESOURCE_BYTES=str(2**31)
     )
+    env.update(settings)
     if database_url:
         env["SEGELL_DATABASE_URL"] = database_url
     command = [sys.executable, "-m", "segell.services.cli", "up", "--chain", "embedded", "--port", str(port)]

@@ -3,7 +3,8 @@
 
 Each query runs `service.package_search` in a session of its own, timed with `time.process_time()` (this process's
 CPU, which a loaded machine inflates far less than the wall clock) and `time.perf_counter()`, after 100 for warming
-up, as `bench/opendata.py` does over HTTP.
+up, as `bench/opendata.py` does over HTTP. On PostgreSQL the CPU of the database's server process that answered
+(`/proc/<pid>/schedstat`, when it runs on this machine) is added: the CPU the search cost on both sides.
 
     .venv/bin/python bench/opendata_search_cpu.py sqlite:///HOME/segell.db L01700792,L01700669,...
 
@@ -16,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,6 +25,21 @@ import opendata  # noqa: E402
 
 from segell.services.db import create_db_engine  # noqa: E402
 from segell.services.opendata import service  # noqa: E402
+
+
+def backend_pid(session: Session) -> int | None:
+    """The process id of the PostgreSQL server process serving `session`, when it runs on this machine."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    pid = session.scalar(text("SELECT pg_backend_pid()"))
+    return pid if Path(f"/proc/{pid}/schedstat").exists() else None
+
+
+def server_seconds(pid: int | None) -> float:
+    """CPU seconds the process `pid` has run (0 for none)."""
+    if pid is None:
+        return 0.0
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
 
 def main() -> None:
@@ -37,9 +54,11 @@ def main() -> None:
     def one(params: dict[str, str]) -> tuple[float, float]:
         with Session(engine) as session:
             context = service.Context(session=session, administration=None, files=Path("."), api_url="http://bench")
-            cpu, wall = time.process_time(), time.perf_counter()
+            server = backend_pid(session)
+            cpu, wall, server_cpu = time.process_time(), time.perf_counter(), server_seconds(server)
             service.package_search(context, params)
-            return (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000
+            server_spent = server_seconds(server) - server_cpu
+            return (time.process_time() - cpu + server_spent) * 1000, (time.perf_counter() - wall) * 1000
 
     for params in mix[:100]:
         one(params)

@@ -13,7 +13,7 @@ signing key and claims (`citizen_auth.tokens.TokenSigner`, the code a login issu
 once for all of them. Then:
 
 - **casting**: every voter casts one ballot through the API (`POST .../ballots`), from `--connections` kept-alive
-  connections of the benchmarks' asyncio client (`bench/loadgen.py`): 2 projects of one district each, 3,297 of
+  connections of the benchmarks' asyncio client (`bench/http_load.py`): 2 projects of one district each, 3,297 of
   them also a city-wide project: 103,297 supports in all;
 - **close**: `POST .../close` (ballots published as open data, root and result notarised) until both receipts are
   anchored on chain;
@@ -46,7 +46,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # this checkout's segell, as the server it starts
-from loadgen import LoadRun, http_request, load, process_tree  # noqa: E402
+from http_load import LoadRun, http_request, load, process_tree  # noqa: E402
 from scale import POSTGRES_URL, postgres_schema  # noqa: E402
 from startup import ROOT, free_port, stop, wait_for_health  # noqa: E402
 

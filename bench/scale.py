@@ -14,11 +14,12 @@ then measures, in this order:
 - **single `POST /v1/documents`** and **`GET /v1/verify`** (of anchored hashes): req/s, p50, p99;
 - **1M**: 1,000,000 more documents in bulk, on the database of the 100k run.
 
-The load generator is this process (`bench/loadgen.py`): an asyncio HTTP/1.1 client on uvloop over kept-alive
-connections (16 by default, shared round robin by the processes), each request written ahead as bytes and the answer
-read by its `Content-Length`; a few tens of microseconds of CPU per request, a tenth of httpx's. On two cores it
-still competes with the server: every run prints the client's CPU time per request and its share of the machine, and
-the CPU time of the API processes per request, so that a quiet machine's ceiling can be told from the figures.
+The load generator is this process (`bench/http_load.py`, which `bench/interop.py` uses too): an asyncio HTTP/1.1
+client on uvloop over kept-alive connections (16 by default, shared round robin by the processes), each request
+written ahead as bytes and the answer read by its `Content-Length`; a few tens of microseconds of CPU per request, a
+tenth of httpx's. On two cores it still competes with the server: every run prints the client's CPU time per request
+and its share of the machine, and the CPU time of the API processes per request, so that a quiet machine's ceiling
+can be told from the figures.
 
 The last line, for tracking (the `_2` figures with 2 API processes; bulk and 1M with 2 as well):
 ``post_rps_1=<N> post_rps_2=<N> post_p99_ms_2=<N> verify_rps_2=<N> verify_p99_ms_2=<N> bulk_docs_per_s=<N>
@@ -35,12 +36,13 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +52,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import LoadRun, http_request, load, process_tree  # noqa: E402
+from http_load import LoadRun, cpu_seconds, http_request, load, process_tree  # noqa: E402
 from startup import free_port, stop, wait_for_health  # noqa: E402
 
 from segell.sdk.documents import BATCHES_IN_FLIGHT  # noqa: E402
@@ -177,25 +179,65 @@ def admit(deployed: Deployment) -> str:
     return str(answer.json()["api_key"]["key"])
 
 
-# -- load generator -------------------------------------------------------------------------------------------------
-
-
 # -- bulk -----------------------------------------------------------------------------------------------------------
 
 
-def bulk(urls: Sequence[str], key: str, count: int) -> float:
-    """Documents per second from the first batch request to the last receipt anchored."""
+def postgres_backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to `database` (on this machine), by their title."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                # "postgres: [cluster:] user database host(port) state"
+                title = (entry / "cmdline").read_bytes().split(b"\0")[0].split()
+                if title[:1] == [b"postgres:"] and any(
+                    title[i] == database.encode() and title[i + 1].endswith((b")", b"[local]"))
+                    for i in range(2, len(title) - 1)
+                ):
+                    found.append(int(entry.name))
+    return found
+
+
+@dataclass(frozen=True)
+class BulkRun:
+    documents: int
+    seconds: float
+    cpu_ms: dict[str, float]  # per 10,000 documents, by who spent it
+
+    @property
+    def rate(self) -> float:
+        return self.documents / self.seconds
+
+    def describe(self) -> str:
+        spent = ", ".join(f"{who} {ms:.0f} ms" for who, ms in self.cpu_ms.items())
+        total = sum(self.cpu_ms.values())
+        return (
+            f"{self.rate:,.0f} docs/s ({self.seconds:.1f} s); CPU per 10,000 documents: {spent}; "
+            f"{10_000 / total * 1000:,.0f} docs per CPU-second of these"
+        )
+
+
+def bulk(deployed: Deployment, key: str, count: int, database: str) -> BulkRun:
+    """Documents per second from the first batch request to the last receipt anchored, and the CPU time spent per
+    10,000 documents by the API processes, the worker, the PostgreSQL server processes serving `database` (others'
+    connections to the same database included) and this client."""
+    urls = deployed.urls
     auth = {"Authorization": f"Bearer {key}"}
     hashes = [secrets.token_hex(32) for _ in range(count)]
     clients = [httpx.Client(base_url=url, headers=auth, timeout=600) for url in urls]
+    backends = postgres_backends(database)
+    spenders = {"API": deployed.api_pids, "worker": [deployed.worker_pid], "PostgreSQL": backends}
 
     def send(start: int) -> str:
         client = clients[(start // BATCH_REQUEST) % len(clients)]
-        answer = client.post("/v1/documents/batch", json={"hashes": hashes[start : start + BATCH_REQUEST]})
+        sent = hashes[start : start + BATCH_REQUEST]
+        answer = client.post("/v1/documents/batch", json={"hashes": sent})
         answer.raise_for_status()
-        return str(answer.json()["items"][-1]["id"])
+        return last_receipt_id(answer.content, len(sent))
 
     try:
+        before = {who: sum(cpu_seconds(pid) for pid in pids) for who, pids in spenders.items()}
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         with ThreadPoolExecutor(BATCHES_IN_FLIGHT) as pool:
             last_ids = list(pool.map(send, range(0, count, BATCH_REQUEST)))
@@ -206,10 +248,25 @@ def bulk(urls: Sequence[str], key: str, count: int) -> float:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"document {receipt_id} not anchored in time")
                 time.sleep(0.02)
-        return count / (time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        ended = resource.getrusage(resource.RUSAGE_SELF)
+        # Connections opened during the run (the pools grow) are counted from zero.
+        spenders["PostgreSQL"] = sorted(set(backends) | set(postgres_backends(database)))
+        spent = {who: sum(cpu_seconds(pid) for pid in pids) - before[who] for who, pids in spenders.items()}
+        spent["client"] = ended.ru_utime - usage.ru_utime + ended.ru_stime - usage.ru_stime
+        return BulkRun(count, seconds, {who: value * 1000 * 10_000 / count for who, value in spent.items()})
     finally:
         for client in clients:
             client.close()
+
+
+def last_receipt_id(content: bytes, count: int) -> str:
+    """The id of the last of the `count` receipts of a batch answer, read without decoding the 5 MB of JSON of
+    10,000 receipts: on two cores, the client's decoding would take CPU from the server it measures."""
+    if content.count(b'{"id":"') != count:
+        raise RuntimeError(f"a batch answer without {count} receipts: {content[:200]!r}")
+    at = content.rindex(b'{"id":"') + 7
+    return content[at : content.index(b'"', at)].decode()
 
 
 def anchored_hashes(url: str, key: str, count: int) -> list[str]:
@@ -240,8 +297,9 @@ def measure(processes: int, postgres_url: str, args: argparse.Namespace, use_wor
     with postgres_schema(postgres_url) as database_url, deployment(processes, database_url, use_workers_option) as up:
         key = admit(up)
         print(f"\n{processes} API process(es) at {', '.join(up.urls)}, one anchoring worker, PostgreSQL", flush=True)
-        bulk_rate = bulk(up.urls, key, args.bulk)
-        print(f"  bulk {args.bulk:,} documents: {bulk_rate:,.0f} docs/s", flush=True)
+        database = make_url(postgres_url).database or ""
+        bulk_run = bulk(up, key, args.bulk, database)
+        print(f"  bulk {args.bulk:,} documents: {bulk_run.describe()}", flush=True)
 
         auth = [f"Authorization: Bearer {key}"]
         warm = args.requests // 10
@@ -265,9 +323,10 @@ def measure(processes: int, postgres_url: str, args: argparse.Namespace, use_wor
 
         million = None
         if args.million:
-            million = bulk(up.urls, key, args.million)
-            print(f"  1M: {args.million:,} more documents: {million:,.0f} docs/s", flush=True)
-        return Figures(processes, bulk_rate, post, verify, million)
+            million_run = bulk(up, key, args.million, database)
+            million = million_run.rate
+            print(f"  1M: {args.million:,} more documents: {million_run.describe()}", flush=True)
+        return Figures(processes, bulk_run.rate, post, verify, million)
 
 
 def report(label: str, run: LoadRun, connections: int) -> None:

@@ -85,9 +85,16 @@ class Transport:
             raise _api_error(response)
         return _parsed(parse, response.json, method, url, response.status_code, self.base_url)
 
-    def download(self, path: str, parse: Callable[[httpx.Response], _T]) -> _T:
+    def download(
+        self,
+        path: str,
+        parse: Callable[[httpx.Response], _T],
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> _T:
         """GET a file (any media type); return ``parse`` of the successful response, or raise its error."""
-        response = self._send("GET", path, headers={"Accept": "*/*"})
+        response = self._send("GET", path, params=params, headers={"Accept": "*/*", **(headers or {})})
         if response.is_error:
             raise _api_error(response)
         return _parsed(parse, lambda: response, "GET", f"{self.base_url}{path}", response.status_code, self.base_url)

@@ -12,6 +12,7 @@ from .certificates import Certificates
 from .citizen_auth import CitizenAuth, Citizens
 from .contracts import Contracts
 from .documents import Documents
+from .interop import CitizenAccess, Interop
 from .models import DeploymentInfo, Health, Identity
 from .participation import Participation
 from .sandboxes import Sandboxes
@@ -49,6 +50,11 @@ class Client:
     ``client.auth``             request_otp, verify_otp, verify_totp, otp_outbox, json_web_keys
                                 (:class:`sdk.CitizenAuth`)
     ``client.citizens``         me, enrol_totp, confirm_totp, with a citizen's token (:class:`sdk.Citizens`)
+    ``client.interop``          services, register_service, upload_records, request_authorisation,
+                                authorisations, decide_authorisation, request, exchange, evidence
+                                (:class:`sdk.Interop`)
+    ``client.access``           log, export, anchor: who accessed a citizen's data, with their token
+                                (:class:`sdk.CitizenAccess`)
     ``client.administrations``  admit, list, get, suspend, reinstate, issue_api_key, list_api_keys,
                                 revoke_api_key (:class:`sdk.Administrations`)
     ``client.governance_keys``  list, rotate, revoke (:class:`sdk.GovernanceKeys`)
@@ -85,6 +91,10 @@ class Client:
     """Logging citizens in: one-time codes by SMS, authenticator apps."""
     citizens: Citizens
     """What a logged-in citizen does, with their token."""
+    interop: Interop
+    """Data exchanged between administrations with a legal purpose: catalogue, authorisations, exchanges."""
+    access: CitizenAccess
+    """Who accessed a logged-in citizen's data, and why: the access log, its export, the anchor of an access."""
     administrations: Administrations
     """The consortium's administrations and their API keys (governance)."""
     governance_keys: GovernanceKeys
@@ -110,6 +120,8 @@ class Client:
         self.contracts = Contracts(self._transport)
         self.auth = CitizenAuth(self._transport)
         self.citizens = Citizens(self._transport)
+        self.interop = Interop(self._transport)
+        self.access = CitizenAccess(self._transport)
         self.administrations = Administrations(self._transport)
         self.governance_keys = GovernanceKeys(self._transport)
         self.transparency = Transparency(self._transport)

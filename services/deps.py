@@ -6,6 +6,8 @@ Who calls is declared once, here, for every domain, each with the one error it a
   administration's key while it is suspended: 403 ``administration_suspended``.
 - ``AdministrationDep``: an administration's API key, checked in a short transaction of its own. The governance
   key: 403 ``administration_key_required``.
+- ``ApiKeySentDep``: the API key a request carries, for a route that checks it in a transaction of its own (the
+  exchanges between administrations). No key: 401 ``unauthenticated``, before the body is checked.
 - ``GovernanceDep``: the consortium's governance key. An administration's key: 403 ``governance_key_required``.
 - ``CitizenDep``: a citizen token. None: 401 ``unauthenticated``; one that does not check out: 401 with the
   token's reason (``invalid_token``, ``token_expired``...). ``citizen_with_factor("totp")`` also wants a login
@@ -15,12 +17,13 @@ The kernel knows no domain: the administrations domain says how an API key is au
 a citizen token is verified, in their `Domain` (`services.domains`), and the app keeps them as `Authenticators`.
 """
 
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -112,10 +115,26 @@ def authenticate_api_key(
 ) -> Caller:
     """The caller the request's API key stands for: 401 without one."""
     if credentials is None:
-        raise Unauthenticated("Missing API key. Send `Authorization: Bearer <api key>`.")
+        raise _missing_api_key()
     if by.api_keys is None:
         raise Unavailable("This server authenticates no API keys: it runs without the administrations domain.")
     return by.api_keys(session, credentials.credentials)
+
+
+def _missing_api_key() -> Unauthenticated:
+    return Unauthenticated("Missing API key. Send `Authorization: Bearer <api key>`.")
+
+
+async def api_key_sent(credentials: CredentialsDep) -> HTTPAuthorizationCredentials:
+    """The API key the request carries, not checked yet (a route that checks it in its own transaction): 401 at
+    once, before the body is checked, without one."""
+    if credentials is None:
+        raise _missing_api_key()
+    return credentials
+
+
+# Async: no worker thread for a dependency that reads only a header.
+ApiKeySentDep = Annotated[HTTPAuthorizationCredentials, Depends(api_key_sent)]
 
 
 def administration_of(caller: Caller) -> Any:
@@ -169,6 +188,26 @@ async def get_clock() -> Clock:
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def app_clock(app: FastAPI) -> Clock:
+    """`get_clock` as `app` has it (tests override it, with a function or a coroutine function), outside a request:
+    for a thread of the app's, or a route served from the event loop."""
+    provided = app.dependency_overrides.get(get_clock, get_clock)()
+    if not inspect.iscoroutine(provided):
+        return cast(Clock, provided)
+    try:  # a coroutine that awaits nothing (as `get_clock`) finishes at its first step
+        provided.send(None)
+    except StopIteration as finished:
+        return cast(Clock, finished.value)
+    provided.close()
+    raise RuntimeError("the clock dependency awaits: it cannot be read outside a request")
+
+
+def clock_of(request: Request) -> Clock:
+    """`get_clock` as the request's app has it (tests override it), for a route served from the event loop that
+    takes no sync dependency (each would cost a worker thread)."""
+    return app_clock(request.app)
 
 
 def get_citizen(

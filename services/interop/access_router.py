@@ -11,12 +11,13 @@ from segell.services.deps import CitizenDep, ClockDep, RuntimeDep, SessionDep
 from segell.services.errors import error_responses
 from segell.services.file_names import content_disposition
 from segell.services.interop import access_service, once_only_service
-from segell.services.interop.access_schemas import AccessLog, ExportFormat
+from segell.services.interop.access_schemas import AccessAnchor, AccessLog, ExportFormat
 from segell.services.interop.once_only_schemas import CitizenOnceOnlyRequest, CitizenOnceOnlyRequests, ConsentDecision
 
 router = APIRouter(prefix="/v1/me", tags=["citizen interop"], responses=error_responses(401, 403, 404))
 
 RequestPath = Annotated[str, Path(min_length=1, max_length=40, description="The once-only request's id.")]
+AccessPath = Annotated[str, Path(min_length=1, max_length=40, description="The access's `id`.")]
 _PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _CONTENT_DISPOSITION = {
     "Content-Disposition": {"description": "`attachment`, with the file's name.", "schema": {"type": "string"}}
@@ -57,6 +58,14 @@ def export_access_log(
         content, media_type = access_service.export_json(log, now), "application/json"
     headers = {**_PRIVATE, "Content-Disposition": content_disposition(name, fallback="accesses")}
     return Response(content, media_type=media_type, headers=headers)
+
+
+@router.get("/access/{access_id}/anchor", response_model=AccessAnchor, responses=error_responses(409, 422))
+def read_access_anchor(
+    access_id: AccessPath, citizen: CitizenDep, session: SessionDep, clock: ClockDep
+) -> AccessAnchor:
+    """What checks, without Segell, that an access is in its day's notarised log (once the day is closed)."""
+    return access_service.access_anchor(session, citizen, access_id, clock())
 
 
 @router.get("/once-only", response_model=CitizenOnceOnlyRequests)

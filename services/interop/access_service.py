@@ -8,11 +8,16 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from segell.services.deps import AuthenticatedCitizen
+from segell.services.errors import Conflict, NotFound
 from segell.services.interop import api as interop
 from segell.services.interop import once_only_repository as repository
 from segell.services.interop import once_only_service
-from segell.services.interop.access_schemas import Access, AccessLog
+from segell.services.interop import repository as interop_repository
+from segell.services.interop import service as interop_service
+from segell.services.interop.access_schemas import Access, AccessAnchor, AccessLog, AccessLogDay
 from segell.services.interop.once_only_schemas import AdministrationRef
+from segell.services.interop.sealing import canonical_json, sha256_hex
+from segell.services.notary import api as notary
 
 #: The export's columns, in order: the CSV's header, and the JSON's keys.
 EXPORT_COLUMNS = (
@@ -106,3 +111,48 @@ def export_json(log: AccessLog, now: datetime) -> bytes:
         "accesses": _rows(log),
     }
     return json.dumps(document, ensure_ascii=False, indent=2).encode()
+
+
+def access_anchor(session: Session, citizen: AuthenticatedCitizen, access_id: str, now: datetime) -> AccessAnchor:
+    """The evidence that one access to the citizen's data is in its day's notarised log: `NotFound` when it is
+    not one of theirs (or still hidden), `Conflict` `day_not_closed` before the day is closed, `not_anchored` until
+    the day's document is anchored."""
+    subject = once_only_service.subject_of(session, citizen)
+    entry = interop_repository.access_of(session, subject_key=subject, exchange_id=access_id, now=now)
+    if entry is None:
+        raise NotFound(f"No access {access_id} to your data: `GET /v1/me/access` lists them.")
+    digest = interop_repository.digest_of(session, consumer_id=entry.consumer_id, day=entry.day)
+    if digest is None:
+        raise Conflict(
+            f"The access log of {entry.day.isoformat()} is not closed yet: a day is closed and notarised a few "
+            "minutes after it ends (UTC). Ask again then.",
+            code="day_not_closed",
+        )
+    day_entries = interop_repository.log_entries_of_day(session, consumer_id=entry.consumer_id, day=entry.day)
+    codes = interop_repository.administration_codes(
+        session, {entry.consumer_id, *(other.provider_id for other in day_entries)}
+    )
+    entry_hashes = [
+        sha256_hex(
+            canonical_json(
+                interop_service.access_entry_document(other, codes[other.consumer_id][0], codes[other.provider_id][0])
+            )
+        )
+        for other in day_entries
+    ]
+    document = interop_service.access_entry_document(entry, codes[entry.consumer_id][0], codes[entry.provider_id][0])
+    bundle = notary.bundle(session, entry.consumer_id, digest.receipt_id)
+    return AccessAnchor(
+        entry=document,
+        entry_hash=sha256_hex(canonical_json(document)),
+        entry_hashes=entry_hashes,
+        day=AccessLogDay(
+            format="segell-interop-access-log-day/1",
+            consumer=codes[entry.consumer_id][0],
+            day=entry.day.isoformat(),
+            entry_count=digest.entry_count,
+            entries_digest=digest.entries_digest,
+        ),
+        day_hash=digest.document_hash,
+        bundle=bundle,
+    )

@@ -447,7 +447,7 @@ def fetch_document(runtime: Runtime, consumer: Administration, request_id: str, 
             answer_receipt_id=answer_receipt.id,
         )
         delivery = _delivery(session, row, document, api_url)
-    interop_service.close_days(runtime, now.date())
+    interop_service.close_days(runtime, now)
     return delivery
 
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Table, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
@@ -16,6 +16,7 @@ from segell.services.interop.models import (
     LogDigest,
     ProviderRecord,
 )
+from segell.services.locks import is_shared_database, lock_key
 
 
 def add_service(session: Session, **values: Any) -> DataService:
@@ -87,6 +88,37 @@ def authorisation_for(
     )
 
 
+def authorisations_in(session: Session, *, wanted: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], str]:
+    """The status of the authorisation of (service, consumer, procedure) each, those that exist, in one query."""
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(
+            Authorisation.service_id, Authorisation.consumer_id, Authorisation.procedure_code, Authorisation.status
+        ).where(
+            Authorisation.service_id.in_({service_id for service_id, _, _ in wanted}),
+            Authorisation.consumer_id.in_({consumer_id for _, consumer_id, _ in wanted}),
+            Authorisation.procedure_code.in_({procedure for _, _, procedure in wanted}),
+        )
+    )
+    found = {(row[0], row[1], row[2]): str(row[3]) for row in rows}
+    return {key: status for key, status in found.items() if key in wanted}
+
+
+def records_in(session: Session, *, service_id: str, subject_keys: set[str]) -> dict[str, dict[str, Any]]:
+    """The data of a built-in service's records for the citizens keyed `subject_keys`, those it holds."""
+    found: dict[str, dict[str, Any]] = {}
+    keys = sorted(subject_keys)
+    for start in range(0, len(keys), 500):
+        rows = session.execute(
+            select(ProviderRecord.subject_key, ProviderRecord.data).where(
+                ProviderRecord.service_id == service_id, ProviderRecord.subject_key.in_(keys[start : start + 500])
+            )
+        )
+        found.update((row[0], dict(row[1])) for row in rows)
+    return found
+
+
 def authorisations_of(session: Session, administration_id: int) -> Sequence[tuple[Authorisation, DataService]]:
     """Those the administration asked for as consumer, or decides on as provider, newest first."""
     rows = session.execute(
@@ -98,10 +130,15 @@ def authorisations_of(session: Session, administration_id: int) -> Sequence[tupl
     return [(row[0], row[1]) for row in rows]
 
 
-def add_exchange(session: Session, exchange: Exchange, entry: AccessLogEntry) -> None:
-    session.add(exchange)
-    session.add(entry)
-    session.flush()
+_exchanges: Table = Exchange.__table__  # type: ignore[assignment]
+_entries: Table = AccessLogEntry.__table__  # type: ignore[assignment]
+
+
+def add_exchanges(session: Session, exchanges: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
+    """Write exchanges and their access-log entries (numbered in this order), one statement for each table."""
+    if exchanges:
+        session.execute(insert(_exchanges), exchanges)
+        session.execute(insert(_entries), entries)
 
 
 def get_exchange(session: Session, exchange_id: str) -> Exchange | None:
@@ -118,6 +155,17 @@ def accesses_of(session: Session, *, subject_key: str, now: datetime) -> Sequenc
         )
         .order_by(AccessLogEntry.at.desc(), AccessLogEntry.id.desc())
     ).all()
+
+
+def access_of(session: Session, *, subject_key: str, exchange_id: str, now: datetime) -> AccessLogEntry | None:
+    """One log entry of a citizen, unless it is still hidden at `now`."""
+    return session.scalar(
+        select(AccessLogEntry).where(
+            AccessLogEntry.exchange_id == exchange_id,
+            AccessLogEntry.subject_key == subject_key,
+            or_(AccessLogEntry.hidden_until.is_(None), AccessLogEntry.hidden_until <= now),
+        )
+    )
 
 
 def administration_codes(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
@@ -148,6 +196,15 @@ def days_to_close(session: Session, *, before: date) -> Sequence[tuple[int, date
         .order_by(AccessLogEntry.day)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+def lock_log_day(session: Session, *, consumer_id: int, day: date) -> None:
+    """Hold one consumer's log of one day until the transaction ends, across the processes sharing PostgreSQL (on
+    SQLite a write transaction holds the whole database already)."""
+    connection = session.connection()
+    if is_shared_database(connection.engine):
+        key = lock_key(connection, f"interop-log-day:{consumer_id}:{day.isoformat()}")
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def add_digest(session: Session, digest: LogDigest) -> None:

@@ -4,9 +4,20 @@ import json
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
-from segell.services.deps import AdministrationDep, CallerDep, RuntimeDep, SessionDep
+from segell.services.deps import (
+    AdministrationDep,
+    ApiKeySentDep,
+    CallerDep,
+    RuntimeDep,
+    SessionDep,
+    clock_of,
+    get_administration,
+    get_authenticators,
+    get_runtime,
+)
 from segell.services.errors import ValidationFailed, error_responses
 from segell.services.interop import service
 from segell.services.interop.schemas import (
@@ -99,9 +110,21 @@ def decide_authorisation(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(404, 409, 422, 502, 504),
 )
-def exchange(body: ExchangeRequest, runtime: RuntimeDep, consumer: AdministrationDep) -> ExchangeOut:
+async def exchange(body: ExchangeRequest, request: Request, credentials: ApiKeySentDep) -> Response:
     """Ask a provider's service about a citizen, for a procedure: the answer, sealed by the provider."""
-    return service.exchange(runtime, consumer, body, runtime.settings.api_url)
+    # Served from the event loop: a built-in service's exchange has its API key checked in the transaction that
+    # writes it, shared with the exchanges that arrive meanwhile; the others take a worker thread.
+    runtime = await get_runtime(request)
+    api_url, now = runtime.settings.api_url, clock_of(request)()
+    answered = await service.exchange_from_register(runtime, credentials.credentials, body, api_url, now)
+    if answered is None:
+        consumer = await run_in_threadpool(get_administration, runtime, credentials, get_authenticators(request))
+        answered = await run_in_threadpool(service.exchange, runtime, consumer, body, api_url, now)
+    return Response(
+        json.dumps(answered, ensure_ascii=False, separators=(",", ":")),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+    )
 
 
 @router.get("/requests/{exchange_id}", response_model=ExchangeOut, responses=error_responses(404, 422))

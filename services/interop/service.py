@@ -3,35 +3,50 @@ and a sealed answer, and the access log anchored day by day.
 
 An exchange runs in three steps, so that no transaction waits on a provider:
 
-1. checks, in a short read transaction: the service, the consumer's authorisation for the procedure, the legal
-   basis, the consent (`Forbidden` with `no_authorisation`, `wrong_legal_basis`, `consent_missing`);
-2. the answer: from the provider's uploaded records (`builtin`), or from its endpoint over a signed webhook
-   (`BadGateway` 502 / `GatewayTimeout` 504 with `Retry-After` when it is down), sealed with its seal certificate;
-3. one write transaction: the exchange, its access-log entry, and the notarisation of the request's hash (by the
-   consumer) and of the answer's (by the provider, derived from the request). The notary anchors both later, in
-   its batches: when the chain is down the exchange goes on, and its anchors are back-filled once it is back.
+1. checks: the service, the consumer's authorisation for the procedure, the legal basis, the consent (`Forbidden`
+   with `no_authorisation`, `wrong_legal_basis`, `consent_missing`);
+2. the answer: from the provider's uploaded records (`builtin`), or from its endpoint over a signed webhook that
+   carries the national id sealed for the provider's seal certificate (`BadGateway` 502 / `GatewayTimeout` 504
+   with `Retry-After` when it is down), sealed with its seal certificate;
+3. one write transaction, shared by the exchanges that arrive meanwhile (`services/group_writes.py`): the exchange, its
+   access-log entry, and the notarisation of the request's hash (by the consumer) and of the answer's (by the
+   provider, derived from the request), in one round for the group (`notary.notarise_many`). The notary anchors
+   both later, in its batches: when the chain is down the exchange goes on, and its anchors are back-filled once it
+   is back.
+
+A webhook's exchange is checked in a short read transaction of its own and asks the provider before its write.
+One of a built-in service (`exchange_from_register`) waits for nobody: its checks, its record and its seal are
+done in its group's write transaction, with one query for the group's API keys, one for their authorisations and
+one for their records. Either takes its time from the app's clock (`now`), and closes the access log's days that
+are over once it is written (`close_days`).
 """
 
+import asyncio
+import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache, partial
 from typing import Any
 
 import httpx
 import jsonschema
+from cryptography import x509
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from segell.chain.keys import open_secret, seal_secret
-from segell.services.administrations.api import Administration, get_by_code
+from segell.services.administrations.api import Administration, authenticate, get_by_code
+from segell.services.deps import administration_of
 from segell.services.errors import (
     BadGateway,
     Conflict,
@@ -41,9 +56,10 @@ from segell.services.errors import (
     SegellError,
     ValidationFailed,
 )
-from segell.services.group_writes import group_writer
+from segell.services.group_writes import GroupWriter, group_writer
 from segell.services.identity import api as identity
 from segell.services.interop import repository
+from segell.services.interop.enveloping import envelope
 from segell.services.interop.evidence import build_evidence
 from segell.services.interop.models import AccessLogEntry, Authorisation, DataService, Exchange, LogDigest
 from segell.services.interop.schemas import (
@@ -67,12 +83,10 @@ REQUEST_FORMAT = "segell-interop-request/1"
 ANSWER_FORMAT = "segell-interop-answer/1"
 LOG_DAY_FORMAT = "segell-interop-access-log-day/1"
 SIGNATURE_HEADER = "Segell-Signature"
+log = logging.getLogger("segell")
+#: How long after midnight UTC the day before is closed (`last_day_to_close`).
+CLOSING_GRACE = timedelta(minutes=5)
 _SUBJECT_LABEL = b"segell.interop.subject"
-# Copied into fresh rows for each attempt at writing an exchange: a group that failed leaves its rows behind.
-_EXCHANGE_COLUMNS: tuple[str, ...] = tuple(
-    "id service_id consumer_id provider_id subject_key request_document request_hash answer_jws answer_hash "
-    "created_at".split()
-)
 _ENTRY_COLUMNS: tuple[str, ...] = tuple(
     "exchange_id subject_key consumer_id provider_id service_code officer procedure_code case_id legal_basis "
     "consent_reference at day hidden_until entry_hash".split()
@@ -89,8 +103,12 @@ def normalised_national_id(national_id: str) -> str:
 def subject_key(master_key: bytes, national_id: str) -> str:
     """The keyed hash a citizen's national id is stored as, the same for every administration of the deployment:
     national ids are guessable, the master key is not."""
-    key = hmac.new(master_key, _SUBJECT_LABEL, hashlib.sha256).digest()
-    return hmac.new(key, normalised_national_id(national_id).encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_subject_hash_key(master_key), normalised_national_id(national_id).encode(), "sha256").hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _subject_hash_key(master_key: bytes) -> bytes:
+    return hmac.new(master_key, _SUBJECT_LABEL, hashlib.sha256).digest()
 
 
 # --- the catalogue ----------------------------------------------------------------------------------------------
@@ -383,10 +401,12 @@ def _seal_of(runtime: Runtime, provider_id: int, certificate_id: str) -> _Seal:
     return fresh
 
 
-def _check_purpose(service: DataService, authorisation: Authorisation | None, body: ExchangeRequest) -> None:
+def _check_purpose(service: DataService, authorisation: str | None, body: ExchangeRequest) -> None:
+    """Refuse an exchange whose authorisation (its status: None when there is none), legal basis or consent does
+    not allow it."""
     purpose = body.purpose
-    if authorisation is None or authorisation.status != "granted":
-        state = "no authorisation" if authorisation is None else f"an authorisation {authorisation.status}"
+    if authorisation != "granted":
+        state = "no authorisation" if authorisation is None else f"an authorisation {authorisation}"
         raise Forbidden(
             f"{body.provider} has given this administration {state} to use {service.code} for procedure "
             f"{purpose.procedure_code}: ask for one (`POST /v1/interop/authorisations`) and wait for the provider "
@@ -449,13 +469,20 @@ def _down(runtime: Runtime, provider_code: str, problem: str, *, timeout: bool =
 
 
 def _ask_webhook(
-    runtime: Runtime, service: DataService, provider_code: str, request_document: dict[str, Any], national_id: str
+    runtime: Runtime,
+    service: DataService,
+    provider_code: str,
+    request_document: dict[str, Any],
+    national_id: str,
+    seal_certificate: x509.Certificate,
 ) -> tuple[bool, dict[str, Any] | None]:
-    """(found, data) from the provider's endpoint: the request and the national id, signed with the service's
-    secret; the answer must come back signed with it too and follow the response schema."""
+    """(found, data) from the provider's endpoint: the request and the national id sealed for the provider's seal
+    certificate (`enveloping.envelope`), signed with the service's secret; the answer must come back signed with
+    it too and follow the response schema."""
     assert service.endpoint_url is not None and service.sealed_webhook_secret is not None
     secret = open_secret(service.sealed_webhook_secret, runtime.master_key, label=_webhook_label(service.id)).decode()
-    body = canonical_json({"request": request_document, "national_id": national_id})
+    sealed_subject = envelope(normalised_national_id(national_id).encode(), seal_certificate)
+    body = canonical_json({"request": request_document, "sealed_subject": base64.b64encode(sealed_subject).decode()})
     settings = runtime.settings.section(InteropSettings)
     headers = {
         "Content-Type": "application/json",
@@ -489,62 +516,85 @@ def _ask_webhook(
 
 def access_entry_document(entry: AccessLogEntry, consumer_code: str, provider_code: str) -> dict[str, Any]:
     """What an access-log entry's hash is taken of."""
+    return _entry_document({column: getattr(entry, column) for column in _ENTRY_COLUMNS}, consumer_code, provider_code)
+
+
+def _entry_document(entry: Mapping[str, Any], consumer_code: str, provider_code: str) -> dict[str, Any]:
     return {
-        "exchange_id": entry.exchange_id,
-        "subject_key": entry.subject_key,
+        "exchange_id": entry["exchange_id"],
+        "subject_key": entry["subject_key"],
         "consumer": consumer_code,
         "provider": provider_code,
-        "service": entry.service_code,
-        "officer": entry.officer,
-        "procedure_code": entry.procedure_code,
-        "case_id": entry.case_id,
-        "legal_basis": entry.legal_basis,
-        "consent_reference": entry.consent_reference,
-        "at": _iso(entry.at),
-        "hidden_until": _iso(entry.hidden_until) if entry.hidden_until is not None else None,
+        "service": entry["service_code"],
+        "officer": entry["officer"],
+        "procedure_code": entry["procedure_code"],
+        "case_id": entry["case_id"],
+        "legal_basis": entry["legal_basis"],
+        "consent_reference": entry["consent_reference"],
+        "at": _iso(entry["at"]),
+        "hidden_until": _iso(entry["hidden_until"]) if entry["hidden_until"] is not None else None,
     }
 
 
-def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, api_url: str) -> ExchangeOut:
-    """Ask a provider's service about a citizen for a procedure: the sealed answer, both sides notarised and the
-    access logged, or why not (`Forbidden`, `NotFound`, 502/504 when the provider is down)."""
-    now = datetime.now(UTC)
-    key = subject_key(runtime.master_key, body.subject.national_id)
-    with runtime.transaction() as session:
-        provided = _provided(runtime, session, body.provider, body.service)
-        service = provided.service
-        if provided.provider_id != consumer.id:
-            authorisation = repository.authorisation_for(
-                session, service_id=service.id, consumer_id=consumer.id, procedure_code=body.purpose.procedure_code
-            )
-            _check_purpose(service, authorisation, body)
-        record = (
-            repository.record_of(session, service_id=service.id, subject_key=key)
-            if service.routing == "builtin"
-            else None
-        )
-        record_data = dict(record.data) if record is not None else None
-    exchange_id = secrets.token_hex(16)
-    purpose = body.purpose.model_dump()
-    request_document = {
+@dataclass(frozen=True)
+class _Asked:
+    """An exchange asked of a built-in service whose catalogue entry and seal this process holds: checked, answered
+    from the register, sealed and written in the transaction of its group (`_write_exchanges`)."""
+
+    api_key: str
+    body: ExchangeRequest
+    subject_key: str
+    provided: _Provided
+    seal: _Seal
+    requested_at: datetime
+    api_url: str
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """An exchange checked, answered and sealed, to write: its rows, its notarisations, and what its consumer is
+    answered once they are committed (`ExchangeOut` as JSON, but for the receipts)."""
+
+    exchange: dict[str, Any]
+    entry: dict[str, Any]
+    title: str
+    out: dict[str, Any]
+
+
+def _request_document(
+    exchange_id: str, consumer: Administration, provided: _Provided, key: str, body: ExchangeRequest, now: datetime
+) -> dict[str, Any]:
+    return {
         "format": REQUEST_FORMAT,
         "id": exchange_id,
         "consumer": consumer.code,
         "provider": provided.provider_code,
-        "service": service.code,
+        "service": provided.service.code,
         "subject_key": key,
-        "purpose": purpose,
+        "purpose": body.purpose.model_dump(),
         "officer": body.officer,
         "hidden_until": _iso(body.hidden_until) if body.hidden_until is not None else None,
         "requested_at": _iso(now),
     }
+
+
+def _answered(
+    runtime: Runtime,
+    consumer: Administration,
+    provided: _Provided,
+    held: _Seal,
+    body: ExchangeRequest,
+    request_document: dict[str, Any],
+    found: bool,
+    data: dict[str, Any] | None,
+    now: datetime,
+    api_url: str,
+) -> _Answered:
+    """The exchange of `request_document`, answered (`found`, `data`) and sealed with the provider's seal."""
+    service = provided.service
+    exchange_id, key = request_document["id"], request_document["subject_key"]
     request_bytes = canonical_json(request_document)
     request_hash = sha256_hex(request_bytes)
-    if service.routing == "webhook":
-        found, data = _ask_webhook(runtime, service, provided.provider_code, request_document, body.subject.national_id)
-    else:
-        found, data = record_data is not None, record_data
-    held = _seal_of(runtime, provided.provider_id, service.seal_certificate_id)
     answer_document = {
         "format": ANSWER_FORMAT,
         "exchange_id": exchange_id,
@@ -558,68 +608,220 @@ def exchange(runtime: Runtime, consumer: Administration, body: ExchangeRequest, 
     answer_bytes = canonical_json(answer_document)
     answer_hash = sha256_hex(answer_bytes)
     jws = seal(answer_bytes, held.identity.private_key, held.x5c)
-    entry = AccessLogEntry(
-        exchange_id=exchange_id,
-        subject_key=key,
-        consumer_id=consumer.id,
-        provider_id=provided.provider_id,
-        service_code=service.code,
-        officer=body.officer,
-        procedure_code=body.purpose.procedure_code,
-        case_id=body.purpose.case_id,
-        legal_basis=body.purpose.legal_basis,
-        consent_reference=body.purpose.consent_reference,
-        at=now,
-        day=now.date(),
-        hidden_until=body.hidden_until,
-    )
-    entry.entry_hash = sha256_hex(canonical_json(access_entry_document(entry, consumer.code, provided.provider_code)))
-    exchange_row = Exchange(
-        id=exchange_id,
-        service_id=service.id,
-        consumer_id=consumer.id,
-        provider_id=provided.provider_id,
-        subject_key=key,
-        request_document=request_bytes.decode(),
-        request_hash=request_hash,
-        answer_jws=jws,
-        answer_hash=answer_hash,
-        created_at=now,
-    )
-    title = f"{provided.provider_code} {service.code}"
+    purpose = body.purpose
+    entry = {
+        "exchange_id": exchange_id,
+        "subject_key": key,
+        "consumer_id": consumer.id,
+        "provider_id": provided.provider_id,
+        "service_code": service.code,
+        "officer": body.officer,
+        "procedure_code": purpose.procedure_code,
+        "case_id": purpose.case_id,
+        "legal_basis": purpose.legal_basis,
+        "consent_reference": purpose.consent_reference,
+        "at": now,
+        "day": now.date(),
+        "hidden_until": body.hidden_until,
+    }
+    entry["entry_hash"] = sha256_hex(canonical_json(_entry_document(entry, consumer.code, provided.provider_code)))
+    exchange_row = {
+        "id": exchange_id,
+        "service_id": service.id,
+        "consumer_id": consumer.id,
+        "provider_id": provided.provider_id,
+        "subject_key": key,
+        "request_document": request_bytes.decode(),
+        "request_hash": request_hash,
+        "answer_jws": jws,
+        "answer_hash": answer_hash,
+        "created_at": now,
+    }
+    out = {
+        "id": exchange_id,
+        "request": request_document,
+        "request_hash": request_hash,
+        "answer": answer_document,
+        "answer_hash": answer_hash,
+        "answer_jws": jws,
+        "evidence_url": f"{api_url}/v1/interop/requests/{exchange_id}/evidence",
+    }
+    return _Answered(exchange_row, entry, f"{provided.provider_code} {service.code}", out)
 
-    def write(session: Session) -> tuple[str, str]:
-        request_receipt = notary.notarise(
-            session, consumer.id, request_hash, kind="interop-request", title=title, public=True
-        )
-        answer_receipt = notary.notarise(
-            session,
-            provided.provider_id,
-            answer_hash,
-            kind="interop-answer",
-            title=title,
-            public=True,
-            derived_from=[request_receipt.id],
-        )
-        row = Exchange(**{column: getattr(exchange_row, column) for column in _EXCHANGE_COLUMNS})
-        row.request_receipt_id, row.answer_receipt_id = request_receipt.id, answer_receipt.id
-        log_entry = AccessLogEntry(**{column: getattr(entry, column) for column in _ENTRY_COLUMNS})
-        repository.add_exchange(session, row, log_entry)
-        return request_receipt.id, answer_receipt.id
 
-    request_receipt_id, answer_receipt_id = group_writer(runtime, "exchanges").write(write)
-    close_days(runtime, now.date())
-    return ExchangeOut(
-        id=exchange_id,
-        request=request_document,
-        request_hash=request_hash,
-        answer=answer_document,
-        answer_hash=answer_hash,
-        answer_jws=jws,
-        request_receipt_id=request_receipt_id,
-        answer_receipt_id=answer_receipt_id,
-        evidence_url=f"{api_url}/v1/interop/requests/{exchange_id}/evidence",
-    )
+def _write_exchanges(runtime: Runtime, session: Session, jobs: list[_Asked | _Answered]) -> list[Any]:
+    """Write a group of exchanges in one transaction: for each, `ExchangeOut` as JSON, or the error it is refused
+    with. Those asked of the register are checked here, together: their API keys (held until the commit, as the
+    notary's submissions are: a key revoked or an administration suspended before the commit is refused), their
+    authorisations and their records, one query each for the group, then answered and sealed. All are then
+    notarised in one round, the answer derived from the request, and written with their access-log entries."""
+    outcomes: list[Any] = [None] * len(jobs)
+    answered: list[tuple[int, _Answered]] = []
+    asked = [(index, job) for index, job in enumerate(jobs) if isinstance(job, _Asked)]
+    if asked:
+        consumers: dict[str, Administration | SegellError] = {}
+        for _, job in asked:
+            if job.api_key not in consumers:
+                try:
+                    consumers[job.api_key] = administration_of(authenticate(session, job.api_key, hold=True))
+                except SegellError as refused:
+                    consumers[job.api_key] = refused
+        wanted = set()
+        for _, job in asked:
+            consumer = consumers[job.api_key]
+            if isinstance(consumer, Administration) and consumer.id != job.provided.provider_id:
+                wanted.add((job.provided.service.id, consumer.id, job.body.purpose.procedure_code))
+        authorisations = repository.authorisations_in(session, wanted=wanted)
+        subjects: dict[str, set[str]] = {}
+        for _, job in asked:
+            subjects.setdefault(job.provided.service.id, set()).add(job.subject_key)
+        records = {
+            service_id: repository.records_in(session, service_id=service_id, subject_keys=keys)
+            for service_id, keys in subjects.items()
+        }
+        for index, job in asked:
+            consumer = consumers[job.api_key]
+            service = job.provided.service
+            try:
+                if isinstance(consumer, SegellError):
+                    raise consumer
+                if consumer.id != job.provided.provider_id:
+                    procedure = job.body.purpose.procedure_code
+                    _check_purpose(service, authorisations.get((service.id, consumer.id, procedure)), job.body)
+            except SegellError as refused:
+                outcomes[index] = refused
+                continue
+            data = records[service.id].get(job.subject_key)
+            request = _request_document(
+                secrets.token_hex(16), consumer, job.provided, job.subject_key, job.body, job.requested_at
+            )
+            answer = _answered(
+                runtime,
+                consumer,
+                job.provided,
+                job.seal,
+                job.body,
+                request,
+                data is not None,
+                data,
+                job.requested_at,
+                job.api_url,
+            )
+            answered.append((index, answer))
+    answered.extend((index, job) for index, job in enumerate(jobs) if isinstance(job, _Answered))
+    outputs: list[notary.Output] = []
+    for _, answer in answered:
+        exchange_row = answer.exchange
+        outputs.append(
+            notary.Output(
+                exchange_row["consumer_id"],
+                exchange_row["request_hash"],
+                "interop-request",
+                title=answer.title,
+                public=True,
+            )
+        )
+        outputs.append(
+            notary.Output(
+                exchange_row["provider_id"],
+                exchange_row["answer_hash"],
+                "interop-answer",
+                title=answer.title,
+                public=True,
+                derived_from=[len(outputs) - 1],
+            )
+        )
+    receipts = notary.notarise_many(session, outputs)
+    rows = []
+    for position, (index, answer) in enumerate(answered):
+        request_receipt, answer_receipt = receipts[2 * position], receipts[2 * position + 1]
+        rows.append(
+            {**answer.exchange, "request_receipt_id": request_receipt.id, "answer_receipt_id": answer_receipt.id}
+        )
+        outcomes[index] = {
+            **answer.out,
+            "request_receipt_id": request_receipt.id,
+            "answer_receipt_id": answer_receipt.id,
+        }
+    repository.add_exchanges(session, rows, [answer.entry for _, answer in answered])
+    return outcomes
+
+
+def _writer(runtime: Runtime) -> GroupWriter:
+    return group_writer(runtime, "exchanges", partial(_write_exchanges, runtime))
+
+
+def _known_builtin(runtime: Runtime, body: ExchangeRequest) -> tuple[_Provided, _Seal] | None:
+    """The built-in service asked for and its provider's seal, when this process holds both (no query); else None."""
+    with _seals_lock:
+        provided = _catalogue.get(runtime.engine, {}).get((body.provider, body.service))
+        if provided is None or provided.service.routing != "builtin":
+            return None
+        held = _seals.get(runtime.engine, {}).get((provided.provider_id, provided.service.seal_certificate_id))
+    ttl = runtime.settings.section(InteropSettings).seal_cache_seconds
+    if held is None or time.monotonic() - held.opened_at >= ttl:
+        return None
+    return provided, held
+
+
+async def exchange_from_register(
+    runtime: Runtime, api_key: str, body: ExchangeRequest, api_url: str, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """`exchange`, from an event loop, for a built-in service this process has answered before: the API key, the
+    checks, the record, the seal and the writes all in the transaction of the exchange's group, at `now` (the app's
+    clock). `ExchangeOut` as JSON; None when the service is not one of those (ask `exchange` then)."""
+    known = _known_builtin(runtime, body)
+    if known is None:
+        return None
+    provided, held = known
+    now = now or datetime.now(UTC)
+    key = subject_key(runtime.master_key, body.subject.national_id)
+    job = _Asked(api_key, body, key, provided, held, now, api_url)
+    result: dict[str, Any] = await _writer(runtime).submit(job)
+    if closing_due(runtime, now):  # the days' closing reads and writes: in a worker thread, off the event loop
+        await asyncio.to_thread(close_days, runtime, now)
+    return result
+
+
+def exchange(
+    runtime: Runtime, consumer: Administration, body: ExchangeRequest, api_url: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Ask a provider's service about a citizen for a procedure at `now` (the app's clock): the sealed answer, both
+    sides notarised and the access logged (`ExchangeOut` as JSON), or why not (`Forbidden`, `NotFound`, 502/504
+    when the provider is down)."""
+    now = now or datetime.now(UTC)
+    key = subject_key(runtime.master_key, body.subject.national_id)
+    with runtime.transaction() as session:
+        provided = _provided(runtime, session, body.provider, body.service)
+        service = provided.service
+        if provided.provider_id != consumer.id:
+            authorisation = repository.authorisation_for(
+                session, service_id=service.id, consumer_id=consumer.id, procedure_code=body.purpose.procedure_code
+            )
+            _check_purpose(service, authorisation.status if authorisation is not None else None, body)
+        record = (
+            repository.record_of(session, service_id=service.id, subject_key=key)
+            if service.routing == "builtin"
+            else None
+        )
+        record_data = dict(record.data) if record is not None else None
+    request_document = _request_document(secrets.token_hex(16), consumer, provided, key, body, now)
+    held = _seal_of(runtime, provided.provider_id, service.seal_certificate_id)
+    if service.routing == "webhook":
+        found, data = _ask_webhook(
+            runtime,
+            service,
+            provided.provider_code,
+            request_document,
+            body.subject.national_id,
+            held.identity.certificate,
+        )
+    else:
+        found, data = record_data is not None, record_data
+    answer = _answered(runtime, consumer, provided, held, body, request_document, found, data, now, api_url)
+    result: dict[str, Any] = _writer(runtime).write(answer)
+    close_days(runtime, now)
+    return result
 
 
 def _party_exchange(session: Session, administration: Administration, exchange_id: str) -> Exchange:
@@ -691,10 +893,17 @@ def _entries_digest(session: Session, consumer_id: int, day: date) -> tuple[str,
 def close_day(session: Session, consumer_id: int, day: date) -> LogDigest:
     """Digest and notarise one consumer's access log of `day` (by that consumer): its entry count and the digest
     of its entries' hashes. Done once a day is over (`close_days`); an entry deleted or altered afterwards no
-    longer matches (`verify_day`)."""
+    longer matches (`verify_day`). Exactly once whatever the processes: the day is locked across them first, so a
+    second one finds the first one's digest and returns it."""
+    return _close_day(session, consumer_id, day)[0]
+
+
+def _close_day(session: Session, consumer_id: int, day: date) -> tuple[LogDigest, bool]:
+    """(the day's digest, whether this call made it)."""
+    repository.lock_log_day(session, consumer_id=consumer_id, day=day)
     existing = repository.digest_of(session, consumer_id=consumer_id, day=day)
     if existing is not None:
-        return existing
+        return existing, False
     entries_digest, count = _entries_digest(session, consumer_id, day)
     consumer_code = repository.administration_code(session, consumer_id)
     document_hash = sha256_hex(canonical_json(_day_document(consumer_code, day, entries_digest, count)))
@@ -716,30 +925,91 @@ def close_day(session: Session, consumer_id: int, day: date) -> LogDigest:
         created_at=datetime.now(UTC),
     )
     repository.add_digest(session, digest)
-    return digest
+    return digest, True
 
 
-_closed_through: "weakref.WeakKeyDictionary[Engine, date]" = weakref.WeakKeyDictionary()
+@dataclass
+class _Closing:
+    """Where one process stands in closing the log's days of one database."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Every day up to this one is closed (as far as this process knows).
+    closed_through: date | None = None
+    #: After a failure, no new attempt before this (time.monotonic()).
+    retry_at: float = 0.0
 
 
-def close_days(runtime: Runtime, today: date) -> int:
-    """Close every day before `today` whose log is not closed yet; once a day per process does the query. Another
-    process closing the same day at the same time wins; this one leaves it."""
+_closings: "weakref.WeakKeyDictionary[Engine, _Closing]" = weakref.WeakKeyDictionary()
+
+
+def last_day_to_close(runtime: Runtime, now: datetime) -> date:
+    """The last day whose log may be closed at `now`: the day before, once `CLOSING_GRACE` (or twice the webhook
+    timeout, if longer) has passed since midnight UTC, so that an exchange under way at midnight (a provider
+    answering slowly) is written before its day is closed."""
+    timeout = runtime.settings.section(InteropSettings).webhook_timeout_seconds
+    grace = max(CLOSING_GRACE, timedelta(seconds=2 * timeout))
+    return (now.astimezone(UTC) - grace).date() - timedelta(days=1)
+
+
+def _closing_of(runtime: Runtime) -> _Closing:
     with _seals_lock:
-        if _closed_through.get(runtime.engine) == today:
+        return _closings.setdefault(runtime.engine, _Closing())
+
+
+def _due(closing: _Closing, through: date) -> bool:
+    return closing.closed_through != through and time.monotonic() >= closing.retry_at
+
+
+def closing_due(runtime: Runtime, now: datetime) -> bool:
+    """Whether `close_days(runtime, now)` has anything to look at (no query): a caller on an event loop calls it
+    from a worker thread then, and not at all otherwise."""
+    return _due(_closing_of(runtime), last_day_to_close(runtime, now))
+
+
+def close_days(runtime: Runtime, now: datetime) -> int:
+    """Close every day whose log is not closed yet, up to `last_day_to_close`. Cheap when there is nothing new to
+    close: a process looks once per day (at the first exchange after the day is over, at the start, or when its
+    `LogDayCloser` wakes), one thread at a time; after a failure it tries again `log_close_interval_seconds` later.
+    Failures are logged, never raised: an exchange is not failed by the closing of an earlier day. Returns how
+    many days this process closed: with several processes at once, each day is closed by one of them."""
+    through = last_day_to_close(runtime, now)
+    closing = _closing_of(runtime)
+    if not _due(closing, through):
+        return 0
+    if not closing.lock.acquire(blocking=False):
+        return 0  # another thread of this process is at it
+    try:
+        if closing.closed_through == through:
             return 0
-        _closed_through[runtime.engine] = today
-    closed = 0
-    with runtime.transaction() as session:
-        pending = repository.days_to_close(session, before=today)
+        closed, failed = _close_pending_days(runtime, through)
+        if failed:
+            closing.retry_at = time.monotonic() + runtime.settings.section(InteropSettings).log_close_interval_seconds
+        else:
+            closing.closed_through = through
+        return closed
+    finally:
+        closing.lock.release()
+
+
+def _close_pending_days(runtime: Runtime, through: date) -> tuple[int, bool]:
+    """(days closed here, whether any failed)."""
+    closed, failed = 0, False
+    try:
+        with runtime.transaction() as session:
+            pending = repository.days_to_close(session, before=through + timedelta(days=1))
+    except Exception:
+        log.exception("could not look for access-log days to close")
+        return 0, True
     for consumer_id, day in pending:
         try:
             with runtime.transaction() as session:
-                close_day(session, consumer_id, day)
-            closed += 1
-        except IntegrityError:
+                closed += _close_day(session, consumer_id, day)[1]
+        except IntegrityError:  # SQLite: a `close_day` of another thread of this process came first
             continue
-    return closed
+        except Exception:
+            log.exception("could not close the access log of administration %s of %s", consumer_id, day)
+            failed = True
+    return closed, failed
 
 
 def verify_day(session: Session, consumer_id: int, day: date) -> LogDayVerification:

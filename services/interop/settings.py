@@ -22,3 +22,10 @@ class InteropSettings(SettingsSection):
         description="How long a provider's opened seal key is reused before its certificate is checked again "
         "(revocation, expiry).",
     )
+    log_close_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="How often each API process looks for access-log days to close (a day is closed once, a few "
+        "minutes after it ends), so that a day is notarised even when no exchange follows it.",
+    )

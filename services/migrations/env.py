@@ -22,8 +22,8 @@ RUNTIME_TABLE_PREFIXES = ("datastore_",)
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """Leave out of autogenerate what no model describes: the tables the app makes at run time (and their
-    indexes), and the full-text search structures of migration 0020 (SQLite's FTS5 table and its shadow tables,
-    PostgreSQL's generated tsvector column and its GIN index)."""
+    indexes), and the full-text search structures of migrations 0020 and 0027 (SQLite's FTS5 table and its shadow
+    tables, PostgreSQL's table of tsvectors and its GIN index)."""
     if not reflected or compare_to is not None:
         return True
     table = getattr(obj, "table", None)
@@ -31,7 +31,7 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
     if (table_name or "").startswith(RUNTIME_TABLE_PREFIXES):
         return False
     if type_ == "table":
-        return not (name or "").startswith("opendata_search_fts")
+        return not (name or "").startswith(("opendata_search_fts", "opendata_search_words"))
     return name not in ("text_vector", "ix_opendata_search_text_vector")
 
 

@@ -6,6 +6,9 @@ The one door into the notary for the other domains (`tests/services/test_domain_
   it was made from (`derived_from`), who signed it (`signers`, public metadata) and the copy of it its holders may
   download (`public_copy`) are written in the caller's session, so the output and its notarisation commit or roll
   back together;
+- `notarise_many` outputs (`Output`) in one round, in the caller's transaction: one statement for their documents,
+  one for their outbox entries, one for their links, an output linked to those of the same call it was made from
+  (an answer to its request);
 - `reserve_code` before the output exists, for a code printed on the document it identifies;
 - `first_anchoring`: whether and when a hash was first anchored on chain (a proof of existence);
 - `KINDS` / `kinds()`: what the notary is asked to notarise, with labels for people in Catalan, Spanish, English;
@@ -29,6 +32,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from segell.services.errors import NotFound
 from segell.services.notary import repository, service
 from segell.services.notary.codes import format_code, generate_code
 from segell.services.notary.kinds import KINDS, NotarisedKind, kinds
@@ -52,6 +56,7 @@ __all__ = [
     "Anchoring",
     "CopyFile",
     "NotarisedKind",
+    "Output",
     "ProofBundle",
     "PublicCopy",
     "PublicSigner",
@@ -64,6 +69,7 @@ __all__ = [
     "kinds",
     "linkable_receipt",
     "notarise",
+    "notarise_many",
     "public_copy_by_code",
     "receipt",
     "reserve_code",
@@ -134,6 +140,67 @@ def notarise(
     )
     notarised, _ = service.accept_derived(session, administration_id, submission, derived_from, signers)
     return notarised
+
+
+@dataclass(frozen=True)
+class Output:
+    """An output to notarise with `notarise_many`: as `notarise`'s arguments, and `derived_from` the positions of
+    the outputs of the same call it was made from (each before it)."""
+
+    administration_id: int
+    document_hash: str
+    kind: str
+    title: str | None = None
+    public: bool = False
+    derived_from: Sequence[int] = ()
+
+
+def notarise_many(session: Session, outputs: Sequence[Output]) -> list[Receipt]:
+    """Notarise `outputs` in the caller's transaction, in one round: their receipts, in order.
+
+    The documents new to the notary go in with one statement, their outbox entries with another and their links
+    with a third, where `notarise` checks, writes and links each one on its own: for outputs made many at a time,
+    such as an exchange's request and the answer derived from it. An output may be derived from one of another
+    administration only when that one is `public`. An output notarised before keeps its receipt and its links.
+
+    Example::
+
+        request, answer = notary.notarise_many(session, [
+            Output(consumer.id, request_hash, "interop-request", public=True),
+            Output(provider.id, answer_hash, "interop-answer", public=True, derived_from=[0]),
+        ])
+    """
+    for position, output in enumerate(outputs):
+        if output.kind not in KINDS:
+            raise ValueError(f"unknown kind {output.kind!r}: add it to services.notary.kinds.KINDS, with its labels")
+        for source in output.derived_from:
+            if not 0 <= source < position:
+                raise ValueError(f"output {position} is derived from {source}: name only outputs before it")
+    submissions = [
+        (output.administration_id, Submission(output.document_hash, output.kind, output.title, public=output.public))
+        for output in outputs
+    ]
+    stored = service.accept_new(session, submissions)
+    receipts: list[Receipt] = []
+    links: list[tuple[str, str, int]] = []
+    for (administration_id, submission), output, new in zip(submissions, outputs, stored, strict=True):
+        created = new is not None
+        if new is None:
+            # Notarised before (or its code collided): its receipt, as `notarise` would answer it.
+            new, created = service.accept(session, administration_id, submission, None)
+        for position, source in enumerate(output.derived_from):
+            named = receipts[source]
+            if outputs[source].administration_id != administration_id and not named.public:
+                raise NotFound(
+                    f"No receipt {named.id} this administration may name as a source: its own receipts, and other "
+                    "administrations' public ones.",
+                    code="unknown_source",
+                )
+            if created:
+                links.append((new.id, named.id, position))
+        receipts.append(new)
+    repository.add_links(session, links)
+    return receipts
 
 
 def linkable_receipt(session: Session, administration_id: int, document_hash: str) -> str | None:

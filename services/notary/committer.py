@@ -220,7 +220,7 @@ class GroupCommitter:
                 hashes.setdefault(administration, set()).add(pending.submission.document_hash)
         new: set[tuple[int, str]] = set()
         for administration, wanted in hashes.items():
-            known = repository.receipts_by_hashes(session, administration, sorted(wanted))
+            known = repository.stored_hashes(session, administration, sorted(wanted))
             new.update((administration, h) for h in wanted if h not in known)
         return new
 

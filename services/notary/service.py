@@ -689,9 +689,9 @@ def _place_in_new_batches(
             break
         batch_ids.append(batch_id)
         for index, (row, leaf) in enumerate(zip(chunk, leaves, strict=True)):
-            row.update(batch_id=batch_id, leaf=leaf.hex(), leaf_index=index)
+            row.update(batch_id=batch_id, leaf=leaf, leaf_index=index)  # stored as it is: no hex on the way
     else:
-        if repository.insert_documents(session, rows) == len(rows):
+        if repository.insert_new_documents(session, rows):
             return rows
     if batch_ids:
         repository.discard_batches(session, batch_ids)
@@ -1049,7 +1049,7 @@ def _match(
 
 
 def verify(
-    session: Session,
+    session: repository.Reader,
     notary: NotaryClient,
     anchored_roots: AnchoredRoots,
     *,
@@ -1058,7 +1058,7 @@ def verify(
     location: str = "query.code",
 ) -> Verification:
     """What the database says about a hash or a code, each anchored root checked on chain."""
-    rows = repository.receipts_for_verification(session, document_hash=document_hash, code=code)
+    rows = repository.matches_for_verification(session, document_hash=document_hash, code=code)
     by_hash = code is None
     if not rows and code is not None:
         check_unknown_code(code, location=location)

@@ -71,9 +71,9 @@ class DatasetVersion(Base):
 
 class SearchEntry(Base):
     """One active dataset as `package_search` finds it: its folded text (matched by the database's own full-text
-    search: an FTS5 table on SQLite, a ``tsvector`` column with a GIN index on PostgreSQL, both made by the
-    migration), and what it is sorted and shown by. Written with every change of the dataset, in its transaction;
-    a deleted dataset has none."""
+    search: an FTS5 table on SQLite, a table of ``tsvector`` with a GIN index on PostgreSQL, both kept by triggers
+    made by the migrations), and what it is sorted and shown by. Written with every change of the dataset, in its
+    transaction; a deleted dataset has none."""
 
     __tablename__ = "opendata_search"
     __table_args__ = (

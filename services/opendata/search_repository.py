@@ -1,15 +1,17 @@
 """The search index's SQL: writing a dataset's entry and facet rows, and answering a `SearchRequest` with the
-database's own full-text search (FTS5 on SQLite, a GIN-indexed ``tsvector`` on PostgreSQL; migration 0020).
+database's own full-text search (FTS5 on SQLite, migration 0020; a GIN-indexed ``tsvector`` in a narrow table of
+its own on PostgreSQL, migration 0027).
 
 The database finds the candidates: the entry ids the words of `q` match (or, for `fq` alone, those holding its
-rarest facet value), handed over as one joined string. What each entry holds (visibility, facet values, sort
-keys, dataset id and code) is read once per process into arrays indexed by entry id (`_Entries`), which filter
-the candidates by `fq` and visibility and count the facets of the matches in one pass. An entry id names one
-content forever: a changed dataset's entry is deleted and written again under a new id, and ids are never reused
-(migration 0021), so what a process holds is never stale, whichever process wrote the change. The page comes from
-the database's relevance score (ties at the cut read again), from the database sorting the matches' ids, or from
-walking a sort column's index. A search with no `q` and no `fq` reads its count and facets from the values'
-counters and its page straight from a sort column's index.
+rarest facet value), handed over as one joined string; it scores none of them. What each entry holds (visibility,
+facet values, sort keys, dataset id and code, and how often each word occurs in it) is read once per process into
+arrays indexed by entry id (`_Entries`), which filter the candidates by `fq` and visibility, count the facets of
+the matches in one pass, and rank them by BM25 (`relevance`). An entry id names one content forever: a changed
+dataset's entry is deleted and written again under a new id, and ids are never reused (migration 0021), so what a
+process holds is never stale, whichever process wrote the change. The page comes from the BM25 scores or the dates
+held (the best rows and all those tied with the last, sorted by every clause), from the database sorting the
+matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets
+from the values' counters and its page straight from a sort column's index.
 """
 
 import threading
@@ -26,7 +28,8 @@ from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, sel
 from sqlalchemy.orm import Session
 
 from segell.services.opendata.models import SearchEntry, SearchFacet, SearchValue
-from segell.services.opendata.search import FACET_FIELDS, IndexEntry, SearchRequest
+from segell.services.opendata.relevance import WordIndex, bm25
+from segell.services.opendata.search import FACET_FIELDS, IndexEntry, Phrase, SearchRequest
 
 _CHUNK = 500
 _ORGANIZATION = FACET_FIELDS.index("organization")
@@ -203,10 +206,13 @@ class _Entries:
         self.length = np.zeros(capacity, dtype=np.int64)
         self.value_ids = np.zeros(8192, dtype=np.int64)
         self.value_fields = np.zeros(8192, dtype=np.int64)
+        #: The field of each value id read (-1: none read).
+        self.value_field = np.full(1024, -1, dtype=np.int64)
         self.used = 0
         self.texts: dict[str, list[str]] = {key: [""] * capacity for key in ("name", "title", "dataset_id")}
         self.codes: list[str | None] = [None] * capacity
         self.values: dict[int, str] = {}
+        self.words = WordIndex(capacity)
 
     def _grow(self, largest: int) -> None:
         capacity = len(self.known)
@@ -226,6 +232,7 @@ class _Entries:
         for strings in self.texts.values():
             strings.extend([""] * (size - capacity))
         self.codes.extend([None] * (size - capacity))
+        self.words.grow(size)
 
     def _append_values(self, values: list[int], fields: list[int]) -> int:
         first = self.used
@@ -239,6 +246,13 @@ class _Entries:
         self.value_ids[first:end] = values
         self.value_fields[first:end] = fields
         self.used = end
+        if values:
+            largest = max(values)
+            if largest >= len(self.value_field):
+                grown = np.full(max(largest + 1, len(self.value_field) * 2), -1, dtype=np.int64)
+                grown[: len(self.value_field)] = self.value_field
+                self.value_field = grown
+            self.value_field[values] = fields
         return first
 
     def ensure(self, session: Session, ids: Ints) -> None:
@@ -271,13 +285,15 @@ class _Entries:
         columns = (
             _ENTRIES.c.id, _ENTRIES.c.private, _ENTRIES.c.administration_id, _ENTRIES.c.modified_at,
             _ENTRIES.c.created_at, _ENTRIES.c.name, _ENTRIES.c.title, _ENTRIES.c.dataset_id,
-            _ENTRIES.c.verification_code,
+            _ENTRIES.c.verification_code, _ENTRIES.c.text,
         )  # fmt: skip
-        for entry_id, private, administration, modified, created, name, title, dataset, code in session.execute(
+        texts: list[tuple[int, str]] = []
+        for entry_id, private, administration, modified, created, name, title, dataset, code, text_ in session.execute(
             select(*columns).where(entries_where)
         ):
             if self.known[entry_id]:
                 continue
+            texts.append((entry_id, text_))
             values, fields = facets.get(entry_id, ([], []))
             self.start[entry_id] = self._append_values(values, fields)
             self.length[entry_id] = len(values)
@@ -290,6 +306,7 @@ class _Entries:
             self.texts["dataset_id"][entry_id] = dataset
             self.codes[entry_id] = code
             self.known[entry_id] = True
+        self.words.add(texts)
 
     def value_names(self, session: Session, value_ids: Iterable[int]) -> dict[int, str]:
         wanted = set(value_ids)
@@ -325,13 +342,13 @@ def _entries_of(session: Session) -> _Entries:
     return entries
 
 
-def _match_expression(request: SearchRequest, dialect: str) -> str:
-    """The full-text query of `request.phrases`, in the dialect's syntax (the words are letters and digits only)."""
+def _match_expression(phrases: Sequence[Phrase], dialect: str) -> str:
+    """The full-text query of all `phrases`, in the dialect's syntax (the words are letters and digits only)."""
     if dialect == "sqlite":
-        return " ".join(f'"{" ".join(phrase.words)}"' + ("*" if phrase.prefix else "") for phrase in request.phrases)
+        return " ".join(f'"{" ".join(phrase.words)}"' + ("*" if phrase.prefix else "") for phrase in phrases)
     return " & ".join(
         "(" + " <-> ".join(f"'{word}'" for word in phrase.words) + (":*" if phrase.prefix else "") + ")"
-        for phrase in request.phrases
+        for phrase in phrases
     )
 
 
@@ -359,35 +376,31 @@ def _id_set(session: Session, sql: str, params: dict[str, Any], expanding: Seque
     return np.fromstring(found, dtype=np.int64, sep=",")
 
 
-def _full_text(session: Session, request: SearchRequest, *, limit: int | None = None) -> list[tuple[int, float]]:
-    """(entry id, score) of the entries the words of `q` match, best first when `limit` (then only so many)."""
-    dialect = session.get_bind().dialect.name
-    params: dict[str, Any] = {"match": _match_expression(request, dialect)}
+def _matches(dialect: str) -> str:
+    """The condition of an entry (`id`) matching the full-text query `:match`, without scoring it."""
     if dialect == "sqlite":
-        sql = (
-            "SELECT rowid, -bm25(opendata_search_fts) AS score FROM opendata_search_fts"
-            " WHERE opendata_search_fts MATCH :match"
-        )
-    else:
-        sql = (
-            "SELECT id, ts_rank(text_vector, to_tsquery('simple', :match)) AS score FROM opendata_search"
-            " WHERE text_vector @@ to_tsquery('simple', :match)"
-        )
-    if limit is not None:
-        sql += " ORDER BY score DESC LIMIT :limit"
-        params["limit"] = limit
-    return [(entry_id, score) for entry_id, score in session.execute(text(sql), params)]
+        return "SELECT rowid AS id FROM opendata_search_fts WHERE opendata_search_fts MATCH :match"
+    return "SELECT id FROM opendata_search_words WHERE text_vector @@ to_tsquery('simple', :match)"
 
 
 def _matching_ids(session: Session, request: SearchRequest) -> Ints:
     """The entry ids the words of `q` match."""
     dialect = session.get_bind().dialect.name
-    params: dict[str, Any] = {"match": _match_expression(request, dialect)}
-    if dialect == "sqlite":
-        sql = "SELECT rowid AS id FROM opendata_search_fts WHERE opendata_search_fts MATCH :match"
-    else:
-        sql = "SELECT id FROM opendata_search WHERE text_vector @@ to_tsquery('simple', :match)"
-    return _id_set(session, sql, params)
+    return _id_set(session, _matches(dialect), {"match": _match_expression(request.phrases, dialect)})
+
+
+def _phrase_matches(session: Session, phrases: Sequence[Phrase]) -> tuple[list[int], int]:
+    """How many entries each phrase matches alone, and how many public datasets there are (one statement)."""
+    dialect = session.get_bind().dialect.name
+    params: dict[str, Any] = {"organization": _ORGANIZATION}
+    counts = []
+    for number, phrase in enumerate(phrases):
+        params[f"match{number}"] = _match_expression([phrase], dialect)
+        counted = _matches(dialect).replace(":match", f":match{number}")
+        counts.append(f"(SELECT count(*) FROM ({counted}) AS matched{number})")
+    counts.append("(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)")
+    row = session.execute(text("SELECT " + ", ".join(counts)), params).one()
+    return [int(count) for count in row[:-1]], int(row[-1])
 
 
 def _term_values(session: Session, field: int, value: str) -> tuple[list[int], int]:
@@ -436,14 +449,17 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             keep &= entries.private[candidates] == private
         for name in names:
             keep &= np.array([entries.texts["name"][entry_id] == name for entry_id in candidates.tolist()], bool)
-        owners, fields, values = entries.facet_rows(candidates)
-        for field, value_ids, _ in facet_terms:
-            holds = np.zeros(len(candidates), dtype=np.bool_)
-            holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
-            keep &= holds
+        facets: dict[str, list[tuple[str, int]]] = {}
+        if facet_terms or request.facet_fields:
+            owners, fields, values = entries.facet_rows(candidates)
+            for field, value_ids, _ in facet_terms:
+                holds = np.zeros(len(candidates), dtype=np.bool_)
+                holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
+                keep &= holds
+            if request.facet_fields:
+                facets = _count_facets(session, entries, request, values[keep[owners]])
         matched = candidates[keep]
-        facets = _count_facets(session, entries, request, keep[owners], fields, values)
-        page = _page(session, entries, request, matched, len(candidates)) if request.rows else []
+        page = _page(session, entries, request, matched, candidates) if request.rows else []
         return SearchResult(
             len(matched),
             [(entries.texts["dataset_id"][entry_id], entries.codes[entry_id]) for entry_id in page],
@@ -452,20 +468,18 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
 
 
 def _count_facets(
-    session: Session, entries: _Entries, request: SearchRequest, kept: NDArray[np.bool_], fields: Ints, values: Ints
+    session: Session, entries: _Entries, request: SearchRequest, held: Ints
 ) -> dict[str, list[tuple[str, int]]]:
+    """The facets of the matches, from the value ids they hold (one per dataset and value): each value's field is
+    known from its id, so one count serves every field."""
+    counts = np.bincount(held)
+    present = np.flatnonzero(counts >= max(request.facet_mincount, 1))
     facets: dict[str, list[tuple[str, int]]] = {}
     for name in request.facet_fields:
-        held = values[kept & (fields == FACET_FIELDS.index(name))]
-        value_ids, counts = np.unique(held, return_counts=True)
-        chosen = counts >= max(request.facet_mincount, 1)
-        labels = entries.value_names(session, value_ids[chosen].tolist())
+        value_ids = present[entries.value_field[present] == FACET_FIELDS.index(name)].tolist()
+        labels = entries.value_names(session, value_ids)
         ranked = sorted(
-            (
-                (labels[value_id], count)
-                for value_id, count in zip(value_ids[chosen].tolist(), counts[chosen].tolist(), strict=True)
-            ),
-            key=lambda item: (-item[1], item[0]),
+            ((labels[value_id], int(counts[value_id])) for value_id in value_ids), key=lambda item: (-item[1], item[0])
         )
         facets[name] = ranked if request.facet_limit < 0 else ranked[: request.facet_limit]
     return facets
@@ -492,15 +506,17 @@ def _clauses(request: SearchRequest) -> list[tuple[str, bool]]:
     return clauses or [("modified_at", True)]
 
 
-def _page(session: Session, entries: _Entries, request: SearchRequest, matched: Ints, candidates: int) -> list[int]:
+def _page(session: Session, entries: _Entries, request: SearchRequest, matched: Ints, candidates: Ints) -> list[int]:
     """The entry ids of the page, in order: by the sort's columns, the last tie broken by entry id in the last
     column's direction (as `_browse` and the sort indexes order them)."""
     wanted = request.start + request.rows
     if request.start >= len(matched):
         return []
     clauses = _clauses(request)
-    if clauses[0][0] == "score":
+    if any(column == "score" for column, _ in clauses):
         return _page_by_score(session, entries, request, matched, clauses, candidates)
+    if all(column in entries.keys for column, _ in clauses):  # dates only: this process holds every key
+        return _best(entries, matched, clauses, None, wanted)[request.start :]
     if len(matched) <= _SORT_IN_DATABASE:
         statement = text(f"SELECT id FROM opendata_search WHERE id IN :ids ORDER BY {_order(request)} LIMIT :limit")
         statement = statement.bindparams(bindparam("ids", expanding=True))
@@ -512,22 +528,30 @@ def _page(session: Session, entries: _Entries, request: SearchRequest, matched: 
 
 
 def _sort_keys(
-    entries: _Entries, matched: Ints, clauses: Sequence[tuple[str, bool]], scores: dict[int, float] | None = None
+    entries: _Entries, matched: Ints, clauses: Sequence[tuple[str, bool]], scores: NDArray[np.float64] | None = None
 ) -> list[int]:
-    """`matched` sorted by the clauses in Python (string columns by Python's order of `str`, as the indexes')."""
-    ordered: list[int] = matched.tolist()
+    """`matched` sorted by the clauses (string columns by Python's order of `str`, as the indexes'), the last tie
+    broken by entry id in the last clause's direction; `scores` are the matches' relevance, in their order."""
     last_descending = clauses[-1][1]
-    ordered.sort(reverse=last_descending)
+    if all(column == "score" or column in entries.keys for column, _ in clauses):
+        # Numbers only: one lexicographic sort, the last key first (the entry id breaking the last ties).
+        keys: list[Any] = [-matched if last_descending else matched]
+        for column, descending in reversed(clauses):
+            key: Any = scores if column == "score" else entries.keys[column][matched]
+            keys.append(-key if descending else key)
+        return cast(list[int], matched[np.lexsort(keys)].tolist())
+    positions = sorted(range(len(matched)), key=matched.__getitem__, reverse=last_descending)
     for column, descending in reversed(clauses):
         if column == "score":
             assert scores is not None
-            key: Any = scores.__getitem__
+            values: Any = scores.tolist()
         elif column in entries.keys:
-            key = entries.keys[column].__getitem__
+            values = entries.keys[column][matched].tolist()
         else:
-            key = entries.texts[column].__getitem__
-        ordered.sort(key=key, reverse=descending)
-    return ordered
+            strings = entries.texts[column]
+            values = [strings[entry_id] for entry_id in matched.tolist()]
+        positions.sort(key=values.__getitem__, reverse=descending)
+    return cast(list[int], matched[positions].tolist())
 
 
 def _walk(session: Session, entries: _Entries, clause: tuple[str, bool], matched: Ints, wanted: int) -> list[int]:
@@ -557,27 +581,38 @@ def _page_by_score(
     request: SearchRequest,
     matched: Ints,
     clauses: Sequence[tuple[str, bool]],
-    candidates: int,
+    candidates: Ints,
 ) -> list[int]:
-    """The page by relevance: the database scores the matches and hands over the best; ties at the cut are read
-    again with more rows until the last row wanted is better than the last row read."""
+    """The page by relevance: BM25 of each match computed over the words this process holds of each entry
+    (`relevance`); the best (and all those tied with the last wanted) are sorted by every clause."""
     wanted = request.start + request.rows
-    inside = np.zeros(len(entries.known), dtype=np.bool_)
-    inside[matched] = True
-    limit = int(wanted * 1.25 * candidates / len(matched)) + 20
-    while True:
-        scored = _full_text(session, request, limit=limit)
-        chosen = {entry_id: score for entry_id, score in scored if entry_id < len(inside) and inside[entry_id]}
-        complete = len(scored) < limit
-        if not complete and scored:
-            cut = scored[-1][1]
-            better = {entry_id: score for entry_id, score in chosen.items() if score > cut}
-            if len(better) >= wanted:
-                chosen, complete = better, True
-        if complete:
-            ordered = _sort_keys(entries, np.fromiter(chosen, dtype=np.int64), clauses, chosen)
-            return ordered[request.start : wanted]
-        limit *= 4
+    if len(request.phrases) == 1:
+        phrase_matches, public = [len(candidates)], len(candidates)
+    else:
+        phrase_matches, public = _phrase_matches(session, request.phrases)
+    scores = bm25(
+        entries.words, request.phrases, matched, matched=candidates, phrase_matches=phrase_matches, entries=public
+    )
+    return _best(entries, matched, clauses, scores, wanted)[request.start :]
+
+
+def _best(
+    entries: _Entries,
+    matched: Ints,
+    clauses: Sequence[tuple[str, bool]],
+    scores: NDArray[np.float64] | None,
+    wanted: int,
+) -> list[int]:
+    """The first `wanted` of `matched` in the clauses' order: those whose first key is at least as good as the
+    `wanted`-th best (ties at the cut included), sorted by every clause."""
+    column, descending = clauses[0]
+    if len(matched) > wanted and (column == "score" or column in entries.keys):
+        first: Any = scores if column == "score" else entries.keys[column][matched]
+        ranked = -first if descending else first
+        best = ranked <= np.partition(ranked, wanted - 1)[wanted - 1]
+        matched = matched[best]
+        scores = scores[best] if scores is not None else None
+    return _sort_keys(entries, matched, clauses, scores)[:wanted]
 
 
 def _browse(session: Session, request: SearchRequest) -> SearchResult:

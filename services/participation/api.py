@@ -9,6 +9,8 @@ Reading (any caller; `now` is the time the rules use, `ClockDep` in a route):
 - `proposals(session, process_id, text=None, service=None, sort="newest"|"supports"|"random", seed=None,
   limit=20, offset=0)` → `ProposalPage`; `proposal(session, proposal_id)` → `ProposalOut`;
   `proposal_versions(session, proposal_id)` → `list[ProposalVersionOut]`;
+- `option_labels(session, process_id)` → `list[OptionLabel]`: every version of the proposals (a challenge's
+  options), named, with which is current and which hidden;
 - `inclusion(session, process_id, commitment)` → `InclusionOut`: a ballot's Merkle proof after close
   (`Conflict` `not_closed` before, `NotFound` `ballot_not_found`);
 - `short_code(commitment)`: the receipt's short code; `check_choices(options, rules, choices)` with
@@ -32,6 +34,8 @@ from segell.services.participation import repository
 from segell.services.participation.schemas import (
     BallotReceipt,
     InclusionOut,
+    OptionLabel,
+    Phase,
     ProcessList,
     ProcessOut,
     ProposalOut,
@@ -49,6 +53,7 @@ from segell.services.participation.service import (
     get_process_row,
     get_proposal,
     inclusion,
+    option_labels,
     process_view,
     proposal_versions,
     pseudonym,
@@ -70,6 +75,8 @@ __all__ = [
     "BallotRules",
     "InclusionOut",
     "Option",
+    "OptionLabel",
+    "Phase",
     "ProcessList",
     "ProcessOut",
     "ProposalOut",
@@ -85,6 +92,7 @@ __all__ = [
     "current_phase",
     "edit_proposal",
     "inclusion",
+    "option_labels",
     "process",
     "processes",
     "proposal",

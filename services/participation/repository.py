@@ -107,6 +107,25 @@ def current_versions(session: Session, *, process_id: str) -> list[tuple[str, st
     return [(row[0], row[1]) for row in session.execute(query)]
 
 
+def version_labels(session: Session, *, process_id: str) -> list[tuple[str, str, int, str, bool, bool]]:
+    """(version hash, proposal id, version, title, current, hidden) of every version of a process's proposals,
+    proposals in the order they were made, versions in theirs: what a challenge's ballot and result name."""
+    query = (
+        select(
+            ProposalVersion.version_hash,
+            Proposal.id,
+            ProposalVersion.version,
+            ProposalVersion.title,
+            Proposal.version_hash == ProposalVersion.version_hash,
+            Proposal.hidden_at.is_not(None),
+        )
+        .join(Proposal, Proposal.id == ProposalVersion.proposal_id)
+        .where(Proposal.process_id == process_id)
+        .order_by(Proposal.created_at, Proposal.id, ProposalVersion.version)
+    )
+    return [(row[0], row[1], int(row[2]), row[3], bool(row[4]), bool(row[5])) for row in session.execute(query)]
+
+
 def add_support(
     session: Session, *, proposal_id: str, supporter: str, version: int, version_hash: str, created_at: datetime
 ) -> bool:

@@ -291,6 +291,17 @@ class ProposalOut(BaseModel):
     updated_at: datetime
 
 
+class OptionLabel(BaseModel):
+    """What a challenge's option (a proposal's version, by its hash) is, to name it on a ballot or in a result."""
+
+    version_hash: str
+    proposal: str
+    version: int
+    title: str | None = Field(description="Null once the proposal is hidden by moderation.")
+    current: bool = Field(description="The proposal's current version: the one a ballot may choose.")
+    hidden: bool
+
+
 class ProposalPage(BaseModel):
     items: list[ProposalOut]
     total: int

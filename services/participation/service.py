@@ -41,6 +41,7 @@ from segell.services.participation.schemas import (
     IdeasProcessRequest,
     InclusionOut,
     LongTexts,
+    OptionLabel,
     Phase,
     PhaseName,
     ProcessOut,
@@ -524,6 +525,24 @@ def proposal_versions(session: Session, proposal_id: str) -> list[ProposalVersio
             created_at=v.created_at,
         )
         for v in repository.versions_of(session, proposal_id=proposal.id)
+    ]
+
+
+def option_labels(session: Session, process_id: str) -> list[OptionLabel]:
+    """Every version of a process's proposals, named (no title once hidden), in the order they were made."""
+    process = _process(session, process_id)
+    return [
+        OptionLabel(
+            version_hash=digest,
+            proposal=proposal_id,
+            version=version,
+            title=None if hidden else title,
+            current=current,
+            hidden=hidden,
+        )
+        for digest, proposal_id, version, title, current, hidden in repository.version_labels(
+            session, process_id=process.id
+        )
     ]
 
 

@@ -163,6 +163,7 @@ def render_page(language: str, *, code: str | None = None) -> str:
         "code": code or "",
         "autocheck": "true" if code else "false",
         "js_version": assets["verify.js"].etag,
+        "hashes_version": assets["hashes.js"].etag,
         "css_version": assets["verify.css"].etag,
         "result_waiting": waiting,
         "result_waiting_text": texts[waiting],

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from segell.services.deps import ClockDep, SessionDep
-from segell.services.errors import Conflict, NotFound
+from segell.services.errors import NotFound
 from segell.services.participation import api as participation
 from segell.services.web import pages
 from segell.services.web import participation_pages as render
@@ -49,10 +49,11 @@ def process_page(
 ) -> HTMLResponse:
     """A process: what it is, its phases and rules, and where to take part."""
     language = pages.request_language(request, lang)
-    process = _process(session, process_id, clock())
+    now = clock()
+    process = _process(session, process_id, now)
     if process is None:
         return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
-    return pages.html_page(request, lang, language, render.process_page(language, process))
+    return pages.html_page(request, lang, language, render.process_page(language, process, now))
 
 
 @site.get("/participation/processes/{process_id}/proposals", response_class=HTMLResponse)
@@ -89,6 +90,11 @@ def proposals_page(
         limit=limit,
         offset=offset,
     )
+    versions = {
+        proposal.id: participation.proposal_versions(session, proposal.id)
+        for proposal in page.items
+        if proposal.version > 1 and not proposal.hidden
+    }
     body = render.proposals_page(
         language,
         process,
@@ -99,6 +105,7 @@ def proposals_page(
         seed=chosen_seed,
         offset=offset,
         limit=limit,
+        versions=versions,
     )
     return pages.html_page(request, lang, language, body)
 
@@ -107,12 +114,20 @@ def proposals_page(
 def ballot_page(
     request: Request, process_id: ProcessPath, session: SessionDep, clock: ClockDep, lang: LanguageQuery = None
 ) -> HTMLResponse:
-    """The budget ballot: choose projects within the rules; the page casts it with the citizen's token."""
+    """The ballot of a budget (projects) or a challenge (proposals) within the rules; the page casts it with the
+    citizen's token."""
     language = pages.request_language(request, lang)
-    process = _process(session, process_id, clock())
+    now = clock()
+    process = _process(session, process_id, now)
     if process is None:
         return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
-    return pages.html_page(request, lang, language, render.ballot_page(language, process))
+    options = _options(session, process)
+    return pages.html_page(request, lang, language, render.ballot_page(language, process, now, options))
+
+
+def _options(session: Session, process: participation.ProcessOut) -> list[participation.OptionLabel] | None:
+    """A challenge's options (its proposals' versions), named; None for a budget, whose projects the process has."""
+    return participation.option_labels(session, process.id) if process.type == "challenge" else None
 
 
 @site.get("/participation/processes/{process_id}/check", response_class=HTMLResponse)
@@ -124,24 +139,22 @@ def check_page(
     lang: LanguageQuery = None,
     receipt: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    """Check my ballot: the receipt's commitment, looked up among the published ballots with its proof."""
+    """Check my ballot: the form, and for a receipt of a closed vote the place where the browser checks it."""
     language = pages.request_language(request, lang)
     process = _process(session, process_id, clock())
     if process is None:
         return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
     given = receipt.strip().lower() if receipt and receipt.strip() else None
-    inclusion, problem = None, None
+    problem = None
     if given is not None:
         if not _COMMITMENT.fullmatch(given):
             problem = "check_malformed"
-        else:
-            try:
-                inclusion = participation.inclusion(session, process.id, given)
-            except Conflict:
-                problem = "check_not_closed"
-            except NotFound:
-                problem = "check_not_found"
-    return pages.html_page(request, lang, language, render.check_page(language, process, given, inclusion, problem))
+        elif process.status != "closed" or process.tally is None:
+            problem = "check_not_closed"
+    # The rest is checked by the browser itself, from the published ballot, its proof, the root's bundle and the
+    # chain: this page states nothing it has not checked.
+    names = render.option_names(language, process, _options(session, process))
+    return pages.html_page(request, lang, language, render.check_page(language, process, given, problem, names))
 
 
 @site.get("/participation/processes/{process_id}/results", response_class=HTMLResponse)
@@ -153,7 +166,7 @@ def results_page(
     process = _process(session, process_id, clock())
     if process is None:
         return pages.html_page(request, lang, language, render.not_found_page(language), status_code=404)
-    return pages.html_page(request, lang, language, render.results_page(language, process))
+    return pages.html_page(request, lang, language, render.results_page(language, process, _options(session, process)))
 
 
 router = APIRouter()

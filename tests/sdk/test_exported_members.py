@@ -85,6 +85,21 @@ GROUPS = {
     "contracts": (sdk.Contracts, {"deploy", "register", "list", "get", "call", "send", "events"}),
     "auth": (sdk.CitizenAuth, {"request_otp", "verify_otp", "verify_totp", "otp_outbox", "json_web_keys"}),
     "citizens": (sdk.Citizens, {"me", "enrol_totp", "confirm_totp"}),
+    "access": (sdk.CitizenAccess, {"log", "export", "anchor"}),
+    "interop": (
+        sdk.Interop,
+        {
+            "services",
+            "register_service",
+            "upload_records",
+            "request_authorisation",
+            "authorisations",
+            "decide_authorisation",
+            "request",
+            "exchange",
+            "evidence",
+        },
+    ),
     "administrations": (
         sdk.Administrations,
         {"admit", "list", "get", "update", "suspend", "reinstate", "issue_api_key", "list_api_keys", "revoke_api_key"},

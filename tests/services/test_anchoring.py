@@ -27,7 +27,7 @@ from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorke
 from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
-from tests.helpers import RunningServer, make_settings, serve
+from tests.helpers import PostgresSchemas, RunningServer, make_settings, serve
 
 
 def _runtime(server: RunningServer) -> Runtime:
@@ -303,7 +303,28 @@ def test_full_batches_of_a_request_are_built_when_accepted_and_anchored_by_the_w
     assert verify_bundle_proof(bundle, hashes[0]).valid
 
 
-def test_full_batch_request_holding_known_documents_batches_only_new_ones(manual_small: RunningServer) -> None:
+@pytest.fixture(scope="module")
+def manual_small_postgres(
+    postgres: PostgresSchemas, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """`manual_small` on a PostgreSQL schema of its own: full batches go in with a binary COPY there."""
+    with postgres.schema("segell_anchoring") as database_url:
+        settings = make_settings(
+            tmp_path_factory.mktemp("segell-small-postgres"),
+            NotarySettings(anchoring_worker=False, batch_max_size=8),
+            database_url=database_url,
+        )
+        yield from serve(settings)
+
+
+SMALL_BATCH_SERVERS = ["manual_small", pytest.param("manual_small_postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.parametrize("server", SMALL_BATCH_SERVERS)
+def test_full_batch_request_holding_known_documents_batches_only_new_ones(
+    request: pytest.FixtureRequest, server: str
+) -> None:
+    manual_small: RunningServer = request.getfixturevalue(server)
     key = manual_small.admit("L02000012")
     runtime = _runtime(manual_small)
     with manual_small.client(key) as client:
@@ -326,32 +347,40 @@ def test_full_batch_request_holding_known_documents_batches_only_new_ones(manual
     assert AnchoringWorker(runtime).run_once() >= 8
 
 
-def test_identical_full_batch_requests_at_once_share_one_batch(manual_small: RunningServer) -> None:
-    key = manual_small.admit("L02000011")
+@pytest.mark.parametrize("server", SMALL_BATCH_SERVERS)
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_identical_full_batch_requests_at_once_share_one_batch(
+    request: pytest.FixtureRequest, server: str, shuffled: bool
+) -> None:
+    manual_small: RunningServer = request.getfixturevalue(server)
+    code = f"L02{secrets.randbelow(10**6):06d}"
+    key = manual_small.admit(code)
     runtime = _runtime(manual_small)
     hashes = [secrets.token_hex(32) for _ in range(16)]
+    # Shuffled: the same documents in another order each time, so in other batches (other roots).
+    bodies = [random.sample(hashes, len(hashes)) if shuffled else hashes for _ in range(4)]
     start = threading.Barrier(4)
     answers: list[list[str]] = []
 
-    def submit() -> None:
+    def submit(body: list[str]) -> None:
         with manual_small.client(key) as client:
             start.wait()
-            response = client.post("/v1/documents/batch", json={"hashes": hashes})
+            response = client.post("/v1/documents/batch", json={"hashes": body})
             assert response.status_code == 202, response.text
-            answers.append([item["id"] for item in response.json()["items"]])
+            by_hash = {item["document_hash"]: item["id"] for item in response.json()["items"]}
+            answers.append([by_hash[h] for h in hashes])
 
-    threads = [threading.Thread(target=submit) for _ in range(4)]
+    threads = [threading.Thread(target=submit, args=(body,)) for body in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(answers) == 4 and all(answer == answers[0] for answer in answers)
     with runtime.transaction() as session:
-        sizes = session.scalars(
-            select(Batch.size).where(Batch.administration_id == _administration_id(runtime, "L02000011"))
-        ).all()
-        stored = session.scalar(select(func.count()).select_from(Document).where(Document.document_hash.in_(hashes)))
-    assert sorted(sizes) == [8, 8] and stored == 16
+        sizes = session.scalars(select(Batch.size).where(Batch.administration_id == _administration_id(runtime, code)))
+        placed = session.scalars(select(Document.batch_id).where(Document.document_hash.in_(hashes))).all()
+    # Every document in exactly one batch, of one request.
+    assert sorted(sizes) == [8, 8] and len(placed) == 16 and None not in placed
 
 
 def test_suspended_administration_waits_and_is_anchored_once_reinstated(manual: RunningServer) -> None:

@@ -2,6 +2,7 @@
 for a citizen's residence, answered from the provider's uploaded register or by its own HTTP server (a real second
 server here, over a signed webhook); refusals, outages, the chain stopped, the evidence and the access log."""
 
+import base64
 import hashlib
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,10 +27,13 @@ from segell.chain.anvil import find_anvil
 from segell.chain.nodes import AnvilNotFound
 from segell.services.cli import app as cli
 from segell.services.interop import api as interop
-from segell.services.interop.models import AccessLogEntry
+from segell.services.interop import service as interop_service
+from segell.services.interop.models import AccessLogEntry, ProviderRecord
+from segell.services.interop.schemas import ExchangeRequest
 from segell.services.interop.sealing import b64url, b64url_decode, open_jws
 from segell.services.interop.service import check_webhook_signature, webhook_signature
 from segell.services.interop.settings import InteropSettings
+from segell.services.notary import api as notary_api
 from tests.helpers import RunningServer, closed_port, free_port, make_settings, runtime_of, serve
 
 try:
@@ -49,13 +54,15 @@ RESIDENCE_SCHEMA = {
 }
 CITIZEN = "47111222K"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "interop.md"
+#: The provider's own server opens the sealed national id with openssl (a few processes): ample on a loaded machine.
+WEBHOOK_TIMEOUT = 3.0
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = make_settings(
         tmp_path_factory.mktemp("segell-interop"),
-        InteropSettings(webhook_timeout_seconds=0.5, retry_after_seconds=7),
+        InteropSettings(webhook_timeout_seconds=WEBHOOK_TIMEOUT, retry_after_seconds=7),
         chain="anvil",
     )
     yield from serve(settings)
@@ -68,16 +75,38 @@ class Party:
         seal = self.http.post("/v1/certificates", json={"profile": "seal"})
         assert seal.status_code == 201, seal.text
         self.seal = seal.json()["serial"]
+        # The seal's key and certificate, as the administration received them once.
+        self.seal_pkcs12, self.seal_passphrase = base64.b64decode(seal.json()["pkcs12"]), seal.json()["passphrase"]
+
+
+def docs_block(starting: str) -> str:
+    """The shell block of docs/interop.md whose first line starts with `starting`."""
+    blocks: list[str] = re.findall(r"```sh\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    return next(block for block in blocks if block.startswith(starting))
+
+
+def run_docs_block(block: str, directory: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=directory,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 class Provider:
     """A provider's own HTTP server: answers residence requests signed with the service's secret, checking the
-    signature of each call. `mode` makes it fail: "error" (HTTP 500), "slow" (longer than the timeout), "unsigned"."""
+    signature of each call and opening the sealed national id with its seal's key, with openssl as docs/interop.md
+    shows. `mode` makes it fail: "error" (HTTP 500), "slow" (longer than the timeout), "unsigned"."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path) -> None:
         self.secret = ""
         self.mode = "ok"
         self.calls: list[dict[str, Any]] = []
+        self.subjects: list[str] = []
+        self.directory = directory
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,12 +121,16 @@ class Provider:
                 call = json.loads(body)
                 provider.calls.append(call)
                 if provider.mode == "slow":
-                    time.sleep(1.0)
+                    time.sleep(WEBHOOK_TIMEOUT + 0.5)
                 if provider.mode == "error":
                     self.send_response(500)
                     self.end_headers()
                     return
-                found = call["national_id"] == CITIZEN
+                (provider.directory / "body.json").write_bytes(body)
+                opened = run_docs_block(docs_block("# Each call"), provider.directory)
+                assert opened.returncode == 0, opened.stderr
+                provider.subjects.append(opened.stdout)
+                found = opened.stdout == CITIZEN
                 answer = json.dumps(
                     {"found": found, "data": {"municipality": "Girona", "since": "2019-03-01"} if found else None}
                 ).encode()
@@ -115,6 +148,16 @@ class Provider:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/residence"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def keep_seal(self, party: Party) -> None:
+        """Take the seal's key and certificate out of its PKCS#12 file, once, as docs/interop.md shows."""
+        (self.directory / "seal.p12").write_bytes(party.seal_pkcs12)
+        taken = run_docs_block(docs_block("# Once"), self.directory, SEAL_PASSPHRASE=party.seal_passphrase)
+        assert taken.returncode == 0, taken.stderr
 
 
 @pytest.fixture(scope="module")
@@ -276,21 +319,124 @@ def test_refusals_say_why(residence: dict[str, Any], town_hall: Party, register:
     stranger.http.close()
 
 
+def test_concurrent_exchanges_are_each_answered_sealed_notarised_and_logged_or_refused_alone(
+    exchanged: dict[str, Any], residence: dict[str, Any], town_hall: Party, register: Party, server: RunningServer
+) -> None:
+    stranger = Party(server, "Ajuntament de Celrà")
+    wrong_key = server.client("sgl_000000000000_" + "x" * 43)
+    subjects = [f"{int.from_bytes(os.urandom(4), 'big') % 10**8:08d}C" for _ in range(12)]
+    runtime = runtime_of(server)
+    with runtime.transaction() as session:
+        session.add(
+            ProviderRecord(
+                service_id=residence["id"],
+                subject_key=interop.subject_key(runtime.master_key, subjects[0]),
+                data={"municipality": "Bescanó", "since": "2020-01-07"},
+            )
+        )
+    # Asked of a built-in service answered before: checked, answered and written in the groups' transactions.
+    body = {"provider": register.code, "service": "RESIDENCE"}
+    assert interop_service._known_builtin(runtime, ExchangeRequest.model_validate({**body, **_purpose()})) is not None
+    calls = [(town_hall.http, subject) for subject in subjects] + [(stranger.http, subjects[0])] * 3
+    calls += [(wrong_key, subjects[0])] * 2
+
+    def send(call: tuple[httpx.Client, str]) -> httpx.Response:
+        http, subject = call
+        return http.post("/v1/interop/requests", json={**body, **_purpose(), "subject": {"national_id": subject}})
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        responses = list(pool.map(send, calls))
+
+    answered = [response.json() for response in responses[: len(subjects)]]
+    assert [response.status_code for response in responses] == [201] * 12 + [403] * 3 + [401] * 2
+    assert {response.json()["error"]["code"] for response in responses[12:15]} == {"no_authorisation"}
+    assert len({item["id"] for item in answered}) == 12
+    assert [item["answer"]["found"] for item in answered] == [True] + [False] * 11
+    assert answered[0]["answer"]["data"] == {"municipality": "Bescanó", "since": "2020-01-07"}
+    for item in answered:
+        header, payload, certificates = open_jws(item["answer_jws"])
+        assert json.loads(payload) == item["answer"] and item["answer"]["request_hash"] == item["request_hash"]
+        assert hashlib.sha256(payload).hexdigest() == item["answer_hash"]
+        assert certificates[0].serial_number == int(register.seal, 16)
+    with runtime.transaction() as session:
+        for item, subject in zip(answered, subjects, strict=True):
+            (entry,) = interop.accesses_of(session, interop.subject_key(runtime.master_key, subject), datetime.now(UTC))
+            assert (entry.exchange_id, entry.case_id) == (item["id"], "2026-0099")
+        for item in answered:
+            request_receipt = notary_api.receipt(session, entry.consumer_id, item["request_receipt_id"])
+            answer_receipt = notary_api.receipt(session, entry.provider_id, item["answer_receipt_id"])
+            assert (request_receipt.document_hash, answer_receipt.document_hash) == (
+                item["request_hash"],
+                item["answer_hash"],
+            )
+    last = wait_evidence(town_hall, answered[-1]["id"])
+    assert [link["receipt_id"] for link in last["answer_bundle"]["derived_from"]] == [
+        answered[-1]["request_receipt_id"]
+    ]
+    stranger.http.close()
+    wrong_key.close()
+
+
+def test_exchange_with_a_key_revoked_or_the_governance_key_is_refused_once_the_service_is_known(
+    exchanged: dict[str, Any], register: Party, server: RunningServer
+) -> None:
+    key = server.admit(name="Ajuntament de Sarrià de Ter")
+    consumer = server.client(key)
+    code = consumer.get("/v1/me").json()["administration"]["code"]
+    authorised = consumer.post(
+        "/v1/interop/authorisations",
+        json={"provider": register.code, "service": "RESIDENCE", "procedure_code": "PADRO-ALTA", "justification": "x"},
+    )
+    register.http.post(f"/v1/interop/authorisations/{authorised.json()['id']}/decision", json={"decision": "grant"})
+    body = {"provider": register.code, "service": "RESIDENCE", **_purpose(), "subject": {"national_id": CITIZEN}}
+    assert consumer.post("/v1/interop/requests", json=body).status_code == 201
+
+    with server.client(server.governance_key) as governance:
+        revoked = governance.delete(f"/v1/administrations/{code}/api-keys/{key.split('_')[1]}")
+        as_governance = governance.post("/v1/interop/requests", json=body)
+    after = consumer.post("/v1/interop/requests", json=body)
+
+    assert revoked.status_code == 200, revoked.text
+    assert after.status_code == 401, after.text
+    assert "revoked" in after.json()["error"]["message"]
+    assert as_governance.status_code == 403, as_governance.text
+    assert as_governance.json()["error"]["code"] == "administration_key_required"
+    consumer.close()
+
+
+def test_exchange_without_an_api_key_answers_401_before_its_body_is_checked(server: RunningServer) -> None:
+    with server.client() as anonymous:
+        invalid = anonymous.post("/v1/interop/requests", json={"provider": "X"})
+
+    assert invalid.status_code == 401, invalid.text
+    assert invalid.json()["error"]["code"] == "unauthenticated"
+
+
+def _purpose() -> dict[str, Any]:
+    return {
+        "subject": {"national_id": CITIZEN},
+        "purpose": {"procedure_code": "PADRO-ALTA", "case_id": "2026-0099", "legal_basis": RESIDENCE_LAW},
+        "officer": "Pere Soler (OAC)",
+    }
+
+
 @pytest.fixture(scope="module")
-def webhook(server: RunningServer, town_hall: Party) -> Iterator[tuple[Party, Provider]]:
-    provider_server = Provider()
+def webhook(
+    server: RunningServer, town_hall: Party, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Party, Provider]]:
+    provider_server = Provider(tmp_path_factory.mktemp("provider"))
     provider = Party(server, "Agència Tributària de Catalunya")
+    provider_server.keep_seal(provider)
     registered = register_service(provider, endpoint_url=provider_server.url)
     provider_server.secret = registered["webhook_secret"]
     authorise(town_hall, provider, "RESIDENCE", "PADRO-ALTA")
     yield provider, provider_server
-    provider_server.httpd.shutdown()
-    provider_server.httpd.server_close()
+    provider_server.close()
     provider.http.close()
 
 
-def test_webhook_provider_answers_over_a_signed_call(
-    webhook: tuple[Party, Provider], town_hall: Party, server: RunningServer
+def test_webhook_provider_answers_over_a_signed_call_opening_the_sealed_national_id(
+    webhook: tuple[Party, Provider], town_hall: Party, server: RunningServer, tmp_path: Path
 ) -> None:
     provider, provider_server = webhook
     provider_server.mode = "ok"
@@ -299,9 +445,22 @@ def test_webhook_provider_answers_over_a_signed_call(
 
     assert response.status_code == 201, response.text
     assert response.json()["answer"]["data"] == {"municipality": "Girona", "since": "2019-03-01"}
-    # The provider got the national id it needs, in a call it checked the signature of, with the request.
+    # The provider got the national id it needs, sealed for it: only its seal's key opens it.
     call = provider_server.calls[-1]
-    assert call["national_id"] == CITIZEN and call["request"] == response.json()["request"]
+    assert provider_server.subjects[-1] == CITIZEN and call["request"] == response.json()["request"]
+    assert set(call) == {"request", "sealed_subject"} and CITIZEN not in json.dumps(call)
+    # Another administration's seal does not open it.
+    other = Provider(tmp_path / "other")
+    other.directory.mkdir()
+    other.keep_seal(town_hall)
+    (other.directory / "body.json").write_text(json.dumps(call))
+    opened_by_other = run_docs_block(docs_block("# Each call"), other.directory)
+    other.close()
+    assert opened_by_other.returncode != 0 and CITIZEN not in opened_by_other.stdout
+    # Nothing in the database holds the national id in clear.
+    with runtime_of(server).engine.connect() as connection:
+        dump = "\n".join(connection.connection.driver_connection.iterdump())  # type: ignore[union-attr]
+    assert "interop_access_log" in dump and CITIZEN not in dump and CITIZEN.lower() not in dump
     assert open_jws(response.json()["answer_jws"])[2][0].serial_number == int(provider.seal, 16)
 
 
@@ -439,7 +598,7 @@ def test_evidence_verifies_offline_and_on_chain_and_a_tampered_answer_fails(
 
 
 def test_evidence_checks_by_hand_with_openssl_as_the_docs_show(evidence_files: dict[str, Path]) -> None:
-    script = "\n".join(re.findall(r"```sh\n(.*?)```", DOCS.read_text(), re.DOTALL)[0:1])
+    script = docs_block("b64url()")
     ok = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=evidence_files["directory"],

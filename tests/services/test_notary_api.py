@@ -213,6 +213,97 @@ def test_notarise_again_keeps_the_first_links(runtime: Runtime, tenant: Tenant) 
     assert again.id == first.id
 
 
+def test_notarise_many_writes_each_output_and_links_an_answer_to_its_request(
+    runtime: Runtime, tenant: Tenant, other: Tenant
+) -> None:
+    hashes = [new_hash() for _ in range(4)]
+    with runtime.transaction() as session:
+        receipts = notary.notarise_many(
+            session,
+            [
+                notary.Output(tenant.id, hashes[0], "interop-request", title="A", public=True),
+                notary.Output(other.id, hashes[1], "interop-answer", title="A", public=True, derived_from=[0]),
+                notary.Output(tenant.id, hashes[2], "interop-request", title="B", public=True),
+                notary.Output(other.id, hashes[3], "interop-answer", title="B", public=True, derived_from=[2]),
+            ],
+        )
+
+    assert [receipt.document_hash for receipt in receipts] == hashes
+    assert [receipt.kind for receipt in receipts] == ["interop-request", "interop-answer"] * 2
+    assert all(receipt.status == "pending" and receipt.public for receipt in receipts)
+    with runtime.transaction() as session:
+        links = session.execute(
+            select(DocumentSource.document_id, DocumentSource.source_id, DocumentSource.position).where(
+                DocumentSource.document_id.in_([receipts[1].id, receipts[3].id])
+            )
+        ).all()
+        outbox = session.execute(
+            select(func.count()).where(OutboxEntry.document_id.in_([receipt.id for receipt in receipts]))
+        ).scalar()
+        owners = dict(
+            session.execute(
+                select(Document.id, Document.administration_id).where(Document.id.in_([r.id for r in receipts]))
+            ).all()
+        )
+    assert sorted(tuple(link) for link in links) == sorted(
+        [(receipts[1].id, receipts[0].id, 0), (receipts[3].id, receipts[2].id, 0)]
+    )
+    assert outbox == 4
+    assert [owners[receipt.id] for receipt in receipts] == [tenant.id, other.id, tenant.id, other.id]
+    answer = other.http.get(f"/v1/documents/{receipts[1].id}")
+    assert answer.status_code == 200 and answer.json()["document_hash"] == hashes[1]
+
+
+def test_notarise_many_keeps_the_receipt_and_links_of_an_output_notarised_before(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    known_hash, new_source = new_hash(), new_hash()
+    with runtime.transaction() as session:
+        first = notary.notarise(session, tenant.id, known_hash, kind="document")
+    with runtime.transaction() as session:
+        source, again = notary.notarise_many(
+            session,
+            [
+                notary.Output(tenant.id, new_source, "document"),
+                notary.Output(tenant.id, known_hash, "signed-pdf", derived_from=[0]),
+            ],
+        )
+        links = session.execute(select(DocumentSource.source_id).where(DocumentSource.document_id == first.id))
+        assert list(links.scalars()) == []
+    assert again.id == first.id and again.kind == "document"
+    assert source.document_hash == new_source
+
+
+def test_notarise_many_derived_from_a_private_output_of_another_administration_is_refused(
+    runtime: Runtime, tenant: Tenant, other: Tenant
+) -> None:
+    hashes = [new_hash(), new_hash()]
+    with pytest.raises(NotFound) as refused, runtime.transaction() as session:
+        notary.notarise_many(
+            session,
+            [
+                notary.Output(other.id, hashes[0], "interop-request"),
+                notary.Output(tenant.id, hashes[1], "interop-answer", derived_from=[0]),
+            ],
+        )
+
+    assert refused.value.code == "unknown_source"
+    with runtime.transaction() as session:
+        assert session.execute(select(func.count()).where(Document.document_hash.in_(hashes))).scalar() == 0
+
+
+def test_notarise_many_with_an_unknown_kind_or_a_later_source_is_refused_before_writing(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    document_hash = new_hash()
+    with pytest.raises(ValueError, match="unknown kind"), runtime.transaction() as session:
+        notary.notarise_many(session, [notary.Output(tenant.id, document_hash, "no-such-kind")])
+    with pytest.raises(ValueError, match="name only outputs before it"), runtime.transaction() as session:
+        notary.notarise_many(session, [notary.Output(tenant.id, document_hash, "document", derived_from=[0])])
+    with runtime.transaction() as session:
+        assert session.execute(select(func.count()).where(Document.document_hash == document_hash)).scalar() == 0
+
+
 def test_first_anchoring_answers_the_earliest_anchor_of_any_hash(
     runtime: Runtime, segell_server: RunningServer, tenant: Tenant, other: Tenant
 ) -> None:

@@ -2,6 +2,8 @@
 real server per database for the whole module, a handful of datasets published through CKAN's own client."""
 
 import json
+import math
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -298,6 +300,7 @@ def test_facets_filters_and_sorts_stay_exact_through_changes(
                 pages.append([names(search(lleida, q="cens", include_private=True, sort=sort, rows=rows, start=start))
                               for rows, start in ((100, 0), (2, 1))])  # fmt: skip
             assert pages[0] == pages[1], sort
+            assert pages[0][1] == pages[0][0][1:3], sort  # a page of the order, its best rows chosen first
             assert sorted(pages[0][0]) == ["cens-a", "cens-b", "cens-c", "cens-d"]
         monkeypatch.undo()
 
@@ -320,3 +323,125 @@ def test_facets_filters_and_sorts_stay_exact_through_changes(
         for name in ("cens-a", "cens-b", "cens-c", "cens-d", "cens-e"):
             if name in ids():
                 lleida.action.package_delete(id=name)
+
+
+def entries_of(server: RunningServer) -> list[tuple[int, str, str, bool, Any]]:
+    """(id, name, text, private, modified) of every search entry, as the database holds them."""
+    from sqlalchemy import select
+
+    from segell.services.opendata.models import SearchEntry
+    from tests.helpers import runtime_of
+
+    columns = (SearchEntry.id, SearchEntry.name, SearchEntry.text, SearchEntry.private, SearchEntry.modified_at)
+    with runtime_of(server).transaction() as session:
+        return [tuple(row) for row in session.execute(select(*columns))]  # type: ignore[misc]
+
+
+def bm25_names(server: RunningServer, words: list[str], public: int) -> list[str]:
+    """The public datasets holding every word, by Okapi BM25 (k1 1.2, b 0.75) of the words over each entry's text,
+    then newest: computed here from the entries' texts with plain Python, as a reference."""
+    entries = entries_of(server)
+    counted = {entry_id: Counter(text.split()) for entry_id, _, text, _, _ in entries}
+
+    def occurrences(entry_id: int, word: str) -> int:
+        if word.endswith("*"):
+            return sum(n for token, n in counted[entry_id].items() if token.startswith(word[:-1]))
+        return counted[entry_id][word]
+
+    holders = [sum(1 for entry_id in counted if occurrences(entry_id, word)) for word in words]
+    matched = [entry for entry in entries if all(occurrences(entry[0], word) for word in words)]
+    average = sum(len(text.split()) for _, _, text, _, _ in matched) / len(matched)
+    scored = []
+    for entry_id, name, text, private, modified in matched:
+        norm = 1.2 * (0.25 + 0.75 * len(text.split()) / average)
+        score = 0.0
+        for word, held in zip(words, holders, strict=True):
+            idf = math.log(1 + (max(public, held) - held + 0.5) / (held + 0.5))
+            tf = occurrences(entry_id, word)
+            score += idf * tf * 2.2 / (tf + norm)
+        if not private:
+            scored.append((-score, -modified.timestamp(), -entry_id, name))
+    return [name for *_, name in sorted(scored)]
+
+
+def test_package_search_ranks_by_bm25_of_the_words(server: RunningServer, catalogue: dict[str, Any]) -> None:
+    """A word in the title (three languages) ranks above the same word twice, twice above once, once in a short
+    text above once in a long one; two words weigh by their rarity; the order is BM25's, page after page."""
+    client = ckanapi.RemoteCKAN(server.url, apikey=server.admit())
+    flows = texts("Cabals", "Caudales", "Flows")
+    made = {
+        "cabal-titol": (
+            texts("Riera de Sant Pol", "Riera de Sant Pol", "Riera stream"),
+            texts("Cabal", "Caudal", "Flow"),
+        ),
+        "cabal-dues": (flows, texts("La riera i la riera", "Rambla", "Stream")),
+        "cabal-una": (flows, texts("Nivell de la riera", "Nivel", "Level")),
+        "cabal-llarga": (
+            flows,
+            texts("Mesures diaries de pluja, temperatura, vent i nivell a la riera", "Medidas", ""),
+        ),
+        "cabal-cap": (flows, texts("Sense", "Sin", "None")),
+    }
+    for name, (titles, notes) in made.items():
+        client.action.package_create(**dataset(name, title_translated=titles, notes_translated=notes))
+    anyone = catalogue["anyone"]
+    public = search(anyone, rows=0)["count"]
+    try:
+        ranked = names(search(anyone, q="riera", rows=100))
+        assert ranked == ["cabal-titol", "cabal-dues", "cabal-una", "cabal-llarga"]
+        assert ranked == bm25_names(server, ["riera"], public)
+        for words in (["cabal"], ["riera", "cabal"], ["rier*"], ["nivell", "riera"]):
+            found = names(search(anyone, q=" ".join(words), rows=100))
+            assert found == bm25_names(server, words, public), words
+            assert [name for start in range(len(found)) for name in names(
+                search(anyone, q=" ".join(words), rows=1, start=start))] == found  # fmt: skip
+        assert names(search(anyone, q="riera", sort="score asc, name asc", rows=100)) == ranked[::-1]
+        assert names(search(anyone, q="riera", sort="name asc, score desc", rows=100)) == sorted(ranked)
+        every = search(anyone, q="cabal", rows=100)["results"]
+        newest = [p["name"] for p in sorted(every, key=lambda package: package["metadata_modified"], reverse=True)]
+        by_date = {"q": "cabal", "sort": "metadata_modified desc", "rows": 2}
+        assert [names(search(anyone, **by_date, start=start)) for start in (0, 2)] == [newest[:2], newest[2:4]]
+    finally:
+        for name in made:
+            client.action.package_delete(id=name)
+
+
+def test_search_in_another_process_reads_entries_it_has_not_seen(
+    server: RunningServer, catalogue: dict[str, Any]
+) -> None:
+    """A second store of entries (as another API process holds) finds what the server wrote after it read the
+    catalogue, and ranks it as the server does."""
+    from sqlalchemy.orm import Session
+
+    from segell.services.db import create_db_engine
+    from segell.services.opendata import search_repository
+    from segell.services.opendata.search import Phrase, SearchRequest
+
+    client = ckanapi.RemoteCKAN(server.url, apikey=server.admit())
+    for name in ("torrent-a", "torrent-b"):
+        client.action.package_create(**dataset(name, notes_translated=texts("Torrent", "Torrente", "Torrent")))
+    engine = create_db_engine(server.settings.sqlalchemy_url)
+    request = SearchRequest(
+        phrases=(Phrase(("torrent",)),), terms=(), order=(("score", True), ("modified_at", True)), rows=10, start=0,
+        facet_fields=("organization",), facet_limit=50, facet_mincount=1,
+    )  # fmt: skip
+
+    def elsewhere() -> list[str]:
+        with Session(engine) as session:
+            found = search_repository.search(session, request)
+        by_id = {
+            package["id"]: package["name"] for package in search(catalogue["anyone"], q="torrent", rows=10)["results"]
+        }
+        return [by_id[dataset_id] for dataset_id, _ in found.page]
+
+    try:
+        assert elsewhere() == names(search(catalogue["anyone"], q="torrent")) == ["torrent-b", "torrent-a"]
+        client.action.package_patch(id="torrent-a", title_translated=texts("Torrent", "Torrente", "Torrent"))
+        client.action.package_create(**dataset("torrent-c"))  # found by its name
+        assert elsewhere() == names(search(catalogue["anyone"], q="torrent"))
+        assert elsewhere()[0] == "torrent-a"  # now in its titles too
+        assert "torrent-c" in elsewhere()
+    finally:
+        engine.dispose()
+        for name in ("torrent-a", "torrent-b", "torrent-c"):
+            client.action.package_delete(id=name)

@@ -238,6 +238,37 @@ def test_verify_without_exactly_one_valid_lookup_answers_422(citizen: httpx.Clie
     assert response.json()["error"]["code"] == "validation_error"
 
 
+def test_verify_with_a_malformed_hash_names_query_hash(citizen: httpx.Client) -> None:
+    response = citizen.get("/v1/verify", params={"hash": "xyz"})
+    assert response.status_code == 422
+    assert [detail["location"] for detail in response.json()["error"]["details"]] == ["query.hash"]
+
+
+def test_submit_with_invalid_parameters_names_each_before_the_missing_key(segell_server: RunningServer) -> None:
+    with segell_server.client() as anonymous:
+        response = anonymous.post(
+            "/v1/documents",
+            params={"salted": "maybe", "kind": "two words", "public": "yes"},
+            headers={"Idempotency-Key": "has space"},
+            json={"hash": new_hash()},
+        )
+    assert response.status_code == 422
+    locations = [detail["location"] for detail in response.json()["error"]["details"]]
+    assert locations == ["query.kind", "query.salted", "header.idempotency-key"]
+
+
+def test_submit_reads_boolean_parameters_as_fastapi_does(issuer: httpx.Client) -> None:
+    response = issuer.post(
+        "/v1/documents",
+        params={"public": "on", "salted": "0", "kind": "acta"},
+        headers={"Content-Type": "application/octet-stream"},
+        content=secrets.token_bytes(100),
+    )
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert (receipt["public"], receipt["salted"], receipt["kind"]) == (True, False, "acta")
+
+
 def test_verify_file_needs_octet_stream(citizen: httpx.Client) -> None:
     response = citizen.post("/v1/verify", json={"hash": new_hash()})
     assert response.status_code == 415

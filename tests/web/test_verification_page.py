@@ -482,6 +482,7 @@ def test_no_request_leaves_127_0_0_1(browser: Browser, issuer: httpx.Client, tmp
     assert paths == {
         f"/verify/{document.code}",
         "/static/web/verify.css",
+        "/static/web/hashes.js",
         "/static/web/verify.js",
         "/v1/verify",
         f"/v1/verify/{document.code}/bundle",

@@ -1,12 +1,10 @@
-"""The benchmarks' load generator: an asyncio HTTP/1.1 client on uvloop over kept-alive connections.
+"""The benchmarks' HTTP load generator: an asyncio HTTP/1.1 client on uvloop over kept-alive connections, each
+request written ahead as bytes and the answer read by its `Content-Length`: a few tens of microseconds of CPU per
+request, a tenth of httpx's, so that on a machine of two cores the client takes as little as it can from the
+server it measures. `load` reports the client's CPU time per request and the server processes' too.
 
-Each request is written ahead as bytes (`http_request`) and each answer read by its `Content-Length`: a few tens of
-microseconds of CPU per request, a tenth of httpx's, so that on a small machine the client leaves the cores to the
-server it measures. `load` also measures the CPU time of the client (this process) and of the server's processes
-per request, the figure that tells a quiet machine's ceiling on a shared one.
-
-    run = load([url], [http_request("GET", url, "/health")] * 1000, connections=16, server_pids=[pid])
-    print(run.rps, run.p99_ms, run.server_cpu_ms, run.client_cpu_ms)
+    requests = [http_request("POST", url, "/v1/documents", body=b'{"hash": "..."}', headers=auth)]
+    run = load([url], requests, connections=16, api_pids=[server_pid])
 """
 
 from __future__ import annotations
@@ -53,7 +51,6 @@ def process_tree(pid: int) -> list[int]:
 
 
 def http_request(method: str, url: str, path: str, *, body: bytes = b"", headers: Sequence[str] = ()) -> bytes:
-    """One HTTP/1.1 request as bytes, ready to write on a kept-alive connection to `url`."""
     host = urlsplit(url).netloc
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", *headers]
     if body or method == "POST":
@@ -62,7 +59,11 @@ def http_request(method: str, url: str, path: str, *, body: bytes = b"", headers
 
 
 async def _connection(
-    url: str, requests: Sequence[bytes], latencies: list[float], statuses: Counter[int], answers: list[bytes] | None
+    url: str,
+    requests: Sequence[bytes],
+    latencies: list[float],
+    statuses: Counter[int],
+    bodies: list[bytes] | None,
 ) -> None:
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=2**20)
@@ -76,11 +77,11 @@ async def _connection(
             if at < 0:
                 raise RuntimeError(f"an answer without Content-Length: {head[:200]!r}")
             length = int(head[at + 17 : head.index(b"\r\n", at + 2)])
-            body = await reader.readexactly(length)
+            answer = await reader.readexactly(length)
             latencies.append(clock() - started)
+            if bodies is not None:
+                bodies.append(answer)
             statuses[int(head[9:12])] += 1
-            if answers is not None:
-                answers.append(body)
     finally:
         writer.close()
 
@@ -92,9 +93,9 @@ class LoadRun:
     p50_ms: float
     p99_ms: float
     client_cpu_ms: float  # per request
-    server_cpu_ms: float  # per request, all server processes together
+    server_cpu_ms: float  # per request, all API processes together
+    bodies: list[bytes] = field(default_factory=list)  # the answers' bodies, with `keep_bodies`
     statuses: Counter[int] = field(default_factory=Counter)
-    answers: list[bytes] = field(default_factory=list)  # the bodies, when asked for (in no particular order)
 
     @property
     def rps(self) -> float:
@@ -110,37 +111,36 @@ def load(
     urls: Sequence[str],
     requests: Sequence[bytes],
     connections: int,
-    server_pids: Sequence[int],
+    api_pids: Sequence[int],
     *,
-    allow: Sequence[int] | None = None,
-    keep_answers: bool = False,
+    keep_bodies: bool = False,
+    allow: Sequence[int] = (),
 ) -> LoadRun:
-    """Send `requests` over `connections` kept-alive connections spread round robin over `urls`.
-
-    Answers other than 2xx raise `RuntimeError`, unless their status is in `allow`."""
+    """Send `requests` over `connections` kept-alive connections spread round robin over `urls`; every answer
+    must be 2xx or have a status in `allow`. `keep_bodies`: keep the answers' bodies (in the order they arrived)."""
     import uvloop
 
     shares = [list(requests[i::connections]) for i in range(connections)]
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
-    answers: list[bytes] | None = [] if keep_answers else None
+    bodies: list[bytes] | None = [] if keep_bodies else None
 
     async def run_all() -> None:
         await asyncio.gather(
-            *(_connection(urls[i % len(urls)], share, latencies, statuses, answers) for i, share in enumerate(shares))
+            *(_connection(urls[i % len(urls)], share, latencies, statuses, bodies) for i, share in enumerate(shares))
         )
 
     gc.collect()
     gc.freeze()  # the client's collections would otherwise pause every connection and count as the server's time
-    server_before = sum(cpu_seconds(pid) for pid in server_pids)
+    server_before = sum(cpu_seconds(pid) for pid in api_pids)
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     uvloop.run(run_all())
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    server = sum(cpu_seconds(pid) for pid in server_pids) - server_before
+    server = sum(cpu_seconds(pid) for pid in api_pids) - server_before
     gc.unfreeze()
-    refused = {s: n for s, n in statuses.items() if not 200 <= s < 300 and s not in (allow or ())}
+    refused = {status: count for status, count in statuses.items() if not 200 <= status < 300 and status not in allow}
     if refused:
         raise RuntimeError(f"answers other than 2xx: {refused}")
     client = usage.ru_utime - usage_before.ru_utime + usage.ru_stime - usage_before.ru_stime
@@ -152,6 +152,6 @@ def load(
         percentile(latencies, 0.99) * 1000,
         client * 1000 / count,
         server * 1000 / count,
+        bodies or [],
         statuses,
-        answers or [],
     )
