@@ -46,6 +46,13 @@ from tests.services.test_crash import ANCHOR_ROOT_SELECTOR, Process, Submitter, 
 LEADER_KILLS = int(os.environ.get("SEGELL_LEADER_KILLS", "10"))
 #: The longest a kill may leave the anchoring without a leader.
 TAKEOVER_SECONDS = 5.0
+#: How often a process that does not lead tries to take the lead: a kill leaves the anchoring without a leader for
+#: about this long (SEGELL_LEADER_POLL_SECONDS, 0.5 s by default).
+LEADER_POLL_SECONDS = 0.1
+#: Each submitter sends a document or a batch of 2 to 60 (those of 40 or more fill batches when accepted) every
+#: tenth of a second: documents are pending at every moment, while the processes under test keep the CPU to
+#: start again after each kill.
+SUBMIT_PAUSE_SECONDS, LARGEST_BATCH = 0.1, 60
 
 
 def _bytes(value: str | bytes) -> bytes:
@@ -131,6 +138,7 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
         "SEGELL_BATCH_MAX_WAIT": "0.1",
         # Batch requests of 40 new documents or more fill batches when accepted; the rest go through the outbox.
         "SEGELL_BATCH_MAX_SIZE": "40",
+        "SEGELL_LEADER_POLL_SECONDS": str(LEADER_POLL_SECONDS),
     }
     cli = [sys.executable, "-m", "segell.services.cli"]
     node_command = anvil_command(
@@ -175,11 +183,14 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
             _send_in_sandbox(owner, sandbox_id, sandbox_key, sandbox_chain)
         assert _sandbox_heads(owner, sandbox_id) == {snapshot["head_block"] + 2}
 
-        submitters = [Submitter(api_url, key, stop) for _ in range(2)]
+        submitters = [
+            Submitter(api_url, key, stop, pause=SUBMIT_PAUSE_SECONDS, largest_batch=LARGEST_BATCH) for _ in range(2)
+        ]
         for submitter in submitters:
             submitter.start()
 
         takeovers: list[float] = []
+        restarts_waited = 0.0
         killed: Counter[str] = Counter()
         leader = None
         for _ in range(LEADER_KILLS):
@@ -187,7 +198,9 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
             # up to take over (those killed before may still be starting again).
             _wait_for(lambda: leader_pid(engine, LEADER_LOCK) not in (None, leader), 60, "a new leader")  # noqa: B023
             leader = leader_pid(engine, LEADER_LOCK)
+            at = time.monotonic()
             _wait_for(lambda: len(_contenders(api, worker) - {leader}) >= 1, 300, "another process up")  # noqa: B023
+            restarts_waited += time.monotonic() - at
             anchored = _anchored_batches(engine)
             _wait_for(lambda: _anchored_batches(engine) > anchored, 30, "an anchoring by the new leader")  # noqa: B023
             time.sleep(secrets.randbelow(150) / 1000)
@@ -285,7 +298,8 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
         assert max(takeovers) <= TAKEOVER_SECONDS, takeovers
         print(
             f"\n{LEADER_KILLS} leader kills ({killed['api']} API processes, {killed['worker']} workers); "
-            f"takeover in {min(takeovers):.2f}-{max(takeovers):.2f} s; {len(acknowledged)} acknowledged, "
+            f"takeover in {min(takeovers):.2f}-{max(takeovers):.2f} s; {restarts_waited:.1f} s waiting for a "
+            f"process to start again; {len(acknowledged)} acknowledged, "
             f"{len(documents)} documents in {len(batches)} batches; {time.monotonic() - started:.1f} s"
         )
     finally:
