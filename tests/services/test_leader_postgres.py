@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,12 +30,14 @@ import httpx
 import pytest
 from eth_account import Account
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner, Result
 from web3 import Web3
 
 from segell.chain.anvil import anvil_command, find_anvil, network_isolation
 from segell.chain.ipc import IpcProvider
 from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.nodes import AnvilNotFound
+from segell.services.cli import app
 from segell.services.locks import leader_pid
 from segell.services.notary.anchoring import LEADER_LOCK, ROOT_ANCHORED_TOPIC
 from segell.services.sandboxes.compile_queue import CompileQueue, CompilerBusy
@@ -322,20 +323,23 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
     ids=["sqlite", "embedded-chain"],
 )
 def test_up_refuses_several_workers_where_processes_cannot_share(
-    tmp_path: Path, database_url: str | None, chain: str, refusal: list[str]
+    tmp_path: Path, runner: CliRunner, database_url: str | None, chain: str, refusal: list[str]
 ) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SEGELL_")}
-    env["SEGELL_HOME"] = str(tmp_path)
-    if database_url is not None:
-        env["SEGELL_DATABASE_URL"] = database_url
-    result = subprocess.run(
-        [sys.executable, "-m", "segell.services.cli", "up", "--workers", "2", "--chain", chain],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    # Only these variables during the command; `up` writes the last four, and each one is as before afterwards.
+    env: dict[str, str | None] = {key: None for key in os.environ if key.startswith("SEGELL_")}
+    env.update(dict.fromkeys(["SEGELL_CHAIN", "SEGELL_HOST", "SEGELL_PORT", "SEGELL_WORKERS"]))
+    env.update(SEGELL_HOME=str(tmp_path), SEGELL_DATABASE_URL=database_url)
+    results: list[Result] = []
+    # In a thread of its own: were `up` to start serving instead of refusing, the test fails rather than waits.
+    command = threading.Thread(
+        target=lambda: results.append(runner.invoke(app, ["up", "--workers", "2", "--chain", chain], env=env)),
+        daemon=True,
     )
-    assert result.returncode == 2
+    command.start()
+    command.join(60)
+    assert results, "segell up --workers 2 did not refuse within 60 s"
+    result = results[0]
+    assert result.exit_code == 2, result.output
     message = " ".join(result.stderr.replace("│", " ").split())
     for words in refusal:
         assert words in message
