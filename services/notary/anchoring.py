@@ -20,8 +20,9 @@ write-once on chain). `reconcile_anchors` anchors again the roots a node lost, a
 
 On PostgreSQL every API process and every `segell worker` runs a worker, and one of them at a time anchors: the
 leader, which holds the advisory lock `anchoring` (`services.locks.LeaderLock`) on a connection of its own. The
-others try to take it every `LEADER_POLL_SECONDS`; when the leader dies its connection closes, the server frees the
-lock, and the next try takes over: it first finishes every batch its predecessor left in "anchoring".
+others try to take it every `SEGELL_LEADER_POLL_SECONDS` (0.5 s); when the leader dies its connection closes, the
+server frees the lock, and the next try takes over: it first finishes every batch its predecessor left in
+"anchoring".
 """
 
 import logging
@@ -61,9 +62,6 @@ FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 0.5, 30.0
 RECONCILE_EVERY_SECONDS = 300.0
 #: Anchored batches read per query by the reconciler.
 RECONCILE_PAGE = 1_000
-#: Seconds between two tries of a worker that does not lead to take the lead (PostgreSQL), and between two checks
-#: by the leader that its lock's connection still lives.
-LEADER_POLL_SECONDS = 0.5
 #: The name of the advisory lock the anchoring leader holds.
 LEADER_LOCK = "anchoring"
 
@@ -276,6 +274,7 @@ class AnchoringWorker:
         stale_after: float = STALE_AFTER_SECONDS,
     ) -> None:
         self.runtime = runtime
+        self.leader_poll_seconds = runtime.settings.section(NotarySettings).leader_poll_seconds
         self.accounts = AnchoringAccounts(runtime)
         self.poll_seconds = poll_seconds
         self.reconcile_every = reconcile_every
@@ -333,7 +332,7 @@ class AnchoringWorker:
         if self._leader is None:
             return True
         now = time.monotonic()
-        if self._leader.leading and now < self._leader_checked + LEADER_POLL_SECONDS:
+        if self._leader.leading and now < self._leader_checked + self.leader_poll_seconds:
             return True
         self._leader_checked = now
         was_leading = self._leader.leading
@@ -357,7 +356,7 @@ class AnchoringWorker:
         while not self._stopping.is_set():
             was_leading = self.leading
             if not self._lead():
-                self._stopping.wait(LEADER_POLL_SECONDS)
+                self._stopping.wait(self.leader_poll_seconds)
                 continue
             if not was_leading:
                 next_reconcile = time.monotonic()  # a new leader reconciles as a starting worker does

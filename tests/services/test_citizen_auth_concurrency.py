@@ -238,7 +238,8 @@ def second_process(server: RunningServer, tmp_path_factory: pytest.TempPathFacto
         process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # It imports the whole application first: seconds, minutes on a loaded machine (as in test_leader_postgres).
+        deadline = time.monotonic() + 300
         while True:
             if process.poll() is not None:
                 pytest.fail(f"the second Segell process stopped: {(home / 'server.log').read_text()}")
@@ -248,7 +249,7 @@ def second_process(server: RunningServer, tmp_path_factory: pytest.TempPathFacto
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("the second Segell process did not start within 60 s")
+                pytest.fail("the second Segell process did not start within 300 s")
             time.sleep(0.2)
         yield url
     finally:

@@ -91,11 +91,15 @@ def _healthy(url: str) -> bool:
 
 
 class Submitter(threading.Thread):
-    """Submits documents one by one and in batches, and records each receipt the API acknowledged."""
+    """Submits documents one by one and in batches of 2 to `largest_batch`, `pause` seconds apart, and records each
+    receipt the API acknowledged."""
 
-    def __init__(self, url: str, key: str, stop: threading.Event) -> None:
+    def __init__(
+        self, url: str, key: str, stop: threading.Event, *, pause: float = 0.01, largest_batch: int = 100
+    ) -> None:
         super().__init__(daemon=True)
         self.url, self.key, self.stop_event = url, key, stop
+        self.pause, self.largest_batch = pause, largest_batch
         self.acknowledged: dict[str, str] = {}  # document hash -> receipt id
         self.mismatches: list[str] = []
 
@@ -104,7 +108,7 @@ class Submitter(threading.Thread):
             while not self.stop_event.is_set():
                 try:
                     self._submit_once(client)
-                    time.sleep(0.01)  # leave the two cores of a CI machine to the processes under test
+                    time.sleep(self.pause)  # leave the two cores of a CI machine to the processes under test
                 except httpx.HTTPError:
                     time.sleep(0.05)  # the API is down or was killed mid-request: nothing acknowledged
 
@@ -116,7 +120,7 @@ class Submitter(threading.Thread):
             if response.status_code in (200, 202):
                 self._record(document_hash, response.json()["id"])
             return
-        hashes = [secrets.token_hex(32) for _ in range(random.randint(2, 100))]
+        hashes = [secrets.token_hex(32) for _ in range(random.randint(2, self.largest_batch))]
         response = client.post("/v1/documents/batch", json={"hashes": hashes})
         if response.status_code in (200, 202):
             for document_hash, item in zip(hashes, response.json()["items"], strict=True):

@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,12 +30,14 @@ import httpx
 import pytest
 from eth_account import Account
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner, Result
 from web3 import Web3
 
 from segell.chain.anvil import anvil_command, find_anvil, network_isolation
 from segell.chain.ipc import IpcProvider
 from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.nodes import AnvilNotFound
+from segell.services.cli import app
 from segell.services.locks import leader_pid
 from segell.services.notary.anchoring import LEADER_LOCK, ROOT_ANCHORED_TOPIC
 from segell.services.sandboxes.compile_queue import CompileQueue, CompilerBusy
@@ -46,6 +47,13 @@ from tests.services.test_crash import ANCHOR_ROOT_SELECTOR, Process, Submitter, 
 LEADER_KILLS = int(os.environ.get("SEGELL_LEADER_KILLS", "10"))
 #: The longest a kill may leave the anchoring without a leader.
 TAKEOVER_SECONDS = 5.0
+#: How often a process that does not lead tries to take the lead: a kill leaves the anchoring without a leader for
+#: about this long (SEGELL_LEADER_POLL_SECONDS, 0.5 s by default).
+LEADER_POLL_SECONDS = 0.1
+#: Each submitter sends a document or a batch of 2 to 60 (those of 40 or more fill batches when accepted) every
+#: tenth of a second: documents are pending at every moment, while the processes under test keep the CPU to
+#: start again after each kill.
+SUBMIT_PAUSE_SECONDS, LARGEST_BATCH = 0.1, 60
 
 
 def _bytes(value: str | bytes) -> bytes:
@@ -131,6 +139,7 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
         "SEGELL_BATCH_MAX_WAIT": "0.1",
         # Batch requests of 40 new documents or more fill batches when accepted; the rest go through the outbox.
         "SEGELL_BATCH_MAX_SIZE": "40",
+        "SEGELL_LEADER_POLL_SECONDS": str(LEADER_POLL_SECONDS),
     }
     cli = [sys.executable, "-m", "segell.services.cli"]
     node_command = anvil_command(
@@ -175,11 +184,14 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
             _send_in_sandbox(owner, sandbox_id, sandbox_key, sandbox_chain)
         assert _sandbox_heads(owner, sandbox_id) == {snapshot["head_block"] + 2}
 
-        submitters = [Submitter(api_url, key, stop) for _ in range(2)]
+        submitters = [
+            Submitter(api_url, key, stop, pause=SUBMIT_PAUSE_SECONDS, largest_batch=LARGEST_BATCH) for _ in range(2)
+        ]
         for submitter in submitters:
             submitter.start()
 
         takeovers: list[float] = []
+        restarts_waited = 0.0
         killed: Counter[str] = Counter()
         leader = None
         for _ in range(LEADER_KILLS):
@@ -187,7 +199,9 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
             # up to take over (those killed before may still be starting again).
             _wait_for(lambda: leader_pid(engine, LEADER_LOCK) not in (None, leader), 60, "a new leader")  # noqa: B023
             leader = leader_pid(engine, LEADER_LOCK)
+            at = time.monotonic()
             _wait_for(lambda: len(_contenders(api, worker) - {leader}) >= 1, 300, "another process up")  # noqa: B023
+            restarts_waited += time.monotonic() - at
             anchored = _anchored_batches(engine)
             _wait_for(lambda: _anchored_batches(engine) > anchored, 30, "an anchoring by the new leader")  # noqa: B023
             time.sleep(secrets.randbelow(150) / 1000)
@@ -285,7 +299,8 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
         assert max(takeovers) <= TAKEOVER_SECONDS, takeovers
         print(
             f"\n{LEADER_KILLS} leader kills ({killed['api']} API processes, {killed['worker']} workers); "
-            f"takeover in {min(takeovers):.2f}-{max(takeovers):.2f} s; {len(acknowledged)} acknowledged, "
+            f"takeover in {min(takeovers):.2f}-{max(takeovers):.2f} s; {restarts_waited:.1f} s waiting for a "
+            f"process to start again; {len(acknowledged)} acknowledged, "
             f"{len(documents)} documents in {len(batches)} batches; {time.monotonic() - started:.1f} s"
         )
     finally:
@@ -308,20 +323,23 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
     ids=["sqlite", "embedded-chain"],
 )
 def test_up_refuses_several_workers_where_processes_cannot_share(
-    tmp_path: Path, database_url: str | None, chain: str, refusal: list[str]
+    tmp_path: Path, runner: CliRunner, database_url: str | None, chain: str, refusal: list[str]
 ) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SEGELL_")}
-    env["SEGELL_HOME"] = str(tmp_path)
-    if database_url is not None:
-        env["SEGELL_DATABASE_URL"] = database_url
-    result = subprocess.run(
-        [sys.executable, "-m", "segell.services.cli", "up", "--workers", "2", "--chain", chain],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    # Only these variables during the command; `up` writes the last four, and each one is as before afterwards.
+    env: dict[str, str | None] = {key: None for key in os.environ if key.startswith("SEGELL_")}
+    env.update(dict.fromkeys(["SEGELL_CHAIN", "SEGELL_HOST", "SEGELL_PORT", "SEGELL_WORKERS"]))
+    env.update(SEGELL_HOME=str(tmp_path), SEGELL_DATABASE_URL=database_url)
+    results: list[Result] = []
+    # In a thread of its own: were `up` to start serving instead of refusing, the test fails rather than waits.
+    command = threading.Thread(
+        target=lambda: results.append(runner.invoke(app, ["up", "--workers", "2", "--chain", chain], env=env)),
+        daemon=True,
     )
-    assert result.returncode == 2
+    command.start()
+    command.join(60)
+    assert results, "segell up --workers 2 did not refuse within 60 s"
+    result = results[0]
+    assert result.exit_code == 2, result.output
     message = " ".join(result.stderr.replace("│", " ").split())
     for words in refusal:
         assert words in message
