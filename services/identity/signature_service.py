@@ -84,9 +84,11 @@ def _default_certificate(runtime: Runtime, administration_id: int, profile: Sign
             code="no_certificate",
         )
     if profile == "employee" and len(usable) > 1:
-        raise _invalid(
-            "certificate",
-            f"this administration has {len(usable)} employee certificates: name the one to sign with by its serial",
+        # The request itself is well formed: what it lacks depends on how many certificates there are now.
+        raise Conflict(
+            f"This administration has {len(usable)} valid employee certificates: name the one to sign with by its "
+            "serial (`certificate`).",
+            code="certificate_ambiguous",
         )
     return usable[0].id
 

@@ -353,8 +353,9 @@ def test_sign_as_seal_takes_the_administrations_seal(tenant: Tenant) -> None:
 def test_sign_names_the_certificate_when_there_are_several_employees(tenant: Tenant, employee: str) -> None:
     tenant.issue("employee", name="Pere Roca")
     response = tenant.sign(b"acta", "acta.txt")
-    assert response.status_code == 422
-    assert response.json()["error"]["details"][0]["location"] == "body.certificate"
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "certificate_ambiguous"
+    assert tenant.sign(b"acta", "acta.txt", certificate=employee).status_code == 201
 
 
 def test_sign_as_employee_with_a_seal_certificate_is_refused(tenant: Tenant) -> None:
