@@ -282,7 +282,8 @@ class Signatures:
             ConflictError: the certificate is revoked or expired, there is none to sign with, or several
                 employees could sign and none is named; or the ``PAGE:CORNER`` placement names a page the PDF
                 lacks, or a corner with content in it.
-            ValidationError: ``sign_as`` does not match the certificate, or ``placement`` or ``lang`` is not one of the values above.
+            ValidationError: ``sign_as`` does not match the certificate, or ``placement`` or ``lang`` is not one
+                of the values above.
 
         Example::
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
 
+from segell.services.administrations.api import AdministrationCode
 from segell.services.deps import AdministrationDep, CitizenDep, ClockDep, RuntimeDep, SessionDep
 from segell.services.errors import NotFound, error_responses
 from segell.services.participation import repository, service
@@ -57,7 +58,7 @@ def open_process(
 def list_processes(
     session: SessionDep,
     clock: ClockDep,
-    administration: Annotated[str | None, Query(max_length=32, description="An administration's code.")] = None,
+    administration: Annotated[AdministrationCode | None, Query(description="An administration's code.")] = None,
     type: Annotated[ProcessType | None, Query()] = None,  # noqa: A002 - the API's field name
     status_: Annotated[Literal["open", "closed"] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

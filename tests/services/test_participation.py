@@ -389,3 +389,17 @@ def test_recount_in_the_docs_runs_with_standard_python_and_one_json_rpc_call(
     )
 
     assert capsys.readouterr().out.strip() == "2 ballots recounted; root and result anchored"
+
+
+def test_process_list_by_administration_code_refuses_a_malformed_code(
+    segell_server: RunningServer, council: tuple[str, httpx.Client]
+) -> None:
+    code, admin = council
+    with segell_server.client() as anyone:
+        assert anyone.get(f"{PREFIX}/processes", params={"administration": code.lower()}).status_code == 200
+        for malformed in ("\x00", "L08\x00019", "-L0801"):
+            response = anyone.get(f"{PREFIX}/processes", params={"administration": malformed})
+            assert response.status_code == 422, response.text
+            assert response.json()["error"]["details"][0]["location"] == "query.administration"
+        unknown = anyone.get(f"{PREFIX}/processes", params={"administration": "L99999999"})
+        assert unknown.status_code == 404
