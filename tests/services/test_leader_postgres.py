@@ -107,7 +107,9 @@ def _send_in_sandbox(client: httpx.Client, sandbox_id: str, key: str, chain_id: 
         "chainId": chain_id,
     }
     raw = account.sign_transaction(transaction).raw_transaction.to_0x_hex()
-    _sandbox_rpc(client, sandbox_id, "eth_sendRawTransaction", [raw])
+    sent = _sandbox_rpc(client, sandbox_id, "eth_sendRawTransaction", [raw])
+    # anvil answers once the transaction is in its pool and mines it a moment later: wait for the block.
+    _wait_for(lambda: _sandbox_rpc(client, sandbox_id, "eth_getTransactionReceipt", [sent]) != "None", 30, "the block")
 
 
 def _anchored_batches(engine) -> int:  # type: ignore[no-untyped-def]
@@ -378,12 +380,13 @@ def test_compiler_and_waiting_places_hold_across_processes(postgres_database: st
             pass
         waiter = threading.Thread(target=wait_in_second)
         waiter.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while True:  # until b's one waiting place is taken, in the second process
             with pytest.raises(CompilerBusy) as refused, third.turn("b"):
                 pass
             if "waiting for the compiler" in str(refused.value) or time.monotonic() > deadline:
                 break
+            time.sleep(0.2)  # b's place free for a moment, for the second process to take it
         assert "You already have 1 compilations waiting" in str(refused.value)
         release.set()
         holder.join(10)

@@ -191,7 +191,7 @@ def _pipe(source: object, upstream: socket.socket) -> None:
     try:
         while chunk := source.read1(65536):  # type: ignore[attr-defined]
             upstream.sendall(chunk)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: the handler has returned and closed the browser's side
         pass
 
 
