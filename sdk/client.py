@@ -51,8 +51,8 @@ class Client:
                                 (:class:`sdk.CitizenAuth`)
     ``client.citizens``         me, enrol_totp, confirm_totp, with a citizen's token (:class:`sdk.Citizens`)
     ``client.interop``          services, register_service, upload_records, request_authorisation,
-                                authorisations, decide_authorisation, request, exchange, evidence
-                                (:class:`sdk.Interop`)
+                                authorisations, decide_authorisation, request, exchange, evidence,
+                                bind_citizen (:class:`sdk.Interop`)
     ``client.access``           log, export, anchor: who accessed a citizen's data, with their token
                                 (:class:`sdk.CitizenAccess`)
     ``client.administrations``  admit, list, get, suspend, reinstate, issue_api_key, list_api_keys,

@@ -37,6 +37,7 @@ __all__ = [
     "AccessLog",
     "AccessParty",
     "CitizenAccess",
+    "CitizenBinding",
     "verify_access_anchor",
 ]
 
@@ -427,6 +428,23 @@ class DataService:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class CitizenBinding:
+    """A citizen's login bound to their national id (:meth:`Interop.bind_citizen`).
+
+    Attributes:
+        citizen_id: the citizen's pseudonym for the administration (the token's ``sub``).
+        bound_at: when the login was first bound; binding it again answers the same moment.
+    """
+
+    citizen_id: str
+    bound_at: datetime
+
+    @classmethod
+    def _from_json(cls, data: Json) -> CitizenBinding:
+        return cls(citizen_id=str(data["citizen_id"]), bound_at=parse_datetime(data["bound_at"]))
+
+
 AuthorisationStatus = Literal["pending", "granted", "refused"]
 
 
@@ -671,6 +689,25 @@ class Interop:
     def exchange(self, exchange_id: str) -> InteropExchange:
         """An exchange the administration took part in, as consumer or provider."""
         return self._transport.call("GET", f"/v1/interop/requests/{segment(exchange_id)}", InteropExchange._from_json)
+
+    def bind_citizen(self, citizen_token: str, national_id: str) -> CitizenBinding:
+        """Tell Segell whose national id a citizen who logged in with the administration holds (the token of that
+        login is their consent), so that they can read the accesses to their data with :class:`CitizenAccess`.
+        Binding the same login to the same national id again is harmless.
+
+        Raises:
+            AuthenticationError: the token is not valid (``invalid_token``) or expired (``token_expired``).
+            PermissionDeniedError: ``citizen_of_another_administration`` for a login with another administration;
+                ``citizen_mismatch`` when the login, or the national id, is bound otherwise already.
+
+        Example::
+
+            token = segell.auth.verify_otp(phone, code).access_token
+            segell.interop.bind_citizen(token, "47111222K")
+            log = segell.access.log(token)
+        """
+        body = {"citizen_token": citizen_token, "national_id": national_id}
+        return self._transport.call("POST", "/v1/interop/citizens", CitizenBinding._from_json, json=body)
 
     def evidence(self, exchange_id: str) -> dict[str, Any]:
         """The exchange's evidence file (``segell-interop-evidence``), which ``segell interop verify`` checks

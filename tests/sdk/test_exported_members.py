@@ -98,6 +98,7 @@ GROUPS = {
             "request",
             "exchange",
             "evidence",
+            "bind_citizen",
         },
     ),
     "administrations": (
