@@ -172,7 +172,8 @@ def assert_open_data_tour(text: str, server: RunningServer) -> None:
 
 def assert_interoperability_tour(text: str, server: RunningServer) -> None:
     """Check what 06-interoperability printed: a residence exchange sealed and verified offline (a tampered copy
-    failing), the citizen's log without the hidden access, and a once-only delivery refused, then consented to."""
+    failing), the citizen's log without the hidden access and its anchor, and a once-only delivery refused, then
+    consented to."""
     match = re.search(r"provider (DEMO-[0-9A-F]{8}), consumer (DEMO-[0-9A-F]{8}), school (DEMO-[0-9A-F]{8})", text)
     assert match, text
     town, council, school = match.groups()
@@ -187,6 +188,8 @@ def assert_interoperability_tour(text: str, server: RunningServer) -> None:
     assert "procedure AJUTS-MENJADOR, case 2026-000417, https://www.boe.es/eli/es/l/1985/04/02/7" in text
     assert "the hidden access is shown: False" in text
     assert "CSV export: 1 row(s), columns at, consumer_code" in text
+    # Today's log is closed and notarised a few minutes after midnight (UTC): until then the anchor is refused.
+    assert re.search(r"anchor    (not yet: (day_not_closed|not_anchored)|valid True: in the log of )", text), text
     assert "request consent_pending; fetched now: HTTP 403 consent_missing" in text
     assert "the citizen sees: Consell Comarcal de Demostració asks for 'Títol de batxillerat' (consent_pending)" in text
     assert "preview is the kept file: True" in text
