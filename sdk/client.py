@@ -52,9 +52,11 @@ class Client:
     ``client.citizens``         me, enrol_totp, confirm_totp, with a citizen's token (:class:`sdk.Citizens`)
     ``client.interop``          services, register_service, upload_records, request_authorisation,
                                 authorisations, decide_authorisation, request, exchange, evidence,
-                                bind_citizen (:class:`sdk.Interop`)
-    ``client.access``           log, export, anchor: who accessed a citizen's data, with their token
-                                (:class:`sdk.CitizenAccess`)
+                                bind_citizen; once-only: mark_reusable, request_document, document_request,
+                                fetch_document, document_evidence (:class:`sdk.Interop`)
+    ``client.access``           log, export, anchor: who accessed a citizen's data; document_requests,
+                                preview_document, decide_document_request: the requests for their
+                                documents; with their token (:class:`sdk.CitizenAccess`)
     ``client.administrations``  admit, list, get, suspend, reinstate, issue_api_key, list_api_keys,
                                 revoke_api_key (:class:`sdk.Administrations`)
     ``client.governance_keys``  list, rotate, revoke (:class:`sdk.GovernanceKeys`)
@@ -92,9 +94,11 @@ class Client:
     citizens: Citizens
     """What a logged-in citizen does, with their token."""
     interop: Interop
-    """Data exchanged between administrations with a legal purpose: catalogue, authorisations, exchanges."""
+    """Data exchanged between administrations with a legal purpose: catalogue, authorisations, exchanges, and
+    citizens' documents obtained once-only."""
     access: CitizenAccess
-    """Who accessed a logged-in citizen's data, and why: the access log, its export, the anchor of an access."""
+    """Who accessed a logged-in citizen's data, and why: the access log, its export, the anchor of an access; and
+    the requests for their documents, to preview and consent to or refuse."""
     administrations: Administrations
     """The consortium's administrations and their API keys (governance)."""
     governance_keys: GovernanceKeys

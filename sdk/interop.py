@@ -1,7 +1,9 @@
 """Interoperability between administrations (``client.interop``: the catalogue, authorisations per procedure,
-exchanges with a legal purpose and their evidence files), and a citizen's side of it (``client.access``): who
-accessed their data, its export, and the check that an access is in its day's notarised log
-(:func:`verify_access_anchor`), offline or against the chain.
+exchanges with a legal purpose and their evidence files, and once-only documents: a citizen's document one
+administration keeps reusable, another obtains with the citizen's consent or under a legal basis), and a citizen's
+side of it (``client.access``): who accessed their data, its export, the check that an access is in its day's
+notarised log (:func:`verify_access_anchor`), offline or against the chain, and the requests for their documents,
+to preview and consent to or refuse.
 
 ``client.interop`` takes the administration's API key. ``client.access`` takes the citizen's token (the
 ``access_token`` of a login with an administration, :meth:`sdk.CitizenAuth.verify_otp`) instead, once that
@@ -10,6 +12,7 @@ administration bound the login to the citizen's national id.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -22,6 +25,8 @@ import httpx
 
 from ._convert import Json, items, json_object, optional_datetime, optional_str, parse_datetime, strings
 from ._transport import Transport, bearer, segment
+from .documents import _document_copy
+from .models import DocumentCopy
 from .trust import TrustedNotary
 from .verification import BundleVerification, verify_bundle, verify_bundle_proof
 
@@ -38,10 +43,18 @@ __all__ = [
     "AccessParty",
     "CitizenAccess",
     "CitizenBinding",
+    "CitizenOnceOnlyRequest",
+    "OnceOnlyDecision",
+    "OnceOnlyDelivery",
+    "OnceOnlyRequest",
+    "OnceOnlyStatus",
+    "ReusableDocument",
     "verify_access_anchor",
 ]
 
 AccessExportFormat = Literal["csv", "json"]
+OnceOnlyStatus = Literal["consent_pending", "refused", "authorised", "delivered"]
+OnceOnlyDecision = Literal["consent", "refuse"]
 
 #: The day document's format, as the administration notarised it.
 ACCESS_LOG_DAY_FORMAT = "segell-interop-access-log-day/1"
@@ -205,6 +218,64 @@ class AccessAnchorCheck:
     bundle: BundleVerification | None = field(default=None)
 
 
+def _once_only_status(value: Any) -> OnceOnlyStatus:
+    status = str(value)
+    if status == "consent_pending":
+        return "consent_pending"
+    if status == "refused":
+        return "refused"
+    if status == "authorised":
+        return "authorised"
+    if status == "delivered":
+        return "delivered"
+    raise ValueError(f"unknown once-only request status {status!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenOnceOnlyRequest:
+    """Another administration's request for one of the citizen's reusable documents, as the citizen sees it
+    (:meth:`CitizenAccess.document_requests`).
+
+    Attributes:
+        id: the request's id; :meth:`CitizenAccess.preview_document` and
+            :meth:`CitizenAccess.decide_document_request` take it.
+        status: ``"consent_pending"`` until the citizen decides (or ``"authorised"`` at once under a legal basis the
+            holder accepts), then ``"authorised"`` or ``"refused"``; ``"delivered"`` once the consumer fetched it.
+        document_title, document_type: what the document is (``DIPLOMA``...).
+        holder: the administration that keeps it.
+        consumer: the administration that asks for it.
+        procedure_code: the procedure it is asked for.
+        legal_basis: the norm (ELI URI) the request cites, ``None`` when it asks for the citizen's consent.
+        created_at, decided_at: when it was asked for and decided.
+    """
+
+    id: str
+    status: OnceOnlyStatus
+    document_title: str
+    document_type: str
+    holder: AccessParty
+    consumer: AccessParty
+    procedure_code: str
+    legal_basis: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def _from_json(cls, data: Json) -> CitizenOnceOnlyRequest:
+        return cls(
+            id=str(data["id"]),
+            status=_once_only_status(data["status"]),
+            document_title=str(data["document_title"]),
+            document_type=str(data["document_type"]),
+            holder=AccessParty._from_json(data["holder"]),
+            consumer=AccessParty._from_json(data["consumer"]),
+            procedure_code=str(data["procedure_code"]),
+            legal_basis=optional_str(data.get("legal_basis")),
+            created_at=parse_datetime(data["created_at"]),
+            decided_at=optional_datetime(data.get("decided_at")),
+        )
+
+
 def _canonical_json(document: Any) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -324,7 +395,8 @@ def verify_access_anchor(
 
 
 class CitizenAccess:
-    """``client.access``: the accesses to a citizen's data, with the token of their login instead of an API key.
+    """``client.access``: the accesses to a citizen's data, and other administrations' requests for their reusable
+    documents (once-only), with the token of their login instead of an API key.
 
     Example::
 
@@ -333,6 +405,8 @@ class CitizenAccess:
             for access in log.accesses:
                 print(access.at, access.consumer.name, access.procedure_code, access.legal_basis)
             Path("accesses.csv").write_bytes(segell.access.export(token, "csv"))
+            for request in segell.access.document_requests(token):
+                print(request.consumer.name, "asks for", request.document_title, request.status)
     """
 
     def __init__(self, transport: Transport) -> None:
@@ -368,6 +442,52 @@ class CitizenAccess:
         """
         return self._transport.call(
             "GET", f"/v1/me/access/{segment(access_id)}/anchor", AccessAnchor._from_json, headers=bearer(token)
+        )
+
+    def document_requests(self, token: str) -> list[CitizenOnceOnlyRequest]:
+        """Other administrations' requests for the citizen's reusable documents, newest first
+        (``GET /v1/me/once-only``). Raises as :meth:`log`."""
+        return self._transport.call(
+            "GET",
+            "/v1/me/once-only",
+            lambda data: [CitizenOnceOnlyRequest._from_json(item) for item in data["requests"]],
+            headers=bearer(token),
+        )
+
+    def preview_document(self, token: str, request_id: str) -> DocumentCopy:
+        """The very file a request asks for, for the citizen to look at before deciding: its name, media type and
+        bytes (:meth:`DocumentCopy.save` writes it).
+
+        Raises:
+            NotFoundError: (``once_only_request_not_found``) no such request for a document of this citizen.
+        """
+        return self._transport.download(
+            f"/v1/me/once-only/{segment(request_id)}/preview", _document_copy, headers=bearer(token)
+        )
+
+    def decide_document_request(
+        self, token: str, request_id: str, decision: OnceOnlyDecision
+    ) -> CitizenOnceOnlyRequest:
+        """The citizen consents to sending their document for a request (``"consent"``: it becomes
+        ``authorised``), or refuses (``"refuse"``). A decision is taken once.
+
+        Raises:
+            NotFoundError: (``once_only_request_not_found``) no such request for a document of this citizen.
+            ConflictError: (``already_decided``) the request was decided already, or needed no consent.
+
+        Example::
+
+            for request in segell.access.document_requests(token):
+                if request.status == "consent_pending":
+                    segell.access.preview_document(token, request.id).save(Path("."))
+                    segell.access.decide_document_request(token, request.id, "consent")
+        """
+        return self._transport.call(
+            "POST",
+            f"/v1/me/once-only/{segment(request_id)}/decision",
+            CitizenOnceOnlyRequest._from_json,
+            json={"decision": decision},
+            headers=bearer(token),
         )
 
 
@@ -546,8 +666,154 @@ class InteropExchange:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ReusableDocument:
+    """A document a citizen submitted to the administration, kept reusable by others (:meth:`Interop.mark_reusable`).
+
+    Attributes:
+        id: its id.
+        holder: the administration that keeps it.
+        document_type: what it is, as a code (``DIPLOMA``); other administrations ask for it by this code.
+        title, file_name, media_type: how it is shown to the citizen and named to whoever receives it.
+        size: its length in bytes.
+        sha256: SHA-256 (hex) of its bytes, notarised (salted) on arrival.
+        legal_bases: the norms (ELI URIs) under which another administration obtains it without the citizen's
+            consent.
+        receipt_id: the notary's receipt of its hash.
+        created_at: when it was kept.
+    """
+
+    id: str
+    holder: AccessParty
+    document_type: str
+    title: str
+    file_name: str
+    media_type: str
+    size: int
+    sha256: str
+    legal_bases: tuple[str, ...]
+    receipt_id: str
+    created_at: datetime
+
+    @classmethod
+    def _from_json(cls, data: Json) -> ReusableDocument:
+        return cls(
+            id=str(data["id"]),
+            holder=AccessParty._from_json(data["holder"]),
+            document_type=str(data["document_type"]),
+            title=str(data["title"]),
+            file_name=str(data["file_name"]),
+            media_type=str(data["media_type"]),
+            size=int(data["size"]),
+            sha256=str(data["sha256"]),
+            legal_bases=strings(data["legal_bases"]),
+            receipt_id=str(data["receipt_id"]),
+            created_at=parse_datetime(data["created_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OnceOnlyRequest:
+    """The administration's request for a citizen's reusable document, for one procedure
+    (:meth:`Interop.request_document`).
+
+    Attributes:
+        id: its id (``oo_...``); :meth:`Interop.fetch_document` takes it.
+        status: ``"consent_pending"`` while the citizen has not decided, ``"authorised"`` once they consented (or at
+            once, under a legal basis the holder accepts), ``"refused"``, and ``"delivered"`` once fetched.
+        document_type: the document asked for.
+        holder: the administration that keeps it.
+        consumer: the administration that asks.
+        procedure_code, case_id: the procedure and case it is for.
+        legal_basis: the norm (ELI URI) cited, ``None`` when the citizen's consent is asked for.
+        created_at, decided_at, delivered_at: when it was asked for, decided and delivered.
+    """
+
+    id: str
+    status: OnceOnlyStatus
+    document_type: str
+    holder: AccessParty
+    consumer: AccessParty
+    procedure_code: str
+    case_id: str
+    legal_basis: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def _from_json(cls, data: Json) -> OnceOnlyRequest:
+        return cls(
+            id=str(data["id"]),
+            status=_once_only_status(data["status"]),
+            document_type=str(data["document_type"]),
+            holder=AccessParty._from_json(data["holder"]),
+            consumer=AccessParty._from_json(data["consumer"]),
+            procedure_code=str(data["procedure_code"]),
+            case_id=str(data["case_id"]),
+            legal_basis=optional_str(data.get("legal_basis")),
+            created_at=parse_datetime(data["created_at"]),
+            decided_at=optional_datetime(data.get("decided_at")),
+            delivered_at=optional_datetime(data.get("delivered_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OnceOnlyDelivery:
+    """A citizen's document as the administration that asked receives it (:meth:`Interop.fetch_document`): sealed by
+    its holder, both sides notarised, the access written to the citizen's log.
+
+    Attributes:
+        request: the request, now ``"delivered"``.
+        file_name, media_type: as the holder kept it.
+        sha256: SHA-256 (hex) of :attr:`content`, as the holder's sealed answer names it.
+        content: the document's bytes.
+        request_document: the request as hashed and notarised (``segell-interop-request/1``, service
+            ``ONCE_ONLY:<type>``).
+        request_hash: SHA-256 of its canonical JSON.
+        answer: the holder's answer: ``request_hash`` and ``data`` (the document's ``sha256``, name, type and size).
+        answer_hash: SHA-256 of the answer's canonical JSON, the sealed payload.
+        answer_jws: the answer sealed by the holder: compact JWS, ES256, its certificate chain in ``x5c``.
+        request_receipt_id, answer_receipt_id: the notary's receipts of both hashes.
+        evidence_url: where the evidence file is, once both are anchored (:meth:`Interop.document_evidence`).
+    """
+
+    request: OnceOnlyRequest
+    file_name: str
+    media_type: str
+    sha256: str
+    content: bytes = field(repr=False)
+    request_document: dict[str, Any] = field(repr=False)
+    request_hash: str
+    answer: dict[str, Any]
+    answer_hash: str
+    answer_jws: str = field(repr=False)
+    request_receipt_id: str
+    answer_receipt_id: str
+    evidence_url: str
+
+    @classmethod
+    def _from_json(cls, data: Json) -> OnceOnlyDelivery:
+        return cls(
+            request=OnceOnlyRequest._from_json(data["request"]),
+            file_name=str(data["file_name"]),
+            media_type=str(data["media_type"]),
+            sha256=str(data["sha256"]),
+            content=base64.b64decode(str(data["content_base64"]), validate=True),
+            request_document=json_object(data["request_document"]),
+            request_hash=str(data["request_hash"]),
+            answer=json_object(data["answer"]),
+            answer_hash=str(data["answer_hash"]),
+            answer_jws=str(data["answer_jws"]),
+            request_receipt_id=str(data["request_receipt_id"]),
+            answer_receipt_id=str(data["answer_receipt_id"]),
+            evidence_url=str(data["evidence_url"]),
+        )
+
+
 class Interop:
-    """``client.interop``: data exchanged between administrations with a legal purpose. An administration's key.
+    """``client.interop``: data exchanged between administrations with a legal purpose, and citizens' documents
+    obtained once-only. An administration's key.
 
     Example::
 
@@ -559,6 +825,10 @@ class Interop:
                 legal_basis="https://www.boe.es/eli/es/l/1985/04/02/7", officer="Marta Vila (OAC)")
             print(exchange.found, exchange.data)
             Path(f"{exchange.id}.evidence.json").write_text(json.dumps(segell.interop.evidence(exchange.id)))
+
+    Once-only: a school keeps a citizen's diploma reusable (:meth:`mark_reusable`); a town hall asks for it
+    (:meth:`request_document`) and, once the citizen consented or under a norm the school accepts, receives it
+    (:meth:`fetch_document`) with its evidence file (:meth:`document_evidence`).
     """
 
     def __init__(self, transport: Transport) -> None:
@@ -717,3 +987,132 @@ class Interop:
             ConflictError: (``not_anchored``) until both sides are anchored; ask again shortly.
         """
         return self._transport.call("GET", f"/v1/interop/requests/{segment(exchange_id)}/evidence", json_object)
+
+    # -- once-only ------------------------------------------------------------------------------------------------
+
+    def mark_reusable(
+        self,
+        national_id: str,
+        document_type: str,
+        title: str,
+        file_name: str,
+        content: bytes,
+        seal_certificate: str,
+        *,
+        media_type: str = "application/pdf",
+        legal_bases: Iterable[str] = (),
+    ) -> ReusableDocument:
+        """Keep a document a citizen submitted to the administration (at most 3 MB), so that other administrations
+        obtain it from Segell instead of asking the citizen again: with the citizen's consent, or under one of
+        ``legal_bases``. Its hash is notarised (salted) now; its deliveries are sealed with ``seal_certificate``.
+
+        Arguments:
+            national_id: the citizen's; kept only as a keyed hash.
+            document_type: what it is, as a code (``DIPLOMA``, ``RESIDENCE_CERTIFICATE``): others ask by it.
+            title, file_name: as the citizen and whoever receives it see it.
+            content: the document's bytes.
+            seal_certificate: the serial of the administration's seal certificate
+                (``client.certificates.issue("seal").serial``).
+            legal_bases: the norms (ELI URIs) under which it is obtained without the citizen's consent; none, and
+                it is obtained only with consent.
+
+        Raises:
+            ValidationError: the certificate is not a seal certificate, or a field is malformed.
+            NotFoundError: the administration holds no certificate of that serial.
+            ConflictError: the certificate cannot seal (revoked or expired).
+            PayloadTooLargeError: the document is over 3 MB.
+
+        Example::
+
+            kept = segell.interop.mark_reusable(
+                "47111222K", "DIPLOMA", "Títol de batxillerat", "titol.pdf", Path("titol.pdf").read_bytes(),
+                segell.certificates.issue("seal").serial,
+                legal_bases=["https://www.boe.es/eli/es/lo/2006/05/03/2"])
+        """
+        body = {
+            "national_id": national_id,
+            "document_type": document_type,
+            "title": title,
+            "file_name": file_name,
+            "media_type": media_type,
+            "content_base64": base64.b64encode(content).decode("ascii"),
+            "seal_certificate": seal_certificate,
+            "legal_bases": list(legal_bases),
+        }
+        return self._transport.call("POST", "/v1/interop/once-only/documents", ReusableDocument._from_json, json=body)
+
+    def request_document(
+        self,
+        national_id: str,
+        document_type: str,
+        *,
+        procedure_code: str,
+        case_id: str,
+        officer: str,
+        legal_basis: str | None = None,
+    ) -> OnceOnlyRequest:
+        """Ask for a citizen's reusable document, kept by whichever administration holds the latest one of that
+        type, for one procedure. Citing a ``legal_basis`` the holder accepts, the request is ``"authorised"`` at
+        once; without one it is ``"consent_pending"``: the citizen is asked on their page, where they preview the
+        document first (:meth:`CitizenAccess.decide_document_request`).
+
+        Raises:
+            NotFoundError: (``no_reusable_document``) no administration keeps one of this citizen of that type.
+            PermissionDeniedError: (``legal_basis_not_accepted``) the holder does not accept that norm; the
+                message lists those it does.
+
+        Example::
+
+            request = segell.interop.request_document(
+                "47111222K", "DIPLOMA", procedure_code="BEQUES-2027", case_id="B-2027-118", officer="Pere Vidal")
+            # ... once the citizen consented:
+            delivery = segell.interop.fetch_document(request.id)
+            Path(delivery.file_name).write_bytes(delivery.content)
+        """
+        body: dict[str, Any] = {
+            "national_id": national_id,
+            "document_type": document_type,
+            "procedure_code": procedure_code,
+            "case_id": case_id,
+            "officer": officer,
+        }
+        if legal_basis is not None:
+            body["legal_basis"] = legal_basis
+        return self._transport.call("POST", "/v1/interop/once-only/requests", OnceOnlyRequest._from_json, json=body)
+
+    def document_request(self, request_id: str) -> OnceOnlyRequest:
+        """A request of the administration's for a citizen's document, as it stands: whether the citizen decided.
+
+        Raises:
+            NotFoundError: (``once_only_request_not_found``) no such request of this administration's.
+        """
+        return self._transport.call(
+            "GET", f"/v1/interop/once-only/requests/{segment(request_id)}", OnceOnlyRequest._from_json
+        )
+
+    def fetch_document(self, request_id: str) -> OnceOnlyDelivery:
+        """The document of an authorised request, sealed by its holder, both sides notarised and the access written
+        to the citizen's log; fetching it again answers the same delivery, not a second access.
+
+        Raises:
+            PermissionDeniedError: ``consent_missing`` while the citizen has not decided, ``consent_refused`` once
+                they refused: the message says what to do instead.
+            ConflictError: (``holder_seal_unusable``) the holder's seal certificate was revoked or expired since.
+            NotFoundError: (``once_only_request_not_found``) no such request of this administration's.
+        """
+        return self._transport.call(
+            "GET", f"/v1/interop/once-only/requests/{segment(request_id)}/document", OnceOnlyDelivery._from_json
+        )
+
+    def document_evidence(self, request_id: str) -> dict[str, Any]:
+        """A delivery's evidence file (``segell-interop-evidence``, as an exchange's), which ``segell interop
+        verify`` checks offline.
+
+        Raises:
+            ConflictError: ``not_delivered`` before :meth:`fetch_document`, ``not_anchored`` until both sides are
+                anchored (ask again shortly).
+            PermissionDeniedError: ``consent_missing`` or ``consent_refused``, as :meth:`fetch_document`.
+        """
+        return self._transport.call(
+            "GET", f"/v1/interop/once-only/requests/{segment(request_id)}/evidence", json_object
+        )

@@ -85,7 +85,10 @@ GROUPS = {
     "contracts": (sdk.Contracts, {"deploy", "register", "list", "get", "call", "send", "events"}),
     "auth": (sdk.CitizenAuth, {"request_otp", "verify_otp", "verify_totp", "otp_outbox", "json_web_keys"}),
     "citizens": (sdk.Citizens, {"me", "enrol_totp", "confirm_totp"}),
-    "access": (sdk.CitizenAccess, {"log", "export", "anchor"}),
+    "access": (
+        sdk.CitizenAccess,
+        {"log", "export", "anchor", "document_requests", "preview_document", "decide_document_request"},
+    ),
     "interop": (
         sdk.Interop,
         {
@@ -99,6 +102,11 @@ GROUPS = {
             "exchange",
             "evidence",
             "bind_citizen",
+            "mark_reusable",
+            "request_document",
+            "document_request",
+            "fetch_document",
+            "document_evidence",
         },
     ),
     "administrations": (
