@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins  # the group has a method named `list`
 import json as _json
 import os
-import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,6 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
 
@@ -475,24 +473,7 @@ class Documents:
                 served.
             ValidationError: not a verification code; ``code == "invalid_code"`` when one character is mistyped.
         """
-        return self._transport.download(f"/v1/verify/{segment(code)}/document", _document_copy)
-
-
-# `filename*=UTF-8''...` (RFC 6266) first, then a plain `filename="..."`.
-_FILENAME_STAR = re.compile(r"filename\*\s*=\s*UTF-8''([^;\s]+)", re.IGNORECASE)
-_FILENAME = re.compile(r'filename\s*=\s*"([^"]*)"', re.IGNORECASE)
-
-
-def _document_copy(response: httpx.Response) -> DocumentCopy:
-    disposition = response.headers.get("content-disposition", "")
-    if match := _FILENAME_STAR.search(disposition):
-        name = unquote(match.group(1))
-    elif match := _FILENAME.search(disposition):
-        name = match.group(1)
-    else:
-        name = "document"
-    media_type = response.headers.get("content-type", "application/octet-stream").partition(";")[0].strip()
-    return DocumentCopy(file_name=name, media_type=media_type, content=response.content)
+        return self._transport.download(f"/v1/verify/{segment(code)}/document", DocumentCopy._from_response)
 
 
 class BundleExport:

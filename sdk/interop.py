@@ -25,7 +25,6 @@ import httpx
 
 from ._convert import Json, items, json_object, optional_datetime, optional_str, parse_datetime, strings
 from ._transport import Transport, bearer, segment
-from .documents import _document_copy
 from .models import DocumentCopy
 from .trust import TrustedNotary
 from .verification import BundleVerification, verify_bundle, verify_bundle_proof
@@ -462,7 +461,7 @@ class CitizenAccess:
             NotFoundError: (``once_only_request_not_found``) no such request for a document of this citizen.
         """
         return self._transport.download(
-            f"/v1/me/once-only/{segment(request_id)}/preview", _document_copy, headers=bearer(token)
+            f"/v1/me/once-only/{segment(request_id)}/preview", DocumentCopy._from_response, headers=bearer(token)
         )
 
     def decide_document_request(

@@ -6,14 +6,19 @@ Timestamps are timezone-aware :class:`datetime.datetime` objects in UTC.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import unquote
 
 from ._convert import Json, moment, optional_datetime, optional_int, optional_str, parse_datetime, strings
 from .trust import PinnedDeployment, TrustedNotary
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "Administration",
@@ -678,6 +683,11 @@ class PublicCopyInfo:
         )
 
 
+# `filename*=UTF-8''...` (RFC 6266) first, then a plain `filename="..."`.
+_FILENAME_STAR = re.compile(r"filename\*\s*=\s*UTF-8''([^;\s]+)", re.IGNORECASE)
+_FILENAME = re.compile(r'filename\s*=\s*"([^"]*)"', re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentCopy:
     """A document downloaded by its verification code (:meth:`Documents.download`).
@@ -691,6 +701,18 @@ class DocumentCopy:
     file_name: str
     media_type: str
     content: bytes = field(repr=False)
+
+    @classmethod
+    def _from_response(cls, response: httpx.Response) -> DocumentCopy:
+        disposition = response.headers.get("content-disposition", "")
+        if match := _FILENAME_STAR.search(disposition):
+            name = unquote(match.group(1))
+        elif match := _FILENAME.search(disposition):
+            name = match.group(1)
+        else:
+            name = "document"
+        media_type = response.headers.get("content-type", "application/octet-stream").partition(";")[0].strip()
+        return cls(file_name=name, media_type=media_type, content=response.content)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write :attr:`content` to ``path`` (a directory: under :attr:`file_name` in it); return the file's path."""
