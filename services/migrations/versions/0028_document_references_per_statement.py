@@ -30,19 +30,20 @@ REFERENCES = (("administration_id", "administrations"), ("batch_id", "batches"))
 
 
 def _check_written() -> str:
-    """The function checking the references of the documents a statement wrote (`written`)."""
+    """The function checking the references of the documents a statement wrote (`written`); the batches' only when
+    a written document has one (a document accepted alone waits for its batch in the outbox)."""
     checks = "".join(
-        f" SELECT count(DISTINCT {column}) INTO wanted FROM written;"
-        f" SELECT count(*) INTO found FROM (SELECT FROM {table} r WHERE r.id IN (SELECT {column} FROM written)"
-        " FOR KEY SHARE OF r) AS locked;"
-        " IF found < wanted THEN RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE ="
+        f" IF wanted[{position}] > 0 AND (SELECT count(*) FROM (SELECT FROM {table} r WHERE r.id IN"
+        f" (SELECT {column} FROM written) FOR KEY SHARE OF r) AS locked) < wanted[{position}] THEN"
+        " RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE ="
         f' \'insert or update on table "documents" violates its reference to "{table}"\','
         f" DETAIL = 'A document''s {column} is not present in table \"{table}\".'; END IF;"
-        for column, table in REFERENCES
+        for position, (column, table) in enumerate(REFERENCES, start=1)
     )
+    counts = ", ".join(f"count(DISTINCT {column})" for column, _ in REFERENCES)
     return (
         "CREATE FUNCTION documents_check_references() RETURNS trigger LANGUAGE plpgsql AS $$"
-        f" DECLARE wanted bigint; found bigint; BEGIN{checks} RETURN NULL; END $$"
+        f" DECLARE wanted bigint[]; BEGIN SELECT ARRAY[{counts}] INTO wanted FROM written;{checks} RETURN NULL; END $$"
     )
 
 
