@@ -29,21 +29,28 @@ down_revision = "0027"
 REFERENCES = (("administration_id", "administrations"), ("batch_id", "batches"))
 
 
-def _check_written() -> str:
-    """The function checking the references of the documents a statement wrote (`written`); the batches' only when
-    a written document has one (a document accepted alone waits for its batch in the outbox)."""
-    checks = "".join(
-        f" IF wanted[{position}] > 0 AND (SELECT count(*) FROM (SELECT FROM {table} r WHERE r.id IN"
-        f" (SELECT {column} FROM written) FOR KEY SHARE OF r) AS locked) < wanted[{position}] THEN"
-        " RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE ="
-        f' \'insert or update on table "documents" violates its reference to "{table}"\','
-        f" DETAIL = 'A document''s {column} is not present in table \"{table}\".'; END IF;"
-        for position, (column, table) in enumerate(REFERENCES, start=1)
-    )
-    counts = ", ".join(f"count(DISTINCT {column})" for column, _ in REFERENCES)
+def _locked(column: str, table: str) -> str:
+    """How many of the rows of `table` the written documents refer to exist, each locked as a foreign key check
+    locks it."""
     return (
-        "CREATE FUNCTION documents_check_references() RETURNS trigger LANGUAGE plpgsql AS $$"
-        f" DECLARE wanted bigint[]; BEGIN SELECT ARRAY[{counts}] INTO wanted FROM written;{checks} RETURN NULL; END $$"
+        f"(SELECT count(*) FROM (SELECT FROM {table} r WHERE r.id IN (SELECT {column} FROM written)"
+        " FOR KEY SHARE OF r) AS locked)"
+    )
+
+
+def _check_written() -> str:
+    """The function checking the references of the documents a statement wrote (`written`), in one query (a single
+    submission's statement pays for one); the batches only when a written document has one (a document accepted
+    alone waits for its batch in the outbox)."""
+    (administration, administrations), (batch, batches) = REFERENCES
+    return (
+        "CREATE FUNCTION documents_check_references() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF (SELECT count(DISTINCT {administration}) = {_locked(administration, administrations)}"
+        f" AND (count(DISTINCT {batch}) = 0 OR count(DISTINCT {batch}) = {_locked(batch, batches)}) FROM written)"
+        " THEN RETURN NULL; END IF;"
+        " RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = 'insert or update on table"
+        f' "documents" violates its reference to "{administrations}" or "{batches}"\', DETAIL = \'A document\'\'s'
+        f" {administration} or {batch} is not present in its table.'; END $$"
     )
 
 
