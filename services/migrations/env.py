@@ -23,7 +23,10 @@ RUNTIME_TABLE_PREFIXES = ("datastore_",)
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """Leave out of autogenerate what no model describes: the tables the app makes at run time (and their
     indexes), and the full-text search structures of migrations 0020 and 0027 (SQLite's FTS5 table and its shadow
-    tables, PostgreSQL's table of tsvectors and its GIN index)."""
+    tables, PostgreSQL's table of tsvectors and its GIN index), and on PostgreSQL the references of `documents`,
+    checked by the triggers of migration 0028 instead of foreign keys."""
+    if type_ == "foreign_key_constraint" and compare_to is None and not reflected and _checked_by_triggers(obj):
+        return False
     if not reflected or compare_to is not None:
         return True
     table = getattr(obj, "table", None)
@@ -33,6 +36,16 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
     if type_ == "table":
         return not (name or "").startswith(("opendata_search_fts", "opendata_search_words"))
     return name not in ("text_vector", "ix_opendata_search_text_vector")
+
+
+def _checked_by_triggers(constraint: object) -> bool:
+    table = getattr(constraint, "table", None)
+    referred = getattr(constraint, "referred_table", None)
+    return (
+        context.get_bind().dialect.name == "postgresql"
+        and getattr(table, "name", None) == "documents"
+        and getattr(referred, "name", None) in ("administrations", "batches")
+    )
 
 
 connection = context.config.attributes.get("connection")
