@@ -3,11 +3,23 @@ propose, support and vote with their login; anyone reads processes, proposals, r
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi import Path as PathParam
+from starlette.concurrency import run_in_threadpool
 
 from segell.services.administrations.api import AdministrationCode
-from segell.services.deps import AdministrationDep, CitizenDep, ClockDep, RuntimeDep, SessionDep
+from segell.services.deps import (
+    AdministrationDep,
+    CitizenDep,
+    CitizenTokenSentDep,
+    ClockDep,
+    RuntimeDep,
+    SessionDep,
+    clock_of,
+    get_authenticators,
+    get_citizen,
+    get_runtime,
+)
 from segell.services.errors import NotFound, error_responses
 from segell.services.participation import repository, service
 from segell.services.participation.schemas import (
@@ -203,16 +215,21 @@ def hide_proposal(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(*CITIZEN_ERRORS),
 )
-def cast_ballot(
-    process_id: ProcessId,
-    body: BallotRequest,
-    runtime: RuntimeDep,
-    citizen: CitizenDep,
-    clock: ClockDep,
-) -> BallotReceipt:
+async def cast_ballot(
+    process_id: ProcessId, body: BallotRequest, request: Request, credentials: CitizenTokenSentDep
+) -> Response:
     """Cast your ballot; keep the receipt (the commitment and its code) to check it is counted."""
-    # Written by the ballots' group writer, in its own thread: this one waits for the commit holding the ballot.
-    return service.cast_ballot(runtime, citizen, process_id, body.choices, clock())
+    # Served from the event loop: the token, the phase and the rules checked here, then the ballot handed to the
+    # ballots' group writer, its administration and census checked in the transaction that writes it. A process
+    # or a token's key this process has not read yet, a challenge, a token of another administration: in a worker
+    # thread, with the database.
+    runtime, now = await get_runtime(request), clock_of(request)()
+    token = credentials.credentials
+    receipt = await service.cast_ballot_from_loop(runtime, token, process_id, body.choices, now)
+    if receipt is None:
+        citizen = await run_in_threadpool(get_citizen, runtime, lambda: now, credentials, get_authenticators(request))
+        receipt = await run_in_threadpool(service.cast_ballot, runtime, citizen, process_id, body.choices, now)
+    return Response(receipt.model_dump_json(), status_code=status.HTTP_201_CREATED, media_type="application/json")
 
 
 @router.post(

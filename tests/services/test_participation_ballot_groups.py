@@ -10,7 +10,7 @@ from threading import Barrier
 import httpx
 import pytest
 
-from segell.services.group_writes import group_writer
+from segell.services.participation.service import ballot_writer
 from tests.helpers import RunningServer, make_settings, runtime_of, serve
 from tests.services.participation_support import at_once, budget_process, citizen_token, new_phone
 
@@ -71,7 +71,7 @@ def test_cast_50_voters_at_once_shares_commits_and_counts_every_receipt(
     phones = [new_phone() for _ in range(CONCURRENT)]
     process_id = open_with_census(admin, budget_process(), phones)
     tokens = [citizen_token(server, code, phone) for phone in phones]
-    writer = group_writer(runtime_of(server), "ballots")
+    writer = ballot_writer(runtime_of(server))
     groups_before = writer.groups
 
     answers = cast_together(server, process_id, tokens)
