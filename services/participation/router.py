@@ -3,11 +3,12 @@ propose, support and vote with their login; anyone reads processes, proposals, r
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
 from segell.services.administrations.api import AdministrationCode
+from segell.services.citizen_auth.api import TokenClaims
 from segell.services.deps import (
     AdministrationDep,
     CitizenDep,
@@ -209,6 +210,13 @@ def hide_proposal(
     return service.hide_proposal(session, administration, proposal_id, body.reason, clock())
 
 
+async def _held_token_claims(request: Request, credentials: CitizenTokenSentDep) -> TokenClaims | None:
+    """The claims of the request's citizen token, checked without a query when this process holds its key (401, as
+    `CitizenDep`, before the body is read, when it does not check out); None when its key must be read first."""
+    runtime = await get_runtime(request)
+    return service.token_claims_from_held_keys(runtime, credentials.credentials, clock_of(request)())
+
+
 @router.post(
     "/processes/{process_id}/ballots",
     response_model=BallotReceipt,
@@ -216,16 +224,19 @@ def hide_proposal(
     responses=error_responses(*CITIZEN_ERRORS),
 )
 async def cast_ballot(
-    process_id: ProcessId, body: BallotRequest, request: Request, credentials: CitizenTokenSentDep
+    process_id: ProcessId,
+    body: BallotRequest,
+    request: Request,
+    credentials: CitizenTokenSentDep,
+    claims: Annotated[TokenClaims | None, Depends(_held_token_claims)],
 ) -> Response:
     """Cast your ballot; keep the receipt (the commitment and its code) to check it is counted."""
-    # Served from the event loop: the token, the phase and the rules checked here, then the ballot handed to the
-    # ballots' group writer, its administration and census checked in the transaction that writes it. A process
-    # or a token's key this process has not read yet, a challenge, a token of another administration: in a worker
-    # thread, with the database.
+    # Served from the event loop: the token (before the body is read), the phase and the rules checked without a
+    # query, then the ballot handed to the ballots' group writer, its administration and census checked in the
+    # transaction that writes it. A process or a token's key this process has not read yet, a challenge, a token of
+    # another administration: in a worker thread, with the database.
     runtime, now = await get_runtime(request), clock_of(request)()
-    token = credentials.credentials
-    receipt = await service.cast_ballot_from_loop(runtime, token, process_id, body.choices, now)
+    receipt = await service.cast_ballot_from_loop(runtime, claims, process_id, body.choices, now)
     if receipt is None:
         citizen = await run_in_threadpool(get_citizen, runtime, lambda: now, credentials, get_authenticators(request))
         receipt = await run_in_threadpool(service.cast_ballot, runtime, citizen, process_id, body.choices, now)

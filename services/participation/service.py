@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from segell.chain.merkle import MerkleTree
-from segell.services.citizen_auth.api import InvalidToken, citizen_id_of, verify_token_with_held_keys
+from segell.services.citizen_auth.api import InvalidToken, TokenClaims, citizen_id_of, verify_token_with_held_keys
 from segell.services.deps import AuthenticatedCitizen
 from segell.services.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from segell.services.group_writes import GroupWriter, group_writer
@@ -901,21 +901,26 @@ def cast_ballot(
     return _receipt(ballot, ballot_writer(runtime).write(ballot))
 
 
+def token_claims_from_held_keys(runtime: Runtime, token: str, now: datetime) -> TokenClaims | None:
+    """A citizen token's claims, checked without a query when this process holds its key (401 as `CitizenDep`
+    answers when it does not check out); None when its key must be read from the database first."""
+    try:
+        return verify_token_with_held_keys(runtime.engine, token, issuer=runtime.settings.api_url, now=now)
+    except InvalidToken as invalid:
+        raise Unauthenticated(invalid.message, code=invalid.code) from None
+
+
 async def cast_ballot_from_loop(
-    runtime: Runtime, token: str, process_id: str, choices: Sequence[str], now: datetime
+    runtime: Runtime, claims: TokenClaims | None, process_id: str, choices: Sequence[str], now: datetime
 ) -> BallotReceipt | None:
     """`cast_ballot` from an event loop, with no query before the ballot's group: for a budget this process has
-    read and a citizen token whose key it holds, of the process's administration. The token, the phase and the
+    read and a citizen token whose key it holds (`claims`), of the process's administration. The phase and the
     rules are checked here; the administration's status, the census and one ballot per voter in the transaction
     that writes the ballot. None for any other (`cast_ballot` in a worker thread answers it then)."""
     voting = _voting.get(process_id)
     options = _budget_options.get(process_id)
     if voting is None or options is None or voting.process.process_type != "budget":
         return None
-    try:
-        claims = verify_token_with_held_keys(runtime.engine, token, issuer=runtime.settings.api_url, now=now)
-    except InvalidToken as invalid:
-        raise Unauthenticated(invalid.message, code=invalid.code) from None
     if claims is None or claims.audience != voting.administration_code:
         return None  # a key not read yet, or another administration's token (403) or no tenant's (401)
     _votes(voting.process)

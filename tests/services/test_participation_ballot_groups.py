@@ -219,3 +219,32 @@ def test_cast_in_two_processes_at_once_keeps_each_process_its_own_voters(
     assert statuses[0::2] == [201] * (len(tokens) - 1)
     assert statuses[1::2] == [201] * (in_second - 1) + [403] * (len(tokens) - in_second)
     assert counts == [len(tokens), in_second]
+
+
+def test_cast_with_a_token_that_does_not_check_out_is_refused_before_the_body(
+    server: RunningServer, council: tuple[str, httpx.Client]
+) -> None:
+    code, admin = council
+    phones = [new_phone() for _ in range(2)]
+    process_id = open_with_census(admin, budget_process(), phones)
+    token = citizen_token(server, code, phones[0])
+    assert cast_together(server, process_id, [token])[0].status_code == 201  # the process and the key are now known
+    head, claims, signature = citizen_token(server, code, phones[1]).split(".")
+    altered = ".".join([head, claims, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
+    path = f"{PREFIX}/processes/{process_id}/ballots"
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        answers = [
+            client.post(path, json={"choices": ["P1", "P2"]}, headers={"Authorization": f"Bearer {altered}"}),
+            client.post(path, json={"choices": "P1"}, headers={"Authorization": f"Bearer {altered}"}),
+            client.post(path, json={"choices": ["P1", "P2"]}, headers={"Authorization": "Bearer not.a.token"}),
+            client.post(path, json={"choices": ["P1", "P2"]}),
+        ]
+        other_voter = client.post(
+            path,
+            json={"choices": ["P1", "P2"]},
+            headers={"Authorization": f"Bearer {citizen_token(server, code, phones[1])}"},
+        )
+
+    assert [answer.status_code for answer in answers] == [401] * 4
+    assert [answer.json()["error"]["code"] for answer in answers] == ["invalid_token"] * 3 + ["unauthenticated"]
+    assert other_voter.status_code == 201
