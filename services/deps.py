@@ -11,7 +11,8 @@ Who calls is declared once, here, for every domain, each with the one error it a
 - ``GovernanceDep``: the consortium's governance key. An administration's key: 403 ``governance_key_required``.
 - ``CitizenDep``: a citizen token. None: 401 ``unauthenticated``; one that does not check out: 401 with the
   token's reason (``invalid_token``, ``token_expired``...). ``citizen_with_factor("totp")`` also wants a login
-  with that factor: 403 ``factor_required``.
+  with that factor: 403 ``factor_required``. ``CitizenTokenSentDep``: the token a request carries, for a route
+  that checks it itself (from the event loop); none: 401 ``unauthenticated``.
 
 The kernel knows no domain: the administrations domain says how an API key is authenticated and citizen_auth how
 a citizen token is verified, in their `Domain` (`services.domains`), and the app keeps them as `Authenticators`.
@@ -210,14 +211,32 @@ def clock_of(request: Request) -> Clock:
     return app_clock(request.app)
 
 
+CitizenCredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Security(citizen_scheme)]
+
+
+def _missing_citizen_token() -> Unauthenticated:
+    return Unauthenticated("Missing citizen token. Send `Authorization: Bearer <token>` from a citizen login.")
+
+
+async def citizen_token_sent(credentials: CitizenCredentialsDep) -> HTTPAuthorizationCredentials:
+    """The citizen token a request carries, not checked yet (a route served from the event loop checks it): 401 at
+    once, before the body is checked, without one."""
+    if credentials is None:
+        raise _missing_citizen_token()
+    return credentials
+
+
+CitizenTokenSentDep = Annotated[HTTPAuthorizationCredentials, Depends(citizen_token_sent)]
+
+
 def get_citizen(
     runtime: RuntimeDep,
     clock: ClockDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(citizen_scheme)],
+    credentials: CitizenCredentialsDep,
     authenticators: AuthenticatorsDep,
 ) -> AuthenticatedCitizen:
     if credentials is None:
-        raise Unauthenticated("Missing citizen token. Send `Authorization: Bearer <token>` from a citizen login.")
+        raise _missing_citizen_token()
     if authenticators.citizen_tokens is None:
         raise Unavailable("This server verifies no citizen tokens: it runs without the citizen_auth domain.")
     with runtime.transaction() as session:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -168,6 +169,30 @@ def _public_key(session: Session, kid: str) -> Any:
 
 def verify(session: Session, token: str, *, issuer: str, now: datetime) -> TokenClaims:
     """Check a token's signature, issuer and lifetime; the caller checks that its audience is a live tenant."""
+    return _verify(token, lambda kid: _public_key(session, kid), issuer=issuer, now=now)
+
+
+class _KeyNotHeld(Exception):
+    """The token's key is not among those this process has read: the database must be asked."""
+
+
+def verify_with_held_keys(engine: object, token: str, *, issuer: str, now: datetime) -> TokenClaims | None:
+    """`verify` without a database, for a token whose key this process has read from `engine`'s database before;
+    None when it has not (then `verify` in a transaction answers). Checks and errors are `verify`'s."""
+
+    def held(kid: str) -> Any:
+        key = _public_keys.get(engine, {}).get(kid)
+        if key is None:
+            raise _KeyNotHeld
+        return key
+
+    try:
+        return _verify(token, held, issuer=issuer, now=now)
+    except _KeyNotHeld:
+        return None
+
+
+def _verify(token: str, public_key_of: Callable[[str], Any], *, issuer: str, now: datetime) -> TokenClaims:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -175,7 +200,7 @@ def verify(session: Session, token: str, *, issuer: str, now: datetime) -> Token
     if header.get("alg") != ALGORITHM:
         raise InvalidToken(f"Citizen tokens are signed with {ALGORITHM}; this one says {header.get('alg')!r}.")
     kid = header.get("kid")
-    public_key = _public_key(session, kid) if isinstance(kid, str) and len(kid) <= 64 else None
+    public_key = public_key_of(kid) if isinstance(kid, str) and len(kid) <= 64 else None
     if public_key is None:
         raise InvalidToken(
             "The token's signing key (kid) is not one of this server's; /.well-known/jwks.json lists them."

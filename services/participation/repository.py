@@ -2,9 +2,9 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import cast
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, Table, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -53,10 +53,17 @@ def start_closing(session: Session, *, process_id: str) -> bool:
     return bool(changed.rowcount)  # type: ignore[attr-defined]
 
 
-def status_for_ballot(session: Session, *, process_id: str) -> str | None:
-    """The process's status, read after the ballot's insert: FOR SHARE, so a close in progress is waited for."""
-    query = select(Process.status).where(Process.id == process_id).with_for_update(read=True)
-    return session.scalar(query)
+def statuses_for_ballots(session: Session, *, process_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Each process's status and its administration's, read after the ballots' inserts: the processes FOR SHARE,
+    so a close in progress is waited for."""
+    processes, administrations = Process.__table__, Administration.__table__
+    query = (
+        select(processes.c.id, processes.c.status, administrations.c.status)
+        .join(administrations, administrations.c.id == processes.c.administration_id)
+        .where(processes.c.id.in_(process_ids))
+        .with_for_update(read=True, of=processes)
+    )
+    return {row[0]: (row[1], row[2]) for row in session.execute(query)}
 
 
 # -- the census ---------------------------------------------------------------------------------------------------
@@ -78,6 +85,13 @@ def census_size(session: Session, *, process_id: str) -> int:
 
 def in_census(session: Session, *, process_id: str, citizen_id: str) -> bool:
     return session.get(CensusEntry, (process_id, citizen_id)) is not None
+
+
+def in_census_of(session: Session, *, process_id: str, citizen_ids: Iterable[str]) -> set[str]:
+    """Which of `citizen_ids` are in the process's census."""
+    census = CensusEntry.__table__
+    query = select(census.c.citizen_id).where(census.c.process_id == process_id, census.c.citizen_id.in_(citizen_ids))
+    return set(session.scalars(query))
 
 
 # -- proposals and supports -----------------------------------------------------------------------------------------
@@ -219,37 +233,27 @@ def proposals_by_ids(session: Session, *, proposal_ids: Sequence[str]) -> dict[s
 # -- ballots ------------------------------------------------------------------------------------------------------
 
 
-def cast_ballot(
-    session: Session,
-    *,
-    process_id: str,
-    pseudonym: str,
-    commitment: str,
-    record: str,
-    cast_at: datetime,
-    replace: bool,
-) -> Literal["new", "replaced"] | None:
-    """Insert a voter's ballot. Without `replace`, None when the voter has one already (the primary key decides);
-    with it, the earlier ballot is replaced in the same statement. Answers "new" or "replaced"."""
-    values = {
-        "process_id": process_id,
-        "pseudonym": pseudonym,
-        "commitment": commitment,
-        "record": record,
-        "cast_at": cast_at,
-    }
+def insert_ballots(session: Session, rows: Sequence[dict[str, object]]) -> set[tuple[str, str]]:
+    """Insert ballots (one per voter and process at most), each unless its voter has one already (the primary key
+    decides): the (process id, pseudonym) of those inserted."""
+    if not rows:
+        return set()
     dialect = session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Ballot).values(values)
-    if session.execute(statement.on_conflict_do_nothing().returning(Ballot.pseudonym)).first() is not None:
-        return "new"
-    if not replace:
-        return None
+    ballots = cast(Table, Ballot.__table__)
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(ballots).on_conflict_do_nothing()
+    returning = statement.returning(ballots.c.process_id, ballots.c.pseudonym)
+    return {(row[0], row[1]) for row in session.execute(returning, list(rows))}
+
+
+def replace_ballot(
+    session: Session, *, process_id: str, pseudonym: str, commitment: str, record: str, cast_at: datetime
+) -> None:
+    """Replace a voter's ballot."""
     session.execute(
         update(Ballot)
         .where(Ballot.process_id == process_id, Ballot.pseudonym == pseudonym)
         .values(commitment=commitment, record=record, cast_at=cast_at)
     )
-    return "replaced"
 
 
 def ballot_records(session: Session, *, process_id: str) -> list[str]:

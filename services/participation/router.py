@@ -3,11 +3,24 @@ propose, support and vote with their login; anyone reads processes, proposals, r
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi import Path as PathParam
+from starlette.concurrency import run_in_threadpool
 
 from segell.services.administrations.api import AdministrationCode
-from segell.services.deps import AdministrationDep, CitizenDep, ClockDep, RuntimeDep, SessionDep
+from segell.services.citizen_auth.api import TokenClaims
+from segell.services.deps import (
+    AdministrationDep,
+    CitizenDep,
+    CitizenTokenSentDep,
+    ClockDep,
+    RuntimeDep,
+    SessionDep,
+    clock_of,
+    get_authenticators,
+    get_citizen,
+    get_runtime,
+)
 from segell.services.errors import NotFound, error_responses
 from segell.services.participation import repository, service
 from segell.services.participation.schemas import (
@@ -197,22 +210,37 @@ def hide_proposal(
     return service.hide_proposal(session, administration, proposal_id, body.reason, clock())
 
 
+async def _held_token_claims(request: Request, credentials: CitizenTokenSentDep) -> TokenClaims | None:
+    """The claims of the request's citizen token, checked without a query when this process holds its key (401, as
+    `CitizenDep`, before the body is read, when it does not check out); None when its key must be read first."""
+    runtime = await get_runtime(request)
+    return service.token_claims_from_held_keys(runtime, credentials.credentials, clock_of(request)())
+
+
 @router.post(
     "/processes/{process_id}/ballots",
     response_model=BallotReceipt,
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(*CITIZEN_ERRORS),
 )
-def cast_ballot(
+async def cast_ballot(
     process_id: ProcessId,
     body: BallotRequest,
-    runtime: RuntimeDep,
-    citizen: CitizenDep,
-    clock: ClockDep,
-) -> BallotReceipt:
+    request: Request,
+    credentials: CitizenTokenSentDep,
+    claims: Annotated[TokenClaims | None, Depends(_held_token_claims)],
+) -> Response:
     """Cast your ballot; keep the receipt (the commitment and its code) to check it is counted."""
-    # Written by the ballots' group writer, in its own thread: this one waits for the commit holding the ballot.
-    return service.cast_ballot(runtime, citizen, process_id, body.choices, clock())
+    # Served from the event loop: the token (before the body is read), the phase and the rules checked without a
+    # query, then the ballot handed to the ballots' group writer, its administration and census checked in the
+    # transaction that writes it. A process or a token's key this process has not read yet, a challenge, a token of
+    # another administration: in a worker thread, with the database.
+    runtime, now = await get_runtime(request), clock_of(request)()
+    receipt = await service.cast_ballot_from_loop(runtime, claims, process_id, body.choices, now)
+    if receipt is None:
+        citizen = await run_in_threadpool(get_citizen, runtime, lambda: now, credentials, get_authenticators(request))
+        receipt = await run_in_threadpool(service.cast_ballot, runtime, citizen, process_id, body.choices, now)
+    return Response(receipt.model_dump_json(), status_code=status.HTTP_201_CREATED, media_type="application/json")
 
 
 @router.post(

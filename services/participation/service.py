@@ -16,17 +16,18 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from segell.chain.merkle import MerkleTree
-from segell.services.citizen_auth.api import citizen_id_of
+from segell.services.citizen_auth.api import InvalidToken, TokenClaims, citizen_id_of, verify_token_with_held_keys
 from segell.services.deps import AuthenticatedCitizen
-from segell.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from segell.services.group_writes import group_writer
+from segell.services.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from segell.services.group_writes import GroupWriter, group_writer
 from segell.services.notary import api as notary
 from segell.services.opendata import api as opendata
 from segell.services.participation import repository, tally
@@ -296,9 +297,13 @@ def _check_login(process: Process, citizen: AuthenticatedCitizen) -> None:
             "This login is for another administration: log in with the administration that runs the process.",
             code="other_administration",
         )
-    if process.required_factor is not None and process.required_factor not in citizen.amr:
+    _check_factor(process, citizen.amr)
+
+
+def _check_factor(process: Process, amr: Sequence[str]) -> None:
+    if process.required_factor is not None and process.required_factor not in amr:
         raise Forbidden(
-            f"This process needs a login with {process.required_factor}; the token says {', '.join(citizen.amr)}.",
+            f"This process needs a login with {process.required_factor}; the token says {', '.join(amr)}.",
             code="factor_required",
         )
 
@@ -690,23 +695,38 @@ def ballot_options(session: Session, process: Process) -> dict[str, tally.Option
     return {digest: tally.Option(digest) for _, digest in repository.current_versions(session, process_id=process.id)}
 
 
+@dataclass(frozen=True)
+class _Voting:
+    """A process as its ballots are checked, kept per API process: type, administration, factor, eligibility,
+    phases and rules are fixed when a process opens. Only the status changes, and only from open to closed: a
+    ballot's write reads it again, in the transaction that stores the ballot."""
+
+    process: Process
+    administration_code: str
+    rules: tally.BallotRules
+    pseudonyms: "hmac.HMAC"  # keyed with the process key: a voter's pseudonym is a copy of it fed their citizen id
+
+    def pseudonym(self, citizen_id: str) -> str:
+        keyed = self.pseudonyms.copy()
+        keyed.update(citizen_id.encode())
+        return keyed.hexdigest()
+
+
 class _VotingProcesses:
-    """Processes read for their ballots, kept per API process: what a ballot is checked against (type,
-    administration, factor, eligibility, phases, rules) is fixed when a process opens. Only the status changes, and
-    only from open to closed: a ballot's write reads it again, in the transaction that stores the ballot."""
+    """The `_Voting` of processes read for their ballots, the most recently read ones."""
 
     def __init__(self, size: int = 256) -> None:
-        self._processes: OrderedDict[str, Process] = OrderedDict()
+        self._processes: OrderedDict[str, _Voting] = OrderedDict()
         self._lock = threading.Lock()
         self._size = size
 
-    def get(self, process_id: str) -> Process | None:
+    def get(self, process_id: str) -> _Voting | None:
         with self._lock:
             return self._processes.get(process_id)
 
-    def put(self, process: Process) -> None:
+    def put(self, voting: _Voting) -> None:
         with self._lock:
-            self._processes[process.id] = process
+            self._processes[voting.process.id] = voting
             while len(self._processes) > self._size:
                 self._processes.popitem(last=False)
 
@@ -718,51 +738,141 @@ class _VotingProcesses:
 _voting = _VotingProcesses()
 
 
-def _voting_process(runtime: Runtime, process_id: str) -> Process:
-    process = _voting.get(process_id)
-    if process is None:
+def _voting_process(runtime: Runtime, process_id: str) -> _Voting:
+    voting = _voting.get(process_id)
+    if voting is None:
         with runtime.transaction() as session:
             process = _process(session, process_id)
+            codes = repository.administration_codes(session, administration_ids=[process.administration_id])
             if process.process_type == "budget":
                 ballot_options(session, process)  # its projects, read once as well
-        _voting.put(process)  # detached, every column loaded (sessions keep them after commit)
-    return process
+        key = process_key(runtime.master_key, process.id)
+        # The process is detached with every column loaded (sessions keep them after commit).
+        voting = _Voting(process, codes[process.administration_id], rules_of(process), hmac.new(key, b"", "sha256"))
+        _voting.put(voting)
+    return voting
 
 
-#: What a ballot's write answers when it wrote nothing (its request then refuses), or how it stored the ballot.
-_BallotOutcome = Literal["new", "replaced", "already_voted", "not_in_census"]
+@dataclass(frozen=True)
+class _Ballot:
+    """A ballot checked against its process's rules, for the ballots' group writer."""
+
+    voting: _Voting
+    citizen_id: str
+    voter: str  # the citizen's pseudonym in the process
+    commitment: str
+    record: str
+    cast_at: datetime
 
 
-def _write_ballot(
-    session: Session, process: Process, citizen_id: str, voter: str, commitment: str, record: bytes, now: datetime
-) -> _BallotOutcome:
-    """Store a ballot in the (shared) transaction `session`: a refusal is returned, having written nothing, so that
-    the other ballots of the group are committed all the same. A process no longer open raises `process_closed`."""
-    if process.eligibility == "census" and not repository.in_census(
-        session, process_id=process.id, citizen_id=citizen_id
-    ):
-        return "not_in_census"
-    outcome = repository.cast_ballot(
+def _write_ballots(session: Session, ballots: list[_Ballot]) -> list[Any]:
+    """Store a group of ballots in the transaction `session`: for each, "new" or "replaced", or the error it is
+    refused with (not in the census, already voted), having written nothing of it, so that the rest of the group is
+    committed all the same. The census is read once per process of the group, its new ballots inserted in one
+    statement. A process no longer open, or its administration suspended, fails the group (written again one by
+    one, each ballot is then refused with that error)."""
+    outcomes: list[Any] = [None] * len(ballots)
+    wanted: dict[str, set[str]] = {}
+    for ballot in ballots:
+        if ballot.voting.process.eligibility == "census":
+            wanted.setdefault(ballot.voting.process.id, set()).add(ballot.citizen_id)
+    census = {
+        process_id: repository.in_census_of(session, process_id=process_id, citizen_ids=citizen_ids)
+        for process_id, citizen_ids in wanted.items()
+    }
+    firsts: dict[tuple[str, str], int] = {}  # a voter's first ballot in the group: the one that may be new
+    for index, ballot in enumerate(ballots):
+        process = ballot.voting.process
+        if process.eligibility == "census" and ballot.citizen_id not in census[process.id]:
+            outcomes[index] = _not_in_census()
+        else:
+            firsts.setdefault((process.id, ballot.voter), index)
+    inserted = repository.insert_ballots(
         session,
-        process_id=process.id,
-        pseudonym=voter,
-        commitment=commitment,
-        record=record.decode(),
-        cast_at=now,
-        replace=process.ballot_replacement,
+        [
+            {
+                "process_id": ballots[index].voting.process.id,
+                "pseudonym": ballots[index].voter,
+                "commitment": ballots[index].commitment,
+                "record": ballots[index].record,
+                "cast_at": ballots[index].cast_at,
+            }
+            for index in firsts.values()
+        ],
     )
-    if outcome is None:
-        return "already_voted"
-    # Read after a ballot's insert (FOR SHARE on PostgreSQL), once per process and transaction: on SQLite the insert
-    # took the write lock, and on PostgreSQL the row lock holds a close back until the commit; a close in progress
-    # is waited for, and then refuses the ballots (the group is then written again one by one, each refused).
-    checked = session.info.setdefault("participation_open_processes", set())
-    if process.id not in checked:
-        if repository.status_for_ballot(session, process_id=process.id) != "open":
-            _voting.forget(process.id)
+    for index, ballot in enumerate(ballots):
+        if outcomes[index] is not None:
+            continue
+        process = ballot.voting.process
+        if firsts[(process.id, ballot.voter)] == index and (process.id, ballot.voter) in inserted:
+            outcomes[index] = "new"
+        elif process.ballot_replacement:  # in the group's order: the last one cast stays
+            repository.replace_ballot(
+                session,
+                process_id=process.id,
+                pseudonym=ballot.voter,
+                commitment=ballot.commitment,
+                record=ballot.record,
+                cast_at=ballot.cast_at,
+            )
+            outcomes[index] = "replaced"
+        else:
+            outcomes[index] = Conflict(
+                "You have voted in this process already: one ballot per voter.", code="already_voted"
+            )
+    # Read after the ballots' writes (the processes FOR SHARE on PostgreSQL): on SQLite the insert took the write
+    # lock, and on PostgreSQL the row lock holds a close back until the commit; a close in progress is waited for,
+    # and then refuses the ballots. The administration's status is the one its citizens' tokens act with.
+    votings = {ballot.voting.process.id: ballot.voting for ballot in ballots}
+    statuses = repository.statuses_for_ballots(session, process_ids=sorted(votings))
+    for process_id, voting in votings.items():
+        process_status, administration_status = statuses[process_id]
+        if administration_status != "active":
+            raise Forbidden(
+                f"Administration {voting.administration_code} is suspended; its citizens' tokens act again once it "
+                "is reinstated.",
+                code="administration_suspended",
+            )
+        if process_status != "open":
+            _voting.forget(process_id)
             raise Conflict("The process closed before the ballot was recorded.", code="process_closed")
-        checked.add(process.id)
-    return outcome
+    return outcomes
+
+
+def ballot_writer(runtime: Runtime) -> GroupWriter:
+    """The group writer of the runtime's ballots in this process."""
+    return group_writer(runtime, "ballots", _write_ballots)
+
+
+def _checked_ballot(
+    voting: _Voting, citizen_id: str, options: dict[str, tally.Option], choices: Sequence[str], now: datetime
+) -> _Ballot:
+    """The ballot of `choices`, checked against the process's rules (422 `ballot_rules`), with its commitment."""
+    problems = tally.check_choices(options, voting.rules, choices)
+    if problems:
+        raise ValidationFailed(
+            "The ballot breaks the process's rules: " + "; ".join(problems) + ".",
+            code="ballot_rules",
+            details=[{"location": "body.choices", "message": problem} for problem in problems],
+        )
+    voter = voting.pseudonym(citizen_id)
+    record = tally.canonical_record(voter, choices, tally.new_nonce())
+    return _Ballot(voting, citizen_id, voter, tally.commitment_of(record), record.decode(), now)
+
+
+def _votes(process: Process) -> None:
+    if process.process_type == "ideas":
+        raise Conflict("An ideas process has no vote: support proposals instead.", code="no_vote")
+    _open(process)
+
+
+def _receipt(ballot: _Ballot, outcome: str) -> BallotReceipt:
+    return BallotReceipt(
+        process=ballot.voting.process.id,
+        commitment=ballot.commitment,
+        code=tally.short_code(ballot.commitment),
+        replaced=outcome == "replaced",
+    )
 
 
 def cast_ballot(
@@ -775,10 +885,9 @@ def cast_ballot(
     """Cast a citizen's ballot: checked against the rules, committed, one per voter (a later one replaces it when
     the process says so, else 409 `already_voted`). The receipt is the commitment and its short code, answered once
     the ballot is committed; the ballots cast meanwhile share a commit (`group_writes`)."""
-    process = _voting_process(runtime, process_id)
-    if process.process_type == "ideas":
-        raise Conflict("An ideas process has no vote: support proposals instead.", code="no_vote")
-    _open(process)
+    voting = _voting_process(runtime, process_id)
+    process = voting.process
+    _votes(process)
     _check_login(process, citizen)
     _in_phase(process, "voting", now)
     options = _budget_options.get(process.id) if process.process_type == "budget" else None
@@ -788,27 +897,37 @@ def cast_ballot(
             for choice in choices if process.process_type == "challenge" else ():
                 if choice not in options and (old := repository.version_by_hash(session, version_hash=choice)):
                     raise _changed(_proposal(session, old.proposal_id), choice)
-    problems = tally.check_choices(options, rules_of(process), choices)
-    if problems:
-        raise ValidationFailed(
-            "The ballot breaks the process's rules: " + "; ".join(problems) + ".",
-            code="ballot_rules",
-            details=[{"location": "body.choices", "message": problem} for problem in problems],
-        )
-    voter = pseudonym(runtime.master_key, process.id, citizen.citizen_id)
-    nonce = tally.new_nonce()
-    record = tally.canonical_record(voter, choices, nonce)
-    commitment = tally.commitment_of(record)
-    outcome: _BallotOutcome = group_writer(runtime, "ballots").write(
-        lambda session: _write_ballot(session, process, citizen.citizen_id, voter, commitment, record, now)
-    )
-    if outcome == "not_in_census":
-        raise _not_in_census()
-    if outcome == "already_voted":
-        raise Conflict("You have voted in this process already: one ballot per voter.", code="already_voted")
-    return BallotReceipt(
-        process=process.id, commitment=commitment, code=tally.short_code(commitment), replaced=outcome == "replaced"
-    )
+    ballot = _checked_ballot(voting, citizen.citizen_id, options, choices, now)
+    return _receipt(ballot, ballot_writer(runtime).write(ballot))
+
+
+def token_claims_from_held_keys(runtime: Runtime, token: str, now: datetime) -> TokenClaims | None:
+    """A citizen token's claims, checked without a query when this process holds its key (401 as `CitizenDep`
+    answers when it does not check out); None when its key must be read from the database first."""
+    try:
+        return verify_token_with_held_keys(runtime.engine, token, issuer=runtime.settings.api_url, now=now)
+    except InvalidToken as invalid:
+        raise Unauthenticated(invalid.message, code=invalid.code) from None
+
+
+async def cast_ballot_from_loop(
+    runtime: Runtime, claims: TokenClaims | None, process_id: str, choices: Sequence[str], now: datetime
+) -> BallotReceipt | None:
+    """`cast_ballot` from an event loop, with no query before the ballot's group: for a budget this process has
+    read and a citizen token whose key it holds (`claims`), of the process's administration. The phase and the
+    rules are checked here; the administration's status, the census and one ballot per voter in the transaction
+    that writes the ballot. None for any other (`cast_ballot` in a worker thread answers it then)."""
+    voting = _voting.get(process_id)
+    options = _budget_options.get(process_id)
+    if voting is None or options is None or voting.process.process_type != "budget":
+        return None
+    if claims is None or claims.audience != voting.administration_code:
+        return None  # a key not read yet, or another administration's token (403) or no tenant's (401)
+    _votes(voting.process)
+    _check_factor(voting.process, claims.amr)
+    _in_phase(voting.process, "voting", now)
+    ballot = _checked_ballot(voting, claims.citizen_id, options, choices, now)
+    return _receipt(ballot, await ballot_writer(runtime).submit(ballot))
 
 
 # -- close: publish, anchor, tally ---------------------------------------------------------------------------------

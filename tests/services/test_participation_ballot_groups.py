@@ -10,7 +10,7 @@ from threading import Barrier
 import httpx
 import pytest
 
-from segell.services.group_writes import group_writer
+from segell.services.participation.service import ballot_writer
 from tests.helpers import RunningServer, make_settings, runtime_of, serve
 from tests.services.participation_support import at_once, budget_process, citizen_token, new_phone
 
@@ -71,7 +71,7 @@ def test_cast_50_voters_at_once_shares_commits_and_counts_every_receipt(
     phones = [new_phone() for _ in range(CONCURRENT)]
     process_id = open_with_census(admin, budget_process(), phones)
     tokens = [citizen_token(server, code, phone) for phone in phones]
-    writer = group_writer(runtime_of(server), "ballots")
+    writer = ballot_writer(runtime_of(server))
     groups_before = writer.groups
 
     answers = cast_together(server, process_id, tokens)
@@ -163,3 +163,88 @@ def test_close_during_a_flood_of_ballots_publishes_exactly_the_receipts_answered
     assert set(refused) <= {"process_closed"}
     assert len(accepted) + len(refused) == CONCURRENT
     assert published_commitments(admin, tally) == accepted
+
+
+def test_cast_while_the_administration_is_suspended_is_refused_until_it_is_reinstated(
+    server: RunningServer,
+) -> None:
+    code = "L08SUSPND"
+    phones = [new_phone() for _ in range(3)]
+    with server.client(server.admit(code=code)) as admin, server.client(server.governance_key) as governance:
+        process_id = open_with_census(admin, budget_process(), phones)
+        tokens = [citizen_token(server, code, phone) for phone in phones]
+        before = cast_together(server, process_id, tokens[:1])[0]  # the process is now known to the server
+        assert governance.post(f"/v1/administrations/{code}/suspend").status_code == 200
+        suspended = cast_together(server, process_id, tokens[1:2])[0]
+        assert governance.post(f"/v1/administrations/{code}/reinstate").status_code == 200
+        after = cast_together(server, process_id, tokens[1:])
+        tally = admin.post(f"{PREFIX}/processes/{process_id}/close").json()["tally"]
+
+    assert before.status_code == 201
+    assert (suspended.status_code, suspended.json()["error"]["code"]) == (403, "administration_suspended")
+    assert [answer.status_code for answer in after] == [201, 201]
+    assert tally["ballots_count"] == 3
+
+
+def test_cast_in_two_processes_at_once_keeps_each_process_its_own_voters(
+    server: RunningServer, council: tuple[str, httpx.Client]
+) -> None:
+    code, admin = council
+    phones = [new_phone() for _ in range(CONCURRENT // 2)]
+    first = open_with_census(admin, budget_process(), phones)
+    second = open_with_census(admin, budget_process(), phones[: len(phones) // 2])
+    tokens = [citizen_token(server, code, phone) for phone in phones]
+    cast_together(server, first, tokens[:1])  # both processes known to the server, so they share groups
+    cast_together(server, second, tokens[:1])
+    barrier = Barrier(len(tokens) * 2 - 2)
+    limits = httpx.Limits(max_connections=len(tokens) * 2, max_keepalive_connections=len(tokens) * 2)
+    with httpx.Client(base_url=server.url, timeout=60, limits=limits) as client:
+
+        def one(job: tuple[str, str]) -> httpx.Response:
+            process_id, token = job
+            barrier.wait()
+            return client.post(
+                f"{PREFIX}/processes/{process_id}/ballots",
+                json={"choices": ["P1", "P2"]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+
+        jobs = [(process_id, token) for token in tokens[1:] for process_id in (first, second)]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            answers = list(pool.map(one, jobs))
+    counts = [admin.post(f"{PREFIX}/processes/{p}/close").json()["tally"]["ballots_count"] for p in (first, second)]
+
+    in_second = len(phones) // 2
+    statuses = [answer.status_code for answer in answers]
+    assert statuses[0::2] == [201] * (len(tokens) - 1)
+    assert statuses[1::2] == [201] * (in_second - 1) + [403] * (len(tokens) - in_second)
+    assert counts == [len(tokens), in_second]
+
+
+def test_cast_with_a_token_that_does_not_check_out_is_refused_before_the_body(
+    server: RunningServer, council: tuple[str, httpx.Client]
+) -> None:
+    code, admin = council
+    phones = [new_phone() for _ in range(2)]
+    process_id = open_with_census(admin, budget_process(), phones)
+    token = citizen_token(server, code, phones[0])
+    assert cast_together(server, process_id, [token])[0].status_code == 201  # the process and the key are now known
+    head, claims, signature = citizen_token(server, code, phones[1]).split(".")
+    altered = ".".join([head, claims, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
+    path = f"{PREFIX}/processes/{process_id}/ballots"
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        answers = [
+            client.post(path, json={"choices": ["P1", "P2"]}, headers={"Authorization": f"Bearer {altered}"}),
+            client.post(path, json={"choices": "P1"}, headers={"Authorization": f"Bearer {altered}"}),
+            client.post(path, json={"choices": ["P1", "P2"]}, headers={"Authorization": "Bearer not.a.token"}),
+            client.post(path, json={"choices": ["P1", "P2"]}),
+        ]
+        other_voter = client.post(
+            path,
+            json={"choices": ["P1", "P2"]},
+            headers={"Authorization": f"Bearer {citizen_token(server, code, phones[1])}"},
+        )
+
+    assert [answer.status_code for answer in answers] == [401] * 4
+    assert [answer.json()["error"]["code"] for answer in answers] == ["invalid_token"] * 3 + ["unauthenticated"]
+    assert other_voter.status_code == 201
