@@ -107,6 +107,9 @@ def _write(*_: Any) -> None:
 
 
 if __name__ == "__main__":
+    # The checkout this script is in, as `python -m segell.services.cli` run there would import it (not the one the
+    # environment's editable install names).
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
     anyio.to_thread.run_sync = _profiled_run_sync  # type: ignore[assignment]
     threading.Thread.run = _profiled_thread_run  # type: ignore[method-assign]
     signal.signal(signal.SIGUSR1, _start)
