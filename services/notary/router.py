@@ -584,10 +584,8 @@ _VERIFY_PARAMETERS = (
 
 
 def _verify_lookup(runtime: Runtime, anchored_roots: AnchoredRoots, lookup: dict[str, str]) -> Verification:
-    # Only reads: on a connection of the pool, without an ORM session's work around it (a tenth of a lookup's CPU).
-    # Its transaction is rolled back when it goes back to the pool.
-    with runtime.engine.connect() as connection:
-        return service.verify(connection, runtime.notary, anchored_roots, **lookup)
+    # Only reads: through the database driver, without an ORM session's or SQLAlchemy's work around the query.
+    return service.verify(runtime.engine, runtime.notary, anchored_roots, **lookup)
 
 
 def _verify_file(runtime: Runtime, anchored_roots: AnchoredRoots, document_hash: str) -> Verification:
