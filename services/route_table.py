@@ -7,24 +7,30 @@ API's CPU than a verification's own work.
 
 `RouteTable` sits in front of the app's router. It holds every route of the app in FastAPI's order, grouped by the
 first two segments of the path they start with (`/v1/verify/{code}`: `v1`, `verify`); a request is matched only
-against the routes of its own group and those whose path has no such two literal segments, in the same order, so it
-finds the same route. A FastAPI route reached through included routers is then served as FastAPI itself serves it:
-the same scope (route, endpoint, path parameters, the included router's form limits), the same handler with the
-dependencies and response settings of its inclusion. Anything else (a method a path does not allow, a mount, a
-static route of the app itself, a redirect to the path with or without its final slash) goes to the router as
-before. A path that matches nothing at all, with or without its final slash, is answered by the router's own 404.
+against the routes of its own group, those fixing only its first segment and those fixing none, in the same order,
+so it finds the same route. A FastAPI route reached through included routers is then served as FastAPI itself
+serves it: the same scope (route, endpoint, path parameters, the included router's form limits), the same handler
+with the dependencies and response settings of its inclusion; or, when that handler would only call the endpoint
+with the request and send the `Response` it returns (no parameters, dependencies or body), by calling the endpoint
+itself. Anything else (a method a path does not allow, a mount, a static route of the app itself, a redirect to the
+path with or without its final slash) goes to the router as before. A path that matches nothing at all, with or
+without its final slash, is answered by the router's own 404.
 
 The table is made at the first request, from the routes the app then has (`create_app` adds them all before).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -61,6 +67,8 @@ class _Entry:
     context: Any = None
     included_router: Any = None
     form_limits: dict[str, Any] | None = None
+    # The route's endpoint, when FastAPI's handler would only call it with the request and send what it returns.
+    direct: Callable[[Request], Awaitable[Response]] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,30 @@ def _template_of(route: Any) -> str | None:
     return route.path_format if isinstance(route, Route | Mount) else None
 
 
+def _served_directly(context: Any) -> Callable[[Request], Awaitable[Response]] | None:
+    """The endpoint of a route whose handler adds nothing to it, else None: an async function of the request alone
+    that returns a `Response` (sent as it is), with no dependencies of its own or of its inclusions, no parameters, no
+    body and no body limit."""
+    dependant = getattr(context, "dependant", None)
+    endpoint = getattr(context, "endpoint", None)
+    if dependant is None or endpoint is None or not inspect.iscoroutinefunction(endpoint):
+        return None
+    if getattr(context, "max_body_size", None) is not None or getattr(context, "body_field", None) is not None:
+        return None
+    parts = ("path_params", "query_params", "header_params", "cookie_params", "body_params", "dependencies")
+    if any(getattr(dependant, part, True) for part in parts) or dependant.request_param_name is None:
+        return None
+    try:
+        hints = typing.get_type_hints(endpoint)
+        parameters = inspect.signature(endpoint).parameters
+    except (NameError, TypeError, ValueError):
+        return None
+    returned = hints.get("return")
+    if len(parameters) != 1 or not (isinstance(returned, type) and issubclass(returned, Response)):
+        return None
+    return cast(Callable[[Request], Awaitable[Response]], endpoint)
+
+
 def _merged_form_limits(limits: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """The form limits FastAPI's walk leaves in the scope (`_apply_router_form_limits` along the inclusions)."""
     merged: dict[str, Any] | None = None
@@ -128,6 +160,7 @@ def _entries(app: FastAPI) -> list[tuple[Key, _Entry]] | None:
                     context=candidate,
                     included_router=included,
                     form_limits=_merged_form_limits(limits),
+                    direct=_served_directly(candidate),
                 )
                 found.append((_key_of_template(candidate.path_format), entry))
             else:
@@ -223,7 +256,11 @@ class RouteTable:
         _route_selected(scope=scope, path=entry.context.path_format, mount=False)
         fastapi_scope[_CONTEXT_KEY] = entry.context
         scope["route"] = entry.route
-        await entry.route.handle(scope, receive, send)
+        if entry.direct is None:
+            await entry.route.handle(scope, receive, send)
+            return
+        response = await entry.direct(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def install_route_table(app: FastAPI) -> None:

@@ -5,12 +5,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi import routing as fastapi_routing
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match
 
 from segell.services import main
-from segell.services.route_table import RouteTable, install_route_table
+from segell.services.route_table import RouteTable, _entries, install_route_table
 
 _APP = main.create_app(main.Settings())
 
@@ -101,6 +102,10 @@ def test_table_finds_the_route_fastapi_finds_for_every_path(method: str) -> None
     assert differing == []
 
 
+def _refused() -> None:
+    raise HTTPException(403, "refused")
+
+
 def _nested_app() -> FastAPI:
     app = FastAPI()
     outer = APIRouter(prefix="/a")
@@ -118,8 +123,19 @@ def _nested_app() -> FastAPI:
     def earlier_than_nested(anything: str) -> dict[str, str]:
         return {"route": "any", "anything": anything}
 
+    @outer.get("/raw/direct")
+    async def raw(request: Request) -> Response:
+        return PlainTextResponse(f"raw {request.url.path}")
+
+    guarded = APIRouter(prefix="/g", dependencies=[Depends(_refused)])
+
+    @guarded.get("/raw")
+    async def guarded_raw(request: Request) -> Response:
+        return PlainTextResponse("served")
+
     outer.include_router(inner)
     app.include_router(outer)
+    app.include_router(guarded)
 
     @app.get("/{name}")
     def top(name: str) -> dict[str, str]:
@@ -139,6 +155,8 @@ def _nested_app() -> FastAPI:
         ("GET", "/a", 200, {"route": "top", "name": "a"}),
         ("POST", "/a/b/thing", 405, None),
         ("GET", "/a/b/thing/else", 404, None),
+        ("GET", "/a/raw/direct", 200, "raw /a/raw/direct"),
+        ("GET", "/g/raw", 403, {"detail": "refused"}),
     ],
 )
 async def test_table_serves_routes_in_fastapi_order(method: str, path: str, status: int, body: Any) -> None:
@@ -146,5 +164,13 @@ async def test_table_serves_routes_in_fastapi_order(method: str, path: str, stat
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.request(method, path)
     assert response.status_code == status
-    if body is not None:
+    if isinstance(body, str):
+        assert response.text == body
+    elif body is not None:
         assert response.json() == body
+
+
+def test_only_endpoints_of_the_request_alone_are_called_directly() -> None:
+    direct = [entry.context.path_format for _, entry in _entries(_nested_app()) if entry.direct is not None]
+    assert direct == ["/a/raw/direct"]
+    assert [entry.context.path_format for _, entry in _entries(_APP) if entry.direct is not None] == ["/v1/verify"]
