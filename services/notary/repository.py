@@ -352,11 +352,11 @@ class _DriverQuery:
         return rows
 
 
-_DRIVER_QUERIES: dict[tuple[str, str], _DriverQuery] = {}
+_DRIVER_QUERIES: dict[tuple[str, str, str], _DriverQuery] = {}
 
 
 def _driver_query(dialect: Dialect, by: str) -> _DriverQuery:
-    key = (dialect.name, by)
+    key = (dialect.name, dialect.driver, by)
     query = _DRIVER_QUERIES.get(key)
     if query is None:
         column = documents.c.verification_code if by == "code" else documents.c.document_hash
@@ -370,7 +370,8 @@ def _driver_query(dialect: Dialect, by: str) -> _DriverQuery:
 def matches_on_driver(engine: Engine, *, document_hash: str | None = None, code: str | None = None) -> list[Any]:
     """Every administration's receipt of a hash, or the one receipt with a verification code, with only what public
     verification shows of it (`_MATCHES`). On a connection of `engine`'s pool, through the driver alone: one
-    statement, in autocommit mode on PostgreSQL (no BEGIN and ROLLBACK around it, and the driver may prepare it)."""
+    statement, in autocommit mode on PostgreSQL: no BEGIN and ROLLBACK around it, and psycopg prepares it once it has
+    run a few times on a connection (until a request's ROLLBACK on that connection deallocates it again)."""
     query = _driver_query(engine.dialect, "code" if code is not None else "hash")
     parameters = query.parameters(code if code is not None else document_hash or "")
     connection = engine.raw_connection()
