@@ -55,6 +55,7 @@ from segell.services.notary.schemas import (
 from segell.services.notary.service import AnchoredRoots, Submission
 from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
+from segell.services.short_calls import run_short
 
 OCTET_STREAM = "application/octet-stream"
 JSON = "application/json"
@@ -572,7 +573,7 @@ async def verify_document(request: Request) -> Response:
     lookup = _verification_lookup(hash, code)
     runtime: Runtime = request.app.state.runtime
     anchored_roots: AnchoredRoots = request.app.state.anchored_roots
-    verification = await run_in_threadpool(_verify_lookup, runtime, anchored_roots, lookup)
+    verification = await run_short(_verify_lookup, runtime, anchored_roots, lookup)
     # A valid model already: sent as it is rather than validated again on the way out.
     return Response(verification.model_dump_json(by_alias=True), media_type=JSON)
 
