@@ -2,7 +2,8 @@
 profile of every thread since then (CPU time of each thread, `time.thread_time`) to `$SEGELL_PROFILE_DIR/<pid>.prof`.
 
 The event loop's thread is profiled from the signal on; worker threads while they run a call handed to them
-(`anyio.to_thread.run_sync`), and threads started after the signal (the group committer's) for their whole life.
+(`anyio.to_thread.run_sync`, or a `ThreadPoolExecutor`'s as `services.short_calls` hands them), and threads started
+after the signal (the group committer's) for their whole life.
 
     .venv/bin/python bench/profiled_api.py up --chain anvil --port 8000
 """
@@ -16,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import thread as futures_thread
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,22 @@ async def _profiled_run_sync(func: Any, *args: Any, **kwargs: Any) -> Any:
             profile.disable()
 
     return await _run_sync(profiled, *args, **kwargs)
+
+
+_work_item_run = futures_thread._WorkItem.run
+
+
+def _profiled_work_item_run(self: Any) -> None:
+    # A call handed to a `ThreadPoolExecutor` (`services.short_calls`), profiled in the thread that runs it.
+    if not _active:
+        _work_item_run(self)
+        return
+    profile = _thread_profile()
+    profile.enable()
+    try:
+        _work_item_run(self)
+    finally:
+        profile.disable()
 
 
 _thread_run = threading.Thread.run
@@ -107,7 +125,11 @@ def _write(*_: Any) -> None:
 
 
 if __name__ == "__main__":
+    # The checkout this script is in, as `python -m segell.services.cli` run there would import it (not the one the
+    # environment's editable install names).
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
     anyio.to_thread.run_sync = _profiled_run_sync  # type: ignore[assignment]
+    futures_thread._WorkItem.run = _profiled_work_item_run  # type: ignore[method-assign]
     threading.Thread.run = _profiled_thread_run  # type: ignore[method-assign]
     signal.signal(signal.SIGUSR1, _start)
     signal.signal(signal.SIGUSR2, _write)

@@ -22,10 +22,12 @@ class NoSniff:
 
         async def send_with_nosniff(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
-                    headers.append(_NOSNIFF)
-                message = {**message, "headers": headers}
+                headers = message.get("headers", ())
+                for name, _ in headers:
+                    if name.lower() == _NOSNIFF[0]:
+                        break
+                else:
+                    message = {**message, "headers": [*headers, _NOSNIFF]}
             await send(message)
 
         await self.app(scope, receive, send_with_nosniff)

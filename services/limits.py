@@ -15,7 +15,6 @@ import json
 from collections.abc import Collection
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from segell.chain.gateway import MAX_JSON_DEPTH, json_depth
@@ -70,25 +69,43 @@ class RequestBodyLimits:
         self.streamed_uploads = frozenset(streamed_uploads)
         self.streamed_forms = frozenset(streamed_forms)
 
-    def _is_streamed_upload(self, scope: Scope) -> bool:
+    def _is_streamed_upload(self, scope: Scope, content_type: bytes) -> bool:
         route = (scope["method"], scope["path"])
         if route not in self.streamed_uploads and route not in self.streamed_forms:
             return False
-        media_type = Headers(scope=scope).get("content-type", "").partition(";")[0].strip().lower()
+        media_type = content_type.decode("latin-1").partition(";")[0].strip().lower()
         if route in self.streamed_forms and media_type == "multipart/form-data":
             return True
         return route in self.streamed_uploads and media_type == "application/octet-stream"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._is_streamed_upload(scope):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # The first of each header, as `Headers.get` reads them.
+        declared: bytes | None = None
+        content_type: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value if declared is None else declared
+            elif name == b"content-type":
+                content_type = value if content_type is None else content_type
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not chunked and (declared is None or declared == b"0"):
+            # No body to measure: neither a length nor chunks (a GET, mostly).
+            await self.app(scope, receive, send)
+            return
+        if self._is_streamed_upload(scope, content_type or b""):
             await self.app(scope, receive, send)
             return
         too_large = PayloadTooLarge(
             f"The request body is larger than {MAX_BODY_BYTES // 2**20} MiB; send less per request.",
             details={"limit_bytes": MAX_BODY_BYTES},
         )
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        length = (declared or b"").decode("latin-1")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
             await error_response(too_large)(scope, receive, send)
             return
         body = bytearray()

@@ -26,6 +26,7 @@ from segell.services.limits import RequestBodyLimits
 from segell.services.notary.domain import domain as notary
 from segell.services.opendata.domain import domain as opendata
 from segell.services.participation.domain import domain as participation
+from segell.services.route_table import install_route_table
 from segell.services.rpc.domain import domain as rpc
 from segell.services.runtime import Runtime
 from segell.services.sandboxes.domain import domain as sandboxes
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for router in domain.routers:
             app.include_router(router)
     serve_api_docs(app)
+    install_route_table(app)
     _write_integer_bounds_exactly(app)
     return app
 

@@ -9,6 +9,7 @@ PostgreSQL), and are looked up again when refused.
 """
 
 import json
+from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,11 +19,14 @@ from typing import Any
 import psycopg
 from sqlalchemy import (
     Connection,
+    Dialect,
+    Engine,
     Insert,
     Row,
     Select,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -310,11 +314,85 @@ _MATCHES = (
 )
 
 
-def matches_for_verification(
-    session: Reader, *, document_hash: str | None = None, code: str | None = None
-) -> list[ReceiptRow]:
-    """`receipts_for_verification` with only what public verification shows of each receipt (`service.verify`)."""
-    return _lookup(session, _MATCHES, document_hash=document_hash, code=code)
+class _DriverQuery:
+    """A select compiled once for a dialect, run on the driver's own connection, its rows converted as SQLAlchemy
+    converts them (hashes to hex, SQLite's integers to booleans): a verification spent more CPU in SQLAlchemy's
+    execution (the statement's cache key, the execution context, the result's metadata) than in its query."""
+
+    def __init__(self, query: Select[Any], dialect: Dialect, lookup: str) -> None:
+        compiled = query.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        binds = {name: bind.type.bind_processor(dialect) for name, bind in compiled.binds.items()}
+        self.params = {name: value for name, value in compiled.params.items() if name != lookup}
+        for name, value in self.params.items():
+            process = binds.get(name)
+            self.params[name] = process(value) if process is not None else value
+        self.lookup = lookup
+        self.process_lookup = binds.get(lookup)
+        columns = list(query.selected_columns)
+        self.row: Any = namedtuple("VerificationRow", [column.key for column in columns])  # type: ignore[misc]
+        self.processors = [
+            (index, process)
+            for index, column in enumerate(columns)
+            if (process := column.type.result_processor(dialect, None)) is not None
+        ]
+
+    def parameters(self, value: str) -> dict[str, Any] | tuple[Any, ...]:
+        params = {**self.params, self.lookup: self.process_lookup(value) if self.process_lookup else value}
+        return params if self.positions is None else tuple(params[name] for name in self.positions)
+
+    def rows(self, found: Iterable[Sequence[Any]]) -> list[Any]:
+        make, processors, rows = self.row._make, self.processors, []
+        for values in found:
+            converted = list(values)
+            for index, process in processors:
+                converted[index] = process(converted[index])
+            rows.append(make(converted))
+        return rows
+
+
+_DRIVER_QUERIES: dict[tuple[str, str, str], _DriverQuery] = {}
+
+
+def _driver_query(dialect: Dialect, by: str) -> _DriverQuery:
+    key = (dialect.name, dialect.driver, by)
+    query = _DRIVER_QUERIES.get(key)
+    if query is None:
+        column = documents.c.verification_code if by == "code" else documents.c.document_hash
+        select_ = _MATCHES.where(column == bindparam("lookup"))
+        if by != "code":
+            select_ = select_.order_by(administrations.c.code)
+        query = _DRIVER_QUERIES.setdefault(key, _DriverQuery(select_, dialect, "lookup"))
+    return query
+
+
+def matches_on_driver(engine: Engine, *, document_hash: str | None = None, code: str | None = None) -> list[Any]:
+    """Every administration's receipt of a hash, or the one receipt with a verification code, with only what public
+    verification shows of it (`_MATCHES`). On a connection of `engine`'s pool, through the driver alone: one
+    statement, in autocommit mode on PostgreSQL: no BEGIN and ROLLBACK around it, and psycopg prepares it once it has
+    run a few times on a connection (until a request's ROLLBACK on that connection deallocates it again)."""
+    query = _driver_query(engine.dialect, "code" if code is not None else "hash")
+    parameters = query.parameters(code if code is not None else document_hash or "")
+    connection = engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection
+        autocommit = isinstance(driver, psycopg.Connection)
+        if autocommit:
+            driver.autocommit = True
+        cursor = connection.cursor()
+        try:
+            cursor.execute(query.sql, parameters)
+            found = cursor.fetchall()
+        finally:
+            cursor.close()
+        if autocommit:
+            driver.autocommit = False
+    except Exception:
+        connection.invalidate()  # in whatever state the failure left it: not given to another request
+        raise
+    connection.close()  # back to the pool
+    return query.rows(found)
 
 
 def _lookup(session: Reader, query: Select[Any], *, document_hash: str | None, code: str | None) -> list[ReceiptRow]:

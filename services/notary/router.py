@@ -55,6 +55,7 @@ from segell.services.notary.schemas import (
 from segell.services.notary.service import AnchoredRoots, Submission
 from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
+from segell.services.short_calls import run_short
 
 OCTET_STREAM = "application/octet-stream"
 JSON = "application/json"
@@ -572,7 +573,7 @@ async def verify_document(request: Request) -> Response:
     lookup = _verification_lookup(hash, code)
     runtime: Runtime = request.app.state.runtime
     anchored_roots: AnchoredRoots = request.app.state.anchored_roots
-    verification = await run_in_threadpool(_verify_lookup, runtime, anchored_roots, lookup)
+    verification = await run_short(_verify_lookup, runtime, anchored_roots, lookup)
     # A valid model already: sent as it is rather than validated again on the way out.
     return Response(verification.model_dump_json(by_alias=True), media_type=JSON)
 
@@ -584,10 +585,8 @@ _VERIFY_PARAMETERS = (
 
 
 def _verify_lookup(runtime: Runtime, anchored_roots: AnchoredRoots, lookup: dict[str, str]) -> Verification:
-    # Only reads: on a connection of the pool, without an ORM session's work around it (a tenth of a lookup's CPU).
-    # Its transaction is rolled back when it goes back to the pool.
-    with runtime.engine.connect() as connection:
-        return service.verify(connection, runtime.notary, anchored_roots, **lookup)
+    # Only reads: through the database driver, without an ORM session's or SQLAlchemy's work around the query.
+    return service.verify(runtime.engine, runtime.notary, anchored_roots, **lookup)
 
 
 def _verify_file(runtime: Runtime, anchored_roots: AnchoredRoots, document_hash: str) -> Verification:

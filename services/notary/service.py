@@ -22,13 +22,15 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from eth_account import Account
 from pydantic import TypeAdapter
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from web3.exceptions import Web3Exception
 
@@ -1049,7 +1051,7 @@ def _match(
 
 
 def verify(
-    session: repository.Reader,
+    engine: Engine,
     notary: NotaryClient,
     anchored_roots: AnchoredRoots,
     *,
@@ -1057,15 +1059,44 @@ def verify(
     code: str | None = None,
     location: str = "query.code",
 ) -> Verification:
-    """What the database says about a hash or a code, each anchored root checked on chain."""
-    rows = repository.matches_for_verification(session, document_hash=document_hash, code=code)
+    """What the database says about a hash or a code, each anchored root checked on chain.
+
+    The hash or code is looked up through the database driver alone (`repository.matches_on_driver`); a connection
+    of `engine` reads the rest only for matches that show sources, signers or a copy."""
+    rows = repository.matches_on_driver(engine, document_hash=document_hash, code=code)
+    with ExitStack() as stack:
+        return _verification(
+            lambda: stack.enter_context(engine.connect()),
+            rows,
+            notary,
+            anchored_roots,
+            document_hash=document_hash,
+            code=code,
+            location=location,
+        )
+
+
+def _verification(
+    reader: Callable[[], repository.Reader],
+    rows: Sequence[ReceiptRow],
+    notary: NotaryClient,
+    anchored_roots: AnchoredRoots,
+    *,
+    document_hash: str | None,
+    code: str | None,
+    location: str,
+) -> Verification:
     by_hash = code is None
     if not rows and code is not None:
         check_unknown_code(code, location=location)
     described = [row for row in rows if _described(row, by_hash=by_hash)]
-    sources = repository.sources_of(session, [row.id for row in described if row.has_sources])
-    signers = repository.signers_of(session, [row.id for row in described if row.has_signers])
-    copies = repository.copies_of(session, [row.id for row in rows if row.has_public_copy]) if not by_hash else {}
+    with_sources = [row.id for row in described if row.has_sources]
+    with_signers = [row.id for row in described if row.has_signers]
+    with_copies = [row.id for row in rows if row.has_public_copy] if not by_hash else []
+    session = reader() if with_sources or with_signers or with_copies else None
+    sources = repository.sources_of(session, with_sources) if session is not None and with_sources else {}
+    signers = repository.signers_of(session, with_signers) if session is not None and with_signers else {}
+    copies = repository.copies_of(session, with_copies) if session is not None and with_copies else {}
     matches = [
         _match(
             row,

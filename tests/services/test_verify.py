@@ -24,9 +24,21 @@ from segell.services.notary.models import Document
 from segell.services.notary.repository import batches
 from segell.services.notary.service import AnchoredRoots
 from segell.services.notary.settings import NotarySettings
-from tests.helpers import RunningServer, make_settings, new_hash, serve, wait_anchored
+from tests.helpers import PostgresSchemas, RunningServer, make_settings, new_hash, serve, wait_anchored
 
 SMALL_LIMIT = 16 * 1024
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def segell_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Every test of this module on SQLite and on PostgreSQL: the lookup goes through each one's driver."""
+    home = tmp_path_factory.mktemp("segell-home")
+    if request.param == "sqlite":
+        yield from serve(make_settings(home))
+        return
+    postgres: PostgresSchemas = request.getfixturevalue("postgres")
+    with postgres.schema("segell_verify") as database_url:
+        yield from serve(make_settings(home, database_url=database_url))
 
 
 @pytest.fixture
