@@ -134,6 +134,17 @@ class SearchFacet(Base):
     value_id: Mapped[int] = mapped_column(ForeignKey("opendata_search_values.id"), primary_key=True)
 
 
+class SearchChanges(Base):
+    """How many times the search entries have changed (one row): every write of entries adds one, in its
+    transaction, so two reads that find the same number see the same entries (a process keeps which entries exist
+    under that number, `search_repository._Entries.live`)."""
+
+    __tablename__ = "opendata_search_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)
+
+
 class Submission(Base):
     """One structured submission of a mandatory publication (Llei 19/2014): an administration's block for a
     period, validated against the block's Table Schema, notarised and published. A correction is the next

@@ -6,9 +6,11 @@ The database finds the candidates: the entry ids the words of `q` match (or, for
 rarest facet value), handed over as one joined string; it scores none of them. What each entry holds (visibility,
 facet values, sort keys, dataset id and code, and how often each word occurs in it) is read once per process into
 arrays indexed by entry id (`_Entries`), which filter the candidates by `fq` and visibility, count the facets of
-the matches in one pass, and rank them by BM25 (`relevance`). An entry id names one content forever: a changed
-dataset's entry is deleted and written again under a new id, and ids are never reused (migration 0021), so what a
-process holds is never stale, whichever process wrote the change. The page comes from the BM25 scores or the dates
+the matches in one pass, and rank them by BM25 (`relevance`), each word's rarity counted among the entries that
+exist, which a process reads again whenever the database's count of changes to them (`SearchChanges`, migration
+0028) has moved. An entry id names one content forever: a changed dataset's entry is deleted and written again
+under a new id, and ids are never reused (migration 0021), so what a process holds is never stale, whichever
+process wrote the change. The page comes from the BM25 scores or the dates
 held (the best rows and all those tied with the last, sorted by every clause), from the database sorting the
 matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets
 from the values' counters and its page straight from a sort column's index.
@@ -111,6 +113,17 @@ def _existing(session: Session, dataset_ids: Sequence[str]) -> dict[str, tuple[i
     return found
 
 
+def _count_change(session: Session) -> None:
+    """Add one to the count of changes to the entries (`SearchChanges`): the first write of `index` and `unindex`,
+    so that every writer takes this row's lock before any other of the index's, always in the same order."""
+    session.execute(
+        text(
+            "INSERT INTO opendata_search_changes (id, changes) VALUES (1, 1)"
+            " ON CONFLICT (id) DO UPDATE SET changes = opendata_search_changes.changes + 1"
+        )
+    )
+
+
 def index(session: Session, entries: Sequence[IndexEntry]) -> None:
     """Write the entries (new, or replacing a dataset's entry) and their facet rows, in the caller's transaction.
 
@@ -119,6 +132,7 @@ def index(session: Session, entries: Sequence[IndexEntry]) -> None:
     every process keep what it has read of an entry (`_Entries`) without ever being wrong."""
     if not entries:
         return
+    _count_change(session)
     existing = _existing(session, [entry.dataset_id for entry in entries])
     _drop_facets(session, list(existing.values()))
     for chunk in _chunks([entry_id for entry_id, _ in existing.values()]):
@@ -157,6 +171,7 @@ def unindex(session: Session, dataset_ids: Sequence[str]) -> None:
     existing = _existing(session, dataset_ids)
     if not existing:
         return
+    _count_change(session)
     _drop_facets(session, list(existing.values()))
     session.execute(delete(_ENTRIES).where(_ENTRIES.c.id.in_([entry_id for entry_id, _ in existing.values()])))
 
@@ -213,6 +228,9 @@ class _Entries:
         self.codes: list[str | None] = [None] * capacity
         self.values: dict[int, str] = {}
         self.words = WordIndex(capacity)
+        #: The entries that exist when the database's count of changes is `live_changes` (None: not read yet).
+        self.live = np.zeros(capacity, dtype=np.bool_)
+        self.live_changes: int | None = None
 
     def _grow(self, largest: int) -> None:
         capacity = len(self.known)
@@ -222,7 +240,7 @@ class _Entries:
             self._reset(largest + 1)
             return
         size = max(largest + 1, capacity * 2)
-        for name in ("known", "private", "administration", "start", "length"):
+        for name in ("known", "private", "administration", "start", "length", "live"):
             old = getattr(self, name)
             grown = np.zeros(size, dtype=old.dtype)
             grown[:capacity] = old
@@ -389,18 +407,58 @@ def _matching_ids(session: Session, request: SearchRequest) -> Ints:
     return _id_set(session, _matches(dialect), {"match": _match_expression(request.phrases, dialect)})
 
 
-def _phrase_matches(session: Session, phrases: Sequence[Phrase]) -> tuple[list[int], int]:
-    """How many entries each phrase matches alone, and how many public datasets there are (one statement)."""
+_CHANGES = "(SELECT changes FROM opendata_search_changes WHERE id = 1)"
+
+
+def _phrase_matches(
+    session: Session, entries: _Entries, phrases: Sequence[Phrase], candidates: Ints
+) -> tuple[list[int], int]:
+    """How many entries each phrase matches alone, and how many public datasets there are.
+
+    A phrase of one word (or a prefix) is counted among the entries this process knows to exist, read again (with
+    the count of changes, in one statement) whenever the database's count of changes has moved; a phrase of several
+    words, which must follow one another, by the database, in the statement that reads the count of changes (a
+    database without one counts every phrase). `candidates` are the entries the search holds read."""
     dialect = session.get_bind().dialect.name
     params: dict[str, Any] = {"organization": _ORGANIZATION}
-    counts = []
+    columns = [
+        _CHANGES,
+        "(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)",
+    ]
     for number, phrase in enumerate(phrases):
         params[f"match{number}"] = _match_expression([phrase], dialect)
-        counted = _matches(dialect).replace(":match", f":match{number}")
-        counts.append(f"(SELECT count(*) FROM ({counted}) AS matched{number})")
-    counts.append("(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)")
-    row = session.execute(text("SELECT " + ", ".join(counts)), params).one()
-    return [int(count) for count in row[:-1]], int(row[-1])
+        columns.append(_count(dialect, number) if len(phrase.words) > 1 else "NULL")
+    changes, public, *counts = session.execute(text("SELECT " + ", ".join(columns)), params).one()
+    if changes is None:
+        every = [_count(dialect, number) for number in range(len(phrases))]
+        return [int(count) for count in session.execute(text("SELECT " + ", ".join(every)), params).one()], int(public)
+    if changes != entries.live_changes:
+        _read_live(session, entries, candidates)
+    found = []
+    for phrase, count in zip(phrases, counts, strict=True):
+        if count is None:
+            held = entries.words.holding(entries.words.phrase_word_ids(phrase, 0))
+            count = np.count_nonzero(held & entries.live[: len(held)])
+        found.append(int(count))
+    return found, int(public)
+
+
+def _count(dialect: str, number: int) -> str:
+    """The database's count of the entries the full-text query `:match<number>` matches."""
+    return f"(SELECT count(*) FROM ({_matches(dialect).replace(':match', f':match{number}')}) AS matched{number})"
+
+
+def _read_live(session: Session, entries: _Entries, candidates: Ints) -> None:
+    """Read which entries exist, with the count of changes they stand for (in one statement, so that both are of
+    the same moment), and every one of them this process has not read yet (with the `candidates` again, should the
+    store start afresh)."""
+    aggregate = "group_concat(id)" if session.get_bind().dialect.name == "sqlite" else "string_agg(id::text, ',')"
+    changes, joined = session.execute(text(f"SELECT {_CHANGES}, (SELECT {aggregate} FROM opendata_search)")).one()
+    ids = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
+    entries.ensure(session, np.concatenate([ids, candidates]))
+    entries.live[:] = False
+    entries.live[ids] = True
+    entries.live_changes = changes
 
 
 def _term_values(session: Session, field: int, value: str) -> tuple[list[int], int]:
@@ -589,7 +647,7 @@ def _page_by_score(
     if len(request.phrases) == 1:
         phrase_matches, public = [len(candidates)], len(candidates)
     else:
-        phrase_matches, public = _phrase_matches(session, request.phrases)
+        phrase_matches, public = _phrase_matches(session, entries, request.phrases, candidates)
     scores = bm25(
         entries.words, request.phrases, matched, matched=candidates, phrase_matches=phrase_matches, entries=public
     )
