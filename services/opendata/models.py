@@ -134,15 +134,16 @@ class SearchFacet(Base):
     value_id: Mapped[int] = mapped_column(ForeignKey("opendata_search_values.id"), primary_key=True)
 
 
-class SearchChanges(Base):
-    """How many times the search entries have changed (one row): every write of entries adds one, in its
-    transaction, so two reads that find the same number see the same entries (a process keeps which entries exist
-    under that number, `search_repository._Entries.live`)."""
+class SearchVersion(Base):
+    """Which state the search entries are in (one row): every write of entries gives it a new random version, in
+    its transaction, so two reads that find the same version see the same entries, even across a rolled-back write
+    (a process keeps which entries exist under that version, `search_repository._Entries.live`)."""
 
-    __tablename__ = "opendata_search_changes"
+    __tablename__ = "opendata_search_version"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    changes: Mapped[int] = mapped_column(BigInteger)
+    #: 32 random hex digits.
+    version: Mapped[str] = mapped_column(String(32))
 
 
 class Submission(Base):

@@ -16,7 +16,10 @@ matches' ids, or from walking a sort column's index. A search with no `q` and no
 from the values' counters and its page straight from a sort column's index.
 """
 
+import math
 import threading
+import time
+import uuid
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -113,14 +116,15 @@ def _existing(session: Session, dataset_ids: Sequence[str]) -> dict[str, tuple[i
     return found
 
 
-def _count_change(session: Session) -> None:
-    """Add one to the count of changes to the entries (`SearchChanges`): the first write of `index` and `unindex`,
-    so that every writer takes this row's lock before any other of the index's, always in the same order."""
+def _new_version(session: Session) -> None:
+    """Give the entries a new random version (`SearchVersion`): the first write of `index` and `unindex`, so that
+    every writer takes this row's lock before any other of the index's, always in the same order."""
     session.execute(
         text(
-            "INSERT INTO opendata_search_changes (id, changes) VALUES (1, 1)"
-            " ON CONFLICT (id) DO UPDATE SET changes = opendata_search_changes.changes + 1"
-        )
+            "INSERT INTO opendata_search_version (id, version) VALUES (1, :version)"
+            " ON CONFLICT (id) DO UPDATE SET version = excluded.version"
+        ),
+        {"version": uuid.uuid4().hex},
     )
 
 
@@ -132,7 +136,7 @@ def index(session: Session, entries: Sequence[IndexEntry]) -> None:
     every process keep what it has read of an entry (`_Entries`) without ever being wrong."""
     if not entries:
         return
-    _count_change(session)
+    _new_version(session)
     existing = _existing(session, [entry.dataset_id for entry in entries])
     _drop_facets(session, list(existing.values()))
     for chunk in _chunks([entry_id for entry_id, _ in existing.values()]):
@@ -171,7 +175,7 @@ def unindex(session: Session, dataset_ids: Sequence[str]) -> None:
     existing = _existing(session, dataset_ids)
     if not existing:
         return
-    _count_change(session)
+    _new_version(session)
     _drop_facets(session, list(existing.values()))
     session.execute(delete(_ENTRIES).where(_ENTRIES.c.id.in_([entry_id for entry_id, _ in existing.values()])))
 
@@ -192,6 +196,9 @@ _SORT_IN_DATABASE = 5000
 #: Up to this many entries not read yet are read by id; more, by ranges of this many ids.
 _READ_BY_ID = 1000
 _READ_RANGE = 20_000
+#: A process reads again which entries exist at most this often (seconds): in between, a search made after the
+#: entries changed asks the database.
+_READ_LIVE_EVERY = 1.0
 
 Ints = NDArray[np.int64]
 
@@ -228,9 +235,11 @@ class _Entries:
         self.codes: list[str | None] = [None] * capacity
         self.values: dict[int, str] = {}
         self.words = WordIndex(capacity)
-        #: The entries that exist when the database's count of changes is `live_changes` (None: not read yet).
+        #: The entries that exist at the entries' version `live_version` (None: not read yet), read at
+        #: `live_read_at` (`time.monotonic()`).
         self.live = np.zeros(capacity, dtype=np.bool_)
-        self.live_changes: int | None = None
+        self.live_version: str | None = None
+        self.live_read_at = -math.inf
 
     def _grow(self, largest: int) -> None:
         capacity = len(self.known)
@@ -401,44 +410,70 @@ def _matches(dialect: str) -> str:
     return "SELECT id FROM opendata_search_words WHERE text_vector @@ to_tsquery('simple', :match)"
 
 
-def _matching_ids(session: Session, request: SearchRequest) -> Ints:
-    """The entry ids the words of `q` match."""
+#: How many entries each phrase matches alone, and how many public datasets there are (for each phrase's IDF).
+PhraseMatches = tuple[list[int], int]
+_VERSION = "(SELECT version FROM opendata_search_version WHERE id = 1)"
+_PUBLIC = "(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)"
+
+
+def _matching_ids(session: Session, entries: _Entries, request: SearchRequest) -> tuple[Ints, PhraseMatches | None]:
+    """The entry ids the words of `q` match, and for a `q` of several phrases matched here, how many entries each
+    matches alone and how many public datasets there are.
+
+    A `q` of words and prefixes only is matched over the words this process holds, among the entries it knows to
+    exist at the version the database names (`_live_now`), in the statement that reads it; else (and for phrases of
+    several words, which must follow one another) by the database's full-text search."""
     dialect = session.get_bind().dialect.name
-    return _id_set(session, _matches(dialect), {"match": _match_expression(request.phrases, dialect)})
+    phrases = request.phrases
+    if all(len(phrase.words) == 1 for phrase in phrases):
+        several = len(phrases) > 1
+        statement = f"SELECT {_VERSION}, {_PUBLIC if several else 0}"
+        version, public = session.execute(text(statement), {"organization": _ORGANIZATION}).one()
+        if _live_now(session, entries, version, np.zeros(0, dtype=np.int64)):
+            matched = entries.live.copy()
+            counts = []
+            for phrase in phrases:
+                holding = entries.words.holding(entries.words.phrase_word_ids(phrase, 0))
+                if several:
+                    counts.append(int(np.count_nonzero(holding & entries.live)))
+                matched &= holding
+            return np.flatnonzero(matched).astype(np.int64), (counts, int(public)) if several else None
+    return _id_set(session, _matches(dialect), {"match": _match_expression(phrases, dialect)}), None
 
 
-_CHANGES = "(SELECT changes FROM opendata_search_changes WHERE id = 1)"
+def _live_now(session: Session, entries: _Entries, version: str | None, candidates: Ints) -> bool:
+    """Whether this process knows which entries exist at `version` (the database's, just read): as it holds them,
+    or read again now, unless they were read less than `_READ_LIVE_EVERY` ago."""
+    if version is None:
+        return False
+    if version == entries.live_version:
+        return True
+    if time.monotonic() - entries.live_read_at < _READ_LIVE_EVERY:
+        return False
+    _read_live(session, entries, candidates)
+    return True
 
 
-def _phrase_matches(
-    session: Session, entries: _Entries, phrases: Sequence[Phrase], candidates: Ints
-) -> tuple[list[int], int]:
-    """How many entries each phrase matches alone, and how many public datasets there are.
-
-    A phrase of one word (or a prefix) is counted among the entries this process knows to exist, read again (with
-    the count of changes, in one statement) whenever the database's count of changes has moved; a phrase of several
-    words, which must follow one another, by the database, in the statement that reads the count of changes (a
-    database without one counts every phrase). `candidates` are the entries the search holds read."""
+def _phrase_matches(session: Session, entries: _Entries, phrases: Sequence[Phrase], candidates: Ints) -> PhraseMatches:
+    """How many entries each phrase matches alone, and how many public datasets there are, for a `q` matched by the
+    database: a phrase of one word (or a prefix) counted among the entries this process knows to exist
+    (`_live_now`), a phrase of several words by the database, in the statement that reads the entries' version (or
+    every phrase, when this process cannot know which entries exist). `candidates` are the entries the search holds
+    read."""
     dialect = session.get_bind().dialect.name
     params: dict[str, Any] = {"organization": _ORGANIZATION}
-    columns = [
-        _CHANGES,
-        "(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)",
-    ]
+    columns = [_VERSION, _PUBLIC]
     for number, phrase in enumerate(phrases):
         params[f"match{number}"] = _match_expression([phrase], dialect)
         columns.append(_count(dialect, number) if len(phrase.words) > 1 else "NULL")
-    changes, public, *counts = session.execute(text("SELECT " + ", ".join(columns)), params).one()
-    if changes is None:
+    version, public, *counts = session.execute(text("SELECT " + ", ".join(columns)), params).one()
+    if not _live_now(session, entries, version, candidates):
         every = [_count(dialect, number) for number in range(len(phrases))]
         return [int(count) for count in session.execute(text("SELECT " + ", ".join(every)), params).one()], int(public)
-    if changes != entries.live_changes:
-        _read_live(session, entries, candidates)
     found = []
     for phrase, count in zip(phrases, counts, strict=True):
         if count is None:
-            held = entries.words.holding(entries.words.phrase_word_ids(phrase, 0))
-            count = np.count_nonzero(held & entries.live[: len(held)])
+            count = np.count_nonzero(entries.words.holding(entries.words.phrase_word_ids(phrase, 0)) & entries.live)
         found.append(int(count))
     return found, int(public)
 
@@ -449,16 +484,17 @@ def _count(dialect: str, number: int) -> str:
 
 
 def _read_live(session: Session, entries: _Entries, candidates: Ints) -> None:
-    """Read which entries exist, with the count of changes they stand for (in one statement, so that both are of
-    the same moment), and every one of them this process has not read yet (with the `candidates` again, should the
-    store start afresh)."""
+    """Read which entries exist, with the version they are at (in one statement, so that both are of the same
+    moment), and every one of them this process has not read yet (with the `candidates` again, should the store
+    start afresh)."""
     aggregate = "group_concat(id)" if session.get_bind().dialect.name == "sqlite" else "string_agg(id::text, ',')"
-    changes, joined = session.execute(text(f"SELECT {_CHANGES}, (SELECT {aggregate} FROM opendata_search)")).one()
+    version, joined = session.execute(text(f"SELECT {_VERSION}, (SELECT {aggregate} FROM opendata_search)")).one()
     ids = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
     entries.ensure(session, np.concatenate([ids, candidates]))
     entries.live[:] = False
     entries.live[ids] = True
-    entries.live_changes = changes
+    entries.live_version = version
+    entries.live_read_at = time.monotonic()
 
 
 def _term_values(session: Session, field: int, value: str) -> tuple[list[int], int]:
@@ -488,17 +524,18 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
     facet_terms.sort(key=lambda term: term[2])
     names = [value.lower() for name, value in request.terms if name == "name"]
     privates = [value.lower() == "true" for name, value in request.terms if name == "private"]
-    if request.phrases:
-        candidates = _matching_ids(session, request)
-    elif names:
-        candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
-    elif facet_terms:
-        holders = "SELECT DISTINCT entry_id AS id FROM opendata_search_facets WHERE value_id IN :values"
-        candidates = _id_set(session, holders, {"values": facet_terms[0][1]}, ["values"])
-    else:
-        candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
     entries = _entries_of(session)
     with entries.lock:
+        phrase_matches: PhraseMatches | None = None
+        if request.phrases:
+            candidates, phrase_matches = _matching_ids(session, entries, request)
+        elif names:
+            candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
+        elif facet_terms:
+            holders = "SELECT DISTINCT entry_id AS id FROM opendata_search_facets WHERE value_id IN :values"
+            candidates = _id_set(session, holders, {"values": facet_terms[0][1]}, ["values"])
+        else:
+            candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
         entries.ensure(session, candidates)
         keep = ~entries.private[candidates]
         if request.private_of is not None:
@@ -517,7 +554,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             if request.facet_fields:
                 facets = _count_facets(session, entries, request, values[keep[owners]])
         matched = candidates[keep]
-        page = _page(session, entries, request, matched, candidates) if request.rows else []
+        page = _page(session, entries, request, matched, candidates, phrase_matches) if request.rows else []
         return SearchResult(
             len(matched),
             [(entries.texts["dataset_id"][entry_id], entries.codes[entry_id]) for entry_id in page],
@@ -564,15 +601,23 @@ def _clauses(request: SearchRequest) -> list[tuple[str, bool]]:
     return clauses or [("modified_at", True)]
 
 
-def _page(session: Session, entries: _Entries, request: SearchRequest, matched: Ints, candidates: Ints) -> list[int]:
+def _page(
+    session: Session,
+    entries: _Entries,
+    request: SearchRequest,
+    matched: Ints,
+    candidates: Ints,
+    phrase_matches: PhraseMatches | None,
+) -> list[int]:
     """The entry ids of the page, in order: by the sort's columns, the last tie broken by entry id in the last
-    column's direction (as `_browse` and the sort indexes order them)."""
+    column's direction (as `_browse` and the sort indexes order them); `phrase_matches` are the phrases' counts
+    when matching them counted them."""
     wanted = request.start + request.rows
     if request.start >= len(matched):
         return []
     clauses = _clauses(request)
     if any(column == "score" for column, _ in clauses):
-        return _page_by_score(session, entries, request, matched, clauses, candidates)
+        return _page_by_score(session, entries, request, matched, clauses, candidates, phrase_matches)
     if all(column in entries.keys for column, _ in clauses):  # dates only: this process holds every key
         return _best(entries, matched, clauses, None, wanted)[request.start :]
     if len(matched) <= _SORT_IN_DATABASE:
@@ -640,17 +685,17 @@ def _page_by_score(
     matched: Ints,
     clauses: Sequence[tuple[str, bool]],
     candidates: Ints,
+    phrase_matches: PhraseMatches | None,
 ) -> list[int]:
     """The page by relevance: BM25 of each match computed over the words this process holds of each entry
     (`relevance`); the best (and all those tied with the last wanted) are sorted by every clause."""
     wanted = request.start + request.rows
     if len(request.phrases) == 1:
-        phrase_matches, public = [len(candidates)], len(candidates)
-    else:
-        phrase_matches, public = _phrase_matches(session, entries, request.phrases, candidates)
-    scores = bm25(
-        entries.words, request.phrases, matched, matched=candidates, phrase_matches=phrase_matches, entries=public
-    )
+        phrase_matches = [len(candidates)], len(candidates)
+    elif phrase_matches is None:
+        phrase_matches = _phrase_matches(session, entries, request.phrases, candidates)
+    holders, public = phrase_matches
+    scores = bm25(entries.words, request.phrases, matched, matched=candidates, phrase_matches=holders, entries=public)
     return _best(entries, matched, clauses, scores, wanted)[request.start :]
 
 

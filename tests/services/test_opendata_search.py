@@ -448,7 +448,7 @@ def test_search_in_another_process_reads_entries_it_has_not_seen(
 
 
 def test_search_in_another_process_weighs_words_by_the_datasets_there_are_now(
-    server: RunningServer, catalogue: dict[str, Any]
+    server: RunningServer, catalogue: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two words weigh by how many datasets hold each: a second store of entries (as another API process holds)
     counts them among the datasets there are after every creation and every deletion, and ranks as the server."""
@@ -458,6 +458,9 @@ def test_search_in_another_process_weighs_words_by_the_datasets_there_are_now(
     from segell.services.opendata import search_repository
     from segell.services.opendata.search import Phrase, SearchRequest
 
+    # Which entries exist is read again at every change (not at most once a second), so that the words are
+    # matched and counted in process, never by the database.
+    monkeypatch.setattr(search_repository, "_READ_LIVE_EVERY", 0.0)
     client = ckanapi.RemoteCKAN(server.url, apikey=server.admit())
 
     def titled(name: str, words: str) -> None:
