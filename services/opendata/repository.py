@@ -53,7 +53,8 @@ def datasets_by_ids(session: Session, *, ids: Sequence[str]) -> list[Dataset]:
 
 def _among(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     """`column` is one of `values`: on PostgreSQL one array parameter, so that the statement is the same for any
-    number of values and the server plans it once; elsewhere a list of parameters."""
+    number of values (psycopg prepares it on the server once it has run a few times); elsewhere a list of
+    parameters."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(ColumnElement[bool], column == any_(literal(list(values), ARRAY(column.type))))
     return cast(ColumnElement[bool], column.in_(values))
