@@ -9,10 +9,10 @@ one content forever), so scoring 40,000 matches is a few array operations.
 The score is Okapi BM25 (k1 = 1.2, b = 0.75, as FTS5's ``bm25()``) over the entry's folded text, where each phrase
 of `q` is a term: a phrase of several words occurs as often as its least frequent word, a prefix (``pressu*``) as
 often as all the words it begins together. The average length is over the entries the words matched, and a phrase's
-rarity (IDF) comes from the count of the entries it matches: the database's count of the matches when `q` is one
-phrase; with several, each phrase's holders among the entries that exist, which a process reads again whenever the
-database's count of changes to the entries has moved (`search_repository`), or the database's count for a phrase
-of several words. Every figure depends only on what the database holds, so every process ranks alike.
+rarity (IDF) comes from the count of the entries it matches: the count of the matches when `q` is one phrase; with
+several, each phrase's holders among the entries that exist at the version of the entries the database names
+(`search_repository`), or the database's count. Every figure depends only on what the database holds, so every
+process ranks alike.
 """
 
 import bisect

@@ -2,18 +2,20 @@
 database's own full-text search (FTS5 on SQLite, migration 0020; a GIN-indexed ``tsvector`` in a narrow table of
 its own on PostgreSQL, migration 0027).
 
-The database finds the candidates: the entry ids the words of `q` match (or, for `fq` alone, those holding its
-rarest facet value), handed over as one joined string; it scores none of them. What each entry holds (visibility,
-facet values, sort keys, dataset id and code, and how often each word occurs in it) is read once per process into
-arrays indexed by entry id (`_Entries`), which filter the candidates by `fq` and visibility, count the facets of
-the matches in one pass, and rank them by BM25 (`relevance`), each word's rarity counted among the entries that
-exist, which a process reads again whenever the database's count of changes to them (`SearchChanges`, migration
-0028) has moved. An entry id names one content forever: a changed dataset's entry is deleted and written again
-under a new id, and ids are never reused (migration 0021), so what a process holds is never stale, whichever
-process wrote the change. The page comes from the BM25 scores or the dates
-held (the best rows and all those tied with the last, sorted by every clause), from the database sorting the
-matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets
-from the values' counters and its page straight from a sort column's index.
+The candidates are the entry ids the words of `q` match (or, for `fq` alone, those holding its rarest facet
+value). What each entry holds (visibility, facet values, sort keys, dataset id and code, and how often each word
+occurs in it) is read once per process into arrays indexed by entry id (`_Entries`), with which entries exist at the
+entries' version (`SearchVersion`, migration 0028: a new random one with every write), read again when the version
+the database names has moved (at most once a second). While they are current, the candidates are found among them
+over what the process holds, and each word's rarity counted there; else the database finds them (its full-text
+search, or the facet rows), handed over as one joined string, and counts the words. It scores none of them. The
+arrays filter the candidates by `fq` and visibility, count the facets of the matches in one pass, and rank them by
+BM25 (`relevance`). An entry id names one content forever: a changed dataset's entry is deleted and written again
+under a new id, and ids are never reused (migration 0021), so what a process holds of an entry is never stale,
+whichever process wrote the change. The page comes from the BM25 scores or the dates held (the best rows and all
+those tied with the last, sorted by every clause), from the database sorting the matches' ids, or from walking a
+sort column's index. A search with no `q` and no `fq` reads its count and facets from the values' counters and its
+page straight from a sort column's index.
 """
 
 import math
@@ -239,6 +241,8 @@ class _Entries:
         #: `live_read_at` (`time.monotonic()`).
         self.live = np.zeros(capacity, dtype=np.bool_)
         self.live_version: str | None = None
+        #: The entries of `live` holding any of some facet values (value ids in order), found when first asked.
+        self.value_holders: dict[tuple[int, ...], Ints] = {}
         self.live_read_at = -math.inf
 
     def _grow(self, largest: int) -> None:
@@ -441,6 +445,23 @@ def _matching_ids(session: Session, entries: _Entries, request: SearchRequest) -
     return _id_set(session, _matches(dialect), {"match": _match_expression(phrases, dialect)}), None
 
 
+def _holding_values(session: Session, entries: _Entries, value_ids: list[int]) -> Ints:
+    """The entries holding any of the facet values `value_ids`: among the entries this process knows to exist at
+    the version the database names (`_live_now`), found once per version; else from the database's facet rows."""
+    version = session.scalar(text(f"SELECT {_VERSION}"))
+    if not _live_now(session, entries, version, np.zeros(0, dtype=np.int64)):
+        holders = "SELECT DISTINCT entry_id AS id FROM opendata_search_facets WHERE value_id IN :values"
+        return _id_set(session, holders, {"values": value_ids}, ["values"])
+    key = tuple(sorted(value_ids))
+    if key not in entries.value_holders:
+        live = np.flatnonzero(entries.live).astype(np.int64)
+        owners, _, values = entries.facet_rows(live)
+        holding = np.zeros(len(live), dtype=np.bool_)
+        holding[owners[np.isin(values, key)]] = True
+        entries.value_holders[key] = live[holding]
+    return entries.value_holders[key]
+
+
 def _live_now(session: Session, entries: _Entries, version: str | None, candidates: Ints) -> bool:
     """Whether this process knows which entries exist at `version` (the database's, just read): as it holds them,
     or read again now, unless they were read less than `_READ_LIVE_EVERY` ago."""
@@ -494,6 +515,7 @@ def _read_live(session: Session, entries: _Entries, candidates: Ints) -> None:
     entries.live[:] = False
     entries.live[ids] = True
     entries.live_version = version
+    entries.value_holders = {}
     entries.live_read_at = time.monotonic()
 
 
@@ -532,8 +554,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
         elif names:
             candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
         elif facet_terms:
-            holders = "SELECT DISTINCT entry_id AS id FROM opendata_search_facets WHERE value_id IN :values"
-            candidates = _id_set(session, holders, {"values": facet_terms[0][1]}, ["values"])
+            candidates = _holding_values(session, entries, facet_terms[0][1])
         else:
             candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
         entries.ensure(session, candidates)
