@@ -5,7 +5,7 @@ its own on PostgreSQL, migration 0027).
 The candidates are the entry ids the words of `q` match (or, for `fq` alone, those holding its rarest facet
 value). What each entry holds (visibility, facet values, sort keys, dataset id and code, and how often each word
 occurs in it) is read once per process into arrays indexed by entry id (`_Entries`), with which entries exist at the
-entries' version (`SearchVersion`, migration 0028: a new random one with every write), read again when the version
+entries' version (`SearchVersion`, migration 0029: a new random one with every write), read again when the version
 the database names has moved (at most once a second). While they are current, the candidates are found among them
 over what the process holds, and each word's rarity counted there; else the database finds them (its full-text
 search, or the facet rows), handed over as one joined string, and counts the words. It scores none of them. The

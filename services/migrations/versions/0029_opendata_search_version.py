@@ -2,8 +2,8 @@
 every write of them, so that a process can tell in one cheap read whether the entries it knows to exist are still
 those the database holds, and match and count words among them itself instead of asking the database.
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 """
 
 import uuid
@@ -11,8 +11,8 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0028"
-down_revision = "0027"
+revision = "0029"
+down_revision = "0028"
 
 
 def upgrade() -> None:
