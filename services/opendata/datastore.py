@@ -751,7 +751,7 @@ def _entry(session: Session, resource_id: str) -> DatastoreTable | None:
     return session.get(DatastoreTable, resource_id)
 
 
-def _report(entry: DatastoreTable, error_limit: int | None) -> dict[str, Any]:
+def _report(entry: DatastoreTable | sa.Row[Any], error_limit: int | None) -> dict[str, Any]:
     return {
         "rows_loaded": entry.rows_loaded,
         "rows_rejected": entry.rows_rejected,
@@ -764,7 +764,11 @@ def _report(entry: DatastoreTable, error_limit: int | None) -> dict[str, Any]:
 
 def resource_fields(session: Session, resource_id: str) -> dict[str, Any]:
     """What a resource dict says of its datastore: ``datastore_active`` and the load's report."""
-    entry = _entry(session, resource_id)
+    return registry_fields(_entry(session, resource_id))
+
+
+def registry_fields(entry: DatastoreTable | sa.Row[Any] | None) -> dict[str, Any]:
+    """`resource_fields` from the resource's registry entry (or a row holding its report's columns), or None."""
     if entry is None:
         return {"datastore_active": False}
     return {

@@ -134,6 +134,18 @@ class SearchFacet(Base):
     value_id: Mapped[int] = mapped_column(ForeignKey("opendata_search_values.id"), primary_key=True)
 
 
+class SearchVersion(Base):
+    """Which state the search entries are in (one row): every write of entries gives it a new random version, in
+    its transaction, so two reads that find the same version see the same entries, even across a rolled-back write
+    (a process keeps which entries exist under that version, `search_repository._Entries.live`)."""
+
+    __tablename__ = "opendata_search_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: 32 random hex digits.
+    version: Mapped[str] = mapped_column(String(32))
+
+
 class Submission(Base):
     """One structured submission of a mandatory publication (Llei 19/2014): an administration's block for a
     period, validated against the block's Table Schema, notarised and published. A correction is the next

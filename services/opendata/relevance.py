@@ -9,8 +9,10 @@ one content forever), so scoring 40,000 matches is a few array operations.
 The score is Okapi BM25 (k1 = 1.2, b = 0.75, as FTS5's ``bm25()``) over the entry's folded text, where each phrase
 of `q` is a term: a phrase of several words occurs as often as its least frequent word, a prefix (``pressu*``) as
 often as all the words it begins together. The average length is over the entries the words matched, and a phrase's
-rarity (IDF) comes from the database's count of the entries it matches: every figure depends only on what the
-database holds, so every process ranks alike.
+rarity (IDF) comes from the count of the entries it matches: the count of the matches when `q` is one phrase; with
+several, each phrase's holders among the entries that exist at the version of the entries the database names
+(`search_repository`), or the database's count. Every figure depends only on what the database holds, so every
+process ranks alike.
 """
 
 import bisect
@@ -94,6 +96,23 @@ class WordIndex:
                     found[keys[first:last] & _ENTRY_MASK] += counts[first:last]
         return found[ids]
 
+    def holding(self, word_ids: Sequence[int]) -> NDArray[np.bool_]:
+        """Which entries read hold any of the words `word_ids`, by entry id."""
+        held = np.zeros(len(self.lengths), dtype=np.bool_)
+        for word_id in word_ids:
+            low, high = word_id << _ENTRY_BITS, (word_id + 1) << _ENTRY_BITS
+            for keys, _ in self._segments:
+                first, last = np.searchsorted(keys, [low, high])
+                held[keys[first:last] & _ENTRY_MASK] = True
+        return held
+
+    def phrase_word_ids(self, phrase: Phrase, position: int) -> list[int]:
+        """The ids of the words read that the `position`-th word of `phrase` stands for (a prefix: all it begins)."""
+        word = phrase.words[position]
+        if phrase.prefix and position == len(phrase.words) - 1:
+            return self.beginning(word)
+        return [self.words[word]] if word in self.words else []
+
     def beginning(self, prefix: str) -> list[int]:
         """The ids of the words read that begin with `prefix`."""
         if self._sorted is None:
@@ -110,12 +129,8 @@ class WordIndex:
         """How often `phrase` occurs in each entry of `ids`, counted as its least frequent word (a prefix: all the
         words it begins, together)."""
         counted: NDArray[np.int32] | None = None
-        for position, word in enumerate(phrase.words):
-            if phrase.prefix and position == len(phrase.words) - 1:
-                word_ids = self.beginning(word)
-            else:
-                word_ids = [self.words[word]] if word in self.words else []
-            occurring = self.occurrences(word_ids, ids)
+        for position in range(len(phrase.words)):
+            occurring = self.occurrences(self.phrase_word_ids(phrase, position), ids)
             counted = occurring if counted is None else np.minimum(counted, occurring)
         assert counted is not None
         return counted

@@ -1,12 +1,18 @@
 """The catalogue's SQL, as keyword-only functions."""
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ARRAY, ColumnElement, Row, Table, any_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
+from segell.services.opendata.datastore_models import DatastoreTable
 from segell.services.opendata.models import Dataset, DatasetVersion, Resource, SearchEntry
+
+_DATASETS = cast(Table, Dataset.__table__)
+_RESOURCES = cast(Table, Resource.__table__)
+_DATASTORE = cast(Table, DatastoreTable.__table__)
 
 
 def dataset_by_id_or_name(session: Session, *, id_or_name: str, for_update: bool = False) -> Dataset | None:
@@ -43,6 +49,58 @@ def datasets_by_ids(session: Session, *, ids: Sequence[str]) -> list[Dataset]:
     if not ids:
         return []
     return list(session.scalars(select(Dataset).where(Dataset.id.in_(ids))))
+
+
+def _among(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column` is one of `values`: on PostgreSQL one array parameter, so that the statement is the same for any
+    number of values (psycopg prepares it on the server once it has run a few times); elsewhere a list of
+    parameters."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(ColumnElement[bool], column == any_(literal(list(values), ARRAY(column.type))))
+    return cast(ColumnElement[bool], column.in_(values))
+
+
+def shown_datasets(session: Session, *, ids: Sequence[str]) -> list[Row[Any]]:
+    """What a package dict shows of the datasets `ids`, as plain rows rather than ORM objects (a page of search
+    results reads a hundred of them): every column of the dataset but its search text, and its publisher's
+    ``publisher_code``, ``publisher_name`` and ``publisher_admitted_at``."""
+    if not ids:
+        return []
+    query = (
+        select(
+            *(column for column in _DATASETS.c if column.name != "search_text"),
+            Administration.code.label("publisher_code"),
+            Administration.name.label("publisher_name"),
+            Administration.admitted_at.label("publisher_admitted_at"),
+        )
+        .join(Administration, Administration.id == _DATASETS.c.administration_id)
+        .where(_among(session, _DATASETS.c.id, ids))
+    )
+    return list(session.execute(query))
+
+
+def shown_resources(session: Session, *, dataset_ids: Sequence[str]) -> list[Row[Any]]:
+    """The resources of the datasets by position, as plain rows, each with its datastore registry entry's report
+    (``datastore_resource_id``, null for a resource without one, ``rows_loaded``, ``rows_rejected``, ``errors``,
+    ``failure``, ``seconds``, ``loaded_at``)."""
+    if not dataset_ids:
+        return []
+    query = (
+        select(
+            *_RESOURCES.c,
+            _DATASTORE.c.resource_id.label("datastore_resource_id"),
+            _DATASTORE.c.rows_loaded,
+            _DATASTORE.c.rows_rejected,
+            _DATASTORE.c.errors,
+            _DATASTORE.c.failure,
+            _DATASTORE.c.seconds,
+            _DATASTORE.c.loaded_at,
+        )
+        .outerjoin(_DATASTORE, _DATASTORE.c.resource_id == _RESOURCES.c.id)
+        .where(_among(session, _RESOURCES.c.dataset_id, dataset_ids))
+        .order_by(_RESOURCES.c.position)
+    )
+    return list(session.execute(query))
 
 
 def unindexed_datasets(session: Session) -> list[Dataset]:

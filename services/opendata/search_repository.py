@@ -2,19 +2,26 @@
 database's own full-text search (FTS5 on SQLite, migration 0020; a GIN-indexed ``tsvector`` in a narrow table of
 its own on PostgreSQL, migration 0027).
 
-The database finds the candidates: the entry ids the words of `q` match (or, for `fq` alone, those holding its
-rarest facet value), handed over as one joined string; it scores none of them. What each entry holds (visibility,
-facet values, sort keys, dataset id and code, and how often each word occurs in it) is read once per process into
-arrays indexed by entry id (`_Entries`), which filter the candidates by `fq` and visibility, count the facets of
-the matches in one pass, and rank them by BM25 (`relevance`). An entry id names one content forever: a changed
-dataset's entry is deleted and written again under a new id, and ids are never reused (migration 0021), so what a
-process holds is never stale, whichever process wrote the change. The page comes from the BM25 scores or the dates
-held (the best rows and all those tied with the last, sorted by every clause), from the database sorting the
-matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count and facets
-from the values' counters and its page straight from a sort column's index.
+The candidates are the entry ids the words of `q` match (or, for `fq` alone, those holding its rarest facet
+value). What each entry holds (visibility, facet values, sort keys, dataset id and code, and how often each word
+occurs in it) is read once per process into arrays indexed by entry id (`_Entries`), with which entries exist at the
+entries' version (`SearchVersion`, migration 0029: a new random one with every write), read again when the version
+the database names has moved (at most once a second). While they are current, the candidates are found among them
+over what the process holds, and each word's rarity counted there; else the database finds them (its full-text
+search, or the facet rows), handed over as one joined string, and counts the words. It scores none of them. The
+arrays filter the candidates by `fq` and visibility, count the facets of the matches in one pass, and rank them by
+BM25 (`relevance`). An entry id names one content forever: a changed dataset's entry is deleted and written again
+under a new id, and ids are never reused (migration 0021), so what a process holds of an entry is never stale,
+whichever process wrote the change. The page comes from the BM25 scores or the dates held (the best rows and all
+those tied with the last, sorted by every clause), from the database sorting the matches' ids, or from walking a
+sort column's index. A search with no `q` and no `fq` reads its count and facets from the values' counters and its
+page straight from a sort column's index.
 """
 
+import math
 import threading
+import time
+import uuid
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -111,6 +118,18 @@ def _existing(session: Session, dataset_ids: Sequence[str]) -> dict[str, tuple[i
     return found
 
 
+def _new_version(session: Session) -> None:
+    """Give the entries a new random version (`SearchVersion`): the first write of `index` and `unindex`, so that
+    every writer takes this row's lock before any other of the index's, always in the same order."""
+    session.execute(
+        text(
+            "INSERT INTO opendata_search_version (id, version) VALUES (1, :version)"
+            " ON CONFLICT (id) DO UPDATE SET version = excluded.version"
+        ),
+        {"version": uuid.uuid4().hex},
+    )
+
+
 def index(session: Session, entries: Sequence[IndexEntry]) -> None:
     """Write the entries (new, or replacing a dataset's entry) and their facet rows, in the caller's transaction.
 
@@ -119,6 +138,7 @@ def index(session: Session, entries: Sequence[IndexEntry]) -> None:
     every process keep what it has read of an entry (`_Entries`) without ever being wrong."""
     if not entries:
         return
+    _new_version(session)
     existing = _existing(session, [entry.dataset_id for entry in entries])
     _drop_facets(session, list(existing.values()))
     for chunk in _chunks([entry_id for entry_id, _ in existing.values()]):
@@ -157,6 +177,7 @@ def unindex(session: Session, dataset_ids: Sequence[str]) -> None:
     existing = _existing(session, dataset_ids)
     if not existing:
         return
+    _new_version(session)
     _drop_facets(session, list(existing.values()))
     session.execute(delete(_ENTRIES).where(_ENTRIES.c.id.in_([entry_id for entry_id, _ in existing.values()])))
 
@@ -177,6 +198,9 @@ _SORT_IN_DATABASE = 5000
 #: Up to this many entries not read yet are read by id; more, by ranges of this many ids.
 _READ_BY_ID = 1000
 _READ_RANGE = 20_000
+#: A process reads again which entries exist at most this often (seconds): in between, a search made after the
+#: entries changed asks the database.
+_READ_LIVE_EVERY = 1.0
 
 Ints = NDArray[np.int64]
 
@@ -213,6 +237,13 @@ class _Entries:
         self.codes: list[str | None] = [None] * capacity
         self.values: dict[int, str] = {}
         self.words = WordIndex(capacity)
+        #: The entries that exist at the entries' version `live_version` (None: not read yet), read at
+        #: `live_read_at` (`time.monotonic()`).
+        self.live = np.zeros(capacity, dtype=np.bool_)
+        self.live_version: str | None = None
+        #: The entries of `live` holding any of some facet values (value ids in order), found when first asked.
+        self.value_holders: dict[tuple[int, ...], Ints] = {}
+        self.live_read_at = -math.inf
 
     def _grow(self, largest: int) -> None:
         capacity = len(self.known)
@@ -222,7 +253,7 @@ class _Entries:
             self._reset(largest + 1)
             return
         size = max(largest + 1, capacity * 2)
-        for name in ("known", "private", "administration", "start", "length"):
+        for name in ("known", "private", "administration", "start", "length", "live"):
             old = getattr(self, name)
             grown = np.zeros(size, dtype=old.dtype)
             grown[:capacity] = old
@@ -383,24 +414,109 @@ def _matches(dialect: str) -> str:
     return "SELECT id FROM opendata_search_words WHERE text_vector @@ to_tsquery('simple', :match)"
 
 
-def _matching_ids(session: Session, request: SearchRequest) -> Ints:
-    """The entry ids the words of `q` match."""
+#: How many entries each phrase matches alone, and how many public datasets there are (for each phrase's IDF).
+PhraseMatches = tuple[list[int], int]
+_VERSION = "(SELECT version FROM opendata_search_version WHERE id = 1)"
+_PUBLIC = "(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)"
+
+
+def _matching_ids(session: Session, entries: _Entries, request: SearchRequest) -> tuple[Ints, PhraseMatches | None]:
+    """The entry ids the words of `q` match, and for a `q` of several phrases matched here, how many entries each
+    matches alone and how many public datasets there are.
+
+    A `q` of words and prefixes only is matched over the words this process holds, among the entries it knows to
+    exist at the version the database names (`_live_now`), in the statement that reads it; else (and for phrases of
+    several words, which must follow one another) by the database's full-text search."""
     dialect = session.get_bind().dialect.name
-    return _id_set(session, _matches(dialect), {"match": _match_expression(request.phrases, dialect)})
+    phrases = request.phrases
+    if all(len(phrase.words) == 1 for phrase in phrases):
+        several = len(phrases) > 1
+        statement = f"SELECT {_VERSION}, {_PUBLIC if several else 0}"
+        version, public = session.execute(text(statement), {"organization": _ORGANIZATION}).one()
+        if _live_now(session, entries, version, np.zeros(0, dtype=np.int64)):
+            matched = entries.live.copy()
+            counts = []
+            for phrase in phrases:
+                holding = entries.words.holding(entries.words.phrase_word_ids(phrase, 0))
+                if several:
+                    counts.append(int(np.count_nonzero(holding & entries.live)))
+                matched &= holding
+            return np.flatnonzero(matched).astype(np.int64), (counts, int(public)) if several else None
+    return _id_set(session, _matches(dialect), {"match": _match_expression(phrases, dialect)}), None
 
 
-def _phrase_matches(session: Session, phrases: Sequence[Phrase]) -> tuple[list[int], int]:
-    """How many entries each phrase matches alone, and how many public datasets there are (one statement)."""
+def _holding_values(session: Session, entries: _Entries, value_ids: list[int]) -> Ints:
+    """The entries holding any of the facet values `value_ids`: among the entries this process knows to exist at
+    the version the database names (`_live_now`), found once per version; else from the database's facet rows."""
+    version = session.scalar(text(f"SELECT {_VERSION}"))
+    if not _live_now(session, entries, version, np.zeros(0, dtype=np.int64)):
+        holders = "SELECT DISTINCT entry_id AS id FROM opendata_search_facets WHERE value_id IN :values"
+        return _id_set(session, holders, {"values": value_ids}, ["values"])
+    key = tuple(sorted(value_ids))
+    if key not in entries.value_holders:
+        live = np.flatnonzero(entries.live).astype(np.int64)
+        owners, _, values = entries.facet_rows(live)
+        holding = np.zeros(len(live), dtype=np.bool_)
+        holding[owners[np.isin(values, key)]] = True
+        entries.value_holders[key] = live[holding]
+    return entries.value_holders[key]
+
+
+def _live_now(session: Session, entries: _Entries, version: str | None, candidates: Ints) -> bool:
+    """Whether this process knows which entries exist at `version` (the database's, just read): as it holds them,
+    or read again now, unless they were read less than `_READ_LIVE_EVERY` ago."""
+    if version is None:
+        return False
+    if version == entries.live_version:
+        return True
+    if time.monotonic() - entries.live_read_at < _READ_LIVE_EVERY:
+        return False
+    _read_live(session, entries, candidates)
+    return True
+
+
+def _phrase_matches(session: Session, entries: _Entries, phrases: Sequence[Phrase], candidates: Ints) -> PhraseMatches:
+    """How many entries each phrase matches alone, and how many public datasets there are, for a `q` matched by the
+    database: a phrase of one word (or a prefix) counted among the entries this process knows to exist
+    (`_live_now`), a phrase of several words by the database, in the statement that reads the entries' version (or
+    every phrase, when this process cannot know which entries exist). `candidates` are the entries the search holds
+    read."""
     dialect = session.get_bind().dialect.name
     params: dict[str, Any] = {"organization": _ORGANIZATION}
-    counts = []
+    columns = [_VERSION, _PUBLIC]
     for number, phrase in enumerate(phrases):
         params[f"match{number}"] = _match_expression([phrase], dialect)
-        counted = _matches(dialect).replace(":match", f":match{number}")
-        counts.append(f"(SELECT count(*) FROM ({counted}) AS matched{number})")
-    counts.append("(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)")
-    row = session.execute(text("SELECT " + ", ".join(counts)), params).one()
-    return [int(count) for count in row[:-1]], int(row[-1])
+        columns.append(_count(dialect, number) if len(phrase.words) > 1 else "NULL")
+    version, public, *counts = session.execute(text("SELECT " + ", ".join(columns)), params).one()
+    if not _live_now(session, entries, version, candidates):
+        every = [_count(dialect, number) for number in range(len(phrases))]
+        return [int(count) for count in session.execute(text("SELECT " + ", ".join(every)), params).one()], int(public)
+    found = []
+    for phrase, count in zip(phrases, counts, strict=True):
+        if count is None:
+            count = np.count_nonzero(entries.words.holding(entries.words.phrase_word_ids(phrase, 0)) & entries.live)
+        found.append(int(count))
+    return found, int(public)
+
+
+def _count(dialect: str, number: int) -> str:
+    """The database's count of the entries the full-text query `:match<number>` matches."""
+    return f"(SELECT count(*) FROM ({_matches(dialect).replace(':match', f':match{number}')}) AS matched{number})"
+
+
+def _read_live(session: Session, entries: _Entries, candidates: Ints) -> None:
+    """Read which entries exist, with the version they are at (in one statement, so that both are of the same
+    moment), and every one of them this process has not read yet (with the `candidates` again, should the store
+    start afresh)."""
+    aggregate = "group_concat(id)" if session.get_bind().dialect.name == "sqlite" else "string_agg(id::text, ',')"
+    version, joined = session.execute(text(f"SELECT {_VERSION}, (SELECT {aggregate} FROM opendata_search)")).one()
+    ids = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
+    entries.ensure(session, np.concatenate([ids, candidates]))
+    entries.live[:] = False
+    entries.live[ids] = True
+    entries.live_version = version
+    entries.value_holders = {}
+    entries.live_read_at = time.monotonic()
 
 
 def _term_values(session: Session, field: int, value: str) -> tuple[list[int], int]:
@@ -430,17 +546,17 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
     facet_terms.sort(key=lambda term: term[2])
     names = [value.lower() for name, value in request.terms if name == "name"]
     privates = [value.lower() == "true" for name, value in request.terms if name == "private"]
-    if request.phrases:
-        candidates = _matching_ids(session, request)
-    elif names:
-        candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
-    elif facet_terms:
-        holders = "SELECT DISTINCT entry_id AS id FROM opendata_search_facets WHERE value_id IN :values"
-        candidates = _id_set(session, holders, {"values": facet_terms[0][1]}, ["values"])
-    else:
-        candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
     entries = _entries_of(session)
     with entries.lock:
+        phrase_matches: PhraseMatches | None = None
+        if request.phrases:
+            candidates, phrase_matches = _matching_ids(session, entries, request)
+        elif names:
+            candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
+        elif facet_terms:
+            candidates = _holding_values(session, entries, facet_terms[0][1])
+        else:
+            candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
         entries.ensure(session, candidates)
         keep = ~entries.private[candidates]
         if request.private_of is not None:
@@ -459,7 +575,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             if request.facet_fields:
                 facets = _count_facets(session, entries, request, values[keep[owners]])
         matched = candidates[keep]
-        page = _page(session, entries, request, matched, candidates) if request.rows else []
+        page = _page(session, entries, request, matched, candidates, phrase_matches) if request.rows else []
         return SearchResult(
             len(matched),
             [(entries.texts["dataset_id"][entry_id], entries.codes[entry_id]) for entry_id in page],
@@ -506,15 +622,23 @@ def _clauses(request: SearchRequest) -> list[tuple[str, bool]]:
     return clauses or [("modified_at", True)]
 
 
-def _page(session: Session, entries: _Entries, request: SearchRequest, matched: Ints, candidates: Ints) -> list[int]:
+def _page(
+    session: Session,
+    entries: _Entries,
+    request: SearchRequest,
+    matched: Ints,
+    candidates: Ints,
+    phrase_matches: PhraseMatches | None,
+) -> list[int]:
     """The entry ids of the page, in order: by the sort's columns, the last tie broken by entry id in the last
-    column's direction (as `_browse` and the sort indexes order them)."""
+    column's direction (as `_browse` and the sort indexes order them); `phrase_matches` are the phrases' counts
+    when matching them counted them."""
     wanted = request.start + request.rows
     if request.start >= len(matched):
         return []
     clauses = _clauses(request)
     if any(column == "score" for column, _ in clauses):
-        return _page_by_score(session, entries, request, matched, clauses, candidates)
+        return _page_by_score(session, entries, request, matched, clauses, candidates, phrase_matches)
     if all(column in entries.keys for column, _ in clauses):  # dates only: this process holds every key
         return _best(entries, matched, clauses, None, wanted)[request.start :]
     if len(matched) <= _SORT_IN_DATABASE:
@@ -582,17 +706,17 @@ def _page_by_score(
     matched: Ints,
     clauses: Sequence[tuple[str, bool]],
     candidates: Ints,
+    phrase_matches: PhraseMatches | None,
 ) -> list[int]:
     """The page by relevance: BM25 of each match computed over the words this process holds of each entry
     (`relevance`); the best (and all those tied with the last wanted) are sorted by every clause."""
     wanted = request.start + request.rows
     if len(request.phrases) == 1:
-        phrase_matches, public = [len(candidates)], len(candidates)
-    else:
-        phrase_matches, public = _phrase_matches(session, request.phrases)
-    scores = bm25(
-        entries.words, request.phrases, matched, matched=candidates, phrase_matches=phrase_matches, entries=public
-    )
+        phrase_matches = [len(candidates)], len(candidates)
+    elif phrase_matches is None:
+        phrase_matches = _phrase_matches(session, entries, request.phrases, candidates)
+    holders, public = phrase_matches
+    scores = bm25(entries.words, request.phrases, matched, matched=candidates, phrase_matches=holders, entries=public)
     return _best(entries, matched, clauses, scores, wanted)[request.start :]
 
 

@@ -12,13 +12,14 @@ import json
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
@@ -66,7 +67,16 @@ def _ckan_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat()
 
 
-def _organization(administration: Administration, package_count: int | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Publisher:
+    """What a package dict shows of its administration, when read with the dataset (`repository.shown_datasets`)."""
+
+    code: str
+    name: str
+    admitted_at: datetime
+
+
+def _organization(administration: Administration | _Publisher, package_count: int | None = None) -> dict[str, Any]:
     organization = {
         "id": administration.code.lower(),
         "name": administration.code.lower(),
@@ -107,7 +117,11 @@ def _format_name(file_format: str) -> str:
     return "GeoJSON" if file_format == "GEOJSON" else file_format
 
 
-def _resource_dict(context: Context, dataset: Dataset, resource: Resource) -> dict[str, Any]:
+def _resource_dict(
+    context: Context, dataset: Dataset | Row[Any], resource: Resource | Row[Any], registry: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A resource's dict; `registry` is what it says of its datastore when the caller has read it
+    (`datastore.registry_fields`), else it is looked up."""
     return {
         "id": resource.id,
         "package_id": dataset.id,
@@ -126,17 +140,20 @@ def _resource_dict(context: Context, dataset: Dataset, resource: Resource) -> di
         "created": _ckan_time(resource.created_at),
         "last_modified": _ckan_time(resource.modified_at),
         "metadata_modified": _ckan_time(resource.modified_at),
-        **datastore.resource_fields(context.session, resource.id),
+        **(registry if registry is not None else datastore.resource_fields(context.session, resource.id)),
     }
 
 
 def package_dict(
     context: Context,
-    dataset: Dataset,
-    resources: list[Resource],
-    administration: Administration,
+    dataset: Dataset | Row[Any],
+    resources: Sequence[Resource | Row[Any]],
+    administration: Administration | _Publisher,
     code: str | None,
+    registries: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """A dataset's CKAN dict, from its ORM object or a plain row of its columns (and so its resources);
+    `registries` are what each resource says of its datastore, when the caller has read it."""
     licence_title, licence_url = LICENCES[dataset.licence]
     tags = [
         {"name": keyword, "display_name": keyword, "state": "active", "vocabulary_id": None}
@@ -168,7 +185,10 @@ def package_dict(
         "temporal_end": dataset.temporal_end.isoformat() if dataset.temporal_end else None,
         "spatial_uri": dataset.spatial,
         "frequency": FREQUENCY_URI + dataset.frequency if dataset.frequency else None,
-        "resources": [_resource_dict(context, dataset, resource) for resource in resources],
+        "resources": [
+            _resource_dict(context, dataset, resource, registries[position] if registries is not None else None)
+            for position, resource in enumerate(resources)
+        ],
         "num_resources": len(resources),
         "extras": [],
         "version": str(dataset.version),
@@ -263,6 +283,34 @@ def _packages(
     ]
 
 
+def _shown_packages(context: Context, codes: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """The package dicts of the datasets `codes` names (with their current versions' verification codes), in its
+    order, read in two statements as plain rows: a page of search results."""
+    resources: dict[str, list[Row[Any]]] = {}
+    for resource in repository.shown_resources(context.session, dataset_ids=list(codes)):
+        resources.setdefault(resource.dataset_id, []).append(resource)
+    publishers: dict[int, _Publisher] = {}
+    datasets: dict[str, Row[Any]] = {}
+    for dataset in repository.shown_datasets(context.session, ids=list(codes)):
+        datasets[dataset.id] = dataset
+        if dataset.administration_id not in publishers:
+            publishers[dataset.administration_id] = _Publisher(
+                dataset.publisher_code, dataset.publisher_name, dataset.publisher_admitted_at
+            )
+    packages = []
+    for dataset_id, code in codes.items():
+        if dataset_id not in datasets:
+            continue
+        dataset = datasets[dataset_id]
+        held = resources.get(dataset_id, [])
+        registries = [
+            datastore.registry_fields(resource if resource.datastore_resource_id is not None else None)
+            for resource in held
+        ]
+        packages.append(package_dict(context, dataset, held, publishers[dataset.administration_id], code, registries))
+    return packages
+
+
 def package_show(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
     dataset = _visible_dataset(context, _param(params, "id"))
     return _packages(context, [dataset])[0]
@@ -355,9 +403,7 @@ def package_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any
     database; only the page's datasets are read."""
     request = _search_request(context, params)
     found = search_repository.search(context.session, request)
-    codes = dict(found.page)
-    datasets = {dataset.id: dataset for dataset in repository.datasets_by_ids(context.session, ids=list(codes))}
-    packages = _packages(context, [datasets[dataset_id] for dataset_id in codes if dataset_id in datasets], codes)
+    packages = _shown_packages(context, dict(found.page))
     search_facets = {
         field: {
             "title": field,

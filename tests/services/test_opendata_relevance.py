@@ -39,6 +39,20 @@ def test_occurrences_match_a_plain_count_whatever_the_batches() -> None:
     assert len(index.beginning("press")) == 3 and index.beginning("zz") == []
 
 
+def test_holders_of_a_word_or_a_prefix_match_a_plain_count_whatever_the_batches() -> None:
+    held = texts(300, seed=11)
+    index = WordIndex(301)
+    for first in range(1, 301, 37):
+        index.add([(entry_id, held[entry_id]) for entry_id in range(first, min(first + 37, 301))])
+    for word in WORDS:
+        holding = index.holding(index.phrase_word_ids(Phrase((word,)), 0))
+        assert np.flatnonzero(holding).tolist() == [entry_id for entry_id in held if word in held[entry_id].split()]
+    holding = index.holding(index.phrase_word_ids(Phrase(("press",), prefix=True), 0))
+    expected = [entry_id for entry_id, text in held.items() if any(w.startswith("press") for w in text.split())]
+    assert np.flatnonzero(holding).tolist() == expected
+    assert not index.holding(index.phrase_word_ids(Phrase(("desconegut",)), 0)).any()
+
+
 def test_phrase_occurs_as_its_least_frequent_word_and_a_prefix_as_all_its_words() -> None:
     index = WordIndex(4)
     index.add([(1, "qualitat de l aire l aire l"), (2, "aire pressupost pressio pressio"), (3, "soroll")])

@@ -445,3 +445,73 @@ def test_search_in_another_process_reads_entries_it_has_not_seen(
         engine.dispose()
         for name in ("torrent-a", "torrent-b", "torrent-c"):
             client.action.package_delete(id=name)
+
+
+def test_search_in_another_process_weighs_words_by_the_datasets_there_are_now(
+    server: RunningServer, catalogue: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two words weigh by how many datasets hold each: a second store of entries (as another API process holds)
+    counts them among the datasets there are after every creation and every deletion, and ranks as the server; it
+    finds the datasets of a tag among them too."""
+    from sqlalchemy.orm import Session
+
+    from segell.services.db import create_db_engine
+    from segell.services.opendata import search_repository
+    from segell.services.opendata.search import Phrase, SearchRequest
+
+    # Which entries exist is read again at every change (not at most once a second), so that the words and tags
+    # are matched and counted in process, never by the database.
+    monkeypatch.setattr(search_repository, "_READ_LIVE_EVERY", 0.0)
+    client = ckanapi.RemoteCKAN(server.url, apikey=server.admit())
+
+    def titled(name: str, words: str) -> None:
+        client.action.package_create(
+            **dataset(name, title_translated=texts(words, words, words), tags=[{"name": "bosc mediterrani"}])
+        )
+
+    # bosc-x holds xiprer twice as often as bosc-g, which holds ginebre twice as often: the rarer word decides.
+    titled("bosc-x", "Xiprer xiprer ginebre")
+    titled("bosc-g", "Ginebre ginebre xiprer")
+    for number in range(3):
+        titled(f"bosc-ginebre-{number}", "Ginebre")
+    engine = create_db_engine(server.settings.sqlalchemy_url)
+    request = SearchRequest(
+        phrases=(Phrase(("xiprer",)), Phrase(("ginebre",))), terms=(), order=(("score", True), ("modified_at", True)),
+        rows=10, start=0, facet_fields=(), facet_limit=50, facet_mincount=1,
+    )  # fmt: skip
+    by_tag = SearchRequest(
+        phrases=(), terms=(("tags", "Bosc Mediterrani"),), order=(("modified_at", True),), rows=0, start=0,
+        facet_fields=(), facet_limit=50, facet_mincount=1,
+    )  # fmt: skip
+
+    def tagged() -> int:
+        """How many datasets the second store finds with the tag."""
+        with Session(engine) as session:
+            return search_repository.search(session, by_tag).count
+
+    def ranked() -> tuple[list[str], list[str]]:
+        """The ranking of the second store and the server's."""
+        with Session(engine) as session:
+            found = search_repository.search(session, request)
+        served = search(catalogue["anyone"], q="xiprer ginebre")["results"]
+        by_id = {package["id"]: package["name"] for package in served}
+        return [by_id[dataset_id] for dataset_id, _ in found.page], [package["name"] for package in served]
+
+    made = ["bosc-x", "bosc-g", *(f"bosc-ginebre-{number}" for number in range(3))]
+    try:
+        assert ranked() == (["bosc-x", "bosc-g"], ["bosc-x", "bosc-g"])  # xiprer in 2 datasets, ginebre in 5
+        assert tagged() == 5
+        for number in range(4):
+            titled(f"bosc-xiprer-{number}", "Xiprer")
+            made.append(f"bosc-xiprer-{number}")
+        assert ranked() == (["bosc-g", "bosc-x"], ["bosc-g", "bosc-x"])  # xiprer in 6, ginebre in 5
+        assert tagged() == 9
+        for number in range(4):
+            client.action.package_delete(id=f"bosc-xiprer-{number}")
+            made.remove(f"bosc-xiprer-{number}")
+        assert ranked() == (["bosc-x", "bosc-g"], ["bosc-x", "bosc-g"])  # xiprer in 2 again
+        assert tagged() == 5
+    finally:
+        engine.dispose()
+        for name in made:
+            client.action.package_delete(id=name)
