@@ -19,12 +19,17 @@ POSTGRES_URL_VARIABLE = "SEGELL_TEST_POSTGRES_URL"
 POSTGRES_URL_EXAMPLE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: take the modules in the order below
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Modules with slow tests (restarts, kills, notebooks, installs) first, then the others, largest first.
 
-    `make test` hands whole modules to its workers in this order (--dist loadfile, --no-loadscope-reorder in
-    pyproject.toml). xdist's own order, by number of tests, put the few-but-long modules last, where one of them
-    kept a worker busy long after the other had run out of modules."""
+    `make test` hands whole modules to its workers in this order (--dist loadfile; `pytest_configure` turns off
+    xdist's own order, by number of tests, which put the few-but-long modules last, where one of them kept a worker
+    busy long after the other had run out of modules)."""
     sizes = Counter(item.path for item in items)
     slow = {item.path for item in items if item.get_closest_marker("slow")}
     first: dict[object, int] = {}
