@@ -17,6 +17,7 @@ depend on where the repository is checked out or which compiler build ran.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import posixpath
@@ -253,6 +254,23 @@ def _check_openzeppelin(node_modules: Path, pinned: str) -> None:
         raise CompileError(f"@openzeppelin/contracts {installed} is installed, {pinned} is pinned: run `npm ci`")
 
 
+@functools.lru_cache(maxsize=8)
+def _compiled_text(standard_input: str, solc_binary: str, compiler_version: str) -> str:
+    # solc's output is a function of its input and version: one process (the check command after a compile, the
+    # tests) asks the compiler for one input once; the npm build takes seconds of CPU for each.
+    try:
+        output = solcx.compile_standard(json.loads(standard_input), solc_binary=solc_binary)
+    except SolcError as error:
+        raise CompileError(f"solc failed:\n{error}") from error
+    return json.dumps(output)
+
+
+def _compile_standard(standard_input: str, solc_binary: str, compiler_version: str) -> dict[str, Any]:
+    """solc's standard-JSON output for ``standard_input``, a copy of its own for the caller to read or change."""
+    output: dict[str, Any] = json.loads(_compiled_text(standard_input, solc_binary, compiler_version))
+    return output
+
+
 def compile_contracts(
     *,
     contracts_dir: Path = CONTRACTS_DIR,
@@ -284,10 +302,7 @@ def compile_contracts(
             },
         },
     }
-    try:
-        output = solcx.compile_standard(standard_input, solc_binary=solc_binary)
-    except SolcError as error:
-        raise CompileError(f"solc failed:\n{error}") from error
+    output = _compile_standard(json.dumps(standard_input, sort_keys=True), str(solc_binary), str(compiler_version))
     warnings = [entry["formattedMessage"] for entry in output.get("errors", [])]
     if warnings:
         raise CompileError("solc warned; the contracts must compile cleanly:\n" + "\n".join(warnings))

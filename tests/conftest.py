@@ -2,6 +2,7 @@
 PostgreSQL schemas of their own. Plain functions and classes the tests share are in tests/helpers.py."""
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +17,25 @@ from tests.helpers import PostgresSchemas, RunningServer, make_settings, serve
 
 POSTGRES_URL_VARIABLE = "SEGELL_TEST_POSTGRES_URL"
 POSTGRES_URL_EXAMPLE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: take the modules in the order below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests (restarts, kills, notebooks, installs) first, then the others, largest first.
+
+    `make test` hands whole modules to its workers in this order (--dist loadfile; `pytest_configure` turns off
+    xdist's own order, by number of tests, which put the few-but-long modules last, where one of them kept a worker
+    busy long after the other had run out of modules)."""
+    sizes = Counter(item.path for item in items)
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    first: dict[object, int] = {}
+    for position, item in enumerate(items):
+        first.setdefault(item.path, position)
+    items.sort(key=lambda item: (item.path not in slow, -sizes[item.path], first[item.path]))
 
 
 @pytest.fixture(scope="module")

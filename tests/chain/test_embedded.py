@@ -238,15 +238,18 @@ def test_revert_data_reaches_web3_like_from_a_node(tmp_path: Path, account: Loca
 
 # Loops for ever: JUMPDEST, PUSH1 0, JUMP.
 ENDLESS_LOOP_RUNTIME = "5b600056"
+# Reads memory at 2**32 - 1: expanding memory that far costs more gas than a block holds, so it runs out of gas at
+# once whatever its limit. An estimate tries the block's 30M gas, which the endless loop would burn (30 s of CPU).
+MEMORY_BEYOND_ANY_GAS_RUNTIME = "63ffffffff5100"
 
 
 @pytest.mark.parametrize(
     ("method", "transaction_of"),
     [
-        ("estimate_gas", lambda loop, poor: {"to": loop, "from": poor}),
-        ("call", lambda loop, poor: {"to": loop, "from": poor, "gas": 10**6}),
-        ("estimate_gas", lambda loop, poor: {"to": poor, "from": poor, "value": FUNDS}),
-        ("call", lambda loop, poor: {"to": poor, "from": poor, "value": FUNDS}),
+        ("estimate_gas", lambda runtime, poor: {"to": runtime, "from": poor}),
+        ("call", lambda runtime, poor: {"to": runtime, "from": poor, "gas": 10**6}),
+        ("estimate_gas", lambda runtime, poor: {"to": poor, "from": poor, "value": FUNDS}),
+        ("call", lambda runtime, poor: {"to": poor, "from": poor, "value": FUNDS}),
     ],
     ids=["estimate-out-of-gas", "call-out-of-gas", "estimate-beyond-balance", "call-beyond-balance"],
 )
@@ -254,10 +257,11 @@ def test_failing_calls_answer_json_rpc_errors_like_a_node(
     tmp_path: Path, account: LocalAccount, method: str, transaction_of: Any
 ) -> None:
     with _start(tmp_path, account) as node:
-        loop = _deploy(node, account, ENDLESS_LOOP_RUNTIME)
+        runtime = ENDLESS_LOOP_RUNTIME if method == "call" else MEMORY_BEYOND_ANY_GAS_RUNTIME
+        address = _deploy(node, account, runtime)
         poor = Account.create().address
         with pytest.raises((Web3RPCError, ContractLogicError)):
-            getattr(node.w3.eth, method)(transaction_of(loop, poor))
+            getattr(node.w3.eth, method)(transaction_of(address, poor))
 
 
 def test_threads_share_one_node(tmp_path: Path) -> None:

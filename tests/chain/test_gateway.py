@@ -26,7 +26,7 @@ from segell.chain.anvil import AnvilNode
 from segell.chain.gateway import ALLOWED_METHODS, ReadOnlyGateway, json_depth
 from segell.chain.ipc import IpcTransport
 from segell.chain.transactions import send_transaction
-from tests.helpers import free_port
+from tests.helpers import PLAIN_HTTP, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = REPO / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -169,7 +169,8 @@ def cast(*args: str, rpc_url: str, check: bool = True) -> subprocess.CompletedPr
 
 
 def rpc(url: str, payload: object) -> httpx.Response:
-    return httpx.post(url, content=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    return httpx.post(url, content=json.dumps(payload), headers=headers, timeout=30, verify=PLAIN_HTTP)
 
 
 def call(url: str, method: str, *params: Any, request_id: object = 1) -> dict[str, Any]:
@@ -560,12 +561,13 @@ def test_no_method_outside_the_allow_list_passes_to_the_managed_anvil(managed_an
         for index, method in enumerate(NODE_ONLY_METHODS)
     ]
     # ...through the gateway, nothing outside the allow-list reaches it, one by one or in batches.
-    for request in batch:
-        answer = httpx.post(managed_anvil.gateway_url, json=request, timeout=30).json()
-        assert answer["error"]["code"] == -32601, (request["method"], answer)
-    for start in range(0, len(batch), 100):
-        answers = httpx.post(managed_anvil.gateway_url, json=batch[start : start + 100], timeout=30).json()
-        assert [answer["error"]["code"] for answer in answers] == [-32601] * len(batch[start : start + 100])
+    with httpx.Client(timeout=30, verify=PLAIN_HTTP) as http:
+        for request in batch:
+            answer = http.post(managed_anvil.gateway_url, json=request).json()
+            assert answer["error"]["code"] == -32601, (request["method"], answer)
+        for start in range(0, len(batch), 100):
+            answers = http.post(managed_anvil.gateway_url, json=batch[start : start + 100]).json()
+            assert [answer["error"]["code"] for answer in answers] == [-32601] * len(batch[start : start + 100])
     assert node.w3.eth.get_block("latest")["hash"] == head
     assert node.w3.eth.get_balance(target) == 0
 

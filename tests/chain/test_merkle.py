@@ -440,7 +440,10 @@ FUZZ_SIZES = (1, 2, 3, 5, 7, 8, 9, 16, 33, 100)
 Claim = dict[str, object]
 
 
-def mutations(b: Batch) -> st.SearchStrategy[Callable[[Claim], Claim]]:
+@cache
+def mutations(size: int) -> st.SearchStrategy[Callable[[Claim], Claim]]:
+    """The mutations of a claim on `batch(size)`; built once per size: building a strategy costs more than a draw."""
+    b = batch(size)
     any_node = st.sampled_from(b.nodes)
     word = st.one_of(any_node, st.binary(min_size=32, max_size=32))
     position = st.integers(0, 12)
@@ -501,7 +504,7 @@ def claims(draw: st.DrawFn) -> tuple[Batch, Claim, Claim]:
     index = draw(st.integers(0, b.size - 1))
     original: Claim = {**b.fields(index), **genuine(b, index)}
     claim = original
-    for mutate in draw(st.lists(mutations(b), max_size=4)):
+    for mutate in draw(st.lists(mutations(b.size), max_size=4)):
         claim = mutate(claim)
     return b, original, claim
 

@@ -37,7 +37,7 @@ from segell.sdk import (
     verify_bundle_proof,
 )
 from segell.sdk._proof import leaf_hash, process_proof, proof_length
-from tests.helpers import RunningServer, closed_port, free_port, make_settings, serve
+from tests.helpers import PLAIN_HTTP, RunningServer, closed_port, free_port, make_settings, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 ANCHOR_TIMEOUT_S = 60
@@ -652,7 +652,8 @@ def test_segell_rpc_without_its_node_raises_rpc_error(tmp_path: Path) -> None:
 
 def _answers(url: str) -> bool:
     try:
-        return "result" in httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).json()
+        chain_id = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}
+        return "result" in httpx.post(url, json=chain_id, verify=PLAIN_HTTP).json()
     except (httpx.HTTPError, ValueError):
         return False
 

@@ -20,6 +20,7 @@ import pytest
 
 from segell.services.citizen_auth.service import Limits
 from tests.helpers import (
+    PLAIN_HTTP,
     CitizenApp,
     MovableClock,
     RunningServer,
@@ -244,7 +245,7 @@ def second_process(server: RunningServer, tmp_path_factory: pytest.TempPathFacto
             if process.poll() is not None:
                 pytest.fail(f"the second Segell process stopped: {(home / 'server.log').read_text()}")
             try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/health", timeout=2, verify=PLAIN_HTTP).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

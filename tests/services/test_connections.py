@@ -15,7 +15,7 @@ import pytest
 
 from segell.services.connections import MAX_HEAD_BYTES, RESERVED_FILE_DESCRIPTORS, connection_cap
 from segell.services.settings import Settings
-from tests.helpers import RunningServer, free_port, make_settings, serve
+from tests.helpers import PLAIN_HTTP, RunningServer, free_port, make_settings, serve
 
 SHORT = 1.0  # seconds: the head, body and keep-alive timeouts of the server these tests talk to
 CAP = 20
@@ -198,7 +198,7 @@ def test_segell_up_closes_a_stalled_request_head_after_the_configured_timeout(tm
         while True:
             assert process.poll() is None and time.monotonic() < deadline, "segell up did not start serving"
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2, verify=PLAIN_HTTP).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.25)

@@ -32,7 +32,7 @@ from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.nodes import AnvilNotFound
 from segell.chain.notary import NotaryClient
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC
-from tests.helpers import free_port
+from tests.helpers import PLAIN_HTTP, free_port
 
 # The suite's run, each moment of a kill at least once; `bench/crash_soak.sh` runs the same test with 20 API and
 # 10 worker kills.
@@ -85,7 +85,7 @@ def _wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+        return httpx.get(f"{url}/health", timeout=1, verify=PLAIN_HTTP).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -28,7 +28,7 @@ from segell.chain.nodes import AnvilNotFound, start_node
 from segell.chain.transactions import ReceiptNotFinal, send_transaction, wait_for_confirmations
 from segell.sdk import Client, TrustedNotary, verify_bundle
 from segell.sdk.blocks import QbftExtraData, encode_qbft_extra_data
-from tests.helpers import RunningServer, free_port, make_settings, runtime_of, serve
+from tests.helpers import PLAIN_HTTP, RunningServer, free_port, make_settings, runtime_of, serve
 
 BLOCK_TIME_S = 2
 # anvil's first development key (mnemonic "test test ... junk"): public, funded by anvil itself.
@@ -51,7 +51,8 @@ def block_time_anvil() -> Iterator[str]:
         deadline = time.monotonic() + 10
         while True:
             try:
-                httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
+                chain_id = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+                httpx.post(url, json=chain_id, timeout=1, verify=PLAIN_HTTP)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
