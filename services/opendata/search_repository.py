@@ -2,13 +2,13 @@
 database's own full-text search (FTS5 on SQLite, migration 0020; a GIN-indexed ``tsvector`` in a narrow table of
 its own on PostgreSQL, migration 0027).
 
-The candidates are the entry ids the words of `q` match (or, for `fq` alone, those holding its rarest facet
-value). What each entry holds (visibility, facet values, sort keys, dataset id and code, and how often each word
-occurs in it) is read once per process into arrays indexed by entry id (`_Entries`), with which entries exist at the
-entries' version (`SearchVersion`, migration 0029: a new random one with every write), read again when the version
-the database names has moved (at most once a second). While they are current, the candidates are found among them
-over what the process holds, and each word's rarity counted there; else the database finds them (its full-text
-search, or the facet rows), handed over as one joined string, and counts the words. It scores none of them. The
+The candidates are the entry ids the words of `q` match, always found by the database's full-text search (or, for
+`fq` alone, those holding its rarest facet value). What each entry holds (visibility, facet values, sort keys,
+dataset id and code, and how often each word occurs in it) is read once per process into arrays indexed by entry id
+(`_Entries`), with which entries exist at the entries' version (`SearchVersion`, migration 0029: a new random one
+with every write), read again when the version the database names has moved (at most once a second). While they are
+current, each word's rarity is counted there, and an `fq` alone finds its entries there; else the database counts
+the words and reads the facet rows. The database scores none of the matches. The
 arrays filter the candidates by `fq` and visibility, count the facets of the matches in one pass, and rank them by
 BM25 (`relevance`). An entry id names one content forever: a changed dataset's entry is deleted and written again
 under a new id, and ids are never reused (migration 0021), so what a process holds of an entry is never stale,
@@ -420,29 +420,10 @@ _VERSION = "(SELECT version FROM opendata_search_version WHERE id = 1)"
 _PUBLIC = "(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)"
 
 
-def _matching_ids(session: Session, entries: _Entries, request: SearchRequest) -> tuple[Ints, PhraseMatches | None]:
-    """The entry ids the words of `q` match, and for a `q` of several phrases matched here, how many entries each
-    matches alone and how many public datasets there are.
-
-    A `q` of words and prefixes only is matched over the words this process holds, among the entries it knows to
-    exist at the version the database names (`_live_now`), in the statement that reads it; else (and for phrases of
-    several words, which must follow one another) by the database's full-text search."""
+def _matching_ids(session: Session, request: SearchRequest) -> Ints:
+    """The entry ids the words of `q` match, found by the database's full-text search."""
     dialect = session.get_bind().dialect.name
-    phrases = request.phrases
-    if all(len(phrase.words) == 1 for phrase in phrases):
-        several = len(phrases) > 1
-        statement = f"SELECT {_VERSION}, {_PUBLIC if several else 0}"
-        version, public = session.execute(text(statement), {"organization": _ORGANIZATION}).one()
-        if _live_now(session, entries, version, np.zeros(0, dtype=np.int64)):
-            matched = entries.live.copy()
-            counts = []
-            for phrase in phrases:
-                holding = entries.words.holding(entries.words.phrase_word_ids(phrase, 0))
-                if several:
-                    counts.append(int(np.count_nonzero(holding & entries.live)))
-                matched &= holding
-            return np.flatnonzero(matched).astype(np.int64), (counts, int(public)) if several else None
-    return _id_set(session, _matches(dialect), {"match": _match_expression(phrases, dialect)}), None
+    return _id_set(session, _matches(dialect), {"match": _match_expression(request.phrases, dialect)})
 
 
 def _holding_values(session: Session, entries: _Entries, value_ids: list[int]) -> Ints:
@@ -548,9 +529,8 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
     privates = [value.lower() == "true" for name, value in request.terms if name == "private"]
     entries = _entries_of(session)
     with entries.lock:
-        phrase_matches: PhraseMatches | None = None
         if request.phrases:
-            candidates, phrase_matches = _matching_ids(session, entries, request)
+            candidates = _matching_ids(session, request)
         elif names:
             candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
         elif facet_terms:
@@ -575,7 +555,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             if request.facet_fields:
                 facets = _count_facets(session, entries, request, values[keep[owners]])
         matched = candidates[keep]
-        page = _page(session, entries, request, matched, candidates, phrase_matches) if request.rows else []
+        page = _page(session, entries, request, matched, candidates) if request.rows else []
         return SearchResult(
             len(matched),
             [(entries.texts["dataset_id"][entry_id], entries.codes[entry_id]) for entry_id in page],
@@ -628,17 +608,15 @@ def _page(
     request: SearchRequest,
     matched: Ints,
     candidates: Ints,
-    phrase_matches: PhraseMatches | None,
 ) -> list[int]:
     """The entry ids of the page, in order: by the sort's columns, the last tie broken by entry id in the last
-    column's direction (as `_browse` and the sort indexes order them); `phrase_matches` are the phrases' counts
-    when matching them counted them."""
+    column's direction (as `_browse` and the sort indexes order them)."""
     wanted = request.start + request.rows
     if request.start >= len(matched):
         return []
     clauses = _clauses(request)
     if any(column == "score" for column, _ in clauses):
-        return _page_by_score(session, entries, request, matched, clauses, candidates, phrase_matches)
+        return _page_by_score(session, entries, request, matched, clauses, candidates)
     if all(column in entries.keys for column, _ in clauses):  # dates only: this process holds every key
         return _best(entries, matched, clauses, None, wanted)[request.start :]
     if len(matched) <= _SORT_IN_DATABASE:
@@ -706,16 +684,14 @@ def _page_by_score(
     matched: Ints,
     clauses: Sequence[tuple[str, bool]],
     candidates: Ints,
-    phrase_matches: PhraseMatches | None,
 ) -> list[int]:
     """The page by relevance: BM25 of each match computed over the words this process holds of each entry
     (`relevance`); the best (and all those tied with the last wanted) are sorted by every clause."""
     wanted = request.start + request.rows
     if len(request.phrases) == 1:
-        phrase_matches = [len(candidates)], len(candidates)
-    elif phrase_matches is None:
-        phrase_matches = _phrase_matches(session, entries, request.phrases, candidates)
-    holders, public = phrase_matches
+        holders, public = [len(candidates)], len(candidates)
+    else:
+        holders, public = _phrase_matches(session, entries, request.phrases, candidates)
     scores = bm25(entries.words, request.phrases, matched, matched=candidates, phrase_matches=holders, entries=public)
     return _best(entries, matched, clauses, scores, wanted)[request.start :]
 
