@@ -540,6 +540,13 @@ def test_fuzzed_document_claims_verify_only_when_genuine(generated: tuple[Batch,
 @example((batch(5), {}, {"leaf": batch(5).nodes[1], "proof": [], "root": batch(5).nodes[1], "index": 0, "size": 1}))
 @example(
     (
+        batch(1),
+        {},
+        {"leaf": flip(batch(1).nodes[0], 3), "proof": [], "root": flip(batch(1).nodes[0], 3), "index": 0, "size": 1},
+    )
+)
+@example(
+    (
         batch(8),
         {},
         {"leaf": batch(8).nodes[7], "proof": batch(8).path(7)[:2], "root": batch(8).nodes[1], "index": 1, "size": 4},
@@ -548,10 +555,11 @@ def test_fuzzed_document_claims_verify_only_when_genuine(generated: tuple[Batch,
 def test_fuzzed_leaf_claims_verify_only_for_a_real_node_and_its_path(generated: tuple[Batch, Claim, Claim]) -> None:
     """For an opaque leaf: accepted iff it is a node of the tree presented with its own path up to the claimed root,
     the real root or one of the node's ancestors (a subtree's root: never anchored, so never believed), in a shape
-    the claimed index and size allow. The node is a real leaf whenever the index was recomputed into it."""
+    the claimed index and size allow. The node is a real leaf whenever the index was recomputed into it. Any word
+    is the one leaf of the tree it is the root of: a leaf and root flipped alike, with no proof, verify."""
     b, _, claim = generated
     leaf, proof, root = claim["leaf"], claim["proof"], claim["root"]
-    is_node_with_its_path = any(
+    is_node_with_its_path = (leaf == root and proof == []) or any(
         leaf == node and proof == b.path(position)[:steps] and root == b.nodes[b.ancestor(position, steps)]
         for position, node in enumerate(b.nodes)
         for steps in range(len(b.path(position)) + 1)
