@@ -465,16 +465,18 @@ def copy_new_documents(session: Session, new: NewDocuments) -> bool:
     names, records = _binary_records(new)
     order = np.lexsort(new.hash_bytes.view(">u8")[:, ::-1].T)
     payload = b"".join((_COPY_SIGNATURE, records[order].tobytes(), _COPY_TRAILER))
-    cursor = session.connection().connection.cursor()
     try:
         with session.begin_nested():
-            # In the order of the hash index: two requests sharing hashes wait for each other, never in a circle.
-            with cursor.copy(f"COPY documents ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(payload)
+            # The savepoint is emitted once the nested transaction's connection is asked for.
+            cursor = session.connection().connection.cursor()
+            try:
+                # In the order of the hash index: two requests sharing hashes wait for each other, never in a circle.
+                with cursor.copy(f"COPY documents ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.write(payload)
+            finally:
+                cursor.close()
     except psycopg.errors.UniqueViolation:
         return False
-    finally:
-        cursor.close()
     return True
 
 
