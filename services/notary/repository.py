@@ -598,7 +598,8 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
         if dialect.name == "sqlite":
             cursor.execute(*_insert_from_json(table.name, names, columns, conflicts))
         elif dialect.name == "postgresql":
-            types = [table.c[name].type.compile(dialect) for name in names]
+            # The element type alone: a collation (`VARCHAR(32) COLLATE "C"`) is the column's, not the array's.
+            types = [table.c[name].type.compile(dialect).partition(" COLLATE ")[0] for name in names]
             cursor.execute(*_insert_from_arrays(table.name, names, types, columns, conflicts))
         else:
             mark = parameter_marker(session)
