@@ -687,7 +687,9 @@ def _place_in_new_batches(
     full = len(hashes) - len(hashes) % batching.size
     if not full:
         return None
-    new = NewDocuments(administration_id, list(hashes[:full]), kind, public, utcnow(), salted)
+    new = NewDocuments(
+        administration_id, list(hashes[:full]), kind=kind, public=public, created_at=utcnow(), salted=salted
+    )
     administration = bytes.fromhex(batching.registry_id.removeprefix("0x"))
     batch_ids: list[int] = []
     for start in range(0, full, batching.size):
