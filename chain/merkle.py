@@ -23,6 +23,7 @@ Example::
 from collections.abc import Sequence
 from typing import Final
 
+import numpy as np
 import sha3
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "expected_proof_length",
     "leaf_hash",
     "leaf_hashes",
+    "leaf_hashes_packed",
     "process_proof",
     "verify_document",
     "verify_proof",
@@ -116,6 +118,37 @@ def leaf_hashes(
         keccak(keccak(document + administration + salt + index.to_bytes(WORD, "big")).digest()).digest()
         for index, (document, salt) in enumerate(zip(document_hashes, salts, strict=True))
     ]
+
+
+def leaf_hashes_packed(document_hashes: bytes, administration: bytes, salts: bytes | None = None) -> list[bytes]:
+    """`leaf_hashes` of documents given as one buffer of their 32-byte hashes (and one of their salts).
+
+    The 128 bytes each leaf hashes are laid out for all documents at once, so the loop only calls keccak twice per
+    leaf: no concatenation and no integer conversion per document.
+
+    Example::
+
+        >>> administration = b"L01080193".ljust(32, b"\\0")
+        >>> documents = [bytes([n]) * 32 for n in range(3)]
+        >>> leaf_hashes_packed(b"".join(documents), administration) == leaf_hashes(documents, administration)
+        True
+    """
+    _check_word("administration", administration)
+    count, remainder = divmod(len(document_hashes), WORD)
+    if remainder:
+        raise ValueError(f"document_hashes must be 32 bytes per document, got {len(document_hashes)} bytes")
+    if salts is not None and len(salts) != len(document_hashes):
+        raise ValueError(f"got {len(salts)} bytes of salts for {count} documents")
+    if count >= 2**32:
+        raise ValueError(f"at most 2**32 - 1 documents at once, got {count}")
+    encoded = np.zeros((count, 4 * WORD), np.uint8)
+    encoded[:, :WORD] = np.frombuffer(document_hashes, np.uint8).reshape(count, WORD)
+    encoded[:, WORD : 2 * WORD] = np.frombuffer(administration, np.uint8)
+    if salts is not None:
+        encoded[:, 2 * WORD : 3 * WORD] = np.frombuffer(salts, np.uint8).reshape(count, WORD)
+    encoded[:, 4 * WORD - 4 :] = np.arange(count, dtype=">u4").view(np.uint8).reshape(count, 4)
+    data, keccak, size = encoded.tobytes(), _keccak, 4 * WORD
+    return [keccak(keccak(data[start : start + size]).digest()).digest() for start in range(0, len(data), size)]
 
 
 def _hash_pair(a: bytes, b: bytes) -> bytes:

@@ -23,6 +23,9 @@ Input is forgiving, as Crockford specifies: case, spaces and hyphens are ignored
 import secrets
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 SYMBOLS: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # The check symbols of codes issued before: the 5 extra ones stand for the values 32..36 of the modulo-37 check.
 LEGACY_CHECK_SYMBOLS: Final = SYMBOLS + "*~$=U"
@@ -92,6 +95,32 @@ def generate_codes(count: int) -> list[str]:
     symbols = secrets.token_bytes(DATA_LENGTH * count).translate(_SYMBOL_OF_BYTE).decode()
     data = [symbols[DATA_LENGTH * i : DATA_LENGTH * (i + 1)] for i in range(count)]
     return [part + check_symbol(part) for part in data]
+
+
+def _weighted() -> npt.NDArray[np.uint8]:
+    """α^(16-i)·v for data symbol i and every element v: the check symbol is the sum (XOR) of those of its data."""
+    table = np.zeros((DATA_LENGTH, 32), np.uint8)
+    for position in range(DATA_LENGTH):
+        for value in range(32):
+            product = value
+            for _ in range(DATA_LENGTH - position):
+                product = _TIMES_ALPHA[product]
+            table[position, value] = product
+    return table
+
+
+_WEIGHTED: Final = _weighted()
+_SYMBOL_BYTES: Final = np.frombuffer(SYMBOLS.encode(), np.uint8)
+
+
+def new_code_array(count: int) -> npt.NDArray[np.uint8]:
+    """`generate_codes` as a (count, 17) array of the codes' ASCII symbols, computed column by column."""
+    values = np.frombuffer(secrets.token_bytes(DATA_LENGTH * count), np.uint8).reshape(count, DATA_LENGTH) & 31
+    check = np.bitwise_xor.reduce(_WEIGHTED[np.arange(DATA_LENGTH), values], axis=1)
+    codes = np.empty((count, LENGTH), np.uint8)
+    codes[:, :DATA_LENGTH] = _SYMBOL_BYTES[values]
+    codes[:, DATA_LENGTH] = _SYMBOL_BYTES[check]
+    return codes
 
 
 def generate_code() -> str:

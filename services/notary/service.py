@@ -36,12 +36,13 @@ from web3.exceptions import Web3Exception
 
 from segell.chain.errors import LeafAlreadyRevoked, UnknownRoot
 from segell.chain.keys import open_private_key
-from segell.chain.merkle import MerkleTree, leaf_hashes
+from segell.chain.merkle import MerkleTree
 from segell.chain.notary import NotaryClient
 from segell.services.errors import Conflict, Gone, NotFound, PayloadTooLarge, SegellError, ValidationFailed
 from segell.services.file_names import safe_file_name
 from segell.services.models import utcnow
 from segell.services.notary import repository
+from segell.services.notary.bulk import NewDocuments
 from segell.services.notary.codes import (
     LEGACY_CHECK_SYMBOLS,
     MISTYPED,
@@ -531,7 +532,7 @@ def submit_many(
 
     A hash repeated in the request, or already notarised by the administration, answers the receipt it has.
     """
-    accepted, receipts = _accept_many(session, administration_id, hashes, kind=kind, salted=salted, public=public)
+    _, accepted, receipts = _accept_many(session, administration_id, hashes, kind=kind, salted=salted, public=public)
     for row in accepted:
         receipts[row["document_hash"]] = _new_receipt(row, None, _json_time(row["created_at"]))
     return [receipts[h] for h in hashes]
@@ -546,22 +547,29 @@ def submit_many_json(
     salted: bool,
     public: bool = False,
     batching: Batching | None = None,
-) -> str:
-    """`submit_many` answered as the JSON text `{"items": [...]}` (what `POST /v1/documents/batch` sends).
+) -> bytes:
+    """`submit_many` answered as the JSON text `{"items": [...]}` (what `POST /v1/documents/batch` sends), encoded.
 
     The receipts of new documents are written straight as text: for ten thousand of them, building dictionaries
     and encoding them takes several times longer than storing the documents' rows. With `batching`, full batches
-    are made at once (`_accept_many`).
+    are made at once (`_accept_many`), their receipts copied from one template (`NewDocuments.receipts_json`).
     """
-    accepted, known = _accept_many(
+    placed, accepted, known = _accept_many(
         session, administration_id, hashes, kind=kind, salted=salted, public=public, batching=batching
     )
+    texts: dict[str, str] = {}
+    if placed is not None:
+        placed_json = placed.receipts_json(_json_time(placed.created_at))
+        if not accepted and len(placed) == len(hashes):
+            # The usual case: every hash new and given once, all of them in full batches.
+            return b"".join((b'{"items":[', placed_json.joined(), b"]}"))
+        texts.update(zip(placed.hashes, placed_json.texts(), strict=True))
     new, accepted_hashes = _new_receipts_json(accepted, kind, public), [row["document_hash"] for row in accepted]
-    if accepted_hashes == hashes:  # the usual case: every hash new, given once
-        return '{"items":[' + ",".join(new) + "]}"
-    texts = dict(zip(accepted_hashes, new, strict=True))
+    if placed is None and accepted_hashes == hashes:  # every hash new and given once, fewer than a batch
+        return ('{"items":[' + ",".join(new) + "]}").encode()
+    texts.update(zip(accepted_hashes, new, strict=True))
     texts.update((h, _dumps(receipt)) for h, receipt in known.items())
-    return '{"items":[' + ",".join([texts[h] for h in hashes]) + "]}"
+    return ('{"items":[' + ",".join([texts[h] for h in hashes]) + "]}").encode()
 
 
 def _dumps(value: Any) -> str:
@@ -604,8 +612,9 @@ def _accept_many(
     salted: bool,
     public: bool,
     batching: Batching | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Store the new documents among `hashes`: (their rows, the receipts of the hashes that were known).
+) -> tuple[NewDocuments | None, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Store the new documents among `hashes`: (those placed in full batches, the rows of the others, the receipts
+    of the hashes that were known).
 
     With `batching`, every full batch of new documents is placed in a batch of its own in this transaction,
     ready to anchor, instead of going through the outbox: the anchoring worker then writes no row per document.
@@ -614,19 +623,20 @@ def _accept_many(
     unique = list(dict.fromkeys(hashes))
     receipts: dict[str, dict[str, Any]] = {}
     accepted: list[dict[str, Any]] = []
+    placed = None
     if batching is not None and len(unique) >= batching.size:
         # Optimistically, as all hashes are usually new: the lookup only follows a refusal.
         placed = _place_in_new_batches(
             session, administration_id, unique, batching, kind=kind, salted=salted, public=public
         )
-        if not placed:
+        if placed is None:
             receipts.update(_known_receipts(session, administration_id, unique))
             unique = [h for h in unique if h not in receipts]
             placed = _place_in_new_batches(
                 session, administration_id, unique, batching, kind=kind, salted=salted, public=public
             )
-        accepted.extend(placed)
-        unique = unique[len(placed) :]
+        if placed is not None:
+            unique = unique[len(placed) :]
     # Inserted first and looked up after: new hashes, the usual case, then cost no lookup at all; a hash already
     # notarised is a row the insert leaves out, whose receipt is read below.
     rows = _new_rows(
@@ -657,7 +667,7 @@ def _accept_many(
         accepted.extend(inserted_now)
     if rows:
         raise SegellError("Could not store the documents; try again.")
-    return accepted, receipts
+    return placed, accepted, receipts
 
 
 def _place_in_new_batches(
@@ -669,20 +679,22 @@ def _place_in_new_batches(
     kind: str | None,
     salted: bool,
     public: bool,
-) -> list[dict[str, Any]]:
-    """Store the first full batches of `hashes` in new batches, ready to anchor: their rows (the first ones of
-    `hashes`, in order), or none when the database refused one of them (already notarised, stored meanwhile by a
-    concurrent request, or a code that collided), in which case nothing of it is kept."""
+) -> NewDocuments | None:
+    """Store the first full batches of `hashes` in new batches, ready to anchor: those documents (the first ones
+    of `hashes`, in order), or None when there is no full batch or the database refused one of them (already
+    notarised, stored meanwhile by a concurrent request, or a code that collided), in which case nothing of it is
+    kept."""
     full = len(hashes) - len(hashes) % batching.size
     if not full:
-        return []
-    rows = _new_rows(administration_id, hashes[:full], kind=kind, title=None, salted=salted, public=public)
+        return None
+    new = NewDocuments(
+        administration_id, list(hashes[:full]), kind=kind, public=public, created_at=utcnow(), salted=salted
+    )
     administration = bytes.fromhex(batching.registry_id.removeprefix("0x"))
     batch_ids: list[int] = []
-    for start in range(0, len(rows), batching.size):
-        chunk = rows[start : start + batching.size]
-        salts = [bytes.fromhex(row["salt"]) for row in chunk] if salted else None
-        leaves = leaf_hashes([bytes.fromhex(row["document_hash"]) for row in chunk], administration, salts)
+    for start in range(0, full, batching.size):
+        stop = start + batching.size
+        leaves = new.leaves_of(start, stop, administration)
         tree = MerkleTree.build(leaves)
         batch_id = repository.insert_built_batch(
             session, administration_id=administration_id, root=tree.root.hex(), size=tree.size, tree=tree.to_bytes()
@@ -690,14 +702,13 @@ def _place_in_new_batches(
         if batch_id is None:
             break
         batch_ids.append(batch_id)
-        for index, (row, leaf) in enumerate(zip(chunk, leaves, strict=True)):
-            row.update(batch_id=batch_id, leaf=leaf, leaf_index=index)  # stored as it is: no hex on the way
+        new.place(start, stop, batch_id, leaves)
     else:
-        if repository.insert_new_documents(session, rows):
-            return rows
+        if repository.copy_new_documents(session, new):
+            return new
     if batch_ids:
         repository.discard_batches(session, batch_ids)
-    return []
+    return None
 
 
 def _known_receipts(session: Session, administration_id: int, hashes: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -27,6 +27,7 @@ from segell.chain.merkle import (
     expected_proof_length,
     leaf_hash,
     leaf_hashes,
+    leaf_hashes_packed,
     process_proof,
     verify_document,
     verify_proof,
@@ -130,6 +131,20 @@ def test_leaf_hashes_equal_leaf_hash_at_each_position() -> None:
     assert leaf_hashes(documents, CITY) == [leaf_hash(d, CITY, bytes(32), i) for i, d in enumerate(documents)]
     assert leaf_hashes(documents, CITY, None) == leaf_hashes(documents, CITY, [bytes(32)] * 20)
     assert leaf_hashes([], CITY) == []
+
+
+def test_packed_leaf_hashes_equal_leaf_hashes() -> None:
+    documents = [keccak(text=str(i)) for i in range(300)]
+    salts = [keccak(text=f"salt {i}") for i in range(300)]
+    assert leaf_hashes_packed(b"".join(documents), CITY, b"".join(salts)) == leaf_hashes(documents, CITY, salts)
+    assert leaf_hashes_packed(b"".join(documents), CITY) == leaf_hashes(documents, CITY)
+    assert leaf_hashes_packed(b"", CITY) == []
+    with pytest.raises(ValueError, match="32 bytes per document"):
+        leaf_hashes_packed(bytes(63), CITY)
+    with pytest.raises(ValueError, match="salts"):
+        leaf_hashes_packed(bytes(64), CITY, bytes(32))
+    with pytest.raises(ValueError, match="administration"):
+        leaf_hashes_packed(bytes(32), CITY[:31])
 
 
 @pytest.mark.parametrize(

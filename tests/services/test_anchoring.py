@@ -24,6 +24,7 @@ from segell.sdk import verify_bundle_proof
 from segell.services.administrations.models import Administration
 from segell.services.notary import repository
 from segell.services.notary.anchoring import ROOT_ANCHORED_TOPIC, AnchoringWorker, build_batch, reconcile_anchors
+from segell.services.notary.codes import is_legacy, is_valid_code, parse_code
 from segell.services.notary.models import Batch, Document, OutboxEntry
 from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
@@ -345,6 +346,52 @@ def test_full_batch_request_holding_known_documents_batches_only_new_ones(
     # The first eight new documents, in request order; the other seven wait in the outbox.
     assert (batch.size, list(members)) == (8, fresh[:8])
     assert AnchoringWorker(runtime).run_once() >= 8
+
+
+@pytest.mark.parametrize("server", SMALL_BATCH_SERVERS)
+def test_salted_public_full_batches_answer_the_receipts_they_store_and_prove_them(
+    request: pytest.FixtureRequest, server: str
+) -> None:
+    manual_small: RunningServer = request.getfixturevalue(server)
+    code = f"L03{secrets.randbelow(10**6):06d}"
+    key = manual_small.admit(code)
+    runtime = _runtime(manual_small)
+    hashes = [secrets.token_hex(32) for _ in range(16)]
+    body = {"hashes": hashes, "kind": "acta-plenària", "salted": True, "public": True}
+    with manual_small.client(key) as client:
+        response = client.post("/v1/documents/batch", json=body)
+        assert response.status_code == 202, response.text
+        answered = response.json()["items"]
+        stored = [client.get(f"/v1/documents/{item['id']}").json() for item in answered]
+    # Every field of the answer is what was stored, the code's check symbol included.
+    assert answered == stored
+    assert [item["document_hash"] for item in answered] == hashes
+    assert {(item["kind"], item["salted"], item["public"]) for item in answered} == {("acta-plenària", True, True)}
+    assert len({item["verification_code"] for item in answered}) == 16
+    for item in answered:
+        assert is_valid_code(item["verification_code"]) and not is_legacy(parse_code(item["verification_code"]))
+    with runtime.transaction() as session:
+        batch_rows = session.execute(
+            select(Batch.id, Batch.root).where(Batch.administration_id == _administration_id(runtime, code))
+        ).all()
+        rows = session.execute(
+            select(Document.batch_id, Document.leaf_index, Document.document_hash, Document.salt).where(
+                Document.document_hash.in_(hashes)
+            )
+        ).all()
+    administration = bytes.fromhex(_registry_id(runtime, code)[2:])
+    assert len(batch_rows) == 2 and len({row.salt for row in rows}) == 16
+    for batch in batch_rows:
+        members = sorted((row.leaf_index, row.document_hash, row.salt) for row in rows if row.batch_id == batch.id)
+        assert [index for index, _, _ in members] == list(range(8))
+        hashes_of = [bytes.fromhex(h) for _, h, _ in members]
+        root = _independent_root(hashes_of, administration, [bytes.fromhex(salt) for _, _, salt in members])
+        assert root.hex() == batch.root
+    assert AnchoringWorker(runtime).run_once() >= 16
+    with manual_small.client(key) as client:
+        for position in (0, 15):
+            bundle = client.get(f"/v1/documents/{answered[position]['id']}/bundle").json()
+            assert verify_bundle_proof(bundle, hashes[position]).valid
 
 
 @pytest.mark.parametrize("server", SMALL_BATCH_SERVERS)

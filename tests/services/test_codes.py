@@ -4,6 +4,7 @@ every swap of neighbours is caught, and codes issued with the legacy check are s
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from segell.services.notary.codes import (
     generate_codes,
     is_legacy,
     is_valid_code,
+    new_code_array,
     parse_code,
 )
 
@@ -51,10 +53,21 @@ def caught(typo: str) -> bool:
     return is_legacy(stored)
 
 
-def test_codes_carry_at_least_80_random_bits() -> None:
+def _codes_of_array(count: int) -> list[str]:
+    """`new_code_array`'s codes (those of a bulk request) as strings."""
+    text = new_code_array(count).tobytes().decode()
+    return [text[17 * i : 17 * (i + 1)] for i in range(count)]
+
+
+# Codes one at a time and codes of a bulk request, computed apart: both must have the same properties.
+GENERATORS = pytest.mark.parametrize("generate", [generate_codes, _codes_of_array], ids=["one_by_one", "array"])
+
+
+@GENERATORS
+def test_codes_carry_at_least_80_random_bits(generate: Callable[[int], list[str]]) -> None:
     assert BITS >= 80
     assert len(SYMBOLS) == 32 and DATA_LENGTH * math.log2(len(SYMBOLS)) >= 80
-    codes = generate_codes(20_000)
+    codes = generate(20_000)
     assert len(set(codes)) == len(codes)
     # Every symbol position is uniform over the 32 symbols: each appears about 20000/32 = 625 times.
     for position in (0, 7, 15):
@@ -63,15 +76,17 @@ def test_codes_carry_at_least_80_random_bits() -> None:
         assert all(500 < count < 750 for count in counts.values()), counts
 
 
-def test_check_symbols_are_the_codes_own_symbols_and_uniform() -> None:
+@GENERATORS
+def test_check_symbols_are_the_codes_own_symbols_and_uniform(generate: Callable[[int], list[str]]) -> None:
     # Not one of * ~ $ = U, which 98 codes in 1,000 ended in: awkward on a phone, in a URL and in a file name.
-    checks = Counter(code[-1] for code in generate_codes(20_000))
+    checks = Counter(code[-1] for code in generate(20_000))
     assert set(checks) == set(SYMBOLS)
     assert all(500 < count < 750 for count in checks.values()), checks
 
 
-def test_generated_codes_are_valid_and_formatted() -> None:
-    for code in generate_codes(1000) + [generate_code()]:
+@GENERATORS
+def test_generated_codes_are_valid_and_formatted(generate: Callable[[int], list[str]]) -> None:
+    for code in generate(1000) + [generate_code()]:
         assert len(code) == 17
         assert FORMATTED.fullmatch(format_code(code))
         assert parse_code(format_code(code)) == code

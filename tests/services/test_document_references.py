@@ -183,3 +183,52 @@ def test_downgrade_puts_the_foreign_keys_back_on_postgresql(engine: Engine) -> N
     assert referred == {"administrations", "batches"}
     migrate(engine)
     assert inspect(engine).get_foreign_keys("documents") == []
+
+
+def test_statement_writing_no_document_passes_the_reference_check(engine: Engine) -> None:
+    with engine.begin() as connection:
+        assert connection.execute(text("UPDATE documents SET status = 'pending' WHERE 1 = 0")).rowcount == 0
+    assert _count(engine) == 0
+
+
+BYTEWISE = {
+    ("documents", "id"),
+    ("documents", "verification_code"),
+    ("notary_outbox", "document_id"),
+    ("revocations", "document_id"),
+    ("document_sources", "document_id"),
+    ("document_sources", "source_id"),
+    ("document_copies", "document_id"),
+    ("document_signers", "document_id"),
+}
+
+
+def _collated(engine: Engine) -> dict[tuple[str, str], str | None]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+            )
+        ).all()
+    return {(table, column): collation for table, column, collation in rows if (table, column) in BYTEWISE}
+
+
+def test_document_ids_and_codes_compare_bytewise_on_postgresql_until_downgraded(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite compares them byte by byte already (BINARY)")
+    assert _collated(engine) == dict.fromkeys(BYTEWISE, "C")
+    administration_id = _administration(engine)
+    with transaction(session_factory(engine)) as session:
+        # Fewer than a batch: rows cast from arrays (the column types without their collation), and outbox entries.
+        text_ = service.submit_many_json(
+            session, administration_id, [secrets.token_hex(32) for _ in range(3)], kind=None, salted=False
+        )
+    assert text_.count(b'"id"') == 3
+    config = _migrations_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0029")
+    assert _collated(engine) == dict.fromkeys(BYTEWISE)
+    migrate(engine)
+    assert _collated(engine) == dict.fromkeys(BYTEWISE, "C")
