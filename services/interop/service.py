@@ -74,7 +74,14 @@ from segell.services.interop.schemas import (
     ServiceOut,
     ServiceRegistration,
 )
-from segell.services.interop.sealing import b64url_decode, canonical_json, seal, sha256_hex, x5c_of
+from segell.services.interop.sealing import (
+    b64url_decode,
+    canonical_json,
+    jws_header,
+    seal_with_header,
+    sha256_hex,
+    x5c_of,
+)
 from segell.services.interop.settings import InteropSettings
 from segell.services.notary import api as notary
 from segell.services.runtime import Runtime
@@ -374,6 +381,8 @@ class _Seal:
     identity: identity.SigningIdentity
     x5c: list[str]
     opened_at: float
+    #: The JWS header of every answer sealed with it (`sealing.jws_header`).
+    header: str
 
 
 _seals: "weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], _Seal]]" = weakref.WeakKeyDictionary()
@@ -395,7 +404,8 @@ def _seal_of(runtime: Runtime, provider_id: int, certificate_id: str) -> _Seal:
             "must register its service again with a valid seal certificate.",
             code="provider_seal_unusable",
         ) from None
-    fresh = _Seal(identity=held, x5c=x5c_of(held.certificate, held.chain), opened_at=time.monotonic())
+    x5c = x5c_of(held.certificate, held.chain)
+    fresh = _Seal(identity=held, x5c=x5c, opened_at=time.monotonic(), header=jws_header(x5c))
     with _seals_lock:
         _seals.setdefault(runtime.engine, {})[(provider_id, certificate_id)] = fresh
     return fresh
@@ -607,7 +617,7 @@ def _answered(
     }
     answer_bytes = canonical_json(answer_document)
     answer_hash = sha256_hex(answer_bytes)
-    jws = seal(answer_bytes, held.identity.private_key, held.x5c)
+    jws = seal_with_header(answer_bytes, held.identity.private_key, held.header)
     purpose = body.purpose
     entry = {
         "exchange_id": exchange_id,
