@@ -150,10 +150,11 @@ async def _exchange_request(request: Request) -> tuple[ExchangeRequest, HTTPAuth
         if _is_json(request.headers.get("content-type")):
             try:
                 content = json.loads(raw)
-            except ValueError as exc:  # not JSON, or not UTF-8
-                position, problem = getattr(exc, "pos", 0), getattr(exc, "msg", "not UTF-8")
-                error = {"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error", "input": {}}
-                raise RequestValidationError([{**error, "ctx": {"error": problem}}]) from None
+            except UnicodeDecodeError:
+                raise ValidationFailed.in_body("JSON must be encoded in UTF-8") from None
+            except json.JSONDecodeError as exc:
+                error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
+                raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}]) from None
     credentials = await api_key_sent(await bearer_scheme(request))
     if content is None:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
