@@ -945,6 +945,9 @@ class _Closing:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Every day up to this one is closed (as far as this process knows).
     closed_through: date | None = None
+    #: While the time is in [start, end), `last_day_to_close` is `closed_through`: nothing to close, nothing to
+    #: compute (`closing_due`, asked at every exchange).
+    quiet: tuple[datetime, datetime] | None = None
     #: After a failure, no new attempt before this (time.monotonic()).
     retry_at: float = 0.0
 
@@ -956,9 +959,12 @@ def last_day_to_close(runtime: Runtime, now: datetime) -> date:
     """The last day whose log may be closed at `now`: the day before, once `CLOSING_GRACE` (or twice the webhook
     timeout, if longer) has passed since midnight UTC, so that an exchange under way at midnight (a provider
     answering slowly) is written before its day is closed."""
+    return (now.astimezone(UTC) - _grace(runtime)).date() - timedelta(days=1)
+
+
+def _grace(runtime: Runtime) -> timedelta:
     timeout = runtime.settings.section(InteropSettings).webhook_timeout_seconds
-    grace = max(CLOSING_GRACE, timedelta(seconds=2 * timeout))
-    return (now.astimezone(UTC) - grace).date() - timedelta(days=1)
+    return max(CLOSING_GRACE, timedelta(seconds=2 * timeout))
 
 
 def _closing_of(runtime: Runtime) -> _Closing:
@@ -973,7 +979,11 @@ def _due(closing: _Closing, through: date) -> bool:
 def closing_due(runtime: Runtime, now: datetime) -> bool:
     """Whether `close_days(runtime, now)` has anything to look at (no query): a caller on an event loop calls it
     from a worker thread then, and not at all otherwise."""
-    return _due(_closing_of(runtime), last_day_to_close(runtime, now))
+    closing = _closing_of(runtime)
+    quiet = closing.quiet
+    if quiet is not None and quiet[0] <= now.astimezone(UTC) < quiet[1]:
+        return False
+    return _due(closing, last_day_to_close(runtime, now))
 
 
 def close_days(runtime: Runtime, now: datetime) -> int:
@@ -996,6 +1006,9 @@ def close_days(runtime: Runtime, now: datetime) -> int:
             closing.retry_at = time.monotonic() + runtime.settings.section(InteropSettings).log_close_interval_seconds
         else:
             closing.closed_through = through
+            # `last_day_to_close` is `through` from midnight after it, plus the grace, until a day later.
+            start = datetime.combine(through + timedelta(days=1), datetime.min.time(), UTC) + _grace(runtime)
+            closing.quiet = (start, start + timedelta(days=1))
         return closed
     finally:
         closing.lock.release()
