@@ -5,8 +5,9 @@ access-log entry and both notarisations; a ballot), and with SQLite (`synchronou
 concurrent requests would otherwise queue for one by one. A committer thread takes every job waiting and hands them
 all to one function (`WriteGroup`) in one transaction, which may check, read and write them together (one query or
 statement for the group where each would make its own, as interop's exchanges do), commits once, and only then
-answers each. The group is whatever arrived during the previous commit, so a lone write waits for nobody. Without a
-group function, each job is a function of the session run in turn (as ballots are).
+answers each. The group is whatever arrived during the previous commit, and what the other threads hand in while
+the committer lets them run before it takes the group (as long as they keep adding to it), so a lone write waits for
+nobody. Without a group function, each job is a function of the session run in turn (as ballots are).
 
 A job refused on its own merits (an API key, an authorisation) is answered with its error and does not touch the
 others: the group function returns the refusal before it writes (a job run alone should likewise return its

@@ -186,11 +186,7 @@ async def exchange(request: Request) -> Response:
     if answered is None:
         consumer = await run_in_threadpool(get_administration, runtime, credentials, get_authenticators(request))
         answered = await run_in_threadpool(service.exchange, runtime, consumer, body, api_url, now)
-    return Response(
-        json.dumps(answered, ensure_ascii=False, separators=(",", ":")),
-        status_code=status.HTTP_201_CREATED,
-        media_type="application/json",
-    )
+    return Response(answered, status_code=status.HTTP_201_CREATED, media_type="application/json")
 
 
 @router.get("/requests/{exchange_id}", response_model=ExchangeOut, responses=error_responses(404, 422))

@@ -563,12 +563,12 @@ class _Asked:
 @dataclass(frozen=True)
 class _Answered:
     """An exchange checked, answered and sealed, to write: its rows, its notarisations, and what its consumer is
-    answered once they are committed (`ExchangeOut` as JSON, but for the receipts)."""
+    answered once they are committed (`ExchangeOut` as JSON, but for the receipts and the closing brace)."""
 
     exchange: dict[str, Any]
     entry: dict[str, Any]
     title: str
-    out: dict[str, Any]
+    out: str
 
 
 def _request_document(
@@ -647,15 +647,14 @@ def _answered(
         "answer_hash": answer_hash,
         "created_at": now,
     }
-    out = {
-        "id": exchange_id,
-        "request": request_document,
-        "request_hash": request_hash,
-        "answer": answer_document,
-        "answer_hash": answer_hash,
-        "answer_jws": jws,
-        "evidence_url": f"{api_url}/v1/interop/requests/{exchange_id}/evidence",
-    }
+    # Written from the documents' canonical JSON, made for their hashes, rather than encoded again: ids and hashes
+    # are hex and a compact JWS is base64url, none of them with a character to escape.
+    evidence_url = json.dumps(f"{api_url}/v1/interop/requests/{exchange_id}/evidence", ensure_ascii=False)
+    out = (
+        f'{{"id":"{exchange_id}","request":{request_bytes.decode()},"request_hash":"{request_hash}",'
+        f'"answer":{answer_bytes.decode()},"answer_hash":"{answer_hash}","answer_jws":"{jws}",'
+        f'"evidence_url":{evidence_url}'
+    )
     return _Answered(exchange_row, entry, f"{provided.provider_code} {service.code}", out)
 
 
@@ -748,11 +747,9 @@ def _write_exchanges(runtime: Runtime, session: Session, jobs: list[_Asked | _An
         rows.append(
             {**answer.exchange, "request_receipt_id": request_receipt.id, "answer_receipt_id": answer_receipt.id}
         )
-        outcomes[index] = {
-            **answer.out,
-            "request_receipt_id": request_receipt.id,
-            "answer_receipt_id": answer_receipt.id,
-        }
+        outcomes[index] = (
+            f'{answer.out},"request_receipt_id":"{request_receipt.id}","answer_receipt_id":"{answer_receipt.id}"}}'
+        )
     repository.add_exchanges(session, rows, [answer.entry for _, answer in answered])
     return outcomes
 
@@ -776,7 +773,7 @@ def _known_builtin(runtime: Runtime, body: ExchangeRequest) -> tuple[_Provided, 
 
 async def exchange_from_register(
     runtime: Runtime, api_key: str, body: ExchangeRequest, api_url: str, now: datetime | None = None
-) -> dict[str, Any] | None:
+) -> str | None:
     """`exchange`, from an event loop, for a built-in service this process has answered before: the API key, the
     checks, the record, the seal and the writes all in the transaction of the exchange's group, at `now` (the app's
     clock). `ExchangeOut` as JSON; None when the service is not one of those (ask `exchange` then)."""
@@ -787,7 +784,7 @@ async def exchange_from_register(
     now = now or datetime.now(UTC)
     key = subject_key(runtime.master_key, body.subject.national_id)
     job = _Asked(api_key, body, key, provided, held, now, api_url)
-    result: dict[str, Any] = await _writer(runtime).submit(job)
+    result: str = await _writer(runtime).submit(job)
     if closing_due(runtime, now):  # the days' closing reads and writes: in a worker thread, off the event loop
         await asyncio.to_thread(close_days, runtime, now)
     return result
@@ -795,7 +792,7 @@ async def exchange_from_register(
 
 def exchange(
     runtime: Runtime, consumer: Administration, body: ExchangeRequest, api_url: str, now: datetime | None = None
-) -> dict[str, Any]:
+) -> str:
     """Ask a provider's service about a citizen for a procedure at `now` (the app's clock): the sealed answer, both
     sides notarised and the access logged (`ExchangeOut` as JSON), or why not (`Forbidden`, `NotFound`, 502/504
     when the provider is down)."""
@@ -829,7 +826,7 @@ def exchange(
     else:
         found, data = record_data is not None, record_data
     answer = _answered(runtime, consumer, provided, held, body, request_document, found, data, now, api_url)
-    result: dict[str, Any] = _writer(runtime).write(answer)
+    result: str = _writer(runtime).write(answer)
     close_days(runtime, now)
     return result
 
