@@ -5,8 +5,9 @@ access-log entry and both notarisations; a ballot), and with SQLite (`synchronou
 concurrent requests would otherwise queue for one by one. A committer thread takes every job waiting and hands them
 all to one function (`WriteGroup`) in one transaction, which may check, read and write them together (one query or
 statement for the group where each would make its own, as interop's exchanges do), commits once, and only then
-answers each. The group is whatever arrived during the previous commit, so a lone write waits for nobody. Without a
-group function, each job is a function of the session run in turn (as ballots are).
+answers each. The group is whatever arrived during the previous commit, and what the other threads hand in while
+the committer lets them run before it takes the group (as long as they keep adding to it), so a lone write waits for
+nobody. Without a group function, each job is a function of the session run in turn (as ballots are).
 
 A job refused on its own merits (an API key, an authorisation) is answered with its error and does not touch the
 others: the group function returns the refusal before it writes (a job run alone should likewise return its
@@ -21,6 +22,7 @@ call `write`. Each use has a writer of its own per database (`group_writer(runti
 import asyncio
 import logging
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -37,6 +39,8 @@ log = logging.getLogger("segell")
 
 #: Most writes in one transaction.
 MAX_GROUP = 256
+#: Most times the committer thread yields to the others while they keep handing in writes for its next group.
+GATHER_YIELDS = 4
 #: Seconds the committer thread waits idle before it ends; the next write starts it again.
 IDLE_SECONDS = 5.0
 
@@ -111,6 +115,16 @@ class GroupWriter:
                     if not self._changed.wait(self.idle_seconds) and not self._waiting:
                         self._running = False
                         return
+            # Let the threads that are handing in writes (an event loop reading requests) run before the group is
+            # taken, for as long as they keep adding to it: on a busy process the writes already received then
+            # share this transaction rather than the next, and a lone write still waits for nobody.
+            waiting = len(self._waiting)
+            for _ in range(GATHER_YIELDS):
+                time.sleep(0)
+                if len(self._waiting) in (waiting, self.max_group):
+                    break
+                waiting = len(self._waiting)
+            with self._changed:
                 group = [self._waiting.popleft() for _ in range(min(self.max_group, len(self._waiting)))]
             try:
                 self._commit(group)

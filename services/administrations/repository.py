@@ -1,6 +1,6 @@
 """SQL for administrations, chain accounts and API keys."""
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import Table, false, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from segell.services.administrations.models import Administration, ApiKey, ChainAccount
@@ -103,5 +103,10 @@ def _take_sqlite_write_lock(session: Session) -> bool:
     """
     if session.get_bind().dialect.name != "sqlite":
         return False
-    session.execute(update(ApiKey).where(false()).values(role=ApiKey.role).execution_options(synchronize_session=False))
+    session.connection().execute(_WRITE_NOTHING)
     return True
+
+
+_api_keys: Table = ApiKey.__table__  # type: ignore[assignment]
+# Built once, and run on the connection: the ORM's handling of an update costs more than the update itself.
+_WRITE_NOTHING = update(_api_keys).where(false()).values(role=_api_keys.c.role)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, or_, select, text
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from segell.services.administrations.api import Administration
@@ -17,6 +17,29 @@ from segell.services.interop.models import (
     ProviderRecord,
 )
 from segell.services.locks import is_shared_database, lock_key
+
+_exchanges: Table = Exchange.__table__  # type: ignore[assignment]
+_entries: Table = AccessLogEntry.__table__  # type: ignore[assignment]
+_authorisations: Table = Authorisation.__table__  # type: ignore[assignment]
+_records: Table = ProviderRecord.__table__  # type: ignore[assignment]
+
+# The statements an exchange's group runs, built once and run on the connection: building a statement and the ORM's
+# handling of it cost more than the query itself, once for each group of exchanges.
+_AUTHORISATIONS_IN = select(
+    _authorisations.c.service_id,
+    _authorisations.c.consumer_id,
+    _authorisations.c.procedure_code,
+    _authorisations.c.status,
+).where(
+    _authorisations.c.service_id.in_(bindparam("services", expanding=True)),
+    _authorisations.c.consumer_id.in_(bindparam("consumers", expanding=True)),
+    _authorisations.c.procedure_code.in_(bindparam("procedures", expanding=True)),
+)
+_RECORDS_IN = select(_records.c.subject_key, _records.c.data).where(
+    _records.c.service_id == bindparam("service_id"), _records.c.subject_key.in_(bindparam("keys", expanding=True))
+)
+_INSERT_EXCHANGES = insert(_exchanges)
+_INSERT_ENTRIES = insert(_entries)
 
 
 def add_service(session: Session, **values: Any) -> DataService:
@@ -92,14 +115,13 @@ def authorisations_in(session: Session, *, wanted: set[tuple[str, int, str]]) ->
     """The status of the authorisation of (service, consumer, procedure) each, those that exist, in one query."""
     if not wanted:
         return {}
-    rows = session.execute(
-        select(
-            Authorisation.service_id, Authorisation.consumer_id, Authorisation.procedure_code, Authorisation.status
-        ).where(
-            Authorisation.service_id.in_({service_id for service_id, _, _ in wanted}),
-            Authorisation.consumer_id.in_({consumer_id for _, consumer_id, _ in wanted}),
-            Authorisation.procedure_code.in_({procedure for _, _, procedure in wanted}),
-        )
+    rows = session.connection().execute(
+        _AUTHORISATIONS_IN,
+        {
+            "services": sorted({service_id for service_id, _, _ in wanted}),
+            "consumers": sorted({consumer_id for _, consumer_id, _ in wanted}),
+            "procedures": sorted({procedure for _, _, procedure in wanted}),
+        },
     )
     found = {(row[0], row[1], row[2]): str(row[3]) for row in rows}
     return {key: status for key, status in found.items() if key in wanted}
@@ -109,12 +131,9 @@ def records_in(session: Session, *, service_id: str, subject_keys: set[str]) -> 
     """The data of a built-in service's records for the citizens keyed `subject_keys`, those it holds."""
     found: dict[str, dict[str, Any]] = {}
     keys = sorted(subject_keys)
+    connection = session.connection()
     for start in range(0, len(keys), 500):
-        rows = session.execute(
-            select(ProviderRecord.subject_key, ProviderRecord.data).where(
-                ProviderRecord.service_id == service_id, ProviderRecord.subject_key.in_(keys[start : start + 500])
-            )
-        )
+        rows = connection.execute(_RECORDS_IN, {"service_id": service_id, "keys": keys[start : start + 500]})
         found.update((row[0], dict(row[1])) for row in rows)
     return found
 
@@ -130,15 +149,12 @@ def authorisations_of(session: Session, administration_id: int) -> Sequence[tupl
     return [(row[0], row[1]) for row in rows]
 
 
-_exchanges: Table = Exchange.__table__  # type: ignore[assignment]
-_entries: Table = AccessLogEntry.__table__  # type: ignore[assignment]
-
-
 def add_exchanges(session: Session, exchanges: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
     """Write exchanges and their access-log entries (numbered in this order), one statement for each table."""
     if exchanges:
-        session.execute(insert(_exchanges), exchanges)
-        session.execute(insert(_entries), entries)
+        connection = session.connection()
+        connection.execute(_INSERT_EXCHANGES, exchanges)
+        connection.execute(_INSERT_ENTRIES, entries)
 
 
 def get_exchange(session: Session, exchange_id: str) -> Exchange | None:

@@ -43,12 +43,22 @@ def x5c_of(certificate: x509.Certificate, chain: list[x509.Certificate]) -> list
     return [base64.b64encode(cert.public_bytes(Encoding.DER)).decode() for cert in (certificate, *chain)]
 
 
+def jws_header(x5c: list[str]) -> str:
+    """The protected header of an answer sealed by the signer whose chain `x5c` names, base64url-encoded: the same
+    for every answer of one seal, so it is made once per seal (`seal_with_header`)."""
+    return b64url(canonical_json({"alg": ALGORITHM, "typ": JWS_TYPE, "x5c": x5c}))
+
+
 def seal(payload: bytes, private_key: ec.EllipticCurvePrivateKey, x5c: list[str]) -> str:
     """The compact JWS of `payload`, signed ES256 by `private_key`, whose chain `x5c` names."""
-    header = b64url(canonical_json({"alg": ALGORITHM, "typ": JWS_TYPE, "x5c": x5c}))
-    signing_input = f"{header}.{b64url(payload)}".encode()
-    r, s = decode_dss_signature(private_key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-    return f"{header}.{b64url(payload)}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    return seal_with_header(payload, private_key, jws_header(x5c))
+
+
+def seal_with_header(payload: bytes, private_key: ec.EllipticCurvePrivateKey, header: str) -> str:
+    """`seal`, with the header `jws_header` made of the signer's chain."""
+    signing_input = f"{header}.{b64url(payload)}"
+    r, s = decode_dss_signature(private_key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 
 class InvalidJws(ValueError):

@@ -74,7 +74,14 @@ from segell.services.interop.schemas import (
     ServiceOut,
     ServiceRegistration,
 )
-from segell.services.interop.sealing import b64url_decode, canonical_json, seal, sha256_hex, x5c_of
+from segell.services.interop.sealing import (
+    b64url_decode,
+    canonical_json,
+    jws_header,
+    seal_with_header,
+    sha256_hex,
+    x5c_of,
+)
 from segell.services.interop.settings import InteropSettings
 from segell.services.notary import api as notary
 from segell.services.runtime import Runtime
@@ -374,6 +381,8 @@ class _Seal:
     identity: identity.SigningIdentity
     x5c: list[str]
     opened_at: float
+    #: The JWS header of every answer sealed with it (`sealing.jws_header`).
+    header: str
 
 
 _seals: "weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], _Seal]]" = weakref.WeakKeyDictionary()
@@ -395,7 +404,8 @@ def _seal_of(runtime: Runtime, provider_id: int, certificate_id: str) -> _Seal:
             "must register its service again with a valid seal certificate.",
             code="provider_seal_unusable",
         ) from None
-    fresh = _Seal(identity=held, x5c=x5c_of(held.certificate, held.chain), opened_at=time.monotonic())
+    x5c = x5c_of(held.certificate, held.chain)
+    fresh = _Seal(identity=held, x5c=x5c, opened_at=time.monotonic(), header=jws_header(x5c))
     with _seals_lock:
         _seals.setdefault(runtime.engine, {})[(provider_id, certificate_id)] = fresh
     return fresh
@@ -553,12 +563,12 @@ class _Asked:
 @dataclass(frozen=True)
 class _Answered:
     """An exchange checked, answered and sealed, to write: its rows, its notarisations, and what its consumer is
-    answered once they are committed (`ExchangeOut` as JSON, but for the receipts)."""
+    answered once they are committed (`ExchangeOut` as JSON, but for the receipts and the closing brace)."""
 
     exchange: dict[str, Any]
     entry: dict[str, Any]
     title: str
-    out: dict[str, Any]
+    out: str
 
 
 def _request_document(
@@ -607,7 +617,7 @@ def _answered(
     }
     answer_bytes = canonical_json(answer_document)
     answer_hash = sha256_hex(answer_bytes)
-    jws = seal(answer_bytes, held.identity.private_key, held.x5c)
+    jws = seal_with_header(answer_bytes, held.identity.private_key, held.header)
     purpose = body.purpose
     entry = {
         "exchange_id": exchange_id,
@@ -637,15 +647,14 @@ def _answered(
         "answer_hash": answer_hash,
         "created_at": now,
     }
-    out = {
-        "id": exchange_id,
-        "request": request_document,
-        "request_hash": request_hash,
-        "answer": answer_document,
-        "answer_hash": answer_hash,
-        "answer_jws": jws,
-        "evidence_url": f"{api_url}/v1/interop/requests/{exchange_id}/evidence",
-    }
+    # Written from the documents' canonical JSON, made for their hashes, rather than encoded again: ids and hashes
+    # are hex and a compact JWS is base64url, none of them with a character to escape.
+    evidence_url = json.dumps(f"{api_url}/v1/interop/requests/{exchange_id}/evidence", ensure_ascii=False)
+    out = (
+        f'{{"id":"{exchange_id}","request":{request_bytes.decode()},"request_hash":"{request_hash}",'
+        f'"answer":{answer_bytes.decode()},"answer_hash":"{answer_hash}","answer_jws":"{jws}",'
+        f'"evidence_url":{evidence_url}'
+    )
     return _Answered(exchange_row, entry, f"{provided.provider_code} {service.code}", out)
 
 
@@ -738,11 +747,9 @@ def _write_exchanges(runtime: Runtime, session: Session, jobs: list[_Asked | _An
         rows.append(
             {**answer.exchange, "request_receipt_id": request_receipt.id, "answer_receipt_id": answer_receipt.id}
         )
-        outcomes[index] = {
-            **answer.out,
-            "request_receipt_id": request_receipt.id,
-            "answer_receipt_id": answer_receipt.id,
-        }
+        outcomes[index] = (
+            f'{answer.out},"request_receipt_id":"{request_receipt.id}","answer_receipt_id":"{answer_receipt.id}"}}'
+        )
     repository.add_exchanges(session, rows, [answer.entry for _, answer in answered])
     return outcomes
 
@@ -766,7 +773,7 @@ def _known_builtin(runtime: Runtime, body: ExchangeRequest) -> tuple[_Provided, 
 
 async def exchange_from_register(
     runtime: Runtime, api_key: str, body: ExchangeRequest, api_url: str, now: datetime | None = None
-) -> dict[str, Any] | None:
+) -> str | None:
     """`exchange`, from an event loop, for a built-in service this process has answered before: the API key, the
     checks, the record, the seal and the writes all in the transaction of the exchange's group, at `now` (the app's
     clock). `ExchangeOut` as JSON; None when the service is not one of those (ask `exchange` then)."""
@@ -777,7 +784,7 @@ async def exchange_from_register(
     now = now or datetime.now(UTC)
     key = subject_key(runtime.master_key, body.subject.national_id)
     job = _Asked(api_key, body, key, provided, held, now, api_url)
-    result: dict[str, Any] = await _writer(runtime).submit(job)
+    result: str = await _writer(runtime).submit(job)
     if closing_due(runtime, now):  # the days' closing reads and writes: in a worker thread, off the event loop
         await asyncio.to_thread(close_days, runtime, now)
     return result
@@ -785,7 +792,7 @@ async def exchange_from_register(
 
 def exchange(
     runtime: Runtime, consumer: Administration, body: ExchangeRequest, api_url: str, now: datetime | None = None
-) -> dict[str, Any]:
+) -> str:
     """Ask a provider's service about a citizen for a procedure at `now` (the app's clock): the sealed answer, both
     sides notarised and the access logged (`ExchangeOut` as JSON), or why not (`Forbidden`, `NotFound`, 502/504
     when the provider is down)."""
@@ -819,7 +826,7 @@ def exchange(
     else:
         found, data = record_data is not None, record_data
     answer = _answered(runtime, consumer, provided, held, body, request_document, found, data, now, api_url)
-    result: dict[str, Any] = _writer(runtime).write(answer)
+    result: str = _writer(runtime).write(answer)
     close_days(runtime, now)
     return result
 
@@ -935,6 +942,9 @@ class _Closing:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Every day up to this one is closed (as far as this process knows).
     closed_through: date | None = None
+    #: While the time is in [start, end), `last_day_to_close` is `closed_through`: nothing to close, nothing to
+    #: compute (`closing_due`, asked at every exchange).
+    quiet: tuple[datetime, datetime] | None = None
     #: After a failure, no new attempt before this (time.monotonic()).
     retry_at: float = 0.0
 
@@ -946,9 +956,12 @@ def last_day_to_close(runtime: Runtime, now: datetime) -> date:
     """The last day whose log may be closed at `now`: the day before, once `CLOSING_GRACE` (or twice the webhook
     timeout, if longer) has passed since midnight UTC, so that an exchange under way at midnight (a provider
     answering slowly) is written before its day is closed."""
+    return (now.astimezone(UTC) - _grace(runtime)).date() - timedelta(days=1)
+
+
+def _grace(runtime: Runtime) -> timedelta:
     timeout = runtime.settings.section(InteropSettings).webhook_timeout_seconds
-    grace = max(CLOSING_GRACE, timedelta(seconds=2 * timeout))
-    return (now.astimezone(UTC) - grace).date() - timedelta(days=1)
+    return max(CLOSING_GRACE, timedelta(seconds=2 * timeout))
 
 
 def _closing_of(runtime: Runtime) -> _Closing:
@@ -963,7 +976,11 @@ def _due(closing: _Closing, through: date) -> bool:
 def closing_due(runtime: Runtime, now: datetime) -> bool:
     """Whether `close_days(runtime, now)` has anything to look at (no query): a caller on an event loop calls it
     from a worker thread then, and not at all otherwise."""
-    return _due(_closing_of(runtime), last_day_to_close(runtime, now))
+    closing = _closing_of(runtime)
+    quiet = closing.quiet
+    if quiet is not None and quiet[0] <= now.astimezone(UTC) < quiet[1]:
+        return False
+    return _due(closing, last_day_to_close(runtime, now))
 
 
 def close_days(runtime: Runtime, now: datetime) -> int:
@@ -986,6 +1003,9 @@ def close_days(runtime: Runtime, now: datetime) -> int:
             closing.retry_at = time.monotonic() + runtime.settings.section(InteropSettings).log_close_interval_seconds
         else:
             closing.closed_through = through
+            # `last_day_to_close` is `through` from midnight after it, plus the grace, until a day later.
+            start = datetime.combine(through + timedelta(days=1), datetime.min.time(), UTC) + _grace(runtime)
+            closing.quiet = (start, start + timedelta(days=1))
         return closed
     finally:
         closing.lock.release()

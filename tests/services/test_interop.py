@@ -412,6 +412,49 @@ def test_exchange_without_an_api_key_answers_401_before_its_body_is_checked(serv
     assert invalid.json()["error"]["code"] == "unauthenticated"
 
 
+def test_exchange_body_is_refused_with_422_naming_each_field_as_fastapi_would(server: RunningServer) -> None:
+    with server.client(server.admit(name="Ajuntament de Girona")) as consumer:
+        broken = consumer.post(
+            "/v1/interop/requests",
+            json={"provider": "X", "service": "lower case", "subject": {}, "officer": "Anna", "extra": 1},
+        )
+        not_json = consumer.post(
+            "/v1/interop/requests", content=b'{"provider": ', headers={"Content-Type": "application/json"}
+        )
+        not_declared = consumer.post("/v1/interop/requests", content=json.dumps(_purpose()).encode())
+        empty = consumer.post("/v1/interop/requests", headers={"Content-Type": "application/json"})
+        latin1 = consumer.post(
+            "/v1/interop/requests",
+            content='{"officer": "Pere Solé"}'.encode("latin-1"),
+            headers={"Content-Type": "application/json"},
+        )
+    with server.client() as anonymous:
+        schema = anonymous.get("/openapi.json").json()["paths"]["/v1/interop/requests"]["post"]
+
+    assert broken.status_code == 422, broken.text
+    assert broken.json()["error"]["code"] == "validation_error"
+    assert {problem["location"] for problem in broken.json()["error"]["details"]} == {
+        "body.provider",
+        "body.service",
+        "body.subject.national_id",
+        "body.purpose",
+        "body.extra",
+    }
+    assert not_json.status_code == 422, not_json.text
+    assert [problem["location"] for problem in not_json.json()["error"]["details"]] == ["body.13"]
+    assert not_declared.status_code == 422, not_declared.text
+    assert [problem["location"] for problem in not_declared.json()["error"]["details"]] == ["body"]
+    assert empty.status_code == 422, empty.text
+    assert [problem["location"] for problem in empty.json()["error"]["details"]] == ["body"]
+    assert latin1.status_code == 422, latin1.text
+    assert latin1.json()["error"]["details"] == [{"location": "body", "message": "JSON must be encoded in UTF-8"}]
+    body = schema["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["requestBody"]["required"] is True and schema["security"] == [{"HTTPBearer": []}]
+    assert set(body["required"]) == {"provider", "service", "subject", "purpose", "officer"}
+    assert body["properties"]["purpose"]["properties"]["legal_basis"]["maxLength"] == 300
+    assert "$ref" not in json.dumps(body)
+
+
 def _purpose() -> dict[str, Any]:
     return {
         "subject": {"national_id": CITIZEN},
