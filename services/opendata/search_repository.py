@@ -235,6 +235,8 @@ class _Entries:
         self.length = np.zeros(capacity, dtype=np.int64)
         self.value_ids = np.zeros(8192, dtype=np.int64)
         self.value_fields = np.zeros(8192, dtype=np.int64)
+        #: The entry holding each value of `value_ids`.
+        self.value_owners = np.zeros(8192, dtype=np.int64)
         #: The field of each value id read (-1: none read).
         self.value_field = np.full(1024, -1, dtype=np.int64)
         self.used = 0
@@ -295,17 +297,17 @@ class _Entries:
         self.codes.extend([None] * (size - capacity))
         self.words.grow(size)
 
-    def _append_values(self, values: list[int], fields: list[int]) -> int:
+    def _append_values(self, owner: int, values: list[int], fields: list[int]) -> int:
         first = self.used
         end = first + len(values)
         if end > len(self.value_ids):
             size = max(end, len(self.value_ids) * 2)
-            self.value_ids = np.concatenate([self.value_ids, np.zeros(size - len(self.value_ids), dtype=np.int64)])
-            self.value_fields = np.concatenate(
-                [self.value_fields, np.zeros(size - len(self.value_fields), dtype=np.int64)]
-            )
+            for name in ("value_ids", "value_fields", "value_owners"):
+                old = getattr(self, name)
+                setattr(self, name, np.concatenate([old, np.zeros(size - len(old), dtype=np.int64)]))
         self.value_ids[first:end] = values
         self.value_fields[first:end] = fields
+        self.value_owners[first:end] = owner
         self.used = end
         if values:
             largest = max(values)
@@ -356,7 +358,7 @@ class _Entries:
                 continue
             texts.append((entry_id, text_))
             values, fields = facets.get(entry_id, ([], []))
-            self.start[entry_id] = self._append_values(values, fields)
+            self.start[entry_id] = self._append_values(entry_id, values, fields)
             self.length[entry_id] = len(values)
             self.private[entry_id] = private
             self.administration[entry_id] = administration
@@ -479,11 +481,9 @@ def _holding_values(session: Session, entries: _Entries, value_ids: list[int]) -
         return _id_set(session, holders, {"values": value_ids}, ["values"])
     key = tuple(sorted(value_ids))
     if key not in entries.value_holders:
-        live = np.flatnonzero(entries.live).astype(np.int64)
-        owners, _, values = entries.facet_rows(live)
-        holding = np.zeros(len(live), dtype=np.bool_)
-        holding[owners[np.isin(values, key)]] = True
-        entries.value_holders[key] = live[holding]
+        holding = np.zeros(len(entries.live), dtype=np.bool_)
+        holding[entries.value_owners[: entries.used][np.isin(entries.value_ids[: entries.used], key)]] = True
+        entries.value_holders[key] = np.flatnonzero(holding & entries.live).astype(np.int64)
     return entries.value_holders[key]
 
 
@@ -572,6 +572,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
     names = [value.lower() for name, value in request.terms if name == "name"]
     privates = [value.lower() == "true" for name, value in request.terms if name == "private"]
     entries = _entries_of(session)
+    held_by_all = 0
     with entries.lock:
         if request.phrases:
             candidates = _matching_ids(session, entries, request)
@@ -579,6 +580,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
         elif facet_terms:
             candidates = _holding_values(session, entries, facet_terms[0][1])
+            held_by_all = 1  # the candidates hold the first term's values
         else:
             candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
         entries.ensure(session, candidates)
@@ -590,9 +592,9 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
         for name in names:
             keep &= np.array([entries.texts["name"][entry_id] == name for entry_id in candidates.tolist()], bool)
         facets: dict[str, list[tuple[str, int]]] = {}
-        if facet_terms or request.facet_fields:
+        if facet_terms[held_by_all:] or request.facet_fields:
             owners, fields, values = entries.facet_rows(candidates)
-            for field, value_ids, _ in facet_terms:
+            for field, value_ids, _ in facet_terms[held_by_all:]:
                 holds = np.zeros(len(candidates), dtype=np.bool_)
                 holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
                 keep &= holds
@@ -720,7 +722,9 @@ def _walk(session: Session, entries: _Entries, clause: tuple[str, bool], matched
         else f"SELECT id FROM opendata_search ORDER BY {order} LIMIT :limit OFFSET :offset"
     )
     found: list[int] = []
-    offset, batch = 0, max(wanted * 2, 200)
+    # Enough rows, at the share of the entries the matches are, to find the page in one walk most times.
+    share = len(matched) / max(int(np.count_nonzero(entries.known)), 1)
+    offset, batch = 0, max(int(wanted / max(share, 1e-6) * 1.25), wanted * 2, 200)
     while True:
         params = {"limit": batch, "offset": offset}
         if postgresql:
