@@ -5,19 +5,18 @@ its own on PostgreSQL, migration 0027).
 The candidates are the entry ids the words of `q` match, always found by the database's full-text search (or, for
 `fq` alone, those holding its rarest facet value); each process keeps them per full-text query while the entries'
 version (`SearchVersion`) the database names is the same, so that a query asked again before any write costs one
-read of the version. What each entry holds (visibility, facet values, sort keys,
-dataset id and code, and how often each word occurs in it) is read once per process into arrays indexed by entry id
-(`_Entries`), with which entries exist at the entries' version (`SearchVersion`, migration 0029: a new random one
-with every write), read again when the version the database names has moved (at most once a second). While they are
-current, each word's rarity is counted there, and an `fq` alone finds its entries there; else the database counts
-the words and reads the facet rows. The database scores none of the matches. The
-arrays filter the candidates by `fq` and visibility, count the facets of the matches in one pass, and rank them by
-BM25 (`relevance`). An entry id names one content forever: a changed dataset's entry is deleted and written again
-under a new id, and ids are never reused (migration 0021), so what a process holds of an entry is never stale,
-whichever process wrote the change. The page comes from the BM25 scores or the dates held (the best rows and all
-those tied with the last, sorted by every clause), from the database sorting the matches' ids, or from walking a
-sort column's index. A search with no `q` and no `fq` reads its count and facets from the values' counters and its
-page straight from a sort column's index.
+read of the version. What each entry holds (visibility, facet values, sort keys, dataset id and code, and how often
+each word occurs in it) is read once per process into arrays indexed by entry id (`_Entries`), with which entries
+exist at the entries' version (`SearchVersion`, migration 0029: a new random one with every write), read again when
+the version the database names has moved (at most once a second). While they are current, each word's rarity is
+counted there, and an `fq` alone finds its entries there; else the database counts the words and reads the facet
+rows. The database scores none of the matches. The arrays filter the candidates by `fq` and visibility, count the
+facets of the matches in one pass, and rank them by BM25 (`relevance`). An entry id names one content forever: a
+changed dataset's entry is deleted and written again under a new id, and ids are never reused (migration 0021), so
+what a process holds of an entry is never stale, whichever process wrote the change. The page comes from the BM25
+scores or the dates held (the best rows and all those tied with the last, sorted by every clause), from the database
+sorting the matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count
+and facets from the values' counters and its page straight from a sort column's index.
 """
 
 import json
