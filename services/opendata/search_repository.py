@@ -3,27 +3,29 @@ database's own full-text search (FTS5 on SQLite, migration 0020; a GIN-indexed `
 its own on PostgreSQL, migration 0027).
 
 The candidates are the entry ids the words of `q` match, always found by the database's full-text search (or, for
-`fq` alone, those holding its rarest facet value). What each entry holds (visibility, facet values, sort keys,
-dataset id and code, and how often each word occurs in it) is read once per process into arrays indexed by entry id
-(`_Entries`), with which entries exist at the entries' version (`SearchVersion`, migration 0029: a new random one
-with every write), read again when the version the database names has moved (at most once a second). While they are
-current, each word's rarity is counted there, and an `fq` alone finds its entries there; else the database counts
-the words and reads the facet rows. The database scores none of the matches. The
-arrays filter the candidates by `fq` and visibility, count the facets of the matches in one pass, and rank them by
-BM25 (`relevance`). An entry id names one content forever: a changed dataset's entry is deleted and written again
-under a new id, and ids are never reused (migration 0021), so what a process holds of an entry is never stale,
-whichever process wrote the change. The page comes from the BM25 scores or the dates held (the best rows and all
-those tied with the last, sorted by every clause), from the database sorting the matches' ids, or from walking a
-sort column's index. A search with no `q` and no `fq` reads its count and facets from the values' counters and its
-page straight from a sort column's index.
+`fq` alone, those holding its rarest facet value); each process keeps them per full-text query while the entries'
+version (`SearchVersion`) the database names is the same, so that a query asked again before any write costs one
+read of the version. What each entry holds (visibility, facet values, sort keys, dataset id and code, and how often
+each word occurs in it) is read once per process into arrays indexed by entry id (`_Entries`), with which entries
+exist at the entries' version (`SearchVersion`, migration 0029: a new random one with every write), read again when
+the version the database names has moved (at most once a second). While they are current, each word's rarity is
+counted there, and an `fq` alone finds its entries there; else the database counts the words and reads the facet
+rows. The database scores none of the matches. The arrays filter the candidates by `fq` and visibility, count the
+facets of the matches in one pass, and rank them by BM25 (`relevance`). An entry id names one content forever: a
+changed dataset's entry is deleted and written again under a new id, and ids are never reused (migration 0021), so
+what a process holds of an entry is never stale, whichever process wrote the change. The page comes from the BM25
+scores or the dates held (the best rows and all those tied with the last, sorted by every clause), from the database
+sorting the matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count
+and facets from the values' counters and its page straight from a sort column's index.
 """
 
+import json
 import math
 import threading
 import time
 import uuid
 import weakref
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -198,6 +200,8 @@ _SORT_IN_DATABASE = 5000
 #: Up to this many entries not read yet are read by id; more, by ranges of this many ids.
 _READ_BY_ID = 1000
 _READ_RANGE = 20_000
+#: How many entry ids a process keeps of the matches of the full-text queries it has asked (8 bytes each).
+_MOST_MATCHES = 2_000_000
 #: A process reads again which entries exist at most this often (seconds): in between, a search made after the
 #: entries changed asks the database.
 _READ_LIVE_EVERY = 1.0
@@ -230,6 +234,8 @@ class _Entries:
         self.length = np.zeros(capacity, dtype=np.int64)
         self.value_ids = np.zeros(8192, dtype=np.int64)
         self.value_fields = np.zeros(8192, dtype=np.int64)
+        #: The entry holding each value of `value_ids`.
+        self.value_owners = np.zeros(8192, dtype=np.int64)
         #: The field of each value id read (-1: none read).
         self.value_field = np.full(1024, -1, dtype=np.int64)
         self.used = 0
@@ -244,6 +250,31 @@ class _Entries:
         #: The entries of `live` holding any of some facet values (value ids in order), found when first asked.
         self.value_holders: dict[tuple[int, ...], Ints] = {}
         self.live_read_at = -math.inf
+        #: The entries each full-text query matched (by its expression, the latest used last) at the entries'
+        #: version `matches_version`, as the database's full-text search found them.
+        self.matches: OrderedDict[str, Ints] = OrderedDict()
+        self.matches_version: str | None = None
+        self.matches_held = 0
+
+    def matched(self, version: str | None, expression: str) -> Ints | None:
+        """The entries `expression` matched at the entries' version `version`, if this process has found them."""
+        if version is None or version != self.matches_version or expression not in self.matches:
+            return None
+        self.matches.move_to_end(expression)
+        return self.matches[expression]
+
+    def hold_matches(self, version: str | None, expression: str, ids: Ints) -> None:
+        """Keep the entries `expression` matches at `version` (all the matches of an older version are dropped),
+        forgetting the least recently used past `_MOST_MATCHES` ids in all."""
+        if version is None:
+            return
+        if version != self.matches_version:
+            self.matches, self.matches_version, self.matches_held = OrderedDict(), version, 0
+        ids.flags.writeable = False
+        self.matches[expression] = ids
+        self.matches_held += len(ids)
+        while self.matches_held > _MOST_MATCHES and len(self.matches) > 1:
+            self.matches_held -= len(self.matches.popitem(last=False)[1])
 
     def _grow(self, largest: int) -> None:
         capacity = len(self.known)
@@ -265,17 +296,17 @@ class _Entries:
         self.codes.extend([None] * (size - capacity))
         self.words.grow(size)
 
-    def _append_values(self, values: list[int], fields: list[int]) -> int:
+    def _append_values(self, owner: int, values: list[int], fields: list[int]) -> int:
         first = self.used
         end = first + len(values)
         if end > len(self.value_ids):
             size = max(end, len(self.value_ids) * 2)
-            self.value_ids = np.concatenate([self.value_ids, np.zeros(size - len(self.value_ids), dtype=np.int64)])
-            self.value_fields = np.concatenate(
-                [self.value_fields, np.zeros(size - len(self.value_fields), dtype=np.int64)]
-            )
+            for name in ("value_ids", "value_fields", "value_owners"):
+                old = getattr(self, name)
+                setattr(self, name, np.concatenate([old, np.zeros(size - len(old), dtype=np.int64)]))
         self.value_ids[first:end] = values
         self.value_fields[first:end] = fields
+        self.value_owners[first:end] = owner
         self.used = end
         if values:
             largest = max(values)
@@ -326,7 +357,7 @@ class _Entries:
                 continue
             texts.append((entry_id, text_))
             values, fields = facets.get(entry_id, ([], []))
-            self.start[entry_id] = self._append_values(values, fields)
+            self.start[entry_id] = self._append_values(entry_id, values, fields)
             self.length[entry_id] = len(values)
             self.private[entry_id] = private
             self.administration[entry_id] = administration
@@ -401,10 +432,12 @@ def _id_set(session: Session, sql: str, params: dict[str, Any], expanding: Seque
     statement = text(joined)
     if expanding:
         statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
-    found = session.scalar(statement, params)
-    if not found:
-        return np.zeros(0, dtype=np.int64)
-    return np.fromstring(found, dtype=np.int64, sep=",")
+    return _joined_ids(session.scalar(statement, params))
+
+
+def _joined_ids(joined: str | None) -> Ints:
+    """The ids of a string of them joined by commas (None: none)."""
+    return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
 
 
 def _matches(dialect: str) -> str:
@@ -420,10 +453,22 @@ _VERSION = "(SELECT version FROM opendata_search_version WHERE id = 1)"
 _PUBLIC = "(SELECT COALESCE(SUM(public_datasets), 0) FROM opendata_search_values WHERE field = :organization)"
 
 
-def _matching_ids(session: Session, request: SearchRequest) -> Ints:
-    """The entry ids the words of `q` match, found by the database's full-text search."""
+def _matching_ids(session: Session, entries: _Entries, request: SearchRequest) -> Ints:
+    """The entry ids the words of `q` match, found by the database's full-text search: once per version of the
+    entries (`SearchVersion`) in each process, which keeps them while the version the database names is the same
+    (a broad word's 40,000 matches cost the database tens of milliseconds to find and hand over)."""
     dialect = session.get_bind().dialect.name
-    return _id_set(session, _matches(dialect), {"match": _match_expression(request.phrases, dialect)})
+    expression = _match_expression(request.phrases, dialect)
+    if expression in entries.matches:
+        held = entries.matched(session.scalar(text(f"SELECT {_VERSION}")), expression)
+        if held is not None:
+            return held
+    aggregate = "group_concat(id)" if dialect == "sqlite" else "string_agg(id::text, ',')"
+    statement = f"SELECT {_VERSION}, (SELECT {aggregate} FROM ({_matches(dialect)}) AS found)"
+    version, joined = session.execute(text(statement), {"match": expression}).one()
+    ids = _joined_ids(joined)
+    entries.hold_matches(version, expression, ids)
+    return ids
 
 
 def _holding_values(session: Session, entries: _Entries, value_ids: list[int]) -> Ints:
@@ -435,11 +480,9 @@ def _holding_values(session: Session, entries: _Entries, value_ids: list[int]) -
         return _id_set(session, holders, {"values": value_ids}, ["values"])
     key = tuple(sorted(value_ids))
     if key not in entries.value_holders:
-        live = np.flatnonzero(entries.live).astype(np.int64)
-        owners, _, values = entries.facet_rows(live)
-        holding = np.zeros(len(live), dtype=np.bool_)
-        holding[owners[np.isin(values, key)]] = True
-        entries.value_holders[key] = live[holding]
+        holding = np.zeros(len(entries.live), dtype=np.bool_)
+        holding[entries.value_owners[: entries.used][np.isin(entries.value_ids[: entries.used], key)]] = True
+        entries.value_holders[key] = np.flatnonzero(holding & entries.live).astype(np.int64)
     return entries.value_holders[key]
 
 
@@ -491,7 +534,7 @@ def _read_live(session: Session, entries: _Entries, candidates: Ints) -> None:
     start afresh)."""
     aggregate = "group_concat(id)" if session.get_bind().dialect.name == "sqlite" else "string_agg(id::text, ',')"
     version, joined = session.execute(text(f"SELECT {_VERSION}, (SELECT {aggregate} FROM opendata_search)")).one()
-    ids = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
+    ids = _joined_ids(joined)
     entries.ensure(session, np.concatenate([ids, candidates]))
     entries.live[:] = False
     entries.live[ids] = True
@@ -528,13 +571,15 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
     names = [value.lower() for name, value in request.terms if name == "name"]
     privates = [value.lower() == "true" for name, value in request.terms if name == "private"]
     entries = _entries_of(session)
+    held_by_all = 0
     with entries.lock:
         if request.phrases:
-            candidates = _matching_ids(session, request)
+            candidates = _matching_ids(session, entries, request)
         elif names:
             candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.name == names[0]), {})
         elif facet_terms:
             candidates = _holding_values(session, entries, facet_terms[0][1])
+            held_by_all = 1  # the candidates hold the first term's values
         else:
             candidates = _ids(session, select(_ENTRIES.c.id).where(_ENTRIES.c.private.is_(privates[0])), {})
         entries.ensure(session, candidates)
@@ -546,9 +591,9 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
         for name in names:
             keep &= np.array([entries.texts["name"][entry_id] == name for entry_id in candidates.tolist()], bool)
         facets: dict[str, list[tuple[str, int]]] = {}
-        if facet_terms or request.facet_fields:
+        if facet_terms[held_by_all:] or request.facet_fields:
             owners, fields, values = entries.facet_rows(candidates)
-            for field, value_ids, _ in facet_terms:
+            for field, value_ids, _ in facet_terms[held_by_all:]:
                 holds = np.zeros(len(candidates), dtype=np.bool_)
                 holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
                 keep &= holds
@@ -620,9 +665,13 @@ def _page(
     if all(column in entries.keys for column, _ in clauses):  # dates only: this process holds every key
         return _best(entries, matched, clauses, None, wanted)[request.start :]
     if len(matched) <= _SORT_IN_DATABASE:
-        statement = text(f"SELECT id FROM opendata_search WHERE id IN :ids ORDER BY {_order(request)} LIMIT :limit")
-        statement = statement.bindparams(bindparam("ids", expanding=True))
-        ordered: list[int] = _ids(session, statement, {"ids": matched.tolist(), "limit": wanted}).tolist()
+        # The ids as one value (an array; JSON on SQLite): binding thousands of parameters costs more than sorting.
+        if session.get_bind().dialect.name == "sqlite":
+            among, ids = "IN (SELECT value FROM json_each(:ids))", json.dumps(matched.tolist())
+        else:
+            among, ids = "= ANY(CAST(:ids AS integer[]))", matched.tolist()
+        statement = text(f"SELECT id FROM opendata_search WHERE id {among} ORDER BY {_order(request)} LIMIT :limit")
+        ordered: list[int] = _ids(session, statement, {"ids": ids, "limit": wanted}).tolist()
         return ordered[request.start :]
     if len(clauses) == 1:
         return _walk(session, entries, clauses[0], matched, wanted)[request.start : wanted]
@@ -662,13 +711,25 @@ def _walk(session: Session, entries: _Entries, clause: tuple[str, bool], matched
     inside = np.zeros(len(entries.known), dtype=np.bool_)
     inside[matched] = True
     direction = "DESC" if descending else "ASC"
+    order = f"{column} {direction}, id {direction}"
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    # On PostgreSQL joined into one string in the walk's order: thousands of ids are quicker handed over so.
+    walk = (
+        f"SELECT string_agg(id::text, ',' ORDER BY {order}) FROM (SELECT id, {column} FROM opendata_search"
+        f" ORDER BY {order} LIMIT :limit OFFSET :offset) AS walked"
+        if postgresql
+        else f"SELECT id FROM opendata_search ORDER BY {order} LIMIT :limit OFFSET :offset"
+    )
     found: list[int] = []
-    offset, batch = 0, max(wanted * 2, 200)
+    # Enough rows, at the share of the entries the matches are, to find the page in one walk most times.
+    share = len(matched) / max(int(np.count_nonzero(entries.known)), 1)
+    offset, batch = 0, max(int(wanted / max(share, 1e-6) * 1.25), wanted * 2, 200)
     while True:
-        statement = text(
-            f"SELECT id FROM opendata_search ORDER BY {column} {direction}, id {direction} LIMIT :limit OFFSET :offset"
-        )
-        walked = _ids(session, statement, {"limit": batch, "offset": offset})
+        params = {"limit": batch, "offset": offset}
+        if postgresql:
+            walked = _joined_ids(session.scalar(text(walk), params))
+        else:
+            walked = _ids(session, text(walk), params)
         walked = walked[walked < len(inside)]
         found.extend(walked[inside[walked]].tolist())
         if len(found) >= wanted or len(walked) < batch:

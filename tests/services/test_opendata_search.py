@@ -515,3 +515,25 @@ def test_search_in_another_process_weighs_words_by_the_datasets_there_are_now(
         engine.dispose()
         for name in made:
             client.action.package_delete(id=name)
+
+
+def test_matches_are_kept_per_version_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process keeps each full-text query's matches while the entries' version is the same: a new version drops
+    them all, and past the bound the least recently used go first."""
+    import numpy as np
+
+    from segell.services.opendata import search_repository
+
+    monkeypatch.setattr(search_repository, "_MOST_MATCHES", 5)
+    entries = search_repository._Entries()
+    entries.hold_matches("v1", "'aigua'", np.array([1, 2], dtype=np.int64))
+    entries.hold_matches("v1", "'fonts'", np.array([3, 4], dtype=np.int64))
+    assert entries.matched("v1", "'aigua'").tolist() == [1, 2]  # used last: 'fonts' is now the oldest
+    entries.hold_matches("v1", "'padro'", np.array([5, 6], dtype=np.int64))
+    assert entries.matched("v1", "'fonts'") is None
+    assert entries.matched("v1", "'aigua'").tolist() == [1, 2] and entries.matched("v1", "'padro'").tolist() == [5, 6]
+    assert entries.matched("v2", "'aigua'") is None  # another version of the entries
+    entries.hold_matches("v2", "'fonts'", np.array([3], dtype=np.int64))
+    assert entries.matched("v2", "'aigua'") is None and entries.matched("v2", "'fonts'").tolist() == [3]
+    entries.hold_matches(None, "'arbres'", np.array([7], dtype=np.int64))  # no version named: nothing kept
+    assert entries.matched(None, "'arbres'") is None and entries.matched("v2", "'arbres'") is None
