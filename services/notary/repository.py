@@ -8,9 +8,10 @@ the same receipt instead of one failing; full batches of a bulk request go in al
 PostgreSQL), and are looked up again when refused.
 """
 
+import functools
 import json
 from collections import namedtuple
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -502,7 +503,7 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     dialect = session.get_bind().dialect
     columns = [[row[name] for row in rows] for name in names]
     for name, values in zip(names, columns, strict=True):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        process = _column_codec(table, name, dialect)[0]
         if process is not None:
             cache: dict[int, Any] = {}
             for i, value in enumerate(values):
@@ -516,7 +517,7 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
         if dialect.name == "sqlite":
             cursor.execute(*_insert_from_json(table.name, names, columns, conflicts))
         elif dialect.name == "postgresql":
-            types = [table.c[name].type.compile(dialect) for name in names]
+            types = [_column_codec(table, name, dialect)[1] for name in names]
             cursor.execute(*_insert_from_arrays(table.name, names, types, columns, conflicts))
         else:
             mark = parameter_marker(session)
@@ -525,6 +526,14 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
         return int(cursor.rowcount)
     finally:
         cursor.close()
+
+
+@functools.cache
+def _column_codec(table: Table, name: str, dialect: Dialect) -> tuple[Callable[[Any], Any] | None, str]:
+    """A column's bind processing and its type in SQL: worked out once, where a group of single submissions
+    inserts a few rows at a time and working them out again cost more than the rest of the insert."""
+    type_ = table.c[name].type
+    return type_.dialect_impl(dialect).bind_processor(dialect), type_.compile(dialect)
 
 
 def _insert_from_json(table: str, names: list[str], columns: list[list[Any]], conflicts: str) -> tuple[str, list[Any]]:

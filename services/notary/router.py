@@ -14,7 +14,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import ClientDisconnect
 
 from segell.chain.gateway import MAX_JSON_DEPTH, json_depth
-from segell.services.administrations.api import Administration, authenticate, hold_caller
+from segell.services.administrations.api import Administration, authenticate, hold_administration_key, hold_caller
 from segell.services.deps import (
     AdministrationDep,
     Authenticators,
@@ -99,6 +99,10 @@ def get_submitter(
 
 def _identify(session: Session, api_key: str) -> int:
     # Under a lock until the commit: an administration suspended (or a key revoked) before it stores nothing.
+    held = hold_administration_key(session, api_key)
+    if held is not None:
+        return held
+    # Refused (or changed since): the full check says why.
     administration: Administration = administration_of(authenticate(session, api_key, hold=True))
     return administration.id
 
