@@ -1,8 +1,9 @@
 """SQL for administrations, chain accounts and API keys."""
 
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Row, bindparam, false, func, select, update
+from sqlalchemy import bindparam, false, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from segell.services.administrations.models import Administration, ApiKey, ChainAccount
@@ -106,7 +107,14 @@ _HELD_KEY = (
 )
 
 
-def held_administration_key(session: Session, key_id: str) -> Row[tuple[str, datetime | None, int, str]] | None:
+class HeldKey(NamedTuple):
+    secret_hash: str
+    revoked_at: datetime | None
+    administration_id: int
+    administration_status: str
+
+
+def held_administration_key(session: Session, key_id: str) -> HeldKey | None:
     """An administration's API key (its secret's hash, when it was revoked) and its administration (id, status),
     held as `hold_api_key` holds them, in one statement without the ORM: a group of single submissions reads its
     key with it. None for a governance key or an unknown one."""
@@ -114,7 +122,8 @@ def held_administration_key(session: Session, key_id: str) -> Row[tuple[str, dat
         statement = _HELD_KEY
     else:
         statement = _HELD_KEY.with_for_update(read=True)
-    return session.connection().execute(statement, {"key_id": key_id}).first()
+    row = session.connection().execute(statement, {"key_id": key_id}).first()
+    return None if row is None else HeldKey(*row)
 
 
 def _take_sqlite_write_lock(session: Session) -> bool:

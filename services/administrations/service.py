@@ -83,9 +83,9 @@ def hold_administration_key(session: Session, raw_key: str) -> int | None:
     row = repository.held_administration_key(session, key_id)
     if row is None or not hmac.compare_digest(row.secret_hash, _hash_secret(secret)):
         return None
-    if row.revoked_at is not None or row.status != "active":
+    if row.revoked_at is not None or row.administration_status != "active":
         return None
-    return row.id
+    return row.administration_id
 
 
 def hold_caller(session: Session, caller: Caller) -> None:
