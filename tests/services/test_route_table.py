@@ -173,4 +173,7 @@ async def test_table_serves_routes_in_fastapi_order(method: str, path: str, stat
 def test_only_endpoints_of_the_request_alone_are_called_directly() -> None:
     direct = [entry.context.path_format for _, entry in _entries(_nested_app()) if entry.direct is not None]
     assert direct == ["/a/raw/direct"]
-    assert [entry.context.path_format for _, entry in _entries(_APP) if entry.direct is not None] == ["/v1/verify"]
+    assert [entry.context.path_format for _, entry in _entries(_APP) if entry.direct is not None] == [
+        "/v1/documents",
+        "/v1/verify",
+    ]
