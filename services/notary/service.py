@@ -460,9 +460,9 @@ def _keep_copy(session: Session, document_id: str, copy: PublicCopy) -> None:
 
 def accept_new(session: Session, documents: Sequence[tuple[int, Submission]]) -> list[Receipt | None]:
     """Store documents without looking them up first (submissions with neither an `Idempotency-Key`, a
-    pre-allocated code nor a copy), with one statement for them all and one for their outbox entries: each one's
-    receipt, or None where the database refused the row (the administration holds the document already, a concurrent
-    request stored it meanwhile, or its code collided), for the caller to `accept`, which looks it up."""
+    pre-allocated code nor a copy), with their outbox entries, in one statement on PostgreSQL: each one's receipt, or
+    None where the database refused the row (the administration holds the document already, a concurrent request
+    stored it meanwhile, or its code collided), for the caller to `accept`, which looks it up."""
     rows = [
         _new_rows(
             administration_id,
@@ -475,11 +475,8 @@ def accept_new(session: Session, documents: Sequence[tuple[int, Submission]]) ->
         )[0]
         for administration_id, submission in documents
     ]
-    inserted: list[dict[str, Any] | None] = list(rows)
-    if repository.insert_documents(session, rows) != len(rows):
-        stored = repository.stored_ids(session, [row["id"] for row in rows])
-        inserted = [row if row["id"] in stored else None for row in rows]
-    repository.add_to_outbox(session, _outbox_rows([row for row in inserted if row is not None]))
+    stored = repository.insert_documents_queued(session, rows, reserve_outbox_seq(len(rows)))
+    inserted = [row if row["id"] in stored else None for row in rows]
     return [
         None
         if row is None
