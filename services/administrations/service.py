@@ -72,6 +72,22 @@ def authenticate(session: Session, raw_key: str, *, hold: bool = False) -> Calle
     return _usable(record)
 
 
+def hold_administration_key(session: Session, raw_key: str) -> int | None:
+    """`authenticate(session, raw_key, hold=True)` for an administration's key that may act, in one statement: the
+    id of its administration, its key and it held until this transaction ends. None for anything else (a governance
+    key, an unknown, malformed or revoked key, a suspended administration), for `authenticate` to say why."""
+    prefix, _, rest = raw_key.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != KEY_PREFIX or not secret:
+        return None
+    row = repository.held_administration_key(session, key_id)
+    if row is None or not hmac.compare_digest(row.secret_hash, _hash_secret(secret)):
+        return None
+    if row.revoked_at is not None or row.administration_status != "active":
+        return None
+    return row.administration_id
+
+
 def hold_caller(session: Session, caller: Caller) -> None:
     """Check the caller's key and administration again, under a lock held until this transaction ends: a revocation
     or a suspension committed before this transaction commits is seen (`Unauthenticated`, `Forbidden`), and none

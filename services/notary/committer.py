@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from segell.services.errors import SegellError
-from segell.services.notary import repository, service
+from segell.services.notary import service
 from segell.services.notary.schemas import Receipt
 from segell.services.notary.service import Submission
 from segell.services.runtime import Runtime
@@ -145,11 +145,10 @@ class GroupCommitter:
         try:
             with self.runtime.transaction() as session:
                 identified: dict[str, int | SegellError] = {}
-                new = self._new_hashes(session, group, identified)
-                answers, rest = self._accept_new(session, group, identified, new)
+                answers, rest = self._accept_new(session, group, identified)
                 for pending in rest:
                     try:
-                        accepted = self._accept(session, pending, identified, new)
+                        accepted = self._accept(session, pending, identified)
                     except SegellError as refused:
                         answers.append((pending, None, refused))
                     else:
@@ -162,7 +161,7 @@ class GroupCommitter:
             for pending in group:
                 try:
                     with self.runtime.transaction() as session:
-                        accepted = self._accept(session, pending, {}, set())
+                        accepted = self._accept(session, pending, {})
                 except Exception as exc:
                     _answer([(pending, None, exc)])
                 else:
@@ -172,28 +171,27 @@ class GroupCommitter:
         _answer(answers)
 
     def _accept_new(
-        self,
-        session: Session,
-        group: list[_Pending],
-        identified: dict[str, int | SegellError],
-        new: set[tuple[int, str]],
+        self, session: Session, group: list[_Pending], identified: dict[str, int | SegellError]
     ) -> tuple[list[_Answer], list[_Pending]]:
-        """Store the group's plain new documents (no `Idempotency-Key`, no pre-allocated code, no public copy, first
-        of their hash in the group) in one statement: their answers, and the submissions left to accept one by one."""
+        """Store the group's plain documents (no `Idempotency-Key`, no pre-allocated code, no public copy, first of
+        their hash in the group) in one statement, without looking them up first: the database refuses those it
+        holds already, which are then accepted one by one and answered the receipt they have. Their answers, and the
+        submissions left to accept one by one."""
         plain: list[tuple[_Pending, int]] = []
         rest: list[_Pending] = []
+        first: set[tuple[int, str]] = set()
         for pending in group:
             administration = self._administration(session, pending, identified)
             submission = pending.submission
             if (
                 isinstance(administration, int)
-                and (administration, submission.document_hash) in new
+                and (administration, submission.document_hash) not in first
                 and pending.idempotency_key is None
                 and submission.verification_code is None
                 and submission.copy is None
             ):
                 # A later submission of the same document in this group finds this one's row.
-                new.discard((administration, submission.document_hash))
+                first.add((administration, submission.document_hash))
                 plain.append((pending, administration))
             else:
                 rest.append(pending)
@@ -201,28 +199,14 @@ class GroupCommitter:
         if not plain:
             return answers, rest
         receipts = service.accept_new(session, [(administration, p.submission) for p, administration in plain])
+        refused = []
         for (pending, _), receipt in zip(plain, receipts, strict=True):
             if receipt is None:
-                rest.append(pending)  # refused by the database: accepted alone, after a lookup
+                refused.append(pending)  # accepted alone, after a lookup
             else:
                 answers.append((pending, (receipt, True), None))
-        return answers, rest
-
-    def _new_hashes(
-        self, session: Session, group: list[_Pending], identified: dict[str, int | SegellError]
-    ) -> set[tuple[int, str]]:
-        """(administration id, hash) of the group's documents that have no receipt yet: one query per
-        administration instead of one per document."""
-        hashes: dict[int, set[str]] = {}
-        for pending in group:
-            administration = self._administration(session, pending, identified)
-            if isinstance(administration, int):
-                hashes.setdefault(administration, set()).add(pending.submission.document_hash)
-        new: set[tuple[int, str]] = set()
-        for administration, wanted in hashes.items():
-            known = repository.stored_hashes(session, administration, sorted(wanted))
-            new.update((administration, h) for h in wanted if h not in known)
-        return new
+        # Before the later submissions of the same documents, which find the rows these find or store.
+        return answers, refused + rest
 
     def _administration(
         self, session: Session, pending: _Pending, identified: dict[str, int | SegellError]
@@ -238,21 +222,11 @@ class GroupCommitter:
                 identified[administration] = refused
         return identified[administration]
 
-    def _accept(
-        self,
-        session: Session,
-        pending: _Pending,
-        identified: dict[str, int | SegellError],
-        new: set[tuple[int, str]],
-    ) -> Accepted:
+    def _accept(self, session: Session, pending: _Pending, identified: dict[str, int | SegellError]) -> Accepted:
         administration = self._administration(session, pending, identified)
         if isinstance(administration, SegellError):
             raise administration
-        document = (administration, pending.submission.document_hash)
-        known_new = document in new
-        # A second submission of the same document in this group finds the first one's row.
-        new.discard(document)
-        return service.accept(session, administration, pending.submission, pending.idempotency_key, known_new=known_new)
+        return service.accept(session, administration, pending.submission, pending.idempotency_key)
 
 
 def _answer(answers: list[_Answer]) -> None:

@@ -8,9 +8,10 @@ the same receipt instead of one failing; full batches of a bulk request go in al
 PostgreSQL), and are looked up again when refused.
 """
 
+import functools
 import json
 from collections import namedtuple
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -562,6 +563,50 @@ def stored_ids(session: Session, ids: Sequence[str]) -> set[str]:
     return found
 
 
+def insert_documents_queued(session: Session, rows: Sequence[dict[str, Any]], first_seq: int) -> set[str]:
+    """Insert documents skipping conflicts, each one that goes in with its outbox entry (sequence numbers from
+    `first_seq` on, in the order of `rows`): the ids of those that went in.
+
+    On PostgreSQL in one statement, the outbox entries inserted from the documents' own `RETURNING`: a group of
+    single submissions is a few rows, and a round trip fewer is a fifth less of its statements. Elsewhere the
+    documents, then the outbox entries of those that went in."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect
+    ids = [row["id"] for row in rows]
+    if dialect.name != "postgresql":
+        stored = set(ids) if insert_documents(session, rows) == len(rows) else stored_ids(session, ids)
+        queued = [
+            {
+                "document_id": row["id"],
+                "administration_id": row["administration_id"],
+                "seq": first_seq + i,
+                "created_at": row["created_at"],
+            }
+            for i, row in enumerate(rows)
+            if row["id"] in stored
+        ]
+        add_to_outbox(session, queued)
+        return stored
+    names, columns = _bound_columns(documents, rows, dialect)
+    types = [_column_codec(documents, name, dialect)[1] for name in names]
+    insert_sql, parameters = _insert_from_arrays(documents.name, names, types, columns, " ON CONFLICT DO NOTHING")
+    id_type, seq_type = _column_codec(outbox, "document_id", dialect)[1], _column_codec(outbox, "seq", dialect)[1]
+    sql = (
+        f"WITH stored AS ({insert_sql} RETURNING id, administration_id, created_at) "
+        f"INSERT INTO {outbox.name} (document_id, administration_id, seq, created_at) "
+        "SELECT stored.id, stored.administration_id, queued.seq, stored.created_at FROM stored "
+        f"JOIN unnest(%s::{id_type}[], %s::{seq_type}[]) AS queued(id, seq) ON queued.id = stored.id "
+        "RETURNING document_id"
+    )
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql, [*parameters, ids, list(range(first_seq, first_seq + len(rows)))])
+        return {row[0] for row in cursor.fetchall()}
+    finally:
+        cursor.close()
+
+
 def add_to_outbox(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     _insert_many(session, outbox, list(rows), skip_conflicts=False)
 
@@ -580,26 +625,15 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     """
     if not rows:
         return 0
-    names = list(rows[0])
     dialect = session.get_bind().dialect
-    columns = [[row[name] for row in rows] for name in names]
-    for name, values in zip(names, columns, strict=True):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            cache: dict[int, Any] = {}
-            for i, value in enumerate(values):
-                key = id(value)
-                if key not in cache:
-                    cache[key] = (value, process(value))  # the value is kept so that its id is not reused
-                values[i] = cache[key][1]
+    names, columns = _bound_columns(table, rows, dialect)
     conflicts = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
     cursor = session.connection().connection.cursor()
     try:
         if dialect.name == "sqlite":
             cursor.execute(*_insert_from_json(table.name, names, columns, conflicts))
         elif dialect.name == "postgresql":
-            # The element type alone: a collation (`VARCHAR(32) COLLATE "C"`) is the column's, not the array's.
-            types = [table.c[name].type.compile(dialect).partition(" COLLATE ")[0] for name in names]
+            types = [_column_codec(table, name, dialect)[1] for name in names]
             cursor.execute(*_insert_from_arrays(table.name, names, types, columns, conflicts))
         else:
             mark = parameter_marker(session)
@@ -608,6 +642,32 @@ def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]],
         return int(cursor.rowcount)
     finally:
         cursor.close()
+
+
+def _bound_columns(table: Table, rows: Sequence[dict[str, Any]], dialect: Dialect) -> tuple[list[str], list[list[Any]]]:
+    """The column names of `rows` and one list of values per column, each through its column type's bind
+    processing, once per distinct value object (the rows of a batch share their timestamp)."""
+    names = list(rows[0])
+    columns = [[row[name] for row in rows] for name in names]
+    for name, values in zip(names, columns, strict=True):
+        process = _column_codec(table, name, dialect)[0]
+        if process is not None:
+            cache: dict[int, Any] = {}
+            for i, value in enumerate(values):
+                key = id(value)
+                if key not in cache:
+                    cache[key] = (value, process(value))  # the value is kept so that its id is not reused
+                values[i] = cache[key][1]
+    return names, columns
+
+
+@functools.cache
+def _column_codec(table: Table, name: str, dialect: Dialect) -> tuple[Callable[[Any], Any] | None, str]:
+    """A column's bind processing and its type in SQL: worked out once, where a group of single submissions
+    inserts a few rows at a time and working them out again cost more than the rest of the insert. The type is the
+    element type alone: a collation (`VARCHAR(32) COLLATE "C"`) is the column's, not an array's."""
+    type_ = table.c[name].type
+    return type_.dialect_impl(dialect).bind_processor(dialect), type_.compile(dialect).partition(" COLLATE ")[0]
 
 
 def _insert_from_json(table: str, names: list[str], columns: list[list[Any]], conflicts: str) -> tuple[str, list[Any]]:

@@ -410,20 +410,16 @@ def accept(
     administration_id: int,
     submission: Submission,
     idempotency_key: str | None,
-    *,
-    known_new: bool = False,
 ) -> tuple[Receipt, bool]:
     """`submit` within the caller's transaction, which must commit before the receipt is answered.
 
     A refusal (`SegellError`) is raised before anything is written: the transaction stays usable for others.
-    `known_new`: the caller looked the hash up in this transaction and found no receipt (nor sent a key).
     """
     metadata = metadata_json(submission.metadata) if submission.metadata is not None else None
     # A concurrent request may insert the same document between the lookup and the insert: the insert then
     # does nothing, and the lookup, run again, finds its row. A third round only follows a code collision.
-    for round_ in range(3):
-        skip_lookup = round_ == 0 and known_new and idempotency_key is None
-        known = None if skip_lookup else _known(session, administration_id, submission, idempotency_key)
+    for _ in range(3):
+        known = _known(session, administration_id, submission, idempotency_key)
         if known is not None:
             _check_code(known, submission.verification_code)
             receipt = receipt_from_row(known)
@@ -464,10 +460,10 @@ def _keep_copy(session: Session, document_id: str, copy: PublicCopy) -> None:
 
 
 def accept_new(session: Session, documents: Sequence[tuple[int, Submission]]) -> list[Receipt | None]:
-    """Store documents that have no receipt yet, as looked up in this transaction (`accept` with `known_new`, for
-    submissions with neither an `Idempotency-Key`, a pre-allocated code nor a copy), with one statement for them all and
-    one for their outbox entries: each one's receipt, or None where the database refused the row (a concurrent
-    request stored the document meanwhile, or its code collided), for the caller to `accept` again."""
+    """Store documents without looking them up first (submissions with neither an `Idempotency-Key`, a
+    pre-allocated code nor a copy), with their outbox entries, in one statement on PostgreSQL: each one's receipt, or
+    None where the database refused the row (the administration holds the document already, a concurrent request
+    stored it meanwhile, or its code collided), for the caller to `accept`, which looks it up."""
     rows = [
         _new_rows(
             administration_id,
@@ -480,11 +476,8 @@ def accept_new(session: Session, documents: Sequence[tuple[int, Submission]]) ->
         )[0]
         for administration_id, submission in documents
     ]
-    inserted: list[dict[str, Any] | None] = list(rows)
-    if repository.insert_documents(session, rows) != len(rows):
-        stored = repository.stored_ids(session, [row["id"] for row in rows])
-        inserted = [row if row["id"] in stored else None for row in rows]
-    repository.add_to_outbox(session, _outbox_rows([row for row in inserted if row is not None]))
+    stored = repository.insert_documents_queued(session, rows, reserve_outbox_seq(len(rows)))
+    inserted = [row if row["id"] in stored else None for row in rows]
     return [
         None
         if row is None

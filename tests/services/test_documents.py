@@ -538,6 +538,31 @@ def test_single_and_batch_submissions_are_anchored_on_postgresql(postgres_server
     assert sorted(built) == [(4, "built"), (4, "built")]
 
 
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_group_answers_a_stored_document_its_receipt_and_queues_only_the_new_ones(
+    request: pytest.FixtureRequest, database: str
+) -> None:
+    server: RunningServer = request.getfixturevalue("quiet_server" if database == "sqlite" else "postgres_server")
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    server.admit(administration_code)
+    administration_id = _administration_id(server, administration_code)
+    runtime = runtime_of(server)
+    committer = GroupCommitter(runtime)
+    known = new_hash()
+    stored, _ = committer.submit(administration_id, Submission(known), None).result(timeout=60)
+    # Stored without a lookup first: the database refuses the known one, which is then answered its receipt.
+    futures = [committer.submit(administration_id, Submission(h), None) for h in (new_hash(), known, new_hash())]
+    answers = [future.result(timeout=60) for future in futures]
+    assert [created for _, created in answers] == [True, False, True]
+    assert answers[1][0].id == stored.id
+    ids = [stored.id, answers[0][0].id, answers[2][0].id]
+    with runtime.transaction() as session:
+        query = select(OutboxEntry.document_id).where(OutboxEntry.document_id.in_(ids)).order_by(OutboxEntry.seq)
+        queued = list(session.scalars(query))
+    # One outbox entry each, in the order they were accepted; none for the document submitted again.
+    assert queued == ids
+
+
 @pytest.mark.parametrize("with_key", [False, True])
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_simultaneous_identical_submissions_share_one_receipt(

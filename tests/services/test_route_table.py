@@ -174,6 +174,7 @@ def test_only_endpoints_of_the_request_alone_are_called_directly() -> None:
     direct = [entry.context.path_format for _, entry in _entries(_nested_app()) if entry.direct is not None]
     assert direct == ["/a/raw/direct"]
     assert [entry.context.path_format for _, entry in _entries(_APP) if entry.direct is not None] == [
+        "/v1/documents",
         "/v1/verify",
         "/v1/interop/requests",
     ]
