@@ -179,17 +179,6 @@ def receipts_by_hashes(session: Session, administration_id: int, hashes: Sequenc
     return found
 
 
-def stored_hashes(session: Session, administration_id: int, hashes: Sequence[str]) -> set[str]:
-    """Which of `hashes` the administration has a receipt of: the hashes alone, read from the index."""
-    found: set[str] = set()
-    for chunk in _chunks(hashes):
-        query = select(documents.c.document_hash).where(
-            documents.c.administration_id == administration_id, documents.c.document_hash.in_(chunk)
-        )
-        found.update(session.execute(query).scalars())
-    return found
-
-
 @dataclass(frozen=True)
 class ReceiptFilter:
     """Which of an administration's receipts a listing or an export takes: `since` inclusive, `until` exclusive."""
