@@ -11,9 +11,10 @@ The rest of the module sends what a schema-driven generator never does: unknown 
 bodies too large or nested too deeply, and requests while the chain node is down.
 """
 
+import inspect
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.pytest import _test_builder
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from segell.chain.anvil import find_anvil
@@ -219,6 +221,35 @@ def detached_signature(content: bytes) -> bytes:
     builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(certificate, key, hashes.SHA256())
     return builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature])
 
+
+def built_when_first_run(build: Callable[..., Callable[..., None]]) -> Callable[..., Callable[..., None]]:
+    """schemathesis's builder of an operation's test, deferred from collection to the test's first run.
+
+    Building a test draws the operation's coverage cases (every boundary and every invalid variant its schema
+    defines), some 25 s of CPU for the schema's operations. Each pytest-xdist worker collects every module but runs
+    only the modules it is given: built at collection, a worker drew the cases of fuzz tests the other one runs."""
+
+    def build_lazily(*, test_func: Callable[..., None], **options: Any) -> Callable[..., None]:
+        built: list[Callable[..., None]] = []
+
+        def run(*args: Any, **kwargs: Any) -> None:
+            if not built:
+                built.append(build(test_func=test_func, **options))
+            built[0](*args, **kwargs)
+
+        # The parameters pytest gives the built test: the test's own but `case`, which the built test draws.
+        signature = inspect.signature(test_func)
+        run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[parameter for name, parameter in signature.parameters.items() if name != "case"]
+        )
+        run.__name__ = test_func.__name__
+        return run
+
+    return build_lazily
+
+
+# schemathesis's collector looks the builder up in its module each time it makes an operation's test.
+_test_builder.build_operation_test = built_when_first_run(_test_builder.build_operation_test)  # type: ignore[assignment]
 
 # The schema's own formats: what a value must be beyond its pattern, which no regular expression can say.
 schemathesis.openapi.format(
