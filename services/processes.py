@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
+import time
 
 from sqlalchemy import make_url
-from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors import Multiprocess, multiprocess
 
 from segell.services.connections import server_config
 from segell.services.runtime import Runtime, chain_spec
@@ -33,6 +35,30 @@ APP_FACTORY = "segell.services.main:create_app"
 #: Seconds an API process has to answer its supervisor's health check, starting included (it imports the whole
 #: application first: seconds, far more on a loaded machine) before it is taken for hung and replaced.
 HEALTHCHECK_SECONDS = 120
+
+
+#: Seconds between the supervisor's looks at a process that has not answered its health check yet.
+_HEALTHCHECK_SLICE = 0.2
+
+
+class _WatchedProcess(multiprocess.Process):
+    """uvicorn's API process, whose health check ends as soon as the process is gone.
+
+    uvicorn waits for the answer to a health check for the whole timeout, and keeps both ends of the pipe: a
+    process killed between the supervisor's look at it and its ping was waited for `HEALTHCHECK_SECONDS`, during
+    which no process was started in its place, nor in place of another one killed meanwhile."""
+
+    def _healthcheck(self, timeout: float) -> bool | None:
+        deadline = time.monotonic() + timeout
+        try:
+            self.parent_conn.send(b"ping")
+            while not self.parent_conn.poll(min(_HEALTHCHECK_SLICE, max(0.0, deadline - time.monotonic()))):
+                if not self.process.is_alive() or time.monotonic() >= deadline:
+                    return None
+            started: bool = self.parent_conn.recv()
+            return started
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None
 
 
 class WorkersRefused(ValueError):
@@ -77,6 +103,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
             APP_FACTORY, shared, factory=True, workers=workers, timeout_worker_healthcheck=HEALTHCHECK_SECONDS
         )
         log.info("serving with %s API processes (chain %s)", workers, shared_chain)
+        multiprocess.Process = _WatchedProcess  # type: ignore[misc]  # the class the supervisor starts processes of
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     finally:
         runtime.stop()
