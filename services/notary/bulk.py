@@ -182,11 +182,7 @@ class FixedWidthTexts:
                 column = columns[part[0]]
                 spans.append((len(template), column))
                 template += bytes(column.shape[1])
-        texts = np.empty((count, len(template)), np.uint8)
-        texts[:] = np.frombuffer(bytes(template), np.uint8)
-        for offset, column in spans:
-            texts[:, offset : offset + column.shape[1]] = column
-        return FixedWidthTexts(texts.tobytes(), len(template))
+        return FixedWidthTexts(stamped(template, spans, count).tobytes(), len(template))
 
     def joined(self) -> memoryview:
         """All the texts separated by commas (the last one's comma left out)."""
@@ -215,3 +211,13 @@ def _strings(values: Bytes2D) -> list[str]:
 
 def _json_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def stamped(template: bytes | bytearray, spans: Sequence[tuple[int, Bytes2D]], count: int) -> Bytes2D:
+    """`count` copies of `template`, row k holding row k of each column at its offset: fixed-width records built
+    without a Python step per record."""
+    records = np.empty((count, len(template)), np.uint8)
+    records[:] = np.frombuffer(bytes(template), np.uint8)
+    for offset, column in spans:
+        records[:, offset : offset + column.shape[1]] = column
+    return records

@@ -46,7 +46,7 @@ from sqlalchemy.types import TypeDecorator
 
 from segell.services.administrations.api import Administration, ChainAccount
 from segell.services.models import utcnow
-from segell.services.notary.bulk import NewDocuments
+from segell.services.notary.bulk import NewDocuments, stamped
 from segell.services.notary.models import (
     Batch,
     Document,
@@ -512,11 +512,7 @@ def _binary_records(new: NewDocuments) -> tuple[list[str], npt.NDArray[np.uint8]
             template += value.shape[1].to_bytes(4, "big")
             spans.append((len(template), value))
             template += bytes(value.shape[1])
-    records = np.empty((count, len(template)), np.uint8)
-    records[:] = np.frombuffer(bytes(template), np.uint8)
-    for offset, column in spans:
-        records[:, offset : offset + column.shape[1]] = column
-    return names, records
+    return names, stamped(template, spans, count)
 
 
 def _copy_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
