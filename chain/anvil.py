@@ -63,6 +63,7 @@ __all__ = [
     "anvil_command",
     "find_anvil",
     "network_isolation",
+    "stop_with_parent",
 ]
 
 log = logging.getLogger("segell.chain")
@@ -185,13 +186,19 @@ def _probe_isolation(unshare: str) -> list[str] | str:
     return "; ".join(failures)
 
 
-def _prepare_child() -> None:
-    # Runs in the child between fork and exec. The kernel sends SIGTERM when the thread that forked us exits:
-    # SIGTERM, not SIGKILL, so anvil saves its state and a kill -9 of Segell loses no block. The umask makes
-    # the IPC socket its owner's alone from the moment anvil binds it.
-    os.umask(0o077)
+def stop_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when the thread that started it exits, its parent killed with -9
+    included (Linux). SIGTERM, not SIGKILL: the process stops as it would be asked to."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _prepare_child() -> None:
+    # Runs in the child between fork and exec: anvil stops with the thread that forked it, and saves its state as
+    # it stops, so a kill -9 of Segell loses no block. The umask makes the IPC socket its owner's alone from the
+    # moment anvil binds it.
+    os.umask(0o077)
+    stop_with_parent()
 
 
 class _Spawner:

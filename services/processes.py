@@ -20,11 +20,15 @@ import asyncio
 import logging
 import os
 import pickle
+import signal
 import time
+from socket import socket
 
 from sqlalchemy import make_url
+from uvicorn.config import Config
 from uvicorn.supervisors import Multiprocess, multiprocess
 
+from segell.chain.anvil import stop_with_parent
 from segell.services.connections import server_config
 from segell.services.runtime import Runtime, chain_spec
 from segell.services.settings import Settings
@@ -42,11 +46,23 @@ _HEALTHCHECK_SLICE = 0.2
 
 
 class _WatchedProcess(multiprocess.Process):
-    """uvicorn's API process, whose health check ends as soon as the process is gone.
+    """uvicorn's API process, whose health check ends as soon as the process is gone, and which stops with its
+    supervisor.
 
     uvicorn waits for the answer to a health check for the whole timeout, and keeps both ends of the pipe: a
     process killed between the supervisor's look at it and its ping was waited for `HEALTHCHECK_SECONDS`, during
-    which no process was started in its place, nor in place of another one killed meanwhile."""
+    which no process was started in its place, nor in place of another one killed meanwhile. And a supervisor
+    killed with -9 left its API processes serving the port, with nothing to start them again or stop them."""
+
+    def __init__(self, config: Config, sockets: list[socket]) -> None:
+        self._supervisor = os.getpid()
+        super().__init__(config, sockets)
+
+    def target(self, sockets: list[socket] | None = None) -> None:
+        stop_with_parent()
+        if os.getppid() != self._supervisor:  # the supervisor was gone before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+        super().target(sockets)
 
     def _healthcheck(self, timeout: float) -> bool | None:
         deadline = time.monotonic() + timeout

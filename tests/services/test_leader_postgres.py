@@ -13,7 +13,8 @@ anchored a batch, while it anchors the next; another process must take the lead 
   once, and n is the account's transaction count.
 
 A sandbox made before the kills answers whichever process serves it, before and after the process that ran its
-node may have been killed, and a revert asked of any process reverts it for all.
+node may have been killed, and a revert asked of any process reverts it for all. Last, the API processes' supervisor
+is killed with -9, and they stop with it.
 """
 
 import os
@@ -299,6 +300,15 @@ def test_leader_killed_ten_times_loses_nothing_and_anchors_everything_once(
 
         assert sum(killed.values()) == LEADER_KILLS
         assert max(takeovers) <= TAKEOVER_SECONDS, takeovers
+
+        # The supervisor killed with -9: its API processes stop with it rather than serve on with nothing to start
+        # them again.
+        worker_pid = worker.process.pid  # type: ignore[union-attr]
+        _wait_for(lambda: len(_contenders(api, worker) - {worker_pid}) == 2, 300, "both API processes up")
+        serving = _contenders(api, worker) - {worker_pid}
+        api.kill()
+        _wait_for(lambda: not any(_alive(pid) for pid in serving), 30, "the API processes to stop")
+        assert not _healthy(api_url)
         print(
             f"\n{LEADER_KILLS} leader kills ({killed['api']} API processes, {killed['worker']} workers); "
             f"takeover in {min(takeovers):.2f}-{max(takeovers):.2f} s; {restarts_waited:.1f} s waiting for a "
