@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
@@ -52,7 +52,7 @@ from segell.services.notary.schemas import (
     VerificationCode,
     check_metadata,
 )
-from segell.services.notary.service import AnchoredRoots, Lookup, Submission
+from segell.services.notary.service import Lookup, Submission
 from segell.services.notary.settings import NotarySettings
 from segell.services.notary.verifier import GroupVerifier
 from segell.services.runtime import Runtime
@@ -115,14 +115,6 @@ def new_committer(runtime: Runtime) -> GroupCommitter:
 def get_committer(request: Request) -> GroupCommitter:
     committer: GroupCommitter = request.app.state.notary_committer
     return committer
-
-
-def get_anchored_roots(request: Request) -> AnchoredRoots:
-    anchored_roots: AnchoredRoots = request.app.state.anchored_roots
-    return anchored_roots
-
-
-AnchoredRootsDep = Annotated[AnchoredRoots, Depends(get_anchored_roots)]
 
 
 def _media_type(request: Request) -> str:

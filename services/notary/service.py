@@ -1090,9 +1090,9 @@ def verify_many(
     The hashes and codes are looked up together through the database driver alone (`repository.matches_on_driver`,
     one statement on PostgreSQL); a connection of `engine` reads the rest only for matches that show sources,
     signers or a copy, one for all the lookups."""
-    hashes = list(dict.fromkeys(lookup.document_hash for lookup in lookups if lookup.code is None))
-    codes = list(dict.fromkeys(lookup.code for lookup in lookups if lookup.code is not None))
-    rows = repository.matches_on_driver(engine, hashes=hashes, codes=codes)  # type: ignore[arg-type]
+    hashes = list(dict.fromkeys(h for lookup in lookups if lookup.code is None and (h := lookup.document_hash)))
+    codes = list(dict.fromkeys(code for lookup in lookups if (code := lookup.code) is not None))
+    rows = repository.matches_on_driver(engine, hashes=hashes, codes=codes)
     of_hash: dict[str, list[ReceiptRow]] = {}
     of_code: dict[str, list[ReceiptRow]] = {}
     for row in rows:
