@@ -26,6 +26,8 @@ def _stop_worker(app: FastAPI) -> None:
     worker: AnchoringWorker | None = app.state.anchoring_worker
     if worker is not None:
         worker.stop()
+    verifier: GroupVerifier = app.state.notary_verifier
+    verifier.close()
 
 
 domain = Domain(

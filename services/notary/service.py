@@ -1084,15 +1084,19 @@ def verify_many(
     lookups: Sequence[Lookup],
     *,
     location: str = "query.code",
+    matches: repository.MatchesReader | None = None,
 ) -> list[Verification | SegellError]:
     """`verify` of each lookup: its verification, or the error it is refused with.
 
-    The hashes and codes are looked up together through the database driver alone (`repository.matches_on_driver`,
-    one statement on PostgreSQL); a connection of `engine` reads the rest only for matches that show sources,
-    signers or a copy, one for all the lookups."""
+    The hashes and codes are looked up through the database driver alone: together by `matches` (one statement on
+    PostgreSQL), else on a pooled connection (`repository.matches_on_driver`); a connection of `engine` reads the
+    rest only for matches that show sources, signers or a copy, one for all the lookups."""
     hashes = list(dict.fromkeys(h for lookup in lookups if lookup.code is None and (h := lookup.document_hash)))
     codes = list(dict.fromkeys(code for lookup in lookups if (code := lookup.code) is not None))
-    rows = repository.matches_on_driver(engine, hashes=hashes, codes=codes)
+    if matches is not None:
+        rows = matches.read(hashes, codes)
+    else:
+        rows = repository.matches_on_driver(engine, hashes=hashes, codes=codes)
     of_hash: dict[str, list[ReceiptRow]] = {}
     of_code: dict[str, list[ReceiptRow]] = {}
     for row in rows:

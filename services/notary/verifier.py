@@ -2,9 +2,10 @@
 
 A verification is one indexed read, and on PostgreSQL most of what it costs is the work around that read, on both
 sides: the hand-over to a worker thread and back, a pooled connection taken and given back, a statement sent, run and
-answered. `GroupVerifier` hands the lookups waiting in the event loop to a worker thread, which reads them all with
-one statement (`service.verify_many`) and writes each one's JSON; the lookups that arrive meanwhile make the next
-group. A lone request waits for nobody.
+answered, and planned again at every run for a statement of arrays. `GroupVerifier` hands the lookups waiting in the
+event loop to a worker thread, which reads them all with one statement on a connection of its own, planned once
+(`service.verify_many`, `repository.MatchesReader`), and writes each one's JSON; the lookups that arrive meanwhile
+make the next group. A lone request waits for nobody.
 
 Nothing is kept from one group to the next: every answer is read from the database when it is asked for, so whatever
 another process has committed by then (an anchoring, a revocation, another administration's receipt) is in it.
@@ -13,6 +14,7 @@ another process has committed by then (an anchoring, a revocation, another admin
 import asyncio
 
 from segell.services.notary import service
+from segell.services.notary.repository import MatchesReader
 from segell.services.notary.service import AnchoredRoots, Lookup
 from segell.services.runtime import Runtime
 from segell.services.short_calls import run_short
@@ -36,6 +38,7 @@ class GroupVerifier:
         self.runtime = runtime
         self.anchored_roots = anchored_roots
         self.max_group = max_group
+        self.reader = MatchesReader(runtime.engine)
         self._waiting: list[tuple[Lookup, asyncio.Future[bytes]]] = []
         self._reading: asyncio.Task[None] | None = None
 
@@ -69,8 +72,14 @@ class GroupVerifier:
 
     def _answers(self, lookups: list[Lookup]) -> list[_Answer]:
         runtime = self.runtime
-        verifications = service.verify_many(runtime.engine, runtime.notary, self.anchored_roots, lookups)
+        verifications = service.verify_many(
+            runtime.engine, runtime.notary, self.anchored_roots, lookups, matches=self.reader
+        )
         return [
             answer if isinstance(answer, Exception) else answer.model_dump_json(by_alias=True).encode()
             for answer in verifications
         ]
+
+    def close(self) -> None:
+        """Close the reader's connection (a group read after this opens another)."""
+        self.reader.close()

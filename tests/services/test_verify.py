@@ -549,7 +549,10 @@ def test_verifications_sent_at_once_are_read_in_groups_each_answered_its_own(
     async def all_at_once() -> list[bytes]:
         return await asyncio.gather(*(verifier.verify(lookup) for lookup in lookups))
 
-    answers = [json.loads(answer) for answer in asyncio.run(all_at_once())]
+    try:
+        answers = [json.loads(answer) for answer in asyncio.run(all_at_once())]
+    finally:
+        verifier.close()
     assert sum(read) == len(lookups) and len(read) < len(lookups)
     expected = [r["document_hash"] for r in receipts] * 2
     assert [answer["document_hash"] for answer in answers] == expected
