@@ -604,3 +604,24 @@ def test_verify_answers_what_another_connection_committed_since(
         with elsewhere.begin() as connection:
             connection.execute(delete(revocations).where(revocations.c.document_id == receipt["id"]))
         elsewhere.dispose()
+
+
+def test_verification_reads_again_on_a_new_connection_when_its_own_is_lost(
+    segell_server: RunningServer, issuer: httpx.Client, citizen: httpx.Client
+) -> None:
+    runtime = runtime_of(segell_server)
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite each group takes a pooled connection")
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    wait_anchored(issuer, receipt["id"])
+    assert citizen.get("/v1/verify", params={"hash": receipt["document_hash"]}).json()["status"] == "authentic"
+    verifier: GroupVerifier = segell_server.app.state.notary_verifier  # type: ignore[attr-defined]
+    lost = verifier.reader._connection
+    assert lost is not None
+    # What a server restart or an idle timeout does to it.
+    with runtime.engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_terminate_backend({lost.info.backend_pid})")
+    answer = citizen.get("/v1/verify", params={"hash": receipt["document_hash"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "authentic"
+    assert verifier.reader._connection is not lost
