@@ -31,7 +31,7 @@ class GroupVerifier:
     Example::
 
         verifier = GroupVerifier(runtime, AnchoredRoots())
-        answer = await verifier.verify(Lookup(document_hash="9f86d0...")))
+        answer = await verifier.verify(Lookup(document_hash="9f86d0..."))
     """
 
     def __init__(self, runtime: Runtime, anchored_roots: AnchoredRoots, *, max_group: int = MAX_GROUP) -> None:
