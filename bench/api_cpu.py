@@ -5,7 +5,8 @@ CPU time (user + system, from /proc) over a run, divided by its requests. One `s
 `SEGELL_ANCHORING_WORKER=false` and one `segell worker`, on a fresh schema; 1,000 documents anchored for the
 verifications; each route then gets 500 requests to warm up and `--requests` measured, over `--connections`
 kept-alive connections from `bench/scale.py`'s load generator. `--profile` runs the API under
-`bench/profiled_api.py` and writes `<tag>-<route>.prof` (pstats) to `--out` for each measured run.
+`bench/profiled_api.py` and writes `<tag>-<route>.prof` (pstats) to `--out` for each measured run. The CPU time of
+the PostgreSQL server processes serving the API's connections (found by the API's socket ports) is shown beside it.
 
     .venv/bin/python bench/api_cpu.py                      # post and verify, 3,000 requests each
     .venv/bin/python bench/api_cpu.py --rounds 3 --routes verify
@@ -15,6 +16,7 @@ kept-alive connections from `bench/scale.py`'s load generator. `--profile` runs 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -26,7 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_load import cpu_seconds  # noqa: E402
 from scale import (  # noqa: E402
     POSTGRES_URL,
     Deployment,
@@ -42,6 +47,34 @@ from scale import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def postgres_backends_of(pid: int, postgres_port: int) -> list[int]:
+    """The PostgreSQL server processes (on this machine) serving the TCP connections process `pid` holds to
+    `postgres_port`: their titles name the client's address and port."""
+    inodes = set()
+    for link in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(link)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                local, remote, inode = fields[1], fields[2], fields[9]
+                if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == postgres_port:
+                    ports.add(int(local.rsplit(":", 1)[1], 16))
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+                client = title.rsplit("(", 1)[-1].split(")", 1)[0] if title.startswith("postgres:") else ""
+                if client.isdigit() and int(client) in ports:
+                    found.append(int(entry.name))
+    return found
 
 
 def main() -> None:
@@ -67,6 +100,7 @@ def main() -> None:
             SEGELL_ANCHORING_WORKER="false",
             SEGELL_PROFILE_DIR=tmp,
         )
+        postgres_port = make_url(args.postgres).port or 5432
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         entry = [str(ROOT / "bench" / "profiled_api.py")] if args.profile else ["-m", "segell.services.cli"]
@@ -115,13 +149,17 @@ def main() -> None:
                         time.sleep(6)  # the group committer's thread ends when idle: started again, it is profiled
                         os.kill(api.pid, signal.SIGUSR1)
                         time.sleep(0.3)
+                    backends = postgres_backends_of(api.pid, postgres_port)
+                    database_before = sum(cpu_seconds(pid) for pid in backends)
                     run = load([url], measured, args.connections, [api.pid])
+                    database_ms = (sum(cpu_seconds(pid) for pid in backends) - database_before) * 1000 / run.requests
                     if args.profile:
                         os.kill(api.pid, signal.SIGUSR2)
                         time.sleep(2)
                         shutil.move(Path(tmp) / f"{api.pid}.prof", args.out / f"{args.tag}-{route}.prof")
                     print(
-                        f"{args.tag} {route}: API CPU {run.server_cpu_ms:.3f} ms per request; {run.rps:,.0f} req/s, "
+                        f"{args.tag} {route}: API CPU {run.server_cpu_ms:.3f} ms per request, PostgreSQL "
+                        f"{database_ms:.3f} ms ({len(backends)} connections); {run.rps:,.0f} req/s, "
                         f"p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms; client CPU {run.client_cpu_ms:.3f} ms per "
                         f"request; load average {os.getloadavg()[0]:.1f}",
                         flush=True,

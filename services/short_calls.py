@@ -1,4 +1,4 @@
-"""Short blocking calls of busy routes (a verification's one query) run on worker threads of their own.
+"""Short blocking calls of busy routes (the one query of a group of verifications) run on worker threads of their own.
 
 Starlette's `run_in_threadpool` goes through anyio: a capacity limiter, a cancel scope, the caller's context
 variables copied, a worker thread of anyio's own. For a call of a few hundred microseconds that machinery is a

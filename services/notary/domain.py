@@ -7,11 +7,13 @@ from segell.services.notary.anchoring import AnchoringWorker
 from segell.services.notary.router import new_committer, public, router
 from segell.services.notary.service import AnchoredRoots
 from segell.services.notary.settings import NotarySettings
+from segell.services.notary.verifier import GroupVerifier
 from segell.services.runtime import Runtime
 
 
 def _start_committer_and_worker(app: FastAPI, runtime: Runtime) -> None:
     app.state.anchored_roots = AnchoredRoots()
+    app.state.notary_verifier = GroupVerifier(runtime, app.state.anchored_roots)
     app.state.notary_committer = new_committer(runtime)
     # The embedded chain lives in this process, so its worker must too; `segell worker` runs one apart.
     worker = AnchoringWorker(runtime) if runtime.settings.section(NotarySettings).anchoring_worker else None
@@ -24,6 +26,8 @@ def _stop_worker(app: FastAPI) -> None:
     worker: AnchoringWorker | None = app.state.anchoring_worker
     if worker is not None:
         worker.stop()
+    verifier: GroupVerifier = app.state.notary_verifier
+    verifier.close()
 
 
 domain = Domain(

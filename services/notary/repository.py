@@ -8,6 +8,7 @@ the same receipt instead of one failing; full batches of a bulk request go in al
 PostgreSQL), and are looked up again when refused.
 """
 
+import contextlib
 import functools
 import json
 from collections import namedtuple
@@ -27,8 +28,10 @@ from sqlalchemy import (
     Insert,
     Row,
     Select,
+    String,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -45,7 +48,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from segell.services.administrations.api import Administration, ChainAccount
-from segell.services.models import utcnow
+from segell.services.models import Hash32, utcnow
 from segell.services.notary.bulk import NewDocuments, stamped
 from segell.services.notary.models import (
     Batch,
@@ -312,17 +315,16 @@ class _DriverQuery:
     converts them (hashes to hex, SQLite's integers to booleans): a verification spent more CPU in SQLAlchemy's
     execution (the statement's cache key, the execution context, the result's metadata) than in its query."""
 
-    def __init__(self, query: Select[Any], dialect: Dialect, lookup: str) -> None:
+    def __init__(self, query: Select[Any], dialect: Dialect, lookups: Sequence[str]) -> None:
         compiled = query.compile(dialect=dialect)
         self.sql = compiled.string
         self.positions = tuple(compiled.positiontup or ()) if compiled.positional else None
         binds = {name: bind.type.bind_processor(dialect) for name, bind in compiled.binds.items()}
-        self.params = {name: value for name, value in compiled.params.items() if name != lookup}
+        self.params = {name: value for name, value in compiled.params.items() if name not in lookups}
         for name, value in self.params.items():
             process = binds.get(name)
             self.params[name] = process(value) if process is not None else value
-        self.lookup = lookup
-        self.process_lookup = binds.get(lookup)
+        self.lookups = {name: binds.get(name) for name in lookups}
         columns = list(query.selected_columns)
         self.row: Any = namedtuple("VerificationRow", [column.key for column in columns])  # type: ignore[misc]
         self.processors = [
@@ -331,8 +333,10 @@ class _DriverQuery:
             if (process := column.type.result_processor(dialect, None)) is not None
         ]
 
-    def parameters(self, value: str) -> dict[str, Any] | tuple[Any, ...]:
-        params = {**self.params, self.lookup: self.process_lookup(value) if self.process_lookup else value}
+    def parameters(self, **values: Any) -> dict[str, Any] | tuple[Any, ...]:
+        params = dict(self.params)
+        for name, process in self.lookups.items():
+            params[name] = process(values[name]) if process is not None else values[name]
         return params if self.positions is None else tuple(params[name] for name in self.positions)
 
     def rows(self, found: Iterable[Sequence[Any]]) -> list[Any]:
@@ -349,24 +353,57 @@ _DRIVER_QUERIES: dict[tuple[str, str, str], _DriverQuery] = {}
 
 
 def _driver_query(dialect: Dialect, by: str) -> _DriverQuery:
+    """Public verification's query: by one `hash`, one `code`, or (on PostgreSQL) `both` arrays of them at once."""
     key = (dialect.name, dialect.driver, by)
     query = _DRIVER_QUERIES.get(key)
     if query is None:
-        column = documents.c.verification_code if by == "code" else documents.c.document_hash
-        select_ = _MATCHES.where(column == bindparam("lookup"))
+        if by == "both":
+            select_ = _MATCHES.where(
+                or_(
+                    documents.c.document_hash == any_(bindparam("hashes", type_=postgresql.ARRAY(Hash32()))),
+                    documents.c.verification_code == any_(bindparam("codes", type_=postgresql.ARRAY(String()))),
+                )
+            )
+            lookups: tuple[str, ...] = ("hashes", "codes")
+        else:
+            column = documents.c.verification_code if by == "code" else documents.c.document_hash
+            select_ = _MATCHES.where(column == bindparam(by))
+            lookups = (by,)
         if by != "code":
             select_ = select_.order_by(administrations.c.code)
-        query = _DRIVER_QUERIES.setdefault(key, _DriverQuery(select_, dialect, "lookup"))
+        query = _DRIVER_QUERIES.setdefault(key, _DriverQuery(select_, dialect, lookups))
     return query
 
 
-def matches_on_driver(engine: Engine, *, document_hash: str | None = None, code: str | None = None) -> list[Any]:
-    """Every administration's receipt of a hash, or the one receipt with a verification code, with only what public
-    verification shows of it (`_MATCHES`). On a connection of `engine`'s pool, through the driver alone: one
-    statement, in autocommit mode on PostgreSQL: no BEGIN and ROLLBACK around it, and psycopg prepares it once it has
-    run a few times on a connection (until a request's ROLLBACK on that connection deallocates it again)."""
-    query = _driver_query(engine.dialect, "code" if code is not None else "hash")
-    parameters = query.parameters(code if code is not None else document_hash or "")
+def _read_matches(
+    cursor: Any, dialect: Dialect, hashes: Sequence[str], codes: Sequence[str], *, in_one: bool
+) -> list[Any]:
+    """`hashes`' and `codes`' matches on `cursor`: with one statement comparing each column to an array (`in_one`,
+    PostgreSQL), or with one statement for each hash and each code."""
+    if in_one:
+        query = _driver_query(dialect, "both")
+        cursor.execute(query.sql, query.parameters(hashes=list(hashes), codes=list(codes)))
+        return query.rows(cursor.fetchall())
+    found: list[Any] = []
+    seen: set[str] = set()  # a receipt found by its hash and by its code is found once
+    for by, values in (("hash", hashes), ("code", codes)):
+        query = _driver_query(dialect, by)
+        for value in values:
+            cursor.execute(query.sql, query.parameters(**{by: value}))
+            rows = query.rows(cursor.fetchall())
+            found.extend(row for row in rows if row.id not in seen)
+            seen.update(row.id for row in rows)
+    return found
+
+
+def matches_on_driver(engine: Engine, *, hashes: Sequence[str] = (), codes: Sequence[str] = ()) -> list[Any]:
+    """Every administration's receipt of each of `hashes`, and the one receipt with each of `codes`, with only what
+    public verification shows of them (`_MATCHES`); those of a hash in the order of their administrations' codes.
+
+    On a connection of `engine`'s pool, through the driver alone, one statement for each hash and each code. On
+    PostgreSQL in autocommit mode: no BEGIN and ROLLBACK around them, and psycopg prepares each once it has run a few
+    times on a connection (until a request's ROLLBACK on that connection deallocates it again). Busy callers read
+    many at once with a `MatchesReader`."""
     connection = engine.raw_connection()
     try:
         driver: Any = connection.driver_connection
@@ -375,8 +412,7 @@ def matches_on_driver(engine: Engine, *, document_hash: str | None = None, code:
             driver.autocommit = True
         cursor = connection.cursor()
         try:
-            cursor.execute(query.sql, parameters)
-            found = cursor.fetchall()
+            found = _read_matches(cursor, engine.dialect, hashes, codes, in_one=False)
         finally:
             cursor.close()
         if autocommit:
@@ -385,7 +421,63 @@ def matches_on_driver(engine: Engine, *, document_hash: str | None = None, code:
         connection.invalidate()  # in whatever state the failure left it: not given to another request
         raise
     connection.close()  # back to the pool
-    return query.rows(found)
+    return found
+
+
+class MatchesReader:
+    """`matches_on_driver` for a caller that reads one group of hashes and codes at a time (`GroupVerifier`).
+
+    On PostgreSQL the whole group is one statement (each column compared to an array), on a connection the reader
+    keeps for itself, in autocommit mode, where the statement is prepared at once and planned once
+    (`plan_cache_mode = force_generic_plan`): for a parameter that is an array, PostgreSQL otherwise plans the
+    statement again at every run (0.35 ms of its CPU, four times what running it for 8 hashes takes). The setting is
+    the connection's, and the connection is not the pool's: no other statement is planned by it. A connection that
+    fails is closed, and the group read once more on a new one (it only reads). Elsewhere each group goes to
+    `matches_on_driver`: SQLite answers in the process, with no round trip to save.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: psycopg.Connection[Any] | None = None
+
+    def read(self, hashes: Sequence[str], codes: Sequence[str]) -> list[Any]:
+        if self.engine.dialect.name != "postgresql":
+            return matches_on_driver(self.engine, hashes=hashes, codes=codes)
+        try:
+            return self._read(hashes, codes)
+        except psycopg.OperationalError:
+            self.close()  # lost (a restart, an idle timeout): a new connection reads the group again
+        return self._read(hashes, codes)
+
+    def _read(self, hashes: Sequence[str], codes: Sequence[str]) -> list[Any]:
+        if self._connection is None:
+            self._connection = self._connect()
+        try:
+            cursor = self._connection.cursor()
+            try:
+                return _read_matches(cursor, self.engine.dialect, hashes, codes, in_one=True)
+            finally:
+                cursor.close()
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            self.close()  # in whatever state the failure left it
+            raise
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        pooled = self.engine.raw_connection()
+        connection: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
+        pooled.detach()  # closed by this reader, never handed to another caller
+        connection.autocommit = True
+        connection.prepare_threshold = 0
+        connection.execute("SET plan_cache_mode = force_generic_plan")
+        return connection
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
 
 
 def _lookup(session: Reader, query: Select[Any], *, document_hash: str | None, code: str | None) -> list[ReceiptRow]:

@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
@@ -52,10 +52,10 @@ from segell.services.notary.schemas import (
     VerificationCode,
     check_metadata,
 )
-from segell.services.notary.service import AnchoredRoots, Submission
+from segell.services.notary.service import Lookup, Submission
 from segell.services.notary.settings import NotarySettings
+from segell.services.notary.verifier import GroupVerifier
 from segell.services.runtime import Runtime
-from segell.services.short_calls import run_short
 
 OCTET_STREAM = "application/octet-stream"
 JSON = "application/json"
@@ -115,14 +115,6 @@ def new_committer(runtime: Runtime) -> GroupCommitter:
 def get_committer(request: Request) -> GroupCommitter:
     committer: GroupCommitter = request.app.state.notary_committer
     return committer
-
-
-def get_anchored_roots(request: Request) -> AnchoredRoots:
-    anchored_roots: AnchoredRoots = request.app.state.anchored_roots
-    return anchored_roots
-
-
-AnchoredRootsDep = Annotated[AnchoredRoots, Depends(get_anchored_roots)]
 
 
 def _media_type(request: Request) -> str:
@@ -510,15 +502,15 @@ def revoke_document(
 router.include_router(one_document)
 
 
-def _verification_lookup(hash: str | None, code: str | None) -> dict[str, str]:
+def _verification_lookup(hash: str | None, code: str | None) -> Lookup:
     if (hash is None) == (code is None):
         problem = "send exactly one of hash and code"
         raise ValidationFailed(
             f"Invalid request. query: {problem}.", details=[{"location": "query", "message": problem}]
         )
     if hash is not None:
-        return {"document_hash": hash}
-    return {"code": service.stored_code(code or "", location="query.code")}
+        return Lookup(document_hash=hash)
+    return Lookup(code=service.stored_code(code or "", location="query.code"))
 
 
 # A value that arrives as a query parameter of its own name once form-exploded: anything but an object with
@@ -579,26 +571,15 @@ async def verify_document(request: Request) -> Response:
     # dependency or parameter FastAPI handles costs more than the lookup's own work in the event loop.
     hash, code = _read_parameters(request, _VERIFY_PARAMETERS)
     lookup = _verification_lookup(hash, code)
-    runtime: Runtime = request.app.state.runtime
-    anchored_roots: AnchoredRoots = request.app.state.anchored_roots
-    verification = await run_short(_verify_lookup, runtime, anchored_roots, lookup)
-    # A valid model already: sent as it is rather than validated again on the way out.
-    return Response(verification.model_dump_json(by_alias=True), media_type=JSON)
+    verifier: GroupVerifier = request.app.state.notary_verifier
+    # The JSON of a valid model already: sent as it is rather than validated again on the way out.
+    return Response(await verifier.verify(lookup), media_type=JSON)
 
 
 _VERIFY_PARAMETERS = (
     _parameter("hash", "query", DocumentHash, _HASH_DESCRIPTION),
     _parameter("code", "query", VerificationCode, _CODE_DESCRIPTION),
 )
-
-
-def _verify_lookup(runtime: Runtime, anchored_roots: AnchoredRoots, lookup: dict[str, str]) -> Verification:
-    # Only reads: through the database driver, without an ORM session's or SQLAlchemy's work around the query.
-    return service.verify(runtime.engine, runtime.notary, anchored_roots, **lookup)
-
-
-def _verify_file(runtime: Runtime, anchored_roots: AnchoredRoots, document_hash: str) -> Verification:
-    return _verify_lookup(runtime, anchored_roots, {"document_hash": document_hash})
 
 
 @public.post(
@@ -612,9 +593,10 @@ def _verify_file(runtime: Runtime, anchored_roots: AnchoredRoots, document_hash:
         }
     },
 )
-async def verify_file(request: Request, runtime: RuntimeDep, anchored_roots: AnchoredRootsDep) -> Verification:
+async def verify_file(request: Request, runtime: RuntimeDep) -> Response:
     """Is this file authentic? Send it as `application/octet-stream`; it is hashed as it arrives and not kept."""
     if _media_type(request) != OCTET_STREAM:
         raise UnsupportedMediaType(f"Send the file as {OCTET_STREAM}.")
     document_hash = await _hash_body(request, runtime)
-    return await run_in_threadpool(_verify_file, runtime, anchored_roots, document_hash)
+    verifier: GroupVerifier = request.app.state.notary_verifier
+    return Response(await verifier.verify(Lookup(document_hash=document_hash)), media_type=JSON)

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth_account import Account
 from pydantic import TypeAdapter
@@ -1054,6 +1054,13 @@ def _match(
     )
 
 
+class Lookup(NamedTuple):
+    """One public verification: of a document's hash (64 hex digits), or of a verification code (stored form)."""
+
+    document_hash: str | None = None
+    code: str | None = None
+
+
 def verify(
     engine: Engine,
     notary: NotaryClient,
@@ -1063,21 +1070,66 @@ def verify(
     code: str | None = None,
     location: str = "query.code",
 ) -> Verification:
-    """What the database says about a hash or a code, each anchored root checked on chain.
+    """What the database says about a hash or a code, each anchored root checked on chain."""
+    (answer,) = verify_many(engine, notary, anchored_roots, [Lookup(document_hash, code)], location=location)
+    if isinstance(answer, SegellError):
+        raise answer
+    return answer
 
-    The hash or code is looked up through the database driver alone (`repository.matches_on_driver`); a connection
-    of `engine` reads the rest only for matches that show sources, signers or a copy."""
-    rows = repository.matches_on_driver(engine, document_hash=document_hash, code=code)
+
+def verify_many(
+    engine: Engine,
+    notary: NotaryClient,
+    anchored_roots: AnchoredRoots,
+    lookups: Sequence[Lookup],
+    *,
+    location: str = "query.code",
+    matches: repository.MatchesReader | None = None,
+) -> list[Verification | SegellError]:
+    """`verify` of each lookup: its verification, or the error it is refused with.
+
+    The hashes and codes are looked up through the database driver alone: together by `matches` (one statement on
+    PostgreSQL), else on a pooled connection (`repository.matches_on_driver`); a connection of `engine` reads the
+    rest only for matches that show sources, signers or a copy, one for all the lookups."""
+    hashes = list(dict.fromkeys(h for lookup in lookups if lookup.code is None and (h := lookup.document_hash)))
+    codes = list(dict.fromkeys(code for lookup in lookups if (code := lookup.code) is not None))
+    if matches is not None:
+        rows = matches.read(hashes, codes)
+    else:
+        rows = repository.matches_on_driver(engine, hashes=hashes, codes=codes)
+    of_hash: dict[str, list[ReceiptRow]] = {}
+    of_code: dict[str, list[ReceiptRow]] = {}
+    for row in rows:
+        of_hash.setdefault(row.document_hash, []).append(row)
+        of_code[row.verification_code] = [row]
+    answers: list[Verification | SegellError] = []
     with ExitStack() as stack:
-        return _verification(
-            lambda: stack.enter_context(engine.connect()),
-            rows,
-            notary,
-            anchored_roots,
-            document_hash=document_hash,
-            code=code,
-            location=location,
-        )
+        connection: list[repository.Reader] = []
+
+        def reader() -> repository.Reader:
+            if not connection:
+                connection.append(stack.enter_context(engine.connect()))
+            return connection[0]
+
+        for lookup in lookups:
+            found = (
+                of_code.get(lookup.code, []) if lookup.code is not None else of_hash.get(lookup.document_hash or "", [])
+            )
+            try:
+                answers.append(
+                    _verification(
+                        reader,
+                        found,
+                        notary,
+                        anchored_roots,
+                        document_hash=lookup.document_hash,
+                        code=lookup.code,
+                        location=location,
+                    )
+                )
+            except SegellError as refused:
+                answers.append(refused)
+    return answers
 
 
 def _verification(

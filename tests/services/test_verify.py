@@ -1,17 +1,23 @@
 """Public verification over real HTTP: by hash, by verification code and by file, before and after anchoring."""
 
+import asyncio
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, insert, select, update
 
 from segell.chain.notary import NotaryClient
+from segell.services.db import create_db_engine
+from segell.services.errors import SegellError
 from segell.services.notary import api as notary_api
+from segell.services.notary import service
 from segell.services.notary.codes import (
     LEGACY_CHECK_SYMBOLS,
     SYMBOLS,
@@ -21,10 +27,12 @@ from segell.services.notary.codes import (
     parse_code,
 )
 from segell.services.notary.models import Document
-from segell.services.notary.repository import batches
-from segell.services.notary.service import AnchoredRoots
+from segell.services.notary.repository import batches, documents, revocations
+from segell.services.notary.schemas import Verification
+from segell.services.notary.service import AnchoredRoots, Lookup
 from segell.services.notary.settings import NotarySettings
-from tests.helpers import PostgresSchemas, RunningServer, make_settings, new_hash, serve, wait_anchored
+from segell.services.notary.verifier import GroupVerifier
+from tests.helpers import PostgresSchemas, RunningServer, make_settings, new_hash, runtime_of, serve, wait_anchored
 
 SMALL_LIMIT = 16 * 1024
 
@@ -468,3 +476,152 @@ def administration_id_of(server: RunningServer, issuer: httpx.Client) -> int:
         document = session.get(Document, receipt["id"])
         assert document is not None
         return int(document.administration_id)
+
+
+# --- lookups read together, and nothing kept between requests ----------------------------------------------------
+
+
+def test_lookups_read_together_answer_each_what_it_would_alone(
+    segell_server: RunningServer, issuer: httpx.Client, other_issuer: httpx.Client
+) -> None:
+    shared = new_hash()
+    mine = issuer.post("/v1/documents", json={"hash": shared, "title": "Meu"}).json()
+    theirs = other_issuer.post("/v1/documents", json={"hash": shared, "title": "Seu"}).json()
+    alone = issuer.post("/v1/documents", json={"hash": new_hash(), "title": "Sol"}).json()
+    for receipt in (mine, theirs, alone):
+        wait_anchored(issuer if receipt is not theirs else other_issuer, receipt["id"])
+    runtime = runtime_of(segell_server)
+    lookups = [
+        Lookup(document_hash=shared),
+        Lookup(code=parse_code(theirs["verification_code"])),  # one of the shared hash's receipts, by its code
+        Lookup(document_hash=alone["document_hash"]),
+        Lookup(code=parse_code(alone["verification_code"])),
+        Lookup(document_hash=new_hash()),
+        Lookup(code=generate_code()),
+        Lookup(code=legacy_code("K")),  # refused: mistyped
+        Lookup(document_hash=shared),
+    ]
+    roots = AnchoredRoots()
+    together = service.verify_many(runtime.engine, runtime.notary, roots, lookups)
+
+    def by_itself(lookup: Lookup) -> Verification | SegellError:
+        try:
+            return service.verify(runtime.engine, runtime.notary, roots, **lookup._asdict())
+        except SegellError as refused:
+            return refused
+
+    apart = [by_itself(lookup) for lookup in lookups]
+    assert [type(answer) for answer in together] == [type(answer) for answer in apart]
+    assert [a.model_dump() if isinstance(a, Verification) else a.code for a in together] == [
+        a.model_dump() if isinstance(a, Verification) else a.code for a in apart
+    ]
+    assert isinstance(together[6], SegellError) and together[6].code == "invalid_code"
+    shown = [answer for answer in together if isinstance(answer, Verification)]
+    assert [{match.title for match in answer.matches} for answer in shown] == [
+        {"Meu", "Seu"},
+        {"Seu"},
+        {"Sol"},
+        {"Sol"},
+        set(),
+        set(),
+        {"Meu", "Seu"},
+    ]
+
+
+def test_verifications_sent_at_once_are_read_in_groups_each_answered_its_own(
+    segell_server: RunningServer, issuer: httpx.Client
+) -> None:
+    receipts = [issuer.post("/v1/documents", json={"hash": new_hash()}).json() for _ in range(20)]
+    wait_anchored(issuer, receipts[-1]["id"])
+    runtime = runtime_of(segell_server)
+    read: list[int] = []
+
+    class CountingVerifier(GroupVerifier):
+        def _answers(self, lookups: list[Lookup]) -> list[bytes | Exception]:
+            read.append(len(lookups))
+            return super()._answers(lookups)
+
+    verifier = CountingVerifier(runtime, AnchoredRoots())
+    lookups = [Lookup(document_hash=r["document_hash"]) for r in receipts] + [
+        Lookup(code=parse_code(r["verification_code"])) for r in receipts
+    ]
+
+    async def all_at_once() -> list[bytes]:
+        return await asyncio.gather(*(verifier.verify(lookup) for lookup in lookups))
+
+    try:
+        answers = [json.loads(answer) for answer in asyncio.run(all_at_once())]
+    finally:
+        verifier.close()
+    assert sum(read) == len(lookups) and len(read) < len(lookups)
+    expected = [r["document_hash"] for r in receipts] * 2
+    assert [answer["document_hash"] for answer in answers] == expected
+    assert [answer["matches"][0]["status"] for answer in answers] == ["authentic"] * len(lookups)
+
+
+def test_verify_answers_what_another_connection_committed_since(
+    segell_server: RunningServer, issuer: httpx.Client, citizen: httpx.Client
+) -> None:
+    """As another API process sees it: an anchoring and a revocation committed elsewhere are in the next answer
+    of every connection, never a stale 'pending' or 'authentic' kept from before."""
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    wait_anchored(issuer, receipt["id"])
+    # Another process's connections: an engine of their own on the same database.
+    elsewhere = create_db_engine(segell_server.settings.sqlalchemy_url)
+
+    def answers() -> set[str]:
+        # Several requests at once and one after another: each pooled connection and each group answers.
+        with ThreadPoolExecutor(8) as pool:
+            found = pool.map(
+                lambda params: citizen.get("/v1/verify", params=params).json()["status"],
+                [{"hash": receipt["document_hash"]}, {"code": receipt["verification_code"]}] * 8,
+            )
+            return set(found)
+
+    try:
+        assert answers() == {"authentic"}
+        with elsewhere.begin() as connection:
+            batch_id = connection.execute(
+                select(documents.c.batch_id).where(documents.c.id == receipt["id"])
+            ).scalar_one()
+            connection.execute(update(documents).where(documents.c.id == receipt["id"]).values(batch_id=None))
+        assert answers() == {"pending"}
+        with elsewhere.begin() as connection:
+            connection.execute(update(documents).where(documents.c.id == receipt["id"]).values(batch_id=batch_id))
+        assert answers() == {"authentic"}
+        with elsewhere.begin() as connection:
+            connection.execute(
+                insert(revocations).values(
+                    document_id=receipt["id"],
+                    reason="Revocat en un altre procés",
+                    transaction_hash="0x" + "00" * 32,
+                    block_number=1,
+                    block_timestamp=int(time.time()),
+                )
+            )
+        assert answers() == {"revoked"}
+    finally:
+        with elsewhere.begin() as connection:
+            connection.execute(delete(revocations).where(revocations.c.document_id == receipt["id"]))
+        elsewhere.dispose()
+
+
+def test_verification_reads_again_on_a_new_connection_when_its_own_is_lost(
+    segell_server: RunningServer, issuer: httpx.Client, citizen: httpx.Client
+) -> None:
+    runtime = runtime_of(segell_server)
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite each group takes a pooled connection")
+    receipt = issuer.post("/v1/documents", json={"hash": new_hash()}).json()
+    wait_anchored(issuer, receipt["id"])
+    assert citizen.get("/v1/verify", params={"hash": receipt["document_hash"]}).json()["status"] == "authentic"
+    verifier: GroupVerifier = segell_server.app.state.notary_verifier  # type: ignore[attr-defined]
+    lost = verifier.reader._connection
+    assert lost is not None
+    # What a server restart or an idle timeout does to it.
+    with runtime.engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_terminate_backend({lost.info.backend_pid})")
+    answer = citizen.get("/v1/verify", params={"hash": receipt["document_hash"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "authentic"
+    assert verifier.reader._connection is not lost
