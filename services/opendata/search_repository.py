@@ -20,6 +20,7 @@ and facets from the values' counters and its page straight from a sort column's 
 """
 
 import json
+import marshal
 import math
 import threading
 import time
@@ -54,6 +55,8 @@ class SearchResult:
     page: list[tuple[str, str | None]]
     #: For each facet field asked for: (value, datasets) by count, then value.
     facets: dict[str, list[tuple[str, int]]]
+    #: The search entry of each dataset of the page, in its order (an entry id names one content forever).
+    page_entries: list[int]
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -202,6 +205,8 @@ _READ_BY_ID = 1000
 _READ_RANGE = 20_000
 #: How many entry ids a process keeps of the matches of the full-text queries it has asked (8 bytes each).
 _MOST_MATCHES = 2_000_000
+#: How many bytes of package dicts (about 3 kB each, marshalled) a process keeps for pages of results.
+_MOST_SHOWN_BYTES = 32_000_000
 #: A process reads again which entries exist at most this often (seconds): in between, a search made after the
 #: entries changed asks the database.
 _READ_LIVE_EVERY = 1.0
@@ -223,6 +228,7 @@ class _Entries:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.shown = ShownEntries()
         self._reset(1024)
 
     def _reset(self, capacity: int) -> None:
@@ -387,6 +393,49 @@ class _Entries:
             self.start[ids] - (np.cumsum(lengths) - lengths), lengths
         )
         return owners, self.value_fields[offsets], self.value_ids[offsets]
+
+
+class ShownEntries:
+    """What a page of results shows of each entry (its package dict), kept by one process per (entry id, API URL),
+    the least recently shown forgotten past `_MOST_SHOWN_BYTES`.
+
+    Exact whichever process changes the catalogue: an entry id names one content forever (`index` writes a changed
+    dataset under a new id, in the change's transaction), and every change to what a package dict shows (the
+    dataset, its resources and their datastore tables) is a new version of the dataset, indexed anew. Each is kept
+    marshalled: a fresh dict for every search that shows it, and no objects for the garbage collector to walk
+    (tens of thousands of dicts held would make each of its full collections take a hundred milliseconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._bytes = 0
+
+    def held(self, entry_ids: Iterable[int], api_url: str) -> dict[int, dict[str, Any]]:
+        """The package dicts kept of `entry_ids` (those not kept are missing)."""
+        found: dict[int, bytes] = {}
+        with self._lock:
+            for entry_id in entry_ids:
+                package = self._held.get((entry_id, api_url))
+                if package is not None:
+                    self._held.move_to_end((entry_id, api_url))
+                    found[entry_id] = package
+        return {entry_id: marshal.loads(package) for entry_id, package in found.items()}
+
+    def keep(self, packages: dict[int, dict[str, Any]], api_url: str) -> None:
+        """Keep the package dicts of these entries (plain JSON values only)."""
+        marshalled = {(entry_id, api_url): marshal.dumps(package) for entry_id, package in packages.items()}
+        with self._lock:
+            for key, package in marshalled.items():
+                previous = self._held.pop(key, None)
+                self._bytes += len(package) - (len(previous) if previous is not None else 0)
+                self._held[key] = package
+            while self._bytes > _MOST_SHOWN_BYTES and self._held:
+                self._bytes -= len(self._held.popitem(last=False)[1])
+
+
+def shown_entries(session: Session) -> ShownEntries:
+    """The package dicts this process keeps of the entries of the session's database."""
+    return _entries_of(session).shown
 
 
 _CACHES: "weakref.WeakKeyDictionary[Engine | Connection, _Entries]" = weakref.WeakKeyDictionary()
@@ -565,7 +614,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             field = FACET_FIELDS.index(name)
             value_ids, held = _term_values(session, field, value)
             if not value_ids:
-                return SearchResult(0, [], {field_name: [] for field_name in request.facet_fields})
+                return SearchResult(0, [], {field_name: [] for field_name in request.facet_fields}, [])
             facet_terms.append((field, value_ids, held))
     facet_terms.sort(key=lambda term: term[2])
     names = [value.lower() for name, value in request.terms if name == "name"]
@@ -605,6 +654,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             len(matched),
             [(entries.texts["dataset_id"][entry_id], entries.codes[entry_id]) for entry_id in page],
             facets,
+            page,
         )
 
 
@@ -819,14 +869,17 @@ def _browse(session: Session, request: SearchRequest) -> SearchResult:
         )
         facets[field] = ranked if request.facet_limit < 0 else ranked[: request.facet_limit]
     page: list[tuple[str, str | None]] = []
+    page_entries: list[int] = []
     if request.rows:
         params.update(rows=request.rows, start=request.start)
         statement = text(
-            f"SELECT s.dataset_id, s.verification_code FROM opendata_search s WHERE {visible}"
+            f"SELECT s.id, s.dataset_id, s.verification_code FROM opendata_search s WHERE {visible}"
             f" ORDER BY {_order(request, 's.')} LIMIT :rows OFFSET :start"
         )
-        page = [(dataset_id, code) for dataset_id, code in session.execute(statement, params)]
-    return SearchResult((count or 0) + len(own), page, facets)
+        for entry_id, dataset_id, code in session.execute(statement, params):
+            page.append((dataset_id, code))
+            page_entries.append(entry_id)
+    return SearchResult((count or 0) + len(own), page, facets, page_entries)
 
 
 def public_page(session: Session, *, offset: int, limit: int) -> tuple[int, list[tuple[str, str | None]]]:
