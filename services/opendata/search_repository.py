@@ -472,21 +472,31 @@ def _ids(session: Session, statement: Any, params: dict[str, Any]) -> Ints:
 
 
 def _id_set(session: Session, sql: str, params: dict[str, Any], expanding: Sequence[str] = ()) -> Ints:
-    """The ids `sql` selects (as `id`), in no order: joined into one string by the database, which is much quicker
+    """The ids `sql` selects (as `id`), in no order: joined into one value by the database, which is much quicker
     to hand over and read than a row per id."""
-    if session.get_bind().dialect.name == "sqlite":
-        joined = f"SELECT group_concat(id) FROM ({sql})"
-    else:
-        joined = f"SELECT string_agg(id::text, ',') FROM ({sql}) AS found"
-    statement = text(joined)
+    aggregate = _id_aggregate(session.get_bind().dialect.name)
+    statement = text(f"SELECT {aggregate} FROM ({sql}) AS found")
     if expanding:
         statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
     return _joined_ids(session.scalar(statement, params))
 
 
-def _joined_ids(joined: str | None) -> Ints:
-    """The ids of a string of them joined by commas (None: none)."""
-    return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
+def _id_aggregate(dialect: str, order: str = "") -> str:
+    """The aggregate joining a query's ids (`id`) into one value: on SQLite their digits joined by commas; on
+    PostgreSQL (in `order`, if given) their 4 bytes each (``int4send``, big-endian), which cost the database less
+    to make and this process less to read than digits."""
+    if dialect == "sqlite":
+        return "group_concat(id)"
+    return f"string_agg(int4send(id), ''{f' ORDER BY {order}' if order else ''})"
+
+
+def _joined_ids(joined: str | bytes | None) -> Ints:
+    """The ids `_id_aggregate` joined (None: none)."""
+    if not joined:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(joined, str):
+        return np.fromstring(joined, dtype=np.int64, sep=",")
+    return np.frombuffer(joined, dtype=">i4").astype(np.int64)
 
 
 def _matches(dialect: str) -> str:
@@ -512,8 +522,7 @@ def _matching_ids(session: Session, entries: _Entries, request: SearchRequest) -
         held = entries.matched(session.scalar(text(f"SELECT {_VERSION}")), expression)
         if held is not None:
             return held
-    aggregate = "group_concat(id)" if dialect == "sqlite" else "string_agg(id::text, ',')"
-    statement = f"SELECT {_VERSION}, (SELECT {aggregate} FROM ({_matches(dialect)}) AS found)"
+    statement = f"SELECT {_VERSION}, (SELECT {_id_aggregate(dialect)} FROM ({_matches(dialect)}) AS found)"
     version, joined = session.execute(text(statement), {"match": expression}).one()
     ids = _joined_ids(joined)
     entries.hold_matches(version, expression, ids)
@@ -581,7 +590,7 @@ def _read_live(session: Session, entries: _Entries, candidates: Ints) -> None:
     """Read which entries exist, with the version they are at (in one statement, so that both are of the same
     moment), and every one of them this process has not read yet (with the `candidates` again, should the store
     start afresh)."""
-    aggregate = "group_concat(id)" if session.get_bind().dialect.name == "sqlite" else "string_agg(id::text, ',')"
+    aggregate = _id_aggregate(session.get_bind().dialect.name)
     version, joined = session.execute(text(f"SELECT {_VERSION}, (SELECT {aggregate} FROM opendata_search)")).one()
     ids = _joined_ids(joined)
     entries.ensure(session, np.concatenate([ids, candidates]))
@@ -763,9 +772,9 @@ def _walk(session: Session, entries: _Entries, clause: tuple[str, bool], matched
     direction = "DESC" if descending else "ASC"
     order = f"{column} {direction}, id {direction}"
     postgresql = session.get_bind().dialect.name == "postgresql"
-    # On PostgreSQL joined into one string in the walk's order: thousands of ids are quicker handed over so.
+    # On PostgreSQL joined into one value in the walk's order: thousands of ids are quicker handed over so.
     walk = (
-        f"SELECT string_agg(id::text, ',' ORDER BY {order}) FROM (SELECT id, {column} FROM opendata_search"
+        f"SELECT {_id_aggregate('postgresql', order)} FROM (SELECT id, {column} FROM opendata_search"
         f" ORDER BY {order} LIMIT :limit OFFSET :offset) AS walked"
         if postgresql
         else f"SELECT id FROM opendata_search ORDER BY {order} LIMIT :limit OFFSET :offset"
