@@ -195,6 +195,9 @@ def entry_count(session: Session) -> int:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+#: How many facet values of each entry are kept in a row of their own (most datasets hold 6 to 14; one holding
+#: more is read from its list of values, slower).
+_PADDED = 16
 #: Past this many entry ids, a process forgets what it has read and starts again (ids grow with every change).
 _MOST_IDS = 4_000_000
 #: Up to this many matches are sorted by the database from their ids; more, by walking the sort column's index
@@ -238,8 +241,10 @@ class _Entries:
         self.keys = {key: np.zeros(capacity, dtype=np.int64) for key in ("modified_at", "created_at")}
         self.start = np.zeros(capacity, dtype=np.int64)
         self.length = np.zeros(capacity, dtype=np.int64)
+        #: Each entry's value ids in a row of `_PADDED` (0 after the last; all 0 for an entry holding more, which
+        #: only `start` and `length` find).
+        self.padded = np.zeros((capacity, _PADDED), dtype=np.int32)
         self.value_ids = np.zeros(8192, dtype=np.int64)
-        self.value_fields = np.zeros(8192, dtype=np.int64)
         #: The entry holding each value of `value_ids`.
         self.value_owners = np.zeros(8192, dtype=np.int64)
         #: The field of each value id read (-1: none read).
@@ -290,9 +295,9 @@ class _Entries:
             self._reset(largest + 1)
             return
         size = max(largest + 1, capacity * 2)
-        for name in ("known", "private", "administration", "start", "length", "live"):
+        for name in ("known", "private", "administration", "start", "length", "live", "padded"):
             old = getattr(self, name)
-            grown = np.zeros(size, dtype=old.dtype)
+            grown = np.zeros((size, *old.shape[1:]), dtype=old.dtype)
             grown[:capacity] = old
             setattr(self, name, grown)
         for key, old in self.keys.items():
@@ -307,11 +312,10 @@ class _Entries:
         end = first + len(values)
         if end > len(self.value_ids):
             size = max(end, len(self.value_ids) * 2)
-            for name in ("value_ids", "value_fields", "value_owners"):
+            for name in ("value_ids", "value_owners"):
                 old = getattr(self, name)
                 setattr(self, name, np.concatenate([old, np.zeros(size - len(old), dtype=np.int64)]))
         self.value_ids[first:end] = values
-        self.value_fields[first:end] = fields
         self.value_owners[first:end] = owner
         self.used = end
         if values:
@@ -365,6 +369,8 @@ class _Entries:
             values, fields = facets.get(entry_id, ([], []))
             self.start[entry_id] = self._append_values(entry_id, values, fields)
             self.length[entry_id] = len(values)
+            if len(values) <= _PADDED:
+                self.padded[entry_id, : len(values)] = values
             self.private[entry_id] = private
             self.administration[entry_id] = administration
             self.keys["modified_at"][entry_id] = _microseconds(modified)
@@ -384,15 +390,36 @@ class _Entries:
             self.values.update((value_id, value) for value_id, value in session.execute(query))
         return {value_id: self.values[value_id] for value_id in wanted}
 
-    def facet_rows(self, ids: Ints) -> tuple[Ints, Ints, Ints]:
-        """(position in `ids`, field, value id) of every facet value the entries hold."""
-        lengths = self.length[ids]
-        total = int(lengths.sum())
-        owners = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
-        offsets = np.arange(total, dtype=np.int64) + np.repeat(
-            self.start[ids] - (np.cumsum(lengths) - lengths), lengths
+    def held_values(self, ids: Ints) -> "_HeldValues":
+        """The facet values the entries `ids` hold."""
+        rows = self.padded[ids]
+        long = np.flatnonzero(self.length[ids] > _PADDED)
+        lengths = self.length[ids[long]]
+        owners = np.repeat(long, lengths)
+        offsets = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(
+            self.start[ids[long]] - (np.cumsum(lengths) - lengths), lengths
         )
-        return owners, self.value_fields[offsets], self.value_ids[offsets]
+        return _HeldValues(rows, owners, self.value_ids[offsets])
+
+
+@dataclass(frozen=True)
+class _HeldValues:
+    """The facet value ids some entries hold: a row of `_PADDED` for each (0 after the last), and for those
+    holding more, (position among the entries, value id) of each of their values."""
+
+    rows: NDArray[np.int32]
+    long_owners: Ints
+    long_values: Ints
+
+    def holding(self, value_ids: Sequence[int]) -> NDArray[np.bool_]:
+        """Which of the entries hold any of `value_ids`."""
+        holds = cast(NDArray[np.bool_], np.isin(self.rows, value_ids).any(axis=1))
+        holds[self.long_owners[np.isin(self.long_values, value_ids)]] = True
+        return holds
+
+    def of(self, keep: NDArray[np.bool_]) -> Ints:
+        """The value ids the entries `keep` picks hold, one for each entry and value it holds (and 0s)."""
+        return np.concatenate([self.rows[keep].ravel(), self.long_values[keep[self.long_owners]]])
 
 
 class ShownEntries:
@@ -650,13 +677,11 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             keep &= np.array([entries.texts["name"][entry_id] == name for entry_id in candidates.tolist()], bool)
         facets: dict[str, list[tuple[str, int]]] = {}
         if facet_terms[held_by_all:] or request.facet_fields:
-            owners, fields, values = entries.facet_rows(candidates)
-            for field, value_ids, _ in facet_terms[held_by_all:]:
-                holds = np.zeros(len(candidates), dtype=np.bool_)
-                holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
-                keep &= holds
+            values_held = entries.held_values(candidates)
+            for _, value_ids, _ in facet_terms[held_by_all:]:  # a value id names its field too
+                keep &= values_held.holding(value_ids)
             if request.facet_fields:
-                facets = _count_facets(session, entries, request, values[keep[owners]])
+                facets = _count_facets(session, entries, request, values_held.of(keep))
         matched = candidates[keep]
         page = _page(session, entries, request, matched, candidates) if request.rows else []
         return SearchResult(
@@ -673,6 +698,7 @@ def _count_facets(
     """The facets of the matches, from the value ids they hold (one per dataset and value): each value's field is
     known from its id, so one count serves every field."""
     counts = np.bincount(held)
+    counts[:1] = 0  # 0 is no value: the padding of the values' rows
     present = np.flatnonzero(counts >= max(request.facet_mincount, 1))
     facets: dict[str, list[tuple[str, int]]] = {}
     for name in request.facet_fields:

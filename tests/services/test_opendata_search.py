@@ -600,3 +600,20 @@ def test_shown_packages_are_kept_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) 
     assert shown.held([1], "http://a") == {1: package}  # used last: entry 2 is now the oldest
     shown.keep({3: package}, "http://a")
     assert shown.held([1, 2, 3], "http://a") == {1: package, 3: package}
+
+
+def test_facets_and_filters_hold_every_value_of_a_dataset_with_many(catalogue: dict[str, Any]) -> None:
+    """A dataset with more facet values than most (24 tags) is found and counted by each of them, the last too."""
+    girona, anyone = catalogue["girona"], catalogue["anyone"]
+    tags = [f"riu-{number:02d}" for number in range(24)]
+    girona.action.package_create(**dataset("rius", tags=[{"name": tag} for tag in tags]))
+    try:
+        for tag in (tags[0], tags[-1]):
+            found = search(anyone, fq=f"tags:{tag}", **{"facet.field": '["tags"]', "facet.limit": "-1"})
+            assert names(found) == ["rius"]
+            assert dict.fromkeys(tags, 1).items() <= found["facets"]["tags"].items()
+        found = search(anyone, q="padro", **{"facet.field": '["tags"]', "facet.limit": "-1"})
+        assert "rius" in names(found) and dict.fromkeys(tags, 1).items() <= found["facets"]["tags"].items()
+        assert names(search(anyone, q="padro", fq=f"tags:{tags[-1]}")) == ["rius"]
+    finally:
+        girona.action.package_delete(id="rius")
