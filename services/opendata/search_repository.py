@@ -16,7 +16,8 @@ changed dataset's entry is deleted and written again under a new id, and ids are
 what a process holds of an entry is never stale, whichever process wrote the change. The page comes from the BM25
 scores or the dates held (the best rows and all those tied with the last, sorted by every clause), from the database
 sorting the matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count
-and facets from the values' counters and its page straight from a sort column's index.
+and facets from the values' counters and its page straight from a sort column's index. The package dicts of the
+pages shown are kept per entry id too (`ShownEntries`), for the service to show them again without reading them.
 """
 
 import json

@@ -407,8 +407,8 @@ def _search_request(context: Context, params: Mapping[str, Any]) -> search.Searc
 
 
 def package_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Datasets found by the search index: the match evaluated once, then counted, faceted and paged by the
-    database; only the page's datasets are read."""
+    """Datasets found by the search index (`search_repository.search`); of the page, only the datasets this
+    process has not shown before are read."""
     request = _search_request(context, params)
     found = search_repository.search(context.session, request)
     packages = _shown_packages(context, found)
