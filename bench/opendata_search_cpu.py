@@ -67,6 +67,20 @@ def main() -> None:
     wall = opendata.percentiles([timing[1] for timing in timings])
     print("CPU  p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max {max:.1f} ms".format(**cpu))
     print("wall p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max {max:.1f} ms".format(**wall))
+    # As in `bench/opendata.py`: the searches whose `q` had not been sent before are those the database matched.
+    seen = {params["q"] for params in mix[:100] if "q" in params}
+    first = []
+    for (spent, _), params in zip(timings, mix, strict=True):
+        if "q" in params and params["q"] not in seen:
+            seen.add(params["q"])
+            first.append(spent)
+    if first:
+        first_cpu = opendata.percentiles(first)
+        print(
+            "CPU of a q sent for the first time ({count} of them): p50 {p50:.1f} ms, p99 {p99:.1f} ms".format(
+                **first_cpu
+            )
+        )
     for (spent, _), params in sorted(zip(timings, mix, strict=True), key=lambda pair: -pair[0][0])[:5]:
         print(f"  slowest: {spent:.0f} ms CPU {params}")
     engine.dispose()

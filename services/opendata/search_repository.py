@@ -16,10 +16,12 @@ changed dataset's entry is deleted and written again under a new id, and ids are
 what a process holds of an entry is never stale, whichever process wrote the change. The page comes from the BM25
 scores or the dates held (the best rows and all those tied with the last, sorted by every clause), from the database
 sorting the matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count
-and facets from the values' counters and its page straight from a sort column's index.
+and facets from the values' counters and its page straight from a sort column's index. The package dicts of the
+pages shown are kept per entry id too (`ShownEntries`), for the service to show them again without reading them.
 """
 
 import json
+import marshal
 import math
 import threading
 import time
@@ -54,6 +56,8 @@ class SearchResult:
     page: list[tuple[str, str | None]]
     #: For each facet field asked for: (value, datasets) by count, then value.
     facets: dict[str, list[tuple[str, int]]]
+    #: The search entry of each dataset of the page, in its order (an entry id names one content forever).
+    page_entries: list[int]
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -192,6 +196,9 @@ def entry_count(session: Session) -> int:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+#: How many facet values of each entry are kept in a row of their own (most datasets hold 6 to 14; one holding
+#: more is read from its list of values, slower).
+_PADDED = 16
 #: Past this many entry ids, a process forgets what it has read and starts again (ids grow with every change).
 _MOST_IDS = 4_000_000
 #: Up to this many matches are sorted by the database from their ids; more, by walking the sort column's index
@@ -202,6 +209,8 @@ _READ_BY_ID = 1000
 _READ_RANGE = 20_000
 #: How many entry ids a process keeps of the matches of the full-text queries it has asked (8 bytes each).
 _MOST_MATCHES = 2_000_000
+#: How many bytes of package dicts (about 3 kB each, marshalled) a process keeps for pages of results.
+_MOST_SHOWN_BYTES = 32_000_000
 #: A process reads again which entries exist at most this often (seconds): in between, a search made after the
 #: entries changed asks the database.
 _READ_LIVE_EVERY = 1.0
@@ -223,6 +232,7 @@ class _Entries:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.shown = ShownEntries()
         self._reset(1024)
 
     def _reset(self, capacity: int) -> None:
@@ -232,8 +242,10 @@ class _Entries:
         self.keys = {key: np.zeros(capacity, dtype=np.int64) for key in ("modified_at", "created_at")}
         self.start = np.zeros(capacity, dtype=np.int64)
         self.length = np.zeros(capacity, dtype=np.int64)
+        #: Each entry's value ids in a row of `_PADDED` (0 after the last; all 0 for an entry holding more, which
+        #: only `start` and `length` find).
+        self.padded = np.zeros((capacity, _PADDED), dtype=np.int32)
         self.value_ids = np.zeros(8192, dtype=np.int64)
-        self.value_fields = np.zeros(8192, dtype=np.int64)
         #: The entry holding each value of `value_ids`.
         self.value_owners = np.zeros(8192, dtype=np.int64)
         #: The field of each value id read (-1: none read).
@@ -284,9 +296,9 @@ class _Entries:
             self._reset(largest + 1)
             return
         size = max(largest + 1, capacity * 2)
-        for name in ("known", "private", "administration", "start", "length", "live"):
+        for name in ("known", "private", "administration", "start", "length", "live", "padded"):
             old = getattr(self, name)
-            grown = np.zeros(size, dtype=old.dtype)
+            grown = np.zeros((size, *old.shape[1:]), dtype=old.dtype)
             grown[:capacity] = old
             setattr(self, name, grown)
         for key, old in self.keys.items():
@@ -301,11 +313,10 @@ class _Entries:
         end = first + len(values)
         if end > len(self.value_ids):
             size = max(end, len(self.value_ids) * 2)
-            for name in ("value_ids", "value_fields", "value_owners"):
+            for name in ("value_ids", "value_owners"):
                 old = getattr(self, name)
                 setattr(self, name, np.concatenate([old, np.zeros(size - len(old), dtype=np.int64)]))
         self.value_ids[first:end] = values
-        self.value_fields[first:end] = fields
         self.value_owners[first:end] = owner
         self.used = end
         if values:
@@ -359,6 +370,8 @@ class _Entries:
             values, fields = facets.get(entry_id, ([], []))
             self.start[entry_id] = self._append_values(entry_id, values, fields)
             self.length[entry_id] = len(values)
+            if len(values) <= _PADDED:
+                self.padded[entry_id, : len(values)] = values
             self.private[entry_id] = private
             self.administration[entry_id] = administration
             self.keys["modified_at"][entry_id] = _microseconds(modified)
@@ -378,15 +391,79 @@ class _Entries:
             self.values.update((value_id, value) for value_id, value in session.execute(query))
         return {value_id: self.values[value_id] for value_id in wanted}
 
-    def facet_rows(self, ids: Ints) -> tuple[Ints, Ints, Ints]:
-        """(position in `ids`, field, value id) of every facet value the entries hold."""
-        lengths = self.length[ids]
-        total = int(lengths.sum())
-        owners = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
-        offsets = np.arange(total, dtype=np.int64) + np.repeat(
-            self.start[ids] - (np.cumsum(lengths) - lengths), lengths
+    def held_values(self, ids: Ints) -> "_HeldValues":
+        """The facet values the entries `ids` hold."""
+        rows = self.padded[ids]
+        long = np.flatnonzero(self.length[ids] > _PADDED)
+        lengths = self.length[ids[long]]
+        owners = np.repeat(long, lengths)
+        offsets = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(
+            self.start[ids[long]] - (np.cumsum(lengths) - lengths), lengths
         )
-        return owners, self.value_fields[offsets], self.value_ids[offsets]
+        return _HeldValues(rows, owners, self.value_ids[offsets])
+
+
+@dataclass(frozen=True)
+class _HeldValues:
+    """The facet value ids some entries hold: a row of `_PADDED` for each (0 after the last), and for those
+    holding more, (position among the entries, value id) of each of their values."""
+
+    rows: NDArray[np.int32]
+    long_owners: Ints
+    long_values: Ints
+
+    def holding(self, value_ids: Sequence[int]) -> NDArray[np.bool_]:
+        """Which of the entries hold any of `value_ids`."""
+        holds = cast(NDArray[np.bool_], np.isin(self.rows, value_ids).any(axis=1))
+        holds[self.long_owners[np.isin(self.long_values, value_ids)]] = True
+        return holds
+
+    def of(self, keep: NDArray[np.bool_]) -> Ints:
+        """The value ids the entries `keep` picks hold, one for each entry and value it holds (and 0s)."""
+        return np.concatenate([self.rows[keep].ravel(), self.long_values[keep[self.long_owners]]])
+
+
+class ShownEntries:
+    """What a page of results shows of each entry (its package dict), kept by one process per (entry id, API URL),
+    the least recently shown forgotten past `_MOST_SHOWN_BYTES`.
+
+    Exact whichever process changes the catalogue: an entry id names one content forever (`index` writes a changed
+    dataset under a new id, in the change's transaction), and every change to what a package dict shows (the
+    dataset, its resources and their datastore tables) is a new version of the dataset, indexed anew. Each is kept
+    marshalled: a fresh dict for every search that shows it, and no objects for the garbage collector to walk
+    (tens of thousands of dicts held would make each of its full collections take a hundred milliseconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._bytes = 0
+
+    def held(self, entry_ids: Iterable[int], api_url: str) -> dict[int, dict[str, Any]]:
+        """The package dicts kept of `entry_ids` (those not kept are missing)."""
+        found: dict[int, bytes] = {}
+        with self._lock:
+            for entry_id in entry_ids:
+                package = self._held.get((entry_id, api_url))
+                if package is not None:
+                    self._held.move_to_end((entry_id, api_url))
+                    found[entry_id] = package
+        return {entry_id: marshal.loads(package) for entry_id, package in found.items()}
+
+    def keep(self, packages: dict[int, dict[str, Any]], api_url: str) -> None:
+        """Keep the package dicts of these entries (plain JSON values only)."""
+        marshalled = {(entry_id, api_url): marshal.dumps(package) for entry_id, package in packages.items()}
+        with self._lock:
+            for key, package in marshalled.items():
+                previous = self._held.pop(key, None)
+                self._bytes += len(package) - (len(previous) if previous is not None else 0)
+                self._held[key] = package
+            while self._bytes > _MOST_SHOWN_BYTES and self._held:
+                self._bytes -= len(self._held.popitem(last=False)[1])
+
+
+def shown_entries(session: Session) -> ShownEntries:
+    """The package dicts this process keeps of the entries of the session's database."""
+    return _entries_of(session).shown
 
 
 _CACHES: "weakref.WeakKeyDictionary[Engine | Connection, _Entries]" = weakref.WeakKeyDictionary()
@@ -423,21 +500,31 @@ def _ids(session: Session, statement: Any, params: dict[str, Any]) -> Ints:
 
 
 def _id_set(session: Session, sql: str, params: dict[str, Any], expanding: Sequence[str] = ()) -> Ints:
-    """The ids `sql` selects (as `id`), in no order: joined into one string by the database, which is much quicker
+    """The ids `sql` selects (as `id`), in no order: joined into one value by the database, which is much quicker
     to hand over and read than a row per id."""
-    if session.get_bind().dialect.name == "sqlite":
-        joined = f"SELECT group_concat(id) FROM ({sql})"
-    else:
-        joined = f"SELECT string_agg(id::text, ',') FROM ({sql}) AS found"
-    statement = text(joined)
+    aggregate = _id_aggregate(session.get_bind().dialect.name)
+    statement = text(f"SELECT {aggregate} FROM ({sql}) AS found")
     if expanding:
         statement = statement.bindparams(*(bindparam(name, expanding=True) for name in expanding))
     return _joined_ids(session.scalar(statement, params))
 
 
-def _joined_ids(joined: str | None) -> Ints:
-    """The ids of a string of them joined by commas (None: none)."""
-    return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
+def _id_aggregate(dialect: str, order: str = "") -> str:
+    """The aggregate joining a query's ids (`id`) into one value: on SQLite their digits joined by commas; on
+    PostgreSQL (in `order`, if given) their 4 bytes each (``int4send``, big-endian), which cost the database less
+    to make and this process less to read than digits."""
+    if dialect == "sqlite":
+        return "group_concat(id)"
+    return f"string_agg(int4send(id), ''{f' ORDER BY {order}' if order else ''})"
+
+
+def _joined_ids(joined: str | bytes | None) -> Ints:
+    """The ids `_id_aggregate` joined (None: none)."""
+    if not joined:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(joined, str):
+        return np.fromstring(joined, dtype=np.int64, sep=",")
+    return np.frombuffer(joined, dtype=">i4").astype(np.int64)
 
 
 def _matches(dialect: str) -> str:
@@ -463,8 +550,7 @@ def _matching_ids(session: Session, entries: _Entries, request: SearchRequest) -
         held = entries.matched(session.scalar(text(f"SELECT {_VERSION}")), expression)
         if held is not None:
             return held
-    aggregate = "group_concat(id)" if dialect == "sqlite" else "string_agg(id::text, ',')"
-    statement = f"SELECT {_VERSION}, (SELECT {aggregate} FROM ({_matches(dialect)}) AS found)"
+    statement = f"SELECT {_VERSION}, (SELECT {_id_aggregate(dialect)} FROM ({_matches(dialect)}) AS found)"
     version, joined = session.execute(text(statement), {"match": expression}).one()
     ids = _joined_ids(joined)
     entries.hold_matches(version, expression, ids)
@@ -532,7 +618,7 @@ def _read_live(session: Session, entries: _Entries, candidates: Ints) -> None:
     """Read which entries exist, with the version they are at (in one statement, so that both are of the same
     moment), and every one of them this process has not read yet (with the `candidates` again, should the store
     start afresh)."""
-    aggregate = "group_concat(id)" if session.get_bind().dialect.name == "sqlite" else "string_agg(id::text, ',')"
+    aggregate = _id_aggregate(session.get_bind().dialect.name)
     version, joined = session.execute(text(f"SELECT {_VERSION}, (SELECT {aggregate} FROM opendata_search)")).one()
     ids = _joined_ids(joined)
     entries.ensure(session, np.concatenate([ids, candidates]))
@@ -565,7 +651,7 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             field = FACET_FIELDS.index(name)
             value_ids, held = _term_values(session, field, value)
             if not value_ids:
-                return SearchResult(0, [], {field_name: [] for field_name in request.facet_fields})
+                return SearchResult(0, [], {field_name: [] for field_name in request.facet_fields}, [])
             facet_terms.append((field, value_ids, held))
     facet_terms.sort(key=lambda term: term[2])
     names = [value.lower() for name, value in request.terms if name == "name"]
@@ -592,19 +678,18 @@ def search(session: Session, request: SearchRequest) -> SearchResult:
             keep &= np.array([entries.texts["name"][entry_id] == name for entry_id in candidates.tolist()], bool)
         facets: dict[str, list[tuple[str, int]]] = {}
         if facet_terms[held_by_all:] or request.facet_fields:
-            owners, fields, values = entries.facet_rows(candidates)
-            for field, value_ids, _ in facet_terms[held_by_all:]:
-                holds = np.zeros(len(candidates), dtype=np.bool_)
-                holds[owners[(fields == field) & np.isin(values, value_ids)]] = True
-                keep &= holds
+            values_held = entries.held_values(candidates)
+            for _, value_ids, _ in facet_terms[held_by_all:]:  # a value id names its field too
+                keep &= values_held.holding(value_ids)
             if request.facet_fields:
-                facets = _count_facets(session, entries, request, values[keep[owners]])
+                facets = _count_facets(session, entries, request, values_held.of(keep))
         matched = candidates[keep]
         page = _page(session, entries, request, matched, candidates) if request.rows else []
         return SearchResult(
             len(matched),
             [(entries.texts["dataset_id"][entry_id], entries.codes[entry_id]) for entry_id in page],
             facets,
+            page,
         )
 
 
@@ -614,6 +699,7 @@ def _count_facets(
     """The facets of the matches, from the value ids they hold (one per dataset and value): each value's field is
     known from its id, so one count serves every field."""
     counts = np.bincount(held)
+    counts[:1] = 0  # 0 is no value: the padding of the values' rows
     present = np.flatnonzero(counts >= max(request.facet_mincount, 1))
     facets: dict[str, list[tuple[str, int]]] = {}
     for name in request.facet_fields:
@@ -713,9 +799,9 @@ def _walk(session: Session, entries: _Entries, clause: tuple[str, bool], matched
     direction = "DESC" if descending else "ASC"
     order = f"{column} {direction}, id {direction}"
     postgresql = session.get_bind().dialect.name == "postgresql"
-    # On PostgreSQL joined into one string in the walk's order: thousands of ids are quicker handed over so.
+    # On PostgreSQL joined into one value in the walk's order: thousands of ids are quicker handed over so.
     walk = (
-        f"SELECT string_agg(id::text, ',' ORDER BY {order}) FROM (SELECT id, {column} FROM opendata_search"
+        f"SELECT {_id_aggregate('postgresql', order)} FROM (SELECT id, {column} FROM opendata_search"
         f" ORDER BY {order} LIMIT :limit OFFSET :offset) AS walked"
         if postgresql
         else f"SELECT id FROM opendata_search ORDER BY {order} LIMIT :limit OFFSET :offset"
@@ -819,14 +905,17 @@ def _browse(session: Session, request: SearchRequest) -> SearchResult:
         )
         facets[field] = ranked if request.facet_limit < 0 else ranked[: request.facet_limit]
     page: list[tuple[str, str | None]] = []
+    page_entries: list[int] = []
     if request.rows:
         params.update(rows=request.rows, start=request.start)
         statement = text(
-            f"SELECT s.dataset_id, s.verification_code FROM opendata_search s WHERE {visible}"
+            f"SELECT s.id, s.dataset_id, s.verification_code FROM opendata_search s WHERE {visible}"
             f" ORDER BY {_order(request, 's.')} LIMIT :rows OFFSET :start"
         )
-        page = [(dataset_id, code) for dataset_id, code in session.execute(statement, params)]
-    return SearchResult((count or 0) + len(own), page, facets)
+        for entry_id, dataset_id, code in session.execute(statement, params):
+            page.append((dataset_id, code))
+            page_entries.append(entry_id)
+    return SearchResult((count or 0) + len(own), page, facets, page_entries)
 
 
 def public_page(session: Session, *, offset: int, limit: int) -> tuple[int, list[tuple[str, str | None]]]:

@@ -283,32 +283,40 @@ def _packages(
     ]
 
 
-def _shown_packages(context: Context, codes: Mapping[str, str | None]) -> list[dict[str, Any]]:
-    """The package dicts of the datasets `codes` names (with their current versions' verification codes), in its
-    order, read in two statements as plain rows: a page of search results."""
+def _shown_packages(context: Context, found: search_repository.SearchResult) -> list[dict[str, Any]]:
+    """The package dicts of the page `found` names (with their current versions' verification codes), in its
+    order: those this process has shown before as it kept them (by search entry), the others read in two
+    statements as plain rows."""
+    shown = search_repository.shown_entries(context.session)
+    held = shown.held(found.page_entries, context.api_url)
+    entry_of = {
+        dataset_id: entry_id
+        for entry_id, (dataset_id, _) in zip(found.page_entries, found.page, strict=True)
+        if entry_id not in held
+    }
+    codes = {dataset_id: code for dataset_id, code in found.page if dataset_id in entry_of}
     resources: dict[str, list[Row[Any]]] = {}
     for resource in repository.shown_resources(context.session, dataset_ids=list(codes)):
         resources.setdefault(resource.dataset_id, []).append(resource)
     publishers: dict[int, _Publisher] = {}
-    datasets: dict[str, Row[Any]] = {}
+    read: dict[int, dict[str, Any]] = {}
     for dataset in repository.shown_datasets(context.session, ids=list(codes)):
-        datasets[dataset.id] = dataset
         if dataset.administration_id not in publishers:
             publishers[dataset.administration_id] = _Publisher(
                 dataset.publisher_code, dataset.publisher_name, dataset.publisher_admitted_at
             )
-    packages = []
-    for dataset_id, code in codes.items():
-        if dataset_id not in datasets:
-            continue
-        dataset = datasets[dataset_id]
-        held = resources.get(dataset_id, [])
+        held_resources = resources.get(dataset.id, [])
         registries = [
             datastore.registry_fields(resource if resource.datastore_resource_id is not None else None)
-            for resource in held
+            for resource in held_resources
         ]
-        packages.append(package_dict(context, dataset, held, publishers[dataset.administration_id], code, registries))
-    return packages
+        publisher = publishers[dataset.administration_id]
+        read[entry_of[dataset.id]] = package_dict(
+            context, dataset, held_resources, publisher, codes[dataset.id], registries
+        )
+    shown.keep(read, context.api_url)
+    held.update(read)
+    return [held[entry_id] for entry_id in found.page_entries if entry_id in held]
 
 
 def package_show(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -399,11 +407,11 @@ def _search_request(context: Context, params: Mapping[str, Any]) -> search.Searc
 
 
 def package_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Datasets found by the search index: the match evaluated once, then counted, faceted and paged by the
-    database; only the page's datasets are read."""
+    """Datasets found by the search index (`search_repository.search`); of the page, only the datasets this
+    process has not shown before are read."""
     request = _search_request(context, params)
     found = search_repository.search(context.session, request)
-    packages = _shown_packages(context, dict(found.page))
+    packages = _shown_packages(context, found)
     search_facets = {
         field: {
             "title": field,

@@ -537,3 +537,83 @@ def test_matches_are_kept_per_version_up_to_a_bound(monkeypatch: pytest.MonkeyPa
     assert entries.matched("v2", "'aigua'") is None and entries.matched("v2", "'fonts'").tolist() == [3]
     entries.hold_matches(None, "'arbres'", np.array([7], dtype=np.int64))  # no version named: nothing kept
     assert entries.matched(None, "'arbres'") is None and entries.matched("v2", "'arbres'") is None
+
+
+def test_pages_shown_in_another_process_follow_every_change(
+    server: RunningServer, catalogue: dict[str, Any], tmp_path: Any
+) -> None:
+    """A second process that keeps the package dicts it has shown (as every API process does) shows each dataset
+    as it is now after the server changed it: its metadata, a resource added and its verification code, in a page
+    of results by relevance and in a page of the whole catalogue alike."""
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session
+
+    from segell.services.db import create_db_engine
+    from segell.services.opendata import service
+
+    client = ckanapi.RemoteCKAN(server.url, apikey=server.admit())
+    client.action.package_create(**dataset("rieres", title_translated=texts("Rieres", "Rieras", "Streams")))
+    engine = create_db_engine(server.settings.sqlalchemy_url)
+
+    def shown(**params: str) -> dict[str, Any]:
+        """The dataset as a page of results in the second process shows it."""
+        with Session(engine) as session:
+            context = service.Context(session=session, administration=None, files=Path("."), api_url=server.url)
+            results = service.package_search(context, params)["results"]
+        return next(package for package in results if package["name"] == "rieres")
+
+    newest = {"q": "", "sort": "metadata_modified desc", "rows": "5"}
+    try:
+        before = shown(q="rieres")
+        assert before["title"] == "Rieres" and before["num_resources"] == 0
+        assert shown(**newest) == before
+        client.action.package_patch(id="rieres", title_translated=texts("Rieres i torrents", "Rieras", "Streams"))
+        path = tmp_path / "cabals.csv"
+        path.write_bytes(CSV)
+        with path.open("rb") as file:
+            client.action.resource_create(package_id="rieres", upload=file)
+        served = search(catalogue["anyone"], q="rieres")["results"][0]
+        for after in (shown(q="rieres"), shown(**newest)):
+            assert after["title"] == "Rieres i torrents" and after["num_resources"] == 1
+            assert after["verification_code"] == served["verification_code"] != before["verification_code"]
+            assert after == served
+    finally:
+        engine.dispose()
+        client.action.package_delete(id="rieres")
+
+
+def test_shown_packages_are_kept_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process keeps the package dicts it has shown by entry and API URL, each time as a dict of its own, and
+    forgets the least recently shown past its bound."""
+    import marshal
+
+    from segell.services.opendata import search_repository
+
+    package = {"name": "padro", "tags": [{"name": "padró"}]}
+    monkeypatch.setattr(search_repository, "_MOST_SHOWN_BYTES", 2 * len(marshal.dumps(package)))
+    shown = search_repository.ShownEntries()
+    shown.keep({1: package, 2: package}, "http://a")
+    first = shown.held([1, 2, 3], "http://a")
+    assert first == {1: package, 2: package} and shown.held([1], "http://b") == {}
+    first[1]["tags"].append({"name": "changed"})  # a caller's copy: what is kept stays as it was
+    assert shown.held([1], "http://a") == {1: package}  # used last: entry 2 is now the oldest
+    shown.keep({3: package}, "http://a")
+    assert shown.held([1, 2, 3], "http://a") == {1: package, 3: package}
+
+
+def test_facets_and_filters_hold_every_value_of_a_dataset_with_many(catalogue: dict[str, Any]) -> None:
+    """A dataset with more facet values than most (24 tags) is found and counted by each of them, the last too."""
+    girona, anyone = catalogue["girona"], catalogue["anyone"]
+    tags = [f"riu-{number:02d}" for number in range(24)]
+    girona.action.package_create(**dataset("rius", tags=[{"name": tag} for tag in tags]))
+    try:
+        for tag in (tags[0], tags[-1]):
+            found = search(anyone, fq=f"tags:{tag}", **{"facet.field": '["tags"]', "facet.limit": "-1"})
+            assert names(found) == ["rius"]
+            assert dict.fromkeys(tags, 1).items() <= found["facets"]["tags"].items()
+        found = search(anyone, q="padro", **{"facet.field": '["tags"]', "facet.limit": "-1"})
+        assert "rius" in names(found) and dict.fromkeys(tags, 1).items() <= found["facets"]["tags"].items()
+        assert names(search(anyone, q="padro", fq=f"tags:{tags[-1]}")) == ["rius"]
+    finally:
+        girona.action.package_delete(id="rius")
