@@ -5,8 +5,11 @@ PostgreSQL schema of its own.
 For each request of 10,000 new hashes it reads this process's CPU time and that of the PostgreSQL backend serving
 its connection (from /proc, so PostgreSQL must run on this machine), and prints the averages over `--rounds`
 requests after two to warm up: the API's part without HTTP, and the database's part alone (no other connection
-counted). Run it on the code before and after a change, alternating, to compare them on a shared machine
-(`PYTHONPATH` names the tree whose `segell` is measured):
+counted). It also prints the write-ahead log the server wrote meanwhile (`pg_current_wal_lsn` around each request:
+the whole server's, so other databases' writes are counted too: the median request's is printed, which on a server
+that others write to only now and then is the request's own, and does not depend on the machine's load as CPU time
+does). Run it on the code before and after a change, alternating, to
+compare them on a shared machine (`PYTHONPATH` names the tree whose `segell` is measured):
 
     PYTHONPATH=. .venv/bin/python bench/bulk_cpu.py --rounds 10
     PYTHONPATH=/tmp/pbase .venv/bin/python bench/bulk_cpu.py --rounds 10   # an older tree, /tmp/pbase/segell
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import secrets
+import statistics
 import time
 from pathlib import Path
 
@@ -64,8 +68,11 @@ def main() -> None:
         sessions = db.session_factory(engine)
         batching = service.Batching(size=REQUEST, registry_id=registry_id)
         api = parsing = database = 0.0
+        wal: list[int] = []
         for round_ in range(WARM_UP + args.rounds):
             body = json.dumps({"hashes": [secrets.token_hex(32) for _ in range(REQUEST)]}).encode()
+            with engine.connect() as connection:
+                wal_before = connection.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
             with db.transaction(sessions) as session:
                 backend = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
                 backend_before, before = cpu_seconds(backend), time.process_time()
@@ -75,16 +82,21 @@ def main() -> None:
                     session, administration_id, request.hashes, kind=None, salted=False, batching=batching
                 )
             spent, backend_spent = time.process_time() - before, cpu_seconds(backend) - backend_before
+            with engine.connect() as connection:
+                written = connection.execute(
+                    text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :before)"), {"before": wal_before}
+                ).scalar_one()
             encoded = answer.encode() if isinstance(answer, str) else answer  # text before the arrays
             if encoded.count(b'{"id":"') != REQUEST:
                 raise RuntimeError("an answer without one receipt per hash")
             if round_ >= WARM_UP:
                 api, parsing, database = api + spent, parsing + parsed - before, database + backend_spent
+                wal.append(int(written))
         per_request = 1000 / args.rounds
         print(
             f"CPU per 10,000 documents: API {api * per_request:.0f} ms (parsing the body {parsing * per_request:.0f}"
-            f" ms), PostgreSQL {database * per_request:.0f} ms ({args.rounds} requests, load average "
-            f"{os.getloadavg()[0]:.1f})"
+            f" ms), PostgreSQL {database * per_request:.0f} ms; WAL {statistics.median(wal) / 2**10:,.0f} KiB"
+            f" ({args.rounds} requests, load average {os.getloadavg()[0]:.1f})"
         )
         engine.dispose()
     finally:

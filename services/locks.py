@@ -5,7 +5,8 @@ them may do at a time is guarded by an advisory lock of that database. A lock is
 the server releases it the moment the process holding it dies (kill -9 included): its connection closes.
 
 - `LeaderLock`: a session-level lock on a connection of its own, held for as long as the process leads
-  (the anchoring leader).
+  (the anchoring leader). That connection also listens for `wake_leader`: any process can wake the leader when
+  its transaction commits, instead of leaving the work to the leader's next poll.
 - `CrossProcessLock`: a lock held around a short sequence (the governance account's transactions); a
   `threading.Lock` orders the process's own threads, the advisory lock the processes.
 - `account_lock`: the lock under which a transaction's nonce is read and the transaction sent from one account.
@@ -48,6 +49,16 @@ def lock_key(connection: Connection, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+# The channel `name`'s leader listens on: one per schema, as the lock keys are (an identifier of at most 63 bytes).
+_WAKE_CHANNEL = "'segell_' || :name || '_' || left(md5(current_schema()), 16)"
+
+
+def wake_leader(connection: Connection, name: str) -> None:
+    """Wake `name`'s leader (`LeaderLock.wait_for_wake`) when the connection's transaction commits; nothing is sent
+    when it rolls back."""
+    connection.execute(text(f"SELECT pg_notify({_WAKE_CHANNEL}, '')"), {"name": name})
+
+
 class LeaderLock:
     """A session-level advisory lock on a dedicated connection: whoever holds it leads.
 
@@ -79,6 +90,7 @@ class LeaderLock:
                 return True
             except Exception:
                 log.warning("the %s leader's database connection broke: it no longer leads", self.name)
+                self._connection.invalidate()
                 self._drop()
         connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
@@ -88,6 +100,8 @@ class LeaderLock:
                 application_name = LEADER_APPLICATION_NAME.format(name=self.name, pid=os.getpid())
                 name_it = text("SELECT set_config('application_name', :name, false)")
                 connection.execute(name_it, {"name": application_name})
+                channel = connection.execute(text(f"SELECT {_WAKE_CHANNEL}"), {"name": self.name}).scalar_one()
+                connection.execute(text(f'LISTEN "{channel}"'))
         except BaseException:
             connection.invalidate()
             connection.close()
@@ -98,12 +112,29 @@ class LeaderLock:
         self._connection, self._key = connection, key
         return True
 
+    def wait_for_wake(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a `wake_leader` committed since the last wait (at once if one was);
+        whether one came. False at once when this process does not lead, or when its connection broke (the next
+        `try_lead` finds that out)."""
+        if self._connection is None:
+            return False
+        driver = self._connection.connection.driver_connection
+        woken = False
+        try:
+            # Consumed to its end: the generator holds the connection's lock until then.
+            for _ in driver.notifies(timeout=timeout, stop_after=1):  # type: ignore[union-attr]
+                woken = True
+        except Exception:
+            return False
+        return woken
+
     def resign(self) -> None:
         if self._connection is None:
             return
         try:
             self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
             self._connection.execute(text("RESET application_name"))
+            self._connection.execute(text("UNLISTEN *"))  # back in the pool, it would gather every wake-up
         except Exception:
             self._connection.invalidate()  # the lock goes with the connection
         self._drop()

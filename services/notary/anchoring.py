@@ -46,7 +46,7 @@ from segell.chain.merkle import MerkleTree, leaf_hashes
 from segell.chain.transactions import wait_for_confirmations
 from segell.services.locks import LeaderLock, is_shared_database
 from segell.services.notary import anchoring_repository as repository
-from segell.services.notary.anchoring_repository import BatchToAnchor
+from segell.services.notary.anchoring_repository import LEADER_LOCK, BatchToAnchor
 from segell.services.notary.settings import NotarySettings
 from segell.services.runtime import Runtime
 
@@ -62,8 +62,6 @@ FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 0.5, 30.0
 RECONCILE_EVERY_SECONDS = 300.0
 #: Anchored batches read per query by the reconciler.
 RECONCILE_PAGE = 1_000
-#: The name of the advisory lock the anchoring leader holds.
-LEADER_LOCK = "anchoring"
 
 ZERO_SALT = bytes(32)
 ROOT_ANCHORED_TOPIC = "0x" + keccak(text="RootAnchored(bytes32,bytes32,address,uint64)").hex()
@@ -254,7 +252,9 @@ class AnchoringWorker:
 
     A batch is due when an administration has `batch_max_size` documents in the outbox, or when its oldest one
     has waited `batch_max_wait` seconds. While work is due the worker loops without sleeping; otherwise it looks
-    again every `poll_seconds`, or at once after `notify()`.
+    again every `poll_seconds`, or at once after `notify()` or, on PostgreSQL, once any process commits batches
+    built for it (`repository.wake_leader`): the last batch of a bulk request is not left waiting for
+    the next poll.
 
     Example::
 
@@ -304,7 +304,7 @@ class AnchoringWorker:
     def stop(self, timeout: float = 60.0) -> None:
         """Ask the worker to stop after the batch in hand, and wait for its thread to end."""
         self._stopping.set()
-        self._wake.set()
+        self.notify()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -316,6 +316,13 @@ class AnchoringWorker:
     def notify(self) -> None:
         """Look at the outbox now rather than at the next poll (documents were just accepted)."""
         self._wake.set()
+        if self._leader is not None and self._leader.leading:
+            # The leader waits on its connection (`_wait_for_work`), not on `_wake`.
+            try:
+                with self.runtime.transaction() as session:
+                    repository.wake_leader(session)
+            except Exception:  # the database is unreachable: the wait ends at the next poll
+                log.debug("could not wake the anchoring leader's connection", exc_info=True)
 
     @property
     def running(self) -> bool:
@@ -373,8 +380,16 @@ class AnchoringWorker:
                     log.exception("reconciling anchors failed; trying again at the next round")
                 next_reconcile = time.monotonic() + self.reconcile_every
             if anchored == 0:
-                self._wake.wait(self.poll_seconds)
+                self._wait_for_work()
                 self._wake.clear()
+
+    def _wait_for_work(self) -> None:
+        """Until `poll_seconds` pass or `notify()` is called; on PostgreSQL the leader's connection waits, until
+        `poll_seconds` pass or a transaction of any process wakes it (`repository.wake_leader`)."""
+        started = time.monotonic()
+        if self._leader is not None and not self._wake.is_set() and self._leader.wait_for_wake(self.poll_seconds):
+            return
+        self._wake.wait(max(0.0, self.poll_seconds - (time.monotonic() - started)))
 
     # -- one pass -------------------------------------------------------------------------------------
 

@@ -14,9 +14,13 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from segell.services import locks
 from segell.services.administrations.api import Administration, ChainAccount
 from segell.services.models import utcnow
 from segell.services.notary.models import Batch, Document, OutboxEntry
+
+#: The name of the advisory lock the anchoring leader holds, and of the channel it is woken on.
+LEADER_LOCK = "anchoring"
 
 documents: Table = Document.__table__  # type: ignore[assignment]
 outbox: Table = OutboxEntry.__table__  # type: ignore[assignment]
@@ -56,6 +60,13 @@ class BatchToAnchor:
     size: int
     created_at: datetime
     transaction_hash: str | None = None
+
+
+def wake_leader(session: Session) -> None:
+    """On PostgreSQL, wake the anchoring leader (whichever process leads) once this transaction commits: it has
+    batches to anchor. On SQLite the one process's worker finds them at its next poll."""
+    if session.get_bind().dialect.name == "postgresql":
+        locks.wake_leader(session.connection(), LEADER_LOCK)
 
 
 def pending_by_administration(session: Session) -> list[PendingAdministration]:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -38,7 +39,15 @@ class Document(Base):
     __table_args__ = (
         # Hash first: the one index serves both a lookup by hash (public verification) and by (hash, issuer).
         UniqueConstraint("document_hash", "administration_id", name="uq_documents_hash_administration"),
-        UniqueConstraint("administration_id", "idempotency_key", name="uq_documents_administration_idempotency"),
+        # Over the documents that have a key only (migration 0031): bulk ones never do, and would each add an entry.
+        Index(
+            "uq_documents_administration_idempotency",
+            "administration_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
         # An administration's documents by time: listing and exporting them page by page (keyset pagination).
         Index("ix_documents_administration_created", "administration_id", "created_at", "id"),
     )

@@ -41,7 +41,7 @@ from segell.chain.notary import NotaryClient
 from segell.services.errors import Conflict, Gone, NotFound, PayloadTooLarge, SegellError, ValidationFailed
 from segell.services.file_names import safe_file_name
 from segell.services.models import utcnow
-from segell.services.notary import repository
+from segell.services.notary import anchoring_repository, repository
 from segell.services.notary.bulk import NewDocuments
 from segell.services.notary.codes import (
     LEGACY_CHECK_SYMBOLS,
@@ -698,6 +698,8 @@ def _place_in_new_batches(
         new.place(start, stop, batch_id, leaves)
     else:
         if repository.copy_new_documents(session, new):
+            # The worker anchors them as soon as they are committed, not at its next poll.
+            anchoring_repository.wake_leader(session)
             return new
     if batch_ids:
         repository.discard_batches(session, batch_ids)

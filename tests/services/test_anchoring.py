@@ -348,6 +348,31 @@ def test_full_batch_request_holding_known_documents_batches_only_new_ones(
     assert AnchoringWorker(runtime).run_once() >= 8
 
 
+@pytest.mark.postgres
+def test_full_batches_committed_wake_the_leader_waiting_for_its_next_poll(manual_small_postgres: RunningServer) -> None:
+    key = manual_small_postgres.admit("L02000013")
+    runtime = _runtime(manual_small_postgres)
+    # A poll far longer than the test may wait: only the wake-up of the request's commit can start the anchoring.
+    worker = AnchoringWorker(runtime, poll_seconds=120)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not worker.leading:
+            assert time.monotonic() < deadline, "the worker did not take the lead"
+            time.sleep(0.05)
+        time.sleep(1.0)  # its first pass (and the reconciliation at start) done, it waits
+        with manual_small_postgres.client(key) as client:
+            ids = _submit(client, 8)
+            started = time.monotonic()
+            _wait_anchored(client, ids, timeout=20)
+        assert time.monotonic() - started < 20
+    finally:
+        stopping = time.monotonic()
+        worker.stop()
+    # stop() wakes it too, rather than waiting for the poll.
+    assert time.monotonic() - stopping < 10
+
+
 @pytest.mark.parametrize("server", SMALL_BATCH_SERVERS)
 def test_salted_public_full_batches_answer_the_receipts_they_store_and_prove_them(
     request: pytest.FixtureRequest, server: str

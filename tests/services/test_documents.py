@@ -592,6 +592,45 @@ def test_simultaneous_identical_submissions_share_one_receipt(
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_fifty_simultaneous_requests_with_one_idempotency_key_store_one_document(
+    request: pytest.FixtureRequest, database: str
+) -> None:
+    server: RunningServer = request.getfixturevalue("segell_server" if database == "sqlite" else "postgres_server")
+    administration_code = f"L{secrets.randbelow(10**8):08d}"
+    key = server.admit(administration_code)
+    idempotency_key = secrets.token_hex(8)
+    repeated = {"hash": new_hash()}
+    # Half of them repeat one request, the other half reuse its key for another document each.
+    bodies = [repeated if number % 2 else {"hash": new_hash()} for number in range(50)]
+    headers = {"Idempotency-Key": idempotency_key, "Authorization": f"Bearer {key}"}
+    start = threading.Barrier(len(bodies))
+
+    def submit(body: dict[str, str]) -> httpx.Response:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+            start.wait()
+            return client.post("/v1/documents", json=body)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        responses = list(pool.map(submit, bodies))
+    accepted = [r for r in responses if r.status_code in (200, 202)]
+    assert sorted(r.status_code for r in accepted) == [200] * (len(accepted) - 1) + [202]
+    assert len({r.json()["id"] for r in accepted}) == 1
+    assert {r.status_code for r in responses} - {200, 202} <= {409}
+    with runtime_of(server).transaction() as session:
+        stored = session.execute(
+            select(Document.id, Document.document_hash).where(
+                Document.administration_id == _administration_id(server, administration_code),
+                Document.idempotency_key == idempotency_key,
+            )
+        ).all()
+    assert [tuple(row) for row in stored] == [(accepted[0].json()["id"], accepted[0].json()["document_hash"])]
+    # Every request sending the stored document's body is answered it; every other one is refused.
+    assert all(
+        (r.status_code == 409) == (body["hash"] != stored[0][1]) for r, body in zip(responses, bodies, strict=True)
+    )
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_simultaneous_overlapping_batches_share_receipts(request: pytest.FixtureRequest, database: str) -> None:
     server: RunningServer = request.getfixturevalue("segell_server" if database == "sqlite" else "postgres_server")
     key = server.admit()
