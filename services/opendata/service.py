@@ -441,11 +441,15 @@ class SearchAnswer:
         return result
 
 
+#: As Starlette's `JSONResponse` writes JSON (compact, UTF-8), made once rather than by each `json.dumps`.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def encoded(result: Any) -> bytes:
-    """An action's result as the JSON of an answer's ``result`` (compact, UTF-8, as Starlette's `JSONResponse`)."""
+    """An action's result as the JSON of an answer's ``result``."""
     if isinstance(result, SearchAnswer):
         return result.encoded()
-    return json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(result).encode()
 
 
 def package_search(context: Context, params: Mapping[str, Any]) -> SearchAnswer:
