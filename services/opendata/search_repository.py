@@ -208,7 +208,7 @@ _READ_BY_ID = 1000
 _READ_RANGE = 20_000
 #: How many entry ids a process keeps of the matches of the full-text queries it has asked (8 bytes each).
 _MOST_MATCHES = 2_000_000
-#: How many bytes of packages (about 3.7 kB each, as JSON) a process keeps for pages of results.
+#: How many bytes of packages (about 4 kB each, as JSON) a process keeps for pages of results.
 _MOST_SHOWN_BYTES = 32_000_000
 #: A process reads again which entries exist at most this often (seconds): in between, a search made after the
 #: entries changed asks the database.

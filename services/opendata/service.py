@@ -435,11 +435,6 @@ class SearchAnswer:
             )
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        """The result as plain JSON values, as a client reads it."""
-        result: dict[str, Any] = json.loads(self.encoded())
-        return result
-
 
 #: As Starlette's `JSONResponse` writes JSON (compact, UTF-8), made once rather than by each `json.dumps`.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))

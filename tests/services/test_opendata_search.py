@@ -560,7 +560,7 @@ def test_pages_shown_in_another_process_follow_every_change(
         """The dataset as a page of results in the second process shows it."""
         with Session(engine) as session:
             context = service.Context(session=session, administration=None, files=Path("."), api_url=server.url)
-            results = service.package_search(context, params).as_dict()["results"]
+            results = json.loads(service.encoded(service.package_search(context, params)))["results"]
         return next(package for package in results if package["name"] == "rieres")
 
     newest = {"q": "", "sort": "metadata_modified desc", "rows": "5"}
