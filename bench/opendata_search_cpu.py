@@ -1,10 +1,11 @@
 """`package_search`'s CPU time in process (no HTTP) over `bench/opendata.py`'s query mix, on a database that
 `bench/opendata.py`'s `load` filled (its `segell.db`, or a PostgreSQL URL), with the administrations' codes.
 
-Each query runs `service.package_search` in a session of its own, timed with `time.process_time()` (this process's
-CPU, which a loaded machine inflates far less than the wall clock) and `time.perf_counter()`, after 100 for warming
-up, as `bench/opendata.py` does over HTTP. On PostgreSQL the CPU of the database's server process that answered
-(`/proc/<pid>/schedstat`, when it runs on this machine) is added: the CPU the search cost on both sides.
+Each query runs `service.package_search` in a session of its own and encodes its result as an answer holds it
+(`service.encoded`), timed with `time.process_time()` (this process's CPU, which a loaded machine inflates far less
+than the wall clock) and `time.perf_counter()`, after 100 for warming up, as `bench/opendata.py` does over HTTP.
+On PostgreSQL the CPU of the database's server process that answered (`/proc/<pid>/schedstat`, when it runs on
+this machine) is added: the CPU the search cost on both sides.
 
     .venv/bin/python bench/opendata_search_cpu.py sqlite:///HOME/segell.db L01700792,L01700669,...
 
@@ -56,7 +57,7 @@ def main() -> None:
             context = service.Context(session=session, administration=None, files=Path("."), api_url="http://bench")
             server = backend_pid(session)
             cpu, wall, server_cpu = time.process_time(), time.perf_counter(), server_seconds(server)
-            service.package_search(context, params)
+            service.encoded(service.package_search(context, params))
             server_spent = server_seconds(server) - server_cpu
             return (time.process_time() - cpu + server_spent) * 1000, (time.perf_counter() - wall) * 1000
 

@@ -92,7 +92,7 @@ def _run(request: Request, runtime: Runtime, name: str, params: dict[str, Any], 
         return service.run_action(context, name, params, posted=posted)
 
 
-async def _answer(request: Request, runtime: Runtime, name: str, posted: bool) -> JSONResponse:
+async def _answer(request: Request, runtime: Runtime, name: str, posted: bool) -> Response:
     form: Form | None = None
     try:
         params: dict[str, Any]
@@ -118,7 +118,18 @@ async def _answer(request: Request, runtime: Runtime, name: str, posted: bool) -
     finally:
         if form is not None:
             form.discard()
-    return JSONResponse({"help": _help(request, name), "success": True, "result": result})
+    # The result is written as JSON on its own (`service.encoded`), so that a page of results splices in the
+    # packages its process keeps as JSON.
+    body = b"".join(
+        (
+            b'{"help":',
+            service.encoded(_help(request, name)),
+            b',"success":true,"result":',
+            service.encoded(result),
+            b"}",
+        )
+    )
+    return Response(body, media_type="application/json")
 
 
 ReadName = Annotated[str, PathParam(description="A read action.", json_schema_extra={"enum": READ_ACTIONS})]
@@ -150,7 +161,7 @@ for prefix in ACTION_PREFIXES:
         include_in_schema=documented,
         name=f"read_action{prefix.replace('/', '_')}",
     )
-    async def read_action(name: ReadName, request: Request, runtime: RuntimeDep) -> JSONResponse:
+    async def read_action(name: ReadName, request: Request, runtime: RuntimeDep) -> Response:
         """Run a read action of CKAN's Action API with the query's parameters."""
         return await _answer(request, runtime, name, posted=False)
 
@@ -166,7 +177,7 @@ for prefix in ACTION_PREFIXES:
         openapi_extra=_REQUEST_BODY,
         name=f"action{prefix.replace('/', '_')}",
     )
-    async def action(name: AnyName, request: Request, runtime: RuntimeDep) -> JSONResponse:
+    async def action(name: AnyName, request: Request, runtime: RuntimeDep) -> Response:
         """Run an action of CKAN's Action API with a JSON object's parameters (a multipart form with a file for
         resource_create and resource_update)."""
         return await _answer(request, runtime, name, posted=True)

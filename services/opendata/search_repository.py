@@ -16,12 +16,11 @@ changed dataset's entry is deleted and written again under a new id, and ids are
 what a process holds of an entry is never stale, whichever process wrote the change. The page comes from the BM25
 scores or the dates held (the best rows and all those tied with the last, sorted by every clause), from the database
 sorting the matches' ids, or from walking a sort column's index. A search with no `q` and no `fq` reads its count
-and facets from the values' counters and its page straight from a sort column's index. The package dicts of the
-pages shown are kept per entry id too (`ShownEntries`), for the service to show them again without reading them.
+and facets from the values' counters and its page straight from a sort column's index. The packages of the pages
+shown are kept per entry id too, as JSON (`ShownEntries`), for the service to show them again without reading them.
 """
 
 import json
-import marshal
 import math
 import threading
 import time
@@ -209,7 +208,7 @@ _READ_BY_ID = 1000
 _READ_RANGE = 20_000
 #: How many entry ids a process keeps of the matches of the full-text queries it has asked (8 bytes each).
 _MOST_MATCHES = 2_000_000
-#: How many bytes of package dicts (about 3 kB each, marshalled) a process keeps for pages of results.
+#: How many bytes of packages (about 4 kB each, as JSON) a process keeps for pages of results.
 _MOST_SHOWN_BYTES = 32_000_000
 #: A process reads again which entries exist at most this often (seconds): in between, a search made after the
 #: entries changed asks the database.
@@ -424,22 +423,23 @@ class _HeldValues:
 
 
 class ShownEntries:
-    """What a page of results shows of each entry (its package dict), kept by one process per (entry id, API URL),
-    the least recently shown forgotten past `_MOST_SHOWN_BYTES`.
+    """What a page of results shows of each entry (its package, as the JSON bytes an answer holds), kept by one
+    process per (entry id, API URL), the least recently shown forgotten past `_MOST_SHOWN_BYTES`.
 
     Exact whichever process changes the catalogue: an entry id names one content forever (`index` writes a changed
     dataset under a new id, in the change's transaction), and every change to what a package dict shows (the
     dataset, its resources and their datastore tables) is a new version of the dataset, indexed anew. Each is kept
-    marshalled: a fresh dict for every search that shows it, and no objects for the garbage collector to walk
-    (tens of thousands of dicts held would make each of its full collections take a hundred milliseconds)."""
+    encoded: an answer splices the bytes in as they are, with nothing to decode or encode again, and no objects
+    for the garbage collector to walk (tens of thousands of dicts held would make each of its full collections
+    take a hundred milliseconds)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: OrderedDict[tuple[int, str], bytes] = OrderedDict()
         self._bytes = 0
 
-    def held(self, entry_ids: Iterable[int], api_url: str) -> dict[int, dict[str, Any]]:
-        """The package dicts kept of `entry_ids` (those not kept are missing)."""
+    def held(self, entry_ids: Iterable[int], api_url: str) -> dict[int, bytes]:
+        """The packages kept of `entry_ids`, as JSON (those not kept are missing)."""
         found: dict[int, bytes] = {}
         with self._lock:
             for entry_id in entry_ids:
@@ -447,22 +447,21 @@ class ShownEntries:
                 if package is not None:
                     self._held.move_to_end((entry_id, api_url))
                     found[entry_id] = package
-        return {entry_id: marshal.loads(package) for entry_id, package in found.items()}
+        return found
 
-    def keep(self, packages: dict[int, dict[str, Any]], api_url: str) -> None:
-        """Keep the package dicts of these entries (plain JSON values only)."""
-        marshalled = {(entry_id, api_url): marshal.dumps(package) for entry_id, package in packages.items()}
+    def keep(self, packages: dict[int, bytes], api_url: str) -> None:
+        """Keep the packages of these entries, as JSON."""
         with self._lock:
-            for key, package in marshalled.items():
-                previous = self._held.pop(key, None)
+            for entry_id, package in packages.items():
+                previous = self._held.pop((entry_id, api_url), None)
                 self._bytes += len(package) - (len(previous) if previous is not None else 0)
-                self._held[key] = package
+                self._held[entry_id, api_url] = package
             while self._bytes > _MOST_SHOWN_BYTES and self._held:
                 self._bytes -= len(self._held.popitem(last=False)[1])
 
 
 def shown_entries(session: Session) -> ShownEntries:
-    """The package dicts this process keeps of the entries of the session's database."""
+    """The packages this process keeps of the entries of the session's database, as JSON."""
     return _entries_of(session).shown
 
 

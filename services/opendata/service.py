@@ -283,8 +283,8 @@ def _packages(
     ]
 
 
-def _shown_packages(context: Context, found: search_repository.SearchResult) -> list[dict[str, Any]]:
-    """The package dicts of the page `found` names (with their current versions' verification codes), in its
+def _shown_packages(context: Context, found: search_repository.SearchResult) -> list[bytes]:
+    """The packages of the page `found` names (with their current versions' verification codes) as JSON, in its
     order: those this process has shown before as it kept them (by search entry), the others read in two
     statements as plain rows."""
     shown = search_repository.shown_entries(context.session)
@@ -299,7 +299,7 @@ def _shown_packages(context: Context, found: search_repository.SearchResult) -> 
     for resource in repository.shown_resources(context.session, dataset_ids=list(codes)):
         resources.setdefault(resource.dataset_id, []).append(resource)
     publishers: dict[int, _Publisher] = {}
-    read: dict[int, dict[str, Any]] = {}
+    read: dict[int, bytes] = {}
     for dataset in repository.shown_datasets(context.session, ids=list(codes)):
         if dataset.administration_id not in publishers:
             publishers[dataset.administration_id] = _Publisher(
@@ -311,8 +311,8 @@ def _shown_packages(context: Context, found: search_repository.SearchResult) -> 
             for resource in held_resources
         ]
         publisher = publishers[dataset.administration_id]
-        read[entry_of[dataset.id]] = package_dict(
-            context, dataset, held_resources, publisher, codes[dataset.id], registries
+        read[entry_of[dataset.id]] = encoded(
+            package_dict(context, dataset, held_resources, publisher, codes[dataset.id], registries)
         )
     shown.keep(read, context.api_url)
     held.update(read)
@@ -406,12 +406,52 @@ def _search_request(context: Context, params: Mapping[str, Any]) -> search.Searc
     )
 
 
-def package_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SearchAnswer:
+    """`package_search`'s result, its packages as the JSON this process keeps of them: spliced into the answer as
+    they are (`encoded`) rather than decoded into dicts and encoded again."""
+
+    count: int
+    packages: list[bytes]
+    facets: dict[str, dict[str, int]]
+    search_facets: dict[str, dict[str, Any]]
+    sort: str
+
+    def encoded(self) -> bytes:
+        """The result as JSON: ``{"count", "results", "facets", "search_facets", "sort"}``."""
+        return b"".join(
+            (
+                b'{"count":',
+                encoded(self.count),
+                b',"results":[',
+                b",".join(self.packages),
+                b'],"facets":',
+                encoded(self.facets),
+                b',"search_facets":',
+                encoded(self.search_facets),
+                b',"sort":',
+                encoded(self.sort),
+                b"}",
+            )
+        )
+
+
+#: As Starlette's `JSONResponse` writes JSON (compact, UTF-8), made once rather than by each `json.dumps`.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def encoded(result: Any) -> bytes:
+    """An action's result as the JSON of an answer's ``result``."""
+    if isinstance(result, SearchAnswer):
+        return result.encoded()
+    return _ENCODER.encode(result).encode()
+
+
+def package_search(context: Context, params: Mapping[str, Any]) -> SearchAnswer:
     """Datasets found by the search index (`search_repository.search`); of the page, only the datasets this
     process has not shown before are read."""
     request = _search_request(context, params)
     found = search_repository.search(context.session, request)
-    packages = _shown_packages(context, found)
     search_facets = {
         field: {
             "title": field,
@@ -421,13 +461,13 @@ def package_search(context: Context, params: Mapping[str, Any]) -> dict[str, Any
         }
         for field, items in found.facets.items()
     }
-    return {
-        "count": found.count,
-        "results": packages,
-        "facets": {field: dict(items) for field, items in found.facets.items()},
-        "search_facets": search_facets,
-        "sort": _param(params, "sort", required=False) or search.DEFAULT_SORT,
-    }
+    return SearchAnswer(
+        count=found.count,
+        packages=_shown_packages(context, found),
+        facets={field: dict(items) for field, items in found.facets.items()},
+        search_facets=search_facets,
+        sort=_param(params, "sort", required=False) or search.DEFAULT_SORT,
+    )
 
 
 def organization_list(context: Context, params: Mapping[str, Any]) -> list[Any]:

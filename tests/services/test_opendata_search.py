@@ -560,7 +560,7 @@ def test_pages_shown_in_another_process_follow_every_change(
         """The dataset as a page of results in the second process shows it."""
         with Session(engine) as session:
             context = service.Context(session=session, administration=None, files=Path("."), api_url=server.url)
-            results = service.package_search(context, params)["results"]
+            results = json.loads(service.encoded(service.package_search(context, params)))["results"]
         return next(package for package in results if package["name"] == "rieres")
 
     newest = {"q": "", "sort": "metadata_modified desc", "rows": "5"}
@@ -584,22 +584,56 @@ def test_pages_shown_in_another_process_follow_every_change(
 
 
 def test_shown_packages_are_kept_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A process keeps the package dicts it has shown by entry and API URL, each time as a dict of its own, and
-    forgets the least recently shown past its bound."""
-    import marshal
-
+    """A process keeps the packages it has shown, as JSON, by entry and API URL, and forgets the least recently
+    shown past its bound."""
     from segell.services.opendata import search_repository
 
-    package = {"name": "padro", "tags": [{"name": "padró"}]}
-    monkeypatch.setattr(search_repository, "_MOST_SHOWN_BYTES", 2 * len(marshal.dumps(package)))
+    package = json.dumps({"name": "padro", "tags": [{"name": "padró"}]}, ensure_ascii=False).encode()
+    monkeypatch.setattr(search_repository, "_MOST_SHOWN_BYTES", 2 * len(package))
     shown = search_repository.ShownEntries()
     shown.keep({1: package, 2: package}, "http://a")
-    first = shown.held([1, 2, 3], "http://a")
-    assert first == {1: package, 2: package} and shown.held([1], "http://b") == {}
-    first[1]["tags"].append({"name": "changed"})  # a caller's copy: what is kept stays as it was
+    assert shown.held([1, 2, 3], "http://a") == {1: package, 2: package} and shown.held([1], "http://b") == {}
     assert shown.held([1], "http://a") == {1: package}  # used last: entry 2 is now the oldest
     shown.keep({3: package}, "http://a")
     assert shown.held([1, 2, 3], "http://a") == {1: package, 3: package}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "padro", "include_private": "true", "facet.field": '["organization","tags"]'},
+        {"q": "", "sort": "name asc", "start": "1", "rows": "3"},
+        {"q": "salut", "sort": "metadata_modified desc", "facet.field": '["groups","res_format"]', "facet.limit": "1"},
+        {"fq": "organization:l01700792", "rows": "0", "facet.field": '["license_id"]'},
+    ],
+)
+def test_package_search_answer_splices_each_package_as_package_show_builds_it(
+    server: RunningServer, catalogue: dict[str, Any], params: dict[str, str]
+) -> None:
+    """The answer, written around the packages its process keeps as JSON, is the envelope and result a client
+    expects, each package as `package_show` builds it and in the page's order (each the one of a page of one at
+    its place); shown again (now from what the process keeps), byte for byte the same answer."""
+    girona = catalogue["girona"]
+    url = f"{server.url}/api/3/action/package_search"
+    first = httpx.get(url, params=params, headers={"Authorization": girona.apikey})
+    again = httpx.get(url, params=params, headers={"Authorization": girona.apikey})
+    assert first.status_code == 200 and first.headers["content-type"] == "application/json"
+    assert again.content == first.content
+    answer = first.json()
+    assert list(answer) == ["help", "success", "result"] and answer["success"] is True
+    result = answer["result"]
+    assert list(result) == ["count", "results", "facets", "search_facets", "sort"]
+    start, rows = int(params.get("start", "0")), int(params.get("rows", "10"))
+    assert len(result["results"]) == max(0, min(rows, result["count"] - start))
+    assert result["count"] > 0 and (rows == 0 or result["results"])
+    for position, package in enumerate(result["results"]):
+        assert package == girona.action.package_show(id=package["name"])
+        alone = {**params, "start": str(start + position), "rows": "1"}
+        assert httpx.get(url, params=alone, headers={"Authorization": girona.apikey}).json()["result"]["results"] == [
+            package
+        ]
+    facet_fields = json.loads(params.get("facet.field", "[]"))
+    assert list(result["facets"]) == list(result["search_facets"]) == facet_fields
 
 
 def test_facets_and_filters_hold_every_value_of_a_dataset_with_many(catalogue: dict[str, Any]) -> None:
