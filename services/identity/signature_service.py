@@ -38,7 +38,7 @@ from segell.services.identity.signing import (
     sign_detached,
     sign_pdf,
 )
-from segell.services.identity.stamp import AUTO, Placement, StampPlacementRefused, stamp_language
+from segell.services.identity.stamp_choices import AUTO, Placement, StampPlacementRefused, stamp_language
 from segell.services.identity.validation import (
     RevocationUnavailable,
     TrustContext,

@@ -11,7 +11,7 @@ from segell.services.deps import AdministrationDep, RuntimeDep
 from segell.services.errors import ValidationFailed, error_responses
 from segell.services.identity import signature_service as service
 from segell.services.identity.signature_schemas import SignedDocument, ValidationReport
-from segell.services.identity.stamp import PLACEMENT_PATTERN, parse_placement
+from segell.services.identity.stamp_choices import PLACEMENT_PATTERN, parse_placement
 from segell.services.languages import Language
 from segell.services.notary.api import AnchoredRoots
 

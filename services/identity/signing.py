@@ -15,7 +15,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import tzlocal
 from asn1crypto import keys as asn1_keys
@@ -24,24 +24,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import NameOID
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers
-from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from segell.services.identity.stamp import (
-    AUTO,
-    STAMP_TIME_FORMAT,
-    Placement,
-    StampPlacementRefused,
-    UnrenderablePdf,
-    add_blank_page,
-    find_spot,
-    stamp_style,
-    stamp_text,
-)
+from segell.services.identity.stamp_choices import AUTO, Placement, StampPlacementRefused
 from segell.services.languages import DEFAULT_LANGUAGE, Language
+
+if TYPE_CHECKING:
+    from pyhanko.sign import signers
 
 SignatureFormat = Literal["PAdES", "CAdES"]
 PDF_MEDIA_TYPE = "application/pdf"
@@ -88,7 +76,14 @@ def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
-def _signer(identity: SigningIdentity) -> signers.SimpleSigner:
+# pyHanko (and the stamp's fontTools, pdfium and qrcode) load at the first signing, not with the application: a
+# quarter of a second of every API process's start that the routes without signatures never need.
+
+
+def _signer(identity: SigningIdentity) -> "signers.SimpleSigner":
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
     key_der = identity.private_key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
     return signers.SimpleSigner(
         signing_cert=_asn1_certificate(identity.certificate),
@@ -102,6 +97,8 @@ def sign_detached(data: bytes, identity: SigningIdentity, *, signing_time: datet
 
     >>> signature = sign_detached(b"acta", identity).content  # openssl cms -verify -binary -content acta ...
     """
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
     moment = (signing_time or datetime.now(UTC)).replace(microsecond=0)
     content_info = asyncio.run(
         _signer(identity).async_sign_general_data(
@@ -132,6 +129,18 @@ def sign_pdf(
     for it if need be), and it is part of what is signed. A page or corner `placement` cannot use raises
     `StampPlacementRefused`.
     """
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    from segell.services.identity.stamp import (
+        STAMP_TIME_FORMAT,
+        UnrenderablePdf,
+        add_blank_page,
+        find_spot,
+        stamp_style,
+        stamp_text,
+    )
+
     subject = identity.certificate.subject
     signer_name = name_attribute(subject, NameOID.COMMON_NAME) or subject.rfc4514_string()
     organisation = name_attribute(subject, NameOID.ORGANIZATION_NAME) or ""
@@ -179,6 +188,8 @@ def sign_pdf(
 
 
 def _pdf_signing_time(signed: bytes) -> datetime:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
     signature = PdfFileReader(io.BytesIO(signed), strict=False).embedded_signatures[-1]
     moment = signature.self_reported_timestamp
     return moment.astimezone(UTC) if moment is not None else datetime.now(UTC)

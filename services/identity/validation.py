@@ -26,17 +26,13 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast, get_args
+from typing import TYPE_CHECKING, cast, get_args
 
 from asn1crypto import cms, pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.generic_cms import extract_self_reported_ts, validate_sig_integrity
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from segell.services.identity.signature_schemas import (
     Indication,
@@ -52,6 +48,10 @@ from segell.services.identity.signature_schemas import (
     ValidationReport,
 )
 from segell.services.identity.signing import is_pdf, name_attribute
+
+# pyHanko loads at the first validation, not with the application (as in `signing`).
+if TYPE_CHECKING:
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 MAX_PATH_LENGTH = 6
 _SEVERITY: dict[Indication, int] = {"TOTAL_PASSED": 0, "INDETERMINATE": 1, "TOTAL_FAILED": 2}
@@ -129,6 +129,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _pades_signatures(pdf: bytes) -> list[_Signature]:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         return [_pades_signature(pdf, signature) for signature in reader.embedded_regular_signatures]
@@ -141,7 +143,7 @@ def _pades_signatures(pdf: bytes) -> list[_Signature]:
         ) from exc
 
 
-def _pades_signature(pdf: bytes, embedded: EmbeddedPdfSignature) -> _Signature:
+def _pades_signature(pdf: bytes, embedded: "EmbeddedPdfSignature") -> _Signature:
     signed_data = embedded.signed_data
     modified = False
     try:
@@ -202,6 +204,8 @@ def _unreadable_signature(problem: str) -> UnreadableInput:
 
 
 def _cades_signatures(data: bytes, signature: bytes) -> list[_Signature]:
+    from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
+
     content_info, der = _load_cms(signature)
     signed_data = content_info["content"]
     hashes = list(dict.fromkeys([_sha256(signature), _sha256(der)]))
@@ -333,6 +337,9 @@ def _signer(certificate: x509.Certificate, context: TrustContext) -> Signer:
 
 
 def _integrity(signature: _Signature, certificate: asn1_x509.Certificate) -> _Verdict | None:
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
     try:
         intact, valid = validate_sig_integrity(signature.signer_info, certificate, "data", signature.digest)
     except SignatureValidationError as exc:

@@ -38,7 +38,6 @@ from functools import lru_cache, partial
 from typing import Any
 
 import httpx
-import jsonschema
 from cryptography import x509
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -137,7 +136,13 @@ def _service_out(row: DataService, provider_code: str) -> ServiceOut:
     )
 
 
+# jsonschema loads with the first service that declares a response schema, not with the application (a tenth of a
+# second of every API process's start).
+
+
 def _check_schema(schema: dict[str, Any]) -> None:
+    import jsonschema
+
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
@@ -223,6 +228,8 @@ _validators_lock = threading.Lock()
 
 
 def _validator(schema: Mapping[str, Any]) -> Any:
+    import jsonschema
+
     key = canonical_json(schema).decode()
     with _validators_lock:
         found = _validators.get(key)

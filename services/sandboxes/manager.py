@@ -39,7 +39,6 @@ from eth_typing import ChecksumAddress
 
 from segell.chain.anvil import IPC_SOCKET, STATE_FILE, AnvilNode, find_anvil, network_isolation
 from segell.chain.durable import replace_atomically
-from segell.chain.embedded import JOURNAL_NAME, EmbeddedNode
 from segell.chain.gateway import ReadOnlyGateway
 from segell.chain.ipc import IpcNode
 from segell.chain.nodes import (
@@ -282,6 +281,10 @@ class SandboxManager:
                     binary=self.anvil_binary,
                     chain_id=chain_id,
                 )
+            # py-evm loads with the first embedded sandbox (as with an embedded main chain, `chain.nodes`): a quarter
+            # of a second of every API process's start otherwise, and nothing a node on anvil or a URL needs.
+            from segell.chain.embedded import EmbeddedNode
+
             return EmbeddedNode(state_dir=chain_dir, genesis_accounts=genesis_accounts, chain_id=chain_id)
         except NodeError as exc:
             raise SandboxNodeError(f"the {backend} node of the sandbox did not start: {exc}") from exc
@@ -297,6 +300,8 @@ class SandboxManager:
                     raise SandboxNodeError(f"anvil did not save its state: {response['error']}")
                 state = gzip.decompress(bytes.fromhex(str(response["result"])[2:]))
             else:
+                from segell.chain.embedded import JOURNAL_NAME
+
                 # The journal is appended and fsync'd before a transaction is acknowledged: it is the chain.
                 state = (instance.chain_dir / JOURNAL_NAME).read_bytes()
             replace_atomically(target, state, mode=0o600)
@@ -309,6 +314,8 @@ class SandboxManager:
             raise SandboxNodeError(f"the saved state {name!r} of sandbox {instance.sandbox_id} is missing")
         if not instance.owned:
             return self._restore_elsewhere(instance, source)
+        from segell.chain.embedded import JOURNAL_NAME
+
         with instance.lock:
             _stop_instance(instance)
             state_file = instance.chain_dir / (STATE_FILE if instance.backend == "anvil" else JOURNAL_NAME)

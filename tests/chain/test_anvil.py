@@ -169,8 +169,11 @@ def test_anvil_start_failure_shows_the_log(tmp_path: Path) -> None:
 
 
 @needs_anvil
-def test_a_second_anvil_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
-    with AnvilNode(state_dir=tmp_path):
+def test_a_second_anvil_on_the_same_state_dir_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with AnvilNode(state_dir=tmp_path), monkeypatch.context() as patch:
+        # A second node waits for the state directory as long as a stopping node may take to let go of it (10 s):
+        # a running node never lets go, so a shorter wait ends in the same refusal.
+        patch.setattr(anvil_module, "_STOP_TIMEOUT", 0.5)
         with pytest.raises(StateDirInUse):
             AnvilNode(state_dir=tmp_path)
 

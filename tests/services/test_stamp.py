@@ -25,7 +25,7 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from segell.services.administrations.models import Administration
 from segell.services.identity.signing import SigningIdentity, sign_pdf
-from segell.services.identity.stamp import (
+from segell.services.identity.stamp_choices import (
     PLACEMENT_PATTERN,
     Placement,
     StampPlacementRefused,
