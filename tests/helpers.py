@@ -28,7 +28,7 @@ import pyotp
 import uvicorn
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PdfFileWriter
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from segell.services.administrations import repository as administrations
 from segell.services.administrations.models import Administration
@@ -466,3 +466,17 @@ def dataset(name: str, **fields: Any) -> dict[str, Any]:
         "frequency": "ANNUAL",
         **fields,
     }
+
+
+def administration_row(engine: Engine) -> int:
+    """The id of a new administration, written straight into its table."""
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "INSERT INTO administrations (code, registry_id, name, status, admitted_at, language)"
+                    " VALUES (:code, :registry, 'Ajuntament', 'active', CURRENT_TIMESTAMP, 'ca') RETURNING id"
+                ),
+                {"code": secrets.token_hex(4), "registry": "0x" + secrets.token_hex(32)},
+            ).scalar_one()
+        )

@@ -1,13 +1,16 @@
 """What the services' tests share beyond tests/conftest.py: the formats of the API's schema that fuzzing must draw
-from real examples, which no JSON Schema can describe."""
+from real examples, which no JSON Schema can describe, and a migrated database on each backend."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis.pytest.plugin import SchemathesisFunction
+from sqlalchemy import Engine
 
+from segell.services.db import create_db_engine, migrate
 from segell.services.opendata.publications_router import FILE_FORMATS
 
 SAMPLE = Path(__file__).resolve().parents[2] / "services" / "opendata" / "sample"
@@ -28,3 +31,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if isinstance(item, SchemathesisFunction) and item.operation_label and item.id.params is None:
             item._id = item.id.with_params(item.operation_label)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database migrated to the newest revision: a SQLite file, then a PostgreSQL schema of its own (modules
+    that need another database define their own `engine`)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/segell.db"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    engine = create_db_engine(url)
+    migrate(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

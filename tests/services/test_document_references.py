@@ -5,8 +5,6 @@ truncated on the other side, even while a concurrent transaction writes the docu
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,37 +13,11 @@ from alembic import command
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from segell.services.db import _migrations_config, create_db_engine, migrate, session_factory, transaction
+from segell.services.db import _migrations_config, migrate, session_factory, transaction
 from segell.services.notary import repository, service
+from tests.helpers import administration_row
 
 REFUSED = (IntegrityError, psycopg.errors.ForeignKeyViolation, sqlite3.IntegrityError)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/segell.db"
-    else:
-        url = request.getfixturevalue("postgres_database")
-    engine = create_db_engine(url)
-    migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def _administration(engine: Engine) -> int:
-    with engine.begin() as connection:
-        return int(
-            connection.execute(
-                text(
-                    "INSERT INTO administrations (code, registry_id, name, status, admitted_at, language)"
-                    " VALUES (:code, :registry, 'Ajuntament', 'active', CURRENT_TIMESTAMP, 'ca') RETURNING id"
-                ),
-                {"code": secrets.token_hex(4), "registry": "0x" + secrets.token_hex(32)},
-            ).scalar_one()
-        )
 
 
 def _batch(engine: Engine, administration_id: int) -> int:
@@ -71,7 +43,7 @@ def _count(engine: Engine, sql: str = "SELECT count(*) FROM documents") -> int:
 
 
 def test_documents_of_existing_administration_and_batch_are_stored(engine: Engine) -> None:
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     batch_id = _batch(engine, administration_id)
     with transaction(session_factory(engine)) as session:
         assert repository.insert_new_documents(session, _rows(administration_id, batch_id, 50))
@@ -81,7 +53,7 @@ def test_documents_of_existing_administration_and_batch_are_stored(engine: Engin
 
 @pytest.mark.parametrize("unknown", ["administration", "batch"])
 def test_bulk_documents_referring_to_a_missing_row_are_refused(engine: Engine, unknown: str) -> None:
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     batch_id = _batch(engine, administration_id)
     rows = _rows(administration_id, batch_id, 50)
     rows[17]["administration_id" if unknown == "administration" else "batch_id"] = 10_000 + batch_id
@@ -91,7 +63,7 @@ def test_bulk_documents_referring_to_a_missing_row_are_refused(engine: Engine, u
 
 
 def test_document_moved_to_a_missing_batch_is_refused(engine: Engine) -> None:
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     batch_id = _batch(engine, administration_id)
     with transaction(session_factory(engine)) as session:
         repository.insert_documents(session, _rows(administration_id, None))
@@ -112,7 +84,7 @@ def test_document_moved_to_a_missing_batch_is_refused(engine: Engine) -> None:
     ],
 )
 def test_referenced_row_is_not_deleted_nor_renumbered(engine: Engine, statement: str) -> None:
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     batch_id = _batch(engine, administration_id)
     with transaction(session_factory(engine)) as session:
         repository.insert_new_documents(session, _rows(administration_id, batch_id))
@@ -125,7 +97,7 @@ def test_referenced_row_is_not_deleted_nor_renumbered(engine: Engine, statement:
 
 
 def test_batch_whose_documents_are_removed_first_is_discarded(engine: Engine) -> None:
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     batch_id = _batch(engine, administration_id)
     with transaction(session_factory(engine)) as session:
         repository.insert_new_documents(session, _rows(administration_id, batch_id))
@@ -136,7 +108,7 @@ def test_batch_whose_documents_are_removed_first_is_discarded(engine: Engine) ->
 def test_referenced_table_is_not_truncated_on_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     batch_id = _batch(engine, administration_id)
     with transaction(session_factory(engine)) as session:
         repository.insert_new_documents(session, _rows(administration_id, batch_id))
@@ -150,7 +122,7 @@ def test_referenced_table_is_not_truncated_on_postgresql(engine: Engine) -> None
 def test_batch_deleted_while_its_documents_are_written_is_refused_after_their_commit(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite writes one transaction at a time")
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     batch_id = _batch(engine, administration_id)
     outcome: list[BaseException | int] = []
 
@@ -218,7 +190,7 @@ def test_document_ids_and_codes_compare_bytewise_on_postgresql_until_downgraded(
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite compares them byte by byte already (BINARY)")
     assert _collated(engine) == dict.fromkeys(BYTEWISE, "C")
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     with transaction(session_factory(engine)) as session:
         # Fewer than a batch: rows cast from arrays (the column types without their collation), and outbox entries.
         text_ = service.submit_many_json(

@@ -3,51 +3,21 @@ that have one (a bulk request's documents add no entry), on SQLite and PostgreSQ
 the unique constraint over every document holds them again."""
 
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
 from segell.services.db import (
     _migrations_config,
-    create_db_engine,
     head_revision,
     migrate,
     session_factory,
     transaction,
 )
 from segell.services.notary import repository, service
+from tests.helpers import administration_row
 
 INDEX = "uq_documents_administration_idempotency"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/segell.db"
-    else:
-        url = request.getfixturevalue("postgres_database")
-    engine = create_db_engine(url)
-    migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def _administration(engine: Engine) -> int:
-    with engine.begin() as connection:
-        return int(
-            connection.execute(
-                text(
-                    "INSERT INTO administrations (code, registry_id, name, status, admitted_at, language)"
-                    " VALUES (:code, :registry, 'Ajuntament', 'active', CURRENT_TIMESTAMP, 'ca') RETURNING id"
-                ),
-                {"code": secrets.token_hex(4), "registry": "0x" + secrets.token_hex(32)},
-            ).scalar_one()
-        )
 
 
 def _stored_with_key(engine: Engine, administration_id: int, key: str | None) -> bool:
@@ -83,8 +53,8 @@ def test_index_of_idempotency_keys_holds_only_documents_with_a_key(engine: Engin
     assert "WHERE" in definition.upper() and "idempotency_key IS NOT NULL" in definition
 
 
-def test_idempotency_key_is_stored_once_per_administration(engine: Engine) -> None:
-    first, second = _administration(engine), _administration(engine)
+def test_idempotency_key_is_stored_once_peradministration_row(engine: Engine) -> None:
+    first, second = administration_row(engine), administration_row(engine)
     key = secrets.token_urlsafe(16)
     assert _stored_with_key(engine, first, key)
     assert not _stored_with_key(engine, first, key)
@@ -93,7 +63,7 @@ def test_idempotency_key_is_stored_once_per_administration(engine: Engine) -> No
 
 
 def test_downgrade_to_0030_keeps_every_document_and_the_keys_unique(engine: Engine) -> None:
-    administration_id = _administration(engine)
+    administration_id = administration_row(engine)
     key = secrets.token_urlsafe(16)
     assert _stored_with_key(engine, administration_id, key)
     assert _stored_with_key(engine, administration_id, None)
